@@ -1,0 +1,91 @@
+/**
+ * Errors with stable codes. A code never changes meaning once released: the
+ * agent puts mesh error codes in the `x-weft-error` response header, and
+ * validation errors become gRPC INVALID_ARGUMENT / HTTP 400 at the edge.
+ * Mapping codes to HTTP and gRPC status happens here and nowhere else.
+ */
+
+/** Codes of responses the mesh generates itself (never a bare 502/503). */
+export const MeshErrorCode = {
+  unknownService: 'unknown_service',
+  noHealthyEndpoint: 'no_healthy_endpoint',
+  upstreamConnectFailed: 'upstream_connect_failed',
+  upstreamTimeout: 'upstream_timeout',
+  upstreamReset: 'upstream_reset',
+  controlPlaneUnavailable: 'control_plane_unavailable',
+  unknownInstance: 'unknown_instance',
+  badRequest: 'bad_request',
+  shuttingDown: 'shutting_down',
+} as const;
+export type MeshErrorCode = (typeof MeshErrorCode)[keyof typeof MeshErrorCode];
+
+const MESH_HTTP_STATUS: Record<MeshErrorCode, number> = {
+  unknown_service: 404,
+  no_healthy_endpoint: 503,
+  upstream_connect_failed: 502,
+  upstream_timeout: 504,
+  upstream_reset: 502,
+  control_plane_unavailable: 503,
+  unknown_instance: 503,
+  bad_request: 400,
+  shutting_down: 503,
+};
+
+/** A failure the mesh reports to the caller with `x-weft-error: <code>`. */
+export class MeshError extends Error {
+  readonly code: MeshErrorCode;
+  constructor(code: MeshErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'MeshError';
+    this.code = code;
+  }
+  get httpStatus(): number {
+    return MESH_HTTP_STATUS[this.code];
+  }
+}
+
+/** Bad input; `field` is the path of the offending field (`instances[0].port`). */
+export class ValidationError extends Error {
+  readonly code = 'invalid_argument';
+  readonly field: string;
+  constructor(field: string, problem: string) {
+    super(field ? `${field}: ${problem}` : problem);
+    this.name = 'ValidationError';
+    this.field = field;
+  }
+}
+
+/** A named thing that does not exist (instance id, service). */
+export class NotFoundError extends Error {
+  readonly code = 'not_found';
+  constructor(message: string) {
+    super(message);
+    this.name = 'NotFoundError';
+  }
+}
+
+/** gRPC status codes used at the edge (values from the gRPC spec). */
+export const GrpcStatus = {
+  OK: 0,
+  INVALID_ARGUMENT: 3,
+  NOT_FOUND: 5,
+  INTERNAL: 13,
+  UNAVAILABLE: 14,
+} as const;
+
+export function grpcStatusOf(err: unknown): number {
+  if (err instanceof ValidationError) return GrpcStatus.INVALID_ARGUMENT;
+  if (err instanceof NotFoundError) return GrpcStatus.NOT_FOUND;
+  return GrpcStatus.INTERNAL;
+}
+
+export function httpStatusOf(err: unknown): number {
+  if (err instanceof ValidationError) return 400;
+  if (err instanceof NotFoundError) return 404;
+  if (err instanceof MeshError) return err.httpStatus;
+  return 500;
+}
+
+export function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

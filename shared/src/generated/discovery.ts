@@ -1,0 +1,62 @@
+import type * as grpc from '@grpc/grpc-js';
+import type { EnumTypeDefinition, MessageTypeDefinition } from '@grpc/proto-loader';
+
+import type { AgentInfo as _weft_v1_AgentInfo, AgentInfo__Output as _weft_v1_AgentInfo__Output } from './weft/v1/AgentInfo.js';
+import type { AgentStatus as _weft_v1_AgentStatus, AgentStatus__Output as _weft_v1_AgentStatus__Output } from './weft/v1/AgentStatus.js';
+import type { DeregisterRequest as _weft_v1_DeregisterRequest, DeregisterRequest__Output as _weft_v1_DeregisterRequest__Output } from './weft/v1/DeregisterRequest.js';
+import type { DeregisterResponse as _weft_v1_DeregisterResponse, DeregisterResponse__Output as _weft_v1_DeregisterResponse__Output } from './weft/v1/DeregisterResponse.js';
+import type { DiscoveryClient as _weft_v1_DiscoveryClient, DiscoveryDefinition as _weft_v1_DiscoveryDefinition } from './weft/v1/Discovery.js';
+import type { DiscoveryRequest as _weft_v1_DiscoveryRequest, DiscoveryRequest__Output as _weft_v1_DiscoveryRequest__Output } from './weft/v1/DiscoveryRequest.js';
+import type { DiscoveryResponse as _weft_v1_DiscoveryResponse, DiscoveryResponse__Output as _weft_v1_DiscoveryResponse__Output } from './weft/v1/DiscoveryResponse.js';
+import type { Endpoint as _weft_v1_Endpoint, Endpoint__Output as _weft_v1_Endpoint__Output } from './weft/v1/Endpoint.js';
+import type { Instance as _weft_v1_Instance, Instance__Output as _weft_v1_Instance__Output } from './weft/v1/Instance.js';
+import type { ListAgentsRequest as _weft_v1_ListAgentsRequest, ListAgentsRequest__Output as _weft_v1_ListAgentsRequest__Output } from './weft/v1/ListAgentsRequest.js';
+import type { ListAgentsResponse as _weft_v1_ListAgentsResponse, ListAgentsResponse__Output as _weft_v1_ListAgentsResponse__Output } from './weft/v1/ListAgentsResponse.js';
+import type { ListServicesRequest as _weft_v1_ListServicesRequest, ListServicesRequest__Output as _weft_v1_ListServicesRequest__Output } from './weft/v1/ListServicesRequest.js';
+import type { ListServicesResponse as _weft_v1_ListServicesResponse, ListServicesResponse__Output as _weft_v1_ListServicesResponse__Output } from './weft/v1/ListServicesResponse.js';
+import type { RegisterRequest as _weft_v1_RegisterRequest, RegisterRequest__Output as _weft_v1_RegisterRequest__Output } from './weft/v1/RegisterRequest.js';
+import type { RegisterResponse as _weft_v1_RegisterResponse, RegisterResponse__Output as _weft_v1_RegisterResponse__Output } from './weft/v1/RegisterResponse.js';
+import type { RegistryClient as _weft_v1_RegistryClient, RegistryDefinition as _weft_v1_RegistryDefinition } from './weft/v1/Registry.js';
+import type { Resource as _weft_v1_Resource, Resource__Output as _weft_v1_Resource__Output } from './weft/v1/Resource.js';
+import type { ResourceError as _weft_v1_ResourceError, ResourceError__Output as _weft_v1_ResourceError__Output } from './weft/v1/ResourceError.js';
+import type { ResourceState as _weft_v1_ResourceState, ResourceState__Output as _weft_v1_ResourceState__Output } from './weft/v1/ResourceState.js';
+import type { ServiceEndpoints as _weft_v1_ServiceEndpoints, ServiceEndpoints__Output as _weft_v1_ServiceEndpoints__Output } from './weft/v1/ServiceEndpoints.js';
+import type { ServiceSummary as _weft_v1_ServiceSummary, ServiceSummary__Output as _weft_v1_ServiceSummary__Output } from './weft/v1/ServiceSummary.js';
+import type { SetHealthRequest as _weft_v1_SetHealthRequest, SetHealthRequest__Output as _weft_v1_SetHealthRequest__Output } from './weft/v1/SetHealthRequest.js';
+import type { SetHealthResponse as _weft_v1_SetHealthResponse, SetHealthResponse__Output as _weft_v1_SetHealthResponse__Output } from './weft/v1/SetHealthResponse.js';
+
+type SubtypeConstructor<Constructor extends new (...args: any) => any, Subtype> = {
+  new(...args: ConstructorParameters<Constructor>): Subtype;
+};
+
+export interface ProtoGrpcType {
+  weft: {
+    v1: {
+      AgentInfo: MessageTypeDefinition<_weft_v1_AgentInfo, _weft_v1_AgentInfo__Output>
+      AgentStatus: MessageTypeDefinition<_weft_v1_AgentStatus, _weft_v1_AgentStatus__Output>
+      DeregisterRequest: MessageTypeDefinition<_weft_v1_DeregisterRequest, _weft_v1_DeregisterRequest__Output>
+      DeregisterResponse: MessageTypeDefinition<_weft_v1_DeregisterResponse, _weft_v1_DeregisterResponse__Output>
+      Discovery: SubtypeConstructor<typeof grpc.Client, _weft_v1_DiscoveryClient> & { service: _weft_v1_DiscoveryDefinition }
+      DiscoveryRequest: MessageTypeDefinition<_weft_v1_DiscoveryRequest, _weft_v1_DiscoveryRequest__Output>
+      DiscoveryResponse: MessageTypeDefinition<_weft_v1_DiscoveryResponse, _weft_v1_DiscoveryResponse__Output>
+      Endpoint: MessageTypeDefinition<_weft_v1_Endpoint, _weft_v1_Endpoint__Output>
+      Health: EnumTypeDefinition
+      Instance: MessageTypeDefinition<_weft_v1_Instance, _weft_v1_Instance__Output>
+      ListAgentsRequest: MessageTypeDefinition<_weft_v1_ListAgentsRequest, _weft_v1_ListAgentsRequest__Output>
+      ListAgentsResponse: MessageTypeDefinition<_weft_v1_ListAgentsResponse, _weft_v1_ListAgentsResponse__Output>
+      ListServicesRequest: MessageTypeDefinition<_weft_v1_ListServicesRequest, _weft_v1_ListServicesRequest__Output>
+      ListServicesResponse: MessageTypeDefinition<_weft_v1_ListServicesResponse, _weft_v1_ListServicesResponse__Output>
+      RegisterRequest: MessageTypeDefinition<_weft_v1_RegisterRequest, _weft_v1_RegisterRequest__Output>
+      RegisterResponse: MessageTypeDefinition<_weft_v1_RegisterResponse, _weft_v1_RegisterResponse__Output>
+      Registry: SubtypeConstructor<typeof grpc.Client, _weft_v1_RegistryClient> & { service: _weft_v1_RegistryDefinition }
+      Resource: MessageTypeDefinition<_weft_v1_Resource, _weft_v1_Resource__Output>
+      ResourceError: MessageTypeDefinition<_weft_v1_ResourceError, _weft_v1_ResourceError__Output>
+      ResourceState: MessageTypeDefinition<_weft_v1_ResourceState, _weft_v1_ResourceState__Output>
+      ServiceEndpoints: MessageTypeDefinition<_weft_v1_ServiceEndpoints, _weft_v1_ServiceEndpoints__Output>
+      ServiceSummary: MessageTypeDefinition<_weft_v1_ServiceSummary, _weft_v1_ServiceSummary__Output>
+      SetHealthRequest: MessageTypeDefinition<_weft_v1_SetHealthRequest, _weft_v1_SetHealthRequest__Output>
+      SetHealthResponse: MessageTypeDefinition<_weft_v1_SetHealthResponse, _weft_v1_SetHealthResponse__Output>
+    }
+  }
+}
+
