@@ -1,0 +1,54 @@
+import { startAgent } from '@weft/agent';
+import { createLogger, DefaultPorts, Defaults, parseDuration, parseHostPort, validateAddress } from '@weft/shared';
+import type { Command } from 'commander';
+import { parseFlag } from '../cli-error.js';
+import { closeOnSignal } from '../run-until-signal.js';
+import { portFlag } from './control-plane.js';
+
+interface AgentFlags {
+  controlPlane: string;
+  dataDir: string;
+  advertiseAddress?: string;
+  inboundHost?: string;
+  adminPort: string;
+  outboundPort: string;
+  inboundPort: string;
+  agentId?: string;
+  zone?: string;
+  requestTimeout: string;
+}
+
+export function agentCommand(program: Command): void {
+  program
+    .command('agent')
+    .description("run this host's agent: local registration API, outbound and inbound proxy")
+    .option('--control-plane <host:port>', 'control plane gRPC address', `127.0.0.1:${DefaultPorts.controlPlaneGrpc}`)
+    .option('--data-dir <dir>', 'where the agent keeps its id and local registrations', `${Defaults.dataDir}/agent`)
+    .option('--advertise-address <ip>', 'address other agents use to reach this host (default: first non-loopback interface)')
+    .option('--inbound-host <ip>', 'address the inbound listener binds (default: the advertise address)')
+    .option('--admin-port <port>', 'admin API port on 127.0.0.1', String(DefaultPorts.agentAdmin))
+    .option('--outbound-port <port>', 'outbound proxy port on 127.0.0.1', String(DefaultPorts.agentOutbound))
+    .option('--inbound-port <port>', 'inbound (mesh) port on the advertise address', String(DefaultPorts.agentInbound))
+    .option('--agent-id <id>', 'stable id of this agent (default: generated once and kept in the data dir)')
+    .option('--zone <zone>', 'zone of this host')
+    .option('--request-timeout <duration>', 'deadline of a proxied request, retries included', `${Defaults.requestTimeoutMs / 1000}s`)
+    .action(async (o: AgentFlags) => {
+      const logger = createLogger({ component: 'agent' });
+      const options = parseFlag(() => ({
+        controlPlane: parseHostPort(o.controlPlane, '--control-plane'),
+        dataDir: o.dataDir,
+        advertiseAddress: o.advertiseAddress === undefined ? undefined : validateAddress(o.advertiseAddress, '--advertise-address'),
+        inboundHost: o.inboundHost === undefined ? undefined : validateAddress(o.inboundHost, '--inbound-host'),
+        adminPort: portFlag(o.adminPort, '--admin-port'),
+        outboundPort: portFlag(o.outboundPort, '--outbound-port'),
+        inboundPort: portFlag(o.inboundPort, '--inbound-port'),
+        agentId: o.agentId,
+        zone: o.zone,
+        requestTimeoutMs: parseDuration(o.requestTimeout, '--request-timeout'),
+        subscribeWaitMs: Defaults.subscribeWaitMs,
+        logger,
+      }));
+      const agent = await startAgent(options);
+      closeOnSignal(() => agent.close(), logger);
+    });
+}

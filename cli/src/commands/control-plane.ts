@@ -1,0 +1,37 @@
+import { startControlPlane } from '@weft/control-plane';
+import { createLogger, DefaultPorts, Defaults, parseDuration, validatePort } from '@weft/shared';
+import type { Command } from 'commander';
+import { parseFlag } from '../cli-error.js';
+import { closeOnSignal } from '../run-until-signal.js';
+
+export function controlPlaneCommand(program: Command): void {
+  program
+    .command('control-plane')
+    .description('run the control plane: registry in SQLite, config stream to agents over gRPC')
+    .option('--data-dir <dir>', 'where the SQLite database lives', `${Defaults.dataDir}/control-plane`)
+    .option('--host <ip>', 'address to listen on', '0.0.0.0')
+    .option('--grpc-port <port>', 'gRPC port (agents and the weft command)', String(DefaultPorts.controlPlaneGrpc))
+    .option('--http-port <port>', 'HTTP port (/healthz, /v1/services, /v1/agents)', String(DefaultPorts.controlPlaneHttp))
+    .option('--lease-ttl <duration>', "how long an agent's instances outlive its connection", `${Defaults.leaseTtlMs / 1000}s`)
+    .option('--restart-grace <duration>', 'after a restart, how long known agents get to reconnect', `${Defaults.restartGraceMs / 1000}s`)
+    .action(async (o: { dataDir: string; host: string; grpcPort: string; httpPort: string; leaseTtl: string; restartGrace: string }) => {
+      const logger = createLogger({ component: 'control-plane' });
+      const options = parseFlag(() => ({
+        dataDir: o.dataDir,
+        host: o.host,
+        grpcPort: portFlag(o.grpcPort, '--grpc-port'),
+        httpPort: portFlag(o.httpPort, '--http-port'),
+        leaseTtlMs: parseDuration(o.leaseTtl, '--lease-ttl'),
+        restartGraceMs: parseDuration(o.restartGrace, '--restart-grace'),
+        logger,
+      }));
+      const cp = await startControlPlane(options);
+      closeOnSignal(() => cp.close(), logger);
+    });
+}
+
+/** Like validatePort, but 0 (let the OS choose) is allowed for listeners. */
+export function portFlag(value: string, field: string): number {
+  const n = Number(value);
+  return n === 0 ? 0 : validatePort(Number.isInteger(n) ? n : value, field);
+}

@@ -1,0 +1,147 @@
+/**
+ * `weft demo` (what `npm start` runs): a whole mesh on this machine, as real
+ * processes — a control plane on SQLite, agents "a" and "b", two instances of
+ * "orders" behind agent b and a caller "web" behind agent a that calls orders
+ * through the mesh — with a live view of the traffic.
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { DefaultPorts, parseDuration } from '@weft/shared';
+import type { Command } from 'commander';
+import { parseFlag } from '../cli-error.js';
+import { spawnNode, spawnWeft, type WeftProcess } from '../demo/weft-process.js';
+
+const DEMO_SERVICE = join(dirname(fileURLToPath(import.meta.url)), '../demo/demo-service.js');
+
+interface CallerStats {
+  ok: number;
+  failed: number;
+  byInstance: Record<string, number>;
+  errors: Record<string, number>;
+  p50: number;
+  p99: number;
+}
+
+export function demoCommand(program: Command): void {
+  program
+    .command('demo')
+    .description('run a local mesh with demo services and a live view of the traffic (npm start)')
+    .option('--duration <duration>', 'stop by itself after this long (default: run until Ctrl-C)')
+    .option('--data-dir <dir>', 'where the demo keeps its databases and logs', '.weft/demo')
+    .action(async (o: { duration?: string; dataDir: string }) => {
+      const durationMs = o.duration === undefined ? undefined : parseFlag(() => parseDuration(o.duration, '--duration'));
+      const dir = resolve(o.dataDir);
+      mkdirSync(dir, { recursive: true });
+      await runDemo(dir, durationMs);
+    });
+}
+
+async function runDemo(dir: string, durationMs: number | undefined): Promise<void> {
+  const started: WeftProcess[] = [];
+  let stopping = false;
+  const stopAll = async (code: number) => {
+    if (stopping) return;
+    stopping = true;
+    console.log('\nstopping the demo mesh…');
+    for (const p of [...started].reverse()) await p.stop('SIGTERM', 5000);
+    console.log(`stopped. logs are in ${dir}`);
+    process.exit(code);
+  };
+  process.on('SIGINT', () => void stopAll(0));
+  process.on('SIGTERM', () => void stopAll(0));
+
+  const log = (name: string) => ({ logFile: join(dir, `${name}.log`) });
+  const cpAddr = `127.0.0.1:${DefaultPorts.controlPlaneGrpc}`;
+  try {
+    console.log('starting a local Weft mesh (logs in %s)', dir);
+    started.push(
+      await spawnWeft(
+        ['control-plane', '--data-dir', join(dir, 'control-plane'), '--host', '127.0.0.1', '--lease-ttl', '10s'],
+        log('control-plane'),
+      ),
+    );
+    console.log(`  control plane  gRPC ${cpAddr}, HTTP http://127.0.0.1:${DefaultPorts.controlPlaneHttp}/v1/services`);
+    const agentArgs = (name: string, admin: number, outbound: number, inbound: number) => [
+      'agent',
+      '--control-plane',
+      cpAddr,
+      '--agent-id',
+      `agent-${name}`,
+      '--data-dir',
+      join(dir, `agent-${name}`),
+      '--advertise-address',
+      '127.0.0.1',
+      '--admin-port',
+      String(admin),
+      '--outbound-port',
+      String(outbound),
+      '--inbound-port',
+      String(inbound),
+    ];
+    started.push(
+      await spawnWeft(agentArgs('a', DefaultPorts.agentAdmin, DefaultPorts.agentOutbound, DefaultPorts.agentInbound), log('agent-a')),
+    );
+    console.log(`  agent a        outbound 127.0.0.1:${DefaultPorts.agentOutbound}, admin 127.0.0.1:${DefaultPorts.agentAdmin}`);
+    started.push(await spawnWeft(agentArgs('b', 15100, 15101, 15106), log('agent-b')));
+    console.log('  agent b        outbound 127.0.0.1:15101, admin 127.0.0.1:15100, inbound 127.0.0.1:15106');
+    for (const instance of ['orders-1', 'orders-2']) {
+      started.push(
+        await spawnNode(DEMO_SERVICE, ['callee', '--name', 'orders', '--instance', instance, '--agent', '127.0.0.1:15100'], {
+          ...log(instance),
+          waitReady: false,
+        }),
+      );
+    }
+    console.log('  orders         2 instances behind agent b (orders-1, orders-2)');
+    let seconds = 0;
+    const caller = await spawnNode(
+      DEMO_SERVICE,
+      [
+        'caller',
+        '--target',
+        'orders',
+        '--proxy',
+        `127.0.0.1:${DefaultPorts.agentOutbound}`,
+        '--agent',
+        `127.0.0.1:${DefaultPorts.agentAdmin}`,
+      ],
+      { ...log('web'), waitReady: false, onStdout: (line) => printStats(++seconds, line) },
+    );
+    started.push(caller);
+    console.log('  web            calls http://orders/hello through agent a → agent b → orders\n');
+    console.log('try it yourself (in another terminal):');
+    console.log(`  curl -x http://127.0.0.1:${DefaultPorts.agentOutbound} http://orders/hello`);
+    console.log(`  curl -H 'Host: orders' http://127.0.0.1:${DefaultPorts.agentOutbound}/hello`);
+    console.log('  npx weft services    npx weft status\n');
+    console.log(durationMs === undefined ? 'live traffic (Ctrl-C stops everything):' : `live traffic for ${durationMs / 1000}s:`);
+    if (durationMs !== undefined) setTimeout(() => void stopAll(0), durationMs);
+  } catch (err) {
+    console.error(`weft demo: ${(err as Error).message}`);
+    console.error(
+      `(are ports ${DefaultPorts.controlPlaneGrpc}, ${DefaultPorts.controlPlaneHttp}, 15000-15001, 15006, 15100-15101, 15106 free?)`,
+    );
+    await stopAll(1);
+  }
+}
+
+function printStats(second: number, line: string): void {
+  let s: CallerStats;
+  try {
+    s = JSON.parse(line) as CallerStats;
+  } catch {
+    return;
+  }
+  const total = s.ok + s.failed;
+  const rate = total ? ((100 * s.ok) / total).toFixed(1) : '-';
+  const split = Object.entries(s.byInstance)
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([i, n]) => `${i} ${String(n).padStart(3)}`)
+    .join('  ');
+  const errors = Object.entries(s.errors)
+    .map(([e, n]) => `${e}×${n}`)
+    .join(' ');
+  console.log(
+    `[${String(second).padStart(3)}s] web → orders  ${String(total).padStart(3)} req/s  ok ${rate}%  | ${split || 'no answers yet'}  | p50 ${s.p50.toFixed(1)}ms p99 ${s.p99.toFixed(1)}ms${errors ? `  | errors: ${errors}` : ''}`,
+  );
+}

@@ -1,0 +1,60 @@
+import type { Command } from 'commander';
+import { connectRegistry } from '../registry-client.js';
+import { formatTable } from '../table.js';
+import { controlPlaneOption } from './services.js';
+
+export function statusCommand(program: Command): void {
+  program
+    .command('status')
+    .description('connected agents, the config version each holds, and whether they ACKed it')
+    .option(...controlPlaneOption)
+    .option('--json', 'print JSON')
+    .action(async (o: { controlPlane: string; json?: boolean }) => {
+      const registry = connectRegistry(o.controlPlane);
+      try {
+        const res = await registry.listAgents();
+        if (o.json) {
+          console.log(JSON.stringify(res, null, 2));
+          return;
+        }
+        console.log(
+          `control plane ${o.controlPlane}, revision ${res.revision}, ${res.agents.filter((a) => a.connected).length} agent(s) connected`,
+        );
+        if (res.agents.length === 0) return;
+        const rows = res.agents.map((a) => {
+          const acked = a.resources.filter((r) => r.acked_version !== '' && r.acked_version === r.sent_version).length;
+          const state = !a.connected
+            ? `disconnected, lease ends in ${Math.max(0, Math.round((Number(a.lease_expires_at_ms) - Date.now()) / 1000))}s`
+            : a.pending_nonce
+              ? `waiting for ACK of nonce ${a.pending_nonce}`
+              : 'in sync';
+          return [
+            a.agent?.agent_id ?? '?',
+            `${a.agent?.address}:${a.agent?.inbound_port}`,
+            String(a.instances),
+            `${acked}/${a.resources.length} acked`,
+            state,
+          ];
+        });
+        console.log(formatTable(['AGENT', 'INBOUND', 'INSTANCES', 'RESOURCES', 'STATE'], rows));
+        const resources = res.agents.flatMap((a) => a.resources.map((r) => ({ agent: a.agent?.agent_id ?? '?', ...r })));
+        if (resources.length) {
+          console.log('');
+          console.log(
+            formatTable(
+              ['AGENT', 'RESOURCE', 'SENT', 'ACKED', 'REJECTED'],
+              resources.map((r) => [
+                r.agent,
+                r.name,
+                r.sent_version,
+                r.acked_version,
+                r.rejected_version ? `${r.rejected_version}: ${r.error}` : '',
+              ]),
+            ),
+          );
+        }
+      } finally {
+        registry.close();
+      }
+    });
+}

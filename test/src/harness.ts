@@ -1,0 +1,245 @@
+/**
+ * End-to-end test harness: starts the real `weft control-plane` and `weft agent`
+ * programs as processes on OS-chosen ports, real HTTP services in the test
+ * process, and tears every one of them down after the test.
+ */
+import { createHash } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { spawnWeft, type WeftProcess } from '@weft/cli/demo/weft-process';
+
+export interface ControlPlaneProc extends WeftProcess {
+  grpcPort: number;
+  httpPort: number;
+  dataDir: string;
+}
+
+export interface AgentProc extends WeftProcess {
+  agentId: string;
+  adminPort: number;
+  outboundPort: number;
+  inboundPort: number;
+}
+
+export interface TestService {
+  port: number;
+  server: http.Server;
+  /** Requests served so far. */
+  hits: number;
+  /** Stops accepting and drops every open connection, like a crashed process. */
+  kill(): Promise<void>;
+}
+
+export class Mesh {
+  private readonly procs: WeftProcess[] = [];
+  private readonly services: TestService[] = [];
+  readonly dir = mkdtempSync(join(tmpdir(), 'weft-e2e-'));
+
+  async controlPlane(
+    options: { leaseTtl?: string; restartGrace?: string; grpcPort?: number; dataDir?: string } = {},
+  ): Promise<ControlPlaneProc> {
+    const dataDir = options.dataDir ?? join(this.dir, 'control-plane');
+    const p = await spawnWeft([
+      'control-plane',
+      '--data-dir',
+      dataDir,
+      '--host',
+      '127.0.0.1',
+      '--grpc-port',
+      String(options.grpcPort ?? 0),
+      '--http-port',
+      '0',
+      '--lease-ttl',
+      options.leaseTtl ?? '3s',
+      '--restart-grace',
+      options.restartGrace ?? '10s',
+    ]);
+    this.procs.push(p);
+    return Object.assign(p, { grpcPort: Number(p.ready.grpcPort), httpPort: Number(p.ready.httpPort), dataDir });
+  }
+
+  async agent(name: string, cpGrpcPort: number, extra: string[] = []): Promise<AgentProc> {
+    const p = await spawnWeft([
+      'agent',
+      '--control-plane',
+      `127.0.0.1:${cpGrpcPort}`,
+      '--agent-id',
+      name,
+      '--data-dir',
+      join(this.dir, name),
+      '--advertise-address',
+      '127.0.0.1',
+      '--admin-port',
+      '0',
+      '--outbound-port',
+      '0',
+      '--inbound-port',
+      '0',
+      ...extra,
+    ]);
+    this.procs.push(p);
+    return Object.assign(p, {
+      agentId: name,
+      adminPort: Number(p.ready.adminPort),
+      outboundPort: Number(p.ready.outboundPort),
+      inboundPort: Number(p.ready.inboundPort),
+    });
+  }
+
+  /** A real HTTP service on 127.0.0.1:0. */
+  async service(handler: http.RequestListener): Promise<TestService> {
+    const sockets = new Set<Socket>();
+    const svc: TestService = {
+      port: 0,
+      hits: 0,
+      server: http.createServer((req, res) => {
+        svc.hits++;
+        handler(req, res);
+      }),
+      kill: () =>
+        new Promise<void>((resolve) => {
+          for (const s of sockets) s.destroy();
+          svc.server.close(() => resolve());
+        }),
+    };
+    svc.server.on('connection', (s: Socket) => {
+      sockets.add(s);
+      s.on('close', () => sockets.delete(s));
+    });
+    await new Promise<void>((r) => svc.server.listen(0, '127.0.0.1', r));
+    svc.port = (svc.server.address() as AddressInfo).port;
+    this.services.push(svc);
+    return svc;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.procs.map((p) => p.stop('SIGTERM', 5000)));
+    await Promise.all(this.services.map((s) => (s.server.listening ? s.kill() : undefined)));
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+export interface HttpAnswer {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: Buffer;
+}
+
+/** Sends a request through an agent's outbound proxy in forward-proxy form (`curl -x`). */
+export function viaProxy(
+  outboundPort: number,
+  url: string,
+  options: { method?: string; headers?: Record<string, string>; body?: Buffer | string; timeoutMs?: number } = {},
+): Promise<HttpAnswer> {
+  const target = new URL(url);
+  return send({
+    port: outboundPort,
+    path: url,
+    method: options.method,
+    headers: { host: target.host, ...options.headers },
+    body: options.body,
+    timeoutMs: options.timeoutMs,
+  });
+}
+
+/** Sends a plain request to 127.0.0.1:port. */
+export function send(options: {
+  port: number;
+  path: string;
+  method?: string;
+  headers?: Record<string, string>;
+  body?: Buffer | string;
+  timeoutMs?: number;
+}): Promise<HttpAnswer> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      {
+        host: '127.0.0.1',
+        port: options.port,
+        path: options.path,
+        method: options.method ?? 'GET',
+        headers: options.headers,
+        agent: false,
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
+        res.on('error', reject);
+      },
+    );
+    req.setTimeout(options.timeoutMs ?? 20_000, () => req.destroy(new Error(`request to :${options.port}${options.path} timed out`)));
+    req.on('error', reject);
+    req.end(options.body);
+  });
+}
+
+export async function getJson<T = unknown>(port: number, path: string): Promise<T> {
+  const r = await send({ port, path });
+  return JSON.parse(r.body.toString()) as T;
+}
+
+export async function postJson(port: number, path: string, body: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
+  const r = await send({
+    port,
+    path,
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
+  return { status: r.status, json: JSON.parse(r.body.toString() || '{}') as Record<string, unknown> };
+}
+
+/** Registers a local service with an agent's admin API and fails the test when it is refused. */
+export async function registerWith(agent: AgentProc, body: Record<string, unknown>): Promise<string> {
+  const r = await postJson(agent.adminPort, '/v1/services', body);
+  if (r.status !== 201) throw new Error(`registration refused (${r.status}): ${JSON.stringify(r.json)}`);
+  return String(r.json.id);
+}
+
+/** Polls `check` until it returns a truthy value or `timeoutMs` passes. */
+export async function waitFor<T>(what: string, check: () => Promise<T> | T, timeoutMs = 15_000, everyMs = 100): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await check();
+      if (v) return v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ''}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+/** Services as the control plane's HTTP API lists them: name -> instance ids. */
+export async function servicesAtControlPlane(cp: ControlPlaneProc): Promise<Map<string, string[]>> {
+  const data = await getJson<{ services: { name: string; instances: { instanceId: string }[] }[] }>(cp.httpPort, '/v1/services');
+  return new Map(data.services.map((s) => [s.name, s.instances.map((i) => i.instanceId)]));
+}
+
+export function sha256(data: Buffer): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+/** An echo service: answers with the method, path, headers and a hash of the body it received. */
+export function echoHandler(instance: string): http.RequestListener {
+  return (req, res) => {
+    const hash = createHash('sha256');
+    let bytes = 0;
+    req.on('data', (c: Buffer) => {
+      hash.update(c);
+      bytes += c.length;
+    });
+    req.on('end', () => {
+      res.setHeader('content-type', 'application/json');
+      res.setHeader('x-served-by', instance);
+      res.end(JSON.stringify({ instance, method: req.method, url: req.url, headers: req.headers, bytes, sha256: hash.digest('hex') }));
+    });
+  };
+}
