@@ -38,7 +38,11 @@ function run(label, files, concurrency) {
 
 let status = 0;
 if (which === 'all' || which === 'unit') {
-  status ||= run('unit', UNIT_PACKAGES.flatMap((p) => findTests(join(root, p, 'dist'))), 2);
+  status ||= run(
+    'unit',
+    UNIT_PACKAGES.flatMap((p) => findTests(join(root, p, 'dist'))),
+    2,
+  );
 }
 if ((which === 'all' && status === 0) || which === 'e2e') {
   status ||= run('e2e', findTests(join(root, 'test/dist')), 1);

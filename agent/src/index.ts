@@ -1,1 +1,3 @@
-export {};
+/** @weft/agent: one per host; proxies mesh traffic and registers the host's services. */
+export { AGENT_VERSION, type Agent, startAgent } from './agent.js';
+export type { AgentOptions } from './config.js';

@@ -1,1 +1,5 @@
-export {};
+/** @weft/control-plane: the registry in SQLite, streamed to agents over gRPC. */
+export { type ControlPlane, type ControlPlaneOptions, DB_FILE_NAME, startControlPlane } from './control-plane.js';
+export type { ServiceEntry } from './registry/endpoint-view.js';
+export { type AgentRecord, Registry, type RegistryOptions } from './registry/registry.js';
+export { type ChangeResult, SqliteStore, type StoredAgent } from './store/sqlite-store.js';

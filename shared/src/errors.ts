@@ -16,6 +16,8 @@ export const MeshErrorCode = {
   unknownInstance: 'unknown_instance',
   badRequest: 'bad_request',
   shuttingDown: 'shutting_down',
+  /** A bug in the mesh itself; logged with details. */
+  internal: 'internal',
 } as const;
 export type MeshErrorCode = (typeof MeshErrorCode)[keyof typeof MeshErrorCode];
 
@@ -29,6 +31,7 @@ const MESH_HTTP_STATUS: Record<MeshErrorCode, number> = {
   unknown_instance: 503,
   bad_request: 400,
   shutting_down: 503,
+  internal: 500,
 };
 
 /** A failure the mesh reports to the caller with `x-weft-error: <code>`. */

@@ -1,0 +1,137 @@
+/**
+ * Wires one agent: config view <- discovery client (+ persisted snapshot),
+ * local registrations -> registration sync, the proxy's inbound and outbound
+ * listeners, and the admin API. startAgent never waits for the control
+ * plane: the agent serves what it has and keeps reconnecting.
+ */
+import os from 'node:os';
+import { type AgentInfo, messageOf } from '@weft/shared';
+import { type AgentOptions, detectAdvertiseAddress, ensureDataDir, loadAgentId, validateAgentOptions } from './config.js';
+import type { Listener } from './contracts.js';
+import { ConfigView } from './discovery/config-view.js';
+import { DiscoveryClient } from './discovery/discovery-client.js';
+import { RegistrationSync } from './discovery/registration-sync.js';
+import { SnapshotStore } from './discovery/snapshot-store.js';
+import { type AdminServer, startAdminServer } from './local-api/admin-server.js';
+import { LocalRegistry } from './local-api/local-registry.js';
+import { LocalServices } from './local-api/local-services.js';
+import { startInboundListener, startOutboundListener } from './proxy/index.js';
+
+export const AGENT_VERSION = '0.1.0';
+
+export interface Agent {
+  readonly agentId: string;
+  readonly advertiseAddress: string;
+  readonly adminPort: number;
+  readonly outboundPort: number;
+  readonly inboundPort: number;
+  /**
+   * Graceful stop: deregisters this agent's instances at the control plane
+   * (bounded ~2 s), stops health checks, closes the listeners (draining
+   * in-flight requests), then the stream and the admin API. Idempotent.
+   */
+  close(): Promise<void>;
+}
+
+export async function startAgent(opts: AgentOptions): Promise<Agent> {
+  validateAgentOptions(opts);
+  await ensureDataDir(opts.dataDir);
+  const agentId = await loadAgentId(opts.dataDir, opts.agentId, opts.logger);
+  const logger = opts.logger.child({ agent: agentId });
+  const advertiseAddress = opts.advertiseAddress ?? detectAdvertiseAddress();
+  const zone = opts.zone ?? '';
+
+  const view = new ConfigView({ subscribeWaitMs: opts.subscribeWaitMs, logger });
+  const snapshots = new SnapshotStore(opts.dataDir, view, logger);
+  const seeded = await snapshots.load();
+  view.seed(seeded);
+  if (seeded.length > 0) logger.info('loaded persisted config', { services: seeded.length });
+  snapshots.follow();
+
+  const registry = new LocalRegistry(opts.dataDir, logger);
+  const persisted = await registry.load();
+
+  // Everything started so far, closed in reverse if a later step fails.
+  const cleanup: (() => Promise<void>)[] = [];
+  const undo = async () => {
+    for (const step of cleanup.reverse()) await step().catch(() => {});
+  };
+  try {
+    const proxyOptions = { agentId, endpoints: view, local: registry, logger, requestTimeoutMs: opts.requestTimeoutMs };
+    const inbound: Listener = await startInboundListener({
+      ...proxyOptions,
+      host: opts.inboundHost ?? advertiseAddress,
+      port: opts.inboundPort,
+    });
+    cleanup.push(() => inbound.close());
+    const outbound: Listener = await startOutboundListener({ ...proxyOptions, host: '127.0.0.1', port: opts.outboundPort });
+    cleanup.push(() => outbound.close());
+
+    const agentInfo: AgentInfo = {
+      agentId,
+      hostname: os.hostname(),
+      address: advertiseAddress,
+      inboundPort: inbound.port,
+      zone,
+      version: AGENT_VERSION,
+    };
+    const discovery = new DiscoveryClient({ controlPlane: opts.controlPlane, agent: agentInfo, view, logger });
+    cleanup.push(() => discovery.close());
+    const sync = new RegistrationSync({
+      controlPlane: opts.controlPlane,
+      agent: agentInfo,
+      source: registry,
+      logger,
+      isConnected: () => discovery.isConnected(),
+    });
+    cleanup.push(() => sync.close(false));
+    const services = new LocalServices({ agentId, zone, registry, sync, logger });
+    cleanup.push(async () => services.close());
+    services.restore(persisted);
+    discovery.onConnect(() => void sync.fullSync().catch(() => {}));
+
+    let listenersUp = true;
+    const admin: AdminServer = await startAdminServer({
+      port: opts.adminPort,
+      agentId,
+      services,
+      view,
+      logger,
+      listenersUp: () => listenersUp,
+    });
+    cleanup.push(() => admin.close());
+    discovery.start();
+
+    logger.info('ready', { agentId, adminPort: admin.port, outboundPort: outbound.port, inboundPort: inbound.port, advertiseAddress });
+
+    let closing: Promise<void> | undefined;
+    const close = async () => {
+      logger.info('agent stopping');
+      services.close();
+      await sync.close(true, 2_000);
+      listenersUp = false;
+      view.close();
+      await Promise.all(
+        [inbound.close(), outbound.close()].map((p) => p.catch((err) => logger.warn('listener close failed', { error: messageOf(err) }))),
+      );
+      await discovery.close();
+      await Promise.all([snapshots.flush(), registry.flush()]);
+      await admin.close();
+      logger.info('agent stopped');
+    };
+    return {
+      agentId,
+      advertiseAddress,
+      adminPort: admin.port,
+      outboundPort: outbound.port,
+      inboundPort: inbound.port,
+      close: () => {
+        closing ??= close();
+        return closing;
+      },
+    };
+  } catch (err) {
+    await undo();
+    throw err;
+  }
+}

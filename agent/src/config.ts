@@ -1,0 +1,102 @@
+/**
+ * The agent's typed options and the defaults it works out for itself: the
+ * address other agents reach it on, and a stable agent id persisted in the
+ * data dir (so a restarted agent keeps its identity and its lease).
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdir } from 'node:fs/promises';
+import os from 'node:os';
+import { join } from 'node:path';
+import { type Logger, messageOf, ValidationError, validateAddress, validateInstanceId, validateZone } from '@weft/shared';
+import { readFileIfExists, writeFileAtomic } from './discovery/atomic-file.js';
+
+export interface AgentOptions {
+  controlPlane: { host: string; port: number };
+  /** Created if missing; holds agent-id, services.json and config-snapshot.json. */
+  dataDir: string;
+  /** Address other agents use for the mesh hop; default: first non-loopback IPv4, else 127.0.0.1. */
+  advertiseAddress?: string;
+  /** Bind address of the inbound listener; default: advertiseAddress. */
+  inboundHost?: string;
+  /** Admin API port on 127.0.0.1 (0 = OS picks). */
+  adminPort: number;
+  /** Outbound listener port on 127.0.0.1 (0 = OS picks). */
+  outboundPort: number;
+  /** Inbound listener port (0 = OS picks). */
+  inboundPort: number;
+  /** Default: persisted in <dataDir>/agent-id, else `${hostname}-${6 hex}`. */
+  agentId?: string;
+  zone?: string;
+  requestTimeoutMs: number;
+  subscribeWaitMs: number;
+  logger: Logger;
+}
+
+export const AGENT_ID_FILE = 'agent-id';
+
+/** Fails with a ValidationError naming the option when one is out of range. */
+export function validateAgentOptions(o: AgentOptions): void {
+  const port = (v: number, field: string) => {
+    if (!Number.isInteger(v) || v < 0 || v > 65535) throw new ValidationError(field, 'must be 0..65535 (0 = any free port)');
+  };
+  port(o.adminPort, 'adminPort');
+  port(o.outboundPort, 'outboundPort');
+  port(o.inboundPort, 'inboundPort');
+  if (!Number.isInteger(o.controlPlane.port) || o.controlPlane.port < 1 || o.controlPlane.port > 65535) {
+    throw new ValidationError('controlPlane.port', 'must be 1..65535');
+  }
+  validateAddress(o.controlPlane.host, 'controlPlane.host');
+  if (o.advertiseAddress !== undefined) validateAddress(o.advertiseAddress, 'advertiseAddress');
+  if (o.inboundHost !== undefined) validateAddress(o.inboundHost, 'inboundHost');
+  if (o.agentId !== undefined) validateInstanceId(o.agentId, 'agentId');
+  if (o.zone !== undefined) validateZone(o.zone, 'zone');
+  if (!(o.requestTimeoutMs > 0)) throw new ValidationError('requestTimeoutMs', 'must be a positive number of milliseconds');
+  if (!(o.subscribeWaitMs > 0)) throw new ValidationError('subscribeWaitMs', 'must be a positive number of milliseconds');
+  if (!o.dataDir) throw new ValidationError('dataDir', 'is required');
+}
+
+/** The first non-internal IPv4 address of this host, else 127.0.0.1. */
+export function detectAdvertiseAddress(): string {
+  for (const addrs of Object.values(os.networkInterfaces())) {
+    for (const a of addrs ?? []) {
+      if (a.family === 'IPv4' && !a.internal) return a.address;
+    }
+  }
+  return '127.0.0.1';
+}
+
+/** `${hostname}-${6 hex}`, with the hostname reduced to characters an id may hold. */
+export function generateAgentId(): string {
+  const host =
+    os
+      .hostname()
+      .toLowerCase()
+      .replace(/[^a-z0-9.-]+/g, '-')
+      .replace(/^[^a-z0-9]+/, '')
+      .slice(0, 60) || 'agent';
+  return `${host}-${randomBytes(3).toString('hex')}`;
+}
+
+/**
+ * The agent id: `explicit` when given; else the one persisted in
+ * `<dataDir>/agent-id`; else a new one, persisted for the next start.
+ */
+export async function loadAgentId(dataDir: string, explicit: string | undefined, logger: Logger): Promise<string> {
+  if (explicit) return explicit;
+  const file = join(dataDir, AGENT_ID_FILE);
+  const stored = (await readFileIfExists(file))?.trim();
+  if (stored) {
+    try {
+      return validateInstanceId(stored, file);
+    } catch (err) {
+      logger.warn('ignoring invalid persisted agent id', { file, error: messageOf(err) });
+    }
+  }
+  const id = generateAgentId();
+  await writeFileAtomic(file, `${id}\n`);
+  return id;
+}
+
+export async function ensureDataDir(dataDir: string): Promise<void> {
+  await mkdir(dataDir, { recursive: true, mode: 0o700 });
+}

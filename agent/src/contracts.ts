@@ -1,0 +1,56 @@
+/**
+ * The seams between the agent's layers (DESIGN.md: discovery client -> config
+ * view -> proxy -> local API). The proxy depends only on these interfaces, so
+ * it can be tested with real listeners and a hand-built view.
+ */
+import type { Endpoint, Logger } from '@weft/shared';
+
+/** An immutable snapshot of one service's endpoints, as last accepted from the control plane. */
+export interface ServiceSnapshot {
+  readonly service: string;
+  /** Opaque resource version; changes whenever the endpoint list changes. */
+  readonly version: string;
+  readonly endpoints: readonly Endpoint[];
+}
+
+/** What the proxy asks the config view for. Implemented by discovery/config-view.ts. */
+export interface EndpointSource {
+  /**
+   * The current endpoints of `service`. Known services answer synchronously
+   * (the hot path must not allocate a promise). The first call for a service
+   * subscribes to it on the discovery stream and waits for the control
+   * plane's answer, then either resolves or rejects with a MeshError:
+   * `unknown_service` (the control plane says it does not exist) or
+   * `control_plane_unavailable` (not connected, or no answer in time).
+   */
+  resolve(service: string): ServiceSnapshot | Promise<ServiceSnapshot>;
+}
+
+/** A service instance on this agent's own host, as the inbound side hands requests to it. */
+export interface LocalInstance {
+  readonly instanceId: string;
+  readonly service: string;
+  readonly address: string;
+  readonly port: number;
+}
+
+/** Lookup of local instances by id. Implemented by local-api (the registrations of this host). */
+export interface LocalInstances {
+  get(instanceId: string): LocalInstance | undefined;
+}
+
+export interface ProxyOptions {
+  agentId: string;
+  endpoints: EndpointSource;
+  local: LocalInstances;
+  logger: Logger;
+  /** Whole-request deadline (retries included). */
+  requestTimeoutMs: number;
+}
+
+/** A listening server the agent owns; close() stops accepting and drains in-flight requests. */
+export interface Listener {
+  readonly port: number;
+  readonly address: string;
+  close(): Promise<void>;
+}

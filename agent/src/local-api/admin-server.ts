@@ -1,0 +1,203 @@
+/**
+ * The agent's admin/local API (loopback only, node:http):
+ *
+ *   POST   /v1/services        register or update a local instance (201)
+ *   GET    /v1/services        local registrations with health and sync state
+ *   GET    /v1/services/{id}   one registration
+ *   DELETE /v1/services/{id}   deregister (200, or 404)
+ *   GET    /ready              200 once listeners are up and the control plane answered; 503 before
+ *   GET    /config             the config the agent holds, subscriptions, connection state
+ *   GET    /healthz            200 while the process runs
+ *
+ * Bad input gets a 4xx JSON answer naming the field; nothing a client sends
+ * can crash the agent.
+ */
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { type Logger, MeshError, messageOf, parseLocalServiceSpec, ValidationError } from '@weft/shared';
+import type { ConfigView } from '../discovery/config-view.js';
+import { BodyTooLargeError, MAX_BODY_BYTES, readBody, sendError, sendJson } from './http-json.js';
+import { healthCheckToJson, type LocalRegistration } from './local-registry.js';
+import type { LocalServices } from './local-services.js';
+
+export interface AdminServerOptions {
+  host?: string;
+  port: number;
+  agentId: string;
+  services: LocalServices;
+  view: ConfigView;
+  logger: Logger;
+  /** Whether the proxy listeners are accepting (part of readiness). */
+  listenersUp: () => boolean;
+}
+
+export interface AdminServer {
+  readonly port: number;
+  readonly address: string;
+  close(): Promise<void>;
+}
+
+type Handler = (req: IncomingMessage, res: ServerResponse, param: string) => Promise<void> | void;
+
+export async function startAdminServer(options: AdminServerOptions): Promise<AdminServer> {
+  const logger = options.logger.child({ component: 'admin' });
+  const routes = makeRoutes(options);
+  const server = http.createServer((req, res) => {
+    dispatch(routes, req, res).catch((err) => {
+      logger.error('admin request failed', { method: req.method, url: req.url, error: messageOf(err) });
+      sendError(res, 500, 'internal', `internal error: ${messageOf(err)}`);
+    });
+  });
+  server.on('clientError', (_err, socket) => socket.destroy());
+  const host = options.host ?? '127.0.0.1';
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address() as AddressInfo;
+  return {
+    port: address.port,
+    address: address.address,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+        // Admin calls are short; do not let a stuck client hold shutdown.
+        setTimeout(() => server.closeAllConnections(), 1_000).unref();
+      }),
+  };
+}
+
+interface Route {
+  method: string;
+  /** Exact path, or a prefix ending in '/' whose remainder is the parameter. */
+  path: string;
+  handler: Handler;
+}
+
+function makeRoutes(o: AdminServerOptions): Route[] {
+  return [
+    { method: 'GET', path: '/healthz', handler: (_q, res) => sendJson(res, 200, { status: 'ok', agentId: o.agentId }) },
+    { method: 'GET', path: '/ready', handler: (_q, res) => ready(o, res) },
+    { method: 'GET', path: '/config', handler: (_q, res) => sendJson(res, 200, { agentId: o.agentId, ...o.view.dump() }) },
+    {
+      method: 'GET',
+      path: '/v1/services',
+      handler: (_q, res) => sendJson(res, 200, { agentId: o.agentId, services: o.services.list().map(describe) }),
+    },
+    { method: 'POST', path: '/v1/services', handler: (req, res) => register(o, req, res) },
+    {
+      method: 'GET',
+      path: '/v1/services/',
+      handler: (_q, res, id) => {
+        const found = o.services.list().find((e) => e.spec.id === id);
+        if (found) sendJson(res, 200, describe(found));
+        else sendError(res, 404, 'not_found', `instance "${id}" is not registered on this agent`);
+      },
+    },
+    {
+      method: 'DELETE',
+      path: '/v1/services/',
+      handler: async (_q, res, id) => {
+        let outcome: { removed: boolean; synced: boolean };
+        try {
+          outcome = await o.services.deregister(id);
+        } catch (err) {
+          if (err instanceof MeshError) return sendError(res, err.httpStatus, err.code, err.message);
+          throw err;
+        }
+        const { removed, synced } = outcome;
+        if (removed) sendJson(res, 200, { id, removed: true, synced });
+        else sendError(res, 404, 'not_found', `instance "${id}" is not registered on this agent`);
+      },
+    },
+  ];
+}
+
+async function dispatch(routes: Route[], req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const path = (req.url ?? '/').split('?')[0];
+  let pathMatched = false;
+  for (const route of routes) {
+    const isPrefix = route.path.endsWith('/');
+    let param = '';
+    if (isPrefix) {
+      if (!path.startsWith(route.path) || path.length === route.path.length) continue;
+      try {
+        param = decodeURIComponent(path.slice(route.path.length));
+      } catch {
+        sendError(res, 400, 'invalid_argument', 'id: invalid URL encoding', { field: 'id' });
+        return;
+      }
+      if (param.includes('/')) continue;
+    } else if (path !== route.path) continue;
+    pathMatched = true;
+    if (route.method === req.method) {
+      await route.handler(req, res, param);
+      return;
+    }
+  }
+  if (pathMatched) sendError(res, 405, 'method_not_allowed', `${req.method} is not allowed on ${path}`);
+  else sendError(res, 404, 'not_found', `no such endpoint: ${req.method} ${path}`);
+}
+
+async function register(o: AdminServerOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  let body: Buffer;
+  try {
+    body = await readBody(req);
+  } catch (err) {
+    if (err instanceof BodyTooLargeError) {
+      sendError(res, 413, 'payload_too_large', err.message, { field: '', limitBytes: MAX_BODY_BYTES }, { connection: 'close' });
+    } else sendError(res, 400, 'invalid_argument', `body: could not read: ${messageOf(err)}`, { field: '' });
+    return;
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(body.toString('utf8'));
+  } catch (err) {
+    sendError(res, 400, 'invalid_argument', `body: invalid JSON (${messageOf(err)})`, { field: '' });
+    return;
+  }
+  try {
+    const spec = parseLocalServiceSpec(raw);
+    const result = await o.services.register(spec);
+    sendJson(res, 201, result);
+  } catch (err) {
+    if (err instanceof ValidationError) sendError(res, 400, 'invalid_argument', err.message, { field: err.field });
+    else if (err instanceof MeshError) sendError(res, err.httpStatus, err.code, err.message);
+    else throw err;
+  }
+}
+
+function ready(o: AdminServerOptions, res: ServerResponse): void {
+  const conn = o.view.connection();
+  const listeners = o.listenersUp();
+  // Once it holds config from the control plane, an agent stays ready through
+  // control-plane outages (it keeps serving what it has).
+  const configured = conn.connected || conn.responsesReceived > 0;
+  const body = { agentId: o.agentId, listeners, connected: conn.connected, responsesReceived: conn.responsesReceived };
+  if (listeners && configured) sendJson(res, 200, { ready: true, ...body });
+  else sendJson(res, 503, { ready: false, reason: listeners ? 'control plane not connected' : 'listeners not up', ...body });
+}
+
+function describe(e: LocalRegistration): Record<string, unknown> {
+  const i = e.instance;
+  return {
+    id: e.spec.id,
+    service: i.service,
+    address: i.address,
+    port: i.port,
+    zone: i.zone,
+    weight: i.weight,
+    tags: i.tags,
+    metadata: i.metadata,
+    health: i.health,
+    healthOutput: e.healthOutput,
+    check: e.spec.health ? healthCheckToJson(e.spec.health) : null,
+    synced: e.synced,
+    syncError: e.syncError ?? null,
+    registeredAt: e.registeredAt,
+  };
+}

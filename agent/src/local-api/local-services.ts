@@ -1,0 +1,146 @@
+/**
+ * Registration of the services on this host: turns an admin-API spec into
+ * an instance, keeps it in the LocalRegistry, runs its health check and
+ * reports every change to the control plane through RegistrationSync.
+ */
+import type { Health, InstanceSpec, LocalServiceSpec, Logger } from '@weft/shared';
+import type { RegistrationSync } from '../discovery/registration-sync.js';
+import { HealthChecker } from './health-checker.js';
+import type { LocalRegistration, LocalRegistry } from './local-registry.js';
+
+export interface LocalServicesOptions {
+  agentId: string;
+  /** The agent's zone, used when a spec gives none. */
+  zone: string;
+  registry: LocalRegistry;
+  sync: RegistrationSync;
+  logger: Logger;
+}
+
+export interface RegisterResult {
+  id: string;
+  service: string;
+  /** True when the control plane acknowledged the registration. */
+  synced: boolean;
+}
+
+export class LocalServices {
+  private readonly checker: HealthChecker;
+  private readonly logger: Logger;
+  private closed = false;
+
+  constructor(private readonly options: LocalServicesOptions) {
+    this.logger = options.logger.child({ component: 'local-services' });
+    this.checker = new HealthChecker({ logger: this.logger, onChange: (id, health, output) => this.onHealth(id, health, output) });
+  }
+
+  /** Stable default id, so registering the same service and port again updates instead of duplicating. */
+  defaultInstanceId(spec: LocalServiceSpec): string {
+    return `${spec.name}-${this.options.agentId}-${spec.port}`;
+  }
+
+  /**
+   * Registers or updates a local instance and waits (bounded by the sync's
+   * call deadline) for the control plane. Throws a ValidationError when the
+   * control plane rejects it; nothing is kept then.
+   */
+  async register(input: LocalServiceSpec): Promise<RegisterResult> {
+    const id = input.id ?? this.defaultInstanceId(input);
+    const spec = { ...input, id };
+    const previous = this.options.registry.entry(id);
+    // The running check (and the health it found) survives a re-register that does not change what it probes.
+    const keepCheck =
+      previous !== undefined &&
+      spec.health !== undefined &&
+      JSON.stringify(previous.spec.health) === JSON.stringify(spec.health) &&
+      previous.spec.address === spec.address &&
+      previous.spec.port === spec.port &&
+      this.checker.status(id) !== undefined;
+    const health: Health = !spec.health ? 'passing' : keepCheck ? (previous?.instance.health ?? 'unknown') : 'unknown';
+    const instance: InstanceSpec = {
+      service: spec.name,
+      instanceId: id,
+      address: spec.address,
+      port: spec.port,
+      zone: spec.zone ?? this.options.zone,
+      weight: spec.weight,
+      tags: spec.tags,
+      metadata: spec.metadata,
+      health,
+    };
+    const entry: LocalRegistration = {
+      spec,
+      instance,
+      healthOutput: keepCheck ? (previous?.healthOutput ?? '') : '',
+      synced: false,
+      syncError: undefined,
+      registeredAt: previous?.registeredAt ?? new Date().toISOString(),
+    };
+    const synced = await this.options.sync.register(instance, () => {
+      this.options.registry.put(entry);
+      if (!keepCheck) this.startCheck(entry);
+    });
+    this.logger.info('registered local instance', { service: spec.name, instanceId: id, port: spec.port, synced });
+    return { id, service: spec.name, synced };
+  }
+
+  /** Removes a local instance; false when it was not registered here. */
+  async deregister(id: string): Promise<{ removed: boolean; synced: boolean }> {
+    if (!this.options.registry.entry(id)) return { removed: false, synced: true };
+    const synced = await this.options.sync.deregister([id], () => {
+      this.checker.unwatch(id);
+      this.options.registry.remove(id);
+    });
+    this.logger.info('deregistered local instance', { instanceId: id, synced });
+    return { removed: true, synced };
+  }
+
+  /** Re-adds registrations persisted by an earlier run; they reach the control plane with the first full sync. */
+  restore(specs: readonly (LocalServiceSpec & { id: string })[]): void {
+    for (const spec of specs) {
+      const entry: LocalRegistration = {
+        spec,
+        instance: {
+          service: spec.name,
+          instanceId: spec.id,
+          address: spec.address,
+          port: spec.port,
+          zone: spec.zone ?? this.options.zone,
+          weight: spec.weight,
+          tags: spec.tags,
+          metadata: spec.metadata,
+          health: spec.health ? 'unknown' : 'passing',
+        },
+        healthOutput: '',
+        synced: false,
+        syncError: undefined,
+        registeredAt: new Date().toISOString(),
+      };
+      this.options.registry.put(entry);
+      this.startCheck(entry);
+    }
+    if (specs.length > 0) this.logger.info('restored local registrations', { count: specs.length });
+  }
+
+  list(): LocalRegistration[] {
+    return this.options.registry.list();
+  }
+
+  /** Stops every health check (before the agent deregisters on shutdown). */
+  close(): void {
+    this.closed = true;
+    this.checker.close();
+  }
+
+  private startCheck(entry: LocalRegistration): void {
+    const { spec } = entry;
+    if (spec.health) this.checker.watch(spec.id, { address: spec.address, port: spec.port }, spec.health);
+    else this.checker.unwatch(spec.id);
+  }
+
+  private onHealth(id: string, health: Health, output: string): void {
+    if (this.closed) return;
+    if (!this.options.registry.setHealth(id, health, output)) return;
+    void this.options.sync.setHealth(id, health, output).catch(() => {});
+  }
+}

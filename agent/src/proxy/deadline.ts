@@ -1,0 +1,39 @@
+/**
+ * The whole-request deadline (retries included). A caller may ask for a
+ * shorter one with `x-weft-timeout-ms`; it is capped by the configured
+ * default, so a caller can never make the mesh wait longer than the operator
+ * allows. The outbound listener passes what is left to the peer agent in the
+ * same header, so the inbound side never outwaits the caller.
+ */
+import type { IncomingHttpHeaders } from 'node:http';
+import { MeshError, MeshErrorCode } from '@weft/shared';
+import { TIMEOUT_HEADER } from './headers.js';
+
+export class Deadline {
+  private readonly expiresAt: number;
+  constructor(
+    readonly budgetMs: number,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.expiresAt = now() + budgetMs;
+  }
+
+  remainingMs(): number {
+    return Math.max(0, this.expiresAt - this.now());
+  }
+
+  get expired(): boolean {
+    return this.remainingMs() <= 0;
+  }
+}
+
+/** The budget for one request: the header's value when valid and smaller, else the default. */
+export function requestBudgetMs(headers: IncomingHttpHeaders, defaultMs: number): number | MeshError {
+  const raw = headers[TIMEOUT_HEADER];
+  if (raw === undefined) return defaultMs;
+  const value = Array.isArray(raw) ? raw[0]! : raw;
+  if (!/^\d{1,10}$/.test(value.trim()) || Number(value) <= 0) {
+    return new MeshError(MeshErrorCode.badRequest, `${TIMEOUT_HEADER}: must be a positive integer number of milliseconds`);
+  }
+  return Math.min(Number(value), defaultMs);
+}

@@ -1,0 +1,91 @@
+/**
+ * Responses the mesh generates itself. Every one carries `x-weft-error:
+ * <code>` (stable codes from @weft/shared), `content-type: text/plain` and a
+ * one-line body that names the service or endpoint involved, so a caller
+ * never sees a bare 502/503 and can tell a mesh failure from an app failure.
+ */
+import { type IncomingMessage, type ServerResponse, STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
+import { ERROR_HEADER, MeshError, MeshErrorCode, messageOf, REQUEST_ID_HEADER } from '@weft/shared';
+import { errorCode, type FailureKind } from './forward.js';
+
+export function meshStatus(code: MeshErrorCode): number {
+  return new MeshError(code, code).httpStatus;
+}
+
+/**
+ * Answers `res` with a mesh error. If the response has already started (an
+ * upstream failed mid-body), the only honest signal left is to cut the
+ * connection, so the client sees a truncated response instead of a valid one.
+ */
+export function sendMeshError(res: ServerResponse, code: MeshErrorCode, message: string, requestId?: string, status?: number): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  if (res.writableEnded || res.destroyed) return;
+  const body = `${message}\n`;
+  const headers: Record<string, string | number> = {
+    [ERROR_HEADER]: code,
+    'content-type': 'text/plain; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
+  };
+  if (requestId) headers[REQUEST_ID_HEADER] = requestId;
+  res.writeHead(status ?? meshStatus(code), headers);
+  res.end(res.req?.method === 'HEAD' ? undefined : body);
+}
+
+/**
+ * The same answer written raw on a socket, for requests node:http never turns
+ * into a ServerResponse (CONNECT). `status` may differ from the code's usual
+ * status (CONNECT is a 405 with code bad_request); the connection is closed.
+ */
+export function writeRawMeshError(socket: Socket, status: number, code: MeshErrorCode, message: string): void {
+  const body = `${message}\n`;
+  const reason = STATUS_CODES[status] ?? 'Error';
+  socket.end(
+    `HTTP/1.1 ${status} ${reason}\r\n${ERROR_HEADER}: ${code}\r\ncontent-type: text/plain; charset=utf-8\r\n` +
+      `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+  );
+}
+
+/** The mesh code for a try that produced no response (`aborted` has none: nobody is left to answer). */
+export function failureCode(kind: Exclude<FailureKind, 'aborted'>): MeshErrorCode {
+  switch (kind) {
+    case 'connect':
+      return MeshErrorCode.upstreamConnectFailed;
+    case 'timeout':
+      return MeshErrorCode.upstreamTimeout;
+    case 'invalid':
+      return MeshErrorCode.badRequest;
+    case 'reset':
+      return MeshErrorCode.upstreamReset;
+  }
+}
+
+/** One readable line for a failed try; `target` names the endpoint ("instance orders-1 at 10.0.0.5:8080"). */
+export function failureMessage(kind: Exclude<FailureKind, 'aborted'>, target: string, budgetMs: number, error: unknown): string {
+  const why = errorCode(error) ?? messageOf(error);
+  switch (kind) {
+    case 'connect':
+      return `${target}: connection failed (${why})`;
+    case 'timeout':
+      return `${target}: no response within the ${budgetMs} ms deadline`;
+    case 'invalid':
+      return `${target}: request cannot be forwarded (${messageOf(error)})`;
+    case 'reset':
+      return `${target}: connection closed before a response (${why})`;
+  }
+}
+
+/**
+ * Before answering early (no upstream read the body), make sure the rest of
+ * the request body cannot wedge the connection: close it after the answer
+ * and drop whatever the client still sends.
+ */
+export function releaseRequestBody(req: IncomingMessage, res: ServerResponse): void {
+  if (req.complete) return;
+  if (!res.headersSent) res.setHeader('connection', 'close');
+  req.unpipe();
+  req.resume();
+}

@@ -1,0 +1,70 @@
+/**
+ * Which service a local app is calling, parsed once at the edge of the
+ * outbound listener. Two forms are accepted:
+ *   - absolute-form (the app uses us as an HTTP forward proxy):
+ *       GET http://orders/path?q HTTP/1.1
+ *   - origin-form with the service in Host:
+ *       GET /path?q HTTP/1.1  +  Host: orders
+ * The service is the host without its port, lowercased, and must be a valid
+ * service name; anything else is a bad request naming what was wrong.
+ */
+import type { IncomingMessage } from 'node:http';
+import { Limits, MeshError, MeshErrorCode } from '@weft/shared';
+
+export interface RequestTarget {
+  service: string;
+  /** Path and query to send upstream (origin-form). */
+  path: string;
+  /** The authority the app asked for (host[:port]); sent upstream as Host. */
+  authority: string;
+}
+
+const SERVICE_NAME = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/;
+
+function bad(message: string): MeshError {
+  return new MeshError(MeshErrorCode.badRequest, message);
+}
+
+/** The host part of an authority (`orders:8080` -> `orders`, `[::1]:80` -> `[::1]`). */
+export function hostOf(authority: string): string {
+  if (authority.startsWith('[')) {
+    const end = authority.indexOf(']');
+    return end < 0 ? authority : authority.slice(0, end + 1);
+  }
+  const colon = authority.indexOf(':');
+  return colon < 0 ? authority : authority.slice(0, colon);
+}
+
+export function serviceFromAuthority(authority: string, field: string): string | MeshError {
+  const host = hostOf(authority.trim()).toLowerCase();
+  if (host === '') return bad(`${field}: missing host; call a service as http://<service>/... or with Host: <service>`);
+  if (host.length > Limits.serviceName || !SERVICE_NAME.test(host)) {
+    return bad(`${field}: ${JSON.stringify(host)} is not a service name (lowercase letters, digits and '-')`);
+  }
+  return host;
+}
+
+/** Parses the service and upstream path of an outbound request, or returns a bad_request MeshError. */
+export function parseRequestTarget(req: IncomingMessage): RequestTarget | MeshError {
+  const raw = req.url ?? '';
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(raw)) {
+    if (!/^http:\/\//i.test(raw)) return bad(`request target ${JSON.stringify(raw.slice(0, 80))}: only http:// URLs are supported`);
+    let url: URL;
+    try {
+      url = new URL(raw);
+    } catch {
+      return bad(`request target ${JSON.stringify(raw.slice(0, 80))}: not a valid URL`);
+    }
+    const service = serviceFromAuthority(url.host, 'request target host');
+    if (service instanceof MeshError) return service;
+    return { service, path: `${url.pathname || '/'}${url.search}`, authority: url.host };
+  }
+  if (!raw.startsWith('/')) return bad(`request target ${JSON.stringify(raw.slice(0, 80))}: expected a path or an http:// URL`);
+  const authority = req.headers.host;
+  if (authority === undefined || authority.trim() === '') {
+    return bad('host: missing; call a service as http://<service>/... or with Host: <service>');
+  }
+  const service = serviceFromAuthority(authority, 'host');
+  if (service instanceof MeshError) return service;
+  return { service, path: raw, authority: authority.trim() };
+}

@@ -1,0 +1,88 @@
+/**
+ * One undici Pool per destination origin (a local instance or a peer agent's
+ * inbound listener), created on first use and reused, so requests ride warm
+ * keep-alive connections. The keep-alive timeout (4 s) is shorter than the
+ * usual server default (5 s for node:http, the agent's own inbound listener
+ * included): we close an idle socket before the server does, which avoids
+ * sending a request on a socket the server is just closing.
+ * Pools nobody used for a while are closed by an unref'd sweep, so endpoint
+ * churn does not grow the map forever.
+ */
+import { isIPv6 } from 'node:net';
+import { Pool } from 'undici';
+
+export interface UpstreamPoolOptions {
+  keepAliveTimeoutMs?: number;
+  connectTimeoutMs?: number;
+  /** Close a pool after this long without a request and with nothing running. */
+  idleCloseMs?: number;
+}
+
+interface Entry {
+  pool: Pool;
+  lastUsed: number;
+}
+
+export function originOf(address: string, port: number): string {
+  return isIPv6(address) ? `http://[${address}]:${port}` : `http://${address}:${port}`;
+}
+
+export class UpstreamPools {
+  private readonly pools = new Map<string, Entry>();
+  private readonly sweep: NodeJS.Timeout;
+  private closed = false;
+  private readonly keepAliveTimeoutMs: number;
+  private readonly connectTimeoutMs: number;
+  private readonly idleCloseMs: number;
+
+  constructor(options: UpstreamPoolOptions = {}) {
+    this.keepAliveTimeoutMs = options.keepAliveTimeoutMs ?? 4_000;
+    this.connectTimeoutMs = options.connectTimeoutMs ?? 5_000;
+    this.idleCloseMs = options.idleCloseMs ?? 60_000;
+    this.sweep = setInterval(() => this.closeIdle(), Math.max(1_000, this.idleCloseMs / 2));
+    this.sweep.unref();
+  }
+
+  /** The pool for `origin` (`http://host:port`); throws after close(). */
+  get(origin: string): Pool {
+    if (this.closed) throw new Error('upstream pools are closed');
+    let entry = this.pools.get(origin);
+    if (!entry) {
+      entry = {
+        pool: new Pool(origin, {
+          keepAliveTimeout: this.keepAliveTimeoutMs,
+          keepAliveMaxTimeout: this.keepAliveTimeoutMs,
+          connectTimeout: this.connectTimeoutMs,
+        }),
+        lastUsed: 0,
+      };
+      this.pools.set(origin, entry);
+    }
+    entry.lastUsed = Date.now();
+    return entry.pool;
+  }
+
+  get size(): number {
+    return this.pools.size;
+  }
+
+  private closeIdle(): void {
+    const cutoff = Date.now() - this.idleCloseMs;
+    for (const [origin, entry] of this.pools) {
+      const { running, pending } = entry.pool.stats;
+      if (entry.lastUsed < cutoff && running === 0 && pending === 0) {
+        this.pools.delete(origin);
+        entry.pool.close().catch(() => {});
+      }
+    }
+  }
+
+  /** Closes every pool: graceful waits for running requests, otherwise they are aborted. */
+  async close(graceful = true): Promise<void> {
+    this.closed = true;
+    clearInterval(this.sweep);
+    const pools = [...this.pools.values()].map((e) => e.pool);
+    this.pools.clear();
+    await Promise.all(pools.map((p) => (graceful ? p.close() : p.destroy()).catch(() => {})));
+  }
+}

@@ -1,0 +1,78 @@
+/**
+ * Wiring of the control plane: store -> registry -> gRPC and HTTP servers.
+ * startControlPlane resolves once both servers listen and logs the `ready`
+ * event (tests and the CLI read the bound ports from it).
+ */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Logger } from '@weft/shared';
+import { Registry } from './registry/registry.js';
+import { type RunningGrpcServer, startGrpcServer } from './server/grpc-server.js';
+import { type RunningHttpApi, startHttpApi } from './server/http-api.js';
+import { SqliteStore } from './store/sqlite-store.js';
+
+export interface ControlPlaneOptions {
+  /** The SQLite file lives here (created if missing): <dataDir>/control-plane.db */
+  dataDir: string;
+  /** Bind address for gRPC and HTTP; default '0.0.0.0'. */
+  host?: string;
+  /** 0 = the OS picks. */
+  grpcPort: number;
+  /** 0 = the OS picks. */
+  httpPort: number;
+  leaseTtlMs: number;
+  restartGraceMs: number;
+  logger: Logger;
+}
+
+export interface ControlPlane {
+  readonly grpcPort: number;
+  readonly httpPort: number;
+  /** Ends discovery streams, stops the servers and timers, closes SQLite. */
+  close(): Promise<void>;
+}
+
+export const DB_FILE_NAME = 'control-plane.db';
+
+export async function startControlPlane(opts: ControlPlaneOptions): Promise<ControlPlane> {
+  const host = opts.host ?? '0.0.0.0';
+  const log = opts.logger;
+  mkdirSync(opts.dataDir, { recursive: true });
+  const store = SqliteStore.open(join(opts.dataDir, DB_FILE_NAME));
+  const registry = new Registry(store, {
+    leaseTtlMs: opts.leaseTtlMs,
+    restartGraceMs: opts.restartGraceMs,
+    logger: log,
+  });
+  let grpcServer: RunningGrpcServer | undefined;
+  let httpApi: RunningHttpApi | undefined;
+
+  const shutdown = async (): Promise<void> => {
+    registry.close();
+    await Promise.all([grpcServer?.close(), httpApi?.close()]);
+    store.close();
+  };
+
+  try {
+    registry.start();
+    grpcServer = await startGrpcServer({ host, port: opts.grpcPort, registry, logger: log });
+    httpApi = await startHttpApi({ host, port: opts.httpPort, registry, streams: grpcServer.streams, logger: log });
+  } catch (err) {
+    await shutdown();
+    throw err;
+  }
+
+  const grpcPort = grpcServer.port;
+  const httpPort = httpApi.port;
+  log.info('ready', { grpcPort, httpPort, dataDir: opts.dataDir });
+
+  let closing: Promise<void> | undefined;
+  return {
+    grpcPort,
+    httpPort,
+    close: () => {
+      closing ??= shutdown().then(() => log.info('stopped', { dataDir: opts.dataDir }));
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,140 @@
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import type { AgentInfo, InstanceSpec } from '@weft/shared';
+import { silentLogger } from '@weft/shared';
+import { SqliteStore } from '../store/sqlite-store.js';
+import { tempDir } from '../test-support.js';
+import { Registry } from './registry.js';
+
+const agentA: AgentInfo = { agentId: 'a', hostname: 'a.local', address: '10.0.0.1', inboundPort: 15006, zone: 'z1', version: '1' };
+const agentB: AgentInfo = { ...agentA, agentId: 'b', address: '10.0.0.2', zone: 'z2' };
+
+function spec(service: string, instanceId: string): InstanceSpec {
+  return { service, instanceId, address: '127.0.0.1', port: 8080, zone: '', weight: 1, tags: [], metadata: {}, health: 'unknown' };
+}
+
+/** A registry with a hand-driven clock; sweep() is called by the test, not a timer. */
+function open(file: string, clock: { now: number }, ttl = 1000, grace = 5000) {
+  const store = SqliteStore.open(file);
+  const registry = new Registry(store, {
+    leaseTtlMs: ttl,
+    restartGraceMs: grace,
+    logger: silentLogger,
+    now: () => clock.now,
+    sweepIntervalMs: 3_600_000,
+  });
+  registry.start();
+  return {
+    store,
+    registry,
+    close() {
+      registry.close();
+      store.close();
+    },
+  };
+}
+
+test('joins endpoints with their agent and keeps them sorted by instance id', () => {
+  const dir = tempDir();
+  const r = open(join(dir.path, 'db'), { now: 0 });
+  try {
+    r.registry.register(agentB, [spec('orders', 'o2')], false);
+    r.registry.register(agentA, [spec('orders', 'o1')], false);
+    const entry = r.registry.service('orders')!;
+    assert.equal(entry.version, '2');
+    assert.deepEqual(
+      entry.endpoints.map((e) => [e.instanceId, e.agentAddress, e.agentPort, e.zone]),
+      [
+        ['o1', '10.0.0.1', 15006, 'z1'],
+        ['o2', '10.0.0.2', 15006, 'z2'],
+      ],
+    );
+  } finally {
+    r.close();
+    dir.remove();
+  }
+});
+
+test('a change notifies only the watchers of the changed services', () => {
+  const dir = tempDir();
+  const r = open(join(dir.path, 'db'), { now: 0 });
+  try {
+    const seen: string[] = [];
+    const cancelOrders = r.registry.watch('orders', (s) => seen.push(`w1:${s}`));
+    r.registry.watch('users', (s) => seen.push(`w2:${s}`));
+    r.registry.register(agentA, [spec('orders', 'o1')], false);
+    assert.deepEqual(seen, ['w1:orders']);
+    cancelOrders();
+    r.registry.register(agentA, [spec('orders', 'o1'), spec('users', 'u1')], false);
+    assert.deepEqual(seen, ['w1:orders', 'w2:users']);
+  } finally {
+    r.close();
+    dir.remove();
+  }
+});
+
+test("removes an agent's instances when its lease lapses, and keeps a connected agent's", () => {
+  const dir = tempDir();
+  const clock = { now: 1_000 };
+  const r = open(join(dir.path, 'db'), clock, 1000);
+  try {
+    r.registry.register(agentA, [spec('orders', 'o1')], false); // no stream: lease = now + ttl
+    r.registry.agentConnected(agentB);
+    r.registry.register(agentB, [spec('orders', 'o2')], false);
+    let notified = 0;
+    r.registry.watch('orders', () => notified++);
+
+    clock.now += 999;
+    r.registry.sweep();
+    assert.equal(r.registry.service('orders')?.endpoints.length, 2);
+
+    clock.now += 1;
+    r.registry.sweep();
+    assert.deepEqual(
+      r.registry.service('orders')?.endpoints.map((e) => e.instanceId),
+      ['o2'],
+    );
+    assert.equal(notified, 1);
+    assert.deepEqual(
+      r.registry.agentRecords().map((a) => [a.info.agentId, a.connected]),
+      [['b', true]],
+    );
+
+    // B's stream closes: its lease runs for the TTL, then everything it owned goes.
+    r.registry.agentDisconnected('b');
+    assert.equal(r.registry.agentRecords()[0].leaseExpiresAtMs, clock.now + 1000);
+    clock.now += 1000;
+    r.registry.sweep();
+    assert.equal(r.registry.service('orders'), undefined);
+    assert.deepEqual(r.store.listInstances(), []);
+    assert.deepEqual(r.store.listAgents(), []);
+  } finally {
+    r.close();
+    dir.remove();
+  }
+});
+
+test('a restart grants every known agent the grace period, so the mesh is not emptied', () => {
+  const dir = tempDir();
+  const file = join(dir.path, 'db');
+  const clock = { now: 1_000 };
+  const first = open(file, clock, 1000, 5000);
+  first.registry.register(agentA, [spec('orders', 'o1')], false);
+  const version = first.registry.service('orders')!.version;
+  first.close();
+
+  clock.now += 60_000; // long past the old lease
+  const second = open(file, clock, 1000, 5000);
+  try {
+    second.registry.sweep();
+    assert.equal(second.registry.service('orders')?.version, version, 'same version after restart');
+    assert.equal(second.registry.agentRecords()[0].leaseExpiresAtMs, clock.now + 5000);
+    clock.now += 5000;
+    second.registry.sweep();
+    assert.equal(second.registry.service('orders'), undefined);
+  } finally {
+    second.close();
+    dir.remove();
+  }
+});

@@ -1,0 +1,262 @@
+/**
+ * The state machine of one agent's discovery stream (rules in the header of
+ * proto/weft/v1/discovery.proto). It decides what to send and when; the
+ * translator decides how it looks on the wire, and the gRPC glue
+ * (discovery-service.ts) moves messages. It never blocks the registry:
+ * a change only marks a name dirty and schedules a flush.
+ *
+ * Invariants:
+ * - At most one response is unanswered (`inflight`). Changes arriving
+ *   meanwhile mark names in `dirty`; the next response is built from the
+ *   registry's state at flush time, so the latest version wins. Memory is a
+ *   Set of names bounded by the subscriptions, never a queue of messages.
+ * - `held` is the version the agent holds (acknowledged, or declared in
+ *   `initial_versions`). A resource is sent only when its version differs
+ *   from `held` and from `rejected`: a rejected version is never resent.
+ * - Nonces are "1", "2", ... within a stream.
+ */
+import type { Logger } from '@weft/shared';
+import { parseResourceName, RESOURCE_TYPE_ENDPOINTS, validateServiceName } from '@weft/shared';
+import type { DiscoveryRequest__Output } from '@weft/shared/generated/weft/v1/DiscoveryRequest';
+import type { DiscoveryResponse } from '@weft/shared/generated/weft/v1/DiscoveryResponse';
+import type { ResourceError__Output } from '@weft/shared/generated/weft/v1/ResourceError';
+import type { ServiceEntry } from '../registry/endpoint-view.js';
+import { discoveryResponse } from './translate.js';
+
+/** What a stream needs from the registry. */
+export interface DiscoverySource {
+  service(name: string): ServiceEntry | undefined;
+  /** Calls `onChange` after each committed change to `service`; returns the cancel function. */
+  watch(service: string, onChange: (service: string) => void): () => void;
+  revision(): number;
+}
+
+export interface ResourceStatus {
+  name: string;
+  sentVersion: string;
+  ackedVersion: string;
+  rejectedVersion: string;
+  error: string;
+}
+
+export interface StreamStatus {
+  streamId: string;
+  agentId: string;
+  resources: ResourceStatus[];
+  /** Nonce of the unanswered response; empty when in sync. */
+  pendingNonce: string;
+}
+
+export interface DiscoveryStreamOptions {
+  streamId: string;
+  agentId: string;
+  source: DiscoverySource;
+  /** Writes one response to the wire. */
+  send: (response: DiscoveryResponse) => void;
+  logger: Logger;
+}
+
+interface Subscription {
+  /** Null when the name is not a valid "endpoints/<service>": it never exists. */
+  readonly service: string | null;
+  readonly cancel: () => void;
+  held?: string;
+  sent?: string;
+  acked?: string;
+  rejected?: string;
+  error?: string;
+}
+
+interface InFlight {
+  nonce: string;
+  /** name -> version sent in that response (resources only; removals need no answer). */
+  versions: Map<string, string>;
+}
+
+/** The service a resource name refers to, or null for unknown types and bad names. */
+export function serviceOfResource(name: string): string | null {
+  const parsed = parseResourceName(name);
+  if (!parsed || parsed.type !== RESOURCE_TYPE_ENDPOINTS) return null;
+  try {
+    return validateServiceName(parsed.service, 'service');
+  } catch {
+    return null;
+  }
+}
+
+const sorted = (names: string[]) => names.sort();
+
+export class DiscoveryStream {
+  readonly streamId: string;
+  readonly agentId: string;
+  private readonly source: DiscoverySource;
+  private readonly send: (response: DiscoveryResponse) => void;
+  private readonly log: Logger;
+  private readonly subs = new Map<string, Subscription>();
+  /** Names whose state must be re-evaluated at the next flush. */
+  private readonly dirty = new Set<string>();
+  /** New subscriptions that must be answered, with `not_found` if nothing else. */
+  private readonly unanswered = new Set<string>();
+  private inflight: InFlight | null = null;
+  private lastNonce = 0;
+  /** The first request is always answered, even with an empty response: it confirms the agent's versions. */
+  private firstAnswerDue = true;
+  private scheduled: NodeJS.Immediate | undefined;
+  private closed = false;
+
+  constructor(opts: DiscoveryStreamOptions) {
+    this.streamId = opts.streamId;
+    this.agentId = opts.agentId;
+    this.source = opts.source;
+    this.send = opts.send;
+    this.log = opts.logger;
+  }
+
+  /** Handles one request: the answer to the in-flight response first, then (un)subscriptions; then flushes. */
+  onRequest(req: DiscoveryRequest__Output, first: boolean): void {
+    if (this.closed) return;
+    if (req.response_nonce) this.onAnswer(req.response_nonce, req.errors ?? []);
+    for (const name of req.unsubscribe ?? []) this.unsubscribe(name);
+    // A name the agent holds is implicitly subscribed: it wants to hear when it changes or goes away.
+    if (first) for (const [name, version] of Object.entries(req.initial_versions ?? {})) this.subscribe(name, version);
+    for (const name of req.subscribe ?? []) this.subscribe(name, undefined);
+    this.flush();
+  }
+
+  /** Stops watching; nothing is sent after this. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.scheduled) clearImmediate(this.scheduled);
+    this.scheduled = undefined;
+    for (const sub of this.subs.values()) sub.cancel();
+    this.dirty.clear();
+    this.unanswered.clear();
+  }
+
+  status(): StreamStatus {
+    const resources = [...this.subs.entries()]
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([name, s]) => ({
+        name,
+        sentVersion: s.sent ?? '',
+        ackedVersion: s.acked ?? '',
+        rejectedVersion: s.rejected ?? '',
+        error: s.error ?? '',
+      }));
+    return { streamId: this.streamId, agentId: this.agentId, resources, pendingNonce: this.inflight?.nonce ?? '' };
+  }
+
+  private subscribe(name: string, heldVersion: string | undefined): void {
+    if (this.subs.has(name)) return;
+    const service = serviceOfResource(name);
+    const cancel = service ? this.source.watch(service, () => this.onChange(name)) : () => {};
+    this.subs.set(name, { service, cancel, held: heldVersion || undefined });
+    this.dirty.add(name);
+    this.unanswered.add(name);
+  }
+
+  private unsubscribe(name: string): void {
+    const sub = this.subs.get(name);
+    if (!sub) return;
+    sub.cancel();
+    this.subs.delete(name);
+    this.dirty.delete(name);
+    this.unanswered.delete(name);
+  }
+
+  private onChange(name: string): void {
+    if (this.closed || !this.subs.has(name)) return;
+    this.dirty.add(name);
+    if (!this.inflight && !this.scheduled) {
+      // Deferred so one tick's changes make one response and the registry never waits on a stream.
+      this.scheduled = setImmediate(() => {
+        this.scheduled = undefined;
+        try {
+          this.flush();
+        } catch (err) {
+          this.log.error('cannot push to agent', { err });
+        }
+      });
+    }
+  }
+
+  /** ACK or NACK of the in-flight response; answers to any other nonce are stale and ignored. */
+  private onAnswer(nonce: string, errors: readonly ResourceError__Output[]): void {
+    const inflight = this.inflight;
+    if (!inflight || inflight.nonce !== nonce) {
+      this.log.debug('stale nonce ignored', { nonce, pending: inflight?.nonce ?? '' });
+      return;
+    }
+    this.inflight = null;
+    const rejected = new Map(errors.map((e) => [e.name, e]));
+    for (const [name, version] of inflight.versions) {
+      const sub = this.subs.get(name);
+      if (!sub) continue;
+      const err = rejected.get(name);
+      if (err) {
+        sub.rejected = version;
+        sub.error = err.message || 'rejected';
+        this.log.warn('agent rejected resource', { resource: name, version, error: sub.error });
+      } else {
+        sub.held = version;
+        sub.acked = version;
+        // Versions only grow, so an older rejected one can never come back.
+        sub.rejected = undefined;
+        sub.error = undefined;
+      }
+    }
+    for (const name of rejected.keys()) {
+      if (!inflight.versions.has(name)) this.log.debug('error for a resource not in the response ignored', { resource: name, nonce });
+    }
+  }
+
+  /** Sends one response if nothing is in flight and something is due. */
+  private flush(): void {
+    if (this.closed || this.inflight) return;
+    if (this.dirty.size === 0 && !this.firstAnswerDue) return;
+    const resources: ServiceEntry[] = [];
+    const removed: string[] = [];
+    const notFound: string[] = [];
+    const versions = new Map<string, string>();
+    for (const name of this.dirty) {
+      const sub = this.subs.get(name);
+      if (!sub) continue;
+      const entry = sub.service === null ? undefined : this.source.service(sub.service);
+      if (entry) {
+        if (entry.version === sub.held || entry.version === sub.rejected) continue;
+        resources.push(entry);
+        versions.set(name, entry.version);
+        sub.sent = entry.version;
+      } else if (sub.held !== undefined) {
+        removed.push(name);
+        sub.held = undefined;
+        sub.sent = undefined;
+        sub.acked = undefined;
+      } else if (this.unanswered.has(name)) {
+        notFound.push(name);
+      }
+    }
+    this.dirty.clear();
+    this.unanswered.clear();
+    const forced = this.firstAnswerDue;
+    this.firstAnswerDue = false;
+    if (!forced && resources.length + removed.length + notFound.length === 0) return;
+    const nonce = String(++this.lastNonce);
+    this.inflight = { nonce, versions };
+    const response = discoveryResponse({
+      nonce,
+      revision: this.source.revision(),
+      resources: resources.sort((a, b) => (a.service < b.service ? -1 : 1)),
+      removed: sorted(removed),
+      notFound: sorted(notFound),
+    });
+    this.log.debug('push', {
+      nonce,
+      resources: resources.map((r) => `${r.service}@${r.version}`),
+      removed,
+      notFound,
+    });
+    this.send(response);
+  }
+}

@@ -1,0 +1,132 @@
+/**
+ * Read-only HTTP API for operators and health checks (JSON, domain field names):
+ *   GET /healthz       -> {"status":"ok","revision":"N"}
+ *   GET /v1/services   -> services with their instances
+ *   GET /v1/agents     -> agents with lease and per-resource stream state
+ * Anything else is a JSON error with `x-weft-error`; a bad request never
+ * crashes the process.
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from '@weft/shared';
+import { ERROR_HEADER, NotFoundError } from '@weft/shared';
+import type { Registry } from '../registry/registry.js';
+import { toHttpError } from './status.js';
+import type { StreamTable } from './stream-table.js';
+
+export interface HttpApiOptions {
+  host: string;
+  port: number;
+  registry: Registry;
+  streams: StreamTable;
+  logger: Logger;
+}
+
+export interface RunningHttpApi {
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+type Route = () => unknown;
+
+function routes(registry: Registry, streams: StreamTable): Record<string, Route> {
+  return {
+    '/healthz': () => ({ status: 'ok', revision: String(registry.revision()) }),
+    '/v1/services': () => ({
+      revision: String(registry.revision()),
+      services: registry.services().map((s) => ({
+        name: s.service,
+        version: s.version,
+        instances: s.endpoints.map((e) => ({
+          instanceId: e.instanceId,
+          service: e.service,
+          agentId: e.agentId,
+          address: e.address,
+          port: e.port,
+          zone: e.zone,
+          weight: e.weight,
+          tags: e.tags,
+          metadata: e.metadata,
+          health: e.health,
+          agentAddress: e.agentAddress,
+          agentPort: e.agentPort,
+        })),
+      })),
+    }),
+    '/v1/agents': () => ({
+      revision: String(registry.revision()),
+      agents: registry.agentRecords().map((r) => {
+        const stream = streams.get(r.info.agentId)?.stream.status();
+        return {
+          ...r.info,
+          connected: r.connected,
+          leaseExpiresAtMs: r.leaseExpiresAtMs,
+          instances: r.instances,
+          stream: stream?.streamId ?? null,
+          pendingNonce: stream?.pendingNonce ?? '',
+          resources: stream?.resources ?? [],
+        };
+      }),
+    }),
+  };
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown, errorCode?: string): void {
+  const text = `${JSON.stringify(body, null, 2)}\n`;
+  res.statusCode = status;
+  res.setHeader('content-type', 'application/json; charset=utf-8');
+  res.setHeader('cache-control', 'no-store');
+  if (errorCode) res.setHeader(ERROR_HEADER, errorCode);
+  res.end(text);
+}
+
+export async function startHttpApi(opts: HttpApiOptions): Promise<RunningHttpApi> {
+  const table = routes(opts.registry, opts.streams);
+  const log = opts.logger;
+
+  const handle = (req: IncomingMessage, res: ServerResponse): void => {
+    try {
+      const path = new URL(req.url ?? '/', 'http://control-plane').pathname;
+      const route = Object.hasOwn(table, path) ? table[path] : undefined;
+      if (!route) throw new NotFoundError(`no such endpoint: ${req.method} ${path} (try /healthz, /v1/services, /v1/agents)`);
+      if (req.method !== 'GET' && req.method !== 'HEAD') {
+        res.setHeader('allow', 'GET, HEAD');
+        sendJson(
+          res,
+          405,
+          { error: 'bad_request', message: `${req.method} is not allowed on ${path}: the API is read-only` },
+          'bad_request',
+        );
+        return;
+      }
+      sendJson(res, 200, route());
+    } catch (err) {
+      const e = toHttpError(err);
+      if (e.status >= 500) log.error('http request failed', { url: req.url, err });
+      if (!res.headersSent) sendJson(res, e.status, e.body, e.code);
+      else res.destroy();
+    }
+  };
+
+  const server = createServer(handle);
+  server.on('clientError', (_err, socket) => {
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n');
+    else socket.destroy();
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port, opts.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  return {
+    port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}

@@ -1,0 +1,79 @@
+/**
+ * gRPC handlers of the Registry service. Each handler parses and validates its
+ * whole request first (parse.ts), then makes one registry change; errors become
+ * statuses in status.ts only.
+ */
+import type * as grpc from '@grpc/grpc-js';
+import type { Logger } from '@weft/shared';
+import { healthFromProto, validateInstanceId } from '@weft/shared';
+import type { RegistryHandlers } from '@weft/shared/generated/weft/v1/Registry';
+import type { Registry } from '../registry/registry.js';
+import { parseAgentInfo, parseInstanceIds, parseInstances } from './parse.js';
+import { isInternal, toGrpcError } from './status.js';
+import type { StreamTable } from './stream-table.js';
+import { agentStatus, serviceSummary } from './translate.js';
+
+export interface RegistryServiceDeps {
+  registry: Registry;
+  streams: StreamTable;
+  logger: Logger;
+}
+
+/** Wraps a synchronous handler: its return value is the response, a throw becomes a status. */
+function unary<Req, Res>(method: string, log: Logger, fn: (req: Req) => Res): grpc.handleUnaryCall<Req, Res> {
+  return (call, callback) => {
+    try {
+      callback(null, fn(call.request));
+    } catch (err) {
+      if (isInternal(err)) log.error('registry call failed', { method, err });
+      else log.debug('registry call refused', { method, err });
+      callback(toGrpcError(err));
+    }
+  };
+}
+
+export function createRegistryHandlers(deps: RegistryServiceDeps): RegistryHandlers {
+  const { registry, streams } = deps;
+  const log = deps.logger;
+  return {
+    Register: unary('Register', log, (req) => {
+      const agent = parseAgentInfo(req.agent, 'agent');
+      const instances = parseInstances(req.instances, 'instances');
+      const { revision } = registry.register(agent, instances, req.replace_all === true);
+      log.info('registered', {
+        agent: agent.agentId,
+        instances: instances.map((i) => `${i.service}/${i.instanceId}`),
+        replaceAll: req.replace_all === true,
+        revision,
+      });
+      return { revision: String(revision), instance_ids: instances.map((i) => i.instanceId) };
+    }),
+
+    Deregister: unary('Deregister', log, (req) => {
+      const agentId = validateInstanceId(req.agent_id, 'agent_id');
+      const ids = parseInstanceIds(req.instance_ids, 'instance_ids');
+      const { revision, removed } = registry.deregister(agentId, ids);
+      log.info('deregistered', { agent: agentId, instances: ids, revision });
+      return { revision: String(revision), removed };
+    }),
+
+    SetHealth: unary('SetHealth', log, (req) => {
+      const agentId = validateInstanceId(req.agent_id, 'agent_id');
+      const instanceId = validateInstanceId(req.instance_id, 'instance_id');
+      const health = healthFromProto(req.health);
+      const { revision } = registry.setHealth(agentId, instanceId, health);
+      log.info('health changed', { agent: agentId, instance: instanceId, health, output: req.output?.slice(0, 512), revision });
+      return { revision: String(revision) };
+    }),
+
+    ListServices: unary('ListServices', log, () => ({
+      revision: String(registry.revision()),
+      services: registry.services().map(serviceSummary),
+    })),
+
+    ListAgents: unary('ListAgents', log, () => ({
+      revision: String(registry.revision()),
+      agents: registry.agentRecords().map((r) => agentStatus(r, streams.get(r.info.agentId)?.stream.status())),
+    })),
+  };
+}

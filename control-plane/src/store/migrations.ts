@@ -1,0 +1,88 @@
+/**
+ * Schema migrations for the control-plane database, as an ordered list.
+ * A migration is never edited once released: change the schema by appending
+ * one. Each migration runs in its own transaction together with the row that
+ * records it in `schema_migrations`, so a failed migration leaves nothing.
+ */
+import type Database from 'better-sqlite3';
+
+export interface Migration {
+  readonly version: number;
+  readonly name: string;
+  readonly sql: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'registry',
+    sql: `
+      -- Global key/value state; 'revision' is the global revision every change bumps.
+      CREATE TABLE meta (
+        key   TEXT PRIMARY KEY,
+        value INTEGER NOT NULL
+      );
+      INSERT INTO meta (key, value) VALUES ('revision', 0);
+
+      -- One row per agent (session lease owner). lease_expires_at_ms is bookkeeping
+      -- for operators reading the file: live leases are kept in memory and every
+      -- agent gets a fresh grace period when the control plane restarts.
+      CREATE TABLE agents (
+        agent_id            TEXT PRIMARY KEY,
+        hostname            TEXT NOT NULL,
+        address             TEXT NOT NULL,
+        inbound_port        INTEGER NOT NULL CHECK (inbound_port BETWEEN 1 AND 65535),
+        zone                TEXT NOT NULL,
+        version             TEXT NOT NULL,
+        lease_expires_at_ms INTEGER,
+        revision            INTEGER NOT NULL
+      );
+
+      CREATE TABLE instances (
+        instance_id TEXT PRIMARY KEY,
+        service     TEXT NOT NULL,
+        agent_id    TEXT NOT NULL REFERENCES agents (agent_id),
+        address     TEXT NOT NULL,
+        port        INTEGER NOT NULL CHECK (port BETWEEN 1 AND 65535),
+        zone        TEXT NOT NULL,
+        weight      INTEGER NOT NULL CHECK (weight >= 1),
+        tags        TEXT NOT NULL,      -- JSON array of strings
+        metadata    TEXT NOT NULL,      -- JSON object of strings
+        health      TEXT NOT NULL CHECK (health IN ('passing', 'warning', 'critical', 'unknown')),
+        revision    INTEGER NOT NULL
+      );
+      CREATE INDEX instances_by_service ON instances (service);
+      CREATE INDEX instances_by_agent ON instances (agent_id);
+
+      -- The revision at which each service last changed: its resource version on
+      -- the discovery stream. Persisted (not derived from instance rows) so a
+      -- version is never reissued for different content after a restart; a
+      -- service without instances has no row.
+      CREATE TABLE service_versions (
+        service  TEXT PRIMARY KEY,
+        revision INTEGER NOT NULL
+      );
+    `,
+  },
+];
+
+/** Applies every migration newer than the database's version; returns the resulting version. */
+export function migrate(db: Database.Database, migrations: readonly Migration[] = MIGRATIONS): number {
+  db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
+    version    INTEGER PRIMARY KEY,
+    name       TEXT NOT NULL,
+    applied_at TEXT NOT NULL
+  )`);
+  const row = db.prepare('SELECT MAX(version) AS v FROM schema_migrations').get() as { v: number | null };
+  let current = row.v ?? 0;
+  const record = db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)');
+  for (const m of [...migrations].sort((a, b) => a.version - b.version)) {
+    if (m.version <= current) continue;
+    db.transaction(() => {
+      db.exec(m.sql);
+      record.run(m.version, m.name, new Date().toISOString());
+    })();
+    current = m.version;
+  }
+  return current;
+}

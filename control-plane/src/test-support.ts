@@ -1,0 +1,146 @@
+/**
+ * Helpers for this package's tests: a control plane in a temp dir on port 0,
+ * and gRPC clients built from loadWeftProto() the way agents build them.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import type { Logger } from '@weft/shared';
+import { loadWeftProto, silentLogger } from '@weft/shared';
+import type { DiscoveryClient } from '@weft/shared/generated/weft/v1/Discovery';
+import type { DiscoveryRequest } from '@weft/shared/generated/weft/v1/DiscoveryRequest';
+import type { DiscoveryResponse__Output } from '@weft/shared/generated/weft/v1/DiscoveryResponse';
+import type { Instance } from '@weft/shared/generated/weft/v1/Instance';
+import type { RegistryClient } from '@weft/shared/generated/weft/v1/Registry';
+import { type ControlPlane, startControlPlane } from './control-plane.js';
+
+export function tempDir(prefix = 'weft-cp-'): { path: string; remove(): void } {
+  const path = mkdtempSync(join(tmpdir(), prefix));
+  return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
+}
+
+export interface Harness {
+  cp: ControlPlane;
+  dataDir: string;
+  registry: RegistryClient;
+  discovery: DiscoveryClient;
+  call<Res>(method: keyof RegistryClient & string, req: object): Promise<Res>;
+  /** Closes clients and the control plane; removes the data dir unless `keepDir`. */
+  close(keepDir?: boolean): Promise<void>;
+}
+
+export async function startHarness(
+  opts: { dataDir?: string; leaseTtlMs?: number; restartGraceMs?: number; logger?: Logger } = {},
+): Promise<Harness> {
+  const dir = opts.dataDir ? { path: opts.dataDir, remove: () => {} } : tempDir();
+  const cp = await startControlPlane({
+    dataDir: dir.path,
+    host: '127.0.0.1',
+    grpcPort: 0,
+    httpPort: 0,
+    leaseTtlMs: opts.leaseTtlMs ?? 60_000,
+    restartGraceMs: opts.restartGraceMs ?? 60_000,
+    logger: opts.logger ?? silentLogger,
+  });
+  const proto = loadWeftProto();
+  const addr = `127.0.0.1:${cp.grpcPort}`;
+  const registry = new proto.Registry(addr, grpc.credentials.createInsecure());
+  const discovery = new proto.Discovery(addr, grpc.credentials.createInsecure());
+  return {
+    cp,
+    dataDir: dir.path,
+    registry,
+    discovery,
+    call: <Res>(method: string, req: object) =>
+      new Promise<Res>((resolve, reject) => {
+        const fn = (registry as unknown as Record<string, (r: object, cb: (e: grpc.ServiceError | null, v: Res) => void) => void>)[method];
+        fn.call(registry, req, (err, res) => (err ? reject(err) : resolve(res)));
+      }),
+    close: async (keepDir = false) => {
+      registry.close();
+      discovery.close();
+      await cp.close();
+      if (!keepDir) dir.remove();
+    },
+  };
+}
+
+export function agentInfo(agentId: string, inboundPort = 15006, address = '10.0.0.1') {
+  return { agent_id: agentId, hostname: `${agentId}.local`, address, inbound_port: inboundPort, zone: 'z1', version: 'test' };
+}
+
+export function instance(service: string, instanceId: string, extra: Partial<Instance> = {}): Instance {
+  return { service, instance_id: instanceId, address: '127.0.0.1', port: 8080, ...extra };
+}
+
+/** One client discovery stream with a queue of received responses. */
+export class TestStream {
+  private readonly call: grpc.ClientDuplexStream<DiscoveryRequest, DiscoveryResponse__Output>;
+  private readonly queue: DiscoveryResponse__Output[] = [];
+  private waiter: ((r: DiscoveryResponse__Output) => void) | undefined;
+  private statusWaiter: ((s: grpc.StatusObject) => void) | undefined;
+  status: grpc.StatusObject | undefined;
+
+  constructor(client: DiscoveryClient) {
+    this.call = client.Stream();
+    this.call.on('data', (r: DiscoveryResponse__Output) => {
+      const w = this.waiter;
+      this.waiter = undefined;
+      if (w) w(r);
+      else this.queue.push(r);
+    });
+    this.call.on('status', (s: grpc.StatusObject) => {
+      this.status = s;
+      this.statusWaiter?.(s);
+    });
+    this.call.on('error', () => {});
+  }
+
+  send(req: DiscoveryRequest): this {
+    this.call.write(req);
+    return this;
+  }
+
+  ack(nonce: string, errors: DiscoveryRequest['errors'] = []): this {
+    return this.send({ response_nonce: nonce, errors });
+  }
+
+  /** The next response; fails after `timeoutMs`. */
+  next(timeoutMs = 3000): Promise<DiscoveryResponse__Output> {
+    const queued = this.queue.shift();
+    if (queued) return Promise.resolve(queued);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiter = undefined;
+        reject(new Error(`no discovery response within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.waiter = (r) => {
+        clearTimeout(timer);
+        resolve(r);
+      };
+    });
+  }
+
+  /** Responses received but not yet taken. */
+  get pending(): number {
+    return this.queue.length;
+  }
+
+  /** Resolves with the call's final status. */
+  ended(timeoutMs = 3000): Promise<grpc.StatusObject> {
+    if (this.status) return Promise.resolve(this.status);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('stream did not end')), timeoutMs);
+      this.statusWaiter = (s) => {
+        clearTimeout(timer);
+        resolve(s);
+      };
+    });
+  }
+
+  close(): void {
+    this.call.end();
+    this.call.cancel();
+  }
+}
