@@ -39,6 +39,8 @@ async function callee(): Promise<void> {
     res.end(JSON.stringify({ service: values.name, instance, path: req.url, requestId: req.headers['x-request-id'] }));
   });
   await register({ name: values.name!, port, id: instance, health: { http: '/healthz', interval: '1s' }, agent: values.agent });
+  // The demo waits for this line (like the agent's) before it starts the caller.
+  process.stderr.write(`${JSON.stringify({ msg: 'ready', instance, port })}\n`);
 }
 
 interface Stats {
