@@ -1,0 +1,405 @@
+/**
+ * The load generator: one process, forked by run.mjs with an IPC channel,
+ * that plays every simulated agent and every registry client, so all
+ * propagation timestamps come from one clock (performance.now()).
+ *
+ * Phases: seed -> connect -> churn -> burst -> restart/resync. Between phases
+ * it asks the parent to sample the control plane's RSS/CPU (`measure`), and
+ * asks it to restart the control plane (`restart`). It sends one `result`
+ * message with every figure, then exits.
+ */
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { ChangeTracker } from './lib/change-tracker.mjs';
+import { makePlan } from './lib/plan.mjs';
+import { AGENT_CHANNEL_OPTIONS, grpc, loadClients, unary } from './lib/proto.mjs';
+import { SimAgent } from './lib/sim-agent.mjs';
+import { pool, prng, round, sleep, summarize } from './lib/stats.mjs';
+
+const log = (msg) => console.log(`[load +${(performance.now() / 1000).toFixed(1)}s] ${msg}`);
+
+// ---- IPC with the parent -------------------------------------------------
+let askSeq = 0;
+const waiting = new Map();
+const listeners = new Map();
+process.on('message', (m) => {
+  if (m.replyTo !== undefined) {
+    const w = waiting.get(m.replyTo);
+    waiting.delete(m.replyTo);
+    w?.(m);
+  } else listeners.get(m.type)?.(m);
+});
+process.on('disconnect', () => process.exit(2));
+function ask(type, payload = {}) {
+  const id = ++askSeq;
+  return new Promise((resolve) => {
+    waiting.set(id, resolve);
+    process.send({ type, id, ...payload });
+  });
+}
+const mark = (name) => process.send({ type: 'mark', name, wall: Date.now() });
+const measure = (label) => ask('measure', { label });
+const start = new Promise((resolve) => listeners.set('start', resolve));
+
+// ---- per-phase traffic counters -------------------------------------------
+let phase = 'idle';
+const traffic = {};
+function counter(p) {
+  if (!traffic[p]) traffic[p] = { responses: 0, bytes: 0, resources: 0, removed: 0, notFound: 0, emptyResponses: 0, maxBytes: 0 };
+  return traffic[p];
+}
+
+async function main() {
+  const { config: cfg, grpcPort } = await start;
+  const target = `127.0.0.1:${grpcPort}`;
+  const plan = makePlan(cfg);
+  const { Discovery, Registry } = loadClients();
+  const registry = new Registry(target, grpc.credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1 });
+  const channelCount = Math.ceil(cfg.agents / cfg.agentsPerChannel);
+  const clients = Array.from(
+    { length: channelCount },
+    () => new Discovery(target, grpc.credentials.createInsecure(), AGENT_CHANNEL_OPTIONS),
+  );
+  const out = { channels: { count: channelCount, agentsPerChannel: cfg.agentsPerChannel, registryChannels: 1 } };
+  const cpuAt = () => {
+    const u = process.cpuUsage();
+    return (u.user + u.system) / 1000;
+  };
+
+  // ---- seed -----------------------------------------------------------
+  phase = 'seed';
+  mark('seed-start');
+  let t0 = performance.now();
+  const seedErrors = [];
+  const owners = plan.byOwner.map((eps, i) => ({ i, eps })).filter((o) => o.eps.length > 0);
+  await pool(owners.length, cfg.concurrency, async (k) => {
+    const { i, eps } = owners[k];
+    try {
+      await unary(registry, 'Register', { agent: plan.infos[i], instances: eps.map((e) => e.spec), replace_all: false }, 30_000);
+    } catch (err) {
+      seedErrors.push(err.details ?? err.message);
+    }
+  });
+  out.seed = {
+    registerCalls: owners.length,
+    endpoints: cfg.endpoints,
+    ms: round(performance.now() - t0),
+    failed: seedErrors.length,
+    firstError: seedErrors[0] ?? null,
+  };
+  log(`seeded ${cfg.endpoints} endpoints with ${owners.length} Register calls in ${out.seed.ms} ms (${seedErrors.length} failed)`);
+  if (seedErrors.length === owners.length) throw new Error(`every seed Register failed: ${seedErrors[0]}`);
+  mark('seed-end');
+  await sleep(1000);
+  const mSeeded = await measure('seeded');
+
+  // ---- connect --------------------------------------------------------
+  phase = 'connect';
+  mark('connect-start');
+  const agents = [];
+  let resync = null;
+  const syncWaiters = new Map();
+  const tracker = new ChangeTracker();
+  const endsByCode = {};
+  const sink = {
+    response(agent, res, t) {
+      const c = counter(phase);
+      c.responses++;
+      c.bytes += res.__bytes ?? 0;
+      if ((res.__bytes ?? 0) > c.maxBytes) c.maxBytes = res.__bytes;
+      c.resources += res.resources.length;
+      c.removed += res.removed.length;
+      c.notFound += res.not_found.length;
+      if (res.resources.length + res.removed.length + res.not_found.length === 0) c.emptyResponses++;
+      if (phase === 'churn' || phase === 'settle') for (const r of res.resources) tracker.onResource(agent.idx, r, t);
+      if (resync && agent.preHeld) {
+        for (const r of res.resources) {
+          if (agent.preHeld.get(r.name) === r.version) resync.resentUnchanged++;
+          else resync.resentChanged++;
+        }
+        resync.removed += res.removed.length;
+      }
+    },
+    synced(agent, t) {
+      if (resync && agent.preHeld && agent.resyncedAt === undefined) {
+        agent.resyncedAt = t;
+        resync.synced++;
+      }
+      syncWaiters.get(agent.idx)?.(t);
+      syncWaiters.delete(agent.idx);
+    },
+    streamEnded(_agent, status) {
+      const key = grpc.status[status.code] ?? String(status.code);
+      endsByCode[`${phase}:${key}`] = (endsByCode[`${phase}:${key}`] ?? 0) + 1;
+    },
+  };
+  for (let i = 0; i < cfg.agents; i++) {
+    agents.push(
+      new SimAgent({
+        idx: i,
+        info: plan.infos[i],
+        subscriptions: plan.subs[i],
+        client: clients[Math.floor(i / cfg.agentsPerChannel)],
+        sink,
+      }),
+    );
+  }
+  t0 = performance.now();
+  const connectTimeoutMs = 60_000 + cfg.agents * 20;
+  const syncTimes = [];
+  // At most 200 agents are between "stream opened" and "first sync" at once: a fleet that starts up, not a stampede.
+  await pool(cfg.agents, 200, (i) => {
+    const opened = performance.now();
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, Math.max(1000, connectTimeoutMs - (opened - t0)));
+      syncWaiters.set(i, (t) => {
+        clearTimeout(timer);
+        syncTimes.push(t - opened);
+        resolve();
+      });
+      agents[i].start();
+    });
+  });
+  const connected = agents.filter((a) => a.synced).length;
+  out.connect = { agents: cfg.agents, synced: connected, ms: round(performance.now() - t0), timeToSyncMs: summarize(syncTimes) };
+  out.connect.agentsPerS = round((connected / out.connect.ms) * 1000);
+  log(`${connected}/${cfg.agents} agents connected and synced in ${out.connect.ms} ms over ${channelCount} channels`);
+  mark('connect-end');
+  await sleep(2000);
+  const mConnected = await measure('connected');
+
+  // ---- churn ----------------------------------------------------------
+  phase = 'churn';
+  mark('churn-start');
+  const rnd = prng(0xc0ffee);
+  const retired = new Set();
+  let inflight = 0;
+  let issued = 0;
+  let skippedBusy = 0;
+  let lagged = 0;
+  const mChurn0 = await measure('churn-start');
+  const cpu0 = cpuAt();
+  // The load generator's own event-loop delay: if it is high, latencies include our own queueing.
+  const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+  loopDelay.enable();
+  t0 = performance.now();
+  const total = Math.round(cfg.churn * cfg.duration);
+  const issueOne = () => {
+    let ep = null;
+    for (let tries = 0; tries < 50; tries++) {
+      const cand = plan.endpoints[Math.floor(rnd() * plan.endpoints.length)];
+      if (!tracker.isBusy(cand.spec.instance_id) && !retired.has(cand.spec.instance_id)) {
+        ep = cand;
+        break;
+      }
+      skippedBusy++;
+    }
+    if (!ep) return;
+    const service = ep.spec.service;
+    const expected = (plan.subscribers.get(service) ?? []).filter((a) => agents[a].synced);
+    const kind = issued % 4 === 3 ? 'register' : 'set_health';
+    issued++;
+    let change;
+    let call;
+    if (kind === 'set_health') {
+      const targetHealth = ep.spec.health === 'HEALTH_PASSING' ? 'HEALTH_CRITICAL' : 'HEALTH_PASSING';
+      ep.spec.health = targetHealth;
+      change = tracker.begin({ kind, service, instanceId: ep.spec.instance_id, field: 'health', target: targetHealth, expected });
+      call = unary(registry, 'SetHealth', {
+        agent_id: plan.infos[ep.owner].agent_id,
+        instance_id: ep.spec.instance_id,
+        health: targetHealth,
+        output: 'bench',
+      });
+    } else {
+      ep.spec.weight = (ep.spec.weight % 100) + 1;
+      change = tracker.begin({ kind, service, instanceId: ep.spec.instance_id, field: 'weight', target: ep.spec.weight, expected });
+      call = unary(registry, 'Register', { agent: plan.infos[ep.owner], instances: [ep.spec], replace_all: false });
+    }
+    inflight++;
+    call
+      .then(
+        () => tracker.acked(change),
+        (err) => {
+          tracker.failed(change, err);
+          retired.add(ep.spec.instance_id);
+        },
+      )
+      .finally(() => inflight--);
+  };
+  await new Promise((resolve) => {
+    const tick = setInterval(() => {
+      const elapsed = performance.now() - t0;
+      const due = Math.min(total, Math.floor((elapsed * cfg.churn) / 1000)) - issued;
+      for (let k = 0; k < due; k++) {
+        if (inflight >= 512) {
+          lagged += due - k;
+          break;
+        }
+        issueOne();
+      }
+      if (issued >= total || elapsed > cfg.duration * 1000 + 5000) {
+        clearInterval(tick);
+        resolve();
+      }
+    }, 5);
+  });
+  const issueMs = performance.now() - t0;
+  while (inflight > 0 && performance.now() - t0 < issueMs + 30_000) await sleep(20);
+  const churnCpuMs = cpuAt() - cpu0;
+  loopDelay.disable();
+  const mChurn1 = await measure('churn-end');
+  mark('churn-end');
+  phase = 'settle';
+  const settleStart = performance.now();
+  while (tracker.outstanding() > 0 && performance.now() - settleStart < cfg.settleMs) await sleep(20);
+  const tr = tracker.result();
+  const churnTraffic = { ...counter('churn') };
+  for (const k of Object.keys(churnTraffic)) {
+    if (k === 'maxBytes') churnTraffic[k] = Math.max(churnTraffic[k], counter('settle').maxBytes);
+    else churnTraffic[k] += counter('settle')[k];
+  }
+  const wallS = issueMs / 1000;
+  out.churn = {
+    targetPerS: cfg.churn,
+    achievedPerS: round(issued / wallS),
+    issued: tr.issued,
+    acked: tr.acked,
+    byKind: tr.byKind,
+    failedCalls: tr.failedCalls,
+    failures: tr.failures,
+    callsStillInflight: inflight,
+    lagged,
+    skippedBusyPicks: skippedBusy,
+    expectedDeliveries: tr.expected,
+    delivered: tr.delivered,
+    missed: tr.missed,
+    deliveredBeforeAck: tr.beforeAck,
+    latencyMs: summarize(tr.latencies),
+    latencyFromSendMs: summarize(tr.fromSend),
+    cpCpuPct: mChurn0.cpuMs !== null && mChurn1.cpuMs !== null ? round(((mChurn1.cpuMs - mChurn0.cpuMs) / issueMs) * 100, 1) : null,
+    loadCpuPct: round((churnCpuMs / issueMs) * 100, 1),
+    loadEventLoopDelayMs: {
+      p50: round(loopDelay.percentile(50) / 1e6),
+      p99: round(loopDelay.percentile(99) / 1e6),
+      max: round(loopDelay.max / 1e6),
+    },
+    p99ByChurnSecondMs: tr.perSecond.map((v) => round(v, 1)),
+    traffic: churnTraffic,
+    bytesPerChange: tr.acked ? round(churnTraffic.bytes / tr.acked, 1) : null,
+    bytesPerResponse: churnTraffic.responses ? round(churnTraffic.bytes / churnTraffic.responses, 1) : null,
+  };
+  log(
+    `churn: ${tr.acked} changes acked (${out.churn.achievedPerS}/s), ${tr.delivered}/${tr.expected} deliveries, p50 ${out.churn.latencyMs.p50} ms, p99 ${out.churn.latencyMs.p99} ms, max ${out.churn.latencyMs.max} ms`,
+  );
+
+  // ---- registration burst ---------------------------------------------
+  phase = 'burst';
+  mark('burst-start');
+  const burstLat = [];
+  const burstErrors = new Map();
+  const mBurst0 = await measure('burst-start');
+  t0 = performance.now();
+  await pool(cfg.registrations, cfg.concurrency, async (k) => {
+    const owner = k % cfg.agents;
+    const spec = {
+      service: `burst-${k % 50}`,
+      instance_id: `b-${k}`,
+      address: '127.0.0.1',
+      port: 1024 + (k % 60_000),
+      zone: '',
+      weight: 1,
+      tags: [],
+      metadata: {},
+      health: 'HEALTH_PASSING',
+    };
+    const s = performance.now();
+    try {
+      await unary(registry, 'Register', { agent: plan.infos[owner], instances: [spec], replace_all: false }, 30_000);
+      burstLat.push(performance.now() - s);
+    } catch (err) {
+      const key = String(err.details ?? err.message).slice(0, 120);
+      burstErrors.set(key, (burstErrors.get(key) ?? 0) + 1);
+    }
+  });
+  const burstMs = performance.now() - t0;
+  const mBurst1 = await measure('burst-end');
+  mark('burst-end');
+  out.registrations = {
+    calls: cfg.registrations,
+    concurrency: cfg.concurrency,
+    ok: burstLat.length,
+    failed: cfg.registrations - burstLat.length,
+    errors: Object.fromEntries(burstErrors),
+    ms: round(burstMs),
+    perS: round((burstLat.length / burstMs) * 1000, 1),
+    latencyMs: summarize(burstLat),
+    cpCpuPct: mBurst0.cpuMs !== null && mBurst1.cpuMs !== null ? round(((mBurst1.cpuMs - mBurst0.cpuMs) / burstMs) * 100, 1) : null,
+  };
+  log(`registrations: ${burstLat.length}/${cfg.registrations} in ${out.registrations.ms} ms = ${out.registrations.perS}/s`);
+  await sleep(500);
+
+  // ---- restart + resync -----------------------------------------------
+  const inSync = agents.filter((a) => a.synced);
+  for (const a of inSync) {
+    a.preHeld = new Map(a.held);
+    a.resyncedAt = undefined;
+  }
+  resync = { agents: inSync.length, synced: 0, resentUnchanged: 0, resentChanged: 0, removed: 0 };
+  phase = 'resync';
+  let tStop = 0;
+  let tReady = 0;
+  listeners.set('cp-stopping', () => {
+    tStop = performance.now();
+  });
+  listeners.set('cp-ready', () => {
+    tReady = performance.now();
+  });
+  const attemptsBefore = agents.reduce((n, a) => n + a.attempts, 0);
+  const restart = await ask('restart');
+  if (restart.error) throw new Error(`restart failed: ${restart.error}`);
+  if (!tReady) tReady = performance.now();
+  mark('resync-start');
+  const resyncLimit = performance.now() + 60_000;
+  while (resync.synced < resync.agents && performance.now() < resyncLimit) await sleep(20);
+  const times = inSync.filter((a) => a.resyncedAt !== undefined).map((a) => a.resyncedAt);
+  const last = times.length ? Math.max(...times) : null;
+  out.resync = {
+    ...resync,
+    cpStopMs: restart.stopMs,
+    cpKilled: restart.killed,
+    cpStartMs: restart.startMs,
+    resyncMs: last === null ? null : round(Math.max(0, last - tReady)),
+    resyncFromStopMs: last === null ? null : round(last - tStop),
+    agentSyncAfterReadyMs: summarize(times.map((t) => Math.max(0, t - tReady))),
+    reconnectAttempts: agents.reduce((n, a) => n + a.attempts, 0) - attemptsBefore,
+    traffic: counter('resync'),
+  };
+  log(
+    `resync: ${resync.synced}/${resync.agents} agents back in sync ${out.resync.resyncMs} ms after the new control plane was ready; resent unchanged ${resync.resentUnchanged}`,
+  );
+  mark('resync-end');
+  await sleep(2000);
+  const mEnd = await measure('end');
+
+  out.rssKiB = {
+    seeded: mSeeded.rssKiB,
+    connected: mConnected.rssKiB,
+    churnStart: mChurn0.rssKiB,
+    churnEnd: mChurn1.rssKiB,
+    afterBurst: mBurst1.rssKiB,
+    afterRestartResync: mEnd.rssKiB,
+  };
+  out.streamEnds = endsByCode;
+  phase = 'done';
+  for (const a of agents) a.close();
+  for (const c of clients) c.close();
+  registry.close();
+  process.send({ type: 'result', out });
+  await sleep(100);
+  process.exit(0);
+}
+
+main().catch((err) => {
+  process.send({ type: 'error', message: err.stack ?? String(err) });
+  setTimeout(() => process.exit(1), 100);
+});
