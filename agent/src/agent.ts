@@ -5,7 +5,7 @@
  * plane: the agent serves what it has and keeps reconnecting.
  */
 import os from 'node:os';
-import { type AgentInfo, messageOf } from '@weft/shared';
+import { type AgentInfo, MetricsRegistry, messageOf } from '@weft/shared';
 import { type AgentOptions, detectAdvertiseAddress, ensureDataDir, loadAgentId, validateAgentOptions } from './config.js';
 import type { Listener } from './contracts.js';
 import { ConfigView } from './discovery/config-view.js';
@@ -15,7 +15,11 @@ import { SnapshotStore } from './discovery/snapshot-store.js';
 import { type AdminServer, startAdminServer } from './local-api/admin-server.js';
 import { LocalRegistry } from './local-api/local-registry.js';
 import { LocalServices } from './local-api/local-services.js';
+import { explainRequest, parseExplainQuery } from './policy/policy-explain.js';
+import { OutboundPolicy } from './policy/policy-outbound.js';
+import { PolicyView } from './policy/policy-view.js';
 import { startInboundListener, startOutboundListener } from './proxy/index.js';
+import { ProxyMetrics } from './proxy/proxy-metrics.js';
 
 export const AGENT_VERSION = '0.1.0';
 
@@ -41,7 +45,9 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
   const advertiseAddress = opts.advertiseAddress ?? detectAdvertiseAddress();
   const zone = opts.zone ?? '';
 
-  const view = new ConfigView({ subscribeWaitMs: opts.subscribeWaitMs, logger });
+  const policies = new PolicyView(logger);
+  const outboundPolicy = new OutboundPolicy(policies);
+  const view = new ConfigView({ subscribeWaitMs: opts.subscribeWaitMs, logger, companion: policies });
   const snapshots = new SnapshotStore(opts.dataDir, view, logger);
   const seeded = await snapshots.load();
   view.seed(seeded);
@@ -57,14 +63,29 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     for (const step of cleanup.reverse()) await step().catch(() => {});
   };
   try {
-    const proxyOptions = { agentId, endpoints: view, local: registry, logger, requestTimeoutMs: opts.requestTimeoutMs };
+    // One registry for the whole agent, served by the admin API at /metrics.
+    const metricsRegistry = new MetricsRegistry();
+    const proxyOptions = {
+      agentId,
+      endpoints: view,
+      local: registry,
+      logger,
+      requestTimeoutMs: opts.requestTimeoutMs,
+      resilience: opts.resilience,
+      metrics: new ProxyMetrics(metricsRegistry),
+    };
     const inbound: Listener = await startInboundListener({
       ...proxyOptions,
       host: opts.inboundHost ?? advertiseAddress,
       port: opts.inboundPort,
     });
     cleanup.push(() => inbound.close());
-    const outbound: Listener = await startOutboundListener({ ...proxyOptions, host: '127.0.0.1', port: opts.outboundPort });
+    const outbound: Listener = await startOutboundListener({
+      ...proxyOptions,
+      host: '127.0.0.1',
+      port: opts.outboundPort,
+      policy: outboundPolicy,
+    });
     cleanup.push(() => outbound.close());
 
     const agentInfo: AgentInfo = {
@@ -75,7 +96,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
       zone,
       version: AGENT_VERSION,
     };
-    const discovery = new DiscoveryClient({ controlPlane: opts.controlPlane, agent: agentInfo, view, logger });
+    const discovery = new DiscoveryClient({ controlPlane: opts.controlPlane, agent: agentInfo, view, logger, companion: policies });
     cleanup.push(() => discovery.close());
     const sync = new RegistrationSync({
       controlPlane: opts.controlPlane,
@@ -98,6 +119,11 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
       view,
       logger,
       listenersUp: () => listenersUp,
+      metrics: metricsRegistry,
+      policy: {
+        explain: (params) => explainRequest(parseExplainQuery(params), outboundPolicy, view),
+        dump: () => policies.dump(),
+      },
     });
     cleanup.push(() => admin.close());
     discovery.start();

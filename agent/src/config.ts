@@ -9,6 +9,7 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { type Logger, messageOf, ValidationError, validateAddress, validateInstanceId, validateZone } from '@weft/shared';
 import { readFileIfExists, writeFileAtomic } from './discovery/atomic-file.js';
+import { type ResilienceOptions, resolveResilience } from './proxy/resilience-options.js';
 
 export interface AgentOptions {
   controlPlane: { host: string; port: number };
@@ -30,6 +31,8 @@ export interface AgentOptions {
   requestTimeoutMs: number;
   subscribeWaitMs: number;
   logger: Logger;
+  /** Retry, outlier and circuit-breaking settings; unset fields keep the defaults (agent/src/proxy/resilience-options.ts). */
+  resilience?: Partial<ResilienceOptions>;
 }
 
 export const AGENT_ID_FILE = 'agent-id';
@@ -53,6 +56,7 @@ export function validateAgentOptions(o: AgentOptions): void {
   if (!(o.requestTimeoutMs > 0)) throw new ValidationError('requestTimeoutMs', 'must be a positive number of milliseconds');
   if (!(o.subscribeWaitMs > 0)) throw new ValidationError('subscribeWaitMs', 'must be a positive number of milliseconds');
   if (!o.dataDir) throw new ValidationError('dataDir', 'is required');
+  if (o.resilience !== undefined) resolveResilience(o.resilience);
 }
 
 /** The first non-internal IPv4 address of this host, else 127.0.0.1. */

@@ -5,9 +5,15 @@
 import { Command, CommanderError } from 'commander';
 import { CliError } from './cli-error.js';
 import { agentCommand } from './commands/agent.js';
+import { applyCommand } from './commands/apply.js';
 import { controlPlaneCommand } from './commands/control-plane.js';
+import { deleteCommand } from './commands/delete.js';
 import { demoCommand } from './commands/demo.js';
+import { explainCommand } from './commands/explain.js';
+import { getCommand } from './commands/get.js';
+import { historyCommand } from './commands/history.js';
 import { registerCommands } from './commands/register.js';
+import { rollbackCommand } from './commands/rollback.js';
 import { servicesCommand } from './commands/services.js';
 import { statusCommand } from './commands/status.js';
 
@@ -22,6 +28,12 @@ agentCommand(program);
 registerCommands(program);
 servicesCommand(program);
 statusCommand(program);
+applyCommand(program);
+getCommand(program);
+deleteCommand(program);
+historyCommand(program);
+rollbackCommand(program);
+explainCommand(program);
 demoCommand(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {

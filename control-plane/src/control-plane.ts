@@ -6,9 +6,13 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '@weft/shared';
+import { PolicyRegistry } from './registry/policy-registry.js';
 import { Registry } from './registry/registry.js';
 import { type RunningGrpcServer, startGrpcServer } from './server/grpc-server.js';
 import { type RunningHttpApi, startHttpApi } from './server/http-api.js';
+import { ControlPlaneMetrics } from './server/metrics.js';
+import { RejectedVersions } from './server/rejected-versions.js';
+import { PolicyStore } from './store/policy-store.js';
 import { SqliteStore } from './store/sqlite-store.js';
 
 export interface ControlPlaneOptions {
@@ -23,6 +27,8 @@ export interface ControlPlaneOptions {
   leaseTtlMs: number;
   restartGraceMs: number;
   logger: Logger;
+  /** Group commit: how long the first write of a batch waits for others; 0 (default) = the same event-loop turn. */
+  writeBatchWindowMs?: number;
 }
 
 export interface ControlPlane {
@@ -39,11 +45,17 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
   const log = opts.logger;
   mkdirSync(opts.dataDir, { recursive: true });
   const store = SqliteStore.open(join(opts.dataDir, DB_FILE_NAME));
+  const metrics = new ControlPlaneMetrics();
+  const rejections = new RejectedVersions();
   const registry = new Registry(store, {
     leaseTtlMs: opts.leaseTtlMs,
     restartGraceMs: opts.restartGraceMs,
     logger: log,
+    batching: { windowMs: opts.writeBatchWindowMs, onBatch: metrics.onBatch },
+    onAgentRemoved: (agentId) => rejections.forgetAgent(agentId),
   });
+  const policyStore = PolicyStore.open(join(opts.dataDir, DB_FILE_NAME));
+  const policies = new PolicyRegistry(policyStore, { instanceTags: (s) => registry.service(s)?.endpoints.map((e) => e.tags) }, log);
   let grpcServer: RunningGrpcServer | undefined;
   let httpApi: RunningHttpApi | undefined;
 
@@ -51,12 +63,31 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     registry.close();
     await Promise.all([grpcServer?.close(), httpApi?.close()]);
     store.close();
+    policyStore.close();
   };
 
   try {
     registry.start();
-    grpcServer = await startGrpcServer({ host, port: opts.grpcPort, registry, logger: log });
-    httpApi = await startHttpApi({ host, port: opts.httpPort, registry, streams: grpcServer.streams, logger: log });
+    policies.start();
+    grpcServer = await startGrpcServer({
+      policies,
+      host,
+      port: opts.grpcPort,
+      registry,
+      logger: log,
+      rejections,
+      observer: metrics.streamObserver,
+    });
+    metrics.bind(registry, grpcServer.streams);
+    httpApi = await startHttpApi({
+      host,
+      port: opts.httpPort,
+      registry,
+      streams: grpcServer.streams,
+      logger: log,
+      rejections,
+      metrics: metrics.registry,
+    });
   } catch (err) {
     await shutdown();
     throw err;

@@ -10,7 +10,7 @@ import type { Logger } from '@weft/shared';
 import { loadWeftProto, silentLogger } from '@weft/shared';
 import type { DiscoveryClient } from '@weft/shared/generated/weft/v1/Discovery';
 import type { DiscoveryRequest } from '@weft/shared/generated/weft/v1/DiscoveryRequest';
-import type { DiscoveryResponse__Output } from '@weft/shared/generated/weft/v1/DiscoveryResponse';
+import type { DiscoveryResponse, DiscoveryResponse__Output } from '@weft/shared/generated/weft/v1/DiscoveryResponse';
 import type { Instance } from '@weft/shared/generated/weft/v1/Instance';
 import type { RegistryClient } from '@weft/shared/generated/weft/v1/Registry';
 import { type ControlPlane, startControlPlane } from './control-plane.js';
@@ -142,5 +142,121 @@ export class TestStream {
   close(): void {
     this.call.end();
     this.call.cancel();
+  }
+}
+
+/**
+ * A fake discovery transport for DiscoveryStream tests that checks the stream
+ * rules (proto/weft/v1/discovery.proto) on EVERY send, go-control-plane style:
+ * - nonces increase within a stream;
+ * - at most one response is unanswered;
+ * - every name in a response is one the stream subscribes to;
+ * - a version this agent rejected is never sent again (across its streams);
+ * - a version the agent holds is never sent again (no resend of unchanged).
+ * A violation is recorded in `violations` (and thrown from send), so a test
+ * fails even when the stream swallows the error.
+ */
+export class CheckedAgent {
+  /** name -> version the agent holds (ACKed), kept across streams like a real agent. */
+  readonly held = new Map<string, string>();
+  /** name -> versions this agent rejected, across streams. */
+  readonly rejected = new Map<string, Set<string>>();
+  readonly violations: string[] = [];
+  /** Versions it holds that were sent again (should stay 0). */
+  resentUnchanged = 0;
+
+  constructor(readonly agentId: string) {}
+
+  /** A transport for one new stream of this agent. */
+  stream(): CheckedStream {
+    return new CheckedStream(this);
+  }
+}
+
+export class CheckedStream {
+  readonly responses: DiscoveryResponse[] = [];
+  readonly subscribed = new Set<string>();
+  private lastNonce = 0;
+  private unanswered: DiscoveryResponse | null = null;
+
+  constructor(readonly agent: CheckedAgent) {}
+
+  /** Pass as DiscoveryStreamOptions.send. */
+  readonly send = (r: DiscoveryResponse): void => {
+    const fail = (msg: string) => {
+      this.agent.violations.push(msg);
+      throw new Error(`protocol violation: ${msg}`);
+    };
+    const nonce = Number(r.nonce);
+    if (!(nonce > this.lastNonce)) fail(`nonce ${r.nonce} after ${this.lastNonce}`);
+    this.lastNonce = nonce;
+    if (this.unanswered) fail(`response ${r.nonce} sent while ${this.unanswered.nonce} is unanswered`);
+    for (const name of [...(r.resources ?? []).map((x) => x.name ?? ''), ...(r.removed ?? []), ...(r.not_found ?? [])]) {
+      if (!this.subscribed.has(name)) fail(`${name} sent to a stream not subscribed to it`);
+    }
+    for (const res of r.resources ?? []) {
+      const name = res.name ?? '';
+      const version = res.version ?? '';
+      if (this.agent.rejected.get(name)?.has(version)) fail(`rejected ${name}@${version} resent`);
+      if (this.agent.held.get(name) === version) {
+        this.agent.resentUnchanged++;
+        fail(`held ${name}@${version} resent`);
+      }
+    }
+    this.responses.push(r);
+    this.unanswered = r;
+  };
+
+  /** The request that subscribes (and records the names as subscribed). */
+  subscribe(...names: string[]) {
+    for (const n of names) this.subscribed.add(n);
+    return { subscribe: names, unsubscribe: [], initial_versions: {}, response_nonce: '', errors: [] };
+  }
+
+  /** Drops names (and, like the agent, what it held of them). */
+  unsubscribe(...names: string[]) {
+    for (const n of names) {
+      this.subscribed.delete(n);
+      this.agent.held.delete(n);
+    }
+    return { subscribe: [], unsubscribe: names, initial_versions: {}, response_nonce: '', errors: [] };
+  }
+
+  /** The first request of a reconnect: what the agent holds, plus its subscriptions. */
+  resume(...names: string[]) {
+    for (const n of [...names, ...this.agent.held.keys()]) this.subscribed.add(n);
+    return { subscribe: names, unsubscribe: [], initial_versions: Object.fromEntries(this.agent.held), response_nonce: '', errors: [] };
+  }
+
+  /** Answers the unanswered response: NACKs `reject` names, ACKs the rest (like the agent). */
+  answer(reject: readonly string[] = []) {
+    const r = this.unanswered;
+    if (!r) throw new Error('nothing to answer');
+    this.unanswered = null;
+    const errors = [];
+    for (const res of r.resources ?? []) {
+      const name = res.name ?? '';
+      const version = res.version ?? '';
+      if (reject.includes(name)) {
+        errors.push({ name, version, message: 'test rejects it' });
+        let set = this.agent.rejected.get(name);
+        if (!set) {
+          set = new Set();
+          this.agent.rejected.set(name, set);
+        }
+        set.add(version);
+      } else this.agent.held.set(name, version);
+    }
+    for (const name of r.removed ?? []) this.agent.held.delete(name);
+    return { subscribe: [], unsubscribe: [], initial_versions: {}, response_nonce: r.nonce ?? '', errors };
+  }
+
+  get pendingResponse(): DiscoveryResponse | null {
+    return this.unanswered;
+  }
+
+  /** Resources received on this stream. */
+  get resourcesSent(): number {
+    return this.responses.reduce((n, r) => n + (r.resources?.length ?? 0), 0);
   }
 }

@@ -16,6 +16,8 @@ export const MeshErrorCode = {
   unknownInstance: 'unknown_instance',
   badRequest: 'bad_request',
   shuttingDown: 'shutting_down',
+  /** Circuit breaking: the destination service already has as many requests as its limit allows. */
+  circuitOpen: 'circuit_open',
   /** A bug in the mesh itself; logged with details. */
   internal: 'internal',
 } as const;
@@ -31,6 +33,7 @@ const MESH_HTTP_STATUS: Record<MeshErrorCode, number> = {
   unknown_instance: 503,
   bad_request: 400,
   shutting_down: 503,
+  circuit_open: 503,
   internal: 500,
 };
 

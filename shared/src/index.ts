@@ -4,6 +4,7 @@ export * from './duration.js';
 export * from './errors.js';
 export * from './log.js';
 export * from './metrics.js';
+export * from './policy/index.js';
 export * from './proto.js';
 export * from './types.js';
 export * from './validate.js';

@@ -42,8 +42,16 @@ export interface ConfigUpdate {
   rejected?: { service: string; message: string }[];
 }
 
+/**
+ * Where the config the agent serves came from: nothing yet, the snapshot an
+ * earlier run persisted (static stability: the control plane has not answered
+ * since start), or the control plane's stream.
+ */
+export type ConfigSource = 'none' | 'snapshot' | 'control-plane';
+
 export interface ConnectionState {
   connected: boolean;
+  source: ConfigSource;
   lastConnectedAt: string | null;
   lastDisconnectedAt: string | null;
   lastError: string | null;
@@ -61,8 +69,16 @@ export interface ConfigDump {
   pending: string[];
 }
 
+/** Resources subscribed together with each service's endpoints (the traffic policy: agent/src/policy). */
+export interface CompanionResources {
+  namesFor(service: string): string[];
+  /** name -> version held. */
+  versions(): Record<string, string>;
+}
+
 export interface ConfigViewOptions {
   subscribeWaitMs: number;
+  companion?: CompanionResources;
   logger: Logger;
   /** Cap on remembered not-found services (each stays subscribed); the oldest is dropped beyond it. */
   maxNotFound?: number;
@@ -86,6 +102,7 @@ export class ConfigView implements EndpointSource {
   private closed = false;
   private readonly state: ConnectionState = {
     connected: false,
+    source: 'none',
     lastConnectedAt: null,
     lastDisconnectedAt: null,
     lastError: null,
@@ -101,6 +118,14 @@ export class ConfigView implements EndpointSource {
     this.subscribeWaitMs = options.subscribeWaitMs;
     this.maxNotFound = options.maxNotFound ?? 1024;
     this.logger = options.logger;
+    this.companion = options.companion;
+  }
+
+  private readonly companion: CompanionResources | undefined;
+
+  /** A service's endpoints name plus its companions' names. */
+  private namesOf(service: string): string[] {
+    return this.companion ? [endpointsResourceName(service), ...this.companion.namesFor(service)] : [endpointsResourceName(service)];
   }
 
   /** Connects the view to the stream that serves its subscriptions. */
@@ -145,13 +170,14 @@ export class ConfigView implements EndpointSource {
 
   /** Resource names this agent subscribes to (sent as the first request of every stream). */
   subscriptions(): string[] {
-    return [...this.subscribed].map(endpointsResourceName);
+    return [...this.subscribed].flatMap((s) => this.namesOf(s));
   }
 
   /** Resource name -> version of every resource held (the first request's initial_versions). */
   versions(): Record<string, string> {
     const out: Record<string, string> = {};
     for (const snap of this.services.values()) out[endpointsResourceName(snap.service)] = snap.version;
+    if (this.companion) Object.assign(out, this.companion.versions());
     return out;
   }
 
@@ -167,6 +193,7 @@ export class ConfigView implements EndpointSource {
       this.services.set(snap.service, snap);
       this.subscribed.add(snap.service);
     }
+    if (this.services.size > 0 && this.state.source === 'none') this.state.source = 'snapshot';
   }
 
   /**
@@ -216,6 +243,7 @@ export class ConfigView implements EndpointSource {
 
   markResponse(revision: string): void {
     this.state.responsesReceived++;
+    this.state.source = 'control-plane';
     this.state.lastResponseAt = new Date().toISOString();
     this.state.revision = revision || this.state.revision;
   }
@@ -270,7 +298,7 @@ export class ConfigView implements EndpointSource {
     this.waiters.set(service, { promise, resolve, reject, timer });
     this.subscribed.add(service);
     this.logger.debug('subscribing', { service });
-    this.link?.subscribe([endpointsResourceName(service)]);
+    this.link?.subscribe(this.namesOf(service));
     return promise;
   }
 
@@ -293,7 +321,7 @@ export class ConfigView implements EndpointSource {
       this.notFound.delete(service);
       this.subscribed.delete(service);
     }
-    this.link?.unsubscribe(drop.map(endpointsResourceName));
+    this.link?.unsubscribe(drop.flatMap((s) => this.namesOf(s)));
   }
 }
 

@@ -14,6 +14,7 @@ import { type AgentInfo, agentInfoToProto, Backoff, type BackoffOptions, type Lo
 import type { DiscoveryClient as DiscoveryGrpcClient } from '@weft/shared/generated/weft/v1/Discovery';
 import type { DiscoveryRequest } from '@weft/shared/generated/weft/v1/DiscoveryRequest';
 import type { DiscoveryResponse__Output } from '@weft/shared/generated/weft/v1/DiscoveryResponse';
+import type { Resource__Output } from '@weft/shared/generated/weft/v1/Resource';
 import type { ResourceError } from '@weft/shared/generated/weft/v1/ResourceError';
 import type { ServiceSnapshot } from '../contracts.js';
 import { type ConfigUpdate, type ConfigView, type SubscriptionLink, serviceOfResource } from './config-view.js';
@@ -29,6 +30,14 @@ export interface DiscoveryClientOptions {
   backoff?: BackoffOptions;
   /** How long one attempt waits for a connection before backing off. */
   connectTimeoutMs?: number;
+  /** Handles resource types other than endpoints (the traffic policy); returns its NACK errors. */
+  companion?: CompanionHandler;
+}
+
+/** A handler of the names it owns in a response (e.g. "policy/..."): validates, applies, returns per-resource errors. */
+export interface CompanionHandler {
+  owns(name: string): boolean;
+  apply(resources: readonly Resource__Output[], removed: readonly string[], notFound: readonly string[]): ResourceError[];
 }
 
 type Call = grpc.ClientDuplexStream<DiscoveryRequest, DiscoveryResponse__Output>;
@@ -187,7 +196,20 @@ export class DiscoveryClient implements SubscriptionLink {
     const snapshots: ServiceSnapshot[] = [];
     const errors: ResourceError[] = [];
     const rejected: NonNullable<ConfigUpdate['rejected']> = [];
+    const companion = this.options.companion;
+    if (companion) {
+      // Applied before the endpoints, so a request waiting for a new service sees its policy too.
+      const owned = (names: readonly string[]) => names.filter((n) => companion.owns(n));
+      errors.push(
+        ...companion.apply(
+          res.resources.filter((r) => companion.owns(r.name)),
+          owned(res.removed),
+          owned(res.not_found),
+        ),
+      );
+    }
     for (const resource of res.resources) {
+      if (companion?.owns(resource.name)) continue;
       const decoded = decodeResource(resource);
       if (decoded.ok) {
         snapshots.push(decoded.snapshot);
@@ -213,6 +235,7 @@ export class DiscoveryClient implements SubscriptionLink {
   private servicesOf(names: readonly string[], field: string): string[] {
     const out: string[] = [];
     for (const name of names) {
+      if (this.options.companion?.owns(name)) continue;
       const service = serviceOfResource(name);
       if (service) out.push(service);
       else this.logger.warn('ignoring unsupported resource name', { field, name });

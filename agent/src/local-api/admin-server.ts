@@ -5,16 +5,19 @@
  *   GET    /v1/services        local registrations with health and sync state
  *   GET    /v1/services/{id}   one registration
  *   DELETE /v1/services/{id}   deregister (200, or 404)
- *   GET    /ready              200 once listeners are up and the control plane answered; 503 before
+ *   GET    /ready              200 once listeners are up and config is held (from the control plane, or a persisted snapshot: "source"); 503 before
  *   GET    /config             the config the agent holds, subscriptions, connection state
  *   GET    /healthz            200 while the process runs
+ *   GET    /metrics            Prometheus text: proxy requests, latency, retries, ejections, circuit breaking
+ *   GET    /v1/explain         what this agent does with a request (agent/src/policy/policy-explain.ts)
+ *   GET    /v1/policies        the traffic policies held, with versions and rejections
  *
  * Bad input gets a 4xx JSON answer naming the field; nothing a client sends
  * can crash the agent.
  */
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { type Logger, MeshError, messageOf, parseLocalServiceSpec, ValidationError } from '@weft/shared';
+import { type Logger, MeshError, messageOf, PROMETHEUS_CONTENT_TYPE, parseLocalServiceSpec, ValidationError } from '@weft/shared';
 import type { ConfigView } from '../discovery/config-view.js';
 import { BodyTooLargeError, MAX_BODY_BYTES, readBody, sendError, sendJson } from './http-json.js';
 import { healthCheckToJson, type LocalRegistration } from './local-registry.js';
@@ -29,6 +32,10 @@ export interface AdminServerOptions {
   logger: Logger;
   /** Whether the proxy listeners are accepting (part of readiness). */
   listenersUp: () => boolean;
+  /** The agent's metrics (a MetricsRegistry from @weft/shared), served at /metrics. */
+  metrics?: { render(): string };
+  /** Traffic policy: explain a request (throws ValidationError naming the parameter) and list what is held. */
+  policy?: { explain(params: URLSearchParams): Promise<Record<string, unknown>>; dump(): Record<string, unknown> };
 }
 
 export interface AdminServer {
@@ -82,6 +89,7 @@ function makeRoutes(o: AdminServerOptions): Route[] {
   return [
     { method: 'GET', path: '/healthz', handler: (_q, res) => sendJson(res, 200, { status: 'ok', agentId: o.agentId }) },
     { method: 'GET', path: '/ready', handler: (_q, res) => ready(o, res) },
+    { method: 'GET', path: '/metrics', handler: (_q, res) => metrics(o, res) },
     { method: 'GET', path: '/config', handler: (_q, res) => sendJson(res, 200, { agentId: o.agentId, ...o.view.dump() }) },
     {
       method: 'GET',
@@ -89,6 +97,24 @@ function makeRoutes(o: AdminServerOptions): Route[] {
       handler: (_q, res) => sendJson(res, 200, { agentId: o.agentId, services: o.services.list().map(describe) }),
     },
     { method: 'POST', path: '/v1/services', handler: (req, res) => register(o, req, res) },
+    {
+      method: 'GET',
+      path: '/v1/policies',
+      handler: (_q, res) => sendJson(res, 200, { agentId: o.agentId, policies: o.policy?.dump() ?? {} }),
+    },
+    {
+      method: 'GET',
+      path: '/v1/explain',
+      handler: async (req, res) => {
+        if (!o.policy) return sendError(res, 404, 'not_found', 'explain is not available on this agent');
+        try {
+          sendJson(res, 200, { agentId: o.agentId, ...(await o.policy.explain(new URL(req.url ?? '/', 'http://admin').searchParams)) });
+        } catch (err) {
+          if (err instanceof ValidationError) sendError(res, 400, 'invalid_argument', err.message, { field: err.field });
+          else throw err;
+        }
+      },
+    },
     {
       method: 'GET',
       path: '/v1/services/',
@@ -171,13 +197,27 @@ async function register(o: AdminServerOptions, req: IncomingMessage, res: Server
   }
 }
 
+function metrics(o: AdminServerOptions, res: ServerResponse): void {
+  const body = o.metrics?.render() ?? '';
+  res.writeHead(200, { 'content-type': PROMETHEUS_CONTENT_TYPE, 'content-length': Buffer.byteLength(body) });
+  res.end(body);
+}
+
 function ready(o: AdminServerOptions, res: ServerResponse): void {
   const conn = o.view.connection();
   const listeners = o.listenersUp();
   // Once it holds config from the control plane, an agent stays ready through
-  // control-plane outages (it keeps serving what it has).
-  const configured = conn.connected || conn.responsesReceived > 0;
-  const body = { agentId: o.agentId, listeners, connected: conn.connected, responsesReceived: conn.responsesReceived };
+  // control-plane outages (it keeps serving what it has). An agent that starts
+  // while the control plane is unreachable is ready on its persisted snapshot
+  // (static stability), and says so with "source": "snapshot".
+  const configured = conn.connected || conn.responsesReceived > 0 || conn.source === 'snapshot';
+  const body = {
+    agentId: o.agentId,
+    listeners,
+    connected: conn.connected,
+    source: conn.source,
+    responsesReceived: conn.responsesReceived,
+  };
   if (listeners && configured) sendJson(res, 200, { ready: true, ...body });
   else sendJson(res, 503, { ready: false, reason: listeners ? 'control plane not connected' : 'listeners not up', ...body });
 }

@@ -4,22 +4,29 @@
  * Failures are data (a TryOutcome), not throws, so retries and outlier
  * detection can be composed around a try as small wrappers.
  *
- * Streaming: the request body is piped through a PassThrough (undici destroys
- * a body stream when a try fails; the PassThrough takes that, the client's
- * request stays intact so we can still answer it). The response body is piped
+ * Streaming: each try reads the request body through its own stream from a
+ * ReplayableBody (undici destroys a body stream when a try fails; that stream
+ * takes it, the client's request stays intact so we can still answer it or
+ * replay a small body to the next try). The response body is piped
  * to the client with backpressure; a client that goes away aborts the upstream
  * request, an upstream that fails mid-body cuts the client's response.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import { PassThrough, type Readable } from 'node:stream';
+import type { ServerResponse } from 'node:http';
+import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Endpoint } from '@weft/shared';
 import type { Dispatcher } from 'undici';
 import type { Deadline } from './deadline.js';
 import { downstreamResponseHeaders, type HeaderMap } from './headers.js';
+import type { ReplayableBody } from './replay-body.js';
+import { isStaleConnectionError } from './stale-connection.js';
 
-/** Why a try produced no response. `aborted` = the client went away (nobody to answer). */
-export type FailureKind = 'connect' | 'reset' | 'timeout' | 'aborted' | 'invalid';
+/**
+ * Why a try produced no response. `aborted` = the client went away (nobody to
+ * answer); `stale` = a reused keep-alive connection the server had just closed
+ * (the app never saw the request, see stale-connection.ts).
+ */
+export type FailureKind = 'connect' | 'stale' | 'reset' | 'timeout' | 'aborted' | 'invalid';
 
 export interface UpstreamResponse {
   statusCode: number;
@@ -34,8 +41,10 @@ export interface Attempt {
   method: string;
   path: string;
   headers: HeaderMap;
-  /** The request body, or null for a request without one (only those are retried). */
-  body: Readable | null;
+  /** The request body (each try takes a stream from it), or null for a request without one. */
+  body: ReplayableBody | null;
+  /** Time allowed for the next try's response head; the retry loop sets it before each try. */
+  tryTimeoutMs: number;
   /** How many endpoints the service has (the outlier detector's cap needs it). */
   serviceSize: number;
   deadline: Deadline;
@@ -68,6 +77,7 @@ function classify(err: unknown, timedOut: boolean, clientGone: boolean): Failure
   if (clientGone) return 'aborted';
   const code = errorCode(err);
   if (code !== undefined && CONNECT_CODES.has(code)) return 'connect';
+  if (isStaleConnectionError(err)) return 'stale';
   if (code === 'UND_ERR_HEADERS_TIMEOUT') return 'timeout';
   if (code === 'UND_ERR_INVALID_ARG' || code === 'UND_ERR_NOT_SUPPORTED') return 'invalid';
   return 'reset';
@@ -81,27 +91,7 @@ class ClientGone extends Error {
   override name = 'ClientGone';
 }
 
-/** True when the request carries a body (a non-zero content-length or any transfer-encoding). */
-export function hasBody(req: IncomingMessage): boolean {
-  if (req.headers['transfer-encoding'] !== undefined) return true;
-  const cl = req.headers['content-length'];
-  return cl !== undefined && cl.trim() !== '0';
-}
-
-/**
- * The body to send upstream: null when the request has none, else a stream
- * fed from `req`. A client that aborts mid-upload destroys it, which aborts
- * the upstream request.
- */
-export function requestBody(req: IncomingMessage): Readable | null {
-  if (!hasBody(req)) return null;
-  const body = new PassThrough();
-  req.pipe(body);
-  req.once('close', () => {
-    if (!req.complete) body.destroy(new ClientGone('client closed the connection before sending the whole body'));
-  });
-  return body;
-}
+export { hasBody } from './replay-body.js';
 
 export interface SendOnce {
   method: string;

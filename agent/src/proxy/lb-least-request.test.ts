@@ -3,7 +3,6 @@ import { describe, it } from 'node:test';
 import type { Endpoint } from '@weft/shared';
 import { LEAST_REQUEST, LeastRequestPicker } from './lb-least-request.js';
 import { describeHealth, getLbPolicy, type LoadView } from './lb-policy.js';
-import { OutlierDetector } from './outlier-detector.js';
 import { endpoint } from './test-support.js';
 
 function view(active: Record<string, number> = {}, ejected: string[] = []): LoadView {
@@ -77,38 +76,5 @@ describe('least-request picker', () => {
     const picker = new LeastRequestPicker(eps(2), view());
     for (let i = 0; i < 20; i++) assert.equal(picker.pick({ exclude: new Set(['i0']) })?.instanceId, 'i1');
     assert.equal(picker.pick({ exclude: new Set(['i0', 'i1']) }), undefined);
-  });
-});
-
-describe('outlier detector', () => {
-  it('ejects for 5 s, doubling on repeated ejections up to 60 s, and forgets after a success', () => {
-    let now = 1_000_000;
-    const d = new OutlierDetector({ now: () => now });
-    const lengths: number[] = [];
-    for (let i = 0; i < 6; i++) {
-      lengths.push(d.recordFailure('a', 'orders', 4));
-      assert.equal(d.isEjected('a'), true);
-      now += 61_000;
-      assert.equal(d.isEjected('a'), false);
-    }
-    assert.deepEqual(lengths, [5_000, 10_000, 20_000, 40_000, 60_000, 60_000]);
-    d.recordSuccess('a');
-    assert.equal(d.recordFailure('a', 'orders', 4), 5_000);
-  });
-
-  it('does not eject an endpoint that is already ejected', () => {
-    const d = new OutlierDetector({ now: () => 0 });
-    assert.equal(d.recordFailure('a', 'orders', 4), 5_000);
-    assert.equal(d.recordFailure('a', 'orders', 4), 0);
-  });
-
-  it('never ejects more than half of a service', () => {
-    const d = new OutlierDetector({ now: () => 0 });
-    for (const id of ['a', 'b', 'c', 'd']) d.recordFailure(id, 'orders', 4);
-    assert.equal(d.ejectedCount('orders'), 2);
-    assert.equal(d.recordFailure('x', 'single', 1), 0);
-    assert.equal(d.isEjected('x'), false);
-    // Other services have their own budget.
-    assert.ok(d.recordFailure('p', 'payments', 2) > 0);
   });
 });

@@ -5,12 +5,20 @@
  * request tracking, and a close() that stops accepting, lets running requests
  * finish (bounded), then cuts what is left and runs `onClosed` (pool cleanup).
  * The handler never throws: anything it rejects with is logged and answered.
+ *
+ * Protection (ListenerLimits, defaults in resilience-options.ts): node's
+ * parser enforces the head size, the framing rules against request smuggling
+ * and the slow-client timeouts; request-guard.ts adds header count and Host
+ * checks. Every such refusal carries x-weft-error (bad_request) and a body,
+ * including those node makes before a request exists (clientError).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { type Logger, MeshErrorCode, messageOf } from '@weft/shared';
 import type { Listener } from '../contracts.js';
-import { sendMeshError } from './mesh-response.js';
+import { releaseRequestBody, sendMeshError, writeRawMeshError } from './mesh-response.js';
+import { checkRequestHead } from './request-guard.js';
+import { DEFAULT_LISTENER_LIMITS, type ListenerLimits } from './resilience-options.js';
 
 export interface RequestContext {
   /** Aborted when the client disconnects before the response is complete. */
@@ -30,6 +38,26 @@ export interface ListenerServerOptions {
   drainTimeoutMs?: number;
   /** Extra setup on the server (e.g. a CONNECT handler). */
   configure?: (server: Server) => void;
+  limits?: Partial<ListenerLimits>;
+}
+
+/** The answer to a request node's parser refused (no ServerResponse exists for it). */
+function clientErrorAnswer(err: Error & { code?: string }, limits: ListenerLimits): { status: number; message: string } {
+  switch (err.code) {
+    case 'HPE_HEADER_OVERFLOW':
+      return { status: 431, message: `request head larger than ${limits.maxHeaderBytes} bytes` };
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+      return {
+        status: 408,
+        message: `request not received in time (head within ${limits.headersTimeoutMs} ms, whole request within ${limits.requestReadTimeoutMs} ms)`,
+      };
+    case 'HPE_UNEXPECTED_CONTENT_LENGTH':
+    case 'HPE_INVALID_CONTENT_LENGTH':
+    case 'HPE_INVALID_TRANSFER_ENCODING':
+      return { status: 400, message: `ambiguous request framing (${err.message}); refused to prevent request smuggling` };
+    default:
+      return { status: 400, message: `malformed HTTP request (${err.code ?? err.message})` };
+  }
 }
 
 export const DRAIN_TIMEOUT_MS = 10_000;
@@ -40,7 +68,17 @@ export async function startListenerServer(opts: ListenerServerOptions): Promise<
   let draining = false;
   let drained: (() => void) | undefined;
 
-  const server = createServer((req, res) => {
+  const limits: ListenerLimits = { ...DEFAULT_LISTENER_LIMITS, ...opts.limits };
+  const server = createServer(
+    {
+      maxHeaderSize: limits.maxHeaderBytes,
+      headersTimeout: limits.headersTimeoutMs,
+      requestTimeout: Math.max(limits.requestReadTimeoutMs, limits.headersTimeoutMs),
+      connectionsCheckingInterval: limits.timeoutCheckIntervalMs,
+      // Checked by request-guard.ts, so the answer carries x-weft-error.
+      requireHostHeader: false,
+    },
+    (req, res) => {
     inFlight++;
     const gone = new AbortController();
     res.once('close', () => {
@@ -50,20 +88,31 @@ export async function startListenerServer(opts: ListenerServerOptions): Promise<
     });
     // While draining, every response closes its connection so keep-alive clients move on.
     if (draining) res.setHeader('connection', 'close');
+    const refused = checkRequestHead(req, limits.maxHeaderCount);
+    if (refused !== undefined) {
+      logger.debug('request refused', { listener: opts.name, code: MeshErrorCode.badRequest, detail: refused.message });
+      res.setHeader('connection', 'close');
+      releaseRequestBody(req, res);
+      sendMeshError(res, MeshErrorCode.badRequest, refused.message, undefined, refused.status);
+      return;
+    }
     opts.handler(req, res, { clientGone: gone.signal }).catch((err: unknown) => {
       logger.error('request handler failed', { listener: opts.name, err: messageOf(err), code: 'internal' });
       sendMeshError(res, MeshErrorCode.internal, `${opts.name}: internal error handling the request: ${messageOf(err)}`);
     });
-  });
-  server.headersTimeout = 10_000;
-  server.requestTimeout = 300_000;
+    },
+  );
+  // node stops storing header fields past maxHeadersCount; one more than the limit is enough to see it was exceeded.
+  server.maxHeadersCount = limits.maxHeaderCount + 1;
   server.keepAliveTimeout = 5_000;
-  server.on('clientError', (err, socket) => {
-    if (!socket.writable) return socket.destroy();
-    logger.debug('client error', { listener: opts.name, err: messageOf(err) });
-    socket.end(
-      'HTTP/1.1 400 Bad Request\r\nx-weft-error: bad_request\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\nmalformed HTTP request\n',
-    );
+  server.on('clientError', (err: Error & { code?: string }, socket: Socket) => {
+    // A response already on its way on this connection cannot be followed by another head.
+    const inProgress = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent === true;
+    if (!socket.writable || err.code === 'ECONNRESET' || inProgress) return socket.destroy();
+    const answer = clientErrorAnswer(err, limits);
+    logger.debug('client error', { listener: opts.name, err: messageOf(err), status: answer.status });
+    socket.on('error', () => {});
+    writeRawMeshError(socket, answer.status, MeshErrorCode.badRequest, answer.message);
   });
   opts.configure?.(server);
 

@@ -59,6 +59,7 @@ export function failureCode(kind: Exclude<FailureKind, 'aborted'>): MeshErrorCod
     case 'invalid':
       return MeshErrorCode.badRequest;
     case 'reset':
+    case 'stale':
       return MeshErrorCode.upstreamReset;
   }
 }
@@ -75,6 +76,8 @@ export function failureMessage(kind: Exclude<FailureKind, 'aborted'>, target: st
       return `${target}: request cannot be forwarded (${messageOf(error)})`;
     case 'reset':
       return `${target}: connection closed before a response (${why})`;
+    case 'stale':
+      return `${target}: reused connection closed by the server as the request was sent (${why})`;
   }
 }
 

@@ -7,13 +7,16 @@
  * The try is composed from small wrappers around sendOnce:
  *   load tracking ( outlier detection ( send to endpoint ) )
  * and the response body streams back to the app as it arrives.
+ * Per destination service (service-resilience.ts): circuit breaking on admission,
+ * a retry budget and per-try timeouts in the retry loop, and metrics.
  */
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import { type Endpoint, INSTANCE_HEADER, MeshError, MeshErrorCode, messageOf } from '@weft/shared';
+import { type Endpoint, ERROR_HEADER, INSTANCE_HEADER, MeshError, MeshErrorCode, MetricsRegistry, messageOf } from '@weft/shared';
 import type { Listener, ProxyOptions } from '../contracts.js';
+import { faultDelay, type OutboundPolicy, RULE_HEADER, sendPolicyResponse } from '../policy/policy-outbound.js';
 import { Deadline, requestBudgetMs } from './deadline.js';
-import { type Attempt, requestBody, sendOnce, streamResponse, type TrySend } from './forward.js';
+import { type Attempt, sendOnce, streamResponse, type TrySend } from './forward.js';
 import { MESH_REQUEST_HEADERS, requestIdOf, TIMEOUT_HEADER, upstreamRequestHeaders } from './headers.js';
 import { LEAST_REQUEST } from './lb-least-request.js';
 import { describeHealth, getLbPolicy } from './lb-policy.js';
@@ -21,12 +24,26 @@ import { type RequestContext, startListenerServer } from './listener-server.js';
 import { LoadTracker, withLoadTracking } from './load-tracker.js';
 import { failureCode, failureMessage, releaseRequestBody, sendMeshError, writeRawMeshError } from './mesh-response.js';
 import { OutlierDetector, withOutlierDetection } from './outlier-detector.js';
+import { ProxyMetrics } from './proxy-metrics.js';
+import { hasBody, ReplayableBody } from './replay-body.js';
 import { parseRequestTarget } from './request-target.js';
+import { type ListenerLimits, type ResilienceOptions, resolveResilience } from './resilience-options.js';
 import { runWithRetries } from './retry-policy.js';
 import { type Route, Router } from './router.js';
+import { type ServiceResilience, ServiceResilienceMap } from './service-resilience.js';
 import { originOf, UpstreamPools } from './upstream-pools.js';
 
-export type OutboundOptions = ProxyOptions & { host: string; port: number };
+export type OutboundOptions = ProxyOptions & {
+  host: string;
+  port: number;
+  /** Defaults in resilience-options.ts. */
+  resilience?: Partial<ResilienceOptions>;
+  limits?: Partial<ListenerLimits>;
+  /** Shared with the inbound listener and the admin API's /metrics; a private registry when absent. */
+  metrics?: ProxyMetrics;
+  /** The traffic policy (agent/src/policy), consulted once per request before an endpoint is picked. */
+  policy?: OutboundPolicy;
+};
 
 /** "instance orders-1 at 127.0.0.1:8080" or "instance orders-1 via agent b (10.0.0.2:15006)". */
 export function describeEndpoint(endpoint: Endpoint, agentId: string): string {
@@ -39,7 +56,7 @@ export function describeEndpoint(endpoint: Endpoint, agentId: string): string {
 function sendToEndpoint(pools: UpstreamPools, agentId: string): TrySend {
   return async (endpoint, attempt) => {
     const local = endpoint.agentId === agentId;
-    const timeoutMs = attempt.deadline.remainingMs();
+    const timeoutMs = attempt.tryTimeoutMs;
     const origin = local ? originOf(endpoint.address, endpoint.port) : originOf(endpoint.agentAddress, endpoint.agentPort);
     const headers = local
       ? attempt.headers
@@ -50,39 +67,70 @@ function sendToEndpoint(pools: UpstreamPools, agentId: string): TrySend {
     } catch (error) {
       return { ok: false, kind: 'reset', error };
     }
+    const body = attempt.body === null ? null : attempt.body.nextStream();
+    if (body === undefined) return { ok: false, kind: 'aborted', error: new Error('request body can no longer be replayed') };
     return sendOnce(pool, {
       method: attempt.method,
       path: attempt.path,
       headers,
-      body: attempt.body,
+      body,
       timeoutMs,
       clientGone: attempt.clientGone,
     });
   };
 }
 
+/** The request's destination once resolved, and whether the circuit breaker admitted it (it must then leave exactly once). */
+interface Admission {
+  svc: ServiceResilience | undefined;
+  admitted: boolean;
+}
+
 export async function startOutboundListener(opts: OutboundOptions): Promise<Listener> {
   const logger = opts.logger.child({ listener: 'outbound' });
   const pools = new UpstreamPools();
   const tracker = new LoadTracker();
-  const detector = new OutlierDetector();
+  const resilience = resolveResilience(opts.resilience);
+  const metrics = opts.metrics ?? new ProxyMetrics(new MetricsRegistry());
+  const services = new ServiceResilienceMap(resilience, metrics, logger);
+  /** Requests that never got to a service (bad target, unknown service): one bucket, bounded cardinality. */
+  const unresolved = metrics.service('outbound', '-');
+  const detector = new OutlierDetector(resilience);
+  metrics.watchEjected(() => detector.ejectedByService());
   const router = new Router(opts.endpoints, getLbPolicy(LEAST_REQUEST), {
     active: (id) => tracker.active(id),
     isEjected: (id) => detector.isEjected(id),
   });
+  opts.policy?.setLoad({ active: (id) => tracker.active(id), isEjected: (id) => detector.isEjected(id) });
   const send = withLoadTracking(
     tracker,
-    withOutlierDetection(detector, sendToEndpoint(pools, opts.agentId), (endpoint, ms) =>
-      logger.warn('endpoint ejected', { service: endpoint.service, instance: endpoint.instanceId, ejectMs: ms }),
-    ),
+    withOutlierDetection(detector, sendToEndpoint(pools, opts.agentId), (endpoint, ms) => {
+      services.get(endpoint.service).metrics.ejected();
+      logger.warn('endpoint ejected', { service: endpoint.service, instance: endpoint.instanceId, ejectMs: ms });
+    }),
   );
 
   const handler = async (req: IncomingMessage, res: ServerResponse, ctx: RequestContext): Promise<void> => {
+    const startedAt = performance.now();
+    const admission: Admission = { svc: undefined, admitted: false };
+    /** The x-weft-error code of the answer ('' for the app's own), for the metrics. */
+    let errorCode = '';
+    try {
+      errorCode = await handle(req, res, ctx, admission);
+    } finally {
+      if (admission.admitted) admission.svc?.breaker.leave();
+      (admission.svc?.metrics ?? unresolved).request(res.headersSent ? res.statusCode : 0, errorCode, startedAt);
+    }
+  };
+
+  /** Answers one request; returns its x-weft-error code ('' for an app answer). */
+  const handle = async (req: IncomingMessage, res: ServerResponse, ctx: RequestContext, admission: Admission): Promise<string> => {
     const requestId = requestIdOf(req.headers);
-    const fail = (code: MeshErrorCode, message: string, fields: Record<string, unknown> = {}): void => {
+    const fail = (code: MeshErrorCode, message: string, fields: Record<string, unknown> = {}): string => {
       logger.info('request failed', { code, requestId, ...fields, detail: message });
       releaseRequestBody(req, res);
       sendMeshError(res, code, message, requestId);
+      return code;
     };
 
     const target = parseRequestTarget(req);
@@ -90,20 +138,41 @@ export async function startOutboundListener(opts: OutboundOptions): Promise<List
     const { service } = target;
     const budgetMs = requestBudgetMs(req.headers, opts.requestTimeoutMs);
     if (budgetMs instanceof MeshError) return fail(budgetMs.code, budgetMs.message, { service });
-    const deadline = new Deadline(budgetMs);
+    // Traffic policy: one Map lookup when the service has none; may answer by itself (rate limit, fault, redirect, direct).
+    const plan = opts.policy?.decide(service, req.method ?? 'GET', target.path, req.headers, target.authority) ?? null;
+    if (plan?.respond) {
+      logger.info('policy answered', { service, code: plan.code, rule: plan.ruleId, status: plan.status, requestId });
+      releaseRequestBody(req, res);
+      sendPolicyResponse(res, plan, requestId);
+      return plan.code;
+    }
+    if (plan) res.setHeader(RULE_HEADER, plan.rule.id);
+    const deadline = new Deadline(plan?.rule.timeoutMs ? Math.min(budgetMs, plan.rule.timeoutMs) : budgetMs);
+    if (plan?.delayMs) await faultDelay(plan.delayMs, ctx.clientGone);
 
     let route: Route;
     try {
-      route = await router.route(service);
+      route = await router.route(plan ? plan.destination.service : service);
     } catch (err) {
       if (err instanceof MeshError) return fail(err.code, `service ${service}: ${err.message}`, { service });
       return fail(MeshErrorCode.controlPlaneUnavailable, `service ${service}: cannot resolve endpoints (${messageOf(err)})`, { service });
     }
-    if (ctx.clientGone.aborted) return;
+    if (ctx.clientGone.aborted) return 'client_gone';
+
+    const svc = services.get(route.service);
+    admission.svc = svc;
+    const limit = svc.breaker.enter();
+    if (limit !== undefined) {
+      svc.metrics.circuitOpen(limit);
+      return fail(MeshErrorCode.circuitOpen, svc.breaker.describe(service, limit), { service, limit });
+    }
+    admission.admitted = true;
+    // A weighted destination may name instance tags: pick within that subset only.
+    const candidates = plan && opts.policy ? opts.policy.subset(route.endpoints, plan.destination, route.picker) : route;
 
     const attempt: Attempt = {
       method: req.method ?? 'GET',
-      path: target.path,
+      path: plan ? plan.path : target.path,
       headers: upstreamRequestHeaders(req.headers, {
         clientAddress: req.socket.remoteAddress,
         authority: target.authority,
@@ -111,42 +180,41 @@ export async function startOutboundListener(opts: OutboundOptions): Promise<List
         firstHop: true,
         drop: MESH_REQUEST_HEADERS,
       }),
-      body: requestBody(req),
-      serviceSize: route.endpoints.length,
+      body: hasBody(req) ? new ReplayableBody(req, resilience.maxReplayBodyBytes) : null,
+      serviceSize: candidates.endpoints.length,
       deadline,
+      tryTimeoutMs: 0,
       clientGone: ctx.clientGone,
     };
-    const result = await runWithRetries(
-      (exclude) => route.picker.pick({ exclude }),
-      send,
-      attempt,
-      (failed, outcome, next) =>
-        logger.debug('retrying on another endpoint', {
-          service,
-          instance: failed.instanceId,
-          next: next.instanceId,
-          code: outcome.ok ? outcome.response.statusCode : outcome.kind,
-        }),
-    );
+    let result: Awaited<ReturnType<typeof runWithRetries>>;
+    try {
+      if (plan) opts.policy?.editRequestHeaders(plan, attempt.headers);
+      result = await runWithRetries((exclude) => candidates.picker.pick({ exclude }), send, attempt, svc);
+    } finally {
+      svc.breaker.leavePending();
+    }
 
     const { endpoint, outcome } = result;
     if (endpoint === undefined || outcome === undefined) {
-      return fail(MeshErrorCode.noHealthyEndpoint, `service ${service}: no healthy endpoint (${describeHealth(route.endpoints)})`, {
-        service,
-      });
+      const subset = plan?.destination.tags.length ? ` with tags ${plan.destination.tags.join(', ')}` : '';
+      const why = `service ${route.service}${subset}: no healthy endpoint (${describeHealth(candidates.endpoints)})`;
+      return fail(MeshErrorCode.noHealthyEndpoint, why, { service });
     }
     if (!outcome.ok) {
       if (outcome.kind === 'aborted') {
         logger.debug('client went away', { service, instance: endpoint.instanceId, requestId });
-        return;
+        return 'client_gone';
       }
       const what = `service ${service}: ${describeEndpoint(endpoint, opts.agentId)}`;
-      return fail(failureCode(outcome.kind), failureMessage(outcome.kind, what, budgetMs, outcome.error), {
+      const waitedMs = outcome.kind === 'timeout' && !deadline.expired ? attempt.tryTimeoutMs : deadline.budgetMs;
+      return fail(failureCode(outcome.kind), failureMessage(outcome.kind, what, waitedMs, outcome.error), {
         service,
         instance: endpoint.instanceId,
         tries: result.tries,
       });
     }
+    const peerCode = outcome.response.headers[ERROR_HEADER];
+    if (plan) opts.policy?.editResponseHeaders(plan, outcome.response.headers);
     try {
       await streamResponse(res, outcome.response, requestId);
     } catch (err) {
@@ -160,7 +228,9 @@ export async function startOutboundListener(opts: OutboundOptions): Promise<List
       // Either side failed mid-body; the client's response is already cut.
       const code = ctx.clientGone.aborted ? 'client_gone' : MeshErrorCode.upstreamReset;
       logger.info('response stream ended early', { service, instance: endpoint.instanceId, code, requestId, err: messageOf(err) });
+      return code;
     }
+    return peerCode === undefined ? '' : String(peerCode);
   };
 
   const rejectConnect = (server: Server): void => {
@@ -182,6 +252,7 @@ export async function startOutboundListener(opts: OutboundOptions): Promise<List
     port: opts.port,
     logger,
     handler,
+    limits: opts.limits,
     configure: rejectConnect,
     onClosed: (graceful) => pools.close(graceful),
   });

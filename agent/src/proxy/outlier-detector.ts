@@ -1,18 +1,29 @@
 /**
- * Passive outlier detection, keyed by instance id. An endpoint we (or the
- * peer agent) could not connect to is ejected for a while so the picker
- * avoids it: 5 s the first time, doubling on each further ejection without a
- * success in between, at most 60 s. Never more than half of a service's
+ * Passive outlier detection, keyed by instance id (Envoy's consecutive_5xx /
+ * consecutive_gateway_failure). What each try's outcome says about its
+ * endpoint:
+ *   - unreachable (we, or the peer agent, could not connect): ejected at once;
+ *   - failure (a 5xx answer, a reset, a timeout): ejected after
+ *     `consecutiveFailures` of them in a row (default 5);
+ *   - success (any other answer): the run of failures starts over;
+ *   - neutral (the client left, the keep-alive race, a request we refused to
+ *     send): says nothing about the endpoint.
+ * An ejection lasts base x (number of ejections) — 5 s, 10 s, 15 s… — at most
+ * 5 min; the count starts over once the endpoint has served successfully for
+ * a whole base period after coming back. Never more than half of a service's
  * endpoints are ejected at once (rounded down: a service of one endpoint is
  * never ejected), so a bad network moment cannot empty a service; the picker
  * applies the same cap when the endpoint set changed after the ejections.
  * Pure state: no timers, time comes from the injected clock.
  */
-import type { Endpoint } from '@weft/shared';
+import { ERROR_HEADER, type Endpoint } from '@weft/shared';
 import type { TryOutcome, TrySend } from './forward.js';
-import { failureEjects } from './retry-policy.js';
+import { peerNotDelivered } from './retry-policy.js';
+
+export type OutlierVerdict = 'success' | 'failure' | 'unreachable' | 'neutral';
 
 export interface OutlierOptions {
+  consecutiveFailures?: number;
   baseEjectionMs?: number;
   maxEjectionMs?: number;
   now?: () => number;
@@ -21,19 +32,45 @@ export interface OutlierOptions {
 interface OutlierState {
   service: string;
   ejectedUntil: number;
-  /** Ejections since the last success; sets the next ejection's length. */
+  /** Ejections since the endpoint last stayed healthy for a base period; sets the next length. */
   ejections: number;
+  /** Failures in a row since the last success. */
+  consecutive: number;
+  lastFailureAt: number;
+}
+
+/** What `outcome` says about the endpoint that produced it. */
+export function verdictOf(outcome: TryOutcome): OutlierVerdict {
+  if (!outcome.ok) {
+    switch (outcome.kind) {
+      case 'connect':
+        return 'unreachable';
+      case 'reset':
+      case 'timeout':
+        return 'failure';
+      default:
+        return 'neutral';
+    }
+  }
+  if (peerNotDelivered(outcome)) return 'unreachable';
+  const status = outcome.response.statusCode;
+  if (status < 500) return 'success';
+  // The peer agent's own refusals that are about this caller, not the endpoint.
+  const code = outcome.response.headers[ERROR_HEADER];
+  return code === 'circuit_open' || code === 'shutting_down' ? 'neutral' : 'failure';
 }
 
 export class OutlierDetector {
   private readonly state = new Map<string, OutlierState>();
+  private readonly threshold: number;
   private readonly baseMs: number;
   private readonly maxMs: number;
   private readonly now: () => number;
 
   constructor(options: OutlierOptions = {}) {
+    this.threshold = options.consecutiveFailures ?? 5;
     this.baseMs = options.baseEjectionMs ?? 5_000;
-    this.maxMs = options.maxEjectionMs ?? 60_000;
+    this.maxMs = options.maxEjectionMs ?? 300_000;
     this.now = options.now ?? Date.now;
   }
 
@@ -50,33 +87,54 @@ export class OutlierDetector {
     return n;
   }
 
+  /** Ejected endpoints per service right now (for the metrics gauge). */
+  ejectedByService(): Map<string, number> {
+    const now = this.now();
+    const out = new Map<string, number>();
+    for (const s of this.state.values()) if (s.ejectedUntil > now) out.set(s.service, (out.get(s.service) ?? 0) + 1);
+    return out;
+  }
+
   /**
-   * Records a connect failure of `instanceId`, one of `serviceSize` endpoints
-   * of `service`. Returns the ejection length in ms, or 0 when it was not
-   * ejected (already ejected, or ejecting it would exceed half of the service).
+   * Records what a try said about `instanceId`, one of `serviceSize` endpoints
+   * of `service`. Returns the length of the ejection it caused in ms, or 0.
    */
-  recordFailure(instanceId: string, service: string, serviceSize: number): number {
+  record(verdict: OutlierVerdict, instanceId: string, service: string, serviceSize: number): number {
+    if (verdict === 'success') {
+      this.recordSuccess(instanceId);
+      return 0;
+    }
+    if (verdict === 'neutral') return 0;
     this.prune();
-    if (this.isEjected(instanceId)) return 0;
+    let s = this.state.get(instanceId);
+    if (s === undefined) {
+      s = { service, ejectedUntil: 0, ejections: 0, consecutive: 0, lastFailureAt: 0 };
+      this.state.set(instanceId, s);
+    }
+    s.consecutive += 1;
+    s.lastFailureAt = this.now();
+    if (verdict === 'failure' && s.consecutive < this.threshold) return 0;
+    if (s.ejectedUntil > this.now()) return 0;
     if (this.ejectedCount(service) + 1 > Math.floor(serviceSize / 2)) return 0;
-    const s = this.state.get(instanceId) ?? { service, ejectedUntil: 0, ejections: 0 };
-    const ms = Math.min(this.maxMs, this.baseMs * 2 ** Math.min(s.ejections, 20));
     s.ejections += 1;
+    s.consecutive = 0;
+    const ms = Math.min(this.maxMs, this.baseMs * s.ejections);
     s.ejectedUntil = this.now() + ms;
-    this.state.set(instanceId, s);
     return ms;
   }
 
-  /** A response came back from `instanceId`: the next ejection starts short again. */
+  /** A good answer came back from `instanceId`. */
   recordSuccess(instanceId: string): void {
     const s = this.state.get(instanceId);
-    if (s && s.ejectedUntil <= this.now()) this.state.delete(instanceId);
+    if (s === undefined) return;
+    s.consecutive = 0;
+    if (s.ejectedUntil + this.baseMs <= this.now()) this.state.delete(instanceId);
   }
 
-  /** Forgets endpoints whose last ejection ended long ago (bounded memory under endpoint churn). */
+  /** Forgets endpoints with no failure and no ejection for a long time (bounded memory under endpoint churn). */
   private prune(): void {
     const forgetBefore = this.now() - 2 * this.maxMs;
-    for (const [id, s] of this.state) if (s.ejectedUntil < forgetBefore) this.state.delete(id);
+    for (const [id, s] of this.state) if (s.ejectedUntil < forgetBefore && s.lastFailureAt < forgetBefore) this.state.delete(id);
   }
 }
 
@@ -88,12 +146,8 @@ export function withOutlierDetection(
 ): TrySend {
   return async (endpoint, attempt) => {
     const outcome: TryOutcome = await send(endpoint, attempt);
-    if (failureEjects(outcome)) {
-      const ms = detector.recordFailure(endpoint.instanceId, endpoint.service, attempt.serviceSize);
-      if (ms > 0) onEject?.(endpoint, ms);
-    } else if (outcome.ok) {
-      detector.recordSuccess(endpoint.instanceId);
-    }
+    const ms = detector.record(verdictOf(outcome), endpoint.instanceId, endpoint.service, attempt.serviceSize);
+    if (ms > 0) onEject?.(endpoint, ms);
     return outcome;
   };
 }

@@ -4,12 +4,15 @@
  * keep-alive connections. The keep-alive timeout (4 s) is shorter than the
  * usual server default (5 s for node:http, the agent's own inbound listener
  * included): we close an idle socket before the server does, which avoids
- * sending a request on a socket the server is just closing.
+ * sending a request on a socket the server is just closing. Servers with a
+ * shorter idle timeout still race us; every socket is watched so that race is
+ * recognised (stale-connection.ts) and the request sent again.
  * Pools nobody used for a while are closed by an unref'd sweep, so endpoint
  * churn does not grow the map forever.
  */
 import { isIPv6 } from 'node:net';
 import { Pool } from 'undici';
+import { reuseAwareConnector } from './stale-connection.js';
 
 export interface UpstreamPoolOptions {
   keepAliveTimeoutMs?: number;
@@ -34,11 +37,14 @@ export class UpstreamPools {
   private readonly keepAliveTimeoutMs: number;
   private readonly connectTimeoutMs: number;
   private readonly idleCloseMs: number;
+  /** One connector for every pool: plain TCP, with each socket watched for the keep-alive race. */
+  private readonly connector: ReturnType<typeof reuseAwareConnector>;
 
   constructor(options: UpstreamPoolOptions = {}) {
     this.keepAliveTimeoutMs = options.keepAliveTimeoutMs ?? 4_000;
     this.connectTimeoutMs = options.connectTimeoutMs ?? 5_000;
     this.idleCloseMs = options.idleCloseMs ?? 60_000;
+    this.connector = reuseAwareConnector({ timeout: this.connectTimeoutMs });
     this.sweep = setInterval(() => this.closeIdle(), Math.max(1_000, this.idleCloseMs / 2));
     this.sweep.unref();
   }
@@ -52,7 +58,7 @@ export class UpstreamPools {
         pool: new Pool(origin, {
           keepAliveTimeout: this.keepAliveTimeoutMs,
           keepAliveMaxTimeout: this.keepAliveTimeoutMs,
-          connectTimeout: this.connectTimeoutMs,
+          connect: this.connector,
         }),
         lastUsed: 0,
       };

@@ -1,5 +1,5 @@
 import { startAgent } from '@weft/agent';
-import { createLogger, DefaultPorts, Defaults, parseDuration, parseHostPort, validateAddress } from '@weft/shared';
+import { createLogger, DefaultPorts, Defaults, parseDuration, parseHostPort, ValidationError, validateAddress } from '@weft/shared';
 import type { Command } from 'commander';
 import { parseFlag } from '../cli-error.js';
 import { closeOnSignal } from '../run-until-signal.js';
@@ -16,6 +16,16 @@ interface AgentFlags {
   agentId?: string;
   zone?: string;
   requestTimeout: string;
+  perTryTimeout?: string;
+  maxRequestsPerService?: string;
+  maxPendingPerService?: string;
+}
+
+function positiveInt(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!/^\d+$/.test(value.trim()) || !(n > 0)) throw new ValidationError(flag, 'must be a positive integer');
+  return n;
 }
 
 export function agentCommand(program: Command): void {
@@ -32,6 +42,9 @@ export function agentCommand(program: Command): void {
     .option('--agent-id <id>', 'stable id of this agent (default: generated once and kept in the data dir)')
     .option('--zone <zone>', 'zone of this host')
     .option('--request-timeout <duration>', 'deadline of a proxied request, retries included', `${Defaults.requestTimeoutMs / 1000}s`)
+    .option('--per-try-timeout <duration>', 'longest wait for one try when a retry could follow (default 5s)')
+    .option('--max-requests-per-service <n>', 'circuit breaking: requests in flight per destination service (default 1024)')
+    .option('--max-pending-per-service <n>', 'circuit breaking: requests waiting for a response per destination service (default 1024)')
     .action(async (o: AgentFlags) => {
       const logger = createLogger({ component: 'agent' });
       const options = parseFlag(() => ({
@@ -47,6 +60,11 @@ export function agentCommand(program: Command): void {
         requestTimeoutMs: parseDuration(o.requestTimeout, '--request-timeout'),
         subscribeWaitMs: Defaults.subscribeWaitMs,
         logger,
+        resilience: {
+          perTryTimeoutMs: o.perTryTimeout === undefined ? undefined : parseDuration(o.perTryTimeout, '--per-try-timeout'),
+          maxRequestsPerService: positiveInt(o.maxRequestsPerService, '--max-requests-per-service'),
+          maxPendingRequestsPerService: positiveInt(o.maxPendingPerService, '--max-pending-per-service'),
+        },
       }));
       const agent = await startAgent(options);
       closeOnSignal(() => agent.close(), logger);

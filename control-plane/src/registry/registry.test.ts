@@ -35,12 +35,12 @@ function open(file: string, clock: { now: number }, ttl = 1000, grace = 5000) {
   };
 }
 
-test('joins endpoints with their agent and keeps them sorted by instance id', () => {
+test('joins endpoints with their agent and keeps them sorted by instance id', async () => {
   const dir = tempDir();
   const r = open(join(dir.path, 'db'), { now: 0 });
   try {
-    r.registry.register(agentB, [spec('orders', 'o2')], false);
-    r.registry.register(agentA, [spec('orders', 'o1')], false);
+    await r.registry.register(agentB, [spec('orders', 'o2')], false);
+    await r.registry.register(agentA, [spec('orders', 'o1')], false);
     const entry = r.registry.service('orders')!;
     assert.equal(entry.version, '2');
     assert.deepEqual(
@@ -56,17 +56,17 @@ test('joins endpoints with their agent and keeps them sorted by instance id', ()
   }
 });
 
-test('a change notifies only the watchers of the changed services', () => {
+test('a change notifies only the watchers of the changed services', async () => {
   const dir = tempDir();
   const r = open(join(dir.path, 'db'), { now: 0 });
   try {
     const seen: string[] = [];
     const cancelOrders = r.registry.watch('orders', (s) => seen.push(`w1:${s}`));
     r.registry.watch('users', (s) => seen.push(`w2:${s}`));
-    r.registry.register(agentA, [spec('orders', 'o1')], false);
+    await r.registry.register(agentA, [spec('orders', 'o1')], false);
     assert.deepEqual(seen, ['w1:orders']);
     cancelOrders();
-    r.registry.register(agentA, [spec('orders', 'o1'), spec('users', 'u1')], false);
+    await r.registry.register(agentA, [spec('orders', 'o1'), spec('users', 'u1')], false);
     assert.deepEqual(seen, ['w1:orders', 'w2:users']);
   } finally {
     r.close();
@@ -74,23 +74,23 @@ test('a change notifies only the watchers of the changed services', () => {
   }
 });
 
-test("removes an agent's instances when its lease lapses, and keeps a connected agent's", () => {
+test("removes an agent's instances when its lease lapses, and keeps a connected agent's", async () => {
   const dir = tempDir();
   const clock = { now: 1_000 };
   const r = open(join(dir.path, 'db'), clock, 1000);
   try {
-    r.registry.register(agentA, [spec('orders', 'o1')], false); // no stream: lease = now + ttl
-    r.registry.agentConnected(agentB);
-    r.registry.register(agentB, [spec('orders', 'o2')], false);
+    await r.registry.register(agentA, [spec('orders', 'o1')], false); // no stream: lease = now + ttl
+    await r.registry.agentConnected(agentB);
+    await r.registry.register(agentB, [spec('orders', 'o2')], false);
     let notified = 0;
     r.registry.watch('orders', () => notified++);
 
     clock.now += 999;
-    r.registry.sweep();
+    await r.registry.sweep();
     assert.equal(r.registry.service('orders')?.endpoints.length, 2);
 
     clock.now += 1;
-    r.registry.sweep();
+    await r.registry.sweep();
     assert.deepEqual(
       r.registry.service('orders')?.endpoints.map((e) => e.instanceId),
       ['o2'],
@@ -103,9 +103,10 @@ test("removes an agent's instances when its lease lapses, and keeps a connected 
 
     // B's stream closes: its lease runs for the TTL, then everything it owned goes.
     r.registry.agentDisconnected('b');
+    await new Promise((resolve) => setImmediate(resolve)); // the lease bookkeeping is group-committed
     assert.equal(r.registry.agentRecords()[0].leaseExpiresAtMs, clock.now + 1000);
     clock.now += 1000;
-    r.registry.sweep();
+    await r.registry.sweep();
     assert.equal(r.registry.service('orders'), undefined);
     assert.deepEqual(r.store.listInstances(), []);
     assert.deepEqual(r.store.listAgents(), []);
@@ -115,26 +116,85 @@ test("removes an agent's instances when its lease lapses, and keeps a connected 
   }
 });
 
-test('a restart grants every known agent the grace period, so the mesh is not emptied', () => {
+test('a restart grants every known agent the grace period, so the mesh is not emptied', async () => {
   const dir = tempDir();
   const file = join(dir.path, 'db');
   const clock = { now: 1_000 };
   const first = open(file, clock, 1000, 5000);
-  first.registry.register(agentA, [spec('orders', 'o1')], false);
+  await first.registry.register(agentA, [spec('orders', 'o1')], false);
   const version = first.registry.service('orders')!.version;
   first.close();
 
   clock.now += 60_000; // long past the old lease
   const second = open(file, clock, 1000, 5000);
   try {
-    second.registry.sweep();
+    await second.registry.sweep();
     assert.equal(second.registry.service('orders')?.version, version, 'same version after restart');
     assert.equal(second.registry.agentRecords()[0].leaseExpiresAtMs, clock.now + 5000);
     clock.now += 5000;
-    second.registry.sweep();
+    await second.registry.sweep();
     assert.equal(second.registry.service('orders'), undefined);
   } finally {
     second.close();
+    dir.remove();
+  }
+});
+
+test('writes of one event-loop turn commit together; a failing one does not fail the others', async () => {
+  const dir = tempDir();
+  const r = open(join(dir.path, 'db'), { now: 0 });
+  try {
+    await r.registry.register(agentA, [spec('orders', 'o1')], false);
+    const before = r.registry.revision();
+    const results = await Promise.allSettled([
+      r.registry.register(agentA, [spec('orders', 'o2')], false),
+      // o1 belongs to agent a: this one fails alone (its savepoint is rolled back).
+      r.registry.register(agentB, [spec('orders', 'o1')], false),
+      r.registry.setHealth('a', 'o1', 'passing'),
+      r.registry.deregister('a', ['nope']),
+    ]);
+    assert.deepEqual(
+      results.map((x) => x.status),
+      ['fulfilled', 'rejected', 'fulfilled', 'rejected'],
+    );
+    assert.equal(r.registry.revision(), before + 2);
+    const entry = r.registry.service('orders')!;
+    assert.equal(entry.version, String(before + 2));
+    assert.deepEqual(
+      entry.endpoints.map((e) => [e.instanceId, e.agentId, e.health]),
+      [
+        ['o1', 'a', 'passing'],
+        ['o2', 'a', 'unknown'],
+      ],
+    );
+    // The view was patched, not re-read: it matches the store exactly.
+    assert.deepEqual(
+      r.store.instancesOfService('orders').map((i) => [i.instanceId, i.health]),
+      [
+        ['o1', 'passing'],
+        ['o2', 'unknown'],
+      ],
+    );
+  } finally {
+    r.close();
+    dir.remove();
+  }
+});
+
+test("an agent's lease is written with its identity, and unchanged leases are not rewritten", async () => {
+  const dir = tempDir();
+  const clock = { now: 1_000 };
+  const r = open(join(dir.path, 'db'), clock, 1000);
+  try {
+    await r.registry.register(agentA, [spec('orders', 'o1')], false);
+    assert.equal(r.store.getAgent('a')?.leaseExpiresAtMs, 2_000);
+    await r.registry.agentConnected(agentA);
+    assert.equal(r.store.getAgent('a')?.leaseExpiresAtMs, null);
+    const rev = r.registry.revision();
+    await r.registry.agentConnected(agentA); // same identity, lease already "connected": nothing written
+    assert.equal(r.registry.revision(), rev);
+  } finally {
+    r.close();
     dir.remove();
   }
 });

@@ -3,13 +3,19 @@
  * in-memory endpoint view, the watch index and the agents' session leases, and
  * knows nothing of gRPC.
  *
- * Every change goes store-first: the store commits one transaction and reports
- * the services it changed; only then is the view updated and are the watchers
- * of exactly those services notified. A failed change therefore leaves the
- * view, the watchers and the database as they were.
+ * Every change goes store-first: the store commits the change and reports
+ * the instance rows it changed; only then is the view patched and are the
+ * watchers of exactly those services notified. A failed change therefore
+ * leaves the view, the watchers and the database as they were.
+ *
+ * Writes go through a WriteBatcher (group commit): the mutating methods are
+ * async and resolve once their change is durable. Decisions that depend on
+ * in-memory lease state are taken inside the write, at flush time, so they
+ * see the same state as the commit that follows in the same tick.
  */
-import type { AgentInfo, Health, InstanceSpec, Logger } from '@weft/shared';
+import type { AgentInfo, Endpoint, Health, InstanceSpec, Logger } from '@weft/shared';
 import type { ChangeResult, SqliteStore } from '../store/sqlite-store.js';
+import { WriteBatcher, type WriteBatcherOptions } from '../store/write-batcher.js';
 import { EndpointView, type ServiceEntry, toEndpoint } from './endpoint-view.js';
 import { LeaseTable } from './leases.js';
 import { type WatchCallback, WatchIndex } from './watch-index.js';
@@ -24,6 +30,16 @@ export interface RegistryOptions {
   now?: () => number;
   /** How often lapsed leases are swept; default min(1 s, leaseTtl / 4). */
   sweepIntervalMs?: number;
+  /** Group-commit settings (window, batch size, batch hook for metrics). */
+  batching?: WriteBatcherOptions;
+  /** Called when an agent is forgotten after its lease lapsed (drop per-agent server state). */
+  onAgentRemoved?: (agentId: string) => void;
+}
+
+/** Counters the registry keeps for /metrics. */
+export interface RegistryCounters {
+  /** Successful Register calls. */
+  registrations: number;
 }
 
 /** An agent as the registry sees it (for ListAgents and /v1/agents). */
@@ -51,6 +67,8 @@ export class Registry {
   private readonly watches = new WatchIndex();
   private readonly leases = new LeaseTable();
   private readonly agents = new Map<string, AgentInfo>();
+  private readonly batcher: WriteBatcher;
+  readonly counters: RegistryCounters = { registrations: 0 };
   private readonly now: () => number;
   private readonly log: Logger;
   private sweeper: NodeJS.Timeout | undefined;
@@ -62,6 +80,7 @@ export class Registry {
   ) {
     this.now = opts.now ?? Date.now;
     this.log = opts.logger;
+    this.batcher = new WriteBatcher(store, opts.batching);
   }
 
   /** Builds the view from the store, grants every known agent the restart grace, starts the lease sweeper. */
@@ -97,8 +116,9 @@ export class Registry {
     });
   }
 
-  /** Stops the sweeper; later stream closes no longer touch the store. */
+  /** Commits queued writes, stops the sweeper; later stream closes no longer touch the store. */
   close(): void {
+    this.batcher.flushNow();
     this.closed = true;
     if (this.sweeper) clearInterval(this.sweeper);
     this.sweeper = undefined;
@@ -136,40 +156,63 @@ export class Registry {
     return out;
   }
 
-  /** Upserts `instances` for `agent` (see SqliteStore.registerInstances). */
-  register(agent: AgentInfo, instances: readonly InstanceSpec[], replaceAll: boolean): { revision: number } {
-    const result = this.store.registerInstances(agent, instances, replaceAll);
-    this.agents.set(agent.agentId, agentInfoOf(agent));
-    if (!this.leases.isConnected(agent.agentId)) {
-      // An agent that registers before (or without) opening its stream still gets a lease.
-      const until = this.now() + this.opts.leaseTtlMs;
-      this.leases.grant(agent.agentId, until);
-      this.store.setAgentLease(agent.agentId, this.leases.expiresAt(agent.agentId));
-    }
-    this.apply(result, { agent: agent.agentId, op: 'register' });
-    return { revision: result.revision };
+  /** Upserts `instances` for `agent` (see SqliteStore.registerInstances); resolves once durable. */
+  register(agent: AgentInfo, instances: readonly InstanceSpec[], replaceAll: boolean): Promise<{ revision: number }> {
+    let leaseUntil: number | null = null;
+    return this.batcher.submit(
+      () => {
+        // An agent that registers before (or without) opening its stream still gets a lease,
+        // written in the same transaction as its identity.
+        leaseUntil = this.leases.isConnected(agent.agentId)
+          ? null
+          : Math.max(this.leases.expiresAt(agent.agentId) ?? 0, this.now() + this.opts.leaseTtlMs);
+        return this.store.registerInstances(agent, instances, replaceAll, leaseUntil ?? undefined);
+      },
+      (result) => {
+        this.agents.set(agent.agentId, agentInfoOf(agent));
+        if (leaseUntil !== null) this.leases.grant(agent.agentId, leaseUntil);
+        this.counters.registrations++;
+        this.apply(result, { agent: agent.agentId, op: 'register' });
+        return { revision: result.revision };
+      },
+    );
   }
 
-  deregister(agentId: string, instanceIds: readonly string[]): { revision: number; removed: number } {
-    const result = this.store.deregister(agentId, instanceIds);
-    this.apply(result, { agent: agentId, op: 'deregister' });
-    return { revision: result.revision, removed: result.removed };
+  deregister(agentId: string, instanceIds: readonly string[]): Promise<{ revision: number; removed: number }> {
+    return this.batcher.submit(
+      () => this.store.deregister(agentId, instanceIds),
+      (result) => {
+        this.apply(result, { agent: agentId, op: 'deregister' });
+        return { revision: result.revision, removed: result.removed };
+      },
+    );
   }
 
-  setHealth(agentId: string, instanceId: string, health: Health): { revision: number } {
-    const result = this.store.setHealth(agentId, instanceId, health);
-    this.apply(result, { agent: agentId, op: 'set_health', instance: instanceId, health });
-    return { revision: result.revision };
+  setHealth(agentId: string, instanceId: string, health: Health): Promise<{ revision: number }> {
+    return this.batcher.submit(
+      () => this.store.setHealth(agentId, instanceId, health),
+      (result) => {
+        this.apply(result, { agent: agentId, op: 'set_health', instance: instanceId, health });
+        return { revision: result.revision };
+      },
+    );
   }
 
-  /** A discovery stream of `agent` opened: its identity may have changed, and its lease is held. */
-  agentConnected(agent: AgentInfo): void {
-    const result = this.store.upsertAgent(agent);
-    this.store.setAgentLease(agent.agentId, null);
-    // Last, so a failed write above leaves no stream counted on the lease.
-    this.agents.set(agent.agentId, agentInfoOf(agent));
+  /**
+   * A discovery stream of `agent` opened: its lease is held from now on (in
+   * memory, at once); its identity and lease bookkeeping are written in one
+   * transaction, and the returned promise settles when that is durable. If the
+   * write fails, the caller ends the stream (which releases the lease).
+   */
+  agentConnected(agent: AgentInfo): Promise<void> {
     this.leases.streamOpened(agent.agentId);
-    this.apply(result, { agent: agent.agentId, op: 'connect' });
+    return this.batcher.submit(
+      () => this.store.upsertAgent(agent, null),
+      (result) => {
+        this.agents.set(agent.agentId, agentInfoOf(agent));
+        this.apply(result, { agent: agent.agentId, op: 'connect' });
+      },
+    );
   }
 
   /** A discovery stream of the agent closed; after its last one the lease starts running out. */
@@ -177,11 +220,12 @@ export class Registry {
     if (this.closed) return;
     const expiresAtMs = this.leases.streamClosed(agentId, this.now() + this.opts.leaseTtlMs);
     if (expiresAtMs === null) return;
-    try {
-      this.store.setAgentLease(agentId, expiresAtMs);
-    } catch (err) {
-      this.log.warn('cannot record lease expiry', { agent: agentId, err });
-    }
+    this.batcher
+      .submit(() => {
+        // Skipped when the agent came back before the flush: its row already says "connected".
+        if (!this.leases.isConnected(agentId)) this.store.setAgentLease(agentId, expiresAtMs);
+      })
+      .catch((err) => this.log.warn('cannot record lease expiry', { agent: agentId, err }));
     this.log.info('agent lease running', { agent: agentId, leaseExpiresAtMs: expiresAtMs });
   }
 
@@ -189,29 +233,62 @@ export class Registry {
     return this.leases.isConnected(agentId);
   }
 
-  /** Removes every agent whose lease lapsed, with all its instances (one transaction per agent). */
-  sweep(): void {
-    if (this.closed) return;
-    for (const agentId of this.leases.expired(this.now())) {
-      try {
-        const result = this.store.removeAgent(agentId);
-        this.leases.forget(agentId);
-        this.agents.delete(agentId);
-        this.apply(result, { agent: agentId, op: 'lease_lapsed' });
-        this.log.info('agent lease lapsed', { agent: agentId, instancesRemoved: result.removed, services: result.changedServices });
-      } catch (err) {
-        this.log.error('cannot remove agent after lease lapse', { agent: agentId, err });
-      }
-    }
+  /** Writes queued for the next group commit. */
+  pendingWrites(): number {
+    return this.batcher.pending;
   }
 
-  /** After a commit: rebuild the changed services' entries, then notify their watchers. */
+  /** Removes every agent whose lease lapsed, with all its instances (one savepoint per agent, one commit). */
+  sweep(): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    const lapsed = (agentId: string): boolean => {
+      const expires = this.leases.expiresAt(agentId);
+      return !this.leases.isConnected(agentId) && expires !== null && expires <= this.now();
+    };
+    const removals = this.leases.expired(this.now()).map((agentId) =>
+      this.batcher
+        .submit(
+          // Re-checked at flush time: the agent may have reconnected, or an earlier sweep removed it.
+          () => (lapsed(agentId) ? this.store.removeAgent(agentId) : null),
+          (result) => {
+            if (!result) return;
+            this.leases.forget(agentId);
+            this.agents.delete(agentId);
+            this.opts.onAgentRemoved?.(agentId);
+            this.apply(result, { agent: agentId, op: 'lease_lapsed' });
+            this.log.info('agent lease lapsed', { agent: agentId, instancesRemoved: result.removed, services: result.changedServices });
+          },
+        )
+        .catch((err) => this.log.error('cannot remove agent after lease lapse', { agent: agentId, err })),
+    );
+    return Promise.all(removals).then(() => {});
+  }
+
+  /** After a commit: patch the changed services' entries, then notify their watchers. */
   private apply(result: ChangeResult, fields: Record<string, unknown>): void {
     if (result.changedServices.length === 0) return;
     const version = String(result.revision);
+    const reload = new Set(result.reloadServices);
+    const perService = new Map<string, { upserts: Endpoint[]; removed: string[] }>();
+    for (const change of result.instanceChanges) {
+      if (reload.has(change.service)) continue;
+      let p = perService.get(change.service);
+      if (!p) {
+        p = { upserts: [], removed: [] };
+        perService.set(change.service, p);
+      }
+      if (change.instance) p.upserts.push(toEndpoint(change.instance, this.agents.get(change.instance.agentId)));
+      else p.removed.push(change.instanceId);
+    }
     for (const service of result.changedServices) {
-      const endpoints = this.store.instancesOfService(service).map((i) => toEndpoint(i, this.agents.get(i.agentId)));
-      this.view.set(service, version, endpoints);
+      const p = perService.get(service);
+      if (reload.has(service) || !p) {
+        // Rare: every endpoint of an agent moved with it (address, port, zone): rebuild from the store.
+        const endpoints = this.store.instancesOfService(service).map((i) => toEndpoint(i, this.agents.get(i.agentId)));
+        this.view.set(service, version, endpoints);
+      } else {
+        this.view.patch(service, version, p.upserts, p.removed);
+      }
     }
     this.log.debug('services changed', { ...fields, revision: result.revision, services: result.changedServices });
     this.watches.notify(result.changedServices);

@@ -9,8 +9,10 @@ import { ValidationError } from '@weft/shared';
 import type { DiscoveryRequest__Output } from '@weft/shared/generated/weft/v1/DiscoveryRequest';
 import type { DiscoveryResponse } from '@weft/shared/generated/weft/v1/DiscoveryResponse';
 import type { Registry } from '../registry/registry.js';
-import { DiscoveryStream } from './discovery-stream.js';
+import { DiscoveryStream, type StreamObserver } from './discovery-stream.js';
 import { parseAgentInfo } from './parse.js';
+import type { PolicySource } from './policy-translate.js';
+import type { RejectedVersions } from './rejected-versions.js';
 import { type GrpcError, isInternal, streamReplacedError, toGrpcError } from './status.js';
 import type { StreamHandle, StreamTable } from './stream-table.js';
 
@@ -18,6 +20,10 @@ export interface DiscoveryServiceDeps {
   registry: Registry;
   streams: StreamTable;
   logger: Logger;
+  /** Versions each agent rejected, kept across its streams. */
+  rejections: RejectedVersions;
+  observer?: StreamObserver;
+  policies?: PolicySource;
 }
 
 type DiscoveryCall = grpc.ServerDuplexStream<DiscoveryRequest__Output, DiscoveryResponse>;
@@ -52,7 +58,11 @@ export function createDiscoveryHandlers(deps: DiscoveryServiceDeps): { Stream: (
         if (!req.agent) throw new ValidationError('agent', 'is required on the first request of a stream');
         const agent = parseAgentInfo(req.agent, 'agent');
         log = log.child({ agent: agent.agentId });
-        deps.registry.agentConnected(agent);
+        // The lease is held at once; the identity write is group-committed. If it fails, the stream ends.
+        deps.registry.agentConnected(agent).catch((err: unknown) => {
+          log.error('cannot record connected agent', { err });
+          endWith(toGrpcError(err), 'cannot record agent');
+        });
         const stream = new DiscoveryStream({
           streamId,
           agentId: agent.agentId,
@@ -61,6 +71,9 @@ export function createDiscoveryHandlers(deps: DiscoveryServiceDeps): { Stream: (
             if (!done) call.write(response);
           },
           logger: log,
+          rejections: deps.rejections.forAgent(agent.agentId),
+          observer: deps.observer,
+          policies: deps.policies,
         });
         const h: StreamHandle = { agentId: agent.agentId, stream, end: (status) => endWith(status, status.details) };
         const previous = deps.streams.add(h);

@@ -13,6 +13,8 @@
  * - `held` is the version the agent holds (acknowledged, or declared in
  *   `initial_versions`). A resource is sent only when its version differs
  *   from `held` and from `rejected`: a rejected version is never resent.
+ *   Rejections are also kept per agent (AgentRejections), so a reconnect of
+ *   the same agent does not resend them either.
  * - Nonces are "1", "2", ... within a stream.
  */
 import type { Logger } from '@weft/shared';
@@ -21,6 +23,9 @@ import type { DiscoveryRequest__Output } from '@weft/shared/generated/weft/v1/Di
 import type { DiscoveryResponse } from '@weft/shared/generated/weft/v1/DiscoveryResponse';
 import type { ResourceError__Output } from '@weft/shared/generated/weft/v1/ResourceError';
 import type { ServiceEntry } from '../registry/endpoint-view.js';
+import type { PolicyEntry } from '../registry/policy-registry.js';
+import { type PolicySource, policyServiceOf } from './policy-translate.js';
+import type { AgentRejections } from './rejected-versions.js';
 import { discoveryResponse } from './translate.js';
 
 /** What a stream needs from the registry. */
@@ -54,11 +59,30 @@ export interface DiscoveryStreamOptions {
   /** Writes one response to the wire. */
   send: (response: DiscoveryResponse) => void;
   logger: Logger;
+  /** The agent's rejected versions, shared by its streams (never resent after a reconnect). */
+  rejections?: AgentRejections;
+  /** Metrics hooks; must not throw. */
+  observer?: StreamObserver;
+  /** Serves "policy/<service>" names; without it they are always not_found. */
+  policies?: PolicySource;
+}
+
+/** What a stream reports for /metrics. */
+export interface StreamObserver {
+  /**
+   * A response was written. `changeLatenciesMs` has one entry per resource
+   * sent because of a change: time from the change's commit to this write.
+   */
+  pushed(changeLatenciesMs: readonly number[]): void;
+  /** The in-flight response was answered after `rttMs`; `nack` when it listed errors. */
+  answered(rttMs: number, nack: boolean): void;
 }
 
 interface Subscription {
   /** Null when the name is not a valid "endpoints/<service>": it never exists. */
   readonly service: string | null;
+  /** True for "policy/<service>" (served by the policy source). */
+  readonly policy?: boolean;
   readonly cancel: () => void;
   held?: string;
   sent?: string;
@@ -71,6 +95,7 @@ interface InFlight {
   nonce: string;
   /** name -> version sent in that response (resources only; removals need no answer). */
   versions: Map<string, string>;
+  sentAt: number;
 }
 
 /** The service a resource name refers to, or null for unknown types and bad names. */
@@ -97,6 +122,11 @@ export class DiscoveryStream {
   private readonly dirty = new Set<string>();
   /** New subscriptions that must be answered, with `not_found` if nothing else. */
   private readonly unanswered = new Set<string>();
+  /** Dirty names that were marked by a committed change (push-latency metrics); a subset of `dirty`. */
+  private readonly changed = new Set<string>();
+  private readonly rejections: AgentRejections | undefined;
+  private readonly observer: StreamObserver | undefined;
+  private readonly policies: PolicySource | undefined;
   private inflight: InFlight | null = null;
   private lastNonce = 0;
   /** The first request is always answered, even with an empty response: it confirms the agent's versions. */
@@ -110,6 +140,24 @@ export class DiscoveryStream {
     this.source = opts.source;
     this.send = opts.send;
     this.log = opts.logger;
+    this.rejections = opts.rejections;
+    this.observer = opts.observer;
+    this.policies = opts.policies;
+  }
+
+  /** Names waiting for the next response: bounded by the subscriptions, whatever the agent does. */
+  get pendingNames(): number {
+    return this.dirty.size;
+  }
+
+  /** Number of subscribed names. */
+  get subscriptions(): number {
+    return this.subs.size;
+  }
+
+  /** Nonce of the unanswered response, or null. */
+  get inflightNonce(): string | null {
+    return this.inflight?.nonce ?? null;
   }
 
   /** Handles one request: the answer to the in-flight response first, then (un)subscriptions; then flushes. */
@@ -132,6 +180,7 @@ export class DiscoveryStream {
     for (const sub of this.subs.values()) sub.cancel();
     this.dirty.clear();
     this.unanswered.clear();
+    this.changed.clear();
   }
 
   status(): StreamStatus {
@@ -149,9 +198,22 @@ export class DiscoveryStream {
 
   private subscribe(name: string, heldVersion: string | undefined): void {
     if (this.subs.has(name)) return;
-    const service = serviceOfResource(name);
-    const cancel = service ? this.source.watch(service, () => this.onChange(name)) : () => {};
-    this.subs.set(name, { service, cancel, held: heldVersion || undefined });
+    const policyService = policyServiceOf(name);
+    const service = policyService ?? serviceOfResource(name);
+    const cancel = policyService
+      ? (this.policies?.watch(policyService, () => this.onChange(name)) ?? (() => {}))
+      : service
+        ? this.source.watch(service, () => this.onChange(name))
+        : () => {};
+    const rejected = this.rejections?.get(name);
+    this.subs.set(name, {
+      service,
+      policy: policyService !== null,
+      cancel,
+      held: heldVersion || undefined,
+      rejected: rejected?.version,
+      error: rejected?.error,
+    });
     this.dirty.add(name);
     this.unanswered.add(name);
   }
@@ -163,11 +225,13 @@ export class DiscoveryStream {
     this.subs.delete(name);
     this.dirty.delete(name);
     this.unanswered.delete(name);
+    this.changed.delete(name);
   }
 
   private onChange(name: string): void {
     if (this.closed || !this.subs.has(name)) return;
     this.dirty.add(name);
+    this.changed.add(name);
     if (!this.inflight && !this.scheduled) {
       // Deferred so one tick's changes make one response and the registry never waits on a stream.
       this.scheduled = setImmediate(() => {
@@ -189,6 +253,7 @@ export class DiscoveryStream {
       return;
     }
     this.inflight = null;
+    this.observer?.answered(performance.now() - inflight.sentAt, errors.length > 0);
     const rejected = new Map(errors.map((e) => [e.name, e]));
     for (const [name, version] of inflight.versions) {
       const sub = this.subs.get(name);
@@ -197,11 +262,13 @@ export class DiscoveryStream {
       if (err) {
         sub.rejected = version;
         sub.error = err.message || 'rejected';
+        this.rejections?.set(name, version, sub.error);
         this.log.warn('agent rejected resource', { resource: name, version, error: sub.error });
       } else {
         sub.held = version;
         sub.acked = version;
         // Versions only grow, so an older rejected one can never come back.
+        if (sub.rejected !== undefined) this.rejections?.clear(name);
         sub.rejected = undefined;
         sub.error = undefined;
       }
@@ -216,18 +283,29 @@ export class DiscoveryStream {
     if (this.closed || this.inflight) return;
     if (this.dirty.size === 0 && !this.firstAnswerDue) return;
     const resources: ServiceEntry[] = [];
+    const policies: PolicyEntry[] = [];
     const removed: string[] = [];
     const notFound: string[] = [];
     const versions = new Map<string, string>();
+    const latencies: number[] = [];
+    const now = performance.now();
     for (const name of this.dirty) {
       const sub = this.subs.get(name);
       if (!sub) continue;
-      const entry = sub.service === null ? undefined : this.source.service(sub.service);
+      const entry = sub.service === null ? undefined : sub.policy ? this.policies?.entry(sub.service) : this.source.service(sub.service);
+      if (!entry && sub.rejected !== undefined) {
+        // The name stopped existing: whatever comes next has a newer version.
+        this.rejections?.clear(name);
+        sub.rejected = undefined;
+        sub.error = undefined;
+      }
       if (entry) {
         if (entry.version === sub.held || entry.version === sub.rejected) continue;
-        resources.push(entry);
+        if ('json' in entry) policies.push(entry);
+        else resources.push(entry);
         versions.set(name, entry.version);
         sub.sent = entry.version;
+        if (this.changed.has(name) && !('json' in entry)) latencies.push(now - entry.madeAt);
       } else if (sub.held !== undefined) {
         removed.push(name);
         sub.held = undefined;
@@ -239,24 +317,28 @@ export class DiscoveryStream {
     }
     this.dirty.clear();
     this.unanswered.clear();
+    this.changed.clear();
     const forced = this.firstAnswerDue;
     this.firstAnswerDue = false;
-    if (!forced && resources.length + removed.length + notFound.length === 0) return;
+    if (!forced && resources.length + policies.length + removed.length + notFound.length === 0) return;
     const nonce = String(++this.lastNonce);
-    this.inflight = { nonce, versions };
+    this.inflight = { nonce, versions, sentAt: now };
     const response = discoveryResponse({
       nonce,
       revision: this.source.revision(),
       resources: resources.sort((a, b) => (a.service < b.service ? -1 : 1)),
+      policies: policies.sort((a, b) => (a.service < b.service ? -1 : 1)),
       removed: sorted(removed),
       notFound: sorted(notFound),
     });
+    // Counts only: this runs for every response even when debug is off (per-resource state is in /v1/agents).
     this.log.debug('push', {
       nonce,
-      resources: resources.map((r) => `${r.service}@${r.version}`),
-      removed,
-      notFound,
+      resources: resources.length + policies.length,
+      removed: removed.length,
+      notFound: notFound.length,
     });
     this.send(response);
+    this.observer?.pushed(latencies);
   }
 }

@@ -6,9 +6,14 @@
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from '@weft/shared';
 import { loadWeftProto } from '@weft/shared';
+import type { PolicyRegistry } from '../registry/policy-registry.js';
 import type { Registry } from '../registry/registry.js';
 import { createDiscoveryHandlers } from './discovery-service.js';
+import type { StreamObserver } from './discovery-stream.js';
+import { cachingResponseSerializer } from './encoded-response.js';
+import { createPolicyHandlers } from './policy-service.js';
 import { createRegistryHandlers } from './registry-service.js';
+import { RejectedVersions } from './rejected-versions.js';
 import { shuttingDownError } from './status.js';
 import { StreamTable } from './stream-table.js';
 
@@ -19,12 +24,24 @@ export interface GrpcServerOptions {
   logger: Logger;
   /** How long close() waits for calls to finish before cutting connections. */
   shutdownGraceMs?: number;
+  /** Per-agent rejected versions (shared with the HTTP API); a fresh one when omitted. */
+  rejections?: RejectedVersions;
+  observer?: StreamObserver;
+  /** Traffic policy: the config calls and "policy/<service>" resources. */
+  policies: PolicyRegistry;
 }
 
 export interface RunningGrpcServer {
   readonly port: number;
   readonly streams: StreamTable;
+  readonly rejections: RejectedVersions;
   close(): Promise<void>;
+}
+
+/** The Discovery service definition with a response serializer that encodes each resource once. */
+function discoveryServiceWithEncodingCache(service: grpc.ServiceDefinition): grpc.ServiceDefinition {
+  const stream = service.Stream;
+  return { ...service, Stream: { ...stream, responseSerialize: cachingResponseSerializer(stream.responseSerialize) } };
 }
 
 /** "host:port" with IPv6 literals in brackets. */
@@ -41,9 +58,10 @@ export async function startGrpcServer(opts: GrpcServerOptions): Promise<RunningG
     // Agents may ping an idle stream every 10 s without being told to go away.
     'grpc.http2.min_ping_interval_without_data_ms': 10_000,
   });
-  const deps = { registry: opts.registry, streams, logger: opts.logger };
-  server.addService(proto.Registry.service, createRegistryHandlers(deps));
-  server.addService(proto.Discovery.service, createDiscoveryHandlers(deps));
+  const rejections = opts.rejections ?? new RejectedVersions();
+  const deps = { registry: opts.registry, streams, logger: opts.logger, rejections, observer: opts.observer, policies: opts.policies };
+  server.addService(proto.Registry.service, { ...createRegistryHandlers(deps), ...createPolicyHandlers(opts.policies, opts.logger) });
+  server.addService(discoveryServiceWithEncodingCache(proto.Discovery.service), createDiscoveryHandlers(deps));
 
   const port = await new Promise<number>((resolve, reject) => {
     server.bindAsync(hostPort(opts.host, opts.port), grpc.ServerCredentials.createInsecure(), (err, bound) => {
@@ -68,5 +86,5 @@ export async function startGrpcServer(opts: GrpcServerOptions): Promise<RunningG
     });
     return closing;
   };
-  return { port, streams, close };
+  return { port, streams, rejections, close };
 }

@@ -2,17 +2,20 @@
  * Read-only HTTP API for operators and health checks (JSON, domain field names):
  *   GET /healthz       -> {"status":"ok","revision":"N"}
  *   GET /v1/services   -> services with their instances
- *   GET /v1/agents     -> agents with lease and per-resource stream state
+ *   GET /v1/agents     -> agents with lease, per-resource stream state and remembered rejections
+ *   GET /metrics       -> Prometheus text format
  * Anything else is a JSON error with `x-weft-error`; a bad request never
  * crashes the process.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Logger } from '@weft/shared';
-import { ERROR_HEADER, NotFoundError } from '@weft/shared';
+import type { Logger, MetricsRegistry } from '@weft/shared';
+import { ERROR_HEADER, NotFoundError, PROMETHEUS_CONTENT_TYPE } from '@weft/shared';
 import type { Registry } from '../registry/registry.js';
+import type { RejectedVersions } from './rejected-versions.js';
 import { toHttpError } from './status.js';
 import type { StreamTable } from './stream-table.js';
+import { resourceStatuses } from './translate.js';
 
 export interface HttpApiOptions {
   host: string;
@@ -20,6 +23,8 @@ export interface HttpApiOptions {
   registry: Registry;
   streams: StreamTable;
   logger: Logger;
+  rejections?: RejectedVersions;
+  metrics?: MetricsRegistry;
 }
 
 export interface RunningHttpApi {
@@ -29,7 +34,7 @@ export interface RunningHttpApi {
 
 type Route = () => unknown;
 
-function routes(registry: Registry, streams: StreamTable): Record<string, Route> {
+function routes(registry: Registry, streams: StreamTable, rejections: RejectedVersions | undefined): Record<string, Route> {
   return {
     '/healthz': () => ({ status: 'ok', revision: String(registry.revision()) }),
     '/v1/services': () => ({
@@ -64,7 +69,7 @@ function routes(registry: Registry, streams: StreamTable): Record<string, Route>
           instances: r.instances,
           stream: stream?.streamId ?? null,
           pendingNonce: stream?.pendingNonce ?? '',
-          resources: stream?.resources ?? [],
+          resources: resourceStatuses(stream, rejections?.ofAgent(r.info.agentId) ?? []),
         };
       }),
     }),
@@ -81,14 +86,21 @@ function sendJson(res: ServerResponse, status: number, body: unknown, errorCode?
 }
 
 export async function startHttpApi(opts: HttpApiOptions): Promise<RunningHttpApi> {
-  const table = routes(opts.registry, opts.streams);
+  const table = routes(opts.registry, opts.streams, opts.rejections);
   const log = opts.logger;
 
   const handle = (req: IncomingMessage, res: ServerResponse): void => {
     try {
       const path = new URL(req.url ?? '/', 'http://control-plane').pathname;
+      if (path === '/metrics' && opts.metrics && (req.method === 'GET' || req.method === 'HEAD')) {
+        res.statusCode = 200;
+        res.setHeader('content-type', PROMETHEUS_CONTENT_TYPE);
+        res.setHeader('cache-control', 'no-store');
+        res.end(opts.metrics.render());
+        return;
+      }
       const route = Object.hasOwn(table, path) ? table[path] : undefined;
-      if (!route) throw new NotFoundError(`no such endpoint: ${req.method} ${path} (try /healthz, /v1/services, /v1/agents)`);
+      if (!route) throw new NotFoundError(`no such endpoint: ${req.method} ${path} (try /healthz, /v1/services, /v1/agents, /metrics)`);
       if (req.method !== 'GET' && req.method !== 'HEAD') {
         res.setHeader('allow', 'GET, HEAD');
         sendJson(

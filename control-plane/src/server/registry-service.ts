@@ -9,6 +9,8 @@ import { healthFromProto, validateInstanceId } from '@weft/shared';
 import type { RegistryHandlers } from '@weft/shared/generated/weft/v1/Registry';
 import type { Registry } from '../registry/registry.js';
 import { parseAgentInfo, parseInstanceIds, parseInstances } from './parse.js';
+import type { PolicyHandlers } from './policy-service.js';
+import type { RejectedVersions } from './rejected-versions.js';
 import { isInternal, toGrpcError } from './status.js';
 import type { StreamTable } from './stream-table.js';
 import { agentStatus, serviceSummary } from './translate.js';
@@ -17,30 +19,44 @@ export interface RegistryServiceDeps {
   registry: Registry;
   streams: StreamTable;
   logger: Logger;
+  /** Shown in ListAgents (also for names the agent's current stream does not subscribe to). */
+  rejections?: RejectedVersions;
 }
 
-/** Wraps a synchronous handler: its return value is the response, a throw becomes a status. */
-function unary<Req, Res>(method: string, log: Logger, fn: (req: Req) => Res): grpc.handleUnaryCall<Req, Res> {
+/**
+ * Wraps a handler: its (awaited) return value is the response, a throw or a
+ * rejection becomes a status. Writes resolve only after their group commit.
+ */
+function unary<Req, Res>(method: string, log: Logger, fn: (req: Req) => Res | Promise<Res>): grpc.handleUnaryCall<Req, Res> {
+  const fail = (callback: grpc.sendUnaryData<Res>, err: unknown) => {
+    if (isInternal(err)) log.error('registry call failed', { method, err });
+    else log.debug('registry call refused', { method, err });
+    callback(toGrpcError(err));
+  };
   return (call, callback) => {
     try {
-      callback(null, fn(call.request));
+      const out = fn(call.request);
+      if (out instanceof Promise)
+        out.then(
+          (res) => callback(null, res),
+          (err: unknown) => fail(callback, err),
+        );
+      else callback(null, out);
     } catch (err) {
-      if (isInternal(err)) log.error('registry call failed', { method, err });
-      else log.debug('registry call refused', { method, err });
-      callback(toGrpcError(err));
+      fail(callback, err);
     }
   };
 }
 
-export function createRegistryHandlers(deps: RegistryServiceDeps): RegistryHandlers {
+export function createRegistryHandlers(deps: RegistryServiceDeps): Omit<RegistryHandlers, keyof PolicyHandlers> {
   const { registry, streams } = deps;
   const log = deps.logger;
   return {
-    Register: unary('Register', log, (req) => {
+    Register: unary('Register', log, async (req) => {
       const agent = parseAgentInfo(req.agent, 'agent');
       const instances = parseInstances(req.instances, 'instances');
-      const { revision } = registry.register(agent, instances, req.replace_all === true);
-      log.info('registered', {
+      const { revision } = await registry.register(agent, instances, req.replace_all === true);
+      log.debug('registered', {
         agent: agent.agentId,
         instances: instances.map((i) => `${i.service}/${i.instanceId}`),
         replaceAll: req.replace_all === true,
@@ -49,20 +65,20 @@ export function createRegistryHandlers(deps: RegistryServiceDeps): RegistryHandl
       return { revision: String(revision), instance_ids: instances.map((i) => i.instanceId) };
     }),
 
-    Deregister: unary('Deregister', log, (req) => {
+    Deregister: unary('Deregister', log, async (req) => {
       const agentId = validateInstanceId(req.agent_id, 'agent_id');
       const ids = parseInstanceIds(req.instance_ids, 'instance_ids');
-      const { revision, removed } = registry.deregister(agentId, ids);
-      log.info('deregistered', { agent: agentId, instances: ids, revision });
+      const { revision, removed } = await registry.deregister(agentId, ids);
+      log.debug('deregistered', { agent: agentId, instances: ids, revision });
       return { revision: String(revision), removed };
     }),
 
-    SetHealth: unary('SetHealth', log, (req) => {
+    SetHealth: unary('SetHealth', log, async (req) => {
       const agentId = validateInstanceId(req.agent_id, 'agent_id');
       const instanceId = validateInstanceId(req.instance_id, 'instance_id');
       const health = healthFromProto(req.health);
-      const { revision } = registry.setHealth(agentId, instanceId, health);
-      log.info('health changed', { agent: agentId, instance: instanceId, health, output: req.output?.slice(0, 512), revision });
+      const { revision } = await registry.setHealth(agentId, instanceId, health);
+      log.debug('health changed', { agent: agentId, instance: instanceId, health, output: req.output?.slice(0, 512), revision });
       return { revision: String(revision) };
     }),
 
@@ -73,7 +89,9 @@ export function createRegistryHandlers(deps: RegistryServiceDeps): RegistryHandl
 
     ListAgents: unary('ListAgents', log, () => ({
       revision: String(registry.revision()),
-      agents: registry.agentRecords().map((r) => agentStatus(r, streams.get(r.info.agentId)?.stream.status())),
+      agents: registry
+        .agentRecords()
+        .map((r) => agentStatus(r, streams.get(r.info.agentId)?.stream.status(), deps.rejections?.ofAgent(r.info.agentId) ?? [])),
     })),
   };
 }

@@ -64,6 +64,42 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 2,
+    name: 'policy',
+    sql: `
+      -- Traffic policy (control-plane/src/store/policy-store.ts). Its own revision
+      -- counter: the version of every "policy/<service>" resource.
+      INSERT INTO meta (key, value) VALUES ('config_revision', 0);
+
+      -- What is in force: one validated document per (service, kind).
+      CREATE TABLE policy (
+        service  TEXT NOT NULL,
+        kind     TEXT NOT NULL CHECK (kind IN ('Routes', 'ServicePolicy')),
+        json     TEXT NOT NULL,
+        revision INTEGER NOT NULL,
+        PRIMARY KEY (service, kind)
+      );
+
+      -- One row per config revision (one apply / delete / rollback call).
+      CREATE TABLE policy_revisions (
+        revision    INTEGER PRIMARY KEY,
+        applied_at  TEXT NOT NULL,
+        description TEXT NOT NULL
+      );
+
+      -- Every change of every revision; json NULL = deleted. Enough to rebuild
+      -- the state at any revision (rollback) and to print history.
+      CREATE TABLE policy_history (
+        revision    INTEGER NOT NULL REFERENCES policy_revisions (revision),
+        service     TEXT NOT NULL,
+        kind        TEXT NOT NULL,
+        json        TEXT,
+        before_json TEXT,
+        PRIMARY KEY (revision, service, kind)
+      );
+    `,
+  },
 ];
 
 /** Applies every migration newer than the database's version; returns the resulting version. */

@@ -6,7 +6,7 @@ import { NotFoundError, ValidationError } from '@weft/shared';
 import Database from 'better-sqlite3';
 import { tempDir } from '../test-support.js';
 import { MIGRATIONS, migrate } from './migrations.js';
-import { SqliteStore } from './sqlite-store.js';
+import { type ChangeResult, SqliteStore } from './sqlite-store.js';
 
 const agentA: AgentInfo = { agentId: 'a', hostname: 'a.local', address: '10.0.0.1', inboundPort: 15006, zone: 'z1', version: '1' };
 const agentB: AgentInfo = { ...agentA, agentId: 'b', address: '10.0.0.2' };
@@ -46,7 +46,10 @@ test('migrations run once, are recorded, and leave WAL mode on', () => {
     reopened.close();
     const db = new Database(file, { readonly: true });
     const rows = db.prepare('SELECT version, name FROM schema_migrations').all();
-    assert.deepEqual(rows, [{ version: 1, name: 'registry' }]);
+    assert.deepEqual(
+      rows,
+      MIGRATIONS.map((m) => ({ version: m.version, name: m.name })),
+    );
     assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
     db.close();
   });
@@ -56,10 +59,16 @@ test('a failing migration is rolled back whole and not recorded', () => {
   const db = new Database(':memory:');
   try {
     migrate(db);
-    const broken = [...MIGRATIONS, { version: 2, name: 'broken', sql: 'CREATE TABLE extra (x INTEGER); SELECT * FROM no_such_table;' }];
+    const broken = [
+      ...MIGRATIONS,
+      { version: MIGRATIONS.length + 1, name: 'broken', sql: 'CREATE TABLE extra (x INTEGER); SELECT * FROM no_such_table;' },
+    ];
     assert.throws(() => migrate(db, broken), /no_such_table/);
     const versions = db.prepare('SELECT version FROM schema_migrations').pluck().all();
-    assert.deepEqual(versions, [1]);
+    assert.deepEqual(
+      versions,
+      MIGRATIONS.map((m) => m.version),
+    );
     const extra = db.prepare("SELECT name FROM sqlite_master WHERE name = 'extra'").get();
     assert.equal(extra, undefined);
   } finally {
@@ -67,16 +76,25 @@ test('a failing migration is rolled back whole and not recorded', () => {
   }
 });
 
+/** The part of a ChangeResult most tests compare (the instance rows are checked separately). */
+function brief<T extends ChangeResult>({ instanceChanges: _i, reloadServices: _r, ...rest }: T) {
+  return rest;
+}
+
 test('every change bumps the revision once and records it on rows and services; a no-op writes nothing', () => {
   withStore((store, file) => {
     const r1 = store.registerInstances(agentA, [spec('orders', 'o1'), spec('users', 'u1')], false);
-    assert.deepEqual(r1, { revision: 1, changedServices: ['orders', 'users'] });
+    assert.deepEqual(brief(r1), { revision: 1, changedServices: ['orders', 'users'] });
 
     const again = store.registerInstances(agentA, [spec('orders', 'o1'), spec('users', 'u1')], false);
-    assert.deepEqual(again, { revision: 1, changedServices: [] });
+    assert.deepEqual(brief(again), { revision: 1, changedServices: [] });
 
     const r2 = store.setHealth('a', 'o1', 'passing');
-    assert.deepEqual(r2, { revision: 2, changedServices: ['orders'] });
+    assert.deepEqual(
+      r2.instanceChanges.map((c) => [c.service, c.instanceId, c.instance?.health]),
+      [['orders', 'o1', 'passing']],
+    );
+    assert.deepEqual(brief(r2), { revision: 2, changedServices: ['orders'] });
     assert.deepEqual(
       store.serviceVersions(),
       new Map([
@@ -148,7 +166,11 @@ test('removeAgent deletes the agent and all its instances in one change', () => 
     store.registerInstances(agentB, [spec('orders', 'o2')], false);
     const before = store.revision();
     const r = store.removeAgent('a');
-    assert.deepEqual(r, { revision: before + 1, changedServices: ['orders', 'users'], removed: 2 });
+    assert.deepEqual(brief(r), { revision: before + 1, changedServices: ['orders', 'users'], removed: 2 });
+    assert.deepEqual(r.instanceChanges.map((c) => [c.service, c.instanceId, c.instance]).sort(), [
+      ['orders', 'o1', null],
+      ['users', 'u1', null],
+    ]);
     assert.deepEqual(
       store.listAgents().map((a) => a.agentId),
       ['b'],
@@ -165,7 +187,8 @@ test('an agent address change is a change of every service it hosts', () => {
     store.registerInstances(agentA, [spec('orders', 'o1')], false);
     assert.deepEqual(store.upsertAgent(agentA).changedServices, []);
     const moved = store.upsertAgent({ ...agentA, address: '10.0.0.9' });
-    assert.deepEqual(moved, { revision: 2, changedServices: ['orders'] });
+    assert.deepEqual(brief(moved), { revision: 2, changedServices: ['orders'] });
+    assert.deepEqual(moved.reloadServices, ['orders']);
     assert.equal(store.getAgent('a')?.address, '10.0.0.9');
   });
 });

@@ -24,10 +24,25 @@ import { NotFoundError, ValidationError } from '@weft/shared';
 import Database from 'better-sqlite3';
 import { migrate } from './migrations.js';
 
-/** What a committed change did: the revision after it and the services whose endpoints changed. */
+/** One instance row a change wrote: `instance` is the new content, null when removed from `service`. */
+export interface InstanceChange {
+  service: string;
+  instanceId: string;
+  instance: Instance | null;
+}
+
+/**
+ * What a committed change did: the revision after it, the services whose
+ * endpoints changed, and exactly which instance rows changed (so the registry
+ * can patch its view without re-reading whole services). `reloadServices` are
+ * services whose every endpoint changed through their agent (address, port or
+ * zone): the registry rebuilds those from the store.
+ */
 export interface ChangeResult {
   revision: number;
   changedServices: string[];
+  instanceChanges: InstanceChange[];
+  reloadServices: string[];
 }
 
 export interface StoredAgent extends AgentInfo {
@@ -65,8 +80,13 @@ interface InstanceRow {
 interface Tx {
   readonly next: number;
   readonly services: Set<string>;
+  readonly instances: InstanceChange[];
+  readonly reload: Set<string>;
   touched: boolean;
 }
+
+/** Lease bookkeeping to write with an agent upsert: undefined leaves the stored value as it is. */
+export type LeaseWrite = number | null | undefined;
 
 const INSTANCE_COLUMNS = 'instance_id, service, agent_id, address, port, zone, weight, tags, metadata, health, revision';
 
@@ -96,6 +116,10 @@ function instanceFromRow(r: InstanceRow): Instance {
     metadata: JSON.parse(r.metadata) as Record<string, string>,
     health: r.health as Health,
   };
+}
+
+function instanceOf(agentId: string, i: InstanceSpec): Instance {
+  return { ...i, agentId };
 }
 
 /** The columns that define an instance's content, in a comparable form. */
@@ -132,6 +156,8 @@ export class SqliteStore {
   private readonly db: Database.Database;
   private rev: number;
   private readonly q;
+  /** One transaction function for every change (a savepoint when called inside group()). */
+  private readonly runChange: (fn: (tx: Tx) => object) => { out: object; tx: Tx };
 
   private constructor(db: Database.Database) {
     this.db = db;
@@ -178,6 +204,18 @@ export class SqliteStore {
       deleteServiceVersion: db.prepare<[string]>('DELETE FROM service_versions WHERE service = ?'),
     };
     this.rev = this.q.revision.get()!.value;
+    this.runChange = db.transaction((fn: (tx: Tx) => object) => {
+      const tx: Tx = { next: this.rev + 1, services: new Set(), instances: [], reload: new Set(), touched: false };
+      const out = fn(tx);
+      if (tx.touched) {
+        this.q.setRevision.run(tx.next);
+        for (const service of tx.services) {
+          if (this.q.countOfService.get(service)!.n > 0) this.q.upsertServiceVersion.run(service, tx.next);
+          else this.q.deleteServiceVersion.run(service);
+        }
+      }
+      return { out, tx };
+    });
   }
 
   /** Opens (creating if needed) the database file and applies pending migrations. */
@@ -233,10 +271,26 @@ export class SqliteStore {
     return new Map(this.q.serviceVersions.all().map((r) => [r.service, r.revision]));
   }
 
-  /** Inserts or updates an agent's identity. */
-  upsertAgent(agent: AgentInfo): ChangeResult {
+  /**
+   * Runs `fn` (which makes store changes) as ONE transaction: the changes it
+   * makes become savepoints inside it, so one that throws is rolled back alone
+   * and the others still commit together (group commit, see write-batcher.ts).
+   * If the commit fails, nothing is stored and the revision is restored.
+   */
+  group<T>(fn: () => T): T {
+    const before = this.rev;
+    try {
+      return this.db.transaction(fn)();
+    } catch (err) {
+      this.rev = before;
+      throw err;
+    }
+  }
+
+  /** Inserts or updates an agent's identity, and its lease bookkeeping in the same transaction. */
+  upsertAgent(agent: AgentInfo, lease?: LeaseWrite): ChangeResult {
     return this.change((tx) => {
-      this.upsertAgentTx(tx, agent);
+      this.upsertAgentTx(tx, agent, lease);
       return {};
     });
   }
@@ -246,7 +300,7 @@ export class SqliteStore {
    * the agent's other instances are removed in the same transaction. An
    * instance id owned by another agent fails the whole change.
    */
-  registerInstances(agent: AgentInfo, instances: readonly InstanceSpec[], replaceAll: boolean): ChangeResult {
+  registerInstances(agent: AgentInfo, instances: readonly InstanceSpec[], replaceAll: boolean, lease?: LeaseWrite): ChangeResult {
     return this.change((tx) => {
       // Checked before the first write so a conflict never leaves a partial change behind.
       instances.forEach((inst, i) => {
@@ -258,7 +312,7 @@ export class SqliteStore {
           );
         }
       });
-      this.upsertAgentTx(tx, agent);
+      this.upsertAgentTx(tx, agent, lease);
       const keep = new Set<string>();
       for (const inst of instances) {
         keep.add(inst.instanceId);
@@ -269,10 +323,12 @@ export class SqliteStore {
         } else if (!sameInstance(row, values)) {
           this.q.updateInstance.run({ ...values, revision: tx.next });
           tx.services.add(row.service);
+          if (row.service !== inst.service) tx.instances.push({ service: row.service, instanceId: row.instance_id, instance: null });
         } else {
           continue;
         }
         tx.services.add(inst.service);
+        tx.instances.push({ service: inst.service, instanceId: inst.instanceId, instance: instanceOf(agent.agentId, inst) });
         tx.touched = true;
       }
       if (replaceAll) {
@@ -280,6 +336,7 @@ export class SqliteStore {
           if (keep.has(row.instance_id)) continue;
           this.q.deleteInstance.run(row.instance_id);
           tx.services.add(row.service);
+          tx.instances.push({ service: row.service, instanceId: row.instance_id, instance: null });
           tx.touched = true;
         }
       }
@@ -303,6 +360,7 @@ export class SqliteStore {
       for (const row of rows) {
         this.q.deleteInstance.run(row.instance_id);
         tx.services.add(row.service);
+        tx.instances.push({ service: row.service, instanceId: row.instance_id, instance: null });
         tx.touched = true;
       }
       return { removed: rows.length };
@@ -320,6 +378,7 @@ export class SqliteStore {
       if (row.health !== health) {
         this.q.setHealth.run(health, tx.next, instanceId);
         tx.services.add(row.service);
+        tx.instances.push({ service: row.service, instanceId, instance: { ...instanceFromRow(row), health } });
         tx.touched = true;
       }
       return {};
@@ -329,7 +388,10 @@ export class SqliteStore {
   /** Removes an agent and every instance it owned (lease lapse). */
   removeAgent(agentId: string): ChangeResult & { removed: number } {
     return this.change((tx) => {
-      for (const { service } of this.q.servicesOfAgent.all(agentId)) tx.services.add(service);
+      for (const row of this.q.instancesOfAgent.all(agentId)) {
+        tx.services.add(row.service);
+        tx.instances.push({ service: row.service, instanceId: row.instance_id, instance: null });
+      }
       const removed = this.q.deleteInstancesOfAgent.run(agentId).changes;
       const agents = this.q.deleteAgent.run(agentId).changes;
       tx.touched = removed + agents > 0;
@@ -337,12 +399,16 @@ export class SqliteStore {
     });
   }
 
-  /** Records a lease expiry for operators; not a registry change, so the revision stays. */
+  /**
+   * Records a lease expiry for operators; not a registry change, so the
+   * revision stays. Writes nothing when the stored value is already this one.
+   */
   setAgentLease(agentId: string, leaseExpiresAtMs: number | null): void {
-    this.q.setLease.run(leaseExpiresAtMs, agentId);
+    const row = this.q.agent.get(agentId);
+    if (row && row.lease_expires_at_ms !== leaseExpiresAtMs) this.q.setLease.run(leaseExpiresAtMs, agentId);
   }
 
-  private upsertAgentTx(tx: Tx, agent: AgentInfo): void {
+  private upsertAgentTx(tx: Tx, agent: AgentInfo, lease: LeaseWrite): void {
     const row = this.q.agent.get(agent.agentId);
     const values = {
       agent_id: agent.agentId,
@@ -354,34 +420,34 @@ export class SqliteStore {
       revision: tx.next,
     };
     if (!row) {
-      this.q.insertAgent.run({ ...values, lease_expires_at_ms: null });
+      this.q.insertAgent.run({ ...values, lease_expires_at_ms: lease ?? null });
       tx.touched = true;
       return;
     }
+    if (lease !== undefined && row.lease_expires_at_ms !== lease) this.q.setLease.run(lease, agent.agentId);
     const routingChanged = row.address !== agent.address || row.inbound_port !== agent.inboundPort || row.zone !== agent.zone;
     if (!routingChanged && row.hostname === agent.hostname && row.version === agent.version) return;
     this.q.updateAgent.run(values);
     tx.touched = true;
     // Endpoints carry the agent's address, port and zone: its services change with it.
-    if (routingChanged) for (const { service } of this.q.servicesOfAgent.all(agent.agentId)) tx.services.add(service);
+    if (routingChanged) {
+      for (const { service } of this.q.servicesOfAgent.all(agent.agentId)) {
+        tx.services.add(service);
+        tx.reload.add(service);
+      }
+    }
   }
 
   /** Runs `fn` as one transaction and finishes the change: revision, service versions. */
   private change<T extends object>(fn: (tx: Tx) => T): T & ChangeResult {
-    const run = this.db.transaction(() => {
-      const tx: Tx = { next: this.rev + 1, services: new Set(), touched: false };
-      const out = fn(tx);
-      if (tx.touched) {
-        this.q.setRevision.run(tx.next);
-        for (const service of tx.services) {
-          if (this.q.countOfService.get(service)!.n > 0) this.q.upsertServiceVersion.run(service, tx.next);
-          else this.q.deleteServiceVersion.run(service);
-        }
-      }
-      return { out, tx };
-    });
-    const { out, tx } = run();
+    const { out, tx } = this.runChange(fn) as { out: T; tx: Tx };
     if (tx.touched) this.rev = tx.next;
-    return { ...out, revision: this.rev, changedServices: [...tx.services].sort() };
+    return {
+      ...out,
+      revision: this.rev,
+      changedServices: [...tx.services].sort(),
+      instanceChanges: tx.touched ? tx.instances : [],
+      reloadServices: tx.touched ? [...tx.reload] : [],
+    };
   }
 }

@@ -3,12 +3,22 @@ import type { EnumTypeDefinition, MessageTypeDefinition } from '@grpc/proto-load
 
 import type { AgentInfo as _weft_v1_AgentInfo, AgentInfo__Output as _weft_v1_AgentInfo__Output } from './weft/v1/AgentInfo.js';
 import type { AgentStatus as _weft_v1_AgentStatus, AgentStatus__Output as _weft_v1_AgentStatus__Output } from './weft/v1/AgentStatus.js';
+import type { ApplyConfigRequest as _weft_v1_ApplyConfigRequest, ApplyConfigRequest__Output as _weft_v1_ApplyConfigRequest__Output } from './weft/v1/ApplyConfigRequest.js';
+import type { ApplyConfigResponse as _weft_v1_ApplyConfigResponse, ApplyConfigResponse__Output as _weft_v1_ApplyConfigResponse__Output } from './weft/v1/ApplyConfigResponse.js';
+import type { ConfigChange as _weft_v1_ConfigChange, ConfigChange__Output as _weft_v1_ConfigChange__Output } from './weft/v1/ConfigChange.js';
+import type { ConfigDocument as _weft_v1_ConfigDocument, ConfigDocument__Output as _weft_v1_ConfigDocument__Output } from './weft/v1/ConfigDocument.js';
+import type { ConfigHistoryRequest as _weft_v1_ConfigHistoryRequest, ConfigHistoryRequest__Output as _weft_v1_ConfigHistoryRequest__Output } from './weft/v1/ConfigHistoryRequest.js';
+import type { ConfigHistoryResponse as _weft_v1_ConfigHistoryResponse, ConfigHistoryResponse__Output as _weft_v1_ConfigHistoryResponse__Output } from './weft/v1/ConfigHistoryResponse.js';
+import type { ConfigRevision as _weft_v1_ConfigRevision, ConfigRevision__Output as _weft_v1_ConfigRevision__Output } from './weft/v1/ConfigRevision.js';
+import type { DeleteConfigRequest as _weft_v1_DeleteConfigRequest, DeleteConfigRequest__Output as _weft_v1_DeleteConfigRequest__Output } from './weft/v1/DeleteConfigRequest.js';
 import type { DeregisterRequest as _weft_v1_DeregisterRequest, DeregisterRequest__Output as _weft_v1_DeregisterRequest__Output } from './weft/v1/DeregisterRequest.js';
 import type { DeregisterResponse as _weft_v1_DeregisterResponse, DeregisterResponse__Output as _weft_v1_DeregisterResponse__Output } from './weft/v1/DeregisterResponse.js';
 import type { DiscoveryClient as _weft_v1_DiscoveryClient, DiscoveryDefinition as _weft_v1_DiscoveryDefinition } from './weft/v1/Discovery.js';
 import type { DiscoveryRequest as _weft_v1_DiscoveryRequest, DiscoveryRequest__Output as _weft_v1_DiscoveryRequest__Output } from './weft/v1/DiscoveryRequest.js';
 import type { DiscoveryResponse as _weft_v1_DiscoveryResponse, DiscoveryResponse__Output as _weft_v1_DiscoveryResponse__Output } from './weft/v1/DiscoveryResponse.js';
 import type { Endpoint as _weft_v1_Endpoint, Endpoint__Output as _weft_v1_Endpoint__Output } from './weft/v1/Endpoint.js';
+import type { GetConfigRequest as _weft_v1_GetConfigRequest, GetConfigRequest__Output as _weft_v1_GetConfigRequest__Output } from './weft/v1/GetConfigRequest.js';
+import type { GetConfigResponse as _weft_v1_GetConfigResponse, GetConfigResponse__Output as _weft_v1_GetConfigResponse__Output } from './weft/v1/GetConfigResponse.js';
 import type { Instance as _weft_v1_Instance, Instance__Output as _weft_v1_Instance__Output } from './weft/v1/Instance.js';
 import type { ListAgentsRequest as _weft_v1_ListAgentsRequest, ListAgentsRequest__Output as _weft_v1_ListAgentsRequest__Output } from './weft/v1/ListAgentsRequest.js';
 import type { ListAgentsResponse as _weft_v1_ListAgentsResponse, ListAgentsResponse__Output as _weft_v1_ListAgentsResponse__Output } from './weft/v1/ListAgentsResponse.js';
@@ -20,10 +30,13 @@ import type { RegistryClient as _weft_v1_RegistryClient, RegistryDefinition as _
 import type { Resource as _weft_v1_Resource, Resource__Output as _weft_v1_Resource__Output } from './weft/v1/Resource.js';
 import type { ResourceError as _weft_v1_ResourceError, ResourceError__Output as _weft_v1_ResourceError__Output } from './weft/v1/ResourceError.js';
 import type { ResourceState as _weft_v1_ResourceState, ResourceState__Output as _weft_v1_ResourceState__Output } from './weft/v1/ResourceState.js';
+import type { RollbackConfigRequest as _weft_v1_RollbackConfigRequest, RollbackConfigRequest__Output as _weft_v1_RollbackConfigRequest__Output } from './weft/v1/RollbackConfigRequest.js';
 import type { ServiceEndpoints as _weft_v1_ServiceEndpoints, ServiceEndpoints__Output as _weft_v1_ServiceEndpoints__Output } from './weft/v1/ServiceEndpoints.js';
+import type { ServicePolicy as _weft_v1_ServicePolicy, ServicePolicy__Output as _weft_v1_ServicePolicy__Output } from './weft/v1/ServicePolicy.js';
 import type { ServiceSummary as _weft_v1_ServiceSummary, ServiceSummary__Output as _weft_v1_ServiceSummary__Output } from './weft/v1/ServiceSummary.js';
 import type { SetHealthRequest as _weft_v1_SetHealthRequest, SetHealthRequest__Output as _weft_v1_SetHealthRequest__Output } from './weft/v1/SetHealthRequest.js';
 import type { SetHealthResponse as _weft_v1_SetHealthResponse, SetHealthResponse__Output as _weft_v1_SetHealthResponse__Output } from './weft/v1/SetHealthResponse.js';
+import type { StoredConfig as _weft_v1_StoredConfig, StoredConfig__Output as _weft_v1_StoredConfig__Output } from './weft/v1/StoredConfig.js';
 
 type SubtypeConstructor<Constructor extends new (...args: any) => any, Subtype> = {
   new(...args: ConstructorParameters<Constructor>): Subtype;
@@ -34,12 +47,22 @@ export interface ProtoGrpcType {
     v1: {
       AgentInfo: MessageTypeDefinition<_weft_v1_AgentInfo, _weft_v1_AgentInfo__Output>
       AgentStatus: MessageTypeDefinition<_weft_v1_AgentStatus, _weft_v1_AgentStatus__Output>
+      ApplyConfigRequest: MessageTypeDefinition<_weft_v1_ApplyConfigRequest, _weft_v1_ApplyConfigRequest__Output>
+      ApplyConfigResponse: MessageTypeDefinition<_weft_v1_ApplyConfigResponse, _weft_v1_ApplyConfigResponse__Output>
+      ConfigChange: MessageTypeDefinition<_weft_v1_ConfigChange, _weft_v1_ConfigChange__Output>
+      ConfigDocument: MessageTypeDefinition<_weft_v1_ConfigDocument, _weft_v1_ConfigDocument__Output>
+      ConfigHistoryRequest: MessageTypeDefinition<_weft_v1_ConfigHistoryRequest, _weft_v1_ConfigHistoryRequest__Output>
+      ConfigHistoryResponse: MessageTypeDefinition<_weft_v1_ConfigHistoryResponse, _weft_v1_ConfigHistoryResponse__Output>
+      ConfigRevision: MessageTypeDefinition<_weft_v1_ConfigRevision, _weft_v1_ConfigRevision__Output>
+      DeleteConfigRequest: MessageTypeDefinition<_weft_v1_DeleteConfigRequest, _weft_v1_DeleteConfigRequest__Output>
       DeregisterRequest: MessageTypeDefinition<_weft_v1_DeregisterRequest, _weft_v1_DeregisterRequest__Output>
       DeregisterResponse: MessageTypeDefinition<_weft_v1_DeregisterResponse, _weft_v1_DeregisterResponse__Output>
       Discovery: SubtypeConstructor<typeof grpc.Client, _weft_v1_DiscoveryClient> & { service: _weft_v1_DiscoveryDefinition }
       DiscoveryRequest: MessageTypeDefinition<_weft_v1_DiscoveryRequest, _weft_v1_DiscoveryRequest__Output>
       DiscoveryResponse: MessageTypeDefinition<_weft_v1_DiscoveryResponse, _weft_v1_DiscoveryResponse__Output>
       Endpoint: MessageTypeDefinition<_weft_v1_Endpoint, _weft_v1_Endpoint__Output>
+      GetConfigRequest: MessageTypeDefinition<_weft_v1_GetConfigRequest, _weft_v1_GetConfigRequest__Output>
+      GetConfigResponse: MessageTypeDefinition<_weft_v1_GetConfigResponse, _weft_v1_GetConfigResponse__Output>
       Health: EnumTypeDefinition
       Instance: MessageTypeDefinition<_weft_v1_Instance, _weft_v1_Instance__Output>
       ListAgentsRequest: MessageTypeDefinition<_weft_v1_ListAgentsRequest, _weft_v1_ListAgentsRequest__Output>
@@ -52,10 +75,13 @@ export interface ProtoGrpcType {
       Resource: MessageTypeDefinition<_weft_v1_Resource, _weft_v1_Resource__Output>
       ResourceError: MessageTypeDefinition<_weft_v1_ResourceError, _weft_v1_ResourceError__Output>
       ResourceState: MessageTypeDefinition<_weft_v1_ResourceState, _weft_v1_ResourceState__Output>
+      RollbackConfigRequest: MessageTypeDefinition<_weft_v1_RollbackConfigRequest, _weft_v1_RollbackConfigRequest__Output>
       ServiceEndpoints: MessageTypeDefinition<_weft_v1_ServiceEndpoints, _weft_v1_ServiceEndpoints__Output>
+      ServicePolicy: MessageTypeDefinition<_weft_v1_ServicePolicy, _weft_v1_ServicePolicy__Output>
       ServiceSummary: MessageTypeDefinition<_weft_v1_ServiceSummary, _weft_v1_ServiceSummary__Output>
       SetHealthRequest: MessageTypeDefinition<_weft_v1_SetHealthRequest, _weft_v1_SetHealthRequest__Output>
       SetHealthResponse: MessageTypeDefinition<_weft_v1_SetHealthResponse, _weft_v1_SetHealthResponse__Output>
+      StoredConfig: MessageTypeDefinition<_weft_v1_StoredConfig, _weft_v1_StoredConfig__Output>
     }
   }
 }

@@ -3,8 +3,18 @@ import type { EnumTypeDefinition, MessageTypeDefinition } from '@grpc/proto-load
 
 import type { AgentInfo as _weft_v1_AgentInfo, AgentInfo__Output as _weft_v1_AgentInfo__Output } from './weft/v1/AgentInfo.js';
 import type { AgentStatus as _weft_v1_AgentStatus, AgentStatus__Output as _weft_v1_AgentStatus__Output } from './weft/v1/AgentStatus.js';
+import type { ApplyConfigRequest as _weft_v1_ApplyConfigRequest, ApplyConfigRequest__Output as _weft_v1_ApplyConfigRequest__Output } from './weft/v1/ApplyConfigRequest.js';
+import type { ApplyConfigResponse as _weft_v1_ApplyConfigResponse, ApplyConfigResponse__Output as _weft_v1_ApplyConfigResponse__Output } from './weft/v1/ApplyConfigResponse.js';
+import type { ConfigChange as _weft_v1_ConfigChange, ConfigChange__Output as _weft_v1_ConfigChange__Output } from './weft/v1/ConfigChange.js';
+import type { ConfigDocument as _weft_v1_ConfigDocument, ConfigDocument__Output as _weft_v1_ConfigDocument__Output } from './weft/v1/ConfigDocument.js';
+import type { ConfigHistoryRequest as _weft_v1_ConfigHistoryRequest, ConfigHistoryRequest__Output as _weft_v1_ConfigHistoryRequest__Output } from './weft/v1/ConfigHistoryRequest.js';
+import type { ConfigHistoryResponse as _weft_v1_ConfigHistoryResponse, ConfigHistoryResponse__Output as _weft_v1_ConfigHistoryResponse__Output } from './weft/v1/ConfigHistoryResponse.js';
+import type { ConfigRevision as _weft_v1_ConfigRevision, ConfigRevision__Output as _weft_v1_ConfigRevision__Output } from './weft/v1/ConfigRevision.js';
+import type { DeleteConfigRequest as _weft_v1_DeleteConfigRequest, DeleteConfigRequest__Output as _weft_v1_DeleteConfigRequest__Output } from './weft/v1/DeleteConfigRequest.js';
 import type { DeregisterRequest as _weft_v1_DeregisterRequest, DeregisterRequest__Output as _weft_v1_DeregisterRequest__Output } from './weft/v1/DeregisterRequest.js';
 import type { DeregisterResponse as _weft_v1_DeregisterResponse, DeregisterResponse__Output as _weft_v1_DeregisterResponse__Output } from './weft/v1/DeregisterResponse.js';
+import type { GetConfigRequest as _weft_v1_GetConfigRequest, GetConfigRequest__Output as _weft_v1_GetConfigRequest__Output } from './weft/v1/GetConfigRequest.js';
+import type { GetConfigResponse as _weft_v1_GetConfigResponse, GetConfigResponse__Output as _weft_v1_GetConfigResponse__Output } from './weft/v1/GetConfigResponse.js';
 import type { Instance as _weft_v1_Instance, Instance__Output as _weft_v1_Instance__Output } from './weft/v1/Instance.js';
 import type { ListAgentsRequest as _weft_v1_ListAgentsRequest, ListAgentsRequest__Output as _weft_v1_ListAgentsRequest__Output } from './weft/v1/ListAgentsRequest.js';
 import type { ListAgentsResponse as _weft_v1_ListAgentsResponse, ListAgentsResponse__Output as _weft_v1_ListAgentsResponse__Output } from './weft/v1/ListAgentsResponse.js';
@@ -14,9 +24,11 @@ import type { RegisterRequest as _weft_v1_RegisterRequest, RegisterRequest__Outp
 import type { RegisterResponse as _weft_v1_RegisterResponse, RegisterResponse__Output as _weft_v1_RegisterResponse__Output } from './weft/v1/RegisterResponse.js';
 import type { RegistryClient as _weft_v1_RegistryClient, RegistryDefinition as _weft_v1_RegistryDefinition } from './weft/v1/Registry.js';
 import type { ResourceState as _weft_v1_ResourceState, ResourceState__Output as _weft_v1_ResourceState__Output } from './weft/v1/ResourceState.js';
+import type { RollbackConfigRequest as _weft_v1_RollbackConfigRequest, RollbackConfigRequest__Output as _weft_v1_RollbackConfigRequest__Output } from './weft/v1/RollbackConfigRequest.js';
 import type { ServiceSummary as _weft_v1_ServiceSummary, ServiceSummary__Output as _weft_v1_ServiceSummary__Output } from './weft/v1/ServiceSummary.js';
 import type { SetHealthRequest as _weft_v1_SetHealthRequest, SetHealthRequest__Output as _weft_v1_SetHealthRequest__Output } from './weft/v1/SetHealthRequest.js';
 import type { SetHealthResponse as _weft_v1_SetHealthResponse, SetHealthResponse__Output as _weft_v1_SetHealthResponse__Output } from './weft/v1/SetHealthResponse.js';
+import type { StoredConfig as _weft_v1_StoredConfig, StoredConfig__Output as _weft_v1_StoredConfig__Output } from './weft/v1/StoredConfig.js';
 
 type SubtypeConstructor<Constructor extends new (...args: any) => any, Subtype> = {
   new(...args: ConstructorParameters<Constructor>): Subtype;
@@ -27,8 +39,18 @@ export interface ProtoGrpcType {
     v1: {
       AgentInfo: MessageTypeDefinition<_weft_v1_AgentInfo, _weft_v1_AgentInfo__Output>
       AgentStatus: MessageTypeDefinition<_weft_v1_AgentStatus, _weft_v1_AgentStatus__Output>
+      ApplyConfigRequest: MessageTypeDefinition<_weft_v1_ApplyConfigRequest, _weft_v1_ApplyConfigRequest__Output>
+      ApplyConfigResponse: MessageTypeDefinition<_weft_v1_ApplyConfigResponse, _weft_v1_ApplyConfigResponse__Output>
+      ConfigChange: MessageTypeDefinition<_weft_v1_ConfigChange, _weft_v1_ConfigChange__Output>
+      ConfigDocument: MessageTypeDefinition<_weft_v1_ConfigDocument, _weft_v1_ConfigDocument__Output>
+      ConfigHistoryRequest: MessageTypeDefinition<_weft_v1_ConfigHistoryRequest, _weft_v1_ConfigHistoryRequest__Output>
+      ConfigHistoryResponse: MessageTypeDefinition<_weft_v1_ConfigHistoryResponse, _weft_v1_ConfigHistoryResponse__Output>
+      ConfigRevision: MessageTypeDefinition<_weft_v1_ConfigRevision, _weft_v1_ConfigRevision__Output>
+      DeleteConfigRequest: MessageTypeDefinition<_weft_v1_DeleteConfigRequest, _weft_v1_DeleteConfigRequest__Output>
       DeregisterRequest: MessageTypeDefinition<_weft_v1_DeregisterRequest, _weft_v1_DeregisterRequest__Output>
       DeregisterResponse: MessageTypeDefinition<_weft_v1_DeregisterResponse, _weft_v1_DeregisterResponse__Output>
+      GetConfigRequest: MessageTypeDefinition<_weft_v1_GetConfigRequest, _weft_v1_GetConfigRequest__Output>
+      GetConfigResponse: MessageTypeDefinition<_weft_v1_GetConfigResponse, _weft_v1_GetConfigResponse__Output>
       Health: EnumTypeDefinition
       Instance: MessageTypeDefinition<_weft_v1_Instance, _weft_v1_Instance__Output>
       ListAgentsRequest: MessageTypeDefinition<_weft_v1_ListAgentsRequest, _weft_v1_ListAgentsRequest__Output>
@@ -39,9 +61,11 @@ export interface ProtoGrpcType {
       RegisterResponse: MessageTypeDefinition<_weft_v1_RegisterResponse, _weft_v1_RegisterResponse__Output>
       Registry: SubtypeConstructor<typeof grpc.Client, _weft_v1_RegistryClient> & { service: _weft_v1_RegistryDefinition }
       ResourceState: MessageTypeDefinition<_weft_v1_ResourceState, _weft_v1_ResourceState__Output>
+      RollbackConfigRequest: MessageTypeDefinition<_weft_v1_RollbackConfigRequest, _weft_v1_RollbackConfigRequest__Output>
       ServiceSummary: MessageTypeDefinition<_weft_v1_ServiceSummary, _weft_v1_ServiceSummary__Output>
       SetHealthRequest: MessageTypeDefinition<_weft_v1_SetHealthRequest, _weft_v1_SetHealthRequest__Output>
       SetHealthResponse: MessageTypeDefinition<_weft_v1_SetHealthResponse, _weft_v1_SetHealthResponse__Output>
+      StoredConfig: MessageTypeDefinition<_weft_v1_StoredConfig, _weft_v1_StoredConfig__Output>
     }
   }
 }

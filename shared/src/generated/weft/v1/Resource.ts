@@ -1,17 +1,20 @@
 // Original file: proto/weft/v1/discovery.proto
 
 import type { ServiceEndpoints as _weft_v1_ServiceEndpoints, ServiceEndpoints__Output as _weft_v1_ServiceEndpoints__Output } from '../../weft/v1/ServiceEndpoints.js';
+import type { ServicePolicy as _weft_v1_ServicePolicy, ServicePolicy__Output as _weft_v1_ServicePolicy__Output } from '../../weft/v1/ServicePolicy.js';
 
 export interface Resource {
   'name'?: (string);
   'version'?: (string);
   'endpoints'?: (_weft_v1_ServiceEndpoints | null);
-  'body'?: "endpoints";
+  'policy'?: (_weft_v1_ServicePolicy | null);
+  'body'?: "endpoints"|"policy";
 }
 
 export interface Resource__Output {
   'name': (string);
   'version': (string);
   'endpoints'?: (_weft_v1_ServiceEndpoints__Output | null);
-  'body'?: "endpoints";
+  'policy'?: (_weft_v1_ServicePolicy__Output | null);
+  'body'?: "endpoints"|"policy";
 }

@@ -1,0 +1,197 @@
+/**
+ * The traffic policy on the outbound path. The proxy calls decide() once per
+ * request before it picks an endpoint; a service without a policy costs one
+ * Map lookup and decide() returns null (the proxy behaves as without policy).
+ *
+ * Order per request: match a rule (first match wins) -> the service's local
+ * rate limit -> fault abort -> redirect / direct response -> forward (pick a
+ * destination by weight, rewrite, fault delay). Responses the mesh makes here
+ * name the rule or limit: `x-weft-error: rate_limited; limit=orders; rule=orders/2`,
+ * `x-weft-error: fault_injected; rule=orders/1`; redirects and direct
+ * responses carry `x-weft-rule: orders/3`.
+ */
+import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
+import { type Endpoint, ERROR_HEADER, REQUEST_ID_HEADER } from '@weft/shared';
+import { LEAST_REQUEST } from '../proxy/lb-least-request.js';
+import { getLbPolicy, type LoadView, type Picker } from '../proxy/lb-policy.js';
+import type { CompiledDestination, CompiledRule } from './policy-compile.js';
+import { pickDestination, route, splitPath } from './policy-match.js';
+import type { PolicyView } from './policy-view.js';
+
+export const RULE_HEADER = 'x-weft-rule';
+/** Mesh error codes of the traffic policy (the HTTP status is the rule's or 429). */
+export const PolicyErrorCode = { rateLimited: 'rate_limited', faultInjected: 'fault_injected' } as const;
+
+export interface PolicyResponse {
+  respond: true;
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+  /** For the proxy's log line. */
+  code: string;
+  ruleId?: string;
+}
+
+export interface ForwardPlan {
+  respond: false;
+  rule: CompiledRule;
+  destination: CompiledDestination;
+  /** Path and query to send (rewritten when the rule says so). */
+  path: string;
+  /** Injected delay before forwarding; 0 = none. */
+  delayMs: number;
+}
+
+export type PolicyDecision = PolicyResponse | ForwardPlan;
+
+export interface Subset {
+  endpoints: readonly Endpoint[];
+  picker: Picker;
+}
+
+const NO_LOAD: LoadView = { active: () => 0, isEjected: () => false };
+
+export class OutboundPolicy {
+  private load: LoadView = NO_LOAD;
+  /** Per endpoint list (one per snapshot version) and tag set: the subset and its picker. */
+  private readonly subsets = new WeakMap<readonly Endpoint[], Map<string, Subset>>();
+
+  constructor(
+    readonly view: PolicyView,
+    private readonly random: () => number = Math.random,
+  ) {}
+
+  /** The proxy's live load and ejection state, for subset pickers and explain. */
+  setLoad(load: LoadView): void {
+    this.load = load;
+  }
+
+  loadView(): LoadView {
+    return this.load;
+  }
+
+  /** Null = no policy for this service, or nothing applies: forward as usual. */
+  decide(service: string, method: string, pathAndQuery: string, headers: IncomingHttpHeaders, authority: string): PolicyDecision | null {
+    const policy = this.view.get(service);
+    if (policy === undefined) return null;
+    const { path, query } = splitPath(pathAndQuery);
+    const rule = policy.rules.length > 0 ? route(policy, { method, path, query, headers }) : undefined;
+    if (policy.rateLimit && !policy.rateLimit.take()) {
+      const tag = rule ? `; rule=${rule.id}` : '';
+      return meshAnswer(
+        429,
+        `${PolicyErrorCode.rateLimited}; limit=${service}${tag}`,
+        `service ${service}: local rate limit of ${policy.rateLimit.ratePerSec}/s (burst ${policy.rateLimit.burst}) exceeded${rule ? ` (rule ${rule.id})` : ''}`,
+        rule?.id,
+      );
+    }
+    if (rule === undefined) return null;
+    if (rule.abort && this.random() < rule.abort.fraction) {
+      return meshAnswer(
+        rule.abort.status,
+        `${PolicyErrorCode.faultInjected}; rule=${rule.id}`,
+        `service ${service}: fault injected by rule ${rule.id} (abort ${rule.abort.fraction * 100}% with ${rule.abort.status})`,
+        rule.id,
+      );
+    }
+    const src = rule.source;
+    if (src.directResponse) {
+      const d = src.directResponse;
+      const body = d.body ?? '';
+      return {
+        respond: true,
+        status: d.status,
+        headers: { 'content-type': 'text/plain; charset=utf-8', ...d.headers, [RULE_HEADER]: rule.id },
+        body,
+        code: 'direct_response',
+        ruleId: rule.id,
+      };
+    }
+    if (src.redirect) {
+      const r = src.redirect;
+      const location = `http://${r.host ?? authority}${r.path ?? pathAndQuery}`;
+      return {
+        respond: true,
+        status: r.status ?? 302,
+        headers: { location, [RULE_HEADER]: rule.id },
+        body: '',
+        code: 'redirect',
+        ruleId: rule.id,
+      };
+    }
+    const destination = pickDestination(rule, this.random());
+    if (!destination) return null;
+    let target = pathAndQuery;
+    if (src.rewritePrefix !== undefined && rule.pathPrefix !== undefined)
+      target = src.rewritePrefix + pathAndQuery.slice(rule.pathPrefix.length);
+    const delayMs = rule.delay && this.random() < rule.delay.fraction ? rule.delay.ms : 0;
+    return { respond: false, rule, destination, path: target, delayMs };
+  }
+
+  /** The endpoints of `destination` within `endpoints` (all of them when it names no tags), with a picker. */
+  subset(endpoints: readonly Endpoint[], destination: CompiledDestination, fallback: Picker): Subset {
+    if (destination.tags.length === 0) return { endpoints, picker: fallback };
+    let byKey = this.subsets.get(endpoints);
+    if (!byKey) {
+      byKey = new Map();
+      this.subsets.set(endpoints, byKey);
+    }
+    let s = byKey.get(destination.subsetKey);
+    if (!s) {
+      const chosen = endpoints.filter((e) => destination.tags.every((t) => e.tags.includes(t)));
+      s = { endpoints: chosen, picker: getLbPolicy(LEAST_REQUEST).createPicker(chosen, this.load) };
+      byKey.set(destination.subsetKey, s);
+    }
+    return s;
+  }
+
+  /** Request header edits of the rule, in place on the headers about to be sent upstream. */
+  editRequestHeaders(plan: ForwardPlan, headers: Record<string, string | string[]>): void {
+    const e = plan.rule.source.requestHeaders;
+    if (!e) return;
+    for (const name of e.remove ?? []) delete headers[name];
+    for (const [name, value] of Object.entries(e.set ?? {})) headers[name] = value;
+  }
+
+  /** Response header edits of the rule, in place on the upstream response's headers. */
+  editResponseHeaders(plan: ForwardPlan, headers: Record<string, string | string[] | undefined>): void {
+    const e = plan.rule.source.responseHeaders;
+    if (!e) return;
+    for (const name of e.remove ?? []) delete headers[name];
+    for (const [name, value] of Object.entries(e.set ?? {})) headers[name] = value;
+  }
+}
+
+function meshAnswer(status: number, errorHeader: string, message: string, ruleId: string | undefined): PolicyResponse {
+  return {
+    respond: true,
+    status,
+    headers: { [ERROR_HEADER]: errorHeader, 'content-type': 'text/plain; charset=utf-8' },
+    body: `${message}\n`,
+    code: errorHeader.split(';')[0],
+    ruleId,
+  };
+}
+
+/** Writes a policy answer (rate limit, fault, redirect, direct response). */
+export function sendPolicyResponse(res: ServerResponse, answer: PolicyResponse, requestId: string): void {
+  if (res.headersSent || res.writableEnded || res.destroyed) return;
+  const headers: Record<string, string | number> = { ...answer.headers, 'content-length': Buffer.byteLength(answer.body) };
+  if (requestId) headers[REQUEST_ID_HEADER] = requestId;
+  res.writeHead(answer.status, headers);
+  res.end(res.req?.method === 'HEAD' ? undefined : answer.body);
+}
+
+/** Sleeps `ms` unless the client goes away first. */
+export function faultDelay(ms: number, clientGone: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (clientGone.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      clientGone.removeEventListener('abort', done);
+      resolve();
+    }
+    clientGone.addEventListener('abort', done, { once: true });
+  });
+}

@@ -1,0 +1,48 @@
+/**
+ * Checks on a request head that node's parser does not make, run by both
+ * listeners before any routing (protection of the proxy and of the apps
+ * behind it). What node already rejects on its own, before a request
+ * exists (answered by the server's clientError handler, listener-server.ts):
+ * a head over maxHeaderSize (431), Content-Length together with
+ * Transfer-Encoding, duplicate or invalid Content-Length, a Transfer-Encoding
+ * that does not end in chunked, control characters in header values (400),
+ * and heads or whole requests that arrive too slowly (408).
+ * What is checked here:
+ *   - more than `maxHeaderCount` header fields -> 431;
+ *   - more than one Host header, or a Host that is not a valid authority
+ *     (RFC 9112 §3.2: a server MUST answer 400) -> 400;
+ *   - HTTP/1.1 without Host (node's own check answers without x-weft-error,
+ *     so it is turned off and made here) -> 400.
+ */
+import type { IncomingMessage } from 'node:http';
+
+export interface GuardFailure {
+  status: number;
+  message: string;
+}
+
+/** host [":" port] where host is a reg-name, an IPv4 address or a bracketed IPv6 literal. */
+const AUTHORITY = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._~!$&'()*+,;=%-]+)(?::\d{0,5})?$/;
+
+/** A request head problem, or undefined when the head is acceptable. */
+export function checkRequestHead(req: IncomingMessage, maxHeaderCount: number): GuardFailure | undefined {
+  const raw = req.rawHeaders;
+  if (raw.length > 2 * maxHeaderCount) {
+    return { status: 431, message: `request has more than ${maxHeaderCount} header fields` };
+  }
+  let hosts = 0;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.length === 4 && name.toLowerCase() === 'host') hosts++;
+  }
+  if (hosts > 1) return { status: 400, message: `host: sent ${hosts} times; a request has exactly one Host header` };
+  const host = req.headers.host;
+  if (host === undefined) {
+    if (req.httpVersion === '1.1') return { status: 400, message: 'host: missing (required in HTTP/1.1)' };
+    return undefined;
+  }
+  if (host.length > 255 || (host !== '' && !AUTHORITY.test(host))) {
+    return { status: 400, message: `host: ${JSON.stringify(host.slice(0, 80))} is not a valid host[:port]` };
+  }
+  return undefined;
+}

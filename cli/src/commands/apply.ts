@@ -1,0 +1,197 @@
+/**
+ * `weft apply -f FILE|DIR [--dry-run] [--wait]`: reads YAML documents,
+ * validates them locally with the shared validator (errors name file,
+ * document and field), sends them to the control plane (which validates
+ * again, authoritatively, and stores them in one transaction and one
+ * revision), prints the per-service diff and the warnings, and with --wait
+ * follows the agents' ACK/NACK of the new version. Also home of the small
+ * config gRPC client the other policy commands share.
+ */
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import {
+  type DocumentError,
+  lineDiff,
+  loadWeftProto,
+  messageOf,
+  type PolicyDocument,
+  parseDuration,
+  policyResourceName,
+  type SourcedDocument,
+  ValidationError,
+  validateSourcedDocuments,
+} from '@weft/shared';
+import type { ApplyConfigResponse__Output } from '@weft/shared/generated/weft/v1/ApplyConfigResponse';
+import type { ConfigHistoryResponse__Output } from '@weft/shared/generated/weft/v1/ConfigHistoryResponse';
+import type { GetConfigResponse__Output } from '@weft/shared/generated/weft/v1/GetConfigResponse';
+import type { ListAgentsResponse__Output } from '@weft/shared/generated/weft/v1/ListAgentsResponse';
+import { parsePolicyYaml, policyToYaml } from '@weft/shared/policy/policy-yaml';
+import type { Command } from 'commander';
+import { CliError } from '../cli-error.js';
+import { controlPlaneOption } from './services.js';
+
+const CALL_TIMEOUT_MS = 10_000;
+
+export interface ConfigClient {
+  apply(documents: { source: string; json: string }[], dryRun: boolean): Promise<ApplyConfigResponse__Output>;
+  get(service: string, kind: string): Promise<GetConfigResponse__Output>;
+  delete(service: string, kind: string, dryRun: boolean): Promise<ApplyConfigResponse__Output>;
+  history(service: string, limit: number): Promise<ConfigHistoryResponse__Output>;
+  rollback(revision: string, dryRun: boolean): Promise<ApplyConfigResponse__Output>;
+  listAgents(): Promise<ListAgentsResponse__Output>;
+  close(): void;
+}
+
+export function connectConfig(address: string): ConfigClient {
+  const client = new (loadWeftProto().Registry)(address, grpc.credentials.createInsecure());
+  const call = <T>(name: string, invoke: (opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res?: T) => void) => void) =>
+    new Promise<T>((resolve, reject) => {
+      invoke({ deadline: new Date(Date.now() + CALL_TIMEOUT_MS) }, (err, res) => {
+        if (!err) return resolve(res as T);
+        if (err.code === grpc.status.UNAVAILABLE || err.code === grpc.status.DEADLINE_EXCEEDED) {
+          reject(new CliError(`cannot reach the control plane at ${address} (is it running? set --control-plane HOST:PORT)`));
+        } else
+          reject(
+            new CliError(
+              err.code === grpc.status.INVALID_ARGUMENT ? err.details : `${name} failed: ${err.details || err.message}`,
+              err.code === grpc.status.INVALID_ARGUMENT ? 2 : 1,
+            ),
+          );
+      });
+    });
+  return {
+    apply: (documents, dry_run) => call('ApplyConfig', (o, cb) => client.ApplyConfig({ documents, dry_run }, o, cb)),
+    get: (service, kind) => call('GetConfig', (o, cb) => client.GetConfig({ service, kind }, o, cb)),
+    delete: (service, kind, dry_run) => call('DeleteConfig', (o, cb) => client.DeleteConfig({ service, kind, dry_run }, o, cb)),
+    history: (service, limit) => call('ConfigHistory', (o, cb) => client.ConfigHistory({ service, limit }, o, cb)),
+    rollback: (revision, dry_run) => call('RollbackConfig', (o, cb) => client.RollbackConfig({ revision, dry_run }, o, cb)),
+    listAgents: () => call('ListAgents', (o, cb) => client.ListAgents({}, o, cb)),
+    close: () => client.close(),
+  };
+}
+
+/** Every document of FILE, or of the .yaml/.yml/.json files in DIR (sorted by name). */
+export function readDocuments(path: string): SourcedDocument[] {
+  let files: string[];
+  try {
+    files = statSync(path).isDirectory()
+      ? readdirSync(path)
+          .filter((f) => /\.(ya?ml|json)$/.test(f))
+          .sort()
+          .map((f) => join(path, f))
+      : [path];
+  } catch (err) {
+    throw new CliError(`${path}: ${messageOf(err)}`, 2);
+  }
+  const docs: SourcedDocument[] = [];
+  for (const file of files) {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (err) {
+      throw new CliError(`${file}: ${messageOf(err)}`, 2);
+    }
+    try {
+      docs.push(...parsePolicyYaml(text, basename(file)));
+    } catch (err) {
+      throw new CliError(messageOf(err), 2);
+    }
+  }
+  if (docs.length === 0) throw new CliError(`${path}: no documents found`, 2);
+  return docs;
+}
+
+const toYaml = (json: string) => (json === '' ? '' : policyToYaml([JSON.parse(json) as PolicyDocument]));
+
+/** Prints each change as a header line and a YAML line diff. */
+export function printResult(res: ApplyConfigResponse__Output, verb: string): void {
+  const changed = res.changes.filter((c) => c.action !== 'unchanged');
+  for (const c of res.changes) {
+    console.log(`${c.kind} ${c.service}: ${c.action}${res.dry_run && c.action !== 'unchanged' ? ' (dry run)' : ''}`);
+    if (c.action === 'unchanged') continue;
+    for (const line of lineDiff(toYaml(c.before_json), toYaml(c.after_json)))
+      if (!line.startsWith('  ') || changed.length === 1) console.log(`    ${line}`);
+  }
+  for (const w of res.warnings) console.log(`warning: ${w}`);
+  if (res.dry_run) console.log(`dry run: nothing ${verb}; stored revision is ${res.revision}`);
+  else if (changed.length === 0) console.log(`nothing changed; revision ${res.revision}`);
+  else console.log(`${verb} as revision ${res.revision}`);
+}
+
+/**
+ * Waits until every agent subscribed to a changed service's policy holds
+ * `revision` (ACK) or rejected it (NACK). Returns false when any NACKed or
+ * the wait timed out.
+ */
+export async function waitForAgents(client: ConfigClient, services: string[], revision: string, timeoutMs: number): Promise<boolean> {
+  const names = new Set(services.map(policyResourceName));
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const res = await client.listAgents();
+    const pending: string[] = [];
+    const nacked: string[] = [];
+    let acked = 0;
+    for (const a of res.agents.filter((x) => x.connected)) {
+      for (const r of a.resources.filter((x) => names.has(x.name))) {
+        const who = `${a.agent?.agent_id ?? '?'} ${r.name}`;
+        if (r.rejected_version === revision) nacked.push(`${who}: NACK: ${r.error}`);
+        else if (
+          Number(r.acked_version || 0) >= Number(revision) ||
+          (r.acked_version === '' && r.sent_version === '' && !r.rejected_version)
+        )
+          acked++;
+        else pending.push(`${who}: holds ${r.acked_version || 'nothing'}`);
+      }
+    }
+    if (pending.length === 0 || Date.now() > deadline) {
+      if (acked > 0 || pending.length + nacked.length > 0)
+        console.log(`agents: ${acked} ACKed, ${nacked.length} NACKed, ${pending.length} pending`);
+      else console.log('agents: no agent uses these services yet');
+      for (const line of [...nacked, ...pending.map((p) => `${p} (timed out)`)]) console.log(`  ${line}`);
+      return nacked.length === 0 && pending.length === 0;
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+export const waitOptions = [
+  ['--wait', 'return when every subscribed agent has ACKed the new version (or report which NACKed and why)'],
+  ['--timeout <duration>', 'how long --wait waits', '30s'],
+] as const;
+
+export function applyCommand(program: Command): void {
+  program
+    .command('apply')
+    .description('validate and store traffic-policy documents (YAML, one or more per file, `kind:` per document)')
+    .requiredOption('-f, --file <path>', 'a YAML file or a directory of them')
+    .option('--dry-run', 'validate and print the diff against what is stored; store nothing')
+    .option(...waitOptions[0])
+    .option(...waitOptions[1])
+    .option(...controlPlaneOption)
+    .action(async (o: { file: string; dryRun?: boolean; wait?: boolean; timeout: string; controlPlane: string }) => {
+      const docs = readDocuments(o.file);
+      try {
+        validateSourcedDocuments(docs);
+      } catch (err) {
+        if (err instanceof ValidationError) throw new CliError((err as DocumentError).message, 2);
+        throw err;
+      }
+      const timeoutMs = parseDuration(o.timeout, '--timeout');
+      const client = connectConfig(o.controlPlane);
+      try {
+        const res = await client.apply(
+          docs.map((d) => ({ source: d.source, json: JSON.stringify(d.raw) })),
+          o.dryRun === true,
+        );
+        printResult(res, 'applied');
+        if (o.wait && !o.dryRun) {
+          const services = [...new Set(res.changes.filter((c) => c.action !== 'unchanged').map((c) => c.service))];
+          if (services.length > 0 && !(await waitForAgents(client, services, res.revision, timeoutMs)))
+            throw new CliError('not every agent accepted the new config', 1);
+        }
+      } finally {
+        client.close();
+      }
+    });
+}

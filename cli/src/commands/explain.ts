@@ -1,0 +1,80 @@
+/**
+ * `weft explain --from web http://orders/path -H 'x-user: 1'`: asks the local
+ * agent (its admin API, /v1/explain) what it would do with that request. The
+ * agent runs its own routing code against the config it holds.
+ */
+import { DefaultPorts, messageOf, parseHostPort } from '@weft/shared';
+import type { Command } from 'commander';
+import { CliError, parseFlag } from '../cli-error.js';
+
+interface Explained {
+  request?: { method: string; service: string; path: string };
+  policyVersion?: string | null;
+  policyRejected?: { version: string; message: string } | null;
+  matched?: { id: string; name: string | null } | null;
+  skipped?: { id: string; name?: string; reason: string }[];
+  note?: string;
+  action?: string;
+  destinations?: {
+    service: string;
+    tags: string[];
+    percent: number;
+    error?: string;
+    endpoints?: { instanceId: string; address: string; health: string; ejected: boolean; active: number }[];
+  }[];
+  timeouts?: { deadline: string; perTry: string };
+  retry?: unknown;
+  fault?: unknown;
+  rateLimit?: unknown;
+  message?: string;
+}
+
+export function explainCommand(program: Command): void {
+  program
+    .command('explain')
+    .description('which rule a request matches on this agent, why earlier ones did not, and where it would go')
+    .argument('<url>', 'e.g. http://orders/path')
+    .option('--from <service>', 'the calling service (informational: routing is per destination)')
+    .option('-X, --method <method>', 'HTTP method', 'GET')
+    .option('-H, --header <header...>', "request header(s), 'name: value'")
+    .option('--agent <host:port>', 'the agent admin API', `127.0.0.1:${DefaultPorts.agentAdmin}`)
+    .option('--json', 'print JSON')
+    .action(async (url: string, o: { from?: string; method: string; header?: string[]; agent: string; json?: boolean }) => {
+      const { host, port } = parseFlag(() => parseHostPort(o.agent, '--agent'));
+      const q = new URLSearchParams({ url, method: o.method });
+      if (o.from) q.set('from', o.from);
+      for (const h of o.header ?? []) q.append('header', h);
+      let body: Explained;
+      let status: number;
+      try {
+        const res = await fetch(`http://${host}:${port}/v1/explain?${q}`);
+        status = res.status;
+        body = (await res.json()) as Explained;
+      } catch (err) {
+        throw new CliError(`cannot reach the agent at ${o.agent} (${messageOf(err)}); set --agent HOST:PORT`);
+      }
+      if (status !== 200) throw new CliError(body.message ?? `agent answered ${status}`, status === 400 ? 2 : 1);
+      if (o.json) return console.log(JSON.stringify(body, null, 2));
+      const r = body.request;
+      console.log(`${r?.method} http://${r?.service}${r?.path}${o.from ? ` from ${o.from}` : ''}`);
+      console.log(`policy version: ${body.policyVersion ?? 'none'}`);
+      if (body.policyRejected)
+        console.log(`  last update REJECTED (version ${body.policyRejected.version}): ${body.policyRejected.message}`);
+      for (const s of body.skipped ?? []) console.log(`  rule ${s.id}${s.name ? ` (${s.name})` : ''}: no match: ${s.reason}`);
+      if (body.matched)
+        console.log(`  rule ${body.matched.id}${body.matched.name ? ` (${body.matched.name})` : ''}: MATCH -> ${body.action}`);
+      if (body.note) console.log(`  ${body.note}`);
+      for (const d of body.destinations ?? []) {
+        console.log(
+          `destination ${d.service}${d.tags.length ? ` [${d.tags.join(', ')}]` : ''}: ${d.percent}%${d.error ? ` — ${d.error}` : ''}`,
+        );
+        for (const e of d.endpoints ?? []) {
+          console.log(`    ${e.instanceId} ${e.address} health=${e.health}${e.ejected ? ' EJECTED' : ''} active=${e.active}`);
+        }
+      }
+      if (body.timeouts) console.log(`timeouts: deadline ${body.timeouts.deadline}, per try ${body.timeouts.perTry}`);
+      if (body.retry !== undefined) console.log(`retry: ${JSON.stringify(body.retry)}`);
+      if (body.fault) console.log(`fault: ${JSON.stringify(body.fault)}`);
+      if (body.rateLimit) console.log(`rate limit: ${JSON.stringify(body.rateLimit)}`);
+    });
+}

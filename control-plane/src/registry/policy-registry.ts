@@ -1,0 +1,152 @@
+/**
+ * Traffic policy between the store and the servers: validation of what an
+ * operator applies (the shared validator, then cross-reference warnings from
+ * the registry), one store transaction per call, and the in-memory versioned
+ * "policy/<service>" entries the discovery streams serve. Like the endpoint
+ * view, entries are immutable and replaced on change, and watchers of exactly
+ * the changed services are notified after the commit.
+ */
+import {
+  crossReferenceWarnings,
+  DocumentError,
+  KIND_ROUTES,
+  KIND_SERVICE_POLICY,
+  type Logger,
+  NotFoundError,
+  type PolicyBundle,
+  type PolicyDocument,
+  type PolicyKind,
+  type RegistryFacts,
+  type SourcedDocument,
+  ValidationError,
+  validateServiceName,
+  validateSourcedDocuments,
+} from '@weft/shared';
+import type { PolicyChange, PolicyStore, PolicyWrite, StoredPolicy } from '../store/policy-store.js';
+import { type WatchCallback, WatchIndex } from './watch-index.js';
+
+export interface PolicyEntry {
+  readonly service: string;
+  /** The config revision at which this service's policy last changed. */
+  readonly version: string;
+  /** JSON of the PolicyBundle: what the agent receives. */
+  readonly json: string;
+}
+
+export interface PolicyResult {
+  revision: number;
+  changes: PolicyChange[];
+  warnings: string[];
+  dryRun: boolean;
+}
+
+export class PolicyRegistry {
+  private readonly entries = new Map<string, PolicyEntry>();
+  private readonly watches = new WatchIndex();
+
+  constructor(
+    private readonly store: PolicyStore,
+    private readonly facts: RegistryFacts,
+    private readonly log: Logger,
+  ) {}
+
+  /** Builds every entry from the store. */
+  start(): void {
+    const services = new Set(this.store.list().map((p) => p.service));
+    for (const s of services) this.rebuild(s);
+    this.log.info('policy loaded', { configRevision: this.store.revision(), services: services.size });
+  }
+
+  revision(): number {
+    return this.store.revision();
+  }
+
+  entry(service: string): PolicyEntry | undefined {
+    return this.entries.get(service);
+  }
+
+  watch(service: string, onChange: WatchCallback): () => void {
+    return this.watches.watch(service, onChange);
+  }
+
+  list(service?: string, kind?: string): StoredPolicy[] {
+    if (kind && kind !== KIND_ROUTES && kind !== KIND_SERVICE_POLICY)
+      throw new ValidationError('kind', `must be ${KIND_ROUTES} or ${KIND_SERVICE_POLICY}`);
+    return this.store.list().filter((p) => (!service || p.service === service) && (!kind || p.kind === kind));
+  }
+
+  /** Validates every document (first error wins, naming source and field), then stores them all or nothing. */
+  apply(docs: readonly SourcedDocument[], dryRun: boolean): PolicyResult {
+    if (docs.length === 0) throw new ValidationError('documents', 'no documents to apply');
+    const valid = validateSourcedDocuments(docs);
+    const warnings = crossReferenceWarnings(valid, this.facts);
+    const writes: PolicyWrite[] = valid.map(({ doc }) => ({ service: doc.metadata.service, kind: doc.kind, json: JSON.stringify(doc) }));
+    return this.write(writes, dryRun, 'apply', warnings);
+  }
+
+  delete(service: string, kind: string, dryRun: boolean): PolicyResult {
+    validateServiceName(service, 'service');
+    const stored = this.list(service, kind || undefined);
+    if (stored.length === 0) throw new NotFoundError(`service: no ${kind || 'policy'} stored for "${service}"`);
+    return this.write(
+      stored.map((p) => ({ service: p.service, kind: p.kind, json: null })),
+      dryRun,
+      `delete ${kind || 'all'} ${service}`,
+      [],
+    );
+  }
+
+  rollback(revision: number, dryRun: boolean): PolicyResult {
+    if (!Number.isInteger(revision) || revision < 0 || revision > this.store.revision() || !this.store.hasRevision(revision)) {
+      throw new ValidationError('revision', `no config revision ${revision} (current is ${this.store.revision()})`);
+    }
+    return this.write(this.store.writesToRestore(revision), dryRun, `rollback to ${revision}`, []);
+  }
+
+  history(service: string | undefined, limit: number) {
+    return this.store.history(service || undefined, limit > 0 ? Math.min(limit, 1000) : 50);
+  }
+
+  private write(writes: PolicyWrite[], dryRun: boolean, description: string, warnings: string[]): PolicyResult {
+    if (dryRun) return { revision: this.store.revision(), changes: this.store.plan(writes), warnings, dryRun };
+    const { revision, changes } = this.store.commit(writes, description);
+    const changed = [...new Set(changes.filter((c) => c.action !== 'unchanged').map((c) => c.service))].sort();
+    for (const s of changed) this.rebuild(s);
+    if (changed.length > 0) {
+      this.log.info('policy changed', { configRevision: revision, description, services: changed });
+      this.watches.notify(changed);
+    }
+    return { revision, changes, warnings, dryRun };
+  }
+
+  private rebuild(service: string): void {
+    const stored = this.store.list().filter((p) => p.service === service);
+    if (stored.length === 0) {
+      this.entries.delete(service);
+      return;
+    }
+    const bundle: PolicyBundle = { service };
+    let version = 0;
+    for (const p of stored) {
+      version = Math.max(version, p.revision);
+      const doc = JSON.parse(p.json) as PolicyDocument;
+      if (doc.kind === KIND_ROUTES) bundle.routes = doc;
+      else bundle.policy = doc;
+    }
+    this.entries.set(service, Object.freeze({ service, version: String(version), json: JSON.stringify(bundle) }));
+  }
+}
+
+/** Parses the documents of an ApplyConfig request (JSON text each), naming the source of a parse error. */
+export function parseConfigDocuments(docs: readonly { source?: string; json?: string }[]): SourcedDocument[] {
+  return docs.map((d, i) => {
+    const source = d.source?.slice(0, 300) || `documents[${i}]`;
+    try {
+      return { source, raw: JSON.parse(d.json ?? '') as unknown };
+    } catch (err) {
+      throw new DocumentError(source, '', `invalid JSON (${(err as Error).message})`);
+    }
+  });
+}
+
+export type { PolicyKind };

@@ -1,0 +1,39 @@
+/**
+ * Policy entries -> proto Resource ("policy/<service>"), cached per immutable
+ * entry so every stream that sends one shares the translation.
+ */
+import { parseResourceName, policyResourceName, RESOURCE_TYPE_POLICY, validateServiceName } from '@weft/shared';
+import type { Resource } from '@weft/shared/generated/weft/v1/Resource';
+import type { PolicyEntry } from '../registry/policy-registry.js';
+
+const cache = new WeakMap<PolicyEntry, Resource>();
+
+export function policyResource(entry: PolicyEntry): Resource {
+  let r = cache.get(entry);
+  if (!r) {
+    r = { name: policyResourceName(entry.service), version: entry.version, policy: { service: entry.service, json: entry.json } };
+    cache.set(entry, r);
+  }
+  return r;
+}
+
+export function isPolicyEntry(e: object): e is PolicyEntry {
+  return 'json' in e;
+}
+
+/** "policy/orders" -> "orders"; null for other types and bad names. */
+export function policyServiceOf(name: string): string | null {
+  const parsed = parseResourceName(name);
+  if (!parsed || parsed.type !== RESOURCE_TYPE_POLICY) return null;
+  try {
+    return validateServiceName(parsed.service, 'service');
+  } catch {
+    return null;
+  }
+}
+
+/** What a discovery stream needs from the policy registry. */
+export interface PolicySource {
+  entry(service: string): PolicyEntry | undefined;
+  watch(service: string, onChange: (service: string) => void): () => void;
+}

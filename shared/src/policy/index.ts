@@ -1,0 +1,5 @@
+export * from './policy-crossref.js';
+export * from './policy-diff.js';
+export * from './policy-source.js';
+export * from './policy-types.js';
+export * from './policy-validate.js';

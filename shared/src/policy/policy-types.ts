@@ -1,0 +1,153 @@
+/**
+ * The traffic-policy documents an operator writes (YAML or JSON), after
+ * validation. They keep the operator's spelling (durations stay "2s"), so
+ * what is stored prints back as YAML that `weft apply` accepts unchanged;
+ * the agent compiles them into its matcher (agent/src/policy).
+ */
+
+export const POLICY_API_VERSION = 'weft.dev/v1';
+export const KIND_ROUTES = 'Routes';
+export const KIND_SERVICE_POLICY = 'ServicePolicy';
+export type PolicyKind = typeof KIND_ROUTES | typeof KIND_SERVICE_POLICY;
+export const POLICY_KINDS: readonly PolicyKind[] = [KIND_ROUTES, KIND_SERVICE_POLICY];
+
+/** Resource type on the discovery stream: "policy/<service>". */
+export const RESOURCE_TYPE_POLICY = 'policy';
+export function policyResourceName(service: string): string {
+  return `${RESOURCE_TYPE_POLICY}/${service}`;
+}
+
+export interface Metadata {
+  service: string;
+}
+
+/** Exactly one of exact / prefix / regex. */
+export interface PathMatch {
+  exact?: string;
+  prefix?: string;
+  regex?: string;
+}
+
+/** One of exact / regex / present (present: false = the header must be absent). */
+export interface ValueMatch {
+  name: string;
+  exact?: string;
+  regex?: string;
+  present?: boolean;
+}
+
+export interface RuleMatch {
+  path?: PathMatch;
+  methods?: string[];
+  headers?: ValueMatch[];
+  query?: ValueMatch[];
+}
+
+export interface Destination {
+  /** Defaults to the document's service. */
+  service?: string;
+  /** An endpoint qualifies when it carries every tag listed. */
+  tags?: string[];
+  /** Relative weight, 0..10000; default 1. */
+  weight?: number;
+}
+
+export interface HeaderEdits {
+  set?: Record<string, string>;
+  remove?: string[];
+}
+
+export interface Redirect {
+  /** Replaces the authority (host[:port]); default: unchanged. */
+  host?: string;
+  /** Replaces the path; default: unchanged. */
+  path?: string;
+  /** 301, 302, 303, 307 or 308; default 302. */
+  status?: number;
+}
+
+export interface DirectResponse {
+  status: number;
+  body?: string;
+  headers?: Record<string, string>;
+}
+
+export interface RetryPolicy {
+  attempts: number;
+  /** connect-failure, reset, 5xx, gateway-error, retriable-4xx (409). */
+  on?: string[];
+  backoff?: { base?: string; max?: string };
+}
+
+export interface FaultPolicy {
+  delay?: { percent: number; duration: string };
+  abort?: { percent: number; status: number };
+}
+
+export interface Rule {
+  /** Optional; rule ids are "<service>/<index>" either way. */
+  name?: string;
+  match?: RuleMatch;
+  /** Exactly one of route / redirect / directResponse. */
+  route?: Destination[];
+  redirect?: Redirect;
+  directResponse?: DirectResponse;
+  /** Replaces the matched path prefix (needs match.path.prefix) before forwarding. */
+  rewritePrefix?: string;
+  requestHeaders?: HeaderEdits;
+  responseHeaders?: HeaderEdits;
+  timeout?: string;
+  perTryTimeout?: string;
+  retry?: RetryPolicy;
+  fault?: FaultPolicy;
+}
+
+export interface RoutesDocument {
+  apiVersion: typeof POLICY_API_VERSION;
+  kind: typeof KIND_ROUTES;
+  metadata: Metadata;
+  rules: Rule[];
+}
+
+export interface LoadBalancer {
+  policy: 'least-request' | 'round-robin' | 'consistent-hash';
+  hashOn?: { header?: string; cookie?: string };
+}
+
+export interface OutlierDetection {
+  consecutiveErrors?: number;
+  baseEjectionTime?: string;
+  maxEjectionPercent?: number;
+}
+
+export interface CircuitBreaker {
+  maxRequests?: number;
+  maxPendingRequests?: number;
+  maxRetries?: number;
+}
+
+export interface RateLimit {
+  /** Tokens added per second. */
+  requestsPerSecond: number;
+  /** Bucket size; default = requestsPerSecond. */
+  burst?: number;
+}
+
+export interface ServicePolicyDocument {
+  apiVersion: typeof POLICY_API_VERSION;
+  kind: typeof KIND_SERVICE_POLICY;
+  metadata: Metadata;
+  loadBalancer?: LoadBalancer;
+  outlierDetection?: OutlierDetection;
+  circuitBreaker?: CircuitBreaker;
+  rateLimit?: RateLimit;
+}
+
+export type PolicyDocument = RoutesDocument | ServicePolicyDocument;
+
+/** What the agent receives for one service on "policy/<service>": the JSON of this object. */
+export interface PolicyBundle {
+  service: string;
+  routes?: RoutesDocument;
+  policy?: ServicePolicyDocument;
+}
