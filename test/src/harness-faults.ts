@@ -74,7 +74,9 @@ export class SteadyLoad {
           const who = String(r.headers['x-served-by']);
           this.report.servedBy.set(who, (this.report.servedBy.get(who) ?? 0) + 1);
         } else {
-          this.report.failures.push(`${post ? 'POST' : 'GET'} ${r.status} ${r.headers['x-weft-error'] ?? '-'}: ${r.body.toString().trim()}`);
+          this.report.failures.push(
+            `${post ? 'POST' : 'GET'} ${r.status} ${r.headers['x-weft-error'] ?? '-'}: ${r.body.toString().trim()}`,
+          );
         }
       } catch (err) {
         this.report.failures.push(`${post ? 'POST' : 'GET'} transport error: ${(err as Error).message}`);

@@ -193,7 +193,7 @@ describe('rolling restart of three instances under load', () => {
   });
   after(() => mesh.close());
 
-  test('deregister, stop, start, register again, one at a time: zero failed requests', async () => {
+  test('deregister, stop, start, register again, one at a time: zero failed requests', async (t) => {
     const load = new SteadyLoad(a, 'http://orders/', 4, 5);
     try {
       for (const host of hosts) {
@@ -216,5 +216,10 @@ describe('rolling restart of three instances under load', () => {
     assert.equal(ok, sent);
     assert.ok(sent > 200, `only ${sent} requests were sent`);
     assert.equal(servedBy.size, 3, `served by ${[...servedBy.keys()].join(', ')}`);
+    const m = await agentMetrics(a);
+    const reasons = ['not_delivered', 'connect_failed', 'stale_connection', 'reset', 'status_503'];
+    t.diagnostic(
+      `${sent} requests; retries: ${reasons.map((r) => `${r}=${metricValue(m, 'weft_proxy_retries_total', { reason: r })}`).join(' ')}`,
+    );
   });
 });

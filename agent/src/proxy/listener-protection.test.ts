@@ -129,10 +129,14 @@ describe('listener protection (raw sockets)', () => {
   });
 
   it('answers 408 to a client that sends its body too slowly', async () => {
-    const r = await rawExchange(outbound.port, ['POST / HTTP/1.1\r\nHost: orders\r\nContent-Length: 100\r\n\r\n', 'a', 'b', 'c', 'd', 'e', 'f'], {
-      gapMs: 200,
-      waitMs: 3_000,
-    });
+    const r = await rawExchange(
+      outbound.port,
+      ['POST / HTTP/1.1\r\nHost: orders\r\nContent-Length: 100\r\n\r\n', 'a', 'b', 'c', 'd', 'e', 'f'],
+      {
+        gapMs: 200,
+        waitMs: 3_000,
+      },
+    );
     assert.equal(r.status, 408, r.text);
     assert.equal(r.headers['x-weft-error'], 'bad_request');
     assert.match(r.text, /whole request within 600 ms/);

@@ -79,27 +79,27 @@ export async function startListenerServer(opts: ListenerServerOptions): Promise<
       requireHostHeader: false,
     },
     (req, res) => {
-    inFlight++;
-    const gone = new AbortController();
-    res.once('close', () => {
-      if (!res.writableFinished) gone.abort();
-      inFlight--;
-      if (inFlight === 0) drained?.();
-    });
-    // While draining, every response closes its connection so keep-alive clients move on.
-    if (draining) res.setHeader('connection', 'close');
-    const refused = checkRequestHead(req, limits.maxHeaderCount);
-    if (refused !== undefined) {
-      logger.debug('request refused', { listener: opts.name, code: MeshErrorCode.badRequest, detail: refused.message });
-      res.setHeader('connection', 'close');
-      releaseRequestBody(req, res);
-      sendMeshError(res, MeshErrorCode.badRequest, refused.message, undefined, refused.status);
-      return;
-    }
-    opts.handler(req, res, { clientGone: gone.signal }).catch((err: unknown) => {
-      logger.error('request handler failed', { listener: opts.name, err: messageOf(err), code: 'internal' });
-      sendMeshError(res, MeshErrorCode.internal, `${opts.name}: internal error handling the request: ${messageOf(err)}`);
-    });
+      inFlight++;
+      const gone = new AbortController();
+      res.once('close', () => {
+        if (!res.writableFinished) gone.abort();
+        inFlight--;
+        if (inFlight === 0) drained?.();
+      });
+      // While draining, every response closes its connection so keep-alive clients move on.
+      if (draining) res.setHeader('connection', 'close');
+      const refused = checkRequestHead(req, limits.maxHeaderCount);
+      if (refused !== undefined) {
+        logger.debug('request refused', { listener: opts.name, code: MeshErrorCode.badRequest, detail: refused.message });
+        res.setHeader('connection', 'close');
+        releaseRequestBody(req, res);
+        sendMeshError(res, MeshErrorCode.badRequest, refused.message, undefined, refused.status);
+        return;
+      }
+      opts.handler(req, res, { clientGone: gone.signal }).catch((err: unknown) => {
+        logger.error('request handler failed', { listener: opts.name, err: messageOf(err), code: 'internal' });
+        sendMeshError(res, MeshErrorCode.internal, `${opts.name}: internal error handling the request: ${messageOf(err)}`);
+      });
     },
   );
   // node stops storing header fields past maxHeadersCount; one more than the limit is enough to see it was exceeded.

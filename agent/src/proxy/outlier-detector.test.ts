@@ -50,10 +50,13 @@ describe('outlier detector', () => {
     assert.equal(d.record('unreachable', 'x', 'single', 1), 0);
     assert.equal(d.isEjected('x'), false);
     assert.ok(d.record('unreachable', 'p', 'payments', 2) > 0, 'other services have their own cap');
-    assert.deepEqual([...d.ejectedByService()], [
-      ['orders', 2],
-      ['payments', 1],
-    ]);
+    assert.deepEqual(
+      [...d.ejectedByService()],
+      [
+        ['orders', 2],
+        ['payments', 1],
+      ],
+    );
   });
 
   it('reads outcomes: 5xx, resets and timeouts fail; connect failures and undelivered peers are unreachable; the rest is neutral', () => {

@@ -16,7 +16,7 @@
  * applies the same cap when the endpoint set changed after the ejections.
  * Pure state: no timers, time comes from the injected clock.
  */
-import { ERROR_HEADER, type Endpoint } from '@weft/shared';
+import { type Endpoint, ERROR_HEADER } from '@weft/shared';
 import type { TryOutcome, TrySend } from './forward.js';
 import { peerNotDelivered } from './retry-policy.js';
 

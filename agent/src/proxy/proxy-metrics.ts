@@ -33,7 +33,12 @@ export class ProxyMetrics {
   private readonly byService = { inbound: new Map<string, ServiceMetrics>(), outbound: new Map<string, ServiceMetrics>() };
 
   constructor(readonly registry: MetricsRegistry) {
-    this.requests = registry.counter('weft_proxy_requests_total', 'Requests answered by the proxy.', ['direction', 'service', 'code', 'error']);
+    this.requests = registry.counter('weft_proxy_requests_total', 'Requests answered by the proxy.', [
+      'direction',
+      'service',
+      'code',
+      'error',
+    ]);
     this.duration = registry.histogram('weft_proxy_request_duration_seconds', 'Time from request to end of response.', [
       'direction',
       'service',

@@ -21,7 +21,11 @@ after(async () => {
   for (const c of cleanup.reverse()) await c();
 });
 
-async function proxy(services: Record<string, Endpoint[]>, resilience: Partial<ResilienceOptions> = {}, requestTimeoutMs = 5_000): Promise<Proxy> {
+async function proxy(
+  services: Record<string, Endpoint[]>,
+  resilience: Partial<ResilienceOptions> = {},
+  requestTimeoutMs = 5_000,
+): Promise<Proxy> {
   const registry = new MetricsRegistry();
   const listener = await startOutboundListener({
     agentId: 'agent-a',
@@ -117,10 +121,7 @@ describe('retries', () => {
     const echo = await upstream(echoBody);
     const dead = await closedPort();
     // Two dead endpoints: only one is ejected (never more than half), so retries keep being exercised.
-    const eps = (service: string) => [
-      ...[1, 2].map(() => endpoint({ service, port: dead })),
-      endpoint({ service, port: echo.port }),
-    ];
+    const eps = (service: string) => [...[1, 2].map(() => endpoint({ service, port: dead })), endpoint({ service, port: echo.port })];
     const p = await proxy({ small: eps('small'), large: eps('large') });
     for (let i = 0; i < 10; i++) {
       const body = randomBytes(32 * 1024);
@@ -191,7 +192,13 @@ describe('keep-alive races', () => {
     });
     cleanup.push(() => inbound.close());
     for (let i = 0; i < 20; i++) {
-      const r = await send({ port: inbound.port, method: 'POST', path: '/', headers: { host: 'racy', 'x-weft-instance': 'r1' }, body: 'b' });
+      const r = await send({
+        port: inbound.port,
+        method: 'POST',
+        path: '/',
+        headers: { host: 'racy', 'x-weft-instance': 'r1' },
+        body: 'b',
+      });
       assert.equal(r.status, 200, r.body.toString());
     }
     assert.equal(app.handled, 20);
@@ -205,7 +212,13 @@ describe('keep-alive races', () => {
     const n = 150;
     for (let i = 0; i < n; i++) {
       const post = i % 2 === 1;
-      const r = await send({ port: p.port, method: post ? 'POST' : 'GET', path: '/', headers: { host: 'idle' }, body: post ? 'x' : undefined });
+      const r = await send({
+        port: p.port,
+        method: post ? 'POST' : 'GET',
+        path: '/',
+        headers: { host: 'idle' },
+        body: post ? 'x' : undefined,
+      });
       if (r.status !== 200) failures.push(`${r.status} ${r.headers['x-weft-error']} ${r.body}`);
       await new Promise((resolve) => setTimeout(resolve, 15 + Math.random() * 10));
     }

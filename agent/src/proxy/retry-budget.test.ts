@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
 import { Readable } from 'node:stream';
+import { describe, it } from 'node:test';
 import { CircuitBreaker } from './circuit-breaker.js';
 import type { TryOutcome } from './forward.js';
 import { RetryBudget } from './retry-budget.js';

@@ -34,7 +34,7 @@ export class RetryBudget {
     const buckets = Math.max(1, Math.ceil(options.windowMs / BUCKET_MS));
     this.requests = new Float64Array(buckets);
     this.retries = new Float64Array(buckets);
-    this.floor = options.minPerSecond * (buckets * BUCKET_MS) / 1_000;
+    this.floor = (options.minPerSecond * (buckets * BUCKET_MS)) / 1_000;
     this.now = options.now ?? Date.now;
     this.head = Math.floor(this.now() / BUCKET_MS);
   }
