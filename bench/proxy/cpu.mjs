@@ -1,0 +1,112 @@
+// CPU and memory of a process tree from /proc, as the peers' run.sh reads it:
+// utime+stime (fields 14 and 15 of /proc/<pid>/stat) of the process and its
+// live children (nginx's worker, haproxy's), in clock ticks; RSS from VmRSS.
+import { execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+
+let hz;
+/** Clock ticks per second (getconf CLK_TCK; 100 on Linux almost always). */
+export function clockTicks() {
+  if (hz === undefined) {
+    try {
+      hz = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+    } catch {
+      hz = 100;
+    }
+  }
+  return hz;
+}
+
+/** The PIDs of `pid`'s direct children (all threads' children lists). */
+export function childPids(pid) {
+  const out = new Set();
+  let tasks = [];
+  try {
+    tasks = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return [];
+  }
+  for (const t of tasks) {
+    try {
+      for (const c of readFileSync(`/proc/${pid}/task/${t}/children`, 'utf8').trim().split(/\s+/)) if (c) out.add(Number(c));
+    } catch {}
+  }
+  return [...out];
+}
+
+function ownTicks(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // comm (field 2) may contain spaces: split after its closing parenthesis.
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return Number(f[11]) + Number(f[12]); // fields 14, 15 counted from 1, minus pid and comm
+  } catch {
+    return 0;
+  }
+}
+
+/** utime+stime ticks of each pid and its direct children, summed. */
+export function ticks(pids) {
+  let t = 0;
+  for (const pid of pids) {
+    t += ownTicks(pid);
+    for (const c of childPids(pid)) t += ownTicks(c);
+  }
+  return t;
+}
+
+function ownRssKiB(pid) {
+  try {
+    const m = /VmRSS:\s+(\d+)\s+kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** Resident memory (KiB) of each pid and its direct children, summed. */
+export function rssKiB(pids) {
+  let kb = 0;
+  for (const pid of pids) {
+    kb += ownRssKiB(pid);
+    for (const c of childPids(pid)) kb += ownRssKiB(c);
+  }
+  return kb;
+}
+
+/** Busy and total ticks per CPU from /proc/stat: [{ busy, total }] indexed by CPU number. */
+export function cpuTimes() {
+  const out = [];
+  try {
+    for (const line of readFileSync('/proc/stat', 'utf8').split('\n')) {
+      const m = /^cpu(\d+)\s+(.*)$/.exec(line);
+      if (!m) continue;
+      const f = m[2].split(/\s+/).map(Number);
+      const total = f.slice(0, 8).reduce((a, b) => a + b, 0);
+      out[Number(m[1])] = { busy: total - f[3] - f[4], total };
+    }
+  } catch {}
+  return out;
+}
+
+function ownIo(pid) {
+  try {
+    const t = readFileSync(`/proc/${pid}/io`, 'utf8');
+    return { r: Number(/syscr:\s+(\d+)/.exec(t)?.[1] ?? 0), w: Number(/syscw:\s+(\d+)/.exec(t)?.[1] ?? 0) };
+  } catch {
+    return { r: 0, w: 0 };
+  }
+}
+
+/** Read-type and write-type syscall counts (/proc/<pid>/io syscr, syscw) of each pid and its direct children, summed. */
+export function ioSyscalls(pids) {
+  const sum = { r: 0, w: 0 };
+  for (const pid of pids) {
+    for (const p of [pid, ...childPids(pid)]) {
+      const io = ownIo(p);
+      sum.r += io.r;
+      sum.w += io.w;
+    }
+  }
+  return sum;
+}

@@ -1,0 +1,97 @@
+// The reference proxies, configured like /work/shared/bench-peers: nginx (1
+// worker, upstream keepalive 64), HAProxy (1 thread, http-reuse always) and a
+// plain undici Pool proxy. Configs go into the run's temp dir; ports are
+// chosen free at run time. Each start* returns a target { name, port, pids,
+// host } or null (with a printed note) when the program is not available.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { delimiter, dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { freePort, start, waitForPort, which } from './procs.mjs';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const PROXY_CPU = 0;
+
+export async function startUpstream() {
+  const port = await freePort();
+  const proc = start([process.execPath, join(here, 'upstream.mjs'), String(port)], { cpu: 1, name: 'upstream' });
+  await waitForPort(port, proc);
+  return { name: 'direct', port, pids: [proc.pid], procs: [proc] };
+}
+
+export async function startNginx(tmp, upstreamPort, note) {
+  const bin = which('nginx') ?? (which('/usr/sbin/nginx') ? '/usr/sbin/nginx' : null);
+  if (!bin) return note('nginx: not installed, skipped (apt-get install nginx-light)');
+  const dir = join(tmp, 'nginx');
+  mkdirSync(join(dir, 'tmp'), { recursive: true });
+  const port = await freePort();
+  const conf = `worker_processes 1;
+daemon off;
+error_log stderr error;
+pid ${dir}/nginx.pid;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path ${dir}/tmp; proxy_temp_path ${dir}/tmp; fastcgi_temp_path ${dir}/tmp; uwsgi_temp_path ${dir}/tmp; scgi_temp_path ${dir}/tmp;
+  upstream up { server 127.0.0.1:${upstreamPort}; keepalive 64; }
+  server {
+    listen 127.0.0.1:${port};
+    location / { proxy_pass http://up; proxy_http_version 1.1; proxy_set_header Connection ""; }
+  }
+}
+`;
+  writeFileSync(join(dir, 'nginx.conf'), conf);
+  // -e: nginx 1.19.5+ opens its default error log before reading the config; send it to stderr.
+  const proc = start([bin, '-e', 'stderr', '-p', dir, '-c', join(dir, 'nginx.conf')], { cpu: PROXY_CPU, name: 'nginx' });
+  await waitForPort(port, proc);
+  return { name: 'nginx', port, pids: [proc.pid], procs: [proc] };
+}
+
+export async function startHaproxy(tmp, upstreamPort, note) {
+  const bin = which('haproxy') ?? (which('/usr/sbin/haproxy') ? '/usr/sbin/haproxy' : null);
+  if (!bin) return note('haproxy: not installed, skipped (apt-get install haproxy)');
+  const port = await freePort();
+  const cfg = `global
+  nbthread 1
+defaults
+  mode http
+  timeout connect 5s
+  timeout client 30s
+  timeout server 30s
+  option http-keep-alive
+frontend f
+  bind 127.0.0.1:${port}
+  default_backend b
+backend b
+  http-reuse always
+  server s1 127.0.0.1:${upstreamPort}
+`;
+  const file = join(tmp, 'haproxy.cfg');
+  writeFileSync(file, cfg);
+  const proc = start([bin, '-db', '-f', file], { cpu: PROXY_CPU, name: 'haproxy' });
+  await waitForPort(port, proc);
+  return { name: 'haproxy', port, pids: [proc.pid], procs: [proc] };
+}
+
+/** undici's entry point, looked up on NODE_PATH then from the repository root. */
+export function resolveUndici(repoRoot) {
+  const paths = [...(process.env.NODE_PATH ?? '').split(delimiter).filter(Boolean), repoRoot];
+  try {
+    return createRequire(join(repoRoot, 'package.json')).resolve('undici', { paths });
+  } catch {
+    return null;
+  }
+}
+
+/** The plain undici proxy; nodeFlags go before the script (e.g. --cpu-prof). */
+export async function startUndici(repoRoot, upstreamPort, note, nodeFlags = []) {
+  const entry = resolveUndici(repoRoot);
+  if (!entry) return note('undici proxy: undici not resolvable (NODE_PATH or the repo node_modules), skipped');
+  const port = await freePort();
+  const proc = start([process.execPath, ...nodeFlags, join(here, 'undici-proxy.mjs'), String(port), String(upstreamPort), entry], {
+    cpu: PROXY_CPU,
+    name: 'undici-proxy',
+  });
+  await waitForPort(port, proc);
+  return { name: 'undici', port, pids: [proc.pid], procs: [proc] };
+}

@@ -1,0 +1,104 @@
+// Figures -> ratios, target verdicts, a printed table, one JSON line, and the
+// dated markdown section appended to bench/results/proxy.md.
+
+export const TARGETS = [
+  { id: 'hop_cpu_vs_nginx', text: 'weft-hop CPU/req ≤ 1.5× nginx', limit: 1.5, cmp: 'le' },
+  { id: 'hop_rps_vs_nginx', text: 'weft-hop rps@c50 ≥ 0.7× nginx', limit: 0.7, cmp: 'ge' },
+  { id: 'hop_p99c1_vs_nginx', text: 'weft-hop p99@c1 ≤ 2× nginx', limit: 2, cmp: 'le' },
+  { id: 'mesh_cpu_vs_hop', text: 'weft-mesh CPU/req ≤ 2.2× weft-hop', limit: 2.2, cmp: 'le' },
+];
+
+const r2 = (x) => (x === null || x === undefined || !Number.isFinite(x) ? null : Math.round(x * 100) / 100);
+const ratio = (a, b) => (a == null || b == null || b === 0 ? null : r2(a / b));
+
+export function median(xs) {
+  const v = xs.filter((x) => x !== null && x !== undefined && Number.isFinite(x)).sort((a, b) => a - b);
+  if (v.length === 0) return null;
+  return v.length % 2 ? v[(v.length - 1) / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
+}
+
+/** Median of each numeric field over reps; counters (non2xx, errors) are summed. */
+export function combineReps(reps) {
+  const out = { ...reps[0] };
+  for (const k of Object.keys(reps[0])) {
+    if (typeof reps[0][k] !== 'number') continue;
+    out[k] = k === 'non2xx' || k === 'errors' ? reps.reduce((a, r) => a + r[k], 0) : median(reps.map((r) => r[k]));
+  }
+  return out;
+}
+
+/** Adds ratios to nginx on each row; returns { rows, ratios, targets }. */
+export function analyse(rows) {
+  const by = Object.fromEntries(rows.map((r) => [r.name, r]));
+  const ng = by.nginx;
+  for (const r of rows) {
+    r.cpuVsNginx = ratio(r.cpuUsPerReq, ng?.cpuUsPerReq);
+    r.rpsVsNginx = ratio(r.rps, ng?.rps);
+    r.p99c1VsNginx = ratio(r.c1P99Us, ng?.c1P99Us);
+  }
+  const hop = by['weft-hop'];
+  const mesh = by['weft-mesh'];
+  const ratios = {
+    hop_cpu_vs_nginx: hop?.cpuVsNginx ?? null,
+    hop_rps_vs_nginx: hop?.rpsVsNginx ?? null,
+    hop_p99c1_vs_nginx: hop?.p99c1VsNginx ?? null,
+    mesh_cpu_vs_hop: ratio(mesh?.cpuUsPerReq, hop?.cpuUsPerReq),
+  };
+  const targets = TARGETS.map((t) => {
+    const value = ratios[t.id];
+    const pass = value === null ? null : t.cmp === 'le' ? value <= t.limit : value >= t.limit;
+    return { ...t, value, verdict: pass === null ? 'N/A' : pass ? 'PASS' : 'MISS' };
+  });
+  return { rows, ratios, targets };
+}
+
+export function fmtUs(us) {
+  if (us === null || us === undefined) return '-';
+  if (us < 1000) return `${Math.round(us)} µs`;
+  if (us < 1_000_000) return `${(us / 1000).toFixed(2)} ms`;
+  return `${(us / 1e6).toFixed(2)} s`;
+}
+const fmt = (x, d = 1) => (x === null || x === undefined ? '-' : Number(x).toFixed(d));
+const fmtInt = (x) => (x === null || x === undefined ? '-' : Math.round(x).toLocaleString('en-US'));
+
+const COLS = [
+  ['proxy', (r) => r.name],
+  ['rps@c50', (r) => fmtInt(r.rps)],
+  ['p50@c50', (r) => fmtUs(r.p50Us)],
+  ['p99@c50', (r) => fmtUs(r.p99Us)],
+  ['p50@c1', (r) => fmtUs(r.c1P50Us)],
+  ['p99@c1', (r) => fmtUs(r.c1P99Us)],
+  ['CPU µs/req', (r) => fmt(r.cpuUsPerReq)],
+  ['RSS MiB', (r) => fmt(r.rssMiB)],
+  ['cpu ×nginx', (r) => fmt(r.cpuVsNginx, 2)],
+  ['rps ×nginx', (r) => fmt(r.rpsVsNginx, 2)],
+  ['p99@c1 ×nginx', (r) => fmt(r.p99c1VsNginx, 2)],
+  ['other load cpu0', (r) => (r.otherCpu0Pct === null || r.otherCpu0Pct === undefined ? '-' : `${r.otherCpu0Pct}%`)],
+  ['errors', (r) => (r.non2xx || r.errors ? `${r.non2xx} non-2xx, ${r.errors} socket` : '0')],
+];
+
+export function markdownTable(rows) {
+  return [
+    `| ${COLS.map((c) => c[0]).join(' | ')} |`,
+    `|${COLS.map(() => '---').join('|')}|`,
+    ...rows.map((r) => `| ${COLS.map((c) => c[1](r)).join(' | ')} |`),
+  ].join('\n');
+}
+
+export function textTable(rows) {
+  const cells = [COLS.map((c) => c[0]), ...rows.map((r) => COLS.map((c) => String(c[1](r))))];
+  const w = COLS.map((_, i) => Math.max(...cells.map((row) => row[i].length)));
+  return cells.map((row) => row.map((c, i) => c.padEnd(w[i])).join('  ')).join('\n');
+}
+
+export function targetLines(targets) {
+  return targets.map((t) => `${t.verdict.padEnd(4)}  ${t.text}  (measured ${t.value === null ? 'n/a' : `${t.value}×`})`);
+}
+
+export function streamingLines(big) {
+  return big.map(
+    (b) =>
+      `${b.method} ${b.count} × 1 MiB, ${b.parallel} in parallel via ${b.via}: RSS ${b.rssBeforeMiB} → peak ${b.rssPeakMiB} → after ${b.rssAfterMiB} MiB, ` +
+      `${b.mibPerSec} MiB/s, ${b.bad} bad${b.firstError ? ` (first: ${b.firstError})` : ''}`,
+  );
+}

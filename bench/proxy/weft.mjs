@@ -1,0 +1,115 @@
+// Weft under test, started exactly as an operator would: `weft control-plane`
+// and `weft agent` from cli/bin/weft.js, ports learnt from their `ready` log
+// lines, the upstream registered through an agent's admin API. The proxy
+// paths measured:
+//   weft-hop : wrk -> agent A outbound -> upstream (registered on A)
+//   weft-mesh: wrk -> agent A outbound -> agent B inbound -> upstream (registered on B)
+
+import { mkdirSync } from 'node:fs';
+import { request } from 'node:http';
+import { join } from 'node:path';
+import { start, waitReady } from './procs.mjs';
+
+/** A tiny HTTP client for setup calls (admin API, readiness probes). */
+export function httpCall({ port, method = 'GET', path = '/', headers = {}, body }) {
+  return new Promise((resolve, reject) => {
+    const data = body === undefined ? undefined : Buffer.from(typeof body === 'string' ? body : JSON.stringify(body));
+    const h = { ...headers };
+    if (data) {
+      h['content-type'] ??= 'application/json';
+      h['content-length'] = data.length;
+    }
+    const req = request({ host: '127.0.0.1', port, method, path, headers: h }, (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
+      res.on('error', reject);
+    });
+    req.setTimeout(5000, () => req.destroy(new Error(`${method} ${path} on ${port}: no answer in 5 s`)));
+    req.on('error', reject);
+    req.end(data);
+  });
+}
+
+export function startControlPlane(repoRoot, tmp, cpu) {
+  const dir = join(tmp, 'cp');
+  mkdirSync(dir, { recursive: true });
+  const proc = start(
+    [
+      process.execPath,
+      join(repoRoot, 'cli/bin/weft.js'),
+      'control-plane',
+      '--data-dir',
+      dir,
+      '--grpc-port',
+      '0',
+      '--http-port',
+      '0',
+      '--host',
+      '127.0.0.1',
+    ],
+    { cpu, name: 'weft control-plane' },
+  );
+  return waitReady(proc).then((ready) => ({ proc, ready }));
+}
+
+/** Starts `weft agent`; nodeFlags go before the script (e.g. --cpu-prof). */
+export async function startAgent(repoRoot, tmp, { id, cpGrpcPort, cpu, nodeFlags = [] }) {
+  const dir = join(tmp, `agent-${id}`);
+  mkdirSync(dir, { recursive: true });
+  const proc = start(
+    [
+      process.execPath,
+      ...nodeFlags,
+      join(repoRoot, 'cli/bin/weft.js'),
+      'agent',
+      '--control-plane',
+      `127.0.0.1:${cpGrpcPort}`,
+      '--agent-id',
+      id,
+      '--data-dir',
+      dir,
+      '--advertise-address',
+      '127.0.0.1',
+      '--admin-port',
+      '0',
+      '--outbound-port',
+      '0',
+      '--inbound-port',
+      '0',
+    ],
+    { cpu, name: `weft agent ${id}` },
+  );
+  const ready = await waitReady(proc);
+  for (const k of ['adminPort', 'outboundPort', 'inboundPort']) {
+    if (typeof ready[k] !== 'number') throw new Error(`agent ${id}: ready line has no numeric ${k}: ${JSON.stringify(ready)}`);
+  }
+  return { proc, ready };
+}
+
+/** Registers 127.0.0.1:port as `name` on an agent's admin API. */
+export async function register(agent, name, port) {
+  const r = await httpCall({ port: agent.ready.adminPort, method: 'POST', path: '/v1/services', body: { name, port } });
+  if (r.status < 200 || r.status >= 300) throw new Error(`register ${name} on ${agent.proc.name}: HTTP ${r.status} ${r.body}`);
+  return JSON.parse(r.body || '{}');
+}
+
+/**
+ * Waits until `Host: service` through the agent's outbound port answers 200
+ * with the upstream's body (registration has gone round the control plane).
+ */
+export async function waitRoutable(agent, service, timeoutMs = 30_000) {
+  const until = Date.now() + timeoutMs;
+  let last = '';
+  while (Date.now() < until) {
+    try {
+      const r = await httpCall({ port: agent.ready.outboundPort, headers: { host: service } });
+      if (r.status === 200 && r.body === 'hello world\n!') return;
+      last = `HTTP ${r.status} x-weft-error=${r.headers['x-weft-error'] ?? '-'} ${r.body.slice(0, 200)}`;
+    } catch (err) {
+      last = err.message;
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`${service} not routable through ${agent.proc.name} after ${timeoutMs} ms; last answer: ${last}`);
+}
