@@ -48,7 +48,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
   const policies = new PolicyView(logger);
   const outboundPolicy = new OutboundPolicy(policies);
   const view = new ConfigView({ subscribeWaitMs: opts.subscribeWaitMs, logger, companion: policies });
-  const snapshots = new SnapshotStore(opts.dataDir, view, logger);
+  const snapshots = new SnapshotStore(opts.dataDir, view, logger, policies);
   const seeded = await snapshots.load();
   view.seed(seeded);
   if (seeded.length > 0) logger.info('loaded persisted config', { services: seeded.length });

@@ -18,6 +18,10 @@ export const MeshErrorCode = {
   shuttingDown: 'shutting_down',
   /** Circuit breaking: the destination service already has as many requests as its limit allows. */
   circuitOpen: 'circuit_open',
+  /** Traffic policy: the service's local rate limit (ServicePolicy.rateLimit) is exhausted. */
+  rateLimited: 'rate_limited',
+  /** Traffic policy: a rule's fault.abort answered instead of the service (the status is the rule's; 503 by default). */
+  faultInjected: 'fault_injected',
   /** A bug in the mesh itself; logged with details. */
   internal: 'internal',
 } as const;
@@ -34,8 +38,15 @@ const MESH_HTTP_STATUS: Record<MeshErrorCode, number> = {
   bad_request: 400,
   shutting_down: 503,
   circuit_open: 503,
+  rate_limited: 429,
+  fault_injected: 503,
   internal: 500,
 };
+
+/** The HTTP status of a mesh answer with `code` (a policy's fault abort uses the rule's status instead). */
+export function meshHttpStatus(code: MeshErrorCode): number {
+  return MESH_HTTP_STATUS[code];
+}
 
 /** A failure the mesh reports to the caller with `x-weft-error: <code>`. */
 export class MeshError extends Error {

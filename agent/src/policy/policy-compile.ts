@@ -1,12 +1,21 @@
 /**
  * Compiles a received PolicyBundle into what the hot path reads: rules in
  * order with precompiled regexes, method sets, cumulative destination
- * weights, durations in ms, a token bucket. Compilation happens once per
+ * weights, durations in ms, a token bucket, the route's retry settings, the
+ * service's load-balancing policy and resilience overrides for the proxy.
+ * Compilation happens once per
  * received version; a bundle that fails here is NACKed (the previous version
  * stays in force).
  */
 import { type PolicyBundle, parseDuration, type Rule, type ServicePolicyDocument, type ValueMatch } from '@weft/shared';
+import { type HashOn, lbPolicyName } from '../proxy/lb-policies.js';
+import { findLbPolicy, type LbPolicy } from '../proxy/lb-policy.js';
+import type { RetryCondition, RouteRetry } from '../proxy/retry-policy.js';
+import type { ServiceOverrides } from '../proxy/service-resilience.js';
 import { TokenBucket } from './token-bucket.js';
+
+/** Backoff of a rule that sets `retry` without `backoff` (Envoy's defaults). */
+export const DEFAULT_RETRY_BACKOFF = Object.freeze({ baseMs: 25, maxMs: 250 });
 
 export interface CompiledValueMatch {
   name: string;
@@ -42,6 +51,8 @@ export interface CompiledRule {
   readonly totalWeight: number;
   readonly timeoutMs?: number;
   readonly perTryTimeoutMs?: number;
+  /** retry and perTryTimeout for the proxy's retry loop; undefined = the service's defaults. */
+  readonly retry?: RouteRetry;
   readonly delay?: { fraction: number; ms: number };
   readonly abort?: { fraction: number; status: number };
 }
@@ -53,6 +64,10 @@ export interface CompiledPolicy {
   readonly rules: readonly CompiledRule[];
   readonly rateLimit?: TokenBucket;
   readonly servicePolicy?: ServicePolicyDocument;
+  /** ServicePolicy.loadBalancer resolved in the registry; undefined = the proxy's default. */
+  readonly lb?: { policy: LbPolicy; hashOn?: HashOn };
+  /** ServicePolicy.circuitBreaker / outlierDetection; undefined = the agent's defaults. */
+  readonly overrides?: ServiceOverrides;
 }
 
 function valueMatches(list: readonly ValueMatch[] | undefined): CompiledValueMatch[] {
@@ -78,6 +93,7 @@ function compileRule(service: string, rule: Rule, index: number): CompiledRule {
     cumulative.push(total);
   }
   const path = rule.match?.path;
+  const perTryTimeoutMs = rule.perTryTimeout === undefined ? undefined : parseDuration(rule.perTryTimeout, `${at}.perTryTimeout`);
   return {
     id: `${service}/${index}`,
     index,
@@ -92,11 +108,53 @@ function compileRule(service: string, rule: Rule, index: number): CompiledRule {
     cumulative,
     totalWeight: total,
     timeoutMs: rule.timeout === undefined ? undefined : parseDuration(rule.timeout, `${at}.timeout`),
-    perTryTimeoutMs: rule.perTryTimeout === undefined ? undefined : parseDuration(rule.perTryTimeout, `${at}.perTryTimeout`),
+    perTryTimeoutMs,
+    retry: compileRetry(rule, perTryTimeoutMs, at),
     delay: rule.fault?.delay
       ? { fraction: rule.fault.delay.percent / 100, ms: parseDuration(rule.fault.delay.duration, `${at}.fault.delay.duration`) }
       : undefined,
     abort: rule.fault?.abort ? { fraction: rule.fault.abort.percent / 100, status: rule.fault.abort.status } : undefined,
+  };
+}
+
+function compileRetry(rule: Rule, perTryTimeoutMs: number | undefined, at: string): RouteRetry | undefined {
+  const r = rule.retry;
+  if (r === undefined) return perTryTimeoutMs === undefined ? undefined : { perTryTimeoutMs };
+  const base = r.backoff?.base === undefined ? DEFAULT_RETRY_BACKOFF.baseMs : parseDuration(r.backoff.base, `${at}.retry.backoff.base`);
+  const max =
+    r.backoff?.max === undefined ? Math.max(base, DEFAULT_RETRY_BACKOFF.maxMs) : parseDuration(r.backoff.max, `${at}.retry.backoff.max`);
+  if (max < base) throw new Error(`${at}.retry.backoff.max: must be >= backoff.base`);
+  return {
+    maxRetries: r.attempts,
+    perTryTimeoutMs,
+    on: r.on === undefined ? undefined : new Set(r.on as RetryCondition[]),
+    backoff: { baseMs: base, maxMs: max },
+  };
+}
+
+function compileLb(doc: ServicePolicyDocument | undefined): CompiledPolicy['lb'] {
+  const lb = doc?.loadBalancer;
+  if (lb === undefined) return undefined;
+  const policy = findLbPolicy(lbPolicyName(lb.policy));
+  if (policy === undefined) throw new Error(`loadBalancer.policy: ${JSON.stringify(lb.policy)} is not supported by this agent`);
+  return { policy, hashOn: lb.hashOn };
+}
+
+function compileOverrides(doc: ServicePolicyDocument | undefined, version: string): ServiceOverrides | undefined {
+  const cb = doc?.circuitBreaker;
+  const od = doc?.outlierDetection;
+  if (cb === undefined && od === undefined) return undefined;
+  return {
+    key: version,
+    maxRequests: cb?.maxRequests,
+    maxPendingRequests: cb?.maxPendingRequests,
+    maxRetries: cb?.maxRetries,
+    outlier: od && {
+      consecutiveFailures: od.consecutiveErrors,
+      baseEjectionMs:
+        od.baseEjectionTime === undefined ? undefined : parseDuration(od.baseEjectionTime, 'outlierDetection.baseEjectionTime'),
+      maxEjectionPercent: od.maxEjectionPercent,
+    },
   };
 }
 
@@ -110,5 +168,7 @@ export function compilePolicy(bundle: PolicyBundle, version: string): CompiledPo
     rules: Object.freeze(rules),
     rateLimit: rl ? new TokenBucket(rl.requestsPerSecond, rl.burst ?? Math.max(1, Math.ceil(rl.requestsPerSecond))) : undefined,
     servicePolicy: bundle.policy,
+    lb: compileLb(bundle.policy),
+    overrides: compileOverrides(bundle.policy, version),
   });
 }

@@ -11,16 +11,14 @@
  * responses carry `x-weft-rule: orders/3`.
  */
 import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
-import { type Endpoint, ERROR_HEADER, REQUEST_ID_HEADER } from '@weft/shared';
-import { LEAST_REQUEST } from '../proxy/lb-least-request.js';
-import { getLbPolicy, type LoadView, type Picker } from '../proxy/lb-policy.js';
+import { type Endpoint, ERROR_HEADER, MeshErrorCode, meshHttpStatus, REQUEST_ID_HEADER } from '@weft/shared';
+import type { GoneSignal } from '../proxy/client-link.js';
+import type { LbPolicy, LoadView, Picker } from '../proxy/lb-policy.js';
 import type { CompiledDestination, CompiledRule } from './policy-compile.js';
 import { pickDestination, route, splitPath } from './policy-match.js';
 import type { PolicyView } from './policy-view.js';
 
 export const RULE_HEADER = 'x-weft-rule';
-/** Mesh error codes of the traffic policy (the HTTP status is the rule's or 429). */
-export const PolicyErrorCode = { rateLimited: 'rate_limited', faultInjected: 'fault_injected' } as const;
 
 export interface PolicyResponse {
   respond: true;
@@ -79,8 +77,8 @@ export class OutboundPolicy {
     if (policy.rateLimit && !policy.rateLimit.take()) {
       const tag = rule ? `; rule=${rule.id}` : '';
       return meshAnswer(
-        429,
-        `${PolicyErrorCode.rateLimited}; limit=${service}${tag}`,
+        meshHttpStatus(MeshErrorCode.rateLimited),
+        `${MeshErrorCode.rateLimited}; limit=${service}${tag}`,
         `service ${service}: local rate limit of ${policy.rateLimit.ratePerSec}/s (burst ${policy.rateLimit.burst}) exceeded${rule ? ` (rule ${rule.id})` : ''}`,
         rule?.id,
       );
@@ -89,7 +87,7 @@ export class OutboundPolicy {
     if (rule.abort && this.random() < rule.abort.fraction) {
       return meshAnswer(
         rule.abort.status,
-        `${PolicyErrorCode.faultInjected}; rule=${rule.id}`,
+        `${MeshErrorCode.faultInjected}; rule=${rule.id}`,
         `service ${service}: fault injected by rule ${rule.id} (abort ${rule.abort.fraction * 100}% with ${rule.abort.status})`,
         rule.id,
       );
@@ -128,19 +126,24 @@ export class OutboundPolicy {
     return { respond: false, rule, destination, path: target, delayMs };
   }
 
-  /** The endpoints of `destination` within `endpoints` (all of them when it names no tags), with a picker. */
-  subset(endpoints: readonly Endpoint[], destination: CompiledDestination, fallback: Picker): Subset {
+  /**
+   * The endpoints of `destination` within `endpoints` (all of them when it
+   * names no tags), with a picker of the service's policy `lb` (the one that
+   * built `fallback`).
+   */
+  subset(endpoints: readonly Endpoint[], destination: CompiledDestination, fallback: Picker, lb: LbPolicy): Subset {
     if (destination.tags.length === 0) return { endpoints, picker: fallback };
     let byKey = this.subsets.get(endpoints);
     if (!byKey) {
       byKey = new Map();
       this.subsets.set(endpoints, byKey);
     }
-    let s = byKey.get(destination.subsetKey);
+    const key = `${lb.name}\u0000${destination.subsetKey}`;
+    let s = byKey.get(key);
     if (!s) {
       const chosen = endpoints.filter((e) => destination.tags.every((t) => e.tags.includes(t)));
-      s = { endpoints: chosen, picker: getLbPolicy(LEAST_REQUEST).createPicker(chosen, this.load) };
-      byKey.set(destination.subsetKey, s);
+      s = { endpoints: chosen, picker: lb.createPicker(chosen, this.load) };
+      byKey.set(key, s);
     }
     return s;
   }
@@ -183,7 +186,7 @@ export function sendPolicyResponse(res: ServerResponse, answer: PolicyResponse, 
 }
 
 /** Sleeps `ms` unless the client goes away first. */
-export function faultDelay(ms: number, clientGone: AbortSignal): Promise<void> {
+export function faultDelay(ms: number, clientGone: GoneSignal): Promise<void> {
   return new Promise((resolve) => {
     if (clientGone.aborted) return resolve();
     const timer = setTimeout(done, ms);

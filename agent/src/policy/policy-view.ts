@@ -92,6 +92,16 @@ export class PolicyView {
     return errors;
   }
 
+  /** Every policy held, as the resource it arrived in (for the persisted snapshot). */
+  resources(): Resource__Output[] {
+    return [...this.policies.values()].map((p) => ({
+      name: `${RESOURCE_TYPE_POLICY}/${p.service}`,
+      version: p.version,
+      body: 'policy',
+      policy: { service: p.service, json: JSON.stringify(p.bundle) },
+    })) as Resource__Output[];
+  }
+
   /** For /config and explain. */
   dump(): Record<string, { version: string; rules: number; rejected: PolicyRejection | null }> {
     const out: Record<string, { version: string; rules: number; rejected: PolicyRejection | null }> = {};

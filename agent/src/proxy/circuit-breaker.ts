@@ -23,9 +23,18 @@ export class CircuitBreaker {
   pending = 0;
 
   constructor(
-    readonly maxActive: number,
-    readonly maxPending: number,
+    public maxActive: number,
+    public maxPending: number,
   ) {}
+
+  /**
+   * New limits (a ServicePolicy changed). Counters carry over, so requests
+   * already admitted still count against the new limits and leave as usual.
+   */
+  setLimits(maxActive: number, maxPending: number): void {
+    this.maxActive = maxActive;
+    this.maxPending = maxPending;
+  }
 
   /** Admits a request (counted as active and pending), or names the limit it would exceed. */
   enter(): CircuitLimit | undefined {

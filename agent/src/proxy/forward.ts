@@ -7,15 +7,20 @@
  * Streaming: each try reads the request body through its own stream from a
  * ReplayableBody (undici destroys a body stream when a try fails; that stream
  * takes it, the client's request stays intact so we can still answer it or
- * replay a small body to the next try). The response body is piped
- * to the client with backpressure; a client that goes away aborts the upstream
+ * replay a small body to the next try). The response is taken straight from
+ * undici's dispatch handler (no Readable, no pipeline, no AbortController:
+ * this runs for every request): the try resolves when the head arrives, the
+ * first body bytes are held (one socket read at most) until the caller has
+ * decided to forward or drop the answer, then the body is written into the
+ * client's response with backpressure (undici's parser pauses while the
+ * client's socket is full). A client that goes away aborts the upstream
  * request, an upstream that fails mid-body cuts the client's response.
  */
 import type { ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import type { Endpoint } from '@weft/shared';
-import type { Dispatcher } from 'undici';
+import { type Dispatcher, util } from 'undici';
+import type { GoneSignal } from './client-link.js';
 import type { Deadline } from './deadline.js';
 import { downstreamResponseHeaders, type HeaderMap } from './headers.js';
 import type { ReplayableBody } from './replay-body.js';
@@ -28,10 +33,25 @@ import { isStaleConnectionError } from './stale-connection.js';
  */
 export type FailureKind = 'connect' | 'stale' | 'reset' | 'timeout' | 'aborted' | 'invalid';
 
+/**
+ * The unread body of an upstream response. Whoever holds the response calls
+ * exactly one of pipeTo / discard / destroy.
+ */
+export interface ResponseBody {
+  /** Streams the body into `res` (its head already written); `done` is called once, with the error if either side failed. */
+  pipeTo(res: ServerResponse, done: (err: Error | undefined) => void): void;
+  /** Reads and drops the body (a retried answer), keeping the connection reusable. */
+  discard(): void;
+  /** Aborts the upstream transfer. */
+  destroy(err?: Error): void;
+  /** Calls `fn` once the body is finished, failed or dropped (at once when it already is). */
+  whenClosed(fn: () => void): void;
+}
+
 export interface UpstreamResponse {
   statusCode: number;
   headers: HeaderMap;
-  body: Readable;
+  body: ResponseBody;
 }
 
 export type TryOutcome = { ok: true; response: UpstreamResponse } | { ok: false; kind: FailureKind; error: unknown };
@@ -49,7 +69,7 @@ export interface Attempt {
   serviceSize: number;
   deadline: Deadline;
   /** Aborted when the client disconnects. */
-  clientGone: AbortSignal;
+  clientGone: GoneSignal;
 }
 
 /** One try against one endpoint. */
@@ -100,47 +120,251 @@ export interface SendOnce {
   body: Readable | null;
   /** No response head within this many ms -> `timeout`. */
   timeoutMs: number;
-  clientGone: AbortSignal;
+  clientGone: GoneSignal;
 }
 
 /** Sends one request on `dispatcher`; resolves with the response head or the failure. Never rejects. */
-export async function sendOnce(dispatcher: Dispatcher, r: SendOnce): Promise<TryOutcome> {
-  if (r.clientGone.aborted) return { ok: false, kind: 'aborted', error: new ClientGone('client gone') };
-  if (r.timeoutMs <= 0) return { ok: false, kind: 'timeout', error: new DeadlineExceeded('deadline exceeded') };
-  const controller = new AbortController();
-  let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    controller.abort(new DeadlineExceeded(`no response within ${r.timeoutMs} ms`));
-  }, r.timeoutMs);
-  const onGone = () => controller.abort(new ClientGone('client gone'));
-  r.clientGone.addEventListener('abort', onGone, { once: true });
-  try {
-    const res = await dispatcher.request({
-      method: r.method as Dispatcher.HttpMethod,
-      path: r.path,
-      headers: r.headers,
-      body: r.body,
-      signal: controller.signal,
+export function sendOnce(dispatcher: Dispatcher, r: SendOnce): Promise<TryOutcome> {
+  if (r.clientGone.aborted) return Promise.resolve({ ok: false, kind: 'aborted', error: new ClientGone('client gone') });
+  if (r.timeoutMs <= 0) return Promise.resolve({ ok: false, kind: 'timeout', error: new DeadlineExceeded('deadline exceeded') });
+  const t = new Try(r.clientGone, r.timeoutMs);
+  dispatcher.dispatch({ method: r.method as Dispatcher.HttpMethod, path: r.path, headers: r.headers, body: r.body }, t);
+  return t.outcome;
+}
+
+/** Bytes of response body held before the caller decided what to do with it; beyond that undici's parser pauses. */
+const HOLD_BYTES = 64 * 1024;
+
+/**
+ * One try as an undici dispatch handler (the legacy callback API undici
+ * runs natively) and, once the head arrived, the response's ResponseBody.
+ * The client-gone link stays until the body is done, so a client that
+ * leaves mid-download aborts the upstream transfer too.
+ */
+class Try implements Dispatcher.DispatchHandler, ResponseBody {
+  readonly outcome: Promise<TryOutcome>;
+  private resolve!: (o: TryOutcome) => void;
+  /** The outcome was handed out (a head, or a failure). */
+  private settled = false;
+  private timer: NodeJS.Timeout | undefined;
+  private timedOut = false;
+  /** undici's abort for this request, once it is on a connection. */
+  private abortFn: ((err?: Error) => void) | undefined;
+  /** An abort asked for before undici gave us abortFn. */
+  private pendingAbort: Error | undefined;
+  /** undici's resume after onData returned false. */
+  private resumeFn: (() => void) | undefined;
+  private upstreamPaused = false;
+  // The body, after the head:
+  private sink: ServerResponse | null = null;
+  private done: ((err: Error | undefined) => void) | undefined;
+  private held: Buffer[] | null = null;
+  private heldBytes = 0;
+  private complete = false;
+  private failed: Error | undefined;
+  private discarding = false;
+  private closed = false;
+  private drainHooked = false;
+  private closeFn: (() => void) | undefined;
+
+  constructor(
+    private readonly gone: GoneSignal,
+    timeoutMs: number,
+  ) {
+    this.outcome = new Promise<TryOutcome>((resolve) => {
+      this.resolve = resolve;
     });
-    clearTimeout(timer);
-    // The client-gone link stays until the body is done, so a client that
-    // leaves mid-download aborts the upstream transfer too.
-    res.body.once('close', () => r.clientGone.removeEventListener('abort', onGone));
-    return { ok: true, response: { statusCode: res.statusCode, headers: res.headers as HeaderMap, body: res.body } };
-  } catch (error) {
-    clearTimeout(timer);
-    r.clientGone.removeEventListener('abort', onGone);
-    return { ok: false, kind: classify(error, timedOut, r.clientGone.aborted), error };
+    this.timer = setTimeout(this.onTimeout, timeoutMs);
+    gone.addEventListener('abort', this.onGone, { once: true });
+  }
+
+  private readonly onTimeout = (): void => {
+    this.timer = undefined;
+    this.timedOut = true;
+    this.cancel(new DeadlineExceeded('no response head in time'), 'timeout');
+  };
+
+  private readonly onGone = (): void => {
+    this.cancel(new ClientGone('client gone'), 'aborted');
+  };
+
+  /** Aborts the upstream request; before the head, the try fails at once with `kind` (without waiting for a connection). */
+  private cancel(err: Error, kind: FailureKind): void {
+    if (this.abortFn !== undefined) this.abortFn(err);
+    else this.pendingAbort ??= err;
+    if (!this.settled) this.fail(kind, err);
+  }
+
+  private fail(kind: FailureKind, error: unknown): void {
+    this.settled = true;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.gone.removeEventListener('abort', this.onGone);
+    this.closed = true;
+    this.resolve({ ok: false, kind, error });
+  }
+
+  // --- undici's side ---
+
+  onConnect(abort: (err?: Error) => void): void {
+    if (this.pendingAbort !== undefined) abort(this.pendingAbort);
+    else this.abortFn = abort;
+  }
+
+  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void): boolean {
+    if (statusCode < 200) return true; // 1xx: informational, the real head follows
+    if (this.settled) return false;
+    this.settled = true;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.resumeFn = resume;
+    const headers = util.parseHeaders(rawHeaders) as HeaderMap;
+    this.resolve({ ok: true, response: { statusCode, headers, body: this } });
+    return true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    const sink = this.sink;
+    if (sink !== null) {
+      if (sink.write(chunk)) return true;
+      this.pauseUntilDrain(sink);
+      return false;
+    }
+    if (this.discarding || this.closed) return true;
+    if (this.held === null) this.held = [chunk];
+    else this.held.push(chunk);
+    this.heldBytes += chunk.length;
+    if (this.heldBytes < HOLD_BYTES) return true;
+    this.upstreamPaused = true;
+    return false;
+  }
+
+  onComplete(): void {
+    this.complete = true;
+    const sink = this.sink;
+    if (sink !== null) {
+      sink.end();
+      this.finish(undefined);
+    } else if (this.discarding) this.finish(undefined);
+  }
+
+  onError(err: Error): void {
+    if (!this.settled) {
+      this.fail(classify(err, this.timedOut, this.gone.aborted), err);
+      return;
+    }
+    if (this.closed) return;
+    this.failed = err;
+    const sink = this.sink;
+    if (sink !== null) {
+      sink.destroy();
+      this.finish(err);
+    } else if (this.discarding) this.finish(undefined);
+  }
+
+  // --- the caller's side (ResponseBody) ---
+
+  pipeTo(res: ServerResponse, done: (err: Error | undefined) => void): void {
+    this.sink = res;
+    this.done = done;
+    const held = this.held;
+    this.held = null;
+    if (this.failed !== undefined) {
+      res.destroy();
+      this.finish(this.failed);
+      return;
+    }
+    if (this.complete) {
+      // The usual small answer: head and body leave in one write.
+      if (held === null) res.end();
+      else if (held.length === 1) res.end(held[0]);
+      else {
+        for (const chunk of held) res.write(chunk);
+        res.end();
+      }
+      this.finish(undefined);
+      return;
+    }
+    let full = false;
+    if (held !== null) for (const chunk of held) full = !res.write(chunk);
+    if (full) this.pauseUntilDrain(res);
+    else this.resumeUpstream();
+  }
+
+  discard(): void {
+    this.discarding = true;
+    this.held = null;
+    if (this.complete || this.failed !== undefined) this.finish(undefined);
+    else this.resumeUpstream();
+  }
+
+  destroy(err?: Error): void {
+    this.discarding = true;
+    this.held = null;
+    if (this.complete || this.failed !== undefined) {
+      this.finish(undefined);
+      return;
+    }
+    this.abortFn?.(err ?? new Error('response body dropped'));
+    this.finish(undefined);
+  }
+
+  whenClosed(fn: () => void): void {
+    if (this.closed) {
+      fn();
+      return;
+    }
+    const prev = this.closeFn;
+    this.closeFn =
+      prev === undefined
+        ? fn
+        : () => {
+            prev();
+            fn();
+          };
+  }
+
+  private pauseUntilDrain(sink: ServerResponse): void {
+    this.upstreamPaused = true;
+    if (!this.drainHooked) {
+      this.drainHooked = true;
+      sink.on('drain', this.onDrain);
+    }
+  }
+
+  private readonly onDrain = (): void => {
+    if (!this.closed) this.resumeUpstream();
+  };
+
+  private resumeUpstream(): void {
+    if (!this.upstreamPaused) return;
+    this.upstreamPaused = false;
+    this.resumeFn?.();
+  }
+
+  private finish(err: Error | undefined): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.gone.removeEventListener('abort', this.onGone);
+    if (this.drainHooked) this.sink?.off('drain', this.onDrain);
+    const closeFn = this.closeFn;
+    this.closeFn = undefined;
+    closeFn?.();
+    const done = this.done;
+    this.done = undefined;
+    done?.(err);
   }
 }
 
 /**
- * Streams an upstream response to the client. Resolves when done; rejects if
- * either side failed mid-body (the client's response is destroyed by then) or
- * the head could not be written (then `res.headersSent` is still false).
+ * Streams an upstream response to the client. Returns undefined when the
+ * response is already complete (a small answer that arrived with its head:
+ * no promise for the usual case), else a promise that resolves when done.
+ * Throws / rejects if either side failed mid-body (the client's response is
+ * destroyed by then) or the head could not be written (then
+ * `res.headersSent` is still false).
  */
-export async function streamResponse(res: ServerResponse, response: UpstreamResponse, requestId: string): Promise<void> {
+export function streamResponse(res: ServerResponse, response: UpstreamResponse, requestId: string): Promise<void> | undefined {
   try {
     res.writeHead(response.statusCode, downstreamResponseHeaders(response.headers, requestId));
   } catch (err) {
@@ -148,11 +372,52 @@ export async function streamResponse(res: ServerResponse, response: UpstreamResp
     response.body.destroy();
     throw err;
   }
-  await pipeline(response.body, res);
+  let settled = false;
+  let failure: Error | undefined;
+  let resolve: (() => void) | undefined;
+  let reject: ((err: Error) => void) | undefined;
+  response.body.pipeTo(res, (err) => {
+    settled = true;
+    failure = err;
+    if (err === undefined) resolve?.();
+    else reject?.(err);
+  });
+  if (settled) {
+    if (failure !== undefined) throw failure;
+    return undefined;
+  }
+  return new Promise<void>((res_, rej) => {
+    resolve = res_;
+    reject = rej;
+  });
 }
 
 /** Reads and drops a response body we will not forward (a retried answer). */
 export function discard(response: UpstreamResponse): void {
-  response.body.on('error', () => {});
-  response.body.resume();
+  response.body.discard();
+}
+
+/** A ResponseBody over a Readable (tests, and answers not read from undici). */
+export function readableBody(stream: Readable): ResponseBody {
+  return {
+    pipeTo(res, done) {
+      stream.once('error', (err) => {
+        res.destroy();
+        done(err);
+      });
+      stream.once('end', () => done(undefined));
+      stream.pipe(res);
+    },
+    discard() {
+      stream.on('error', () => {});
+      stream.resume();
+    },
+    destroy(err) {
+      stream.destroy(err);
+    },
+    whenClosed(fn) {
+      if (stream.closed) fn();
+      else stream.once('close', fn);
+    },
+  };
 }

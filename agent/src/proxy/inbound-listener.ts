@@ -125,7 +125,9 @@ export async function startInboundListener(opts: InboundOptions): Promise<Listen
     }
     const appCode = outcome.response.headers[ERROR_HEADER];
     try {
-      await streamResponse(res, outcome.response, requestId);
+      // Undefined when the answer was complete already: no await (a microtask) then.
+      const streaming = streamResponse(res, outcome.response, requestId);
+      if (streaming !== undefined) await streaming;
     } catch (err) {
       if (!res.headersSent) {
         return fail(

@@ -19,6 +19,12 @@ export interface LoadView {
 export interface PickRequest {
   /** Endpoints already tried by this request; a retry must go elsewhere. */
   exclude?: ReadonlySet<string>;
+  /**
+   * The request's affinity key (consistent-hash: the configured header or
+   * cookie, extracted by the proxy); undefined when the request has none.
+   * Policies that do not hash ignore it.
+   */
+  hashKey?: string;
 }
 
 export interface Picker {
@@ -36,6 +42,11 @@ const policies = new Map<string, LbPolicy>();
 
 export function registerLbPolicy(policy: LbPolicy): void {
   policies.set(policy.name, policy);
+}
+
+/** The registered policy called `name`, or undefined. */
+export function findLbPolicy(name: string): LbPolicy | undefined {
+  return policies.get(name);
 }
 
 export function getLbPolicy(name: string): LbPolicy {

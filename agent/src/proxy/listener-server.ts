@@ -16,13 +16,14 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo, Socket } from 'node:net';
 import { type Logger, MeshErrorCode, messageOf } from '@weft/shared';
 import type { Listener } from '../contracts.js';
+import { ClientLink, type GoneSignal } from './client-link.js';
 import { releaseRequestBody, sendMeshError, writeRawMeshError } from './mesh-response.js';
 import { checkRequestHead } from './request-guard.js';
 import { DEFAULT_LISTENER_LIMITS, type ListenerLimits } from './resilience-options.js';
 
 export interface RequestContext {
   /** Aborted when the client disconnects before the response is complete. */
-  clientGone: AbortSignal;
+  clientGone: GoneSignal;
 }
 
 export type RequestHandler = (req: IncomingMessage, res: ServerResponse, ctx: RequestContext) => Promise<void>;
@@ -80,8 +81,10 @@ export async function startListenerServer(opts: ListenerServerOptions): Promise<
     },
     (req, res) => {
       inFlight++;
-      const gone = new AbortController();
-      res.once('close', () => {
+      // A plain flag object, not an AbortController (see client-link.ts): this runs for every request.
+      const gone = new ClientLink();
+      // 'close' is emitted once; on() spares once()'s wrapper.
+      res.on('close', () => {
         if (!res.writableFinished) gone.abort();
         inFlight--;
         if (inFlight === 0) drained?.();
@@ -96,7 +99,7 @@ export async function startListenerServer(opts: ListenerServerOptions): Promise<
         sendMeshError(res, MeshErrorCode.badRequest, refused.message, undefined, refused.status);
         return;
       }
-      opts.handler(req, res, { clientGone: gone.signal }).catch((err: unknown) => {
+      opts.handler(req, res, { clientGone: gone }).catch((err: unknown) => {
         logger.error('request handler failed', { listener: opts.name, err: messageOf(err), code: 'internal' });
         sendMeshError(res, MeshErrorCode.internal, `${opts.name}: internal error handling the request: ${messageOf(err)}`);
       });

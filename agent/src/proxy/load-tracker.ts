@@ -35,7 +35,7 @@ export function withLoadTracking(tracker: LoadTracker, send: TrySend): TrySend {
       done();
       throw error;
     });
-    if (outcome.ok) outcome.response.body.once('close', done);
+    if (outcome.ok) outcome.response.body.whenClosed(done);
     else done();
     return outcome;
   };

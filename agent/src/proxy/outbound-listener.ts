@@ -4,11 +4,15 @@
  * parse the target, resolve the service, then pick-and-try with retries on a
  * different endpoint; each try goes either straight to an instance on this
  * host or to the owning agent's inbound listener with x-weft-instance.
- * The try is composed from small wrappers around sendOnce:
- *   load tracking ( outlier detection ( send to endpoint ) )
- * and the response body streams back to the app as it arrives.
+ * Each try is load tracking ( outlier detection ( send to endpoint ) ),
+ * folded into one async step, and the response body streams back to the
+ * app as it arrives.
  * Per destination service (service-resilience.ts): circuit breaking on admission,
  * a retry budget and per-try timeouts in the retry loop, and metrics.
+ * The traffic policy (agent/src/policy) supplies, per request, the matched
+ * rule's deadline, retry and per-try timeout, and per service the
+ * load-balancing policy (with the request's hash key) and the circuit-breaker
+ * and outlier-detection overrides of its ServicePolicy.
  */
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
@@ -18,12 +22,12 @@ import { faultDelay, type OutboundPolicy, RULE_HEADER, sendPolicyResponse } from
 import { Deadline, requestBudgetMs } from './deadline.js';
 import { type Attempt, sendOnce, streamResponse, type TrySend } from './forward.js';
 import { MESH_REQUEST_HEADERS, requestIdOf, TIMEOUT_HEADER, upstreamRequestHeaders } from './headers.js';
-import { LEAST_REQUEST } from './lb-least-request.js';
+import { hashKeyOf, LEAST_REQUEST } from './lb-policies.js';
 import { describeHealth, getLbPolicy } from './lb-policy.js';
 import { type RequestContext, startListenerServer } from './listener-server.js';
-import { LoadTracker, withLoadTracking } from './load-tracker.js';
+import { LoadTracker } from './load-tracker.js';
 import { failureCode, failureMessage, releaseRequestBody, sendMeshError, writeRawMeshError } from './mesh-response.js';
-import { OutlierDetector, withOutlierDetection } from './outlier-detector.js';
+import { OutlierDetector, verdictOf } from './outlier-detector.js';
 import { ProxyMetrics } from './proxy-metrics.js';
 import { hasBody, ReplayableBody } from './replay-body.js';
 import { parseRequestTarget } from './request-target.js';
@@ -54,21 +58,29 @@ export function describeEndpoint(endpoint: Endpoint, agentId: string): string {
 
 /** The innermost try: local instances directly, remote ones through their agent's inbound listener. */
 function sendToEndpoint(pools: UpstreamPools, agentId: string): TrySend {
-  return async (endpoint, attempt) => {
+  return (endpoint, attempt) => {
     const local = endpoint.agentId === agentId;
     const timeoutMs = attempt.tryTimeoutMs;
     const origin = local ? originOf(endpoint.address, endpoint.port) : originOf(endpoint.agentAddress, endpoint.agentPort);
-    const headers = local
-      ? attempt.headers
-      : { ...attempt.headers, [INSTANCE_HEADER]: endpoint.instanceId, [TIMEOUT_HEADER]: String(Math.ceil(timeoutMs)) };
+    // In place (undici serialises the headers when the try is dispatched, so each try sees its own values).
+    const headers = attempt.headers;
+    if (!local) {
+      headers[INSTANCE_HEADER] = endpoint.instanceId;
+      headers[TIMEOUT_HEADER] = String(Math.ceil(timeoutMs));
+    } else if (headers[INSTANCE_HEADER] !== undefined) {
+      // An earlier try of this request went to a peer agent.
+      delete headers[INSTANCE_HEADER];
+      delete headers[TIMEOUT_HEADER];
+    }
     let pool: ReturnType<UpstreamPools['get']>;
     try {
       pool = pools.get(origin);
     } catch (error) {
-      return { ok: false, kind: 'reset', error };
+      return Promise.resolve({ ok: false, kind: 'reset', error });
     }
     const body = attempt.body === null ? null : attempt.body.nextStream();
-    if (body === undefined) return { ok: false, kind: 'aborted', error: new Error('request body can no longer be replayed') };
+    if (body === undefined)
+      return Promise.resolve({ ok: false, kind: 'aborted', error: new Error('request body can no longer be replayed') });
     return sendOnce(pool, {
       method: attempt.method,
       path: attempt.path,
@@ -92,23 +104,37 @@ export async function startOutboundListener(opts: OutboundOptions): Promise<List
   const tracker = new LoadTracker();
   const resilience = resolveResilience(opts.resilience);
   const metrics = opts.metrics ?? new ProxyMetrics(new MetricsRegistry());
-  const services = new ServiceResilienceMap(resilience, metrics, logger);
+  const detector = new OutlierDetector(resilience);
+  const services = new ServiceResilienceMap(resilience, metrics, logger, detector);
   /** Requests that never got to a service (bad target, unknown service): one bucket, bounded cardinality. */
   const unresolved = metrics.service('outbound', '-');
-  const detector = new OutlierDetector(resilience);
   metrics.watchEjected(() => detector.ejectedByService());
-  const router = new Router(opts.endpoints, getLbPolicy(LEAST_REQUEST), {
-    active: (id) => tracker.active(id),
-    isEjected: (id) => detector.isEjected(id),
-  });
-  opts.policy?.setLoad({ active: (id) => tracker.active(id), isEjected: (id) => detector.isEjected(id) });
-  const send = withLoadTracking(
-    tracker,
-    withOutlierDetection(detector, sendToEndpoint(pools, opts.agentId), (endpoint, ms) => {
-      services.get(endpoint.service).metrics.ejected();
-      logger.warn('endpoint ejected', { service: endpoint.service, instance: endpoint.instanceId, ejectMs: ms });
-    }),
+  const router = new Router(
+    opts.endpoints,
+    getLbPolicy(LEAST_REQUEST),
+    { active: (id) => tracker.active(id), isEjected: (id) => detector.isEjected(id) },
+    (service) => opts.policy?.view.get(service)?.lb?.policy,
   );
+  opts.policy?.setLoad({ active: (id) => tracker.active(id), isEjected: (id) => detector.isEjected(id) });
+  const sendDirect = sendToEndpoint(pools, opts.agentId);
+  const onEject = (endpoint: Endpoint, ms: number): void => {
+    services.get(endpoint.service).metrics.ejected();
+    logger.warn('endpoint ejected', { service: endpoint.service, instance: endpoint.instanceId, ejectMs: ms });
+  };
+  /**
+   * withLoadTracking(withOutlierDetection(sendToEndpoint)) folded into one
+   * async step (each wrapper layer costs a promise per try on the hot path):
+   * the try counts as active until its body closes, its outcome feeds the detector.
+   */
+  const send: TrySend = async (endpoint, attempt) => {
+    const done = tracker.start(endpoint.instanceId);
+    const outcome = await sendDirect(endpoint, attempt);
+    const ms = detector.record(verdictOf(outcome), endpoint.instanceId, endpoint.service, attempt.serviceSize);
+    if (ms > 0) onEject(endpoint, ms);
+    if (outcome.ok) outcome.response.body.whenClosed(done);
+    else done();
+    return outcome;
+  };
 
   const handler = async (req: IncomingMessage, res: ServerResponse, ctx: RequestContext): Promise<void> => {
     const startedAt = performance.now();
@@ -152,14 +178,18 @@ export async function startOutboundListener(opts: OutboundOptions): Promise<List
 
     let route: Route;
     try {
-      route = await router.route(plan ? plan.destination.service : service);
+      const r = router.route(plan ? plan.destination.service : service);
+      // Known services resolve without a promise: no await (and no microtask) for them.
+      route = r instanceof Promise ? await r : r;
     } catch (err) {
       if (err instanceof MeshError) return fail(err.code, `service ${service}: ${err.message}`, { service });
       return fail(MeshErrorCode.controlPlaneUnavailable, `service ${service}: cannot resolve endpoints (${messageOf(err)})`, { service });
     }
     if (ctx.clientGone.aborted) return 'client_gone';
 
-    const svc = services.get(route.service);
+    // The destination service's own policy: LB hash key, circuit-breaker and outlier overrides.
+    const servicePolicy = opts.policy?.view.get(route.service);
+    const svc = services.get(route.service, servicePolicy?.overrides);
     admission.svc = svc;
     const limit = svc.breaker.enter();
     if (limit !== undefined) {
@@ -168,7 +198,9 @@ export async function startOutboundListener(opts: OutboundOptions): Promise<List
     }
     admission.admitted = true;
     // A weighted destination may name instance tags: pick within that subset only.
-    const candidates = plan && opts.policy ? opts.policy.subset(route.endpoints, plan.destination, route.picker) : route;
+    const candidates = plan && opts.policy ? opts.policy.subset(route.endpoints, plan.destination, route.picker, route.lb) : route;
+    const hashOn = servicePolicy?.lb?.hashOn;
+    const hashKey = hashOn === undefined ? undefined : hashKeyOf(req.headers, hashOn);
 
     const attempt: Attempt = {
       method: req.method ?? 'GET',
@@ -189,7 +221,7 @@ export async function startOutboundListener(opts: OutboundOptions): Promise<List
     let result: Awaited<ReturnType<typeof runWithRetries>>;
     try {
       if (plan) opts.policy?.editRequestHeaders(plan, attempt.headers);
-      result = await runWithRetries((exclude) => candidates.picker.pick({ exclude }), send, attempt, svc);
+      result = await runWithRetries((exclude) => candidates.picker.pick({ exclude, hashKey }), send, attempt, svc, plan?.rule.retry);
     } finally {
       svc.breaker.leavePending();
     }
@@ -216,7 +248,9 @@ export async function startOutboundListener(opts: OutboundOptions): Promise<List
     const peerCode = outcome.response.headers[ERROR_HEADER];
     if (plan) opts.policy?.editResponseHeaders(plan, outcome.response.headers);
     try {
-      await streamResponse(res, outcome.response, requestId);
+      // Undefined when the answer was complete already: no await (a microtask) then.
+      const streaming = streamResponse(res, outcome.response, requestId);
+      if (streaming !== undefined) await streaming;
     } catch (err) {
       if (!res.headersSent) {
         return fail(

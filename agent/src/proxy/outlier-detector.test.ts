@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import { describe, it } from 'node:test';
-import type { TryOutcome } from './forward.js';
+import { readableBody, type TryOutcome } from './forward.js';
 import { OutlierDetector, verdictOf } from './outlier-detector.js';
 
 function answer(statusCode: number, headers: Record<string, string> = {}): TryOutcome {
-  return { ok: true, response: { statusCode, headers, body: Readable.from([]) } };
+  return { ok: true, response: { statusCode, headers, body: readableBody(Readable.from([])) } };
 }
 
 describe('outlier detector', () => {

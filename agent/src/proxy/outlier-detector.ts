@@ -29,6 +29,14 @@ export interface OutlierOptions {
   now?: () => number;
 }
 
+/** One service's own settings (ServicePolicy.outlierDetection); each field left out keeps the detector's. */
+export interface ServiceOutlierOptions {
+  consecutiveFailures?: number;
+  baseEjectionMs?: number;
+  /** Most endpoints of the service ejected at once, in percent of its size (default 50, rounded down). */
+  maxEjectionPercent?: number;
+}
+
 interface OutlierState {
   service: string;
   ejectedUntil: number;
@@ -62,6 +70,7 @@ export function verdictOf(outcome: TryOutcome): OutlierVerdict {
 
 export class OutlierDetector {
   private readonly state = new Map<string, OutlierState>();
+  private readonly perService = new Map<string, ServiceOutlierOptions>();
   private readonly threshold: number;
   private readonly baseMs: number;
   private readonly maxMs: number;
@@ -72,6 +81,12 @@ export class OutlierDetector {
     this.baseMs = options.baseEjectionMs ?? 5_000;
     this.maxMs = options.maxEjectionMs ?? 300_000;
     this.now = options.now ?? Date.now;
+  }
+
+  /** Sets (or, with undefined, clears) `service`'s own settings; they apply from its next recorded outcome. */
+  configure(service: string, options: ServiceOutlierOptions | undefined): void {
+    if (options === undefined) this.perService.delete(service);
+    else this.perService.set(service, options);
   }
 
   isEjected(instanceId: string): boolean {
@@ -111,14 +126,16 @@ export class OutlierDetector {
       s = { service, ejectedUntil: 0, ejections: 0, consecutive: 0, lastFailureAt: 0 };
       this.state.set(instanceId, s);
     }
+    const own = this.perService.get(service);
     s.consecutive += 1;
     s.lastFailureAt = this.now();
-    if (verdict === 'failure' && s.consecutive < this.threshold) return 0;
+    if (verdict === 'failure' && s.consecutive < (own?.consecutiveFailures ?? this.threshold)) return 0;
     if (s.ejectedUntil > this.now()) return 0;
-    if (this.ejectedCount(service) + 1 > Math.floor(serviceSize / 2)) return 0;
+    const maxEjected = Math.floor((serviceSize * (own?.maxEjectionPercent ?? 50)) / 100);
+    if (this.ejectedCount(service) + 1 > maxEjected) return 0;
     s.ejections += 1;
     s.consecutive = 0;
-    const ms = Math.min(this.maxMs, this.baseMs * s.ejections);
+    const ms = Math.min(this.maxMs, (own?.baseEjectionMs ?? this.baseMs) * s.ejections);
     s.ejectedUntil = this.now() + ms;
     return ms;
   }
@@ -128,7 +145,8 @@ export class OutlierDetector {
     const s = this.state.get(instanceId);
     if (s === undefined) return;
     s.consecutive = 0;
-    if (s.ejectedUntil + this.baseMs <= this.now()) this.state.delete(instanceId);
+    const baseMs = this.perService.get(s.service)?.baseEjectionMs ?? this.baseMs;
+    if (s.ejectedUntil + baseMs <= this.now()) this.state.delete(instanceId);
   }
 
   /** Forgets endpoints with no failure and no ejection for a long time (bounded memory under endpoint churn). */

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { CircuitBreaker } from './circuit-breaker.js';
-import type { TryOutcome } from './forward.js';
+import { readableBody, type TryOutcome } from './forward.js';
 import { RetryBudget } from './retry-budget.js';
 import { retryReason } from './retry-policy.js';
 
@@ -39,7 +39,7 @@ describe('retry budget', () => {
 describe('retry reasons', () => {
   const answer = (statusCode: number, headers: Record<string, string> = {}): TryOutcome => ({
     ok: true,
-    response: { statusCode, headers, body: Readable.from([]) },
+    response: { statusCode, headers, body: readableBody(Readable.from([])) },
   });
   const fail = (kind: 'connect' | 'stale' | 'reset' | 'timeout' | 'aborted'): TryOutcome => ({ ok: false, kind, error: null });
   const get = { method: 'GET', body: null };

@@ -16,8 +16,15 @@
  * are exempt from the budget (they cost the app nothing and are not a sign
  * of an outage). When the budget is dry the caller answers with the last
  * outcome, so the client sees the real failure and its x-weft-error.
+ *
+ * A route rule may override the count, the per-try timeout and the
+ * conditions, and add a backoff (RouteRetry, from Routes `retry` and
+ * `perTryTimeout`); the budget, the deadline and the idempotency rule above
+ * still apply (a rule can never make the mesh replay a POST the app may have
+ * seen).
  */
 import { type Endpoint, ERROR_HEADER, MeshErrorCode } from '@weft/shared';
+import type { GoneSignal } from './client-link.js';
 import { type Attempt, discard, type TryOutcome, type TrySend } from './forward.js';
 import type { RetryBudget } from './retry-budget.js';
 
@@ -25,15 +32,30 @@ export const IDEMPOTENT: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS'
 const PEER_NOT_DELIVERED = new Set<string>([MeshErrorCode.upstreamConnectFailed, MeshErrorCode.unknownInstance]);
 const NO_EXCLUSION: ReadonlySet<string> = new Set();
 
-export type RetryReason =
-  | 'connect_failed'
-  | 'not_delivered'
-  | 'stale_connection'
-  | 'reset'
-  | 'timeout'
-  | 'status_502'
-  | 'status_503'
-  | 'status_504';
+/** Why a try was retried (a metric label: bounded, the status codes are 409 and 5xx only). */
+export type RetryReason = 'connect_failed' | 'not_delivered' | 'stale_connection' | 'reset' | 'timeout' | `status_${number}`;
+
+/**
+ * Retry conditions a route may name (Routes `retry.on`, Envoy's retry_on):
+ *   connect-failure  we or the peer agent could not connect / deliver;
+ *   reset            the connection broke before the response head;
+ *   5xx              any 5xx answer, and connect failure, reset, per-try timeout;
+ *   gateway-error    502, 503, 504 answers, and connect failure, per-try timeout;
+ *   retriable-4xx    409 answers.
+ * The keep-alive race (stale_connection) is retried whatever the conditions.
+ */
+export type RetryCondition = 'connect-failure' | 'reset' | '5xx' | 'gateway-error' | 'retriable-4xx';
+
+/** A route rule's retry settings; each field left out falls back to the service's RetryControl. */
+export interface RouteRetry {
+  /** Retries after the first try (0 = never retried). */
+  maxRetries?: number;
+  perTryTimeoutMs?: number;
+  /** Undefined = the proxy's own conditions (see above). */
+  on?: ReadonlySet<RetryCondition>;
+  /** Full-jitter exponential backoff before each retry: random in [0, min(maxMs, baseMs * 2^n)]. */
+  backoff?: { baseMs: number; maxMs: number };
+}
 
 /** The peer agent's own error code, when the response came from the mesh rather than the app. */
 export function peerErrorCode(outcome: TryOutcome): string | undefined {
@@ -52,8 +74,13 @@ export function peerNotDelivered(outcome: TryOutcome): boolean {
 }
 
 /** Why `outcome` may be retried, or undefined when it may not (deadline, budget and count are the loop's). */
-export function retryReason(outcome: TryOutcome, attempt: Pick<Attempt, 'method' | 'body'>): RetryReason | undefined {
+export function retryReason(
+  outcome: TryOutcome,
+  attempt: Pick<Attempt, 'method' | 'body'>,
+  on?: ReadonlySet<RetryCondition>,
+): RetryReason | undefined {
   if (attempt.body !== null && !attempt.body.replayable) return undefined;
+  if (on !== undefined) return routeRetryReason(outcome, IDEMPOTENT.has(attempt.method), on);
   const idempotent = IDEMPOTENT.has(attempt.method);
   if (outcome.ok) {
     if (peerNotDelivered(outcome)) return 'not_delivered';
@@ -70,6 +97,32 @@ export function retryReason(outcome: TryOutcome, attempt: Pick<Attempt, 'method'
       return idempotent ? 'reset' : undefined;
     case 'timeout':
       return idempotent ? 'timeout' : undefined;
+    default:
+      return undefined;
+  }
+}
+
+/** retryReason under a route's own conditions. */
+function routeRetryReason(outcome: TryOutcome, idempotent: boolean, on: ReadonlySet<RetryCondition>): RetryReason | undefined {
+  const connect = on.has('connect-failure') || on.has('5xx') || on.has('gateway-error');
+  if (outcome.ok) {
+    if (peerNotDelivered(outcome)) return connect ? 'not_delivered' : undefined;
+    if (!idempotent) return undefined;
+    const status = outcome.response.statusCode;
+    if (status >= 500 && status <= 599 && on.has('5xx')) return `status_${status}`;
+    if ((status === 502 || status === 503 || status === 504) && on.has('gateway-error')) return `status_${status}`;
+    if (status === 409 && on.has('retriable-4xx')) return 'status_409';
+    return undefined;
+  }
+  switch (outcome.kind) {
+    case 'connect':
+      return connect ? 'connect_failed' : undefined;
+    case 'stale':
+      return 'stale_connection';
+    case 'reset':
+      return idempotent && (on.has('reset') || on.has('5xx')) ? 'reset' : undefined;
+    case 'timeout':
+      return idempotent && (on.has('5xx') || on.has('gateway-error')) ? 'timeout' : undefined;
     default:
       return undefined;
   }
@@ -99,29 +152,38 @@ export interface RetryResult {
  * left of the deadline (a POST that cannot be retried is never cut short).
  * A retried response body is discarded only once the next try is decided,
  * so the caller always gets the last answer intact. Counts the request in
- * the budget.
+ * the budget. `route` (a matched rule's settings) overrides `control`'s count,
+ * per-try timeout and conditions; its backoff waits before each retry (not
+ * before a stale-connection re-send), and a backoff that would outlast the
+ * deadline ends the loop with the last outcome.
  */
 export async function runWithRetries(
   pick: (exclude: ReadonlySet<string>) => Endpoint | undefined,
   send: TrySend,
   attempt: Attempt,
   control: RetryControl,
+  route?: RouteRetry,
+  random: () => number = Math.random,
 ): Promise<RetryResult> {
   control.budget.recordRequest();
+  const maxRetries = route?.maxRetries ?? control.maxRetries;
+  const perTryTimeoutMs = route?.perTryTimeoutMs ?? control.perTryTimeoutMs;
+  const on = route?.on;
+  const backoff = route?.backoff;
   const mayRetryHung = IDEMPOTENT.has(attempt.method);
   let tried: Set<string> | undefined;
   const last: RetryResult = { endpoint: undefined, outcome: undefined, tries: 0 };
   let endpoint = pick(NO_EXCLUSION);
   for (let i = 0; endpoint !== undefined; i++) {
     const remaining = attempt.deadline.remainingMs();
-    const retryCanFollow = mayRetryHung && i < control.maxRetries && (attempt.body === null || attempt.body.replayable);
-    attempt.tryTimeoutMs = retryCanFollow ? Math.min(control.perTryTimeoutMs, remaining) : remaining;
+    const retryCanFollow = mayRetryHung && i < maxRetries && (attempt.body === null || attempt.body.replayable);
+    attempt.tryTimeoutMs = retryCanFollow ? Math.min(perTryTimeoutMs, remaining) : remaining;
     const outcome = await send(endpoint, attempt);
     last.endpoint = endpoint;
     last.outcome = outcome;
     last.tries = i + 1;
-    if (i >= control.maxRetries || attempt.deadline.expired || attempt.clientGone.aborted) return last;
-    const reason = retryReason(outcome, attempt);
+    if (i >= maxRetries || attempt.deadline.expired || attempt.clientGone.aborted) return last;
+    const reason = retryReason(outcome, attempt, on);
     if (reason === undefined) return last;
     tried ??= new Set();
     tried.add(endpoint.instanceId);
@@ -131,9 +193,35 @@ export async function runWithRetries(
       control.onBudgetExhausted?.(reason, endpoint);
       return last;
     }
+    const waitMs = backoff !== undefined && reason !== 'stale_connection' ? backoffMs(backoff, i, random) : 0;
+    if (waitMs > 0 && waitMs >= attempt.deadline.remainingMs()) return last;
     control.onRetry?.(reason, endpoint, next);
     if (outcome.ok) discard(outcome.response);
+    if (waitMs > 0) {
+      await sleep(waitMs, attempt.clientGone);
+      if (attempt.clientGone.aborted)
+        return { endpoint: next, outcome: { ok: false, kind: 'aborted', error: new Error('client went away') }, tries: last.tries };
+    }
     endpoint = next;
   }
   return last;
+}
+
+/** Full jitter: random in [0, min(max, base * 2^retry)]. */
+export function backoffMs(b: { baseMs: number; maxMs: number }, retry: number, random: () => number): number {
+  return Math.floor(random() * Math.min(b.maxMs, b.baseMs * 2 ** Math.min(retry, 30)));
+}
+
+/** Sleeps `ms` unless `signal` aborts first. */
+function sleep(ms: number, signal: GoneSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
 }

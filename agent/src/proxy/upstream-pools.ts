@@ -23,7 +23,10 @@ export interface UpstreamPoolOptions {
 
 interface Entry {
   pool: Pool;
-  lastUsed: number;
+  /** Used since the last sweep (a flag, not a timestamp: get() runs per try and must not read the clock). */
+  used: boolean;
+  /** The sweep that last found it used (or its creation). */
+  idleSince: number;
 }
 
 export function originOf(address: string, port: number): string {
@@ -60,11 +63,12 @@ export class UpstreamPools {
           keepAliveMaxTimeout: this.keepAliveTimeoutMs,
           connect: this.connector,
         }),
-        lastUsed: 0,
+        used: true,
+        idleSince: Date.now(),
       };
       this.pools.set(origin, entry);
     }
-    entry.lastUsed = Date.now();
+    entry.used = true;
     return entry.pool;
   }
 
@@ -73,10 +77,16 @@ export class UpstreamPools {
   }
 
   private closeIdle(): void {
-    const cutoff = Date.now() - this.idleCloseMs;
+    const now = Date.now();
+    const cutoff = now - this.idleCloseMs;
     for (const [origin, entry] of this.pools) {
+      if (entry.used) {
+        entry.used = false;
+        entry.idleSince = now;
+        continue;
+      }
       const { running, pending } = entry.pool.stats;
-      if (entry.lastUsed < cutoff && running === 0 && pending === 0) {
+      if (entry.idleSince <= cutoff && running === 0 && pending === 0) {
         this.pools.delete(origin);
         entry.pool.close().catch(() => {});
       }

@@ -73,8 +73,12 @@ export interface DirectResponse {
 }
 
 export interface RetryPolicy {
+  /** Retries after the first try, 0..10 (0 = never retried). */
   attempts: number;
-  /** connect-failure, reset, 5xx, gateway-error, retriable-4xx (409). */
+  /**
+   * connect-failure, reset, 5xx (any 5xx answer, reset, per-try timeout, connect failure),
+   * gateway-error (502/503/504, per-try timeout), retriable-4xx (409). Default: the proxy's own conditions.
+   */
   on?: string[];
   backoff?: { base?: string; max?: string };
 }

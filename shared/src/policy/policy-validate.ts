@@ -204,7 +204,7 @@ function directResponse(v: unknown, path: string): DirectResponse {
 function retry(v: unknown, path: string): RetryPolicy {
   const o = obj(v, path, ['attempts', 'on', 'backoff']);
   const r: RetryPolicy = defined({
-    attempts: int(o.attempts, at(path, 'attempts'), 1, 10),
+    attempts: int(o.attempts, at(path, 'attempts'), 0, 10),
     on:
       o.on === undefined
         ? undefined
