@@ -12,6 +12,7 @@ import { type RunningGrpcServer, startGrpcServer } from './server/grpc-server.js
 import { type RunningHttpApi, startHttpApi } from './server/http-api.js';
 import { ControlPlaneMetrics } from './server/metrics.js';
 import { RejectedVersions } from './server/rejected-versions.js';
+import { openDatabase } from './store/database.js';
 import { PolicyStore } from './store/policy-store.js';
 import { SqliteStore } from './store/sqlite-store.js';
 
@@ -44,7 +45,8 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
   const host = opts.host ?? '0.0.0.0';
   const log = opts.logger;
   mkdirSync(opts.dataDir, { recursive: true });
-  const store = SqliteStore.open(join(opts.dataDir, DB_FILE_NAME));
+  const db = openDatabase(join(opts.dataDir, DB_FILE_NAME));
+  const store = SqliteStore.on(db);
   const metrics = new ControlPlaneMetrics();
   const rejections = new RejectedVersions();
   const registry = new Registry(store, {
@@ -54,7 +56,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     batching: { windowMs: opts.writeBatchWindowMs, onBatch: metrics.onBatch },
     onAgentRemoved: (agentId) => rejections.forgetAgent(agentId),
   });
-  const policyStore = PolicyStore.open(join(opts.dataDir, DB_FILE_NAME));
+  const policyStore = PolicyStore.on(db);
   const policies = new PolicyRegistry(policyStore, { instanceTags: (s) => registry.service(s)?.endpoints.map((e) => e.tags) }, log);
   let grpcServer: RunningGrpcServer | undefined;
   let httpApi: RunningHttpApi | undefined;
@@ -62,8 +64,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
   const shutdown = async (): Promise<void> => {
     registry.close();
     await Promise.all([grpcServer?.close(), httpApi?.close()]);
-    store.close();
-    policyStore.close();
+    db.close();
   };
 
   try {

@@ -18,8 +18,8 @@
  * registry's (better-sqlite3 runs both on the one JS thread).
  */
 import type { PolicyKind } from '@weft/shared';
-import Database from 'better-sqlite3';
-import { migrate } from './migrations.js';
+import type Database from 'better-sqlite3';
+import { openDatabase } from './database.js';
 
 export interface StoredPolicy {
   service: string;
@@ -98,19 +98,14 @@ export class PolicyStore {
     this.rev = this.q.revision.get()?.value ?? 0;
   }
 
-  /** Opens the control plane's database (applying pending migrations, normally already applied by SqliteStore). */
+  /** Opens (creating and migrating) the database file with a store of its own. */
   static open(file: string): PolicyStore {
-    const db = new Database(file);
-    try {
-      db.pragma('journal_mode = WAL');
-      db.pragma('synchronous = FULL');
-      db.pragma('busy_timeout = 5000');
-      migrate(db);
-      return new PolicyStore(db);
-    } catch (err) {
-      db.close();
-      throw err;
-    }
+    return new PolicyStore(openDatabase(file));
+  }
+
+  /** A store on an already opened database (see database.ts), shared with the registry's store. */
+  static on(db: Database.Database): PolicyStore {
+    return new PolicyStore(db);
   }
 
   close(): void {

@@ -17,12 +17,10 @@
  * endpoints after reconnecting. In WAL mode FULL costs one append-only fsync
  * per change, which the registry's write rate easily affords.
  */
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
 import type { AgentInfo, Health, Instance, InstanceSpec } from '@weft/shared';
 import { NotFoundError, ValidationError } from '@weft/shared';
-import Database from 'better-sqlite3';
-import { migrate } from './migrations.js';
+import type Database from 'better-sqlite3';
+import { openDatabase } from './database.js';
 
 /** One instance row a change wrote: `instance` is the new content, null when removed from `service`. */
 export interface InstanceChange {
@@ -219,20 +217,14 @@ export class SqliteStore {
   }
 
   /** Opens (creating if needed) the database file and applies pending migrations. */
+  /** Opens (creating and migrating) the database file with a store of its own. */
   static open(file: string): SqliteStore {
-    mkdirSync(dirname(file), { recursive: true });
-    const db = new Database(file);
-    try {
-      db.pragma('journal_mode = WAL');
-      db.pragma('synchronous = FULL');
-      db.pragma('foreign_keys = ON');
-      db.pragma('busy_timeout = 5000');
-      migrate(db);
-      return new SqliteStore(db);
-    } catch (err) {
-      db.close();
-      throw err;
-    }
+    return new SqliteStore(openDatabase(file));
+  }
+
+  /** A store on an already opened database (see database.ts), shared with other stores. */
+  static on(db: Database.Database): SqliteStore {
+    return new SqliteStore(db);
   }
 
   close(): void {
