@@ -57,17 +57,7 @@ export class LocalServices {
       previous.spec.port === spec.port &&
       this.checker.status(id) !== undefined;
     const health: Health = !spec.health ? 'passing' : keepCheck ? (previous?.instance.health ?? 'unknown') : 'unknown';
-    const instance: InstanceSpec = {
-      service: spec.name,
-      instanceId: id,
-      address: spec.address,
-      port: spec.port,
-      zone: spec.zone ?? this.options.zone,
-      weight: spec.weight,
-      tags: spec.tags,
-      metadata: spec.metadata,
-      health,
-    };
+    const instance = this.instanceOf(spec, id, health);
     const entry: LocalRegistration = {
       spec,
       instance,
@@ -95,22 +85,27 @@ export class LocalServices {
     return { removed: true, synced };
   }
 
+  /** The instance the control plane gets for a local registration (zone defaults to the agent's). */
+  private instanceOf(spec: LocalServiceSpec, instanceId: string, health: Health): InstanceSpec {
+    return {
+      service: spec.name,
+      instanceId,
+      address: spec.address,
+      port: spec.port,
+      zone: spec.zone ?? this.options.zone,
+      weight: spec.weight,
+      tags: spec.tags,
+      metadata: spec.metadata,
+      health,
+    };
+  }
+
   /** Re-adds registrations persisted by an earlier run; they reach the control plane with the first full sync. */
   restore(specs: readonly (LocalServiceSpec & { id: string })[]): void {
     for (const spec of specs) {
       const entry: LocalRegistration = {
         spec,
-        instance: {
-          service: spec.name,
-          instanceId: spec.id,
-          address: spec.address,
-          port: spec.port,
-          zone: spec.zone ?? this.options.zone,
-          weight: spec.weight,
-          tags: spec.tags,
-          metadata: spec.metadata,
-          health: spec.health ? 'unknown' : 'passing',
-        },
+        instance: this.instanceOf(spec, spec.id, spec.health ? 'unknown' : 'passing'),
         healthOutput: '',
         synced: false,
         syncError: undefined,
