@@ -20,6 +20,7 @@ import { OutboundPolicy } from './policy/policy-outbound.js';
 import { PolicyView } from './policy/policy-view.js';
 import { startInboundListener, startOutboundListener } from './proxy/index.js';
 import { ProxyMetrics } from './proxy/proxy-metrics.js';
+import { resolveResilience } from './proxy/resilience-options.js';
 
 export const AGENT_VERSION = '0.1.0';
 
@@ -65,13 +66,14 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
   try {
     // One registry for the whole agent, served by the admin API at /metrics.
     const metricsRegistry = new MetricsRegistry();
+    const resilience = resolveResilience(opts.resilience);
     const proxyOptions = {
       agentId,
       endpoints: view,
       local: registry,
       logger,
       requestTimeoutMs: opts.requestTimeoutMs,
-      resilience: opts.resilience,
+      resilience,
       metrics: new ProxyMetrics(metricsRegistry),
     };
     const inbound: Listener = await startInboundListener({
@@ -121,7 +123,12 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
       listenersUp: () => listenersUp,
       metrics: metricsRegistry,
       policy: {
-        explain: (params) => explainRequest(parseExplainQuery(params), outboundPolicy, view),
+        explain: (params) =>
+          explainRequest(parseExplainQuery(params), outboundPolicy, view, {
+            requestTimeoutMs: opts.requestTimeoutMs,
+            perTryTimeoutMs: resilience.perTryTimeoutMs,
+            maxRetries: resilience.maxRetries,
+          }),
         dump: () => policies.dump(),
       },
     });

@@ -169,12 +169,16 @@ test('get prints YAML that apply accepts back unchanged; explain runs the agent 
   assert.match(again.stdout, /Routes orders: unchanged/);
   assert.match(again.stdout, /nothing changed; revision 1/);
 
-  const ex = await weft(['explain', '--agent', `127.0.0.1:${agent.adminPort}`, '--from', 'web', 'http://orders/items', '-H', 'x-user: 2']);
+  // Headers may come before or after the URL, as with curl.
+  const ex = await weft(['explain', '--agent', `127.0.0.1:${agent.adminPort}`, '-H', 'x-user: 2', '--from', 'web', 'http://orders/items']);
   assert.equal(ex.code, 0, ex.stderr);
   assert.match(ex.stdout, /rule orders\/0 \(beta-users\): no match: header x-user is "2", not "1"/);
   assert.match(ex.stdout, /rule orders\/3 \(canary\): MATCH -> route/);
   assert.match(ex.stdout, /destination orders \[version=v2\]: 10%/);
   assert.match(ex.stdout, /orders-v2 .* health=passing/);
+  // The canary rule sets no timeouts or retry: the agent's defaults are shown as numbers.
+  assert.match(ex.stdout, /^timeouts: deadline 15s \(agent default\), per try 5s \(agent default\)$/m);
+  assert.match(ex.stdout, /^retry: \{"attempts":2,/m);
 });
 
 test('a NACKed version leaves the previous config in force and shows in weft status; rollback', async () => {

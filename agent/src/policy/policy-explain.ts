@@ -8,7 +8,7 @@
  * settings, and the rate limit. Nothing is sent and no token is taken.
  */
 import type { IncomingHttpHeaders } from 'node:http';
-import { MeshError, parseDuration, ValidationError, validateServiceName } from '@weft/shared';
+import { formatDuration, MeshError, parseDuration, ValidationError, validateServiceName } from '@weft/shared';
 import type { EndpointSource, ServiceSnapshot } from '../contracts.js';
 import { explainMatch, splitPath } from './policy-match.js';
 import type { OutboundPolicy } from './policy-outbound.js';
@@ -27,7 +27,36 @@ export function parseExplainQuery(params: URLSearchParams): ExplainQuery {
   return { url, from: params.get('from') ?? undefined, method: params.get('method') ?? undefined, headers: params.getAll('header') };
 }
 
-export async function explainRequest(q: ExplainQuery, policy: OutboundPolicy, endpoints: EndpointSource): Promise<Record<string, unknown>> {
+/** The agent-wide defaults a request gets where no rule overrides them. */
+export interface ExplainDefaults {
+  requestTimeoutMs: number;
+  perTryTimeoutMs: number;
+  maxRetries: number;
+}
+
+/** Timeouts and retry policy in force for a request under `rule` (undefined: no rule matched). */
+function effectiveLimits(d: ExplainDefaults, rule?: { timeout?: string; perTryTimeout?: string; retry?: unknown }) {
+  return {
+    timeouts: {
+      deadline: rule?.timeout ?? `${formatDuration(d.requestTimeoutMs)} (agent default)`,
+      perTry: rule?.perTryTimeout ?? `${formatDuration(d.perTryTimeoutMs)} (agent default)`,
+      deadlineMs: rule?.timeout ? parseDuration(rule.timeout, 'timeout') : d.requestTimeoutMs,
+    },
+    retry: rule?.retry ?? {
+      attempts: d.maxRetries,
+      on: 'connect failures (any method); reset, per-try timeout, 502/503/504 (idempotent methods)',
+      budget: 'agent retry budget',
+      source: 'agent default',
+    },
+  };
+}
+
+export async function explainRequest(
+  q: ExplainQuery,
+  policy: OutboundPolicy,
+  endpoints: EndpointSource,
+  defaults: ExplainDefaults,
+): Promise<Record<string, unknown>> {
   let url: URL;
   try {
     url = new URL(q.url);
@@ -52,8 +81,9 @@ export async function explainRequest(q: ExplainQuery, policy: OutboundPolicy, en
       ...base,
       policyVersion: null,
       matched: null,
-      note: 'no traffic policy for this service: default route (all endpoints, least-request, default timeout)',
+      note: 'no traffic policy for this service: default route (all endpoints, least-request)',
       destinations: [await destinationView(service, [], 1, 1, policy, endpoints)],
+      ...effectiveLimits(defaults),
     };
   }
   const { matched, skipped } = explainMatch(compiled, { method, path, query, headers });
@@ -68,6 +98,7 @@ export async function explainRequest(q: ExplainQuery, policy: OutboundPolicy, en
       note: 'no rule matched: default route (all endpoints)',
       rateLimit,
       destinations: [await destinationView(service, [], 1, 1, policy, endpoints)],
+      ...effectiveLimits(defaults),
     };
   }
   const src = matched.source;
@@ -83,12 +114,7 @@ export async function explainRequest(q: ExplainQuery, policy: OutboundPolicy, en
     action,
     destinations,
     rewrite: src.rewritePrefix && matched.pathPrefix ? `${matched.pathPrefix} -> ${src.rewritePrefix}` : null,
-    timeouts: {
-      deadline: src.timeout ?? 'default (agent --request-timeout)',
-      perTry: src.perTryTimeout ?? 'default',
-      deadlineMs: src.timeout ? parseDuration(src.timeout, 'timeout') : null,
-    },
-    retry: src.retry ?? 'default (agent retry policy)',
+    ...effectiveLimits(defaults, src),
     fault: src.fault ?? null,
     rateLimit,
     requestHeaders: src.requestHeaders ?? null,

@@ -36,7 +36,12 @@ export function explainCommand(program: Command): void {
     .argument('<url>', 'e.g. http://orders/path')
     .option('--from <service>', 'the calling service (informational: routing is per destination)')
     .option('-X, --method <method>', 'HTTP method', 'GET')
-    .option('-H, --header <header...>', "request header(s), 'name: value'")
+    .option(
+      '-H, --header <header>',
+      "request header 'name: value' (repeatable, like curl)",
+      (h: string, all: string[]) => [...all, h],
+      [] as string[],
+    )
     .option('--agent <host:port>', 'the agent admin API', `127.0.0.1:${DefaultPorts.agentAdmin}`)
     .option('--json', 'print JSON')
     .action(async (url: string, o: { from?: string; method: string; header?: string[]; agent: string; json?: boolean }) => {
