@@ -32,8 +32,24 @@ export function requestBudgetMs(headers: IncomingHttpHeaders, defaultMs: number)
   const raw = headers[TIMEOUT_HEADER];
   if (raw === undefined) return defaultMs;
   const value = Array.isArray(raw) ? raw[0]! : raw;
-  if (!/^\d{1,10}$/.test(value.trim()) || Number(value) <= 0) {
+  // Usually a plain number from the peer agent: parsed by hand, no trim or regex.
+  const ms = plainMs(value);
+  if (ms > 0) return Math.min(ms, defaultMs);
+  if (ms === 0 || !/^\d{1,10}$/.test(value.trim()) || Number(value) <= 0) {
     return new MeshError(MeshErrorCode.badRequest, `${TIMEOUT_HEADER}: must be a positive integer number of milliseconds`);
   }
   return Math.min(Number(value), defaultMs);
+}
+
+/** `value` as 1–10 decimal digits (its number, 0 included), or -1 for anything else (spaces, signs, longer). */
+function plainMs(value: string): number {
+  const n = value.length;
+  if (n === 0 || n > 10) return -1;
+  let ms = 0;
+  for (let i = 0; i < n; i++) {
+    const d = value.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) return -1;
+    ms = ms * 10 + d;
+  }
+  return ms;
 }

@@ -121,13 +121,26 @@ export interface SendOnce {
   /** No response head within this many ms -> `timeout`. */
   timeoutMs: number;
   clientGone: GoneSignal;
+  /**
+   * Called once with the outcome, synchronously, just before the promise
+   * resolves with it (the caller's per-try bookkeeping without an extra
+   * async layer per try). Must not throw.
+   */
+  onOutcome?: (outcome: TryOutcome) => void;
+}
+
+/** A failed outcome handed out at once (after `onOutcome`, as every outcome). */
+export function settledFailure(kind: FailureKind, error: unknown, onOutcome?: (outcome: TryOutcome) => void): Promise<TryOutcome> {
+  const outcome: TryOutcome = { ok: false, kind, error };
+  onOutcome?.(outcome);
+  return Promise.resolve(outcome);
 }
 
 /** Sends one request on `dispatcher`; resolves with the response head or the failure. Never rejects. */
 export function sendOnce(dispatcher: Dispatcher, r: SendOnce): Promise<TryOutcome> {
-  if (r.clientGone.aborted) return Promise.resolve({ ok: false, kind: 'aborted', error: new ClientGone('client gone') });
-  if (r.timeoutMs <= 0) return Promise.resolve({ ok: false, kind: 'timeout', error: new DeadlineExceeded('deadline exceeded') });
-  const t = new Try(r.clientGone, r.timeoutMs);
+  if (r.clientGone.aborted) return settledFailure('aborted', new ClientGone('client gone'), r.onOutcome);
+  if (r.timeoutMs <= 0) return settledFailure('timeout', new DeadlineExceeded('deadline exceeded'), r.onOutcome);
+  const t = new Try(r.clientGone, r.timeoutMs, r.onOutcome);
   dispatcher.dispatch({ method: r.method as Dispatcher.HttpMethod, path: r.path, headers: r.headers, body: r.body }, t);
   return t.outcome;
 }
@@ -170,6 +183,7 @@ class Try implements Dispatcher.DispatchHandler, ResponseBody {
   constructor(
     private readonly gone: GoneSignal,
     timeoutMs: number,
+    private readonly onOutcome: ((outcome: TryOutcome) => void) | undefined,
   ) {
     this.outcome = new Promise<TryOutcome>((resolve) => {
       this.resolve = resolve;
@@ -201,7 +215,13 @@ class Try implements Dispatcher.DispatchHandler, ResponseBody {
     this.timer = undefined;
     this.gone.removeEventListener('abort', this.onGone);
     this.closed = true;
-    this.resolve({ ok: false, kind, error });
+    this.settle({ ok: false, kind, error });
+  }
+
+  /** Hands out the outcome: the caller's hook first (synchronously), then the promise. */
+  private settle(outcome: TryOutcome): void {
+    this.onOutcome?.(outcome);
+    this.resolve(outcome);
   }
 
   // --- undici's side ---
@@ -219,7 +239,7 @@ class Try implements Dispatcher.DispatchHandler, ResponseBody {
     this.timer = undefined;
     this.resumeFn = resume;
     const headers = util.parseHeaders(rawHeaders) as HeaderMap;
-    this.resolve({ ok: true, response: { statusCode, headers, body: this } });
+    this.settle({ ok: true, response: { statusCode, headers, body: this } });
     return true;
   }
 

@@ -15,7 +15,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ERROR_HEADER, INSTANCE_HEADER, MeshError, MeshErrorCode, MetricsRegistry, messageOf } from '@weft/shared';
-import type { Listener, ProxyOptions } from '../contracts.js';
+import type { Listener, LocalInstance, ProxyOptions } from '../contracts.js';
 import { Deadline, requestBudgetMs } from './deadline.js';
 import { sendOnce, streamResponse, type TryOutcome } from './forward.js';
 import { MESH_REQUEST_HEADERS, requestIdOf, upstreamRequestHeaders } from './headers.js';
@@ -38,10 +38,14 @@ export type InboundOptions = ProxyOptions & {
 /** Sends again after the keep-alive race, at most this many times. */
 const STALE_RETRIES = 2;
 
-/** Where the request's metrics go once its instance is known. */
-interface Served {
-  metrics: ServiceMetrics;
+/** Origins of local instances, by instance id (rebuilt when an instance moves): no string building per request. */
+interface CachedOrigin {
+  address: string;
+  port: number;
+  origin: string;
 }
+/** Bound on the origin cache (instance churn must not grow it forever). */
+const MAX_CACHED_ORIGINS = 4096;
 
 export async function startInboundListener(opts: InboundOptions): Promise<Listener> {
   const logger = opts.logger.child({ listener: 'inbound' });
@@ -49,98 +53,136 @@ export async function startInboundListener(opts: InboundOptions): Promise<Listen
   const maxReplayBodyBytes = opts.resilience?.maxReplayBodyBytes ?? DEFAULT_RESILIENCE.maxReplayBodyBytes;
   const metrics = opts.metrics ?? new ProxyMetrics(new MetricsRegistry());
   const unresolved = metrics.service('inbound', '-');
+  const origins = new Map<string, CachedOrigin>();
 
-  const handler = async (req: IncomingMessage, res: ServerResponse, ctx: RequestContext): Promise<void> => {
-    const startedAt = performance.now();
-    const served: Served = { metrics: unresolved };
-    let errorCode = '';
-    try {
-      errorCode = await handle(req, res, ctx, served);
-    } finally {
-      served.metrics.request(res.headersSent ? res.statusCode : 0, errorCode, startedAt);
-    }
+  const originFor = (instance: LocalInstance): string => {
+    const c = origins.get(instance.instanceId);
+    if (c !== undefined && c.port === instance.port && c.address === instance.address) return c.origin;
+    if (origins.size >= MAX_CACHED_ORIGINS) origins.clear();
+    const origin = originOf(instance.address, instance.port);
+    origins.set(instance.instanceId, { address: instance.address, port: instance.port, origin });
+    return origin;
   };
 
-  /** Answers one request; returns its x-weft-error code ('' for the app's own answer). */
-  const handle = async (req: IncomingMessage, res: ServerResponse, ctx: RequestContext, served: Served): Promise<string> => {
-    const requestId = requestIdOf(req.headers);
-    const fail = (code: MeshErrorCode, message: string, fields: Record<string, unknown> = {}): string => {
-      logger.info('request failed', { code, requestId, ...fields, detail: message });
-      releaseRequestBody(req, res);
-      sendMeshError(res, code, message, requestId);
-      return code;
-    };
+  const fail = (
+    req: IncomingMessage,
+    res: ServerResponse,
+    requestId: string,
+    code: MeshErrorCode,
+    message: string,
+    fields: Record<string, unknown> = {},
+  ): string => {
+    logger.info('request failed', { code, requestId, ...fields, detail: message });
+    releaseRequestBody(req, res);
+    sendMeshError(res, code, message, requestId);
+    return code;
+  };
 
-    const raw = req.headers[INSTANCE_HEADER];
-    const instanceId = (Array.isArray(raw) ? raw[0] : raw)?.trim();
-    if (!instanceId) {
-      return fail(MeshErrorCode.badRequest, `${INSTANCE_HEADER}: missing; this port only accepts mesh traffic from Weft agents`);
-    }
-    const instance = opts.local.get(instanceId);
-    if (instance === undefined) {
-      return fail(MeshErrorCode.unknownInstance, `instance ${instanceId}: not registered on this host (agent ${opts.agentId})`, {
-        instance: instanceId,
-      });
-    }
-    served.metrics = metrics.service('inbound', instance.service);
-    const fields = { service: instance.service, instance: instanceId };
-    const budgetMs = requestBudgetMs(req.headers, opts.requestTimeoutMs);
-    if (budgetMs instanceof MeshError) return fail(budgetMs.code, budgetMs.message, fields);
-
-    const headers = upstreamRequestHeaders(req.headers, {
-      clientAddress: req.socket.remoteAddress,
-      authority: req.headers.host ?? instance.service,
-      requestId,
-      firstHop: false,
-      drop: MESH_REQUEST_HEADERS,
-    });
-    let pool: ReturnType<UpstreamPools['get']>;
+  /**
+   * Answers one request and counts it (one async function per request: the
+   * metrics' try/finally is here rather than in a wrapper with its own promise).
+   */
+  const handler = async (req: IncomingMessage, res: ServerResponse, ctx: RequestContext): Promise<void> => {
+    const startedAt = performance.now();
+    let served: ServiceMetrics = unresolved;
+    /** The x-weft-error code of the answer ('' for the app's own answer). */
+    let errorCode = '';
     try {
-      pool = pools.get(originOf(instance.address, instance.port));
-    } catch (err) {
-      return fail(MeshErrorCode.shuttingDown, `agent ${opts.agentId}: shutting down (${messageOf(err)})`, fields);
-    }
-    const deadline = new Deadline(budgetMs);
-    const body = hasBody(req) ? new ReplayableBody(req, maxReplayBodyBytes) : null;
-    let outcome: TryOutcome | undefined;
-    for (let i = 0; i <= STALE_RETRIES; i++) {
-      const stream = body === null ? null : body.nextStream();
-      if (stream === undefined) break;
-      outcome = await sendOnce(pool, {
-        method: req.method ?? 'GET',
-        path: req.url ?? '/',
-        headers,
-        body: stream,
-        timeoutMs: deadline.remainingMs(),
-        clientGone: ctx.clientGone,
-      });
-      if (outcome.ok || outcome.kind !== 'stale') break;
-      logger.debug('keep-alive race with the app, sending again', { ...fields, requestId });
-    }
-    if (outcome === undefined) return 'client_gone';
-    if (!outcome.ok) {
-      if (outcome.kind === 'aborted') return 'client_gone';
-      const what = `service ${instance.service}: instance ${instanceId} at ${instance.address}:${instance.port}`;
-      return fail(failureCode(outcome.kind), failureMessage(outcome.kind, what, budgetMs, outcome.error), fields);
-    }
-    const appCode = outcome.response.headers[ERROR_HEADER];
-    try {
-      // Undefined when the answer was complete already: no await (a microtask) then.
-      const streaming = streamResponse(res, outcome.response, requestId);
-      if (streaming !== undefined) await streaming;
-    } catch (err) {
-      if (!res.headersSent) {
-        return fail(
-          MeshErrorCode.upstreamReset,
-          `service ${instance.service}: instance ${instanceId}: invalid response head (${messageOf(err)})`,
-          fields,
+      const requestId = requestIdOf(req.headers);
+      const raw = req.headers[INSTANCE_HEADER];
+      const instanceId = (Array.isArray(raw) ? raw[0] : raw)?.trim();
+      if (!instanceId) {
+        errorCode = fail(
+          req,
+          res,
+          requestId,
+          MeshErrorCode.badRequest,
+          `${INSTANCE_HEADER}: missing; this port only accepts mesh traffic from Weft agents`,
         );
+        return;
       }
-      const code = ctx.clientGone.aborted ? 'client_gone' : MeshErrorCode.upstreamReset;
-      logger.info('response stream ended early', { ...fields, code, requestId, err: messageOf(err) });
-      return code;
+      const instance = opts.local.get(instanceId);
+      if (instance === undefined) {
+        const why = `instance ${instanceId}: not registered on this host (agent ${opts.agentId})`;
+        errorCode = fail(req, res, requestId, MeshErrorCode.unknownInstance, why, { instance: instanceId });
+        return;
+      }
+      served = metrics.service('inbound', instance.service);
+      const budgetMs = requestBudgetMs(req.headers, opts.requestTimeoutMs);
+      if (budgetMs instanceof MeshError) {
+        errorCode = fail(req, res, requestId, budgetMs.code, budgetMs.message, { service: instance.service, instance: instanceId });
+        return;
+      }
+
+      const headers = upstreamRequestHeaders(req.headers, {
+        clientAddress: req.socket.remoteAddress,
+        authority: req.headers.host ?? instance.service,
+        requestId,
+        firstHop: false,
+        drop: MESH_REQUEST_HEADERS,
+      });
+      let pool: ReturnType<UpstreamPools['get']>;
+      try {
+        pool = pools.get(originFor(instance));
+      } catch (err) {
+        const why = `agent ${opts.agentId}: shutting down (${messageOf(err)})`;
+        errorCode = fail(req, res, requestId, MeshErrorCode.shuttingDown, why, { service: instance.service, instance: instanceId });
+        return;
+      }
+      const deadline = new Deadline(budgetMs);
+      const body = hasBody(req) ? new ReplayableBody(req, maxReplayBodyBytes) : null;
+      const method = req.method ?? 'GET';
+      const path = req.url ?? '/';
+      let outcome: TryOutcome | undefined;
+      for (let i = 0; i <= STALE_RETRIES; i++) {
+        const stream = body === null ? null : body.nextStream();
+        if (stream === undefined) break;
+        outcome = await sendOnce(pool, {
+          method,
+          path,
+          headers,
+          body: stream,
+          // The whole budget for the first try (no clock read), what is left of it for a re-send.
+          timeoutMs: i === 0 ? budgetMs : deadline.remainingMs(),
+          clientGone: ctx.clientGone,
+        });
+        if (outcome.ok || outcome.kind !== 'stale') break;
+        logger.debug('keep-alive race with the app, sending again', { service: instance.service, instance: instanceId, requestId });
+      }
+      if (outcome === undefined) {
+        errorCode = 'client_gone';
+        return;
+      }
+      if (!outcome.ok) {
+        if (outcome.kind === 'aborted') {
+          errorCode = 'client_gone';
+          return;
+        }
+        const what = `service ${instance.service}: instance ${instanceId} at ${instance.address}:${instance.port}`;
+        const why = failureMessage(outcome.kind, what, budgetMs, outcome.error);
+        errorCode = fail(req, res, requestId, failureCode(outcome.kind), why, { service: instance.service, instance: instanceId });
+        return;
+      }
+      const appCode = outcome.response.headers[ERROR_HEADER];
+      try {
+        // Undefined when the answer was complete already: no await (a microtask) then.
+        const streaming = streamResponse(res, outcome.response, requestId);
+        if (streaming !== undefined) await streaming;
+      } catch (err) {
+        const fields = { service: instance.service, instance: instanceId };
+        if (!res.headersSent) {
+          const why = `service ${instance.service}: instance ${instanceId}: invalid response head (${messageOf(err)})`;
+          errorCode = fail(req, res, requestId, MeshErrorCode.upstreamReset, why, fields);
+          return;
+        }
+        errorCode = ctx.clientGone.aborted ? 'client_gone' : MeshErrorCode.upstreamReset;
+        logger.info('response stream ended early', { ...fields, code: errorCode, requestId, err: messageOf(err) });
+        return;
+      }
+      errorCode = appCode === undefined ? '' : String(appCode);
+    } finally {
+      served.request(res.headersSent ? res.statusCode : 0, errorCode, startedAt);
     }
-    return appCode === undefined ? '' : String(appCode);
   };
 
   return startListenerServer({

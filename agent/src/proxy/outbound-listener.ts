@@ -20,7 +20,7 @@ import { type Endpoint, ERROR_HEADER, INSTANCE_HEADER, MeshError, MeshErrorCode,
 import type { Listener, ProxyOptions } from '../contracts.js';
 import { faultDelay, type OutboundPolicy, RULE_HEADER, sendPolicyResponse } from '../policy/policy-outbound.js';
 import { Deadline, requestBudgetMs } from './deadline.js';
-import { type Attempt, sendOnce, streamResponse, type TrySend } from './forward.js';
+import { type Attempt, sendOnce, settledFailure, streamResponse, type TryOutcome, type TrySend } from './forward.js';
 import { MESH_REQUEST_HEADERS, requestIdOf, TIMEOUT_HEADER, upstreamRequestHeaders } from './headers.js';
 import { hashKeyOf, LEAST_REQUEST } from './lb-policies.js';
 import { describeHealth, getLbPolicy } from './lb-policy.js';
@@ -56,17 +56,40 @@ export function describeEndpoint(endpoint: Endpoint, agentId: string): string {
     : `instance ${endpoint.instanceId} via agent ${endpoint.agentId} (${endpoint.agentAddress}:${endpoint.agentPort})`;
 }
 
+/** The x-weft-timeout-ms value of the last try, kept as a string (nearly every try sends the same per-try timeout). */
+let lastTimeoutMs = -1;
+let lastTimeoutText = '';
+
+function timeoutText(ms: number): string {
+  const whole = Math.ceil(ms);
+  if (whole !== lastTimeoutMs) {
+    lastTimeoutMs = whole;
+    lastTimeoutText = String(whole);
+  }
+  return lastTimeoutText;
+}
+
+/** A try whose outcome is also handed to `onOutcome` (synchronously, before the promise resolves). */
+type HookedSend = (endpoint: Endpoint, attempt: Attempt, onOutcome: (outcome: TryOutcome) => void) => Promise<TryOutcome>;
+
 /** The innermost try: local instances directly, remote ones through their agent's inbound listener. */
-function sendToEndpoint(pools: UpstreamPools, agentId: string): TrySend {
-  return (endpoint, attempt) => {
+function sendToEndpoint(pools: UpstreamPools, agentId: string): HookedSend {
+  /** Origins by endpoint object (endpoints are immutable and live as long as their snapshot): built once, not per try. */
+  const origins = new WeakMap<Endpoint, string>();
+  return (endpoint, attempt, onOutcome) => {
     const local = endpoint.agentId === agentId;
     const timeoutMs = attempt.tryTimeoutMs;
-    const origin = local ? originOf(endpoint.address, endpoint.port) : originOf(endpoint.agentAddress, endpoint.agentPort);
+    // The instance itself when local, else its agent's inbound listener.
+    let origin = origins.get(endpoint);
+    if (origin === undefined) {
+      origin = local ? originOf(endpoint.address, endpoint.port) : originOf(endpoint.agentAddress, endpoint.agentPort);
+      origins.set(endpoint, origin);
+    }
     // In place (undici serialises the headers when the try is dispatched, so each try sees its own values).
     const headers = attempt.headers;
     if (!local) {
       headers[INSTANCE_HEADER] = endpoint.instanceId;
-      headers[TIMEOUT_HEADER] = String(Math.ceil(timeoutMs));
+      headers[TIMEOUT_HEADER] = timeoutText(timeoutMs);
     } else if (headers[INSTANCE_HEADER] !== undefined) {
       // An earlier try of this request went to a peer agent.
       delete headers[INSTANCE_HEADER];
@@ -76,11 +99,10 @@ function sendToEndpoint(pools: UpstreamPools, agentId: string): TrySend {
     try {
       pool = pools.get(origin);
     } catch (error) {
-      return Promise.resolve({ ok: false, kind: 'reset', error });
+      return settledFailure('reset', error, onOutcome);
     }
     const body = attempt.body === null ? null : attempt.body.nextStream();
-    if (body === undefined)
-      return Promise.resolve({ ok: false, kind: 'aborted', error: new Error('request body can no longer be replayed') });
+    if (body === undefined) return settledFailure('aborted', new Error('request body can no longer be replayed'), onOutcome);
     return sendOnce(pool, {
       method: attempt.method,
       path: attempt.path,
@@ -88,6 +110,7 @@ function sendToEndpoint(pools: UpstreamPools, agentId: string): TrySend {
       body,
       timeoutMs,
       clientGone: attempt.clientGone,
+      onOutcome,
     });
   };
 }
@@ -122,18 +145,24 @@ export async function startOutboundListener(opts: OutboundOptions): Promise<List
     logger.warn('endpoint ejected', { service: endpoint.service, instance: endpoint.instanceId, ejectMs: ms });
   };
   /**
-   * withLoadTracking(withOutlierDetection(sendToEndpoint)) folded into one
-   * async step (each wrapper layer costs a promise per try on the hot path):
-   * the try counts as active until its body closes, its outcome feeds the detector.
+   * withLoadTracking(withOutlierDetection(sendToEndpoint)) folded into the
+   * try itself (each wrapper layer would cost a promise per try on the hot
+   * path): the try counts as active until its body closes, and its outcome
+   * feeds the detector as soon as it is known, before the retry loop sees it.
    */
-  const send: TrySend = async (endpoint, attempt) => {
+  const send: TrySend = (endpoint, attempt) => {
     const done = tracker.start(endpoint.instanceId);
-    const outcome = await sendDirect(endpoint, attempt);
-    const ms = detector.record(verdictOf(outcome), endpoint.instanceId, endpoint.service, attempt.serviceSize);
-    if (ms > 0) onEject(endpoint, ms);
-    if (outcome.ok) outcome.response.body.whenClosed(done);
-    else done();
-    return outcome;
+    return sendDirect(endpoint, attempt, (outcome) => {
+      try {
+        const ms = detector.record(verdictOf(outcome), endpoint.instanceId, endpoint.service, attempt.serviceSize);
+        if (ms > 0) onEject(endpoint, ms);
+      } catch (err) {
+        // Bookkeeping must never break the try itself (this runs inside undici's callbacks).
+        logger.error('outlier bookkeeping failed', { service: endpoint.service, instance: endpoint.instanceId, err: messageOf(err) });
+      }
+      if (outcome.ok) outcome.response.body.whenClosed(done);
+      else done();
+    });
   };
 
   const handler = async (req: IncomingMessage, res: ServerResponse, ctx: RequestContext): Promise<void> => {
