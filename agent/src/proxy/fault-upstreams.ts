@@ -14,18 +14,23 @@ export interface FaultServer {
   close(): Promise<void>;
 }
 
-function trackSockets(server: { on(e: 'connection', l: (s: Socket) => void): unknown }): Set<Socket> {
+/** Listens on 127.0.0.1:0 and returns the server as a FaultServer whose close() also drops open connections. */
+async function serve(server: Server | ReturnType<typeof createServer>): Promise<FaultServer> {
   const sockets = new Set<Socket>();
   server.on('connection', (s: Socket) => {
     sockets.add(s);
     s.on('close', () => sockets.delete(s));
   });
-  return sockets;
-}
-
-async function listen(server: Server | ReturnType<typeof createServer>): Promise<number> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return (server.address() as AddressInfo).port;
+  return {
+    port: (server.address() as AddressInfo).port,
+    handled: 0,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
 }
 
 /**
@@ -58,16 +63,7 @@ export async function resetOnReuseServer(): Promise<FaultServer> {
       socket.write(`HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: ${body.length}\r\n\r\n${body}`);
     });
   });
-  const sockets = trackSockets(server);
-  const fault: FaultServer = {
-    port: await listen(server),
-    handled: 0,
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => resolve());
-      }),
-  };
+  const fault = await serve(server);
   return fault;
 }
 
@@ -102,16 +98,7 @@ export async function idleClosingServer(idleMs: number): Promise<FaultServer> {
       timers.delete(socket);
     });
   });
-  const sockets = trackSockets(server);
-  const fault: FaultServer = {
-    port: await listen(server),
-    handled: 0,
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => resolve());
-      }),
-  };
+  const fault = await serve(server);
   return fault;
 }
 
