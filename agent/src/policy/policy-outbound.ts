@@ -10,8 +10,9 @@
  * `x-weft-error: fault_injected; rule=orders/1`; redirects and direct
  * responses carry `x-weft-rule: orders/3`.
  */
-import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders } from 'node:http';
 import { type Endpoint, ERROR_HEADER, MeshErrorCode, meshHttpStatus, REQUEST_ID_HEADER } from '@weft/shared';
+import type { Http1Response } from '../http1/server-message.js';
 import type { GoneSignal } from '../proxy/client-link.js';
 import type { LbPolicy, LoadView, Picker } from '../proxy/lb-policy.js';
 import type { CompiledDestination, CompiledRule } from './policy-compile.js';
@@ -177,12 +178,12 @@ function meshAnswer(status: number, errorHeader: string, message: string, ruleId
 }
 
 /** Writes a policy answer (rate limit, fault, redirect, direct response). */
-export function sendPolicyResponse(res: ServerResponse, answer: PolicyResponse, requestId: string): void {
+export function sendPolicyResponse(res: Http1Response, answer: PolicyResponse, requestId: string): void {
   if (res.headersSent || res.writableEnded || res.destroyed) return;
   const headers: Record<string, string | number> = { ...answer.headers, 'content-length': Buffer.byteLength(answer.body) };
   if (requestId) headers[REQUEST_ID_HEADER] = requestId;
   res.writeHead(answer.status, headers);
-  res.end(res.req?.method === 'HEAD' ? undefined : answer.body);
+  res.end(answer.body);
 }
 
 /** Sleeps `ms` unless the client goes away first. */

@@ -5,21 +5,22 @@
  * detection can be composed around a try as small wrappers.
  *
  * Streaming: each try reads the request body through its own stream from a
- * ReplayableBody (undici destroys a body stream when a try fails; that stream
- * takes it, the client's request stays intact so we can still answer it or
- * replay a small body to the next try). The response is taken straight from
- * undici's dispatch handler (no Readable, no pipeline, no AbortController:
- * this runs for every request): the try resolves when the head arrives, the
- * first body bytes are held (one socket read at most) until the caller has
- * decided to forward or drop the answer, then the body is written into the
- * client's response with backpressure (undici's parser pauses while the
- * client's socket is full). A client that goes away aborts the upstream
+ * ReplayableBody (a failed try's stream is dropped; the client's request
+ * stays intact so we can still answer it or replay a small body to the next
+ * try). The response is taken straight from the upstream client's handler
+ * callbacks (agent/src/http1/client-connection.ts; no Readable, no pipeline,
+ * no AbortController: this runs for every request): the try resolves when
+ * the head arrives, the first body bytes are held (one socket read at most)
+ * until the caller has decided to forward or drop the answer, then the body
+ * is written into the client's response with backpressure (the upstream
+ * socket pauses while the client's socket is full). A client that goes away aborts the upstream
  * request, an upstream that fails mid-body cuts the client's response.
  */
-import type { ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { Endpoint } from '@weft/shared';
-import { type Dispatcher, util } from 'undici';
+import type { ClientHandler } from '../http1/client-connection.js';
+import type { Http1Pool } from '../http1/client-pool.js';
+import type { OutgoingHeaders } from '../http1/head-writer.js';
 import type { GoneSignal } from './client-link.js';
 import type { Deadline } from './deadline.js';
 import { downstreamResponseHeaders, type HeaderMap } from './headers.js';
@@ -33,13 +34,28 @@ import { isStaleConnectionError } from './stale-connection.js';
  */
 export type FailureKind = 'connect' | 'stale' | 'reset' | 'timeout' | 'aborted' | 'invalid';
 
+/** Where a response body is written (an Http1Response; node's ServerResponse fits too). */
+export interface ResponseSink {
+  write(chunk: Buffer): boolean;
+  end(chunk?: Buffer): void;
+  destroy(): void;
+  on(event: 'drain', fn: () => void): unknown;
+  off(event: 'drain', fn: () => void): unknown;
+}
+
+/** A client response: a sink with a head to write first. */
+export interface ResponseWriter extends ResponseSink {
+  readonly headersSent: boolean;
+  writeHead(statusCode: number, headers: OutgoingHeaders): unknown;
+}
+
 /**
  * The unread body of an upstream response. Whoever holds the response calls
  * exactly one of pipeTo / discard / destroy.
  */
 export interface ResponseBody {
   /** Streams the body into `res` (its head already written); `done` is called once, with the error if either side failed. */
-  pipeTo(res: ServerResponse, done: (err: Error | undefined) => void): void;
+  pipeTo(res: ResponseSink, done: (err: Error | undefined) => void): void;
   /** Reads and drops the body (a retried answer), keeping the connection reusable. */
   discard(): void;
   /** Aborts the upstream transfer. */
@@ -87,6 +103,9 @@ const CONNECT_CODES = new Set([
   'UND_ERR_CONNECT_TIMEOUT',
 ]);
 
+/** Requests that cannot be sent as they are (a header value that would split the head, an upgrade). */
+const INVALID_CODES = new Set(['ERR_INVALID_CHAR', 'UND_ERR_NOT_SUPPORTED']);
+
 export function errorCode(err: unknown): string | undefined {
   const code = (err as { code?: unknown } | null)?.code;
   return typeof code === 'string' ? code : undefined;
@@ -98,8 +117,7 @@ function classify(err: unknown, timedOut: boolean, clientGone: boolean): Failure
   const code = errorCode(err);
   if (code !== undefined && CONNECT_CODES.has(code)) return 'connect';
   if (isStaleConnectionError(err)) return 'stale';
-  if (code === 'UND_ERR_HEADERS_TIMEOUT') return 'timeout';
-  if (code === 'UND_ERR_INVALID_ARG' || code === 'UND_ERR_NOT_SUPPORTED') return 'invalid';
+  if (code !== undefined && INVALID_CODES.has(code)) return 'invalid';
   return 'reset';
 }
 
@@ -136,40 +154,40 @@ export function settledFailure(kind: FailureKind, error: unknown, onOutcome?: (o
   return Promise.resolve(outcome);
 }
 
-/** Sends one request on `dispatcher`; resolves with the response head or the failure. Never rejects. */
-export function sendOnce(dispatcher: Dispatcher, r: SendOnce): Promise<TryOutcome> {
+/** Sends one request on `pool`; resolves with the response head or the failure. Never rejects. */
+export function sendOnce(pool: Http1Pool, r: SendOnce): Promise<TryOutcome> {
   if (r.clientGone.aborted) return settledFailure('aborted', new ClientGone('client gone'), r.onOutcome);
   if (r.timeoutMs <= 0) return settledFailure('timeout', new DeadlineExceeded('deadline exceeded'), r.onOutcome);
   const t = new Try(r.clientGone, r.timeoutMs, r.onOutcome);
-  dispatcher.dispatch({ method: r.method as Dispatcher.HttpMethod, path: r.path, headers: r.headers, body: r.body }, t);
+  pool.dispatch({ method: r.method, path: r.path, headers: r.headers, body: r.body }, t);
   return t.outcome;
 }
 
-/** Bytes of response body held before the caller decided what to do with it; beyond that undici's parser pauses. */
+/** Bytes of response body held before the caller decided what to do with it; beyond that the upstream socket pauses. */
 const HOLD_BYTES = 64 * 1024;
 
 /**
- * One try as an undici dispatch handler (the legacy callback API undici
- * runs natively) and, once the head arrived, the response's ResponseBody.
+ * One try as the upstream client's handler and, once the head arrived, the
+ * response's ResponseBody.
  * The client-gone link stays until the body is done, so a client that
  * leaves mid-download aborts the upstream transfer too.
  */
-class Try implements Dispatcher.DispatchHandler, ResponseBody {
+class Try implements ClientHandler, ResponseBody {
   readonly outcome: Promise<TryOutcome>;
   private resolve!: (o: TryOutcome) => void;
   /** The outcome was handed out (a head, or a failure). */
   private settled = false;
   private timer: NodeJS.Timeout | undefined;
   private timedOut = false;
-  /** undici's abort for this request, once it is on a connection. */
+  /** The client's abort for this request, once it is on a connection. */
   private abortFn: ((err?: Error) => void) | undefined;
-  /** An abort asked for before undici gave us abortFn. */
+  /** An abort asked for before the client gave us abortFn. */
   private pendingAbort: Error | undefined;
-  /** undici's resume after onData returned false. */
+  /** The client's resume after onData returned false. */
   private resumeFn: (() => void) | undefined;
   private upstreamPaused = false;
   // The body, after the head:
-  private sink: ServerResponse | null = null;
+  private sink: ResponseSink | null = null;
   private done: ((err: Error | undefined) => void) | undefined;
   private held: Buffer[] | null = null;
   private heldBytes = 0;
@@ -224,21 +242,19 @@ class Try implements Dispatcher.DispatchHandler, ResponseBody {
     this.resolve(outcome);
   }
 
-  // --- undici's side ---
+  // --- the upstream client's side ---
 
   onConnect(abort: (err?: Error) => void): void {
     if (this.pendingAbort !== undefined) abort(this.pendingAbort);
     else this.abortFn = abort;
   }
 
-  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void): boolean {
-    if (statusCode < 200) return true; // 1xx: informational, the real head follows
+  onHeaders(statusCode: number, headers: HeaderMap, resume: () => void): boolean {
     if (this.settled) return false;
     this.settled = true;
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timer = undefined;
     this.resumeFn = resume;
-    const headers = util.parseHeaders(rawHeaders) as HeaderMap;
     this.settle({ ok: true, response: { statusCode, headers, body: this } });
     return true;
   }
@@ -284,7 +300,7 @@ class Try implements Dispatcher.DispatchHandler, ResponseBody {
 
   // --- the caller's side (ResponseBody) ---
 
-  pipeTo(res: ServerResponse, done: (err: Error | undefined) => void): void {
+  pipeTo(res: ResponseSink, done: (err: Error | undefined) => void): void {
     this.sink = res;
     this.done = done;
     const held = this.held;
@@ -344,7 +360,7 @@ class Try implements Dispatcher.DispatchHandler, ResponseBody {
           };
   }
 
-  private pauseUntilDrain(sink: ServerResponse): void {
+  private pauseUntilDrain(sink: ResponseSink): void {
     this.upstreamPaused = true;
     if (!this.drainHooked) {
       this.drainHooked = true;
@@ -384,11 +400,11 @@ class Try implements Dispatcher.DispatchHandler, ResponseBody {
  * destroyed by then) or the head could not be written (then
  * `res.headersSent` is still false).
  */
-export function streamResponse(res: ServerResponse, response: UpstreamResponse, requestId: string): Promise<void> | undefined {
+export function streamResponse(res: ResponseWriter, response: UpstreamResponse, requestId: string): Promise<void> | undefined {
   try {
     res.writeHead(response.statusCode, downstreamResponseHeaders(response.headers, requestId));
   } catch (err) {
-    // A response head node:http refuses to repeat (invalid header value): nothing was sent yet.
+    // A response head we refuse to repeat (a header value that would split it): nothing was sent yet.
     response.body.destroy();
     throw err;
   }
@@ -417,16 +433,29 @@ export function discard(response: UpstreamResponse): void {
   response.body.discard();
 }
 
-/** A ResponseBody over a Readable (tests, and answers not read from undici). */
+/** A ResponseBody over a Readable (tests, and answers not read from the upstream client). */
 export function readableBody(stream: Readable): ResponseBody {
   return {
     pipeTo(res, done) {
+      const resume = (): void => {
+        stream.resume();
+      };
+      stream.on('data', (chunk: Buffer) => {
+        if (!res.write(chunk)) {
+          stream.pause();
+          res.on('drain', resume);
+        }
+      });
       stream.once('error', (err) => {
+        res.off('drain', resume);
         res.destroy();
         done(err);
       });
-      stream.once('end', () => done(undefined));
-      stream.pipe(res);
+      stream.once('end', () => {
+        res.off('drain', resume);
+        res.end();
+        done(undefined);
+      });
     },
     discard() {
       stream.on('error', () => {});

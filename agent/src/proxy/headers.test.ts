@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
-import type { IncomingMessage } from 'node:http';
 import { describe, it } from 'node:test';
 import { MeshError } from '@weft/shared';
+import type { Http1Request } from '../http1/server-message.js';
 import { isValidTraceparent, newTraceparent, stripHopByHop, upstreamRequestHeaders } from './headers.js';
 import { parseRequestTarget } from './request-target.js';
 
-const target = (url: string, host?: string) => parseRequestTarget({ url, headers: host === undefined ? {} : { host } } as IncomingMessage);
+const target = (url: string, host?: string) => parseRequestTarget({ url, headers: host === undefined ? {} : { host } } as Http1Request);
 
 describe('request target', () => {
   it('reads the service from an absolute-form URL, lowercased and without port', () => {

@@ -6,8 +6,9 @@
  * carried unchanged, or created when the caller sent none.
  */
 import { randomFillSync, randomUUID } from 'node:crypto';
-import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import { INSTANCE_HEADER, REQUEST_ID_HEADER } from '@weft/shared';
+import type { HeaderMap } from '../http1/head-parser.js';
+import type { OutgoingHeaders } from '../http1/head-writer.js';
 
 export const TIMEOUT_HEADER = 'x-weft-timeout-ms';
 export const TRACEPARENT_HEADER = 'traceparent';
@@ -24,7 +25,9 @@ const HOP_BY_HOP = new Set([
   'upgrade',
 ]);
 
-export type HeaderMap = Record<string, string | string[]>;
+export type { HeaderMap };
+/** Request headers as received (node:http's IncomingHttpHeaders fits too). */
+export type IncomingHeaders = Record<string, string | string[] | undefined>;
 
 function connectionTokens(value: string | string[]): Set<string> {
   const tokens = new Set<string>();
@@ -64,11 +67,7 @@ function skipSetOf(drop: ReadonlySet<string> | readonly string[]): ReadonlySet<s
  * Connection and those in `drop` (per request: one pass, one Set lookup per
  * header, no parsing when there is no Connection header, which is the usual case).
  */
-function copyHeaders(
-  headers: IncomingHttpHeaders | HeaderMap,
-  drop: ReadonlySet<string> | readonly string[],
-  out: HeaderMap | OutgoingHttpHeaders,
-): void {
+function copyHeaders(headers: IncomingHeaders, drop: ReadonlySet<string> | readonly string[], out: HeaderMap | OutgoingHeaders): void {
   const connection = headers.connection;
   // `keep-alive` / `close` (what node and most servers send) name no header beyond the hop-by-hop ones.
   const named = connection === undefined || PLAIN_CONNECTION.has(connection as string) ? undefined : connectionTokens(connection);
@@ -83,10 +82,7 @@ function copyHeaders(
 }
 
 /** A copy of `headers` without hop-by-hop headers (and those named in Connection) and without `drop`. */
-export function stripHopByHop(
-  headers: IncomingHttpHeaders | HeaderMap,
-  drop: ReadonlySet<string> | readonly string[] = NOTHING,
-): HeaderMap {
+export function stripHopByHop(headers: IncomingHeaders, drop: ReadonlySet<string> | readonly string[] = NOTHING): HeaderMap {
   const out: HeaderMap = {};
   copyHeaders(headers, drop, out);
   return out;
@@ -149,7 +145,7 @@ function single(value: string | string[] | undefined): string | undefined {
 }
 
 /** The caller's request id, or a new one when absent or unreasonable (too long, control characters). */
-export function requestIdOf(headers: IncomingHttpHeaders): string {
+export function requestIdOf(headers: IncomingHeaders): string {
   const v = single(headers[REQUEST_ID_HEADER])?.trim();
   return v && v.length <= 200 && /^[\x21-\x7e]+$/.test(v) ? v : newRequestId();
 }
@@ -191,7 +187,7 @@ function dropSetOf(drop: readonly string[] | undefined): ReadonlySet<string> {
 }
 
 /** The headers of the request we send upstream. */
-export function upstreamRequestHeaders(incoming: IncomingHttpHeaders, ctx: ForwardingContext): HeaderMap {
+export function upstreamRequestHeaders(incoming: IncomingHeaders, ctx: ForwardingContext): HeaderMap {
   const out: HeaderMap = { host: ctx.authority };
   copyHeaders(incoming, dropSetOf(ctx.drop), out);
   const xff = single(incoming['x-forwarded-for']);
@@ -212,8 +208,8 @@ export function upstreamRequestHeaders(incoming: IncomingHttpHeaders, ctx: Forwa
 }
 
 /** The headers of the response we send back to the caller. */
-export function downstreamResponseHeaders(upstream: IncomingHttpHeaders | HeaderMap, requestId: string): OutgoingHttpHeaders {
-  const out: OutgoingHttpHeaders = {};
+export function downstreamResponseHeaders(upstream: IncomingHeaders, requestId: string): OutgoingHeaders {
+  const out: OutgoingHeaders = {};
   copyHeaders(upstream, NOTHING, out);
   out[REQUEST_ID_HEADER] = requestId;
   return out;

@@ -13,9 +13,9 @@
  * `local` at once, so new requests for it are answered unknown_instance (the
  * caller retries elsewhere) while requests already handed to it finish.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ERROR_HEADER, INSTANCE_HEADER, MeshError, MeshErrorCode, MetricsRegistry, messageOf } from '@weft/shared';
 import type { Listener, LocalInstance, ProxyOptions } from '../contracts.js';
+import type { Http1Request, Http1Response } from '../http1/server-message.js';
 import { Deadline, requestBudgetMs } from './deadline.js';
 import { sendOnce, streamResponse, type TryOutcome } from './forward.js';
 import { MESH_REQUEST_HEADERS, requestIdOf, upstreamRequestHeaders } from './headers.js';
@@ -55,18 +55,19 @@ export async function startInboundListener(opts: InboundOptions): Promise<Listen
   const unresolved = metrics.service('inbound', '-');
   const origins = new Map<string, CachedOrigin>();
 
-  const originFor = (instance: LocalInstance): string => {
-    const c = origins.get(instance.instanceId);
-    if (c !== undefined && c.port === instance.port && c.address === instance.address) return c.origin;
-    if (origins.size >= MAX_CACHED_ORIGINS) origins.clear();
-    const origin = originOf(instance.address, instance.port);
-    origins.set(instance.instanceId, { address: instance.address, port: instance.port, origin });
-    return origin;
+  const poolFor = (instance: LocalInstance): ReturnType<UpstreamPools['get']> => {
+    let c = origins.get(instance.instanceId);
+    if (c === undefined || c.port !== instance.port || c.address !== instance.address) {
+      if (origins.size >= MAX_CACHED_ORIGINS) origins.clear();
+      c = { address: instance.address, port: instance.port, origin: originOf(instance.address, instance.port) };
+      origins.set(instance.instanceId, c);
+    }
+    return pools.get(c.origin, c.address, c.port);
   };
 
   const fail = (
-    req: IncomingMessage,
-    res: ServerResponse,
+    req: Http1Request,
+    res: Http1Response,
     requestId: string,
     code: MeshErrorCode,
     message: string,
@@ -82,7 +83,7 @@ export async function startInboundListener(opts: InboundOptions): Promise<Listen
    * Answers one request and counts it (one async function per request: the
    * metrics' try/finally is here rather than in a wrapper with its own promise).
    */
-  const handler = async (req: IncomingMessage, res: ServerResponse, ctx: RequestContext): Promise<void> => {
+  const handler = async (req: Http1Request, res: Http1Response, ctx: RequestContext): Promise<void> => {
     const startedAt = performance.now();
     let served: ServiceMetrics = unresolved;
     /** The x-weft-error code of the answer ('' for the app's own answer). */
@@ -115,7 +116,7 @@ export async function startInboundListener(opts: InboundOptions): Promise<Listen
       }
 
       const headers = upstreamRequestHeaders(req.headers, {
-        clientAddress: req.socket.remoteAddress,
+        clientAddress: req.remoteAddress,
         authority: req.headers.host ?? instance.service,
         requestId,
         firstHop: false,
@@ -123,7 +124,7 @@ export async function startInboundListener(opts: InboundOptions): Promise<Listen
       });
       let pool: ReturnType<UpstreamPools['get']>;
       try {
-        pool = pools.get(originFor(instance));
+        pool = poolFor(instance);
       } catch (err) {
         const why = `agent ${opts.agentId}: shutting down (${messageOf(err)})`;
         errorCode = fail(req, res, requestId, MeshErrorCode.shuttingDown, why, { service: instance.service, instance: instanceId });
@@ -131,8 +132,8 @@ export async function startInboundListener(opts: InboundOptions): Promise<Listen
       }
       const deadline = new Deadline(budgetMs);
       const body = hasBody(req) ? new ReplayableBody(req, maxReplayBodyBytes) : null;
-      const method = req.method ?? 'GET';
-      const path = req.url ?? '/';
+      const method = req.method;
+      const path = req.url;
       let outcome: TryOutcome | undefined;
       for (let i = 0; i <= STALE_RETRIES; i++) {
         const stream = body === null ? null : body.nextStream();

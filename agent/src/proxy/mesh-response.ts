@@ -4,9 +4,10 @@
  * one-line body that names the service or endpoint involved, so a caller
  * never sees a bare 502/503 and can tell a mesh failure from an app failure.
  */
-import { type IncomingMessage, type ServerResponse, STATUS_CODES } from 'node:http';
+import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import { ERROR_HEADER, MeshError, MeshErrorCode, messageOf, REQUEST_ID_HEADER } from '@weft/shared';
+import type { Http1Request, Http1Response } from '../http1/server-message.js';
 import { errorCode, type FailureKind } from './forward.js';
 
 export function meshStatus(code: MeshErrorCode): number {
@@ -18,7 +19,7 @@ export function meshStatus(code: MeshErrorCode): number {
  * upstream failed mid-body), the only honest signal left is to cut the
  * connection, so the client sees a truncated response instead of a valid one.
  */
-export function sendMeshError(res: ServerResponse, code: MeshErrorCode, message: string, requestId?: string, status?: number): void {
+export function sendMeshError(res: Http1Response, code: MeshErrorCode, message: string, requestId?: string, status?: number): void {
   if (res.headersSent) {
     res.destroy();
     return;
@@ -32,12 +33,12 @@ export function sendMeshError(res: ServerResponse, code: MeshErrorCode, message:
   };
   if (requestId) headers[REQUEST_ID_HEADER] = requestId;
   res.writeHead(status ?? meshStatus(code), headers);
-  res.end(res.req?.method === 'HEAD' ? undefined : body);
+  res.end(body);
 }
 
 /**
- * The same answer written raw on a socket, for requests node:http never turns
- * into a ServerResponse (CONNECT). `status` may differ from the code's usual
+ * The same answer written raw on a socket, for requests that never become an
+ * exchange (CONNECT, heads refused by the parser, slow clients). `status` may differ from the code's usual
  * status (CONNECT is a 405 with code bad_request); the connection is closed.
  */
 export function writeRawMeshError(socket: Socket, status: number, code: MeshErrorCode, message: string): void {
@@ -86,9 +87,8 @@ export function failureMessage(kind: Exclude<FailureKind, 'aborted'>, target: st
  * the request body cannot wedge the connection: close it after the answer
  * and drop whatever the client still sends.
  */
-export function releaseRequestBody(req: IncomingMessage, res: ServerResponse): void {
+export function releaseRequestBody(req: Http1Request, res: Http1Response): void {
   if (req.complete) return;
   if (!res.headersSent) res.setHeader('connection', 'close');
-  req.unpipe();
-  req.resume();
+  req.discardBody();
 }

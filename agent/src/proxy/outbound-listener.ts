@@ -14,10 +14,10 @@
  * load-balancing policy (with the request's hash key) and the circuit-breaker
  * and outlier-detection overrides of its ServicePolicy.
  */
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { type Endpoint, ERROR_HEADER, INSTANCE_HEADER, MeshError, MeshErrorCode, MetricsRegistry, messageOf } from '@weft/shared';
 import type { Listener, ProxyOptions } from '../contracts.js';
+import type { Http1Request, Http1Response } from '../http1/server-message.js';
 import { faultDelay, type OutboundPolicy, RULE_HEADER, sendPolicyResponse } from '../policy/policy-outbound.js';
 import { Deadline, requestBudgetMs } from './deadline.js';
 import { type Attempt, sendOnce, settledFailure, streamResponse, type TryOutcome, type TrySend } from './forward.js';
@@ -75,17 +75,19 @@ type HookedSend = (endpoint: Endpoint, attempt: Attempt, onOutcome: (outcome: Tr
 /** The innermost try: local instances directly, remote ones through their agent's inbound listener. */
 function sendToEndpoint(pools: UpstreamPools, agentId: string): HookedSend {
   /** Origins by endpoint object (endpoints are immutable and live as long as their snapshot): built once, not per try. */
-  const origins = new WeakMap<Endpoint, string>();
+  const origins = new WeakMap<Endpoint, { key: string; address: string; port: number }>();
   return (endpoint, attempt, onOutcome) => {
     const local = endpoint.agentId === agentId;
     const timeoutMs = attempt.tryTimeoutMs;
     // The instance itself when local, else its agent's inbound listener.
     let origin = origins.get(endpoint);
     if (origin === undefined) {
-      origin = local ? originOf(endpoint.address, endpoint.port) : originOf(endpoint.agentAddress, endpoint.agentPort);
+      const address = local ? endpoint.address : endpoint.agentAddress;
+      const port = local ? endpoint.port : endpoint.agentPort;
+      origin = { key: originOf(address, port), address, port };
       origins.set(endpoint, origin);
     }
-    // In place (undici serialises the headers when the try is dispatched, so each try sees its own values).
+    // In place (the client serialises the headers when the try is dispatched, so each try sees its own values).
     const headers = attempt.headers;
     if (!local) {
       headers[INSTANCE_HEADER] = endpoint.instanceId;
@@ -97,7 +99,7 @@ function sendToEndpoint(pools: UpstreamPools, agentId: string): HookedSend {
     }
     let pool: ReturnType<UpstreamPools['get']>;
     try {
-      pool = pools.get(origin);
+      pool = pools.get(origin.key, origin.address, origin.port);
     } catch (error) {
       return settledFailure('reset', error, onOutcome);
     }
@@ -157,7 +159,7 @@ export async function startOutboundListener(opts: OutboundOptions): Promise<List
         const ms = detector.record(verdictOf(outcome), endpoint.instanceId, endpoint.service, attempt.serviceSize);
         if (ms > 0) onEject(endpoint, ms);
       } catch (err) {
-        // Bookkeeping must never break the try itself (this runs inside undici's callbacks).
+        // Bookkeeping must never break the try itself (this runs inside the upstream client's callbacks).
         logger.error('outlier bookkeeping failed', { service: endpoint.service, instance: endpoint.instanceId, err: messageOf(err) });
       }
       if (outcome.ok) outcome.response.body.whenClosed(done);
@@ -165,7 +167,7 @@ export async function startOutboundListener(opts: OutboundOptions): Promise<List
     });
   };
 
-  const handler = async (req: IncomingMessage, res: ServerResponse, ctx: RequestContext): Promise<void> => {
+  const handler = async (req: Http1Request, res: Http1Response, ctx: RequestContext): Promise<void> => {
     const startedAt = performance.now();
     const admission: Admission = { svc: undefined, admitted: false };
     /** The x-weft-error code of the answer ('' for the app's own), for the metrics. */
@@ -179,7 +181,7 @@ export async function startOutboundListener(opts: OutboundOptions): Promise<List
   };
 
   /** Answers one request; returns its x-weft-error code ('' for an app answer). */
-  const handle = async (req: IncomingMessage, res: ServerResponse, ctx: RequestContext, admission: Admission): Promise<string> => {
+  const handle = async (req: Http1Request, res: Http1Response, ctx: RequestContext, admission: Admission): Promise<string> => {
     const requestId = requestIdOf(req.headers);
     const fail = (code: MeshErrorCode, message: string, fields: Record<string, unknown> = {}): string => {
       logger.info('request failed', { code, requestId, ...fields, detail: message });
@@ -194,7 +196,7 @@ export async function startOutboundListener(opts: OutboundOptions): Promise<List
     const budgetMs = requestBudgetMs(req.headers, opts.requestTimeoutMs);
     if (budgetMs instanceof MeshError) return fail(budgetMs.code, budgetMs.message, { service });
     // Traffic policy: one Map lookup when the service has none; may answer by itself (rate limit, fault, redirect, direct).
-    const plan = opts.policy?.decide(service, req.method ?? 'GET', target.path, req.headers, target.authority) ?? null;
+    const plan = opts.policy?.decide(service, req.method, target.path, req.headers, target.authority) ?? null;
     if (plan?.respond) {
       logger.info('policy answered', { service, code: plan.code, rule: plan.ruleId, status: plan.status, requestId });
       releaseRequestBody(req, res);
@@ -232,10 +234,10 @@ export async function startOutboundListener(opts: OutboundOptions): Promise<List
     const hashKey = hashOn === undefined ? undefined : hashKeyOf(req.headers, hashOn);
 
     const attempt: Attempt = {
-      method: req.method ?? 'GET',
+      method: req.method,
       path: plan ? plan.path : target.path,
       headers: upstreamRequestHeaders(req.headers, {
-        clientAddress: req.socket.remoteAddress,
+        clientAddress: req.remoteAddress,
         authority: target.authority,
         requestId,
         firstHop: true,
@@ -296,17 +298,14 @@ export async function startOutboundListener(opts: OutboundOptions): Promise<List
     return peerCode === undefined ? '' : String(peerCode);
   };
 
-  const rejectConnect = (server: Server): void => {
-    server.on('connect', (req: IncomingMessage, socket: Socket) => {
-      socket.on('error', () => {});
-      logger.info('request failed', { code: MeshErrorCode.badRequest, detail: 'CONNECT refused' });
-      writeRawMeshError(
-        socket,
-        405,
-        MeshErrorCode.badRequest,
-        `CONNECT ${req.url ?? ''}: HTTPS tunnelling through the mesh is not supported yet; call http://<service>/ instead`,
-      );
-    });
+  const rejectConnect = (socket: Socket, target: string): void => {
+    logger.info('request failed', { code: MeshErrorCode.badRequest, detail: 'CONNECT refused' });
+    writeRawMeshError(
+      socket,
+      405,
+      MeshErrorCode.badRequest,
+      `CONNECT ${target}: HTTPS tunnelling through the mesh is not supported yet; call http://<service>/ instead`,
+    );
   };
 
   return startListenerServer({
@@ -316,7 +315,7 @@ export async function startOutboundListener(opts: OutboundOptions): Promise<List
     logger,
     handler,
     limits: opts.limits,
-    configure: rejectConnect,
+    onConnect: rejectConnect,
     onClosed: (graceful) => pools.close(graceful),
   });
 }

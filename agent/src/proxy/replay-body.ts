@@ -9,26 +9,24 @@
  * delayed: nothing waits for the body to be complete.
  *
  * Backpressure: when the current try's stream is full, the client's request
- * is paused until it drains. A try that fails is abandoned (undici destroys
+ * is paused until it drains. A try that fails is abandoned (the client drops
  * its stream); the client's request is resumed and feeds the next one.
  * A client that goes away mid-upload destroys the current stream, which
  * aborts the upstream request, and makes the body unreplayable.
  */
-import type { IncomingMessage } from 'node:http';
 import { PassThrough, type Readable } from 'node:stream';
+import type { BodyReader, Http1Request } from '../http1/server-message.js';
 
 class ClientGone extends Error {
   override name = 'ClientGone';
 }
 
-/** True when the request carries a body (a non-zero content-length or any transfer-encoding). */
-export function hasBody(req: IncomingMessage): boolean {
-  if (req.headers['transfer-encoding'] !== undefined) return true;
-  const cl = req.headers['content-length'];
-  return cl !== undefined && cl.trim() !== '0';
+/** True when the request carries a body (a non-zero content-length or chunked). */
+export function hasBody(req: Http1Request): boolean {
+  return req.hasBody;
 }
 
-export class ReplayableBody {
+export class ReplayableBody implements BodyReader {
   /** Kept chunks; null once the body went over the limit (no replay possible). */
   private kept: Buffer[] | null = [];
   private keptBytes = 0;
@@ -38,11 +36,10 @@ export class ReplayableBody {
   private streams = 0;
 
   constructor(
-    private readonly req: IncomingMessage,
+    private readonly req: Http1Request,
     private readonly limit: number,
   ) {
-    const cl = Number(req.headers['content-length']);
-    if (cl > limit) this.kept = null;
+    if (req.contentLength > limit) this.kept = null;
   }
 
   /** True while a later try could still get the whole body. */
@@ -55,13 +52,8 @@ export class ReplayableBody {
    * chunks followed by the rest, or undefined when the body cannot be replayed.
    */
   nextStream(): Readable | undefined {
-    if (this.streams++ === 0) {
-      // Reading starts with the first try, so no byte arrives before there is a stream for it.
-      this.req.on('data', this.onData);
-      this.req.once('end', this.onEnd);
-      this.req.once('close', this.onClose);
-      if (this.req.destroyed && !this.req.complete) this.gone = true;
-    } else if (!this.replayable) return undefined;
+    const first = this.streams++ === 0;
+    if (!first && !this.replayable) return undefined;
     const previous = this.current;
     const s = new PassThrough();
     this.current = s;
@@ -71,12 +63,14 @@ export class ReplayableBody {
       for (const chunk of this.kept ?? []) s.write(chunk);
       if (this.req.isPaused()) this.req.resume();
     }
+    // Reading starts with the first try, so no byte arrives before there is a stream for it.
+    if (first) this.req.readBody(this);
     if (this.gone) s.destroy(new ClientGone('client closed the connection before sending the whole body'));
     else if (this.ended) s.end();
     return s;
   }
 
-  private readonly onData = (chunk: Buffer): void => {
+  onData(chunk: Buffer): void {
     if (this.kept !== null) {
       this.keptBytes += chunk.length;
       if (this.keptBytes > this.limit) this.kept = null;
@@ -88,21 +82,20 @@ export class ReplayableBody {
       this.req.pause();
       s.once('drain', this.resume);
     }
-  };
+  }
 
   private readonly resume = (): void => {
     this.req.resume();
   };
 
-  private readonly onEnd = (): void => {
+  onEnd(): void {
     this.ended = true;
     const s = this.current;
     if (s !== null && !s.destroyed) s.end();
-  };
+  }
 
-  private readonly onClose = (): void => {
-    if (this.req.complete) return;
+  onAbort(): void {
     this.gone = true;
     this.current?.destroy(new ClientGone('client closed the connection before sending the whole body'));
-  };
+  }
 }

@@ -1,20 +1,20 @@
 /**
- * Checks on a request head that node's parser does not make, run by both
+ * Checks on a request head that the parser does not make, run by both
  * listeners before any routing (protection of the proxy and of the apps
- * behind it). What node already rejects on its own, before a request
- * exists (answered by the server's clientError handler, listener-server.ts):
- * a head over maxHeaderSize (431), Content-Length together with
- * Transfer-Encoding, duplicate or invalid Content-Length, a Transfer-Encoding
- * that does not end in chunked, control characters in header values (400),
- * and heads or whole requests that arrive too slowly (408).
+ * behind it). What the parser already rejects on its own, before a request
+ * exists (agent/src/http1/head-parser.ts, answered by listener-server.ts):
+ * a head over maxHeaderBytes or with more than maxHeaderCount fields (431),
+ * Content-Length together with Transfer-Encoding, duplicate or invalid
+ * Content-Length, a Transfer-Encoding that does not end in chunked, control
+ * characters in header values, obs-fold (400); the server answers heads or
+ * whole requests that arrive too slowly (408).
  * What is checked here:
- *   - more than `maxHeaderCount` header fields -> 431;
+ *   - more than `maxHeaderCount` header fields -> 431 (also checked by the parser);
  *   - more than one Host header, or a Host that is not a valid authority
  *     (RFC 9112 §3.2: a server MUST answer 400) -> 400;
- *   - HTTP/1.1 without Host (node's own check answers without x-weft-error,
- *     so it is turned off and made here) -> 400.
+ *   - HTTP/1.1 without Host -> 400.
  */
-import type { IncomingMessage } from 'node:http';
+import type { Http1Request } from '../http1/server-message.js';
 
 export interface GuardFailure {
   status: number;
@@ -25,7 +25,7 @@ export interface GuardFailure {
 const AUTHORITY = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._~!$&'()*+,;=%-]+)(?::\d{0,5})?$/;
 
 /** A request head problem, or undefined when the head is acceptable. */
-export function checkRequestHead(req: IncomingMessage, maxHeaderCount: number): GuardFailure | undefined {
+export function checkRequestHead(req: Http1Request, maxHeaderCount: number): GuardFailure | undefined {
   const raw = req.rawHeaders;
   if (raw.length > 2 * maxHeaderCount) {
     return { status: 431, message: `request has more than ${maxHeaderCount} header fields` };

@@ -8,8 +8,9 @@
  * The service is the host without its port, lowercased, and must be a valid
  * service name; anything else is a bad request naming what was wrong.
  */
-import type { IncomingMessage } from 'node:http';
+
 import { Limits, MeshError, MeshErrorCode } from '@weft/shared';
+import type { Http1Request } from '../http1/server-message.js';
 
 export interface RequestTarget {
   service: string;
@@ -45,7 +46,7 @@ export function serviceFromAuthority(authority: string, field: string): string |
 }
 
 /** Parses the service and upstream path of an outbound request, or returns a bad_request MeshError. */
-export function parseRequestTarget(req: IncomingMessage): RequestTarget | MeshError {
+export function parseRequestTarget(req: Http1Request): RequestTarget | MeshError {
   const raw = req.url ?? '';
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(raw)) {
     if (!/^http:\/\//i.test(raw)) return bad(`request target ${JSON.stringify(raw.slice(0, 80))}: only http:// URLs are supported`);

@@ -1,18 +1,17 @@
 /**
- * One undici Pool per destination origin (a local instance or a peer agent's
- * inbound listener), created on first use and reused, so requests ride warm
- * keep-alive connections. The keep-alive timeout (4 s) is shorter than the
- * usual server default (5 s for node:http, the agent's own inbound listener
- * included): we close an idle socket before the server does, which avoids
- * sending a request on a socket the server is just closing. Servers with a
- * shorter idle timeout still race us; every socket is watched so that race is
- * recognised (stale-connection.ts) and the request sent again.
+ * One Http1Pool (agent/src/http1/client-pool.ts) per destination origin (a
+ * local instance or a peer agent's inbound listener), created on first use
+ * and reused, so requests ride warm keep-alive connections. The keep-alive
+ * timeout (4 s) is shorter than the usual server default (5 s for node:http,
+ * the agent's own inbound listener included): we close an idle socket before
+ * the server does, which avoids sending a request on a socket the server is
+ * just closing. Servers with a shorter idle timeout still race us; the client
+ * recognises that race (stale-connection.ts) so the request is sent again.
  * Pools nobody used for a while are closed by an unref'd sweep, so endpoint
  * churn does not grow the map forever.
  */
 import { isIPv6 } from 'node:net';
-import { Pool } from 'undici';
-import { reuseAwareConnector } from './stale-connection.js';
+import { Http1Pool } from '../http1/client-pool.js';
 
 export interface UpstreamPoolOptions {
   keepAliveTimeoutMs?: number;
@@ -22,7 +21,7 @@ export interface UpstreamPoolOptions {
 }
 
 interface Entry {
-  pool: Pool;
+  pool: Http1Pool;
   /** Used since the last sweep (a flag, not a timestamp: get() runs per try and must not read the clock). */
   used: boolean;
   /** The sweep that last found it used (or its creation). */
@@ -40,28 +39,24 @@ export class UpstreamPools {
   private readonly keepAliveTimeoutMs: number;
   private readonly connectTimeoutMs: number;
   private readonly idleCloseMs: number;
-  /** One connector for every pool: plain TCP, with each socket watched for the keep-alive race. */
-  private readonly connector: ReturnType<typeof reuseAwareConnector>;
 
   constructor(options: UpstreamPoolOptions = {}) {
     this.keepAliveTimeoutMs = options.keepAliveTimeoutMs ?? 4_000;
     this.connectTimeoutMs = options.connectTimeoutMs ?? 5_000;
     this.idleCloseMs = options.idleCloseMs ?? 60_000;
-    this.connector = reuseAwareConnector({ timeout: this.connectTimeoutMs });
     this.sweep = setInterval(() => this.closeIdle(), Math.max(1_000, this.idleCloseMs / 2));
     this.sweep.unref();
   }
 
-  /** The pool for `origin` (`http://host:port`); throws after close(). */
-  get(origin: string): Pool {
+  /** The pool for `origin` (originOf(address, port), the map key); throws after close(). */
+  get(origin: string, address: string, port: number): Http1Pool {
     if (this.closed) throw new Error('upstream pools are closed');
     let entry = this.pools.get(origin);
     if (!entry) {
       entry = {
-        pool: new Pool(origin, {
-          keepAliveTimeout: this.keepAliveTimeoutMs,
-          keepAliveMaxTimeout: this.keepAliveTimeoutMs,
-          connect: this.connector,
+        pool: new Http1Pool(address, port, {
+          keepAliveTimeoutMs: this.keepAliveTimeoutMs,
+          connectTimeoutMs: this.connectTimeoutMs,
         }),
         used: true,
         idleSince: Date.now(),
@@ -88,7 +83,7 @@ export class UpstreamPools {
       const { running, pending } = entry.pool.stats;
       if (entry.idleSince <= cutoff && running === 0 && pending === 0) {
         this.pools.delete(origin);
-        entry.pool.close().catch(() => {});
+        void entry.pool.close();
       }
     }
   }
@@ -99,6 +94,6 @@ export class UpstreamPools {
     clearInterval(this.sweep);
     const pools = [...this.pools.values()].map((e) => e.pool);
     this.pools.clear();
-    await Promise.all(pools.map((p) => (graceful ? p.close() : p.destroy()).catch(() => {})));
+    await Promise.all(pools.map((p) => p.close(graceful)));
   }
 }

@@ -1,0 +1,359 @@
+/**
+ * One keep-alive connection to an upstream, carrying one exchange at a time
+ * for its Http1Pool (client-pool.ts). The request head is written at once
+ * (with the body streamed after it: its content-length, else chunked), the
+ * response head is parsed (1xx skipped), and the body is handed to the
+ * exchange's handler as it arrives, pausing the socket while the handler is
+ * full. The connection goes back to the pool when the response was complete,
+ * the whole request was sent and both sides allow keep-alive; otherwise it
+ * is closed.
+ *
+ * The keep-alive race: a reused connection that fails before a single byte of
+ * the new response arrived was closed by the server between two requests;
+ * the app never saw the request. The error is marked (stale-connection.ts)
+ * so the caller can send it again whatever its method.
+ */
+import { connect, type Socket } from 'node:net';
+import type { Readable } from 'node:stream';
+import { markStale } from '../proxy/stale-connection.js';
+import { BodyDecoder, chunkSizeLine, LAST_CHUNK } from './body-decoder.js';
+import { HeadError, type HeaderMap, parseResponseHead } from './head-parser.js';
+import { headerLines } from './head-writer.js';
+
+export interface ClientRequest {
+  method: string;
+  /** origin-form: path and query. */
+  path: string;
+  headers: HeaderMap;
+  /** Streamed after the head; sent with the request's content-length header when it has one, else chunked. */
+  body: Readable | null;
+}
+
+/** The receiving side of one exchange (the shape of undici's dispatch handler, with parsed headers). */
+export interface ClientHandler {
+  /** The request is on its way; `abort` cancels it (then onError follows, unless it already completed). */
+  onConnect(abort: (err?: Error) => void): void;
+  /** The final response head; false pauses the body until `resume`. */
+  onHeaders(statusCode: number, headers: HeaderMap, resume: () => void): boolean;
+  /** Body bytes; false pauses the socket until `resume`. */
+  onData(chunk: Buffer): boolean;
+  onComplete(): void;
+  onError(err: Error): void;
+}
+
+/** What a connection tells its pool. */
+export interface ConnectionPool {
+  /** Once per exchange started, when it completed or failed. */
+  exchangeEnded(): void;
+  release(conn: ClientConnection): void;
+  gone(conn: ClientConnection): void;
+}
+
+/** Bound on a response head (larger is an error). */
+const MAX_RESPONSE_HEAD_BYTES = 64 * 1024;
+const HEAD_END = Buffer.from('\r\n\r\n');
+
+function socketError(message: string, code: string): Error {
+  return Object.assign(new Error(message), { code });
+}
+
+export class ClientConnection {
+  readonly socket: Socket;
+  /** At least one exchange completed on it (it is a reused connection now). */
+  reused = false;
+  /** Coarse time it went back to the pool. */
+  idleSince = 0;
+  private connected = false;
+  private connectTimer: NodeJS.Timeout | undefined;
+  // The current exchange:
+  private handler: ClientHandler | null = null;
+  private method = 'GET';
+  private head: Buffer | null = null;
+  private searched = 0;
+  private decoder: BodyDecoder | null = null;
+  private gotBytes = false;
+  private keepAlive = true;
+  private requestSent = false;
+  private paused = false;
+  private body: Readable | null = null;
+  private bodyChunked = false;
+  /** Bumped per exchange: an abort handed to an earlier exchange does nothing to a later one. */
+  private exchangeId = 0;
+
+  constructor(
+    host: string,
+    port: number,
+    connectTimeoutMs: number,
+    private readonly pool: ConnectionPool,
+    /** Host header for a request that has none (HTTP/1.1 requires one). */
+    private readonly defaultHost: string,
+  ) {
+    const socket = connect({ host, port, noDelay: true });
+    this.socket = socket;
+    this.connectTimer = setTimeout(() => {
+      this.connectTimer = undefined;
+      socket.destroy(socketError(`connect timeout after ${connectTimeoutMs} ms`, 'UND_ERR_CONNECT_TIMEOUT'));
+    }, connectTimeoutMs);
+    socket.once('connect', () => {
+      this.connected = true;
+      if (this.connectTimer !== undefined) clearTimeout(this.connectTimer);
+      this.connectTimer = undefined;
+    });
+    socket.on('data', this.onData);
+    socket.on('end', this.onEnd);
+    socket.on('error', this.onSocketError);
+    socket.on('close', this.onClose);
+  }
+
+  get busy(): boolean {
+    return this.handler !== null;
+  }
+
+  get usable(): boolean {
+    return !this.socket.destroyed && this.handler === null && !this.socket.readableEnded;
+  }
+
+  /** Starts an exchange (the connection must be free). */
+  start(req: ClientRequest, handler: ClientHandler): void {
+    const id = ++this.exchangeId;
+    let head = `${req.method} ${req.path} HTTP/1.1\r\n`;
+    let chunked = false;
+    try {
+      head += headerLines(req.headers);
+      if (req.headers.host === undefined) head += `host: ${this.defaultHost}\r\n`;
+      if (req.body !== null && req.headers['content-length'] === undefined) {
+        head += 'transfer-encoding: chunked\r\n';
+        chunked = true;
+      }
+    } catch (err) {
+      // Nothing was written: the connection stays free.
+      this.pool.exchangeEnded();
+      this.pool.release(this);
+      handler.onError(err as Error);
+      return;
+    }
+    this.handler = handler;
+    this.method = req.method;
+    this.head = null;
+    this.searched = 0;
+    this.decoder = null;
+    this.gotBytes = false;
+    this.keepAlive = true;
+    this.paused = false;
+    this.body = req.body;
+    this.bodyChunked = chunked;
+    this.requestSent = req.body === null;
+    handler.onConnect((err) => this.abort(id, err));
+    if (this.handler !== handler) return;
+    this.socket.write(`${head}\r\n`, 'latin1');
+    if (req.body !== null) this.streamBody(req.body);
+  }
+
+  private streamBody(body: Readable): void {
+    body.on('data', this.onBodyData);
+    body.once('end', this.onBodyEnd);
+    body.once('error', this.onBodyError);
+    this.socket.on('drain', this.onSocketDrain);
+  }
+
+  private detachBody(): void {
+    const body = this.body;
+    if (body === null) return;
+    this.body = null;
+    body.off('data', this.onBodyData);
+    body.off('end', this.onBodyEnd);
+    body.off('error', this.onBodyError);
+    body.on('error', () => {});
+    this.socket.off('drain', this.onSocketDrain);
+  }
+
+  private readonly onBodyData = (chunk: Buffer): void => {
+    const socket = this.socket;
+    let ok: boolean;
+    if (this.bodyChunked) {
+      if (chunk.length === 0) return;
+      socket.cork();
+      socket.write(chunkSizeLine(chunk.length), 'latin1');
+      socket.write(chunk);
+      ok = socket.write('\r\n', 'latin1');
+      socket.uncork();
+    } else ok = socket.write(chunk);
+    if (!ok) this.body?.pause();
+  };
+
+  private readonly onSocketDrain = (): void => {
+    this.body?.resume();
+  };
+
+  private readonly onBodyEnd = (): void => {
+    if (this.bodyChunked) this.socket.write(LAST_CHUNK, 'latin1');
+    this.requestSent = true;
+    this.detachBody();
+    // The response may have completed while the body was still being sent.
+    if (this.handler === null && this.decoder === null) this.socket.destroy();
+  };
+
+  private readonly onBodyError = (err: Error): void => {
+    this.detachBody();
+    this.failExchange(err);
+  };
+
+  private abort(id: number, err: Error | undefined): void {
+    if (id !== this.exchangeId || this.handler === null) return;
+    this.failExchange(err ?? new Error('request aborted'));
+  }
+
+  /** Ends the exchange with an error; the connection cannot be reused. */
+  private failExchange(err: Error): void {
+    const h = this.handler;
+    this.handler = null;
+    this.decoder = null;
+    this.detachBody();
+    this.socket.destroy();
+    if (h !== null) {
+      this.pool.exchangeEnded();
+      h.onError(err);
+    }
+  }
+
+  private readonly resume = (): void => {
+    if (!this.paused) return;
+    this.paused = false;
+    this.socket.resume();
+  };
+
+  private readonly onData = (chunk: Buffer): void => {
+    if (this.handler === null) {
+      // Bytes nobody asked for: the server is confused about framing; never reuse this connection.
+      this.socket.destroy();
+      return;
+    }
+    this.gotBytes = true;
+    const decoder = this.decoder;
+    if (decoder !== null) {
+      this.feedBody(chunk, 0);
+      return;
+    }
+    const buf = this.head === null ? chunk : Buffer.concat([this.head, chunk]);
+    this.readHeads(buf);
+  };
+
+  /** Parses response heads in `buf` (skipping 1xx), then starts the body. */
+  private readHeads(buf: Buffer): void {
+    for (;;) {
+      const end = buf.indexOf(HEAD_END, Math.max(0, this.searched - 3));
+      if (end < 0) {
+        if (buf.length > MAX_RESPONSE_HEAD_BYTES) {
+          this.failExchange(socketError(`response head larger than ${MAX_RESPONSE_HEAD_BYTES} bytes`, 'HPE_HEADER_OVERFLOW'));
+          return;
+        }
+        this.head = buf;
+        this.searched = buf.length;
+        return;
+      }
+      this.head = null;
+      this.searched = 0;
+      let parsed: ReturnType<typeof parseResponseHead>;
+      try {
+        parsed = parseResponseHead(buf.toString('latin1', 0, end), this.method);
+      } catch (err) {
+        const message = err instanceof HeadError ? err.message : String(err);
+        this.failExchange(socketError(`invalid response head: ${message}`, 'HPE_INVALID_RESPONSE'));
+        return;
+      }
+      const rest = end + 4;
+      if (parsed.statusCode < 200) {
+        if (parsed.statusCode === 101) {
+          this.failExchange(socketError('upstream switched protocols (101); upgrades are not supported', 'UND_ERR_NOT_SUPPORTED'));
+          return;
+        }
+        if (rest === buf.length) return;
+        buf = buf.subarray(rest);
+        continue;
+      }
+      this.keepAlive = parsed.keepAlive;
+      this.decoder = new BodyDecoder(parsed.framing, parsed.contentLength, this.onBodyBytes);
+      const handler = this.handler!;
+      if (!handler.onHeaders(parsed.statusCode, parsed.headers, this.resume)) this.pause();
+      if (this.handler !== handler) return;
+      if (this.decoder.done) this.complete(rest < buf.length);
+      else if (rest < buf.length) this.feedBody(buf, rest);
+      return;
+    }
+  }
+
+  private pause(): void {
+    if (this.paused) return;
+    this.paused = true;
+    this.socket.pause();
+  }
+
+  private readonly onBodyBytes = (chunk: Buffer): void => {
+    const h = this.handler;
+    if (h !== null && !h.onData(chunk)) this.pause();
+  };
+
+  private feedBody(buf: Buffer, at: number): void {
+    const decoder = this.decoder!;
+    let end: number;
+    try {
+      end = decoder.feed(buf, at);
+    } catch (err) {
+      this.failExchange(err as Error);
+      return;
+    }
+    if (decoder.done && this.handler !== null) this.complete(end < buf.length);
+  }
+
+  /** The response is complete; `extra` = bytes followed it (the connection is then not reused). */
+  private complete(extra: boolean): void {
+    const h = this.handler!;
+    this.handler = null;
+    this.decoder = null;
+    const reusable = this.keepAlive && !extra && this.requestSent && !this.socket.destroyed;
+    if (this.paused) {
+      this.paused = false;
+      this.socket.resume();
+    }
+    if (reusable) {
+      this.reused = true;
+      this.pool.release(this);
+    } else if (this.requestSent) this.socket.destroy();
+    // else: the body is still being sent; onBodyEnd closes the connection after it.
+    this.pool.exchangeEnded();
+    h.onComplete();
+  }
+
+  private readonly onEnd = (): void => {
+    // An until-close body ends here.
+    const decoder = this.decoder;
+    if (this.handler !== null && decoder?.untilClose) {
+      decoder.closed();
+      this.keepAlive = false;
+      this.requestSent = true;
+      this.complete(false);
+    }
+  };
+
+  private lastError: Error | undefined;
+
+  private readonly onSocketError = (err: Error): void => {
+    this.lastError = err;
+  };
+
+  private readonly onClose = (): void => {
+    if (this.connectTimer !== undefined) clearTimeout(this.connectTimer);
+    this.connectTimer = undefined;
+    this.detachBody();
+    const h = this.handler;
+    if (h !== null) {
+      this.handler = null;
+      const err = this.lastError ?? socketError('upstream closed the connection', this.connected ? 'ECONNRESET' : 'ECONNREFUSED');
+      // Reused, our request went out, and not one byte of an answer: the keep-alive race.
+      if (this.reused && !this.gotBytes) markStale(err);
+      this.pool.exchangeEnded();
+      h.onError(err);
+    }
+    this.pool.gone(this);
+  };
+}

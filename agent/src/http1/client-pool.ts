@@ -1,0 +1,131 @@
+/**
+ * Keep-alive connections to one upstream origin (a local instance, or a peer
+ * agent's inbound listener). A request takes the most recently released idle
+ * connection (LIFO: the warmest, and the others age out) or opens a new one;
+ * there is no queue and no connection cap here (the circuit breaker bounds
+ * requests per service, service-resilience.ts). Idle connections close after
+ * `keepAliveTimeoutMs` (shorter than the usual server's 5 s, so we close
+ * first), checked by one sweep for all pools.
+ */
+import {
+  ClientConnection,
+  type ClientHandler,
+  type ClientRequest,
+  type ClientConnection as Connection,
+  type ConnectionPool,
+} from './client-connection.js';
+
+export interface Http1PoolOptions {
+  keepAliveTimeoutMs: number;
+  connectTimeoutMs: number;
+}
+
+/** Every pool with idle connections, for the one sweep that closes those idle too long. */
+const sweepable = new Set<Http1Pool>();
+let sweep: NodeJS.Timeout | undefined;
+/** Coarse clock for idle ages, advanced by the sweep (no clock read per request). */
+let coarseNow = Date.now();
+
+function ensureSweep(): void {
+  if (sweep !== undefined) return;
+  sweep = setInterval(() => {
+    coarseNow = Date.now();
+    for (const pool of sweepable) pool.closeIdle(coarseNow);
+    if (sweepable.size === 0) {
+      clearInterval(sweep);
+      sweep = undefined;
+    }
+  }, 1_000);
+  sweep.unref();
+}
+
+export class Http1Pool implements ConnectionPool {
+  private readonly idle: Connection[] = [];
+  private readonly all = new Set<Connection>();
+  private running = 0;
+  private closed = false;
+  private drained: (() => void) | undefined;
+  private readonly authority: string;
+
+  constructor(
+    private readonly host: string,
+    private readonly port: number,
+    private readonly opts: Http1PoolOptions,
+  ) {
+    this.authority = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+  }
+
+  /** Exchanges running and waiting (there is no wait: always 0). */
+  get stats(): { running: number; pending: number; connections: number } {
+    return { running: this.running, pending: 0, connections: this.all.size };
+  }
+
+  /** Sends `req`; the outcome reaches `handler` (possibly before this returns, for an immediate failure). */
+  dispatch(req: ClientRequest, handler: ClientHandler): void {
+    if (this.closed) {
+      handler.onError(Object.assign(new Error('upstream pool is closed'), { code: 'UND_ERR_CLOSED' }));
+      return;
+    }
+    let conn = this.idle.pop();
+    while (conn !== undefined && !conn.usable) {
+      this.all.delete(conn);
+      conn = this.idle.pop();
+    }
+    if (conn === undefined) {
+      conn = new ClientConnection(this.host, this.port, this.opts.connectTimeoutMs, this, this.authority);
+      this.all.add(conn);
+    }
+    if (this.idle.length === 0) sweepable.delete(this);
+    this.running++;
+    conn.start(req, handler);
+  }
+
+  exchangeEnded(): void {
+    this.running--;
+    if (this.running === 0) this.drained?.();
+  }
+
+  release(conn: Connection): void {
+    if (this.closed || !conn.usable) {
+      conn.socket.destroy();
+      return;
+    }
+    conn.idleSince = coarseNow;
+    this.idle.push(conn);
+    sweepable.add(this);
+    ensureSweep();
+  }
+
+  gone(conn: Connection): void {
+    this.all.delete(conn);
+    const i = this.idle.indexOf(conn);
+    if (i >= 0) this.idle.splice(i, 1);
+    if (this.idle.length === 0) sweepable.delete(this);
+  }
+
+  /** Closes connections idle since before `now - keepAliveTimeoutMs`. */
+  closeIdle(now: number): void {
+    const cutoff = now - this.opts.keepAliveTimeoutMs;
+    // Oldest first (LIFO stack: the bottom is the oldest).
+    while (this.idle.length > 0 && this.idle[0]!.idleSince <= cutoff) this.idle.shift()!.socket.destroy();
+    if (this.idle.length === 0) sweepable.delete(this);
+  }
+
+  /** Closes the pool: graceful lets running exchanges finish, otherwise they fail at once. */
+  close(graceful = true): Promise<void> {
+    this.closed = true;
+    sweepable.delete(this);
+    for (const conn of this.idle) conn.socket.destroy();
+    this.idle.length = 0;
+    if (!graceful || this.running === 0) {
+      for (const conn of this.all) conn.socket.destroy();
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => {
+      this.drained = () => {
+        for (const conn of this.all) conn.socket.destroy();
+        resolve();
+      };
+    });
+  }
+}

@@ -1,0 +1,315 @@
+/**
+ * HTTP/1.1 message heads (RFC 9112), parsed in one pass over the bytes
+ * before the blank line. Strict where leniency lets two parties read one
+ * message two ways (request smuggling): lines end in CRLF only, no space
+ * before a field's colon, no obs-fold, no control characters in values,
+ * Content-Length is digits only and appears once, Transfer-Encoding and
+ * Content-Length never together in a request, and a request's
+ * Transfer-Encoding ends in chunked. Every refusal is a HeadError naming the
+ * field and what was wrong; nothing is guessed.
+ *
+ * Header maps follow node:http's shape (lowercase names; a repeated field is
+ * joined with ", ", except set-cookie, kept as an array, and fields that may
+ * appear only once, where the first wins), so the proxy code reads
+ * `headers.host` as it would from node.
+ */
+
+export type HeaderMap = Record<string, string | string[]>;
+
+/** Request headers: `host` is a field that appears once (a string). */
+export type RequestHeaderMap = HeaderMap & { host?: string };
+
+/** Why a head was refused; `status` is the answer a server gives (400 or 431). */
+export class HeadError extends Error {
+  override name = 'HeadError';
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** How the body of a message is delimited. */
+export enum Framing {
+  /** No body. */
+  None = 0,
+  /** Exactly `contentLength` bytes. */
+  Length = 1,
+  /** Chunked transfer coding. */
+  Chunked = 2,
+  /** Everything until the connection closes (responses only). */
+  UntilClose = 3,
+}
+
+interface CommonHead {
+  headers: HeaderMap;
+  /** Name, value, name, value... as received (names in their original case). */
+  rawHeaders: string[];
+  httpVersion: '1.0' | '1.1';
+  framing: Framing;
+  /** The Content-Length, or -1. */
+  contentLength: number;
+  /** Whether the connection may carry another message after this one. */
+  keepAlive: boolean;
+}
+
+export interface RequestHead extends CommonHead {
+  headers: RequestHeaderMap;
+  method: string;
+  url: string;
+  /** `Expect: 100-continue` was sent. */
+  expectContinue: boolean;
+  /** An Expect header other than 100-continue (answered 417). */
+  unsupportedExpect: string | undefined;
+}
+
+export interface ResponseHead extends CommonHead {
+  statusCode: number;
+  statusMessage: string;
+}
+
+/** tchar (RFC 9110 §5.6.2) by char code. */
+const TOKEN = new Uint8Array(128);
+for (const c of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") TOKEN[c.charCodeAt(0)] = 1;
+
+/** Fields of which only the first occurrence is kept (node:http's list). */
+const FIRST_WINS = new Set([
+  'age',
+  'authorization',
+  'content-length',
+  'content-type',
+  'etag',
+  'expires',
+  'from',
+  'host',
+  'if-modified-since',
+  'if-unmodified-since',
+  'last-modified',
+  'location',
+  'max-forwards',
+  'proxy-authorization',
+  'referer',
+  'retry-after',
+  'server',
+  'user-agent',
+]);
+
+function isToken(s: string, from: number, to: number): boolean {
+  if (to <= from) return false;
+  for (let i = from; i < to; i++) {
+    const c = s.charCodeAt(i);
+    if (c > 127 || TOKEN[c] === 0) return false;
+  }
+  return true;
+}
+
+/** Field values: HTAB, visible ASCII, space and obs-text; no other control character. */
+function hasBadValueChar(s: string, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) {
+    const c = s.charCodeAt(i);
+    if ((c < 32 && c !== 9) || c === 127) return true;
+  }
+  return false;
+}
+
+function quoted(s: string): string {
+  return JSON.stringify(s.length > 80 ? `${s.slice(0, 80)}...` : s);
+}
+
+/** The parts both heads share: fields and the framing they imply. */
+interface Fields {
+  headers: HeaderMap;
+  rawHeaders: string[];
+  contentLengths: number;
+  transferEncoding: string | undefined;
+  connection: string | undefined;
+}
+
+/**
+ * Parses the field lines of `text` from `at` (just after the start line's
+ * CRLF) to the end. `maxFields` bounds how many are kept (431 beyond).
+ */
+function parseFields(text: string, at: number, maxFields: number, what: string): Fields {
+  const headers: HeaderMap = {};
+  const rawHeaders: string[] = [];
+  let contentLengths = 0;
+  let transferEncoding: string | undefined;
+  let connection: string | undefined;
+  const end = text.length;
+  while (at < end) {
+    let eol = text.indexOf('\r\n', at);
+    if (eol < 0) eol = end;
+    const first = text.charCodeAt(at);
+    if (first === 32 || first === 9) throw new HeadError(400, `${what}: folded header line (obs-fold) is not accepted`);
+    const colon = text.indexOf(':', at);
+    if (colon < 0 || colon > eol) throw new HeadError(400, `${what}: header line without ':' (${quoted(text.slice(at, eol))})`);
+    if (!isToken(text, at, colon)) throw new HeadError(400, `${what}: invalid header name ${quoted(text.slice(at, colon))}`);
+    let vs = colon + 1;
+    let ve = eol;
+    while (vs < ve && (text.charCodeAt(vs) === 32 || text.charCodeAt(vs) === 9)) vs++;
+    while (ve > vs && (text.charCodeAt(ve - 1) === 32 || text.charCodeAt(ve - 1) === 9)) ve--;
+    const name = text.slice(at, colon);
+    if (hasBadValueChar(text, vs, ve)) throw new HeadError(400, `${name.toLowerCase()}: control character in the value`);
+    const value = text.slice(vs, ve);
+    if (rawHeaders.length >= 2 * maxFields) throw new HeadError(431, `${what} has more than ${maxFields} header fields`);
+    rawHeaders.push(name, value);
+    const key = name.toLowerCase();
+    const prev = headers[key];
+    if (prev === undefined) headers[key] = key === 'set-cookie' ? [value] : value;
+    else if (Array.isArray(prev)) prev.push(value);
+    else if (!FIRST_WINS.has(key)) headers[key] = `${prev}, ${value}`;
+    if (key.length === 14 && key === 'content-length') contentLengths++;
+    else if (key === 'transfer-encoding') transferEncoding = transferEncoding === undefined ? value : `${transferEncoding}, ${value}`;
+    else if (key === 'connection') connection = connection === undefined ? value : `${connection}, ${value}`;
+    at = eol + 2;
+  }
+  return { headers, rawHeaders, contentLengths, transferEncoding, connection };
+}
+
+function parseContentLength(value: string, what: string): number {
+  if (value.length === 0 || value.length > 15) throw new HeadError(400, `${what}: invalid content-length ${quoted(value)}`);
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (c < 48 || c > 57) throw new HeadError(400, `${what}: invalid content-length ${quoted(value)}`);
+  }
+  return Number(value);
+}
+
+/** True when the comma-separated `list` holds `token` (case-insensitive). */
+export function hasToken(list: string | undefined, token: string): boolean {
+  if (list === undefined) return false;
+  if (list.length === token.length) return list.toLowerCase() === token;
+  for (const part of list.split(',')) if (part.trim().toLowerCase() === token) return true;
+  return false;
+}
+
+/** The last transfer coding of a Transfer-Encoding list, lowercased. */
+function lastCoding(te: string): string {
+  const comma = te.lastIndexOf(',');
+  return (comma < 0 ? te : te.slice(comma + 1)).trim().toLowerCase();
+}
+
+function keepAliveOf(version: '1.0' | '1.1', connection: string | undefined): boolean {
+  if (connection === undefined) return version === '1.1';
+  return version === '1.1' ? !hasToken(connection, 'close') : hasToken(connection, 'keep-alive');
+}
+
+function versionOf(text: string, from: number, to: number): '1.0' | '1.1' | undefined {
+  if (to - from !== 8 || !text.startsWith('HTTP/1.', from)) return undefined;
+  const minor = text.charCodeAt(from + 7);
+  return minor === 49 ? '1.1' : minor === 48 ? '1.0' : undefined;
+}
+
+export interface RequestLimits {
+  maxHeaderCount: number;
+}
+
+/**
+ * Parses a request head: `text` is the head as latin1 without the final
+ * blank line (no trailing CRLF). Throws HeadError.
+ */
+export function parseRequestHead(text: string, limits: RequestLimits): RequestHead {
+  let eol = text.indexOf('\r\n');
+  if (eol < 0) eol = text.length;
+  const sp1 = text.indexOf(' ');
+  const sp2 = sp1 < 0 ? -1 : text.indexOf(' ', sp1 + 1);
+  if (sp1 < 0 || sp2 < 0 || sp2 > eol) throw new HeadError(400, `malformed request line ${quoted(text.slice(0, eol))}`);
+  if (!isToken(text, 0, sp1)) throw new HeadError(400, `malformed request line: invalid method ${quoted(text.slice(0, sp1))}`);
+  const url = text.slice(sp1 + 1, sp2);
+  if (url.length === 0) throw new HeadError(400, 'malformed request line: empty request target');
+  for (let i = 0; i < url.length; i++) {
+    const c = url.charCodeAt(i);
+    if (c <= 32 || c === 127) throw new HeadError(400, `malformed request line: invalid character in the request target ${quoted(url)}`);
+  }
+  const httpVersion = versionOf(text, sp2 + 1, eol);
+  if (httpVersion === undefined) {
+    throw new HeadError(
+      400,
+      `malformed request line: unsupported protocol ${quoted(text.slice(sp2 + 1, eol))} (HTTP/1.0 and HTTP/1.1 only)`,
+    );
+  }
+  const f = parseFields(text, eol + 2, limits.maxHeaderCount, 'request');
+  const what = 'ambiguous request framing';
+  let framing = Framing.None;
+  let contentLength = -1;
+  if (f.transferEncoding !== undefined) {
+    if (f.contentLengths > 0) {
+      throw new HeadError(400, `${what} (both content-length and transfer-encoding); refused to prevent request smuggling`);
+    }
+    if (lastCoding(f.transferEncoding) !== 'chunked') {
+      throw new HeadError(
+        400,
+        `${what} (transfer-encoding ${quoted(f.transferEncoding)} does not end in chunked); refused to prevent request smuggling`,
+      );
+    }
+    framing = Framing.Chunked;
+  } else if (f.contentLengths > 0) {
+    if (f.contentLengths > 1)
+      throw new HeadError(400, `${what} (content-length sent ${f.contentLengths} times); refused to prevent request smuggling`);
+    contentLength = parseContentLength(f.headers['content-length'] as string, what);
+    if (contentLength > 0) framing = Framing.Length;
+  }
+  const expect = f.headers.expect as string | undefined;
+  const expectContinue = expect !== undefined && expect.toLowerCase() === '100-continue';
+  return {
+    method: text.slice(0, sp1),
+    url,
+    httpVersion,
+    headers: f.headers,
+    rawHeaders: f.rawHeaders,
+    framing,
+    contentLength,
+    keepAlive: keepAliveOf(httpVersion, f.connection),
+    expectContinue,
+    unsupportedExpect: expect !== undefined && !expectContinue ? expect : undefined,
+  };
+}
+
+/** Response heads are not limited in field count beyond the byte limit of the head. */
+const MAX_RESPONSE_FIELDS = 1000;
+
+/**
+ * Parses a response head (same `text` convention as parseRequestHead).
+ * `requestMethod` decides whether a body follows (none after HEAD).
+ */
+export function parseResponseHead(text: string, requestMethod: string): ResponseHead {
+  let eol = text.indexOf('\r\n');
+  if (eol < 0) eol = text.length;
+  const httpVersion = versionOf(text, 0, 8);
+  const code = Number(text.slice(9, 12));
+  if (httpVersion === undefined || text.charCodeAt(8) !== 32 || !(code >= 100 && code <= 999) || text.slice(9, 12).includes('.')) {
+    throw new HeadError(400, `malformed status line ${quoted(text.slice(0, eol))}`);
+  }
+  if (eol > 12 && text.charCodeAt(12) !== 32) throw new HeadError(400, `malformed status line ${quoted(text.slice(0, eol))}`);
+  const f = parseFields(text, eol + 2, MAX_RESPONSE_FIELDS, 'response');
+  let framing = Framing.UntilClose;
+  let contentLength = -1;
+  let keepAlive = keepAliveOf(httpVersion, f.connection);
+  if (requestMethod === 'HEAD' || code < 200 || code === 204 || code === 304) framing = Framing.None;
+  else if (f.transferEncoding !== undefined) {
+    // RFC 9112 §6.3: chunked wins over content-length; the connection is not reused after such a message.
+    if (lastCoding(f.transferEncoding) === 'chunked') framing = Framing.Chunked;
+    if (f.contentLengths > 0 || framing !== Framing.Chunked) keepAlive = false;
+  } else if (f.contentLengths > 0) {
+    const raw = f.rawHeaders;
+    for (let i = 0; i < raw.length; i += 2) {
+      if (raw[i]!.length !== 14 || raw[i]!.toLowerCase() !== 'content-length') continue;
+      const n = parseContentLength(raw[i + 1]!, 'response');
+      if (contentLength >= 0 && n !== contentLength) throw new HeadError(400, 'response: conflicting content-length values');
+      contentLength = n;
+    }
+    framing = contentLength === 0 ? Framing.None : Framing.Length;
+  }
+  if (framing === Framing.UntilClose) keepAlive = false;
+  return {
+    statusCode: code,
+    statusMessage: eol > 13 ? text.slice(13, eol) : '',
+    httpVersion,
+    headers: f.headers,
+    rawHeaders: f.rawHeaders,
+    framing,
+    contentLength,
+    keepAlive,
+  };
+}

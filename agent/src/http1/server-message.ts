@@ -1,0 +1,279 @@
+/**
+ * The request and response objects of one exchange on an Http1Server
+ * connection (server-connection.ts). They carry the parts of node:http's
+ * IncomingMessage / ServerResponse the proxy uses, without streams:
+ *   - Http1Request: the parsed head, and a body read through one reader
+ *     (readBody) with pause/resume; bytes that arrive before there is a
+ *     reader are queued (the socket pauses beyond 64 KiB of them).
+ *   - Http1Response: writeHead / write / end / destroy with node's meaning
+ *     (false from write() = wait for 'drain'); the head is held until the
+ *     first body bytes so a small answer leaves in one write, and the body
+ *     framing is chosen here: the sender's content-length, else chunked for
+ *     HTTP/1.1, else close-delimited.
+ */
+import { STATUS_CODES } from 'node:http';
+import { Framing, type HeaderMap, type RequestHead, type RequestHeaderMap } from './head-parser.js';
+import { headerLine, type OutgoingHeaders } from './head-writer.js';
+
+/** What the connection does for its current exchange (implemented by ServerConnection). */
+export interface ExchangeHost {
+  /** Writes bytes (a held head and the first body bytes together); false when the socket is full. */
+  send(head: string | null, body: Buffer | string | null, bodyIsChunked: boolean, last: boolean): boolean;
+  /** The response was written completely; `keepAlive` false closes the connection after it. */
+  responseDone(keepAlive: boolean): void;
+  pauseReading(): void;
+  resumeReading(): void;
+  destroy(): void;
+  onDrain(fn: () => void): void;
+  offDrain(fn: () => void): void;
+  readonly destroyed: boolean;
+}
+
+export interface BodyReader {
+  onData(chunk: Buffer): void;
+  onEnd(): void;
+  /** The client went away before the whole body arrived. */
+  onAbort(): void;
+}
+
+/** Body bytes queued before a reader exists, beyond which the socket is paused. */
+const QUEUE_PAUSE_BYTES = 64 * 1024;
+
+const DISCARD: BodyReader = { onData() {}, onEnd() {}, onAbort() {} };
+
+export class Http1Request {
+  readonly method: string;
+  readonly url: string;
+  readonly httpVersion: '1.0' | '1.1';
+  readonly headers: RequestHeaderMap;
+  readonly rawHeaders: string[];
+  /** The request carries a body (a non-zero content-length, or chunked). */
+  readonly hasBody: boolean;
+  /** The body's content-length, or -1 (none, or chunked). */
+  readonly contentLength: number;
+  /** The client asked to keep the connection open. */
+  readonly keepAlive: boolean;
+  /** The whole body arrived (at once true without a body). */
+  complete: boolean;
+  /** The connection died before the whole body arrived. */
+  aborted = false;
+  private reader: BodyReader | null = null;
+  private queue: Buffer[] | null = null;
+  private queuedBytes = 0;
+  private paused = false;
+
+  constructor(
+    head: RequestHead,
+    readonly remoteAddress: string | undefined,
+    private readonly host: ExchangeHost,
+  ) {
+    this.method = head.method;
+    this.url = head.url;
+    this.httpVersion = head.httpVersion;
+    this.headers = head.headers;
+    this.rawHeaders = head.rawHeaders;
+    this.hasBody = head.framing !== Framing.None;
+    this.contentLength = head.contentLength;
+    this.keepAlive = head.keepAlive;
+    this.complete = !this.hasBody;
+  }
+
+  /** Starts delivering the body to `reader` (once per request): queued bytes first, synchronously. */
+  readBody(reader: BodyReader): void {
+    if (this.reader !== null) throw new Error('request body is already being read');
+    this.reader = reader;
+    const queue = this.queue;
+    this.queue = null;
+    if (queue !== null) for (const chunk of queue) reader.onData(chunk);
+    if (this.queuedBytes >= QUEUE_PAUSE_BYTES && !this.paused) this.host.resumeReading();
+    this.queuedBytes = 0;
+    if (this.complete) reader.onEnd();
+    else if (this.aborted) reader.onAbort();
+  }
+
+  /** Drops the rest of the body (an early answer); the connection closes after the response. */
+  discardBody(): void {
+    if (this.reader === null) this.readBody(DISCARD);
+    else this.reader = DISCARD;
+    if (this.paused) this.resume();
+  }
+
+  get readingBody(): boolean {
+    return this.reader !== null;
+  }
+
+  isPaused(): boolean {
+    return this.paused;
+  }
+
+  pause(): void {
+    if (this.paused || this.complete) return;
+    this.paused = true;
+    this.host.pauseReading();
+  }
+
+  resume(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    this.host.resumeReading();
+  }
+
+  // --- the connection's side ---
+
+  /** @internal */
+  pushData(chunk: Buffer): void {
+    const reader = this.reader;
+    if (reader !== null) {
+      reader.onData(chunk);
+      return;
+    }
+    if (this.queue === null) this.queue = [chunk];
+    else this.queue.push(chunk);
+    this.queuedBytes += chunk.length;
+    if (this.queuedBytes >= QUEUE_PAUSE_BYTES && this.queuedBytes - chunk.length < QUEUE_PAUSE_BYTES) this.host.pauseReading();
+  }
+
+  /** @internal */
+  pushEnd(): void {
+    this.complete = true;
+    this.reader?.onEnd();
+  }
+
+  /** @internal */
+  pushAbort(): void {
+    if (this.complete || this.aborted) return;
+    this.aborted = true;
+    this.reader?.onAbort();
+  }
+}
+
+export class Http1Response {
+  statusCode = 200;
+  headersSent = false;
+  /** end() was called. */
+  writableEnded = false;
+  /** The whole response was handed to the socket. */
+  writableFinished = false;
+  /** Called once: true when the response was written completely, false when the connection died first. */
+  onClose: ((finished: boolean) => void) | undefined;
+  private extra: Map<string, string | number | readonly string[]> | null = null;
+  /** The head, built by writeHead and not yet written (sent with the first body bytes). */
+  private pendingHead: string | null = null;
+  private chunked = false;
+  private noBody = false;
+  private keepAlive: boolean;
+  private closed = false;
+
+  constructor(
+    readonly req: Http1Request,
+    private readonly host: ExchangeHost,
+  ) {
+    this.keepAlive = req.keepAlive;
+  }
+
+  get destroyed(): boolean {
+    return this.host.destroyed;
+  }
+
+  /** A header for the next writeHead (node's setHeader; the names used are lowercase). */
+  setHeader(name: string, value: string | number | readonly string[]): void {
+    if (this.headersSent) throw new Error(`cannot set ${name}: the response head was already sent`);
+    this.extra ??= new Map();
+    this.extra.set(name.toLowerCase(), value);
+  }
+
+  getHeader(name: string): string | number | readonly string[] | undefined {
+    return this.extra?.get(name.toLowerCase());
+  }
+
+  /** Builds the head (written with the first body bytes). Throws ERR_INVALID_CHAR on a value that would split the head; nothing is sent then. */
+  writeHead(statusCode: number, headers?: OutgoingHeaders | HeaderMap): this {
+    if (this.headersSent) throw new Error('the response head was already sent');
+    const req = this.req;
+    let head = `HTTP/1.1 ${statusCode} ${STATUS_CODES[statusCode] ?? 'Unknown'}\r\n`;
+    let hasLength = false;
+    let keepAlive = this.keepAlive && (req.complete || !req.readingBody);
+    const add = (name: string, value: string | number | readonly string[]): void => {
+      const lower = name.length === 14 || name.length === 10 ? name.toLowerCase() : name;
+      if (lower === 'content-length') hasLength = true;
+      else if (lower === 'connection') {
+        // The connection belongs to us: honour a close, write our own header below.
+        if (String(value).toLowerCase().includes('close')) keepAlive = false;
+        return;
+      }
+      if (typeof value === 'object') for (const v of value) head += headerLine(name, v);
+      else head += headerLine(name, value);
+    };
+    if (headers !== undefined) {
+      for (const name in headers) {
+        const value = headers[name];
+        if (value === undefined || this.extra?.has(name)) continue;
+        add(name, value);
+      }
+    }
+    if (this.extra !== null) for (const [name, value] of this.extra) add(name, value);
+    const noBody = req.method === 'HEAD' || statusCode === 204 || statusCode === 304 || statusCode < 200;
+    if (!hasLength && !noBody) {
+      if (req.httpVersion === '1.1') {
+        head += 'transfer-encoding: chunked\r\n';
+        this.chunked = true;
+      } else keepAlive = false;
+    }
+    if (!keepAlive) head += 'connection: close\r\n';
+    else if (req.httpVersion === '1.0') head += 'connection: keep-alive\r\n';
+    this.pendingHead = `${head}\r\n`;
+    this.statusCode = statusCode;
+    this.noBody = noBody;
+    this.keepAlive = keepAlive;
+    this.headersSent = true;
+    return this;
+  }
+
+  /** Writes body bytes (the head first if it is still held); false when the socket is full (wait for 'drain'). */
+  write(chunk: Buffer | string): boolean {
+    if (this.writableEnded) throw new Error('write after end');
+    if (!this.headersSent) this.writeHead(this.statusCode);
+    const head = this.pendingHead;
+    this.pendingHead = null;
+    if (this.noBody || chunk.length === 0) return head === null ? true : this.host.send(head, null, false, false);
+    return this.host.send(head, chunk, this.chunked, false);
+  }
+
+  /** Ends the response (with optional last bytes). */
+  end(chunk?: Buffer | string): void {
+    if (this.writableEnded) return;
+    if (!this.headersSent) this.writeHead(this.statusCode);
+    this.writableEnded = true;
+    if (this.host.destroyed) return;
+    const head = this.pendingHead;
+    this.pendingHead = null;
+    const body = this.noBody || chunk === undefined || chunk.length === 0 ? null : chunk;
+    this.host.send(head, body, this.chunked, true);
+    this.writableFinished = true;
+    this.host.responseDone(this.keepAlive);
+  }
+
+  /** Cuts the connection (the client sees a truncated response). */
+  destroy(): void {
+    this.host.destroy();
+  }
+
+  on(event: 'drain', fn: () => void): this {
+    if (event === 'drain') this.host.onDrain(fn);
+    return this;
+  }
+
+  off(event: 'drain', fn: () => void): this {
+    if (event === 'drain') this.host.offDrain(fn);
+    return this;
+  }
+
+  /** @internal The exchange is over (finished, or the connection died). */
+  closeExchange(finished: boolean): void {
+    if (this.closed) return;
+    this.closed = true;
+    const fn = this.onClose;
+    this.onClose = undefined;
+    fn?.(finished);
+  }
+}

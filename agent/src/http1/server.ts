@@ -1,0 +1,126 @@
+/**
+ * An HTTP/1.1 server on a plain net.Server, for the agent's proxy listeners
+ * (the admin API stays on node:http). It exists for cost: node:http's
+ * IncomingMessage/ServerResponse streams cost more per request than the
+ * whole hop may (docs/data-plane.md has the figures). The protocol work is
+ * in head-parser.ts (strict heads, smuggling rules), body-decoder.ts
+ * (framing) and server-connection.ts (one connection's exchanges).
+ *
+ * Slow clients: one sweep every `checkIntervalMs` advances a coarse clock
+ * and answers 408 to a connection whose head is not complete within
+ * `headersTimeoutMs`, or whose whole request is not within
+ * `requestTimeoutMs`; idle keep-alive connections close after
+ * `keepAliveTimeoutMs`. No timer per request.
+ */
+import { type AddressInfo, createServer, type Server, type Socket } from 'node:net';
+import { type ConnectionOwner, ConnState, ServerConnection } from './server-connection.js';
+import type { Http1Request, Http1Response } from './server-message.js';
+
+export interface Http1ServerOptions {
+  maxHeaderBytes: number;
+  maxHeaderCount: number;
+  headersTimeoutMs: number;
+  requestTimeoutMs: number;
+  keepAliveTimeoutMs: number;
+  checkIntervalMs: number;
+  onRequest(req: Http1Request, res: Http1Response): void;
+  /**
+   * Writes the answer to a request refused before the handler saw it (bad
+   * head 400, head too large 431, too slow 408, unsupported expectation 417)
+   * on `socket` and ends it. `method` is known when the head was parsed.
+   */
+  refuse(socket: Socket, status: number, message: string, kind: 'head' | 'timeout'): void;
+  /** A CONNECT request: answer on the socket and end it. */
+  onConnect(socket: Socket, target: string): void;
+}
+
+export class Http1Server implements ConnectionOwner {
+  readonly maxHeaderBytes: number;
+  readonly maxHeaderCount: number;
+  now = Date.now();
+  private readonly server: Server;
+  private readonly connections = new Set<ServerConnection>();
+  private readonly sweep: NodeJS.Timeout;
+
+  constructor(private readonly opts: Http1ServerOptions) {
+    this.maxHeaderBytes = opts.maxHeaderBytes;
+    this.maxHeaderCount = opts.maxHeaderCount;
+    this.server = createServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
+      this.connections.add(new ServerConnection(socket, this));
+    });
+    this.sweep = setInterval(() => this.checkDeadlines(), opts.checkIntervalMs);
+    this.sweep.unref();
+  }
+
+  listen(port: number, host: string): Promise<AddressInfo> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, host, () => {
+        this.server.off('error', reject);
+        resolve(this.server.address() as AddressInfo);
+      });
+    });
+  }
+
+  onRequest(req: Http1Request, res: Http1Response): void {
+    this.opts.onRequest(req, res);
+  }
+
+  refuse(socket: Socket, status: number, message: string): void {
+    this.opts.refuse(socket, status, message, status === 408 ? 'timeout' : 'head');
+  }
+
+  onConnect(socket: Socket, target: string): void {
+    this.opts.onConnect(socket, target);
+  }
+
+  connectionClosed(conn: ServerConnection): void {
+    this.connections.delete(conn);
+  }
+
+  private checkDeadlines(): void {
+    const now = Date.now();
+    this.now = now;
+    const { headersTimeoutMs, requestTimeoutMs, keepAliveTimeoutMs } = this.opts;
+    for (const conn of this.connections) {
+      switch (conn.state) {
+        case ConnState.Head:
+          if (conn.idle) {
+            if (now - conn.since > (conn.served > 0 ? keepAliveTimeoutMs : headersTimeoutMs)) conn.destroy();
+          } else if (now - conn.since > headersTimeoutMs) {
+            conn.refuse(
+              408,
+              `request not received in time (head within ${headersTimeoutMs} ms, whole request within ${requestTimeoutMs} ms)`,
+            );
+          }
+          break;
+        case ConnState.Body:
+          if (now - conn.requestStartedAt > requestTimeoutMs) {
+            conn.refuse(
+              408,
+              `request not received in time (head within ${headersTimeoutMs} ms, whole request within ${requestTimeoutMs} ms)`,
+            );
+          }
+          break;
+        default:
+          break;
+      }
+    }
+  }
+
+  /** Stops accepting connections; `done` runs once every connection is gone. */
+  close(done: () => void): void {
+    clearInterval(this.sweep);
+    this.server.close(() => done());
+  }
+
+  /** Closes connections that are between requests. */
+  closeIdleConnections(): void {
+    for (const conn of this.connections) if (conn.idle) conn.destroy();
+  }
+
+  /** Cuts every connection. */
+  closeAllConnections(): void {
+    for (const conn of this.connections) conn.destroy();
+  }
+}
