@@ -44,6 +44,9 @@ const MAX_PIPELINED_BYTES = 64 * 1024;
 
 const HEAD_END = Buffer.from('\r\n\r\n');
 
+/** Body bytes copied behind the head for a single write; larger ones go out with it in a writev. */
+const COPY_BODY_BYTES = 8 * 1024;
+
 export class ServerConnection implements ExchangeHost {
   state = ConnState.Head;
   /** When the current head started arriving (coarse clock), or when the connection went idle. */
@@ -239,6 +242,13 @@ export class ServerConnection implements ExchangeHost {
     if (!chunked) {
       if (body === null) return head === null ? true : socket.write(head, 'latin1');
       if (head === null) return socket.write(body);
+      if (typeof body !== 'string' && body.length <= COPY_BODY_BYTES) {
+        // The usual small answer: head and body copied into one buffer, one plain write.
+        const out = Buffer.allocUnsafe(head.length + body.length);
+        out.write(head, 0, 'latin1');
+        body.copy(out, head.length);
+        return socket.write(out);
+      }
       // Head and the (first) body bytes in one writev.
       socket.cork();
       socket.write(head, 'latin1');

@@ -103,6 +103,26 @@ function stringMap(v: unknown, path: string, keyCheck: (k: string, p: string) =>
   return out;
 }
 
+/** Visible characters, spaces and tabs only: a line break in a value would split the message head. */
+const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+/** A request path: no spaces or control characters (it goes into the request line). */
+const PATH_CHARS = /^[\x21-\x7e\x80-\xff]*$/;
+
+/** A map of header names to values, both checked (the agent writes them into message heads as they are). */
+function headerMap(v: unknown, path: string): Record<string, string> {
+  const out = stringMap(v, path, headerName);
+  for (const [k, val] of Object.entries(out)) {
+    if (!HEADER_VALUE.test(val)) throw new ValidationError(at(path, k), 'must not contain line breaks or control characters');
+  }
+  return out;
+}
+
+function pathString(v: unknown, path: string, max: number = PolicyLimits.headerValue): string {
+  const s = str(v, path, max);
+  if (!PATH_CHARS.test(s)) throw new ValidationError(path, 'must not contain spaces or control characters (percent-encode them)');
+  return s;
+}
+
 /** Copies only the keys that are present, so the stored form has no `undefined` and prints back unchanged. */
 function defined<T extends object>(o: T): T {
   for (const k of Object.keys(o) as (keyof T)[]) if (o[k] === undefined) delete o[k];
@@ -172,7 +192,7 @@ function destination(v: unknown, path: string): Destination {
 function headerEdits(v: unknown, path: string): HeaderEdits {
   const o = obj(v, path, ['set', 'remove']);
   return defined({
-    set: o.set === undefined ? undefined : stringMap(o.set, at(path, 'set'), headerName),
+    set: o.set === undefined ? undefined : headerMap(o.set, at(path, 'set')),
     remove:
       o.remove === undefined ? undefined : array(o.remove, at(path, 'remove'), 64).map((h, i) => headerName(h, at(at(path, 'remove'), i))),
   });
@@ -181,8 +201,8 @@ function headerEdits(v: unknown, path: string): HeaderEdits {
 function redirect(v: unknown, path: string): Redirect {
   const o = obj(v, path, ['host', 'path', 'status']);
   const r: Redirect = defined({
-    host: o.host === undefined ? undefined : str(o.host, at(path, 'host'), 255),
-    path: o.path === undefined ? undefined : str(o.path, at(path, 'path')),
+    host: o.host === undefined ? undefined : pathString(o.host, at(path, 'host'), 255),
+    path: o.path === undefined ? undefined : pathString(o.path, at(path, 'path')),
     status: o.status === undefined ? undefined : int(o.status, at(path, 'status'), 300, 399),
   });
   if (r.status !== undefined && !REDIRECT_STATUS.includes(r.status)) {
@@ -197,7 +217,7 @@ function directResponse(v: unknown, path: string): DirectResponse {
   return defined({
     status: int(o.status, at(path, 'status'), 200, 599),
     body: o.body === undefined ? undefined : str(o.body, at(path, 'body'), PolicyLimits.body),
-    headers: o.headers === undefined ? undefined : stringMap(o.headers, at(path, 'headers'), headerName),
+    headers: o.headers === undefined ? undefined : headerMap(o.headers, at(path, 'headers')),
   });
 }
 
@@ -274,7 +294,7 @@ function rule(v: unknown, path: string): Rule {
     route: undefined as Destination[] | undefined,
     redirect: o.redirect === undefined ? undefined : redirect(o.redirect, at(path, 'redirect')),
     directResponse: o.directResponse === undefined ? undefined : directResponse(o.directResponse, at(path, 'directResponse')),
-    rewritePrefix: o.rewritePrefix === undefined ? undefined : str(o.rewritePrefix, at(path, 'rewritePrefix')),
+    rewritePrefix: o.rewritePrefix === undefined ? undefined : pathString(o.rewritePrefix, at(path, 'rewritePrefix')),
     requestHeaders: o.requestHeaders === undefined ? undefined : headerEdits(o.requestHeaders, at(path, 'requestHeaders')),
     responseHeaders: o.responseHeaders === undefined ? undefined : headerEdits(o.responseHeaders, at(path, 'responseHeaders')),
     timeout: o.timeout === undefined ? undefined : duration(o.timeout, at(path, 'timeout')),
