@@ -53,6 +53,14 @@ export interface ConnectionPool {
 const MAX_RESPONSE_HEAD_BYTES = 64 * 1024;
 const HEAD_END = Buffer.from('\r\n\r\n');
 
+/**
+ * Every upstream socket reads into this one buffer (net's `onread`: no
+ * Readable stream and no new Buffer per read). Reads are handled
+ * synchronously; what must outlive the read (a partial head, body bytes
+ * handed on) is copied out of it.
+ */
+const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
+
 function socketError(message: string, code: string): Error {
   return Object.assign(new Error(message), { code });
 }
@@ -88,7 +96,7 @@ export class ClientConnection {
     /** Host header for a request that has none (HTTP/1.1 requires one). */
     private readonly defaultHost: string,
   ) {
-    const socket = connect({ host, port, noDelay: true });
+    const socket = connect({ host, port, noDelay: true, onread: { buffer: READ_BUFFER, callback: this.onRead } });
     this.socket = socket;
     this.connectTimer = setTimeout(() => {
       this.connectTimer = undefined;
@@ -99,7 +107,6 @@ export class ClientConnection {
       if (this.connectTimer !== undefined) clearTimeout(this.connectTimer);
       this.connectTimer = undefined;
     });
-    socket.on('data', this.onData);
     socket.on('end', this.onEnd);
     socket.on('error', this.onSocketError);
     socket.on('close', this.onClose);
@@ -222,7 +229,13 @@ export class ClientConnection {
     this.socket.resume();
   };
 
-  private readonly onData = (chunk: Buffer): void => {
+  private readonly onRead = (nread: number, buf: Buffer): boolean => {
+    this.onData(buf.subarray(0, nread));
+    return true;
+  };
+
+  /** `chunk` is a view of READ_BUFFER, valid during this call only. */
+  private onData(chunk: Buffer): void {
     if (this.handler === null) {
       // Bytes nobody asked for: the server is confused about framing; never reuse this connection.
       this.socket.destroy();
@@ -236,7 +249,7 @@ export class ClientConnection {
     }
     const buf = this.head === null ? chunk : Buffer.concat([this.head, chunk]);
     this.readHeads(buf);
-  };
+  }
 
   /** Parses response heads in `buf` (skipping 1xx), then starts the body. */
   private readHeads(buf: Buffer): void {
@@ -247,7 +260,8 @@ export class ClientConnection {
           this.failExchange(socketError(`response head larger than ${MAX_RESPONSE_HEAD_BYTES} bytes`, 'HPE_HEADER_OVERFLOW'));
           return;
         }
-        this.head = buf;
+        // Kept across reads: a copy when it is still a view of the read buffer.
+        this.head = buf.buffer === READ_BUFFER.buffer ? Buffer.from(buf) : buf;
         this.searched = buf.length;
         return;
       }
@@ -288,9 +302,10 @@ export class ClientConnection {
     this.socket.pause();
   }
 
+  /** Body bytes, copied out of the read buffer (the handler may keep them, or a socket write may). */
   private readonly onBodyBytes = (chunk: Buffer): void => {
     const h = this.handler;
-    if (h !== null && !h.onData(chunk)) this.pause();
+    if (h !== null && !h.onData(Buffer.from(chunk))) this.pause();
   };
 
   private feedBody(buf: Buffer, at: number): void {

@@ -104,13 +104,24 @@ function isToken(s: string, from: number, to: number): boolean {
   return true;
 }
 
-/** Field values: HTAB, visible ASCII, space and obs-text; no other control character. */
-function hasBadValueChar(s: string, from: number, to: number): boolean {
-  for (let i = from; i < to; i++) {
-    const c = s.charCodeAt(i);
-    if ((c < 32 && c !== 9) || c === 127) return true;
-  }
-  return false;
+/**
+ * Any character a head may not contain: a control character other than HTAB
+ * (in a value or anywhere else), or a CR or LF that is not part of a CRLF
+ * line end. One scan of the whole head instead of one per field.
+ */
+const BAD_HEAD_CHAR = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|\r(?!\n)|(?<!\r)\n/;
+
+/** The error for a head that failed BAD_HEAD_CHAR: names the line (and field) holding the character. */
+function badCharError(text: string, what: string): HeadError {
+  const at = text.search(BAD_HEAD_CHAR);
+  const lineStart = text.lastIndexOf('\r\n', at) + 2;
+  if (lineStart < 2) return new HeadError(400, `malformed ${what} line: control character or bare line break`);
+  const colon = text.indexOf(':', lineStart);
+  const name = colon > lineStart && colon < at ? text.slice(lineStart, colon).toLowerCase() : undefined;
+  return new HeadError(
+    400,
+    name ? `${name}: control character in the value` : `${what}: control character or bare line break in a header line`,
+  );
 }
 
 function quoted(s: string): string {
@@ -150,7 +161,6 @@ function parseFields(text: string, at: number, maxFields: number, what: string):
     while (vs < ve && (text.charCodeAt(vs) === 32 || text.charCodeAt(vs) === 9)) vs++;
     while (ve > vs && (text.charCodeAt(ve - 1) === 32 || text.charCodeAt(ve - 1) === 9)) ve--;
     const name = text.slice(at, colon);
-    if (hasBadValueChar(text, vs, ve)) throw new HeadError(400, `${name.toLowerCase()}: control character in the value`);
     const value = text.slice(vs, ve);
     if (rawHeaders.length >= 2 * maxFields) throw new HeadError(431, `${what} has more than ${maxFields} header fields`);
     rawHeaders.push(name, value);
@@ -180,6 +190,9 @@ function parseContentLength(value: string, what: string): number {
 export function hasToken(list: string | undefined, token: string): boolean {
   if (list === undefined) return false;
   if (list.length === token.length) return list.toLowerCase() === token;
+  // The usual values ("keep-alive", "close") need no split.
+  const lower = list.toLowerCase();
+  if (!lower.includes(token)) return false;
   for (const part of list.split(',')) if (part.trim().toLowerCase() === token) return true;
   return false;
 }
@@ -210,6 +223,7 @@ export interface RequestLimits {
  * blank line (no trailing CRLF). Throws HeadError.
  */
 export function parseRequestHead(text: string, limits: RequestLimits): RequestHead {
+  if (BAD_HEAD_CHAR.test(text)) throw badCharError(text, 'request');
   let eol = text.indexOf('\r\n');
   if (eol < 0) eol = text.length;
   const sp1 = text.indexOf(' ');
@@ -274,6 +288,7 @@ const MAX_RESPONSE_FIELDS = 1000;
  * `requestMethod` decides whether a body follows (none after HEAD).
  */
 export function parseResponseHead(text: string, requestMethod: string): ResponseHead {
+  if (BAD_HEAD_CHAR.test(text)) throw badCharError(text, 'response');
   let eol = text.indexOf('\r\n');
   if (eol < 0) eol = text.length;
   const httpVersion = versionOf(text, 0, 8);

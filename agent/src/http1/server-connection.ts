@@ -245,7 +245,7 @@ export class ServerConnection implements ExchangeHost {
       if (typeof body !== 'string' && body.length <= COPY_BODY_BYTES) {
         // The usual small answer: head and body copied into one buffer, one plain write.
         const out = Buffer.allocUnsafe(head.length + body.length);
-        out.write(head, 0, 'latin1');
+        (out as Buffer & { latin1Write(s: string, offset: number): number }).latin1Write(head, 0);
         body.copy(out, head.length);
         return socket.write(out);
       }
