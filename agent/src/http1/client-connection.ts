@@ -17,7 +17,7 @@ import { connect, type Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import { markStale } from '../proxy/stale-connection.js';
 import { BodyDecoder, chunkSizeLine, LAST_CHUNK } from './body-decoder.js';
-import { HeadError, type HeaderMap, parseResponseHead } from './head-parser.js';
+import { HeadError, type HeaderMap, parseResponseHead, type ResponseHead } from './head-parser.js';
 import { headerLines } from './head-writer.js';
 
 export interface ClientRequest {
@@ -33,8 +33,8 @@ export interface ClientRequest {
 export interface ClientHandler {
   /** The request is on its way; `abort` cancels it (then onError follows, unless it already completed). */
   onConnect(abort: (err?: Error) => void): void;
-  /** The final response head; false pauses the body until `resume`. */
-  onHeaders(statusCode: number, headers: HeaderMap, resume: () => void): boolean;
+  /** The final response head (raw fields; headerMapOf builds a map); false pauses the body until `resume`. */
+  onHeaders(head: ResponseHead, resume: () => void): boolean;
   /** Body bytes; false pauses the socket until `resume`. */
   onData(chunk: Buffer): boolean;
   onComplete(): void;
@@ -288,7 +288,7 @@ export class ClientConnection {
       this.keepAlive = parsed.keepAlive;
       this.decoder = new BodyDecoder(parsed.framing, parsed.contentLength, this.onBodyBytes);
       const handler = this.handler!;
-      if (!handler.onHeaders(parsed.statusCode, parsed.headers, this.resume)) this.pause();
+      if (!handler.onHeaders(parsed, this.resume)) this.pause();
       if (this.handler !== handler) return;
       if (this.decoder.done) this.complete(rest < buf.length);
       else if (rest < buf.length) this.feedBody(buf, rest);

@@ -8,7 +8,7 @@
  * Transfer-Encoding ends in chunked. Every refusal is a HeadError naming the
  * field and what was wrong; nothing is guessed.
  *
- * Header maps follow node:http's shape (lowercase names; a repeated field is
+ * Request header maps (and headerMapOf for responses) follow node:http's shape (lowercase names; a repeated field is
  * joined with ", ", except set-cookie, kept as an array, and fields that may
  * appear only once, where the first wins), so the proxy code reads
  * `headers.host` as it would from node.
@@ -43,7 +43,6 @@ export enum Framing {
 }
 
 interface CommonHead {
-  headers: HeaderMap;
   /** Name, value, name, value... as received (names in their original case). */
   rawHeaders: string[];
   httpVersion: '1.0' | '1.1';
@@ -64,7 +63,10 @@ export interface RequestHead extends CommonHead {
   unsupportedExpect: string | undefined;
 }
 
+/** A response head: raw fields only (most responses are forwarded without ever needing a map; headerMapOf builds one). */
 export interface ResponseHead extends CommonHead {
+  /** The Connection field (joined when repeated), or undefined. */
+  connection: string | undefined;
   statusCode: number;
   statusMessage: string;
 }
@@ -109,6 +111,7 @@ function isToken(s: string, from: number, to: number): boolean {
  * (in a value or anywhere else), or a CR or LF that is not part of a CRLF
  * line end. One scan of the whole head instead of one per field.
  */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
 const BAD_HEAD_CHAR = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|\r(?!\n)|(?<!\r)\n/;
 
 /** The error for a head that failed BAD_HEAD_CHAR: names the line (and field) holding the character. */
@@ -130,23 +133,46 @@ function quoted(s: string): string {
 
 /** The parts both heads share: fields and the framing they imply. */
 interface Fields {
-  headers: HeaderMap;
   rawHeaders: string[];
   contentLengths: number;
   transferEncoding: string | undefined;
   connection: string | undefined;
+  expect: string | undefined;
+}
+
+/** Adds one field to a node-style header map (see the file comment). */
+function addToMap(headers: HeaderMap, name: string, value: string): void {
+  const key = name.toLowerCase();
+  const prev = headers[key];
+  if (prev === undefined) headers[key] = key === 'set-cookie' ? [value] : value;
+  else if (Array.isArray(prev)) prev.push(value);
+  else if (!FIRST_WINS.has(key)) headers[key] = `${prev}, ${value}`;
+}
+
+/** The node-style header map of received fields (name, value, name, value...). */
+export function headerMapOf(rawHeaders: readonly string[]): HeaderMap {
+  const headers: HeaderMap = {};
+  for (let i = 0; i < rawHeaders.length; i += 2) addToMap(headers, rawHeaders[i]!, rawHeaders[i + 1]!);
+  return headers;
+}
+
+/** True when `name` (any case) equals `lower` (a lowercase name): a length check before any string work. */
+export function isField(name: string, lower: string): boolean {
+  return name.length === lower.length && (name === lower || name.toLowerCase() === lower);
 }
 
 /**
  * Parses the field lines of `text` from `at` (just after the start line's
- * CRLF) to the end. `maxFields` bounds how many are kept (431 beyond).
+ * CRLF) to the end, into raw name/value pairs and the fields that decide the
+ * framing; `map` (when given) gets every field too. `maxFields` bounds how
+ * many are kept (431 beyond).
  */
-function parseFields(text: string, at: number, maxFields: number, what: string): Fields {
-  const headers: HeaderMap = {};
+function parseFields(text: string, at: number, maxFields: number, what: string, map: HeaderMap | undefined): Fields {
   const rawHeaders: string[] = [];
   let contentLengths = 0;
   let transferEncoding: string | undefined;
   let connection: string | undefined;
+  let expect: string | undefined;
   const end = text.length;
   while (at < end) {
     let eol = text.indexOf('\r\n', at);
@@ -164,17 +190,25 @@ function parseFields(text: string, at: number, maxFields: number, what: string):
     const value = text.slice(vs, ve);
     if (rawHeaders.length >= 2 * maxFields) throw new HeadError(431, `${what} has more than ${maxFields} header fields`);
     rawHeaders.push(name, value);
-    const key = name.toLowerCase();
-    const prev = headers[key];
-    if (prev === undefined) headers[key] = key === 'set-cookie' ? [value] : value;
-    else if (Array.isArray(prev)) prev.push(value);
-    else if (!FIRST_WINS.has(key)) headers[key] = `${prev}, ${value}`;
-    if (key.length === 14 && key === 'content-length') contentLengths++;
-    else if (key === 'transfer-encoding') transferEncoding = transferEncoding === undefined ? value : `${transferEncoding}, ${value}`;
-    else if (key === 'connection') connection = connection === undefined ? value : `${connection}, ${value}`;
+    if (map !== undefined) addToMap(map, name, value);
+    // Only the names that decide framing are compared (lengths first: no string work for the others).
+    switch (name.length) {
+      case 14:
+        if (isField(name, 'content-length')) contentLengths++;
+        break;
+      case 17:
+        if (isField(name, 'transfer-encoding')) transferEncoding = transferEncoding === undefined ? value : `${transferEncoding}, ${value}`;
+        break;
+      case 10:
+        if (isField(name, 'connection')) connection = connection === undefined ? value : `${connection}, ${value}`;
+        break;
+      case 6:
+        if (isField(name, 'expect')) expect = value;
+        break;
+    }
     at = eol + 2;
   }
-  return { headers, rawHeaders, contentLengths, transferEncoding, connection };
+  return { rawHeaders, contentLengths, transferEncoding, connection, expect };
 }
 
 function parseContentLength(value: string, what: string): number {
@@ -243,7 +277,8 @@ export function parseRequestHead(text: string, limits: RequestLimits): RequestHe
       `malformed request line: unsupported protocol ${quoted(text.slice(sp2 + 1, eol))} (HTTP/1.0 and HTTP/1.1 only)`,
     );
   }
-  const f = parseFields(text, eol + 2, limits.maxHeaderCount, 'request');
+  const headers: RequestHeaderMap = {};
+  const f = parseFields(text, eol + 2, limits.maxHeaderCount, 'request', headers);
   const what = 'ambiguous request framing';
   let framing = Framing.None;
   let contentLength = -1;
@@ -261,16 +296,16 @@ export function parseRequestHead(text: string, limits: RequestLimits): RequestHe
   } else if (f.contentLengths > 0) {
     if (f.contentLengths > 1)
       throw new HeadError(400, `${what} (content-length sent ${f.contentLengths} times); refused to prevent request smuggling`);
-    contentLength = parseContentLength(f.headers['content-length'] as string, what);
+    contentLength = parseContentLength(headers['content-length'] as string, what);
     if (contentLength > 0) framing = Framing.Length;
   }
-  const expect = f.headers.expect as string | undefined;
+  const expect = f.expect;
   const expectContinue = expect !== undefined && expect.toLowerCase() === '100-continue';
   return {
     method: text.slice(0, sp1),
     url,
     httpVersion,
-    headers: f.headers,
+    headers,
     rawHeaders: f.rawHeaders,
     framing,
     contentLength,
@@ -297,7 +332,7 @@ export function parseResponseHead(text: string, requestMethod: string): Response
     throw new HeadError(400, `malformed status line ${quoted(text.slice(0, eol))}`);
   }
   if (eol > 12 && text.charCodeAt(12) !== 32) throw new HeadError(400, `malformed status line ${quoted(text.slice(0, eol))}`);
-  const f = parseFields(text, eol + 2, MAX_RESPONSE_FIELDS, 'response');
+  const f = parseFields(text, eol + 2, MAX_RESPONSE_FIELDS, 'response', undefined);
   let framing = Framing.UntilClose;
   let contentLength = -1;
   let keepAlive = keepAliveOf(httpVersion, f.connection);
@@ -309,7 +344,7 @@ export function parseResponseHead(text: string, requestMethod: string): Response
   } else if (f.contentLengths > 0) {
     const raw = f.rawHeaders;
     for (let i = 0; i < raw.length; i += 2) {
-      if (raw[i]!.length !== 14 || raw[i]!.toLowerCase() !== 'content-length') continue;
+      if (!isField(raw[i]!, 'content-length')) continue;
       const n = parseContentLength(raw[i + 1]!, 'response');
       if (contentLength >= 0 && n !== contentLength) throw new HeadError(400, 'response: conflicting content-length values');
       contentLength = n;
@@ -321,8 +356,8 @@ export function parseResponseHead(text: string, requestMethod: string): Response
     statusCode: code,
     statusMessage: eol > 13 ? text.slice(13, eol) : '',
     httpVersion,
-    headers: f.headers,
     rawHeaders: f.rawHeaders,
+    connection: f.connection,
     framing,
     contentLength,
     keepAlive,

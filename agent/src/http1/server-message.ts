@@ -186,23 +186,22 @@ export class Http1Response {
     return this.extra?.get(name.toLowerCase());
   }
 
-  /** Builds the head (written with the first body bytes). Throws ERR_INVALID_CHAR on a value that would split the head; nothing is sent then. */
+  /** Builds the head from a header map (written with the first body bytes). */
   writeHead(statusCode: number, headers?: OutgoingHeaders | HeaderMap): this {
     if (this.headersSent) throw new Error('the response head was already sent');
-    const req = this.req;
-    let head = `HTTP/1.1 ${statusCode} ${STATUS_CODES[statusCode] ?? 'Unknown'}\r\n`;
+    let lines = '';
     let hasLength = false;
-    let keepAlive = this.keepAlive && (req.complete || !req.readingBody);
+    let close = false;
     const add = (name: string, value: string | number | readonly string[]): void => {
-      const lower = name.length === 14 || name.length === 10 ? name.toLowerCase() : name;
-      if (lower === 'content-length') hasLength = true;
-      else if (lower === 'connection') {
+      // Only the two names that matter here are compared (a length check first).
+      if (name.length === 14 && name.toLowerCase() === 'content-length') hasLength = true;
+      else if (name.length === 10 && name.toLowerCase() === 'connection') {
         // The connection belongs to us: honour a close, write our own header below.
-        if (String(value).toLowerCase().includes('close')) keepAlive = false;
+        if (String(value).toLowerCase().includes('close')) close = true;
         return;
       }
-      if (typeof value === 'object') for (const v of value) head += headerLine(name, v);
-      else head += headerLine(name, value);
+      if (typeof value === 'object') for (const v of value) lines += headerLine(name, v);
+      else lines += headerLine(name, value);
     };
     if (headers !== undefined) {
       for (const name in headers) {
@@ -212,6 +211,34 @@ export class Http1Response {
       }
     }
     if (this.extra !== null) for (const [name, value] of this.extra) add(name, value);
+    this.finishHead(statusCode, lines, hasLength, close);
+    return this;
+  }
+
+  /** Builds the head from header lines already written out (setHeader values replace same-named lines). */
+  writeHeadLines(statusCode: number, head: { lines: string; hasLength: boolean }): this {
+    if (this.extra === null) {
+      this.finishHead(statusCode, head.lines, head.hasLength, false);
+      return this;
+    }
+    // Rare (a policy rule header, a draining close): rebuild the lines without the names set here.
+    const kept: Record<string, string[]> = {};
+    for (const line of head.lines.split('\r\n')) {
+      const colon = line.indexOf(':');
+      if (colon <= 0) continue;
+      const name = line.slice(0, colon).toLowerCase();
+      const values = kept[name];
+      if (values === undefined) kept[name] = [line.slice(colon + 2)];
+      else values.push(line.slice(colon + 2));
+    }
+    return this.writeHead(statusCode, kept);
+  }
+
+  /** Adds framing and connection handling to the lines and holds the head for the first write. */
+  private finishHead(statusCode: number, lines: string, hasLength: boolean, close: boolean): void {
+    const req = this.req;
+    let keepAlive = !close && this.keepAlive && (req.complete || !req.readingBody);
+    let head = `HTTP/1.1 ${statusCode} ${STATUS_CODES[statusCode] ?? 'Unknown'}\r\n${lines}`;
     const noBody = req.method === 'HEAD' || statusCode === 204 || statusCode === 304 || statusCode < 200;
     if (!hasLength && !noBody) {
       if (req.httpVersion === '1.1') {
@@ -226,7 +253,6 @@ export class Http1Response {
     this.noBody = noBody;
     this.keepAlive = keepAlive;
     this.headersSent = true;
-    return this;
   }
 
   /** Writes body bytes (the head first if it is still held); false when the socket is full (wait for 'drain'). */

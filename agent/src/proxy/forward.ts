@@ -20,10 +20,11 @@ import type { Readable } from 'node:stream';
 import type { Endpoint } from '@weft/shared';
 import type { ClientHandler } from '../http1/client-connection.js';
 import type { Http1Pool } from '../http1/client-pool.js';
+import { headerMapOf, isField, type ResponseHead } from '../http1/head-parser.js';
 import type { OutgoingHeaders } from '../http1/head-writer.js';
 import type { GoneSignal } from './client-link.js';
 import type { Deadline } from './deadline.js';
-import { downstreamResponseHeaders, type HeaderMap } from './headers.js';
+import { downstreamResponseHeaders, downstreamResponseLines, type HeaderMap, type HeadLines } from './headers.js';
 import type { ReplayableBody } from './replay-body.js';
 import { isStaleConnectionError } from './stale-connection.js';
 
@@ -47,6 +48,8 @@ export interface ResponseSink {
 export interface ResponseWriter extends ResponseSink {
   readonly headersSent: boolean;
   writeHead(statusCode: number, headers: OutgoingHeaders): unknown;
+  /** The head from header lines already written out (a received response forwarded as it came). */
+  writeHeadLines(statusCode: number, head: HeadLines): unknown;
 }
 
 /**
@@ -66,8 +69,46 @@ export interface ResponseBody {
 
 export interface UpstreamResponse {
   statusCode: number;
-  headers: HeaderMap;
+  /** The head as a node-style map (for a received response, built on first use). */
+  readonly headers: HeaderMap;
   body: ResponseBody;
+  /** The received fields while `headers` was never built (so nothing was edited): forwarded as they are. */
+  readonly rawHeaders?: readonly string[] | undefined;
+}
+
+/**
+ * A response from the upstream client. Most answers are forwarded without
+ * anyone reading a header by name, so the map is built only when asked for;
+ * until then the raw fields go downstream as received (headers.ts).
+ */
+class ReceivedResponse implements UpstreamResponse {
+  private map: HeaderMap | undefined;
+
+  constructor(
+    readonly statusCode: number,
+    private readonly raw: string[],
+    readonly body: ResponseBody,
+  ) {}
+
+  get headers(): HeaderMap {
+    this.map ??= headerMapOf(this.raw);
+    return this.map;
+  }
+
+  get rawHeaders(): readonly string[] | undefined {
+    return this.map === undefined ? this.raw : undefined;
+  }
+}
+
+/** One header of a response (`name` lowercase; the first value), without building a received response's map. */
+export function responseHeader(response: UpstreamResponse, name: string): string | undefined {
+  const raw = response.rawHeaders;
+  if (raw === undefined) {
+    const v = response.headers[name];
+    return Array.isArray(v) ? v[0] : v;
+  }
+  for (let i = 0; i < raw.length; i += 2) if (isField(raw[i]!, name)) return raw[i + 1];
+  return undefined;
 }
 
 export type TryOutcome = { ok: true; response: UpstreamResponse } | { ok: false; kind: FailureKind; error: unknown };
@@ -249,13 +290,13 @@ class Try implements ClientHandler, ResponseBody {
     else this.abortFn = abort;
   }
 
-  onHeaders(statusCode: number, headers: HeaderMap, resume: () => void): boolean {
+  onHeaders(head: ResponseHead, resume: () => void): boolean {
     if (this.settled) return false;
     this.settled = true;
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timer = undefined;
     this.resumeFn = resume;
-    this.settle({ ok: true, response: { statusCode, headers, body: this } });
+    this.settle({ ok: true, response: new ReceivedResponse(head.statusCode, head.rawHeaders, this) });
     return true;
   }
 
@@ -402,7 +443,9 @@ class Try implements ClientHandler, ResponseBody {
  */
 export function streamResponse(res: ResponseWriter, response: UpstreamResponse, requestId: string): Promise<void> | undefined {
   try {
-    res.writeHead(response.statusCode, downstreamResponseHeaders(response.headers, requestId));
+    const raw = response.rawHeaders;
+    if (raw !== undefined) res.writeHeadLines(response.statusCode, downstreamResponseLines(raw, requestId));
+    else res.writeHead(response.statusCode, downstreamResponseHeaders(response.headers, requestId));
   } catch (err) {
     // A response head we refuse to repeat (a header value that would split it): nothing was sent yet.
     response.body.destroy();

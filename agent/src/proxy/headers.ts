@@ -7,7 +7,7 @@
  */
 import { randomFillSync, randomUUID } from 'node:crypto';
 import { INSTANCE_HEADER, REQUEST_ID_HEADER } from '@weft/shared';
-import type { HeaderMap } from '../http1/head-parser.js';
+import { type HeaderMap, isField } from '../http1/head-parser.js';
 import type { OutgoingHeaders } from '../http1/head-writer.js';
 
 export const TIMEOUT_HEADER = 'x-weft-timeout-ms';
@@ -217,3 +217,41 @@ export function downstreamResponseHeaders(upstream: IncomingHeaders, requestId: 
 
 /** Mesh control headers a caller must not smuggle to the app. */
 export const MESH_REQUEST_HEADERS = [INSTANCE_HEADER, TIMEOUT_HEADER] as const;
+
+/** Header lines ready for a head (`name: value\r\n` each) and whether they carry a content-length. */
+export interface HeadLines {
+  lines: string;
+  hasLength: boolean;
+}
+
+/** Lengths of the hop-by-hop names and of x-request-id: any other name needs no string work below. */
+const SKIP_LENGTHS = new Set([...HOP_BY_HOP, REQUEST_ID_HEADER].map((n) => n.length));
+
+/**
+ * downstreamResponseHeaders for a received response's raw fields, written
+ * straight out as lines (names keep their case): the usual response needs
+ * no map and no second pass.
+ */
+export function downstreamResponseLines(raw: readonly string[], requestId: string): HeadLines {
+  let named: Set<string> | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    if (!isField(raw[i]!, 'connection')) continue;
+    const value = raw[i + 1]!;
+    if (PLAIN_CONNECTION.has(value)) continue;
+    named ??= new Set();
+    for (const t of connectionTokens(value)) named.add(t);
+  }
+  let lines = '';
+  let hasLength = false;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (named !== undefined || SKIP_LENGTHS.has(name.length)) {
+      const lower = name.toLowerCase();
+      if (HOP_BY_HOP.has(lower) || named?.has(lower) || lower === REQUEST_ID_HEADER) continue;
+    }
+    if (!hasLength && isField(name, 'content-length')) hasLength = true;
+    lines += `${name}: ${raw[i + 1]}\r\n`;
+  }
+  lines += `${REQUEST_ID_HEADER}: ${requestId}\r\n`;
+  return { lines, hasLength };
+}

@@ -17,7 +17,7 @@ import { ERROR_HEADER, INSTANCE_HEADER, MeshError, MeshErrorCode, MetricsRegistr
 import type { Listener, LocalInstance, ProxyOptions } from '../contracts.js';
 import type { Http1Request, Http1Response } from '../http1/server-message.js';
 import { Deadline, requestBudgetMs } from './deadline.js';
-import { sendOnce, streamResponse, type TryOutcome } from './forward.js';
+import { responseHeader, sendOnce, streamResponse, type TryOutcome } from './forward.js';
 import { MESH_REQUEST_HEADERS, requestIdOf, upstreamRequestHeaders } from './headers.js';
 import { type RequestContext, startListenerServer } from './listener-server.js';
 import { failureCode, failureMessage, releaseRequestBody, sendMeshError } from './mesh-response.js';
@@ -164,7 +164,7 @@ export async function startInboundListener(opts: InboundOptions): Promise<Listen
         errorCode = fail(req, res, requestId, failureCode(outcome.kind), why, { service: instance.service, instance: instanceId });
         return;
       }
-      const appCode = outcome.response.headers[ERROR_HEADER];
+      const appCode = responseHeader(outcome.response, ERROR_HEADER);
       try {
         // Undefined when the answer was complete already: no await (a microtask) then.
         const streaming = streamResponse(res, outcome.response, requestId);

@@ -20,7 +20,7 @@ import type { Listener, ProxyOptions } from '../contracts.js';
 import type { Http1Request, Http1Response } from '../http1/server-message.js';
 import { faultDelay, type OutboundPolicy, RULE_HEADER, sendPolicyResponse } from '../policy/policy-outbound.js';
 import { Deadline, requestBudgetMs } from './deadline.js';
-import { type Attempt, sendOnce, settledFailure, streamResponse, type TryOutcome, type TrySend } from './forward.js';
+import { type Attempt, responseHeader, sendOnce, settledFailure, streamResponse, type TryOutcome, type TrySend } from './forward.js';
 import { MESH_REQUEST_HEADERS, requestIdOf, TIMEOUT_HEADER, upstreamRequestHeaders } from './headers.js';
 import { hashKeyOf, LEAST_REQUEST } from './lb-policies.js';
 import { describeHealth, getLbPolicy } from './lb-policy.js';
@@ -276,7 +276,7 @@ export async function startOutboundListener(opts: OutboundOptions): Promise<List
         tries: result.tries,
       });
     }
-    const peerCode = outcome.response.headers[ERROR_HEADER];
+    const peerCode = responseHeader(outcome.response, ERROR_HEADER);
     if (plan) opts.policy?.editResponseHeaders(plan, outcome.response.headers);
     try {
       // Undefined when the answer was complete already: no await (a microtask) then.

@@ -17,7 +17,7 @@
  * Pure state: no timers, time comes from the injected clock.
  */
 import { type Endpoint, ERROR_HEADER } from '@weft/shared';
-import type { TryOutcome, TrySend } from './forward.js';
+import { responseHeader, type TryOutcome, type TrySend } from './forward.js';
 import { peerNotDelivered } from './retry-policy.js';
 
 export type OutlierVerdict = 'success' | 'failure' | 'unreachable' | 'neutral';
@@ -64,7 +64,7 @@ export function verdictOf(outcome: TryOutcome): OutlierVerdict {
   const status = outcome.response.statusCode;
   if (status < 500) return 'success';
   // The peer agent's own refusals that are about this caller, not the endpoint.
-  const code = outcome.response.headers[ERROR_HEADER];
+  const code = responseHeader(outcome.response, ERROR_HEADER);
   return code === 'circuit_open' || code === 'shutting_down' ? 'neutral' : 'failure';
 }
 

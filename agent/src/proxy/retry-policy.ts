@@ -25,7 +25,7 @@
  */
 import { type Endpoint, ERROR_HEADER, MeshErrorCode } from '@weft/shared';
 import type { GoneSignal } from './client-link.js';
-import { type Attempt, discard, type TryOutcome, type TrySend } from './forward.js';
+import { type Attempt, discard, responseHeader, type TryOutcome, type TrySend } from './forward.js';
 import type { RetryBudget } from './retry-budget.js';
 
 export const IDEMPOTENT: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'DELETE', 'PUT', 'TRACE']);
@@ -60,8 +60,7 @@ export interface RouteRetry {
 /** The peer agent's own error code, when the response came from the mesh rather than the app. */
 export function peerErrorCode(outcome: TryOutcome): string | undefined {
   if (!outcome.ok) return undefined;
-  const v = outcome.response.headers[ERROR_HEADER];
-  return Array.isArray(v) ? v[0] : v;
+  return responseHeader(outcome.response, ERROR_HEADER);
 }
 
 /** True when the peer agent says the request never reached the app. */
