@@ -318,3 +318,11 @@ describe('chunk writing helpers', () => {
     assert.equal(LAST_CHUNK, '0\r\n\r\n');
   });
 });
+
+describe('BodyDecoder: whitespace after a chunk size (lead review addition)', () => {
+  it('accepts whitespace before the line end or an extension, and refuses anything else after it', () => {
+    assert.equal(whole(Framing.Chunked, -1, '5 \r\nhello\r\n0\r\n\r\n').body, 'hello');
+    assert.equal(whole(Framing.Chunked, -1, '5 ;x=1\r\nhello\r\n0\r\n\r\n').body, 'hello');
+    throwsBodyError(() => whole(Framing.Chunked, -1, '5 6\r\nhello\r\n0\r\n\r\n'), /invalid chunk size/);
+  });
+});

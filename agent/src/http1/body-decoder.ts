@@ -15,6 +15,8 @@ export class BodyError extends Error {
 
 enum Chunk {
   Size,
+  /** Whitespace after the size: only more of it, ';' (an extension) or the line end may follow. */
+  SizeSpace,
   Extension,
   SizeLf,
   Data,
@@ -115,8 +117,16 @@ export class BodyDecoder {
           } else if (this.digits === 0) {
             throw new BodyError('invalid chunk size');
           } else if (c === 13) this.state = Chunk.SizeLf;
-          else if (c === 59 || c === 32 || c === 9) this.state = Chunk.Extension;
+          else if (c === 59) this.state = Chunk.Extension;
+          else if (c === 32 || c === 9) this.state = Chunk.SizeSpace;
           else throw new BodyError('invalid chunk size');
+          break;
+        }
+        case Chunk.SizeSpace: {
+          const c = buf[i]!;
+          if (c === 13) this.state = Chunk.SizeLf;
+          else if (c === 59) this.state = Chunk.Extension;
+          else if (c !== 32 && c !== 9) throw new BodyError('invalid chunk size');
           break;
         }
         case Chunk.Extension: {

@@ -61,6 +61,13 @@ const HEAD_END = Buffer.from('\r\n\r\n');
  */
 const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
 
+/** A copy of a view of READ_BUFFER (small ones come from node's buffer pool). */
+function copyOf(view: Buffer): Buffer {
+  const out = Buffer.allocUnsafe(view.length);
+  view.copy(out);
+  return out;
+}
+
 function socketError(message: string, code: string): Error {
   return Object.assign(new Error(message), { code });
 }
@@ -71,6 +78,8 @@ export class ClientConnection {
   reused = false;
   /** Coarse time it went back to the pool. */
   idleSince = 0;
+  /** How long it may stay idle: the pool's keep-alive timeout, shortened by the server's `Keep-Alive: timeout`. */
+  idleLimitMs = Number.POSITIVE_INFINITY;
   private connected = false;
   private connectTimer: NodeJS.Timeout | undefined;
   // The current exchange:
@@ -83,6 +92,8 @@ export class ClientConnection {
   private keepAlive = true;
   private requestSent = false;
   private paused = false;
+  /** Body bytes that arrived with the head while the handler was paused. */
+  private heldBody: Buffer | null = null;
   private body: Readable | null = null;
   private bodyChunked = false;
   /** Bumped per exchange: an abort handed to an earlier exchange does nothing to a later one. */
@@ -147,6 +158,7 @@ export class ClientConnection {
     this.gotBytes = false;
     this.keepAlive = true;
     this.paused = false;
+    this.heldBody = null;
     this.body = req.body;
     this.bodyChunked = chunked;
     this.requestSent = req.body === null;
@@ -226,6 +238,13 @@ export class ClientConnection {
   private readonly resume = (): void => {
     if (!this.paused) return;
     this.paused = false;
+    const held = this.heldBody;
+    if (held !== null) {
+      this.heldBody = null;
+      this.feedBody(held, 0);
+      // The handler may have paused again on those bytes.
+      if (this.paused) return;
+    }
     this.socket.resume();
   };
 
@@ -261,7 +280,7 @@ export class ClientConnection {
           return;
         }
         // Kept across reads: a copy when it is still a view of the read buffer.
-        this.head = buf.buffer === READ_BUFFER.buffer ? Buffer.from(buf) : buf;
+        this.head = buf.buffer === READ_BUFFER.buffer ? copyOf(buf) : buf;
         this.searched = buf.length;
         return;
       }
@@ -286,12 +305,18 @@ export class ClientConnection {
         continue;
       }
       this.keepAlive = parsed.keepAlive;
+      // A server that announces its idle timeout: close a second before it would.
+      if (parsed.keepAliveTimeoutMs !== undefined) this.idleLimitMs = Math.max(0, parsed.keepAliveTimeoutMs - 1_000);
       this.decoder = new BodyDecoder(parsed.framing, parsed.contentLength, this.onBodyBytes);
       const handler = this.handler!;
       if (!handler.onHeaders(parsed, this.resume)) this.pause();
       if (this.handler !== handler) return;
       if (this.decoder.done) this.complete(rest < buf.length);
-      else if (rest < buf.length) this.feedBody(buf, rest);
+      else if (rest < buf.length) {
+        // Body bytes read with the head wait for `resume` when the handler paused (a copy: buf is the shared read buffer).
+        if (this.paused) this.heldBody = copyOf(buf.subarray(rest));
+        else this.feedBody(buf, rest);
+      }
       return;
     }
   }
@@ -305,7 +330,7 @@ export class ClientConnection {
   /** Body bytes, copied out of the read buffer (the handler may keep them, or a socket write may). */
   private readonly onBodyBytes = (chunk: Buffer): void => {
     const h = this.handler;
-    if (h !== null && !h.onData(Buffer.from(chunk))) this.pause();
+    if (h !== null && !h.onData(copyOf(chunk))) this.pause();
   };
 
   private feedBody(buf: Buffer, at: number): void {

@@ -5,7 +5,9 @@
  * there is no queue and no connection cap here (the circuit breaker bounds
  * requests per service, service-resilience.ts). Idle connections close after
  * `keepAliveTimeoutMs` (shorter than the usual server's 5 s, so we close
- * first), checked by one sweep for all pools.
+ * first), or a second before the idle timeout a server announces
+ * (`Keep-Alive: timeout=N`, as node servers send), checked by one sweep for
+ * all pools.
  */
 import {
   ClientConnection,
@@ -20,6 +22,9 @@ export interface Http1PoolOptions {
   connectTimeoutMs: number;
 }
 
+/** How often idle connections are checked. */
+const SWEEP_MS = 1_000;
+
 /** Every pool with idle connections, for the one sweep that closes those idle too long. */
 const sweepable = new Set<Http1Pool>();
 let sweep: NodeJS.Timeout | undefined;
@@ -28,6 +33,7 @@ let coarseNow = Date.now();
 
 function ensureSweep(): void {
   if (sweep !== undefined) return;
+  coarseNow = Date.now();
   sweep = setInterval(() => {
     coarseNow = Date.now();
     for (const pool of sweepable) pool.closeIdle(coarseNow);
@@ -35,7 +41,7 @@ function ensureSweep(): void {
       clearInterval(sweep);
       sweep = undefined;
     }
-  }, 1_000);
+  }, SWEEP_MS);
   sweep.unref();
 }
 
@@ -91,6 +97,11 @@ export class Http1Pool implements ConnectionPool {
       return;
     }
     conn.idleSince = coarseNow;
+    // A server that keeps idle connections less than a sweep interval: not worth keeping at all.
+    if (conn.idleLimitMs < SWEEP_MS) {
+      conn.socket.destroy();
+      return;
+    }
     this.idle.push(conn);
     sweepable.add(this);
     ensureSweep();
@@ -103,11 +114,16 @@ export class Http1Pool implements ConnectionPool {
     if (this.idle.length === 0) sweepable.delete(this);
   }
 
-  /** Closes connections idle since before `now - keepAliveTimeoutMs`. */
+  /** Closes connections idle for longer than the keep-alive timeout (or the shorter one their server announced). */
   closeIdle(now: number): void {
-    const cutoff = now - this.opts.keepAliveTimeoutMs;
-    // Oldest first (LIFO stack: the bottom is the oldest).
-    while (this.idle.length > 0 && this.idle[0]!.idleSince <= cutoff) this.idle.shift()!.socket.destroy();
+    const limit = this.opts.keepAliveTimeoutMs;
+    for (let i = this.idle.length - 1; i >= 0; i--) {
+      const conn = this.idle[i]!;
+      if (now - conn.idleSince >= Math.min(limit, conn.idleLimitMs)) {
+        this.idle.splice(i, 1);
+        conn.socket.destroy();
+      }
+    }
     if (this.idle.length === 0) sweepable.delete(this);
   }
 

@@ -1,6 +1,15 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { Framing, HeadError, hasToken, parseRequestHead, parseResponseHead, type RequestHead } from './head-parser.js';
+import {
+  Framing,
+  HeadError,
+  hasToken,
+  headerMapOf,
+  isField,
+  parseRequestHead,
+  parseResponseHead,
+  type RequestHead,
+} from './head-parser.js';
 
 const LIMITS = { maxHeaderCount: 100 };
 
@@ -59,8 +68,10 @@ describe('parseRequestHead: request line', () => {
     ['non-ASCII method', 'G\xc9T / HTTP/1.1', /invalid method/],
     ['empty target (two spaces)', 'GET  HTTP/1.1', /empty request target/],
     ['tab in target', 'GET /a\tb HTTP/1.1', /invalid character in the request target "\/a\\tb"/],
-    ['DEL in target', 'GET /a\x7fb HTTP/1.1', /invalid character in the request target/],
-    ['NUL in target', 'GET /a\x00b HTTP/1.1', /invalid character in the request target/],
+    ['DEL in target', 'GET /a\x7fb HTTP/1.1', /^malformed request line: control character or bare line break$/],
+    ['NUL in target', 'GET /a\x00b HTTP/1.1', /^malformed request line: control character or bare line break$/],
+    ['a bare LF ending it', 'GET / HTTP/1.1\nHost: x', /^malformed request line: control character or bare line break$/],
+    ['a bare CR in it', 'GET /\r HTTP/1.1', /^malformed request line: control character or bare line break$/],
     ['HTTP/2.0', 'GET / HTTP/2.0', /unsupported protocol "HTTP\/2.0" \(HTTP\/1.0 and HTTP\/1.1 only\)/],
     ['HTTP/1.2', 'GET / HTTP/1.2', /unsupported protocol "HTTP\/1.2"/],
     ['lowercase version', 'GET / http/1.1', /unsupported protocol "http\/1.1"/],
@@ -107,18 +118,23 @@ describe('parseRequestHead: field lines', () => {
     refused(() => req('GET / HTTP/1.1', ': x'), 400, /invalid header name ""/);
     refused(() => req('GET / HTTP/1.1', 'X(a): x'), 400, /invalid header name "X\(a\)"/);
     refused(() => req('GET / HTTP/1.1', 'X\xe9: x'), 400, /invalid header name/);
-    refused(() => req('GET / HTTP/1.1', 'X\x00: x'), 400, /invalid header name/);
+    refused(() => req('GET / HTTP/1.1', 'X\x00: x'), 400, /^request: control character or bare line break in a header line$/);
+    refused(() => req('GET / HTTP/1.1', 'X-A', 'NoColon\x01'), 400, /^request: control character or bare line break in a header line$/);
   });
 
   it('refuses control characters in a value, naming the field', () => {
     refused(() => req('GET / HTTP/1.1', 'X-Foo: a\x00b'), 400, /^x-foo: control character in the value$/);
     refused(() => req('GET / HTTP/1.1', 'X-Foo: a\x7fb'), 400, /^x-foo: control character in the value$/);
     refused(() => req('GET / HTTP/1.1', 'X-Bar: a\x1bb'), 400, /^x-bar: control character in the value$/);
+    refused(() => req('GET / HTTP/1.1', 'Host: ok', 'X-Third: \x0c'), 400, /^x-third: control character in the value$/);
   });
 
   it('refuses a bare CR or LF inside a line (no line ends but CRLF)', () => {
     refused(() => req('GET / HTTP/1.1', 'Host: a\nX-Evil: 1'), 400, /^host: control character in the value$/);
     refused(() => req('GET / HTTP/1.1', 'Host: a\rX-Evil: 1'), 400, /^host: control character in the value$/);
+    // A CR right before the CRLF (the line ends in CR CR LF).
+    refused(() => req('GET / HTTP/1.1', 'X-A: v\r', 'X-B: w'), 400, /^x-a: control character in the value$/);
+    refused(() => parseRequestHead('GET / HTTP/1.1\r\nHost: a\r', LIMITS), 400, /^host: control character in the value$/);
   });
 
   it('accepts HTAB and obs-text inside values and trims surrounding whitespace', () => {
@@ -317,6 +333,31 @@ describe('parseRequestHead: keep-alive and expect', () => {
     assert.equal(c.expectContinue, false);
     assert.equal(c.unsupportedExpect, undefined);
   });
+
+  it('flags an unsupported expectation that is followed by a second Expect line (not only the last line counts)', () => {
+    // Expect: fancy + Expect: 100-continue is the list "fancy, 100-continue": "fancy" cannot be met (417).
+    const h = req('POST / HTTP/1.1', 'Expect: fancy', 'Expect: 100-continue', 'Content-Length: 1');
+    assert.equal(h.headers.expect, 'fancy, 100-continue');
+    assert.notEqual(h.unsupportedExpect, undefined);
+    assert.equal(h.expectContinue, false);
+  });
+});
+
+describe('headerMapOf and isField', () => {
+  it('builds the same map as a parsed request head', () => {
+    const h = req('GET / HTTP/1.1', 'Host: a', 'HOST: b', 'X-A: 1', 'x-a: 2', 'Set-Cookie: s', 'User-Agent: u');
+    assert.deepEqual(headerMapOf(h.rawHeaders), h.headers);
+    assert.deepEqual(headerMapOf([]), {});
+  });
+
+  it('compares a field name to a lowercase name, any case', () => {
+    assert.equal(isField('Content-Length', 'content-length'), true);
+    assert.equal(isField('content-length', 'content-length'), true);
+    assert.equal(isField('CONTENT-LENGTH', 'content-length'), true);
+    assert.equal(isField('Content-Lengths', 'content-length'), false);
+    assert.equal(isField('Content-Lengt', 'content-length'), false);
+    assert.equal(isField('Content_Length', 'content-length'), false);
+  });
 });
 
 describe('hasToken', () => {
@@ -377,6 +418,12 @@ describe('parseResponseHead: status line', () => {
     refused(() => res('GET', 'HTTP/1.1 200 OK', 'Bad Name: 1'), 400, /^response: invalid header name "Bad Name"$/);
     refused(() => res('GET', 'HTTP/1.1 200 OK', 'NoColon'), 400, /^response: header line without ':'/);
     refused(() => res('GET', 'HTTP/1.1 200 OK', 'Location: /a\x00'), 400, /^location: control character in the value$/);
+    refused(() => res('GET', 'HTTP/1.1 200 OK', 'Location: /a\nX-Injected: 1'), 400, /^location: control character in the value$/);
+  });
+
+  it('refuses control characters and bare line breaks in the status line', () => {
+    refused(() => res('GET', 'HTTP/1.1 200 O\x00K'), 400, /^malformed response line: control character or bare line break$/);
+    refused(() => res('GET', 'HTTP/1.1 200 OK\nX-Injected: 1'), 400, /^malformed response line: control character or bare line break$/);
   });
 
   it('refuses more than 1000 response header fields (431)', () => {
@@ -465,7 +512,12 @@ describe('parseResponseHead: framing and keep-alive', () => {
     assert.equal(res('HEAD', 'HTTP/1.0 200 OK').keepAlive, false);
   });
 
-  it('builds the header map like requests (set-cookie array, first-wins, joins)', () => {
+  it('keeps the (joined) connection field', () => {
+    assert.equal(res('GET', 'HTTP/1.1 200 OK', 'Content-Length: 0').connection, undefined);
+    assert.equal(res('GET', 'HTTP/1.1 200 OK', 'Connection: keep-alive', 'connection: Upgrade').connection, 'keep-alive, Upgrade');
+  });
+
+  it('builds the header map (headerMapOf) like requests (set-cookie array, first-wins, joins)', () => {
     const h = res(
       'GET',
       'HTTP/1.1 200 OK',
@@ -477,12 +529,24 @@ describe('parseResponseHead: framing and keep-alive', () => {
       'Vary: origin',
       'Content-Length: 0',
     );
-    assert.deepEqual(h.headers, {
+    assert.deepEqual(headerMapOf(h.rawHeaders), {
       'set-cookie': ['a=1; Path=/', 'b=2, c=3'],
       location: '/one',
       vary: 'accept, origin',
       'content-length': '0',
     });
     assert.equal(h.rawHeaders.length, 14);
+  });
+});
+
+describe('parseRequestHead / parseResponseHead: lead review additions', () => {
+  it('refuses transfer-encoding in an HTTP/1.0 request (RFC 9112 §6.1: faulty framing)', () => {
+    refused(() => req('POST / HTTP/1.0', 'Host: a', 'Transfer-Encoding: chunked'), 400, /HTTP\/1\.0 request/);
+  });
+
+  it('reads the idle timeout a server announces in Keep-Alive, in ms', () => {
+    assert.equal(res('GET', 'HTTP/1.1 200 OK', 'Content-Length: 0', 'Keep-Alive: timeout=5').keepAliveTimeoutMs, 5000);
+    assert.equal(res('GET', 'HTTP/1.1 200 OK', 'Content-Length: 0', 'keep-alive: max=100, timeout=2').keepAliveTimeoutMs, 2000);
+    assert.equal(res('GET', 'HTTP/1.1 200 OK', 'Content-Length: 0').keepAliveTimeoutMs, undefined);
   });
 });

@@ -67,6 +67,8 @@ export interface RequestHead extends CommonHead {
 export interface ResponseHead extends CommonHead {
   /** The Connection field (joined when repeated), or undefined. */
   connection: string | undefined;
+  /** The idle time the server keeps the connection open, from `Keep-Alive: timeout=N` (ms), or undefined. */
+  keepAliveTimeoutMs: number | undefined;
   statusCode: number;
   statusMessage: string;
 }
@@ -138,6 +140,7 @@ interface Fields {
   transferEncoding: string | undefined;
   connection: string | undefined;
   expect: string | undefined;
+  keepAlive: string | undefined;
 }
 
 /** Adds one field to a node-style header map (see the file comment). */
@@ -146,6 +149,7 @@ function addToMap(headers: HeaderMap, name: string, value: string): void {
   const prev = headers[key];
   if (prev === undefined) headers[key] = key === 'set-cookie' ? [value] : value;
   else if (Array.isArray(prev)) prev.push(value);
+  else if (key === 'cookie') headers[key] = `${prev}; ${value}`;
   else if (!FIRST_WINS.has(key)) headers[key] = `${prev}, ${value}`;
 }
 
@@ -173,6 +177,7 @@ function parseFields(text: string, at: number, maxFields: number, what: string, 
   let transferEncoding: string | undefined;
   let connection: string | undefined;
   let expect: string | undefined;
+  let keepAlive: string | undefined;
   const end = text.length;
   while (at < end) {
     let eol = text.indexOf('\r\n', at);
@@ -201,14 +206,15 @@ function parseFields(text: string, at: number, maxFields: number, what: string, 
         break;
       case 10:
         if (isField(name, 'connection')) connection = connection === undefined ? value : `${connection}, ${value}`;
+        else if (isField(name, 'keep-alive')) keepAlive = value;
         break;
       case 6:
-        if (isField(name, 'expect')) expect = value;
+        if (isField(name, 'expect')) expect = expect === undefined ? value : `${expect}, ${value}`;
         break;
     }
     at = eol + 2;
   }
-  return { rawHeaders, contentLengths, transferEncoding, connection, expect };
+  return { rawHeaders, contentLengths, transferEncoding, connection, expect, keepAlive };
 }
 
 function parseContentLength(value: string, what: string): number {
@@ -283,6 +289,9 @@ export function parseRequestHead(text: string, limits: RequestLimits): RequestHe
   let framing = Framing.None;
   let contentLength = -1;
   if (f.transferEncoding !== undefined) {
+    if (httpVersion === '1.0') {
+      throw new HeadError(400, `${what} (transfer-encoding in an HTTP/1.0 request); refused to prevent request smuggling`);
+    }
     if (f.contentLengths > 0) {
       throw new HeadError(400, `${what} (both content-length and transfer-encoding); refused to prevent request smuggling`);
     }
@@ -315,6 +324,23 @@ export function parseRequestHead(text: string, limits: RequestLimits): RequestHe
   };
 }
 
+/** The three digits at 9..11 of a status line as a number, or -1. */
+function statusCodeOf(text: string): number {
+  let code = 0;
+  for (let i = 9; i < 12; i++) {
+    const c = text.charCodeAt(i);
+    if (!(c >= 48 && c <= 57)) return -1;
+    code = code * 10 + (c - 48);
+  }
+  return code;
+}
+
+/** `timeout=N` of a Keep-Alive field, in ms, or undefined. */
+function keepAliveTimeoutOf(value: string): number | undefined {
+  const m = /(?:^|[,;\s])timeout\s*=\s*(\d{1,6})/i.exec(value);
+  return m === null ? undefined : Number(m[1]) * 1000;
+}
+
 /** Response heads are not limited in field count beyond the byte limit of the head. */
 const MAX_RESPONSE_FIELDS = 1000;
 
@@ -327,8 +353,8 @@ export function parseResponseHead(text: string, requestMethod: string): Response
   let eol = text.indexOf('\r\n');
   if (eol < 0) eol = text.length;
   const httpVersion = versionOf(text, 0, 8);
-  const code = Number(text.slice(9, 12));
-  if (httpVersion === undefined || text.charCodeAt(8) !== 32 || !(code >= 100 && code <= 999) || text.slice(9, 12).includes('.')) {
+  const code = statusCodeOf(text);
+  if (httpVersion === undefined || text.charCodeAt(8) !== 32 || code < 100) {
     throw new HeadError(400, `malformed status line ${quoted(text.slice(0, eol))}`);
   }
   if (eol > 12 && text.charCodeAt(12) !== 32) throw new HeadError(400, `malformed status line ${quoted(text.slice(0, eol))}`);
@@ -358,6 +384,7 @@ export function parseResponseHead(text: string, requestMethod: string): Response
     httpVersion,
     rawHeaders: f.rawHeaders,
     connection: f.connection,
+    keepAliveTimeoutMs: f.keepAlive === undefined ? undefined : keepAliveTimeoutOf(f.keepAlive),
     framing,
     contentLength,
     keepAlive,

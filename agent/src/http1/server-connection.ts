@@ -64,12 +64,15 @@ export class ServerConnection implements ExchangeHost {
   private readPaused = false;
   /** Exchanges completed on this connection. */
   served = 0;
+  /** The client's address, read once (each read of socket.remoteAddress asks the OS). */
+  private readonly remoteAddress: string | undefined;
 
   constructor(
     readonly socket: Socket,
     private readonly owner: ConnectionOwner,
   ) {
     this.since = owner.now;
+    this.remoteAddress = socket.remoteAddress;
     socket.setNoDelay(true);
     socket.on('data', this.onData);
     socket.on('end', this.onEnd);
@@ -113,7 +116,14 @@ export class ServerConnection implements ExchangeHost {
   /** Parses buffered bytes in Head state: dispatches every complete request it can (one at a time). */
   private parse(): void {
     while (this.state === ConnState.Head && this.pending !== null) {
-      const buf = this.pending;
+      let buf = this.pending;
+      // RFC 9112 §2.2: empty lines before a request line are ignored.
+      while (this.searched === 0 && buf.length >= 2 && buf[0] === 13 && buf[1] === 10) buf = buf.subarray(2);
+      if (buf.length === 0) {
+        this.pending = null;
+        return;
+      }
+      this.pending = buf;
       if (this.searched === 0 && buf.length > 0) this.since = this.owner.now;
       const end = buf.indexOf(HEAD_END, Math.max(0, this.searched - 3));
       const max = this.owner.maxHeaderBytes;
@@ -159,7 +169,7 @@ export class ServerConnection implements ExchangeHost {
       this.refuse(417, `expect: ${JSON.stringify(head.unsupportedExpect.slice(0, 80))} is not supported (only 100-continue)`, head.method);
       return;
     }
-    const req = new Http1Request(head, this.socket.remoteAddress, this);
+    const req = new Http1Request(head, this.remoteAddress, this);
     const res = new Http1Response(req, this);
     this.req = req;
     this.res = res;

@@ -237,7 +237,8 @@ export class Http1Response {
   /** Adds framing and connection handling to the lines and holds the head for the first write. */
   private finishHead(statusCode: number, lines: string, hasLength: boolean, close: boolean): void {
     const req = this.req;
-    let keepAlive = !close && this.keepAlive && (req.complete || !req.readingBody);
+    // A body still arriving when the answer starts: the connection closes after the answer (the rest is dropped).
+    let keepAlive = !close && this.keepAlive && req.complete;
     let head = `HTTP/1.1 ${statusCode} ${STATUS_CODES[statusCode] ?? 'Unknown'}\r\n${lines}`;
     const noBody = req.method === 'HEAD' || statusCode === 204 || statusCode === 304 || statusCode < 200;
     if (!hasLength && !noBody) {
