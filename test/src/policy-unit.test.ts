@@ -162,12 +162,12 @@ test('the local rate limit answers 429 naming the limit and the rule', () => {
     [],
   );
   const p = new OutboundPolicy(view, () => 0.5);
-  const decide = () => p.decide('orders', 'GET', '/items/1', {}, 'orders');
+  const decide = () => p.decide('orders', 'GET', '/items/1', { headers: {} }, 'orders');
   assert.equal(decide()?.respond, false);
   assert.equal(decide()?.respond, false);
   const third = decide();
   assert.ok(third?.respond);
   assert.equal(third.status, 429);
   assert.equal(third.headers['x-weft-error'], 'rate_limited; limit=orders; rule=orders/2');
-  assert.equal(p.decide('payments', 'GET', '/', {}, 'payments'), null);
+  assert.equal(p.decide('payments', 'GET', '/', { headers: {} }, 'payments'), null);
 });

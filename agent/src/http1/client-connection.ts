@@ -24,7 +24,12 @@ export interface ClientRequest {
   method: string;
   /** origin-form: path and query. */
   path: string;
-  headers: HeaderMap;
+  /** The header lines, already written out (the proxy's way), or... */
+  lines?: { lines: string; hasLength: boolean };
+  /** ...a header map (written out here). One of the two. */
+  headers?: HeaderMap;
+  /** Lines appended for this request only. */
+  extraLines?: string;
   /** Streamed after the head; sent with the request's content-length header when it has one, else chunked. */
   body: Readable | null;
 }
@@ -137,9 +142,18 @@ export class ClientConnection {
     let head = `${req.method} ${req.path} HTTP/1.1\r\n`;
     let chunked = false;
     try {
-      head += headerLines(req.headers);
-      if (req.headers.host === undefined) head += `host: ${this.defaultHost}\r\n`;
-      if (req.body !== null && req.headers['content-length'] === undefined) {
+      let hasLength: boolean;
+      if (req.lines !== undefined) {
+        head += req.lines.lines;
+        hasLength = req.lines.hasLength;
+      } else {
+        const headers = req.headers ?? {};
+        head += headerLines(headers);
+        if (headers.host === undefined) head += `host: ${this.defaultHost}\r\n`;
+        hasLength = headers['content-length'] !== undefined;
+      }
+      if (req.extraLines !== undefined) head += req.extraLines;
+      if (req.body !== null && !hasLength) {
         head += 'transfer-encoding: chunked\r\n';
         chunked = true;
       }

@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import {
   Framing,
   HeadError,
+  type HeaderMap,
   hasToken,
   headerMapOf,
   isField,
@@ -13,9 +14,14 @@ import {
 
 const LIMITS = { maxHeaderCount: 100 };
 
-/** A request head from its lines (no final blank line, as the server hands it). */
-function req(...lines: string[]): RequestHead {
-  return parseRequestHead(lines.join('\r\n'), LIMITS);
+/** A request head from its lines (no final blank line, as the server hands it), with its header map. */
+function req(...lines: string[]): RequestHead & { headers: HeaderMap } {
+  return withMap(parseRequestHead(lines.join('\r\n'), LIMITS));
+}
+
+/** The head with the node-style map the server builds on demand (Http1Request.headers). */
+function withMap(h: RequestHead): RequestHead & { headers: HeaderMap } {
+  return Object.assign(h, { headers: headerMapOf(h.rawHeaders) });
 }
 
 function res(method: string, ...lines: string[]) {
@@ -146,13 +152,16 @@ describe('parseRequestHead: field lines', () => {
   });
 
   it('ignores a trailing CRLF after the last field', () => {
-    const h = parseRequestHead('GET / HTTP/1.1\r\nHost: a\r\n', LIMITS);
+    const h = withMap(parseRequestHead('GET / HTTP/1.1\r\nHost: a\r\n', LIMITS));
     assert.deepEqual(h.headers, { host: 'a' });
   });
 
   it('answers 431 beyond maxHeaderCount fields, and accepts exactly the limit', () => {
     const lines = Array.from({ length: 5 }, (_, i) => `X-${i}: ${i}`);
-    assert.equal(Object.keys(parseRequestHead(['GET / HTTP/1.1', ...lines].join('\r\n'), { maxHeaderCount: 5 }).headers).length, 5);
+    assert.equal(
+      Object.keys(withMap(parseRequestHead(['GET / HTTP/1.1', ...lines].join('\r\n'), { maxHeaderCount: 5 })).headers).length,
+      5,
+    );
     refused(
       () => parseRequestHead(['GET / HTTP/1.1', ...lines, 'X-5: 5'].join('\r\n'), { maxHeaderCount: 5 }),
       431,
@@ -212,10 +221,11 @@ describe('parseRequestHead: header map shape (as node:http)', () => {
     assert.equal(h.headers.cookie, 'a=1; b=2');
   });
 
-  it('types host as a string', () => {
-    const h = req('GET / HTTP/1.1', 'Host: a');
-    const host: string | undefined = h.headers.host;
+  it('reports the first Host and how many were sent', () => {
+    const h = req('GET / HTTP/1.1', 'Host: a', 'HOST: b');
+    const host: string | undefined = h.host;
     assert.equal(host, 'a');
+    assert.equal(h.hostCount, 2);
   });
 });
 

@@ -53,8 +53,12 @@ interface CommonHead {
   keepAlive: boolean;
 }
 
+/** A request head: raw fields and the few the server itself needs (headerMapOf builds the map). */
 export interface RequestHead extends CommonHead {
-  headers: RequestHeaderMap;
+  /** The first Host field, or undefined. */
+  host: string | undefined;
+  /** How many Host fields were sent (a request has exactly one). */
+  hostCount: number;
   method: string;
   url: string;
   /** `Expect: 100-continue` was sent. */
@@ -141,6 +145,10 @@ interface Fields {
   connection: string | undefined;
   expect: string | undefined;
   keepAlive: string | undefined;
+  host: string | undefined;
+  hostCount: number;
+  /** The first Content-Length value. */
+  contentLength: string | undefined;
 }
 
 /** Adds one field to a node-style header map (see the file comment). */
@@ -178,6 +186,9 @@ function parseFields(text: string, at: number, maxFields: number, what: string, 
   let connection: string | undefined;
   let expect: string | undefined;
   let keepAlive: string | undefined;
+  let host: string | undefined;
+  let hostCount = 0;
+  let contentLength: string | undefined;
   const end = text.length;
   while (at < end) {
     let eol = text.indexOf('\r\n', at);
@@ -199,7 +210,16 @@ function parseFields(text: string, at: number, maxFields: number, what: string, 
     // Only the names that decide framing are compared (lengths first: no string work for the others).
     switch (name.length) {
       case 14:
-        if (isField(name, 'content-length')) contentLengths++;
+        if (isField(name, 'content-length')) {
+          contentLengths++;
+          contentLength ??= value;
+        }
+        break;
+      case 4:
+        if (isField(name, 'host')) {
+          hostCount++;
+          host ??= value;
+        }
         break;
       case 17:
         if (isField(name, 'transfer-encoding')) transferEncoding = transferEncoding === undefined ? value : `${transferEncoding}, ${value}`;
@@ -214,7 +234,7 @@ function parseFields(text: string, at: number, maxFields: number, what: string, 
     }
     at = eol + 2;
   }
-  return { rawHeaders, contentLengths, transferEncoding, connection, expect, keepAlive };
+  return { rawHeaders, contentLengths, transferEncoding, connection, expect, keepAlive, host, hostCount, contentLength };
 }
 
 function parseContentLength(value: string, what: string): number {
@@ -283,8 +303,7 @@ export function parseRequestHead(text: string, limits: RequestLimits): RequestHe
       `malformed request line: unsupported protocol ${quoted(text.slice(sp2 + 1, eol))} (HTTP/1.0 and HTTP/1.1 only)`,
     );
   }
-  const headers: RequestHeaderMap = {};
-  const f = parseFields(text, eol + 2, limits.maxHeaderCount, 'request', headers);
+  const f = parseFields(text, eol + 2, limits.maxHeaderCount, 'request', undefined);
   const what = 'ambiguous request framing';
   let framing = Framing.None;
   let contentLength = -1;
@@ -305,7 +324,7 @@ export function parseRequestHead(text: string, limits: RequestLimits): RequestHe
   } else if (f.contentLengths > 0) {
     if (f.contentLengths > 1)
       throw new HeadError(400, `${what} (content-length sent ${f.contentLengths} times); refused to prevent request smuggling`);
-    contentLength = parseContentLength(headers['content-length'] as string, what);
+    contentLength = parseContentLength(f.contentLength!, what);
     if (contentLength > 0) framing = Framing.Length;
   }
   const expect = f.expect;
@@ -314,7 +333,8 @@ export function parseRequestHead(text: string, limits: RequestLimits): RequestHe
     method: text.slice(0, sp1),
     url,
     httpVersion,
-    headers,
+    host: f.host,
+    hostCount: f.hostCount,
     rawHeaders: f.rawHeaders,
     framing,
     contentLength,

@@ -12,7 +12,7 @@
  *     HTTP/1.1, else close-delimited.
  */
 import { STATUS_CODES } from 'node:http';
-import { Framing, type HeaderMap, type RequestHead, type RequestHeaderMap } from './head-parser.js';
+import { Framing, type HeaderMap, headerMapOf, isField, type RequestHead, type RequestHeaderMap } from './head-parser.js';
 import { headerLine, type OutgoingHeaders } from './head-writer.js';
 
 /** What the connection does for its current exchange (implemented by ServerConnection). */
@@ -45,8 +45,12 @@ export class Http1Request {
   readonly method: string;
   readonly url: string;
   readonly httpVersion: '1.0' | '1.1';
-  readonly headers: RequestHeaderMap;
+  /** Name, value, name, value... as received. */
   readonly rawHeaders: string[];
+  /** The first Host field, or undefined. */
+  readonly host: string | undefined;
+  /** How many Host fields were sent. */
+  readonly hostCount: number;
   /** The request carries a body (a non-zero content-length, or chunked). */
   readonly hasBody: boolean;
   /** The body's content-length, or -1 (none, or chunked). */
@@ -57,6 +61,7 @@ export class Http1Request {
   complete: boolean;
   /** The connection died before the whole body arrived. */
   aborted = false;
+  private map: RequestHeaderMap | undefined;
   private reader: BodyReader | null = null;
   private queue: Buffer[] | null = null;
   private queuedBytes = 0;
@@ -65,17 +70,35 @@ export class Http1Request {
   constructor(
     head: RequestHead,
     readonly remoteAddress: string | undefined,
-    private readonly host: ExchangeHost,
+    private readonly conn: ExchangeHost,
   ) {
     this.method = head.method;
     this.url = head.url;
     this.httpVersion = head.httpVersion;
-    this.headers = head.headers;
     this.rawHeaders = head.rawHeaders;
+    this.host = head.host;
+    this.hostCount = head.hostCount;
     this.hasBody = head.framing !== Framing.None;
     this.contentLength = head.contentLength;
     this.keepAlive = head.keepAlive;
     this.complete = !this.hasBody;
+  }
+
+  /**
+   * The fields as a node-style map, built on first use: the proxy's own
+   * path reads the few fields it needs with header() instead, and only
+   * policy matching and hashing need the map.
+   */
+  get headers(): RequestHeaderMap {
+    this.map ??= headerMapOf(this.rawHeaders) as RequestHeaderMap;
+    return this.map;
+  }
+
+  /** The first value of field `name` (lowercase), without building the map. */
+  header(name: string): string | undefined {
+    const raw = this.rawHeaders;
+    for (let i = 0; i < raw.length; i += 2) if (isField(raw[i]!, name)) return raw[i + 1];
+    return undefined;
   }
 
   /** Starts delivering the body to `reader` (once per request): queued bytes first, synchronously. */
@@ -85,7 +108,7 @@ export class Http1Request {
     const queue = this.queue;
     this.queue = null;
     if (queue !== null) for (const chunk of queue) reader.onData(chunk);
-    if (this.queuedBytes >= QUEUE_PAUSE_BYTES && !this.paused) this.host.resumeReading();
+    if (this.queuedBytes >= QUEUE_PAUSE_BYTES && !this.paused) this.conn.resumeReading();
     this.queuedBytes = 0;
     if (this.complete) reader.onEnd();
     else if (this.aborted) reader.onAbort();
@@ -109,13 +132,13 @@ export class Http1Request {
   pause(): void {
     if (this.paused || this.complete) return;
     this.paused = true;
-    this.host.pauseReading();
+    this.conn.pauseReading();
   }
 
   resume(): void {
     if (!this.paused) return;
     this.paused = false;
-    this.host.resumeReading();
+    this.conn.resumeReading();
   }
 
   // --- the connection's side ---
@@ -130,7 +153,7 @@ export class Http1Request {
     if (this.queue === null) this.queue = [chunk];
     else this.queue.push(chunk);
     this.queuedBytes += chunk.length;
-    if (this.queuedBytes >= QUEUE_PAUSE_BYTES && this.queuedBytes - chunk.length < QUEUE_PAUSE_BYTES) this.host.pauseReading();
+    if (this.queuedBytes >= QUEUE_PAUSE_BYTES && this.queuedBytes - chunk.length < QUEUE_PAUSE_BYTES) this.conn.pauseReading();
   }
 
   /** @internal */

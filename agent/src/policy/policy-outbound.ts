@@ -70,11 +70,18 @@ export class OutboundPolicy {
   }
 
   /** Null = no policy for this service, or nothing applies: forward as usual. */
-  decide(service: string, method: string, pathAndQuery: string, headers: IncomingHttpHeaders, authority: string): PolicyDecision | null {
+  decide(
+    service: string,
+    method: string,
+    pathAndQuery: string,
+    request: { readonly headers: IncomingHttpHeaders },
+    authority: string,
+  ): PolicyDecision | null {
     const policy = this.view.get(service);
     if (policy === undefined) return null;
     const { path, query } = splitPath(pathAndQuery);
-    const rule = policy.rules.length > 0 ? route(policy, { method, path, query, headers }) : undefined;
+    // The request's header map is read (and, on the proxy, built) only when there are rules to match.
+    const rule = policy.rules.length > 0 ? route(policy, { method, path, query, headers: request.headers }) : undefined;
     if (policy.rateLimit && !policy.rateLimit.take()) {
       const tag = rule ? `; rule=${rule.id}` : '';
       return meshAnswer(

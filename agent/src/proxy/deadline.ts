@@ -5,7 +5,6 @@
  * allows. The outbound listener passes what is left to the peer agent in the
  * same header, so the inbound side never outwaits the caller.
  */
-import type { IncomingHttpHeaders } from 'node:http';
 import { MeshError, MeshErrorCode } from '@weft/shared';
 import { TIMEOUT_HEADER } from './headers.js';
 
@@ -28,10 +27,8 @@ export class Deadline {
 }
 
 /** The budget for one request: the header's value when valid and smaller, else the default. */
-export function requestBudgetMs(headers: IncomingHttpHeaders, defaultMs: number): number | MeshError {
-  const raw = headers[TIMEOUT_HEADER];
-  if (raw === undefined) return defaultMs;
-  const value = Array.isArray(raw) ? raw[0]! : raw;
+export function requestBudgetMs(value: string | undefined, defaultMs: number): number | MeshError {
+  if (value === undefined) return defaultMs;
   // Usually a plain number from the peer agent: parsed by hand, no trim or regex.
   const ms = plainMs(value);
   if (ms > 0) return Math.min(ms, defaultMs);

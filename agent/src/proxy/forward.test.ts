@@ -39,7 +39,7 @@ describe('one try (dispatch handler)', () => {
         const outcome = await sendOnce(pool, {
           method: 'GET',
           path: '/',
-          headers: { host: 'x' },
+          head: { lines: 'host: x\r\n', hasLength: false },
           body: null,
           timeoutMs: 5_000,
           clientGone: new ClientLink(),
@@ -64,7 +64,7 @@ describe('one try (dispatch handler)', () => {
       const outcome = await sendOnce(pool, {
         method: 'GET',
         path: '/',
-        headers: {},
+        head: { lines: 'host: x\r\n', hasLength: false },
         body: null,
         timeoutMs: 50,
         clientGone: new ClientLink(),

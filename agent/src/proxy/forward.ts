@@ -117,7 +117,8 @@ export type TryOutcome = { ok: true; response: UpstreamResponse } | { ok: false;
 export interface Attempt {
   method: string;
   path: string;
-  headers: HeaderMap;
+  /** The request's header lines (built once; each try adds its own mesh headers). */
+  head: HeadLines;
   /** The request body (each try takes a stream from it), or null for a request without one. */
   body: ReplayableBody | null;
   /** Time allowed for the next try's response head; the retry loop sets it before each try. */
@@ -175,7 +176,9 @@ export { hasBody } from './replay-body.js';
 export interface SendOnce {
   method: string;
   path: string;
-  headers: HeaderMap;
+  head: HeadLines;
+  /** Lines for this try only (the mesh control headers for a peer agent). */
+  extraLines?: string;
   body: Readable | null;
   /** No response head within this many ms -> `timeout`. */
   timeoutMs: number;
@@ -200,7 +203,7 @@ export function sendOnce(pool: Http1Pool, r: SendOnce): Promise<TryOutcome> {
   if (r.clientGone.aborted) return settledFailure('aborted', new ClientGone('client gone'), r.onOutcome);
   if (r.timeoutMs <= 0) return settledFailure('timeout', new DeadlineExceeded('deadline exceeded'), r.onOutcome);
   const t = new Try(r.clientGone, r.timeoutMs, r.onOutcome);
-  pool.dispatch({ method: r.method, path: r.path, headers: r.headers, body: r.body }, t);
+  pool.dispatch({ method: r.method, path: r.path, lines: r.head, extraLines: r.extraLines, body: r.body }, t);
   return t.outcome;
 }
 

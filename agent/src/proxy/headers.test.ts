@@ -2,10 +2,17 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { MeshError } from '@weft/shared';
 import type { Http1Request } from '../http1/server-message.js';
-import { isValidTraceparent, newTraceparent, stripHopByHop, upstreamRequestHeaders } from './headers.js';
+import {
+  isValidTraceparent,
+  MESH_REQUEST_HEADERS,
+  newTraceparent,
+  stripHopByHop,
+  upstreamRequestHeaders,
+  upstreamRequestLines,
+} from './headers.js';
 import { parseRequestTarget } from './request-target.js';
 
-const target = (url: string, host?: string) => parseRequestTarget({ url, headers: host === undefined ? {} : { host } } as Http1Request);
+const target = (url: string, host?: string) => parseRequestTarget({ url, host } as Http1Request);
 
 describe('request target', () => {
   it('reads the service from an absolute-form URL, lowercased and without port', () => {
@@ -61,5 +68,112 @@ describe('headers', () => {
     assert.equal(h['x-forwarded-host'], 'shop.example');
     assert.equal(h['x-forwarded-for'], '1.1.1.1, 2.2.2.2');
     assert.equal(h['x-weft-instance'], undefined);
+  });
+});
+
+describe('upstream request lines (the raw-field path)', () => {
+  /** The lines parsed back into a map of lowercase name -> values (in order). */
+  function parse(lines: string): Map<string, string[]> {
+    const out = new Map<string, string[]>();
+    for (const line of lines.split('\r\n')) {
+      if (line === '') continue;
+      const colon = line.indexOf(':');
+      const name = line.slice(0, colon).toLowerCase();
+      out.set(name, [...(out.get(name) ?? []), line.slice(colon + 2)]);
+    }
+    return out;
+  }
+  const MESH = MESH_REQUEST_HEADERS;
+
+  it('matches the map path: host first, hop-by-hop and mesh headers dropped, forwarding headers set', () => {
+    const raw = [
+      'Host',
+      'ignored',
+      'Connection',
+      'keep-alive, X-Secret',
+      'X-Secret',
+      's',
+      'Keep-Alive',
+      'timeout=5',
+      'Transfer-Encoding',
+      'chunked',
+      'X-Weft-Instance',
+      'smuggled',
+      'x-weft-timeout-ms',
+      '1',
+      'Expect',
+      '100-continue',
+      'X-Forwarded-For',
+      '1.1.1.1',
+      'x-forwarded-for',
+      '2.2.2.2',
+      'X-Forwarded-Proto',
+      'https',
+      'X-Request-Id',
+      'old',
+      'Accept',
+      'a',
+      'Accept',
+      'b',
+    ];
+    const { lines, hasLength } = upstreamRequestLines(raw, {
+      clientAddress: '3.3.3.3',
+      authority: 'orders',
+      requestId: 'r1',
+      firstHop: true,
+      drop: MESH,
+    });
+    assert.ok(lines.startsWith('host: orders\r\n'), lines);
+    const h = parse(lines);
+    for (const gone of ['connection', 'x-secret', 'keep-alive', 'transfer-encoding', 'x-weft-instance', 'x-weft-timeout-ms', 'expect']) {
+      assert.equal(h.get(gone), undefined, gone);
+    }
+    assert.deepEqual(h.get('x-forwarded-for'), ['1.1.1.1, 2.2.2.2, 3.3.3.3']);
+    assert.deepEqual(h.get('x-forwarded-proto'), ['http']);
+    assert.deepEqual(h.get('x-forwarded-host'), ['orders']);
+    assert.deepEqual(h.get('x-request-id'), ['r1']);
+    assert.deepEqual(h.get('accept'), ['a', 'b']);
+    assert.deepEqual(h.get('host'), ['orders']);
+    assert.ok(isValidTraceparent(h.get('traceparent')![0]!));
+    assert.equal(hasLength, false);
+  });
+
+  it('keeps a valid traceparent with its tracestate, replaces an invalid one without it, and sees content-length', () => {
+    const tp = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+    const kept = upstreamRequestLines(['traceparent', tp, 'TraceState', 'a=b', 'Content-Length', '5'], {
+      clientAddress: undefined,
+      authority: 'o',
+      requestId: 'r',
+      firstHop: false,
+    });
+    assert.deepEqual(parse(kept.lines).get('traceparent'), [tp]);
+    assert.deepEqual(parse(kept.lines).get('tracestate'), ['a=b']);
+    assert.equal(kept.hasLength, true);
+    const fresh = parse(
+      upstreamRequestLines(['traceparent', 'garbage', 'tracestate', 'a=b'], {
+        clientAddress: '1.2.3.4',
+        authority: 'o',
+        requestId: 'r',
+        firstHop: true,
+      }).lines,
+    );
+    assert.ok(isValidTraceparent(fresh.get('traceparent')![0]!));
+    assert.notEqual(fresh.get('traceparent')![0], 'garbage');
+    assert.equal(fresh.get('tracestate'), undefined);
+  });
+
+  it('keeps the first hop forwarding headers on later hops', () => {
+    const h = parse(
+      upstreamRequestLines(['X-Forwarded-Proto', 'https', 'X-Forwarded-Host', 'shop.example', 'X-Forwarded-For', '1.1.1.1'], {
+        clientAddress: '2.2.2.2',
+        authority: 'orders',
+        requestId: 'r',
+        firstHop: false,
+        drop: MESH,
+      }).lines,
+    );
+    assert.deepEqual(h.get('x-forwarded-proto'), ['https']);
+    assert.deepEqual(h.get('x-forwarded-host'), ['shop.example']);
+    assert.deepEqual(h.get('x-forwarded-for'), ['1.1.1.1, 2.2.2.2']);
   });
 });

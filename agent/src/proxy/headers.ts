@@ -144,9 +144,9 @@ function single(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
 
-/** The caller's request id, or a new one when absent or unreasonable (too long, control characters). */
-export function requestIdOf(headers: IncomingHeaders): string {
-  const v = single(headers[REQUEST_ID_HEADER])?.trim();
+/** The caller's request id (its x-request-id value), or a new one when absent or unreasonable (too long, control characters). */
+export function requestIdOf(value: string | undefined): string {
+  const v = value?.trim();
   return v && v.length <= 200 && /^[\x21-\x7e]+$/.test(v) ? v : newRequestId();
 }
 
@@ -253,5 +253,97 @@ export function downstreamResponseLines(raw: readonly string[], requestId: strin
     lines += `${name}: ${raw[i + 1]}\r\n`;
   }
   lines += `${REQUEST_ID_HEADER}: ${requestId}\r\n`;
+  return { lines, hasLength };
+}
+
+/** Lengths of the names upstreamRequestLines looks at: any other name is copied without string work. */
+const REQUEST_LOOK_LENGTHS = new Set(
+  [
+    ...HOP_BY_HOP,
+    ...REPLACED,
+    ...MESH_REQUEST_HEADERS,
+    'x-forwarded-for',
+    'x-forwarded-proto',
+    'x-forwarded-host',
+    REQUEST_ID_HEADER,
+    TRACEPARENT_HEADER,
+    'tracestate',
+  ].map((n) => n.length),
+);
+
+/**
+ * upstreamRequestHeaders for a received request's raw fields, written
+ * straight out as lines (names keep their case): one pass, no map. The mesh
+ * control headers (MESH_REQUEST_HEADERS) are always dropped; the try adds
+ * its own. Host comes first (RFC 9112 §3.2).
+ */
+export function upstreamRequestLines(raw: readonly string[], ctx: ForwardingContext): HeadLines {
+  let named: Set<string> | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    if (!isField(raw[i]!, 'connection')) continue;
+    const value = raw[i + 1]!;
+    if (PLAIN_CONNECTION.has(value)) continue;
+    named ??= new Set();
+    for (const t of connectionTokens(value)) named.add(t);
+  }
+  let lines = `host: ${ctx.authority}\r\n`;
+  let hasLength = false;
+  let xff: string | undefined;
+  let proto = false;
+  let forwardedHost = false;
+  let traceparent: string | undefined;
+  let tracestate = '';
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    const value = raw[i + 1]!;
+    if (named !== undefined || REQUEST_LOOK_LENGTHS.has(name.length)) {
+      const lower = name.toLowerCase();
+      if (HOP_BY_HOP.has(lower) || named?.has(lower) || REPLACED_ONLY.has(lower) || lower === REQUEST_ID_HEADER) continue;
+      if (lower === INSTANCE_HEADER || lower === TIMEOUT_HEADER) continue;
+      if (lower === 'x-forwarded-for') {
+        xff = xff === undefined ? value : `${xff}, ${value}`;
+        continue;
+      }
+      if (lower === TRACEPARENT_HEADER) {
+        traceparent ??= value;
+        continue;
+      }
+      if (lower === 'tracestate') {
+        tracestate += `${name}: ${value}\r\n`;
+        continue;
+      }
+      if (lower === 'x-forwarded-proto') {
+        if (ctx.firstHop) continue;
+        proto = true;
+      } else if (lower === 'x-forwarded-host') {
+        if (ctx.firstHop) continue;
+        forwardedHost = true;
+      } else if (lower === 'content-length') hasLength = true;
+    } else if (!hasLength && isField(name, 'content-length')) hasLength = true;
+    lines += `${name}: ${value}\r\n`;
+  }
+  if (ctx.clientAddress) lines += `x-forwarded-for: ${xff ? `${xff}, ${ctx.clientAddress}` : ctx.clientAddress}\r\n`;
+  else if (xff !== undefined) lines += `x-forwarded-for: ${xff}\r\n`;
+  if (!proto) lines += 'x-forwarded-proto: http\r\n';
+  if (!forwardedHost) lines += `x-forwarded-host: ${ctx.authority}\r\n`;
+  lines += `${REQUEST_ID_HEADER}: ${ctx.requestId}\r\n`;
+  const tp = traceparent?.trim();
+  // A new trace drops any tracestate: it belonged to a trace we cannot continue.
+  if (tp !== undefined && isValidTraceparent(tp)) lines += `${TRACEPARENT_HEADER}: ${tp}\r\n${tracestate}`;
+  else lines += `${TRACEPARENT_HEADER}: ${newTraceparent()}\r\n`;
+  if (ctx.set !== undefined) for (const k in ctx.set) lines += `${k}: ${ctx.set[k]}\r\n`;
+  return { lines, hasLength };
+}
+
+/** Header lines of a header map (the slow path: a policy rule edited the request headers). */
+export function linesOf(headers: HeaderMap): HeadLines {
+  let lines = '';
+  let hasLength = false;
+  for (const name in headers) {
+    const value = headers[name]!;
+    if (name === 'content-length') hasLength = true;
+    if (typeof value === 'string') lines += `${name}: ${value}\r\n`;
+    else for (const v of value) lines += `${name}: ${v}\r\n`;
+  }
   return { lines, hasLength };
 }

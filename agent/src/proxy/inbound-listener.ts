@@ -13,12 +13,12 @@
  * `local` at once, so new requests for it are answered unknown_instance (the
  * caller retries elsewhere) while requests already handed to it finish.
  */
-import { ERROR_HEADER, INSTANCE_HEADER, MeshError, MeshErrorCode, MetricsRegistry, messageOf } from '@weft/shared';
+import { ERROR_HEADER, INSTANCE_HEADER, MeshError, MeshErrorCode, MetricsRegistry, messageOf, REQUEST_ID_HEADER } from '@weft/shared';
 import type { Listener, LocalInstance, ProxyOptions } from '../contracts.js';
 import type { Http1Request, Http1Response } from '../http1/server-message.js';
 import { Deadline, requestBudgetMs } from './deadline.js';
 import { responseHeader, sendOnce, streamResponse, type TryOutcome } from './forward.js';
-import { MESH_REQUEST_HEADERS, requestIdOf, upstreamRequestHeaders } from './headers.js';
+import { MESH_REQUEST_HEADERS, requestIdOf, TIMEOUT_HEADER, upstreamRequestLines } from './headers.js';
 import { type RequestContext, startListenerServer } from './listener-server.js';
 import { failureCode, failureMessage, releaseRequestBody, sendMeshError } from './mesh-response.js';
 import { ProxyMetrics, type ServiceMetrics } from './proxy-metrics.js';
@@ -89,9 +89,8 @@ export async function startInboundListener(opts: InboundOptions): Promise<Listen
     /** The x-weft-error code of the answer ('' for the app's own answer). */
     let errorCode = '';
     try {
-      const requestId = requestIdOf(req.headers);
-      const raw = req.headers[INSTANCE_HEADER];
-      const instanceId = (Array.isArray(raw) ? raw[0] : raw)?.trim();
+      const requestId = requestIdOf(req.header(REQUEST_ID_HEADER));
+      const instanceId = req.header(INSTANCE_HEADER)?.trim();
       if (!instanceId) {
         errorCode = fail(
           req,
@@ -109,15 +108,15 @@ export async function startInboundListener(opts: InboundOptions): Promise<Listen
         return;
       }
       served = metrics.service('inbound', instance.service);
-      const budgetMs = requestBudgetMs(req.headers, opts.requestTimeoutMs);
+      const budgetMs = requestBudgetMs(req.header(TIMEOUT_HEADER), opts.requestTimeoutMs);
       if (budgetMs instanceof MeshError) {
         errorCode = fail(req, res, requestId, budgetMs.code, budgetMs.message, { service: instance.service, instance: instanceId });
         return;
       }
 
-      const headers = upstreamRequestHeaders(req.headers, {
+      const head = upstreamRequestLines(req.rawHeaders, {
         clientAddress: req.remoteAddress,
-        authority: req.headers.host ?? instance.service,
+        authority: req.host ?? instance.service,
         requestId,
         firstHop: false,
         drop: MESH_REQUEST_HEADERS,
@@ -141,7 +140,7 @@ export async function startInboundListener(opts: InboundOptions): Promise<Listen
         outcome = await sendOnce(pool, {
           method,
           path,
-          headers,
+          head,
           body: stream,
           // The whole budget for the first try (no clock read), what is left of it for a re-send.
           timeoutMs: i === 0 ? budgetMs : deadline.remainingMs(),

@@ -15,13 +15,30 @@
  * and outlier-detection overrides of its ServicePolicy.
  */
 import type { Socket } from 'node:net';
-import { type Endpoint, ERROR_HEADER, INSTANCE_HEADER, MeshError, MeshErrorCode, MetricsRegistry, messageOf } from '@weft/shared';
+import {
+  type Endpoint,
+  ERROR_HEADER,
+  INSTANCE_HEADER,
+  MeshError,
+  MeshErrorCode,
+  MetricsRegistry,
+  messageOf,
+  REQUEST_ID_HEADER,
+} from '@weft/shared';
 import type { Listener, ProxyOptions } from '../contracts.js';
 import type { Http1Request, Http1Response } from '../http1/server-message.js';
 import { faultDelay, type OutboundPolicy, RULE_HEADER, sendPolicyResponse } from '../policy/policy-outbound.js';
 import { Deadline, requestBudgetMs } from './deadline.js';
 import { type Attempt, responseHeader, sendOnce, settledFailure, streamResponse, type TryOutcome, type TrySend } from './forward.js';
-import { MESH_REQUEST_HEADERS, requestIdOf, TIMEOUT_HEADER, upstreamRequestHeaders } from './headers.js';
+import {
+  type HeadLines,
+  linesOf,
+  MESH_REQUEST_HEADERS,
+  requestIdOf,
+  TIMEOUT_HEADER,
+  upstreamRequestHeaders,
+  upstreamRequestLines,
+} from './headers.js';
 import { hashKeyOf, LEAST_REQUEST } from './lb-policies.js';
 import { describeHealth, getLbPolicy } from './lb-policy.js';
 import { type RequestContext, startListenerServer } from './listener-server.js';
@@ -87,16 +104,8 @@ function sendToEndpoint(pools: UpstreamPools, agentId: string): HookedSend {
       origin = { key: originOf(address, port), address, port };
       origins.set(endpoint, origin);
     }
-    // In place (the client serialises the headers when the try is dispatched, so each try sees its own values).
-    const headers = attempt.headers;
-    if (!local) {
-      headers[INSTANCE_HEADER] = endpoint.instanceId;
-      headers[TIMEOUT_HEADER] = timeoutText(timeoutMs);
-    } else if (headers[INSTANCE_HEADER] !== undefined) {
-      // An earlier try of this request went to a peer agent.
-      delete headers[INSTANCE_HEADER];
-      delete headers[TIMEOUT_HEADER];
-    }
+    // The mesh control headers go to a peer agent only: which instance, and how long the caller waits for this try.
+    const extraLines = local ? '' : `${INSTANCE_HEADER}: ${endpoint.instanceId}\r\n${TIMEOUT_HEADER}: ${timeoutText(timeoutMs)}\r\n`;
     let pool: ReturnType<UpstreamPools['get']>;
     try {
       pool = pools.get(origin.key, origin.address, origin.port);
@@ -108,7 +117,8 @@ function sendToEndpoint(pools: UpstreamPools, agentId: string): HookedSend {
     return sendOnce(pool, {
       method: attempt.method,
       path: attempt.path,
-      headers,
+      head: attempt.head,
+      extraLines,
       body,
       timeoutMs,
       clientGone: attempt.clientGone,
@@ -182,7 +192,7 @@ export async function startOutboundListener(opts: OutboundOptions): Promise<List
 
   /** Answers one request; returns its x-weft-error code ('' for an app answer). */
   const handle = async (req: Http1Request, res: Http1Response, ctx: RequestContext, admission: Admission): Promise<string> => {
-    const requestId = requestIdOf(req.headers);
+    const requestId = requestIdOf(req.header(REQUEST_ID_HEADER));
     const fail = (code: MeshErrorCode, message: string, fields: Record<string, unknown> = {}): string => {
       logger.info('request failed', { code, requestId, ...fields, detail: message });
       releaseRequestBody(req, res);
@@ -193,10 +203,10 @@ export async function startOutboundListener(opts: OutboundOptions): Promise<List
     const target = parseRequestTarget(req);
     if (target instanceof MeshError) return fail(target.code, target.message);
     const { service } = target;
-    const budgetMs = requestBudgetMs(req.headers, opts.requestTimeoutMs);
+    const budgetMs = requestBudgetMs(req.header(TIMEOUT_HEADER), opts.requestTimeoutMs);
     if (budgetMs instanceof MeshError) return fail(budgetMs.code, budgetMs.message, { service });
     // Traffic policy: one Map lookup when the service has none; may answer by itself (rate limit, fault, redirect, direct).
-    const plan = opts.policy?.decide(service, req.method, target.path, req.headers, target.authority) ?? null;
+    const plan = opts.policy?.decide(service, req.method, target.path, req, target.authority) ?? null;
     if (plan?.respond) {
       logger.info('policy answered', { service, code: plan.code, rule: plan.ruleId, status: plan.status, requestId });
       releaseRequestBody(req, res);
@@ -233,16 +243,24 @@ export async function startOutboundListener(opts: OutboundOptions): Promise<List
     const hashOn = servicePolicy?.lb?.hashOn;
     const hashKey = hashOn === undefined ? undefined : hashKeyOf(req.headers, hashOn);
 
+    const forwarding = {
+      clientAddress: req.remoteAddress,
+      authority: target.authority,
+      requestId,
+      firstHop: true,
+      drop: MESH_REQUEST_HEADERS,
+    };
+    let head: HeadLines;
+    if (plan?.rule.source.requestHeaders !== undefined && opts.policy !== undefined) {
+      // The rule edits request headers: through a map (the slow path; most requests are forwarded from raw fields).
+      const headers = upstreamRequestHeaders(req.headers, forwarding);
+      opts.policy.editRequestHeaders(plan, headers);
+      head = linesOf(headers);
+    } else head = upstreamRequestLines(req.rawHeaders, forwarding);
     const attempt: Attempt = {
       method: req.method,
       path: plan ? plan.path : target.path,
-      headers: upstreamRequestHeaders(req.headers, {
-        clientAddress: req.remoteAddress,
-        authority: target.authority,
-        requestId,
-        firstHop: true,
-        drop: MESH_REQUEST_HEADERS,
-      }),
+      head,
       body: hasBody(req) ? new ReplayableBody(req, resilience.maxReplayBodyBytes) : null,
       serviceSize: candidates.endpoints.length,
       deadline,
@@ -251,7 +269,6 @@ export async function startOutboundListener(opts: OutboundOptions): Promise<List
     };
     let result: Awaited<ReturnType<typeof runWithRetries>>;
     try {
-      if (plan) opts.policy?.editRequestHeaders(plan, attempt.headers);
       result = await runWithRetries((exclude) => candidates.picker.pick({ exclude, hashKey }), send, attempt, svc, plan?.rule.retry);
     } finally {
       svc.breaker.leavePending();
@@ -277,7 +294,7 @@ export async function startOutboundListener(opts: OutboundOptions): Promise<List
       });
     }
     const peerCode = responseHeader(outcome.response, ERROR_HEADER);
-    if (plan) opts.policy?.editResponseHeaders(plan, outcome.response.headers);
+    if (plan?.rule.source.responseHeaders !== undefined) opts.policy?.editResponseHeaders(plan, outcome.response.headers);
     try {
       // Undefined when the answer was complete already: no await (a microtask) then.
       const streaming = streamResponse(res, outcome.response, requestId);

@@ -26,17 +26,12 @@ const AUTHORITY = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._~!$&'()*+,;=%-]+)(?::\d{0,
 
 /** A request head problem, or undefined when the head is acceptable. */
 export function checkRequestHead(req: Http1Request, maxHeaderCount: number): GuardFailure | undefined {
-  const raw = req.rawHeaders;
-  if (raw.length > 2 * maxHeaderCount) {
+  if (req.rawHeaders.length > 2 * maxHeaderCount) {
     return { status: 431, message: `request has more than ${maxHeaderCount} header fields` };
   }
-  let hosts = 0;
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i]!;
-    if (name.length === 4 && name.toLowerCase() === 'host') hosts++;
-  }
+  const hosts = req.hostCount;
   if (hosts > 1) return { status: 400, message: `host: sent ${hosts} times; a request has exactly one Host header` };
-  const host = req.headers.host;
+  const host = req.host;
   if (host === undefined) {
     if (req.httpVersion === '1.1') return { status: 400, message: 'host: missing (required in HTTP/1.1)' };
     return undefined;

@@ -61,7 +61,7 @@ export function parseRequestTarget(req: Http1Request): RequestTarget | MeshError
     return { service, path: `${url.pathname || '/'}${url.search}`, authority: url.host };
   }
   if (!raw.startsWith('/')) return bad(`request target ${JSON.stringify(raw.slice(0, 80))}: expected a path or an http:// URL`);
-  const authority = req.headers.host;
+  const authority = req.host;
   if (authority === undefined || authority.trim() === '') {
     return bad('host: missing; call a service as http://<service>/... or with Host: <service>');
   }
