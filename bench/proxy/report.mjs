@@ -27,8 +27,27 @@ export function combineReps(reps) {
   return out;
 }
 
-/** Adds ratios to nginx on each row; returns { rows, ratios, targets }. */
-export function analyse(rows) {
+/** The four target ratios from one set of figures (by proxy name). */
+function targetRatios(by) {
+  const ng = by.nginx;
+  const hop = by['weft-hop'];
+  const mesh = by['weft-mesh'];
+  return {
+    hop_cpu_vs_nginx: ratio(hop?.cpuUsPerReq, ng?.cpuUsPerReq),
+    hop_rps_vs_nginx: ratio(hop?.rps, ng?.rps),
+    hop_p99c1_vs_nginx: ratio(hop?.c1P99Us, ng?.c1P99Us),
+    mesh_cpu_vs_hop: ratio(mesh?.cpuUsPerReq, hop?.cpuUsPerReq),
+  };
+}
+
+/**
+ * Adds ratios to nginx on each row; returns { rows, ratios, perRepRatios, targets }.
+ * With several reps the target ratios are the median of the ratios within
+ * each rep (the peers of one rep run back to back, within a minute): this
+ * machine's speed drifts by up to 2x between minutes, and a ratio of medians
+ * taken from different minutes mixes that drift into the result.
+ */
+export function analyse(rows, perRep) {
   const by = Object.fromEntries(rows.map((r) => [r.name, r]));
   const ng = by.nginx;
   for (const r of rows) {
@@ -36,20 +55,25 @@ export function analyse(rows) {
     r.rpsVsNginx = ratio(r.rps, ng?.rps);
     r.p99c1VsNginx = ratio(r.c1P99Us, ng?.c1P99Us);
   }
-  const hop = by['weft-hop'];
-  const mesh = by['weft-mesh'];
-  const ratios = {
-    hop_cpu_vs_nginx: hop?.cpuVsNginx ?? null,
-    hop_rps_vs_nginx: hop?.rpsVsNginx ?? null,
-    hop_p99c1_vs_nginx: hop?.p99c1VsNginx ?? null,
-    mesh_cpu_vs_hop: ratio(mesh?.cpuUsPerReq, hop?.cpuUsPerReq),
-  };
+  const ratios = targetRatios(by);
+  const perRepRatios = {};
+  const repNumbers = [...new Set([...(perRep?.values() ?? [])].flat().map((r) => r.rep))].sort((a, b) => a - b);
+  if (repNumbers.length > 1) {
+    for (const k of Object.keys(ratios)) perRepRatios[k] = [];
+    for (const rep of repNumbers) {
+      const inRep = {};
+      for (const [name, runs] of perRep) inRep[name] = runs.find((r) => r.rep === rep);
+      const rr = targetRatios(inRep);
+      for (const k of Object.keys(rr)) perRepRatios[k].push(rr[k]);
+    }
+    for (const k of Object.keys(ratios)) ratios[k] = r2(median(perRepRatios[k])) ?? ratios[k];
+  }
   const targets = TARGETS.map((t) => {
     const value = ratios[t.id];
     const pass = value === null ? null : t.cmp === 'le' ? value <= t.limit : value >= t.limit;
     return { ...t, value, verdict: pass === null ? 'N/A' : pass ? 'PASS' : 'MISS' };
   });
-  return { rows, ratios, targets };
+  return { rows, ratios, perRepRatios, targets };
 }
 
 export function fmtUs(us) {
@@ -91,8 +115,12 @@ export function textTable(rows) {
   return cells.map((row) => row.map((c, i) => c.padEnd(w[i])).join('  ')).join('\n');
 }
 
-export function targetLines(targets) {
-  return targets.map((t) => `${t.verdict.padEnd(4)}  ${t.text}  (measured ${t.value === null ? 'n/a' : `${t.value}×`})`);
+export function targetLines(targets, perRepRatios = {}) {
+  return targets.map((t) => {
+    const each = perRepRatios[t.id];
+    const reps = each && each.length > 1 ? `; median of per-rep ${each.map((x) => (x === null ? 'n/a' : `${x}×`)).join(', ')}` : '';
+    return `${t.verdict.padEnd(4)}  ${t.text}  (measured ${t.value === null ? 'n/a' : `${t.value}×`}${reps})`;
+  });
 }
 
 export function streamingLines(big) {

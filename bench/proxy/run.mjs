@@ -303,6 +303,7 @@ async function main() {
       try {
         if (o.waitIdle > 0) await waitIdle(o.waitIdle, `${t.name} rep ${rep}`);
         const r = await measure(t, o);
+        r.rep = rep;
         perRep.get(t.name).push(r);
         log(
           `  rps ${r.rps}, cpu ${r.cpuUsPerReq} µs/req${r.cpuUsPerReqEach.length > 1 ? ` (${r.cpuUsPerReqEach.join(' + ')})` : ''}, p99@c1 ${Math.round(r.c1P99Us)} µs, other load on cpu0 ${r.otherCpu0Pct}%, ${r.non2xx} non-2xx, ${r.errors} socket errors`,
@@ -313,7 +314,7 @@ async function main() {
     }
   }
   const rows = [...perRep.values()].filter((r) => r.length > 0).map(combineReps);
-  const { ratios, targets: verdicts } = analyse(rows);
+  const { ratios, perRepRatios, targets: verdicts } = analyse(rows, perRep);
 
   const big = [];
   if (weft.hop) {
@@ -344,7 +345,7 @@ async function main() {
   console.log('');
   console.log(textTable(rows));
   console.log('');
-  for (const l of targetLines(verdicts)) console.log(l);
+  for (const l of targetLines(verdicts, perRepRatios)) console.log(l);
   const mesh = rows.find((r) => r.name === 'weft-mesh');
   const split = mesh
     ? [`weft-mesh CPU µs/req by process (first rep): agent A ${mesh.cpuUsPerReqEach[0]} + agent B ${mesh.cpuUsPerReqEach[1]}`]
@@ -362,6 +363,7 @@ async function main() {
     env,
     proxies: Object.fromEntries(rows.map((r) => [r.name, r])),
     ratios,
+    perRepRatios,
     targets: Object.fromEntries(verdicts.map((t) => [t.id, { limit: t.limit, value: t.value, verdict: t.verdict }])),
     streaming: big,
     profile: profile?.weft && {
@@ -385,11 +387,11 @@ async function main() {
       `## ${started.toISOString().slice(0, 16).replace('T', ' ')} UTC`,
       '',
       `Command: \`${command}\` (from the repo root), Weft at ${env.commit}. ${env.cores} × ${env.cpu}; node ${env.node}, nginx ${env.nginx}, HAProxy ${env.haproxy}, load: ${tool === 'wrk' ? `wrk ${env.wrk}` : 'built-in node generator (wrk missing)'}. ` +
-        `Proxy on CPU 0, upstream + load on CPU 1; ${o.duration} s at c50 (after a 2 s warm-up), ${Math.max(1, Math.round(o.duration / 2))} s at c1, median of ${o.reps} rep(s).`,
+        `Proxy on CPU 0, upstream + load on CPU 1; ${o.duration} s at c50 (after a 2 s warm-up), ${Math.max(1, Math.round(o.duration / 2))} s at c1, median of ${o.reps} rep(s); target ratios are the median of the ratios within each rep.`,
       '',
       markdownTable(rows),
       '',
-      ...targetLines(verdicts).map((l) => `- ${l}`),
+      ...targetLines(verdicts, perRepRatios).map((l) => `- ${l}`),
       ...split.map((l) => `- ${l}`),
       ...streamingLines(big).map((l) => `- ${l}`),
       ...notes.map((n) => `- note: ${n}`),
