@@ -18,7 +18,7 @@ import type { Readable } from 'node:stream';
 import { markStale } from '../proxy/stale-connection.js';
 import { BodyDecoder, chunkSizeLine, LAST_CHUNK } from './body-decoder.js';
 import { HeadError, type HeaderMap, parseResponseHead, type ResponseHead } from './head-parser.js';
-import { headerLines } from './head-writer.js';
+import { headerLines, latin1 } from './head-writer.js';
 
 export interface ClientRequest {
   method: string;
@@ -302,7 +302,7 @@ export class ClientConnection {
       this.searched = 0;
       let parsed: ReturnType<typeof parseResponseHead>;
       try {
-        parsed = parseResponseHead(buf.toString('latin1', 0, end), this.method);
+        parsed = parseResponseHead(latin1(buf, end), this.method);
       } catch (err) {
         const message = err instanceof HeadError ? err.message : String(err);
         this.failExchange(socketError(`invalid response head: ${message}`, 'HPE_INVALID_RESPONSE'));

@@ -73,6 +73,8 @@ export interface ResponseHead extends CommonHead {
   connection: string | undefined;
   /** The idle time the server keeps the connection open, from `Keep-Alive: timeout=N` (ms), or undefined. */
   keepAliveTimeoutMs: number | undefined;
+  /** The first x-weft-error field: set when a peer agent answered itself. */
+  meshError: string | undefined;
   statusCode: number;
   statusMessage: string;
 }
@@ -149,6 +151,8 @@ interface Fields {
   hostCount: number;
   /** The first Content-Length value. */
   contentLength: string | undefined;
+  /** The first x-weft-error value (a mesh answer from a peer agent). */
+  meshError: string | undefined;
 }
 
 /** Adds one field to a node-style header map (see the file comment). */
@@ -189,6 +193,7 @@ function parseFields(text: string, at: number, maxFields: number, what: string, 
   let host: string | undefined;
   let hostCount = 0;
   let contentLength: string | undefined;
+  let meshError: string | undefined;
   const end = text.length;
   while (at < end) {
     let eol = text.indexOf('\r\n', at);
@@ -215,6 +220,9 @@ function parseFields(text: string, at: number, maxFields: number, what: string, 
           contentLength ??= value;
         }
         break;
+      case 12:
+        if (meshError === undefined && isField(name, 'x-weft-error')) meshError = value;
+        break;
       case 4:
         if (isField(name, 'host')) {
           hostCount++;
@@ -234,7 +242,7 @@ function parseFields(text: string, at: number, maxFields: number, what: string, 
     }
     at = eol + 2;
   }
-  return { rawHeaders, contentLengths, transferEncoding, connection, expect, keepAlive, host, hostCount, contentLength };
+  return { rawHeaders, contentLengths, transferEncoding, connection, expect, keepAlive, host, hostCount, contentLength, meshError };
 }
 
 function parseContentLength(value: string, what: string): number {
@@ -355,10 +363,17 @@ function statusCodeOf(text: string): number {
   return code;
 }
 
+/** The last Keep-Alive value parsed and its result: an upstream sends the same one on every response. */
+let lastKeepAlive = '';
+let lastKeepAliveMs: number | undefined;
+
 /** `timeout=N` of a Keep-Alive field, in ms, or undefined. */
 function keepAliveTimeoutOf(value: string): number | undefined {
+  if (value === lastKeepAlive) return lastKeepAliveMs;
   const m = /(?:^|[,;\s])timeout\s*=\s*(\d{1,6})/i.exec(value);
-  return m === null ? undefined : Number(m[1]) * 1000;
+  lastKeepAlive = value;
+  lastKeepAliveMs = m === null ? undefined : Number(m[1]) * 1000;
+  return lastKeepAliveMs;
 }
 
 /** Response heads are not limited in field count beyond the byte limit of the head. */
@@ -405,6 +420,7 @@ export function parseResponseHead(text: string, requestMethod: string): Response
     rawHeaders: f.rawHeaders,
     connection: f.connection,
     keepAliveTimeoutMs: f.keepAlive === undefined ? undefined : keepAliveTimeoutOf(f.keepAlive),
+    meshError: f.meshError,
     framing,
     contentLength,
     keepAlive,

@@ -29,3 +29,11 @@ export function headerLines(headers: OutgoingHeaders): string {
   }
   return out;
 }
+
+/** Buffer's own latin1 decoder (undocumented, but what toString('latin1') ends in, without its argument checks). */
+type Latin1Buffer = Buffer & { latin1Slice(start: number, end: number): string };
+
+/** buf[0, end) as latin1 text (a message head). */
+export function latin1(buf: Buffer, end: number): string {
+  return (buf as Latin1Buffer).latin1Slice(0, end);
+}

@@ -17,6 +17,7 @@
 import type { Socket } from 'node:net';
 import { BodyDecoder, BodyError, chunkSizeLine, LAST_CHUNK } from './body-decoder.js';
 import { Framing, HeadError, parseRequestHead } from './head-parser.js';
+import { latin1 } from './head-writer.js';
 import { type ExchangeHost, Http1Request, Http1Response } from './server-message.js';
 
 export interface ConnectionOwner {
@@ -138,7 +139,7 @@ export class ServerConnection implements ExchangeHost {
       this.searched = 0;
       const rest = end + 4;
       this.pending = rest === buf.length ? null : buf.subarray(rest);
-      this.startRequest(buf.toString('latin1', 0, end));
+      this.startRequest(latin1(buf, end));
       // startRequest may have moved the state (the handler can answer synchronously).
       if ((this.state as ConnState) === ConnState.Body && this.pending !== null) {
         const body = this.pending;

@@ -17,7 +17,7 @@
  * request, an upstream that fails mid-body cuts the client's response.
  */
 import type { Readable } from 'node:stream';
-import type { Endpoint } from '@weft/shared';
+import { type Endpoint, ERROR_HEADER } from '@weft/shared';
 import type { ClientHandler } from '../http1/client-connection.js';
 import type { Http1Pool } from '../http1/client-pool.js';
 import { headerMapOf, isField, type ResponseHead } from '../http1/head-parser.js';
@@ -84,11 +84,22 @@ export interface UpstreamResponse {
 class ReceivedResponse implements UpstreamResponse {
   private map: HeaderMap | undefined;
 
+  readonly statusCode: number;
+  private readonly raw: string[];
+  /** The Connection field as received (names hop-by-hop fields to drop downstream). */
+  readonly connection: string | undefined;
+  /** The x-weft-error field as received (found by the parser: read on every response). */
+  readonly meshError: string | undefined;
+
   constructor(
-    readonly statusCode: number,
-    private readonly raw: string[],
+    head: ResponseHead,
     readonly body: ResponseBody,
-  ) {}
+  ) {
+    this.statusCode = head.statusCode;
+    this.raw = head.rawHeaders;
+    this.connection = head.connection;
+    this.meshError = head.meshError;
+  }
 
   get headers(): HeaderMap {
     this.map ??= headerMapOf(this.raw);
@@ -102,6 +113,7 @@ class ReceivedResponse implements UpstreamResponse {
 
 /** One header of a response (`name` lowercase; the first value), without building a received response's map. */
 export function responseHeader(response: UpstreamResponse, name: string): string | undefined {
+  if (name === ERROR_HEADER && response instanceof ReceivedResponse && response.rawHeaders !== undefined) return response.meshError;
   const raw = response.rawHeaders;
   if (raw === undefined) {
     const v = response.headers[name];
@@ -299,7 +311,7 @@ class Try implements ClientHandler, ResponseBody {
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timer = undefined;
     this.resumeFn = resume;
-    this.settle({ ok: true, response: new ReceivedResponse(head.statusCode, head.rawHeaders, this) });
+    this.settle({ ok: true, response: new ReceivedResponse(head, this) });
     return true;
   }
 
@@ -447,8 +459,10 @@ class Try implements ClientHandler, ResponseBody {
 export function streamResponse(res: ResponseWriter, response: UpstreamResponse, requestId: string): Promise<void> | undefined {
   try {
     const raw = response.rawHeaders;
-    if (raw !== undefined) res.writeHeadLines(response.statusCode, downstreamResponseLines(raw, requestId));
-    else res.writeHead(response.statusCode, downstreamResponseHeaders(response.headers, requestId));
+    if (raw !== undefined) {
+      const connection = response instanceof ReceivedResponse ? response.connection : '';
+      res.writeHeadLines(response.statusCode, downstreamResponseLines(raw, requestId, connection));
+    } else res.writeHead(response.statusCode, downstreamResponseHeaders(response.headers, requestId));
   } catch (err) {
     // A response head we refuse to repeat (a header value that would split it): nothing was sent yet.
     response.body.destroy();

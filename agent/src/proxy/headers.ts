@@ -5,7 +5,7 @@
  * the chain of proxies stays visible; a request id and a W3C traceparent are
  * carried unchanged, or created when the caller sent none.
  */
-import { randomFillSync, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { INSTANCE_HEADER, REQUEST_ID_HEADER } from '@weft/shared';
 import { type HeaderMap, isField } from '../http1/head-parser.js';
 import type { OutgoingHeaders } from '../http1/head-writer.js';
@@ -122,15 +122,23 @@ export function isValidTraceparent(value: string): boolean {
   return hexRun(value, 3, 35) === 1 && hexRun(value, 36, 52) === 1;
 }
 
-/** Random bytes for trace ids, filled 4 KiB at a time (one randomFillSync per 170 traces, not two randomBytes per request). */
+/**
+ * Random bytes for trace ids, refilled 4 KiB at a time (every 170 traces).
+ * Trace and span ids must be unique and unpredictable enough not to collide,
+ * not secret (W3C Trace Context; OpenTelemetry SDKs use non-cryptographic
+ * generators too): the buffer is filled from V8's xorshift128+ (Math.random,
+ * seeded by the OS), which costs a fraction of randomFillSync's CSPRNG.
+ */
 const entropy = Buffer.allocUnsafe(4096);
 let entropyAt = entropy.length;
 
+function refillEntropy(): void {
+  for (let i = 0; i < entropy.length; i += 4) entropy.writeUInt32LE((Math.random() * 0x1_0000_0000) >>> 0, i);
+  entropyAt = 0;
+}
+
 export function newTraceparent(): string {
-  if (entropyAt + 24 > entropy.length) {
-    randomFillSync(entropy);
-    entropyAt = 0;
-  }
+  if (entropyAt + 24 > entropy.length) refillEntropy();
   const at = entropyAt;
   entropyAt += 24;
   return `00-${entropy.toString('hex', at, at + 16)}-${entropy.toString('hex', at + 16, at + 24)}-01`;
@@ -230,17 +238,18 @@ const SKIP_LENGTHS = new Set([...HOP_BY_HOP, REQUEST_ID_HEADER].map((n) => n.len
 /**
  * downstreamResponseHeaders for a received response's raw fields, written
  * straight out as lines (names keep their case): the usual response needs
- * no map and no second pass.
+ * no map and no second pass. `connection` is the Connection field when the
+ * caller knows it (undefined: none), '' to look it up here.
  */
-export function downstreamResponseLines(raw: readonly string[], requestId: string): HeadLines {
-  let named: Set<string> | undefined;
-  for (let i = 0; i < raw.length; i += 2) {
-    if (!isField(raw[i]!, 'connection')) continue;
-    const value = raw[i + 1]!;
-    if (PLAIN_CONNECTION.has(value)) continue;
-    named ??= new Set();
-    for (const t of connectionTokens(value)) named.add(t);
+export function downstreamResponseLines(raw: readonly string[], requestId: string, connection: string | undefined = ''): HeadLines {
+  // The Connection field as the parser found it (joined when repeated); '' = not known: look it up.
+  let conn: string | undefined = connection;
+  if (conn === '') {
+    conn = undefined;
+    for (let i = 0; i < raw.length; i += 2)
+      if (isField(raw[i]!, 'connection')) conn = conn === undefined ? raw[i + 1] : `${conn}, ${raw[i + 1]}`;
   }
+  const named = conn === undefined || PLAIN_CONNECTION.has(conn) ? undefined : connectionTokens(conn);
   let lines = '';
   let hasLength = false;
   for (let i = 0; i < raw.length; i += 2) {
