@@ -36,7 +36,22 @@ export function hostOf(authority: string): string {
   return colon < 0 ? authority : authority.slice(0, colon);
 }
 
+/** Services by the authority they were called with: apps call the same few names all day (bounded, cleared when full). */
+const serviceCache = new Map<string, string>();
+const SERVICE_CACHE_MAX = 1024;
+
 export function serviceFromAuthority(authority: string, field: string): string | MeshError {
+  const cached = serviceCache.get(authority);
+  if (cached !== undefined) return cached;
+  const service = parseService(authority, field);
+  if (typeof service === 'string') {
+    if (serviceCache.size >= SERVICE_CACHE_MAX) serviceCache.clear();
+    serviceCache.set(authority, service);
+  }
+  return service;
+}
+
+function parseService(authority: string, field: string): string | MeshError {
   const host = hostOf(authority.trim()).toLowerCase();
   if (host === '') return bad(`${field}: missing host; call a service as http://<service>/... or with Host: <service>`);
   if (host.length > Limits.serviceName || !SERVICE_NAME.test(host)) {
@@ -48,7 +63,8 @@ export function serviceFromAuthority(authority: string, field: string): string |
 /** Parses the service and upstream path of an outbound request, or returns a bad_request MeshError. */
 export function parseRequestTarget(req: Http1Request): RequestTarget | MeshError {
   const raw = req.url ?? '';
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(raw)) {
+  // origin-form (the usual "/path") needs no scheme check.
+  if (raw.charCodeAt(0) !== 47 && /^[a-z][a-z0-9+.-]*:\/\//i.test(raw)) {
     if (!/^http:\/\//i.test(raw)) return bad(`request target ${JSON.stringify(raw.slice(0, 80))}: only http:// URLs are supported`);
     let url: URL;
     try {
