@@ -48,11 +48,22 @@ export function meshHttpStatus(code: MeshErrorCode): number {
   return MESH_HTTP_STATUS[code];
 }
 
-/** A failure the mesh reports to the caller with `x-weft-error: <code>`. */
+/**
+ * A failure the mesh reports to the caller with `x-weft-error: <code>`.
+ * It is an answer, not a bug: it carries no stack trace (capturing one
+ * through the proxy's async chain costs more than the whole request, and
+ * a failing request is exactly when the agent must stay cheap).
+ */
 export class MeshError extends Error {
   readonly code: MeshErrorCode;
   constructor(code: MeshErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
+    try {
+      super(message, options);
+    } finally {
+      Error.stackTraceLimit = limit;
+    }
     this.name = 'MeshError';
     this.code = code;
   }

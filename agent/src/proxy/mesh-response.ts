@@ -6,12 +6,12 @@
  */
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
-import { ERROR_HEADER, MeshError, MeshErrorCode, messageOf, REQUEST_ID_HEADER } from '@weft/shared';
+import { ERROR_HEADER, MeshErrorCode, meshHttpStatus, messageOf, REQUEST_ID_HEADER } from '@weft/shared';
 import type { Http1Request, Http1Response } from '../http1/server-message.js';
 import { errorCode, type FailureKind } from './forward.js';
 
 export function meshStatus(code: MeshErrorCode): number {
-  return new MeshError(code, code).httpStatus;
+  return meshHttpStatus(code);
 }
 
 /**
