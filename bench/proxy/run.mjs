@@ -13,7 +13,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { bigBodyTest } from './bigbody.mjs';
-import { clockTicks, cpuTimes, ioSyscalls, rssKiB, ticks } from './cpu.mjs';
+import { clockTicks, cpuTimes, damonNote, faults, ioSyscalls, rssKiB, ticks } from './cpu.mjs';
 import { loadTool, runLoad } from './load.mjs';
 import { startHaproxy, startNginx, startUndici, startUpstream } from './peers.mjs';
 import { killAllSync, runToEnd, stop, stopAll, which } from './procs.mjs';
@@ -116,7 +116,9 @@ async function measure(target, o) {
   const t0 = ticks(target.pids);
   const each0 = target.pids.map((pid) => ticks([pid]));
   const io0 = ioSyscalls(target.pids);
+  const f0 = faults(target.pids);
   const c50 = await runLoad({ ...load, connections: 50, seconds: o.duration });
+  const f1 = faults(target.pids);
   const t1 = ticks(target.pids);
   const each1 = target.pids.map((pid) => ticks([pid]));
   const io1 = ioSyscalls(target.pids);
@@ -145,6 +147,11 @@ async function measure(target, o) {
     readsPerReq: Math.round(((io1.r - io0.r) / c50.requests) * 100) / 100,
     writesPerReq: Math.round(((io1.w - io0.w) / c50.requests) * 100) / 100,
     logLinesPerKReq: Math.round((logLines / c50.requests) * 1000 * 10) / 10,
+    // page faults of the proxy process(es) per 1,000 requests during the c50 run (minor, major)
+    faultsPerKReq: [
+      Math.round(((f1.minor - f0.minor) / c50.requests) * 1000 * 10) / 10,
+      Math.round(((f1.major - f0.major) / c50.requests) * 1000 * 10) / 10,
+    ],
     otherCpu0Pct,
     non2xx: c50.non2xx + c1.non2xx,
     errors: c50.errors + c1.errors,
@@ -277,6 +284,8 @@ async function main() {
   if (tool !== 'wrk')
     note('wrk not installed: using the built-in node load generator (slower than wrk; figures not comparable with wrk runs)');
   if (!which('taskset')) note('taskset not found: processes are not pinned to CPUs');
+  const damon = damonNote();
+  if (damon) note(damon);
   const load0 = loadavg()[0];
   const busyBefore = await busyPct();
   log(`CPU busy before the run (1 s sample): ${busyBefore.map((p, i) => `cpu${i} ${p}%`).join(', ')}; load average ${load0.toFixed(2)}`);
@@ -306,7 +315,7 @@ async function main() {
         r.rep = rep;
         perRep.get(t.name).push(r);
         log(
-          `  rps ${r.rps}, cpu ${r.cpuUsPerReq} µs/req${r.cpuUsPerReqEach.length > 1 ? ` (${r.cpuUsPerReqEach.join(' + ')})` : ''}, p99@c1 ${Math.round(r.c1P99Us)} µs, other load on cpu0 ${r.otherCpu0Pct}%, ${r.non2xx} non-2xx, ${r.errors} socket errors`,
+          `  rps ${r.rps}, cpu ${r.cpuUsPerReq} µs/req, faults/1k req ${r.faultsPerKReq.join('/')}${r.cpuUsPerReqEach.length > 1 ? ` (${r.cpuUsPerReqEach.join(' + ')})` : ''}, p99@c1 ${Math.round(r.c1P99Us)} µs, other load on cpu0 ${r.otherCpu0Pct}%, ${r.non2xx} non-2xx, ${r.errors} socket errors`,
         );
       } catch (err) {
         note(`${t.name}: run failed: ${err.message}`);
