@@ -156,14 +156,6 @@ export class OutboundPolicy {
     return s;
   }
 
-  /** Request header edits of the rule, in place on the headers about to be sent upstream. */
-  editRequestHeaders(plan: ForwardPlan, headers: Record<string, string | string[]>): void {
-    const e = plan.rule.source.requestHeaders;
-    if (!e) return;
-    for (const name of e.remove ?? []) delete headers[name];
-    for (const [name, value] of Object.entries(e.set ?? {})) headers[name] = value;
-  }
-
   /** Response header edits of the rule, in place on the upstream response's headers. */
   editResponseHeaders(plan: ForwardPlan, headers: Record<string, string | string[] | undefined>): void {
     const e = plan.rule.source.responseHeaders;

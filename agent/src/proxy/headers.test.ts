@@ -2,15 +2,20 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { MeshError } from '@weft/shared';
 import type { Http1Request } from '../http1/server-message.js';
-import {
-  isValidTraceparent,
-  MESH_REQUEST_HEADERS,
-  newTraceparent,
-  stripHopByHop,
-  upstreamRequestHeaders,
-  upstreamRequestLines,
-} from './headers.js';
+import { isValidTraceparent, newTraceparent, stripHopByHop, upstreamRequestLines } from './headers.js';
 import { parseRequestTarget } from './request-target.js';
+
+/** The lines parsed back into a map of lowercase name -> values (in order). */
+function parse(lines: string): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const line of lines.split('\r\n')) {
+    if (line === '') continue;
+    const colon = line.indexOf(':');
+    const name = line.slice(0, colon).toLowerCase();
+    out.set(name, [...(out.get(name) ?? []), line.slice(colon + 2)]);
+  }
+  return out;
+}
 
 const target = (url: string, host?: string) => parseRequestTarget({ url, host } as Http1Request);
 
@@ -50,42 +55,35 @@ describe('headers', () => {
     assert.ok(isValidTraceparent(newTraceparent()));
     assert.ok(!isValidTraceparent('00-00000000000000000000000000000000-00f067aa0ba902b7-01'));
     assert.ok(!isValidTraceparent('ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01'));
-    const h = upstreamRequestHeaders(
-      { traceparent: 'garbage', tracestate: 'a=b', host: 'x' },
-      { clientAddress: '1.2.3.4', authority: 'orders', requestId: 'r', firstHop: true },
+    const h = parse(
+      upstreamRequestLines(['traceparent', 'garbage', 'tracestate', 'a=b', 'host', 'x'], {
+        clientAddress: '1.2.3.4',
+        authority: 'orders',
+        requestId: 'r',
+        firstHop: true,
+      }).lines,
     );
-    assert.ok(isValidTraceparent(h.traceparent as string));
-    assert.equal(h.tracestate, undefined);
-    assert.equal(h['x-forwarded-for'], '1.2.3.4');
+    assert.ok(isValidTraceparent(h.get('traceparent')![0]!));
+    assert.equal(h.get('tracestate'), undefined);
+    assert.deepEqual(h.get('x-forwarded-for'), ['1.2.3.4']);
   });
 
   it('keeps the first hop forwarding headers on later hops', () => {
-    const h = upstreamRequestHeaders(
-      { 'x-forwarded-proto': 'https', 'x-forwarded-host': 'shop.example', 'x-forwarded-for': '1.1.1.1', 'x-weft-instance': 'i1' },
-      { clientAddress: '2.2.2.2', authority: 'orders', requestId: 'r', firstHop: false, drop: ['x-weft-instance'] },
+    const h = parse(
+      upstreamRequestLines(
+        ['x-forwarded-proto', 'https', 'x-forwarded-host', 'shop.example', 'x-forwarded-for', '1.1.1.1', 'x-weft-instance', 'i1'],
+        { clientAddress: '2.2.2.2', authority: 'orders', requestId: 'r', firstHop: false },
+      ).lines,
     );
-    assert.equal(h['x-forwarded-proto'], 'https');
-    assert.equal(h['x-forwarded-host'], 'shop.example');
-    assert.equal(h['x-forwarded-for'], '1.1.1.1, 2.2.2.2');
-    assert.equal(h['x-weft-instance'], undefined);
+    assert.deepEqual(h.get('x-forwarded-proto'), ['https']);
+    assert.deepEqual(h.get('x-forwarded-host'), ['shop.example']);
+    assert.deepEqual(h.get('x-forwarded-for'), ['1.1.1.1, 2.2.2.2']);
+    assert.equal(h.get('x-weft-instance'), undefined);
   });
 });
 
 describe('upstream request lines (the raw-field path)', () => {
-  /** The lines parsed back into a map of lowercase name -> values (in order). */
-  function parse(lines: string): Map<string, string[]> {
-    const out = new Map<string, string[]>();
-    for (const line of lines.split('\r\n')) {
-      if (line === '') continue;
-      const colon = line.indexOf(':');
-      const name = line.slice(0, colon).toLowerCase();
-      out.set(name, [...(out.get(name) ?? []), line.slice(colon + 2)]);
-    }
-    return out;
-  }
-  const MESH = MESH_REQUEST_HEADERS;
-
-  it('matches the map path: host first, hop-by-hop and mesh headers dropped, forwarding headers set', () => {
+  it('writes host first, drops hop-by-hop and mesh headers, sets forwarding headers', () => {
     const raw = [
       'Host',
       'ignored',
@@ -121,7 +119,6 @@ describe('upstream request lines (the raw-field path)', () => {
       authority: 'orders',
       requestId: 'r1',
       firstHop: true,
-      drop: MESH,
     });
     assert.ok(lines.startsWith('host: orders\r\n'), lines);
     const h = parse(lines);
@@ -169,11 +166,35 @@ describe('upstream request lines (the raw-field path)', () => {
         authority: 'orders',
         requestId: 'r',
         firstHop: false,
-        drop: MESH,
       }).lines,
     );
     assert.deepEqual(h.get('x-forwarded-proto'), ['https']);
     assert.deepEqual(h.get('x-forwarded-host'), ['shop.example']);
     assert.deepEqual(h.get('x-forwarded-for'), ['1.1.1.1, 2.2.2.2']);
+  });
+});
+
+describe("upstream request lines: a rule's request header edits", () => {
+  it("removes named headers (the agent's own included), replaces set ones and keeps the rest", () => {
+    const { lines, hasLength } = upstreamRequestLines(
+      ['Host', 'o', 'X-Debug', '1', 'X-Tenant', 'a', 'Content-Length', '3', 'Accept', 'b'],
+      {
+        clientAddress: '1.2.3.4',
+        authority: 'orders',
+        requestId: 'r',
+        firstHop: true,
+        remove: ['x-debug', 'x-forwarded-for'],
+        set: { 'x-tenant': 'b', 'x-new': 'n' },
+      },
+    );
+    const h = parse(lines);
+    assert.equal(h.get('x-debug'), undefined);
+    assert.equal(h.get('x-forwarded-for'), undefined);
+    assert.deepEqual(h.get('x-tenant'), ['b']);
+    assert.deepEqual(h.get('x-new'), ['n']);
+    assert.deepEqual(h.get('accept'), ['b']);
+    assert.deepEqual(h.get('host'), ['orders']);
+    assert.deepEqual(h.get('x-request-id'), ['r']);
+    assert.equal(hasLength, true);
   });
 });

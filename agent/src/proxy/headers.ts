@@ -40,51 +40,30 @@ function connectionTokens(value: string | string[]): Set<string> {
   return tokens;
 }
 
-const NOTHING: ReadonlySet<string> = new Set();
 const PLAIN_CONNECTION: ReadonlySet<unknown> = new Set(['keep-alive', 'close', 'Keep-Alive', 'Close']);
-/** HOP_BY_HOP plus a `drop` set, built once per set: one Set lookup per header instead of two. */
-const skipSets = new WeakMap<ReadonlySet<string> | readonly string[], ReadonlySet<string>>([[NOTHING, HOP_BY_HOP]]);
-
-/** The last set looked up: callers on the hot path pass the same one each time (an identity check, no WeakMap lookup). */
-let lastDrop: ReadonlySet<string> | readonly string[] = NOTHING;
-let lastSkip: ReadonlySet<string> = HOP_BY_HOP;
-
-function skipSetOf(drop: ReadonlySet<string> | readonly string[]): ReadonlySet<string> {
-  if (drop === NOTHING) return HOP_BY_HOP;
-  if (drop === lastDrop) return lastSkip;
-  let set = skipSets.get(drop);
-  if (set === undefined) {
-    set = new Set([...HOP_BY_HOP, ...drop]);
-    skipSets.set(drop, set);
-  }
-  lastDrop = drop;
-  lastSkip = set;
-  return set;
-}
 
 /**
- * Copies `headers` into `out` without hop-by-hop headers, those named in
- * Connection and those in `drop` (per request: one pass, one Set lookup per
- * header, no parsing when there is no Connection header, which is the usual case).
+ * Copies `headers` into `out` without hop-by-hop headers and those named in
+ * Connection (one pass, one Set lookup per header, no parsing when there is
+ * no Connection header, which is the usual case).
  */
-function copyHeaders(headers: IncomingHeaders, drop: ReadonlySet<string> | readonly string[], out: HeaderMap | OutgoingHeaders): void {
+function copyHeaders(headers: IncomingHeaders, out: HeaderMap | OutgoingHeaders): void {
   const connection = headers.connection;
   // `keep-alive` / `close` (what node and most servers send) name no header beyond the hop-by-hop ones.
   const named = connection === undefined || PLAIN_CONNECTION.has(connection as string) ? undefined : connectionTokens(connection);
-  const skip = skipSetOf(drop);
   for (const key in headers) {
     const value = headers[key];
     if (value === undefined) continue;
     const k = key.toLowerCase();
-    if (skip.has(k) || named?.has(k)) continue;
+    if (HOP_BY_HOP.has(k) || named?.has(k)) continue;
     out[k] = value;
   }
 }
 
-/** A copy of `headers` without hop-by-hop headers (and those named in Connection) and without `drop`. */
-export function stripHopByHop(headers: IncomingHeaders, drop: ReadonlySet<string> | readonly string[] = NOTHING): HeaderMap {
+/** A copy of `headers` without hop-by-hop headers (and those named in Connection). */
+export function stripHopByHop(headers: IncomingHeaders): HeaderMap {
   const out: HeaderMap = {};
-  copyHeaders(headers, drop, out);
+  copyHeaders(headers, out);
   return out;
 }
 
@@ -148,10 +127,6 @@ export function newRequestId(): string {
   return randomUUID();
 }
 
-function single(value: string | string[] | undefined): string | undefined {
-  return Array.isArray(value) ? value[0] : value;
-}
-
 /** The caller's request id (its x-request-id value), or a new one when absent or unreasonable (too long, control characters). */
 export function requestIdOf(value: string | undefined): string {
   const v = value?.trim();
@@ -166,59 +141,20 @@ export interface ForwardingContext {
   requestId: string;
   /** Only the first hop (the outbound listener) sets proto/host; later hops keep what they got. */
   firstHop: boolean;
-  /** Extra headers to set (e.g. x-weft-instance); they replace any value the caller sent. */
-  set?: Record<string, string>;
-  /** Headers the caller may not pass upstream (mesh control headers). */
-  drop?: readonly string[];
+  /** Headers to set (a policy rule's request edits, lowercase names); they replace any value the caller sent or the agent added. */
+  set?: Readonly<Record<string, string>>;
+  /** Headers to remove (lowercase names), whoever sent or added them. */
+  remove?: readonly string[];
 }
 
 /** Dropped from every upstream request besides hop-by-hop ones: `expect: 100-continue` was answered by our own server already. */
 const REPLACED = ['host', 'expect'];
-/** REPLACED plus a caller's `drop` list, built once per list. */
-const dropSets = new WeakMap<readonly string[], ReadonlySet<string>>();
 const REPLACED_ONLY: ReadonlySet<string> = new Set(REPLACED);
-
-let lastList: readonly string[] | undefined;
-let lastListSet: ReadonlySet<string> = REPLACED_ONLY;
-
-function dropSetOf(drop: readonly string[] | undefined): ReadonlySet<string> {
-  if (drop === undefined) return REPLACED_ONLY;
-  if (drop === lastList) return lastListSet;
-  let set = dropSets.get(drop);
-  if (set === undefined) {
-    set = new Set([...REPLACED, ...drop]);
-    dropSets.set(drop, set);
-  }
-  lastList = drop;
-  lastListSet = set;
-  return set;
-}
-
-/** The headers of the request we send upstream. */
-export function upstreamRequestHeaders(incoming: IncomingHeaders, ctx: ForwardingContext): HeaderMap {
-  const out: HeaderMap = { host: ctx.authority };
-  copyHeaders(incoming, dropSetOf(ctx.drop), out);
-  const xff = single(incoming['x-forwarded-for']);
-  if (ctx.clientAddress) out['x-forwarded-for'] = xff ? `${xff}, ${ctx.clientAddress}` : ctx.clientAddress;
-  if (ctx.firstHop || out['x-forwarded-proto'] === undefined) out['x-forwarded-proto'] = 'http';
-  if (ctx.firstHop || out['x-forwarded-host'] === undefined) out['x-forwarded-host'] = ctx.authority;
-  out[REQUEST_ID_HEADER] = ctx.requestId;
-  const tp = single(incoming[TRACEPARENT_HEADER])?.trim();
-  if (tp !== undefined && isValidTraceparent(tp)) {
-    out[TRACEPARENT_HEADER] = tp;
-  } else {
-    // A new trace: any tracestate belonged to a trace we cannot continue.
-    out[TRACEPARENT_HEADER] = newTraceparent();
-    if (out.tracestate !== undefined) delete out.tracestate;
-  }
-  if (ctx.set !== undefined) for (const k in ctx.set) out[k] = ctx.set[k]!;
-  return out;
-}
 
 /** The headers of the response we send back to the caller. */
 export function downstreamResponseHeaders(upstream: IncomingHeaders, requestId: string): OutgoingHeaders {
   const out: OutgoingHeaders = {};
-  copyHeaders(upstream, NOTHING, out);
+  copyHeaders(upstream, out);
   out[REQUEST_ID_HEADER] = requestId;
   return out;
 }
@@ -281,10 +217,13 @@ const REQUEST_LOOK_LENGTHS = new Set(
 );
 
 /**
- * upstreamRequestHeaders for a received request's raw fields, written
- * straight out as lines (names keep their case): one pass, no map. The mesh
- * control headers (MESH_REQUEST_HEADERS) are always dropped; the try adds
- * its own. Host comes first (RFC 9112 §3.2).
+ * The head of the request we send upstream, written straight from the
+ * received raw fields (names keep their case): one pass, no map. Hop-by-hop
+ * headers and those named in Connection go, and so do the mesh control
+ * headers (MESH_REQUEST_HEADERS: the try adds its own); forwarding headers
+ * are appended, never replaced, so the chain of proxies stays visible; a
+ * valid traceparent is carried, else a new trace starts. Host comes first
+ * (RFC 9112 §3.2).
  */
 export function upstreamRequestLines(raw: readonly string[], ctx: ForwardingContext): HeadLines {
   let named: Set<string> | undefined;
@@ -340,19 +279,35 @@ export function upstreamRequestLines(raw: readonly string[], ctx: ForwardingCont
   // A new trace drops any tracestate: it belonged to a trace we cannot continue.
   if (tp !== undefined && isValidTraceparent(tp)) lines += `${TRACEPARENT_HEADER}: ${tp}\r\n${tracestate}`;
   else lines += `${TRACEPARENT_HEADER}: ${newTraceparent()}\r\n`;
-  if (ctx.set !== undefined) for (const k in ctx.set) lines += `${k}: ${ctx.set[k]}\r\n`;
+  if (ctx.set !== undefined || ctx.remove !== undefined) return editLines(lines, hasLength, ctx.set, ctx.remove);
   return { lines, hasLength };
 }
 
-/** Header lines of a header map (the slow path: a policy rule edited the request headers). */
-export function linesOf(headers: HeaderMap): HeadLines {
-  let lines = '';
-  let hasLength = false;
-  for (const name in headers) {
-    const value = headers[name]!;
-    if (name === 'content-length') hasLength = true;
-    if (typeof value === 'string') lines += `${name}: ${value}\r\n`;
-    else for (const v of value) lines += `${name}: ${v}\r\n`;
+/**
+ * A policy rule's request header edits on finished lines (only for rules that
+ * have them): lines named in `remove` or `set` go, then `set`'s lines are added.
+ */
+function editLines(
+  lines: string,
+  hadLength: boolean,
+  set: Readonly<Record<string, string>> | undefined,
+  remove: readonly string[] | undefined,
+): HeadLines {
+  const gone = new Set([...(remove ?? []), ...Object.keys(set ?? {})]);
+  let out = '';
+  let hasLength = hadLength;
+  for (const line of lines.split('\r\n')) {
+    if (line === '') continue;
+    const name = line.slice(0, line.indexOf(':')).toLowerCase();
+    if (gone.has(name)) {
+      if (name === 'content-length') hasLength = false;
+      continue;
+    }
+    out += `${line}\r\n`;
   }
-  return { lines, hasLength };
+  for (const name in set) {
+    out += `${name}: ${set[name]}\r\n`;
+    if (name === 'content-length') hasLength = true;
+  }
+  return { lines: out, hasLength };
 }

@@ -18,7 +18,7 @@ import type { Listener, LocalInstance, ProxyOptions } from '../contracts.js';
 import type { Http1Request, Http1Response } from '../http1/server-message.js';
 import { Deadline, requestBudgetMs } from './deadline.js';
 import { responseHeader, sendOnce, streamResponse, type TryOutcome } from './forward.js';
-import { MESH_REQUEST_HEADERS, requestIdOf, TIMEOUT_HEADER, upstreamRequestLines } from './headers.js';
+import { requestIdOf, TIMEOUT_HEADER, upstreamRequestLines } from './headers.js';
 import { type RequestContext, startListenerServer } from './listener-server.js';
 import { failureCode, failureMessage, releaseRequestBody, sendMeshError } from './mesh-response.js';
 import { ProxyMetrics, type ServiceMetrics } from './proxy-metrics.js';
@@ -119,7 +119,6 @@ export async function startInboundListener(opts: InboundOptions): Promise<Listen
         authority: req.host ?? instance.service,
         requestId,
         firstHop: false,
-        drop: MESH_REQUEST_HEADERS,
       });
       let pool: ReturnType<UpstreamPools['get']>;
       try {

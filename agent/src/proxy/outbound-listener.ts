@@ -30,15 +30,7 @@ import type { Http1Request, Http1Response } from '../http1/server-message.js';
 import { faultDelay, type OutboundPolicy, RULE_HEADER, sendPolicyResponse } from '../policy/policy-outbound.js';
 import { Deadline, requestBudgetMs } from './deadline.js';
 import { type Attempt, responseHeader, sendOnce, settledFailure, streamResponse, type TryOutcome, type TrySend } from './forward.js';
-import {
-  type HeadLines,
-  linesOf,
-  MESH_REQUEST_HEADERS,
-  requestIdOf,
-  TIMEOUT_HEADER,
-  upstreamRequestHeaders,
-  upstreamRequestLines,
-} from './headers.js';
+import { requestIdOf, TIMEOUT_HEADER, upstreamRequestLines } from './headers.js';
 import { hashKeyOf, LEAST_REQUEST } from './lb-policies.js';
 import { describeHealth, getLbPolicy } from './lb-policy.js';
 import { type RequestContext, startListenerServer } from './listener-server.js';
@@ -243,20 +235,16 @@ export async function startOutboundListener(opts: OutboundOptions): Promise<List
     const hashOn = servicePolicy?.lb?.hashOn;
     const hashKey = hashOn === undefined ? undefined : hashKeyOf(req.headers, hashOn);
 
-    const forwarding = {
+    // A matched rule's request header edits (set / remove) apply to the lines as they are built.
+    const edits = plan?.rule.source.requestHeaders;
+    const head = upstreamRequestLines(req.rawHeaders, {
       clientAddress: req.remoteAddress,
       authority: target.authority,
       requestId,
       firstHop: true,
-      drop: MESH_REQUEST_HEADERS,
-    };
-    let head: HeadLines;
-    if (plan?.rule.source.requestHeaders !== undefined && opts.policy !== undefined) {
-      // The rule edits request headers: through a map (the slow path; most requests are forwarded from raw fields).
-      const headers = upstreamRequestHeaders(req.headers, forwarding);
-      opts.policy.editRequestHeaders(plan, headers);
-      head = linesOf(headers);
-    } else head = upstreamRequestLines(req.rawHeaders, forwarding);
+      set: edits?.set,
+      remove: edits?.remove,
+    });
     const attempt: Attempt = {
       method: req.method,
       path: plan ? plan.path : target.path,
