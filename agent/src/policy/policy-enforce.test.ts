@@ -1,8 +1,8 @@
 /**
  * The traffic policy's resilience and load-balancing settings, enforced by a
  * real outbound listener in front of real upstreams: a rule's retry count
- * and per-try timeout, a ServicePolicy's circuit breaker and consistent-hash
- * load balancing.
+ * and per-try timeout and request header edits, a ServicePolicy's circuit
+ * breaker and consistent-hash load balancing.
  */
 import assert from 'node:assert/strict';
 import type { ServerResponse } from 'node:http';
@@ -61,6 +61,8 @@ describe('traffic policy enforcement', () => {
     ];
     const holder = await start('holder', (res) => held.push(res));
     services.held = [endpoint({ service: 'held', port: holder.port, instanceId: 'holder' })];
+    const echo = await start('echo', (res) => res.end('ok'));
+    services.edited = [endpoint({ service: 'edited', port: echo.port, instanceId: 'echo' })];
     services.sticky = [];
     for (const name of ['s1', 's2', 's3']) {
       const u = await start(name, (res) => res.end(name));
@@ -80,6 +82,9 @@ describe('traffic policy enforcement', () => {
       { loadBalancer: { policy: 'round-robin' } },
     );
     applyPolicy(view, 'held', undefined, { circuitBreaker: { maxRequests: 2 } });
+    applyPolicy(view, 'edited', {
+      rules: [{ requestHeaders: { set: { 'x-tenant': 'blue' }, remove: ['x-debug'] }, route: [{ weight: 1 }] }],
+    });
     applyPolicy(view, 'sticky', undefined, { loadBalancer: { policy: 'consistent-hash', hashOn: { header: 'x-user' } } });
     proxy = await startOutboundListener({
       agentId: 'agent-a',
@@ -142,6 +147,17 @@ describe('traffic policy enforcement', () => {
     while (holder.seen.length < 3) await new Promise((r) => setTimeout(r, 5));
     for (const res of held.splice(0)) res.end('done');
     assert.equal((await fourth).status, 200);
+  });
+
+  it("applies a rule's request header edits on the way upstream (set replaces, remove drops)", async () => {
+    const r = await get('edited', '/x', { 'x-tenant': 'red', 'x-debug': '1', 'x-keep': 'k' });
+    assert.equal(r.status, 200);
+    const echo = upstreams.find((u) => u.port === services.edited![0]!.port)!;
+    const h = echo.seen.at(-1)!.headers;
+    assert.equal(h['x-tenant'], 'blue');
+    assert.equal(h['x-debug'], undefined);
+    assert.equal(h['x-keep'], 'k');
+    assert.equal(h.host, 'edited');
   });
 
   it('keeps each user on one instance with consistent-hash on header x-user', async () => {
