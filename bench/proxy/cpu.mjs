@@ -98,17 +98,21 @@ function ownIo(pid) {
   }
 }
 
-/** Read-type and write-type syscall counts (/proc/<pid>/io syscr, syscw) of each pid and its direct children, summed. */
-export function ioSyscalls(pids) {
-  const sum = { r: 0, w: 0 };
+/** The counters `own(pid)` returns, summed over each pid and its direct children. */
+function sumOver(pids, own, zero) {
+  const sum = { ...zero };
   for (const pid of pids) {
     for (const p of [pid, ...childPids(pid)]) {
-      const io = ownIo(p);
-      sum.r += io.r;
-      sum.w += io.w;
+      const c = own(p);
+      for (const k of Object.keys(sum)) sum[k] += c[k];
     }
   }
   return sum;
+}
+
+/** Read-type and write-type syscall counts (/proc/<pid>/io syscr, syscw) of each pid and its direct children, summed. */
+export function ioSyscalls(pids) {
+  return sumOver(pids, ownIo, { r: 0, w: 0 });
 }
 
 function ownFaults(pid) {
@@ -123,15 +127,7 @@ function ownFaults(pid) {
 
 /** Page faults (minor, major) of each pid and its direct children, summed. */
 export function faults(pids) {
-  const out = { minor: 0, major: 0 };
-  for (const pid of pids) {
-    for (const p of [pid, ...childPids(pid)]) {
-      const f = ownFaults(p);
-      out.minor += f.minor;
-      out.major += f.major;
-    }
-  }
-  return out;
+  return sumOver(pids, ownFaults, { minor: 0, major: 0 });
 }
 
 /**
