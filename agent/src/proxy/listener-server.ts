@@ -67,7 +67,7 @@ export async function startListenerServer(opts: ListenerServerOptions): Promise<
     };
     // While draining, every response closes its connection so keep-alive clients move on.
     if (draining) res.setHeader('connection', 'close');
-    const refused = checkRequestHead(req, limits.maxHeaderCount);
+    const refused = checkRequestHead(req);
     if (refused !== undefined) {
       logger.debug('request refused', { listener: opts.name, code: MeshErrorCode.badRequest, detail: refused.message });
       res.setHeader('connection', 'close');

@@ -9,7 +9,6 @@
  * characters in header values, obs-fold (400); the server answers heads or
  * whole requests that arrive too slowly (408).
  * What is checked here:
- *   - more than `maxHeaderCount` header fields -> 431 (also checked by the parser);
  *   - more than one Host header, or a Host that is not a valid authority
  *     (RFC 9112 §3.2: a server MUST answer 400) -> 400;
  *   - HTTP/1.1 without Host -> 400.
@@ -25,10 +24,7 @@ export interface GuardFailure {
 const AUTHORITY = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._~!$&'()*+,;=%-]+)(?::\d{0,5})?$/;
 
 /** A request head problem, or undefined when the head is acceptable. */
-export function checkRequestHead(req: Http1Request, maxHeaderCount: number): GuardFailure | undefined {
-  if (req.rawHeaders.length > 2 * maxHeaderCount) {
-    return { status: 431, message: `request has more than ${maxHeaderCount} header fields` };
-  }
+export function checkRequestHead(req: Http1Request): GuardFailure | undefined {
   const hosts = req.hostCount;
   if (hosts > 1) return { status: 400, message: `host: sent ${hosts} times; a request has exactly one Host header` };
   const host = req.host;
