@@ -121,10 +121,6 @@ export class Http1Request {
     if (this.paused) this.resume();
   }
 
-  get readingBody(): boolean {
-    return this.reader !== null;
-  }
-
   isPaused(): boolean {
     return this.paused;
   }
