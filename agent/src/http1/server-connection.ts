@@ -68,14 +68,19 @@ export class ServerConnection implements ExchangeHost {
   /** The client's address, read once (each read of socket.remoteAddress asks the OS). */
   private readonly remoteAddress: string | undefined;
 
+  /**
+   * `sharedReads`: the socket reads into a buffer shared by every connection
+   * (shared-read-accept.ts) and calls onRead; else it emits 'data'.
+   */
   constructor(
     readonly socket: Socket,
     private readonly owner: ConnectionOwner,
+    private readonly sharedReads = false,
   ) {
     this.since = owner.now;
     this.remoteAddress = socket.remoteAddress;
     socket.setNoDelay(true);
-    socket.on('data', this.onData);
+    if (!sharedReads) socket.on('data', this.onData);
     socket.on('end', this.onEnd);
     socket.on('error', this.onError);
     socket.on('close', this.onSocketClose);
@@ -94,6 +99,14 @@ export class ServerConnection implements ExchangeHost {
   get responding(): boolean {
     return this.res?.headersSent === true;
   }
+
+  /** The shared-read callback: `buf` is the shared buffer, valid until this returns. */
+  readonly onRead = (nread: number, buf: Buffer): void => {
+    this.onData(buf.subarray(0, nread));
+    // Bytes kept for later (a partial head, pipelined requests) must not stay a view of the shared buffer.
+    const pending = this.pending;
+    if (pending !== null && pending.buffer === buf.buffer) this.pending = Buffer.from(pending);
+  };
 
   private readonly onData = (chunk: Buffer): void => {
     try {
@@ -179,7 +192,12 @@ export class ServerConnection implements ExchangeHost {
     if (head.framing === Framing.None) this.state = ConnState.Wait;
     else {
       this.state = ConnState.Body;
-      this.decoder = new BodyDecoder(head.framing, head.contentLength, (chunk) => req.pushData(chunk));
+      // Body bytes are handed on (and may be held for a retry): never a view of the shared read buffer.
+      this.decoder = new BodyDecoder(
+        head.framing,
+        head.contentLength,
+        this.sharedReads ? (chunk) => req.pushData(Buffer.from(chunk)) : (chunk) => req.pushData(chunk),
+      );
       if (head.expectContinue) this.socket.write('HTTP/1.1 100 Continue\r\n\r\n');
     }
     this.owner.onRequest(req, res);

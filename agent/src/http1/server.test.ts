@@ -412,6 +412,55 @@ describe('Http1Server: slow handlers and buffered pipelines', () => {
   });
 });
 
+describe('Http1Server: shared read buffer', () => {
+  it('reads accepted sockets through the shared buffer on this Node (shared-read-accept.ts)', async (t) => {
+    const s = await serve(t, (_req, res) => res.end('ok'));
+    assert.equal(s.server.sharedReads, true, 'the accept hook did not install: the proxy runs on the slower Readable path');
+    const c = await RawClient.open(t, s.port);
+    c.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+    const [r] = await c.responses(1);
+    assert.equal(r!.body, 'ok');
+  });
+
+  it("keeps every connection's held bytes intact while others read (bodies queued, partial heads, pipelines)", async (t) => {
+    // Handlers read bodies late, so chunks stay queued while other connections' reads reuse the buffer.
+    const s = await serve(t, (req, res) => {
+      setTimeout(() => readBody(req).then((b) => res.end(`${req.url} ${b.length} ${sha(b)}`)), 30);
+    });
+    const bodies = [0, 1, 2, 3, 4, 5].map((n) => {
+      const b = Buffer.alloc(40 * 1024 + n * 977);
+      for (let i = 0; i < b.length; i++) b[i] = (i * (n + 3) + n) & 0xff;
+      return b;
+    });
+    const clients = await Promise.all(bodies.map(() => RawClient.open(t, s.port)));
+    // Each client: a head split mid-line, its body in pieces, and a second (pipelined) request behind it.
+    for (let step = 0; step < 4; step++) {
+      clients.forEach((c, n) => {
+        const body = bodies[n]!;
+        const head = `POST /c${n} HTTP/1.1\r\nHost: x\r\nContent-Length: ${body.length}\r\n\r\n`;
+        if (step === 0) c.write(head.slice(0, 20));
+        else if (step === 1) c.write(Buffer.concat([Buffer.from(head.slice(20), 'latin1'), body.subarray(0, 1000)]));
+        else if (step === 2) c.write(body.subarray(1000, 30_000));
+        else
+          c.write(
+            Buffer.concat([
+              body.subarray(30_000),
+              Buffer.from(`POST /c${n}-2 HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nh${n}abc`, 'latin1'),
+            ]),
+          );
+      });
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    await Promise.all(
+      clients.map(async (c, n) => {
+        const rs = await c.responses(2);
+        assert.equal(rs[0]!.body, `/c${n} ${bodies[n]!.length} ${sha(bodies[n]!)}`);
+        assert.equal(rs[1]!.body, `/c${n}-2 5 ${sha(Buffer.from(`h${n}abc`))}`);
+      }),
+    );
+  });
+});
+
 describe('Http1Server: request bodies', () => {
   it('streams a large request body with backpressure (no data while paused)', async (t) => {
     const size = 4 * 1024 * 1024;

@@ -15,6 +15,7 @@
 import { type AddressInfo, createServer, type Server, type Socket } from 'node:net';
 import { type ConnectionOwner, ConnState, ServerConnection } from './server-connection.js';
 import type { Http1Request, Http1Response } from './server-message.js';
+import { installSharedReadAccept } from './shared-read-accept.js';
 
 export interface Http1ServerOptions {
   maxHeaderBytes: number;
@@ -32,6 +33,8 @@ export interface Http1ServerOptions {
   refuse(socket: Socket, status: number, message: string, kind: 'head' | 'timeout'): void;
   /** A CONNECT request: answer on the socket and end it. */
   onConnect(socket: Socket, target: string): void;
+  /** accept() failed (e.g. EMFILE: out of file descriptors); the server keeps listening. */
+  onAcceptError?(errno: number): void;
 }
 
 export class Http1Server implements ConnectionOwner {
@@ -41,13 +44,14 @@ export class Http1Server implements ConnectionOwner {
   private readonly server: Server;
   private readonly connections = new Set<ServerConnection>();
   private readonly sweep: NodeJS.Timeout;
+  /** Accepted sockets read into one shared buffer (shared-read-accept.ts); false: node's Readable path. */
+  sharedReads = false;
 
   constructor(private readonly opts: Http1ServerOptions) {
     this.maxHeaderBytes = opts.maxHeaderBytes;
     this.maxHeaderCount = opts.maxHeaderCount;
-    this.server = createServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
-      this.connections.add(new ServerConnection(socket, this));
-    });
+    // node's accept path: until listen() installed ours, or where ours is not available.
+    this.server = createServer({ allowHalfOpen: true, noDelay: true }, (socket) => this.accept(socket, false));
     this.sweep = setInterval(() => this.checkDeadlines(), opts.checkIntervalMs);
     this.sweep.unref();
   }
@@ -57,10 +61,21 @@ export class Http1Server implements ConnectionOwner {
       this.server.once('error', reject);
       this.server.listen(port, host, () => {
         this.server.off('error', reject);
+        this.sharedReads = installSharedReadAccept(this.server, true, (socket) => this.accept(socket, true).onRead, this.onAcceptError);
         resolve(this.server.address() as AddressInfo);
       });
     });
   }
+
+  private accept(socket: Socket, sharedReads: boolean): ServerConnection {
+    const conn = new ServerConnection(socket, this, sharedReads);
+    this.connections.add(conn);
+    return conn;
+  }
+
+  private readonly onAcceptError = (errno: number): void => {
+    this.opts.onAcceptError?.(errno);
+  };
 
   onRequest(req: Http1Request, res: Http1Response): void {
     this.opts.onRequest(req, res);

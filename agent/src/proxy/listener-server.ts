@@ -14,6 +14,7 @@
  * a body, including those made before a request exists.
  */
 import type { Socket } from 'node:net';
+import { getSystemErrorName } from 'node:util';
 import { type Logger, MeshErrorCode, messageOf } from '@weft/shared';
 import type { Listener } from '../contracts.js';
 import { Http1Server } from '../http1/server.js';
@@ -95,6 +96,9 @@ export async function startListenerServer(opts: ListenerServerOptions): Promise<
     onConnect(socket, target) {
       if (opts.onConnect !== undefined) opts.onConnect(socket, target);
       else writeRawMeshError(socket, 405, MeshErrorCode.badRequest, `CONNECT ${target}: not supported on this port`);
+    },
+    onAcceptError(errno) {
+      logger.warn('cannot accept a connection', { listener: opts.name, errno, err: getSystemErrorName(errno) });
     },
   });
   const bound = await server.listen(opts.port, opts.host);
