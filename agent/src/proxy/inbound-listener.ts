@@ -23,6 +23,7 @@ import { type RequestContext, startListenerServer } from './listener-server.js';
 import { failureCode, failureMessage, releaseRequestBody, sendMeshError } from './mesh-response.js';
 import { ProxyMetrics, type ServiceMetrics } from './proxy-metrics.js';
 import { hasBody, ReplayableBody } from './replay-body.js';
+import { RequestLog } from './request-log.js';
 import { DEFAULT_RESILIENCE, type ListenerLimits, type ResilienceOptions } from './resilience-options.js';
 import { originOf, UpstreamPools } from './upstream-pools.js';
 
@@ -49,6 +50,8 @@ const MAX_CACHED_ORIGINS = 4096;
 
 export async function startInboundListener(opts: InboundOptions): Promise<Listener> {
   const logger = opts.logger.child({ listener: 'inbound' });
+  /** Per-request lines, bounded per (message, code, service): request-log.ts. */
+  const requestLog = new RequestLog(logger);
   const pools = new UpstreamPools();
   const maxReplayBodyBytes = opts.resilience?.maxReplayBodyBytes ?? DEFAULT_RESILIENCE.maxReplayBodyBytes;
   const metrics = opts.metrics ?? new ProxyMetrics(new MetricsRegistry());
@@ -73,7 +76,7 @@ export async function startInboundListener(opts: InboundOptions): Promise<Listen
     message: string,
     fields: Record<string, unknown> = {},
   ): string => {
-    logger.info('request failed', { code, requestId, ...fields, detail: message });
+    requestLog.log('request failed', code, { requestId, ...fields, detail: message });
     releaseRequestBody(req, res);
     sendMeshError(res, code, message, requestId);
     return code;
@@ -175,7 +178,7 @@ export async function startInboundListener(opts: InboundOptions): Promise<Listen
           return;
         }
         errorCode = ctx.clientGone.aborted ? 'client_gone' : MeshErrorCode.upstreamReset;
-        logger.info('response stream ended early', { ...fields, code: errorCode, requestId, err: messageOf(err) });
+        requestLog.log('response stream ended early', errorCode, { ...fields, requestId, err: messageOf(err) });
         return;
       }
       errorCode = appCode === undefined ? '' : String(appCode);
@@ -191,6 +194,9 @@ export async function startInboundListener(opts: InboundOptions): Promise<Listen
     logger,
     handler,
     limits: opts.limits,
-    onClosed: (graceful) => pools.close(graceful),
+    onClosed: (graceful) => {
+      requestLog.close();
+      return pools.close(graceful);
+    },
   });
 }

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { request } from 'node:http';
 import { after, before, describe, it } from 'node:test';
-import { type Endpoint, MeshError, silentLogger } from '@weft/shared';
+import { createLogger, type Endpoint, MeshError, silentLogger } from '@weft/shared';
 import type { EndpointSource, Listener } from '../contracts.js';
 import { isValidTraceparent } from './headers.js';
 import { startOutboundListener } from './outbound-listener.js';
@@ -333,5 +333,39 @@ describe('outbound listener deadlines and failures', () => {
       await proxy.close();
       await hang.close();
     }
+  });
+});
+
+describe('outbound listener: logs of failed requests', () => {
+  it('logs the first 10 failures per code and service, then one line with the count (written at close at the latest)', async () => {
+    const lines: Record<string, unknown>[] = [];
+    const logger = createLogger({}, { level: 'info', write: (line) => lines.push(JSON.parse(line) as Record<string, unknown>) });
+    const proxy = await startOutboundListener({
+      agentId: 'agent-a',
+      endpoints: staticSource({}, (s) => new MeshError('unknown_service', `service ${s} is not registered`)),
+      local: localInstances([]),
+      logger,
+      requestTimeoutMs: 5_000,
+      host: '127.0.0.1',
+      port: 0,
+    });
+    try {
+      for (let i = 0; i < 40; i++) {
+        const res = await send({ port: proxy.port, path: '/', headers: { host: 'nosuch', 'x-request-id': `req-${i}` } });
+        assert.equal(res.headers['x-weft-error'], 'unknown_service', 'every request is answered, logged or not');
+      }
+    } finally {
+      await proxy.close();
+    }
+    const failed = lines.filter((l) => l.msg === 'request failed');
+    assert.deepEqual(
+      failed.map((l) => [l.code, l.service, l.requestId]),
+      Array.from({ length: 10 }, (_, i) => ['unknown_service', 'nosuch', `req-${i}`]),
+    );
+    const summary = lines.filter((l) => l.msg === 'request log lines suppressed');
+    assert.deepEqual(
+      summary.map((l) => [l.listener, l.of, l.code, l.service, l.suppressed]),
+      [['outbound', 'request failed', 'unknown_service', 'nosuch', 30]],
+    );
   });
 });

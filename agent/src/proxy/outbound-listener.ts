@@ -39,6 +39,7 @@ import { failureCode, failureMessage, releaseRequestBody, sendMeshError, writeRa
 import { OutlierDetector, verdictOf } from './outlier-detector.js';
 import { ProxyMetrics } from './proxy-metrics.js';
 import { hasBody, ReplayableBody } from './replay-body.js';
+import { RequestLog } from './request-log.js';
 import { parseRequestTarget } from './request-target.js';
 import { type ListenerLimits, type ResilienceOptions, resolveResilience } from './resilience-options.js';
 import { runWithRetries } from './retry-policy.js';
@@ -127,6 +128,8 @@ interface Admission {
 
 export async function startOutboundListener(opts: OutboundOptions): Promise<Listener> {
   const logger = opts.logger.child({ listener: 'outbound' });
+  /** Per-request lines, bounded per (message, code, service): request-log.ts. */
+  const requestLog = new RequestLog(logger);
   const pools = new UpstreamPools();
   const tracker = new LoadTracker();
   const resilience = resolveResilience(opts.resilience);
@@ -186,7 +189,7 @@ export async function startOutboundListener(opts: OutboundOptions): Promise<List
   const handle = async (req: Http1Request, res: Http1Response, ctx: RequestContext, admission: Admission): Promise<string> => {
     const requestId = requestIdOf(req.header(REQUEST_ID_HEADER));
     const fail = (code: MeshErrorCode, message: string, fields: Record<string, unknown> = {}): string => {
-      logger.info('request failed', { code, requestId, ...fields, detail: message });
+      requestLog.log('request failed', code, { requestId, ...fields, detail: message });
       releaseRequestBody(req, res);
       sendMeshError(res, code, message, requestId);
       return code;
@@ -200,7 +203,7 @@ export async function startOutboundListener(opts: OutboundOptions): Promise<List
     // Traffic policy: one Map lookup when the service has none; may answer by itself (rate limit, fault, redirect, direct).
     const plan = opts.policy?.decide(service, req.method, target.path, req, target.authority) ?? null;
     if (plan?.respond) {
-      logger.info('policy answered', { service, code: plan.code, rule: plan.ruleId, status: plan.status, requestId });
+      requestLog.log('policy answered', plan.code, { service, rule: plan.ruleId, status: plan.status, requestId });
       releaseRequestBody(req, res);
       sendPolicyResponse(res, plan, requestId);
       return plan.code;
@@ -297,14 +300,14 @@ export async function startOutboundListener(opts: OutboundOptions): Promise<List
       }
       // Either side failed mid-body; the client's response is already cut.
       const code = ctx.clientGone.aborted ? 'client_gone' : MeshErrorCode.upstreamReset;
-      logger.info('response stream ended early', { service, instance: endpoint.instanceId, code, requestId, err: messageOf(err) });
+      requestLog.log('response stream ended early', code, { service, instance: endpoint.instanceId, requestId, err: messageOf(err) });
       return code;
     }
     return peerCode === undefined ? '' : String(peerCode);
   };
 
   const rejectConnect = (socket: Socket, target: string): void => {
-    logger.info('request failed', { code: MeshErrorCode.badRequest, detail: 'CONNECT refused' });
+    requestLog.log('request failed', MeshErrorCode.badRequest, { detail: 'CONNECT refused' });
     writeRawMeshError(
       socket,
       405,
@@ -321,6 +324,9 @@ export async function startOutboundListener(opts: OutboundOptions): Promise<List
     handler,
     limits: opts.limits,
     onConnect: rejectConnect,
-    onClosed: (graceful) => pools.close(graceful),
+    onClosed: (graceful) => {
+      requestLog.close();
+      return pools.close(graceful);
+    },
   });
 }

@@ -106,11 +106,13 @@ describe('retries', () => {
       { perTryTimeoutMs: 150 },
       3_000,
     );
-    for (let i = 0; i < 6; i++) {
+    // The balancer picks at random: send until a try landed on the hung endpoint (odds of 30 misses: 2^-30).
+    const timeoutRetries = () => metricValue(p.metrics(), 'weft_proxy_retries_total', { service: 'mixed', reason: 'timeout' });
+    for (let i = 0; i < 30 && timeoutRetries() === 0; i++) {
       const r = await send({ port: p.port, path: '/', headers: { host: 'mixed' } });
       assert.equal(r.status, 200);
     }
-    assert.ok(metricValue(p.metrics(), 'weft_proxy_retries_total', { service: 'mixed', reason: 'timeout' }) >= 1);
+    assert.ok(timeoutRetries() >= 1, 'a GET whose try hung was retried on the other endpoint');
     const post = await send({ port: p.port, method: 'POST', path: '/', headers: { host: 'hung', 'x-weft-timeout-ms': '400' }, body: 'x' });
     assert.equal(post.status, 504);
     assert.equal(post.headers['x-weft-error'], 'upstream_timeout');
