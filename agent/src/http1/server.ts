@@ -37,6 +37,9 @@ export interface Http1ServerOptions {
   onAcceptError?(errno: number): void;
 }
 
+/** net.Server's options; accepted sockets built by shared-read-accept.ts get the same allowHalfOpen. */
+const SERVER_OPTIONS = { allowHalfOpen: true, noDelay: true };
+
 export class Http1Server implements ConnectionOwner {
   readonly maxHeaderBytes: number;
   readonly maxHeaderCount: number;
@@ -51,7 +54,7 @@ export class Http1Server implements ConnectionOwner {
     this.maxHeaderBytes = opts.maxHeaderBytes;
     this.maxHeaderCount = opts.maxHeaderCount;
     // node's accept path: until listen() installed ours, or where ours is not available.
-    this.server = createServer({ allowHalfOpen: true, noDelay: true }, (socket) => this.accept(socket, false));
+    this.server = createServer(SERVER_OPTIONS, (socket) => this.accept(socket, false));
     this.sweep = setInterval(() => this.checkDeadlines(), opts.checkIntervalMs);
     this.sweep.unref();
   }
@@ -61,7 +64,12 @@ export class Http1Server implements ConnectionOwner {
       this.server.once('error', reject);
       this.server.listen(port, host, () => {
         this.server.off('error', reject);
-        this.sharedReads = installSharedReadAccept(this.server, true, (socket) => this.accept(socket, true).onRead, this.onAcceptError);
+        this.sharedReads = installSharedReadAccept(
+          this.server,
+          SERVER_OPTIONS.allowHalfOpen,
+          (socket) => this.accept(socket, true).onRead,
+          this.onAcceptError,
+        );
         resolve(this.server.address() as AddressInfo);
       });
     });

@@ -36,9 +36,10 @@ interface ListeningServer {
 
 /**
  * Makes `server` (listening) hand each accepted socket to `onSocket`, which
- * returns the socket's read callback. `allowHalfOpen` and no-delay as the
- * server's own options would set them. False (and nothing changed) when the
- * server's internals are not as expected.
+ * returns the socket's read callback. `allowHalfOpen` must be the server's
+ * own option (net.Server applies it to the sockets it accepts; no-delay is
+ * left to `onSocket`). False (and nothing changed) when the server's
+ * internals are not as expected.
  */
 export function installSharedReadAccept(
   server: Server,

@@ -75,12 +75,7 @@ export class RequestLog {
       key = OVERFLOW;
       w = this.windows.get(key);
     }
-    if (w !== undefined && now - w.startedAt >= this.opts.windowMs) {
-      this.summarize(w);
-      w.startedAt = now;
-      w.written = 0;
-      w.suppressed = 0;
-    }
+    if (w !== undefined && now - w.startedAt >= this.opts.windowMs) this.startWindow(w, now);
     if (w === undefined) {
       const label = key === OVERFLOW ? { msg: OVERFLOW, code: OVERFLOW, service: OVERFLOW } : { msg, code, service: svc };
       w = { ...label, startedAt: now, written: 0, suppressed: 0 };
@@ -103,10 +98,7 @@ export class RequestLog {
         this.windows.delete(key);
         continue;
       }
-      this.summarize(w);
-      w.startedAt = now;
-      w.written = 0;
-      w.suppressed = 0;
+      this.startWindow(w, now);
     }
   }
 
@@ -115,6 +107,14 @@ export class RequestLog {
     if (this.timer !== undefined) clearInterval(this.timer);
     for (const w of this.windows.values()) this.summarize(w);
     this.windows.clear();
+  }
+
+  /** Reports the window that ended and starts the key's next one at `now`. */
+  private startWindow(w: Window, now: number): void {
+    this.summarize(w);
+    w.startedAt = now;
+    w.written = 0;
+    w.suppressed = 0;
   }
 
   private summarize(w: Window): void {
