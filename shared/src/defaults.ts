@@ -24,4 +24,11 @@ export const Defaults = {
 /** Header naming the instance an outbound agent picked; the inbound agent hands the request to it. */
 export const INSTANCE_HEADER = 'x-weft-instance';
 export const ERROR_HEADER = 'x-weft-error';
+/**
+ * Set by an agent's inbound listener on the answers it makes itself (and
+ * removed from every answer an app sends): the calling agent believes a
+ * peer's x-weft-error only when this is present on a response from a peer
+ * agent's inbound listener, never from an app.
+ */
+export const ANSWERED_BY_HEADER = 'x-weft-answered-by';
 export const REQUEST_ID_HEADER = 'x-request-id';

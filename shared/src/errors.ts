@@ -22,6 +22,12 @@ export const MeshErrorCode = {
   rateLimited: 'rate_limited',
   /** Traffic policy: a rule's fault.abort answered instead of the service (the status is the rule's; 503 by default). */
   faultInjected: 'fault_injected',
+  /** The upstream's response broke HTTP/1.1 framing (conflicting or invalid lengths, bytes past its end, an oversized head); its connection is closed. */
+  upstreamProtocolError: 'upstream_protocol_error',
+  /** The upstream switched protocols (101) to a request that did not ask to upgrade, or upgrades are not carried. */
+  upgradeNotSupported: 'upgrade_not_supported',
+  /** The request body is larger than the agent accepts (its Content-Length, or a chunked body that grew past the limit). */
+  bodyTooLarge: 'body_too_large',
   /** A bug in the mesh itself; logged with details. */
   internal: 'internal',
 } as const;
@@ -40,6 +46,9 @@ const MESH_HTTP_STATUS: Record<MeshErrorCode, number> = {
   circuit_open: 503,
   rate_limited: 429,
   fault_injected: 503,
+  upstream_protocol_error: 502,
+  upgrade_not_supported: 502,
+  body_too_large: 413,
   internal: 500,
 };
 

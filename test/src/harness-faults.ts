@@ -7,7 +7,7 @@
 import type { AgentProc, TestService } from './harness.js';
 import { send, viaProxy } from './harness.js';
 
-export { idleClosingServer, metricValue, rawExchange, resetOnReuseServer } from '@weft/agent/proxy/fault-upstreams';
+export { type FaultServer, idleClosingServer, metricValue, rawExchange, resetOnReuseServer } from '@weft/agent/proxy/fault-upstreams';
 
 /** The agent's Prometheus text. */
 export async function agentMetrics(agent: AgentProc): Promise<string> {

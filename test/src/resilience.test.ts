@@ -4,6 +4,7 @@ import { type AgentProc, echoHandler, Mesh, registerWith, type TestService, viaP
 import {
   agentMetrics,
   deregister,
+  type FaultServer,
   idleClosingServer,
   metricValue,
   rawExchange,
@@ -18,6 +19,8 @@ describe('resilience against misbehaving upstreams (real agents)', () => {
   let b: AgentProc;
   const closers: (() => Promise<void>)[] = [];
   const held: (() => void)[] = [];
+  let racy: FaultServer;
+  let idle: FaultServer;
 
   before(async () => {
     const cp = await mesh.controlPlane();
@@ -39,8 +42,8 @@ describe('resilience against misbehaving upstreams (real agents)', () => {
       req.resume();
       held.push(() => res.end('done'));
     });
-    const racy = await resetOnReuseServer();
-    const idle = await idleClosingServer(20);
+    racy = await resetOnReuseServer();
+    idle = await idleClosingServer(20);
     closers.push(
       () => racy.close(),
       () => idle.close(),
@@ -106,18 +109,31 @@ describe('resilience against misbehaving upstreams (real agents)', () => {
     assert.equal(r.body.toString(), 'down for maintenance');
   });
 
-  test('keep-alive connections closed at the wrong moment cause no failure, even for POSTs', async () => {
+  test('keep-alive connections closed at the wrong moment cause no failed GET, and never a POST run twice', async () => {
     const failures: string[] = [];
     for (let i = 0; i < 30; i++) {
-      const r = await viaProxy(a.outboundPort, 'http://racy/', { method: 'POST', body: `n=${i}` });
+      const r = await viaProxy(a.outboundPort, `http://racy/${i}`);
       if (r.status !== 200) failures.push(`${r.status} ${r.headers['x-weft-error']}: ${r.body}`);
     }
+    const racyBefore = racy.handled;
+    let postsOk = 0;
+    for (let i = 0; i < 10; i++) {
+      const r = await viaProxy(a.outboundPort, 'http://racy/', { method: 'POST', body: `n=${i}` });
+      if (r.status === 200) postsOk++;
+      else if (r.headers['x-weft-error'] !== 'upstream_reset') failures.push(`POST ${r.status} ${r.headers['x-weft-error']}: ${r.body}`);
+    }
+    assert.equal(racy.handled - racyBefore, postsOk, 'a POST the app may have read is never sent again');
+    const idleBefore = idle.handled;
+    let idleOk = 0;
     for (let i = 0; i < 100; i++) {
       const post = i % 2 === 0;
       const r = await viaProxy(a.outboundPort, 'http://idle/', { method: post ? 'POST' : 'GET', body: post ? 'x' : undefined });
-      if (r.status !== 200) failures.push(`${r.status} ${r.headers['x-weft-error']}: ${r.body}`);
+      if (r.status === 200) idleOk++;
+      else if (!post || r.headers['x-weft-error'] !== 'upstream_reset')
+        failures.push(`${r.status} ${r.headers['x-weft-error']}: ${r.body}`);
       await new Promise((resolve) => setTimeout(resolve, 15 + Math.random() * 10));
     }
+    assert.equal(idle.handled - idleBefore, idleOk);
     assert.deepEqual(failures, []);
   });
 

@@ -11,25 +11,17 @@
  * responses carry `x-weft-rule: orders/3`.
  */
 import type { IncomingHttpHeaders } from 'node:http';
-import { type Endpoint, ERROR_HEADER, MeshErrorCode, meshHttpStatus, REQUEST_ID_HEADER } from '@weft/shared';
-import type { Http1Response } from '../http1/server-message.js';
-import type { GoneSignal } from '../proxy/client-link.js';
+import { type Endpoint, ERROR_HEADER, MeshErrorCode, meshHttpStatus } from '@weft/shared';
 import type { LbPolicy, LoadView, Picker } from '../proxy/lb-policy.js';
+import { type RoutePolicy, RULE_HEADER, type ServiceSettings } from '../proxy/route-policy.js';
 import type { CompiledDestination, CompiledRule } from './policy-compile.js';
 import { pickDestination, route, splitPath } from './policy-match.js';
 import type { PolicyView } from './policy-view.js';
 
-export const RULE_HEADER = 'x-weft-rule';
+export { RULE_HEADER };
 
-export interface PolicyResponse {
-  respond: true;
-  status: number;
-  headers: Record<string, string>;
-  body: string;
-  /** For the proxy's log line. */
-  code: string;
-  ruleId?: string;
-}
+/** The policy's own answer (the proxy's contract, route-policy.ts). */
+export type PolicyResponse = PolicyAnswer;
 
 export interface ForwardPlan {
   respond: false;
@@ -50,7 +42,7 @@ export interface Subset {
 
 const NO_LOAD: LoadView = { active: () => 0, isEjected: () => false };
 
-export class OutboundPolicy {
+export class OutboundPolicy implements RoutePolicy {
   private load: LoadView = NO_LOAD;
   /** Per endpoint list (one per snapshot version) and tag set: the subset and its picker. */
   private readonly subsets = new WeakMap<readonly Endpoint[], Map<string, Subset>>();
@@ -63,6 +55,10 @@ export class OutboundPolicy {
   /** The proxy's live load and ejection state, for subset pickers and explain. */
   setLoad(load: LoadView): void {
     this.load = load;
+  }
+
+  settings(service: string): ServiceSettings | undefined {
+    return this.view.get(service);
   }
 
   loadView(): LoadView {
@@ -174,27 +170,4 @@ function meshAnswer(status: number, errorHeader: string, message: string, ruleId
     code: errorHeader.split(';')[0],
     ruleId,
   };
-}
-
-/** Writes a policy answer (rate limit, fault, redirect, direct response). */
-export function sendPolicyResponse(res: Http1Response, answer: PolicyResponse, requestId: string): void {
-  if (res.headersSent || res.writableEnded || res.destroyed) return;
-  const headers: Record<string, string | number> = { ...answer.headers, 'content-length': Buffer.byteLength(answer.body) };
-  if (requestId) headers[REQUEST_ID_HEADER] = requestId;
-  res.writeHead(answer.status, headers);
-  res.end(answer.body);
-}
-
-/** Sleeps `ms` unless the client goes away first. */
-export function faultDelay(ms: number, clientGone: GoneSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (clientGone.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      clientGone.removeEventListener('abort', done);
-      resolve();
-    }
-    clientGone.addEventListener('abort', done, { once: true });
-  });
 }

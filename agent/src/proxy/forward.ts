@@ -18,7 +18,6 @@
  */
 import type { Readable } from 'node:stream';
 import { type Endpoint, ERROR_HEADER } from '@weft/shared';
-import type { ClientHandler } from '../http1/client-connection.js';
 import type { Http1Pool } from '../http1/client-pool.js';
 import { headerMapOf, isField, type ResponseHead } from '../http1/head-parser.js';
 import type { OutgoingHeaders } from '../http1/head-writer.js';
@@ -27,13 +26,16 @@ import type { Deadline } from './deadline.js';
 import { downstreamResponseHeaders, downstreamResponseLines, type HeaderMap, type HeadLines } from './headers.js';
 import type { ReplayableBody } from './replay-body.js';
 import { isStaleConnectionError } from './stale-connection.js';
+import { ClientGone, DeadlineExceeded, UpstreamTry } from './upstream-try.js';
 
 /**
  * Why a try produced no response. `aborted` = the client went away (nobody to
- * answer); `stale` = a reused keep-alive connection the server had just closed
- * (the app never saw the request, see stale-connection.ts).
+ * answer); `unsent` = the connection closed before one byte of the request
+ * was written (the app cannot have seen it); `stale` = a reused keep-alive
+ * connection the server had just closed as we wrote (the app very probably
+ * never read it, see stale-connection.ts).
  */
-export type FailureKind = 'connect' | 'stale' | 'reset' | 'timeout' | 'aborted' | 'invalid';
+export type FailureKind = 'connect' | 'unsent' | 'stale' | 'reset' | 'timeout' | 'aborted' | 'invalid';
 
 /** Where a response body is written (an Http1Response; node's ServerResponse fits too). */
 export interface ResponseSink {
@@ -74,6 +76,8 @@ export interface UpstreamResponse {
   body: ResponseBody;
   /** The received fields while `headers` was never built (so nothing was edited): forwarded as they are. */
   readonly rawHeaders?: readonly string[] | undefined;
+  /** The answer came from a peer agent's inbound listener (its own answer, or an app's relayed), not straight from an app. */
+  readonly viaPeer?: boolean;
 }
 
 /**
@@ -94,6 +98,7 @@ class ReceivedResponse implements UpstreamResponse {
   constructor(
     head: ResponseHead,
     readonly body: ResponseBody,
+    readonly viaPeer: boolean,
   ) {
     this.statusCode = head.statusCode;
     this.raw = head.rawHeaders;
@@ -109,6 +114,14 @@ class ReceivedResponse implements UpstreamResponse {
   get rawHeaders(): readonly string[] | undefined {
     return this.map === undefined ? this.raw : undefined;
   }
+}
+
+function fromApp(head: ResponseHead, body: ResponseBody): TryOutcome & { ok: true } {
+  return { ok: true, response: new ReceivedResponse(head, body, false) };
+}
+
+function fromPeer(head: ResponseHead, body: ResponseBody): TryOutcome & { ok: true } {
+  return { ok: true, response: new ReceivedResponse(head, body, true) };
 }
 
 /** One header of a response (`name` lowercase; the first value), without building a received response's map. */
@@ -133,6 +146,8 @@ export interface Attempt {
   head: HeadLines;
   /** The request body (each try takes a stream from it), or null for a request without one. */
   body: ReplayableBody | null;
+  /** May run twice without harm (retry-policy.ts isIdempotentRequest): decides which failures are retried. */
+  idempotent: boolean;
   /** Time allowed for the next try's response head; the retry loop sets it before each try. */
   tryTimeoutMs: number;
   /** How many endpoints the service has (the outlier detector's cap needs it). */
@@ -165,22 +180,13 @@ export function errorCode(err: unknown): string | undefined {
   return typeof code === 'string' ? code : undefined;
 }
 
-function classify(err: unknown, timedOut: boolean, clientGone: boolean): FailureKind {
-  if (timedOut) return 'timeout';
+function classify(err: unknown, clientGone: boolean): FailureKind {
   if (clientGone) return 'aborted';
   const code = errorCode(err);
   if (code !== undefined && CONNECT_CODES.has(code)) return 'connect';
   if (isStaleConnectionError(err)) return 'stale';
   if (code !== undefined && INVALID_CODES.has(code)) return 'invalid';
   return 'reset';
-}
-
-class DeadlineExceeded extends Error {
-  override name = 'DeadlineExceeded';
-}
-
-class ClientGone extends Error {
-  override name = 'ClientGone';
 }
 
 export { hasBody } from './replay-body.js';
@@ -195,6 +201,8 @@ export interface SendOnce {
   /** No response head within this many ms -> `timeout`. */
   timeoutMs: number;
   clientGone: GoneSignal;
+  /** The upstream is a peer agent's inbound listener (its x-weft-error may be believed, peer-answer.ts). */
+  viaPeer?: boolean;
   /**
    * Called once with the outcome, synchronously, just before the promise
    * resolves with it (the caller's per-try bookkeeping without an extra
@@ -214,238 +222,9 @@ export function settledFailure(kind: FailureKind, error: unknown, onOutcome?: (o
 export function sendOnce(pool: Http1Pool, r: SendOnce): Promise<TryOutcome> {
   if (r.clientGone.aborted) return settledFailure('aborted', new ClientGone('client gone'), r.onOutcome);
   if (r.timeoutMs <= 0) return settledFailure('timeout', new DeadlineExceeded('deadline exceeded'), r.onOutcome);
-  const t = new Try(r.clientGone, r.timeoutMs, r.onOutcome);
+  const t = new UpstreamTry(r.clientGone, r.timeoutMs, r.viaPeer ? fromPeer : fromApp, classify, r.onOutcome);
   pool.dispatch({ method: r.method, path: r.path, lines: r.head, extraLines: r.extraLines, body: r.body }, t);
   return t.outcome;
-}
-
-/** Bytes of response body held before the caller decided what to do with it; beyond that the upstream socket pauses. */
-const HOLD_BYTES = 64 * 1024;
-
-/**
- * One try as the upstream client's handler and, once the head arrived, the
- * response's ResponseBody.
- * The client-gone link stays until the body is done, so a client that
- * leaves mid-download aborts the upstream transfer too.
- */
-class Try implements ClientHandler, ResponseBody {
-  readonly outcome: Promise<TryOutcome>;
-  private resolve!: (o: TryOutcome) => void;
-  /** The outcome was handed out (a head, or a failure). */
-  private settled = false;
-  private timer: NodeJS.Timeout | undefined;
-  private timedOut = false;
-  /** The client's abort for this request, once it is on a connection. */
-  private abortFn: ((err?: Error) => void) | undefined;
-  /** An abort asked for before the client gave us abortFn. */
-  private pendingAbort: Error | undefined;
-  /** The client's resume after onData returned false. */
-  private resumeFn: (() => void) | undefined;
-  private upstreamPaused = false;
-  // The body, after the head:
-  private sink: ResponseSink | null = null;
-  private done: ((err: Error | undefined) => void) | undefined;
-  private held: Buffer[] | null = null;
-  private heldBytes = 0;
-  private complete = false;
-  private failed: Error | undefined;
-  private discarding = false;
-  private closed = false;
-  private drainHooked = false;
-  private closeFn: (() => void) | undefined;
-
-  constructor(
-    private readonly gone: GoneSignal,
-    timeoutMs: number,
-    private readonly onOutcome: ((outcome: TryOutcome) => void) | undefined,
-  ) {
-    this.outcome = new Promise<TryOutcome>((resolve) => {
-      this.resolve = resolve;
-    });
-    this.timer = setTimeout(this.onTimeout, timeoutMs);
-    gone.addEventListener('abort', this.onGone, { once: true });
-  }
-
-  private readonly onTimeout = (): void => {
-    this.timer = undefined;
-    this.timedOut = true;
-    this.cancel(new DeadlineExceeded('no response head in time'), 'timeout');
-  };
-
-  private readonly onGone = (): void => {
-    this.cancel(new ClientGone('client gone'), 'aborted');
-  };
-
-  /** Aborts the upstream request; before the head, the try fails at once with `kind` (without waiting for a connection). */
-  private cancel(err: Error, kind: FailureKind): void {
-    if (this.abortFn !== undefined) this.abortFn(err);
-    else this.pendingAbort ??= err;
-    if (!this.settled) this.fail(kind, err);
-  }
-
-  private fail(kind: FailureKind, error: unknown): void {
-    this.settled = true;
-    if (this.timer !== undefined) clearTimeout(this.timer);
-    this.timer = undefined;
-    this.gone.removeEventListener('abort', this.onGone);
-    this.closed = true;
-    this.settle({ ok: false, kind, error });
-  }
-
-  /** Hands out the outcome: the caller's hook first (synchronously), then the promise. */
-  private settle(outcome: TryOutcome): void {
-    this.onOutcome?.(outcome);
-    this.resolve(outcome);
-  }
-
-  // --- the upstream client's side ---
-
-  onConnect(abort: (err?: Error) => void): void {
-    if (this.pendingAbort !== undefined) abort(this.pendingAbort);
-    else this.abortFn = abort;
-  }
-
-  onHeaders(head: ResponseHead, resume: () => void): boolean {
-    if (this.settled) return false;
-    this.settled = true;
-    if (this.timer !== undefined) clearTimeout(this.timer);
-    this.timer = undefined;
-    this.resumeFn = resume;
-    this.settle({ ok: true, response: new ReceivedResponse(head, this) });
-    return true;
-  }
-
-  onData(chunk: Buffer): boolean {
-    const sink = this.sink;
-    if (sink !== null) {
-      if (sink.write(chunk)) return true;
-      this.pauseUntilDrain(sink);
-      return false;
-    }
-    if (this.discarding || this.closed) return true;
-    if (this.held === null) this.held = [chunk];
-    else this.held.push(chunk);
-    this.heldBytes += chunk.length;
-    if (this.heldBytes < HOLD_BYTES) return true;
-    this.upstreamPaused = true;
-    return false;
-  }
-
-  onComplete(): void {
-    this.complete = true;
-    const sink = this.sink;
-    if (sink !== null) {
-      sink.end();
-      this.finish(undefined);
-    } else if (this.discarding) this.finish(undefined);
-  }
-
-  onError(err: Error): void {
-    if (!this.settled) {
-      this.fail(classify(err, this.timedOut, this.gone.aborted), err);
-      return;
-    }
-    if (this.closed) return;
-    this.failed = err;
-    const sink = this.sink;
-    if (sink !== null) {
-      sink.destroy();
-      this.finish(err);
-    } else if (this.discarding) this.finish(undefined);
-  }
-
-  // --- the caller's side (ResponseBody) ---
-
-  pipeTo(res: ResponseSink, done: (err: Error | undefined) => void): void {
-    this.sink = res;
-    this.done = done;
-    const held = this.held;
-    this.held = null;
-    if (this.failed !== undefined) {
-      res.destroy();
-      this.finish(this.failed);
-      return;
-    }
-    if (this.complete) {
-      // The usual small answer: head and body leave in one write.
-      if (held === null) res.end();
-      else if (held.length === 1) res.end(held[0]);
-      else {
-        for (const chunk of held) res.write(chunk);
-        res.end();
-      }
-      this.finish(undefined);
-      return;
-    }
-    let full = false;
-    if (held !== null) for (const chunk of held) full = !res.write(chunk);
-    if (full) this.pauseUntilDrain(res);
-    else this.resumeUpstream();
-  }
-
-  discard(): void {
-    this.discarding = true;
-    this.held = null;
-    if (this.complete || this.failed !== undefined) this.finish(undefined);
-    else this.resumeUpstream();
-  }
-
-  destroy(err?: Error): void {
-    this.discarding = true;
-    this.held = null;
-    if (this.complete || this.failed !== undefined) {
-      this.finish(undefined);
-      return;
-    }
-    this.abortFn?.(err ?? new Error('response body dropped'));
-    this.finish(undefined);
-  }
-
-  whenClosed(fn: () => void): void {
-    if (this.closed) {
-      fn();
-      return;
-    }
-    const prev = this.closeFn;
-    this.closeFn =
-      prev === undefined
-        ? fn
-        : () => {
-            prev();
-            fn();
-          };
-  }
-
-  private pauseUntilDrain(sink: ResponseSink): void {
-    this.upstreamPaused = true;
-    if (!this.drainHooked) {
-      this.drainHooked = true;
-      sink.on('drain', this.onDrain);
-    }
-  }
-
-  private readonly onDrain = (): void => {
-    if (!this.closed) this.resumeUpstream();
-  };
-
-  private resumeUpstream(): void {
-    if (!this.upstreamPaused) return;
-    this.upstreamPaused = false;
-    this.resumeFn?.();
-  }
-
-  private finish(err: Error | undefined): void {
-    if (this.closed) return;
-    this.closed = true;
-    this.gone.removeEventListener('abort', this.onGone);
-    if (this.drainHooked) this.sink?.off('drain', this.onDrain);
-    const closeFn = this.closeFn;
-    this.closeFn = undefined;
-    closeFn?.();
-    const done = this.done;
-    this.done = undefined;
-    done?.(err);
-  }
 }
 
 /**

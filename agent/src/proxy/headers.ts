@@ -1,12 +1,15 @@
 /**
  * Header hygiene for both hops. Hop-by-hop headers (RFC 9110 §7.6.1) belong to
  * one connection and are removed in both directions, together with any header
- * named in `Connection`. Forwarding headers are appended, never replaced, so
- * the chain of proxies stays visible; a request id and a W3C traceparent are
- * carried unchanged, or created when the caller sent none.
+ * named in `Connection`. Forwarding headers from outside the mesh are
+ * replaced, not trusted: at the first hop (a local app calling out)
+ * x-forwarded-for/-proto/-host and Forwarded are dropped and the agent's own
+ * set; between agents they are carried. A request id and a W3C traceparent
+ * are carried unchanged, or created when the caller sent none. The mesh's
+ * own marker on answers (x-weft-answered-by) never passes on from an upstream.
  */
 import { randomUUID } from 'node:crypto';
-import { INSTANCE_HEADER, REQUEST_ID_HEADER } from '@weft/shared';
+import { ANSWERED_BY_HEADER, INSTANCE_HEADER, REQUEST_ID_HEADER } from '@weft/shared';
 import { type HeaderMap, isField } from '../http1/head-parser.js';
 import type { OutgoingHeaders } from '../http1/head-writer.js';
 
@@ -55,7 +58,7 @@ function copyHeaders(headers: IncomingHeaders, out: HeaderMap | OutgoingHeaders)
     const value = headers[key];
     if (value === undefined) continue;
     const k = key.toLowerCase();
-    if (HOP_BY_HOP.has(k) || named?.has(k)) continue;
+    if (HOP_BY_HOP.has(k) || named?.has(k) || k === ANSWERED_BY_HEADER) continue;
     out[k] = value;
   }
 }
@@ -169,7 +172,7 @@ export interface HeadLines {
 }
 
 /** Lengths of the hop-by-hop names and of x-request-id: any other name needs no string work below. */
-const SKIP_LENGTHS = new Set([...HOP_BY_HOP, REQUEST_ID_HEADER].map((n) => n.length));
+const SKIP_LENGTHS = new Set([...HOP_BY_HOP, REQUEST_ID_HEADER, ANSWERED_BY_HEADER].map((n) => n.length));
 
 /**
  * downstreamResponseHeaders for a received response's raw fields, written
@@ -192,7 +195,7 @@ export function downstreamResponseLines(raw: readonly string[], requestId: strin
     const name = raw[i]!;
     if (named !== undefined || SKIP_LENGTHS.has(name.length)) {
       const lower = name.toLowerCase();
-      if (HOP_BY_HOP.has(lower) || named?.has(lower) || lower === REQUEST_ID_HEADER) continue;
+      if (HOP_BY_HOP.has(lower) || named?.has(lower) || lower === REQUEST_ID_HEADER || lower === ANSWERED_BY_HEADER) continue;
     }
     if (!hasLength && isField(name, 'content-length')) hasLength = true;
     lines += `${name}: ${raw[i + 1]}\r\n`;
@@ -210,6 +213,7 @@ const REQUEST_LOOK_LENGTHS = new Set(
     'x-forwarded-for',
     'x-forwarded-proto',
     'x-forwarded-host',
+    'forwarded',
     REQUEST_ID_HEADER,
     TRACEPARENT_HEADER,
     'tracestate',
@@ -221,7 +225,7 @@ const REQUEST_LOOK_LENGTHS = new Set(
  * received raw fields (names keep their case): one pass, no map. Hop-by-hop
  * headers and those named in Connection go, and so do the mesh control
  * headers (MESH_REQUEST_HEADERS: the try adds its own); forwarding headers
- * are appended, never replaced, so the chain of proxies stays visible; a
+ * from a local app are replaced (first hop), a peer agent's are appended to; a
  * valid traceparent is carried, else a new trace starts. Host comes first
  * (RFC 9112 §3.2).
  */
@@ -249,9 +253,10 @@ export function upstreamRequestLines(raw: readonly string[], ctx: ForwardingCont
       if (HOP_BY_HOP.has(lower) || named?.has(lower) || REPLACED_ONLY.has(lower) || lower === REQUEST_ID_HEADER) continue;
       if (lower === INSTANCE_HEADER || lower === TIMEOUT_HEADER) continue;
       if (lower === 'x-forwarded-for') {
-        xff = xff === undefined ? value : `${xff}, ${value}`;
+        if (!ctx.firstHop) xff = xff === undefined ? value : `${xff}, ${value}`;
         continue;
       }
+      if (lower === 'forwarded' && ctx.firstHop) continue;
       if (lower === TRACEPARENT_HEADER) {
         traceparent ??= value;
         continue;

@@ -19,7 +19,14 @@ export function meshStatus(code: MeshErrorCode): number {
  * upstream failed mid-body), the only honest signal left is to cut the
  * connection, so the client sees a truncated response instead of a valid one.
  */
-export function sendMeshError(res: Http1Response, code: MeshErrorCode, message: string, requestId?: string, status?: number): void {
+export function sendMeshError(
+  res: Http1Response,
+  code: MeshErrorCode,
+  message: string,
+  requestId?: string,
+  status?: number,
+  extra?: Readonly<Record<string, string>>,
+): void {
   if (res.headersSent) {
     res.destroy();
     return;
@@ -32,6 +39,7 @@ export function sendMeshError(res: Http1Response, code: MeshErrorCode, message: 
     'content-length': Buffer.byteLength(body),
   };
   if (requestId) headers[REQUEST_ID_HEADER] = requestId;
+  if (extra !== undefined) Object.assign(headers, extra);
   res.writeHead(status ?? meshStatus(code), headers);
   res.end(body);
 }
@@ -61,6 +69,7 @@ export function failureCode(kind: Exclude<FailureKind, 'aborted'>): MeshErrorCod
       return MeshErrorCode.badRequest;
     case 'reset':
     case 'stale':
+    case 'unsent':
       return MeshErrorCode.upstreamReset;
   }
 }
@@ -78,7 +87,9 @@ export function failureMessage(kind: Exclude<FailureKind, 'aborted'>, target: st
     case 'reset':
       return `${target}: connection closed before a response (${why})`;
     case 'stale':
-      return `${target}: reused connection closed by the server as the request was sent (${why})`;
+      return `${target}: reused connection closed by the server as the request was sent (${why}); not re-sent: the request is not idempotent`;
+    case 'unsent':
+      return `${target}: connection closed before the request was sent (${why})`;
   }
 }
 

@@ -4,8 +4,13 @@ import { describe, it } from 'node:test';
 import { readableBody, type TryOutcome } from './forward.js';
 import { OutlierDetector, verdictOf } from './outlier-detector.js';
 
-function answer(statusCode: number, headers: Record<string, string> = {}): TryOutcome {
-  return { ok: true, response: { statusCode, headers, body: readableBody(Readable.from([])) } };
+/** A peer agent's own answer (viaPeer, marked): the only kind whose x-weft-error is believed. */
+function peer(statusCode: number, code: string): TryOutcome {
+  return answer(statusCode, { 'x-weft-error': code, 'x-weft-answered-by': 'agent/b' }, true);
+}
+
+function answer(statusCode: number, headers: Record<string, string> = {}, viaPeer = false): TryOutcome {
+  return { ok: true, response: { statusCode, headers, body: readableBody(Readable.from([])), viaPeer } };
 }
 
 describe('outlier detector', () => {
@@ -63,9 +68,11 @@ describe('outlier detector', () => {
     assert.equal(verdictOf(answer(200)), 'success');
     assert.equal(verdictOf(answer(404)), 'success');
     assert.equal(verdictOf(answer(503)), 'failure');
-    assert.equal(verdictOf(answer(503, { 'x-weft-error': 'unknown_instance' })), 'unreachable');
-    assert.equal(verdictOf(answer(502, { 'x-weft-error': 'upstream_connect_failed' })), 'unreachable');
-    assert.equal(verdictOf(answer(503, { 'x-weft-error': 'circuit_open' })), 'neutral');
+    assert.equal(verdictOf(peer(503, 'unknown_instance')), 'unreachable');
+    assert.equal(verdictOf(peer(502, 'upstream_connect_failed')), 'unreachable');
+    assert.equal(verdictOf(peer(503, 'shutting_down')), 'unreachable');
+    assert.equal(verdictOf(answer(503, { 'x-weft-error': 'unknown_instance' })), 'failure', "an app cannot claim the mesh's codes");
+    assert.equal(verdictOf(answer(503, { 'x-weft-error': 'circuit_open' })), 'failure');
     assert.equal(verdictOf({ ok: false, kind: 'connect', error: null }), 'unreachable');
     assert.equal(verdictOf({ ok: false, kind: 'timeout', error: null }), 'failure');
     assert.equal(verdictOf({ ok: false, kind: 'reset', error: null }), 'failure');

@@ -16,8 +16,9 @@
  * applies the same cap when the endpoint set changed after the ejections.
  * Pure state: no timers, time comes from the injected clock.
  */
-import { type Endpoint, ERROR_HEADER } from '@weft/shared';
-import { responseHeader, type TryOutcome, type TrySend } from './forward.js';
+import type { Endpoint } from '@weft/shared';
+import type { TryOutcome, TrySend } from './forward.js';
+import { believedMeshCode } from './peer-answer.js';
 import { peerNotDelivered } from './retry-policy.js';
 
 export type OutlierVerdict = 'success' | 'failure' | 'unreachable' | 'neutral';
@@ -64,8 +65,7 @@ export function verdictOf(outcome: TryOutcome): OutlierVerdict {
   const status = outcome.response.statusCode;
   if (status < 500) return 'success';
   // The peer agent's own refusals that are about this caller, not the endpoint.
-  const code = responseHeader(outcome.response, ERROR_HEADER);
-  return code === 'circuit_open' || code === 'shutting_down' ? 'neutral' : 'failure';
+  return believedMeshCode(outcome.response) === 'circuit_open' ? 'neutral' : 'failure';
 }
 
 export class OutlierDetector {

@@ -60,21 +60,54 @@ function parseService(authority: string, field: string): string | MeshError {
   return host;
 }
 
+/**
+ * An absolute-form target split without normalising it (RFC 9112 §3.2.2):
+ * the authority, and the path and query exactly as the client wrote them
+ * ("/" when it has none), so both target forms forward the same bytes.
+ */
+function splitAbsolute(raw: string): { authority: string; path: string } | MeshError {
+  if (!/^http:\/\//i.test(raw)) return bad(`request target ${JSON.stringify(raw.slice(0, 80))}: only http:// URLs are supported`);
+  const rest = raw.slice(7);
+  let end = 0;
+  while (end < rest.length && rest.charCodeAt(end) !== 47 && rest.charCodeAt(end) !== 63 && rest.charCodeAt(end) !== 35) end++;
+  if (rest.charCodeAt(end) === 35) return bad(`request target ${JSON.stringify(raw.slice(0, 80))}: a fragment is not allowed`);
+  // The host is case-insensitive (RFC 3986 §3.2.2): the authority goes upstream lowercased.
+  const authority = rest.slice(0, end).toLowerCase();
+  const tail = rest.slice(end);
+  return { authority, path: tail === '' ? '/' : tail.charCodeAt(0) === 63 ? `/${tail}` : tail };
+}
+
+/** True for an absolute-form target (scheme "://"), as opposed to origin-form "/path". */
+function isAbsoluteForm(raw: string): boolean {
+  return raw.charCodeAt(0) !== 47 && /^[a-z][a-z0-9+.-]*:\/\//i.test(raw);
+}
+
+/**
+ * The origin-form path an inbound request is handed to the app with: an
+ * origin-form target as it came, an absolute-form one reduced to its path
+ * and query; anything else (`OPTIONS *`, authority-form) is refused, never
+ * passed to the app verbatim.
+ */
+export function inboundPath(req: Http1Request): string | MeshError {
+  const raw = req.url ?? '';
+  if (raw.charCodeAt(0) === 47) return raw;
+  if (isAbsoluteForm(raw)) {
+    const split = splitAbsolute(raw);
+    return split instanceof MeshError ? split : split.path;
+  }
+  return bad(`request target ${JSON.stringify(raw.slice(0, 80))}: the mesh carries origin-form (/path) and http:// targets only`);
+}
+
 /** Parses the service and upstream path of an outbound request, or returns a bad_request MeshError. */
 export function parseRequestTarget(req: Http1Request): RequestTarget | MeshError {
   const raw = req.url ?? '';
   // origin-form (the usual "/path") needs no scheme check.
-  if (raw.charCodeAt(0) !== 47 && /^[a-z][a-z0-9+.-]*:\/\//i.test(raw)) {
-    if (!/^http:\/\//i.test(raw)) return bad(`request target ${JSON.stringify(raw.slice(0, 80))}: only http:// URLs are supported`);
-    let url: URL;
-    try {
-      url = new URL(raw);
-    } catch {
-      return bad(`request target ${JSON.stringify(raw.slice(0, 80))}: not a valid URL`);
-    }
-    const service = serviceFromAuthority(url.host, 'request target host');
+  if (isAbsoluteForm(raw)) {
+    const split = splitAbsolute(raw);
+    if (split instanceof MeshError) return split;
+    const service = serviceFromAuthority(split.authority, 'request target host');
     if (service instanceof MeshError) return service;
-    return { service, path: `${url.pathname || '/'}${url.search}`, authority: url.host };
+    return { service, path: split.path, authority: split.authority };
   }
   if (!raw.startsWith('/')) return bad(`request target ${JSON.stringify(raw.slice(0, 80))}: expected a path or an http:// URL`);
   const authority = req.host;

@@ -168,19 +168,39 @@ describe('retries', () => {
 });
 
 describe('keep-alive races', () => {
-  it('sends a POST again, transparently, when the server resets a reused connection as it arrives', async () => {
+  it('sends a GET again, transparently, when the server resets a reused connection as it arrives', async () => {
     const app = await resetOnReuseServer();
     cleanup.push(() => app.close());
     const p = await proxy({ racy: [endpoint({ service: 'racy', port: app.port })] });
     for (let i = 0; i < 20; i++) {
-      const r = await send({ port: p.port, method: 'POST', path: '/', headers: { host: 'racy' }, body: `n=${i}` });
+      const r = await send({ port: p.port, method: 'GET', path: `/${i}`, headers: { host: 'racy' } });
       assert.equal(r.status, 200, r.body.toString());
     }
-    assert.equal(app.handled, 20, 'each POST reached the app exactly once');
+    assert.equal(app.handled, 20, 'each GET reached the app exactly once');
     assert.ok(metricValue(p.metrics(), 'weft_proxy_retries_total', { service: 'racy', reason: 'stale_connection' }) >= 1);
   });
 
-  it('does the same on the inbound side, between the agent and a local app', async () => {
+  it('never sends a POST again once its bytes were written: the client gets upstream_reset, the app ran it at most once', async () => {
+    const app = await resetOnReuseServer();
+    cleanup.push(() => app.close());
+    const p = await proxy({ racy: [endpoint({ service: 'racy', port: app.port })] });
+    let ok = 0;
+    let reset = 0;
+    for (let i = 0; i < 20; i++) {
+      const r = await send({ port: p.port, method: 'POST', path: '/', headers: { host: 'racy' }, body: `n=${i}` });
+      if (r.status === 200) ok++;
+      else {
+        assert.equal(r.status, 502, r.body.toString());
+        assert.equal(r.headers['x-weft-error'], 'upstream_reset');
+        assert.match(r.body.toString(), /not re-sent/);
+        reset++;
+      }
+    }
+    assert.ok(reset >= 1, 'the server resets every reused connection');
+    assert.equal(app.handled, ok, 'only the POSTs answered 200 ran, each once');
+  });
+
+  it('does the same on the inbound side, between the agent and a local app: a GET re-sent, a POST not', async () => {
     const app = await resetOnReuseServer();
     cleanup.push(() => app.close());
     const inbound = await startInboundListener({
@@ -193,7 +213,13 @@ describe('keep-alive races', () => {
       port: 0,
     });
     cleanup.push(() => inbound.close());
-    for (let i = 0; i < 20; i++) {
+    for (let i = 0; i < 10; i++) {
+      const r = await send({ port: inbound.port, method: 'GET', path: '/', headers: { host: 'racy', 'x-weft-instance': 'r1' } });
+      assert.equal(r.status, 200, r.body.toString());
+    }
+    assert.equal(app.handled, 10);
+    let ok = 0;
+    for (let i = 0; i < 10; i++) {
       const r = await send({
         port: inbound.port,
         method: 'POST',
@@ -201,16 +227,20 @@ describe('keep-alive races', () => {
         headers: { host: 'racy', 'x-weft-instance': 'r1' },
         body: 'b',
       });
-      assert.equal(r.status, 200, r.body.toString());
+      if (r.status === 200) ok++;
+      else assert.equal(r.headers['x-weft-error'], 'upstream_reset');
     }
-    assert.equal(app.handled, 20);
+    assert.ok(ok < 10, 'some POSTs hit a reused connection');
+    assert.equal(app.handled, 10 + ok);
   });
 
-  it('has zero failures against a server that closes idle connections just as they are reused', async (t) => {
+  it('has zero failed GETs, and no POST run twice, against a server that closes idle connections just as they are reused', async (t) => {
     const app = await idleClosingServer(20);
     cleanup.push(() => app.close());
     const p = await proxy({ idle: [endpoint({ service: 'idle', port: app.port })] });
     const failures: string[] = [];
+    let postsOk = 0;
+    let postsReset = 0;
     const n = 150;
     for (let i = 0; i < n; i++) {
       const post = i % 2 === 1;
@@ -221,12 +251,16 @@ describe('keep-alive races', () => {
         headers: { host: 'idle' },
         body: post ? 'x' : undefined,
       });
-      if (r.status !== 200) failures.push(`${r.status} ${r.headers['x-weft-error']} ${r.body}`);
+      if (post && r.status === 200) postsOk++;
+      else if (post && r.headers['x-weft-error'] === 'upstream_reset') postsReset++;
+      else if (r.status !== 200) failures.push(`${r.status} ${r.headers['x-weft-error']} ${r.body}`);
       await new Promise((resolve) => setTimeout(resolve, 15 + Math.random() * 10));
     }
     assert.deepEqual(failures, []);
-    assert.equal(app.handled, n);
-    t.diagnostic(`stale-connection retries: ${metricValue(p.metrics(), 'weft_proxy_retries_total', { reason: 'stale_connection' })}`);
+    assert.equal(app.handled, n / 2 + postsOk, 'every GET ran once; each POST ran at most once');
+    t.diagnostic(
+      `stale-connection retries: ${metricValue(p.metrics(), 'weft_proxy_retries_total', { reason: 'stale_connection' })}, POSTs answered upstream_reset: ${postsReset}`,
+    );
   });
 });
 

@@ -37,25 +37,48 @@ describe('retry budget', () => {
 });
 
 describe('retry reasons', () => {
-  const answer = (statusCode: number, headers: Record<string, string> = {}): TryOutcome => ({
+  const answer = (statusCode: number, headers: Record<string, string> = {}, viaPeer = false): TryOutcome => ({
     ok: true,
-    response: { statusCode, headers, body: readableBody(Readable.from([])) },
+    response: { statusCode, headers, body: readableBody(Readable.from([])), viaPeer },
   });
-  const fail = (kind: 'connect' | 'stale' | 'reset' | 'timeout' | 'aborted'): TryOutcome => ({ ok: false, kind, error: null });
-  const get = { method: 'GET', body: null };
-  const post = { method: 'POST', body: null };
+  const peerAnswer = (statusCode: number, code: string): TryOutcome =>
+    answer(statusCode, { 'x-weft-error': code, 'x-weft-answered-by': 'agent/b' }, true);
+  const fail = (kind: 'connect' | 'unsent' | 'stale' | 'reset' | 'timeout' | 'aborted'): TryOutcome => ({ ok: false, kind, error: null });
+  const get = { idempotent: true, body: null };
+  const post = { idempotent: false, body: null };
 
   it('retries what the app cannot have seen, whatever the method', () => {
     assert.equal(retryReason(fail('connect'), post), 'connect_failed');
-    assert.equal(retryReason(fail('stale'), post), 'stale_connection');
-    assert.equal(retryReason(answer(503, { 'x-weft-error': 'unknown_instance' }), post), 'not_delivered');
+    assert.equal(retryReason(fail('unsent'), post), 'not_sent');
+    assert.equal(retryReason(peerAnswer(503, 'unknown_instance'), post), 'not_delivered');
+    assert.equal(retryReason(peerAnswer(502, 'upstream_connect_failed'), post), 'not_delivered');
+    assert.equal(retryReason(peerAnswer(503, 'shutting_down'), post), 'not_delivered');
+  });
+
+  it('re-sends after the keep-alive race only what may run twice', () => {
+    assert.equal(retryReason(fail('stale'), get), 'stale_connection');
+    assert.equal(retryReason(fail('stale'), post), undefined, 'bytes of the POST were written: the app may have read them');
+  });
+
+  it('believes x-weft-error only from a peer agent that marked the answer as its own', () => {
+    assert.equal(retryReason(answer(503, { 'x-weft-error': 'unknown_instance' }), post), undefined, 'an app said it');
+    assert.equal(
+      retryReason(answer(503, { 'x-weft-error': 'unknown_instance' }, true), post),
+      undefined,
+      'relayed from an app by the peer',
+    );
+    assert.equal(
+      retryReason(answer(503, { 'x-weft-error': 'unknown_instance', 'x-weft-answered-by': 'agent/b' }), post),
+      undefined,
+      'straight from a local app, marker and all',
+    );
   });
 
   it('retries resets, timeouts and 502/503/504 for idempotent methods only', () => {
     assert.equal(retryReason(fail('reset'), get), 'reset');
     assert.equal(retryReason(fail('timeout'), get), 'timeout');
     assert.equal(retryReason(answer(503), get), 'status_503');
-    assert.equal(retryReason(answer(504), { method: 'PUT', body: null }), 'status_504');
+    assert.equal(retryReason(answer(504), { idempotent: true, body: null }), 'status_504');
     assert.equal(retryReason(answer(500), get), undefined);
     assert.equal(retryReason(fail('reset'), post), undefined);
     assert.equal(retryReason(fail('timeout'), post), undefined);

@@ -1,21 +1,28 @@
 /**
- * When a failed try may be repeated, and the loop that repeats it. A retry
- * happens only when it is safe for the app and the budget allows it:
+ * When a failed try may be repeated, and the loop that repeats it. The rule
+ * above all others: a request that may have reached the app is never sent
+ * twice unless it is idempotent.
  *   - safe whatever the method (the app cannot have seen the request):
- *       we could not connect (`connect_failed`); the peer agent says it could
- *       not hand the request over (`not_delivered`: 502/503 with
- *       upstream_connect_failed or unknown_instance); the server closed a
- *       reused keep-alive connection just as we sent (`stale_connection`);
- *   - safe for idempotent methods only (GET HEAD OPTIONS PUT DELETE TRACE):
- *       a reset before the response (`reset`), a try that got no response head
- *       within its per-try timeout (`timeout`), and 502/503/504 answers;
+ *       we could not connect (`connect_failed`); the connection closed before
+ *       one byte of the request was written (`not_sent`); a peer agent's own
+ *       answer says it did not hand the request over (`not_delivered`:
+ *       502/503 with upstream_connect_failed, unknown_instance or
+ *       shutting_down, believed only from a peer agent's inbound listener,
+ *       peer-answer.ts — never from an app);
+ *   - safe for idempotent requests only (GET HEAD OPTIONS PUT DELETE TRACE,
+ *     or any request with an `Idempotency-Key` header, whose app promises to
+ *     run it once per key): the keep-alive race (`stale_connection`: a
+ *     reused connection closed as we wrote; the app very probably never read
+ *     it, but bytes were written, so a POST is not re-sent), a reset before
+ *     the response (`reset`), no response head within the per-try timeout
+ *     (`timeout`), and 502/503/504 answers;
  *   - never when the body cannot be replayed (over 64 KiB, or the client left).
  * Each retry goes to an endpoint not tried yet when there is one (else the
  * same one again), stays within the request's deadline and `maxRetries`, and
- * takes a token from the service's retry budget; stale-connection retries
- * are exempt from the budget (they cost the app nothing and are not a sign
- * of an outage). When the budget is dry the caller answers with the last
- * outcome, so the client sees the real failure and its x-weft-error.
+ * takes a token from the service's retry budget; stale-connection and
+ * not-sent retries are exempt from the budget (they cost the app nothing and
+ * are not a sign of an outage). When the budget is dry the caller answers
+ * with the last outcome, so the client sees the real failure and its x-weft-error.
  *
  * A route rule may override the count, the per-try timeout and the
  * conditions, and add a backoff (RouteRetry, from Routes `retry` and
@@ -23,17 +30,32 @@
  * still apply (a rule can never make the mesh replay a POST the app may have
  * seen).
  */
-import { type Endpoint, ERROR_HEADER, MeshErrorCode } from '@weft/shared';
-import type { GoneSignal } from './client-link.js';
-import { type Attempt, discard, responseHeader, type TryOutcome, type TrySend } from './forward.js';
+import { type Endpoint, MeshErrorCode } from '@weft/shared';
+import { type Attempt, discard, type TryOutcome, type TrySend } from './forward.js';
+import { believedMeshCode } from './peer-answer.js';
 import type { RetryBudget } from './retry-budget.js';
+import { sleep } from './sleep.js';
 
+/** Idempotent methods (RFC 9110 §9.2.2). */
 export const IDEMPOTENT: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'DELETE', 'PUT', 'TRACE']);
-const PEER_NOT_DELIVERED = new Set<string>([MeshErrorCode.upstreamConnectFailed, MeshErrorCode.unknownInstance]);
+/** A request carrying this header is treated as idempotent: its app de-duplicates by key (the IETF httpapi draft's header). */
+export const IDEMPOTENCY_KEY_HEADER = 'idempotency-key';
+
+/** True when the request may run more than once without harm: an idempotent method, or a non-empty Idempotency-Key. */
+export function isIdempotentRequest(method: string, idempotencyKey: string | undefined): boolean {
+  return IDEMPOTENT.has(method) || (idempotencyKey !== undefined && idempotencyKey.trim() !== '');
+}
+
+/** A peer agent's own answers that say the request never reached the app. */
+const PEER_NOT_DELIVERED = new Set<string>([
+  MeshErrorCode.upstreamConnectFailed,
+  MeshErrorCode.unknownInstance,
+  MeshErrorCode.shuttingDown,
+]);
 const NO_EXCLUSION: ReadonlySet<string> = new Set();
 
 /** Why a try was retried (a metric label: bounded, the status codes are 409 and 5xx only). */
-export type RetryReason = 'connect_failed' | 'not_delivered' | 'stale_connection' | 'reset' | 'timeout' | `status_${number}`;
+export type RetryReason = 'connect_failed' | 'not_sent' | 'not_delivered' | 'stale_connection' | 'reset' | 'timeout' | `status_${number}`;
 
 /**
  * Retry conditions a route may name (Routes `retry.on`, Envoy's retry_on):
@@ -42,7 +64,7 @@ export type RetryReason = 'connect_failed' | 'not_delivered' | 'stale_connection
  *   5xx              any 5xx answer, and connect failure, reset, per-try timeout;
  *   gateway-error    502, 503, 504 answers, and connect failure, per-try timeout;
  *   retriable-4xx    409 answers.
- * The keep-alive race (stale_connection) is retried whatever the conditions.
+ * The keep-alive race (stale_connection, idempotent requests) and a request never sent (not_sent) are retried whatever the conditions.
  */
 export type RetryCondition = 'connect-failure' | 'reset' | '5xx' | 'gateway-error' | 'retriable-4xx';
 
@@ -57,30 +79,23 @@ export interface RouteRetry {
   backoff?: { baseMs: number; maxMs: number };
 }
 
-/** The peer agent's own error code, when the response came from the mesh rather than the app. */
-export function peerErrorCode(outcome: TryOutcome): string | undefined {
-  if (!outcome.ok) return undefined;
-  return responseHeader(outcome.response, ERROR_HEADER);
-}
-
-/** True when the peer agent says the request never reached the app. */
+/** True when a peer agent (never an app) says the request never reached the app. */
 export function peerNotDelivered(outcome: TryOutcome): boolean {
   if (!outcome.ok) return false;
   const status = outcome.response.statusCode;
   if (status !== 502 && status !== 503) return false;
-  const code = peerErrorCode(outcome);
-  return code !== undefined && PEER_NOT_DELIVERED.has(code);
+  return PEER_NOT_DELIVERED.has(believedMeshCode(outcome.response));
 }
 
 /** Why `outcome` may be retried, or undefined when it may not (deadline, budget and count are the loop's). */
 export function retryReason(
   outcome: TryOutcome,
-  attempt: Pick<Attempt, 'method' | 'body'>,
+  attempt: Pick<Attempt, 'idempotent' | 'body'>,
   on?: ReadonlySet<RetryCondition>,
 ): RetryReason | undefined {
   if (attempt.body !== null && !attempt.body.replayable) return undefined;
-  if (on !== undefined) return routeRetryReason(outcome, IDEMPOTENT.has(attempt.method), on);
-  const idempotent = IDEMPOTENT.has(attempt.method);
+  const idempotent = attempt.idempotent;
+  if (on !== undefined) return routeRetryReason(outcome, idempotent, on);
   if (outcome.ok) {
     if (peerNotDelivered(outcome)) return 'not_delivered';
     if (!idempotent) return undefined;
@@ -90,8 +105,10 @@ export function retryReason(
   switch (outcome.kind) {
     case 'connect':
       return 'connect_failed';
+    case 'unsent':
+      return 'not_sent';
     case 'stale':
-      return 'stale_connection';
+      return idempotent ? 'stale_connection' : undefined;
     case 'reset':
       return idempotent ? 'reset' : undefined;
     case 'timeout':
@@ -116,8 +133,10 @@ function routeRetryReason(outcome: TryOutcome, idempotent: boolean, on: Readonly
   switch (outcome.kind) {
     case 'connect':
       return connect ? 'connect_failed' : undefined;
+    case 'unsent':
+      return 'not_sent';
     case 'stale':
-      return 'stale_connection';
+      return idempotent ? 'stale_connection' : undefined;
     case 'reset':
       return idempotent && (on.has('reset') || on.has('5xx')) ? 'reset' : undefined;
     case 'timeout':
@@ -169,7 +188,7 @@ export async function runWithRetries(
   const perTryTimeoutMs = route?.perTryTimeoutMs ?? control.perTryTimeoutMs;
   const on = route?.on;
   const backoff = route?.backoff;
-  const mayRetryHung = IDEMPOTENT.has(attempt.method);
+  const mayRetryHung = attempt.idempotent;
   let tried: Set<string> | undefined;
   const last: RetryResult = { endpoint: undefined, outcome: undefined, tries: 0 };
   let endpoint = pick(NO_EXCLUSION);
@@ -188,11 +207,12 @@ export async function runWithRetries(
     tried.add(endpoint.instanceId);
     const next = pick(tried) ?? pick(NO_EXCLUSION);
     if (next === undefined) return last;
-    if (reason !== 'stale_connection' && !control.budget.tryAcquire()) {
+    const free = reason === 'stale_connection' || reason === 'not_sent';
+    if (!free && !control.budget.tryAcquire()) {
       control.onBudgetExhausted?.(reason, endpoint);
       return last;
     }
-    const waitMs = backoff !== undefined && reason !== 'stale_connection' ? backoffMs(backoff, i, random) : 0;
+    const waitMs = backoff !== undefined && !free ? backoffMs(backoff, i, random) : 0;
     if (waitMs > 0 && waitMs >= attempt.deadline.remainingMs()) return last;
     control.onRetry?.(reason, endpoint, next);
     if (outcome.ok) discard(outcome.response);
@@ -209,18 +229,4 @@ export async function runWithRetries(
 /** Full jitter: random in [0, min(max, base * 2^retry)]. */
 export function backoffMs(b: { baseMs: number; maxMs: number }, retry: number, random: () => number): number {
   return Math.floor(random() * Math.min(b.maxMs, b.baseMs * 2 ** Math.min(retry, 30)));
-}
-
-/** Sleeps `ms` unless `signal` aborts first. */
-function sleep(ms: number, signal: GoneSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
 }

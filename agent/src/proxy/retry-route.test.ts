@@ -5,12 +5,12 @@ import { backoffMs, type RetryCondition, retryReason } from './retry-policy.js';
 
 const answer = (statusCode: number, headers: Record<string, string> = {}): TryOutcome => ({
   ok: true,
-  // retryReason reads the status and headers only.
-  response: { statusCode, headers, body: {} as UpstreamResponse['body'] },
+  // retryReason reads the status and headers only; a peer agent's own answers carry its mark.
+  response: { statusCode, headers, body: {} as UpstreamResponse['body'], viaPeer: 'x-weft-answered-by' in headers },
 });
 const failed = (kind: 'connect' | 'stale' | 'reset' | 'timeout'): TryOutcome => ({ ok: false, kind, error: new Error(kind) });
-const GET = { method: 'GET', body: null };
-const POST = { method: 'POST', body: null };
+const GET = { idempotent: true, body: null };
+const POST = { idempotent: false, body: null };
 const on = (...c: RetryCondition[]) => new Set(c);
 
 describe('route retry conditions', () => {
@@ -26,13 +26,17 @@ describe('route retry conditions', () => {
     assert.equal(retryReason(failed('timeout'), GET, on('reset')), undefined);
     assert.equal(retryReason(failed('timeout'), GET, on('5xx')), 'timeout');
     assert.equal(retryReason(failed('connect'), POST, on('connect-failure')), 'connect_failed');
-    assert.equal(retryReason(answer(503, { 'x-weft-error': 'unknown_instance' }), POST, on('5xx')), 'not_delivered');
+    assert.equal(
+      retryReason(answer(503, { 'x-weft-error': 'unknown_instance', 'x-weft-answered-by': 'agent/b' }), POST, on('5xx')),
+      'not_delivered',
+    );
   });
 
   it('never replays a request the app may have seen, whatever the rule says', () => {
     assert.equal(retryReason(answer(503), POST, on('5xx', 'gateway-error')), undefined);
     assert.equal(retryReason(failed('reset'), POST, on('reset')), undefined);
-    assert.equal(retryReason(failed('stale'), POST, on('retriable-4xx')), 'stale_connection');
+    assert.equal(retryReason(failed('stale'), POST, on('retriable-4xx')), undefined);
+    assert.equal(retryReason(failed('stale'), GET, on('retriable-4xx')), 'stale_connection');
   });
 
   it('backs off with full jitter under the cap', () => {

@@ -1,0 +1,72 @@
+/**
+ * The seam between the request pipeline (request-pipeline.ts) and a
+ * direction or protocol. The pipeline owns everything every request has:
+ * its id, its budget, its metrics, its log lines, the answer for every
+ * failure, and streaming the upstream's answer back. A strategy only says
+ * where the request goes and tries it there (outbound-strategy.ts,
+ * inbound-strategy.ts; HTTP/2, TCP and mTLS plug in here too), and hands
+ * back a Verdict: failures are data, never throws.
+ */
+import type { MeshErrorCode } from '@weft/shared';
+import type { Http1Request, Http1Response } from '../http1/server-message.js';
+import type { GoneSignal } from './client-link.js';
+import type { UpstreamResponse } from './forward.js';
+import type { ServiceMetrics } from './proxy-metrics.js';
+import type { PolicyAnswer } from './route-policy.js';
+
+/** One request as it moves through the pipeline; the strategy fills in what it learns. */
+export interface Exchange {
+  readonly req: Http1Request;
+  readonly res: Http1Response;
+  readonly requestId: string;
+  /** The time the caller allows, from x-weft-timeout-ms or the listener's default. */
+  readonly budgetMs: number;
+  readonly clientGone: GoneSignal;
+  /** Where the request is counted; the pipeline's "unresolved" bucket until the strategy knows the service. */
+  metrics: ServiceMetrics;
+  /** Log fields (service, instance, tries) the strategy learned; every log line of the request carries them. */
+  fields: Record<string, unknown>;
+  /** Called once when the request is finished, whatever happened (a circuit breaker's leave). */
+  onFinished: (() => void) | undefined;
+}
+
+/** The mesh answers by itself; the pipeline writes it with x-weft-error and a readable body. */
+export interface MeshFailure {
+  kind: 'mesh';
+  code: MeshErrorCode;
+  message: string;
+}
+
+/** An upstream answered: the pipeline streams it back. */
+export interface Forwarded {
+  kind: 'forwarded';
+  response: UpstreamResponse;
+  /** "service orders: instance orders-1 at 10.0.0.5:8080", for a failure while streaming. */
+  target: string;
+  /** The x-weft-error the mesh believes of this answer (a peer agent's own answer), '' for the app's own. */
+  meshCode: string;
+}
+
+export type Verdict =
+  | MeshFailure
+  | Forwarded
+  /** The traffic policy answers (rate limit, fault, redirect, direct response). */
+  | { kind: 'policy'; answer: PolicyAnswer }
+  /** The client went away: nobody is left to answer. */
+  | { kind: 'gone' };
+
+export interface ForwardStrategy {
+  /**
+   * Finds the upstream and tries it. Must not write to `ex.res` except
+   * response headers that shape the answer (x-weft-rule); must not throw
+   * for anything the network or the caller can cause (a throw is answered
+   * `internal` and logged as a bug).
+   */
+  forward(ex: Exchange): Promise<Verdict> | Verdict;
+}
+
+export function meshFailure(code: MeshErrorCode, message: string): MeshFailure {
+  return { kind: 'mesh', code, message };
+}
+
+export const GONE: Verdict = { kind: 'gone' };

@@ -1,0 +1,118 @@
+/**
+ * Inbound: mesh traffic from other agents. The calling agent already picked
+ * the instance and names it in x-weft-instance; we hand the request to that
+ * instance if it is registered on this host, without the mesh control
+ * headers. No retries here: the calling agent owns the retry decision (it
+ * retries elsewhere when our own answer says unknown_instance,
+ * upstream_connect_failed or shutting_down; respond.ts marks those answers
+ * as ours). The one exception is a try that provably or very probably never
+ * reached the app: a connection that closed before one byte of the request
+ * was written is re-sent whatever the method; the keep-alive race
+ * (stale-connection.ts) only for an idempotent request. At most twice.
+ *
+ * Graceful drain: an instance deregistered from this agent disappears from
+ * `local` at once, so new requests for it are answered unknown_instance (the
+ * caller retries elsewhere) while requests already handed to it finish.
+ */
+import { INSTANCE_HEADER, MeshErrorCode, messageOf } from '@weft/shared';
+import type { LocalInstance, LocalInstances } from '../contracts.js';
+import { Deadline } from './deadline.js';
+import { sendOnce, type TryOutcome } from './forward.js';
+import { type Exchange, type ForwardStrategy, GONE, meshFailure, type Verdict } from './forward-strategy.js';
+import { upstreamRequestLines } from './headers.js';
+import { failureCode, failureMessage } from './mesh-response.js';
+import type { ProxyMetrics } from './proxy-metrics.js';
+import { hasBody, ReplayableBody } from './replay-body.js';
+import { inboundPath } from './request-target.js';
+import { IDEMPOTENCY_KEY_HEADER, isIdempotentRequest } from './retry-policy.js';
+import { originOf, type UpstreamPools } from './upstream-pools.js';
+
+export interface InboundStrategyDeps {
+  agentId: string;
+  local: LocalInstances;
+  pools: UpstreamPools;
+  metrics: ProxyMetrics;
+  maxReplayBodyBytes: number;
+}
+
+/** Sends again after a try that never reached the app, at most this many times. */
+const RESENDS = 2;
+
+/** Origins of local instances, by instance id (rebuilt when an instance moves): no string building per request. */
+interface CachedOrigin {
+  address: string;
+  port: number;
+  origin: string;
+}
+/** Bound on the origin cache (instance churn must not grow it forever). */
+const MAX_CACHED_ORIGINS = 4096;
+
+export function inboundStrategy(d: InboundStrategyDeps): ForwardStrategy {
+  const origins = new Map<string, CachedOrigin>();
+  const poolFor = (instance: LocalInstance): ReturnType<UpstreamPools['get']> => {
+    let c = origins.get(instance.instanceId);
+    if (c === undefined || c.port !== instance.port || c.address !== instance.address) {
+      if (origins.size >= MAX_CACHED_ORIGINS) origins.clear();
+      c = { address: instance.address, port: instance.port, origin: originOf(instance.address, instance.port) };
+      origins.set(instance.instanceId, c);
+    }
+    return d.pools.get(c.origin, c.address, c.port);
+  };
+
+  const forward = async (ex: Exchange): Promise<Verdict> => {
+    const { req } = ex;
+    const instanceId = req.header(INSTANCE_HEADER)?.trim();
+    if (!instanceId) {
+      return meshFailure(MeshErrorCode.badRequest, `${INSTANCE_HEADER}: missing; this port only accepts mesh traffic from Weft agents`);
+    }
+    ex.fields.instance = instanceId;
+    const instance = d.local.get(instanceId);
+    if (instance === undefined) {
+      return meshFailure(MeshErrorCode.unknownInstance, `instance ${instanceId}: not registered on this host (agent ${d.agentId})`);
+    }
+    ex.fields.service = instance.service;
+    ex.metrics = d.metrics.service('inbound', instance.service);
+    const path = inboundPath(req);
+    if (typeof path !== 'string') return meshFailure(path.code, path.message);
+
+    const head = upstreamRequestLines(req.rawHeaders, {
+      clientAddress: req.remoteAddress,
+      authority: req.host ?? instance.service,
+      requestId: ex.requestId,
+      firstHop: false,
+    });
+    let pool: ReturnType<UpstreamPools['get']>;
+    try {
+      pool = poolFor(instance);
+    } catch (err) {
+      return meshFailure(MeshErrorCode.shuttingDown, `agent ${d.agentId}: shutting down (${messageOf(err)})`);
+    }
+    const deadline = new Deadline(ex.budgetMs);
+    const body = hasBody(req) ? new ReplayableBody(req, d.maxReplayBodyBytes) : null;
+    const idempotent = isIdempotentRequest(req.method, req.header(IDEMPOTENCY_KEY_HEADER));
+    let outcome: TryOutcome | undefined;
+    for (let i = 0; i <= RESENDS; i++) {
+      const stream = body === null ? null : body.nextStream();
+      if (stream === undefined) break;
+      outcome = await sendOnce(pool, {
+        method: req.method,
+        path,
+        head,
+        body: stream,
+        // The whole budget for the first try (no clock read), what is left of it for a re-send.
+        timeoutMs: i === 0 ? ex.budgetMs : deadline.remainingMs(),
+        clientGone: ex.clientGone,
+      });
+      if (outcome.ok || !(outcome.kind === 'unsent' || (outcome.kind === 'stale' && idempotent))) break;
+    }
+    if (outcome === undefined) return GONE;
+    const what = `service ${instance.service}: instance ${instanceId} at ${instance.address}:${instance.port}`;
+    if (!outcome.ok) {
+      if (outcome.kind === 'aborted') return GONE;
+      return meshFailure(failureCode(outcome.kind), failureMessage(outcome.kind, what, ex.budgetMs, outcome.error));
+    }
+    // The app's own answer: its x-weft-error (if any) is passed on, never taken as the mesh's.
+    return { kind: 'forwarded', response: outcome.response, target: what, meshCode: '' };
+  };
+  return { forward };
+}

@@ -1,0 +1,212 @@
+/**
+ * Outbound: a local app calls a service (forward-proxy or Host form). Per
+ * request: parse the target, consult the traffic policy (which may answer
+ * by itself), resolve the service, admit it through the circuit breaker,
+ * then pick-and-try with retries on a different endpoint; each try goes
+ * straight to an instance on this host or to the owning agent's inbound
+ * listener with x-weft-instance. The pipeline (request-pipeline.ts) answers.
+ *
+ * Each try is load tracking ( outlier detection ( send to endpoint ) ),
+ * folded into one async step: the try counts as active until its body
+ * closes, and its outcome feeds the outlier detector as soon as it is known,
+ * before the retry loop sees it.
+ */
+import { type Endpoint, INSTANCE_HEADER, type Logger, MeshError, MeshErrorCode, messageOf } from '@weft/shared';
+import { Deadline } from './deadline.js';
+import { type Attempt, sendOnce, settledFailure, type TryOutcome, type TrySend } from './forward.js';
+import { type Exchange, type ForwardStrategy, GONE, meshFailure, type Verdict } from './forward-strategy.js';
+import { TIMEOUT_HEADER, upstreamRequestLines } from './headers.js';
+import { hashKeyOf } from './lb-policies.js';
+import { describeHealth } from './lb-policy.js';
+import type { LoadTracker } from './load-tracker.js';
+import { failureCode, failureMessage } from './mesh-response.js';
+import { type OutlierDetector, verdictOf } from './outlier-detector.js';
+import { believedMeshCode } from './peer-answer.js';
+import { hasBody, ReplayableBody } from './replay-body.js';
+import { parseRequestTarget } from './request-target.js';
+import { IDEMPOTENCY_KEY_HEADER, isIdempotentRequest, runWithRetries } from './retry-policy.js';
+import { type RoutePolicy, RULE_HEADER } from './route-policy.js';
+import type { Route, Router } from './router.js';
+import type { ServiceResilienceMap } from './service-resilience.js';
+import { sleep } from './sleep.js';
+import { originOf, type UpstreamPools } from './upstream-pools.js';
+
+export interface OutboundStrategyDeps {
+  agentId: string;
+  logger: Logger;
+  router: Router;
+  pools: UpstreamPools;
+  tracker: LoadTracker;
+  detector: OutlierDetector;
+  services: ServiceResilienceMap;
+  maxReplayBodyBytes: number;
+  policy: RoutePolicy | undefined;
+}
+
+/** "instance orders-1 at 127.0.0.1:8080" or "instance orders-1 via agent b (10.0.0.2:15006)". */
+export function describeEndpoint(endpoint: Endpoint, agentId: string): string {
+  return endpoint.agentId === agentId
+    ? `instance ${endpoint.instanceId} at ${endpoint.address}:${endpoint.port}`
+    : `instance ${endpoint.instanceId} via agent ${endpoint.agentId} (${endpoint.agentAddress}:${endpoint.agentPort})`;
+}
+
+/** The x-weft-timeout-ms value of the last try, kept as a string (nearly every try sends the same per-try timeout). */
+let lastTimeoutMs = -1;
+let lastTimeoutText = '';
+
+function timeoutText(ms: number): string {
+  const whole = Math.ceil(ms);
+  if (whole !== lastTimeoutMs) {
+    lastTimeoutMs = whole;
+    lastTimeoutText = String(whole);
+  }
+  return lastTimeoutText;
+}
+
+/** The innermost try: local instances directly, remote ones through their agent's inbound listener. */
+function sendToEndpoint(pools: UpstreamPools, agentId: string) {
+  /** Origins by endpoint object (endpoints are immutable and live as long as their snapshot): built once, not per try. */
+  const origins = new WeakMap<Endpoint, { key: string; address: string; port: number }>();
+  return (endpoint: Endpoint, attempt: Attempt, onOutcome: (outcome: TryOutcome) => void): Promise<TryOutcome> => {
+    const local = endpoint.agentId === agentId;
+    const timeoutMs = attempt.tryTimeoutMs;
+    let origin = origins.get(endpoint);
+    if (origin === undefined) {
+      const address = local ? endpoint.address : endpoint.agentAddress;
+      const port = local ? endpoint.port : endpoint.agentPort;
+      origin = { key: originOf(address, port), address, port };
+      origins.set(endpoint, origin);
+    }
+    // The mesh control headers go to a peer agent only: which instance, and how long the caller waits for this try.
+    const extraLines = local ? '' : `${INSTANCE_HEADER}: ${endpoint.instanceId}\r\n${TIMEOUT_HEADER}: ${timeoutText(timeoutMs)}\r\n`;
+    let pool: ReturnType<UpstreamPools['get']>;
+    try {
+      pool = pools.get(origin.key, origin.address, origin.port);
+    } catch (error) {
+      return settledFailure('reset', error, onOutcome);
+    }
+    const body = attempt.body === null ? null : attempt.body.nextStream();
+    if (body === undefined) return settledFailure('aborted', new Error('request body can no longer be replayed'), onOutcome);
+    return sendOnce(pool, {
+      method: attempt.method,
+      path: attempt.path,
+      head: attempt.head,
+      extraLines,
+      body,
+      timeoutMs,
+      clientGone: attempt.clientGone,
+      viaPeer: !local,
+      onOutcome,
+    });
+  };
+}
+
+export function outboundStrategy(d: OutboundStrategyDeps): ForwardStrategy {
+  const sendDirect = sendToEndpoint(d.pools, d.agentId);
+  const send: TrySend = (endpoint, attempt) => {
+    const done = d.tracker.start(endpoint.instanceId);
+    return sendDirect(endpoint, attempt, (outcome) => {
+      try {
+        const ms = d.detector.record(verdictOf(outcome), endpoint.instanceId, endpoint.service, attempt.serviceSize);
+        if (ms > 0) {
+          d.services.get(endpoint.service).metrics.ejected();
+          d.logger.warn('endpoint ejected', { service: endpoint.service, instance: endpoint.instanceId, ejectMs: ms });
+        }
+      } catch (err) {
+        // Bookkeeping must never break the try itself (this runs inside the upstream client's callbacks).
+        d.logger.error('outlier bookkeeping failed', { service: endpoint.service, instance: endpoint.instanceId, err: messageOf(err) });
+      }
+      if (outcome.ok) outcome.response.body.whenClosed(done);
+      else done();
+    });
+  };
+
+  const forward = async (ex: Exchange): Promise<Verdict> => {
+    const { req, res } = ex;
+    const target = parseRequestTarget(req);
+    if (target instanceof MeshError) return meshFailure(target.code, target.message);
+    const { service } = target;
+    ex.fields.service = service;
+    // Traffic policy: one Map lookup when the service has none; may answer by itself (rate limit, fault, redirect, direct).
+    const plan = d.policy?.decide(service, req.method, target.path, req, target.authority) ?? null;
+    if (plan?.respond) return { kind: 'policy', answer: plan };
+    if (plan) res.setHeader(RULE_HEADER, plan.rule.id);
+    const deadline = new Deadline(plan?.rule.timeoutMs ? Math.min(ex.budgetMs, plan.rule.timeoutMs) : ex.budgetMs);
+    if (plan?.delayMs) await sleep(plan.delayMs, ex.clientGone);
+
+    let route: Route;
+    try {
+      const r = d.router.route(plan ? plan.destination.service : service);
+      // Known services resolve without a promise: no await (and no microtask) for them.
+      route = r instanceof Promise ? await r : r;
+    } catch (err) {
+      if (err instanceof MeshError) return meshFailure(err.code, `service ${service}: ${err.message}`);
+      return meshFailure(MeshErrorCode.controlPlaneUnavailable, `service ${service}: cannot resolve endpoints (${messageOf(err)})`);
+    }
+    if (ex.clientGone.aborted) return GONE;
+
+    // The destination service's own policy: LB hash key, circuit-breaker and outlier overrides.
+    const settings = d.policy?.settings(route.service);
+    const svc = d.services.get(route.service, settings?.overrides);
+    ex.metrics = svc.metrics;
+    const limit = svc.breaker.enter();
+    if (limit !== undefined) {
+      svc.metrics.circuitOpen(limit);
+      ex.fields.limit = limit;
+      return meshFailure(MeshErrorCode.circuitOpen, svc.breaker.describe(service, limit));
+    }
+    ex.onFinished = () => svc.breaker.leave();
+    // A weighted destination may name instance tags: pick within that subset only.
+    const candidates = plan && d.policy ? d.policy.subset(route.endpoints, plan.destination, route.picker, route.lb) : route;
+    const hashOn = settings?.lb?.hashOn;
+    const hashKey = hashOn === undefined ? undefined : hashKeyOf(req.headers, hashOn);
+
+    // A matched rule's request header edits (set / remove) apply to the lines as they are built.
+    const edits = plan?.rule.source.requestHeaders;
+    const head = upstreamRequestLines(req.rawHeaders, {
+      clientAddress: req.remoteAddress,
+      authority: target.authority,
+      requestId: ex.requestId,
+      firstHop: true,
+      set: edits?.set,
+      remove: edits?.remove,
+    });
+    const attempt: Attempt = {
+      method: req.method,
+      path: plan ? plan.path : target.path,
+      head,
+      body: hasBody(req) ? new ReplayableBody(req, d.maxReplayBodyBytes) : null,
+      idempotent: isIdempotentRequest(req.method, req.header(IDEMPOTENCY_KEY_HEADER)),
+      serviceSize: candidates.endpoints.length,
+      deadline,
+      tryTimeoutMs: 0,
+      clientGone: ex.clientGone,
+    };
+    let result: Awaited<ReturnType<typeof runWithRetries>>;
+    try {
+      result = await runWithRetries((exclude) => candidates.picker.pick({ exclude, hashKey }), send, attempt, svc, plan?.rule.retry);
+    } finally {
+      svc.breaker.leavePending();
+    }
+
+    const { endpoint, outcome } = result;
+    if (endpoint === undefined || outcome === undefined) {
+      const subset = plan?.destination.tags.length ? ` with tags ${plan.destination.tags.join(', ')}` : '';
+      return meshFailure(
+        MeshErrorCode.noHealthyEndpoint,
+        `service ${route.service}${subset}: no healthy endpoint (${describeHealth(candidates.endpoints)})`,
+      );
+    }
+    ex.fields.instance = endpoint.instanceId;
+    if (result.tries > 1) ex.fields.tries = result.tries;
+    const what = `service ${service}: ${describeEndpoint(endpoint, d.agentId)}`;
+    if (!outcome.ok) {
+      if (outcome.kind === 'aborted') return GONE;
+      const waitedMs = outcome.kind === 'timeout' && !deadline.expired ? attempt.tryTimeoutMs : deadline.budgetMs;
+      return meshFailure(failureCode(outcome.kind), failureMessage(outcome.kind, what, waitedMs, outcome.error));
+    }
+    if (plan?.rule.source.responseHeaders !== undefined) d.policy?.editResponseHeaders(plan, outcome.response.headers);
+    return { kind: 'forwarded', response: outcome.response, target: what, meshCode: believedMeshCode(outcome.response) };
+  };
+  return { forward };
+}

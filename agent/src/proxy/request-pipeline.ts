@@ -1,0 +1,115 @@
+/**
+ * The one request pipeline every listener runs: per request it
+ *   1. takes the caller's request id (or makes one) and the request budget
+ *      (x-weft-timeout-ms, else the listener's default);
+ *   2. asks the direction's strategy to find the upstream and try it
+ *      (forward-strategy.ts: failures come back as data);
+ *   3. answers: streams the upstream's answer back, or writes the mesh's own
+ *      answer through the direction's Rescue (respond.ts), or the policy's;
+ *   4. logs failures (bounded, request-log.ts) and counts the request in the
+ *      metrics of the service the strategy resolved, exactly once, whatever
+ *      happened, and runs the strategy's `onFinished` (circuit breaker).
+ * A strategy never writes answers and never counts; the pipeline never
+ * routes. Inbound, outbound and each later protocol are strategies of this
+ * one pipeline, so a rule about answers or accounting is written once.
+ */
+import { MeshError, MeshErrorCode, messageOf, REQUEST_ID_HEADER } from '@weft/shared';
+import type { Http1Request, Http1Response } from '../http1/server-message.js';
+import { requestBudgetMs } from './deadline.js';
+import { streamResponse } from './forward.js';
+import type { Exchange, ForwardStrategy, Verdict } from './forward-strategy.js';
+import { requestIdOf, TIMEOUT_HEADER } from './headers.js';
+import type { RequestContext, RequestHandler } from './listener-server.js';
+import { releaseRequestBody } from './mesh-response.js';
+import { sendPolicyResponse } from './policy-response.js';
+import type { ServiceMetrics } from './proxy-metrics.js';
+import type { RequestLog } from './request-log.js';
+import type { Rescue } from './respond.js';
+
+export interface PipelineOptions {
+  strategy: ForwardStrategy;
+  rescue: Rescue;
+  requestLog: RequestLog;
+  /** Where requests are counted until the strategy resolves their service (bounded cardinality). */
+  unresolved: ServiceMetrics;
+  /** The budget when the caller sends no x-weft-timeout-ms. */
+  requestTimeoutMs: number;
+}
+
+/** The metrics code of a request that ended because the client left. */
+const CLIENT_GONE = 'client_gone';
+
+export function requestPipeline(opts: PipelineOptions): RequestHandler {
+  const { strategy, rescue, requestLog, unresolved } = opts;
+
+  /** Writes the mesh's own answer and logs it; returns the code for the metrics. */
+  const fail = (ex: Exchange, code: MeshErrorCode, message: string): string => {
+    requestLog.log('request failed', code, { requestId: ex.requestId, ...ex.fields, detail: message });
+    releaseRequestBody(ex.req, ex.res);
+    rescue(ex.res, code, message, ex.requestId);
+    return code;
+  };
+
+  /** Answers `ex` by its verdict; returns the x-weft-error code of the answer ('' for the app's own). */
+  const answer = async (ex: Exchange, verdict: Verdict): Promise<string> => {
+    switch (verdict.kind) {
+      case 'mesh':
+        return fail(ex, verdict.code, verdict.message);
+      case 'gone':
+        return CLIENT_GONE;
+      case 'policy': {
+        const a = verdict.answer;
+        requestLog.log('policy answered', a.code, { ...ex.fields, rule: a.ruleId, status: a.status, requestId: ex.requestId });
+        releaseRequestBody(ex.req, ex.res);
+        sendPolicyResponse(ex.res, a, ex.requestId);
+        return a.code;
+      }
+      case 'forwarded':
+        try {
+          // Undefined when the answer was complete already: no await (a microtask) then.
+          const streaming = streamResponse(ex.res, verdict.response, ex.requestId);
+          if (streaming !== undefined) await streaming;
+          return verdict.meshCode;
+        } catch (err) {
+          if (!ex.res.headersSent) {
+            return fail(ex, MeshErrorCode.upstreamReset, `${verdict.target}: invalid response head (${messageOf(err)})`);
+          }
+          // Either side failed mid-body; the client's response is already cut.
+          const code = ex.clientGone.aborted ? CLIENT_GONE : MeshErrorCode.upstreamReset;
+          requestLog.log('response stream ended early', code, { ...ex.fields, requestId: ex.requestId, err: messageOf(err) });
+          return code;
+        }
+    }
+  };
+
+  return async (req: Http1Request, res: Http1Response, ctx: RequestContext): Promise<void> => {
+    const startedAt = performance.now();
+    const requestId = requestIdOf(req.header(REQUEST_ID_HEADER));
+    const budget = requestBudgetMs(req.header(TIMEOUT_HEADER), opts.requestTimeoutMs);
+    const ex: Exchange = {
+      req,
+      res,
+      requestId,
+      budgetMs: budget instanceof MeshError ? 0 : budget,
+      clientGone: ctx.clientGone,
+      metrics: unresolved,
+      fields: {},
+      onFinished: undefined,
+    };
+    let code = '';
+    try {
+      if (budget instanceof MeshError) code = fail(ex, budget.code, budget.message);
+      else {
+        const v = strategy.forward(ex);
+        code = await answer(ex, v instanceof Promise ? await v : v);
+      }
+    } catch (err) {
+      // A bug: listener-server.ts logs it and answers `internal`.
+      code = MeshErrorCode.internal;
+      throw err;
+    } finally {
+      ex.onFinished?.();
+      ex.metrics.request(res.headersSent ? res.statusCode : 0, code, startedAt);
+    }
+  };
+}
