@@ -13,7 +13,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { type Endpoint, ERROR_HEADER, MeshErrorCode, meshHttpStatus } from '@weft/shared';
 import type { LbPolicy, LoadView, Picker } from '../proxy/lb-policy.js';
-import { type RoutePolicy, RULE_HEADER, type ServiceSettings } from '../proxy/route-policy.js';
+import { type PolicyAnswer, type RoutePolicy, RULE_HEADER, type ServiceSettings } from '../proxy/route-policy.js';
 import type { CompiledDestination, CompiledRule } from './policy-compile.js';
 import { pickDestination, route, splitPath } from './policy-match.js';
 import type { PolicyView } from './policy-view.js';
