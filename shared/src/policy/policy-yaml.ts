@@ -26,7 +26,7 @@ export function parsePolicyYaml(text: string, file: string): SourcedDocument[] {
     if (d.errors.length > 0) {
       const parseProblems = d.errors.map((err) => ({
         problem: `invalid YAML: ${err.message.split('\n')[0]}`,
-        line: err.linePos?.[0]?.line,
+        line: err.linePos?.[0]?.line ?? lines.linePos(err.pos[0]).line,
       }));
       out.push({ source, raw: undefined, parseProblems });
       return;
