@@ -31,7 +31,7 @@ class Re2Regex implements PolicyRegex {
 
   test(input: string): boolean {
     if (input.length > MAX_REGEX_INPUT) return false;
-    return this.re.matcher(input).find();
+    return this.re.test(input);
   }
 }
 
