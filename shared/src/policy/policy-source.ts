@@ -47,19 +47,10 @@ export class DocumentError extends ValidationError {
     this.problems = problems;
     this.message = problems.map(formatDocumentProblem).join('\n');
   }
-
-  static one(source: string, field: string, problem: string, line?: number): DocumentError {
-    return new DocumentError([{ source, field, problem, line }]);
-  }
 }
 
 export function sourceName(file: string, docIndex: number): string {
   return `${file}: doc ${docIndex + 1}`;
-}
-
-/** The problem text of a ValidationError without its field prefix. */
-export function problemOf(err: ValidationError): string {
-  return err.field && err.message.startsWith(`${err.field}: `) ? err.message.slice(err.field.length + 2) : err.message;
 }
 
 /**
