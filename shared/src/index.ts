@@ -6,5 +6,6 @@ export * from './log.js';
 export * from './metrics.js';
 export * from './policy/index.js';
 export * from './proto.js';
+export * from './resource-name.js';
 export * from './types.js';
 export * from './validate.js';

@@ -55,16 +55,3 @@ export interface LocalServiceSpec {
   metadata: Record<string, string>;
   health?: HealthCheckSpec;
 }
-
-/** Resource names on the discovery stream: "<type>/<service>". */
-export const RESOURCE_TYPE_ENDPOINTS = 'endpoints';
-
-export function endpointsResourceName(service: string): string {
-  return `${RESOURCE_TYPE_ENDPOINTS}/${service}`;
-}
-
-export function parseResourceName(name: string): { type: string; service: string } | null {
-  const slash = name.indexOf('/');
-  if (slash <= 0 || slash === name.length - 1) return null;
-  return { type: name.slice(0, slash), service: name.slice(slash + 1) };
-}

@@ -108,7 +108,9 @@ test('apply --dry-run reports errors by file, document and field, and stores not
   );
   const r = await weft(['apply', '-f', bad, '--dry-run', '--control-plane', cpAddr]);
   assert.equal(r.code, 2, r.stderr);
-  assert.match(r.stderr, /bad\.yaml: doc 3: rules\[1\]\.match\.path\.regex: invalid regular expression/);
+  // Lines count from the top of the file: ROUTES, then "---", four lines and the second rule.
+  const line = ROUTES.split('\n').length - 1 + 7;
+  assert.match(r.stderr, new RegExp(`bad\\.yaml: doc 3: line ${line}: rules\\[1\\]\\.match\\.path\\.regex: invalid regular expression`));
   const dry = await weft(['apply', '-f', file, '--dry-run', '--control-plane', cpAddr]);
   assert.equal(dry.code, 0, dry.stderr);
   assert.match(dry.stdout, /Routes orders: create \(dry run\)/);

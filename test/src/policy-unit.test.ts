@@ -52,12 +52,12 @@ function errorOf(yaml: string): string {
 
 const head = 'apiVersion: weft.dev/v1\nkind: Routes\nmetadata: { service: orders }\n';
 
-test('validation errors name file, document and field path', () => {
+test('validation errors name file, document, line and field path', () => {
   const twoDocs = `${head}rules: []\n---\n${head}rules:\n  - route: [{}]\n  - match: { path: { regex: "(" } }\n    route: [{}]\n`;
-  assert.match(errorOf(twoDocs), /^routes\.yaml: doc 2: rules\[1\]\.match\.path\.regex: invalid regular expression/);
+  assert.match(errorOf(twoDocs), /^routes\.yaml: doc 2: line 11: rules\[1\]\.match\.path\.regex: invalid regular expression/);
   const cases: [string, RegExp][] = [
-    [`${head}rules:\n  - route: [{}]\n    colour: red\n`, /doc 1: rules\[0\]\.colour: unknown field/],
-    [`${head}rules:\n  - match: {}\n`, /doc 1: rules\[0\]: needs one of route, redirect, directResponse/],
+    [`${head}rules:\n  - route: [{}]\n    colour: red\n`, /doc 1: line \d+: rules\[0\]\.colour: unknown field/],
+    [`${head}rules:\n  - match: {}\n`, /doc 1: line \d+: rules\[0\]: needs one of route, redirect, directResponse/],
     [`${head}rules:\n  - route: [{ weight: -1 }]\n`, /rules\[0\]\.route\[0\]\.weight: must be 0\.\.10000/],
     [`${head}rules:\n  - route: [{ weight: 0 }]\n`, /rules\[0\]\.route: weights must not all be 0/],
     [`${head}rules:\n  - route: [{}]\n    timeout: soon\n`, /rules\[0\]\.timeout: invalid duration/],
@@ -71,8 +71,8 @@ test('validation errors name file, document and field path', () => {
     ],
     [`${head}rules:\n  - match: { path: { prefix: a } }\n    route: [{}]\n`, /rules\[0\]\.match\.path\.prefix: must start with "\/"/],
     [`${head}rules:\n  - route: [{ service: Bad_Name }]\n`, /rules\[0\]\.route\[0\]\.service: invalid service name/],
-    ['apiVersion: weft.dev/v2\nkind: Routes\n', /doc 1: apiVersion: must be "weft\.dev\/v1"/],
-    ['apiVersion: weft.dev/v1\nkind: Nope\n', /doc 1: kind: must be one of Routes, ServicePolicy/],
+    ['apiVersion: weft.dev/v2\nkind: Routes\n', /doc 1: line \d+: apiVersion: must be "weft\.dev\/v1"/],
+    ['apiVersion: weft.dev/v1\nkind: Nope\n', /doc 1: line \d+: kind: must be one of Routes, ServicePolicy/],
     [
       'apiVersion: weft.dev/v1\nkind: ServicePolicy\nmetadata: { service: orders }\nrateLimit: { requestsPerSecond: 0 }\n',
       /rateLimit\.requestsPerSecond: must be a number > 0/,
@@ -83,9 +83,9 @@ test('validation errors name file, document and field path', () => {
     ],
     [
       `${head}rules: []\n---\n${head}rules: []\n`,
-      /doc 2: metadata\.service: a second Routes document for "orders" \(first in routes\.yaml: doc 1\)/,
+      /doc 2: line \d+: metadata\.service: a second Routes document for "orders" \(first in routes\.yaml: doc 1\)/,
     ],
-    ['a: [\n', /routes\.yaml: doc 1: invalid YAML/],
+    ['a: [\n', /routes\.yaml: doc 1: line \d+: invalid YAML/],
   ];
   for (const [yaml, expected] of cases) assert.match(errorOf(yaml), expected, yaml);
 });

@@ -6,16 +6,7 @@
  * SubscriptionLink, so the view is pure state (go-control-plane's cache /
  * server split).
  */
-import {
-  type Endpoint,
-  endpointsResourceName,
-  type Logger,
-  MeshError,
-  MeshErrorCode,
-  messageOf,
-  RESOURCE_TYPE_ENDPOINTS,
-  validateServiceName,
-} from '@weft/shared';
+import { type Endpoint, endpointsResourceName, type Logger, MeshError, MeshErrorCode, messageOf, validateServiceName } from '@weft/shared';
 import type { EndpointSource, ServiceSnapshot } from '../contracts.js';
 
 /** The discovery stream as the view sees it. */
@@ -327,12 +318,4 @@ export class ConfigView implements EndpointSource {
 
 function unknownService(service: string): MeshError {
   return new MeshError(MeshErrorCode.unknownService, `service "${service}" is not registered in the mesh`);
-}
-
-/** "endpoints/orders" -> "orders"; undefined for other types or malformed names. */
-export function serviceOfResource(name: string): string | undefined {
-  const slash = name.indexOf('/');
-  if (slash <= 0 || name.slice(0, slash) !== RESOURCE_TYPE_ENDPOINTS) return undefined;
-  const service = name.slice(slash + 1);
-  return service.length > 0 ? service : undefined;
 }

@@ -10,14 +10,24 @@
  * versions held, so the control plane sends only what differs.
  */
 import * as grpc from '@grpc/grpc-js';
-import { type AgentInfo, agentInfoToProto, Backoff, type BackoffOptions, type Logger, loadWeftProto, messageOf } from '@weft/shared';
+import {
+  type AgentInfo,
+  agentInfoToProto,
+  Backoff,
+  type BackoffOptions,
+  type Logger,
+  loadWeftProto,
+  messageOf,
+  RESOURCE_TYPE_ENDPOINTS,
+  serviceOfResource,
+} from '@weft/shared';
 import type { DiscoveryClient as DiscoveryGrpcClient } from '@weft/shared/generated/weft/v1/Discovery';
 import type { DiscoveryRequest } from '@weft/shared/generated/weft/v1/DiscoveryRequest';
 import type { DiscoveryResponse__Output } from '@weft/shared/generated/weft/v1/DiscoveryResponse';
 import type { Resource__Output } from '@weft/shared/generated/weft/v1/Resource';
 import type { ResourceError } from '@weft/shared/generated/weft/v1/ResourceError';
 import type { ServiceSnapshot } from '../contracts.js';
-import { type ConfigUpdate, type ConfigView, type SubscriptionLink, serviceOfResource } from './config-view.js';
+import type { ConfigUpdate, ConfigView, SubscriptionLink } from './config-view.js';
 import { CHANNEL_OPTIONS, controlPlaneTarget } from './grpc-channel.js';
 import { decodeResource } from './resource-decode.js';
 
@@ -236,7 +246,7 @@ export class DiscoveryClient implements SubscriptionLink {
     const out: string[] = [];
     for (const name of names) {
       if (this.options.companion?.owns(name)) continue;
-      const service = serviceOfResource(name);
+      const service = serviceOfResource(name, RESOURCE_TYPE_ENDPOINTS);
       if (service) out.push(service);
       else this.logger.warn('ignoring unsupported resource name', { field, name });
     }

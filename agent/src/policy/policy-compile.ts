@@ -1,13 +1,21 @@
 /**
  * Compiles a received PolicyBundle into what the hot path reads: rules in
- * order with precompiled regexes, method sets, cumulative destination
+ * order with precompiled RE2 regexes (linear-time; see shared policy-regex.ts), method sets, cumulative destination
  * weights, durations in ms, a token bucket, the route's retry settings, the
  * service's load-balancing policy and resilience overrides for the proxy.
  * Compilation happens once per
  * received version; a bundle that fails here is NACKed (the previous version
  * stays in force).
  */
-import { type PolicyBundle, parseDuration, type Rule, type ServicePolicyDocument, type ValueMatch } from '@weft/shared';
+import {
+  compilePolicyRegex,
+  type PolicyBundle,
+  type PolicyRegex,
+  parseDuration,
+  type Rule,
+  type ServicePolicyDocument,
+  type ValueMatch,
+} from '@weft/shared';
 import { type HashOn, lbPolicyName } from '../proxy/lb-policies.js';
 import { findLbPolicy, type LbPolicy } from '../proxy/lb-policy.js';
 import type { RetryCondition, RouteRetry } from '../proxy/retry-policy.js';
@@ -20,7 +28,7 @@ export const DEFAULT_RETRY_BACKOFF = Object.freeze({ baseMs: 25, maxMs: 250 });
 export interface CompiledValueMatch {
   name: string;
   exact?: string;
-  regex?: RegExp;
+  regex?: PolicyRegex;
   /** true: must be present; false: must be absent. */
   present?: boolean;
 }
@@ -41,7 +49,7 @@ export interface CompiledRule {
   readonly source: Rule;
   readonly pathExact?: string;
   readonly pathPrefix?: string;
-  readonly pathRegex?: RegExp;
+  readonly pathRegex?: PolicyRegex;
   readonly methods?: ReadonlySet<string>;
   readonly headers: readonly CompiledValueMatch[];
   readonly query: readonly CompiledValueMatch[];
@@ -74,7 +82,7 @@ function valueMatches(list: readonly ValueMatch[] | undefined): CompiledValueMat
   return (list ?? []).map((m) => ({
     name: m.name,
     exact: m.exact,
-    regex: m.regex === undefined ? undefined : new RegExp(m.regex),
+    regex: m.regex === undefined ? undefined : compilePolicyRegex(m.regex),
     present: m.present,
   }));
 }
@@ -100,7 +108,7 @@ function compileRule(service: string, rule: Rule, index: number): CompiledRule {
     source: rule,
     pathExact: path?.exact,
     pathPrefix: path?.prefix,
-    pathRegex: path?.regex === undefined ? undefined : new RegExp(path.regex),
+    pathRegex: path?.regex === undefined ? undefined : compilePolicyRegex(path.regex),
     methods: rule.match?.methods ? new Set(rule.match.methods) : undefined,
     headers: valueMatches(rule.match?.headers),
     query: valueMatches(rule.match?.query),

@@ -10,7 +10,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { formatDuration, MeshError, parseDuration, ValidationError, validateServiceName } from '@weft/shared';
 import type { EndpointSource, ServiceSnapshot } from '../contracts.js';
-import { explainMatch, splitPath } from './policy-match.js';
+import { explainMatch, matchTarget } from './policy-match.js';
 import type { OutboundPolicy } from './policy-outbound.js';
 
 export interface ExplainQuery {
@@ -72,10 +72,13 @@ export async function explainRequest(
     headers[h.slice(0, colon).trim().toLowerCase()] = h.slice(colon + 1).trim();
   });
   const pathAndQuery = `${url.pathname}${url.search}`;
-  const { path, query } = splitPath(pathAndQuery);
+  const { path, query } = matchTarget(pathAndQuery);
   const compiled = policy.view.get(service);
   const rejected = policy.view.rejection(service) ?? null;
-  const base = { request: { from: q.from ?? null, method, service, path: pathAndQuery, headers }, policyRejected: rejected };
+  const base = {
+    request: { from: q.from ?? null, method, service, path: pathAndQuery, matchedPath: path, headers },
+    policyRejected: rejected,
+  };
   if (!compiled) {
     return {
       ...base,

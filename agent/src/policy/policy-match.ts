@@ -1,17 +1,19 @@
 /**
- * Route matching: rules in order, first match wins. The hot path (route())
+ * Route matching: rules in order, first match wins. Path conditions see the
+ * normalised path (matchTarget), never the raw one. The hot path (route())
  * allocates nothing per rule; the query string is parsed at most once per
  * request and only when a rule looks at it. explainMatch() runs the very same
  * checks (one function per condition, shared) and also says why each earlier
  * rule did not match.
  */
 import type { IncomingHttpHeaders } from 'node:http';
+import { normalizePath } from './path-normalize.js';
 import type { CompiledDestination, CompiledPolicy, CompiledRule, CompiledValueMatch } from './policy-compile.js';
 
 /** What the matcher reads of a request. */
 export interface MatchRequest {
   method: string;
-  /** Path without the query string. */
+  /** Path without the query string, normalised (normalizePath): what path conditions are matched against. */
   path: string;
   /** The raw query string without "?" ("" when none). */
   query: string;
@@ -22,6 +24,12 @@ export interface MatchRequest {
 export function splitPath(pathAndQuery: string): { path: string; query: string } {
   const q = pathAndQuery.indexOf('?');
   return q < 0 ? { path: pathAndQuery, query: '' } : { path: pathAndQuery.slice(0, q), query: pathAndQuery.slice(q + 1) };
+}
+
+/** The path (normalised, see path-normalize.ts) and raw query string rules are matched against. */
+export function matchTarget(pathAndQuery: string): { path: string; query: string } {
+  const { path, query } = splitPath(pathAndQuery);
+  return { path: normalizePath(path), query };
 }
 
 function headerValue(headers: IncomingHttpHeaders, name: string): string | undefined {

@@ -15,7 +15,7 @@ import { type Endpoint, ERROR_HEADER, MeshErrorCode, meshHttpStatus } from '@wef
 import type { LbPolicy, LoadView, Picker } from '../proxy/lb-policy.js';
 import { type PolicyAnswer, type RoutePolicy, RULE_HEADER, type ServiceSettings } from '../proxy/route-policy.js';
 import type { CompiledDestination, CompiledRule } from './policy-compile.js';
-import { pickDestination, route, splitPath } from './policy-match.js';
+import { matchTarget, pickDestination, route } from './policy-match.js';
 import type { PolicyView } from './policy-view.js';
 
 export { RULE_HEADER };
@@ -75,7 +75,7 @@ export class OutboundPolicy implements RoutePolicy {
   ): PolicyDecision | null {
     const policy = this.view.get(service);
     if (policy === undefined) return null;
-    const { path, query } = splitPath(pathAndQuery);
+    const { path, query } = matchTarget(pathAndQuery);
     // The request's header map is read (and, on the proxy, built) only when there are rules to match.
     const rule = policy.rules.length > 0 ? route(policy, { method, path, query, headers: request.headers }) : undefined;
     if (policy.rateLimit && !policy.rateLimit.take()) {
@@ -123,9 +123,12 @@ export class OutboundPolicy implements RoutePolicy {
     }
     const destination = pickDestination(rule, this.random());
     if (!destination) return null;
+    // The client's path is forwarded byte for byte unless a rewrite applies; a
+    // rewrite replaces the matched prefix of the normalised path (the one the
+    // rule matched), so `/api/../admin` can never be rewritten past the prefix.
     let target = pathAndQuery;
     if (src.rewritePrefix !== undefined && rule.pathPrefix !== undefined)
-      target = src.rewritePrefix + pathAndQuery.slice(rule.pathPrefix.length);
+      target = src.rewritePrefix + path.slice(rule.pathPrefix.length) + (query === '' && !pathAndQuery.includes('?') ? '' : `?${query}`);
     const delayMs = rule.delay && this.random() < rule.delay.fraction ? rule.delay.ms : 0;
     return { respond: false, rule, destination, path: target, delayMs };
   }

@@ -5,16 +5,20 @@
  * anything; if either fails, the resource is NACKed with the reason and the
  * previous version stays in force. The proxy reads it with one Map lookup.
  */
-import { type Logger, messageOf, parsePolicyBundle, parseResourceName, RESOURCE_TYPE_POLICY, validateServiceName } from '@weft/shared';
+import {
+  isResourceOfType,
+  type Logger,
+  messageOf,
+  parsePolicyBundle,
+  parseResourceName,
+  policyResourceName,
+  RESOURCE_TYPE_POLICY,
+  serviceOfResource,
+  validateServiceName,
+} from '@weft/shared';
 import type { Resource__Output } from '@weft/shared/generated/weft/v1/Resource';
 import type { ResourceError } from '@weft/shared/generated/weft/v1/ResourceError';
 import { type CompiledPolicy, compilePolicy } from './policy-compile.js';
-
-/** "policy/orders" -> "orders"; undefined for other types. */
-export function policyServiceOf(name: string): string | undefined {
-  const parsed = parseResourceName(name);
-  return parsed && parsed.type === RESOURCE_TYPE_POLICY ? parsed.service : undefined;
-}
 
 export interface PolicyRejection {
   version: string;
@@ -38,18 +42,18 @@ export class PolicyView {
 
   /** True for resource names this view handles. */
   owns(name: string): boolean {
-    return name.startsWith(`${RESOURCE_TYPE_POLICY}/`);
+    return isResourceOfType(name, RESOURCE_TYPE_POLICY);
   }
 
   /** Resource names to subscribe together with a service's endpoints. */
   namesFor(service: string): string[] {
-    return [`${RESOURCE_TYPE_POLICY}/${service}`];
+    return [policyResourceName(service)];
   }
 
   /** name -> version of every policy held (initial_versions on reconnect). */
   versions(): Record<string, string> {
     const out: Record<string, string> = {};
-    for (const p of this.policies.values()) out[`${RESOURCE_TYPE_POLICY}/${p.service}`] = p.version;
+    for (const p of this.policies.values()) out[policyResourceName(p.service)] = p.version;
     return out;
   }
 
@@ -62,8 +66,10 @@ export class PolicyView {
     const errors: ResourceError[] = [];
     const next = new Map(this.policies);
     for (const r of resources) {
-      const service = policyServiceOf(r.name) ?? '';
+      const parsed = parseResourceName(r.name);
+      const service = parsed?.type === RESOURCE_TYPE_POLICY ? parsed.service : '';
       try {
+        // Validated here rather than with serviceOfResource so the NACK says what is wrong with the name.
         validateServiceName(service, 'name');
         if (!r.version) throw new Error('version: is required');
         if (r.body !== 'policy' || !r.policy) throw new Error('body: a "policy/..." resource must carry policy');
@@ -85,8 +91,8 @@ export class PolicyView {
       }
     }
     for (const name of [...removed, ...notFound]) {
-      const service = policyServiceOf(name);
-      if (service !== undefined) next.delete(service);
+      const service = serviceOfResource(name, RESOURCE_TYPE_POLICY);
+      if (service !== null) next.delete(service);
     }
     this.policies = next;
     return errors;
@@ -95,7 +101,7 @@ export class PolicyView {
   /** Every policy held, as the resource it arrived in (for the persisted snapshot). */
   resources(): Resource__Output[] {
     return [...this.policies.values()].map((p) => ({
-      name: `${RESOURCE_TYPE_POLICY}/${p.service}`,
+      name: policyResourceName(p.service),
       version: p.version,
       body: 'policy',
       policy: { service: p.service, json: JSON.stringify(p.bundle) },

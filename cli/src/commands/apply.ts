@@ -1,7 +1,7 @@
 /**
  * `weft apply -f FILE|DIR [--dry-run] [--wait]`: reads YAML documents,
- * validates them locally with the shared validator (errors name file,
- * document and field), sends them to the control plane (which validates
+ * validates them locally with the shared validator (every problem of every
+ * document at once, each naming file, document, line and field), sends them to the control plane (which validates
  * again, authoritatively, and stores them in one transaction and one
  * revision), prints the per-service diff and the warnings, and with --wait
  * follows the agents' ACK/NACK of the new version. Also home of the small
@@ -11,7 +11,9 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import {
-  type DocumentError,
+  DocumentError,
+  type DocumentProblem,
+  formatDocumentProblem,
   lineDiff,
   loadWeftProto,
   messageOf,
@@ -92,14 +94,19 @@ export function readDocuments(path: string): SourcedDocument[] {
     } catch (err) {
       throw new CliError(`${file}: ${messageOf(err)}`, 2);
     }
-    try {
-      docs.push(...parsePolicyYaml(text, basename(file)));
-    } catch (err) {
-      throw new CliError(messageOf(err), 2);
-    }
+    docs.push(...parsePolicyYaml(text, basename(file)));
   }
   if (docs.length === 0) throw new CliError(`${path}: no documents found`, 2);
   return docs;
+}
+
+/**
+ * Every problem of the documents, one per line after a count, so an operator
+ * fixes a file in one round (`routes.yaml: doc 2: line 14: rules[1].timeout: invalid duration …`).
+ */
+export function validationReport(problems: readonly DocumentProblem[], outcome: string): string {
+  const count = problems.length === 1 ? '1 problem' : `${problems.length} problems`;
+  return [`${count}; ${outcome}`, ...problems.map((p) => `  ${formatDocumentProblem(p)}`)].join('\n');
 }
 
 const toYaml = (json: string) => (json === '' ? '' : policyToYaml([JSON.parse(json) as PolicyDocument]));
@@ -174,7 +181,8 @@ export function applyCommand(program: Command): void {
       try {
         validateSourcedDocuments(docs);
       } catch (err) {
-        if (err instanceof ValidationError) throw new CliError((err as DocumentError).message, 2);
+        if (err instanceof DocumentError) throw new CliError(validationReport(err.problems, 'nothing applied'), 2);
+        if (err instanceof ValidationError) throw new CliError(err.message, 2);
         throw err;
       }
       const timeoutMs = parseDuration(o.timeout, '--timeout');

@@ -8,7 +8,6 @@
  */
 import {
   crossReferenceWarnings,
-  DocumentError,
   KIND_ROUTES,
   KIND_SERVICE_POLICY,
   type Logger,
@@ -75,7 +74,7 @@ export class PolicyRegistry {
     return this.store.list().filter((p) => (!service || p.service === service) && (!kind || p.kind === kind));
   }
 
-  /** Validates every document (first error wins, naming source and field), then stores them all or nothing. */
+  /** Validates every document (one error listing every problem, each naming source and field), then stores them all or nothing. */
   apply(docs: readonly SourcedDocument[], dryRun: boolean): PolicyResult {
     if (docs.length === 0) throw new ValidationError('documents', 'no documents to apply');
     const valid = validateSourcedDocuments(docs);
@@ -137,14 +136,18 @@ export class PolicyRegistry {
   }
 }
 
-/** Parses the documents of an ApplyConfig request (JSON text each), naming the source of a parse error. */
+/**
+ * Parses the documents of an ApplyConfig request (JSON text each). A document
+ * that is not JSON carries its parse problem, so validation reports it
+ * together with every other document's problems.
+ */
 export function parseConfigDocuments(docs: readonly { source?: string; json?: string }[]): SourcedDocument[] {
   return docs.map((d, i) => {
     const source = d.source?.slice(0, 300) || `documents[${i}]`;
     try {
       return { source, raw: JSON.parse(d.json ?? '') as unknown };
     } catch (err) {
-      throw new DocumentError(source, '', `invalid JSON (${(err as Error).message})`);
+      return { source, raw: undefined, parseProblems: [{ problem: `invalid JSON (${(err as Error).message})` }] };
     }
   });
 }

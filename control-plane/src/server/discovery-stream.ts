@@ -18,13 +18,13 @@
  * - Nonces are "1", "2", ... within a stream.
  */
 import type { Logger } from '@weft/shared';
-import { parseResourceName, RESOURCE_TYPE_ENDPOINTS, validateServiceName } from '@weft/shared';
+import { RESOURCE_TYPE_ENDPOINTS, RESOURCE_TYPE_POLICY, serviceOfResource } from '@weft/shared';
 import type { DiscoveryRequest__Output } from '@weft/shared/generated/weft/v1/DiscoveryRequest';
 import type { DiscoveryResponse } from '@weft/shared/generated/weft/v1/DiscoveryResponse';
 import type { ResourceError__Output } from '@weft/shared/generated/weft/v1/ResourceError';
 import type { ServiceEntry } from '../registry/endpoint-view.js';
 import type { PolicyEntry } from '../registry/policy-registry.js';
-import { type PolicySource, policyServiceOf } from './policy-translate.js';
+import type { PolicySource } from './policy-translate.js';
 import type { AgentRejections } from './rejected-versions.js';
 import { discoveryResponse } from './translate.js';
 
@@ -96,17 +96,6 @@ interface InFlight {
   /** name -> version sent in that response (resources only; removals need no answer). */
   versions: Map<string, string>;
   sentAt: number;
-}
-
-/** The service a resource name refers to, or null for unknown types and bad names. */
-export function serviceOfResource(name: string): string | null {
-  const parsed = parseResourceName(name);
-  if (!parsed || parsed.type !== RESOURCE_TYPE_ENDPOINTS) return null;
-  try {
-    return validateServiceName(parsed.service, 'service');
-  } catch {
-    return null;
-  }
 }
 
 const sorted = (names: string[]) => names.sort();
@@ -198,8 +187,8 @@ export class DiscoveryStream {
 
   private subscribe(name: string, heldVersion: string | undefined): void {
     if (this.subs.has(name)) return;
-    const policyService = policyServiceOf(name);
-    const service = policyService ?? serviceOfResource(name);
+    const policyService = serviceOfResource(name, RESOURCE_TYPE_POLICY);
+    const service = policyService ?? serviceOfResource(name, RESOURCE_TYPE_ENDPOINTS);
     const cancel = policyService
       ? (this.policies?.watch(policyService, () => this.onChange(name)) ?? (() => {}))
       : service

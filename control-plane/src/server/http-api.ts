@@ -12,10 +12,10 @@ import type { AddressInfo } from 'node:net';
 import type { Logger, MetricsRegistry } from '@weft/shared';
 import { ERROR_HEADER, NotFoundError, PROMETHEUS_CONTENT_TYPE } from '@weft/shared';
 import type { Registry } from '../registry/registry.js';
+import { resourceStatuses } from './agent-status.js';
 import type { RejectedVersions } from './rejected-versions.js';
 import { toHttpError } from './status.js';
 import type { StreamTable } from './stream-table.js';
-import { resourceStatuses } from './translate.js';
 
 export interface HttpApiOptions {
   host: string;

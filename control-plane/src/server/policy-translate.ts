@@ -2,7 +2,7 @@
  * Policy entries -> proto Resource ("policy/<service>"), cached per immutable
  * entry so every stream that sends one shares the translation.
  */
-import { parseResourceName, policyResourceName, RESOURCE_TYPE_POLICY, validateServiceName } from '@weft/shared';
+import { policyResourceName } from '@weft/shared';
 import type { Resource } from '@weft/shared/generated/weft/v1/Resource';
 import type { PolicyEntry } from '../registry/policy-registry.js';
 
@@ -19,17 +19,6 @@ export function policyResource(entry: PolicyEntry): Resource {
 
 export function isPolicyEntry(e: object): e is PolicyEntry {
   return 'json' in e;
-}
-
-/** "policy/orders" -> "orders"; null for other types and bad names. */
-export function policyServiceOf(name: string): string | null {
-  const parsed = parseResourceName(name);
-  if (!parsed || parsed.type !== RESOURCE_TYPE_POLICY) return null;
-  try {
-    return validateServiceName(parsed.service, 'service');
-  } catch {
-    return null;
-  }
 }
 
 /** What a discovery stream needs from the policy registry. */

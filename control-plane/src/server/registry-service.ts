@@ -8,12 +8,13 @@ import type { Logger } from '@weft/shared';
 import { healthFromProto, validateInstanceId } from '@weft/shared';
 import type { RegistryHandlers } from '@weft/shared/generated/weft/v1/Registry';
 import type { Registry } from '../registry/registry.js';
+import { agentStatus } from './agent-status.js';
 import { parseAgentInfo, parseInstanceIds, parseInstances } from './parse.js';
 import type { PolicyHandlers } from './policy-service.js';
 import type { RejectedVersions } from './rejected-versions.js';
 import { isInternal, toGrpcError } from './status.js';
 import type { StreamTable } from './stream-table.js';
-import { agentStatus, serviceSummary } from './translate.js';
+import { serviceSummary } from './translate.js';
 
 export interface RegistryServiceDeps {
   registry: Registry;

@@ -11,12 +11,6 @@ export const KIND_SERVICE_POLICY = 'ServicePolicy';
 export type PolicyKind = typeof KIND_ROUTES | typeof KIND_SERVICE_POLICY;
 export const POLICY_KINDS: readonly PolicyKind[] = [KIND_ROUTES, KIND_SERVICE_POLICY];
 
-/** Resource type on the discovery stream: "policy/<service>". */
-export const RESOURCE_TYPE_POLICY = 'policy';
-export function policyResourceName(service: string): string {
-  return `${RESOURCE_TYPE_POLICY}/${service}`;
-}
-
 export interface Metadata {
   service: string;
 }

@@ -1,0 +1,46 @@
+/**
+ * Names of resources on the discovery stream: "<type>/<service>", with type
+ * "endpoints" (a service's endpoints) or "policy" (its traffic policy). The
+ * control plane and the agent build and split names only through these
+ * functions, so the format lives in one place.
+ */
+import { validateServiceName } from './validate.js';
+
+export const RESOURCE_TYPE_ENDPOINTS = 'endpoints';
+export const RESOURCE_TYPE_POLICY = 'policy';
+export type ResourceType = typeof RESOURCE_TYPE_ENDPOINTS | typeof RESOURCE_TYPE_POLICY;
+
+export function endpointsResourceName(service: string): string {
+  return `${RESOURCE_TYPE_ENDPOINTS}/${service}`;
+}
+
+export function policyResourceName(service: string): string {
+  return `${RESOURCE_TYPE_POLICY}/${service}`;
+}
+
+/** Splits at the first "/"; null when either part is empty. The service part is not validated. */
+export function parseResourceName(name: string): { type: string; service: string } | null {
+  const slash = name.indexOf('/');
+  if (slash <= 0 || slash === name.length - 1) return null;
+  return { type: name.slice(0, slash), service: name.slice(slash + 1) };
+}
+
+/** True when `name` is of `type` ("policy/…"), whatever its service part. */
+export function isResourceOfType(name: string, type: ResourceType): boolean {
+  return parseResourceName(name)?.type === type;
+}
+
+/**
+ * The service of a "<type>/<service>" name of the given type, or null for
+ * other types and for names whose service part is not a valid service name
+ * (such a name never exists).
+ */
+export function serviceOfResource(name: string, type: ResourceType): string | null {
+  const parsed = parseResourceName(name);
+  if (!parsed || parsed.type !== type) return null;
+  try {
+    return validateServiceName(parsed.service, 'service');
+  } catch {
+    return null;
+  }
+}
