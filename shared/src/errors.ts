@@ -15,6 +15,8 @@ export const MeshErrorCode = {
   controlPlaneUnavailable: 'control_plane_unavailable',
   unknownInstance: 'unknown_instance',
   badRequest: 'bad_request',
+  /** The request body is larger than the listener's maxRequestBodyBytes. */
+  bodyTooLarge: 'body_too_large',
   shuttingDown: 'shutting_down',
   /** Circuit breaking: the destination service already has as many requests as its limit allows. */
   circuitOpen: 'circuit_open',
@@ -36,6 +38,7 @@ const MESH_HTTP_STATUS: Record<MeshErrorCode, number> = {
   control_plane_unavailable: 503,
   unknown_instance: 503,
   bad_request: 400,
+  body_too_large: 413,
   shutting_down: 503,
   circuit_open: 503,
   rate_limited: 429,

@@ -20,13 +20,13 @@ import type { Readable } from 'node:stream';
 import { type Endpoint, ERROR_HEADER } from '@weft/shared';
 import type { ClientHandler } from '../http1/client-connection.js';
 import type { Http1Pool } from '../http1/client-pool.js';
+import { ConnectFailedError, ConnectionClosedError, RequestNotSendableError, UnexpectedUpgradeError } from '../http1/errors.js';
 import { headerMapOf, isField, type ResponseHead } from '../http1/head-parser.js';
 import type { OutgoingHeaders } from '../http1/head-writer.js';
 import type { GoneSignal } from './client-link.js';
 import type { Deadline } from './deadline.js';
 import { downstreamResponseHeaders, downstreamResponseLines, type HeaderMap, type HeadLines } from './headers.js';
 import type { ReplayableBody } from './replay-body.js';
-import { isStaleConnectionError } from './stale-connection.js';
 
 /**
  * Why a try produced no response. `aborted` = the client went away (nobody to
@@ -88,7 +88,7 @@ class ReceivedResponse implements UpstreamResponse {
   private readonly raw: string[];
   /** The Connection field as received (names hop-by-hop fields to drop downstream). */
   readonly connection: string | undefined;
-  /** The x-weft-error field as received (found by the parser: read on every response). */
+  /** The x-weft-error field as received (the pool's noteField: read on every response). */
   readonly meshError: string | undefined;
 
   constructor(
@@ -98,7 +98,7 @@ class ReceivedResponse implements UpstreamResponse {
     this.statusCode = head.statusCode;
     this.raw = head.rawHeaders;
     this.connection = head.connection;
-    this.meshError = head.meshError;
+    this.meshError = head.noted;
   }
 
   get headers(): HeaderMap {
@@ -145,22 +145,8 @@ export interface Attempt {
 /** One try against one endpoint. */
 export type TrySend = (endpoint: Endpoint, attempt: Attempt) => Promise<TryOutcome>;
 
-const CONNECT_CODES = new Set([
-  'ECONNREFUSED',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'EHOSTDOWN',
-  'ENETDOWN',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'EADDRNOTAVAIL',
-  'UND_ERR_CONNECT_TIMEOUT',
-]);
-
-/** Requests that cannot be sent as they are (a header value that would split the head, an upgrade). */
-const INVALID_CODES = new Set(['ERR_INVALID_CHAR', 'UND_ERR_NOT_SUPPORTED']);
-
 export function errorCode(err: unknown): string | undefined {
+  if (err instanceof ConnectFailedError) return err.syscallCode;
   const code = (err as { code?: unknown } | null)?.code;
   return typeof code === 'string' ? code : undefined;
 }
@@ -168,10 +154,10 @@ export function errorCode(err: unknown): string | undefined {
 function classify(err: unknown, timedOut: boolean, clientGone: boolean): FailureKind {
   if (timedOut) return 'timeout';
   if (clientGone) return 'aborted';
-  const code = errorCode(err);
-  if (code !== undefined && CONNECT_CODES.has(code)) return 'connect';
-  if (isStaleConnectionError(err)) return 'stale';
-  if (code !== undefined && INVALID_CODES.has(code)) return 'invalid';
+  if (err instanceof ConnectFailedError) return 'connect';
+  // The keep-alive race: a reused connection closed before any byte of the answer.
+  if (err instanceof ConnectionClosedError && err.reused && !err.responseStarted) return 'stale';
+  if (err instanceof RequestNotSendableError || err instanceof UnexpectedUpgradeError) return 'invalid';
   return 'reset';
 }
 
