@@ -1,15 +1,17 @@
 /**
  * Finds where a message body ends and hands its data on as it arrives, for
  * every framing (head-parser.ts): a fixed length, chunked (RFC 9112 §7.1:
- * sizes in hex, extensions checked against the grammar and ignored, trailers
- * read and dropped), or "until the connection closes". Data is handed on as
+ * sizes in hex, extensions checked against the grammar and ignored, trailer
+ * fields checked like header fields and dropped), or "until the connection closes". Data is handed on as
  * views of the received buffers (no copy); only the chunked framing bytes
  * are looked at one by one. A malformed chunked body throws
  * MalformedBodyError, a chunked body over `maxBytes` BodyTooLargeError
  * (errors.ts); the connection is then unusable.
  *
- * Bounds: a chunk-size line (size, extensions, whitespace) is at most
- * MAX_CHUNK_LINE_BYTES; trailer fields at most MAX_TRAILER_BYTES in all.
+ * Bounds: a chunk-size line (size and extensions) is at most
+ * MAX_CHUNK_LINE_BYTES; trailer fields at most MAX_TRAILER_BYTES in all; a
+ * size at most MAX_SIZE_DIGITS hex digits (leading zeros count). No
+ * whitespace is accepted in a chunk-size line (as llhttp in strict mode).
  */
 import { BodyTooLargeError, MalformedBodyError } from './errors.js';
 import { Framing } from './head-parser.js';
@@ -35,6 +37,8 @@ enum Chunk {
   DataCr,
   DataLf,
   TrailerStart,
+  TrailerName,
+  /** A trailer field's value (after its colon). */
   Trailer,
   TrailerLf,
   EndLf,
@@ -147,7 +151,6 @@ export class BodyDecoder {
             throw new MalformedBodyError('invalid chunk size');
           } else if (c === 13) this.state = Chunk.SizeLf;
           else if (c === 59) this.state = Chunk.ExtStart;
-          else if (c === 32 || c === 9) this.state = Chunk.SizeSpace;
           else throw new MalformedBodyError('invalid chunk size');
           break;
         }
@@ -181,15 +184,29 @@ export class BodyDecoder {
           if (buf[i] !== 10) throw new MalformedBodyError('chunk data not ended by CRLF');
           this.state = Chunk.Size;
           break;
-        case Chunk.TrailerStart:
-          this.state = buf[i] === 13 ? Chunk.EndLf : Chunk.Trailer;
-          if (this.state === Chunk.Trailer) continue;
+        case Chunk.TrailerStart: {
+          const c = buf[i]!;
+          if (c === 13) this.state = Chunk.EndLf;
+          else if (TOKEN[c] === 1) this.state = Chunk.TrailerName;
+          else throw new MalformedBodyError(c === 32 || c === 9 ? 'folded trailer line (obs-fold)' : 'invalid trailer field name');
+          this.trailerBytes++;
           break;
-        case Chunk.Trailer:
+        }
+        case Chunk.TrailerName: {
+          const c = buf[i]!;
           if (++this.trailerBytes > MAX_TRAILER_BYTES) throw new MalformedBodyError('chunked trailer too large');
-          if (buf[i] === 13) this.state = Chunk.TrailerLf;
-          else if (buf[i] === 10) throw new MalformedBodyError('trailer line not ended by CRLF');
+          if (c === 58) this.state = Chunk.Trailer;
+          else if (TOKEN[c] !== 1) throw new MalformedBodyError('invalid trailer field name');
           break;
+        }
+        case Chunk.Trailer: {
+          const c = buf[i]!;
+          if (++this.trailerBytes > MAX_TRAILER_BYTES) throw new MalformedBodyError('chunked trailer too large');
+          if (c === 13) this.state = Chunk.TrailerLf;
+          else if (c === 10) throw new MalformedBodyError('trailer line not ended by CRLF');
+          else if ((c < 32 && c !== 9) || c === 127) throw new MalformedBodyError('control character in a trailer field value');
+          break;
+        }
         case Chunk.TrailerLf:
           if (buf[i] !== 10) throw new MalformedBodyError('trailer line not ended by CRLF');
           this.state = Chunk.TrailerStart;
@@ -207,6 +224,10 @@ export class BodyDecoder {
   /** One byte of a chunk-size line after the size (RFC 9112 §7.1.1 chunk-ext, with BWS around ';' and '='). */
   private extension(c: number): void {
     const ws = c === 32 || c === 9;
+    // RFC 9112 allows BWS around ';' and '='; llhttp (strict) refuses it, and so do we: two hops must read one line alike.
+    if (ws && this.state !== Chunk.ExtQuoted && this.state !== Chunk.ExtQuotedEscape) {
+      throw new MalformedBodyError('whitespace in a chunk size line');
+    }
     switch (this.state) {
       case Chunk.SizeSpace:
       case Chunk.ExtAfterValue:

@@ -407,12 +407,13 @@ export class ClientConnection {
   }
 
   /**
-   * The response is complete; `extra` = bytes followed it. On a connection
-   * that would be reused those bytes are an upstream framing error (a body
-   * longer than declared, or an unasked-for message): the exchange fails.
+   * The response is complete; `extra` = bytes followed it in the same read.
+   * Those are an upstream framing error (a body longer than declared, or an
+   * unasked-for message), whatever the connection's keep-alive: the
+   * exchange fails and the connection is destroyed.
    */
   private complete(extra: boolean): void {
-    if (extra && this.keepAlive) {
+    if (extra) {
       this.failExchange(new UpstreamProtocolError('upstream sent bytes after the end of the response (a body longer than declared?)'));
       return;
     }

@@ -50,9 +50,13 @@ describe('parseRequestHead: request line', () => {
     assert.equal(req('GET http://a.example/x HTTP/1.1').url, 'http://a.example/x');
   });
 
-  it('accepts any token method and obs-text in the target', () => {
+  it('accepts any token method; refuses obs-text in the target and a target of no RFC 9112 form', () => {
     assert.equal(req("M-SEARCH!#$%&'*+.^_`|~ / HTTP/1.1").method, "M-SEARCH!#$%&'*+.^_`|~");
-    assert.equal(req('GET /\xe9 HTTP/1.1').url, '/\xe9');
+    refused(() => req('GET /\xe9 HTTP/1.1'), 400, /invalid character in the request target/);
+    refused(() => req('GET a HTTP/1.1'), 400, /^malformed request line: request target "a" is not origin-form, absolute-form or \*$/);
+    assert.equal(req('GET http://a/x HTTP/1.1').url, 'http://a/x');
+    assert.equal(req('OPTIONS * HTTP/1.1').url, '*');
+    assert.equal(req('CONNECT a:443 HTTP/1.1').url, 'a:443');
   });
 
   it('parses a head without any field line', () => {

@@ -248,6 +248,9 @@ function parseFields(
     switch (name.length) {
       case 14:
         if (isField(name, 'content-length')) {
+          // A tab around the value is OWS to RFC 9110 but refused by llhttp: refused here too, so no two hops differ.
+          if (text.lastIndexOf('\t', eol) > colon)
+            throw new MalformedHeadError(`${what}: invalid content-length ${quoted(text.slice(colon + 1, eol))}`);
           contentLengths++;
           contentLength ??= value;
         }
@@ -299,6 +302,17 @@ function isOnlyChunked(te: string): boolean {
   return te.length >= 7 && te.trim().toLowerCase() === 'chunked';
 }
 
+/** `scheme:` at the start of an absolute-form target (RFC 3986 §3.1). */
+const SCHEME = /^[A-Za-z][A-Za-z0-9+.-]*:/;
+
+/**
+ * RFC 9112 §3.2: origin-form ("/..."), absolute-form ("scheme:..."),
+ * asterisk-form ("*"); CONNECT takes authority-form (checked by its handler).
+ */
+function isTargetForm(url: string, connect: boolean): boolean {
+  return connect || url.charCodeAt(0) === 47 || url === '*' || SCHEME.test(url);
+}
+
 /** The last transfer coding of a Transfer-Encoding list, lowercased. */
 function lastCoding(te: string): string {
   const comma = te.lastIndexOf(',');
@@ -338,8 +352,10 @@ export function parseRequestHead(text: string, limits: RequestLimits): RequestHe
   if (url.length === 0) throw new MalformedHeadError('malformed request line: empty request target');
   for (let i = 0; i < url.length; i++) {
     const c = url.charCodeAt(i);
-    if (c <= 32 || c === 127)
-      throw new MalformedHeadError(`malformed request line: invalid character in the request target ${quoted(url)}`);
+    if (c <= 32 || c >= 127) throw new MalformedHeadError(`malformed request line: invalid character in the request target ${quoted(url)}`);
+  }
+  if (!isTargetForm(url, text.startsWith('CONNECT '))) {
+    throw new MalformedHeadError(`malformed request line: request target ${quoted(url)} is not origin-form, absolute-form or *`);
   }
   const httpVersion = versionOf(text, sp2 + 1, eol);
   if (httpVersion === undefined) {

@@ -16,7 +16,7 @@
  */
 import type { Socket } from 'node:net';
 import { BodyDecoder, chunkSizeLine, LAST_CHUNK } from './body-decoder.js';
-import { ExpectationFailedError, HeadTooLargeError, MalformedBodyError, MessageError } from './errors.js';
+import { ExpectationFailedError, HeadTooLargeError, MalformedBodyError, MalformedHeadError, MessageError } from './errors.js';
 import { Framing, parseRequestHead } from './head-parser.js';
 import { latin1 } from './head-writer.js';
 import { type ExchangeHost, Http1Request, Http1Response } from './server-message.js';
@@ -50,6 +50,12 @@ const HEAD_END = Buffer.from('\r\n\r\n');
 
 /** Body bytes copied behind the head for a single write; larger ones go out with it in a writev. */
 const COPY_BODY_BYTES = 8 * 1024;
+
+/** True when buf[from..] holds an LF not preceded by CR (the byte before `from` counts as preceding). */
+export function hasBareLf(buf: Buffer, from: number): boolean {
+  for (let lf = buf.indexOf(10, from); lf >= 0; lf = buf.indexOf(10, lf + 1)) if (lf === 0 || buf[lf - 1] !== 13) return true;
+  return false;
+}
 
 export class ServerConnection implements ExchangeHost {
   state = ConnState.Head;
@@ -147,6 +153,11 @@ export class ServerConnection implements ExchangeHost {
       if (end < 0 || end > max) {
         if (end > max || buf.length > max) {
           this.refuse(new HeadTooLargeError(`request head larger than ${max} bytes`));
+          return;
+        }
+        // A bare LF can never become part of a valid head: refused now, not when the head (never) ends.
+        if (hasBareLf(buf, this.searched)) {
+          this.refuse(new MalformedHeadError('malformed request head: a line ended by LF without CR'));
           return;
         }
         this.searched = buf.length;
