@@ -51,6 +51,8 @@ export interface Message {
   head: string;
   body: string;
   complete: boolean;
+  /** The declared Content-Length when the body is length-framed (never compared; for the fuzz invariants). */
+  declared?: number;
 }
 
 export interface Outcome {
@@ -125,6 +127,7 @@ export function weftRequests(pieces: Buffer[]): Outcome {
         const head = parseRequestHead(pending.toString('latin1', start, end), CORPUS_LIMITS);
         pending = pending.subarray(end + 4);
         current = { head: `${head.method} ${head.url}`, body: '', complete: head.framing === Framing.None };
+        if (head.framing === Framing.Length) current.declared = head.contentLength;
         out.messages.push(current);
         parts = [];
         last = head.method === 'CONNECT' || !head.keepAlive;
@@ -193,6 +196,7 @@ export function weftResponse(pieces: Buffer[], method: string): Outcome & { comp
         if (head.statusCode === 101) throw new Error('101');
         if (head.statusCode < 200) continue;
         current = { head: String(head.statusCode), body: '', complete: false };
+        if (head.framing === Framing.Length) current.declared = head.contentLength;
         decoder = new BodyDecoder(head.framing, head.contentLength, (c) => parts.push(Buffer.from(c)));
       }
     }
