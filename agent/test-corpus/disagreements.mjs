@@ -12,13 +12,17 @@ const extensionMethod = {
     'A method is any token (RFC 9110 §9.1) and a proxy forwards extension methods; llhttp knows a fixed list. The method never decides request framing.',
 };
 
-const SIZE_DIGITS = stricter('A chunk size is at most 13 hex digits, leading zeros included (a bound, as undici; the value 2^52 fits a JS number).');
+const SIZE_DIGITS = stricter(
+  'A chunk size is at most 13 hex digits, leading zeros included (a bound, as undici; the value 2^52 fits a JS number).',
+);
 const CL_DIGITS = stricter('A Content-Length is at most 15 digits, leading zeros included: a bound on the field, not on the value.');
 const TE_ONLY_CHUNKED = stricter(
   'A request Transfer-Encoding must be exactly "chunked": a proxy does not decode other codings, and any list is a TE.TE smuggling vector (RFC 9112 §6.1 allows refusing).',
 );
 const VERSION = stricter('Only HTTP/1.0 and HTTP/1.1 request lines are served; llhttp reads other versions with HTTP/1.1 framing.');
-const REQUEST_LINE = stricter('The request line is exactly method SP target SP version (RFC 9112 §3); llhttp tolerates extra spaces and a missing version.');
+const REQUEST_LINE = stricter(
+  'The request line is exactly method SP target SP version (RFC 9112 §3); llhttp tolerates extra spaces and a missing version.',
+);
 
 export const DISAGREEMENTS = {
   'requests-chunked/many-leading-zeros': SIZE_DIGITS,
@@ -28,8 +32,12 @@ export const DISAGREEMENTS = {
   'responses-chunked/ext-empty-name': stricter('A chunk extension needs a name (RFC 9112 §7.1.1 chunk-ext-name = token).'),
   'requests-chunked/ext-empty-value': stricter('After "=" a chunk extension needs a token or quoted-string value (RFC 9112 §7.1.1).'),
   'responses-chunked/ext-empty-value': stricter('After "=" a chunk extension needs a token or quoted-string value (RFC 9112 §7.1.1).'),
-  'requests-chunked/ext-long-5k': stricter('A chunk-size line with its extensions is capped at 4 KiB (extensions are dropped, never kept).'),
-  'responses-chunked/ext-long-5k': stricter('A chunk-size line with its extensions is capped at 4 KiB (extensions are dropped, never kept).'),
+  'requests-chunked/ext-long-5k': stricter(
+    'A chunk-size line with its extensions is capped at 4 KiB (extensions are dropped, never kept).',
+  ),
+  'responses-chunked/ext-long-5k': stricter(
+    'A chunk-size line with its extensions is capped at 4 KiB (extensions are dropped, never kept).',
+  ),
   'requests-content-length/value-"00000000000000000005"': CL_DIGITS,
   'responses-content-length/value-"00000000000000000005"': CL_DIGITS,
   'requests-content-length/value-"0"': {
@@ -50,7 +58,9 @@ export const DISAGREEMENTS = {
   'requests-request-line/version-" HTTP/1.1"': REQUEST_LINE,
   'requests-request-line/no-version': REQUEST_LINE,
   'requests-request-line/double-space': REQUEST_LINE,
-  'requests-request-line/leading-lf': stricter('Only CRLF empty lines before a request line are skipped (RFC 9112 §2.2); a bare LF anywhere in a head is refused.'),
+  'requests-request-line/leading-lf': stricter(
+    'Only CRLF empty lines before a request line are skipped (RFC 9112 §2.2); a bare LF anywhere in a head is refused.',
+  ),
   'requests-transfer-encoding/value-"gzip, chunked"': TE_ONLY_CHUNKED,
   'requests-transfer-encoding/value-"gzip,chunked"': TE_ONLY_CHUNKED,
   'requests-transfer-encoding/value-"identity, chunked"': TE_ONLY_CHUNKED,
@@ -72,6 +82,8 @@ export const DISAGREEMENTS = {
   ),
   'responses-line-endings/nul-in-reason': stricter('No control characters anywhere in a head, the reason phrase included.'),
   'responses-status-line/"HTTP/1.1 200 OK\\u0001"': stricter('No control characters anywhere in a head, the reason phrase included.'),
-  'responses-status-line/"HTTP/1.1 099 X"': stricter('A status code is 100-999 (RFC 9110 §15: three digits, first 1-5 in use; below 100 is not a status).'),
+  'responses-status-line/"HTTP/1.1 099 X"': stricter(
+    'A status code is 100-999 (RFC 9110 §15: three digits, first 1-5 in use; below 100 is not a status).',
+  ),
   'responses-status-line/"HTTP/2.0 200 OK"': stricter('Only HTTP/1.0 and HTTP/1.1 status lines are read on an HTTP/1.1 connection.'),
 };

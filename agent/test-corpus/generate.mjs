@@ -31,13 +31,70 @@ const GET = 'GET / HTTP/1.1\r\nHost: a\r\n\r\n';
 const SMUGGLED = 'GET /admin HTTP/1.1\r\nHost: a\r\n\r\n';
 
 // --- request line ---
-for (const m of ['GET', 'POST', 'PUT', 'DELETE', 'HEAD', 'OPTIONS', 'PATCH', 'TRACE', 'M-SEARCH', 'PROPFIND', 'get', 'Get', 'FOO', 'G@T', 'GE T', 'GET\t', '', 'GET\x00', 'G\x7fT']) {
+for (const m of [
+  'GET',
+  'POST',
+  'PUT',
+  'DELETE',
+  'HEAD',
+  'OPTIONS',
+  'PATCH',
+  'TRACE',
+  'M-SEARCH',
+  'PROPFIND',
+  'get',
+  'Get',
+  'FOO',
+  'G@T',
+  'GE T',
+  'GET\t',
+  '',
+  'GET\x00',
+  'G\x7fT',
+]) {
   req('request-line', `method-${JSON.stringify(m)}`, `${m} / HTTP/1.1\r\nHost: a\r\n\r\n`);
 }
-const targets = ['/', '/a/b?c=d&e', '/%20x', '*', 'http://a/x', 'a', '/a#frag', '/a b', '/a\tb', '/\x7f', '/\x80\xff', '/"<>', '/a|b', '/a{b}', '/\\', '//', '/?', "/a'b", '/a^b', '/~a'];
+const targets = [
+  '/',
+  '/a/b?c=d&e',
+  '/%20x',
+  '*',
+  'http://a/x',
+  'a',
+  '/a#frag',
+  '/a b',
+  '/a\tb',
+  '/\x7f',
+  '/\x80\xff',
+  '/"<>',
+  '/a|b',
+  '/a{b}',
+  '/\\',
+  '//',
+  '/?',
+  "/a'b",
+  '/a^b',
+  '/~a',
+];
 for (const [i, t] of targets.entries()) req('request-line', `target-${i}`, `GET ${t} HTTP/1.1\r\nHost: a\r\n\r\n`);
 req('request-line', 'options-asterisk', 'OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n');
-for (const v of ['HTTP/1.1', 'HTTP/1.0', 'HTTP/0.9', 'HTTP/2.0', 'HTTP/1.2', 'HTTP/11', 'http/1.1', 'HTTP/1.1 ', 'HTTP/1.', 'HTTP/1', 'HTTPS/1.1', 'HTTP/1.1x', ' HTTP/1.1', 'HTTP/3.0', 'HTTP/9.9']) {
+for (const v of [
+  'HTTP/1.1',
+  'HTTP/1.0',
+  'HTTP/0.9',
+  'HTTP/2.0',
+  'HTTP/1.2',
+  'HTTP/11',
+  'http/1.1',
+  'HTTP/1.1 ',
+  'HTTP/1.',
+  'HTTP/1',
+  'HTTPS/1.1',
+  'HTTP/1.1x',
+  ' HTTP/1.1',
+  'HTTP/3.0',
+  'HTTP/9.9',
+]) {
   req('request-line', `version-${JSON.stringify(v)}`, `GET / ${v}\r\nHost: a\r\n\r\n`);
 }
 req('request-line', 'no-version', 'GET /\r\nHost: a\r\n\r\n');
@@ -121,7 +178,30 @@ for (const [name, raw] of [
 }
 
 // --- Content-Length in requests ---
-const clValues = ['0', '5', '005', '00000000000000000005', '+5', '-5', ' 5', '5 ', '\t5\t', '5 5', '5,5', '5, 5', '5,', ',5', '0x5', '5a', '', '1e1', '5.0', '99999999999999999999', '18446744073709551621', '\x0b5'];
+const clValues = [
+  '0',
+  '5',
+  '005',
+  '00000000000000000005',
+  '+5',
+  '-5',
+  ' 5',
+  '5 ',
+  '\t5\t',
+  '5 5',
+  '5,5',
+  '5, 5',
+  '5,',
+  ',5',
+  '0x5',
+  '5a',
+  '',
+  '1e1',
+  '5.0',
+  '99999999999999999999',
+  '18446744073709551621',
+  '\x0b5',
+];
 for (const v of clValues) {
   req('content-length', `value-${JSON.stringify(v)}`, `POST / HTTP/1.1\r\nHost: a\r\nContent-Length: ${v}\r\n\r\nhello${GET}`);
   res('content-length', `value-${JSON.stringify(v)}`, `HTTP/1.1 200 OK\r\nContent-Length: ${v}\r\n\r\nhello`);
@@ -140,13 +220,47 @@ res('content-length', 'body-longer', 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r
 res('content-length', 'body-longer-close', 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nokEXTRA');
 res('content-length', 'body-shorter', 'HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nok');
 res('content-length', 'zero', 'HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n');
-res('content-length', 'second-response-after', 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok');
+res(
+  'content-length',
+  'second-response-after',
+  'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok',
+);
 
 // --- Transfer-Encoding values (TE.TE obfuscations) ---
 const teValues = [
-  'chunked', 'Chunked', 'CHUNKED', ' chunked', 'chunked ', '\tchunked', 'xchunked', 'chunkedx', 'chunked\x0b', '\x0bchunked', 'chunked\x0c',
-  'chunk', 'chunked;', 'chunked;q=1', '"chunked"', 'chunked, chunked', 'gzip, chunked', 'chunked, gzip', 'gzip,chunked', 'identity', 'identity, chunked',
-  'gzip', '', ',chunked', 'chunked,', 'chunked , gzip', 'x, chunked', 'ch\x00unked', 'chunked\x00', 'ch unked', 'cHuNkEd', 'chunked\xff', '\xffchunked',
+  'chunked',
+  'Chunked',
+  'CHUNKED',
+  ' chunked',
+  'chunked ',
+  '\tchunked',
+  'xchunked',
+  'chunkedx',
+  'chunked\x0b',
+  '\x0bchunked',
+  'chunked\x0c',
+  'chunk',
+  'chunked;',
+  'chunked;q=1',
+  '"chunked"',
+  'chunked, chunked',
+  'gzip, chunked',
+  'chunked, gzip',
+  'gzip,chunked',
+  'identity',
+  'identity, chunked',
+  'gzip',
+  '',
+  ',chunked',
+  'chunked,',
+  'chunked , gzip',
+  'x, chunked',
+  'ch\x00unked',
+  'chunked\x00',
+  'ch unked',
+  'cHuNkEd',
+  'chunked\xff',
+  '\xffchunked',
 ];
 const CHUNKED_BODY = '5\r\nhello\r\n0\r\n\r\n';
 for (const v of teValues) {
@@ -183,27 +297,52 @@ for (const [name, lines] of teLines) {
 // --- smuggling: CL.TE and TE.CL with a smuggled second request ---
 const clte = (cl, te, order) => {
   const body = `0\r\n\r\n${SMUGGLED}`;
-  const fields = order === 'cl-first' ? `Content-Length: ${cl}\r\nTransfer-Encoding: ${te}` : `Transfer-Encoding: ${te}\r\nContent-Length: ${cl}`;
+  const fields =
+    order === 'cl-first' ? `Content-Length: ${cl}\r\nTransfer-Encoding: ${te}` : `Transfer-Encoding: ${te}\r\nContent-Length: ${cl}`;
   return `POST / HTTP/1.1\r\nHost: a\r\n${fields}\r\n\r\n${body}`;
 };
 for (const te of ['chunked', ' chunked', 'xchunked', 'chunked\x0b', 'gzip, chunked', 'chunked, chunked', 'identity']) {
   for (const order of ['cl-first', 'te-first']) {
     req('smuggling', `cl-te-${order}-${JSON.stringify(te)}`, clte(5, te, order));
     req('smuggling', `te-cl-${order}-${JSON.stringify(te)}`, clte(4 + SMUGGLED.length + 5, te, order));
-    res('smuggling', `cl-te-${order}-${JSON.stringify(te)}`, `HTTP/1.1 200 OK\r\n${order === 'cl-first' ? `Content-Length: 3\r\nTransfer-Encoding: ${te}` : `Transfer-Encoding: ${te}\r\nContent-Length: 3`}\r\n\r\n${CHUNKED_BODY}`);
+    res(
+      'smuggling',
+      `cl-te-${order}-${JSON.stringify(te)}`,
+      `HTTP/1.1 200 OK\r\n${order === 'cl-first' ? `Content-Length: 3\r\nTransfer-Encoding: ${te}` : `Transfer-Encoding: ${te}\r\nContent-Length: 3`}\r\n\r\n${CHUNKED_BODY}`,
+    );
   }
 }
-req('smuggling', 'cl-0-te-chunked-smuggle-in-chunk', `POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\nTransfer-Encoding: chunked\r\n\r\n${(SMUGGLED.length).toString(16)}\r\n${SMUGGLED}\r\n0\r\n\r\n`);
-req('smuggling', 'chunked-body-holding-request', `POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n${SMUGGLED.length.toString(16)}\r\n${SMUGGLED}\r\n0\r\n\r\n`);
+req(
+  'smuggling',
+  'cl-0-te-chunked-smuggle-in-chunk',
+  `POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\nTransfer-Encoding: chunked\r\n\r\n${(SMUGGLED.length).toString(16)}\r\n${SMUGGLED}\r\n0\r\n\r\n`,
+);
+req(
+  'smuggling',
+  'chunked-body-holding-request',
+  `POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n${SMUGGLED.length.toString(16)}\r\n${SMUGGLED}\r\n0\r\n\r\n`,
+);
 req('smuggling', 'cl-body-holding-request', `POST / HTTP/1.1\r\nHost: a\r\nContent-Length: ${SMUGGLED.length}\r\n\r\n${SMUGGLED}`);
 req('smuggling', 'get-cl-smuggle', `GET / HTTP/1.1\r\nHost: a\r\nContent-Length: ${SMUGGLED.length}\r\n\r\n${SMUGGLED}`);
 req('smuggling', 'pipelined-smuggle-after-chunked', `POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n${SMUGGLED}`);
-req('smuggling', 'chunk-size-overflow-smuggle', `POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n10000000000000005\r\nhello\r\n0\r\n\r\n${SMUGGLED}`);
-req('smuggling', 'lf-terminated-chunk-smuggle', `POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\nhello\r\n0\r\n\r\n${SMUGGLED}`);
+req(
+  'smuggling',
+  'chunk-size-overflow-smuggle',
+  `POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n10000000000000005\r\nhello\r\n0\r\n\r\n${SMUGGLED}`,
+);
+req(
+  'smuggling',
+  'lf-terminated-chunk-smuggle',
+  `POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\nhello\r\n0\r\n\r\n${SMUGGLED}`,
+);
 req('smuggling', 'chunk-ext-lf-smuggle', `POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n2;\n${SMUGGLED}\r\n0\r\n\r\n`);
 req('smuggling', 'chunk-data-lf-smuggle', `POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nxx\n0\r\n\r\n${SMUGGLED}`);
 req('smuggling', 'obs-fold-cl', `POST / HTTP/1.1\r\nHost: a\r\nContent-Length:\r\n 5\r\n\r\nhello`);
-req('smuggling', 'cl-then-folded-te', `POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nX: x\r\n Transfer-Encoding: chunked\r\n\r\nhello`);
+req(
+  'smuggling',
+  'cl-then-folded-te',
+  `POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nX: x\r\n Transfer-Encoding: chunked\r\n\r\nhello`,
+);
 req('smuggling', 'cl-space-name', `POST / HTTP/1.1\r\nHost: a\r\nContent-Length : 5\r\n\r\nhello`);
 req('smuggling', 'cl-dup-in-one', `POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5, 5\r\n\r\nhello`);
 
@@ -285,17 +424,49 @@ for (const [name, body] of chunked.slice(0, 12)) {
 req('pipeline', 'two-gets', GET + GET);
 req('pipeline', 'three-gets', GET + GET + GET);
 req('pipeline', 'post-cl-then-get', `POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nabc${GET}`);
-req('pipeline', 'post-chunked-then-post-cl', `POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\nPOST /2 HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\nde`);
+req(
+  'pipeline',
+  'post-chunked-then-post-cl',
+  `POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\nPOST /2 HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\nde`,
+);
 req('pipeline', 'crlf-between', `${GET}\r\n${GET}`);
 req('pipeline', 'garbage-after', `${GET}XYZ\r\n\r\n`);
 req('pipeline', 'connection-close-then-more', `GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n${GET}`);
 req('pipeline', 'http10-then-more', `GET / HTTP/1.0\r\n\r\n${GET}`);
 req('pipeline', 'http10-keepalive-then-more', `GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n${GET}`);
 req('pipeline', 'incomplete-second', `${GET}GET / HTTP/1.1\r\nHo`);
-for (let n = 1; n <= 6; n++) req('pipeline', `cl-${n}-gets`, `POST / HTTP/1.1\r\nHost: a\r\nContent-Length: ${n}\r\n\r\n${'x'.repeat(n)}${GET.repeat(n)}`);
+for (let n = 1; n <= 6; n++)
+  req('pipeline', `cl-${n}-gets`, `POST / HTTP/1.1\r\nHost: a\r\nContent-Length: ${n}\r\n\r\n${'x'.repeat(n)}${GET.repeat(n)}`);
 
 // --- responses: status line and no-body rules ---
-for (const line of ['HTTP/1.1 200 OK', 'HTTP/1.1 200 ', 'HTTP/1.1 200', 'HTTP/1.1 099 X', 'HTTP/1.1 99 X', 'HTTP/1.1 1000 X', 'HTTP/1.1 20 X', 'HTTP/1.1 abc X', 'HTTP/1.0 200 OK', 'HTTP/2.0 200 OK', 'HTTP/1.2 200 OK', 'http/1.1 200 OK', 'HTTP/1.1  200 OK', 'HTTP/1.1 200  OK', 'HTTP/1.1 200 O\xe9K', 'HTTP/1.1 200 O\tK', 'HTTP/1.1 200 OK ', 'HTTP/1.1 599 X', 'HTTP/1.1 600 X', 'HTTP/1.1 999 X', 'HTTP/1.1 200 OK\x01', 'HTTP/1.1 200OK', 'HTTP/1.1\t200 OK', 'HTTP/11 200 OK', 'ICY 200 OK', 'SSH-2.0-OpenSSH']) {
+for (const line of [
+  'HTTP/1.1 200 OK',
+  'HTTP/1.1 200 ',
+  'HTTP/1.1 200',
+  'HTTP/1.1 099 X',
+  'HTTP/1.1 99 X',
+  'HTTP/1.1 1000 X',
+  'HTTP/1.1 20 X',
+  'HTTP/1.1 abc X',
+  'HTTP/1.0 200 OK',
+  'HTTP/2.0 200 OK',
+  'HTTP/1.2 200 OK',
+  'http/1.1 200 OK',
+  'HTTP/1.1  200 OK',
+  'HTTP/1.1 200  OK',
+  'HTTP/1.1 200 O\xe9K',
+  'HTTP/1.1 200 O\tK',
+  'HTTP/1.1 200 OK ',
+  'HTTP/1.1 599 X',
+  'HTTP/1.1 600 X',
+  'HTTP/1.1 999 X',
+  'HTTP/1.1 200 OK\x01',
+  'HTTP/1.1 200OK',
+  'HTTP/1.1\t200 OK',
+  'HTTP/11 200 OK',
+  'ICY 200 OK',
+  'SSH-2.0-OpenSSH',
+]) {
   res('status-line', JSON.stringify(line), `${line}\r\nContent-Length: 2\r\n\r\nok`);
 }
 for (const status of [204, 304]) {
@@ -308,7 +479,11 @@ res('no-body', 'head-with-chunked', 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunk
 res('no-body', 'head-with-bytes', 'HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello', { method: 'HEAD' });
 res('no-body', '100-then-200', 'HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok');
 res('no-body', '103-then-200', 'HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok');
-res('no-body', 'two-100-then-200', 'HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok');
+res(
+  'no-body',
+  'two-100-then-200',
+  'HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok',
+);
 res('no-body', '101-unasked', 'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: upgrade\r\n\r\n');
 res('no-body', 'close-delimited', 'HTTP/1.1 200 OK\r\n\r\nhello until close');
 res('no-body', 'close-delimited-http10', 'HTTP/1.0 200 OK\r\n\r\nhello until close');
@@ -337,4 +512,4 @@ for (const [file, cases] of families) {
 for (const id of Object.keys(DISAGREEMENTS)) {
   if (![...families.values()].some((cases) => cases.some((c) => c.id === id))) throw new Error(`disagreement for unknown case ${id}`);
 }
-console.log(`${total} messages in ${families.size} files`);
+process.stdout.write(`${total} messages in ${families.size} files\n`);
