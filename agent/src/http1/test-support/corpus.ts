@@ -148,6 +148,9 @@ export function weftRequests(pieces: Buffer[]): Outcome {
   return out;
 }
 
+/** A refusal the client connection makes itself (not the parser's): the driver's stand-in for its typed errors. */
+class ClientRefusal extends Error {}
+
 /** Largest response head the client accepts (client-connection.ts). */
 const MAX_RESPONSE_HEAD_BYTES = 64 * 1024;
 
@@ -182,18 +185,18 @@ export function weftResponse(pieces: Buffer[], method: string): Outcome & { comp
             pending = Buffer.alloc(0);
             break;
           }
-          if (at < pending.length) throw new Error('bytes after the end of the response');
+          if (at < pending.length) throw new ClientRefusal('bytes after the end of the response');
           finish();
           return out;
         }
         const end = pending.indexOf(HEAD_END);
         if (end < 0 || end > MAX_RESPONSE_HEAD_BYTES) {
-          if (end > MAX_RESPONSE_HEAD_BYTES || pending.length > MAX_RESPONSE_HEAD_BYTES) throw new Error('head too large');
+          if (end > MAX_RESPONSE_HEAD_BYTES || pending.length > MAX_RESPONSE_HEAD_BYTES) throw new ClientRefusal('head too large');
           break;
         }
         const head = parseResponseHead(pending.toString('latin1', 0, end), method);
         pending = pending.subarray(end + 4);
-        if (head.statusCode === 101) throw new Error('101');
+        if (head.statusCode === 101) throw new ClientRefusal('101');
         if (head.statusCode < 200) continue;
         current = { head: String(head.statusCode), body: '', complete: false };
         if (head.framing === Framing.Length) current.declared = head.contentLength;
@@ -201,10 +204,10 @@ export function weftResponse(pieces: Buffer[], method: string): Outcome & { comp
       }
     }
     const last = decoder as BodyDecoder | null;
-    if (last === null || (!last.done && !last.closed())) throw new Error('connection closed before the response was complete');
+    if (last === null || (!last.done && !last.closed())) throw new ClientRefusal('connection closed before the response was complete');
     finish();
   } catch (err) {
-    if (!(err instanceof Http1Error) && !(err instanceof Error && err.constructor === Error)) throw err;
+    if (!(err instanceof Http1Error) && !(err instanceof ClientRefusal)) throw err;
     out.refused = true;
   }
   return out;
