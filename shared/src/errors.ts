@@ -15,6 +15,8 @@ export const MeshErrorCode = {
   controlPlaneUnavailable: 'control_plane_unavailable',
   unknownInstance: 'unknown_instance',
   badRequest: 'bad_request',
+  /** The request body is larger than the listener's maxRequestBodyBytes. */
+  bodyTooLarge: 'body_too_large',
   shuttingDown: 'shutting_down',
   /** Circuit breaking: the destination service already has as many requests as its limit allows. */
   circuitOpen: 'circuit_open',
@@ -26,8 +28,6 @@ export const MeshErrorCode = {
   upstreamProtocolError: 'upstream_protocol_error',
   /** The upstream switched protocols (101) to a request that did not ask to upgrade, or upgrades are not carried. */
   upgradeNotSupported: 'upgrade_not_supported',
-  /** The request body is larger than the agent accepts (its Content-Length, or a chunked body that grew past the limit). */
-  bodyTooLarge: 'body_too_large',
   /** A bug in the mesh itself; logged with details. */
   internal: 'internal',
 } as const;

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { BodyDecoder, BodyError, chunkSizeLine, LAST_CHUNK } from './body-decoder.js';
+import { BodyDecoder, chunkSizeLine, LAST_CHUNK } from './body-decoder.js';
+import { BodyTooLargeError, MalformedBodyError } from './errors.js';
 import { Framing } from './head-parser.js';
 
 /** Deterministic PRNG (mulberry32) so random splits are the same on every run. */
@@ -79,9 +80,10 @@ function everySplit(framing: Framing, contentLength: number, input: string, chec
 
 function throwsBodyError(fn: () => unknown, message: RegExp): void {
   assert.throws(fn, (err: unknown) => {
-    assert.ok(err instanceof BodyError, `expected a BodyError, got ${String(err)}`);
-    assert.equal(err.code, 'HPE_INVALID_CHUNK');
-    assert.equal(err.name, 'BodyError');
+    assert.ok(err instanceof MalformedBodyError, `expected a MalformedBodyError, got ${String(err)}`);
+    assert.equal(err.code, 'H1_MALFORMED_BODY');
+    assert.equal(err.status, 400);
+    assert.equal(err.name, 'MalformedBodyError');
     assert.match(err.message, message);
     return true;
   });
@@ -181,7 +183,6 @@ describe('BodyDecoder: chunked', () => {
     ['leading zeros in the size', '0005\r\nhello\r\n000\r\n\r\n', 'hello'],
     ['data containing CRLF and digits', '7\r\n\r\n0\r\n\r\n\r\n0\r\n\r\n', '\r\n0\r\n\r\n'],
     ['extensions', '5;name=value\r\nhello\r\n3;a;b="q;\\" x"\r\nabc\r\n0;last\r\n\r\n', 'helloabc'],
-    ['whitespace before an extension', '5 ;x\r\nhello\r\n5\t;y=1\r\nworld\r\n0 \r\n\r\n', 'helloworld'],
     ['a trailer', '5\r\nhello\r\n0\r\nExpires: never\r\n\r\n', 'hello'],
     ['several trailers', '3\r\nabc\r\n0\r\nA: 1\r\nB: 2\r\nC:\r\n\r\n', 'abc'],
     ['a trailer and an extension on the last chunk', '2\r\nhi\r\n0;e=1\r\nX-Sum: abc\r\n\r\n', 'hi'],
@@ -240,8 +241,14 @@ describe('BodyDecoder: chunked', () => {
     ['a leading space', ' 5\r\nhello\r\n0\r\n\r\n', /^invalid chunk size$/],
     ['a size ended by LF only', '5\nhello\r\n0\r\n\r\n', /^invalid chunk size$/],
     ['a size line with CR not followed by LF', '5\rxhello\r\n0\r\n\r\n', /^chunk size line not ended by CRLF$/],
-    ['a bare LF in an extension', '5;a\nhello\r\n0\r\n\r\n', /^invalid chunk extension$/],
-    ['a NUL in an extension', '5;a\x00\r\nhello\r\n0\r\n\r\n', /^invalid chunk extension$/],
+    ['a bare LF in an extension', '5;a\nhello\r\n0\r\n\r\n', /^invalid chunk extension name$/],
+    ['a NUL in an extension', '5;a\x00\r\nhello\r\n0\r\n\r\n', /^invalid chunk extension name$/],
+    ['an empty extension name', '2;\r\nhi\r\n0\r\n\r\n', /^invalid chunk extension \(no name\)$/],
+    ['an extension value with an unbalanced quote', '2;a="b\r\nhi\r\n0\r\n\r\n', /^invalid chunk extension quoted value$/],
+    ['an extension name with a space inside', '2;a b\r\nhi\r\n0\r\n\r\n', /^whitespace in a chunk size line$/],
+    ['an extension with an empty value', '2;a=\r\nhi\r\n0\r\n\r\n', /^invalid chunk extension value$/],
+    ['an extension value that is neither token nor quoted', '2;a=b@c\r\nhi\r\n0\r\n\r\n', /^invalid chunk extension value$/],
+    ['a chunk line over 4 KiB', `2;a=${'b'.repeat(4100)}\r\nhi\r\n0\r\n\r\n`, /^chunk size line longer than 4096 bytes$/],
     ['data longer than its size', '3\r\nhello\r\n0\r\n\r\n', /^chunk data longer than its size$/],
     ['data not ended by CRLF', '5\r\nhello\rX0\r\n\r\n', /^chunk data not ended by CRLF$/],
     ['data ended by LF only', '5\r\nhello\n0\r\n\r\n', /^chunk data longer than its size$/],
@@ -256,10 +263,31 @@ describe('BodyDecoder: chunked', () => {
     });
   }
 
+  it('accepts extensions by the grammar: token and quoted values, several per line', () => {
+    for (const ext of [';a', ';a=b', ';a="b c"', ';a="b\\"c"', ';a=b;c="";d']) {
+      const out: string[] = [];
+      const d = new BodyDecoder(Framing.Chunked, -1, (c) => out.push(c.toString()));
+      d.feed(Buffer.from(`2${ext}\r\nhi\r\n0\r\n\r\n`), 0);
+      assert.equal(d.done, true, ext);
+      assert.equal(out.join(''), 'hi', ext);
+    }
+  });
+
+  it('errs with BodyTooLargeError (413) once chunk sizes pass maxBytes, before the chunk data', () => {
+    const out: string[] = [];
+    const d = new BodyDecoder(Framing.Chunked, -1, (c) => out.push(c.toString()), 5);
+    d.feed(Buffer.from('3\r\nabc\r\n'), 0);
+    assert.throws(
+      () => d.feed(Buffer.from('3\r\ndef\r\n'), 0),
+      (err: unknown) => err instanceof BodyTooLargeError && err.status === 413 && /larger than the limit of 5 bytes/.test(err.message),
+    );
+    assert.deepEqual(out, ['abc']);
+  });
+
   it('hands on the data before the error', () => {
     const out: string[] = [];
     const d = new BodyDecoder(Framing.Chunked, -1, (c) => out.push(c.toString()));
-    assert.throws(() => d.feed(Buffer.from('3\r\nabc\r\nzz'), 0), BodyError);
+    assert.throws(() => d.feed(Buffer.from('3\r\nabc\r\nzz'), 0), MalformedBodyError);
     assert.deepEqual(out, ['abc']);
   });
 
@@ -319,10 +347,27 @@ describe('chunk writing helpers', () => {
   });
 });
 
-describe('BodyDecoder: whitespace after a chunk size (lead review addition)', () => {
-  it('accepts whitespace before the line end or an extension, and refuses anything else after it', () => {
-    assert.equal(whole(Framing.Chunked, -1, '5 \r\nhello\r\n0\r\n\r\n').body, 'hello');
-    assert.equal(whole(Framing.Chunked, -1, '5 ;x=1\r\nhello\r\n0\r\n\r\n').body, 'hello');
-    throwsBodyError(() => whole(Framing.Chunked, -1, '5 6\r\nhello\r\n0\r\n\r\n'), /invalid chunk size/);
+describe('BodyDecoder: whitespace in a chunk-size line', () => {
+  it('refuses whitespace after the size, around ";" and "=" (as llhttp strict), but keeps it inside a quoted value', () => {
+    throwsBodyError(() => whole(Framing.Chunked, -1, '5 \r\nhello\r\n0\r\n\r\n'), /^invalid chunk size$/);
+    throwsBodyError(() => whole(Framing.Chunked, -1, '5\t;x=1\r\nhello\r\n0\r\n\r\n'), /^invalid chunk size$/);
+    throwsBodyError(() => whole(Framing.Chunked, -1, '5; x\r\nhello\r\n0\r\n\r\n'), /^whitespace in a chunk size line$/);
+    throwsBodyError(() => whole(Framing.Chunked, -1, '5;x =1\r\nhello\r\n0\r\n\r\n'), /^whitespace in a chunk size line$/);
+    assert.equal(whole(Framing.Chunked, -1, '5;x="a b"\r\nhello\r\n0\r\n\r\n').body, 'hello');
   });
+});
+
+describe('BodyDecoder: trailer fields', () => {
+  const bad: [string, string, RegExp][] = [
+    ['obs-fold', '0\r\nA: 1\r\n 2\r\n\r\n', /^folded trailer line \(obs-fold\)$/],
+    ['a line without a colon', '0\r\nA\r\n\r\n', /^invalid trailer field name$/],
+    ['whitespace before the colon', '0\r\nA : 1\r\n\r\n', /^invalid trailer field name$/],
+    ['a NUL in a value', '0\r\nA: 1\x00\r\n\r\n', /^control character in a trailer field value$/],
+  ];
+  for (const [name, input, message] of bad) {
+    it(`refuses a trailer with ${name}, whole and byte by byte`, () => {
+      throwsBodyError(() => whole(Framing.Chunked, -1, input), message);
+      throwsBodyError(() => byteByByte(Framing.Chunked, -1, input), message);
+    });
+  }
 });

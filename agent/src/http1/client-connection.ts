@@ -8,16 +8,27 @@
  * the whole request was sent and both sides allow keep-alive; otherwise it
  * is closed.
  *
- * The keep-alive race: a reused connection that fails before a single byte of
- * the new response arrived was closed by the server between two requests;
- * the app never saw the request. The error is marked (stale-connection.ts)
- * so the caller can send it again whatever its method.
+ * Failures are typed (errors.ts) and carry facts, not verdicts: a
+ * connection that closes mid-exchange fails it with ConnectionClosedError
+ * (reused? any response byte? how many request bytes written?), from which
+ * the caller decides whether a re-send is safe. Any response that breaks
+ * framing (RFC 9112 §6), including bytes after the end of a response on a
+ * connection that would be reused, is an UpstreamProtocolError and the
+ * connection is destroyed, never pooled.
  */
 import { connect, type Socket } from 'node:net';
 import type { Readable } from 'node:stream';
-import { markStale } from '../proxy/stale-connection.js';
 import { BodyDecoder, chunkSizeLine, LAST_CHUNK } from './body-decoder.js';
-import { HeadError, type HeaderMap, parseResponseHead, type ResponseHead } from './head-parser.js';
+import {
+  ConnectFailedError,
+  ConnectionClosedError,
+  RequestBodyError,
+  RequestNotSendableError,
+  ResponseHeadTooLargeError,
+  UnexpectedUpgradeError,
+  UpstreamProtocolError,
+} from './errors.js';
+import { type HeaderMap, hasToken, isField, parseResponseHead, type ResponseHead } from './head-parser.js';
 import { headerLines, latin1 } from './head-writer.js';
 
 export interface ClientRequest {
@@ -73,8 +84,14 @@ function copyOf(view: Buffer): Buffer {
   return out;
 }
 
-function socketError(message: string, code: string): Error {
-  return Object.assign(new Error(message), { code });
+/** True when the request's header lines or map carry an Upgrade field (asked only when a 101 arrives). */
+function asksUpgrade(req: ClientRequest): boolean {
+  if (req.headers !== undefined) {
+    for (const name in req.headers) if (isField(name, 'upgrade') && req.headers[name] !== undefined) return true;
+    return false;
+  }
+  const text = `\r\n${req.lines?.lines ?? ''}${req.extraLines ?? ''}`.toLowerCase();
+  return text.includes('\r\nupgrade:') || hasToken(/\r\nconnection:([^\r]*)/.exec(text)?.[1], 'upgrade');
 }
 
 export class ClientConnection {
@@ -96,6 +113,9 @@ export class ClientConnection {
   private gotBytes = false;
   private keepAlive = true;
   private requestSent = false;
+  /** Bytes of the current request passed to socket.write. */
+  private bytesWritten = 0;
+  private request: ClientRequest | null = null;
   private paused = false;
   /** Body bytes that arrived with the head while the handler was paused. */
   private heldBody: Buffer | null = null;
@@ -111,12 +131,14 @@ export class ClientConnection {
     private readonly pool: ConnectionPool,
     /** Host header for a request that has none (HTTP/1.1 requires one). */
     private readonly defaultHost: string,
+    /** A lowercase field name whose first value each response head records as `noted`. */
+    private readonly noteField?: string,
   ) {
     const socket = connect({ host, port, noDelay: true, onread: { buffer: READ_BUFFER, callback: this.onRead } });
     this.socket = socket;
     this.connectTimer = setTimeout(() => {
       this.connectTimer = undefined;
-      socket.destroy(socketError(`connect timeout after ${connectTimeoutMs} ms`, 'UND_ERR_CONNECT_TIMEOUT'));
+      socket.destroy(new ConnectFailedError(`connect to ${host}:${port}: timeout after ${connectTimeoutMs} ms`, 'ETIMEDOUT'));
     }, connectTimeoutMs);
     socket.once('connect', () => {
       this.connected = true;
@@ -161,7 +183,7 @@ export class ClientConnection {
       // Nothing was written: the connection stays free.
       this.pool.exchangeEnded();
       this.pool.release(this);
-      handler.onError(err as Error);
+      handler.onError(new RequestNotSendableError(`request head cannot be written: ${(err as Error).message}`, { cause: err }));
       return;
     }
     this.handler = handler;
@@ -176,9 +198,19 @@ export class ClientConnection {
     this.body = req.body;
     this.bodyChunked = chunked;
     this.requestSent = req.body === null;
+    this.bytesWritten = 0;
+    this.request = req;
     handler.onConnect((err) => this.abort(id, err));
     if (this.handler !== handler) return;
-    this.socket.write(`${head}\r\n`, 'latin1');
+    if (this.socket.destroyed || !this.socket.writable) {
+      // Found closed before a byte of this request was written.
+      this.requestSent = false;
+      this.failExchange(this.closedError('upstream connection was closed before the request was written'));
+      return;
+    }
+    head += '\r\n';
+    this.bytesWritten = head.length;
+    this.socket.write(head, 'latin1');
     if (req.body !== null) this.streamBody(req.body);
   }
 
@@ -205,12 +237,17 @@ export class ClientConnection {
     let ok: boolean;
     if (this.bodyChunked) {
       if (chunk.length === 0) return;
+      const sizeLine = chunkSizeLine(chunk.length);
+      this.bytesWritten += sizeLine.length + chunk.length + 2;
       socket.cork();
-      socket.write(chunkSizeLine(chunk.length), 'latin1');
+      socket.write(sizeLine, 'latin1');
       socket.write(chunk);
       ok = socket.write('\r\n', 'latin1');
       socket.uncork();
-    } else ok = socket.write(chunk);
+    } else {
+      this.bytesWritten += chunk.length;
+      ok = socket.write(chunk);
+    }
     if (!ok) this.body?.pause();
   };
 
@@ -219,16 +256,20 @@ export class ClientConnection {
   };
 
   private readonly onBodyEnd = (): void => {
-    if (this.bodyChunked) this.socket.write(LAST_CHUNK, 'latin1');
+    if (this.bodyChunked) {
+      this.bytesWritten += LAST_CHUNK.length;
+      this.socket.write(LAST_CHUNK, 'latin1');
+    }
     this.requestSent = true;
     this.detachBody();
     // The response may have completed while the body was still being sent.
     if (this.handler === null && this.decoder === null) this.socket.destroy();
   };
 
+  /** The body failed: the connection is destroyed so the upstream sees an aborted request, never a complete one. */
   private readonly onBodyError = (err: Error): void => {
     this.detachBody();
-    this.failExchange(err);
+    this.failExchange(new RequestBodyError(`request body failed while it was being sent: ${err.message}`, { cause: err }));
   };
 
   private abort(id: number, err: Error | undefined): void {
@@ -240,6 +281,7 @@ export class ClientConnection {
   private failExchange(err: Error): void {
     const h = this.handler;
     this.handler = null;
+    this.request = null;
     this.decoder = null;
     this.detachBody();
     this.socket.destroy();
@@ -288,9 +330,9 @@ export class ClientConnection {
   private readHeads(buf: Buffer): void {
     for (;;) {
       const end = buf.indexOf(HEAD_END, Math.max(0, this.searched - 3));
-      if (end < 0) {
-        if (buf.length > MAX_RESPONSE_HEAD_BYTES) {
-          this.failExchange(socketError(`response head larger than ${MAX_RESPONSE_HEAD_BYTES} bytes`, 'HPE_HEADER_OVERFLOW'));
+      if (end < 0 || end > MAX_RESPONSE_HEAD_BYTES) {
+        if (end > MAX_RESPONSE_HEAD_BYTES || buf.length > MAX_RESPONSE_HEAD_BYTES) {
+          this.failExchange(new ResponseHeadTooLargeError(`response head larger than ${MAX_RESPONSE_HEAD_BYTES} bytes`));
           return;
         }
         // Kept across reads: a copy when it is still a view of the read buffer.
@@ -302,16 +344,21 @@ export class ClientConnection {
       this.searched = 0;
       let parsed: ReturnType<typeof parseResponseHead>;
       try {
-        parsed = parseResponseHead(latin1(buf, end), this.method);
+        parsed = parseResponseHead(latin1(buf, end), this.method, this.noteField);
       } catch (err) {
-        const message = err instanceof HeadError ? err.message : String(err);
-        this.failExchange(socketError(`invalid response head: ${message}`, 'HPE_INVALID_RESPONSE'));
+        this.failExchange(new UpstreamProtocolError(`invalid response head: ${(err as Error).message}`, { cause: err }));
         return;
       }
       const rest = end + 4;
       if (parsed.statusCode < 200) {
         if (parsed.statusCode === 101) {
-          this.failExchange(socketError('upstream switched protocols (101); upgrades are not supported', 'UND_ERR_NOT_SUPPORTED'));
+          const asked = this.request !== null && asksUpgrade(this.request);
+          this.failExchange(
+            new UnexpectedUpgradeError(
+              `upstream switched protocols (101) ${asked ? 'on a request asking to upgrade; upgrades are not supported' : 'although the request did not ask to upgrade'}`,
+              asked,
+            ),
+          );
           return;
         }
         if (rest === buf.length) return;
@@ -353,15 +400,25 @@ export class ClientConnection {
     try {
       end = decoder.feed(buf, at);
     } catch (err) {
-      this.failExchange(err as Error);
+      this.failExchange(new UpstreamProtocolError(`invalid response body: ${(err as Error).message}`, { cause: err }));
       return;
     }
     if (decoder.done && this.handler !== null) this.complete(end < buf.length);
   }
 
-  /** The response is complete; `extra` = bytes followed it (the connection is then not reused). */
+  /**
+   * The response is complete; `extra` = bytes followed it in the same read.
+   * Those are an upstream framing error (a body longer than declared, or an
+   * unasked-for message), whatever the connection's keep-alive: the
+   * exchange fails and the connection is destroyed.
+   */
   private complete(extra: boolean): void {
+    if (extra) {
+      this.failExchange(new UpstreamProtocolError('upstream sent bytes after the end of the response (a body longer than declared?)'));
+      return;
+    }
     const h = this.handler!;
+    this.request = null;
     this.handler = null;
     this.decoder = null;
     const reusable = this.keepAlive && !extra && this.requestSent && !this.socket.destroyed;
@@ -391,6 +448,24 @@ export class ClientConnection {
 
   private lastError: Error | undefined;
 
+  /** The error for a connection that closed (or was never established) during the current exchange. */
+  private closedError(message: string): Error {
+    const cause = this.lastError;
+    if (!this.connected && cause instanceof ConnectFailedError) return cause;
+    if (!this.connected) {
+      const code = (cause as { code?: unknown } | undefined)?.code;
+      const syscallCode = typeof code === 'string' ? code : 'ECONNREFUSED';
+      return new ConnectFailedError(`connect to upstream failed: ${cause?.message ?? syscallCode}`, syscallCode, { cause });
+    }
+    const facts = {
+      reused: this.reused,
+      responseStarted: this.gotBytes,
+      requestBytesWritten: this.bytesWritten,
+      requestFullyWritten: this.requestSent,
+    };
+    return new ConnectionClosedError(cause === undefined ? message : `${message}: ${cause.message}`, facts, { cause });
+  }
+
   private readonly onSocketError = (err: Error): void => {
     this.lastError = err;
   };
@@ -402,9 +477,8 @@ export class ClientConnection {
     const h = this.handler;
     if (h !== null) {
       this.handler = null;
-      const err = this.lastError ?? socketError('upstream closed the connection', this.connected ? 'ECONNRESET' : 'ECONNREFUSED');
-      // Reused, our request went out, and not one byte of an answer: the keep-alive race.
-      if (this.reused && !this.gotBytes) markStale(err);
+      const err = this.closedError('upstream closed the connection before the response was complete');
+      this.request = null;
       this.pool.exchangeEnded();
       h.onError(err);
     }

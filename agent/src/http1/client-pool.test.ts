@@ -4,10 +4,24 @@ import { createServer as createHttpServer, type IncomingMessage, type ServerResp
 import { type AddressInfo, createServer as createNetServer, type Socket } from 'node:net';
 import { PassThrough, Readable } from 'node:stream';
 import { describe, it, type TestContext } from 'node:test';
-import { isStaleConnectionError } from '../proxy/stale-connection.js';
 import type { ClientHandler, ClientRequest } from './client-connection.js';
 import { Http1Pool } from './client-pool.js';
+import {
+  ConnectFailedError,
+  ConnectionClosedError,
+  MalformedBodyError,
+  PoolClosedError,
+  RequestBodyError,
+  ResponseHeadTooLargeError,
+  UnexpectedUpgradeError,
+  UpstreamProtocolError,
+} from './errors.js';
 import { type HeaderMap, headerMapOf } from './head-parser.js';
+
+/** The facts of the keep-alive race (the proxy's reading of a ConnectionClosedError). */
+function isKeepAliveRace(err: unknown): boolean {
+  return err instanceof ConnectionClosedError && err.reused && !err.responseStarted;
+}
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -211,27 +225,41 @@ describe('Http1Pool: connection reuse', () => {
     assert.equal(up.sockets.length, 2);
   });
 
-  it('does not reuse a connection that delivered bytes beyond the response', async (t) => {
-    const up = await rawUpstream(t, (socket) => {
-      onText(socket, (all) => {
-        if (heads(all) === 1) socket.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokEXTRA');
+  it('fails with UpstreamProtocolError on bytes beyond the response on a keep-alive connection, and never reuses it', async (t) => {
+    const up = await rawUpstream(t, (socket, index) => {
+      onText(socket, () => {
+        if (index === 0) socket.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokEXTRA');
+        else socket.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok');
       });
     });
     const pool = makePool(t, up.port);
-    assert.equal((await send(pool, {})).body.toString(), 'ok');
+    const err = await failure(send(pool, {}));
+    assert.ok(err instanceof UpstreamProtocolError, String(err));
+    assert.match(err.message, /bytes after the end of the response/);
     assert.equal((await send(pool, {})).body.toString(), 'ok');
     assert.equal(up.sockets.length, 2);
   });
 
-  it('does not reuse a connection after chunked + content-length', async (t) => {
+  it('fails with UpstreamProtocolError on stray bytes after a connection: close response too', async (t) => {
     const up = await rawUpstream(t, (socket) => {
-      onText(socket, (all) => {
-        if (heads(all) === 1)
-          socket.write('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 99\r\n\r\n2\r\nok\r\n0\r\n\r\n');
+      onText(socket, () => socket.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nokEXTRA'));
+    });
+    const pool = makePool(t, up.port);
+    const err = await failure(send(pool, {}));
+    assert.ok(err instanceof UpstreamProtocolError);
+  });
+
+  it('fails with UpstreamProtocolError on chunked + content-length and opens a new connection after', async (t) => {
+    const up = await rawUpstream(t, (socket, index) => {
+      onText(socket, () => {
+        if (index === 0) socket.write('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 99\r\n\r\n2\r\nok\r\n0\r\n\r\n');
+        else socket.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok');
       });
     });
     const pool = makePool(t, up.port);
-    assert.equal((await send(pool, {})).body.toString(), 'ok');
+    const err = await failure(send(pool, {}));
+    assert.ok(err instanceof UpstreamProtocolError);
+    assert.match(err.message, /both content-length and transfer-encoding/);
     assert.equal((await send(pool, {})).body.toString(), 'ok');
     assert.equal(up.sockets.length, 2);
   });
@@ -409,48 +437,58 @@ describe('Http1Pool: response framing', () => {
     });
     const pool = makePool(t, up.port);
     const err = await failure(send(pool, {}));
-    assert.equal(err.code, 'UND_ERR_NOT_SUPPORTED');
+    assert.ok(err instanceof UnexpectedUpgradeError);
+    assert.equal(err.code, 'H1_UNEXPECTED_UPGRADE');
+    assert.equal(err.requestAskedUpgrade, false);
     assert.match(err.message, /101/);
     assert.equal(pool.stats.running, 0);
+    const asked = await failure(send(pool, { headers: { upgrade: 'websocket', connection: 'upgrade' } }));
+    assert.ok(asked instanceof UnexpectedUpgradeError);
+    assert.equal(asked.requestAskedUpgrade, true);
   });
 
-  it('fails with HPE_INVALID_RESPONSE on an invalid response head, naming the problem', async (t) => {
+  it('fails with UpstreamProtocolError on an invalid response head, naming the problem', async (t) => {
     const up = await rawUpstream(t, (socket) => {
       onText(socket, () => socket.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nok'));
     });
     const pool = makePool(t, up.port);
     const err = await failure(send(pool, {}));
-    assert.equal(err.code, 'HPE_INVALID_RESPONSE');
-    assert.match(err.message, /^invalid response head: response: conflicting content-length values$/);
-    assert.equal(isStaleConnectionError(err), false);
+    assert.ok(err instanceof UpstreamProtocolError);
+    assert.equal(err.code, 'H1_UPSTREAM_PROTOCOL');
+    assert.match(err.message, /^invalid response head: ambiguous response framing \(content-length sent 2 times\)$/);
+    assert.equal(isKeepAliveRace(err), false);
   });
 
-  it('fails with HPE_INVALID_RESPONSE on a non-HTTP answer', async (t) => {
+  it('fails with UpstreamProtocolError on a non-HTTP answer', async (t) => {
     const up = await rawUpstream(t, (socket) => {
       onText(socket, () => socket.write('SSH-2.0-OpenSSH_9.0\r\n\r\n'));
     });
     const pool = makePool(t, up.port);
     const err = await failure(send(pool, {}));
-    assert.equal(err.code, 'HPE_INVALID_RESPONSE');
+    assert.ok(err instanceof UpstreamProtocolError);
     assert.match(err.message, /malformed status line "SSH-2.0-OpenSSH_9.0"/);
   });
 
-  it('fails with HPE_HEADER_OVERFLOW on a response head over 64 KiB', async (t) => {
-    const up = await rawUpstream(t, (socket) => {
-      onText(socket, () => socket.write(`HTTP/1.1 200 OK\r\nX-Big: ${'a'.repeat(70 * 1024)}`));
-    });
-    const pool = makePool(t, up.port);
-    const err = await failure(send(pool, {}));
-    assert.equal(err.code, 'HPE_HEADER_OVERFLOW');
+  it('fails with ResponseHeadTooLargeError on a response head over 64 KiB, partial or complete in one read', async (t) => {
+    for (const end of ['', '\r\n\r\n']) {
+      const up = await rawUpstream(t, (socket) => {
+        onText(socket, () => socket.write(`HTTP/1.1 200 OK\r\nX-Big: ${'a'.repeat(100 * 1024)}${end}`));
+      });
+      const pool = makePool(t, up.port);
+      const err = await failure(send(pool, {}));
+      assert.ok(err instanceof ResponseHeadTooLargeError, String(err));
+      assert.ok(err instanceof UpstreamProtocolError);
+    }
   });
 
-  it('fails with HPE_INVALID_CHUNK on malformed chunked framing', async (t) => {
+  it('fails with UpstreamProtocolError (cause MalformedBodyError) on malformed chunked framing', async (t) => {
     const up = await rawUpstream(t, (socket) => {
       onText(socket, () => socket.write('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\nxyz\r\n'));
     });
     const pool = makePool(t, up.port);
     const err = await failure(send(pool, {}));
-    assert.equal(err.code, 'HPE_INVALID_CHUNK');
+    assert.ok(err instanceof UpstreamProtocolError);
+    assert.ok(err.cause instanceof MalformedBodyError);
   });
 
   it('fails (not stale) when a response is cut short', async (t) => {
@@ -459,8 +497,10 @@ describe('Http1Pool: response framing', () => {
     });
     const pool = makePool(t, up.port);
     const err = await failure(send(pool, {}));
-    assert.equal(err.code, 'ECONNRESET');
-    assert.equal(isStaleConnectionError(err), false);
+    assert.ok(err instanceof ConnectionClosedError);
+    assert.equal(err.responseStarted, true);
+    assert.equal(err.reused, false);
+    assert.equal(isKeepAliveRace(err), false);
   });
 });
 
@@ -623,8 +663,10 @@ describe('Http1Pool: flow control and aborts', () => {
     const port = await closedPort();
     const pool = makePool(t, port);
     const err = await failure(send(pool, {}));
-    assert.equal(err.code, 'ECONNREFUSED');
-    assert.equal(isStaleConnectionError(err), false);
+    assert.ok(err instanceof ConnectFailedError);
+    assert.equal(err.code, 'H1_CONNECT_FAILED');
+    assert.equal(err.syscallCode, 'ECONNREFUSED');
+    assert.equal(isKeepAliveRace(err), false);
     assert.deepEqual(pool.stats, { running: 0, pending: 0, connections: 0 });
   });
 });
@@ -642,7 +684,10 @@ describe('Http1Pool: the keep-alive race', () => {
     const pool = makePool(t, up.port);
     assert.equal((await send(pool, {})).body.toString(), 'ok');
     const err = await failure(send(pool, { method: 'POST', body: null }));
-    assert.equal(isStaleConnectionError(err), true, `error ${err.code}: ${err.message}`);
+    assert.equal(isKeepAliveRace(err), true, `error ${err.code}: ${err.message}`);
+    assert.ok(err instanceof ConnectionClosedError);
+    assert.equal(err.requestFullyWritten, true);
+    assert.ok(err.requestBytesWritten > 0, 'the request head was written');
     assert.equal(up.sockets.length, 1);
     assert.equal(pool.stats.running, 0);
   });
@@ -675,7 +720,7 @@ describe('Http1Pool: the keep-alive race', () => {
     });
     if (!second.ok) {
       assert.ok(second.err !== undefined, 'the first exchange completed');
-      assert.equal(isStaleConnectionError(second.err), true, second.err.message);
+      assert.equal(isKeepAliveRace(second.err), true, second.err.message);
     }
   });
 
@@ -685,7 +730,7 @@ describe('Http1Pool: the keep-alive race', () => {
     });
     const pool = makePool(t, up.port);
     const err = await failure(send(pool, {}));
-    assert.equal(isStaleConnectionError(err), false);
+    assert.equal(isKeepAliveRace(err), false);
   });
 
   it('never marks stale a reused connection that failed after part of the response', async (t) => {
@@ -702,7 +747,7 @@ describe('Http1Pool: the keep-alive race', () => {
     const pool = makePool(t, up.port);
     await send(pool, {});
     const err = await failure(send(pool, {}));
-    assert.equal(isStaleConnectionError(err), false);
+    assert.equal(isKeepAliveRace(err), false);
   });
 });
 
@@ -788,8 +833,33 @@ describe('Http1Pool: request bodies', () => {
     body.write('partial');
     setTimeout(() => body.destroy(new Error('client went away')), 30);
     const err = await failure(p);
-    assert.equal(err.message, 'client went away');
+    assert.ok(err instanceof RequestBodyError);
+    assert.equal((err.cause as Error).message, 'client went away');
     assert.equal(pool.stats.running, 0);
+  });
+
+  it('aborts a chunked upload whose body fails: the upstream sees the cut, never a last chunk', async (t) => {
+    let received = '';
+    let closed!: () => void;
+    const upClosed = new Promise<void>((resolve) => {
+      closed = resolve;
+    });
+    const up = await rawUpstream(t, (socket) => {
+      socket.on('data', (b: Buffer) => {
+        received += b.toString('latin1');
+      });
+      socket.on('close', () => closed());
+    });
+    const pool = makePool(t, up.port);
+    const body = new PassThrough();
+    const p = send(pool, { method: 'POST', body });
+    body.write('partial');
+    setTimeout(() => body.destroy(new Error('malformed client body')), 30);
+    const err = await failure(p);
+    assert.ok(err instanceof RequestBodyError);
+    await upClosed;
+    assert.match(received, /transfer-encoding: chunked\r\n\r\n7\r\npartial\r\n$/);
+    assert.ok(!received.includes('0\r\n\r\n'), 'no last chunk');
   });
 
   it('completes on an early response and does not reuse the connection still sending the body', async (t) => {
@@ -858,7 +928,8 @@ describe('Http1Pool: close', () => {
     await closing;
     assert.deepEqual(order, ['complete:finished', 'closed']);
     const err = await failure(send(pool, {}));
-    assert.equal(err.code, 'UND_ERR_CLOSED');
+    assert.ok(err instanceof PoolClosedError);
+    assert.equal(err.code, 'H1_POOL_CLOSED');
     await sleep(20);
     assert.equal(pool.stats.connections, 0);
   });

@@ -16,10 +16,13 @@ import {
   type ClientConnection as Connection,
   type ConnectionPool,
 } from './client-connection.js';
+import { PoolClosedError } from './errors.js';
 
 export interface Http1PoolOptions {
   keepAliveTimeoutMs: number;
   connectTimeoutMs: number;
+  /** A lowercase field name whose first value every response head records as `noted` (the caller's fast path to one field). */
+  noteField?: string;
 }
 
 /** How often idle connections are checked. */
@@ -69,7 +72,7 @@ export class Http1Pool implements ConnectionPool {
   /** Sends `req`; the outcome reaches `handler` (possibly before this returns, for an immediate failure). */
   dispatch(req: ClientRequest, handler: ClientHandler): void {
     if (this.closed) {
-      handler.onError(Object.assign(new Error('upstream pool is closed'), { code: 'UND_ERR_CLOSED' }));
+      handler.onError(new PoolClosedError(`upstream pool for ${this.authority} is closed`));
       return;
     }
     let conn = this.idle.pop();
@@ -78,7 +81,7 @@ export class Http1Pool implements ConnectionPool {
       conn = this.idle.pop();
     }
     if (conn === undefined) {
-      conn = new ClientConnection(this.host, this.port, this.opts.connectTimeoutMs, this, this.authority);
+      conn = new ClientConnection(this.host, this.port, this.opts.connectTimeoutMs, this, this.authority, this.opts.noteField);
       this.all.add(conn);
     }
     if (this.idle.length === 0) sweepable.delete(this);

@@ -5,8 +5,11 @@
  * before a field's colon, no obs-fold, no control characters in values,
  * Content-Length is digits only and appears once, Transfer-Encoding and
  * Content-Length never together in a request, and a request's
- * Transfer-Encoding ends in chunked. Every refusal is a HeadError naming the
- * field and what was wrong; nothing is guessed.
+ * Transfer-Encoding is exactly `chunked`. A response may not carry
+ * Content-Length with Transfer-Encoding, nor Content-Length twice. Every
+ * refusal is a MalformedHeadError (400), HeadTooLargeError (431) or
+ * BodyTooLargeError (413) naming the field and what was wrong (errors.ts);
+ * nothing is guessed.
  *
  * Request header maps (and headerMapOf for responses) follow node:http's shape (lowercase names; a repeated field is
  * joined with ", ", except set-cookie, kept as an array, and fields that may
@@ -14,32 +17,23 @@
  * `headers.host` as it would from node.
  */
 
+import { BodyTooLargeError, HeadTooLargeError, MalformedHeadError } from './errors.js';
+
 export type HeaderMap = Record<string, string | string[]>;
 
 /** Request headers: `host` is a field that appears once (a string). */
 export type RequestHeaderMap = HeaderMap & { host?: string };
 
-/** Why a head was refused; `status` is the answer a server gives (400 or 431). */
-export class HeadError extends Error {
-  override name = 'HeadError';
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
-/** How the body of a message is delimited. */
+/** How the body of a message is delimited (a fact the proxy forwards by: a chunked or close-delimited body has no Content-Length). */
 export enum Framing {
   /** No body. */
-  None = 0,
+  None = 'none',
   /** Exactly `contentLength` bytes. */
-  Length = 1,
+  Length = 'length',
   /** Chunked transfer coding. */
-  Chunked = 2,
+  Chunked = 'chunked',
   /** Everything until the connection closes (responses only). */
-  UntilClose = 3,
+  UntilClose = 'close',
 }
 
 interface CommonHead {
@@ -73,8 +67,8 @@ export interface ResponseHead extends CommonHead {
   connection: string | undefined;
   /** The idle time the server keeps the connection open, from `Keep-Alive: timeout=N` (ms), or undefined. */
   keepAliveTimeoutMs: number | undefined;
-  /** The first x-weft-error field: set when a peer agent answered itself. */
-  meshError: string | undefined;
+  /** The first value of the field the client was asked to note (its `noteField` option), or undefined. */
+  noted: string | undefined;
   statusCode: number;
   statusMessage: string;
 }
@@ -144,14 +138,13 @@ function hasBadHeadChar(text: string): boolean {
 }
 
 /** The error for a head that failed BAD_HEAD_CHAR: names the line (and field) holding the character. */
-function badCharError(text: string, what: string): HeadError {
+function badCharError(text: string, what: string): MalformedHeadError {
   const at = text.search(BAD_HEAD_CHAR);
   const lineStart = text.lastIndexOf('\r\n', at) + 2;
-  if (lineStart < 2) return new HeadError(400, `malformed ${what} line: control character or bare line break`);
+  if (lineStart < 2) return new MalformedHeadError(`malformed ${what} line: control character or bare line break`);
   const colon = text.indexOf(':', lineStart);
   const name = colon > lineStart && colon < at ? text.slice(lineStart, colon).toLowerCase() : undefined;
-  return new HeadError(
-    400,
+  return new MalformedHeadError(
     name ? `${name}: control character in the value` : `${what}: control character or bare line break in a header line`,
   );
 }
@@ -172,8 +165,8 @@ interface Fields {
   hostCount: number;
   /** The first Content-Length value. */
   contentLength: string | undefined;
-  /** The first x-weft-error value (a mesh answer from a peer agent). */
-  meshError: string | undefined;
+  /** The first value of the noted field (parseFields' `note`). */
+  noted: string | undefined;
 }
 
 /** Adds one field to a node-style header map (see the file comment). */
@@ -213,7 +206,14 @@ export function isField(name: string, lower: string): boolean {
  * framing; `map` (when given) gets every field too. `maxFields` bounds how
  * many are kept (431 beyond).
  */
-function parseFields(text: string, at: number, maxFields: number, what: string, map: HeaderMap | undefined): Fields {
+function parseFields(
+  text: string,
+  at: number,
+  maxFields: number,
+  what: string,
+  map: HeaderMap | undefined,
+  note: string | undefined,
+): Fields {
   const rawHeaders: string[] = [];
   let contentLengths = 0;
   let transferEncoding: string | undefined;
@@ -223,35 +223,37 @@ function parseFields(text: string, at: number, maxFields: number, what: string, 
   let host: string | undefined;
   let hostCount = 0;
   let contentLength: string | undefined;
-  let meshError: string | undefined;
+  let noted: string | undefined;
+  const noteLength = note === undefined ? -1 : note.length;
   const end = text.length;
   while (at < end) {
     let eol = text.indexOf('\r\n', at);
     if (eol < 0) eol = end;
     const first = text.charCodeAt(at);
-    if (first === 32 || first === 9) throw new HeadError(400, `${what}: folded header line (obs-fold) is not accepted`);
+    if (first === 32 || first === 9) throw new MalformedHeadError(`${what}: folded header line (obs-fold) is not accepted`);
     const colon = text.indexOf(':', at);
-    if (colon < 0 || colon > eol) throw new HeadError(400, `${what}: header line without ':' (${quoted(text.slice(at, eol))})`);
-    if (!isToken(text, at, colon)) throw new HeadError(400, `${what}: invalid header name ${quoted(text.slice(at, colon))}`);
+    if (colon < 0 || colon > eol) throw new MalformedHeadError(`${what}: header line without ':' (${quoted(text.slice(at, eol))})`);
+    if (!isToken(text, at, colon)) throw new MalformedHeadError(`${what}: invalid header name ${quoted(text.slice(at, colon))}`);
     let vs = colon + 1;
     let ve = eol;
     while (vs < ve && (text.charCodeAt(vs) === 32 || text.charCodeAt(vs) === 9)) vs++;
     while (ve > vs && (text.charCodeAt(ve - 1) === 32 || text.charCodeAt(ve - 1) === 9)) ve--;
     const name = text.slice(at, colon);
     const value = text.slice(vs, ve);
-    if (rawHeaders.length >= 2 * maxFields) throw new HeadError(431, `${what} has more than ${maxFields} header fields`);
+    if (rawHeaders.length >= 2 * maxFields) throw new HeadTooLargeError(`${what} has more than ${maxFields} header fields`);
     rawHeaders.push(name, value);
     if (map !== undefined) addToMap(map, name, value);
-    // Only the names that decide framing are compared (lengths first: no string work for the others).
+    // Only the names that decide framing (and the noted one) are compared: lengths first, no string work for the others.
+    if (name.length === noteLength && noted === undefined && isField(name, note!)) noted = value;
     switch (name.length) {
       case 14:
         if (isField(name, 'content-length')) {
+          // A tab around the value is OWS to RFC 9110 but refused by llhttp: refused here too, so no two hops differ.
+          if (text.lastIndexOf('\t', eol) > colon)
+            throw new MalformedHeadError(`${what}: invalid content-length ${quoted(text.slice(colon + 1, eol))}`);
           contentLengths++;
           contentLength ??= value;
         }
-        break;
-      case 12:
-        if (meshError === undefined && isField(name, 'x-weft-error')) meshError = value;
         break;
       case 4:
         if (isField(name, 'host')) {
@@ -272,14 +274,14 @@ function parseFields(text: string, at: number, maxFields: number, what: string, 
     }
     at = eol + 2;
   }
-  return { rawHeaders, contentLengths, transferEncoding, connection, expect, keepAlive, host, hostCount, contentLength, meshError };
+  return { rawHeaders, contentLengths, transferEncoding, connection, expect, keepAlive, host, hostCount, contentLength, noted };
 }
 
 function parseContentLength(value: string, what: string): number {
-  if (value.length === 0 || value.length > 15) throw new HeadError(400, `${what}: invalid content-length ${quoted(value)}`);
+  if (value.length === 0 || value.length > 15) throw new MalformedHeadError(`${what}: invalid content-length ${quoted(value)}`);
   for (let i = 0; i < value.length; i++) {
     const c = value.charCodeAt(i);
-    if (c < 48 || c > 57) throw new HeadError(400, `${what}: invalid content-length ${quoted(value)}`);
+    if (c < 48 || c > 57) throw new MalformedHeadError(`${what}: invalid content-length ${quoted(value)}`);
   }
   return Number(value);
 }
@@ -293,6 +295,22 @@ export function hasToken(list: string | undefined, token: string): boolean {
   if (!lower.includes(token)) return false;
   for (const part of list.split(',')) if (part.trim().toLowerCase() === token) return true;
   return false;
+}
+
+/** True when a request's Transfer-Encoding is the single coding `chunked` (RFC 9112 §6.1: anything else is refused). */
+function isOnlyChunked(te: string): boolean {
+  return te.length >= 7 && te.trim().toLowerCase() === 'chunked';
+}
+
+/** `scheme:` at the start of an absolute-form target (RFC 3986 §3.1). */
+const SCHEME = /^[A-Za-z][A-Za-z0-9+.-]*:/;
+
+/**
+ * RFC 9112 §3.2: origin-form ("/..."), absolute-form ("scheme:..."),
+ * asterisk-form ("*"); CONNECT takes authority-form (checked by its handler).
+ */
+function isTargetForm(url: string, connect: boolean): boolean {
+  return connect || url.charCodeAt(0) === 47 || url === '*' || SCHEME.test(url);
 }
 
 /** The last transfer coding of a Transfer-Encoding list, lowercased. */
@@ -314,11 +332,13 @@ function versionOf(text: string, from: number, to: number): '1.0' | '1.1' | unde
 
 export interface RequestLimits {
   maxHeaderCount: number;
+  /** Largest Content-Length accepted (413 beyond); chunked bodies are bounded by the body decoder. */
+  maxBodyBytes: number;
 }
 
 /**
  * Parses a request head: `text` is the head as latin1 without the final
- * blank line (no trailing CRLF). Throws HeadError.
+ * blank line (no trailing CRLF). Throws a MessageError (errors.ts).
  */
 export function parseRequestHead(text: string, limits: RequestLimits): RequestHead {
   if (hasBadHeadChar(text)) throw badCharError(text, 'request');
@@ -326,43 +346,47 @@ export function parseRequestHead(text: string, limits: RequestLimits): RequestHe
   if (eol < 0) eol = text.length;
   const sp1 = text.indexOf(' ');
   const sp2 = sp1 < 0 ? -1 : text.indexOf(' ', sp1 + 1);
-  if (sp1 < 0 || sp2 < 0 || sp2 > eol) throw new HeadError(400, `malformed request line ${quoted(text.slice(0, eol))}`);
-  if (!isToken(text, 0, sp1)) throw new HeadError(400, `malformed request line: invalid method ${quoted(text.slice(0, sp1))}`);
+  if (sp1 < 0 || sp2 < 0 || sp2 > eol) throw new MalformedHeadError(`malformed request line ${quoted(text.slice(0, eol))}`);
+  if (!isToken(text, 0, sp1)) throw new MalformedHeadError(`malformed request line: invalid method ${quoted(text.slice(0, sp1))}`);
   const url = text.slice(sp1 + 1, sp2);
-  if (url.length === 0) throw new HeadError(400, 'malformed request line: empty request target');
+  if (url.length === 0) throw new MalformedHeadError('malformed request line: empty request target');
   for (let i = 0; i < url.length; i++) {
     const c = url.charCodeAt(i);
-    if (c <= 32 || c === 127) throw new HeadError(400, `malformed request line: invalid character in the request target ${quoted(url)}`);
+    if (c <= 32 || c >= 127) throw new MalformedHeadError(`malformed request line: invalid character in the request target ${quoted(url)}`);
+  }
+  if (!isTargetForm(url, text.startsWith('CONNECT '))) {
+    throw new MalformedHeadError(`malformed request line: request target ${quoted(url)} is not origin-form, absolute-form or *`);
   }
   const httpVersion = versionOf(text, sp2 + 1, eol);
   if (httpVersion === undefined) {
-    throw new HeadError(
-      400,
+    throw new MalformedHeadError(
       `malformed request line: unsupported protocol ${quoted(text.slice(sp2 + 1, eol))} (HTTP/1.0 and HTTP/1.1 only)`,
     );
   }
-  const f = parseFields(text, eol + 2, limits.maxHeaderCount, 'request', undefined);
+  const f = parseFields(text, eol + 2, limits.maxHeaderCount, 'request', undefined, undefined);
   const what = 'ambiguous request framing';
   let framing = Framing.None;
   let contentLength = -1;
   if (f.transferEncoding !== undefined) {
     if (httpVersion === '1.0') {
-      throw new HeadError(400, `${what} (transfer-encoding in an HTTP/1.0 request); refused to prevent request smuggling`);
+      throw new MalformedHeadError(`${what} (transfer-encoding in an HTTP/1.0 request); refused to prevent request smuggling`);
     }
     if (f.contentLengths > 0) {
-      throw new HeadError(400, `${what} (both content-length and transfer-encoding); refused to prevent request smuggling`);
+      throw new MalformedHeadError(`${what} (both content-length and transfer-encoding); refused to prevent request smuggling`);
     }
-    if (lastCoding(f.transferEncoding) !== 'chunked') {
-      throw new HeadError(
-        400,
-        `${what} (transfer-encoding ${quoted(f.transferEncoding)} does not end in chunked); refused to prevent request smuggling`,
+    if (!isOnlyChunked(f.transferEncoding)) {
+      throw new MalformedHeadError(
+        `${what} (transfer-encoding ${quoted(f.transferEncoding)} is not exactly chunked); refused to prevent request smuggling`,
       );
     }
     framing = Framing.Chunked;
   } else if (f.contentLengths > 0) {
     if (f.contentLengths > 1)
-      throw new HeadError(400, `${what} (content-length sent ${f.contentLengths} times); refused to prevent request smuggling`);
+      throw new MalformedHeadError(`${what} (content-length sent ${f.contentLengths} times); refused to prevent request smuggling`);
     contentLength = parseContentLength(f.contentLength!, what);
+    if (contentLength > limits.maxBodyBytes) {
+      throw new BodyTooLargeError(`request body of ${contentLength} bytes is larger than the limit of ${limits.maxBodyBytes} bytes`);
+    }
     if (contentLength > 0) framing = Framing.Length;
   }
   const expect = f.expect;
@@ -411,35 +435,34 @@ const MAX_RESPONSE_FIELDS = 1000;
 
 /**
  * Parses a response head (same `text` convention as parseRequestHead).
- * `requestMethod` decides whether a body follows (none after HEAD).
+ * `requestMethod` decides whether a body follows (none after HEAD);
+ * `noteField` (a lowercase name) is a field whose first value is kept as `noted`.
  */
-export function parseResponseHead(text: string, requestMethod: string): ResponseHead {
+export function parseResponseHead(text: string, requestMethod: string, noteField?: string): ResponseHead {
   if (hasBadHeadChar(text)) throw badCharError(text, 'response');
   let eol = text.indexOf('\r\n');
   if (eol < 0) eol = text.length;
   const httpVersion = versionOf(text, 0, 8);
   const code = statusCodeOf(text);
   if (httpVersion === undefined || text.charCodeAt(8) !== 32 || code < 100) {
-    throw new HeadError(400, `malformed status line ${quoted(text.slice(0, eol))}`);
+    throw new MalformedHeadError(`malformed status line ${quoted(text.slice(0, eol))}`);
   }
-  if (eol > 12 && text.charCodeAt(12) !== 32) throw new HeadError(400, `malformed status line ${quoted(text.slice(0, eol))}`);
-  const f = parseFields(text, eol + 2, MAX_RESPONSE_FIELDS, 'response', undefined);
+  if (eol > 12 && text.charCodeAt(12) !== 32) throw new MalformedHeadError(`malformed status line ${quoted(text.slice(0, eol))}`);
+  const f = parseFields(text, eol + 2, MAX_RESPONSE_FIELDS, 'response', undefined, noteField);
+  // Checked whatever the status: a message that could be framed two ways is refused, not interpreted (RFC 9112 §6.3).
+  if (f.transferEncoding !== undefined && f.contentLengths > 0) {
+    throw new MalformedHeadError('ambiguous response framing (both content-length and transfer-encoding)');
+  }
+  if (f.contentLengths > 1) throw new MalformedHeadError(`ambiguous response framing (content-length sent ${f.contentLengths} times)`);
   let framing = Framing.UntilClose;
   let contentLength = -1;
   let keepAlive = keepAliveOf(httpVersion, f.connection);
   if (requestMethod === 'HEAD' || code < 200 || code === 204 || code === 304) framing = Framing.None;
   else if (f.transferEncoding !== undefined) {
-    // RFC 9112 §6.3: chunked wins over content-length; the connection is not reused after such a message.
+    // RFC 9112 §6.3: a final chunked is chunked; any other coding list is read until the connection closes.
     if (lastCoding(f.transferEncoding) === 'chunked') framing = Framing.Chunked;
-    if (f.contentLengths > 0 || framing !== Framing.Chunked) keepAlive = false;
   } else if (f.contentLengths > 0) {
-    const raw = f.rawHeaders;
-    for (let i = 0; i < raw.length; i += 2) {
-      if (!isField(raw[i]!, 'content-length')) continue;
-      const n = parseContentLength(raw[i + 1]!, 'response');
-      if (contentLength >= 0 && n !== contentLength) throw new HeadError(400, 'response: conflicting content-length values');
-      contentLength = n;
-    }
+    contentLength = parseContentLength(f.contentLength!, 'response');
     framing = contentLength === 0 ? Framing.None : Framing.Length;
   }
   if (framing === Framing.UntilClose) keepAlive = false;
@@ -450,7 +473,7 @@ export function parseResponseHead(text: string, requestMethod: string): Response
     rawHeaders: f.rawHeaders,
     connection: f.connection,
     keepAliveTimeoutMs: f.keepAlive === undefined ? undefined : keepAliveTimeoutOf(f.keepAlive),
-    meshError: f.meshError,
+    noted: f.noted,
     framing,
     contentLength,
     keepAlive,

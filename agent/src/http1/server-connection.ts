@@ -15,19 +15,22 @@
  * timer for all connections, server.ts), against its coarse clock.
  */
 import type { Socket } from 'node:net';
-import { BodyDecoder, BodyError, chunkSizeLine, LAST_CHUNK } from './body-decoder.js';
-import { Framing, HeadError, parseRequestHead } from './head-parser.js';
+import { BodyDecoder, chunkSizeLine, LAST_CHUNK } from './body-decoder.js';
+import { ExpectationFailedError, HeadTooLargeError, MalformedBodyError, MalformedHeadError, MessageError } from './errors.js';
+import { Framing, parseRequestHead } from './head-parser.js';
 import { latin1 } from './head-writer.js';
 import { type ExchangeHost, Http1Request, Http1Response } from './server-message.js';
 
 export interface ConnectionOwner {
   readonly maxHeaderBytes: number;
   readonly maxHeaderCount: number;
+  /** Largest request body: a larger Content-Length is refused (413), a chunked body erred when it passes it. */
+  readonly maxBodyBytes: number;
   /** The server's coarse clock (ms), advanced by its sweep. */
   readonly now: number;
   onRequest(req: Http1Request, res: Http1Response): void;
-  /** Answers a request refused before the handler saw it; the connection is closed after it. */
-  refuse(socket: Socket, status: number, message: string, method?: string): void;
+  /** Answers a request refused before the handler saw it (`err.status`); the connection is closed after it. */
+  refuse(socket: Socket, err: MessageError): void;
   /** A CONNECT request (the connection is the caller's to answer and close). */
   onConnect(socket: Socket, target: string): void;
   connectionClosed(conn: ServerConnection): void;
@@ -47,6 +50,12 @@ const HEAD_END = Buffer.from('\r\n\r\n');
 
 /** Body bytes copied behind the head for a single write; larger ones go out with it in a writev. */
 const COPY_BODY_BYTES = 8 * 1024;
+
+/** True when buf[from..] holds an LF not preceded by CR (the byte before `from` counts as preceding). */
+export function hasBareLf(buf: Buffer, from: number): boolean {
+  for (let lf = buf.indexOf(10, from); lf >= 0; lf = buf.indexOf(10, lf + 1)) if (lf === 0 || buf[lf - 1] !== 13) return true;
+  return false;
+}
 
 export class ServerConnection implements ExchangeHost {
   state = ConnState.Head;
@@ -143,7 +152,12 @@ export class ServerConnection implements ExchangeHost {
       const max = this.owner.maxHeaderBytes;
       if (end < 0 || end > max) {
         if (end > max || buf.length > max) {
-          this.refuse(431, `request head larger than ${max} bytes`);
+          this.refuse(new HeadTooLargeError(`request head larger than ${max} bytes`));
+          return;
+        }
+        // A bare LF can never become part of a valid head: refused now, not when the head (never) ends.
+        if (hasBareLf(buf, this.searched)) {
+          this.refuse(new MalformedHeadError('malformed request head: a line ended by LF without CR'));
           return;
         }
         this.searched = buf.length;
@@ -166,10 +180,10 @@ export class ServerConnection implements ExchangeHost {
   private startRequest(text: string): void {
     let head: ReturnType<typeof parseRequestHead>;
     try {
-      head = parseRequestHead(text, { maxHeaderCount: this.owner.maxHeaderCount });
+      head = parseRequestHead(text, { maxHeaderCount: this.owner.maxHeaderCount, maxBodyBytes: this.owner.maxBodyBytes });
     } catch (err) {
-      if (err instanceof HeadError) {
-        this.refuse(err.status, err.message);
+      if (err instanceof MessageError) {
+        this.refuse(err);
         return;
       }
       throw err;
@@ -180,7 +194,9 @@ export class ServerConnection implements ExchangeHost {
       return;
     }
     if (head.unsupportedExpect !== undefined) {
-      this.refuse(417, `expect: ${JSON.stringify(head.unsupportedExpect.slice(0, 80))} is not supported (only 100-continue)`, head.method);
+      this.refuse(
+        new ExpectationFailedError(`expect: ${JSON.stringify(head.unsupportedExpect.slice(0, 80))} is not supported (only 100-continue)`),
+      );
       return;
     }
     const req = new Http1Request(head, this.remoteAddress, this);
@@ -197,6 +213,7 @@ export class ServerConnection implements ExchangeHost {
         head.framing,
         head.contentLength,
         this.sharedReads ? (chunk) => req.pushData(Buffer.from(chunk)) : (chunk) => req.pushData(chunk),
+        this.owner.maxBodyBytes,
       );
       if (head.expectContinue) this.socket.write('HTTP/1.1 100 Continue\r\n\r\n');
     }
@@ -217,10 +234,11 @@ export class ServerConnection implements ExchangeHost {
   /** Bad input: a refusal when nothing was answered yet, else the connection is cut. */
   private failInput(err: unknown): void {
     if (this.state === ConnState.Closed) return;
-    if (err instanceof BodyError) {
+    if (err instanceof MessageError) {
+      // The reader sees an abort (never an end): a body forwarded upstream is cut, not completed.
       this.req?.pushAbort();
       if (!this.responding) {
-        this.refuse(400, `malformed chunked request body (${err.message})`);
+        this.refuse(err instanceof MalformedBodyError ? new MalformedBodyError(`malformed chunked request body (${err.message})`) : err);
         return;
       }
     }
@@ -228,7 +246,7 @@ export class ServerConnection implements ExchangeHost {
   }
 
   /** Answers a request refused before (or instead of) the handler and closes the connection. */
-  refuse(status: number, message: string, method?: string): void {
+  refuse(err: MessageError): void {
     if (this.state === ConnState.Closed) return;
     if (this.responding || this.socket.destroyed) {
       this.destroy();
@@ -238,7 +256,7 @@ export class ServerConnection implements ExchangeHost {
     this.pending = null;
     this.req?.pushAbort();
     this.res?.closeExchange(false);
-    this.owner.refuse(this.socket, status, message, method);
+    this.owner.refuse(this.socket, err);
   }
 
   private readonly onEnd = (): void => {

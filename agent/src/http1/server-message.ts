@@ -9,7 +9,10 @@
  *     (false from write() = wait for 'drain'); the head is held until the
  *     first body bytes so a small answer leaves in one write, and the body
  *     framing is chosen here: the sender's content-length, else chunked for
- *     HTTP/1.1, else close-delimited.
+ *     HTTP/1.1, else close-delimited. A response never sends more body bytes
+ *     than the content-length it declared, nor ends with fewer: either
+ *     destroys the connection (the client sees a cut response, never a
+ *     wrongly framed one).
  */
 import { STATUS_CODES } from 'node:http';
 import { Framing, type HeaderMap, headerMapOf, isField, type RequestHead, type RequestHeaderMap } from './head-parser.js';
@@ -38,6 +41,18 @@ export interface BodyReader {
 
 /** Body bytes queued before a reader exists, beyond which the socket is paused. */
 const QUEUE_PAUSE_BYTES = 64 * 1024;
+
+/** A declared content-length value as a number (-1 when it is not a plain decimal). */
+function lengthOf(value: string | number | undefined): number {
+  if (typeof value === 'number') return Number.isSafeInteger(value) && value >= 0 ? value : -1;
+  return value !== undefined && /^\d{1,15}$/.test(value) ? Number(value) : -1;
+}
+
+/** The content-length in header lines already written out (`name: value\r\n`), or -1. */
+function lengthInLines(lines: string): number {
+  const m = /(?:^|\n)content-length:[ \t]*(\d{1,15})[ \t]*\r/i.exec(lines);
+  return m === null ? -1 : Number(m[1]);
+}
 
 const DISCARD: BodyReader = { onData() {}, onEnd() {}, onAbort() {} };
 
@@ -180,6 +195,10 @@ export class Http1Response {
   private pendingHead: string | null = null;
   private chunked = false;
   private noBody = false;
+  /** The declared content-length, or -1 (chunked, close-delimited, or no body). */
+  private declared = -1;
+  /** Body bytes handed to the connection so far. */
+  private sent = 0;
   private keepAlive: boolean;
   private closed = false;
 
@@ -210,11 +229,14 @@ export class Http1Response {
     if (this.headersSent) throw new Error('the response head was already sent');
     let lines = '';
     let hasLength = false;
+    let declared = -1;
     let close = false;
     const add = (name: string, value: string | number | readonly string[]): void => {
       // Only the two names that matter here are compared (a length check first).
-      if (name.length === 14 && name.toLowerCase() === 'content-length') hasLength = true;
-      else if (name.length === 10 && name.toLowerCase() === 'connection') {
+      if (name.length === 14 && name.toLowerCase() === 'content-length') {
+        hasLength = true;
+        declared = lengthOf(typeof value === 'object' ? value[0] : value);
+      } else if (name.length === 10 && name.toLowerCase() === 'connection') {
         // The connection belongs to us: honour a close, write our own header below.
         if (String(value).toLowerCase().includes('close')) close = true;
         return;
@@ -230,14 +252,14 @@ export class Http1Response {
       }
     }
     if (this.extra !== null) for (const [name, value] of this.extra) add(name, value);
-    this.finishHead(statusCode, lines, hasLength, close);
+    this.finishHead(statusCode, lines, hasLength, close, declared);
     return this;
   }
 
   /** Builds the head from header lines already written out (setHeader values replace same-named lines). */
   writeHeadLines(statusCode: number, head: { lines: string; hasLength: boolean }): this {
     if (this.extra === null) {
-      this.finishHead(statusCode, head.lines, head.hasLength, false);
+      this.finishHead(statusCode, head.lines, head.hasLength, false, head.hasLength ? lengthInLines(head.lines) : -1);
       return this;
     }
     // Rare (a policy rule header, a draining close): rebuild the lines without the names set here.
@@ -254,7 +276,7 @@ export class Http1Response {
   }
 
   /** Adds framing and connection handling to the lines and holds the head for the first write. */
-  private finishHead(statusCode: number, lines: string, hasLength: boolean, close: boolean): void {
+  private finishHead(statusCode: number, lines: string, hasLength: boolean, close: boolean, declared: number): void {
     const req = this.req;
     // A body still arriving when the answer starts: the connection closes after the answer (the rest is dropped).
     let keepAlive = !close && this.keepAlive && req.complete;
@@ -271,6 +293,7 @@ export class Http1Response {
     this.pendingHead = `${head}\r\n`;
     this.statusCode = statusCode;
     this.noBody = noBody;
+    this.declared = noBody || !hasLength ? -1 : declared;
     this.keepAlive = keepAlive;
     this.headersSent = true;
   }
@@ -282,7 +305,20 @@ export class Http1Response {
     const head = this.pendingHead;
     this.pendingHead = null;
     if (this.noBody || chunk.length === 0) return head === null ? true : this.host.send(head, null, false, false);
+    if (!this.withinDeclared(chunk)) return false;
     return this.host.send(head, chunk, this.chunked, false);
+  }
+
+  /**
+   * Counts `chunk` against the declared content-length; past it the
+   * connection is destroyed and false returned (nothing of it is sent).
+   */
+  private withinDeclared(chunk: Buffer | string): boolean {
+    if (this.declared < 0) return true;
+    this.sent += typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.length;
+    if (this.sent <= this.declared) return true;
+    this.host.destroy();
+    return false;
   }
 
   /** Ends the response (with optional last bytes). */
@@ -294,6 +330,12 @@ export class Http1Response {
     const head = this.pendingHead;
     this.pendingHead = null;
     const body = this.noBody || chunk === undefined || chunk.length === 0 ? null : chunk;
+    if (body !== null && !this.withinDeclared(body)) return;
+    if (this.declared >= 0 && this.sent < this.declared) {
+      // Fewer bytes than declared: the client would wait for the rest (or read the next response as body).
+      this.host.destroy();
+      return;
+    }
     this.host.send(head, body, this.chunked, true);
     this.writableFinished = true;
     this.host.responseDone(this.keepAlive);

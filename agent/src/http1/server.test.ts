@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import { Agent, request as httpRequest, type IncomingMessage, STATUS_CODES } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { describe, it, type TestContext } from 'node:test';
+import { RequestTimeoutError } from './errors.js';
 import { Http1Server, type Http1ServerOptions } from './server.js';
 import type { Http1Request, Http1Response } from './server-message.js';
 
@@ -30,6 +31,7 @@ const FAST_LIMITS = {
   requestTimeoutMs: 600,
   keepAliveTimeoutMs: 300,
   checkIntervalMs: 50,
+  maxBodyBytes: 64 * 1024 * 1024,
 };
 
 /** A real Http1Server on 127.0.0.1:0, torn down (every connection cut) when the test ends. */
@@ -48,8 +50,9 @@ async function serve(t: TestContext, handler: Handler, limits: Partial<typeof FA
       seen.push(req);
       handler(req, res);
     },
-    refuse(socket, status, message, kind) {
-      refusals.push({ status, message, kind });
+    refuse(socket, err) {
+      const { status, message } = err;
+      refusals.push({ status, message, kind: err instanceof RequestTimeoutError ? 'timeout' : 'head' });
       const body = `${message}\n`;
       socket.end(
         `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\nx-weft-error: bad_request\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
@@ -542,7 +545,7 @@ describe('Http1Server: request bodies', () => {
     });
     const c = await RawClient.open(t, s.port);
     const pieces = [
-      'POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n',
+      'POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n',
       '4;ext=1\r',
       '\nwiki\r\n5\r\npe',
       'dia\r\n0\r\nX-Trailer: t\r\n',
@@ -582,6 +585,46 @@ describe('Http1Server: request bodies', () => {
     assert.match(r!.body, /malformed chunked request body \(invalid chunk size\)/);
     assert.equal(aborted, true);
     assert.equal(closedWith, false);
+  });
+
+  it('answers 413 to a content-length over maxBodyBytes before the handler sees the request', async (t) => {
+    const s = await serve(t, (_req, res) => res.end('unexpected'), { maxBodyBytes: 10 });
+    const c = await RawClient.open(t, s.port);
+    c.write('POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\n\r\nhello world');
+    const [r] = await c.responses(1);
+    await c.untilClosed();
+    assert.equal(r!.status, 413);
+    assert.match(r!.body, /request body of 11 bytes is larger than the limit of 10 bytes/);
+    assert.equal(s.seen.length, 0);
+  });
+
+  it('aborts a chunked body that grows past maxBodyBytes (the reader sees an abort, never an end) and answers 413', async (t) => {
+    let aborted = false;
+    const got: string[] = [];
+    const s = await serve(
+      t,
+      (req, res) => {
+        req.readBody({
+          onData(chunk) {
+            got.push(chunk.toString());
+          },
+          onEnd() {
+            res.end('unexpected');
+          },
+          onAbort() {
+            aborted = true;
+          },
+        });
+      },
+      { maxBodyBytes: 10 },
+    );
+    const c = await RawClient.open(t, s.port);
+    c.write('POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n6\r\nhello,\r\n6\r\nworld!\r\n0\r\n\r\n');
+    const [r] = await c.responses(1);
+    await c.untilClosed();
+    assert.equal(r!.status, 413);
+    assert.equal(aborted, true);
+    assert.deepEqual(got, ['hello,']);
   });
 
   it('sends 100 Continue for expect: 100-continue before the body arrives', async (t) => {
@@ -914,6 +957,33 @@ describe('Http1Server: connection lifetime', () => {
 });
 
 describe('Http1Server: response framing', () => {
+  it('never sends more body bytes than the declared content-length: the extra write destroys the connection', async (t) => {
+    let wrote: boolean | undefined;
+    const s = await serve(t, (_req, res) => {
+      res.writeHead(200, { 'content-length': 5 });
+      res.write('hello');
+      wrote = res.write('EXTRA');
+      res.end();
+    });
+    const c = await RawClient.open(t, s.port);
+    c.write('GET / HTTP/1.1\r\nHost: x\r\n\r\nGET /next HTTP/1.1\r\nHost: x\r\n\r\n');
+    await c.untilClosed();
+    assert.equal(wrote, false);
+    assert.ok(c.data.endsWith('\r\n\r\nhello'), JSON.stringify(c.data));
+    assert.ok(!c.data.includes('EXTRA'));
+  });
+
+  it('destroys the connection when a response ends short of its declared content-length (lines given)', async (t) => {
+    const s = await serve(t, (_req, res) => {
+      res.writeHeadLines(200, { lines: 'content-length: 10\r\n', hasLength: true });
+      res.end('short');
+    });
+    const c = await RawClient.open(t, s.port);
+    c.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+    await c.untilClosed();
+    assert.ok(!c.data.includes('short'), 'a short body is not sent as if complete');
+  });
+
   it('answers HEAD without a body and keeps the connection for the next request', async (t) => {
     const s = await serve(t, (_req, res) => {
       res.writeHead(200, { 'content-length': 5, 'content-type': 'text/plain' });

@@ -13,6 +13,7 @@
  * `keepAliveTimeoutMs`. No timer per request.
  */
 import { type AddressInfo, createServer, type Server, type Socket } from 'node:net';
+import { type MessageError, RequestTimeoutError } from './errors.js';
 import { type ConnectionOwner, ConnState, ServerConnection } from './server-connection.js';
 import type { Http1Request, Http1Response } from './server-message.js';
 import { installSharedReadAccept } from './shared-read-accept.js';
@@ -20,22 +21,33 @@ import { installSharedReadAccept } from './shared-read-accept.js';
 export interface Http1ServerOptions {
   maxHeaderBytes: number;
   maxHeaderCount: number;
+  /** Largest request body (default DEFAULT_MAX_BODY_BYTES): Content-Length beyond -> 413 before onRequest; a chunked body beyond is aborted. */
+  maxBodyBytes?: number;
   headersTimeoutMs: number;
   requestTimeoutMs: number;
   keepAliveTimeoutMs: number;
   checkIntervalMs: number;
   onRequest(req: Http1Request, res: Http1Response): void;
   /**
-   * Writes the answer to a request refused before the handler saw it (bad
-   * head 400, head too large 431, too slow 408, unsupported expectation 417)
-   * on `socket` and ends it. `method` is known when the head was parsed.
+   * Writes the answer to a request refused before the handler saw it on
+   * `socket` and ends it: `err.status` is the status to answer (malformed
+   * head or body 400, body too large 413, head too large 431, too slow 408
+   * as RequestTimeoutError, unsupported expectation 417), `err.message`
+   * names the cause.
    */
-  refuse(socket: Socket, status: number, message: string, kind: 'head' | 'timeout'): void;
+  refuse(socket: Socket, err: MessageError): void;
   /** A CONNECT request: answer on the socket and end it. */
   onConnect(socket: Socket, target: string): void;
   /** accept() failed (e.g. EMFILE: out of file descriptors); the server keeps listening. */
   onAcceptError?(errno: number): void;
 }
+
+/**
+ * Default bound on a request body: large enough for ordinary uploads through
+ * a mesh, small enough that one client cannot stream without end through a
+ * listener. Callers with larger uploads raise it (ListenerLimits.maxRequestBodyBytes).
+ */
+export const DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024;
 
 /** net.Server's options; accepted sockets built by shared-read-accept.ts get the same allowHalfOpen. */
 const SERVER_OPTIONS = { allowHalfOpen: true, noDelay: true };
@@ -43,6 +55,7 @@ const SERVER_OPTIONS = { allowHalfOpen: true, noDelay: true };
 export class Http1Server implements ConnectionOwner {
   readonly maxHeaderBytes: number;
   readonly maxHeaderCount: number;
+  readonly maxBodyBytes: number;
   now = Date.now();
   private readonly server: Server;
   private readonly connections = new Set<ServerConnection>();
@@ -53,6 +66,7 @@ export class Http1Server implements ConnectionOwner {
   constructor(private readonly opts: Http1ServerOptions) {
     this.maxHeaderBytes = opts.maxHeaderBytes;
     this.maxHeaderCount = opts.maxHeaderCount;
+    this.maxBodyBytes = opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
     // node's accept path: until listen() installed ours, or where ours is not available.
     this.server = createServer(SERVER_OPTIONS, (socket) => this.accept(socket, false));
     this.sweep = setInterval(() => this.checkDeadlines(), opts.checkIntervalMs);
@@ -89,8 +103,8 @@ export class Http1Server implements ConnectionOwner {
     this.opts.onRequest(req, res);
   }
 
-  refuse(socket: Socket, status: number, message: string): void {
-    this.opts.refuse(socket, status, message, status === 408 ? 'timeout' : 'head');
+  refuse(socket: Socket, err: MessageError): void {
+    this.opts.refuse(socket, err);
   }
 
   onConnect(socket: Socket, target: string): void {
@@ -112,16 +126,18 @@ export class Http1Server implements ConnectionOwner {
             if (now - conn.since > (conn.served > 0 ? keepAliveTimeoutMs : headersTimeoutMs)) conn.destroy();
           } else if (now - conn.since > headersTimeoutMs) {
             conn.refuse(
-              408,
-              `request not received in time (head within ${headersTimeoutMs} ms, whole request within ${requestTimeoutMs} ms)`,
+              new RequestTimeoutError(
+                `request not received in time (head within ${headersTimeoutMs} ms, whole request within ${requestTimeoutMs} ms)`,
+              ),
             );
           }
           break;
         case ConnState.Body:
           if (now - conn.requestStartedAt > requestTimeoutMs) {
             conn.refuse(
-              408,
-              `request not received in time (head within ${headersTimeoutMs} ms, whole request within ${requestTimeoutMs} ms)`,
+              new RequestTimeoutError(
+                `request not received in time (head within ${headersTimeoutMs} ms, whole request within ${requestTimeoutMs} ms)`,
+              ),
             );
           }
           break;

@@ -19,13 +19,14 @@
 import type { Readable } from 'node:stream';
 import { type Endpoint, ERROR_HEADER } from '@weft/shared';
 import type { Http1Pool } from '../http1/client-pool.js';
+import { ConnectFailedError, RequestNotSendableError, UnexpectedUpgradeError, UpstreamProtocolError } from '../http1/errors.js';
 import { headerMapOf, isField, type ResponseHead } from '../http1/head-parser.js';
 import type { OutgoingHeaders } from '../http1/head-writer.js';
 import type { GoneSignal } from './client-link.js';
 import type { Deadline } from './deadline.js';
 import { downstreamResponseHeaders, downstreamResponseLines, type HeaderMap, type HeadLines } from './headers.js';
 import type { ReplayableBody } from './replay-body.js';
-import { isStaleConnectionError } from './stale-connection.js';
+import { isKeepAliveRace, neverSent } from './stale-connection.js';
 import { ClientGone, DeadlineExceeded, UpstreamTry } from './upstream-try.js';
 
 /**
@@ -33,9 +34,11 @@ import { ClientGone, DeadlineExceeded, UpstreamTry } from './upstream-try.js';
  * answer); `unsent` = the connection closed before one byte of the request
  * was written (the app cannot have seen it); `stale` = a reused keep-alive
  * connection the server had just closed as we wrote (the app very probably
- * never read it, see stale-connection.ts).
+ * never read it, see stale-connection.ts); `protocol` = the upstream's answer
+ * broke HTTP/1.1 framing (its connection is closed, never reused);
+ * `upgrade` = it switched protocols to a request that did not ask to.
  */
-export type FailureKind = 'connect' | 'unsent' | 'stale' | 'reset' | 'timeout' | 'aborted' | 'invalid';
+export type FailureKind = 'connect' | 'unsent' | 'stale' | 'reset' | 'timeout' | 'aborted' | 'invalid' | 'protocol' | 'upgrade';
 
 /** Where a response body is written (an Http1Response; node's ServerResponse fits too). */
 export interface ResponseSink {
@@ -92,7 +95,7 @@ class ReceivedResponse implements UpstreamResponse {
   private readonly raw: string[];
   /** The Connection field as received (names hop-by-hop fields to drop downstream). */
   readonly connection: string | undefined;
-  /** The x-weft-error field as received (found by the parser: read on every response). */
+  /** The x-weft-error field as received (the pool's noteField: read on every response). */
   readonly meshError: string | undefined;
 
   constructor(
@@ -103,7 +106,7 @@ class ReceivedResponse implements UpstreamResponse {
     this.statusCode = head.statusCode;
     this.raw = head.rawHeaders;
     this.connection = head.connection;
-    this.meshError = head.meshError;
+    this.meshError = head.noted;
   }
 
   get headers(): HeaderMap {
@@ -160,32 +163,20 @@ export interface Attempt {
 /** One try against one endpoint. */
 export type TrySend = (endpoint: Endpoint, attempt: Attempt) => Promise<TryOutcome>;
 
-const CONNECT_CODES = new Set([
-  'ECONNREFUSED',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'EHOSTDOWN',
-  'ENETDOWN',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'EADDRNOTAVAIL',
-  'UND_ERR_CONNECT_TIMEOUT',
-]);
-
-/** Requests that cannot be sent as they are (a header value that would split the head, an upgrade). */
-const INVALID_CODES = new Set(['ERR_INVALID_CHAR', 'UND_ERR_NOT_SUPPORTED']);
-
 export function errorCode(err: unknown): string | undefined {
+  if (err instanceof ConnectFailedError) return err.syscallCode;
   const code = (err as { code?: unknown } | null)?.code;
   return typeof code === 'string' ? code : undefined;
 }
 
 function classify(err: unknown, clientGone: boolean): FailureKind {
   if (clientGone) return 'aborted';
-  const code = errorCode(err);
-  if (code !== undefined && CONNECT_CODES.has(code)) return 'connect';
-  if (isStaleConnectionError(err)) return 'stale';
-  if (code !== undefined && INVALID_CODES.has(code)) return 'invalid';
+  if (err instanceof ConnectFailedError) return 'connect';
+  if (neverSent(err)) return 'unsent';
+  if (isKeepAliveRace(err)) return 'stale';
+  if (err instanceof UpstreamProtocolError) return 'protocol';
+  if (err instanceof UnexpectedUpgradeError) return 'upgrade';
+  if (err instanceof RequestNotSendableError) return 'invalid';
   return 'reset';
 }
 

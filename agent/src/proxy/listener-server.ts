@@ -84,14 +84,16 @@ export async function startListenerServer(opts: ListenerServerOptions): Promise<
   const server = new Http1Server({
     maxHeaderBytes: limits.maxHeaderBytes,
     maxHeaderCount: limits.maxHeaderCount,
+    maxBodyBytes: limits.maxRequestBodyBytes,
     headersTimeoutMs: limits.headersTimeoutMs,
     requestTimeoutMs: Math.max(limits.requestReadTimeoutMs, limits.headersTimeoutMs),
     keepAliveTimeoutMs: KEEP_ALIVE_TIMEOUT_MS,
     checkIntervalMs: limits.timeoutCheckIntervalMs,
     onRequest,
-    refuse(socket, status, message) {
-      logger.debug('client error', { listener: opts.name, status, detail: message });
-      writeRawMeshError(socket, status, MeshErrorCode.badRequest, message);
+    refuse(socket, err) {
+      logger.debug('client error', { listener: opts.name, status: err.status, detail: err.message });
+      const code = err.status === 413 ? MeshErrorCode.bodyTooLarge : MeshErrorCode.badRequest;
+      writeRawMeshError(socket, err.status, code, err.message);
     },
     onConnect(socket, target) {
       if (opts.onConnect !== undefined) opts.onConnect(socket, target);

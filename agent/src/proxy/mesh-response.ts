@@ -71,6 +71,10 @@ export function failureCode(kind: Exclude<FailureKind, 'aborted'>): MeshErrorCod
     case 'stale':
     case 'unsent':
       return MeshErrorCode.upstreamReset;
+    case 'protocol':
+      return MeshErrorCode.upstreamProtocolError;
+    case 'upgrade':
+      return MeshErrorCode.upgradeNotSupported;
   }
 }
 
@@ -90,6 +94,10 @@ export function failureMessage(kind: Exclude<FailureKind, 'aborted'>, target: st
       return `${target}: reused connection closed by the server as the request was sent (${why}); not re-sent: the request is not idempotent`;
     case 'unsent':
       return `${target}: connection closed before the request was sent (${why})`;
+    case 'protocol':
+      return `${target}: invalid HTTP/1.1 response (${messageOf(error)}); the connection was closed`;
+    case 'upgrade':
+      return `${target}: switched protocols (101) although the request did not ask to upgrade; upgrades are not carried yet`;
   }
 }
 

@@ -56,6 +56,7 @@ export function verdictOf(outcome: TryOutcome): OutlierVerdict {
         return 'unreachable';
       case 'reset':
       case 'timeout':
+      case 'protocol':
         return 'failure';
       default:
         return 'neutral';

@@ -14,6 +14,7 @@
  * one pipeline, so a rule about answers or accounting is written once.
  */
 import { MeshError, MeshErrorCode, messageOf, REQUEST_ID_HEADER } from '@weft/shared';
+import { UpstreamProtocolError } from '../http1/errors.js';
 import type { Http1Request, Http1Response } from '../http1/server-message.js';
 import { requestBudgetMs } from './deadline.js';
 import { streamResponse } from './forward.js';
@@ -75,7 +76,11 @@ export function requestPipeline(opts: PipelineOptions): RequestHandler {
             return fail(ex, MeshErrorCode.upstreamReset, `${verdict.target}: invalid response head (${messageOf(err)})`);
           }
           // Either side failed mid-body; the client's response is already cut.
-          const code = ex.clientGone.aborted ? CLIENT_GONE : MeshErrorCode.upstreamReset;
+          const code = ex.clientGone.aborted
+            ? CLIENT_GONE
+            : err instanceof UpstreamProtocolError
+              ? MeshErrorCode.upstreamProtocolError
+              : MeshErrorCode.upstreamReset;
           requestLog.log('response stream ended early', code, { ...ex.fields, requestId: ex.requestId, err: messageOf(err) });
           return code;
         }

@@ -86,6 +86,8 @@ export interface ListenerLimits {
   requestReadTimeoutMs: number;
   /** How often node checks the two timeouts above. */
   timeoutCheckIntervalMs: number;
+  /** Largest request body: a larger Content-Length -> 413; a chunked body that grows past it is aborted. */
+  maxRequestBodyBytes: number;
 }
 
 export const DEFAULT_LISTENER_LIMITS: Readonly<ListenerLimits> = Object.freeze({
@@ -94,4 +96,5 @@ export const DEFAULT_LISTENER_LIMITS: Readonly<ListenerLimits> = Object.freeze({
   headersTimeoutMs: 10_000,
   requestReadTimeoutMs: 60_000,
   timeoutCheckIntervalMs: 1_000,
+  maxRequestBodyBytes: 64 * 1024 * 1024,
 });

@@ -11,6 +11,7 @@
  * churn does not grow the map forever.
  */
 import { isIPv6 } from 'node:net';
+import { ERROR_HEADER } from '@weft/shared';
 import { Http1Pool } from '../http1/client-pool.js';
 
 export interface UpstreamPoolOptions {
@@ -57,6 +58,7 @@ export class UpstreamPools {
         pool: new Http1Pool(address, port, {
           keepAliveTimeoutMs: this.keepAliveTimeoutMs,
           connectTimeoutMs: this.connectTimeoutMs,
+          noteField: ERROR_HEADER,
         }),
         used: true,
         idleSince: Date.now(),
