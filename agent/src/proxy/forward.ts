@@ -70,6 +70,8 @@ export interface ResponseBody {
   destroy(err?: Error): void;
   /** Calls `fn` once the body is finished, failed or dropped (at once when it already is). */
   whenClosed(fn: () => void): void;
+  /** The body's error when it failed before the caller decided what to do with it (then nothing may be forwarded). */
+  failedEarly?(): Error | undefined;
 }
 
 export interface UpstreamResponse {
@@ -227,6 +229,12 @@ export function sendOnce(pool: Http1Pool, r: SendOnce): Promise<TryOutcome> {
  * `res.headersSent` is still false).
  */
 export function streamResponse(res: ResponseWriter, response: UpstreamResponse, requestId: string): Promise<void> | undefined {
+  // A body that already broke framing before anything was written (bytes past its end in the head's read): nothing is sent.
+  const early = response.body.failedEarly?.();
+  if (early !== undefined) {
+    response.body.destroy();
+    throw early;
+  }
   try {
     const raw = response.rawHeaders;
     if (raw !== undefined) {

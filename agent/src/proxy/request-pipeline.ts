@@ -21,7 +21,7 @@ import { streamResponse } from './forward.js';
 import type { Exchange, ForwardStrategy, Verdict } from './forward-strategy.js';
 import { requestIdOf, TIMEOUT_HEADER } from './headers.js';
 import type { RequestContext, RequestHandler } from './listener-server.js';
-import { releaseRequestBody } from './mesh-response.js';
+import { failureMessage, releaseRequestBody } from './mesh-response.js';
 import { sendPolicyResponse } from './policy-response.js';
 import type { ServiceMetrics } from './proxy-metrics.js';
 import type { RequestLog } from './request-log.js';
@@ -73,6 +73,9 @@ export function requestPipeline(opts: PipelineOptions): RequestHandler {
           return verdict.meshCode;
         } catch (err) {
           if (!ex.res.headersSent) {
+            if (err instanceof UpstreamProtocolError) {
+              return fail(ex, MeshErrorCode.upstreamProtocolError, failureMessage('protocol', verdict.target, 0, err));
+            }
             return fail(ex, MeshErrorCode.upstreamReset, `${verdict.target}: invalid response head (${messageOf(err)})`);
           }
           // Either side failed mid-body; the client's response is already cut.

@@ -252,6 +252,10 @@ export class UpstreamTry implements ClientHandler, ResponseBody {
     this.finish(undefined);
   }
 
+  failedEarly(): Error | undefined {
+    return this.state === 'held-failed' ? this.failure : undefined;
+  }
+
   whenClosed(fn: () => void): void {
     if (this.state === 'closed' || this.state === 'failed') {
       fn();
