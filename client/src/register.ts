@@ -25,6 +25,8 @@ export interface RegisterOptions {
   metadata?: Record<string, string>;
   zone?: string;
   weight?: number;
+  /** What the instance speaks: 'http' (default), 'http2', 'grpc' or 'tcp'. */
+  protocol?: 'http' | 'http2' | 'grpc' | 'tcp';
   /** Admin API of the local agent; default $WEFT_AGENT or http://127.0.0.1:15000. */
   agent?: string;
   /** Keep retrying while the agent is not reachable yet (it may start after us); default 30 s. */

@@ -14,6 +14,7 @@ import type { Endpoint__Output, Endpoint as EndpointMsg } from './generated/weft
 import type { Health as HealthMsg } from './generated/weft/v1/Health.js';
 import type { Instance__Output } from './generated/weft/v1/Instance.js';
 import type { AgentInfo, Endpoint, Health, InstanceSpec } from './types.js';
+import { validateProtocol } from './validate.js';
 
 function findProtoRoot(): string {
   // shared/dist/proto.js -> <repo>/proto
@@ -88,6 +89,7 @@ export function instanceFieldsFromProto(m: Instance__Output): Record<string, unk
     tags: m.tags,
     metadata: m.metadata,
     health: healthFromProto(m.health),
+    protocol: m.protocol,
   };
 }
 
@@ -102,6 +104,7 @@ export function instanceToProto(i: InstanceSpec & { agentId?: string }) {
     tags: i.tags,
     metadata: i.metadata,
     health: healthToProto(i.health),
+    protocol: i.protocol,
     agent_id: i.agentId ?? '',
   };
 }
@@ -141,6 +144,7 @@ export function endpointToProto(e: Endpoint): EndpointMsg {
     tags: e.tags,
     metadata: e.metadata,
     health: healthToProto(e.health),
+    protocol: e.protocol,
   };
 }
 
@@ -158,5 +162,6 @@ export function endpointFromProto(m: Endpoint__Output, service: string): Endpoin
     tags: m.tags,
     metadata: m.metadata,
     health: healthFromProto(m.health),
+    protocol: validateProtocol(m.protocol, 'protocol'),
   };
 }

@@ -1,6 +1,10 @@
 /** Domain types shared by the control plane, the agent and the CLI. */
 
 export type Health = 'passing' | 'warning' | 'critical' | 'unknown';
+
+/** What an instance speaks: the agent talks to it in that protocol. */
+export type Protocol = 'http' | 'http2' | 'grpc' | 'tcp';
+export const PROTOCOLS: readonly Protocol[] = ['http', 'http2', 'grpc', 'tcp'];
 export const HEALTH_VALUES: readonly Health[] = ['passing', 'warning', 'critical', 'unknown'];
 
 /** One running copy of a service, as registered. */
@@ -15,6 +19,8 @@ export interface InstanceSpec {
   tags: string[];
   metadata: Record<string, string>;
   health: Health;
+  /** Default `http`. */
+  protocol: Protocol;
 }
 
 /** An instance as the control plane stores it: owned by an agent's session lease. */
@@ -54,4 +60,5 @@ export interface LocalServiceSpec {
   tags: string[];
   metadata: Record<string, string>;
   health?: HealthCheckSpec;
+  protocol: Protocol;
 }

@@ -7,7 +7,15 @@ import { isIP } from 'node:net';
 import { Defaults } from './defaults.js';
 import { parseDuration } from './duration.js';
 import { ValidationError } from './errors.js';
-import { HEALTH_VALUES, type Health, type HealthCheckSpec, type InstanceSpec, type LocalServiceSpec } from './types.js';
+import {
+  HEALTH_VALUES,
+  type Health,
+  type HealthCheckSpec,
+  type InstanceSpec,
+  type LocalServiceSpec,
+  PROTOCOLS,
+  type Protocol,
+} from './types.js';
 
 export const Limits = {
   serviceName: 63,
@@ -137,6 +145,14 @@ export function validateMetadata(v: unknown, field: string): Record<string, stri
   return out;
 }
 
+export function validateProtocol(v: unknown, field: string): Protocol {
+  if (v === undefined || v === null || v === '') return 'http';
+  if (typeof v !== 'string' || !PROTOCOLS.includes(v as Protocol)) {
+    throw new ValidationError(field, `must be one of ${PROTOCOLS.join(', ')}`);
+  }
+  return v as Protocol;
+}
+
 export function validateHealth(v: unknown, field: string): Health {
   if (v === undefined || v === null || v === '') return 'unknown';
   if (typeof v !== 'string' || !HEALTH_VALUES.includes(v as Health)) {
@@ -158,6 +174,7 @@ export function validateInstanceSpec(raw: unknown, path: string): InstanceSpec {
     tags: validateTags(o.tags, at(path, 'tags')),
     metadata: validateMetadata(o.metadata, at(path, 'metadata')),
     health: validateHealth(o.health, at(path, 'health')),
+    protocol: validateProtocol(o.protocol, at(path, 'protocol')),
   };
 }
 
@@ -183,7 +200,7 @@ export function parseHealthCheck(raw: unknown, path: string): HealthCheckSpec | 
   throw new ValidationError(path, 'needs "http": "/path" or "tcp": true');
 }
 
-const LOCAL_SERVICE_KEYS = ['name', 'port', 'address', 'id', 'zone', 'weight', 'tags', 'metadata', 'health'] as const;
+const LOCAL_SERVICE_KEYS = ['name', 'port', 'address', 'id', 'zone', 'weight', 'tags', 'metadata', 'health', 'protocol'] as const;
 
 /** The JSON body of `POST /v1/services` on the agent's admin API. */
 export function parseLocalServiceSpec(raw: unknown): LocalServiceSpec {
@@ -199,6 +216,7 @@ export function parseLocalServiceSpec(raw: unknown): LocalServiceSpec {
     tags: validateTags(o.tags, 'tags'),
     metadata: validateMetadata(o.metadata, 'metadata'),
     health: parseHealthCheck(o.health, 'health'),
+    protocol: validateProtocol(o.protocol, 'protocol'),
   };
 }
 

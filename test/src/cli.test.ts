@@ -48,13 +48,38 @@ describe('the weft command', () => {
 
     const table = weft('services', ...cpFlag);
     assert.equal(table.status, 0, table.stderr);
-    assert.match(table.stdout, /SERVICE\s+INSTANCE\s+ADDRESS\s+HEALTH\s+AGENT/);
+    assert.match(table.stdout, /SERVICE\s+INSTANCE\s+ADDRESS\s+PROTOCOL\s+HEALTH\s+AGENT/);
+    assert.match(table.stdout, new RegExp(`orders\\s+${id}\\s+\\S+\\s+http\\s`), 'a registration without --protocol speaks http');
     assert.match(table.stdout, new RegExp(`orders\\s+${id}`));
 
     const status = weft('status', ...cpFlag);
     assert.equal(status.status, 0, status.stderr);
     assert.match(status.stdout, /1 agent\(s\) connected/);
     assert.match(status.stdout, /agent-a/);
+
+    const grpcSvc = await mesh.service(echoHandler('greeter-1'));
+    const greeter = weft(
+      'register',
+      '--name',
+      'greeter',
+      '--port',
+      String(grpcSvc.port),
+      '--protocol',
+      'grpc',
+      '--agent',
+      `127.0.0.1:${a.adminPort}`,
+    );
+    assert.equal(greeter.status, 0, greeter.stderr);
+    const withProtocol = await waitFor('greeter with its protocol in weft services', () => {
+      const data = JSON.parse(weft('services', ...cpFlag, '--json').stdout) as {
+        services: { name: string; instances: { protocol: string }[] }[];
+      };
+      return data.services.find((s) => s.name === 'greeter');
+    });
+    assert.equal(withProtocol.instances[0].protocol, 'grpc');
+    const refused = weft('register', '--name', 'x', '--port', '1', '--protocol', 'smtp', '--agent', `127.0.0.1:${a.adminPort}`);
+    assert.notEqual(refused.status, 0);
+    assert.match(refused.stderr, /protocol: must be one of http, http2, grpc, tcp/);
 
     const dereg = weft('deregister', id, '--agent', `127.0.0.1:${a.adminPort}`);
     assert.equal(dereg.status, 0, dereg.stderr);

@@ -16,6 +16,7 @@ const endpoint: Endpoint = {
   tags: [],
   metadata: {},
   health: 'passing',
+  protocol: 'http',
 };
 
 test('config seeded from a persisted snapshot is served at once and reported as source "snapshot"', () => {

@@ -99,6 +99,10 @@ export class ServerConnection implements ExchangeHost {
     return this.state === ConnState.Closed || this.socket.destroyed;
   }
 
+  get remotePort(): number | undefined {
+    return this.socket.remotePort;
+  }
+
   /** Idle: between requests with nothing received (closed first when the server shuts down). */
   get idle(): boolean {
     return this.state === ConnState.Head && this.pending === null;

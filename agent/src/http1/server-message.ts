@@ -30,6 +30,8 @@ export interface ExchangeHost {
   onDrain(fn: () => void): void;
   offDrain(fn: () => void): void;
   readonly destroyed: boolean;
+  /** The client's port (asks the OS: read it only when needed). */
+  readonly remotePort: number | undefined;
 }
 
 export interface BodyReader {
@@ -97,6 +99,11 @@ export class Http1Request {
     this.contentLength = head.contentLength;
     this.keepAlive = head.keepAlive;
     this.complete = !this.hasBody;
+  }
+
+  /** The client's port, read when asked (logs, tests that tell connections apart): not on the hot path. */
+  get remotePort(): number | undefined {
+    return this.conn.remotePort;
   }
 
   /**

@@ -194,8 +194,12 @@ describe('admin API', () => {
       tags: [],
       metadata: { v: '1' },
       health: { kind: 'http', path: '/healthz', intervalMs: 30_000, timeoutMs: 2_000 },
+      protocol: 'http',
     });
+    await call(env, 'POST', '/v1/services', { name: 'greeter', port: 8082, protocol: 'grpc' });
+    await env.registry.flush();
     const reloaded = await new LocalRegistry(env.dir, silentLogger).load();
+    assert.equal(reloaded.find((s) => s.id === 'greeter-agent-a-8082')?.protocol, 'grpc', 'the protocol survives a restart');
     assert.ok(reloaded.some((s) => s.id === 'web-agent-a-8080'));
     assert.ok(reloaded.some((s) => s.id === 'api-agent-a-8081'));
     assert.ok(!reloaded.some((s) => s.id === 'tmp-1'));

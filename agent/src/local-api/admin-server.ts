@@ -231,6 +231,7 @@ function describe(e: LocalRegistration): Record<string, unknown> {
     port: i.port,
     zone: i.zone,
     weight: i.weight,
+    protocol: i.protocol,
     tags: i.tags,
     metadata: i.metadata,
     health: i.health,

@@ -147,6 +147,7 @@ export function specToJson(spec: LocalServiceSpec & { id: string }): Record<stri
   out.weight = spec.weight;
   out.tags = spec.tags;
   out.metadata = spec.metadata;
+  if (spec.protocol !== 'http') out.protocol = spec.protocol;
   if (spec.health) out.health = healthCheckToJson(spec.health);
   return out;
 }

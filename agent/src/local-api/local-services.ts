@@ -94,6 +94,7 @@ export class LocalServices {
       port: spec.port,
       zone: spec.zone ?? this.options.zone,
       weight: spec.weight,
+      protocol: spec.protocol,
       tags: spec.tags,
       metadata: spec.metadata,
       health,

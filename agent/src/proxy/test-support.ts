@@ -58,6 +58,7 @@ export function endpoint(fields: Partial<Endpoint> & { port: number }): Endpoint
     tags: [],
     metadata: {},
     health: 'passing' as Health,
+    protocol: 'http',
     agentId: 'agent-a',
     agentAddress: '127.0.0.1',
     agentPort: 1,

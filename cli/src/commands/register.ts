@@ -20,6 +20,7 @@ interface RegisterFlags {
   meta: string[];
   zone?: string;
   weight?: string;
+  protocol?: string;
   agent: string;
   json?: boolean;
 }
@@ -41,6 +42,7 @@ export function registerCommands(program: Command): void {
     .option('--meta <key=value>', 'metadata entry (repeatable)', collect, [])
     .option('--zone <zone>', 'zone of the instance')
     .option('--weight <n>', 'load-balancing weight')
+    .option('--protocol <protocol>', 'what the instance speaks: http (default), http2, grpc or tcp')
     .option('--agent <host:port>', 'local agent admin API', DEFAULT_AGENT)
     .option('--json', 'print the agent answer as JSON')
     .action(async (o: RegisterFlags) => {
@@ -48,6 +50,7 @@ export function registerCommands(program: Command): void {
       if (o.id) body.id = o.id;
       if (o.zone) body.zone = o.zone;
       if (o.weight) body.weight = numberOrString(o.weight);
+      if (o.protocol) body.protocol = o.protocol;
       if (o.meta.length) body.metadata = parseMeta(o.meta);
       if (o.healthHttp) body.health = { http: o.healthHttp, interval: o.healthInterval };
       else if (o.healthTcp) body.health = { tcp: true, interval: o.healthInterval };

@@ -30,6 +30,7 @@ export function servicesCommand(program: Command): void {
             agent: i.agent_id,
             zone: i.zone,
             weight: i.weight,
+            protocol: i.protocol || 'http',
             tags: i.tags,
             metadata: i.metadata,
           })),
@@ -43,9 +44,9 @@ export function servicesCommand(program: Command): void {
           return;
         }
         const rows = services.flatMap((s) =>
-          s.instances.map((i) => [s.name, i.id, `${i.address}:${i.port}`, i.health, i.agent, i.tags.join(',')]),
+          s.instances.map((i) => [s.name, i.id, `${i.address}:${i.port}`, i.protocol, i.health, i.agent, i.tags.join(',')]),
         );
-        console.log(formatTable(['SERVICE', 'INSTANCE', 'ADDRESS', 'HEALTH', 'AGENT', 'TAGS'], rows));
+        console.log(formatTable(['SERVICE', 'INSTANCE', 'ADDRESS', 'PROTOCOL', 'HEALTH', 'AGENT', 'TAGS'], rows));
       } finally {
         registry.close();
       }

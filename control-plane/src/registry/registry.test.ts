@@ -11,7 +11,18 @@ const agentA: AgentInfo = { agentId: 'a', hostname: 'a.local', address: '10.0.0.
 const agentB: AgentInfo = { ...agentA, agentId: 'b', address: '10.0.0.2', zone: 'z2' };
 
 function spec(service: string, instanceId: string): InstanceSpec {
-  return { service, instanceId, address: '127.0.0.1', port: 8080, zone: '', weight: 1, tags: [], metadata: {}, health: 'unknown' };
+  return {
+    service,
+    instanceId,
+    address: '127.0.0.1',
+    port: 8080,
+    zone: '',
+    weight: 1,
+    tags: [],
+    metadata: {},
+    health: 'unknown',
+    protocol: 'http',
+  };
 }
 
 /** A registry with a hand-driven clock; sweep() is called by the test, not a timer. */

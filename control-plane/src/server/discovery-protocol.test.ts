@@ -19,7 +19,7 @@ import { RejectedVersions } from './rejected-versions.js';
 const owner: AgentInfo = { agentId: 'owner', hostname: 'o', address: '10.0.0.1', inboundPort: 15006, zone: 'z1', version: '1' };
 
 function spec(service: string, instanceId: string, health: Health = 'passing'): InstanceSpec {
-  return { service, instanceId, address: '127.0.0.1', port: 8080, zone: '', weight: 1, tags: [], metadata: {}, health };
+  return { service, instanceId, address: '127.0.0.1', port: 8080, zone: '', weight: 1, tags: [], metadata: {}, health, protocol: 'http' };
 }
 
 /** Lets group commits and stream flushes (both setImmediate) run. */

@@ -50,6 +50,7 @@ function routes(registry: Registry, streams: StreamTable, rejections: RejectedVe
           port: e.port,
           zone: e.zone,
           weight: e.weight,
+          protocol: e.protocol,
           tags: e.tags,
           metadata: e.metadata,
           health: e.health,

@@ -100,6 +100,12 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 3,
+    name: 'instance-protocol',
+    // What an instance speaks (http, http2, grpc, tcp); rows from before speak HTTP/1.1.
+    sql: `ALTER TABLE instances ADD COLUMN protocol TEXT NOT NULL DEFAULT 'http';`,
+  },
 ];
 
 /** Applies every migration newer than the database's version; returns the resulting version. */

@@ -22,6 +22,7 @@ function spec(service: string, instanceId: string, extra: Partial<InstanceSpec> 
     tags: [],
     metadata: {},
     health: 'unknown',
+    protocol: 'http',
     ...extra,
   };
 }

@@ -17,7 +17,7 @@
  * endpoints after reconnecting. In WAL mode FULL costs one append-only fsync
  * per change, which the registry's write rate easily affords.
  */
-import type { AgentInfo, Health, Instance, InstanceSpec } from '@weft/shared';
+import type { AgentInfo, Health, Instance, InstanceSpec, Protocol } from '@weft/shared';
 import { NotFoundError, ValidationError } from '@weft/shared';
 import type Database from 'better-sqlite3';
 import { openDatabase } from './database.js';
@@ -71,6 +71,7 @@ interface InstanceRow {
   tags: string;
   metadata: string;
   health: string;
+  protocol: string;
   revision: number;
 }
 
@@ -86,7 +87,7 @@ interface Tx {
 /** Lease bookkeeping to write with an agent upsert: undefined leaves the stored value as it is. */
 export type LeaseWrite = number | null | undefined;
 
-const INSTANCE_COLUMNS = 'instance_id, service, agent_id, address, port, zone, weight, tags, metadata, health, revision';
+const INSTANCE_COLUMNS = 'instance_id, service, agent_id, address, port, zone, weight, tags, metadata, health, protocol, revision';
 
 function agentFromRow(r: AgentRow): StoredAgent {
   return {
@@ -113,6 +114,7 @@ function instanceFromRow(r: InstanceRow): Instance {
     tags: JSON.parse(r.tags) as string[],
     metadata: JSON.parse(r.metadata) as Record<string, string>,
     health: r.health as Health,
+    protocol: r.protocol as Protocol,
   };
 }
 
@@ -133,6 +135,7 @@ function instanceValues(agentId: string, i: InstanceSpec) {
     tags: JSON.stringify(i.tags),
     metadata: JSON.stringify(i.metadata),
     health: i.health,
+    protocol: i.protocol,
   };
 }
 
@@ -146,7 +149,8 @@ function sameInstance(row: InstanceRow, v: ReturnType<typeof instanceValues>): b
     row.weight === v.weight &&
     row.tags === v.tags &&
     row.metadata === v.metadata &&
-    row.health === v.health
+    row.health === v.health &&
+    row.protocol === v.protocol
   );
 }
 
@@ -185,11 +189,11 @@ export class SqliteStore {
       countOfService: db.prepare<[string], { n: number }>('SELECT COUNT(*) AS n FROM instances WHERE service = ?'),
       insertInstance: db.prepare(
         `INSERT INTO instances (${INSTANCE_COLUMNS})
-         VALUES (@instance_id, @service, @agent_id, @address, @port, @zone, @weight, @tags, @metadata, @health, @revision)`,
+         VALUES (@instance_id, @service, @agent_id, @address, @port, @zone, @weight, @tags, @metadata, @health, @protocol, @revision)`,
       ),
       updateInstance: db.prepare(
         `UPDATE instances SET service = @service, agent_id = @agent_id, address = @address, port = @port, zone = @zone,
-         weight = @weight, tags = @tags, metadata = @metadata, health = @health, revision = @revision
+         weight = @weight, tags = @tags, metadata = @metadata, health = @health, protocol = @protocol, revision = @revision
          WHERE instance_id = @instance_id`,
       ),
       setHealth: db.prepare<[string, number, string]>('UPDATE instances SET health = ?, revision = ? WHERE instance_id = ?'),

@@ -4,10 +4,13 @@
  * insecureHTTPParser), responses served raw to our Http1Pool and to
  * node:http's client. Each records an Outcome (corpus.ts) per case.
  *
- * Cases run in lanes (one server per lane, one case at a time per lane), so
- * every event is the current case's. A request case is over when nothing
- * happened for SETTLE_MS (a message that waits for more bytes never ends on
- * its own); a response case when the client reports the end or an error.
+ * Cases run in lanes (one server per lane, one case at a time per lane);
+ * each request case has its own connection, and server events are given to
+ * the case of the connection they came from (by the client's port), so an
+ * event that arrives late on a loaded machine never lands in the next case.
+ * A request case is over when nothing happened for SETTLE_MS (a message
+ * that waits for more bytes never ends on its own); a response case when
+ * the client reports the end or an error.
  */
 import { createServer as createHttpServer, request as httpRequest, type IncomingMessage } from 'node:http';
 import { type AddressInfo, connect, createServer as createNetServer, type Socket } from 'node:net';
@@ -16,28 +19,40 @@ import { Http1Server } from '../server.js';
 import { CORPUS_LIMITS, type Message, type Outcome } from './corpus.js';
 
 /** Quiet time after which a request case is over. */
-const SETTLE_MS = 40;
+const SETTLE_MS = 80;
 /** Bound on one response case (a client that neither ends nor fails). */
 const RESPONSE_CASE_MS = 2_000;
 
+/** The case running on one client connection. */
+interface Case {
+  outcome: Outcome;
+  /** Called on every event of the case (restarts its quiet timer). */
+  touch: () => void;
+}
+
 interface Lane {
   port: number;
-  current: Outcome;
-  /** Called on every event of the current case (restarts its quiet timer). */
-  touch: () => void;
+  /** Running cases by the client's port; events of a connection no longer here are dropped. */
+  cases: Map<number, Case>;
   close(): Promise<void>;
 }
 
+const NO_CASE: Case = { outcome: { messages: [], refused: false }, touch: () => {} };
+
+function caseOf(lane: Lane, clientPort: number | undefined): Case {
+  return (clientPort === undefined ? undefined : lane.cases.get(clientPort)) ?? NO_CASE;
+}
+
 /** One request per HTTP server event, its body collected, `complete` when it ended. */
-function startMessage(lane: Lane, head: string, complete: boolean): Message {
+function startMessage(c: Case, head: string, complete: boolean): Message {
   const m: Message = { head, body: '', complete };
-  lane.current.messages.push(m);
-  lane.touch();
+  c.outcome.messages.push(m);
+  c.touch();
   return m;
 }
 
 async function weftLane(): Promise<Lane> {
-  const lane: Lane = { port: 0, current: { messages: [], refused: false }, touch: () => {}, close: async () => {} };
+  const lane: Lane = { port: 0, cases: new Map(), close: async () => {} };
   const server = new Http1Server({
     ...CORPUS_LIMITS,
     headersTimeoutMs: 30_000,
@@ -45,31 +60,33 @@ async function weftLane(): Promise<Lane> {
     keepAliveTimeoutMs: 30_000,
     checkIntervalMs: 10_000,
     onRequest(req, res) {
-      const m = startMessage(lane, `${req.method} ${req.url}`, false);
+      const c = caseOf(lane, req.remotePort);
+      const m = startMessage(c, `${req.method} ${req.url}`, false);
       const parts: Buffer[] = [];
       req.readBody({
-        onData: (c) => {
-          parts.push(Buffer.from(c));
+        onData: (chunk) => {
+          parts.push(Buffer.from(chunk));
           m.body = Buffer.concat(parts).toString('latin1');
-          lane.touch();
+          c.touch();
         },
         onEnd: () => {
           m.complete = true;
-          lane.touch();
+          c.touch();
           res.writeHead(200, { 'content-length': 2 });
           res.end('ok');
         },
-        onAbort: () => lane.touch(),
+        onAbort: () => c.touch(),
       });
     },
     refuse(socket, err) {
-      lane.current.refused = true;
-      lane.current.detail = `${err.code}: ${err.message}`;
-      lane.touch();
+      const c = caseOf(lane, socket.remotePort);
+      c.outcome.refused = true;
+      c.outcome.detail = `${err.code}: ${err.message}`;
+      c.touch();
       socket.destroy();
     },
     onConnect(socket, target) {
-      startMessage(lane, `CONNECT ${target}`, true);
+      startMessage(caseOf(lane, socket.remotePort), `CONNECT ${target}`, true);
       socket.destroy();
     },
   });
@@ -84,36 +101,38 @@ async function weftLane(): Promise<Lane> {
 }
 
 async function llhttpLane(): Promise<Lane> {
-  const lane: Lane = { port: 0, current: { messages: [], refused: false }, touch: () => {}, close: async () => {} };
+  const lane: Lane = { port: 0, cases: new Map(), close: async () => {} };
   const server = createHttpServer(
     { insecureHTTPParser: false, maxHeaderSize: CORPUS_LIMITS.maxHeaderBytes, requireHostHeader: false },
     (req, res) => {
-      const m = startMessage(lane, `${req.method} ${req.url}`, false);
+      const c = caseOf(lane, req.socket.remotePort);
+      const m = startMessage(c, `${req.method} ${req.url}`, false);
       const parts: Buffer[] = [];
-      req.on('data', (c: Buffer) => {
-        parts.push(c);
+      req.on('data', (chunk: Buffer) => {
+        parts.push(chunk);
         m.body = Buffer.concat(parts).toString('latin1');
-        lane.touch();
+        c.touch();
       });
       req.on('end', () => {
         m.complete = true;
-        lane.touch();
+        c.touch();
         res.writeHead(200, { 'content-length': 2 });
         res.end('ok');
       });
-      req.on('error', () => lane.touch());
+      req.on('error', () => c.touch());
     },
   );
   server.on('clientError', (err: Error & { code?: string }, socket: Socket) => {
     // Not refusals of what was sent: the end of input mid-message (the case settled and cut the connection),
     // and bytes after a request that closes the connection (our server ignores them without a word).
-    if (err.code !== 'HPE_INVALID_EOF_STATE' && err.code !== 'HPE_CLOSED_CONNECTION') lane.current.refused = true;
-    lane.current.detail = `${err.code}: ${err.message}`;
-    lane.touch();
+    const c = caseOf(lane, socket.remotePort);
+    if (err.code !== 'HPE_INVALID_EOF_STATE' && err.code !== 'HPE_CLOSED_CONNECTION') c.outcome.refused = true;
+    c.outcome.detail = `${err.code}: ${err.message}`;
+    c.touch();
     socket.destroy();
   });
   server.on('connect', (req: IncomingMessage, socket: Socket) => {
-    startMessage(lane, `CONNECT ${req.url}`, true);
+    startMessage(caseOf(lane, socket.remotePort), `CONNECT ${req.url}`, true);
     socket.destroy();
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -130,24 +149,30 @@ async function llhttpLane(): Promise<Lane> {
 function runRequestCase(lane: Lane, raw: Buffer): Promise<Outcome> {
   return new Promise((resolve) => {
     const outcome: Outcome = { messages: [], refused: false };
-    lane.current = outcome;
     let timer: NodeJS.Timeout | undefined;
+    let clientPort: number | undefined;
     const socket = connect(lane.port, '127.0.0.1');
     const settle = (): void => {
+      if (clientPort !== undefined) lane.cases.delete(clientPort);
+      c.touch = () => {};
       socket.destroy();
-      lane.touch = () => {};
       resolve(outcome);
     };
-    lane.touch = () => {
-      clearTimeout(timer);
-      timer = setTimeout(settle, SETTLE_MS);
+    const c: Case = {
+      outcome,
+      touch: () => {
+        clearTimeout(timer);
+        timer = setTimeout(settle, SETTLE_MS);
+      },
     };
     socket.on('error', () => {});
-    socket.on('data', () => lane.touch());
-    socket.on('close', () => lane.touch());
+    socket.on('data', () => c.touch());
+    socket.on('close', () => c.touch());
     socket.on('connect', () => {
+      clientPort = socket.localPort;
+      if (clientPort !== undefined) lane.cases.set(clientPort, c);
       socket.write(raw);
-      lane.touch();
+      c.touch();
     });
   });
 }

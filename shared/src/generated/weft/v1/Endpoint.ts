@@ -14,6 +14,7 @@ export interface Endpoint {
   'tags'?: (string)[];
   'metadata'?: ({[key: string]: string});
   'health'?: (_weft_v1_Health);
+  'protocol'?: (string);
 }
 
 export interface Endpoint__Output {
@@ -28,4 +29,5 @@ export interface Endpoint__Output {
   'tags': (string)[];
   'metadata': ({[key: string]: string});
   'health': (_weft_v1_Health__Output);
+  'protocol': (string);
 }

@@ -13,6 +13,7 @@ export interface Instance {
   'metadata'?: ({[key: string]: string});
   'health'?: (_weft_v1_Health);
   'agent_id'?: (string);
+  'protocol'?: (string);
 }
 
 export interface Instance__Output {
@@ -26,4 +27,5 @@ export interface Instance__Output {
   'metadata': ({[key: string]: string});
   'health': (_weft_v1_Health__Output);
   'agent_id': (string);
+  'protocol': (string);
 }
