@@ -25,7 +25,10 @@ export interface RegisterOptions {
   metadata?: Record<string, string>;
   zone?: string;
   weight?: number;
-  /** Admin API of the local agent; default $WEFT_AGENT or http://127.0.0.1:15000. */
+  /**
+   * Admin API of the local agent; default $WEFT_AGENT or http://127.0.0.1:15000.
+   * Its host must be `localhost`, `127.x.x.x` or `[::1]`: the agent refuses other Host names (403).
+   */
   agent?: string;
   /** Keep retrying while the agent is not reachable yet (it may start after us); default 30 s. */
   retryForMs?: number;

@@ -22,6 +22,7 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type Logger, MeshError, messageOf, PROMETHEUS_CONTENT_TYPE, parseLocalServiceSpec, ValidationError } from '@weft/shared';
 import type { ConfigView } from '../discovery/config-view.js';
+import { RequestLog } from '../proxy/request-log.js';
 import { refuseAdminRequest } from './admin-guard.js';
 import { BodyTooLargeError, MAX_BODY_BYTES, readBody, sendError, sendJson } from './http-json.js';
 import { healthCheckToJson, type LocalRegistration } from './local-registry.js';
@@ -72,10 +73,17 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
     hostAddresses: options.hostAddresses,
   });
   const routes = makeRoutes(options, targets);
+  // A page can make a browser send refused requests as fast as it likes: a few lines per cause and window, then a count.
+  const refusals = new RequestLog(logger);
   const server = http.createServer((req, res) => {
     const refused = refuseAdminRequest(req);
     if (refused) {
-      logger.warn('admin request refused', { method: req.method, url: req.url, code: refused.code, peer: req.socket.remoteAddress });
+      refusals.log('admin request refused', refused.code, {
+        method: req.method,
+        url: req.url,
+        header: refused.header,
+        peer: req.socket.remoteAddress,
+      });
       // Closing: the rest of a refused request's body is not worth reading.
       sendError(res, refused.status, refused.code, refused.message, { header: refused.header }, { connection: 'close' });
       return;
@@ -102,6 +110,7 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
     registrationTargets: targets,
     close: () =>
       new Promise<void>((resolve) => {
+        refusals.close();
         server.close(() => resolve());
         server.closeIdleConnections();
         // Admin calls are short; do not let a stuck client hold shutdown.
