@@ -29,7 +29,7 @@ function positiveInt(value: string | undefined, flag: string): number | undefine
   return n;
 }
 
-/** `--allow-remote-registrations` alone allows any address; with a value, the listed ones (checked by startAgent). */
+/** `--allow-remote-registrations` alone allows any address; with a value, only the listed addresses and CIDR blocks. */
 function remoteRegistrations(value: string | true | undefined): 'any' | string[] | undefined {
   if (value === undefined) return undefined;
   if (value === true) return 'any';
