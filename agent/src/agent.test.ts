@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -165,6 +165,69 @@ describe('startAgent', () => {
     } finally {
       await agent.close();
       await cp?.stop();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses registrations at its own admin, outbound and inbound ports, and drops a persisted one that points at them', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'weft-agent-'));
+    const cp = await TestControlPlane.start();
+    const adminPort = await freePort();
+    await writeFile(
+      join(dir, 'services.json'),
+      JSON.stringify({
+        version: 1,
+        services: [
+          { name: 'hijack', id: 'hijack-1', address: '127.0.0.1', port: adminPort },
+          { name: 'web', id: 'web-1', address: '127.0.0.1', port: 8080 },
+        ],
+      }),
+    );
+    const lines: string[] = [];
+    const agent = await startAgent({ ...options(dir, cp.port, lines), adminPort });
+    try {
+      const listed = (await admin(agent, 'GET', '/v1/services')).json.services as { id: string }[];
+      assert.deepEqual(
+        listed.map((s) => s.id),
+        ['web-1'],
+      );
+      const skipped = lines.map((l) => JSON.parse(l)).find((l) => l.msg === 'skipping persisted registration');
+      assert.equal(skipped?.instanceId, 'hijack-1');
+      assert.match(skipped?.error, /^port: \d+ is this agent's own admin port/);
+      for (const [name, port] of [
+        ['admin', agent.adminPort],
+        ['outbound', agent.outboundPort],
+        ['inbound', agent.inboundPort],
+      ] as const) {
+        const r = await admin(agent, 'POST', '/v1/services', { name: 'hijack', port });
+        assert.equal(r.status, 400, name);
+        assert.equal(r.json.field, 'port');
+        assert.match(String(r.json.message), new RegExp(`^port: ${port} is this agent's own ${name} port`));
+      }
+      const remote = await admin(agent, 'POST', '/v1/services', { name: 'db', port: 5432, address: '198.51.100.7' });
+      assert.equal(remote.status, 400);
+      assert.equal(remote.json.field, 'address');
+    } finally {
+      await agent.close();
+      await cp.stop();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('allows remote registrations only when told to, and names a bad allowance', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'weft-agent-'));
+    const cp = await TestControlPlane.start();
+    await assert.rejects(startAgent({ ...options(dir, cp.port, []), allowRemoteRegistrations: ['10.0.0.0/8', 'db.internal'] }), {
+      name: 'ValidationError',
+      field: 'allowRemoteRegistrations[1]',
+    });
+    const agent = await startAgent({ ...options(dir, cp.port, []), allowRemoteRegistrations: ['198.51.100.0/24'] });
+    try {
+      assert.equal((await admin(agent, 'POST', '/v1/services', { name: 'db', port: 5432, address: '198.51.100.7' })).status, 201);
+      assert.equal((await admin(agent, 'POST', '/v1/services', { name: 'db', port: 5433, address: '198.51.101.7' })).json.field, 'address');
+    } finally {
+      await agent.close();
+      await cp.stop();
       await rm(dir, { recursive: true, force: true });
     }
   });

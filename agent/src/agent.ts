@@ -13,6 +13,7 @@ import { DiscoveryClient } from './discovery/discovery-client.js';
 import { RegistrationSync } from './discovery/registration-sync.js';
 import { SnapshotStore } from './discovery/snapshot-store.js';
 import { type AdminServer, startAdminServer } from './local-api/admin-server.js';
+import { interfaceAddresses } from './local-api/host-addresses.js';
 import { LocalRegistry } from './local-api/local-registry.js';
 import { LocalServices } from './local-api/local-services.js';
 import { explainRequest, parseExplainQuery } from './policy/policy-explain.js';
@@ -110,7 +111,6 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     cleanup.push(() => sync.close(false));
     const services = new LocalServices({ agentId, zone, registry, sync, logger });
     cleanup.push(async () => services.close());
-    services.restore(persisted);
     discovery.onConnect(() => void sync.fullSync().catch(() => {}));
 
     let listenersUp = true;
@@ -121,6 +121,9 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
       view,
       logger,
       listenersUp: () => listenersUp,
+      proxyPorts: { outbound: outbound.port, inbound: inbound.port },
+      allowRemoteRegistrations: opts.allowRemoteRegistrations,
+      hostAddresses: () => [advertiseAddress, ...(opts.inboundHost ? [opts.inboundHost] : []), ...interfaceAddresses()],
       metrics: metricsRegistry,
       policy: {
         explain: (params) =>
@@ -133,6 +136,18 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
       },
     });
     cleanup.push(() => admin.close());
+    // Restored once every port is known, so an earlier run's registration of one of them is dropped, not served.
+    services.restore(
+      persisted.filter((spec) => {
+        try {
+          admin.registrationTargets.check(spec);
+          return true;
+        } catch (err) {
+          logger.warn('skipping persisted registration', { instanceId: spec.id, error: messageOf(err) });
+          return false;
+        }
+      }),
+    );
     discovery.start();
 
     logger.info('ready', { agentId, adminPort: admin.port, outboundPort: outbound.port, inboundPort: inbound.port, advertiseAddress });

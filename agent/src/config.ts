@@ -9,6 +9,7 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { type Logger, messageOf, ValidationError, validateAddress, validateInstanceId, validateZone } from '@weft/shared';
 import { readFileIfExists, writeFileAtomic } from './discovery/atomic-file.js';
+import { parseRemoteRegistrations, type RemoteRegistrations } from './local-api/registration-target.js';
 import { type ResilienceOptions, resolveResilience } from './proxy/resilience-options.js';
 
 export interface AgentOptions {
@@ -31,6 +32,12 @@ export interface AgentOptions {
   requestTimeoutMs: number;
   subscribeWaitMs: number;
   logger: Logger;
+  /**
+   * Addresses other than this host's that local registrations may point at:
+   * `'any'`, or IP addresses and CIDR blocks. Default: none (only loopback,
+   * `localhost`, the host's interface addresses and the advertise address).
+   */
+  allowRemoteRegistrations?: RemoteRegistrations;
   /** Retry, outlier and circuit-breaking settings; unset fields keep the defaults (agent/src/proxy/resilience-options.ts). */
   resilience?: Partial<ResilienceOptions>;
 }
@@ -57,6 +64,7 @@ export function validateAgentOptions(o: AgentOptions): void {
   if (!(o.subscribeWaitMs > 0)) throw new ValidationError('subscribeWaitMs', 'must be a positive number of milliseconds');
   if (!o.dataDir) throw new ValidationError('dataDir', 'is required');
   if (o.resilience !== undefined) resolveResilience(o.resilience);
+  if (o.allowRemoteRegistrations !== undefined) parseRemoteRegistrations(o.allowRemoteRegistrations, 'allowRemoteRegistrations');
 }
 
 /** The first non-internal IPv4 address of this host, else 127.0.0.1. */

@@ -1,3 +1,4 @@
 /** @weft/agent: one per host; proxies mesh traffic and registers the host's services. */
 export { AGENT_VERSION, type Agent, startAgent } from './agent.js';
 export type { AgentOptions } from './config.js';
+export { parseRemoteRegistrations, type RemoteRegistrations } from './local-api/registration-target.js';

@@ -27,7 +27,10 @@ export interface RegisterOptions {
   weight?: number;
   /** What the instance speaks: 'http' (default), 'http2', 'grpc' or 'tcp'. */
   protocol?: 'http' | 'http2' | 'grpc' | 'tcp';
-  /** Admin API of the local agent; default $WEFT_AGENT or http://127.0.0.1:15000. */
+  /**
+   * Admin API of the local agent; default $WEFT_AGENT or http://127.0.0.1:15000.
+   * Its host must be `localhost`, `127.x.x.x` or `[::1]`: the agent refuses other Host names (403).
+   */
   agent?: string;
   /** Keep retrying while the agent is not reachable yet (it may start after us); default 30 s. */
   retryForMs?: number;

@@ -223,7 +223,7 @@ describe('admin API', () => {
     const missing = await call(env, 'GET', '/nope');
     assert.equal(missing.status, 404);
     assert.equal(missing.json.error, 'not_found');
-    assert.equal((await call(env, 'PUT', '/v1/services')).status, 405);
+    assert.equal((await call(env, 'PUT', '/v1/services', {})).status, 405);
     assert.equal((await call(env, 'GET', '/v1/services/%E0%A4%A')).status, 400);
   });
 

@@ -13,15 +13,21 @@
  *   GET    /v1/policies        the traffic policies held, with versions and rejections
  *
  * Bad input gets a 4xx JSON answer naming the field; nothing a client sends
- * can crash the agent.
+ * can crash the agent. Before any route runs, admin-guard.ts refuses what a
+ * web page could make a local browser send (DNS rebinding, cross-site
+ * writes), and a registration may not point at the agent's own ports nor,
+ * unless allowed, at another host (registration-target.ts).
  */
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type Logger, MeshError, messageOf, PROMETHEUS_CONTENT_TYPE, parseLocalServiceSpec, ValidationError } from '@weft/shared';
 import type { ConfigView } from '../discovery/config-view.js';
+import { RequestLog } from '../proxy/request-log.js';
+import { refuseAdminRequest } from './admin-guard.js';
 import { BodyTooLargeError, MAX_BODY_BYTES, readBody, sendError, sendJson } from './http-json.js';
 import { healthCheckToJson, type LocalRegistration } from './local-registry.js';
 import type { LocalServices } from './local-services.js';
+import { RegistrationTargets, type RemoteRegistrations } from './registration-target.js';
 
 export interface AdminServerOptions {
   host?: string;
@@ -36,11 +42,22 @@ export interface AdminServerOptions {
   metrics?: { render(): string };
   /** Traffic policy: explain a request (throws ValidationError naming the parameter) and list what is held. */
   policy?: { explain(params: URLSearchParams): Promise<Record<string, unknown>>; dump(): Record<string, unknown> };
+  /**
+   * The agent's proxy listener ports, which a registration may not point at
+   * (the admin port itself is always refused).
+   */
+  proxyPorts?: { outbound?: number; inbound?: number };
+  /** Remote addresses registrations may use (`--allow-remote-registrations`); default none. */
+  allowRemoteRegistrations?: RemoteRegistrations;
+  /** This host's addresses besides loopback; default: its interfaces' (os.networkInterfaces()). */
+  hostAddresses?: () => readonly string[];
 }
 
 export interface AdminServer {
   readonly port: number;
   readonly address: string;
+  /** Where registrations may point; the agent checks restored registrations with it too. */
+  readonly registrationTargets: RegistrationTargets;
   close(): Promise<void>;
 }
 
@@ -48,8 +65,29 @@ type Handler = (req: IncomingMessage, res: ServerResponse, param: string) => Pro
 
 export async function startAdminServer(options: AdminServerOptions): Promise<AdminServer> {
   const logger = options.logger.child({ component: 'admin' });
-  const routes = makeRoutes(options);
+  // The admin port is known once listening (it may be 0 until then); routes only run after that.
+  let adminPort = 0;
+  const targets = new RegistrationTargets({
+    ownPorts: () => ({ admin: adminPort, ...options.proxyPorts }),
+    allowRemote: options.allowRemoteRegistrations,
+    hostAddresses: options.hostAddresses,
+  });
+  const routes = makeRoutes(options, targets);
+  // A page can make a browser send refused requests as fast as it likes: a few lines per cause and window, then a count.
+  const refusals = new RequestLog(logger);
   const server = http.createServer((req, res) => {
+    const refused = refuseAdminRequest(req);
+    if (refused) {
+      refusals.log('admin request refused', refused.code, {
+        method: req.method,
+        url: req.url,
+        header: refused.header,
+        peer: req.socket.remoteAddress,
+      });
+      // Closing: the rest of a refused request's body is not worth reading.
+      sendError(res, refused.status, refused.code, refused.message, { header: refused.header }, { connection: 'close' });
+      return;
+    }
     dispatch(routes, req, res).catch((err) => {
       logger.error('admin request failed', { method: req.method, url: req.url, error: messageOf(err) });
       sendError(res, 500, 'internal', `internal error: ${messageOf(err)}`);
@@ -65,11 +103,14 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
     });
   });
   const address = server.address() as AddressInfo;
+  adminPort = address.port;
   return {
     port: address.port,
     address: address.address,
+    registrationTargets: targets,
     close: () =>
       new Promise<void>((resolve) => {
+        refusals.close();
         server.close(() => resolve());
         server.closeIdleConnections();
         // Admin calls are short; do not let a stuck client hold shutdown.
@@ -85,7 +126,7 @@ interface Route {
   handler: Handler;
 }
 
-function makeRoutes(o: AdminServerOptions): Route[] {
+function makeRoutes(o: AdminServerOptions, targets: RegistrationTargets): Route[] {
   return [
     { method: 'GET', path: '/healthz', handler: (_q, res) => sendJson(res, 200, { status: 'ok', agentId: o.agentId }) },
     { method: 'GET', path: '/ready', handler: (_q, res) => ready(o, res) },
@@ -96,7 +137,7 @@ function makeRoutes(o: AdminServerOptions): Route[] {
       path: '/v1/services',
       handler: (_q, res) => sendJson(res, 200, { agentId: o.agentId, services: o.services.list().map(describe) }),
     },
-    { method: 'POST', path: '/v1/services', handler: (req, res) => register(o, req, res) },
+    { method: 'POST', path: '/v1/services', handler: (req, res) => register(o, targets, req, res) },
     {
       method: 'GET',
       path: '/v1/policies',
@@ -169,7 +210,7 @@ async function dispatch(routes: Route[], req: IncomingMessage, res: ServerRespon
   else sendError(res, 404, 'not_found', `no such endpoint: ${req.method} ${path}`);
 }
 
-async function register(o: AdminServerOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function register(o: AdminServerOptions, targets: RegistrationTargets, req: IncomingMessage, res: ServerResponse): Promise<void> {
   let body: Buffer;
   try {
     body = await readBody(req);
@@ -188,6 +229,7 @@ async function register(o: AdminServerOptions, req: IncomingMessage, res: Server
   }
   try {
     const spec = parseLocalServiceSpec(raw);
+    targets.check(spec);
     const result = await o.services.register(spec);
     sendJson(res, 201, result);
   } catch (err) {

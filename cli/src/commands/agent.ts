@@ -1,4 +1,4 @@
-import { startAgent } from '@weft/agent';
+import { parseRemoteRegistrations, startAgent } from '@weft/agent';
 import { createLogger, DefaultPorts, Defaults, parseDuration, parseHostPort, ValidationError, validateAddress } from '@weft/shared';
 import type { Command } from 'commander';
 import { parseFlag } from '../cli-error.js';
@@ -19,6 +19,7 @@ interface AgentFlags {
   perTryTimeout?: string;
   maxRequestsPerService?: string;
   maxPendingPerService?: string;
+  allowRemoteRegistrations?: string | true;
 }
 
 function positiveInt(value: string | undefined, flag: string): number | undefined {
@@ -26,6 +27,17 @@ function positiveInt(value: string | undefined, flag: string): number | undefine
   const n = Number(value);
   if (!/^\d+$/.test(value.trim()) || !(n > 0)) throw new ValidationError(flag, 'must be a positive integer');
   return n;
+}
+
+/** `--allow-remote-registrations` alone allows any address; with a value, only the listed addresses and CIDR blocks. */
+function remoteRegistrations(value: string | true | undefined): 'any' | string[] | undefined {
+  if (value === undefined) return undefined;
+  if (value === true) return 'any';
+  const list = value.split(',').map((s) => s.trim());
+  if (list.some((s) => s === ''))
+    throw new ValidationError('--allow-remote-registrations', 'expected addresses or CIDR blocks separated by commas');
+  parseRemoteRegistrations(list, '--allow-remote-registrations');
+  return list;
 }
 
 export function agentCommand(program: Command): void {
@@ -45,6 +57,10 @@ export function agentCommand(program: Command): void {
     .option('--per-try-timeout <duration>', 'longest wait for one try when a retry could follow (default 5s)')
     .option('--max-requests-per-service <n>', 'circuit breaking: requests in flight per destination service (default 1024)')
     .option('--max-pending-per-service <n>', 'circuit breaking: requests waiting for a response per destination service (default 1024)')
+    .option(
+      '--allow-remote-registrations [list]',
+      'let local registrations point at other hosts: all of them, or only these comma-separated addresses / CIDR blocks (default: this host only)',
+    )
     .action(async (o: AgentFlags) => {
       const logger = createLogger({ component: 'agent' });
       const options = parseFlag(() => ({
@@ -58,6 +74,7 @@ export function agentCommand(program: Command): void {
         agentId: o.agentId,
         zone: o.zone,
         requestTimeoutMs: parseDuration(o.requestTimeout, '--request-timeout'),
+        allowRemoteRegistrations: remoteRegistrations(o.allowRemoteRegistrations),
         subscribeWaitMs: Defaults.subscribeWaitMs,
         logger,
         resilience: {

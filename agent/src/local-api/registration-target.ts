@@ -1,0 +1,103 @@
+/**
+ * Where a registration may point. The agent forwards mesh traffic for a
+ * local instance to its address and port, and probes it there; so a
+ * registration aimed at the agent's own listeners would hand callers the
+ * admin API (or loop traffic through the proxy) under a service's name, and one
+ * aimed at another host would make this agent a relay to it.
+ *
+ * - The agent's own ports (admin, outbound, inbound) are refused on every
+ *   address of this host, and for every hostname (a name may resolve to this
+ *   host, and `127.1` or `2130706433` are names to the validator but
+ *   127.0.0.1 to the resolver).
+ * - The address must be this host's: loopback, `localhost`, an interface
+ *   address or the advertised address; unless the agent allows remote
+ *   registrations (all of them, or a list of addresses and CIDR blocks).
+ * - 0.0.0.0 and :: are refused outright: they name no host a service can be
+ *   reached on, and connect to this one.
+ */
+import { BlockList, isIP } from 'node:net';
+import { ValidationError } from '@weft/shared';
+import { canonicalIp, interfaceAddresses, isLoopbackIp, isLoopbackName, isUnspecifiedIp } from './host-addresses.js';
+
+/** `'any'`, or IP addresses and CIDR blocks (`10.0.0.0/8`, `fd00::/8`). */
+export type RemoteRegistrations = 'any' | readonly string[];
+
+export interface RegistrationTargetOptions {
+  /** The agent's listener ports by name (`admin`, `outbound`, `inbound`), read at each check. */
+  ownPorts: () => Readonly<Record<string, number | undefined>>;
+  /** Remote addresses a registration may use; default none. */
+  allowRemote?: RemoteRegistrations;
+  /** This host's addresses besides loopback; default: the interfaces' and nothing else. */
+  hostAddresses?: () => readonly string[];
+}
+
+export class RegistrationTargets {
+  private readonly remote: BlockList | 'any' | undefined;
+  private readonly hostAddresses: () => readonly string[];
+
+  constructor(private readonly options: RegistrationTargetOptions) {
+    this.remote = options.allowRemote === undefined ? undefined : parseRemoteRegistrations(options.allowRemote, 'allowRemoteRegistrations');
+    this.hostAddresses = options.hostAddresses ?? interfaceAddresses;
+  }
+
+  /** Throws a ValidationError naming `address` or `port` when the registration may not point there. */
+  check(target: { address: string; port: number }): void {
+    const { address, port } = target;
+    if (isUnspecifiedIp(address)) {
+      throw new ValidationError(
+        'address',
+        `${address} is not an address a service can be reached on; use the service's own address, e.g. 127.0.0.1`,
+      );
+    }
+    const ip = canonicalIp(address);
+    const local = ip === undefined ? isLoopbackName(address) : isLoopbackIp(ip) || this.isHostAddress(ip);
+    if (!local && !this.remoteAllowed(ip)) {
+      const how =
+        this.remote === undefined
+          ? '; the agent registers only services on this host unless started with --allow-remote-registrations'
+          : ", nor one the agent's --allow-remote-registrations list allows (hostnames never are)";
+      throw new ValidationError(
+        'address',
+        `${JSON.stringify(address)} is not an address of this host (loopback or an interface address)${how}`,
+      );
+    }
+    if (local || ip === undefined) {
+      for (const [name, own] of Object.entries(this.options.ownPorts())) {
+        if (own === port) {
+          throw new ValidationError(
+            'port',
+            `${port} is this agent's own ${name} port; a registration must point at the service, not at the agent`,
+          );
+        }
+      }
+    }
+  }
+
+  private isHostAddress(ip: string): boolean {
+    return this.hostAddresses().some((a) => canonicalIp(a) === ip);
+  }
+
+  private remoteAllowed(ip: string | undefined): boolean {
+    if (this.remote === 'any') return true;
+    if (this.remote === undefined || ip === undefined) return false;
+    return this.remote.check(ip, isIP(ip) === 6 ? 'ipv6' : 'ipv4');
+  }
+}
+
+/** Validates an allowance (`'any'` or addresses / CIDR blocks), naming `field` on error. */
+export function parseRemoteRegistrations(allow: RemoteRegistrations, field: string): BlockList | 'any' {
+  if (allow === 'any') return 'any';
+  const list = new BlockList();
+  allow.forEach((entry, i) => {
+    const [addr, bits, extra] = entry.trim().split('/');
+    const ip = canonicalIp(addr);
+    const family = ip === undefined ? 0 : isIP(ip);
+    const max = family === 6 ? 128 : 32;
+    const prefix = bits === undefined ? max : /^\d{1,3}$/.test(bits) ? Number(bits) : Number.NaN;
+    if (ip === undefined || extra !== undefined || !(prefix >= 0 && prefix <= max)) {
+      throw new ValidationError(`${field}[${i}]`, `expected an IP address or CIDR block (10.0.0.0/8), got ${JSON.stringify(entry)}`);
+    }
+    list.addSubnet(ip, prefix, family === 6 ? 'ipv6' : 'ipv4');
+  });
+  return list;
+}

@@ -1,0 +1,104 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { after, before, describe, test } from 'node:test';
+import { WEFT_BIN } from '@weft/cli/demo/weft-process';
+import { RegistrationError, register } from '@weft/client';
+import { type AgentProc, type ControlPlaneProc, echoHandler, getJson, Mesh, send, servicesAtControlPlane, waitFor } from './harness.js';
+
+function weft(...args: string[]) {
+  return spawnSync(process.execPath, [WEFT_BIN, ...args], { encoding: 'utf8', timeout: 20_000 });
+}
+
+async function localIds(agent: AgentProc): Promise<string[]> {
+  const data = await getJson<{ services: { id: string }[] }>(agent.adminPort, '/v1/services');
+  return data.services.map((s) => s.id);
+}
+
+describe("a real agent's admin API", () => {
+  const mesh = new Mesh();
+  let cp: ControlPlaneProc;
+  let a: AgentProc;
+
+  before(async () => {
+    cp = await mesh.controlPlane();
+    a = await mesh.agent('agent-a', cp.grpcPort);
+  });
+  after(() => mesh.close());
+
+  test('the Node helper registers (JSON, loopback Host) and deregisters (a DELETE without a body)', async () => {
+    const svc = await mesh.service(echoHandler('orders-1'));
+    const reg = await register({
+      name: 'orders',
+      port: svc.port,
+      id: 'orders-1',
+      agent: `127.0.0.1:${a.adminPort}`,
+      deregisterOnSignal: false,
+    });
+    assert.equal(reg.id, 'orders-1');
+    await waitFor('orders at the control plane', async () => (await servicesAtControlPlane(cp)).get('orders')?.includes('orders-1'));
+    await reg.deregister();
+    assert.deepEqual(await localIds(a), []);
+  });
+
+  test('the Node helper and weft register report a registration at the agent itself, naming the field', async () => {
+    await assert.rejects(
+      register({ name: 'hijack', port: a.adminPort, agent: `http://localhost:${a.adminPort}`, deregisterOnSignal: false, retryForMs: 0 }),
+      (err: unknown) =>
+        err instanceof RegistrationError && err.status === 400 && err.field === 'port' && /own admin port/.test(err.message),
+    );
+    const r = weft('register', '--name', 'hijack', '--port', String(a.inboundPort), '--agent', `localhost:${a.adminPort}`);
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(r.stderr, new RegExp(`port: ${a.inboundPort} is this agent's own inbound port`));
+    const remote = weft('register', '--name', 'db', '--port', '5432', '--address', '198.51.100.7', '--agent', `127.0.0.1:${a.adminPort}`);
+    assert.equal(remote.status, 2, remote.stderr);
+    assert.match(remote.stderr, /address: "198\.51\.100\.7" is not an address of this host/);
+    assert.deepEqual(await localIds(a), []);
+  });
+
+  test('refuses what a web page could make a browser send: a rebound Host, a cross-origin simple POST', async () => {
+    const rebound = await send({ port: a.adminPort, path: '/config', headers: { host: `attacker.example:${a.adminPort}` } });
+    assert.equal(rebound.status, 403);
+    assert.equal(rebound.headers['x-weft-error'], 'non_loopback_host');
+    const csrf = await send({
+      port: a.adminPort,
+      path: '/v1/services',
+      method: 'POST',
+      headers: { origin: 'http://attacker.example', 'content-type': 'text/plain' },
+      body: JSON.stringify({ name: 'planted', port: 9999 }),
+    });
+    assert.equal(csrf.status, 403);
+    assert.equal(JSON.parse(csrf.body.toString()).error, 'cross_origin');
+    const noOrigin = await send({
+      port: a.adminPort,
+      path: '/v1/services',
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: JSON.stringify({ name: 'planted', port: 9999 }),
+    });
+    assert.equal(noOrigin.status, 415);
+    assert.deepEqual(await localIds(a), []);
+  });
+
+  test('--allow-remote-registrations lets registrations point at the listed blocks only', async () => {
+    const b = await mesh.agent('agent-b', cp.grpcPort, ['--allow-remote-registrations', '198.51.100.0/24']);
+    const ok = weft(
+      'register',
+      '--name',
+      'db',
+      '--port',
+      '5432',
+      '--address',
+      '198.51.100.7',
+      '--agent',
+      `127.0.0.1:${b.adminPort}`,
+      '--json',
+    );
+    assert.equal(ok.status, 0, ok.stderr);
+    const no = weft('register', '--name', 'db', '--port', '5432', '--address', '203.0.113.7', '--agent', `127.0.0.1:${b.adminPort}`);
+    assert.equal(no.status, 2);
+    assert.match(no.stderr, /address: .*--allow-remote-registrations list/);
+    const bad = weft('agent', '--allow-remote-registrations', '10.0.0.0/8,db.internal', '--admin-port', '0');
+    assert.equal(bad.status, 2);
+    assert.match(bad.stderr, /--allow-remote-registrations\[1\]: expected an IP address or CIDR block/);
+  });
+});
