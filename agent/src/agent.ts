@@ -15,6 +15,7 @@ import { SnapshotStore } from './discovery/snapshot-store.js';
 import { type AdminServer, startAdminServer } from './local-api/admin-server.js';
 import { LocalRegistry } from './local-api/local-registry.js';
 import { LocalServices } from './local-api/local-services.js';
+import { AccessView } from './policy/policy-access-view.js';
 import { explainRequest, parseExplainQuery } from './policy/policy-explain.js';
 import { OutboundPolicy } from './policy/policy-outbound.js';
 import { PolicyView } from './policy/policy-view.js';
@@ -67,6 +68,12 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     // One registry for the whole agent, served by the admin API at /metrics.
     const metricsRegistry = new MetricsRegistry();
     const resilience = resolveResilience(opts.resilience);
+    const accessView = new AccessView(policies, view);
+    const enforceAccess = opts.access?.enforce === true;
+    if (enforceAccess)
+      logger.warn('access policy enforced', {
+        identities: opts.access?.testIdentify ? 'test hook' : 'none (every source unauthenticated)',
+      });
     const proxyOptions = {
       agentId,
       endpoints: view,
@@ -75,6 +82,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
       requestTimeoutMs: opts.requestTimeoutMs,
       resilience,
       metrics: new ProxyMetrics(metricsRegistry),
+      access: { enforce: enforceAccess, policy: accessView, identify: opts.access?.testIdentify },
     };
     const inbound: Listener = await startInboundListener({
       ...proxyOptions,
@@ -124,11 +132,17 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
       metrics: metricsRegistry,
       policy: {
         explain: (params) =>
-          explainRequest(parseExplainQuery(params), outboundPolicy, view, {
-            requestTimeoutMs: opts.requestTimeoutMs,
-            perTryTimeoutMs: resilience.perTryTimeoutMs,
-            maxRetries: resilience.maxRetries,
-          }),
+          explainRequest(
+            parseExplainQuery(params),
+            outboundPolicy,
+            view,
+            {
+              requestTimeoutMs: opts.requestTimeoutMs,
+              perTryTimeoutMs: resilience.perTryTimeoutMs,
+              maxRetries: resilience.maxRetries,
+            },
+            { view: accessView, enforced: enforceAccess },
+          ),
         dump: () => policies.dump(),
       },
     });

@@ -53,7 +53,10 @@ export function parseSpiffeId(v: string, field: string, allowWildcard = false): 
     throw new ValidationError(field, `invalid SPIFFE ID ${JSON.stringify(v)}: expected spiffe://<trust-domain>/svc/<name> or /agent/<id>`);
   const [, trustDomain, kind, name] = m;
   if (!TRUST_DOMAIN.test(trustDomain))
-    throw new ValidationError(field, `invalid trust domain ${JSON.stringify(trustDomain)}: use lowercase letters, digits, '.', '-' and '_'`);
+    throw new ValidationError(
+      field,
+      `invalid trust domain ${JSON.stringify(trustDomain)}: use lowercase letters, digits, '.', '-' and '_'`,
+    );
   if (!(allowWildcard && name === '*')) {
     if (kind === 'svc') validateServiceName(name, field);
     else validateInstanceId(name, field);
@@ -68,9 +71,7 @@ export function serviceSpiffeId(trustDomain: string, service: string): string {
 /** An authenticated identity from a SPIFFE ID (what the mTLS listener builds from a verified certificate). */
 export function identityFromSpiffeId(spiffeId: string): SourceIdentity {
   const p = parseSpiffeId(spiffeId, 'spiffeId');
-  return p.kind === 'svc'
-    ? { spiffeId, service: p.name, authenticated: true }
-    : { spiffeId, agentId: p.name, authenticated: true };
+  return p.kind === 'svc' ? { spiffeId, service: p.name, authenticated: true } : { spiffeId, agentId: p.name, authenticated: true };
 }
 
 /** How an identity reads in logs, bodies and explain. */

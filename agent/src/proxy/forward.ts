@@ -33,9 +33,10 @@ import { ClientGone, DeadlineExceeded, UpstreamTry } from './upstream-try.js';
  * answer); `unsent` = the connection closed before one byte of the request
  * was written (the app cannot have seen it); `stale` = a reused keep-alive
  * connection the server had just closed as we wrote (the app very probably
- * never read it, see stale-connection.ts).
+ * never read it, see stale-connection.ts); `refused` = the access check of a
+ * local instance refused the request before it was sent (access-gate.ts).
  */
-export type FailureKind = 'connect' | 'unsent' | 'stale' | 'reset' | 'timeout' | 'aborted' | 'invalid';
+export type FailureKind = 'connect' | 'unsent' | 'stale' | 'reset' | 'timeout' | 'aborted' | 'invalid' | 'refused';
 
 /** Where a response body is written (an Http1Response; node's ServerResponse fits too). */
 export interface ResponseSink {

@@ -6,6 +6,7 @@
  */
 import { MetricsRegistry } from '@weft/shared';
 import type { Listener, ProxyOptions } from '../contracts.js';
+import { AccessGate } from './access-gate.js';
 import { inboundStrategy } from './inbound-strategy.js';
 import { startListenerServer } from './listener-server.js';
 import { ProxyMetrics } from './proxy-metrics.js';
@@ -30,12 +31,14 @@ export async function startInboundListener(opts: InboundOptions): Promise<Listen
   const requestLog = new RequestLog(logger);
   const pools = new UpstreamPools();
   const metrics = opts.metrics ?? new ProxyMetrics(new MetricsRegistry());
+  const access = opts.access?.enforce ? new AccessGate(opts.access.policy, metrics, requestLog) : undefined;
   const strategy = inboundStrategy({
     agentId: opts.agentId,
     local: opts.local,
     pools,
     metrics,
     maxReplayBodyBytes: opts.resilience?.maxReplayBodyBytes ?? DEFAULT_RESILIENCE.maxReplayBodyBytes,
+    access,
   });
   return startListenerServer({
     name: 'inbound',
@@ -50,6 +53,7 @@ export async function startInboundListener(opts: InboundOptions): Promise<Listen
       requestTimeoutMs: opts.requestTimeoutMs,
     }),
     limits: opts.limits,
+    identify: opts.access?.identify,
     onClosed: (graceful) => {
       requestLog.close();
       return pools.close(graceful);

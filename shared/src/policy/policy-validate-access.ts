@@ -10,7 +10,7 @@ import { ValidationError } from '../errors.js';
 import { parseSpiffeId } from '../identity.js';
 import { validateServiceName } from '../validate.js';
 import type { AccessAction, AccessMatch, AccessMode, AccessRule } from './policy-types.js';
-import { at, defined, list, obj, type Problems, PolicyLimits, str } from './policy-validate-fields.js';
+import { at, defined, list, obj, PolicyLimits, type Problems, str } from './policy-validate-fields.js';
 import { METHODS, method, pathMatch, RULE_NAME } from './policy-validate-routes.js';
 
 export const ACCESS_ACTIONS: readonly AccessAction[] = ['allow', 'deny'];
@@ -26,7 +26,8 @@ export function accessSource(v: unknown, path: string): string {
     parseSpiffeId(s, path, true);
     return s;
   }
-  if (s.includes('*')) throw new ValidationError(path, `"*" stands alone ("*") or ends a SPIFFE ID (spiffe://<td>/svc/*), got ${JSON.stringify(s)}`);
+  if (s.includes('*'))
+    throw new ValidationError(path, `"*" stands alone ("*") or ends a SPIFFE ID (spiffe://<td>/svc/*), got ${JSON.stringify(s)}`);
   return validateServiceName(s, path);
 }
 

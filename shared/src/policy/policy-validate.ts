@@ -26,6 +26,7 @@ import {
   type RoutesDocument,
   type ServicePolicyDocument,
 } from './policy-types.js';
+import { accessMode, accessRules } from './policy-validate-access.js';
 import {
   at,
   defined,
@@ -42,11 +43,10 @@ import {
   problemsOf,
   str,
 } from './policy-validate-fields.js';
-import { accessMode, accessRules } from './policy-validate-access.js';
 import { rules } from './policy-validate-routes.js';
 
-export { type FieldProblem, PolicyLimits, PolicyValidationError, problemsOf } from './policy-validate-fields.js';
 export { ACCESS_ACTIONS, ACCESS_MODES } from './policy-validate-access.js';
+export { type FieldProblem, PolicyLimits, PolicyValidationError, problemsOf } from './policy-validate-fields.js';
 export { RETRY_CONDITIONS } from './policy-validate-routes.js';
 export const LB_POLICIES = ['least-request', 'round-robin', 'consistent-hash'] as const;
 
