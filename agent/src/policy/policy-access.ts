@@ -122,7 +122,7 @@ function byRule(service: string, rule: CompiledAccessRule, source: SourceIdentit
   return {
     decision: allowed ? 'allow' : mode === 'shadow' ? 'shadow_deny' : 'deny',
     ruleId: rule.id,
-    reason: `${describeSource(source)} ${allowed ? 'may' : 'may not'} call service ${service}: rule ${rule.id}${named} ${rule.action}s it`,
+    reason: `${describeSource(source)} ${allowed ? 'may' : 'may not'} call service ${service}: rule ${rule.id}${named} ${allowed ? 'allows' : 'denies'} it`,
   };
 }
 
