@@ -2,7 +2,9 @@
  * The inbound listener (host address): mesh traffic from other agents, on
  * the one request pipeline (request-pipeline.ts) with the inbound strategy
  * (inbound-strategy.ts) and the inbound error mapping, which marks the
- * agent's own answers (respond.ts).
+ * agent's own answers (respond.ts). With access enforced (opts.access), the
+ * strategy decides each request with the source identity `identify` reads
+ * from the connection (access-policy.ts).
  */
 import { MetricsRegistry } from '@weft/shared';
 import type { Listener, ProxyOptions } from '../contracts.js';
