@@ -124,6 +124,9 @@ export async function explainRequest(
   });
   const pathAndQuery = `${url.pathname}${url.search}`;
   const { path, query } = matchTarget(pathAndQuery);
+  // A service this agent never called: subscribe (policy with endpoints) and wait, so explain shows the policy in force.
+  const pending = access?.view.ready(service);
+  if (pending !== undefined) await pending;
   const compiled = policy.view.get(service);
   const rejected = policy.view.rejection(service) ?? null;
   const base = {
