@@ -35,7 +35,7 @@ export function controlPlaneCommand(program: Command): void {
     .option('--restart-grace <duration>', 'after a restart, how long known agents get to reconnect', `${Defaults.restartGraceMs / 1000}s`)
     .option(
       '--default-access <mode>',
-      `what agents do with a request no AccessPolicy rule decides: ${DEFAULT_ACCESS_MODES.join(' | ')} (any mesh identity, never an unauthenticated one)`,
+      `what agents do with a request no AccessPolicy rule decides: ${DEFAULT_ACCESS_MODES.join(' | ')} (all-authenticated: any mesh identity, never an unauthenticated one)`,
       DEFAULT_ACCESS,
     )
     .action(async (o: ControlPlaneFlags) => {
