@@ -16,6 +16,7 @@ import { type AdminServer, startAdminServer } from './local-api/admin-server.js'
 import { interfaceAddresses } from './local-api/host-addresses.js';
 import { LocalRegistry } from './local-api/local-registry.js';
 import { LocalServices } from './local-api/local-services.js';
+import { AccessView } from './policy/policy-access-view.js';
 import { explainRequest, parseExplainQuery } from './policy/policy-explain.js';
 import { OutboundPolicy } from './policy/policy-outbound.js';
 import { PolicyView } from './policy/policy-view.js';
@@ -68,6 +69,12 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     // One registry for the whole agent, served by the admin API at /metrics.
     const metricsRegistry = new MetricsRegistry();
     const resilience = resolveResilience(opts.resilience);
+    const accessView = new AccessView(policies, view);
+    const enforceAccess = opts.access?.enforce === true;
+    if (enforceAccess)
+      logger.warn('access policy enforced', {
+        identities: opts.access?.testIdentify ? 'test hook' : 'none (every source unauthenticated)',
+      });
     const proxyOptions = {
       agentId,
       endpoints: view,
@@ -76,6 +83,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
       requestTimeoutMs: opts.requestTimeoutMs,
       resilience,
       metrics: new ProxyMetrics(metricsRegistry),
+      access: { enforce: enforceAccess, policy: accessView, identify: opts.access?.testIdentify },
     };
     const inbound: Listener = await startInboundListener({
       ...proxyOptions,
@@ -127,11 +135,17 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
       metrics: metricsRegistry,
       policy: {
         explain: (params) =>
-          explainRequest(parseExplainQuery(params), outboundPolicy, view, {
-            requestTimeoutMs: opts.requestTimeoutMs,
-            perTryTimeoutMs: resilience.perTryTimeoutMs,
-            maxRetries: resilience.maxRetries,
-          }),
+          explainRequest(
+            parseExplainQuery(params),
+            outboundPolicy,
+            view,
+            {
+              requestTimeoutMs: opts.requestTimeoutMs,
+              perTryTimeoutMs: resilience.perTryTimeoutMs,
+              maxRetries: resilience.maxRetries,
+            },
+            { view: accessView, enforced: enforceAccess },
+          ),
         dump: () => policies.dump(),
       },
     });

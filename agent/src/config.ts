@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { type Logger, messageOf, ValidationError, validateAddress, validateInstanceId, validateZone } from '@weft/shared';
 import { readFileIfExists, writeFileAtomic } from './discovery/atomic-file.js';
 import { parseRemoteRegistrations, type RemoteRegistrations } from './local-api/registration-target.js';
+import type { SourceIdentifier } from './proxy/access-policy.js';
 import { type ResilienceOptions, resolveResilience } from './proxy/resilience-options.js';
 
 export interface AgentOptions {
@@ -40,6 +41,22 @@ export interface AgentOptions {
   allowRemoteRegistrations?: RemoteRegistrations;
   /** Retry, outlier and circuit-breaking settings; unset fields keep the defaults (agent/src/proxy/resilience-options.ts). */
   resilience?: Partial<ResilienceOptions>;
+  /**
+   * Access policy enforcement (docs/access-policy.md). Off by default and
+   * not reachable from the command line: until the mTLS hop and the local
+   * apps' proxy credentials establish who sends a request, every source is
+   * unauthenticated and the mesh default would refuse everything.
+   */
+  access?: {
+    enforce: boolean;
+    /**
+     * TEST ONLY: supplies the source identity of each request on both
+     * listeners, standing in for the certificate / credential the listeners
+     * will read once mTLS lands. Set only by tests that start the agent in
+     * process; no flag, environment variable or header sets it.
+     */
+    testIdentify?: SourceIdentifier;
+  };
 }
 
 export const AGENT_ID_FILE = 'agent-id';

@@ -4,6 +4,7 @@
  * it can be tested with real listeners and a hand-built view.
  */
 import type { Endpoint, Logger } from '@weft/shared';
+import type { AccessOptions } from './proxy/access-policy.js';
 
 /** An immutable snapshot of one service's endpoints, as last accepted from the control plane. */
 export interface ServiceSnapshot {
@@ -46,6 +47,8 @@ export interface ProxyOptions {
   logger: Logger;
   /** Whole-request deadline (retries included). */
   requestTimeoutMs: number;
+  /** Access policy enforcement (off unless `enforce`); see proxy/access-policy.ts. */
+  access?: AccessOptions;
 }
 
 /** A listening server the agent owns; close() stops accepting and drains in-flight requests. */

@@ -5,7 +5,8 @@
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Logger } from '@weft/shared';
+import type { DefaultAccess, Logger } from '@weft/shared';
+import { meshSettingsEntry } from './registry/mesh-settings.js';
 import { PolicyRegistry } from './registry/policy-registry.js';
 import { Registry } from './registry/registry.js';
 import { type RunningGrpcServer, startGrpcServer } from './server/grpc-server.js';
@@ -30,6 +31,8 @@ export interface ControlPlaneOptions {
   logger: Logger;
   /** Group commit: how long the first write of a batch waits for others; 0 (default) = the same event-loop turn. */
   writeBatchWindowMs?: number;
+  /** What agents do with a request no AccessPolicy rule decides; default all-authenticated ("mesh/settings"). */
+  defaultAccess?: DefaultAccess;
 }
 
 export interface ControlPlane {
@@ -56,6 +59,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     batching: { windowMs: opts.writeBatchWindowMs, onBatch: metrics.onBatch },
     onAgentRemoved: (agentId) => rejections.forgetAgent(agentId),
   });
+  const settings = meshSettingsEntry({ defaultAccess: opts.defaultAccess });
   const policyStore = PolicyStore.on(db);
   const policies = new PolicyRegistry(policyStore, { instanceTags: (s) => registry.service(s)?.endpoints.map((e) => e.tags) }, log);
   let grpcServer: RunningGrpcServer | undefined;
@@ -78,6 +82,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
       logger: log,
       rejections,
       observer: metrics.streamObserver,
+      settings: { entry: () => settings },
     });
     metrics.bind(registry, grpcServer.streams);
     httpApi = await startHttpApi({
@@ -96,7 +101,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
 
   const grpcPort = grpcServer.port;
   const httpPort = httpApi.port;
-  log.info('ready', { grpcPort, httpPort, dataDir: opts.dataDir });
+  log.info('ready', { grpcPort, httpPort, dataDir: opts.dataDir, defaultAccess: settings.defaultAccess });
 
   let closing: Promise<void> | undefined;
   return {

@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import type { Logger } from '@weft/shared';
+import type { DefaultAccess, Logger } from '@weft/shared';
 import { loadWeftProto, silentLogger } from '@weft/shared';
 import type { DiscoveryClient } from '@weft/shared/generated/weft/v1/Discovery';
 import type { DiscoveryRequest } from '@weft/shared/generated/weft/v1/DiscoveryRequest';
@@ -31,7 +31,7 @@ export interface Harness {
 }
 
 export async function startHarness(
-  opts: { dataDir?: string; leaseTtlMs?: number; restartGraceMs?: number; logger?: Logger } = {},
+  opts: { dataDir?: string; leaseTtlMs?: number; restartGraceMs?: number; logger?: Logger; defaultAccess?: DefaultAccess } = {},
 ): Promise<Harness> {
   const dir = opts.dataDir ? { path: opts.dataDir, remove: () => {} } : tempDir();
   const cp = await startControlPlane({
@@ -42,6 +42,7 @@ export async function startHarness(
     leaseTtlMs: opts.leaseTtlMs ?? 60_000,
     restartGraceMs: opts.restartGraceMs ?? 60_000,
     logger: opts.logger ?? silentLogger,
+    defaultAccess: opts.defaultAccess,
   });
   const proto = loadWeftProto();
   const addr = `127.0.0.1:${cp.grpcPort}`;

@@ -28,6 +28,8 @@ export const MeshErrorCode = {
   upstreamProtocolError: 'upstream_protocol_error',
   /** The upstream switched protocols (101) to a request that did not ask to upgrade, or upgrades are not carried. */
   upgradeNotSupported: 'upgrade_not_supported',
+  /** Access policy: the destination's AccessPolicy (or the mesh default) does not let this source call it. */
+  forbidden: 'forbidden',
   /** A bug in the mesh itself; logged with details. */
   internal: 'internal',
 } as const;
@@ -49,6 +51,7 @@ const MESH_HTTP_STATUS: Record<MeshErrorCode, number> = {
   upstream_protocol_error: 502,
   upgrade_not_supported: 502,
   body_too_large: 413,
+  forbidden: 403,
   internal: 500,
 };
 

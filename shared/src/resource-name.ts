@@ -1,6 +1,7 @@
 /**
  * Names of resources on the discovery stream: "<type>/<service>", with type
- * "endpoints" (a service's endpoints) or "policy" (its traffic policy). The
+ * "endpoints" (a service's endpoints) or "policy" (its traffic policy), and
+ * the one mesh-wide "mesh/settings" (MESH_SETTINGS_RESOURCE). The
  * control plane and the agent build and split names only through these
  * functions, so the format lives in one place.
  */
@@ -9,6 +10,9 @@ import { validateServiceName } from './validate.js';
 export const RESOURCE_TYPE_ENDPOINTS = 'endpoints';
 export const RESOURCE_TYPE_POLICY = 'policy';
 export type ResourceType = typeof RESOURCE_TYPE_ENDPOINTS | typeof RESOURCE_TYPE_POLICY;
+
+/** The control plane's mesh-wide settings (MeshSettings): one resource, subscribed by every agent on every stream. */
+export const MESH_SETTINGS_RESOURCE = 'mesh/settings';
 
 export function endpointsResourceName(service: string): string {
   return `${RESOURCE_TYPE_ENDPOINTS}/${service}`;

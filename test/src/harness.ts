@@ -39,7 +39,7 @@ export class Mesh {
   readonly dir = mkdtempSync(join(tmpdir(), 'weft-e2e-'));
 
   async controlPlane(
-    options: { leaseTtl?: string; restartGrace?: string; grpcPort?: number; dataDir?: string } = {},
+    options: { leaseTtl?: string; restartGrace?: string; grpcPort?: number; dataDir?: string; extra?: string[] } = {},
   ): Promise<ControlPlaneProc> {
     const dataDir = options.dataDir ?? join(this.dir, 'control-plane');
     const p = await spawnWeft([
@@ -56,6 +56,7 @@ export class Mesh {
       options.leaseTtl ?? '3s',
       '--restart-grace',
       options.restartGrace ?? '10s',
+      ...(options.extra ?? []),
     ]);
     this.procs.push(p);
     return Object.assign(p, { grpcPort: Number(p.ready.grpcPort), httpPort: Number(p.ready.httpPort), dataDir });

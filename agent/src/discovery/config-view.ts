@@ -63,6 +63,8 @@ export interface ConfigDump {
 /** Resources subscribed together with each service's endpoints (the traffic policy: agent/src/policy). */
 export interface CompanionResources {
   namesFor(service: string): string[];
+  /** Names subscribed on every stream whatever services are called ("mesh/settings"). */
+  baseNames?(): string[];
   /** name -> version held. */
   versions(): Record<string, string>;
 }
@@ -161,7 +163,7 @@ export class ConfigView implements EndpointSource {
 
   /** Resource names this agent subscribes to (sent as the first request of every stream). */
   subscriptions(): string[] {
-    return [...this.subscribed].flatMap((s) => this.namesOf(s));
+    return [...(this.companion?.baseNames?.() ?? []), ...[...this.subscribed].flatMap((s) => this.namesOf(s))];
   }
 
   /** Resource name -> version of every resource held (the first request's initial_versions). */

@@ -7,31 +7,20 @@
  * received version; a bundle that fails here is NACKed (the previous version
  * stays in force).
  */
-import {
-  compilePolicyRegex,
-  type PolicyBundle,
-  type PolicyRegex,
-  parseDuration,
-  type Rule,
-  type ServicePolicyDocument,
-  type ValueMatch,
-} from '@weft/shared';
+import { compilePolicyRegex, type PolicyBundle, parseDuration, type Rule, type ServicePolicyDocument, type ValueMatch } from '@weft/shared';
 import { type HashOn, lbPolicyName } from '../proxy/lb-policies.js';
 import { findLbPolicy, type LbPolicy } from '../proxy/lb-policy.js';
 import type { RetryCondition, RouteRetry } from '../proxy/retry-policy.js';
 import type { ServiceOverrides } from '../proxy/service-resilience.js';
+import { type CompiledAccess, compileAccess } from './policy-access.js';
+import { type CompiledValueMatch, compileConditions, type MatchConditions } from './policy-conditions.js';
+
+export type { CompiledValueMatch, MatchConditions };
+
 import { TokenBucket } from './token-bucket.js';
 
 /** Backoff of a rule that sets `retry` without `backoff` (Envoy's defaults). */
 export const DEFAULT_RETRY_BACKOFF = Object.freeze({ baseMs: 25, maxMs: 250 });
-
-export interface CompiledValueMatch {
-  name: string;
-  exact?: string;
-  regex?: PolicyRegex;
-  /** true: must be present; false: must be absent. */
-  present?: boolean;
-}
 
 export interface CompiledDestination {
   service: string;
@@ -42,17 +31,11 @@ export interface CompiledDestination {
   weight: number;
 }
 
-export interface CompiledRule {
+export interface CompiledRule extends MatchConditions {
   /** "<service>/<index>" — names the rule in x-weft-error and explain. */
   readonly id: string;
   readonly index: number;
   readonly source: Rule;
-  readonly pathExact?: string;
-  readonly pathPrefix?: string;
-  readonly pathRegex?: PolicyRegex;
-  readonly methods?: ReadonlySet<string>;
-  readonly headers: readonly CompiledValueMatch[];
-  readonly query: readonly CompiledValueMatch[];
   readonly destinations: readonly CompiledDestination[];
   /** Running sums of weights, same order as destinations. */
   readonly cumulative: readonly number[];
@@ -76,6 +59,8 @@ export interface CompiledPolicy {
   readonly lb?: { policy: LbPolicy; hashOn?: HashOn };
   /** ServicePolicy.circuitBreaker / outlierDetection; undefined = the agent's defaults. */
   readonly overrides?: ServiceOverrides;
+  /** The service's AccessPolicy; undefined = the mesh default decides every request. */
+  readonly access?: CompiledAccess;
 }
 
 function valueMatches(list: readonly ValueMatch[] | undefined): CompiledValueMatch[] {
@@ -106,10 +91,7 @@ function compileRule(service: string, rule: Rule, index: number): CompiledRule {
     id: `${service}/${index}`,
     index,
     source: rule,
-    pathExact: path?.exact,
-    pathPrefix: path?.prefix,
-    pathRegex: path?.regex === undefined ? undefined : compilePolicyRegex(path.regex),
-    methods: rule.match?.methods ? new Set(rule.match.methods) : undefined,
+    ...compileConditions(path, rule.match?.methods),
     headers: valueMatches(rule.match?.headers),
     query: valueMatches(rule.match?.query),
     destinations,
@@ -178,5 +160,6 @@ export function compilePolicy(bundle: PolicyBundle, version: string): CompiledPo
     servicePolicy: bundle.policy,
     lb: compileLb(bundle.policy),
     overrides: compileOverrides(bundle.policy, version),
+    access: bundle.access === undefined ? undefined : compileAccess(bundle.access),
   });
 }

@@ -5,11 +5,22 @@
  * it holds now — not a re-implementation. It reports the rule that matched and
  * why each earlier one did not, the destinations with weights, the candidate
  * endpoints with health, ejection and load, the timeouts, retry and fault
- * settings, and the rate limit. Nothing is sent and no token is taken.
+ * settings, the rate limit, and the access decision for the `from` source
+ * (policy-access.ts: allow / deny / shadow_deny and the rule, or the mesh
+ * default, that made it). Nothing is sent and no token is taken.
  */
 import type { IncomingHttpHeaders } from 'node:http';
-import { formatDuration, MeshError, parseDuration, ValidationError, validateServiceName } from '@weft/shared';
+import {
+  formatDuration,
+  identityFromSpiffeId,
+  MeshError,
+  parseDuration,
+  type SourceIdentity,
+  ValidationError,
+  validateServiceName,
+} from '@weft/shared';
 import type { EndpointSource, ServiceSnapshot } from '../contracts.js';
+import type { AccessView } from './policy-access-view.js';
 import { explainMatch, matchTarget } from './policy-match.js';
 import type { OutboundPolicy } from './policy-outbound.js';
 
@@ -25,6 +36,45 @@ export function parseExplainQuery(params: URLSearchParams): ExplainQuery {
   const url = params.get('url');
   if (!url) throw new ValidationError('url', 'is required, e.g. url=http://orders/path');
   return { url, from: params.get('from') ?? undefined, method: params.get('method') ?? undefined, headers: params.getAll('header') };
+}
+
+/**
+ * The source explain evaluates access for: `--from web` is the service's
+ * identity, `--from spiffe://td/svc/web` that exact identity (use it for
+ * rules written with SPIFFE IDs); without --from, an unauthenticated source.
+ */
+export function explainSource(from: string | undefined): SourceIdentity | undefined {
+  if (from === undefined || from === '') return undefined;
+  if (from.startsWith('spiffe://')) {
+    try {
+      return identityFromSpiffeId(from);
+    } catch (err) {
+      throw new ValidationError('from', (err as Error).message.replace(/^spiffeId: /, ''));
+    }
+  }
+  return { spiffeId: '', service: validateServiceName(from, 'from'), authenticated: true };
+}
+
+/** Access as explain reports it: what the destination's agent decides for this source. */
+export interface ExplainAccess {
+  view: AccessView;
+  /** Whether this agent enforces access (AccessOptions.enforce). */
+  enforced: boolean;
+}
+
+function accessView(a: ExplainAccess | undefined, service: string, from: string | undefined, method: string, pathAndQuery: string) {
+  if (a === undefined) return null;
+  const source = explainSource(from);
+  const e = a.view.explain(service, source, method, pathAndQuery);
+  return {
+    ...e,
+    source: source ?? null,
+    enforced: a.enforced,
+    decidedBy: "the destination instance's agent (inbound), or the calling agent for an instance on its own host",
+    note: a.enforced
+      ? undefined
+      : 'access is not enforced by this agent yet (it is switched on with the mTLS hop): this is the decision it would make',
+  };
 }
 
 /** The agent-wide defaults a request gets where no rule overrides them. */
@@ -56,6 +106,7 @@ export async function explainRequest(
   policy: OutboundPolicy,
   endpoints: EndpointSource,
   defaults: ExplainDefaults,
+  access?: ExplainAccess,
 ): Promise<Record<string, unknown>> {
   let url: URL;
   try {
@@ -73,11 +124,15 @@ export async function explainRequest(
   });
   const pathAndQuery = `${url.pathname}${url.search}`;
   const { path, query } = matchTarget(pathAndQuery);
+  // A service this agent never called: subscribe (policy with endpoints) and wait, so explain shows the policy in force.
+  const pending = access?.view.ready(service);
+  if (pending !== undefined) await pending;
   const compiled = policy.view.get(service);
   const rejected = policy.view.rejection(service) ?? null;
   const base = {
     request: { from: q.from ?? null, method, service, path: pathAndQuery, matchedPath: path, headers },
     policyRejected: rejected,
+    access: accessView(access, service, q.from, method, pathAndQuery),
   };
   if (!compiled) {
     return {

@@ -8,7 +8,7 @@
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import { normalizePath } from './path-normalize.js';
-import type { CompiledDestination, CompiledPolicy, CompiledRule, CompiledValueMatch } from './policy-compile.js';
+import type { CompiledDestination, CompiledPolicy, CompiledRule, CompiledValueMatch, MatchConditions } from './policy-compile.js';
 
 /** What the matcher reads of a request. */
 export interface MatchRequest {
@@ -51,7 +51,7 @@ function valueMismatch(m: CompiledValueMatch, value: string | undefined, what: s
 }
 
 /** Per-request lazily parsed query parameters. */
-class QueryCache {
+export class QueryCache {
   private params: URLSearchParams | undefined;
   constructor(private readonly raw: string) {}
   get(name: string): string | undefined {
@@ -62,7 +62,7 @@ class QueryCache {
 }
 
 /** Why `rule` does not match, or null when it does. Cheap checks first. */
-export function ruleMismatch(rule: CompiledRule, req: MatchRequest, query: QueryCache | undefined): string | null {
+export function ruleMismatch(rule: MatchConditions, req: MatchRequest, query: QueryCache | undefined): string | null {
   if (rule.pathExact !== undefined && req.path !== rule.pathExact) return `path ${req.path} is not ${rule.pathExact}`;
   if (rule.pathPrefix !== undefined && !req.path.startsWith(rule.pathPrefix))
     return `path ${req.path} does not start with ${rule.pathPrefix}`;
@@ -84,7 +84,7 @@ export function ruleMismatch(rule: CompiledRule, req: MatchRequest, query: Query
 }
 
 /** Fast boolean form of ruleMismatch for the hot path (no strings built). */
-function ruleMatches(rule: CompiledRule, req: MatchRequest, qc: { q?: QueryCache }): boolean {
+export function ruleMatches(rule: MatchConditions, req: MatchRequest, qc: { q?: QueryCache }): boolean {
   if (rule.pathExact !== undefined && req.path !== rule.pathExact) return false;
   if (rule.pathPrefix !== undefined && !req.path.startsWith(rule.pathPrefix)) return false;
   if (rule.methods !== undefined && !rule.methods.has(req.method)) return false;

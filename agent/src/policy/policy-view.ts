@@ -6,14 +6,18 @@
  * previous version stays in force. The proxy reads it with one Map lookup.
  */
 import {
+  DEFAULT_ACCESS,
+  type DefaultAccess,
   isResourceOfType,
   type Logger,
+  MESH_SETTINGS_RESOURCE,
   messageOf,
   parsePolicyBundle,
   parseResourceName,
   policyResourceName,
   RESOURCE_TYPE_POLICY,
   serviceOfResource,
+  validateDefaultAccess,
   validateServiceName,
 } from '@weft/shared';
 import type { Resource__Output } from '@weft/shared/generated/weft/v1/Resource';
@@ -26,8 +30,17 @@ export interface PolicyRejection {
   at: string;
 }
 
+/** The control plane's "mesh/settings" as this agent holds them. */
+export interface MeshSettings {
+  version: string;
+  defaultAccess: DefaultAccess;
+}
+
 export class PolicyView {
   private policies = new Map<string, CompiledPolicy>();
+  /** Undefined until "mesh/settings" arrives (or is loaded from the snapshot): the built-in defaults apply. */
+  private settings: MeshSettings | undefined;
+  private settingsRejection: PolicyRejection | undefined;
   private readonly rejections = new Map<string, PolicyRejection>();
   private readonly log: Logger;
 
@@ -40,9 +53,23 @@ export class PolicyView {
     return this.policies.get(service);
   }
 
-  /** True for resource names this view handles. */
+  /** True for resource names this view handles: "policy/<service>" and "mesh/settings". */
   owns(name: string): boolean {
-    return isResourceOfType(name, RESOURCE_TYPE_POLICY);
+    return name === MESH_SETTINGS_RESOURCE || isResourceOfType(name, RESOURCE_TYPE_POLICY);
+  }
+
+  /** Names subscribed on every stream, whatever services are called. */
+  baseNames(): string[] {
+    return [MESH_SETTINGS_RESOURCE];
+  }
+
+  /** What no AccessPolicy rule decides: the control plane's --default-access (all-authenticated until it is known). */
+  defaultAccess(): DefaultAccess {
+    return this.settings?.defaultAccess ?? DEFAULT_ACCESS;
+  }
+
+  meshSettings(): { version: string | null; defaultAccess: DefaultAccess; rejected: PolicyRejection | null } {
+    return { version: this.settings?.version ?? null, defaultAccess: this.defaultAccess(), rejected: this.settingsRejection ?? null };
   }
 
   /** Resource names to subscribe together with a service's endpoints. */
@@ -54,6 +81,7 @@ export class PolicyView {
   versions(): Record<string, string> {
     const out: Record<string, string> = {};
     for (const p of this.policies.values()) out[policyResourceName(p.service)] = p.version;
+    if (this.settings) out[MESH_SETTINGS_RESOURCE] = this.settings.version;
     return out;
   }
 
@@ -66,6 +94,11 @@ export class PolicyView {
     const errors: ResourceError[] = [];
     const next = new Map(this.policies);
     for (const r of resources) {
+      if (r.name === MESH_SETTINGS_RESOURCE) {
+        const error = this.applySettings(r);
+        if (error) errors.push(error);
+        continue;
+      }
       const parsed = parseResourceName(r.name);
       const service = parsed?.type === RESOURCE_TYPE_POLICY ? parsed.service : '';
       try {
@@ -91,6 +124,7 @@ export class PolicyView {
       }
     }
     for (const name of [...removed, ...notFound]) {
+      if (name === MESH_SETTINGS_RESOURCE) this.settings = undefined;
       const service = serviceOfResource(name, RESOURCE_TYPE_POLICY);
       if (service !== null) next.delete(service);
     }
@@ -98,14 +132,40 @@ export class PolicyView {
     return errors;
   }
 
-  /** Every policy held, as the resource it arrived in (for the persisted snapshot). */
+  /** Every policy held and the mesh settings, as the resources they arrived in (for the persisted snapshot). */
   resources(): Resource__Output[] {
-    return [...this.policies.values()].map((p) => ({
+    const out = [...this.policies.values()].map((p) => ({
       name: policyResourceName(p.service),
       version: p.version,
       body: 'policy',
       policy: { service: p.service, json: JSON.stringify(p.bundle) },
     })) as Resource__Output[];
+    if (this.settings)
+      out.push({
+        name: MESH_SETTINGS_RESOURCE,
+        version: this.settings.version,
+        body: 'mesh',
+        mesh: { default_access: this.settings.defaultAccess },
+      } as Resource__Output);
+    return out;
+  }
+
+  /** Validates and applies "mesh/settings"; returns its NACK error (the previous settings stay). */
+  private applySettings(r: Resource__Output): ResourceError | undefined {
+    try {
+      if (!r.version) throw new Error('version: is required');
+      if (r.body !== 'mesh' || !r.mesh) throw new Error('body: "mesh/settings" must carry mesh');
+      const defaultAccess = validateDefaultAccess(r.mesh.default_access, 'mesh.default_access');
+      this.settings = { version: r.version, defaultAccess };
+      this.settingsRejection = undefined;
+      this.log.info('mesh settings', { version: r.version, defaultAccess });
+      return undefined;
+    } catch (err) {
+      const message = messageOf(err);
+      this.settingsRejection = { version: r.version, message, at: new Date().toISOString() };
+      this.log.warn('mesh settings rejected; keeping the previous ones', { version: r.version, error: message });
+      return { name: r.name, version: r.version, message };
+    }
   }
 
   /** For /config and explain. */

@@ -7,7 +7,7 @@
  * inbound-strategy.ts; HTTP/2, TCP and mTLS plug in here too), and hands
  * back a Verdict: failures are data, never throws.
  */
-import type { MeshErrorCode } from '@weft/shared';
+import type { MeshErrorCode, SourceIdentity } from '@weft/shared';
 import type { Http1Request, Http1Response } from '../http1/server-message.js';
 import type { GoneSignal } from './client-link.js';
 import type { UpstreamResponse } from './forward.js';
@@ -22,6 +22,14 @@ export interface Exchange {
   /** The time the caller allows, from x-weft-timeout-ms or the listener's default. */
   readonly budgetMs: number;
   readonly clientGone: GoneSignal;
+  /**
+   * Who sent the request, as the listener established it from the connection
+   * (listener-server.ts `identify`): the caller's verified certificate
+   * inbound, the local app's proxy credential outbound. Undefined = not
+   * authenticated (every request until the mTLS hop lands). Never taken from
+   * a header.
+   */
+  readonly source: SourceIdentity | undefined;
   /** Where the request is counted; the pipeline's "unresolved" bucket until the strategy knows the service. */
   metrics: ServiceMetrics;
   /** Log fields (service, instance, tries) the strategy learned; every log line of the request carries them. */
@@ -35,6 +43,8 @@ export interface MeshFailure {
   kind: 'mesh';
   code: MeshErrorCode;
   message: string;
+  /** Appended to the x-weft-error value ("forbidden; policy=orders/1"); the code alone is what metrics and peers read. */
+  detail?: string;
 }
 
 /** An upstream answered: the pipeline streams it back. */

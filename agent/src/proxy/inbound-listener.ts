@@ -2,10 +2,13 @@
  * The inbound listener (host address): mesh traffic from other agents, on
  * the one request pipeline (request-pipeline.ts) with the inbound strategy
  * (inbound-strategy.ts) and the inbound error mapping, which marks the
- * agent's own answers (respond.ts).
+ * agent's own answers (respond.ts). With access enforced (opts.access), the
+ * strategy decides each request with the source identity `identify` reads
+ * from the connection (access-policy.ts).
  */
 import { MetricsRegistry } from '@weft/shared';
 import type { Listener, ProxyOptions } from '../contracts.js';
+import { AccessGate } from './access-gate.js';
 import { inboundStrategy } from './inbound-strategy.js';
 import { startListenerServer } from './listener-server.js';
 import { ProxyMetrics } from './proxy-metrics.js';
@@ -30,12 +33,14 @@ export async function startInboundListener(opts: InboundOptions): Promise<Listen
   const requestLog = new RequestLog(logger);
   const pools = new UpstreamPools();
   const metrics = opts.metrics ?? new ProxyMetrics(new MetricsRegistry());
+  const access = opts.access?.enforce ? new AccessGate(opts.access.policy, metrics, requestLog) : undefined;
   const strategy = inboundStrategy({
     agentId: opts.agentId,
     local: opts.local,
     pools,
     metrics,
     maxReplayBodyBytes: opts.resilience?.maxReplayBodyBytes ?? DEFAULT_RESILIENCE.maxReplayBodyBytes,
+    access,
   });
   return startListenerServer({
     name: 'inbound',
@@ -50,6 +55,7 @@ export async function startInboundListener(opts: InboundOptions): Promise<Listen
       requestTimeoutMs: opts.requestTimeoutMs,
     }),
     limits: opts.limits,
+    identify: opts.access?.identify,
     onClosed: (graceful) => {
       requestLog.close();
       return pools.close(graceful);

@@ -10,12 +10,17 @@
  * was written is re-sent whatever the method; the keep-alive race
  * (stale-connection.ts) only for an idempotent request. At most twice.
  *
+ * Access (when enforced): the destination service's AccessPolicy decides,
+ * with the caller's identity from the connection (Exchange.source), before
+ * the request is handed to the instance (access-gate.ts).
+ *
  * Graceful drain: an instance deregistered from this agent disappears from
  * `local` at once, so new requests for it are answered unknown_instance (the
  * caller retries elsewhere) while requests already handed to it finish.
  */
 import { INSTANCE_HEADER, MeshErrorCode, messageOf } from '@weft/shared';
 import type { LocalInstance, LocalInstances } from '../contracts.js';
+import type { AccessGate } from './access-gate.js';
 import { Deadline } from './deadline.js';
 import { sendOnce, type TryOutcome } from './forward.js';
 import { type Exchange, type ForwardStrategy, GONE, meshFailure, type Verdict } from './forward-strategy.js';
@@ -33,6 +38,8 @@ export interface InboundStrategyDeps {
   pools: UpstreamPools;
   metrics: ProxyMetrics;
   maxReplayBodyBytes: number;
+  /** Access enforcement (AccessOptions.enforce); undefined = every request is let in. */
+  access?: AccessGate;
 }
 
 /** Sends again after a try that never reached the app, at most this many times. */
@@ -74,6 +81,14 @@ export function inboundStrategy(d: InboundStrategyDeps): ForwardStrategy {
     ex.metrics = d.metrics.service('inbound', instance.service);
     const path = inboundPath(req);
     if (typeof path !== 'string') return meshFailure(path.code, path.message);
+    if (d.access !== undefined) {
+      // The destination's agent decides: a caller cannot skip this check.
+      const refused =
+        d.access.ready(instance.service) === undefined
+          ? d.access.check(instance.service, ex.source, req.method, path, ex.requestId)
+          : await d.access.checkWhenReady(instance.service, ex.source, req.method, path, ex.requestId);
+      if (refused !== undefined) return refused;
+    }
 
     const head = upstreamRequestLines(req.rawHeaders, {
       clientAddress: req.remoteAddress,

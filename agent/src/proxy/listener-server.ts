@@ -15,10 +15,11 @@
  */
 import type { Socket } from 'node:net';
 import { getSystemErrorName } from 'node:util';
-import { type Logger, MeshErrorCode, messageOf } from '@weft/shared';
+import { type Logger, MeshErrorCode, messageOf, type SourceIdentity } from '@weft/shared';
 import type { Listener } from '../contracts.js';
 import { Http1Server } from '../http1/server.js';
 import type { Http1Request, Http1Response } from '../http1/server-message.js';
+import type { SourceIdentifier } from './access-policy.js';
 import { ClientLink, type GoneSignal } from './client-link.js';
 import { releaseRequestBody, sendMeshError, writeRawMeshError } from './mesh-response.js';
 import { checkRequestHead } from './request-guard.js';
@@ -27,6 +28,8 @@ import { DEFAULT_LISTENER_LIMITS, type ListenerLimits } from './resilience-optio
 export interface RequestContext {
   /** Aborted when the client disconnects before the response is complete. */
   clientGone: GoneSignal;
+  /** Who sent the request (ListenerServerOptions.identify); undefined = not authenticated. */
+  source: SourceIdentity | undefined;
 }
 
 export type RequestHandler = (req: Http1Request, res: Http1Response, ctx: RequestContext) => Promise<void>;
@@ -43,6 +46,8 @@ export interface ListenerServerOptions {
   /** Answers a CONNECT request on its socket (default: 405, the connection is closed). */
   onConnect?: (socket: Socket, target: string) => void;
   limits?: Partial<ListenerLimits>;
+  /** Establishes the source identity of each request from its connection; without it no source is authenticated. */
+  identify?: SourceIdentifier;
 }
 
 /** Idle keep-alive connections from clients close after this long (longer than the upstream pools' 4 s). */
@@ -57,6 +62,7 @@ export async function startListenerServer(opts: ListenerServerOptions): Promise<
   let drained: (() => void) | undefined;
 
   const limits: ListenerLimits = { ...DEFAULT_LISTENER_LIMITS, ...opts.limits };
+  const identify = opts.identify;
   const onRequest = (req: Http1Request, res: Http1Response): void => {
     inFlight++;
     // A plain flag object, not an AbortController (see client-link.ts): this runs for every request.
@@ -76,7 +82,7 @@ export async function startListenerServer(opts: ListenerServerOptions): Promise<
       sendMeshError(res, MeshErrorCode.badRequest, refused.message, undefined, refused.status);
       return;
     }
-    opts.handler(req, res, { clientGone: gone }).catch((err: unknown) => {
+    opts.handler(req, res, { clientGone: gone, source: identify === undefined ? undefined : identify(req) }).catch((err: unknown) => {
       logger.error('request handler failed', { listener: opts.name, err: messageOf(err), code: 'internal' });
       sendMeshError(res, MeshErrorCode.internal, `${opts.name}: internal error handling the request: ${messageOf(err)}`);
     });

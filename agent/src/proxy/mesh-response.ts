@@ -67,6 +67,8 @@ export function failureCode(kind: Exclude<FailureKind, 'aborted'>): MeshErrorCod
       return MeshErrorCode.upstreamTimeout;
     case 'invalid':
       return MeshErrorCode.badRequest;
+    case 'refused':
+      return MeshErrorCode.forbidden;
     case 'reset':
     case 'stale':
     case 'unsent':
@@ -88,6 +90,8 @@ export function failureMessage(kind: Exclude<FailureKind, 'aborted'>, target: st
       return `${target}: no response within the ${budgetMs} ms deadline`;
     case 'invalid':
       return `${target}: request cannot be forwarded (${messageOf(error)})`;
+    case 'refused':
+      return `${target}: refused by access policy (${messageOf(error)})`;
     case 'reset':
       return `${target}: connection closed before a response (${why})`;
     case 'stale':

@@ -13,6 +13,7 @@
 import type { Socket } from 'node:net';
 import { MeshErrorCode, MetricsRegistry } from '@weft/shared';
 import type { Listener, ProxyOptions } from '../contracts.js';
+import { AccessGate } from './access-gate.js';
 import { LEAST_REQUEST } from './lb-policies.js';
 import { getLbPolicy } from './lb-policy.js';
 import { startListenerServer } from './listener-server.js';
@@ -58,6 +59,7 @@ export async function startOutboundListener(opts: OutboundOptions): Promise<List
   const load = { active: (id: string) => tracker.active(id), isEjected: (id: string) => detector.isEjected(id) };
   const router = new Router(opts.endpoints, getLbPolicy(LEAST_REQUEST), load, (service) => opts.policy?.settings(service)?.lb?.policy);
   opts.policy?.setLoad(load);
+  const access = opts.access?.enforce ? new AccessGate(opts.access.policy, metrics, requestLog) : undefined;
   const strategy = outboundStrategy({
     agentId: opts.agentId,
     logger,
@@ -68,6 +70,7 @@ export async function startOutboundListener(opts: OutboundOptions): Promise<List
     services,
     maxReplayBodyBytes: resilience.maxReplayBodyBytes,
     policy: opts.policy,
+    access,
   });
 
   const rejectConnect = (socket: Socket, target: string): void => {
@@ -93,6 +96,7 @@ export async function startOutboundListener(opts: OutboundOptions): Promise<List
       requestTimeoutMs: opts.requestTimeoutMs,
     }),
     limits: opts.limits,
+    identify: opts.access?.identify,
     onConnect: rejectConnect,
     onClosed: (graceful) => {
       requestLog.close();

@@ -6,15 +6,21 @@
  * straight to an instance on this host or to the owning agent's inbound
  * listener with x-weft-instance. The pipeline (request-pipeline.ts) answers.
  *
+ * With access enforced, a try to an instance on this host runs the
+ * destination's access check first (the inbound listener, which checks
+ * mesh traffic, is not on that path); a refusal ends the request with
+ * 403 forbidden, never a retry elsewhere.
+ *
  * Each try is load tracking ( outlier detection ( send to endpoint ) ),
  * folded into one async step: the try counts as active until its body
  * closes, and its outcome feeds the outlier detector as soon as it is known,
  * before the retry loop sees it.
  */
 import { type Endpoint, INSTANCE_HEADER, type Logger, MeshError, MeshErrorCode, messageOf } from '@weft/shared';
+import type { AccessGate } from './access-gate.js';
 import { Deadline } from './deadline.js';
 import { type Attempt, sendOnce, settledFailure, type TryOutcome, type TrySend } from './forward.js';
-import { type Exchange, type ForwardStrategy, GONE, meshFailure, type Verdict } from './forward-strategy.js';
+import { type Exchange, type ForwardStrategy, GONE, type MeshFailure, meshFailure, type Verdict } from './forward-strategy.js';
 import { TIMEOUT_HEADER, upstreamRequestLines } from './headers.js';
 import { hashKeyOf } from './lb-policies.js';
 import { describeHealth } from './lb-policy.js';
@@ -41,6 +47,8 @@ export interface OutboundStrategyDeps {
   services: ServiceResilienceMap;
   maxReplayBodyBytes: number;
   policy: RoutePolicy | undefined;
+  /** Access enforcement for instances on this host (AccessOptions.enforce); undefined = not checked here. */
+  access?: AccessGate;
 }
 
 /** "instance orders-1 at 127.0.0.1:8080" or "instance orders-1 via agent b (10.0.0.2:15006)". */
@@ -180,11 +188,29 @@ export function outboundStrategy(d: OutboundStrategyDeps): ForwardStrategy {
       serviceSize: candidates.endpoints.length,
       deadline,
       tryTimeoutMs: 0,
+      perTryCapped: false,
       clientGone: ex.clientGone,
     };
+    // A try to an instance on this host skips the inbound listener, so its access check runs here, once per request.
+    let refused: MeshFailure | undefined;
+    let sendChecked = send;
+    if (d.access !== undefined) {
+      const gate = d.access;
+      let checked = false;
+      sendChecked = (endpoint, a) => {
+        if (endpoint.agentId === d.agentId) {
+          if (!checked) {
+            checked = true;
+            refused = gate.check(route.service, ex.source, req.method, a.path, ex.requestId);
+          }
+          if (refused !== undefined) return settledFailure('refused', new Error(refused.message));
+        }
+        return send(endpoint, a);
+      };
+    }
     let result: Awaited<ReturnType<typeof runWithRetries>>;
     try {
-      result = await runWithRetries((exclude) => candidates.picker.pick({ exclude, hashKey }), send, attempt, svc, plan?.rule.retry);
+      result = await runWithRetries((exclude) => candidates.picker.pick({ exclude, hashKey }), sendChecked, attempt, svc, plan?.rule.retry);
     } finally {
       svc.breaker.leavePending();
     }
@@ -202,7 +228,9 @@ export function outboundStrategy(d: OutboundStrategyDeps): ForwardStrategy {
     const what = `service ${service}: ${describeEndpoint(endpoint, d.agentId)}`;
     if (!outcome.ok) {
       if (outcome.kind === 'aborted') return GONE;
-      const waitedMs = outcome.kind === 'timeout' && !deadline.expired ? attempt.tryTimeoutMs : deadline.budgetMs;
+      if (outcome.kind === 'refused' && refused !== undefined) return refused;
+      // A try cut by the per-try timeout names that timeout; one that had all that was left names the deadline.
+      const waitedMs = outcome.kind === 'timeout' && attempt.perTryCapped ? attempt.tryTimeoutMs : deadline.budgetMs;
       return meshFailure(failureCode(outcome.kind), failureMessage(outcome.kind, what, waitedMs, outcome.error));
     }
     if (plan?.rule.source.responseHeaders !== undefined) d.policy?.editResponseHeaders(plan, outcome.response.headers);

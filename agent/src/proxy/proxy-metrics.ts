@@ -8,6 +8,8 @@
  *   weft_proxy_ejections_total{service}                       outlier ejections
  *   weft_proxy_ejected_endpoints{service}                     currently ejected (gauge)
  *   weft_proxy_circuit_open_total{service,limit}              requests refused by circuit breaking
+ *   weft_access_decisions_total{service,decision,rule}        access decisions (allow, deny, shadow_deny) by the rule
+ *                                                             that made them ("orders/default": the mesh default)
  *
  * `direction` is outbound (a local app calling) or inbound (another agent
  * calling a local instance); `error` is the x-weft-error code, empty for an
@@ -30,6 +32,7 @@ export class ProxyMetrics {
   readonly ejections: Counter;
   readonly ejected: Gauge;
   readonly circuitOpen: Counter;
+  readonly accessDecisions: Counter;
   private readonly byService = { inbound: new Map<string, ServiceMetrics>(), outbound: new Map<string, ServiceMetrics>() };
 
   constructor(readonly registry: MetricsRegistry) {
@@ -52,6 +55,16 @@ export class ProxyMetrics {
     this.ejections = registry.counter('weft_proxy_ejections_total', 'Endpoints ejected by outlier detection.', ['service']);
     this.ejected = registry.gauge('weft_proxy_ejected_endpoints', 'Endpoints ejected right now.', ['service']);
     this.circuitOpen = registry.counter('weft_proxy_circuit_open_total', 'Requests refused by circuit breaking.', ['service', 'limit']);
+    this.accessDecisions = registry.counter(
+      'weft_access_decisions_total',
+      'Access decisions for requests to local instances, by destination service, decision (allow, deny, shadow_deny) and rule.',
+      ['service', 'decision', 'rule'],
+    );
+  }
+
+  /** One access decision (labels are bounded by the services' rules). */
+  access(service: string, decision: string, rule: string): void {
+    this.accessDecisions.labels(service, decision, rule).inc();
   }
 
   /** The metrics of one destination service in one direction (created once, then cached). */

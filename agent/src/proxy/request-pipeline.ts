@@ -44,10 +44,10 @@ export function requestPipeline(opts: PipelineOptions): RequestHandler {
   const { strategy, rescue, requestLog, unresolved } = opts;
 
   /** Writes the mesh's own answer and logs it; returns the code for the metrics. */
-  const fail = (ex: Exchange, code: MeshErrorCode, message: string): string => {
+  const fail = (ex: Exchange, code: MeshErrorCode, message: string, detail?: string): string => {
     requestLog.log('request failed', code, { requestId: ex.requestId, ...ex.fields, detail: message });
     releaseRequestBody(ex.req, ex.res);
-    rescue(ex.res, code, message, ex.requestId);
+    rescue(ex.res, code, message, ex.requestId, detail);
     return code;
   };
 
@@ -55,7 +55,7 @@ export function requestPipeline(opts: PipelineOptions): RequestHandler {
   const answer = async (ex: Exchange, verdict: Verdict): Promise<string> => {
     switch (verdict.kind) {
       case 'mesh':
-        return fail(ex, verdict.code, verdict.message);
+        return fail(ex, verdict.code, verdict.message, verdict.detail);
       case 'gone':
         return CLIENT_GONE;
       case 'policy': {
@@ -100,6 +100,7 @@ export function requestPipeline(opts: PipelineOptions): RequestHandler {
       requestId,
       budgetMs: budget instanceof MeshError ? 0 : budget,
       clientGone: ctx.clientGone,
+      source: ctx.source,
       metrics: unresolved,
       fields: {},
       onFinished: undefined,

@@ -10,20 +10,25 @@
  * x-weft-error is believed, e.g. "unknown_instance: not delivered, safe to
  * retry elsewhere".
  */
-import { ANSWERED_BY_HEADER, type MeshErrorCode } from '@weft/shared';
+import { ANSWERED_BY_HEADER, ERROR_HEADER, type MeshErrorCode } from '@weft/shared';
 import type { Http1Response } from '../http1/server-message.js';
 import { sendMeshError } from './mesh-response.js';
 
-/** Writes the mesh's own answer for `code` on `res` (or cuts the response if it has started). */
-export type Rescue = (res: Http1Response, code: MeshErrorCode, message: string, requestId: string) => void;
+/**
+ * Writes the mesh's own answer for `code` on `res` (or cuts the response if
+ * it has started); `detail` follows the code in x-weft-error ("forbidden; policy=orders/1").
+ */
+export type Rescue = (res: Http1Response, code: MeshErrorCode, message: string, requestId: string, detail?: string) => void;
 
-export const outboundRescue: Rescue = (res, code, message, requestId) => {
-  sendMeshError(res, code, message, requestId);
+const withDetail = (code: MeshErrorCode, detail: string) => ({ [ERROR_HEADER]: `${code}; ${detail}` });
+
+export const outboundRescue: Rescue = (res, code, message, requestId, detail) => {
+  sendMeshError(res, code, message, requestId, undefined, detail === undefined ? undefined : withDetail(code, detail));
 };
 
 export function inboundRescue(agentId: string): Rescue {
   const mark = { [ANSWERED_BY_HEADER]: `agent/${agentId}` };
-  return (res, code, message, requestId) => {
-    sendMeshError(res, code, message, requestId, undefined, mark);
+  return (res, code, message, requestId, detail) => {
+    sendMeshError(res, code, message, requestId, undefined, detail === undefined ? mark : { ...mark, ...withDetail(code, detail) });
   };
 }

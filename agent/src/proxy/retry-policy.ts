@@ -195,7 +195,8 @@ export async function runWithRetries(
   for (let i = 0; endpoint !== undefined; i++) {
     const remaining = attempt.deadline.remainingMs();
     const retryCanFollow = mayRetryHung && i < maxRetries && (attempt.body === null || attempt.body.replayable);
-    attempt.tryTimeoutMs = retryCanFollow ? Math.min(perTryTimeoutMs, remaining) : remaining;
+    attempt.perTryCapped = retryCanFollow && perTryTimeoutMs < remaining;
+    attempt.tryTimeoutMs = attempt.perTryCapped ? perTryTimeoutMs : remaining;
     const outcome = await send(endpoint, attempt);
     last.endpoint = endpoint;
     last.outcome = outcome;

@@ -20,7 +20,7 @@
 import type { ClientHandler } from '../http1/client-connection.js';
 import type { ResponseHead } from '../http1/head-parser.js';
 import type { GoneSignal } from './client-link.js';
-import type { FailureKind, ResponseBody, ResponseSink, TryOutcome } from './forward.js';
+import type { FailureKind, ResponseBody, ResponseSink, TryOutcome } from './try-outcome.js';
 
 export type TryState = 'awaiting-head' | 'failed' | 'held' | 'held-complete' | 'held-failed' | 'streaming' | 'draining' | 'closed';
 

@@ -1,8 +1,27 @@
 import { startControlPlane } from '@weft/control-plane';
-import { createLogger, DefaultPorts, Defaults, parseDuration, validatePort } from '@weft/shared';
+import {
+  createLogger,
+  DEFAULT_ACCESS,
+  DEFAULT_ACCESS_MODES,
+  DefaultPorts,
+  Defaults,
+  parseDuration,
+  validateDefaultAccess,
+  validatePort,
+} from '@weft/shared';
 import type { Command } from 'commander';
 import { parseFlag } from '../cli-error.js';
 import { closeOnSignal } from '../run-until-signal.js';
+
+interface ControlPlaneFlags {
+  dataDir: string;
+  host: string;
+  grpcPort: string;
+  httpPort: string;
+  leaseTtl: string;
+  restartGrace: string;
+  defaultAccess: string;
+}
 
 export function controlPlaneCommand(program: Command): void {
   program
@@ -14,7 +33,12 @@ export function controlPlaneCommand(program: Command): void {
     .option('--http-port <port>', 'HTTP port (/healthz, /v1/services, /v1/agents)', String(DefaultPorts.controlPlaneHttp))
     .option('--lease-ttl <duration>', "how long an agent's instances outlive its connection", `${Defaults.leaseTtlMs / 1000}s`)
     .option('--restart-grace <duration>', 'after a restart, how long known agents get to reconnect', `${Defaults.restartGraceMs / 1000}s`)
-    .action(async (o: { dataDir: string; host: string; grpcPort: string; httpPort: string; leaseTtl: string; restartGrace: string }) => {
+    .option(
+      '--default-access <mode>',
+      `what agents do with a request no AccessPolicy rule decides: ${DEFAULT_ACCESS_MODES.join(' | ')} (all-authenticated: any mesh identity, never an unauthenticated one)`,
+      DEFAULT_ACCESS,
+    )
+    .action(async (o: ControlPlaneFlags) => {
       const logger = createLogger({ component: 'control-plane' });
       const options = parseFlag(() => ({
         dataDir: o.dataDir,
@@ -23,6 +47,7 @@ export function controlPlaneCommand(program: Command): void {
         httpPort: portFlag(o.httpPort, '--http-port'),
         leaseTtlMs: parseDuration(o.leaseTtl, '--lease-ttl'),
         restartGraceMs: parseDuration(o.restartGrace, '--restart-grace'),
+        defaultAccess: validateDefaultAccess(o.defaultAccess, '--default-access'),
         logger,
       }));
       const cp = await startControlPlane(options);

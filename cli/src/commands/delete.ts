@@ -1,4 +1,4 @@
-/** `weft delete routes|policy|all SERVICE`: removes stored policy (one revision); agents fall back to defaults. */
+/** `weft delete routes|policy|access|all SERVICE`: removes stored policy (one revision); agents fall back to defaults. */
 import type { Command } from 'commander';
 import { connectConfig, printResult } from './apply.js';
 import { kindOf } from './get.js';
@@ -7,8 +7,8 @@ import { controlPlaneOption } from './services.js';
 export function deleteCommand(program: Command): void {
   program
     .command('delete')
-    .description('delete stored traffic policy of a service (routes, policy or all)')
-    .argument('<kind>', 'routes | policy | all')
+    .description('delete stored traffic policy of a service (routes, policy, access or all)')
+    .argument('<kind>', 'routes | policy | access | all')
     .argument('<service>')
     .option('--dry-run', 'print what would be deleted')
     .option(...controlPlaneOption)

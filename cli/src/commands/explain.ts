@@ -1,7 +1,8 @@
 /**
  * `weft explain --from web http://orders/path -H 'x-user: 1'`: asks the local
  * agent (its admin API, /v1/explain) what it would do with that request. The
- * agent runs its own routing code against the config it holds.
+ * agent runs its own routing and access code against the config it holds;
+ * the access decision is the destination's AccessPolicy for the --from source.
  */
 import { DefaultPorts, messageOf, parseHostPort } from '@weft/shared';
 import type { Command } from 'commander';
@@ -26,7 +27,29 @@ interface Explained {
   retry?: unknown;
   fault?: unknown;
   rateLimit?: unknown;
+  access?: {
+    decision: string;
+    ruleId: string;
+    reason: string;
+    mode: string;
+    defaultAccess: string;
+    enforced: boolean;
+    matched: { id: string; name: string | null } | null;
+    skipped: { id: string; name?: string; reason: string }[];
+    note?: string;
+  } | null;
   message?: string;
+}
+
+/** The access lines: the decision, the rule (or the mesh default) that made it, and why earlier rules did not match. */
+function printAccess(a: NonNullable<Explained['access']>): void {
+  const decision = a.decision === 'shadow_deny' ? 'SHADOW-DENY (shadow mode: logged and counted, let through)' : a.decision.toUpperCase();
+  console.log(
+    `access: ${decision} by ${a.matched ? `rule ${a.ruleId}${a.matched.name ? ` (${a.matched.name})` : ''}` : `${a.ruleId} (mesh default ${a.defaultAccess})`}, mode ${a.mode}`,
+  );
+  for (const s of a.skipped) console.log(`  access rule ${s.id}${s.name ? ` (${s.name})` : ''}: no match: ${s.reason}`);
+  console.log(`  ${a.reason}`);
+  if (a.note) console.log(`  note: ${a.note}`);
 }
 
 export function explainCommand(program: Command): void {
@@ -34,7 +57,10 @@ export function explainCommand(program: Command): void {
     .command('explain')
     .description('which rule a request matches on this agent, why earlier ones did not, and where it would go')
     .argument('<url>', 'e.g. http://orders/path')
-    .option('--from <service>', 'the calling service (informational: routing is per destination)')
+    .option(
+      '--from <source>',
+      'the calling service (web) or SPIFFE ID (spiffe://td/svc/web): whose access is decided (routing does not depend on it)',
+    )
     .option('-X, --method <method>', 'HTTP method', 'GET')
     .option(
       '-H, --header <header>',
@@ -81,5 +107,6 @@ export function explainCommand(program: Command): void {
       if (body.retry !== undefined) console.log(`retry: ${JSON.stringify(body.retry)}`);
       if (body.fault) console.log(`fault: ${JSON.stringify(body.fault)}`);
       if (body.rateLimit) console.log(`rate limit: ${JSON.stringify(body.rateLimit)}`);
+      if (body.access) printAccess(body.access);
     });
 }

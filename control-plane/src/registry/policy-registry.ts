@@ -8,6 +8,7 @@
  */
 import {
   crossReferenceWarnings,
+  KIND_ACCESS_POLICY,
   KIND_ROUTES,
   KIND_SERVICE_POLICY,
   type Logger,
@@ -69,8 +70,8 @@ export class PolicyRegistry {
   }
 
   list(service?: string, kind?: string): StoredPolicy[] {
-    if (kind && kind !== KIND_ROUTES && kind !== KIND_SERVICE_POLICY)
-      throw new ValidationError('kind', `must be ${KIND_ROUTES} or ${KIND_SERVICE_POLICY}`);
+    if (kind && kind !== KIND_ROUTES && kind !== KIND_SERVICE_POLICY && kind !== KIND_ACCESS_POLICY)
+      throw new ValidationError('kind', `must be ${KIND_ROUTES}, ${KIND_SERVICE_POLICY} or ${KIND_ACCESS_POLICY}`);
     return this.store.list().filter((p) => (!service || p.service === service) && (!kind || p.kind === kind));
   }
 
@@ -130,6 +131,7 @@ export class PolicyRegistry {
       version = Math.max(version, p.revision);
       const doc = JSON.parse(p.json) as PolicyDocument;
       if (doc.kind === KIND_ROUTES) bundle.routes = doc;
+      else if (doc.kind === KIND_ACCESS_POLICY) bundle.access = doc;
       else bundle.policy = doc;
     }
     this.entries.set(service, Object.freeze({ service, version: String(version), json: JSON.stringify(bundle) }));

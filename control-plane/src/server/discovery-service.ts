@@ -8,6 +8,7 @@ import type { Logger } from '@weft/shared';
 import { ValidationError } from '@weft/shared';
 import type { DiscoveryRequest__Output } from '@weft/shared/generated/weft/v1/DiscoveryRequest';
 import type { DiscoveryResponse } from '@weft/shared/generated/weft/v1/DiscoveryResponse';
+import type { MeshSettingsSource } from '../registry/mesh-settings.js';
 import type { Registry } from '../registry/registry.js';
 import { DiscoveryStream, type StreamObserver } from './discovery-stream.js';
 import { parseAgentInfo } from './parse.js';
@@ -24,6 +25,7 @@ export interface DiscoveryServiceDeps {
   rejections: RejectedVersions;
   observer?: StreamObserver;
   policies?: PolicySource;
+  settings?: MeshSettingsSource;
 }
 
 type DiscoveryCall = grpc.ServerDuplexStream<DiscoveryRequest__Output, DiscoveryResponse>;
@@ -74,6 +76,7 @@ export function createDiscoveryHandlers(deps: DiscoveryServiceDeps): { Stream: (
           rejections: deps.rejections.forAgent(agent.agentId),
           observer: deps.observer,
           policies: deps.policies,
+          settings: deps.settings,
         });
         const h: StreamHandle = { agentId: agent.agentId, stream, end: (status) => endWith(status, status.details) };
         const previous = deps.streams.add(h);

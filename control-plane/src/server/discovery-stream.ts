@@ -18,11 +18,12 @@
  * - Nonces are "1", "2", ... within a stream.
  */
 import type { Logger } from '@weft/shared';
-import { RESOURCE_TYPE_ENDPOINTS, RESOURCE_TYPE_POLICY, serviceOfResource } from '@weft/shared';
+import { MESH_SETTINGS_RESOURCE, RESOURCE_TYPE_ENDPOINTS, RESOURCE_TYPE_POLICY, serviceOfResource } from '@weft/shared';
 import type { DiscoveryRequest__Output } from '@weft/shared/generated/weft/v1/DiscoveryRequest';
 import type { DiscoveryResponse } from '@weft/shared/generated/weft/v1/DiscoveryResponse';
 import type { ResourceError__Output } from '@weft/shared/generated/weft/v1/ResourceError';
 import type { ServiceEntry } from '../registry/endpoint-view.js';
+import type { MeshSettingsEntry, MeshSettingsSource } from '../registry/mesh-settings.js';
 import type { PolicyEntry } from '../registry/policy-registry.js';
 import type { PolicySource } from './policy-translate.js';
 import type { AgentRejections } from './rejected-versions.js';
@@ -65,6 +66,8 @@ export interface DiscoveryStreamOptions {
   observer?: StreamObserver;
   /** Serves "policy/<service>" names; without it they are always not_found. */
   policies?: PolicySource;
+  /** Serves "mesh/settings"; without it the name is not_found. */
+  settings?: MeshSettingsSource;
 }
 
 /** What a stream reports for /metrics. */
@@ -83,6 +86,8 @@ interface Subscription {
   readonly service: string | null;
   /** True for "policy/<service>" (served by the policy source). */
   readonly policy?: boolean;
+  /** True for "mesh/settings" (served by the settings source). */
+  readonly mesh?: boolean;
   readonly cancel: () => void;
   held?: string;
   sent?: string;
@@ -116,6 +121,7 @@ export class DiscoveryStream {
   private readonly rejections: AgentRejections | undefined;
   private readonly observer: StreamObserver | undefined;
   private readonly policies: PolicySource | undefined;
+  private readonly settings: MeshSettingsSource | undefined;
   private inflight: InFlight | null = null;
   private lastNonce = 0;
   /** The first request is always answered, even with an empty response: it confirms the agent's versions. */
@@ -132,6 +138,7 @@ export class DiscoveryStream {
     this.rejections = opts.rejections;
     this.observer = opts.observer;
     this.policies = opts.policies;
+    this.settings = opts.settings;
   }
 
   /** Names waiting for the next response: bounded by the subscriptions, whatever the agent does. */
@@ -187,6 +194,21 @@ export class DiscoveryStream {
 
   private subscribe(name: string, heldVersion: string | undefined): void {
     if (this.subs.has(name)) return;
+    if (name === MESH_SETTINGS_RESOURCE) {
+      // Fixed for the life of the control plane: nothing to watch.
+      const rejected = this.rejections?.get(name);
+      this.subs.set(name, {
+        service: null,
+        mesh: true,
+        cancel: () => {},
+        held: heldVersion || undefined,
+        rejected: rejected?.version,
+        error: rejected?.error,
+      });
+      this.dirty.add(name);
+      this.unanswered.add(name);
+      return;
+    }
     const policyService = serviceOfResource(name, RESOURCE_TYPE_POLICY);
     const service = policyService ?? serviceOfResource(name, RESOURCE_TYPE_ENDPOINTS);
     const cancel = policyService
@@ -273,6 +295,7 @@ export class DiscoveryStream {
     if (this.dirty.size === 0 && !this.firstAnswerDue) return;
     const resources: ServiceEntry[] = [];
     const policies: PolicyEntry[] = [];
+    let settings: MeshSettingsEntry | undefined;
     const removed: string[] = [];
     const notFound: string[] = [];
     const versions = new Map<string, string>();
@@ -281,7 +304,13 @@ export class DiscoveryStream {
     for (const name of this.dirty) {
       const sub = this.subs.get(name);
       if (!sub) continue;
-      const entry = sub.service === null ? undefined : sub.policy ? this.policies?.entry(sub.service) : this.source.service(sub.service);
+      const entry = sub.mesh
+        ? this.settings?.entry()
+        : sub.service === null
+          ? undefined
+          : sub.policy
+            ? this.policies?.entry(sub.service)
+            : this.source.service(sub.service);
       if (!entry && sub.rejected !== undefined) {
         // The name stopped existing: whatever comes next has a newer version.
         this.rejections?.clear(name);
@@ -290,11 +319,12 @@ export class DiscoveryStream {
       }
       if (entry) {
         if (entry.version === sub.held || entry.version === sub.rejected) continue;
-        if ('json' in entry) policies.push(entry);
+        if ('defaultAccess' in entry) settings = entry;
+        else if ('json' in entry) policies.push(entry);
         else resources.push(entry);
         versions.set(name, entry.version);
         sub.sent = entry.version;
-        if (this.changed.has(name) && !('json' in entry)) latencies.push(now - entry.madeAt);
+        if (this.changed.has(name) && 'madeAt' in entry) latencies.push(now - entry.madeAt);
       } else if (sub.held !== undefined) {
         removed.push(name);
         sub.held = undefined;
@@ -309,7 +339,8 @@ export class DiscoveryStream {
     this.changed.clear();
     const forced = this.firstAnswerDue;
     this.firstAnswerDue = false;
-    if (!forced && resources.length + policies.length + removed.length + notFound.length === 0) return;
+    const sent = resources.length + policies.length + (settings ? 1 : 0);
+    if (!forced && sent + removed.length + notFound.length === 0) return;
     const nonce = String(++this.lastNonce);
     this.inflight = { nonce, versions, sentAt: now };
     const response = discoveryResponse({
@@ -317,13 +348,14 @@ export class DiscoveryStream {
       revision: this.source.revision(),
       resources: resources.sort((a, b) => (a.service < b.service ? -1 : 1)),
       policies: policies.sort((a, b) => (a.service < b.service ? -1 : 1)),
+      settings,
       removed: sorted(removed),
       notFound: sorted(notFound),
     });
     // Counts only: this runs for every response even when debug is off (per-resource state is in /v1/agents).
     this.log.debug('push', {
       nonce,
-      resources: resources.length + policies.length,
+      resources: sent,
       removed: removed.length,
       notFound: notFound.length,
     });

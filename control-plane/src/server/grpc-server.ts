@@ -6,6 +6,7 @@
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from '@weft/shared';
 import { loadWeftProto } from '@weft/shared';
+import { type MeshSettingsSource, meshSettingsEntry } from '../registry/mesh-settings.js';
 import type { PolicyRegistry } from '../registry/policy-registry.js';
 import type { Registry } from '../registry/registry.js';
 import { createDiscoveryHandlers } from './discovery-service.js';
@@ -29,6 +30,8 @@ export interface GrpcServerOptions {
   observer?: StreamObserver;
   /** Traffic policy: the config calls and "policy/<service>" resources. */
   policies: PolicyRegistry;
+  /** "mesh/settings" (the default access decision); default: the defaults of mesh-settings.ts. */
+  settings?: MeshSettingsSource;
 }
 
 export interface RunningGrpcServer {
@@ -43,6 +46,11 @@ function discoveryServiceWithEncodingCache(service: grpc.ServiceDefinition): grp
   const stream = service.Stream;
   return { ...service, Stream: { ...stream, responseSerialize: cachingResponseSerializer(stream.responseSerialize) } };
 }
+
+const constant =
+  <T>(v: T) =>
+  () =>
+    v;
 
 /** "host:port" with IPv6 literals in brackets. */
 export function hostPort(host: string, port: number): string {
@@ -59,7 +67,16 @@ export async function startGrpcServer(opts: GrpcServerOptions): Promise<RunningG
     'grpc.http2.min_ping_interval_without_data_ms': 10_000,
   });
   const rejections = opts.rejections ?? new RejectedVersions();
-  const deps = { registry: opts.registry, streams, logger: opts.logger, rejections, observer: opts.observer, policies: opts.policies };
+  const settings = opts.settings ?? { entry: constant(meshSettingsEntry()) };
+  const deps = {
+    registry: opts.registry,
+    streams,
+    logger: opts.logger,
+    rejections,
+    observer: opts.observer,
+    policies: opts.policies,
+    settings,
+  };
   server.addService(proto.Registry.service, { ...createRegistryHandlers(deps), ...createPolicyHandlers(opts.policies, opts.logger) });
   server.addService(discoveryServiceWithEncodingCache(proto.Discovery.service), createDiscoveryHandlers(deps));
 

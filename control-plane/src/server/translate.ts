@@ -5,11 +5,12 @@
  * the stream (the stream looks down on it); the status the stream reports is
  * rendered by agent-status.ts.
  */
-import { endpointsResourceName, endpointToProto, instanceToProto } from '@weft/shared';
+import { endpointsResourceName, endpointToProto, instanceToProto, MESH_SETTINGS_RESOURCE } from '@weft/shared';
 import type { DiscoveryResponse } from '@weft/shared/generated/weft/v1/DiscoveryResponse';
 import type { Resource } from '@weft/shared/generated/weft/v1/Resource';
 import type { ServiceSummary } from '@weft/shared/generated/weft/v1/ServiceSummary';
 import type { ServiceEntry } from '../registry/endpoint-view.js';
+import type { MeshSettingsEntry } from '../registry/mesh-settings.js';
 import type { PolicyEntry } from '../registry/policy-registry.js';
 import { policyResource } from './policy-translate.js';
 
@@ -38,6 +39,8 @@ export interface ResponsePlan {
   resources: readonly ServiceEntry[];
   /** "policy/<service>" resources, sent after the endpoints. */
   policies?: readonly PolicyEntry[];
+  /** "mesh/settings", sent first when due. */
+  settings?: MeshSettingsEntry;
   removed: readonly string[];
   notFound: readonly string[];
 }
@@ -46,10 +49,25 @@ export function discoveryResponse(plan: ResponsePlan): DiscoveryResponse {
   return {
     nonce: plan.nonce,
     revision: String(plan.revision),
-    resources: [...plan.resources.map(endpointsResource), ...(plan.policies ?? []).map(policyResource)],
+    resources: [
+      ...(plan.settings ? [meshSettingsResource(plan.settings)] : []),
+      ...plan.resources.map(endpointsResource),
+      ...(plan.policies ?? []).map(policyResource),
+    ],
     removed: [...plan.removed],
     not_found: [...plan.notFound],
   };
+}
+
+const settingsCache = new WeakMap<MeshSettingsEntry, Resource>();
+
+export function meshSettingsResource(entry: MeshSettingsEntry): Resource {
+  let r = settingsCache.get(entry);
+  if (!r) {
+    r = { name: MESH_SETTINGS_RESOURCE, version: entry.version, mesh: { default_access: entry.defaultAccess } };
+    settingsCache.set(entry, r);
+  }
+  return r;
 }
 
 export function serviceSummary(entry: ServiceEntry): ServiceSummary {

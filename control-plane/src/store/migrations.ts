@@ -106,6 +106,24 @@ export const MIGRATIONS: readonly Migration[] = [
     // What an instance speaks (http, http2, grpc, tcp); rows from before speak HTTP/1.1.
     sql: `ALTER TABLE instances ADD COLUMN protocol TEXT NOT NULL DEFAULT 'http';`,
   },
+  {
+    version: 4,
+    name: 'access-policy',
+    sql: `
+      -- AccessPolicy joins the kinds of the policy table. SQLite cannot alter a
+      -- CHECK constraint, so the table is rebuilt with the same rows.
+      CREATE TABLE policy_v3 (
+        service  TEXT NOT NULL,
+        kind     TEXT NOT NULL CHECK (kind IN ('Routes', 'ServicePolicy', 'AccessPolicy')),
+        json     TEXT NOT NULL,
+        revision INTEGER NOT NULL,
+        PRIMARY KEY (service, kind)
+      );
+      INSERT INTO policy_v3 (service, kind, json, revision) SELECT service, kind, json, revision FROM policy;
+      DROP TABLE policy;
+      ALTER TABLE policy_v3 RENAME TO policy;
+    `,
+  },
 ];
 
 /** Applies every migration newer than the database's version; returns the resulting version. */

@@ -24,6 +24,7 @@ import type { ListAgentsRequest as _weft_v1_ListAgentsRequest, ListAgentsRequest
 import type { ListAgentsResponse as _weft_v1_ListAgentsResponse, ListAgentsResponse__Output as _weft_v1_ListAgentsResponse__Output } from './weft/v1/ListAgentsResponse.js';
 import type { ListServicesRequest as _weft_v1_ListServicesRequest, ListServicesRequest__Output as _weft_v1_ListServicesRequest__Output } from './weft/v1/ListServicesRequest.js';
 import type { ListServicesResponse as _weft_v1_ListServicesResponse, ListServicesResponse__Output as _weft_v1_ListServicesResponse__Output } from './weft/v1/ListServicesResponse.js';
+import type { MeshSettings as _weft_v1_MeshSettings, MeshSettings__Output as _weft_v1_MeshSettings__Output } from './weft/v1/MeshSettings.js';
 import type { RegisterRequest as _weft_v1_RegisterRequest, RegisterRequest__Output as _weft_v1_RegisterRequest__Output } from './weft/v1/RegisterRequest.js';
 import type { RegisterResponse as _weft_v1_RegisterResponse, RegisterResponse__Output as _weft_v1_RegisterResponse__Output } from './weft/v1/RegisterResponse.js';
 import type { RegistryClient as _weft_v1_RegistryClient, RegistryDefinition as _weft_v1_RegistryDefinition } from './weft/v1/Registry.js';
@@ -69,6 +70,7 @@ export interface ProtoGrpcType {
       ListAgentsResponse: MessageTypeDefinition<_weft_v1_ListAgentsResponse, _weft_v1_ListAgentsResponse__Output>
       ListServicesRequest: MessageTypeDefinition<_weft_v1_ListServicesRequest, _weft_v1_ListServicesRequest__Output>
       ListServicesResponse: MessageTypeDefinition<_weft_v1_ListServicesResponse, _weft_v1_ListServicesResponse__Output>
+      MeshSettings: MessageTypeDefinition<_weft_v1_MeshSettings, _weft_v1_MeshSettings__Output>
       RegisterRequest: MessageTypeDefinition<_weft_v1_RegisterRequest, _weft_v1_RegisterRequest__Output>
       RegisterResponse: MessageTypeDefinition<_weft_v1_RegisterResponse, _weft_v1_RegisterResponse__Output>
       Registry: SubtypeConstructor<typeof grpc.Client, _weft_v1_RegistryClient> & { service: _weft_v1_RegistryDefinition }

@@ -15,6 +15,15 @@ export function crossReferenceWarnings(docs: readonly { source: string; doc: Pol
   for (const { source, doc } of docs) {
     const self = doc.metadata.service;
     if (!facts.instanceTags(self)) out.push(`${source}: metadata.service: service "${self}" has no instances yet`);
+    if (doc.kind === 'AccessPolicy') {
+      doc.rules.forEach((rule, i) => {
+        rule.from.forEach((from, j) => {
+          if (from !== '*' && !from.startsWith('spiffe://') && !facts.instanceTags(from))
+            out.push(`${source}: rules[${i}].from[${j}]: service "${from}" has no instances yet`);
+        });
+      });
+      continue;
+    }
     if (doc.kind !== 'Routes') continue;
     doc.rules.forEach((rule, i) => {
       rule.route?.forEach((dest, j) => {

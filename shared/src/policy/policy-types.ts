@@ -8,8 +8,9 @@
 export const POLICY_API_VERSION = 'weft.dev/v1';
 export const KIND_ROUTES = 'Routes';
 export const KIND_SERVICE_POLICY = 'ServicePolicy';
-export type PolicyKind = typeof KIND_ROUTES | typeof KIND_SERVICE_POLICY;
-export const POLICY_KINDS: readonly PolicyKind[] = [KIND_ROUTES, KIND_SERVICE_POLICY];
+export const KIND_ACCESS_POLICY = 'AccessPolicy';
+export type PolicyKind = typeof KIND_ROUTES | typeof KIND_SERVICE_POLICY | typeof KIND_ACCESS_POLICY;
+export const POLICY_KINDS: readonly PolicyKind[] = [KIND_ROUTES, KIND_SERVICE_POLICY, KIND_ACCESS_POLICY];
 
 export interface Metadata {
   service: string;
@@ -141,11 +142,46 @@ export interface ServicePolicyDocument {
   rateLimit?: RateLimit;
 }
 
-export type PolicyDocument = RoutesDocument | ServicePolicyDocument;
+export type AccessAction = 'allow' | 'deny';
+/** enforce: a deny answers 403 forbidden; shadow: a deny is logged and counted, and the request goes through. */
+export type AccessMode = 'enforce' | 'shadow';
+
+/** The request conditions an access rule may narrow by (matched as Routes match them, on the normalised path). */
+export interface AccessMatch {
+  path?: PathMatch;
+  methods?: string[];
+}
+
+export interface AccessRule {
+  /** Optional; rule ids are "<service>/<index>" either way. */
+  name?: string;
+  action: AccessAction;
+  /**
+   * Sources: a service name ("web"), a SPIFFE ID ("spiffe://prod/svc/web",
+   * "spiffe://prod/agent/host-1"; "spiffe://prod/svc/*" = any service of that
+   * trust domain) or "*" (any authenticated mesh identity). An unauthenticated
+   * source never matches a rule.
+   */
+  from: string[];
+  match?: AccessMatch;
+}
+
+/** Who may call `metadata.service`: rules in order, first match wins, no match = the mesh default. */
+export interface AccessPolicyDocument {
+  apiVersion: typeof POLICY_API_VERSION;
+  kind: typeof KIND_ACCESS_POLICY;
+  metadata: Metadata;
+  /** Default enforce. */
+  mode?: AccessMode;
+  rules: AccessRule[];
+}
+
+export type PolicyDocument = RoutesDocument | ServicePolicyDocument | AccessPolicyDocument;
 
 /** What the agent receives for one service on "policy/<service>": the JSON of this object. */
 export interface PolicyBundle {
   service: string;
   routes?: RoutesDocument;
   policy?: ServicePolicyDocument;
+  access?: AccessPolicyDocument;
 }

@@ -40,11 +40,11 @@ import {
 } from './policy-validate-fields.js';
 
 export const RETRY_CONDITIONS = ['connect-failure', 'reset', '5xx', 'gateway-error', 'retriable-4xx'] as const;
-const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS', 'TRACE'];
+export const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS', 'TRACE'];
 const REDIRECT_STATUS = [301, 302, 303, 307, 308];
-const RULE_NAME = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/;
+export const RULE_NAME = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/;
 
-function pathMatch(c: Problems, v: unknown, path: string): PathMatch | undefined {
+export function pathMatch(c: Problems, v: unknown, path: string): PathMatch | undefined {
   const o = obj(c, v, path, ['exact', 'prefix', 'regex']);
   if (!o) return undefined;
   const which = c.take(() => onlyOne(o, ['exact', 'prefix', 'regex'], path, true)) as keyof PathMatch | undefined;
@@ -79,7 +79,7 @@ function valueMatch(c: Problems, v: unknown, path: string, isHeader: boolean): V
   return name === undefined || m === undefined ? undefined : { name, ...m };
 }
 
-function method(v: unknown, path: string): string {
+export function method(v: unknown, path: string): string {
   const s = str(v, path).toUpperCase();
   if (!METHODS.includes(s)) throw new ValidationError(path, `unknown method ${JSON.stringify(v)}`);
   return s;

@@ -11,7 +11,9 @@
 import { ValidationError } from '../errors.js';
 import { isObject, validateServiceName } from '../validate.js';
 import {
+  type AccessPolicyDocument,
   type CircuitBreaker,
+  KIND_ACCESS_POLICY,
   KIND_ROUTES,
   KIND_SERVICE_POLICY,
   type LoadBalancer,
@@ -24,6 +26,7 @@ import {
   type RoutesDocument,
   type ServicePolicyDocument,
 } from './policy-types.js';
+import { accessMode, accessRules } from './policy-validate-access.js';
 import {
   at,
   defined,
@@ -42,6 +45,7 @@ import {
 } from './policy-validate-fields.js';
 import { rules } from './policy-validate-routes.js';
 
+export { ACCESS_ACTIONS, ACCESS_MODES } from './policy-validate-access.js';
 export { type FieldProblem, PolicyLimits, PolicyValidationError, problemsOf } from './policy-validate-fields.js';
 export { RETRY_CONDITIONS } from './policy-validate-routes.js';
 export const LB_POLICIES = ['least-request', 'round-robin', 'consistent-hash'] as const;
@@ -132,6 +136,21 @@ function servicePolicyDocument(c: Problems, o: Record<string, unknown>): Service
   return doc;
 }
 
+function accessPolicyDocument(c: Problems, o: Record<string, unknown>): AccessPolicyDocument {
+  obj(c, o, '', ['apiVersion', 'kind', 'metadata', 'mode', 'rules']);
+  const meta = metadata(c, o.metadata);
+  const mode = opt(c, o.mode, 'mode', accessMode);
+  const list = accessRules(c, o.rules ?? []);
+  c.throwIfAny();
+  return defined({
+    apiVersion: POLICY_API_VERSION,
+    kind: KIND_ACCESS_POLICY,
+    metadata: meta as { service: string },
+    mode,
+    rules: list,
+  });
+}
+
 /**
  * Validates one document of any kind. Throws a PolicyValidationError listing
  * every problem of the document, each naming its field path.
@@ -144,14 +163,15 @@ export function validatePolicyDocument(raw: unknown): PolicyDocument {
   }
   if (raw.kind === KIND_ROUTES) return routesDocument(c, raw);
   if (raw.kind === KIND_SERVICE_POLICY) return servicePolicyDocument(c, raw);
+  if (raw.kind === KIND_ACCESS_POLICY) return accessPolicyDocument(c, raw);
   c.add('kind', `must be one of ${POLICY_KINDS.join(', ')}, got ${JSON.stringify(raw.kind ?? null)}`);
   throw new PolicyValidationError(c.list);
 }
 
 /**
  * Parses and validates the JSON the agent receives on "policy/<service>".
- * A failure lists every problem, field paths prefixed with `routes.` or
- * `policy.` (the NACK's message).
+ * A failure lists every problem, field paths prefixed with `routes.`,
+ * `policy.` or `access.` (the NACK's message).
  */
 export function parsePolicyBundle(json: string, service: string): PolicyBundle {
   let raw: unknown;
@@ -161,13 +181,13 @@ export function parsePolicyBundle(json: string, service: string): PolicyBundle {
     throw new ValidationError('policy.json', `invalid JSON (${(err as Error).message})`);
   }
   const c = new Problems();
-  const o = obj(c, raw, 'policy', ['service', 'routes', 'policy']);
+  const o = obj(c, raw, 'policy', ['service', 'routes', 'policy', 'access']);
   c.throwIfAny();
   const top = o as Record<string, unknown>;
   if (top.service !== service)
     c.add('policy.service', `${JSON.stringify(top.service)} does not match the resource name's service "${service}"`);
   const bundle: PolicyBundle = { service };
-  const one = (key: 'routes' | 'policy', kind: string): PolicyDocument | undefined => {
+  const one = (key: 'routes' | 'policy' | 'access', kind: string): PolicyDocument | undefined => {
     if (top[key] === undefined) return undefined;
     const prefixed = (list: readonly FieldProblem[]) => {
       for (const p of list) c.add(at(key, p.field), p.problem);
@@ -185,8 +205,10 @@ export function parsePolicyBundle(json: string, service: string): PolicyBundle {
   };
   const routes = one('routes', KIND_ROUTES);
   const policy = one('policy', KIND_SERVICE_POLICY);
+  const access = one('access', KIND_ACCESS_POLICY);
   c.throwIfAny();
   if (routes) bundle.routes = routes as RoutesDocument;
   if (policy) bundle.policy = policy as ServicePolicyDocument;
+  if (access) bundle.access = access as AccessPolicyDocument;
   return bundle;
 }
