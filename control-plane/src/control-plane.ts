@@ -13,6 +13,7 @@ import { type RunningGrpcServer, startGrpcServer } from './server/grpc-server.js
 import { type RunningHttpApi, startHttpApi } from './server/http-api.js';
 import { ControlPlaneMetrics } from './server/metrics.js';
 import { RejectedVersions } from './server/rejected-versions.js';
+import { lockDataDir } from './store/data-dir-lock.js';
 import { openDatabase } from './store/database.js';
 import { PolicyStore } from './store/policy-store.js';
 import { SqliteStore } from './store/sqlite-store.js';
@@ -48,7 +49,14 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
   const host = opts.host ?? '0.0.0.0';
   const log = opts.logger;
   mkdirSync(opts.dataDir, { recursive: true });
-  const db = openDatabase(join(opts.dataDir, DB_FILE_NAME));
+  const lock = lockDataDir(opts.dataDir);
+  let db: ReturnType<typeof openDatabase>;
+  try {
+    db = openDatabase(join(opts.dataDir, DB_FILE_NAME));
+  } catch (err) {
+    lock.release();
+    throw err;
+  }
   const store = SqliteStore.on(db);
   const metrics = new ControlPlaneMetrics();
   const rejections = new RejectedVersions();
@@ -69,6 +77,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     registry.close();
     await Promise.all([grpcServer?.close(), httpApi?.close()]);
     db.close();
+    lock.release();
   };
 
   try {

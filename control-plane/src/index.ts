@@ -2,4 +2,6 @@
 export { type ControlPlane, type ControlPlaneOptions, DB_FILE_NAME, startControlPlane } from './control-plane.js';
 export type { ServiceEntry } from './registry/endpoint-view.js';
 export { type AgentRecord, Registry, type RegistryOptions } from './registry/registry.js';
+export { backupDatabase, type DatabaseSummary, inspectDatabase, restoreDatabase } from './store/backup.js';
+export { DataDirLockedError, LOCK_FILE_NAME } from './store/data-dir-lock.js';
 export { type ChangeResult, SqliteStore, type StoredAgent } from './store/sqlite-store.js';

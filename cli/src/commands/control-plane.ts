@@ -1,4 +1,12 @@
-import { startControlPlane } from '@weft/control-plane';
+import { join } from 'node:path';
+import {
+  backupDatabase,
+  type DatabaseSummary,
+  DataDirLockedError,
+  DB_FILE_NAME,
+  restoreDatabase,
+  startControlPlane,
+} from '@weft/control-plane';
 import {
   createLogger,
   DEFAULT_ACCESS,
@@ -10,7 +18,7 @@ import {
   validatePort,
 } from '@weft/shared';
 import type { Command } from 'commander';
-import { parseFlag } from '../cli-error.js';
+import { CliError, parseFlag } from '../cli-error.js';
 import { closeOnSignal } from '../run-until-signal.js';
 
 interface ControlPlaneFlags {
@@ -23,10 +31,43 @@ interface ControlPlaneFlags {
   defaultAccess: string;
 }
 
+function describeDb(s: DatabaseSummary): string {
+  return `revision ${s.revision}, ${s.instances} instance(s), ${s.policyDocuments} policy document(s), schema ${s.schema}`;
+}
+
+/** `weft control-plane backup FILE` / `restore FILE` (embedded SQLite store). */
+function backupCommands(cp: Command): void {
+  // --data-dir is the control-plane command's own option (weft control-plane backup FILE --data-dir DIR).
+  const dataDirOf = (cmd: Command): string => (cmd.optsWithGlobals() as { dataDir: string }).dataDir;
+  cp.command('backup <file>')
+    .description('copy the control plane database to FILE while it runs (SQLite online backup); --data-dir as for control-plane')
+    .action(async (file: string, _o: unknown, cmd: Command) => {
+      const o = { dataDir: dataDirOf(cmd) };
+      try {
+        const s = await backupDatabase(join(o.dataDir, DB_FILE_NAME), file);
+        console.log(`backed up ${o.dataDir} to ${file}: ${describeDb(s)}`);
+      } catch (err) {
+        throw new CliError(`backup: ${(err as Error).message}`);
+      }
+    });
+  cp.command('restore <file>')
+    .description('replace the database of a stopped control plane with a backup; --data-dir as for control-plane')
+    .action((file: string, _o: unknown, cmd: Command) => {
+      const o = { dataDir: dataDirOf(cmd) };
+      try {
+        const s = restoreDatabase(o.dataDir, DB_FILE_NAME, file);
+        console.log(`restored ${file} into ${o.dataDir}: ${describeDb(s)}`);
+      } catch (err) {
+        const why = err instanceof DataDirLockedError ? `${err.message} (restore needs the control plane stopped)` : (err as Error).message;
+        throw new CliError(`restore: ${why}`);
+      }
+    });
+}
+
 export function controlPlaneCommand(program: Command): void {
-  program
-    .command('control-plane')
-    .description('run the control plane: registry in SQLite, config stream to agents over gRPC')
+  const cp = program.command('control-plane');
+  backupCommands(cp);
+  cp.description('run the control plane: registry in SQLite, config stream to agents over gRPC')
     .option('--data-dir <dir>', 'where the SQLite database lives', `${Defaults.dataDir}/control-plane`)
     .option('--host <ip>', 'address to listen on', '0.0.0.0')
     .option('--grpc-port <port>', 'gRPC port (agents and the weft command)', String(DefaultPorts.controlPlaneGrpc))
@@ -50,8 +91,14 @@ export function controlPlaneCommand(program: Command): void {
         defaultAccess: validateDefaultAccess(o.defaultAccess, '--default-access'),
         logger,
       }));
-      const cp = await startControlPlane(options);
-      closeOnSignal(() => cp.close(), logger);
+      let running: Awaited<ReturnType<typeof startControlPlane>>;
+      try {
+        running = await startControlPlane(options);
+      } catch (err) {
+        if (err instanceof DataDirLockedError) throw new CliError(err.message);
+        throw err;
+      }
+      closeOnSignal(() => running.close(), logger);
     });
 }
 
