@@ -1,3 +1,4 @@
 /** @weft/agent: one per host; proxies mesh traffic and registers the host's services. */
 export { AGENT_VERSION, type Agent, startAgent } from './agent.js';
 export type { AgentOptions } from './config.js';
+export { AgentIdentity, type IdentitySnapshot, type RevocationSnapshot } from './identity/index.js';

@@ -18,9 +18,10 @@
  * - Nonces are "1", "2", ... within a stream.
  */
 import type { Logger } from '@weft/shared';
-import { RESOURCE_TYPE_ENDPOINTS, RESOURCE_TYPE_POLICY, serviceOfResource } from '@weft/shared';
+import { isResourceOfType, RESOURCE_TYPE_ENDPOINTS, RESOURCE_TYPE_POLICY, RESOURCE_TYPE_TRUST, serviceOfResource } from '@weft/shared';
 import type { DiscoveryRequest__Output } from '@weft/shared/generated/weft/v1/DiscoveryRequest';
 import type { DiscoveryResponse } from '@weft/shared/generated/weft/v1/DiscoveryResponse';
+import type { Resource } from '@weft/shared/generated/weft/v1/Resource';
 import type { ResourceError__Output } from '@weft/shared/generated/weft/v1/ResourceError';
 import type { ServiceEntry } from '../registry/endpoint-view.js';
 import type { PolicyEntry } from '../registry/policy-registry.js';
@@ -65,6 +66,14 @@ export interface DiscoveryStreamOptions {
   observer?: StreamObserver;
   /** Serves "policy/<service>" names; without it they are always not_found. */
   policies?: PolicySource;
+  /** Serves "trust/..." names (deny list, CA bundle); without it they are always not_found. */
+  trust?: TrustSource;
+}
+
+/** Mesh-wide "trust/..." resources: immutable entries, replaced on change. */
+export interface TrustSource {
+  entry(name: string): { version: string; resource: Resource } | undefined;
+  watch(name: string, onChange: () => void): () => void;
 }
 
 /** What a stream reports for /metrics. */
@@ -83,6 +92,8 @@ interface Subscription {
   readonly service: string | null;
   /** True for "policy/<service>" (served by the policy source). */
   readonly policy?: boolean;
+  /** True for "trust/..." (served by the trust source; `service` holds the whole name). */
+  readonly trust?: boolean;
   readonly cancel: () => void;
   held?: string;
   sent?: string;
@@ -116,6 +127,7 @@ export class DiscoveryStream {
   private readonly rejections: AgentRejections | undefined;
   private readonly observer: StreamObserver | undefined;
   private readonly policies: PolicySource | undefined;
+  private readonly trust: TrustSource | undefined;
   private inflight: InFlight | null = null;
   private lastNonce = 0;
   /** The first request is always answered, even with an empty response: it confirms the agent's versions. */
@@ -132,6 +144,7 @@ export class DiscoveryStream {
     this.rejections = opts.rejections;
     this.observer = opts.observer;
     this.policies = opts.policies;
+    this.trust = opts.trust;
   }
 
   /** Names waiting for the next response: bounded by the subscriptions, whatever the agent does. */
@@ -187,6 +200,14 @@ export class DiscoveryStream {
 
   private subscribe(name: string, heldVersion: string | undefined): void {
     if (this.subs.has(name)) return;
+    if (isResourceOfType(name, RESOURCE_TYPE_TRUST)) {
+      this.track(
+        name,
+        { service: name, trust: true, cancel: this.trust?.watch(name, () => this.onChange(name)) ?? (() => {}) },
+        heldVersion,
+      );
+      return;
+    }
     const policyService = serviceOfResource(name, RESOURCE_TYPE_POLICY);
     const service = policyService ?? serviceOfResource(name, RESOURCE_TYPE_ENDPOINTS);
     const cancel = policyService
@@ -194,15 +215,12 @@ export class DiscoveryStream {
       : service
         ? this.source.watch(service, () => this.onChange(name))
         : () => {};
+    this.track(name, { service, policy: policyService !== null, cancel }, heldVersion);
+  }
+
+  private track(name: string, sub: Pick<Subscription, 'service' | 'policy' | 'trust' | 'cancel'>, heldVersion: string | undefined): void {
     const rejected = this.rejections?.get(name);
-    this.subs.set(name, {
-      service,
-      policy: policyService !== null,
-      cancel,
-      held: heldVersion || undefined,
-      rejected: rejected?.version,
-      error: rejected?.error,
-    });
+    this.subs.set(name, { ...sub, held: heldVersion || undefined, rejected: rejected?.version, error: rejected?.error });
     this.dirty.add(name);
     this.unanswered.add(name);
   }
@@ -273,6 +291,7 @@ export class DiscoveryStream {
     if (this.dirty.size === 0 && !this.firstAnswerDue) return;
     const resources: ServiceEntry[] = [];
     const policies: PolicyEntry[] = [];
+    const trust: Resource[] = [];
     const removed: string[] = [];
     const notFound: string[] = [];
     const versions = new Map<string, string>();
@@ -281,7 +300,14 @@ export class DiscoveryStream {
     for (const name of this.dirty) {
       const sub = this.subs.get(name);
       if (!sub) continue;
-      const entry = sub.service === null ? undefined : sub.policy ? this.policies?.entry(sub.service) : this.source.service(sub.service);
+      const entry =
+        sub.service === null
+          ? undefined
+          : sub.trust
+            ? this.trust?.entry(sub.service)
+            : sub.policy
+              ? this.policies?.entry(sub.service)
+              : this.source.service(sub.service);
       if (!entry && sub.rejected !== undefined) {
         // The name stopped existing: whatever comes next has a newer version.
         this.rejections?.clear(name);
@@ -290,11 +316,12 @@ export class DiscoveryStream {
       }
       if (entry) {
         if (entry.version === sub.held || entry.version === sub.rejected) continue;
-        if ('json' in entry) policies.push(entry);
+        if ('resource' in entry) trust.push(entry.resource);
+        else if ('json' in entry) policies.push(entry);
         else resources.push(entry);
         versions.set(name, entry.version);
         sub.sent = entry.version;
-        if (this.changed.has(name) && !('json' in entry)) latencies.push(now - entry.madeAt);
+        if (this.changed.has(name) && 'madeAt' in entry) latencies.push(now - entry.madeAt);
       } else if (sub.held !== undefined) {
         removed.push(name);
         sub.held = undefined;
@@ -309,7 +336,7 @@ export class DiscoveryStream {
     this.changed.clear();
     const forced = this.firstAnswerDue;
     this.firstAnswerDue = false;
-    if (!forced && resources.length + policies.length + removed.length + notFound.length === 0) return;
+    if (!forced && resources.length + policies.length + trust.length + removed.length + notFound.length === 0) return;
     const nonce = String(++this.lastNonce);
     this.inflight = { nonce, versions, sentAt: now };
     const response = discoveryResponse({
@@ -317,13 +344,14 @@ export class DiscoveryStream {
       revision: this.source.revision(),
       resources: resources.sort((a, b) => (a.service < b.service ? -1 : 1)),
       policies: policies.sort((a, b) => (a.service < b.service ? -1 : 1)),
+      trust: trust.sort((a, b) => ((a.name ?? '') < (b.name ?? '') ? -1 : 1)),
       removed: sorted(removed),
       notFound: sorted(notFound),
     });
     // Counts only: this runs for every response even when debug is off (per-resource state is in /v1/agents).
     this.log.debug('push', {
       nonce,
-      resources: resources.length + policies.length,
+      resources: resources.length + policies.length + trust.length,
       removed: removed.length,
       notFound: notFound.length,
     });

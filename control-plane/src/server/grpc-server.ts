@@ -8,6 +8,9 @@ import type { Logger } from '@weft/shared';
 import { loadWeftProto } from '@weft/shared';
 import type { PolicyRegistry } from '../registry/policy-registry.js';
 import type { Registry } from '../registry/registry.js';
+import type { AgentTrustStatus } from './agent-status.js';
+import { guardService } from './authz.js';
+import { type Authenticator, insecureAuthenticator } from './caller.js';
 import { createDiscoveryHandlers } from './discovery-service.js';
 import type { StreamObserver } from './discovery-stream.js';
 import { cachingResponseSerializer } from './encoded-response.js';
@@ -16,6 +19,7 @@ import { createRegistryHandlers } from './registry-service.js';
 import { RejectedVersions } from './rejected-versions.js';
 import { shuttingDownError } from './status.js';
 import { StreamTable } from './stream-table.js';
+import { createTrustHandlers, type TrustServiceDeps } from './trust-service.js';
 
 export interface GrpcServerOptions {
   host: string;
@@ -29,6 +33,14 @@ export interface GrpcServerOptions {
   observer?: StreamObserver;
   /** Traffic policy: the config calls and "policy/<service>" resources. */
   policies: PolicyRegistry;
+  /** TLS for the port; plaintext when omitted (--insecure and unit tests). */
+  credentials?: grpc.ServerCredentials;
+  /** Who is calling (authz.ts enforces it per method); everyone is allowed when omitted. */
+  authn?: Authenticator;
+  /** The Trust service and the "trust/..." resources; absent with --insecure. */
+  trust?: Omit<TrustServiceDeps, 'registry' | 'streams' | 'logger'>;
+  /** Certificate and revocation per agent for ListAgents. */
+  trustStatus?: () => Map<string, AgentTrustStatus>;
 }
 
 export interface RunningGrpcServer {
@@ -59,12 +71,38 @@ export async function startGrpcServer(opts: GrpcServerOptions): Promise<RunningG
     'grpc.http2.min_ping_interval_without_data_ms': 10_000,
   });
   const rejections = opts.rejections ?? new RejectedVersions();
-  const deps = { registry: opts.registry, streams, logger: opts.logger, rejections, observer: opts.observer, policies: opts.policies };
-  server.addService(proto.Registry.service, { ...createRegistryHandlers(deps), ...createPolicyHandlers(opts.policies, opts.logger) });
-  server.addService(discoveryServiceWithEncodingCache(proto.Discovery.service), createDiscoveryHandlers(deps));
+  const deps = {
+    registry: opts.registry,
+    streams,
+    logger: opts.logger,
+    rejections,
+    observer: opts.observer,
+    policies: opts.policies,
+    trust: opts.trust?.authority,
+    trustStatus: opts.trustStatus,
+  };
+  const guard = {
+    authn: opts.authn ?? insecureAuthenticator(),
+    isRevoked: (agentId: string) => opts.trust?.authority.isRevoked(agentId) ?? false,
+    logger: opts.logger,
+  };
+  server.addService(
+    proto.Registry.service,
+    guardService('Registry', { ...createRegistryHandlers(deps), ...createPolicyHandlers(opts.policies, opts.logger) }, guard),
+  );
+  server.addService(
+    discoveryServiceWithEncodingCache(proto.Discovery.service),
+    guardService('Discovery', createDiscoveryHandlers(deps), guard),
+  );
+  if (opts.trust) {
+    server.addService(
+      proto.Trust.service,
+      guardService('Trust', createTrustHandlers({ ...opts.trust, registry: opts.registry, streams, logger: opts.logger }), guard),
+    );
+  }
 
   const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(hostPort(opts.host, opts.port), grpc.ServerCredentials.createInsecure(), (err, bound) => {
+    server.bindAsync(hostPort(opts.host, opts.port), opts.credentials ?? grpc.ServerCredentials.createInsecure(), (err, bound) => {
       if (err) reject(err);
       else resolve(bound);
     });

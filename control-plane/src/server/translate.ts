@@ -38,6 +38,8 @@ export interface ResponsePlan {
   resources: readonly ServiceEntry[];
   /** "policy/<service>" resources, sent after the endpoints. */
   policies?: readonly PolicyEntry[];
+  /** "trust/..." resources (already translated, immutable), sent last. */
+  trust?: readonly Resource[];
   removed: readonly string[];
   notFound: readonly string[];
 }
@@ -46,7 +48,7 @@ export function discoveryResponse(plan: ResponsePlan): DiscoveryResponse {
   return {
     nonce: plan.nonce,
     revision: String(plan.revision),
-    resources: [...plan.resources.map(endpointsResource), ...(plan.policies ?? []).map(policyResource)],
+    resources: [...plan.resources.map(endpointsResource), ...(plan.policies ?? []).map(policyResource), ...(plan.trust ?? [])],
     removed: [...plan.removed],
     not_found: [...plan.notFound],
   };

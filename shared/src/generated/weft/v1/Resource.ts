@@ -2,13 +2,17 @@
 
 import type { ServiceEndpoints as _weft_v1_ServiceEndpoints, ServiceEndpoints__Output as _weft_v1_ServiceEndpoints__Output } from '../../weft/v1/ServiceEndpoints.js';
 import type { ServicePolicy as _weft_v1_ServicePolicy, ServicePolicy__Output as _weft_v1_ServicePolicy__Output } from '../../weft/v1/ServicePolicy.js';
+import type { RevocationList as _weft_v1_RevocationList, RevocationList__Output as _weft_v1_RevocationList__Output } from '../../weft/v1/RevocationList.js';
+import type { TrustBundle as _weft_v1_TrustBundle, TrustBundle__Output as _weft_v1_TrustBundle__Output } from '../../weft/v1/TrustBundle.js';
 
 export interface Resource {
   'name'?: (string);
   'version'?: (string);
   'endpoints'?: (_weft_v1_ServiceEndpoints | null);
   'policy'?: (_weft_v1_ServicePolicy | null);
-  'body'?: "endpoints"|"policy";
+  'revocations'?: (_weft_v1_RevocationList | null);
+  'bundle'?: (_weft_v1_TrustBundle | null);
+  'body'?: "endpoints"|"policy"|"revocations"|"bundle";
 }
 
 export interface Resource__Output {
@@ -16,5 +20,7 @@ export interface Resource__Output {
   'version': (string);
   'endpoints'?: (_weft_v1_ServiceEndpoints__Output | null);
   'policy'?: (_weft_v1_ServicePolicy__Output | null);
-  'body'?: "endpoints"|"policy";
+  'revocations'?: (_weft_v1_RevocationList__Output | null);
+  'bundle'?: (_weft_v1_TrustBundle__Output | null);
+  'body'?: "endpoints"|"policy"|"revocations"|"bundle";
 }
