@@ -3,7 +3,7 @@
  * the read-only commands, with errors turned into one-line messages.
  */
 import type * as grpc from '@grpc/grpc-js';
-import { loadWeftProto } from '@weft/shared';
+import { CONTROL_PLANE_TLS_OPTIONS, loadWeftProto } from '@weft/shared';
 import type { ListAgentsResponse__Output } from '@weft/shared/generated/weft/v1/ListAgentsResponse';
 import type { ListServicesResponse__Output } from '@weft/shared/generated/weft/v1/ListServicesResponse';
 import type { RegistryClient } from '@weft/shared/generated/weft/v1/Registry';
@@ -19,7 +19,10 @@ export interface RegistryReader {
 
 export function connectRegistry(address: string): RegistryReader {
   const proto = loadWeftProto();
-  const conn = connectControlPlane(address).then((c) => ({ ...c, client: new proto.Registry(address, c.credentials) }));
+  const conn = connectControlPlane(address).then((c) => ({
+    ...c,
+    client: new proto.Registry(address, c.credentials, CONTROL_PLANE_TLS_OPTIONS),
+  }));
   conn.catch(() => {});
   const call = <T>(
     name: string,

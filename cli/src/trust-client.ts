@@ -1,6 +1,6 @@
 /** The Trust service calls the operator commands make (token, agent revoke, ca). */
 import type * as grpc from '@grpc/grpc-js';
-import { loadWeftProto } from '@weft/shared';
+import { CONTROL_PLANE_TLS_OPTIONS, loadWeftProto } from '@weft/shared';
 import type { CreateTokenRequest } from '@weft/shared/generated/weft/v1/CreateTokenRequest';
 import type { CreateTokenResponse__Output } from '@weft/shared/generated/weft/v1/CreateTokenResponse';
 import type { ListRootsResponse__Output } from '@weft/shared/generated/weft/v1/ListRootsResponse';
@@ -20,7 +20,10 @@ export interface TrustCalls {
 }
 
 export function connectTrust(address: string): TrustCalls {
-  const conn = connectControlPlane(address).then((c) => ({ ...c, client: new (loadWeftProto().Trust)(address, c.credentials) }));
+  const conn = connectControlPlane(address).then((c) => ({
+    ...c,
+    client: new (loadWeftProto().Trust)(address, c.credentials, CONTROL_PLANE_TLS_OPTIONS),
+  }));
   conn.catch(() => {});
   type Invoke<T> = (c: TrustClient, md: grpc.Metadata, o: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res?: T) => void) => void;
   const call = <T>(name: string, invoke: Invoke<T>) =>

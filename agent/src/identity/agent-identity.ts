@@ -45,7 +45,7 @@ export function snapshotOf(keyPem: string, certificatePem: string, caBundlePem: 
   const id = uriSans(cert.subjectAltName)
     .map(parseSpiffeId)
     .find((i) => i?.kind === 'agent');
-  if (!id || id.kind !== 'agent') throw new ValidationError(field, 'certificate carries no spiffe://<td>/agent/<id> identity');
+  if (id?.kind !== 'agent') throw new ValidationError(field, 'certificate carries no spiffe://<td>/agent/<id> identity');
   if (splitPemCertificates(caBundlePem).length === 0) throw new ValidationError(field, 'CA bundle holds no certificate');
   return Object.freeze({
     agentId: id.name,

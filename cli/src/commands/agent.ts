@@ -87,7 +87,8 @@ export function agentCommand(program: Command): void {
           maxPendingRequestsPerService: positiveInt(o.maxPendingPerService, '--max-pending-per-service'),
         },
         joinToken: o.joinToken ?? (o.joinTokenFile === undefined ? undefined : readTokenFile(o.joinTokenFile)),
-        insecure: o.insecure === true,
+        // `--insecure` is also a global option (for the CLI's own calls); either spelling means the agent's flag.
+        insecure: o.insecure === true || program.opts().insecure === true,
         renewAt: fraction(o.renewAt ?? '0.667', '--renew-at'),
       }));
       let agent: Awaited<ReturnType<typeof startAgent>>;
@@ -105,7 +106,9 @@ export function agentCommand(program: Command): void {
     .option('--reason <text>', 'kept with the revocation', '')
     .option(...controlPlaneOption)
     .action(async (agentId: string, o: { reason: string; controlPlane: string }) => {
-      const trust = connectTrust(o.controlPlane);
+      // `weft agent revoke ID --control-plane X`: the option may have been taken by the `agent` command itself.
+      const cp = agent.getOptionValueSource('controlPlane') === 'cli' ? (agent.opts().controlPlane as string) : o.controlPlane;
+      const trust = connectTrust(cp);
       try {
         const res = await trust.revokeAgent(agentId, o.reason);
         console.log(

@@ -11,6 +11,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import type * as grpc from '@grpc/grpc-js';
 import {
+  CONTROL_PLANE_TLS_OPTIONS,
   DocumentError,
   type DocumentProblem,
   formatDocumentProblem,
@@ -48,7 +49,10 @@ export interface ConfigClient {
 }
 
 export function connectConfig(address: string): ConfigClient {
-  const conn = connectControlPlane(address).then((c) => ({ ...c, client: new (loadWeftProto().Registry)(address, c.credentials) }));
+  const conn = connectControlPlane(address).then((c) => ({
+    ...c,
+    client: new (loadWeftProto().Registry)(address, c.credentials, CONTROL_PLANE_TLS_OPTIONS),
+  }));
   conn.catch(() => {});
   type Invoke<T> = (
     c: RegistryClient,

@@ -50,7 +50,7 @@ export function controlPlaneCommand(program: Command): void {
         caKeyFile: o.caKey,
         certTtlMs: parseDuration(o.certTtl, '--cert-ttl'),
         tlsSans: o.tlsSan ?? [],
-        insecure: o.insecure === true,
+        insecure: o.insecure === true || program.opts().insecure === true,
       }));
       const cp = await startControlPlane(options);
       closeOnSignal(() => cp.close(), logger);

@@ -190,7 +190,7 @@ export class MeshCa {
 
   /** Rotation step 1: a new root, trusted (in the bundle) but not issuing yet. */
   async addRoot(): Promise<CaRootInfo> {
-    const files = this.requireOwnRoots();
+    this.requireOwnRoots();
     const root = await this.makeRoot();
     this.roots.push(root);
     this.persist();

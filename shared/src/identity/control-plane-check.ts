@@ -28,3 +28,10 @@ export function controlPlaneIdentityCheck(trustDomain = ''): (host: string, cert
   }
   return check;
 }
+
+/**
+ * Channel options for TLS to the control plane: the TLS server name sent is
+ * this fixed name, not the dialled address (grpc-js would send an IP literal
+ * as SNI, which TLS forbids). The name is not checked; the SPIFFE ID is.
+ */
+export const CONTROL_PLANE_TLS_OPTIONS = { 'grpc.ssl_target_name_override': 'control-plane.weft' } as const;
