@@ -63,8 +63,12 @@ interface Root {
 }
 
 const TEN_YEARS_MS = 10 * 365 * 24 * 3600 * 1000;
-/** Leaf certificates start a little in the past so hosts with skewed clocks accept them. */
+/**
+ * Certificates start a little in the past so hosts with skewed clocks accept them: 5 min,
+ * or a tenth of a short lifetime (agents renew at a fraction of notBefore..notAfter).
+ */
 const BACKDATE_MS = 5 * 60 * 1000;
+const backdateMs = (ttlMs: number) => Math.min(BACKDATE_MS, Math.floor(ttlMs / 10));
 
 function newSerial(): string {
   const b = randomBytes(16);
@@ -281,7 +285,7 @@ export class MeshCa {
       serialNumber: newSerial(),
       subject: `O=${this.trustDomain}`,
       issuer: root.cert.subject,
-      notBefore: new Date(now - BACKDATE_MS),
+      notBefore: new Date(now - backdateMs(ttlMs)),
       notAfter: new Date(notAfter),
       signingKey: root.privateKey,
       publicKey,
