@@ -5,6 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { after, describe, test } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import { WEFT_BIN } from '@weft/cli/demo/weft-process';
@@ -201,5 +203,43 @@ describe('trust: renewal and revocation', () => {
     assert.equal((await servicesAtControlPlane(cp)).get('orders'), undefined);
     const status = await weft(['status', '--control-plane', `127.0.0.1:${cp.grpcPort}`]);
     assert.match(status.stdout, /rev-b .*\d{4}-\d\d-\d\dT/);
+  });
+});
+
+describe('trust: CA rotation', () => {
+  const mesh = new Mesh();
+  after(() => mesh.close());
+
+  test('a second root is trusted, then issues, then the old one is removed, without dropping agents', async () => {
+    const cp = await mesh.controlPlane({ extra: ['--cert-ttl', '4s'] });
+    const a = await mesh.agent('rot-a', cp.grpcPort, ['--renew-at', '0.5']);
+    const bundleFile = `${mesh.dir}/rot-a/identity/ca-bundle.crt`;
+    const roots = () => (readFileSync(bundleFile, 'utf8').match(/BEGIN CERTIFICATE/g) ?? []).length;
+    const addr = ['--control-plane', `127.0.0.1:${cp.grpcPort}`];
+    const list = await weft(['ca', 'list', ...addr]);
+    const old = /^([0-9a-f]{64})\s+yes/m.exec(list.stdout)?.[1];
+    assert.ok(old, list.stdout + list.stderr);
+
+    const added = await weft(['ca', 'add', ...addr]);
+    assert.equal(added.code, 0, added.stderr);
+    const next = added.stdout.match(/[0-9a-f]{64}/g)?.find((f) => f !== old);
+    assert.ok(next);
+    await waitFor('the agent to hold both roots', () => roots() === 2);
+
+    assert.equal((await weft(['ca', 'activate', next.slice(0, 16), ...addr])).code, 0);
+    const nextRoot = new X509Certificate(readFileSync(`${cp.dataDir}/ca/${next}.crt`));
+    await waitFor(
+      'a certificate from the new root',
+      () => new X509Certificate(readFileSync(`${mesh.dir}/rot-a/identity/agent.crt`)).verify(nextRoot.publicKey),
+      10_000,
+    );
+
+    assert.equal((await weft(['ca', 'remove', old, ...addr])).code, 0);
+    await waitFor('the agent to drop the old root', () => roots() === 1);
+    // Renewals keep working over the connection; the agent stays connected and in sync.
+    const renewed = a.logLines.filter((l) => l.includes('"certificate renewed"')).length;
+    await waitFor('another renewal', () => a.logLines.filter((l) => l.includes('"certificate renewed"')).length > renewed, 10_000);
+    const agents = await getJson<{ agents: { agentId: string; connected: boolean }[] }>(cp.httpPort, '/v1/agents');
+    assert.ok(agents.agents.find((x) => x.agentId === 'rot-a')?.connected);
   });
 });
