@@ -89,3 +89,35 @@ export function describeCallError(err: grpc.ServiceError, address: string, metho
   if (err.code === grpc.status.INVALID_ARGUMENT) return new CliError(err.details, 2);
   return new CliError(`${method} failed: ${err.details || err.message}`);
 }
+
+type Invoke<C, T> = (client: C, md: grpc.Metadata, options: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res?: T) => void) => void;
+
+/**
+ * A gRPC client of the control plane with the CLI's credentials: `call`
+ * sends one unary call with the token metadata and a deadline, and turns a
+ * failure into a one-line CliError.
+ */
+export function controlPlaneClient<C extends grpc.Client>(
+  address: string,
+  make: (credentials: grpc.ChannelCredentials) => C,
+  timeoutMs: number,
+): { call<T>(method: string, invoke: Invoke<C, T>): Promise<T>; close(): void } {
+  const conn = connectControlPlane(address).then((c) => ({ ...c, client: make(c.credentials) }));
+  conn.catch(() => {});
+  return {
+    call: <T>(method: string, invoke: Invoke<C, T>) =>
+      conn.then(
+        ({ client, metadata }) =>
+          new Promise<T>((resolve, reject) =>
+            invoke(client, metadata, { deadline: new Date(Date.now() + timeoutMs) }, (err, res) =>
+              err ? reject(describeCallError(err, address, method)) : resolve(res as T),
+            ),
+          ),
+      ),
+    close: () =>
+      void conn.then(
+        ({ client }) => client.close(),
+        () => {},
+      ),
+  };
+}

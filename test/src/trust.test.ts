@@ -11,6 +11,7 @@ import { after, describe, test } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import { WEFT_BIN } from '@weft/cli/demo/weft-process';
 import { CONTROL_PLANE_TLS_OPTIONS, loadWeftProto } from '@weft/shared';
+import type { DiscoveryClient } from '@weft/shared/generated/weft/v1/Discovery';
 import { getJson, Mesh, registerWith, servicesAtControlPlane, waitFor } from './harness.js';
 
 function weft(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -23,6 +24,16 @@ function weft(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: numb
 
 /** The structured log records among a process's stderr lines. */
 const records = (lines: string[]) => lines.filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
+
+/** Opens a discovery stream claiming `agentId` and resolves with the status that ends it. */
+function streamEnd(discovery: DiscoveryClient, agentId: string): Promise<grpc.StatusObject> {
+  const stream = discovery.Stream();
+  return new Promise((resolve) => {
+    stream.on('status', resolve);
+    stream.on('error', () => {});
+    stream.write({ agent: { agent_id: agentId, address: '127.0.0.1', inbound_port: 15006 } });
+  });
+}
 
 const unary = <T>(fn: (cb: (err: grpc.ServiceError | null, res?: T) => void) => void) =>
   new Promise<{ err: grpc.ServiceError | null; res?: T }>((resolve) => fn((err, res) => resolve({ err, res })));
@@ -46,12 +57,7 @@ describe('trust: who may call the control plane', () => {
       assert.equal(reg.err?.code, grpc.status.UNAUTHENTICATED);
       const token = await unary((cb) => trust.CreateToken({ kind: 'TOKEN_KIND_OPERATOR' }, cb));
       assert.equal(token.err?.code, grpc.status.UNAUTHENTICATED);
-      const stream = new proto.Discovery(`127.0.0.1:${cp.grpcPort}`, creds, CONTROL_PLANE_TLS_OPTIONS).Stream();
-      const status = await new Promise<grpc.StatusObject>((resolve) => {
-        stream.on('status', resolve);
-        stream.on('error', () => {});
-        stream.write({ agent: { agent_id: 'x', address: '127.0.0.1', inbound_port: 1 } });
-      });
+      const status = await streamEnd(new proto.Discovery(`127.0.0.1:${cp.grpcPort}`, creds, CONTROL_PLANE_TLS_OPTIONS), 'x');
       assert.equal(status.code, grpc.status.UNAUTHENTICATED);
       // Enrol answers (and refuses the bad token on its merits, not for lack of a certificate).
       const enrol = await unary((cb) => trust.Enrol({ join_token: 'nope', agent_id: 'x', csr_pem: 'x' }, cb));
@@ -90,12 +96,7 @@ describe('trust: who may call the control plane', () => {
       y.registry.SetHealth({ agent_id: 'agent-x', instance_id: 'orders-x', health: 'HEALTH_CRITICAL' }, cb),
     );
     assert.equal(health.err?.code, grpc.status.PERMISSION_DENIED);
-    const stream = y.discovery.Stream();
-    const status = await new Promise<grpc.StatusObject>((resolve) => {
-      stream.on('status', resolve);
-      stream.on('error', () => {});
-      stream.write({ agent: agent('agent-x') });
-    });
+    const status = await streamEnd(y.discovery, 'agent-x');
     assert.equal(status.code, grpc.status.PERMISSION_DENIED);
     assert.deepEqual((await servicesAtControlPlane(cp)).get('orders'), ['orders-x']);
     // An agent certificate is not an operator credential.

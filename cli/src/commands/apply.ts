@@ -9,7 +9,6 @@
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import type * as grpc from '@grpc/grpc-js';
 import {
   CONTROL_PLANE_TLS_OPTIONS,
   DocumentError,
@@ -29,11 +28,10 @@ import type { ApplyConfigResponse__Output } from '@weft/shared/generated/weft/v1
 import type { ConfigHistoryResponse__Output } from '@weft/shared/generated/weft/v1/ConfigHistoryResponse';
 import type { GetConfigResponse__Output } from '@weft/shared/generated/weft/v1/GetConfigResponse';
 import type { ListAgentsResponse__Output } from '@weft/shared/generated/weft/v1/ListAgentsResponse';
-import type { RegistryClient } from '@weft/shared/generated/weft/v1/Registry';
 import { parsePolicyYaml, policyToYaml } from '@weft/shared/policy/policy-yaml';
 import type { Command } from 'commander';
 import { CliError } from '../cli-error.js';
-import { connectControlPlane, describeCallError } from '../control-plane-auth.js';
+import { controlPlaneClient } from '../control-plane-auth.js';
 import { controlPlaneOption } from './services.js';
 
 const CALL_TIMEOUT_MS = 10_000;
@@ -49,27 +47,11 @@ export interface ConfigClient {
 }
 
 export function connectConfig(address: string): ConfigClient {
-  const conn = connectControlPlane(address).then((c) => ({
-    ...c,
-    client: new (loadWeftProto().Registry)(address, c.credentials, CONTROL_PLANE_TLS_OPTIONS),
-  }));
-  conn.catch(() => {});
-  type Invoke<T> = (
-    c: RegistryClient,
-    md: grpc.Metadata,
-    o: grpc.CallOptions,
-    cb: (err: grpc.ServiceError | null, res?: T) => void,
-  ) => void;
-  const call = <T>(name: string, invoke: Invoke<T>) =>
-    conn.then(
-      (c) =>
-        new Promise<T>((resolve, reject) => {
-          invoke(c.client, c.metadata, { deadline: new Date(Date.now() + CALL_TIMEOUT_MS) }, (err, res) => {
-            if (!err) return resolve(res as T);
-            reject(describeCallError(err, address, name));
-          });
-        }),
-    );
+  const { call, close } = controlPlaneClient(
+    address,
+    (creds) => new (loadWeftProto().Registry)(address, creds, CONTROL_PLANE_TLS_OPTIONS),
+    CALL_TIMEOUT_MS,
+  );
   return {
     apply: (documents, dry_run) => call('ApplyConfig', (c, md, o, cb) => c.ApplyConfig({ documents, dry_run }, md, o, cb)),
     get: (service, kind) => call('GetConfig', (c, md, o, cb) => c.GetConfig({ service, kind }, md, o, cb)),
@@ -77,11 +59,7 @@ export function connectConfig(address: string): ConfigClient {
     history: (service, limit) => call('ConfigHistory', (c, md, o, cb) => c.ConfigHistory({ service, limit }, md, o, cb)),
     rollback: (revision, dry_run) => call('RollbackConfig', (c, md, o, cb) => c.RollbackConfig({ revision, dry_run }, md, o, cb)),
     listAgents: () => call('ListAgents', (c, md, o, cb) => c.ListAgents({}, md, o, cb)),
-    close: () =>
-      void conn.then(
-        ({ client }) => client.close(),
-        () => {},
-      ),
+    close,
   };
 }
 
