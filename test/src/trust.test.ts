@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { after, describe, test } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import { WEFT_BIN } from '@weft/cli/demo/weft-process';
@@ -161,6 +161,8 @@ describe('trust: who may call the control plane', () => {
     const a = await mesh.agent('restart-a', cp.grpcPort);
     const serial = records(a.logLines).find((r) => r.msg === 'enrolled')?.serial;
     assert.ok(serial);
+    assert.equal(statSync(`${mesh.dir}/restart-a/identity/agent.key`).mode & 0o777, 0o600);
+    assert.equal(statSync(`${mesh.dir}/restart-a/identity`).mode & 0o777, 0o700);
     await a.stop();
     const again = await mesh.agent('restart-a', cp.grpcPort);
     const reused = records(again.logLines).find((r) => r.msg === 'using the stored identity');
