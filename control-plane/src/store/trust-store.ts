@@ -72,6 +72,9 @@ export class TrustStore {
         `SELECT c.agent_id, c.serial, c.issued_at_ms, c.expires_at_ms FROM agent_certificates c
          WHERE c.issued_at_ms = (SELECT MAX(issued_at_ms) FROM agent_certificates d WHERE d.agent_id = c.agent_id)`,
       ),
+      latestCertOf: db.prepare<[string], { agent_id: string; serial: string; issued_at_ms: number; expires_at_ms: number }>(
+        'SELECT agent_id, serial, issued_at_ms, expires_at_ms FROM agent_certificates WHERE agent_id = ? ORDER BY issued_at_ms DESC LIMIT 1',
+      ),
       unexpiredSerialsOf: db.prepare<[string, number], { serial: string }>(
         'SELECT serial FROM agent_certificates WHERE agent_id = ? AND expires_at_ms > ? ORDER BY serial',
       ),
@@ -123,6 +126,12 @@ export class TrustStore {
         .all()
         .map((r) => [r.agent_id, { agentId: r.agent_id, serial: r.serial, issuedAtMs: r.issued_at_ms, expiresAtMs: r.expires_at_ms }]),
     );
+  }
+
+  /** The latest certificate issued to one agent. */
+  latestCertificate(agentId: string): CertificateRecord | undefined {
+    const r = this.q.latestCertOf.get(agentId);
+    return r && { agentId: r.agent_id, serial: r.serial, issuedAtMs: r.issued_at_ms, expiresAtMs: r.expires_at_ms };
   }
 
   /** Revokes an agent in one transaction; returns its unexpired serials (empty and no bump when it was revoked already). */

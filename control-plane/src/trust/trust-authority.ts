@@ -82,7 +82,7 @@ export class TrustAuthority {
         `join token ${token.tokenId} enrols agent ${JSON.stringify(token.agentId)}, not ${JSON.stringify(agentId)}`,
       );
     if (this.revoked.has(agentId)) throw new PermissionDeniedError(`agent ${JSON.stringify(agentId)} is revoked`, 'agent_revoked');
-    const current = this.store.latestCertificates().get(agentId);
+    const current = this.store.latestCertificate(agentId);
     if (!token.agentId && current && current.expiresAtMs > this.now())
       throw new PermissionDeniedError(
         `agent ${JSON.stringify(agentId)} is already enrolled (certificate valid until ${new Date(current.expiresAtMs).toISOString()}); ` +
