@@ -3,9 +3,9 @@
  * - token: --token, else $WEFT_TOKEN, else the bootstrap operator token in the
  *   control plane's data dir when it is on this host
  *   (--control-plane-data-dir, default .weft/control-plane);
- * - server: the CA bundle in that data dir when present, else the root whose
- *   fingerprint the token carries (pinned on first contact); the server must
- *   present spiffe://<td>/control-plane;
+ * - server: --ca-file (or $WEFT_CA_FILE), else the CA bundle in that data dir
+ *   when present, else the root whose fingerprint the token carries (pinned
+ *   on first contact); the server must present spiffe://<td>/control-plane;
  * - --insecure: plaintext, no token (a control plane started with --insecure).
  * Set once from the global options before a command runs (main.ts).
  */
@@ -18,6 +18,8 @@ import { CliError } from './cli-error.js';
 export interface AuthSettings {
   token?: string;
   controlPlaneDataDir?: string;
+  /** PEM bundle of the mesh roots to trust (after a CA rotation, tokens pin a root that may no longer issue). */
+  caFile?: string;
   insecure?: boolean;
 }
 
@@ -57,9 +59,16 @@ export async function connectControlPlane(address: string): Promise<Connection> 
       `no token: pass --token, set WEFT_TOKEN, or run on the control plane's host (bootstrap token in ${join(dataDir(), 'bootstrap-token')}; --control-plane-data-dir DIR)`,
     );
   metadata.set('authorization', `Bearer ${token}`);
+  const caFile = settings.caFile ?? process.env.WEFT_CA_FILE;
   const bundleFile = join(dataDir(), 'ca', 'bundle.crt');
   let roots: string;
-  if (existsSync(bundleFile)) roots = readFileSync(bundleFile, 'utf8');
+  if (caFile) {
+    try {
+      roots = readFileSync(caFile, 'utf8');
+    } catch (err) {
+      throw new CliError(`--ca-file: ${messageOf(err)}`, 2);
+    }
+  } else if (existsSync(bundleFile)) roots = readFileSync(bundleFile, 'utf8');
   else {
     let fingerprint: string;
     try {

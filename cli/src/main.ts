@@ -26,13 +26,19 @@ const program = new Command('weft')
   .showHelpAfterError('(run with --help for usage)')
   .option('--token <token>', 'operator or read token for the control plane (default: $WEFT_TOKEN, else the local bootstrap token)')
   .option('--control-plane-data-dir <dir>', "the control plane's data dir when it runs on this host (bootstrap token, CA bundle)")
+  .option('--ca-file <file>', 'trust these mesh CA roots (PEM) instead of pinning the root named in the token (default: $WEFT_CA_FILE)')
   .option('--insecure', 'talk plaintext to a control plane started with --insecure')
   .exitOverride()
   .hook('preAction', (_root, action) => {
     // `weft agent --insecure` and `weft control-plane --insecure` are the programs' own flags; the rest use them for their calls.
-    const o = program.opts<{ token?: string; controlPlaneDataDir?: string; insecure?: boolean }>();
+    const o = program.opts<{ token?: string; controlPlaneDataDir?: string; caFile?: string; insecure?: boolean }>();
     const own = action.opts<{ insecure?: boolean }>();
-    setAuthSettings({ token: o.token, controlPlaneDataDir: o.controlPlaneDataDir, insecure: o.insecure === true || own.insecure === true });
+    setAuthSettings({
+      token: o.token,
+      controlPlaneDataDir: o.controlPlaneDataDir,
+      caFile: o.caFile,
+      insecure: o.insecure === true || own.insecure === true,
+    });
   });
 
 controlPlaneCommand(program);

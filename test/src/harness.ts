@@ -30,6 +30,7 @@ export interface AgentClients {
   discovery: DiscoveryClient;
   trust: TrustClient;
   certificatePem: string;
+  keyPem: string;
   close(): void;
 }
 
@@ -164,6 +165,7 @@ export class Mesh {
       discovery: new proto.Discovery(addr, creds, CONTROL_PLANE_TLS_OPTIONS),
       trust: new proto.Trust(addr, creds, CONTROL_PLANE_TLS_OPTIONS),
       certificatePem: issued.certificate_pem,
+      keyPem,
       close: () => {
         clients.registry.close();
         clients.discovery.close();

@@ -69,6 +69,26 @@ describe('trust: who may call the control plane', () => {
     }
   });
 
+  test('a certificate from another mesh CA is no identity', async () => {
+    const cp = await mesh.controlPlane();
+    const other = await mesh.controlPlane({ dataDir: `${mesh.dir}/other-cp` });
+    const foreign = await mesh.agentClients(other.grpcPort, 'agent-f');
+    after(() => foreign.close());
+    const registry = new (loadWeftProto().Registry)(
+      `127.0.0.1:${cp.grpcPort}`,
+      mesh.tlsTo(cp.grpcPort, foreign),
+      CONTROL_PLANE_TLS_OPTIONS,
+    );
+    try {
+      const reg = await unary((cb) =>
+        registry.Register({ agent: { agent_id: 'agent-f', address: '127.0.0.1', inbound_port: 1 }, instances: [] }, cb),
+      );
+      assert.equal(reg.err?.code, grpc.status.UNAUTHENTICATED);
+    } finally {
+      registry.close();
+    }
+  });
+
   test("an agent cannot claim another agent's id, touch its instances, or open a stream as it", async () => {
     const cp = await mesh.controlPlane();
     const x = await mesh.agentClients(cp.grpcPort, 'agent-x');
