@@ -4,6 +4,7 @@
  * + rename); the key is written before the certificate, so a crash leaves
  * either the old pair or a new key that the next renewal replaces.
  */
+import { chmodSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { chmod, mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readFileIfExists } from '../discovery/atomic-file.js';
@@ -41,4 +42,19 @@ export async function writeIdentityFiles(dataDir: string, f: Partial<IdentityFil
   if (f.keyPem !== undefined) await replace(join(dir, 'agent.key'), f.keyPem, 0o600);
   if (f.certificatePem !== undefined) await replace(join(dir, 'agent.crt'), f.certificatePem, 0o644);
   if (f.caBundlePem !== undefined) await replace(join(dir, 'ca-bundle.crt'), f.caBundlePem, 0o644);
+}
+
+/**
+ * Replaces the CA bundle synchronously: a new bundle arrives inside the
+ * discovery client's (synchronous) apply step, rarely, and must be on disk
+ * before the identity's listeners hear of it.
+ */
+export function writeBundleSync(dataDir: string, caBundlePem: string): void {
+  const dir = identityDir(dataDir);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const file = join(dir, 'ca-bundle.crt');
+  const tmp = `${file}.tmp-${process.pid}`;
+  writeFileSync(tmp, caBundlePem, { mode: 0o644 });
+  chmodSync(tmp, 0o644);
+  renameSync(tmp, file);
 }

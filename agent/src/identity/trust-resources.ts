@@ -7,6 +7,7 @@
 import {
   isResourceOfType,
   type Logger,
+  messageOf,
   RESOURCE_TYPE_TRUST,
   splitPemCertificates,
   TRUST_BUNDLE_RESOURCE,
@@ -16,7 +17,7 @@ import type { Resource__Output } from '@weft/shared/generated/weft/v1/Resource';
 import type { ResourceError } from '@weft/shared/generated/weft/v1/ResourceError';
 import type { CompanionHandler } from '../discovery/discovery-client.js';
 import type { AgentIdentity } from './agent-identity.js';
-import { writeIdentityFiles } from './identity-files.js';
+import { writeBundleSync } from './identity-files.js';
 
 export const TRUST_SUBSCRIPTIONS = [TRUST_REVOCATIONS_RESOURCE, TRUST_BUNDLE_RESOURCE];
 
@@ -37,8 +38,13 @@ export function trustResourceHandler(identity: AgentIdentity, dataDir: string, l
           }
           const current = identity.current();
           if (pem === current.caBundlePem) continue;
+          try {
+            writeBundleSync(dataDir, pem);
+          } catch (err) {
+            errors.push({ name: r.name, version: r.version, message: `cannot write the CA bundle: ${messageOf(err)}` });
+            continue;
+          }
           identity.replace(Object.freeze({ ...current, caBundlePem: pem }));
-          void writeIdentityFiles(dataDir, { caBundlePem: pem }).catch((err: unknown) => log.error('cannot write the CA bundle', { err }));
           log.info('CA bundle updated', { version: r.version, roots: splitPemCertificates(pem).length });
         } else {
           errors.push({ name: r.name, version: r.version, message: 'unknown trust resource or missing body' });
