@@ -21,6 +21,8 @@ function options(dataDir: string, cpPort: number, lines: string[]): AgentOptions
     requestTimeoutMs: Defaults.requestTimeoutMs,
     subscribeWaitMs: 2_000,
     logger: createLogger({}, { level: 'debug', write: (l) => lines.push(l) }),
+    // The fake control plane (discovery/test-control-plane.ts) speaks plaintext; enrolment and TLS are tested in test/src/trust.test.ts.
+    insecure: true,
   };
 }
 

@@ -9,9 +9,17 @@ import { type AgentInfo, MetricsRegistry, messageOf } from '@weft/shared';
 import { type AgentOptions, detectAdvertiseAddress, ensureDataDir, loadAgentId, validateAgentOptions } from './config.js';
 import type { Listener } from './contracts.js';
 import { ConfigView } from './discovery/config-view.js';
-import { DiscoveryClient } from './discovery/discovery-client.js';
+import { type CompanionHandler, DiscoveryClient } from './discovery/discovery-client.js';
 import { RegistrationSync } from './discovery/registration-sync.js';
 import { SnapshotStore } from './discovery/snapshot-store.js';
+import {
+  type AgentIdentity,
+  CertificateRenewal,
+  controlPlaneCredentials,
+  loadOrEnrol,
+  TRUST_SUBSCRIPTIONS,
+  trustResourceHandler,
+} from './identity/index.js';
 import { type AdminServer, startAdminServer } from './local-api/admin-server.js';
 import { interfaceAddresses } from './local-api/host-addresses.js';
 import { LocalRegistry } from './local-api/local-registry.js';
@@ -28,6 +36,8 @@ export const AGENT_VERSION = '0.1.0';
 
 export interface Agent {
   readonly agentId: string;
+  /** The agent's certificate identity and deny list; undefined with --insecure. */
+  readonly identity: AgentIdentity | undefined;
   readonly advertiseAddress: string;
   readonly adminPort: number;
   readonly outboundPort: number;
@@ -43,7 +53,22 @@ export interface Agent {
 export async function startAgent(opts: AgentOptions): Promise<Agent> {
   validateAgentOptions(opts);
   await ensureDataDir(opts.dataDir);
-  const agentId = await loadAgentId(opts.dataDir, opts.agentId, opts.logger);
+  let agentId = await loadAgentId(opts.dataDir, opts.agentId, opts.logger);
+  let identity: AgentIdentity | undefined;
+  if (opts.insecure) {
+    opts.logger.warn('INSECURE MODE: plaintext to the control plane, no certificate; local experiments only.', { insecure: true });
+  } else {
+    identity = await loadOrEnrol({
+      dataDir: opts.dataDir,
+      controlPlane: opts.controlPlane,
+      agentId,
+      agentIdExplicit: opts.agentId !== undefined,
+      joinToken: opts.joinToken,
+      logger: opts.logger,
+    });
+    agentId = identity.current().agentId;
+  }
+  const credentials = identity && controlPlaneCredentials(identity);
   const logger = opts.logger.child({ agent: agentId });
   const advertiseAddress = opts.advertiseAddress ?? detectAdvertiseAddress();
   const zone = opts.zone ?? '';
@@ -107,14 +132,36 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
       zone,
       version: AGENT_VERSION,
     };
-    const discovery = new DiscoveryClient({ controlPlane: opts.controlPlane, agent: agentInfo, view, logger, companion: policies });
+    const trustHandler = identity && trustResourceHandler(identity, opts.dataDir, logger);
+    const discovery = new DiscoveryClient({
+      controlPlane: opts.controlPlane,
+      agent: agentInfo,
+      view,
+      logger,
+      companion: trustHandler ? bothCompanions(policies, trustHandler) : policies,
+      credentials,
+      alwaysSubscribe: identity ? TRUST_SUBSCRIPTIONS : [],
+    });
     cleanup.push(() => discovery.close());
+    const renewal =
+      identity && credentials
+        ? new CertificateRenewal({
+            identity,
+            dataDir: opts.dataDir,
+            controlPlane: opts.controlPlane,
+            credentials,
+            logger,
+            renewAt: opts.renewAt,
+          })
+        : undefined;
+    cleanup.push(async () => renewal?.close());
     const sync = new RegistrationSync({
       controlPlane: opts.controlPlane,
       agent: agentInfo,
       source: registry,
       logger,
       isConnected: () => discovery.isConnected(),
+      credentials,
     });
     cleanup.push(() => sync.close(false));
     const services = new LocalServices({ agentId, zone, registry, sync, logger });
@@ -163,8 +210,17 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
       }),
     );
     discovery.start();
+    renewal?.start();
 
-    logger.info('ready', { agentId, adminPort: admin.port, outboundPort: outbound.port, inboundPort: inbound.port, advertiseAddress });
+    logger.info('ready', {
+      spiffeId: identity?.current().spiffeId,
+      certExpiresAtMs: identity?.current().notAfterMs,
+      agentId,
+      adminPort: admin.port,
+      outboundPort: outbound.port,
+      inboundPort: inbound.port,
+      advertiseAddress,
+    });
 
     let closing: Promise<void> | undefined;
     const close = async () => {
@@ -176,6 +232,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
       await Promise.all(
         [inbound.close(), outbound.close()].map((p) => p.catch((err) => logger.warn('listener close failed', { error: messageOf(err) }))),
       );
+      renewal?.close();
       await discovery.close();
       await Promise.all([snapshots.flush(), registry.flush()]);
       await admin.close();
@@ -183,6 +240,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     };
     return {
       agentId,
+      identity,
       advertiseAddress,
       adminPort: admin.port,
       outboundPort: outbound.port,
@@ -196,4 +254,23 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     await undo();
     throw err;
   }
+}
+
+/** Two handlers of disjoint resource types as one companion of the discovery client. */
+function bothCompanions(a: CompanionHandler, b: CompanionHandler): CompanionHandler {
+  return {
+    owns: (name) => a.owns(name) || b.owns(name),
+    apply: (resources, removed, notFound) => [
+      ...a.apply(
+        resources.filter((r) => a.owns(r.name)),
+        removed.filter((n) => a.owns(n)),
+        notFound.filter((n) => a.owns(n)),
+      ),
+      ...b.apply(
+        resources.filter((r) => b.owns(r.name)),
+        removed.filter((n) => b.owns(n)),
+        notFound.filter((n) => b.owns(n)),
+      ),
+    ],
+  };
 }

@@ -57,6 +57,12 @@ export interface AgentOptions {
      */
     testIdentify?: SourceIdentifier;
   };
+  /** Enrols with this join token when the data dir holds no (valid) certificate. */
+  joinToken?: string;
+  /** Plaintext to the control plane, no certificate: local experiments only (logged loudly). */
+  insecure?: boolean;
+  /** Fraction of a certificate's life after which it is renewed; default 2/3. */
+  renewAt?: number;
 }
 
 export const AGENT_ID_FILE = 'agent-id';

@@ -1,4 +1,5 @@
 /** @weft/agent: one per host; proxies mesh traffic and registers the host's services. */
 export { AGENT_VERSION, type Agent, startAgent } from './agent.js';
 export type { AgentOptions } from './config.js';
+export { AgentIdentity, type IdentitySnapshot, type RevocationSnapshot } from './identity/index.js';
 export { parseRemoteRegistrations, type RemoteRegistrations } from './local-api/registration-target.js';

@@ -6,6 +6,7 @@ import { Command, CommanderError } from 'commander';
 import { CliError } from './cli-error.js';
 import { agentCommand } from './commands/agent.js';
 import { applyCommand } from './commands/apply.js';
+import { caCommand } from './commands/ca.js';
 import { controlPlaneCommand } from './commands/control-plane.js';
 import { deleteCommand } from './commands/delete.js';
 import { demoCommand } from './commands/demo.js';
@@ -16,12 +17,29 @@ import { registerCommands } from './commands/register.js';
 import { rollbackCommand } from './commands/rollback.js';
 import { servicesCommand } from './commands/services.js';
 import { statusCommand } from './commands/status.js';
+import { tokenCommand } from './commands/token.js';
+import { setAuthSettings } from './control-plane-auth.js';
 
 const program = new Command('weft')
   .description('Weft: a service mesh for plain hosts (one control plane, one agent per host)')
   .version('0.1.0')
   .showHelpAfterError('(run with --help for usage)')
-  .exitOverride();
+  .option('--token <token>', 'operator or read token for the control plane (default: $WEFT_TOKEN, else the local bootstrap token)')
+  .option('--control-plane-data-dir <dir>', "the control plane's data dir when it runs on this host (bootstrap token, CA bundle)")
+  .option('--ca-file <file>', 'trust these mesh CA roots (PEM) instead of pinning the root named in the token (default: $WEFT_CA_FILE)')
+  .option('--insecure', 'talk plaintext to a control plane started with --insecure')
+  .exitOverride()
+  .hook('preAction', (_root, action) => {
+    // `weft agent --insecure` and `weft control-plane --insecure` are the programs' own flags; the rest use them for their calls.
+    const o = program.opts<{ token?: string; controlPlaneDataDir?: string; caFile?: string; insecure?: boolean }>();
+    const own = action.opts<{ insecure?: boolean }>();
+    setAuthSettings({
+      token: o.token,
+      controlPlaneDataDir: o.controlPlaneDataDir,
+      caFile: o.caFile,
+      insecure: o.insecure === true || own.insecure === true,
+    });
+  });
 
 controlPlaneCommand(program);
 agentCommand(program);
@@ -35,6 +53,8 @@ historyCommand(program);
 rollbackCommand(program);
 explainCommand(program);
 demoCommand(program);
+tokenCommand(program);
+caCommand(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof CommanderError) process.exit(err.exitCode);

@@ -2,11 +2,10 @@
  * A small promise wrapper around the control plane's Registry gRPC client for
  * the read-only commands, with errors turned into one-line messages.
  */
-import * as grpc from '@grpc/grpc-js';
-import { loadWeftProto } from '@weft/shared';
+import { CONTROL_PLANE_TLS_OPTIONS, loadWeftProto } from '@weft/shared';
 import type { ListAgentsResponse__Output } from '@weft/shared/generated/weft/v1/ListAgentsResponse';
 import type { ListServicesResponse__Output } from '@weft/shared/generated/weft/v1/ListServicesResponse';
-import { CliError } from './cli-error.js';
+import { controlPlaneClient } from './control-plane-auth.js';
 
 const CALL_TIMEOUT_MS = 5000;
 
@@ -17,25 +16,14 @@ export interface RegistryReader {
 }
 
 export function connectRegistry(address: string): RegistryReader {
-  const proto = loadWeftProto();
-  const client = new proto.Registry(address, grpc.credentials.createInsecure());
-  const call = <T>(name: string, invoke: (deadline: Date, cb: (err: grpc.ServiceError | null, res?: T) => void) => void) =>
-    new Promise<T>((resolve, reject) => {
-      invoke(new Date(Date.now() + CALL_TIMEOUT_MS), (err, res) => {
-        if (err) reject(describe(err, address, name));
-        else resolve(res as T);
-      });
-    });
+  const { call, close } = controlPlaneClient(
+    address,
+    (creds) => new (loadWeftProto().Registry)(address, creds, CONTROL_PLANE_TLS_OPTIONS),
+    CALL_TIMEOUT_MS,
+  );
   return {
-    listServices: () => call('ListServices', (deadline, cb) => client.ListServices({}, { deadline }, cb)),
-    listAgents: () => call('ListAgents', (deadline, cb) => client.ListAgents({}, { deadline }, cb)),
-    close: () => client.close(),
+    listServices: () => call('ListServices', (c, md, o, cb) => c.ListServices({}, md, o, cb)),
+    listAgents: () => call('ListAgents', (c, md, o, cb) => c.ListAgents({}, md, o, cb)),
+    close,
   };
-}
-
-function describe(err: grpc.ServiceError, address: string, method: string): CliError {
-  if (err.code === grpc.status.UNAVAILABLE || err.code === grpc.status.DEADLINE_EXCEEDED) {
-    return new CliError(`cannot reach the control plane at ${address} (is it running? set --control-plane HOST:PORT)`);
-  }
-  return new CliError(`${method} failed: ${err.details || err.message}`);
 }

@@ -5,10 +5,17 @@
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { DefaultAccess, Logger } from '@weft/shared';
+import * as grpc from '@grpc/grpc-js';
+import { DEFAULT_TRUST_DOMAIN, type DefaultAccess, type Logger, UnauthenticatedError } from '@weft/shared';
+import type Database from 'better-sqlite3';
+import { writePrivate } from './ca/ca-files.js';
+import { MeshCa } from './ca/mesh-ca.js';
+import { ServerIdentity, serverNames } from './ca/server-identity.js';
 import { meshSettingsEntry } from './registry/mesh-settings.js';
 import { PolicyRegistry } from './registry/policy-registry.js';
 import { Registry } from './registry/registry.js';
+import type { AgentTrustStatus } from './server/agent-status.js';
+import { bearerToken, meshAuthenticator } from './server/caller.js';
 import { type RunningGrpcServer, startGrpcServer } from './server/grpc-server.js';
 import { type RunningHttpApi, startHttpApi } from './server/http-api.js';
 import { ControlPlaneMetrics } from './server/metrics.js';
@@ -17,6 +24,9 @@ import { lockDataDir } from './store/data-dir-lock.js';
 import { openDatabase } from './store/database.js';
 import { PolicyStore } from './store/policy-store.js';
 import { SqliteStore } from './store/sqlite-store.js';
+import { TrustStore } from './store/trust-store.js';
+import { Tokens } from './trust/tokens.js';
+import { TrustAuthority } from './trust/trust-authority.js';
 
 export interface ControlPlaneOptions {
   /** The SQLite file lives here (created if missing): <dataDir>/control-plane.db */
@@ -34,16 +44,39 @@ export interface ControlPlaneOptions {
   writeBatchWindowMs?: number;
   /** What agents do with a request no AccessPolicy rule decides; default all-authenticated ("mesh/settings"). */
   defaultAccess?: DefaultAccess;
+  /** Plaintext gRPC, no certificates, no tokens: local experiments only (logged loudly). */
+  insecure?: boolean;
+  /** Default 'weft.local'. */
+  trustDomain?: string;
+  /** Operator-provided CA root (both or neither); default: a root made in <dataDir>/ca on first start. */
+  caCertFile?: string;
+  caKeyFile?: string;
+  /** Lifetime of agent certificates; default 24 h. */
+  certTtlMs?: number;
+  /** Extra DNS names / IPs for the control plane's server certificate. */
+  tlsSans?: string[];
 }
 
 export interface ControlPlane {
   readonly grpcPort: number;
   readonly httpPort: number;
+  /** SHA-256 of the active CA root (hex); empty with --insecure. */
+  readonly caFingerprint: string;
+  /** Where the bootstrap operator token is (written on first start); empty with --insecure. */
+  readonly bootstrapTokenFile: string;
   /** Ends discovery streams, stops the servers and timers, closes SQLite. */
   close(): Promise<void>;
 }
 
 export const DB_FILE_NAME = 'control-plane.db';
+export const BOOTSTRAP_TOKEN_FILE = 'bootstrap-token';
+export const DEFAULT_CERT_TTL_MS = 24 * 3600 * 1000;
+
+/** Requests from this host (127.0.0.0/8, ::1) may read the HTTP API without a token. */
+function isLoopback(address: string | undefined): boolean {
+  const a = (address ?? '').replace(/^::ffff:/, '');
+  return a === '::1' || a.startsWith('127.');
+}
 
 export async function startControlPlane(opts: ControlPlaneOptions): Promise<ControlPlane> {
   const host = opts.host ?? '0.0.0.0';
@@ -72,18 +105,36 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
   const policies = new PolicyRegistry(policyStore, { instanceTags: (s) => registry.service(s)?.endpoints.map((e) => e.tags) }, log);
   let grpcServer: RunningGrpcServer | undefined;
   let httpApi: RunningHttpApi | undefined;
+  let serverIdentity: ServerIdentity | undefined;
 
   const shutdown = async (): Promise<void> => {
+    serverIdentity?.close();
     registry.close();
     await Promise.all([grpcServer?.close(), httpApi?.close()]);
     db.close();
     lock.release();
   };
 
+  let trust: Awaited<ReturnType<typeof setUpTrust>> | undefined;
   try {
     registry.start();
     policies.start();
+    if (opts.insecure) {
+      log.warn(
+        'INSECURE MODE: plaintext gRPC, no certificates, no tokens; anyone who reaches the port can do anything. Local experiments only.',
+        {
+          insecure: true,
+        },
+      );
+    } else {
+      trust = await setUpTrust(opts, db, host, log);
+      serverIdentity = trust.serverIdentity;
+    }
     grpcServer = await startGrpcServer({
+      credentials: trust?.credentials,
+      authn: trust?.authn,
+      trust: trust && { authority: trust.authority, tokens: trust.tokens, ca: trust.ca },
+      trustStatus: trust && (() => trustStatus(trust!.authority)),
       policies,
       host,
       port: opts.grpcPort,
@@ -102,6 +153,16 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
       logger: log,
       rejections,
       metrics: metrics.registry,
+      trustStatus: trust && (() => trustStatus(trust!.authority)),
+      authorizeRead: trust
+        ? (req) => {
+            if (isLoopback(req.socket.remoteAddress)) return;
+            const token = bearerToken(req.headers.authorization);
+            if (!token)
+              throw new UnauthenticatedError('a read or operator token is required (authorization: Bearer <token>) from other hosts');
+            trust!.tokens.check(token, ['read', 'operator'], 'authorization');
+          }
+        : undefined,
     });
   } catch (err) {
     await shutdown();
@@ -110,15 +171,63 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
 
   const grpcPort = grpcServer.port;
   const httpPort = httpApi.port;
-  log.info('ready', { grpcPort, httpPort, dataDir: opts.dataDir, defaultAccess: settings.defaultAccess });
+  const caFingerprint = trust?.ca.activeFingerprint() ?? '';
+  const bootstrapTokenFile = trust ? join(opts.dataDir, BOOTSTRAP_TOKEN_FILE) : '';
+  log.info('ready', {
+    grpcPort,
+    httpPort,
+    dataDir: opts.dataDir,
+    tls: !opts.insecure,
+    trustDomain: trust?.ca.trustDomain,
+    caFingerprint,
+    bootstrapTokenFile,
+    defaultAccess: settings.defaultAccess,
+  });
 
   let closing: Promise<void> | undefined;
   return {
     grpcPort,
     httpPort,
+    caFingerprint,
+    bootstrapTokenFile,
     close: () => {
       closing ??= shutdown().then(() => log.info('stopped', { dataDir: opts.dataDir }));
       return closing;
     },
   };
+}
+
+/** The CA, tokens, the bootstrap operator token, the server's TLS identity and the authenticator. */
+async function setUpTrust(opts: ControlPlaneOptions, db: Database.Database, host: string, log: Logger) {
+  const ca = await MeshCa.open({
+    dataDir: opts.dataDir,
+    trustDomain: opts.trustDomain ?? DEFAULT_TRUST_DOMAIN,
+    caCertFile: opts.caCertFile,
+    caKeyFile: opts.caKeyFile,
+    logger: log,
+  });
+  const store = TrustStore.on(db);
+  const tokens = new Tokens(store, () => ca.activeFingerprint());
+  const authority = new TrustAuthority({ ca, store, tokens, certTtlMs: opts.certTtlMs ?? DEFAULT_CERT_TTL_MS, logger: log });
+  if (tokens.needsBootstrap()) {
+    const { token, record } = tokens.create({ kind: 'operator', ttlMs: 0, description: 'bootstrap' });
+    const file = join(opts.dataDir, BOOTSTRAP_TOKEN_FILE);
+    writePrivate(file, `${token}\n`);
+    log.warn('bootstrap operator token written; keep it secret, make narrower tokens with weft token create', {
+      file,
+      token: record.tokenId,
+    });
+  }
+  const serverIdentity = await ServerIdentity.start(ca, serverNames(host, opts.tlsSans ?? []), log);
+  // Client certificates are requested but optional: Enrol is the one call allowed without one (authz.ts).
+  const credentials = grpc.experimental.createCertificateProviderServerCredentials(serverIdentity, serverIdentity, false);
+  const authn = meshAuthenticator(ca.trustDomain, tokens, log);
+  return { ca, tokens, authority, serverIdentity, credentials, authn };
+}
+
+function trustStatus(authority: TrustAuthority): Map<string, AgentTrustStatus> {
+  const out = new Map<string, AgentTrustStatus>();
+  for (const [agentId, c] of authority.certificates())
+    out.set(agentId, { certSerial: c.serial, certExpiresAtMs: c.expiresAtMs, revoked: authority.isRevoked(agentId) });
+  return out;
 }

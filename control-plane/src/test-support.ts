@@ -43,6 +43,8 @@ export async function startHarness(
     restartGraceMs: opts.restartGraceMs ?? 60_000,
     logger: opts.logger ?? silentLogger,
     defaultAccess: opts.defaultAccess,
+    // These tests exercise the registry and the stream protocol; trust has its own tests (trust.test.ts, test/).
+    insecure: true,
   });
   const proto = loadWeftProto();
   const addr = `127.0.0.1:${cp.grpcPort}`;

@@ -104,24 +104,49 @@ export class NotFoundError extends Error {
   }
 }
 
+/** The caller presented no credential, or one that is not valid (no certificate, unknown or expired token). */
+export class UnauthenticatedError extends Error {
+  readonly code = 'unauthenticated';
+  constructor(message: string) {
+    super(message);
+    this.name = 'UnauthenticatedError';
+  }
+}
+
+/** The caller is known but may not do this (a read token writing, an agent touching another agent's instances, a revoked agent). */
+export class PermissionDeniedError extends Error {
+  readonly code: string;
+  constructor(message: string, code = 'permission_denied') {
+    super(message);
+    this.name = 'PermissionDeniedError';
+    this.code = code;
+  }
+}
+
 /** gRPC status codes used at the edge (values from the gRPC spec). */
 export const GrpcStatus = {
   OK: 0,
   INVALID_ARGUMENT: 3,
   NOT_FOUND: 5,
+  PERMISSION_DENIED: 7,
   INTERNAL: 13,
   UNAVAILABLE: 14,
+  UNAUTHENTICATED: 16,
 } as const;
 
 export function grpcStatusOf(err: unknown): number {
   if (err instanceof ValidationError) return GrpcStatus.INVALID_ARGUMENT;
   if (err instanceof NotFoundError) return GrpcStatus.NOT_FOUND;
+  if (err instanceof UnauthenticatedError) return GrpcStatus.UNAUTHENTICATED;
+  if (err instanceof PermissionDeniedError) return GrpcStatus.PERMISSION_DENIED;
   return GrpcStatus.INTERNAL;
 }
 
 export function httpStatusOf(err: unknown): number {
   if (err instanceof ValidationError) return 400;
   if (err instanceof NotFoundError) return 404;
+  if (err instanceof UnauthenticatedError) return 401;
+  if (err instanceof PermissionDeniedError) return 403;
   if (err instanceof MeshError) return err.httpStatus;
   return 500;
 }

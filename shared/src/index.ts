@@ -2,7 +2,7 @@ export * from './backoff.js';
 export * from './defaults.js';
 export * from './duration.js';
 export * from './errors.js';
-export * from './identity.js';
+export * from './identity/index.js';
 export * from './log.js';
 export * from './metrics.js';
 export * from './policy/index.js';

@@ -1,7 +1,8 @@
 /**
  * Names of resources on the discovery stream: "<type>/<service>", with type
  * "endpoints" (a service's endpoints) or "policy" (its traffic policy), and
- * the one mesh-wide "mesh/settings" (MESH_SETTINGS_RESOURCE). The
+ * the mesh-wide "mesh/settings" (MESH_SETTINGS_RESOURCE), "trust/revocations"
+ * and "trust/bundle". The
  * control plane and the agent build and split names only through these
  * functions, so the format lives in one place.
  */
@@ -9,7 +10,12 @@ import { validateServiceName } from './validate.js';
 
 export const RESOURCE_TYPE_ENDPOINTS = 'endpoints';
 export const RESOURCE_TYPE_POLICY = 'policy';
-export type ResourceType = typeof RESOURCE_TYPE_ENDPOINTS | typeof RESOURCE_TYPE_POLICY;
+export const RESOURCE_TYPE_TRUST = 'trust';
+export type ResourceType = typeof RESOURCE_TYPE_ENDPOINTS | typeof RESOURCE_TYPE_POLICY | typeof RESOURCE_TYPE_TRUST;
+
+/** Mesh-wide trust state (discovery.proto rule 8): the deny list and the CA roots. */
+export const TRUST_REVOCATIONS_RESOURCE = `${RESOURCE_TYPE_TRUST}/revocations`;
+export const TRUST_BUNDLE_RESOURCE = `${RESOURCE_TYPE_TRUST}/bundle`;
 
 /** The control plane's mesh-wide settings (MeshSettings): one resource, subscribed by every agent on every stream. */
 export const MESH_SETTINGS_RESOURCE = 'mesh/settings';

@@ -82,6 +82,7 @@ async function inProcessAgent(name: string): Promise<Agent> {
     requestTimeoutMs: 5_000,
     subscribeWaitMs: 3_000,
     logger: silentLogger,
+    joinToken: await mesh.createToken(cp.grpcPort, { agentId: name }),
     access: { enforce: true, testIdentify },
   });
 }

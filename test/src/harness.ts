@@ -4,17 +4,34 @@
  * process, and tears every one of them down after the test.
  */
 import { createHash } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import { newKeyAndCsr } from '@weft/agent/identity/key-and-csr';
 import { spawnWeft, type WeftProcess } from '@weft/cli/demo/weft-process';
+import { CONTROL_PLANE_TLS_OPTIONS, controlPlaneIdentityCheck, loadWeftProto } from '@weft/shared';
+import type { DiscoveryClient } from '@weft/shared/generated/weft/v1/Discovery';
+import type { RegistryClient } from '@weft/shared/generated/weft/v1/Registry';
+import type { TrustClient } from '@weft/shared/generated/weft/v1/Trust';
 
 export interface ControlPlaneProc extends WeftProcess {
   grpcPort: number;
   httpPort: number;
   dataDir: string;
+}
+
+/** gRPC clients of the control plane acting as one enrolled agent (its certificate, no token). */
+export interface AgentClients {
+  agentId: string;
+  registry: RegistryClient;
+  discovery: DiscoveryClient;
+  trust: TrustClient;
+  certificatePem: string;
+  keyPem: string;
+  close(): void;
 }
 
 export interface AgentProc extends WeftProcess {
@@ -34,14 +51,18 @@ export interface TestService {
 }
 
 export class Mesh {
+  private controlPlanes = 0;
   private readonly procs: WeftProcess[] = [];
+  /** Data dir of the control plane on each gRPC port (for tokens and the CA bundle). */
+  private readonly cpDirs = new Map<number, string>();
   private readonly services: TestService[] = [];
   readonly dir = mkdtempSync(join(tmpdir(), 'weft-e2e-'));
 
   async controlPlane(
     options: { leaseTtl?: string; restartGrace?: string; grpcPort?: number; dataDir?: string; extra?: string[] } = {},
   ): Promise<ControlPlaneProc> {
-    const dataDir = options.dataDir ?? join(this.dir, 'control-plane');
+    // Each control plane its own data dir unless told otherwise (a data dir is locked by the one using it).
+    const dataDir = options.dataDir ?? join(this.dir, this.controlPlanes++ === 0 ? 'control-plane' : `control-plane-${this.controlPlanes}`);
     const p = await spawnWeft([
       'control-plane',
       '--data-dir',
@@ -59,10 +80,107 @@ export class Mesh {
       ...(options.extra ?? []),
     ]);
     this.procs.push(p);
-    return Object.assign(p, { grpcPort: Number(p.ready.grpcPort), httpPort: Number(p.ready.httpPort), dataDir });
+    const grpcPort = Number(p.ready.grpcPort);
+    this.cpDirs.set(grpcPort, dataDir);
+    // `weft` commands run by tests find the bootstrap token and CA bundle like an operator on the control plane's host.
+    process.env.WEFT_CONTROL_PLANE_DATA_DIR = dataDir;
+    return Object.assign(p, { grpcPort, httpPort: Number(p.ready.httpPort), dataDir });
+  }
+
+  /** Operator credentials for the control plane on `cpGrpcPort`: its CA bundle and bootstrap token. */
+  operator(cpGrpcPort: number): { credentials: grpc.ChannelCredentials; metadata: grpc.Metadata; token: string } {
+    const dir = this.cpDirs.get(cpGrpcPort);
+    if (!dir) throw new Error(`no control plane of this mesh on port ${cpGrpcPort}`);
+    const token = readFileSync(join(dir, 'bootstrap-token'), 'utf8').trim();
+    const metadata = new grpc.Metadata();
+    metadata.set('authorization', `Bearer ${token}`);
+    return { credentials: this.tlsTo(cpGrpcPort), metadata, token };
+  }
+
+  /** TLS to the control plane, trusting its CA bundle, without a client certificate. */
+  tlsTo(cpGrpcPort: number, identity?: { keyPem: string; certificatePem: string }): grpc.ChannelCredentials {
+    const dir = this.cpDirs.get(cpGrpcPort);
+    if (!dir) throw new Error(`no control plane of this mesh on port ${cpGrpcPort}`);
+    const bundle = readFileSync(join(dir, 'ca', 'bundle.crt'));
+    return grpc.credentials.createSsl(
+      bundle,
+      identity ? Buffer.from(identity.keyPem) : null,
+      identity ? Buffer.from(identity.certificatePem) : null,
+      { checkServerIdentity: controlPlaneIdentityCheck() },
+    );
+  }
+
+  /** A token made through the control plane's API; retried briefly while the port comes up. */
+  async createToken(cpGrpcPort: number, req: Parameters<Mesh['createTokenOnce']>[1] = {}): Promise<string> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.createTokenOnce(cpGrpcPort, req);
+      } catch (err) {
+        if ((err as grpc.ServiceError).code !== grpc.status.UNAVAILABLE || attempt >= 5) throw err;
+        await new Promise((r) => setTimeout(r, 100 * attempt));
+      }
+    }
+  }
+
+  /** A token made through the control plane's API (CreateToken with the bootstrap operator token). */
+  async createTokenOnce(
+    cpGrpcPort: number,
+    req: { kind?: 'join' | 'operator' | 'read'; ttlMs?: number; uses?: number; agentId?: string } = {},
+  ): Promise<string> {
+    const op = this.operator(cpGrpcPort);
+    const client = new (loadWeftProto().Trust)(`127.0.0.1:${cpGrpcPort}`, op.credentials, CONTROL_PLANE_TLS_OPTIONS);
+    try {
+      const kind = req.kind ?? 'join';
+      const res = await new Promise<{ token: string }>((resolve, reject) =>
+        client.CreateToken(
+          {
+            kind: kind === 'join' ? 'TOKEN_KIND_JOIN' : kind === 'operator' ? 'TOKEN_KIND_OPERATOR' : 'TOKEN_KIND_READ',
+            ttl_ms: req.ttlMs ?? 0,
+            uses: req.uses ?? 0,
+            agent_id: req.agentId ?? '',
+          },
+          op.metadata,
+          (err, r) => (err || !r ? reject(err) : resolve(r)),
+        ),
+      );
+      return res.token;
+    } finally {
+      client.close();
+    }
+  }
+
+  /** Enrols `agentId` through the real Enrol call and returns clients that present its certificate. */
+  async agentClients(cpGrpcPort: number, agentId: string): Promise<AgentClients> {
+    const token = await this.createToken(cpGrpcPort, { agentId });
+    const { keyPem, csrPem } = await newKeyAndCsr(agentId);
+    const proto = loadWeftProto();
+    const anon = new proto.Trust(`127.0.0.1:${cpGrpcPort}`, this.tlsTo(cpGrpcPort), CONTROL_PLANE_TLS_OPTIONS);
+    const issued = await new Promise<{ certificate_pem: string }>((resolve, reject) =>
+      anon.Enrol({ join_token: token, agent_id: agentId, csr_pem: csrPem }, (err, r) => (err || !r ? reject(err) : resolve(r))),
+    );
+    anon.close();
+    const creds = this.tlsTo(cpGrpcPort, { keyPem, certificatePem: issued.certificate_pem });
+    const addr = `127.0.0.1:${cpGrpcPort}`;
+    const clients: AgentClients = {
+      agentId,
+      registry: new proto.Registry(addr, creds, CONTROL_PLANE_TLS_OPTIONS),
+      discovery: new proto.Discovery(addr, creds, CONTROL_PLANE_TLS_OPTIONS),
+      trust: new proto.Trust(addr, creds, CONTROL_PLANE_TLS_OPTIONS),
+      certificatePem: issued.certificate_pem,
+      keyPem,
+      close: () => {
+        clients.registry.close();
+        clients.discovery.close();
+        clients.trust.close();
+      },
+    };
+    return clients;
   }
 
   async agent(name: string, cpGrpcPort: number, extra: string[] = []): Promise<AgentProc> {
+    // Each agent enrols with its own join token, made for its id (so a restarted agent with a fresh data dir may enrol again).
+    const enrolled = existsSync(join(this.dir, name, 'identity', 'agent.crt'));
+    const joinToken = !enrolled && this.cpDirs.has(cpGrpcPort) ? await this.createToken(cpGrpcPort, { agentId: name }) : undefined;
     const p = await spawnWeft([
       'agent',
       '--control-plane',
@@ -79,6 +197,7 @@ export class Mesh {
       '0',
       '--inbound-port',
       '0',
+      ...(joinToken ? ['--join-token', joinToken] : []),
       ...extra,
     ]);
     this.procs.push(p);

@@ -3,7 +3,6 @@ import { spawnSync } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import { WEFT_BIN } from '@weft/cli/demo/weft-process';
-import { loadWeftProto } from '@weft/shared';
 import { type AgentProc, type ControlPlaneProc, getJson, Mesh, postJson, servicesAtControlPlane } from './harness.js';
 
 describe('bad registrations get a clear error naming the field, and nothing is stored', () => {
@@ -46,8 +45,8 @@ describe('bad registrations get a clear error naming the field, and nothing is s
   });
 
   test('the control plane validates at its own edge: INVALID_ARGUMENT naming instances[i].field', async () => {
-    const proto = loadWeftProto();
-    const client = new proto.Registry(`127.0.0.1:${cp.grpcPort}`, grpc.credentials.createInsecure());
+    const agentX = await mesh.agentClients(cp.grpcPort, 'agent-x');
+    const client = agentX.registry;
     try {
       const err = await new Promise<grpc.ServiceError | null>((resolve) =>
         client.Register(
@@ -66,7 +65,7 @@ describe('bad registrations get a clear error naming the field, and nothing is s
       assert.match(err.details, /^instances\[1\]\.port: must be 1\.\.65535/);
       assert.equal((await servicesAtControlPlane(cp)).size, 0, 'the valid instance in the same request was not written either');
     } finally {
-      client.close();
+      agentX.close();
     }
   });
 

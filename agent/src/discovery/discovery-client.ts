@@ -40,8 +40,12 @@ export interface DiscoveryClientOptions {
   backoff?: BackoffOptions;
   /** How long one attempt waits for a connection before backing off. */
   connectTimeoutMs?: number;
-  /** Handles resource types other than endpoints (the traffic policy); returns its NACK errors. */
+  /** Handles resource types other than endpoints (the traffic policy, trust); returns its NACK errors. */
   companion?: CompanionHandler;
+  /** TLS with the agent's certificate (identity/); plaintext when omitted (--insecure, tests). */
+  credentials?: grpc.ChannelCredentials;
+  /** Names subscribed on every stream, whatever the view needs ("trust/revocations", "trust/bundle"). */
+  alwaysSubscribe?: readonly string[];
 }
 
 /** A handler of the names it owns in a response (e.g. "policy/..."): validates, applies, returns per-resource errors. */
@@ -68,7 +72,11 @@ export class DiscoveryClient implements SubscriptionLink {
 
   constructor(private readonly options: DiscoveryClientOptions) {
     const proto = loadWeftProto();
-    this.client = new proto.Discovery(controlPlaneTarget(options.controlPlane), grpc.credentials.createInsecure(), CHANNEL_OPTIONS);
+    this.client = new proto.Discovery(
+      controlPlaneTarget(options.controlPlane),
+      options.credentials ?? grpc.credentials.createInsecure(),
+      CHANNEL_OPTIONS,
+    );
     this.backoff = new Backoff({ baseMs: 200, maxMs: 5_000, ...options.backoff });
     this.logger = options.logger.child({ component: 'discovery' });
     options.view.attach(this);
@@ -158,7 +166,7 @@ export class DiscoveryClient implements SubscriptionLink {
     const view = this.options.view;
     call.write({
       agent: agentInfoToProto(this.options.agent),
-      subscribe: view.subscriptions(),
+      subscribe: [...view.subscriptions(), ...(this.options.alwaysSubscribe ?? [])],
       initial_versions: view.versions(),
     });
     this.connected = true;

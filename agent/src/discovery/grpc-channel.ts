@@ -3,6 +3,7 @@
  * the same target and options, so grpc-js shares one HTTP/2 connection.
  */
 import type { ChannelOptions } from '@grpc/grpc-js';
+import { CONTROL_PLANE_TLS_OPTIONS } from '@weft/shared';
 
 /** "host:port", with IPv6 literals bracketed as gRPC targets require. */
 export function controlPlaneTarget(cp: { host: string; port: number }): string {
@@ -19,4 +20,5 @@ export const CHANNEL_OPTIONS: ChannelOptions = {
   // (host down, network partition) so the agent reconnects elsewhere.
   'grpc.keepalive_time_ms': 20_000,
   'grpc.keepalive_timeout_ms': 10_000,
+  ...CONTROL_PLANE_TLS_OPTIONS,
 };

@@ -46,6 +46,8 @@ export interface RegistrationSyncOptions {
   isConnected: () => boolean;
   /** Deadline of one control-plane call. */
   rpcTimeoutMs?: number;
+  /** TLS with the agent's certificate (the same object as the discovery client's, so they share a connection). */
+  credentials?: grpc.ChannelCredentials;
 }
 
 type Unary<Req, Res> = (req: Req, options: grpc.CallOptions, cb: grpc.requestCallback<Res>) => grpc.ClientUnaryCall;
@@ -62,7 +64,11 @@ export class RegistrationSync {
 
   constructor(private readonly options: RegistrationSyncOptions) {
     const proto = loadWeftProto();
-    this.client = new proto.Registry(controlPlaneTarget(options.controlPlane), grpc.credentials.createInsecure(), CHANNEL_OPTIONS);
+    this.client = new proto.Registry(
+      controlPlaneTarget(options.controlPlane),
+      options.credentials ?? grpc.credentials.createInsecure(),
+      CHANNEL_OPTIONS,
+    );
     this.logger = options.logger.child({ component: 'registration-sync' });
     this.rpcTimeoutMs = options.rpcTimeoutMs ?? 3_000;
   }

@@ -1,9 +1,22 @@
+import { readFileSync } from 'node:fs';
 import { parseRemoteRegistrations, startAgent } from '@weft/agent';
-import { createLogger, DefaultPorts, Defaults, parseDuration, parseHostPort, ValidationError, validateAddress } from '@weft/shared';
-import type { Command } from 'commander';
-import { parseFlag } from '../cli-error.js';
+import { EnrolmentError } from '@weft/agent/identity/index';
+import {
+  createLogger,
+  DefaultPorts,
+  Defaults,
+  messageOf,
+  parseDuration,
+  parseHostPort,
+  ValidationError,
+  validateAddress,
+} from '@weft/shared';
+import { type Command, Option } from 'commander';
+import { CliError, parseFlag } from '../cli-error.js';
 import { closeOnSignal } from '../run-until-signal.js';
+import { connectTrust } from '../trust-client.js';
 import { portFlag } from './control-plane.js';
+import { controlPlaneOption } from './services.js';
 
 interface AgentFlags {
   controlPlane: string;
@@ -20,6 +33,10 @@ interface AgentFlags {
   maxRequestsPerService?: string;
   maxPendingPerService?: string;
   allowRemoteRegistrations?: string | true;
+  joinToken?: string;
+  joinTokenFile?: string;
+  insecure?: boolean;
+  renewAt?: string;
 }
 
 function positiveInt(value: string | undefined, flag: string): number | undefined {
@@ -41,7 +58,7 @@ function remoteRegistrations(value: string | true | undefined): 'any' | string[]
 }
 
 export function agentCommand(program: Command): void {
-  program
+  const agent = program
     .command('agent')
     .description("run this host's agent: local registration API, outbound and inbound proxy")
     .option('--control-plane <host:port>', 'control plane gRPC address', `127.0.0.1:${DefaultPorts.controlPlaneGrpc}`)
@@ -61,6 +78,10 @@ export function agentCommand(program: Command): void {
       '--allow-remote-registrations [list]',
       'let local registrations point at other hosts: all of them, or only these comma-separated addresses / CIDR blocks (default: this host only)',
     )
+    .option('--join-token <token>', 'enrol with this join token when the data dir holds no certificate (weft token create)')
+    .option('--join-token-file <file>', 'read the join token from this file')
+    .option('--insecure', 'plaintext to the control plane without a certificate (local experiments only)')
+    .addOption(new Option('--renew-at <fraction>', 'renew the certificate after this fraction of its life').default('0.667').hideHelp())
     .action(async (o: AgentFlags) => {
       const logger = createLogger({ component: 'agent' });
       const options = parseFlag(() => ({
@@ -82,8 +103,50 @@ export function agentCommand(program: Command): void {
           maxRequestsPerService: positiveInt(o.maxRequestsPerService, '--max-requests-per-service'),
           maxPendingRequestsPerService: positiveInt(o.maxPendingPerService, '--max-pending-per-service'),
         },
+        joinToken: o.joinToken ?? (o.joinTokenFile === undefined ? undefined : readTokenFile(o.joinTokenFile)),
+        // `--insecure` is also a global option (for the CLI's own calls); either spelling means the agent's flag.
+        insecure: o.insecure === true || program.opts().insecure === true,
+        renewAt: fraction(o.renewAt ?? '0.667', '--renew-at'),
       }));
-      const agent = await startAgent(options);
+      let agent: Awaited<ReturnType<typeof startAgent>>;
+      try {
+        agent = await startAgent(options);
+      } catch (err) {
+        if (err instanceof EnrolmentError) throw new CliError(err.message);
+        throw err;
+      }
       closeOnSignal(() => agent.close(), logger);
     });
+  agent
+    .command('revoke <agent-id>')
+    .description('revoke an agent: cut its stream, refuse its renewals, remove its instances, tell every agent to refuse its certificate')
+    .option('--reason <text>', 'kept with the revocation', '')
+    .option(...controlPlaneOption)
+    .action(async (agentId: string, o: { reason: string; controlPlane: string }) => {
+      // `weft agent revoke ID --control-plane X`: the option may have been taken by the `agent` command itself.
+      const cp = agent.getOptionValueSource('controlPlane') === 'cli' ? (agent.opts().controlPlane as string) : o.controlPlane;
+      const trust = connectTrust(cp);
+      try {
+        const res = await trust.revokeAgent(agentId, o.reason);
+        console.log(
+          `agent ${agentId} revoked: ${res.instances_removed} instance(s) removed, stream ${res.stream_closed ? 'closed' : 'not open'}, ${res.serials.length} certificate serial(s) on the deny list`,
+        );
+      } finally {
+        trust.close();
+      }
+    });
+}
+
+function readTokenFile(file: string): string {
+  try {
+    return readFileSync(file, 'utf8').trim();
+  } catch (err) {
+    throw new ValidationError('--join-token-file', messageOf(err));
+  }
+}
+
+function fraction(value: string, flag: string): number {
+  const n = Number(value);
+  if (!(n > 0 && n < 1)) throw new ValidationError(flag, 'must be between 0 and 1');
+  return n;
 }

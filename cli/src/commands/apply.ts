@@ -9,8 +9,8 @@
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import * as grpc from '@grpc/grpc-js';
 import {
+  CONTROL_PLANE_TLS_OPTIONS,
   DocumentError,
   type DocumentProblem,
   formatDocumentProblem,
@@ -31,6 +31,7 @@ import type { ListAgentsResponse__Output } from '@weft/shared/generated/weft/v1/
 import { parsePolicyYaml, policyToYaml } from '@weft/shared/policy/policy-yaml';
 import type { Command } from 'commander';
 import { CliError } from '../cli-error.js';
+import { controlPlaneClient } from '../control-plane-auth.js';
 import { controlPlaneOption } from './services.js';
 
 const CALL_TIMEOUT_MS = 10_000;
@@ -46,30 +47,19 @@ export interface ConfigClient {
 }
 
 export function connectConfig(address: string): ConfigClient {
-  const client = new (loadWeftProto().Registry)(address, grpc.credentials.createInsecure());
-  const call = <T>(name: string, invoke: (opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res?: T) => void) => void) =>
-    new Promise<T>((resolve, reject) => {
-      invoke({ deadline: new Date(Date.now() + CALL_TIMEOUT_MS) }, (err, res) => {
-        if (!err) return resolve(res as T);
-        if (err.code === grpc.status.UNAVAILABLE || err.code === grpc.status.DEADLINE_EXCEEDED) {
-          reject(new CliError(`cannot reach the control plane at ${address} (is it running? set --control-plane HOST:PORT)`));
-        } else
-          reject(
-            new CliError(
-              err.code === grpc.status.INVALID_ARGUMENT ? err.details : `${name} failed: ${err.details || err.message}`,
-              err.code === grpc.status.INVALID_ARGUMENT ? 2 : 1,
-            ),
-          );
-      });
-    });
+  const { call, close } = controlPlaneClient(
+    address,
+    (creds) => new (loadWeftProto().Registry)(address, creds, CONTROL_PLANE_TLS_OPTIONS),
+    CALL_TIMEOUT_MS,
+  );
   return {
-    apply: (documents, dry_run) => call('ApplyConfig', (o, cb) => client.ApplyConfig({ documents, dry_run }, o, cb)),
-    get: (service, kind) => call('GetConfig', (o, cb) => client.GetConfig({ service, kind }, o, cb)),
-    delete: (service, kind, dry_run) => call('DeleteConfig', (o, cb) => client.DeleteConfig({ service, kind, dry_run }, o, cb)),
-    history: (service, limit) => call('ConfigHistory', (o, cb) => client.ConfigHistory({ service, limit }, o, cb)),
-    rollback: (revision, dry_run) => call('RollbackConfig', (o, cb) => client.RollbackConfig({ revision, dry_run }, o, cb)),
-    listAgents: () => call('ListAgents', (o, cb) => client.ListAgents({}, o, cb)),
-    close: () => client.close(),
+    apply: (documents, dry_run) => call('ApplyConfig', (c, md, o, cb) => c.ApplyConfig({ documents, dry_run }, md, o, cb)),
+    get: (service, kind) => call('GetConfig', (c, md, o, cb) => c.GetConfig({ service, kind }, md, o, cb)),
+    delete: (service, kind, dry_run) => call('DeleteConfig', (c, md, o, cb) => c.DeleteConfig({ service, kind, dry_run }, md, o, cb)),
+    history: (service, limit) => call('ConfigHistory', (c, md, o, cb) => c.ConfigHistory({ service, limit }, md, o, cb)),
+    rollback: (revision, dry_run) => call('RollbackConfig', (c, md, o, cb) => c.RollbackConfig({ revision, dry_run }, md, o, cb)),
+    listAgents: () => call('ListAgents', (c, md, o, cb) => c.ListAgents({}, md, o, cb)),
+    close,
   };
 }
 

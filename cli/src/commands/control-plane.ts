@@ -11,11 +11,13 @@ import {
   createLogger,
   DEFAULT_ACCESS,
   DEFAULT_ACCESS_MODES,
+  DEFAULT_TRUST_DOMAIN,
   DefaultPorts,
   Defaults,
   parseDuration,
   validateDefaultAccess,
   validatePort,
+  validateTrustDomain,
 } from '@weft/shared';
 import type { Command } from 'commander';
 import { CliError, parseFlag } from '../cli-error.js';
@@ -29,6 +31,12 @@ interface ControlPlaneFlags {
   leaseTtl: string;
   restartGrace: string;
   defaultAccess: string;
+  trustDomain: string;
+  caCert?: string;
+  caKey?: string;
+  certTtl: string;
+  tlsSan?: string[];
+  insecure?: boolean;
 }
 
 function describeDb(s: DatabaseSummary): string {
@@ -79,6 +87,12 @@ export function controlPlaneCommand(program: Command): void {
       `what agents do with a request no AccessPolicy rule decides: ${DEFAULT_ACCESS_MODES.join(' | ')} (all-authenticated: any mesh identity, never an unauthenticated one)`,
       DEFAULT_ACCESS,
     )
+    .option('--trust-domain <domain>', 'SPIFFE trust domain of the mesh', DEFAULT_TRUST_DOMAIN)
+    .option('--ca-cert <file>', 'use this CA root (PEM) instead of the one made in <data-dir>/ca')
+    .option('--ca-key <file>', 'the private key of --ca-cert (ECDSA P-256/P-384, PEM)')
+    .option('--cert-ttl <duration>', 'lifetime of agent certificates', '24h')
+    .option('--tls-san <name...>', 'extra DNS names or IPs for the control plane certificate')
+    .option('--insecure', 'plaintext gRPC without certificates or tokens (local experiments only)')
     .action(async (o: ControlPlaneFlags) => {
       const logger = createLogger({ component: 'control-plane' });
       const options = parseFlag(() => ({
@@ -90,6 +104,12 @@ export function controlPlaneCommand(program: Command): void {
         restartGraceMs: parseDuration(o.restartGrace, '--restart-grace'),
         defaultAccess: validateDefaultAccess(o.defaultAccess, '--default-access'),
         logger,
+        trustDomain: validateTrustDomain(o.trustDomain, '--trust-domain'),
+        caCertFile: o.caCert,
+        caKeyFile: o.caKey,
+        certTtlMs: parseDuration(o.certTtl, '--cert-ttl'),
+        tlsSans: o.tlsSan ?? [],
+        insecure: o.insecure === true || program.opts().insecure === true,
       }));
       let running: Awaited<ReturnType<typeof startControlPlane>>;
       try {

@@ -4,13 +4,14 @@
  * "orders" behind agent b and a caller "web" behind agent a that calls orders
  * through the mesh — with a live view of the traffic.
  */
+import { execFile } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DefaultPorts, parseDuration } from '@weft/shared';
 import type { Command } from 'commander';
 import { parseFlag } from '../cli-error.js';
-import { spawnNode, spawnWeft, type WeftProcess } from '../demo/weft-process.js';
+import { spawnNode, spawnWeft, WEFT_BIN, type WeftProcess } from '../demo/weft-process.js';
 
 const DEMO_SERVICE = join(dirname(fileURLToPath(import.meta.url)), '../demo/demo-service.js');
 
@@ -61,8 +62,13 @@ async function runDemo(dir: string, durationMs: number | undefined): Promise<voi
         log('control-plane'),
       ),
     );
-    console.log(`  control plane  gRPC ${cpAddr}, HTTP http://127.0.0.1:${DefaultPorts.controlPlaneHttp}/v1/services`);
-    const agentArgs = (name: string, admin: number, outbound: number, inbound: number) => [
+    console.log(`  control plane  gRPC+TLS ${cpAddr}, HTTP http://127.0.0.1:${DefaultPorts.controlPlaneHttp}/v1/services`);
+    const cpDir = join(dir, 'control-plane');
+    // Secure by default: each agent enrols with a join token made by the real `weft token create`.
+    const joinToken = (agentId: string) =>
+      weft(['--control-plane-data-dir', cpDir, 'token', 'create', '--agent-id', agentId, '--control-plane', cpAddr]);
+    const tokens = { a: await joinToken('agent-a'), b: await joinToken('agent-b') };
+    const agentArgs = (name: 'a' | 'b', admin: number, outbound: number, inbound: number) => [
       'agent',
       '--control-plane',
       cpAddr,
@@ -78,6 +84,8 @@ async function runDemo(dir: string, durationMs: number | undefined): Promise<voi
       String(outbound),
       '--inbound-port',
       String(inbound),
+      '--join-token',
+      tokens[name],
     ];
     started.push(
       await spawnWeft(agentArgs('a', DefaultPorts.agentAdmin, DefaultPorts.agentOutbound, DefaultPorts.agentInbound), log('agent-a')),
@@ -113,6 +121,7 @@ async function runDemo(dir: string, durationMs: number | undefined): Promise<voi
     console.log('try it yourself (in another terminal):');
     console.log(`  curl -x http://127.0.0.1:${DefaultPorts.agentOutbound} http://orders/hello`);
     console.log(`  curl -H 'Host: orders' http://127.0.0.1:${DefaultPorts.agentOutbound}/hello`);
+    console.log(`  export WEFT_CONTROL_PLANE_DATA_DIR=${cpDir}   # bootstrap operator token and CA bundle`);
     console.log('  npx weft services    npx weft status\n');
     console.log(durationMs === undefined ? 'live traffic (Ctrl-C stops everything):' : `live traffic for ${durationMs / 1000}s:`);
     if (durationMs !== undefined) setTimeout(() => void stopAll(0), durationMs);
@@ -123,6 +132,15 @@ async function runDemo(dir: string, durationMs: number | undefined): Promise<voi
     );
     await stopAll(1);
   }
+}
+
+/** Runs `weft <args>` to completion and resolves with its stdout (trimmed). */
+function weft(args: string[]): Promise<string> {
+  return new Promise((resolve, reject) =>
+    execFile(process.execPath, [WEFT_BIN, ...args], { timeout: 20_000 }, (err, stdout, stderr) =>
+      err ? reject(new Error(`weft ${args.slice(2, 4).join(' ')} failed: ${stderr.trim() || err.message}`)) : resolve(stdout.trim()),
+    ),
+  );
 }
 
 function printStats(second: number, line: string): void {

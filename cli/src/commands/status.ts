@@ -28,15 +28,18 @@ export function statusCommand(program: Command): void {
             : a.pending_nonce
               ? `waiting for ACK of nonce ${a.pending_nonce}`
               : 'in sync';
+          const certExpires = Number(a.cert_expires_at_ms);
+          const cert = a.revoked ? 'REVOKED' : certExpires ? new Date(certExpires).toISOString().replace(/\.\d+Z$/, 'Z') : '-';
           return [
             a.agent?.agent_id ?? '?',
             `${a.agent?.address}:${a.agent?.inbound_port}`,
             String(a.instances),
             `${acked}/${a.resources.length} acked`,
+            cert,
             state,
           ];
         });
-        console.log(formatTable(['AGENT', 'INBOUND', 'INSTANCES', 'RESOURCES', 'STATE'], rows));
+        console.log(formatTable(['AGENT', 'INBOUND', 'INSTANCES', 'RESOURCES', 'CERT EXPIRES', 'STATE'], rows));
         const resources = res.agents.flatMap((a) => a.resources.map((r) => ({ agent: a.agent?.agent_id ?? '?', ...r })));
         if (resources.length) {
           console.log('');

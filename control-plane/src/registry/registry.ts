@@ -238,6 +238,24 @@ export class Registry {
     return this.batcher.pending;
   }
 
+  /**
+   * Removes an agent and every instance it owns now, whatever its lease (a
+   * revoked agent). Resolves with the number of instances removed.
+   */
+  removeAgent(agentId: string): Promise<number> {
+    if (this.closed) return Promise.resolve(0);
+    return this.batcher.submit(
+      () => this.store.removeAgent(agentId),
+      (result) => {
+        this.leases.forget(agentId);
+        this.agents.delete(agentId);
+        this.opts.onAgentRemoved?.(agentId);
+        this.apply(result, { agent: agentId, op: 'removed' });
+        return result.removed;
+      },
+    );
+  }
+
   /** Removes every agent whose lease lapsed, with all its instances (one savepoint per agent, one commit). */
   sweep(): Promise<void> {
     if (this.closed) return Promise.resolve();

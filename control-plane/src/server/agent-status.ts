@@ -24,7 +24,19 @@ export function resourceStatuses(stream: StreamStatus | undefined, rejections: r
   return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
-export function agentStatus(record: AgentRecord, stream: StreamStatus | undefined, rejections: readonly Rejection[] = []): AgentStatus {
+/** What the trust side knows of an agent (absent with --insecure). */
+export interface AgentTrustStatus {
+  certSerial: string;
+  certExpiresAtMs: number;
+  revoked: boolean;
+}
+
+export function agentStatus(
+  record: AgentRecord,
+  stream: StreamStatus | undefined,
+  rejections: readonly Rejection[] = [],
+  trust?: AgentTrustStatus,
+): AgentStatus {
   return {
     agent: agentInfoToProto(record.info),
     connected: record.connected,
@@ -38,5 +50,8 @@ export function agentStatus(record: AgentRecord, stream: StreamStatus | undefine
       error: r.error,
     })),
     pending_nonce: stream?.pendingNonce ?? '',
+    cert_expires_at_ms: String(trust?.certExpiresAtMs ?? 0),
+    cert_serial: trust?.certSerial ?? '',
+    revoked: trust?.revoked ?? false,
   };
 }

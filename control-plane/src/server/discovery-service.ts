@@ -1,7 +1,8 @@
 /**
  * gRPC glue of the Discovery service: opens a DiscoveryStream for each call,
  * ties it to the agent's lease and the stream table, and ends the call with a
- * status when the first request is bad or a newer stream replaces it.
+ * status when the first request is bad or a newer stream replaces it. The
+ * call passed the auth guard (authz.ts): its agent is the certificate's.
  */
 import type * as grpc from '@grpc/grpc-js';
 import type { Logger } from '@weft/shared';
@@ -10,7 +11,8 @@ import type { DiscoveryRequest__Output } from '@weft/shared/generated/weft/v1/Di
 import type { DiscoveryResponse } from '@weft/shared/generated/weft/v1/DiscoveryResponse';
 import type { MeshSettingsSource } from '../registry/mesh-settings.js';
 import type { Registry } from '../registry/registry.js';
-import { DiscoveryStream, type StreamObserver } from './discovery-stream.js';
+import { actingAgent } from './authz.js';
+import { DiscoveryStream, type StreamObserver, type TrustSource } from './discovery-stream.js';
 import { parseAgentInfo } from './parse.js';
 import type { PolicySource } from './policy-translate.js';
 import type { RejectedVersions } from './rejected-versions.js';
@@ -26,6 +28,8 @@ export interface DiscoveryServiceDeps {
   observer?: StreamObserver;
   policies?: PolicySource;
   settings?: MeshSettingsSource;
+  /** "trust/..." resources (deny list, CA bundle). */
+  trust?: TrustSource;
 }
 
 type DiscoveryCall = grpc.ServerDuplexStream<DiscoveryRequest__Output, DiscoveryResponse>;
@@ -58,7 +62,9 @@ export function createDiscoveryHandlers(deps: DiscoveryServiceDeps): { Stream: (
 
       const open = (req: DiscoveryRequest__Output): StreamHandle => {
         if (!req.agent) throw new ValidationError('agent', 'is required on the first request of a stream');
-        const agent = parseAgentInfo(req.agent, 'agent');
+        // The stream's identity is the caller's certificate; the request may only repeat it.
+        const agentId = actingAgent(call, req.agent.agent_id, 'agent.agent_id');
+        const agent = parseAgentInfo({ ...req.agent, agent_id: agentId }, 'agent');
         log = log.child({ agent: agent.agentId });
         // The lease is held at once; the identity write is group-committed. If it fails, the stream ends.
         deps.registry.agentConnected(agent).catch((err: unknown) => {
@@ -77,6 +83,7 @@ export function createDiscoveryHandlers(deps: DiscoveryServiceDeps): { Stream: (
           observer: deps.observer,
           policies: deps.policies,
           settings: deps.settings,
+          trust: deps.trust,
         });
         const h: StreamHandle = { agentId: agent.agentId, stream, end: (status) => endWith(status, status.details) };
         const previous = deps.streams.add(h);

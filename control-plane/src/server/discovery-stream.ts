@@ -18,9 +18,17 @@
  * - Nonces are "1", "2", ... within a stream.
  */
 import type { Logger } from '@weft/shared';
-import { MESH_SETTINGS_RESOURCE, RESOURCE_TYPE_ENDPOINTS, RESOURCE_TYPE_POLICY, serviceOfResource } from '@weft/shared';
+import {
+  isResourceOfType,
+  MESH_SETTINGS_RESOURCE,
+  RESOURCE_TYPE_ENDPOINTS,
+  RESOURCE_TYPE_POLICY,
+  RESOURCE_TYPE_TRUST,
+  serviceOfResource,
+} from '@weft/shared';
 import type { DiscoveryRequest__Output } from '@weft/shared/generated/weft/v1/DiscoveryRequest';
 import type { DiscoveryResponse } from '@weft/shared/generated/weft/v1/DiscoveryResponse';
+import type { Resource } from '@weft/shared/generated/weft/v1/Resource';
 import type { ResourceError__Output } from '@weft/shared/generated/weft/v1/ResourceError';
 import type { ServiceEntry } from '../registry/endpoint-view.js';
 import type { MeshSettingsEntry, MeshSettingsSource } from '../registry/mesh-settings.js';
@@ -68,6 +76,14 @@ export interface DiscoveryStreamOptions {
   policies?: PolicySource;
   /** Serves "mesh/settings"; without it the name is not_found. */
   settings?: MeshSettingsSource;
+  /** Serves "trust/..." names (deny list, CA bundle); without it they are always not_found. */
+  trust?: TrustSource;
+}
+
+/** Mesh-wide "trust/..." resources: immutable entries, replaced on change. */
+export interface TrustSource {
+  entry(name: string): { version: string; resource: Resource } | undefined;
+  watch(name: string, onChange: () => void): () => void;
 }
 
 /** What a stream reports for /metrics. */
@@ -88,6 +104,8 @@ interface Subscription {
   readonly policy?: boolean;
   /** True for "mesh/settings" (served by the settings source). */
   readonly mesh?: boolean;
+  /** True for "trust/..." (served by the trust source; `service` holds the whole name). */
+  readonly trust?: boolean;
   readonly cancel: () => void;
   held?: string;
   sent?: string;
@@ -122,6 +140,7 @@ export class DiscoveryStream {
   private readonly observer: StreamObserver | undefined;
   private readonly policies: PolicySource | undefined;
   private readonly settings: MeshSettingsSource | undefined;
+  private readonly trust: TrustSource | undefined;
   private inflight: InFlight | null = null;
   private lastNonce = 0;
   /** The first request is always answered, even with an empty response: it confirms the agent's versions. */
@@ -139,6 +158,7 @@ export class DiscoveryStream {
     this.observer = opts.observer;
     this.policies = opts.policies;
     this.settings = opts.settings;
+    this.trust = opts.trust;
   }
 
   /** Names waiting for the next response: bounded by the subscriptions, whatever the agent does. */
@@ -209,6 +229,14 @@ export class DiscoveryStream {
       this.unanswered.add(name);
       return;
     }
+    if (isResourceOfType(name, RESOURCE_TYPE_TRUST)) {
+      this.track(
+        name,
+        { service: name, trust: true, cancel: this.trust?.watch(name, () => this.onChange(name)) ?? (() => {}) },
+        heldVersion,
+      );
+      return;
+    }
     const policyService = serviceOfResource(name, RESOURCE_TYPE_POLICY);
     const service = policyService ?? serviceOfResource(name, RESOURCE_TYPE_ENDPOINTS);
     const cancel = policyService
@@ -216,15 +244,12 @@ export class DiscoveryStream {
       : service
         ? this.source.watch(service, () => this.onChange(name))
         : () => {};
+    this.track(name, { service, policy: policyService !== null, cancel }, heldVersion);
+  }
+
+  private track(name: string, sub: Pick<Subscription, 'service' | 'policy' | 'trust' | 'cancel'>, heldVersion: string | undefined): void {
     const rejected = this.rejections?.get(name);
-    this.subs.set(name, {
-      service,
-      policy: policyService !== null,
-      cancel,
-      held: heldVersion || undefined,
-      rejected: rejected?.version,
-      error: rejected?.error,
-    });
+    this.subs.set(name, { ...sub, held: heldVersion || undefined, rejected: rejected?.version, error: rejected?.error });
     this.dirty.add(name);
     this.unanswered.add(name);
   }
@@ -296,6 +321,7 @@ export class DiscoveryStream {
     const resources: ServiceEntry[] = [];
     const policies: PolicyEntry[] = [];
     let settings: MeshSettingsEntry | undefined;
+    const trust: Resource[] = [];
     const removed: string[] = [];
     const notFound: string[] = [];
     const versions = new Map<string, string>();
@@ -308,9 +334,11 @@ export class DiscoveryStream {
         ? this.settings?.entry()
         : sub.service === null
           ? undefined
-          : sub.policy
-            ? this.policies?.entry(sub.service)
-            : this.source.service(sub.service);
+          : sub.trust
+            ? this.trust?.entry(sub.service)
+            : sub.policy
+              ? this.policies?.entry(sub.service)
+              : this.source.service(sub.service);
       if (!entry && sub.rejected !== undefined) {
         // The name stopped existing: whatever comes next has a newer version.
         this.rejections?.clear(name);
@@ -320,6 +348,7 @@ export class DiscoveryStream {
       if (entry) {
         if (entry.version === sub.held || entry.version === sub.rejected) continue;
         if ('defaultAccess' in entry) settings = entry;
+        else if ('resource' in entry) trust.push(entry.resource);
         else if ('json' in entry) policies.push(entry);
         else resources.push(entry);
         versions.set(name, entry.version);
@@ -339,7 +368,7 @@ export class DiscoveryStream {
     this.changed.clear();
     const forced = this.firstAnswerDue;
     this.firstAnswerDue = false;
-    const sent = resources.length + policies.length + (settings ? 1 : 0);
+    const sent = resources.length + policies.length + trust.length + (settings ? 1 : 0);
     if (!forced && sent + removed.length + notFound.length === 0) return;
     const nonce = String(++this.lastNonce);
     this.inflight = { nonce, versions, sentAt: now };
@@ -349,6 +378,7 @@ export class DiscoveryStream {
       resources: resources.sort((a, b) => (a.service < b.service ? -1 : 1)),
       policies: policies.sort((a, b) => (a.service < b.service ? -1 : 1)),
       settings,
+      trust: trust.sort((a, b) => ((a.name ?? '') < (b.name ?? '') ? -1 : 1)),
       removed: sorted(removed),
       notFound: sorted(notFound),
     });

@@ -9,6 +9,9 @@ import { loadWeftProto } from '@weft/shared';
 import { type MeshSettingsSource, meshSettingsEntry } from '../registry/mesh-settings.js';
 import type { PolicyRegistry } from '../registry/policy-registry.js';
 import type { Registry } from '../registry/registry.js';
+import type { AgentTrustStatus } from './agent-status.js';
+import { guardService } from './authz.js';
+import { type Authenticator, insecureAuthenticator } from './caller.js';
 import { createDiscoveryHandlers } from './discovery-service.js';
 import type { StreamObserver } from './discovery-stream.js';
 import { cachingResponseSerializer } from './encoded-response.js';
@@ -17,6 +20,7 @@ import { createRegistryHandlers } from './registry-service.js';
 import { RejectedVersions } from './rejected-versions.js';
 import { shuttingDownError } from './status.js';
 import { StreamTable } from './stream-table.js';
+import { createTrustHandlers, type TrustServiceDeps } from './trust-service.js';
 
 export interface GrpcServerOptions {
   host: string;
@@ -32,6 +36,14 @@ export interface GrpcServerOptions {
   policies: PolicyRegistry;
   /** "mesh/settings" (the default access decision); default: the defaults of mesh-settings.ts. */
   settings?: MeshSettingsSource;
+  /** TLS for the port; plaintext when omitted (--insecure and unit tests). */
+  credentials?: grpc.ServerCredentials;
+  /** Who is calling (authz.ts enforces it per method); everyone is allowed when omitted. */
+  authn?: Authenticator;
+  /** The Trust service and the "trust/..." resources; absent with --insecure. */
+  trust?: Omit<TrustServiceDeps, 'registry' | 'streams' | 'logger'>;
+  /** Certificate and revocation per agent for ListAgents. */
+  trustStatus?: () => Map<string, AgentTrustStatus>;
 }
 
 export interface RunningGrpcServer {
@@ -76,12 +88,31 @@ export async function startGrpcServer(opts: GrpcServerOptions): Promise<RunningG
     observer: opts.observer,
     policies: opts.policies,
     settings,
+    trust: opts.trust?.authority,
+    trustStatus: opts.trustStatus,
   };
-  server.addService(proto.Registry.service, { ...createRegistryHandlers(deps), ...createPolicyHandlers(opts.policies, opts.logger) });
-  server.addService(discoveryServiceWithEncodingCache(proto.Discovery.service), createDiscoveryHandlers(deps));
+  const guard = {
+    authn: opts.authn ?? insecureAuthenticator(),
+    isRevoked: (agentId: string) => opts.trust?.authority.isRevoked(agentId) ?? false,
+    logger: opts.logger,
+  };
+  server.addService(
+    proto.Registry.service,
+    guardService('Registry', { ...createRegistryHandlers(deps), ...createPolicyHandlers(opts.policies, opts.logger) }, guard),
+  );
+  server.addService(
+    discoveryServiceWithEncodingCache(proto.Discovery.service),
+    guardService('Discovery', createDiscoveryHandlers(deps), guard),
+  );
+  if (opts.trust) {
+    server.addService(
+      proto.Trust.service,
+      guardService('Trust', createTrustHandlers({ ...opts.trust, registry: opts.registry, streams, logger: opts.logger }), guard),
+    );
+  }
 
   const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(hostPort(opts.host, opts.port), grpc.ServerCredentials.createInsecure(), (err, bound) => {
+    server.bindAsync(hostPort(opts.host, opts.port), opts.credentials ?? grpc.ServerCredentials.createInsecure(), (err, bound) => {
       if (err) reject(err);
       else resolve(bound);
     });

@@ -5,14 +5,16 @@
  *   GET /v1/agents     -> agents with lease, per-resource stream state and remembered rejections
  *   GET /metrics       -> Prometheus text format
  * Anything else is a JSON error with `x-weft-error`; a bad request never
- * crashes the process.
+ * crashes the process. Reads from this host (loopback) need no token; from
+ * other hosts they need a read or operator token (`authorization: Bearer`),
+ * except /healthz (docs/security.md).
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger, MetricsRegistry } from '@weft/shared';
 import { ERROR_HEADER, NotFoundError, PROMETHEUS_CONTENT_TYPE } from '@weft/shared';
 import type { Registry } from '../registry/registry.js';
-import { resourceStatuses } from './agent-status.js';
+import { type AgentTrustStatus, resourceStatuses } from './agent-status.js';
 import type { RejectedVersions } from './rejected-versions.js';
 import { toHttpError } from './status.js';
 import type { StreamTable } from './stream-table.js';
@@ -25,6 +27,10 @@ export interface HttpApiOptions {
   logger: Logger;
   rejections?: RejectedVersions;
   metrics?: MetricsRegistry;
+  /** Certificate and revocation per agent, shown in /v1/agents. */
+  trustStatus?: () => Map<string, AgentTrustStatus>;
+  /** Throws (UnauthenticatedError, PermissionDeniedError) when a request may not read; /healthz is always open. */
+  authorizeRead?: (req: IncomingMessage) => void;
 }
 
 export interface RunningHttpApi {
@@ -34,7 +40,12 @@ export interface RunningHttpApi {
 
 type Route = () => unknown;
 
-function routes(registry: Registry, streams: StreamTable, rejections: RejectedVersions | undefined): Record<string, Route> {
+function routes(
+  registry: Registry,
+  streams: StreamTable,
+  rejections: RejectedVersions | undefined,
+  trustStatus: (() => Map<string, AgentTrustStatus>) | undefined,
+): Record<string, Route> {
   return {
     '/healthz': () => ({ status: 'ok', revision: String(registry.revision()) }),
     '/v1/services': () => ({
@@ -59,21 +70,28 @@ function routes(registry: Registry, streams: StreamTable, rejections: RejectedVe
         })),
       })),
     }),
-    '/v1/agents': () => ({
-      revision: String(registry.revision()),
-      agents: registry.agentRecords().map((r) => {
-        const stream = streams.get(r.info.agentId)?.stream.status();
-        return {
-          ...r.info,
-          connected: r.connected,
-          leaseExpiresAtMs: r.leaseExpiresAtMs,
-          instances: r.instances,
-          stream: stream?.streamId ?? null,
-          pendingNonce: stream?.pendingNonce ?? '',
-          resources: resourceStatuses(stream, rejections?.ofAgent(r.info.agentId) ?? []),
-        };
-      }),
-    }),
+    '/v1/agents': () => {
+      const trust = trustStatus?.();
+      return {
+        revision: String(registry.revision()),
+        agents: registry.agentRecords().map((r) => {
+          const stream = streams.get(r.info.agentId)?.stream.status();
+          const cert = trust?.get(r.info.agentId);
+          return {
+            ...r.info,
+            connected: r.connected,
+            leaseExpiresAtMs: r.leaseExpiresAtMs,
+            instances: r.instances,
+            stream: stream?.streamId ?? null,
+            pendingNonce: stream?.pendingNonce ?? '',
+            resources: resourceStatuses(stream, rejections?.ofAgent(r.info.agentId) ?? []),
+            certSerial: cert?.certSerial ?? '',
+            certExpiresAtMs: cert?.certExpiresAtMs ?? 0,
+            revoked: cert?.revoked ?? false,
+          };
+        }),
+      };
+    },
   };
 }
 
@@ -87,12 +105,13 @@ function sendJson(res: ServerResponse, status: number, body: unknown, errorCode?
 }
 
 export async function startHttpApi(opts: HttpApiOptions): Promise<RunningHttpApi> {
-  const table = routes(opts.registry, opts.streams, opts.rejections);
+  const table = routes(opts.registry, opts.streams, opts.rejections, opts.trustStatus);
   const log = opts.logger;
 
   const handle = (req: IncomingMessage, res: ServerResponse): void => {
     try {
       const path = new URL(req.url ?? '/', 'http://control-plane').pathname;
+      if (path !== '/healthz') opts.authorizeRead?.(req);
       if (path === '/metrics' && opts.metrics && (req.method === 'GET' || req.method === 'HEAD')) {
         res.statusCode = 200;
         res.setHeader('content-type', PROMETHEUS_CONTENT_TYPE);

@@ -1,14 +1,16 @@
 /**
  * gRPC handlers of the Registry service. Each handler parses and validates its
  * whole request first (parse.ts), then makes one registry change; errors become
- * statuses in status.ts only.
+ * statuses in status.ts only. Callers passed the auth guard (authz.ts);
+ * the agent a write acts for is the caller's certificate identity.
  */
 import type * as grpc from '@grpc/grpc-js';
 import type { Logger } from '@weft/shared';
 import { healthFromProto, validateInstanceId } from '@weft/shared';
 import type { RegistryHandlers } from '@weft/shared/generated/weft/v1/Registry';
 import type { Registry } from '../registry/registry.js';
-import { agentStatus } from './agent-status.js';
+import { type AgentTrustStatus, agentStatus } from './agent-status.js';
+import { actingAgent } from './authz.js';
 import { parseAgentInfo, parseInstanceIds, parseInstances } from './parse.js';
 import type { PolicyHandlers } from './policy-service.js';
 import type { RejectedVersions } from './rejected-versions.js';
@@ -22,13 +24,19 @@ export interface RegistryServiceDeps {
   logger: Logger;
   /** Shown in ListAgents (also for names the agent's current stream does not subscribe to). */
   rejections?: RejectedVersions;
+  /** Certificate and revocation per agent, shown in ListAgents. */
+  trustStatus?: () => Map<string, AgentTrustStatus>;
 }
 
 /**
  * Wraps a handler: its (awaited) return value is the response, a throw or a
  * rejection becomes a status. Writes resolve only after their group commit.
  */
-function unary<Req, Res>(method: string, log: Logger, fn: (req: Req) => Res | Promise<Res>): grpc.handleUnaryCall<Req, Res> {
+function unary<Req, Res>(
+  method: string,
+  log: Logger,
+  fn: (req: Req, call: grpc.ServerUnaryCall<Req, Res>) => Res | Promise<Res>,
+): grpc.handleUnaryCall<Req, Res> {
   const fail = (callback: grpc.sendUnaryData<Res>, err: unknown) => {
     if (isInternal(err)) log.error('registry call failed', { method, err });
     else log.debug('registry call refused', { method, err });
@@ -36,7 +44,7 @@ function unary<Req, Res>(method: string, log: Logger, fn: (req: Req) => Res | Pr
   };
   return (call, callback) => {
     try {
-      const out = fn(call.request);
+      const out = fn(call.request, call);
       if (out instanceof Promise)
         out.then(
           (res) => callback(null, res),
@@ -53,8 +61,9 @@ export function createRegistryHandlers(deps: RegistryServiceDeps): Omit<Registry
   const { registry, streams } = deps;
   const log = deps.logger;
   return {
-    Register: unary('Register', log, async (req) => {
-      const agent = parseAgentInfo(req.agent, 'agent');
+    Register: unary('Register', log, async (req, call) => {
+      const agentId = actingAgent(call, req.agent?.agent_id, 'agent.agent_id');
+      const agent = parseAgentInfo(req.agent && { ...req.agent, agent_id: agentId }, 'agent');
       const instances = parseInstances(req.instances, 'instances');
       const { revision } = await registry.register(agent, instances, req.replace_all === true);
       log.debug('registered', {
@@ -66,16 +75,16 @@ export function createRegistryHandlers(deps: RegistryServiceDeps): Omit<Registry
       return { revision: String(revision), instance_ids: instances.map((i) => i.instanceId) };
     }),
 
-    Deregister: unary('Deregister', log, async (req) => {
-      const agentId = validateInstanceId(req.agent_id, 'agent_id');
+    Deregister: unary('Deregister', log, async (req, call) => {
+      const agentId = validateInstanceId(actingAgent(call, req.agent_id, 'agent_id'), 'agent_id');
       const ids = parseInstanceIds(req.instance_ids, 'instance_ids');
       const { revision, removed } = await registry.deregister(agentId, ids);
       log.debug('deregistered', { agent: agentId, instances: ids, revision });
       return { revision: String(revision), removed };
     }),
 
-    SetHealth: unary('SetHealth', log, async (req) => {
-      const agentId = validateInstanceId(req.agent_id, 'agent_id');
+    SetHealth: unary('SetHealth', log, async (req, call) => {
+      const agentId = validateInstanceId(actingAgent(call, req.agent_id, 'agent_id'), 'agent_id');
       const instanceId = validateInstanceId(req.instance_id, 'instance_id');
       const health = healthFromProto(req.health);
       const { revision } = await registry.setHealth(agentId, instanceId, health);
@@ -88,11 +97,21 @@ export function createRegistryHandlers(deps: RegistryServiceDeps): Omit<Registry
       services: registry.services().map(serviceSummary),
     })),
 
-    ListAgents: unary('ListAgents', log, () => ({
-      revision: String(registry.revision()),
-      agents: registry
-        .agentRecords()
-        .map((r) => agentStatus(r, streams.get(r.info.agentId)?.stream.status(), deps.rejections?.ofAgent(r.info.agentId) ?? [])),
-    })),
+    ListAgents: unary('ListAgents', log, () => {
+      const trust = deps.trustStatus?.();
+      return {
+        revision: String(registry.revision()),
+        agents: registry
+          .agentRecords()
+          .map((r) =>
+            agentStatus(
+              r,
+              streams.get(r.info.agentId)?.stream.status(),
+              deps.rejections?.ofAgent(r.info.agentId) ?? [],
+              trust?.get(r.info.agentId),
+            ),
+          ),
+      };
+    }),
   };
 }

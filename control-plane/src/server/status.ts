@@ -48,3 +48,8 @@ export function toHttpError(err: unknown): { status: number; code: string; body:
   const code = errorCodeOf(err);
   return { status: httpStatusOf(err), code, body: { error: code, message: messageOf(err) } };
 }
+
+/** Ends the discovery stream of an agent that was revoked; it must not reconnect. */
+export function agentRevokedError(agentId: string): GrpcError {
+  return withCode(grpc.status.PERMISSION_DENIED, `agent ${JSON.stringify(agentId)} is revoked`, 'agent_revoked');
+}

@@ -41,6 +41,8 @@ export interface ResponsePlan {
   policies?: readonly PolicyEntry[];
   /** "mesh/settings", sent first when due. */
   settings?: MeshSettingsEntry;
+  /** "trust/..." resources (already translated, immutable), sent last. */
+  trust?: readonly Resource[];
   removed: readonly string[];
   notFound: readonly string[];
 }
@@ -53,6 +55,7 @@ export function discoveryResponse(plan: ResponsePlan): DiscoveryResponse {
       ...(plan.settings ? [meshSettingsResource(plan.settings)] : []),
       ...plan.resources.map(endpointsResource),
       ...(plan.policies ?? []).map(policyResource),
+      ...(plan.trust ?? []),
     ],
     removed: [...plan.removed],
     not_found: [...plan.notFound],

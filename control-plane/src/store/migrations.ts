@@ -124,6 +124,44 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE policy_v3 RENAME TO policy;
     `,
   },
+  {
+    version: 5,
+    name: 'trust',
+    sql: `
+      -- Tokens (control-plane/src/store/trust-store.ts). Only the SHA-256 of the
+      -- secret is kept; the token text is printed once when it is made.
+      CREATE TABLE tokens (
+        token_id      TEXT PRIMARY KEY,
+        kind          TEXT NOT NULL CHECK (kind IN ('join', 'operator', 'read')),
+        secret_sha256 TEXT NOT NULL,
+        created_at_ms INTEGER NOT NULL,
+        expires_at_ms INTEGER,          -- NULL = never
+        uses_left     INTEGER,          -- join tokens: enrolments left; NULL = unlimited
+        agent_id      TEXT,             -- join tokens made for one agent id
+        description   TEXT NOT NULL
+      );
+
+      -- Every agent certificate issued (enrolment and renewals): the latest one
+      -- per agent is shown by weft status; on revocation the unexpired serials
+      -- go on the deny list.
+      CREATE TABLE agent_certificates (
+        serial        TEXT PRIMARY KEY,
+        agent_id      TEXT NOT NULL,
+        issued_at_ms  INTEGER NOT NULL,
+        expires_at_ms INTEGER NOT NULL
+      );
+      CREATE INDEX agent_certificates_by_agent ON agent_certificates (agent_id, issued_at_ms);
+
+      CREATE TABLE revoked_agents (
+        agent_id      TEXT PRIMARY KEY,
+        revoked_at_ms INTEGER NOT NULL,
+        reason        TEXT NOT NULL
+      );
+
+      -- Version of the "trust/revocations" resource.
+      INSERT INTO meta (key, value) VALUES ('trust_revision', 0);
+    `,
+  },
 ];
 
 /** Applies every migration newer than the database's version; returns the resulting version. */

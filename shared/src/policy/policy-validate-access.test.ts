@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { identityFromSpiffeId, parseSpiffeId } from '../identity.js';
+import { identityFromSpiffeId, parseSpiffePattern } from '../identity/source-identity.js';
 import { DocumentError, validateSourcedDocuments } from './policy-source.js';
 import { PolicyValidationError, parsePolicyBundle, validatePolicyDocument } from './policy-validate.js';
 import { parsePolicyYaml, policyToYaml } from './policy-yaml.js';
@@ -140,14 +140,18 @@ rules:
 
 describe('SPIFFE IDs', () => {
   it('parses service and agent IDs and builds identities from them', () => {
-    assert.deepEqual(parseSpiffeId('spiffe://prod.example/svc/orders', 'x'), { trustDomain: 'prod.example', kind: 'svc', name: 'orders' });
+    assert.deepEqual(parseSpiffePattern('spiffe://prod.example/svc/orders', 'x'), {
+      trustDomain: 'prod.example',
+      kind: 'svc',
+      name: 'orders',
+    });
     assert.deepEqual(identityFromSpiffeId('spiffe://td/agent/host-1'), {
       spiffeId: 'spiffe://td/agent/host-1',
       agentId: 'host-1',
       authenticated: true,
     });
-    assert.throws(() => parseSpiffeId('spiffe://td/svc/*', 'x'), /invalid service name/);
-    assert.equal(parseSpiffeId('spiffe://td/svc/*', 'x', true).name, '*');
-    assert.throws(() => parseSpiffeId('https://td/svc/web', 'x'), /invalid SPIFFE ID/);
+    assert.throws(() => parseSpiffePattern('spiffe://td/svc/*', 'x'), /invalid service name/);
+    assert.equal(parseSpiffePattern('spiffe://td/svc/*', 'x', true).name, '*');
+    assert.throws(() => parseSpiffePattern('https://td/svc/web', 'x'), /invalid SPIFFE ID/);
   });
 });

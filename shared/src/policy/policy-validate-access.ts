@@ -7,7 +7,7 @@
  * with the same code, on the normalised path.
  */
 import { ValidationError } from '../errors.js';
-import { parseSpiffeId } from '../identity.js';
+import { parseSpiffePattern } from '../identity/source-identity.js';
 import { validateServiceName } from '../validate.js';
 import type { AccessAction, AccessMatch, AccessMode, AccessRule } from './policy-types.js';
 import { at, defined, list, obj, PolicyLimits, type Problems, str } from './policy-validate-fields.js';
@@ -23,7 +23,7 @@ export function accessSource(v: unknown, path: string): string {
   const s = str(v, path, 512);
   if (s === '*') return s;
   if (s.startsWith('spiffe://')) {
-    parseSpiffeId(s, path, true);
+    parseSpiffePattern(s, path, true);
     return s;
   }
   if (s.includes('*'))

@@ -11,6 +11,9 @@ export interface AgentStatus {
   'instances'?: (number);
   'resources'?: (_weft_v1_ResourceState)[];
   'pending_nonce'?: (string);
+  'cert_expires_at_ms'?: (number | string | Long);
+  'cert_serial'?: (string);
+  'revoked'?: (boolean);
 }
 
 export interface AgentStatus__Output {
@@ -20,4 +23,7 @@ export interface AgentStatus__Output {
   'instances': (number);
   'resources': (_weft_v1_ResourceState__Output)[];
   'pending_nonce': (string);
+  'cert_expires_at_ms': (string);
+  'cert_serial': (string);
+  'revoked': (boolean);
 }

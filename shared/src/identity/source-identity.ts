@@ -6,8 +6,8 @@
  * connection (the caller's verified certificate on the inbound side, the
  * local app's proxy credential on the outbound side), never from a header.
  */
-import { ValidationError } from './errors.js';
-import { validateInstanceId, validateServiceName } from './validate.js';
+import { ValidationError } from '../errors.js';
+import { validateInstanceId, validateServiceName } from '../validate.js';
 
 /** Who sent a request, as the listener established it from the connection. */
 export interface SourceIdentity {
@@ -47,7 +47,7 @@ export interface ParsedSpiffeId {
  * With `allowWildcard`, the last segment may be `*` (any service / any agent
  * of that trust domain). Throws a ValidationError naming `field`.
  */
-export function parseSpiffeId(v: string, field: string, allowWildcard = false): ParsedSpiffeId {
+export function parseSpiffePattern(v: string, field: string, allowWildcard = false): ParsedSpiffeId {
   const m = /^spiffe:\/\/([^/]*)\/(svc|agent)\/([^/]*)$/.exec(v);
   if (!m)
     throw new ValidationError(field, `invalid SPIFFE ID ${JSON.stringify(v)}: expected spiffe://<trust-domain>/svc/<name> or /agent/<id>`);
@@ -64,13 +64,9 @@ export function parseSpiffeId(v: string, field: string, allowWildcard = false): 
   return { trustDomain, kind: kind as 'svc' | 'agent', name };
 }
 
-export function serviceSpiffeId(trustDomain: string, service: string): string {
-  return `spiffe://${trustDomain}/svc/${service}`;
-}
-
 /** An authenticated identity from a SPIFFE ID (what the mTLS listener builds from a verified certificate). */
 export function identityFromSpiffeId(spiffeId: string): SourceIdentity {
-  const p = parseSpiffeId(spiffeId, 'spiffeId');
+  const p = parseSpiffePattern(spiffeId, 'spiffeId');
   return p.kind === 'svc' ? { spiffeId, service: p.name, authenticated: true } : { spiffeId, agentId: p.name, authenticated: true };
 }
 

@@ -1,0 +1,41 @@
+import assert from 'node:assert/strict';
+import { after, test } from 'node:test';
+import { parseToken } from '@weft/shared';
+import { openDatabase } from '../store/database.js';
+import { TrustStore } from '../store/trust-store.js';
+import { tempDir } from '../test-support.js';
+import { Tokens } from './tokens.js';
+
+function tokens(now: () => number) {
+  const dir = tempDir();
+  const db = openDatabase(`${dir.path}/cp.db`);
+  after(() => {
+    db.close();
+    dir.remove();
+  });
+  return new Tokens(TrustStore.on(db), () => 'ab'.repeat(32), now);
+}
+
+test('a token carries the CA fingerprint; only the hash of its secret is stored', () => {
+  const t = tokens(Date.now);
+  const { token, record } = t.create({ kind: 'operator', ttlMs: 0 });
+  const parsed = parseToken(token, 'token');
+  assert.equal(parsed.caFingerprint, 'ab'.repeat(32));
+  assert.equal(parsed.kind, 'operator');
+  assert.ok(!JSON.stringify(record).includes(parsed.secret));
+  assert.equal(t.check(token, ['operator'], 'authorization').tokenId, record.tokenId);
+  assert.throws(() => t.check(token, ['read'], 'authorization'), /is a operator token, not read/);
+  assert.throws(() => t.check(`${token.slice(0, 30)}x${token.slice(31)}`, ['operator'], 'authorization'), /unknown token|not a Weft token/);
+});
+
+test('a join token is refused once expired or used up, naming the token', () => {
+  let now = 1_000_000;
+  const t = tokens(() => now);
+  const { token } = t.create({ kind: 'join', ttlMs: 60_000, uses: 2 });
+  for (let i = 0; i < 2; i++) t.use(t.check(token, ['join'], 'join_token'), 'join_token');
+  assert.throws(() => t.check(token, ['join'], 'join_token'), /join_token: token [0-9a-f]{16} is used up/);
+  const { token: short } = t.create({ kind: 'join', ttlMs: 1000 });
+  now += 1000;
+  assert.throws(() => t.check(short, ['join'], 'join_token'), /expired at/);
+  assert.throws(() => t.create({ kind: 'read', ttlMs: 0, uses: 3 }), /join tokens only/);
+});

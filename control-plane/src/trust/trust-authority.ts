@@ -1,0 +1,173 @@
+/**
+ * The trust state of the mesh, without gRPC: enrolment and renewal (who gets
+ * which certificate), revocations, and the two "trust/..." resources the
+ * discovery stream carries (the deny list and the CA bundle), each an
+ * immutable entry replaced on change so every stream shares one encoding.
+ */
+import { createHash } from 'node:crypto';
+import {
+  agentSpiffeId,
+  type Logger,
+  PermissionDeniedError,
+  TRUST_BUNDLE_RESOURCE,
+  TRUST_REVOCATIONS_RESOURCE,
+  validateInstanceId,
+} from '@weft/shared';
+import type { Resource } from '@weft/shared/generated/weft/v1/Resource';
+import type { IssuedCert, MeshCa } from '../ca/mesh-ca.js';
+import type { CertificateRecord, TrustStore } from '../store/trust-store.js';
+import type { Tokens } from './tokens.js';
+
+export interface IssuedAgentCertificate extends IssuedCert {
+  agentId: string;
+  spiffeId: string;
+  caBundlePem: string;
+  trustDomain: string;
+}
+
+/** A "trust/..." resource: the version and the proto Resource, both immutable. */
+export interface TrustEntry {
+  version: string;
+  resource: Resource;
+}
+
+export interface TrustAuthorityOptions {
+  ca: MeshCa;
+  store: TrustStore;
+  tokens: Tokens;
+  /** Lifetime of agent certificates. */
+  certTtlMs: number;
+  logger: Logger;
+  now?: () => number;
+}
+
+export class TrustAuthority {
+  private readonly ca: MeshCa;
+  private readonly store: TrustStore;
+  private readonly tokens: Tokens;
+  private readonly log: Logger;
+  private readonly now: () => number;
+  private revoked: Set<string>;
+  private entries = new Map<string, TrustEntry>();
+  private readonly watchers = new Map<string, Set<() => void>>();
+
+  constructor(private readonly opts: TrustAuthorityOptions) {
+    this.ca = opts.ca;
+    this.store = opts.store;
+    this.tokens = opts.tokens;
+    this.log = opts.logger.child({ component: 'trust' });
+    this.now = opts.now ?? Date.now;
+    this.revoked = new Set(this.store.revokedAgents().map((r) => r.agentId));
+    this.rebuild();
+    this.ca.onChange(() => {
+      this.rebuild();
+      this.notify(TRUST_BUNDLE_RESOURCE);
+    });
+  }
+
+  get trustDomain(): string {
+    return this.ca.trustDomain;
+  }
+
+  isRevoked(agentId: string): boolean {
+    return this.revoked.has(agentId);
+  }
+
+  /** Enrolment: checks and takes one use of the join token, then certifies the agent's key. */
+  async enrol(joinToken: string, requestedAgentId: string, csrPem: string): Promise<IssuedAgentCertificate> {
+    const token = this.tokens.check(joinToken, ['join'], 'join_token');
+    const agentId = validateInstanceId(requestedAgentId || token.agentId || '', 'agent_id');
+    if (token.agentId && token.agentId !== agentId)
+      throw new PermissionDeniedError(
+        `join token ${token.tokenId} enrols agent ${JSON.stringify(token.agentId)}, not ${JSON.stringify(agentId)}`,
+      );
+    if (this.revoked.has(agentId)) throw new PermissionDeniedError(`agent ${JSON.stringify(agentId)} is revoked`, 'agent_revoked');
+    const current = this.store.latestCertificate(agentId);
+    if (!token.agentId && current && current.expiresAtMs > this.now())
+      throw new PermissionDeniedError(
+        `agent ${JSON.stringify(agentId)} is already enrolled (certificate valid until ${new Date(current.expiresAtMs).toISOString()}); ` +
+          `to enrol it again, use a token made with --agent-id ${agentId}`,
+      );
+    this.tokens.use(token, 'join_token');
+    const issued = await this.certify(agentId, csrPem);
+    this.log.info('agent enrolled', { agent: agentId, token: token.tokenId, serial: issued.serial, expiresAtMs: issued.notAfterMs });
+    return issued;
+  }
+
+  /** Renewal over the agent's authenticated channel. */
+  async renew(agentId: string, csrPem: string): Promise<IssuedAgentCertificate> {
+    if (this.revoked.has(agentId)) throw new PermissionDeniedError(`agent ${JSON.stringify(agentId)} is revoked`, 'agent_revoked');
+    const issued = await this.certify(agentId, csrPem);
+    this.log.info('agent certificate renewed', { agent: agentId, serial: issued.serial, expiresAtMs: issued.notAfterMs });
+    return issued;
+  }
+
+  /** Puts the agent on the deny list (durably) and pushes the new list. Idempotent. */
+  revoke(agentId: string, reason: string): { serials: string[] } {
+    const { serials, newlyRevoked } = this.store.revokeAgent(agentId, this.now(), reason);
+    this.revoked.add(agentId);
+    if (newlyRevoked) {
+      this.rebuild();
+      this.notify(TRUST_REVOCATIONS_RESOURCE);
+      this.log.warn('agent revoked', { agent: agentId, reason, serials });
+    }
+    return { serials };
+  }
+
+  /** The latest certificate of each agent (weft status). */
+  certificates(): Map<string, CertificateRecord> {
+    return this.store.latestCertificates();
+  }
+
+  entry(name: string): TrustEntry | undefined {
+    return this.entries.get(name);
+  }
+
+  /** Calls `onChange` when the named trust resource changes; returns the cancel function. */
+  watch(name: string, onChange: () => void): () => void {
+    let set = this.watchers.get(name);
+    if (!set) {
+      set = new Set();
+      this.watchers.set(name, set);
+    }
+    set.add(onChange);
+    return () => set.delete(onChange);
+  }
+
+  private async certify(agentId: string, csrPem: string): Promise<IssuedAgentCertificate> {
+    const spiffeId = agentSpiffeId(this.ca.trustDomain, agentId);
+    const issued = await this.ca.issueFromCsr(csrPem, spiffeId, this.opts.certTtlMs);
+    this.store.recordCertificate({ agentId, serial: issued.serial, issuedAtMs: this.now(), expiresAtMs: issued.notAfterMs });
+    return { ...issued, agentId, spiffeId, caBundlePem: this.ca.bundlePem(), trustDomain: this.ca.trustDomain };
+  }
+
+  private rebuild(): void {
+    const agentIds = [...this.revoked].sort();
+    const serials = this.store.revokedSerials(this.now());
+    const bundle = this.ca.bundlePem();
+    this.entries = new Map<string, TrustEntry>([
+      [
+        TRUST_REVOCATIONS_RESOURCE,
+        {
+          version: String(this.store.trustRevision()),
+          resource: {
+            name: TRUST_REVOCATIONS_RESOURCE,
+            version: String(this.store.trustRevision()),
+            revocations: { agent_ids: agentIds, serials },
+          },
+        },
+      ],
+      [
+        TRUST_BUNDLE_RESOURCE,
+        (() => {
+          const version = createHash('sha256').update(bundle).digest('hex').slice(0, 16);
+          return { version, resource: { name: TRUST_BUNDLE_RESOURCE, version, bundle: { ca_bundle_pem: bundle } } };
+        })(),
+      ],
+    ]);
+  }
+
+  private notify(name: string): void {
+    for (const w of this.watchers.get(name) ?? []) w();
+  }
+}
