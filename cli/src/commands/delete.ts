@@ -8,7 +8,7 @@ export function deleteCommand(program: Command): void {
   program
     .command('delete')
     .description('delete stored traffic policy of a service (routes, policy or all)')
-    .argument('<kind>', 'routes | policy | all')
+    .argument('<kind>', 'routes | policy | external | all')
     .argument('<service>')
     .option('--dry-run', 'print what would be deleted')
     .option(...controlPlaneOption)

@@ -1,4 +1,4 @@
-/** `weft get routes|policy|all [SERVICE]`: what is stored, as YAML that `weft apply` accepts back unchanged. */
+/** `weft get routes|policy|external|all [SERVICE]`: what is stored, as YAML that `weft apply` accepts back unchanged. */
 import type { PolicyDocument } from '@weft/shared';
 import { policyToYaml } from '@weft/shared/policy/policy-yaml';
 import type { Command } from 'commander';
@@ -16,18 +16,22 @@ export function kindOf(word: string): string {
     case 'policies':
     case 'ServicePolicy':
       return 'ServicePolicy';
+    case 'external':
+    case 'externals':
+    case 'ExternalService':
+      return 'ExternalService';
     case 'all':
       return '';
     default:
-      throw new CliError(`unknown kind ${JSON.stringify(word)}: use routes, policy or all`, 2);
+      throw new CliError(`unknown kind ${JSON.stringify(word)}: use routes, policy, external or all`, 2);
   }
 }
 
 export function getCommand(program: Command): void {
   program
     .command('get')
-    .description('print stored traffic policy as YAML (routes, policy or all)')
-    .argument('<kind>', 'routes | policy | all')
+    .description('print stored traffic policy as YAML (routes, policy, external or all)')
+    .argument('<kind>', 'routes | policy | external | all')
     .argument('[service]', 'one service (default: every service)')
     .option('-o, --output <format>', 'yaml or json', 'yaml')
     .option(...controlPlaneOption)

@@ -9,7 +9,7 @@ import { ValidationError } from '@weft/shared';
 import type { DiscoveryRequest__Output } from '@weft/shared/generated/weft/v1/DiscoveryRequest';
 import type { DiscoveryResponse } from '@weft/shared/generated/weft/v1/DiscoveryResponse';
 import type { Registry } from '../registry/registry.js';
-import { DiscoveryStream, type StreamObserver } from './discovery-stream.js';
+import { DiscoveryStream, type ExternalSource, type StreamObserver } from './discovery-stream.js';
 import { parseAgentInfo } from './parse.js';
 import type { PolicySource } from './policy-translate.js';
 import type { RejectedVersions } from './rejected-versions.js';
@@ -24,6 +24,7 @@ export interface DiscoveryServiceDeps {
   rejections: RejectedVersions;
   observer?: StreamObserver;
   policies?: PolicySource;
+  externals?: ExternalSource;
 }
 
 type DiscoveryCall = grpc.ServerDuplexStream<DiscoveryRequest__Output, DiscoveryResponse>;
@@ -74,6 +75,7 @@ export function createDiscoveryHandlers(deps: DiscoveryServiceDeps): { Stream: (
           rejections: deps.rejections.forAgent(agent.agentId),
           observer: deps.observer,
           policies: deps.policies,
+          externals: deps.externals,
         });
         const h: StreamHandle = { agentId: agent.agentId, stream, end: (status) => endWith(status, status.details) };
         const previous = deps.streams.add(h);

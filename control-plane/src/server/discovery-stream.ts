@@ -18,11 +18,12 @@
  * - Nonces are "1", "2", ... within a stream.
  */
 import type { Logger } from '@weft/shared';
-import { RESOURCE_TYPE_ENDPOINTS, RESOURCE_TYPE_POLICY, serviceOfResource } from '@weft/shared';
+import { hostOfExternalResource, RESOURCE_TYPE_ENDPOINTS, RESOURCE_TYPE_POLICY, serviceOfResource } from '@weft/shared';
 import type { DiscoveryRequest__Output } from '@weft/shared/generated/weft/v1/DiscoveryRequest';
 import type { DiscoveryResponse } from '@weft/shared/generated/weft/v1/DiscoveryResponse';
 import type { ResourceError__Output } from '@weft/shared/generated/weft/v1/ResourceError';
 import type { ServiceEntry } from '../registry/endpoint-view.js';
+import type { ExternalEntry } from '../registry/external-index.js';
 import type { PolicyEntry } from '../registry/policy-registry.js';
 import type { PolicySource } from './policy-translate.js';
 import type { AgentRejections } from './rejected-versions.js';
@@ -65,6 +66,14 @@ export interface DiscoveryStreamOptions {
   observer?: StreamObserver;
   /** Serves "policy/<service>" names; without it they are always not_found. */
   policies?: PolicySource;
+  /** Serves "external/<host>" names; without it they are always not_found. */
+  externals?: ExternalSource;
+}
+
+/** The ExternalService documents by host (registry/external-index.ts). */
+export interface ExternalSource {
+  entry(host: string): ExternalEntry | undefined;
+  watch(host: string, onChange: (host: string) => void): () => void;
 }
 
 /** What a stream reports for /metrics. */
@@ -83,6 +92,8 @@ interface Subscription {
   readonly service: string | null;
   /** True for "policy/<service>" (served by the policy source). */
   readonly policy?: boolean;
+  /** True for "external/<host>" (`service` holds the host; served by the external source). */
+  readonly external?: boolean;
   readonly cancel: () => void;
   held?: string;
   sent?: string;
@@ -116,6 +127,7 @@ export class DiscoveryStream {
   private readonly rejections: AgentRejections | undefined;
   private readonly observer: StreamObserver | undefined;
   private readonly policies: PolicySource | undefined;
+  private readonly externals: ExternalSource | undefined;
   private inflight: InFlight | null = null;
   private lastNonce = 0;
   /** The first request is always answered, even with an empty response: it confirms the agent's versions. */
@@ -132,6 +144,7 @@ export class DiscoveryStream {
     this.rejections = opts.rejections;
     this.observer = opts.observer;
     this.policies = opts.policies;
+    this.externals = opts.externals;
   }
 
   /** Names waiting for the next response: bounded by the subscriptions, whatever the agent does. */
@@ -188,16 +201,20 @@ export class DiscoveryStream {
   private subscribe(name: string, heldVersion: string | undefined): void {
     if (this.subs.has(name)) return;
     const policyService = serviceOfResource(name, RESOURCE_TYPE_POLICY);
-    const service = policyService ?? serviceOfResource(name, RESOURCE_TYPE_ENDPOINTS);
+    const externalHost = policyService === null ? hostOfExternalResource(name) : null;
+    const service = policyService ?? externalHost ?? serviceOfResource(name, RESOURCE_TYPE_ENDPOINTS);
     const cancel = policyService
       ? (this.policies?.watch(policyService, () => this.onChange(name)) ?? (() => {}))
-      : service
-        ? this.source.watch(service, () => this.onChange(name))
-        : () => {};
+      : externalHost
+        ? (this.externals?.watch(externalHost, () => this.onChange(name)) ?? (() => {}))
+        : service
+          ? this.source.watch(service, () => this.onChange(name))
+          : () => {};
     const rejected = this.rejections?.get(name);
     this.subs.set(name, {
       service,
       policy: policyService !== null,
+      external: externalHost !== null,
       cancel,
       held: heldVersion || undefined,
       rejected: rejected?.version,
@@ -273,6 +290,7 @@ export class DiscoveryStream {
     if (this.dirty.size === 0 && !this.firstAnswerDue) return;
     const resources: ServiceEntry[] = [];
     const policies: PolicyEntry[] = [];
+    const externals: ExternalEntry[] = [];
     const removed: string[] = [];
     const notFound: string[] = [];
     const versions = new Map<string, string>();
@@ -281,7 +299,14 @@ export class DiscoveryStream {
     for (const name of this.dirty) {
       const sub = this.subs.get(name);
       if (!sub) continue;
-      const entry = sub.service === null ? undefined : sub.policy ? this.policies?.entry(sub.service) : this.source.service(sub.service);
+      const entry =
+        sub.service === null
+          ? undefined
+          : sub.policy
+            ? this.policies?.entry(sub.service)
+            : sub.external
+              ? this.externals?.entry(sub.service)
+              : this.source.service(sub.service);
       if (!entry && sub.rejected !== undefined) {
         // The name stopped existing: whatever comes next has a newer version.
         this.rejections?.clear(name);
@@ -291,10 +316,11 @@ export class DiscoveryStream {
       if (entry) {
         if (entry.version === sub.held || entry.version === sub.rejected) continue;
         if ('json' in entry) policies.push(entry);
+        else if ('externalJson' in entry) externals.push(entry);
         else resources.push(entry);
         versions.set(name, entry.version);
         sub.sent = entry.version;
-        if (this.changed.has(name) && !('json' in entry)) latencies.push(now - entry.madeAt);
+        if (this.changed.has(name) && 'madeAt' in entry) latencies.push(now - entry.madeAt);
       } else if (sub.held !== undefined) {
         removed.push(name);
         sub.held = undefined;
@@ -309,7 +335,7 @@ export class DiscoveryStream {
     this.changed.clear();
     const forced = this.firstAnswerDue;
     this.firstAnswerDue = false;
-    if (!forced && resources.length + policies.length + removed.length + notFound.length === 0) return;
+    if (!forced && resources.length + policies.length + externals.length + removed.length + notFound.length === 0) return;
     const nonce = String(++this.lastNonce);
     this.inflight = { nonce, versions, sentAt: now };
     const response = discoveryResponse({
@@ -317,13 +343,14 @@ export class DiscoveryStream {
       revision: this.source.revision(),
       resources: resources.sort((a, b) => (a.service < b.service ? -1 : 1)),
       policies: policies.sort((a, b) => (a.service < b.service ? -1 : 1)),
+      externals: externals.sort((a, b) => (a.host < b.host ? -1 : 1)),
       removed: sorted(removed),
       notFound: sorted(notFound),
     });
     // Counts only: this runs for every response even when debug is off (per-resource state is in /v1/agents).
     this.log.debug('push', {
       nonce,
-      resources: resources.length + policies.length,
+      resources: resources.length + policies.length + externals.length,
       removed: removed.length,
       notFound: notFound.length,
     });

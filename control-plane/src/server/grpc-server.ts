@@ -59,7 +59,15 @@ export async function startGrpcServer(opts: GrpcServerOptions): Promise<RunningG
     'grpc.http2.min_ping_interval_without_data_ms': 10_000,
   });
   const rejections = opts.rejections ?? new RejectedVersions();
-  const deps = { registry: opts.registry, streams, logger: opts.logger, rejections, observer: opts.observer, policies: opts.policies };
+  const deps = {
+    registry: opts.registry,
+    streams,
+    logger: opts.logger,
+    rejections,
+    observer: opts.observer,
+    policies: opts.policies,
+    externals: opts.policies.externals,
+  };
   server.addService(proto.Registry.service, { ...createRegistryHandlers(deps), ...createPolicyHandlers(opts.policies, opts.logger) });
   server.addService(discoveryServiceWithEncodingCache(proto.Discovery.service), createDiscoveryHandlers(deps));
 

@@ -5,11 +5,12 @@
  * the stream (the stream looks down on it); the status the stream reports is
  * rendered by agent-status.ts.
  */
-import { endpointsResourceName, endpointToProto, instanceToProto } from '@weft/shared';
+import { endpointsResourceName, endpointToProto, externalResourceName, instanceToProto } from '@weft/shared';
 import type { DiscoveryResponse } from '@weft/shared/generated/weft/v1/DiscoveryResponse';
 import type { Resource } from '@weft/shared/generated/weft/v1/Resource';
 import type { ServiceSummary } from '@weft/shared/generated/weft/v1/ServiceSummary';
 import type { ServiceEntry } from '../registry/endpoint-view.js';
+import type { ExternalEntry } from '../registry/external-index.js';
 import type { PolicyEntry } from '../registry/policy-registry.js';
 import { policyResource } from './policy-translate.js';
 
@@ -32,12 +33,25 @@ export function endpointsResource(entry: ServiceEntry): Resource {
   return r;
 }
 
+const externalCache = new WeakMap<ExternalEntry, Resource>();
+
+export function externalResource(entry: ExternalEntry): Resource {
+  let r = externalCache.get(entry);
+  if (!r) {
+    r = { name: externalResourceName(entry.host), version: entry.version, external: { host: entry.host, json: entry.externalJson } };
+    externalCache.set(entry, r);
+  }
+  return r;
+}
+
 export interface ResponsePlan {
   nonce: string;
   revision: number;
   resources: readonly ServiceEntry[];
   /** "policy/<service>" resources, sent after the endpoints. */
   policies?: readonly PolicyEntry[];
+  /** "external/<host>" resources, sent last. */
+  externals?: readonly ExternalEntry[];
   removed: readonly string[];
   notFound: readonly string[];
 }
@@ -46,7 +60,11 @@ export function discoveryResponse(plan: ResponsePlan): DiscoveryResponse {
   return {
     nonce: plan.nonce,
     revision: String(plan.revision),
-    resources: [...plan.resources.map(endpointsResource), ...(plan.policies ?? []).map(policyResource)],
+    resources: [
+      ...plan.resources.map(endpointsResource),
+      ...(plan.policies ?? []).map(policyResource),
+      ...(plan.externals ?? []).map(externalResource),
+    ],
     removed: [...plan.removed],
     not_found: [...plan.notFound],
   };

@@ -106,6 +106,24 @@ export const MIGRATIONS: readonly Migration[] = [
     // What an instance speaks (http, http2, grpc, tcp); rows from before speak HTTP/1.1.
     sql: `ALTER TABLE instances ADD COLUMN protocol TEXT NOT NULL DEFAULT 'http';`,
   },
+  {
+    version: 4,
+    name: 'policy-kinds',
+    // More kinds of documents (ExternalService, ...): the kind is checked by the shared
+    // validator before anything is stored, so the table no longer lists the kinds.
+    sql: `
+      CREATE TABLE policy_v4 (
+        service  TEXT NOT NULL,
+        kind     TEXT NOT NULL,
+        json     TEXT NOT NULL,
+        revision INTEGER NOT NULL,
+        PRIMARY KEY (service, kind)
+      );
+      INSERT INTO policy_v4 (service, kind, json, revision) SELECT service, kind, json, revision FROM policy;
+      DROP TABLE policy;
+      ALTER TABLE policy_v4 RENAME TO policy;
+    `,
+  },
 ];
 
 /** Applies every migration newer than the database's version; returns the resulting version. */
