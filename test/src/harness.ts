@@ -61,25 +61,29 @@ export class Mesh {
     return Object.assign(p, { grpcPort: Number(p.ready.grpcPort), httpPort: Number(p.ready.httpPort), dataDir });
   }
 
-  async agent(name: string, cpGrpcPort: number, extra: string[] = []): Promise<AgentProc> {
-    const p = await spawnWeft([
-      'agent',
-      '--control-plane',
-      `127.0.0.1:${cpGrpcPort}`,
-      '--agent-id',
-      name,
-      '--data-dir',
-      join(this.dir, name),
-      '--advertise-address',
-      '127.0.0.1',
-      '--admin-port',
-      '0',
-      '--outbound-port',
-      '0',
-      '--inbound-port',
-      '0',
-      ...extra,
-    ]);
+  /** `env` is added to the agent's environment (e.g. NODE_EXTRA_CA_CERTS for an external host signed by a test CA). */
+  async agent(name: string, cpGrpcPort: number, extra: string[] = [], env?: NodeJS.ProcessEnv): Promise<AgentProc> {
+    const p = await spawnWeft(
+      [
+        'agent',
+        '--control-plane',
+        `127.0.0.1:${cpGrpcPort}`,
+        '--agent-id',
+        name,
+        '--data-dir',
+        join(this.dir, name),
+        '--advertise-address',
+        '127.0.0.1',
+        '--admin-port',
+        '0',
+        '--outbound-port',
+        '0',
+        '--inbound-port',
+        '0',
+        ...extra,
+      ],
+      { env },
+    );
     this.procs.push(p);
     return Object.assign(p, {
       agentId: name,

@@ -12,6 +12,7 @@
  * before the retry loop sees it.
  */
 import { type Endpoint, INSTANCE_HEADER, type Logger, MeshError, MeshErrorCode, messageOf } from '@weft/shared';
+import type { ExternalSource } from '../contracts.js';
 import { Deadline } from './deadline.js';
 import { type Attempt, sendOnce, settledFailure, type TryOutcome, type TrySend } from './forward.js';
 import { type Exchange, type ForwardStrategy, GONE, meshFailure, type Verdict } from './forward-strategy.js';
@@ -20,6 +21,7 @@ import { hashKeyOf } from './lb-policies.js';
 import { describeHealth } from './lb-policy.js';
 import type { LoadTracker } from './load-tracker.js';
 import { failureCode, failureMessage } from './mesh-response.js';
+import { externalForwarder } from './outbound-external.js';
 import { type OutlierDetector, verdictOf } from './outlier-detector.js';
 import { believedMeshCode } from './peer-answer.js';
 import { hasBody, ReplayableBody } from './replay-body.js';
@@ -41,6 +43,10 @@ export interface OutboundStrategyDeps {
   services: ServiceResilienceMap;
   maxReplayBodyBytes: number;
   policy: RoutePolicy | undefined;
+  /** Hosts outside the mesh declared by ExternalService documents; none when absent. */
+  externals?: ExternalSource;
+  /** True for host:port of this listener itself (outbound-external.ts). */
+  isSelf?: (host: string, port: number) => boolean;
 }
 
 /** "instance orders-1 at 127.0.0.1:8080" or "instance orders-1 via agent b (10.0.0.2:15006)". */
@@ -103,6 +109,7 @@ function sendToEndpoint(pools: UpstreamPools, agentId: string) {
 
 export function outboundStrategy(d: OutboundStrategyDeps): ForwardStrategy {
   const sendDirect = sendToEndpoint(d.pools, d.agentId);
+  const external = externalForwarder({ ...d, externals: d.externals });
   const send: TrySend = (endpoint, attempt) => {
     const done = d.tracker.start(endpoint.instanceId);
     return sendDirect(endpoint, attempt, (outcome) => {
@@ -125,6 +132,8 @@ export function outboundStrategy(d: OutboundStrategyDeps): ForwardStrategy {
     const { req, res } = ex;
     const target = parseRequestTarget(req);
     if (target instanceof MeshError) return meshFailure(target.code, target.message);
+    // A host that cannot be a service name (api.example.com, 10.0.0.7) can only be an ExternalService.
+    if (target.service === null) return external(ex, target);
     const { service } = target;
     ex.fields.service = service;
     // Traffic policy: one Map lookup when the service has none; may answer by itself (rate limit, fault, redirect, direct).
@@ -140,6 +149,9 @@ export function outboundStrategy(d: OutboundStrategyDeps): ForwardStrategy {
       // Known services resolve without a promise: no await (and no microtask) for them.
       route = r instanceof Promise ? await r : r;
     } catch (err) {
+      // Not a mesh service: perhaps a declared ExternalService by that host (localhost, an intranet name).
+      if (err instanceof MeshError && err.code === MeshErrorCode.unknownService && plan === null)
+        return external(ex, target, `service ${service}: ${err.message}`);
       if (err instanceof MeshError) return meshFailure(err.code, `service ${service}: ${err.message}`);
       return meshFailure(MeshErrorCode.controlPlaneUnavailable, `service ${service}: cannot resolve endpoints (${messageOf(err)})`);
     }

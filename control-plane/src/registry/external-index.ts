@@ -53,12 +53,15 @@ export class ExternalIndex {
  * conflict at once, naming both services.
  */
 export function checkExternalHosts(stored: readonly StoredPolicy[], writes: readonly PolicyWrite[]): void {
-  const after = new Map<string, string | null>();
-  for (const p of stored) if (p.kind === KIND_EXTERNAL_SERVICE) after.set(p.service, p.json);
-  for (const w of writes) if (w.kind === KIND_EXTERNAL_SERVICE) after.set(w.service, w.json);
+  // Documents kept as they are first, so a conflict names the one being written as the newcomer.
+  const written = new Map<string, string | null>();
+  for (const w of writes) if (w.kind === KIND_EXTERNAL_SERVICE) written.set(w.service, w.json);
+  const after: [string, string | null][] = [];
+  for (const p of stored) if (p.kind === KIND_EXTERNAL_SERVICE && !written.has(p.service)) after.push([p.service, p.json]);
+  after.push(...written);
   const owner = new Map<string, string>();
   const problems: string[] = [];
-  for (const [service, json] of [...after].sort(([a], [b]) => (a < b ? -1 : 1))) {
+  for (const [service, json] of after) {
     if (json === null) continue;
     const { host } = JSON.parse(json) as ExternalServiceDocument;
     const first = owner.get(host);
@@ -68,5 +71,5 @@ export function checkExternalHosts(stored: readonly StoredPolicy[], writes: read
         `ExternalService ${service}: host: ${host} is already declared by ExternalService ${first} (one ExternalService per host)`,
       );
   }
-  if (problems.length > 0) throw new ValidationError('host', problems.join('\n'));
+  if (problems.length > 0) throw new ValidationError('', problems.join('\n'));
 }
