@@ -12,7 +12,7 @@ import { execFile, execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
-import type { AddressInfo, Socket } from 'node:net';
+import net, { type AddressInfo, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { TLSSocket } from 'node:tls';
@@ -124,6 +124,47 @@ function connectVia(
     req.on('error', reject);
     req.end();
   });
+}
+
+/**
+ * A raw HTTP/1.1 server on `address`: the first request for each path is
+ * received in full and then its connection is reset without an answer; later
+ * ones get 200. `seen` counts requests per "METHOD path".
+ */
+async function resetFirstServer(address: string): Promise<{ port: number; seen: Map<string, number>; close(): Promise<void> }> {
+  const seen = new Map<string, number>();
+  const sockets = new Set<Socket>();
+  const server = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => {});
+    let buf = Buffer.alloc(0);
+    socket.on('data', (chunk: Buffer) => {
+      buf = Buffer.concat([buf, chunk]);
+      const end = buf.indexOf('\r\n\r\n');
+      if (end < 0) return;
+      const head = buf.subarray(0, end).toString('latin1');
+      const length = Number(/\r\ncontent-length: *(\d+)/i.exec(head)?.[1] ?? 0);
+      if (buf.length < end + 4 + length) return;
+      buf = buf.subarray(end + 4 + length);
+      const [method, path] = head.split(' ');
+      const key = `${method} ${path}`;
+      const n = (seen.get(key) ?? 0) + 1;
+      seen.set(key, n);
+      if (n === 1) socket.resetAndDestroy();
+      else socket.write('HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok');
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, address, r));
+  return {
+    port: (server.address() as AddressInfo).port,
+    seen,
+    close: () =>
+      new Promise<void>((r) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => r());
+      }),
+  };
 }
 
 describe('calls that leave the mesh (ExternalService)', () => {
@@ -272,6 +313,54 @@ tls: "yes"
         assert.match(body, /kind: ExternalService/, url);
         assert.match(body, /NO_PROXY/, url);
       }
+    }
+  });
+
+  test('a host declared after a refusal is reachable at once (the agent stays subscribed); apply --wait waits for it', async () => {
+    const late = http.createServer((_req, res) => res.end('late'));
+    await new Promise<void>((r) => late.listen(0, '127.0.0.2', r));
+    const port = (late.address() as AddressInfo).port;
+    try {
+      const before = await viaProxy(agent.outboundPort, `http://127.0.0.2:${port}/late`);
+      assert.equal(before.headers['x-weft-error'], 'unknown_service');
+      const file = join(mesh.dir, 'late.yaml');
+      writeFileSync(
+        file,
+        `apiVersion: weft.dev/v1\nkind: ExternalService\nmetadata:\n  service: late\nhost: 127.0.0.2\nport: ${port}\ntls: false\n`,
+      );
+      const r = await weft(['apply', '-f', file, '--wait', '--control-plane', cpAddr]);
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+      assert.match(r.stdout, /agents: 1 ACKed, 0 NACKed, 0 pending/);
+      const after = await viaProxy(agent.outboundPort, `http://127.0.0.2:${port}/late`);
+      assert.equal(after.status, 200);
+      assert.equal(after.body.toString(), 'late');
+    } finally {
+      late.closeAllConnections();
+      await new Promise<void>((r) => late.close(() => r()));
+    }
+  });
+
+  test('retries follow the mesh write rules: a reset GET is re-sent, a POST that reached the host is not', async () => {
+    const faulty = await resetFirstServer('127.0.0.3');
+    try {
+      const file = join(mesh.dir, 'faulty.yaml');
+      writeFileSync(
+        file,
+        `apiVersion: weft.dev/v1\nkind: ExternalService\nmetadata:\n  service: faulty\nhost: 127.0.0.3\nport: ${faulty.port}\ntls: false\n`,
+      );
+      const r = await weft(['apply', '-f', file, '--control-plane', cpAddr]);
+      assert.equal(r.code, 0, r.stderr);
+      const get = await viaProxy(agent.outboundPort, `http://127.0.0.3:${faulty.port}/get`);
+      assert.equal(get.status, 200, get.body.toString());
+      assert.equal(faulty.seen.get('GET /get'), 2);
+      const post = await viaProxy(agent.outboundPort, `http://127.0.0.3:${faulty.port}/post`, { method: 'POST', body: 'once' });
+      assert.equal(post.status, 502);
+      assert.equal(post.headers['x-weft-error'], 'upstream_reset');
+      assert.equal(faulty.seen.get('POST /post'), 1, 'the POST reached the host once and was not sent again');
+      const m = await agentMetrics(agent);
+      assert.ok(metricValue(m, 'weft_proxy_retries_total', { service: 'faulty' }) >= 1);
+    } finally {
+      await faulty.close();
     }
   });
 

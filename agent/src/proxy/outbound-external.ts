@@ -16,7 +16,7 @@ import { Deadline } from './deadline.js';
 import { type Attempt, sendOnce, settledFailure, type TrySend } from './forward.js';
 import { type Exchange, GONE, meshFailure, type Verdict } from './forward-strategy.js';
 import { upstreamRequestLines } from './headers.js';
-import { failureCode, failureMessage } from './mesh-response.js';
+import { admit, failedTry } from './outbound-steps.js';
 import { hasBody, ReplayableBody } from './replay-body.js';
 import type { RequestTarget } from './request-target.js';
 import { IDEMPOTENCY_KEY_HEADER, isIdempotentRequest, runWithRetries } from './retry-policy.js';
@@ -152,14 +152,8 @@ export function externalForwarder(d: ExternalForwardDeps) {
 
     const settings = d.policy?.settings(t.service);
     const svc = d.services.get(t.service, settings?.overrides);
-    ex.metrics = svc.metrics;
-    const limit = svc.breaker.enter();
-    if (limit !== undefined) {
-      svc.metrics.circuitOpen(limit);
-      ex.fields.limit = limit;
-      return meshFailure(MeshErrorCode.circuitOpen, svc.breaker.describe(t.service, limit));
-    }
-    ex.onFinished = () => svc.breaker.leave();
+    const refused = admit(ex, svc, t.service);
+    if (refused !== undefined) return refused;
 
     const edits = plan?.rule.source.requestHeaders;
     // No x-forwarded-for: the caller's address is the host's business, not the outside world's.
@@ -193,11 +187,7 @@ export function externalForwarder(d: ExternalForwardDeps) {
     if (result.tries > 1) ex.fields.tries = result.tries;
     const what = describeExternal(t);
     if (outcome === undefined) return meshFailure(MeshErrorCode.internal, `${what}: nothing was tried`);
-    if (!outcome.ok) {
-      if (outcome.kind === 'aborted') return GONE;
-      const waitedMs = outcome.kind === 'timeout' && !deadline.expired ? attempt.tryTimeoutMs : deadline.budgetMs;
-      return meshFailure(failureCode(outcome.kind), failureMessage(outcome.kind, what, waitedMs, outcome.error));
-    }
+    if (!outcome.ok) return failedTry(outcome, what, attempt);
     if (plan?.rule.source.responseHeaders !== undefined) d.policy?.editResponseHeaders(plan, outcome.response.headers);
     return { kind: 'forwarded', response: outcome.response, target: what, meshCode: '' };
   };

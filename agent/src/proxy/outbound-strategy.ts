@@ -20,8 +20,8 @@ import { TIMEOUT_HEADER, upstreamRequestLines } from './headers.js';
 import { hashKeyOf } from './lb-policies.js';
 import { describeHealth } from './lb-policy.js';
 import type { LoadTracker } from './load-tracker.js';
-import { failureCode, failureMessage } from './mesh-response.js';
 import { externalForwarder } from './outbound-external.js';
+import { admit, failedTry } from './outbound-steps.js';
 import { type OutlierDetector, verdictOf } from './outlier-detector.js';
 import { believedMeshCode } from './peer-answer.js';
 import { hasBody, ReplayableBody } from './replay-body.js';
@@ -160,14 +160,8 @@ export function outboundStrategy(d: OutboundStrategyDeps): ForwardStrategy {
     // The destination service's own policy: LB hash key, circuit-breaker and outlier overrides.
     const settings = d.policy?.settings(route.service);
     const svc = d.services.get(route.service, settings?.overrides);
-    ex.metrics = svc.metrics;
-    const limit = svc.breaker.enter();
-    if (limit !== undefined) {
-      svc.metrics.circuitOpen(limit);
-      ex.fields.limit = limit;
-      return meshFailure(MeshErrorCode.circuitOpen, svc.breaker.describe(service, limit));
-    }
-    ex.onFinished = () => svc.breaker.leave();
+    const refused = admit(ex, svc, service);
+    if (refused !== undefined) return refused;
     // A weighted destination may name instance tags: pick within that subset only.
     const candidates = plan && d.policy ? d.policy.subset(route.endpoints, plan.destination, route.picker, route.lb) : route;
     const hashOn = settings?.lb?.hashOn;
@@ -212,11 +206,7 @@ export function outboundStrategy(d: OutboundStrategyDeps): ForwardStrategy {
     ex.fields.instance = endpoint.instanceId;
     if (result.tries > 1) ex.fields.tries = result.tries;
     const what = `service ${service}: ${describeEndpoint(endpoint, d.agentId)}`;
-    if (!outcome.ok) {
-      if (outcome.kind === 'aborted') return GONE;
-      const waitedMs = outcome.kind === 'timeout' && !deadline.expired ? attempt.tryTimeoutMs : deadline.budgetMs;
-      return meshFailure(failureCode(outcome.kind), failureMessage(outcome.kind, what, waitedMs, outcome.error));
-    }
+    if (!outcome.ok) return failedTry(outcome, what, attempt);
     if (plan?.rule.source.responseHeaders !== undefined) d.policy?.editResponseHeaders(plan, outcome.response.headers);
     return { kind: 'forwarded', response: outcome.response, target: what, meshCode: believedMeshCode(outcome.response) };
   };
