@@ -131,6 +131,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
       allowRemoteRegistrations: opts.allowRemoteRegistrations,
       hostAddresses: () => [advertiseAddress, ...(opts.inboundHost ? [opts.inboundHost] : []), ...interfaceAddresses()],
       metrics: metricsRegistry,
+      externals,
       policy: {
         explain: (params) =>
           explainRequest(parseExplainQuery(params), outboundPolicy, view, {

@@ -82,7 +82,10 @@ describe('outbound listener: hosts outside the mesh', () => {
     assert.equal(res.status, 404);
     assert.equal(res.headers['x-weft-error'], 'unknown_service');
     const body = res.body.toString();
-    assert.match(body, /kind: ExternalService\n {2}metadata:\n {4}service: api\n {2}host: api\.example\.com\n {2}port: 80\n {2}tls: false/);
+    assert.match(
+      body,
+      /kind: ExternalService\n {2}metadata:\n {4}service: example\n {2}host: api\.example\.com\n {2}port: 443\n {2}tls: true {3}# the agent speaks TLS/,
+    );
     assert.match(body, /NO_PROXY/);
   });
 

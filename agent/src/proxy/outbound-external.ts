@@ -27,7 +27,7 @@ import { originOf, type UpstreamPools } from './upstream-pools.js';
 
 export interface ExternalForwardDeps {
   agentId: string;
-  externals: ExternalSource | undefined;
+  externals?: ExternalSource;
   pools: UpstreamPools;
   services: ServiceResilienceMap;
   maxReplayBodyBytes: number;

@@ -109,7 +109,7 @@ function sendToEndpoint(pools: UpstreamPools, agentId: string) {
 
 export function outboundStrategy(d: OutboundStrategyDeps): ForwardStrategy {
   const sendDirect = sendToEndpoint(d.pools, d.agentId);
-  const external = externalForwarder({ ...d, externals: d.externals });
+  const external = externalForwarder(d);
   const send: TrySend = (endpoint, attempt) => {
     const done = d.tracker.start(endpoint.instanceId);
     return sendDirect(endpoint, attempt, (outcome) => {

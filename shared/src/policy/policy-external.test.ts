@@ -51,7 +51,7 @@ describe('ExternalService documents', () => {
 
   it('hints at a declaration with a name, the port and tls, and at NO_PROXY', () => {
     const hint = undeclaredHostHint('api.stripe.com', undefined, true);
-    assert.match(hint, /service: api\n {2}host: api\.stripe\.com\n {2}port: 443\n {2}tls: true/);
+    assert.match(hint, /service: stripe\n {2}host: api\.stripe\.com\n {2}port: 443\n {2}tls: true/);
     assert.match(hint, /NO_PROXY/);
     assert.match(undeclaredHostHint('10.0.0.7', 8080, false), /service: external\n {2}host: 10\.0\.0\.7\n {2}port: 8080\n {2}tls: false/);
   });

@@ -96,8 +96,12 @@ export function parseExternalResource(json: string, host: string): ExternalServi
  * the app from sending it to the mesh at all.
  */
 export function undeclaredHostHint(host: string, port: number | undefined, connect: boolean): string {
-  const p = port ?? (connect ? 443 : 80);
-  const name = (host.split('.').find((l) => /^[a-z]/.test(l)) ?? 'external').replace(/[^a-z0-9-]/g, '-').slice(0, 40);
+  // Without a port, HTTPS: an app writes http:// through the proxy and the agent speaks TLS to the host.
+  const p = port ?? 443;
+  // The registrable label names the provider best: api.stripe.com -> stripe.
+  const labels = host.split('.');
+  const label = isIP(host) ? '' : ((labels.length >= 2 ? labels[labels.length - 2] : labels[0]) ?? '');
+  const name = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/.test(label) ? label.slice(0, 40) : 'external';
   return [
     `${JSON.stringify(host)} is not a service of the mesh and not a declared ExternalService.`,
     'To call it through the mesh (deadline, retries, metrics), declare it and `weft apply -f` this:',
@@ -105,10 +109,10 @@ export function undeclaredHostHint(host: string, port: number | undefined, conne
     '  apiVersion: weft.dev/v1',
     '  kind: ExternalService',
     '  metadata:',
-    `    service: ${name || 'external'}`,
+    `    service: ${name}`,
     `  host: ${host}`,
     `  port: ${p}`,
-    `  tls: ${p === 443 ? 'true' : 'false'}`,
+    `  tls: ${p === 443 ? 'true' : 'false'}${port === undefined && !connect ? '   # the agent speaks TLS; port: 80, tls: false for plain HTTP' : ''}`,
     '',
     `Or let the app call it directly, without the agent: add ${host} to NO_PROXY (no_proxy).`,
   ].join('\n');
