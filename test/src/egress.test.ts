@@ -19,7 +19,7 @@ import type { TLSSocket } from 'node:tls';
 import { metricValue } from '@weft/agent/proxy/fault-upstreams';
 import { WEFT_BIN } from '@weft/cli/demo/weft-process';
 import { EnvHttpProxyAgent, ProxyAgent, fetch as undiciFetch } from 'undici';
-import { type AgentProc, type ControlPlaneProc, echoHandler, Mesh, type TestService, viaProxy, waitFor } from './harness.js';
+import { type AgentProc, type ControlPlaneProc, echoHandler, getJson, Mesh, type TestService, viaProxy, waitFor } from './harness.js';
 import { agentMetrics } from './harness-faults.js';
 
 function run(cmd: string, args: string[], env?: NodeJS.ProcessEnv): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -406,4 +406,29 @@ tls: "yes"
         }) >= 1,
     );
   });
+});
+
+test('an agent restarted while the control plane is down still reaches the outside hosts it knew (persisted snapshot)', async () => {
+  const mesh = new Mesh();
+  after(() => mesh.close());
+  const cp = await mesh.controlPlane();
+  const outside = await mesh.service(echoHandler('outside'));
+  const file = join(mesh.dir, 'external.yaml');
+  writeFileSync(
+    file,
+    `apiVersion: weft.dev/v1\nkind: ExternalService\nmetadata:\n  service: outside\nhost: 127.0.0.1\nport: ${outside.port}\ntls: false\n`,
+  );
+  assert.equal((await weft(['apply', '-f', file, '--control-plane', `127.0.0.1:${cp.grpcPort}`])).code, 0);
+  const a = await mesh.agent('agent-a', cp.grpcPort);
+  assert.equal((await viaProxy(a.outboundPort, `http://127.0.0.1:${outside.port}/`)).status, 200);
+
+  await a.stop('SIGTERM');
+  await cp.stop('SIGKILL');
+  const a2 = await mesh.agent('agent-a', cp.grpcPort);
+  const r = await viaProxy(a2.outboundPort, `http://127.0.0.1:${outside.port}/again`);
+  assert.equal(r.status, 200, `${r.headers['x-weft-error']} ${r.body}`);
+  const config = await getJson<{ externals: { declared: Record<string, { service: string }> } }>(a2.adminPort, '/config');
+  assert.equal(config.externals.declared['127.0.0.1']?.service, 'outside');
+  const unknown = await viaProxy(a2.outboundPort, 'http://api.unknown.example/');
+  assert.equal(unknown.headers['x-weft-error'], 'control_plane_unavailable');
 });
