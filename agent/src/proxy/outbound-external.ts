@@ -13,13 +13,11 @@
 import { type Endpoint, MeshError, MeshErrorCode, messageOf, undeclaredHostHint } from '@weft/shared';
 import type { ExternalSource, ExternalTarget } from '../contracts.js';
 import { Deadline } from './deadline.js';
-import { type Attempt, sendOnce, settledFailure, type TrySend } from './forward.js';
+import { sendOnce, settledFailure, type TrySend } from './forward.js';
 import { type Exchange, GONE, meshFailure, type Verdict } from './forward-strategy.js';
-import { upstreamRequestLines } from './headers.js';
-import { admit, failedTry } from './outbound-steps.js';
-import { hasBody, ReplayableBody } from './replay-body.js';
+import { admit, failedTry, outboundAttempt } from './outbound-steps.js';
 import type { RequestTarget } from './request-target.js';
-import { IDEMPOTENCY_KEY_HEADER, isIdempotentRequest, runWithRetries } from './retry-policy.js';
+import { runWithRetries } from './retry-policy.js';
 import { type RoutePolicy, RULE_HEADER } from './route-policy.js';
 import type { ServiceResilienceMap } from './service-resilience.js';
 import { sleep } from './sleep.js';
@@ -155,27 +153,13 @@ export function externalForwarder(d: ExternalForwardDeps) {
     const refused = admit(ex, svc, t.service);
     if (refused !== undefined) return refused;
 
-    const edits = plan?.rule.source.requestHeaders;
     // No x-forwarded-for: the caller's address is the host's business, not the outside world's.
-    const head = upstreamRequestLines(req.rawHeaders, {
+    const attempt = outboundAttempt(ex, target, plan, {
       clientAddress: undefined,
-      authority: target.authority,
-      requestId: ex.requestId,
-      firstHop: true,
-      set: edits?.set,
-      remove: edits?.remove,
-    });
-    const attempt: Attempt = {
-      method: req.method,
-      path: plan ? plan.path : target.path,
-      head,
-      body: hasBody(req) ? new ReplayableBody(req, d.maxReplayBodyBytes) : null,
-      idempotent: isIdempotentRequest(req.method, req.header(IDEMPOTENCY_KEY_HEADER)),
       serviceSize: 1,
       deadline,
-      tryTimeoutMs: 0,
-      clientGone: ex.clientGone,
-    };
+      maxReplayBodyBytes: d.maxReplayBodyBytes,
+    });
     const endpoint = endpointOf(t);
     let result: Awaited<ReturnType<typeof runWithRetries>>;
     try {

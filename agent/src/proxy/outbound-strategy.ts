@@ -16,17 +16,16 @@ import type { ExternalSource } from '../contracts.js';
 import { Deadline } from './deadline.js';
 import { type Attempt, sendOnce, settledFailure, type TryOutcome, type TrySend } from './forward.js';
 import { type Exchange, type ForwardStrategy, GONE, meshFailure, type Verdict } from './forward-strategy.js';
-import { TIMEOUT_HEADER, upstreamRequestLines } from './headers.js';
+import { TIMEOUT_HEADER } from './headers.js';
 import { hashKeyOf } from './lb-policies.js';
 import { describeHealth } from './lb-policy.js';
 import type { LoadTracker } from './load-tracker.js';
 import { externalForwarder } from './outbound-external.js';
-import { admit, failedTry } from './outbound-steps.js';
+import { admit, failedTry, outboundAttempt } from './outbound-steps.js';
 import { type OutlierDetector, verdictOf } from './outlier-detector.js';
 import { believedMeshCode } from './peer-answer.js';
-import { hasBody, ReplayableBody } from './replay-body.js';
 import { parseRequestTarget } from './request-target.js';
-import { IDEMPOTENCY_KEY_HEADER, isIdempotentRequest, runWithRetries } from './retry-policy.js';
+import { runWithRetries } from './retry-policy.js';
 import { type RoutePolicy, RULE_HEADER } from './route-policy.js';
 import type { Route, Router } from './router.js';
 import type { ServiceResilienceMap } from './service-resilience.js';
@@ -167,27 +166,12 @@ export function outboundStrategy(d: OutboundStrategyDeps): ForwardStrategy {
     const hashOn = settings?.lb?.hashOn;
     const hashKey = hashOn === undefined ? undefined : hashKeyOf(req.headers, hashOn);
 
-    // A matched rule's request header edits (set / remove) apply to the lines as they are built.
-    const edits = plan?.rule.source.requestHeaders;
-    const head = upstreamRequestLines(req.rawHeaders, {
+    const attempt = outboundAttempt(ex, target, plan, {
       clientAddress: req.remoteAddress,
-      authority: target.authority,
-      requestId: ex.requestId,
-      firstHop: true,
-      set: edits?.set,
-      remove: edits?.remove,
-    });
-    const attempt: Attempt = {
-      method: req.method,
-      path: plan ? plan.path : target.path,
-      head,
-      body: hasBody(req) ? new ReplayableBody(req, d.maxReplayBodyBytes) : null,
-      idempotent: isIdempotentRequest(req.method, req.header(IDEMPOTENCY_KEY_HEADER)),
       serviceSize: candidates.endpoints.length,
       deadline,
-      tryTimeoutMs: 0,
-      clientGone: ex.clientGone,
-    };
+      maxReplayBodyBytes: d.maxReplayBodyBytes,
+    });
     let result: Awaited<ReturnType<typeof runWithRetries>>;
     try {
       result = await runWithRetries((exclude) => candidates.picker.pick({ exclude, hashKey }), send, attempt, svc, plan?.rule.retry);
