@@ -316,6 +316,36 @@ tls: "yes"
     }
   });
 
+  test('Routes written for the ExternalService name apply to calls to its host', async () => {
+    // The agent learned outside-http in an earlier test, and with it subscribed policy/outside-http.
+    assert.equal((await viaProxy(agent.outboundPort, `http://127.0.0.1:${plain.port}/warm`)).status, 200);
+    const file = join(mesh.dir, 'routes.yaml');
+    writeFileSync(
+      file,
+      `apiVersion: weft.dev/v1
+kind: Routes
+metadata:
+  service: outside-http
+rules:
+  - name: maintenance
+    match: { path: { exact: /maintenance } }
+    directResponse: { status: 503, body: outside is down }
+  - name: tagged
+    route: [{ service: outside-http }]
+    requestHeaders: { set: { x-from-mesh: "1" } }
+`,
+    );
+    const r = await weft(['apply', '-f', file, '--wait', '--control-plane', cpAddr]);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    const direct = await viaProxy(agent.outboundPort, `http://127.0.0.1:${plain.port}/maintenance`);
+    assert.equal(direct.status, 503);
+    assert.equal(direct.headers['x-weft-rule'], 'outside-http/0');
+    assert.equal(direct.body.toString(), 'outside is down');
+    const edited = await viaProxy(agent.outboundPort, `http://127.0.0.1:${plain.port}/edited`);
+    assert.equal(edited.status, 200);
+    assert.equal((JSON.parse(edited.body.toString()) as { headers: Record<string, string> }).headers['x-from-mesh'], '1');
+  });
+
   test('a host declared after a refusal is reachable at once (the agent stays subscribed); apply --wait waits for it', async () => {
     const late = http.createServer((_req, res) => res.end('late'));
     await new Promise<void>((r) => late.listen(0, '127.0.0.2', r));
