@@ -32,6 +32,11 @@ function run(cmd: string, args: string[], env?: NodeJS.ProcessEnv): Promise<{ co
 
 const weft = (args: string[]) => run(process.execPath, [WEFT_BIN, ...args]);
 
+/** Until its stream is up an agent answers a new host control_plane_unavailable. */
+function connected(agent: AgentProc): Promise<boolean> {
+  return waitFor(`${agent.agentId} connected`, async () => (await getJson<{ connected: boolean }>(agent.adminPort, '/ready')).connected);
+}
+
 function has(binary: string, versionArg = '--version'): boolean {
   try {
     execFileSync(binary, [versionArg], { stdio: 'ignore' });
@@ -181,6 +186,7 @@ describe('calls that leave the mesh (ExternalService)', () => {
     cpAddr = `127.0.0.1:${cp.grpcPort}`;
     certs = makeCerts(mesh.dir);
     agent = await mesh.agent('agent-a', cp.grpcPort, [], certs ? { NODE_EXTRA_CA_CERTS: certs.ca } : undefined);
+    await connected(agent);
     plain = await mesh.service(echoHandler('outside'));
     if (certs) secure = await httpsService(certs);
     const docs = [
@@ -337,6 +343,7 @@ rules:
     );
     const r = await weft(['apply', '-f', file, '--wait', '--control-plane', cpAddr]);
     assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.doesNotMatch(r.stdout + r.stderr, /no instances yet/, 'an ExternalService is a destination without instances');
     const direct = await viaProxy(agent.outboundPort, `http://127.0.0.1:${plain.port}/maintenance`);
     assert.equal(direct.status, 503);
     assert.equal(direct.headers['x-weft-rule'], 'outside-http/0');
@@ -403,6 +410,7 @@ rules:
     assert.equal(seen.sni, 'localhost');
     // An agent without the test CA refuses the certificate: nothing is sent.
     const other = await mesh.agent('agent-no-ca', cp.grpcPort);
+    await connected(other);
     const refused = await viaProxy(other.outboundPort, `http://localhost:${secure.port}/secure`);
     assert.equal(refused.status, 502);
     assert.equal(refused.headers['x-weft-error'], 'upstream_connect_failed');
@@ -450,6 +458,7 @@ test('an agent restarted while the control plane is down still reaches the outsi
   );
   assert.equal((await weft(['apply', '-f', file, '--control-plane', `127.0.0.1:${cp.grpcPort}`])).code, 0);
   const a = await mesh.agent('agent-a', cp.grpcPort);
+  await connected(a);
   assert.equal((await viaProxy(a.outboundPort, `http://127.0.0.1:${outside.port}/`)).status, 200);
 
   await a.stop('SIGTERM');

@@ -83,7 +83,12 @@ export class PolicyRegistry {
   apply(docs: readonly SourcedDocument[], dryRun: boolean): PolicyResult {
     if (docs.length === 0) throw new ValidationError('documents', 'no documents to apply');
     const valid = validateSourcedDocuments(docs);
-    const warnings = crossReferenceWarnings(valid, this.facts);
+    // An ExternalService (stored or in this batch) is a destination that exists without instances.
+    const externals = new Set(this.list(undefined, KIND_EXTERNAL_SERVICE).map((p) => p.service));
+    for (const { doc } of valid) if (doc.kind === KIND_EXTERNAL_SERVICE) externals.add(doc.metadata.service);
+    const warnings = crossReferenceWarnings(valid, {
+      instanceTags: (s) => this.facts.instanceTags(s) ?? (externals.has(s) ? [] : undefined),
+    });
     const writes: PolicyWrite[] = valid.map(({ doc }) => ({ service: doc.metadata.service, kind: doc.kind, json: JSON.stringify(doc) }));
     return this.write(writes, dryRun, 'apply', warnings);
   }

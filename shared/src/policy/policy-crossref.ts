@@ -15,7 +15,7 @@ export function crossReferenceWarnings(docs: readonly { source: string; doc: Pol
   for (const { source, doc } of docs) {
     const self = doc.metadata.service;
     if (doc.kind === 'ExternalService') {
-      if (facts.instanceTags(self))
+      if ((facts.instanceTags(self)?.length ?? 0) > 0)
         out.push(`${source}: metadata.service: "${self}" is also a mesh service with instances (calls by its host still go outside)`);
       continue;
     }
