@@ -8,8 +8,10 @@ import os from 'node:os';
 import { type AgentInfo, MetricsRegistry, messageOf } from '@weft/shared';
 import { type AgentOptions, detectAdvertiseAddress, ensureDataDir, loadAgentId, validateAgentOptions } from './config.js';
 import type { Listener } from './contracts.js';
+import { combineCompanions } from './discovery/companions.js';
 import { ConfigView } from './discovery/config-view.js';
 import { type CompanionHandler, DiscoveryClient } from './discovery/discovery-client.js';
+import { ExternalView } from './discovery/external-view.js';
 import { RegistrationSync } from './discovery/registration-sync.js';
 import { SnapshotStore } from './discovery/snapshot-store.js';
 import {
@@ -75,8 +77,10 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
 
   const policies = new PolicyView(logger);
   const outboundPolicy = new OutboundPolicy(policies);
-  const view = new ConfigView({ subscribeWaitMs: opts.subscribeWaitMs, logger, companion: policies });
-  const snapshots = new SnapshotStore(opts.dataDir, view, logger, policies);
+  const externals = new ExternalView({ subscribeWaitMs: opts.subscribeWaitMs, logger });
+  const companion = combineCompanions([policies, externals]);
+  const view = new ConfigView({ subscribeWaitMs: opts.subscribeWaitMs, logger, companion });
+  const snapshots = new SnapshotStore(opts.dataDir, view, logger, companion);
   const seeded = await snapshots.load();
   view.seed(seeded);
   if (seeded.length > 0) logger.info('loaded persisted config', { services: seeded.length });
@@ -121,6 +125,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
       host: '127.0.0.1',
       port: opts.outboundPort,
       policy: outboundPolicy,
+      externals,
     });
     cleanup.push(() => outbound.close());
 
@@ -138,10 +143,11 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
       agent: agentInfo,
       view,
       logger,
-      companion: trustHandler ? bothCompanions(policies, trustHandler) : policies,
+      companion: trustHandler ? bothCompanions(companion, trustHandler) : companion,
       credentials,
       alwaysSubscribe: identity ? TRUST_SUBSCRIPTIONS : [],
     });
+    externals.attach(discovery);
     cleanup.push(() => discovery.close());
     const renewal =
       identity && credentials
@@ -180,6 +186,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
       allowRemoteRegistrations: opts.allowRemoteRegistrations,
       hostAddresses: () => [advertiseAddress, ...(opts.inboundHost ? [opts.inboundHost] : []), ...interfaceAddresses()],
       metrics: metricsRegistry,
+      externals,
       policy: {
         explain: (params) =>
           explainRequest(
@@ -229,6 +236,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
       await sync.close(true, 2_000);
       listenersUp = false;
       view.close();
+      externals.close();
       await Promise.all(
         [inbound.close(), outbound.close()].map((p) => p.catch((err) => logger.warn('listener close failed', { error: messageOf(err) }))),
       );

@@ -27,6 +27,28 @@ export interface EndpointSource {
   resolve(service: string): ServiceSnapshot | Promise<ServiceSnapshot>;
 }
 
+/** A host outside the mesh declared by an ExternalService document (shared/src/policy/policy-external.ts). */
+export interface ExternalTarget {
+  /** The ExternalService's name: its metrics label, logs, and the service its Routes/ServicePolicy name. */
+  readonly service: string;
+  readonly host: string;
+  readonly port: number;
+  /** The agent originates TLS to host:port (SNI = host). */
+  readonly tls: boolean;
+  readonly version: string;
+}
+
+/** What the proxy asks about hosts outside the mesh. Implemented by discovery/external-view.ts. */
+export interface ExternalSource {
+  /**
+   * The ExternalService declared for `host`, or undefined when the control
+   * plane says none is. Known hosts answer synchronously; the first call for
+   * a host subscribes to "external/<host>" and waits for the answer, then
+   * resolves, or rejects with a MeshError (`control_plane_unavailable`).
+   */
+  lookup(host: string): ExternalTarget | undefined | Promise<ExternalTarget | undefined>;
+}
+
 /** A service instance on this agent's own host, as the inbound side hands requests to it. */
 export interface LocalInstance {
   readonly instanceId: string;

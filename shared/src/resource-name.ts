@@ -6,6 +6,7 @@
  * control plane and the agent build and split names only through these
  * functions, so the format lives in one place.
  */
+import { validateExternalHost } from './policy/policy-external.js';
 import { validateServiceName } from './validate.js';
 
 export const RESOURCE_TYPE_ENDPOINTS = 'endpoints';
@@ -50,6 +51,27 @@ export function serviceOfResource(name: string, type: ResourceType): string | nu
   if (!parsed || parsed.type !== type) return null;
   try {
     return validateServiceName(parsed.service, 'service');
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * "external/<host>": the ExternalService declared for a host
+ * (policy-external.ts), subscribed lazily by the host an app calls.
+ */
+export const RESOURCE_TYPE_EXTERNAL = 'external';
+
+export function externalResourceName(host: string): string {
+  return `${RESOURCE_TYPE_EXTERNAL}/${host}`;
+}
+
+/** The host of an "external/<host>" name, or null for other types and hosts an ExternalService cannot declare. */
+export function hostOfExternalResource(name: string): string | null {
+  const parsed = parseResourceName(name);
+  if (!parsed || parsed.type !== RESOURCE_TYPE_EXTERNAL) return null;
+  try {
+    return validateExternalHost(parsed.service, 'host');
   } catch {
     return null;
   }

@@ -177,29 +177,33 @@ export class Mesh {
     return clients;
   }
 
-  async agent(name: string, cpGrpcPort: number, extra: string[] = []): Promise<AgentProc> {
+  /** `env` is added to the agent's environment (e.g. NODE_EXTRA_CA_CERTS for an external host signed by a test CA). */
+  async agent(name: string, cpGrpcPort: number, extra: string[] = [], env?: NodeJS.ProcessEnv): Promise<AgentProc> {
     // Each agent enrols with its own join token, made for its id (so a restarted agent with a fresh data dir may enrol again).
     const enrolled = existsSync(join(this.dir, name, 'identity', 'agent.crt'));
     const joinToken = !enrolled && this.cpDirs.has(cpGrpcPort) ? await this.createToken(cpGrpcPort, { agentId: name }) : undefined;
-    const p = await spawnWeft([
-      'agent',
-      '--control-plane',
-      `127.0.0.1:${cpGrpcPort}`,
-      '--agent-id',
-      name,
-      '--data-dir',
-      join(this.dir, name),
-      '--advertise-address',
-      '127.0.0.1',
-      '--admin-port',
-      '0',
-      '--outbound-port',
-      '0',
-      '--inbound-port',
-      '0',
-      ...(joinToken ? ['--join-token', joinToken] : []),
-      ...extra,
-    ]);
+    const p = await spawnWeft(
+      [
+        'agent',
+        '--control-plane',
+        `127.0.0.1:${cpGrpcPort}`,
+        '--agent-id',
+        name,
+        '--data-dir',
+        join(this.dir, name),
+        '--advertise-address',
+        '127.0.0.1',
+        '--admin-port',
+        '0',
+        '--outbound-port',
+        '0',
+        '--inbound-port',
+        '0',
+        ...(joinToken ? ['--join-token', joinToken] : []),
+        ...extra,
+      ],
+      { env },
+    );
     this.procs.push(p);
     return Object.assign(p, {
       agentId: name,

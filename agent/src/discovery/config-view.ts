@@ -67,6 +67,8 @@ export interface CompanionResources {
   baseNames?(): string[];
   /** name -> version held. */
   versions(): Record<string, string>;
+  /** Names subscribed on their own, not per service (external/<host>). */
+  subscriptions?(): string[];
 }
 
 export interface ConfigViewOptions {
@@ -163,7 +165,8 @@ export class ConfigView implements EndpointSource {
 
   /** Resource names this agent subscribes to (sent as the first request of every stream). */
   subscriptions(): string[] {
-    return [...(this.companion?.baseNames?.() ?? []), ...[...this.subscribed].flatMap((s) => this.namesOf(s))];
+    const own = [...(this.companion?.baseNames?.() ?? []), ...[...this.subscribed].flatMap((s) => this.namesOf(s))];
+    return this.companion?.subscriptions ? [...new Set([...own, ...this.companion.subscriptions()])] : own;
   }
 
   /** Resource name -> version of every resource held (the first request's initial_versions). */

@@ -16,8 +16,9 @@
  * connection that would be reused, is an UpstreamProtocolError and the
  * connection is destroyed, never pooled.
  */
-import { connect, type Socket } from 'node:net';
+import { connect, isIP, type Socket } from 'node:net';
 import type { Readable } from 'node:stream';
+import { connect as tlsConnect } from 'node:tls';
 import { BodyDecoder, chunkSizeLine, LAST_CHUNK } from './body-decoder.js';
 import {
   ConnectFailedError,
@@ -55,6 +56,15 @@ export interface ClientHandler {
   onData(chunk: Buffer): boolean;
   onComplete(): void;
   onError(err: Error): void;
+}
+
+/**
+ * TLS the connection originates (an upstream outside the mesh): the server's
+ * certificate is verified against node's CA store (the system's, plus
+ * NODE_EXTRA_CA_CERTS), for `servername`, which is also the SNI.
+ */
+export interface TlsOrigination {
+  servername: string;
 }
 
 /** What a connection tells its pool. */
@@ -133,14 +143,22 @@ export class ClientConnection {
     private readonly defaultHost: string,
     /** A lowercase field name whose first value each response head records as `noted`. */
     private readonly noteField?: string,
+    tls?: TlsOrigination,
   ) {
-    const socket = connect({ host, port, noDelay: true, onread: { buffer: READ_BUFFER, callback: this.onRead } });
+    // TLS sockets have no `onread`: their decrypted chunks take the same path through 'data'. The connection counts as
+    // established after the handshake, so a refused certificate is a connect failure (nothing was sent).
+    const socket =
+      tls === undefined
+        ? connect({ host, port, noDelay: true, onread: { buffer: READ_BUFFER, callback: this.onRead } })
+        : tlsConnect({ host, port, servername: isIP(tls.servername) ? undefined : tls.servername, ALPNProtocols: ['http/1.1'] })
+            .setNoDelay(true)
+            .on('data', (chunk: Buffer) => this.onData(chunk));
     this.socket = socket;
     this.connectTimer = setTimeout(() => {
       this.connectTimer = undefined;
       socket.destroy(new ConnectFailedError(`connect to ${host}:${port}: timeout after ${connectTimeoutMs} ms`, 'ETIMEDOUT'));
     }, connectTimeoutMs);
-    socket.once('connect', () => {
+    socket.once(tls === undefined ? 'connect' : 'secureConnect', () => {
       this.connected = true;
       if (this.connectTimer !== undefined) clearTimeout(this.connectTimer);
       this.connectTimer = undefined;

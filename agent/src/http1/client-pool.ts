@@ -15,6 +15,7 @@ import {
   type ClientRequest,
   type ClientConnection as Connection,
   type ConnectionPool,
+  type TlsOrigination,
 } from './client-connection.js';
 import { PoolClosedError } from './errors.js';
 
@@ -23,6 +24,8 @@ export interface Http1PoolOptions {
   connectTimeoutMs: number;
   /** A lowercase field name whose first value every response head records as `noted` (the caller's fast path to one field). */
   noteField?: string;
+  /** Originate TLS to the upstream (an external host); plain TCP without. */
+  tls?: TlsOrigination;
 }
 
 /** How often idle connections are checked. */
@@ -81,7 +84,15 @@ export class Http1Pool implements ConnectionPool {
       conn = this.idle.pop();
     }
     if (conn === undefined) {
-      conn = new ClientConnection(this.host, this.port, this.opts.connectTimeoutMs, this, this.authority, this.opts.noteField);
+      conn = new ClientConnection(
+        this.host,
+        this.port,
+        this.opts.connectTimeoutMs,
+        this,
+        this.authority,
+        this.opts.noteField,
+        this.opts.tls,
+      );
       this.all.add(conn);
     }
     if (this.idle.length === 0) sweepable.delete(this);

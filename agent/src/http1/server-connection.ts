@@ -31,9 +31,21 @@ export interface ConnectionOwner {
   onRequest(req: Http1Request, res: Http1Response): void;
   /** Answers a request refused before the handler saw it (`err.status`); the connection is closed after it. */
   refuse(socket: Socket, err: MessageError): void;
-  /** A CONNECT request (the connection is the caller's to answer and close). */
-  onConnect(socket: Socket, target: string): void;
+  /** A CONNECT request (the connection is the caller's to answer and close; `takeover` gives it the client's bytes). */
+  onConnect(socket: Socket, target: string, takeover: ConnectTakeover): void;
   connectionClosed(conn: ServerConnection): void;
+}
+
+/** A connection handed over after CONNECT: the parser reads no more of it. */
+export interface ConnectTakeover {
+  /** Bytes the client sent after the CONNECT head (e.g. an eager TLS ClientHello), or null. */
+  readonly early: Buffer | null;
+  /**
+   * From now on every chunk the client sends goes to `onData` (a copy the
+   * callee may keep), and the client's end of stream to `onEnd` instead of
+   * closing the connection. Without a call, later bytes are dropped.
+   */
+  take(onData: (chunk: Buffer) => void, onEnd: () => void): void;
 }
 
 export enum ConnState {
@@ -76,6 +88,8 @@ export class ServerConnection implements ExchangeHost {
   served = 0;
   /** The client's address, read once (each read of socket.remoteAddress asks the OS). */
   private readonly remoteAddress: string | undefined;
+  /** Set after CONNECT when the callee took the connection over. */
+  private tunnel: { onData: (chunk: Buffer) => void; onEnd: () => void } | null = null;
 
   /**
    * `sharedReads`: the socket reads into a buffer shared by every connection
@@ -128,7 +142,10 @@ export class ServerConnection implements ExchangeHost {
         if (this.decoder!.done) this.bodyDone(chunk, at);
         return;
       }
-      if (this.state === ConnState.Closed) return;
+      if (this.state === ConnState.Closed) {
+        this.tunnel?.onData(Buffer.from(chunk));
+        return;
+      }
       this.pending = this.pending === null ? chunk : Buffer.concat([this.pending, chunk]);
       if (this.state === ConnState.Wait) {
         if (this.pending.length > MAX_PIPELINED_BYTES) this.pauseReading();
@@ -194,7 +211,14 @@ export class ServerConnection implements ExchangeHost {
     }
     if (head.method === 'CONNECT') {
       this.state = ConnState.Closed;
-      this.owner.onConnect(this.socket, head.url);
+      const early = this.pending === null ? null : Buffer.from(this.pending);
+      this.pending = null;
+      this.owner.onConnect(this.socket, head.url, {
+        early,
+        take: (onData, onEnd) => {
+          this.tunnel = { onData, onEnd };
+        },
+      });
       return;
     }
     if (head.unsupportedExpect !== undefined) {
@@ -265,6 +289,10 @@ export class ServerConnection implements ExchangeHost {
 
   private readonly onEnd = (): void => {
     this.clientEnded = true;
+    if (this.tunnel !== null) {
+      this.tunnel.onEnd();
+      return;
+    }
     // As node:http by default: a client that closes its side has gone away (a request in
     // progress is aborted, its upstream try cancelled); between requests we close too.
     if (this.state === ConnState.Head && this.pending === null) this.socket.end();

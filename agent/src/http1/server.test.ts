@@ -818,6 +818,46 @@ describe('Http1Server: refusals before the handler', () => {
     assert.deepEqual(s.connects, ['example.com:443']);
     assert.equal(s.seen.length, 0);
   });
+
+  it('gives the CONNECT callee the bytes sent with the head, every later chunk, and the client half-close', async (t) => {
+    const got: string[] = [];
+    const server = new Http1Server({
+      ...FAST_LIMITS,
+      headersTimeoutMs: 10_000,
+      requestTimeoutMs: 10_000,
+      keepAliveTimeoutMs: 10_000,
+      onRequest: (_req, res) => res.end('no'),
+      refuse: (socket) => socket.destroy(),
+      onConnect(socket, _target, takeover) {
+        if (takeover.early !== null) got.push(takeover.early.toString('latin1'));
+        socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+        takeover.take(
+          (chunk) => {
+            got.push(chunk.toString('latin1'));
+            socket.write(chunk.toString('latin1').toUpperCase());
+          },
+          () => socket.end('[end]'),
+        );
+      },
+    });
+    const { port } = await server.listen(0, '127.0.0.1');
+    t.after(
+      () =>
+        new Promise<void>((resolve) => {
+          server.closeAllConnections();
+          server.close(resolve);
+        }),
+    );
+    const c = await RawClient.open(t, port);
+    c.write('CONNECT x:1 HTTP/1.1\r\nHost: x:1\r\n\r\nearly');
+    await c.until((d) => d.includes('200 Connection Established'), 'the 200');
+    c.write('later');
+    await c.until((d) => d.endsWith('LATER'), 'the echo of a later chunk');
+    c.socket.end();
+    await c.untilClosed();
+    assert.deepEqual(got, ['early', 'later']);
+    assert.ok(c.data.endsWith('LATER[end]'), c.data);
+  });
 });
 
 describe('Http1Server: connection lifetime', () => {

@@ -40,6 +40,8 @@ export interface AdminServerOptions {
   listenersUp: () => boolean;
   /** The agent's metrics (a MetricsRegistry from @weft/shared), served at /metrics. */
   metrics?: { render(): string };
+  /** Hosts outside the mesh the agent knows declared or not (ExternalService), shown in /config. */
+  externals?: { dump(): Record<string, unknown> };
   /** Traffic policy: explain a request (throws ValidationError naming the parameter) and list what is held. */
   policy?: { explain(params: URLSearchParams): Promise<Record<string, unknown>>; dump(): Record<string, unknown> };
   /**
@@ -131,7 +133,11 @@ function makeRoutes(o: AdminServerOptions, targets: RegistrationTargets): Route[
     { method: 'GET', path: '/healthz', handler: (_q, res) => sendJson(res, 200, { status: 'ok', agentId: o.agentId }) },
     { method: 'GET', path: '/ready', handler: (_q, res) => ready(o, res) },
     { method: 'GET', path: '/metrics', handler: (_q, res) => metrics(o, res) },
-    { method: 'GET', path: '/config', handler: (_q, res) => sendJson(res, 200, { agentId: o.agentId, ...o.view.dump() }) },
+    {
+      method: 'GET',
+      path: '/config',
+      handler: (_q, res) => sendJson(res, 200, { agentId: o.agentId, ...o.view.dump(), externals: o.externals?.dump() ?? {} }),
+    },
     {
       method: 'GET',
       path: '/v1/services',

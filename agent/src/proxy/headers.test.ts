@@ -21,18 +21,48 @@ const target = (url: string, host?: string) => parseRequestTarget({ url, host } 
 
 describe('request target', () => {
   it('reads the service from an absolute-form URL, lowercased and without port', () => {
-    assert.deepEqual(target('http://ORDERS:8080/a?b=1', 'ignored'), { service: 'orders', path: '/a?b=1', authority: 'orders:8080' });
-    assert.deepEqual(target('http://orders', 'x'), { service: 'orders', path: '/', authority: 'orders' });
+    assert.deepEqual(target('http://ORDERS:8080/a?b=1', 'ignored'), {
+      service: 'orders',
+      host: 'orders',
+      port: 8080,
+      path: '/a?b=1',
+      authority: 'orders:8080',
+    });
+    assert.deepEqual(target('http://orders', 'x'), { service: 'orders', host: 'orders', port: undefined, path: '/', authority: 'orders' });
   });
 
   it('reads the service from Host for origin-form requests', () => {
-    assert.deepEqual(target('/p', 'Payments:80'), { service: 'payments', path: '/p', authority: 'Payments:80' });
+    assert.deepEqual(target('/p', 'Payments:80'), {
+      service: 'payments',
+      host: 'payments',
+      port: 80,
+      path: '/p',
+      authority: 'Payments:80',
+    });
+  });
+
+  it('reads a host outside the mesh (a DNS name or IPv4 address that is not a service name) with service null', () => {
+    assert.deepEqual(target('http://API.Example.com/v1', 'x'), {
+      service: null,
+      host: 'api.example.com',
+      port: undefined,
+      path: '/v1',
+      authority: 'api.example.com',
+    });
+    assert.deepEqual(target('/p', '10.0.0.1:8443'), {
+      service: null,
+      host: '10.0.0.1',
+      port: 8443,
+      path: '/p',
+      authority: '10.0.0.1:8443',
+    });
   });
 
   it('rejects what is not a service, naming the field', () => {
     for (const [url, host, field] of [
       ['/p', undefined, /^host: missing/],
-      ['/p', '10.0.0.1:80', /^host: "10\.0\.0\.1"/],
+      ['/p', 'bad_name', /^host: "bad_name" is neither a service name/],
+      ['/p', 'orders:99999', /^host: invalid port/],
       ['/p', '[::1]:80', /^host: "\[::1\]"/],
       ['https://orders/', 'orders', /only http/],
       ['*', 'orders', /expected a path/],

@@ -12,13 +12,15 @@
  */
 import type { Socket } from 'node:net';
 import { MeshErrorCode, MetricsRegistry } from '@weft/shared';
-import type { Listener, ProxyOptions } from '../contracts.js';
+import type { ExternalSource, Listener, ProxyOptions } from '../contracts.js';
 import { AccessGate } from './access-gate.js';
+import { type ConnectHandler, externalConnect } from './external-connect.js';
 import { LEAST_REQUEST } from './lb-policies.js';
 import { getLbPolicy } from './lb-policy.js';
 import { startListenerServer } from './listener-server.js';
 import { LoadTracker } from './load-tracker.js';
 import { writeRawMeshError } from './mesh-response.js';
+import { isLoopbackHost } from './outbound-external.js';
 import { outboundStrategy } from './outbound-strategy.js';
 import { OutlierDetector } from './outlier-detector.js';
 import { ProxyMetrics } from './proxy-metrics.js';
@@ -43,6 +45,8 @@ export type OutboundOptions = ProxyOptions & {
   metrics?: ProxyMetrics;
   /** The traffic policy, consulted once per request before an endpoint is picked. */
   policy?: RoutePolicy;
+  /** Hosts outside the mesh declared by ExternalService documents (outbound-external.ts, external-connect.ts). */
+  externals?: ExternalSource;
 };
 
 export async function startOutboundListener(opts: OutboundOptions): Promise<Listener> {
@@ -60,6 +64,9 @@ export async function startOutboundListener(opts: OutboundOptions): Promise<List
   const router = new Router(opts.endpoints, getLbPolicy(LEAST_REQUEST), load, (service) => opts.policy?.settings(service)?.lb?.policy);
   opts.policy?.setLoad(load);
   const access = opts.access?.enforce ? new AccessGate(opts.access.policy, metrics, requestLog) : undefined;
+  /** The bound port, known once listening: a call to it as an outside host would loop. */
+  let selfPort = 0;
+  const isSelf = (host: string, port: number) => port === selfPort && isLoopbackHost(host);
   const strategy = outboundStrategy({
     agentId: opts.agentId,
     logger,
@@ -71,9 +78,11 @@ export async function startOutboundListener(opts: OutboundOptions): Promise<List
     maxReplayBodyBytes: resilience.maxReplayBodyBytes,
     policy: opts.policy,
     access,
+    externals: opts.externals,
+    isSelf,
   });
 
-  const rejectConnect = (socket: Socket, target: string): void => {
+  const rejectConnect: ConnectHandler = (socket: Socket, target: string): void => {
     requestLog.log('request failed', MeshErrorCode.badRequest, { detail: 'CONNECT refused' });
     writeRawMeshError(
       socket,
@@ -82,8 +91,13 @@ export async function startOutboundListener(opts: OutboundOptions): Promise<List
       `CONNECT ${target}: HTTPS tunnelling through the mesh is not supported yet; call http://<service>/ instead`,
     );
   };
+  // Declared external hosts are tunnelled; undeclared ones answered unknown_service; the rest falls through.
+  const onConnect = externalConnect(
+    { externals: opts.externals, endpoints: opts.endpoints, services, requestLog, logger, connectTimeoutMs: 5_000, isSelf },
+    rejectConnect,
+  );
 
-  return startListenerServer({
+  const listener = await startListenerServer({
     name: 'outbound',
     host: opts.host,
     port: opts.port,
@@ -97,10 +111,12 @@ export async function startOutboundListener(opts: OutboundOptions): Promise<List
     }),
     limits: opts.limits,
     identify: opts.access?.identify,
-    onConnect: rejectConnect,
+    onConnect,
     onClosed: (graceful) => {
       requestLog.close();
       return pools.close(graceful);
     },
   });
+  selfPort = listener.port;
+  return listener;
 }

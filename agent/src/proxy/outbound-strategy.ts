@@ -17,20 +17,21 @@
  * before the retry loop sees it.
  */
 import { type Endpoint, INSTANCE_HEADER, type Logger, MeshError, MeshErrorCode, messageOf } from '@weft/shared';
+import type { ExternalSource } from '../contracts.js';
 import type { AccessGate } from './access-gate.js';
 import { Deadline } from './deadline.js';
 import { type Attempt, sendOnce, settledFailure, type TryOutcome, type TrySend } from './forward.js';
 import { type Exchange, type ForwardStrategy, GONE, type MeshFailure, meshFailure, type Verdict } from './forward-strategy.js';
-import { TIMEOUT_HEADER, upstreamRequestLines } from './headers.js';
+import { TIMEOUT_HEADER } from './headers.js';
 import { hashKeyOf } from './lb-policies.js';
 import { describeHealth } from './lb-policy.js';
 import type { LoadTracker } from './load-tracker.js';
-import { failureCode, failureMessage } from './mesh-response.js';
+import { externalForwarder } from './outbound-external.js';
+import { admit, failedTry, outboundAttempt } from './outbound-steps.js';
 import { type OutlierDetector, verdictOf } from './outlier-detector.js';
 import { believedMeshCode } from './peer-answer.js';
-import { hasBody, ReplayableBody } from './replay-body.js';
 import { parseRequestTarget } from './request-target.js';
-import { IDEMPOTENCY_KEY_HEADER, isIdempotentRequest, runWithRetries } from './retry-policy.js';
+import { runWithRetries } from './retry-policy.js';
 import { type RoutePolicy, RULE_HEADER } from './route-policy.js';
 import type { Route, Router } from './router.js';
 import type { ServiceResilienceMap } from './service-resilience.js';
@@ -49,6 +50,10 @@ export interface OutboundStrategyDeps {
   policy: RoutePolicy | undefined;
   /** Access enforcement for instances on this host (AccessOptions.enforce); undefined = not checked here. */
   access?: AccessGate;
+  /** Hosts outside the mesh declared by ExternalService documents; none when absent. */
+  externals?: ExternalSource;
+  /** True for host:port of this listener itself (outbound-external.ts). */
+  isSelf?: (host: string, port: number) => boolean;
 }
 
 /** "instance orders-1 at 127.0.0.1:8080" or "instance orders-1 via agent b (10.0.0.2:15006)". */
@@ -111,6 +116,7 @@ function sendToEndpoint(pools: UpstreamPools, agentId: string) {
 
 export function outboundStrategy(d: OutboundStrategyDeps): ForwardStrategy {
   const sendDirect = sendToEndpoint(d.pools, d.agentId);
+  const external = externalForwarder(d);
   const send: TrySend = (endpoint, attempt) => {
     const done = d.tracker.start(endpoint.instanceId);
     return sendDirect(endpoint, attempt, (outcome) => {
@@ -133,6 +139,8 @@ export function outboundStrategy(d: OutboundStrategyDeps): ForwardStrategy {
     const { req, res } = ex;
     const target = parseRequestTarget(req);
     if (target instanceof MeshError) return meshFailure(target.code, target.message);
+    // A host that cannot be a service name (api.example.com, 10.0.0.7) can only be an ExternalService.
+    if (target.service === null) return external(ex, target);
     const { service } = target;
     ex.fields.service = service;
     // Traffic policy: one Map lookup when the service has none; may answer by itself (rate limit, fault, redirect, direct).
@@ -148,6 +156,9 @@ export function outboundStrategy(d: OutboundStrategyDeps): ForwardStrategy {
       // Known services resolve without a promise: no await (and no microtask) for them.
       route = r instanceof Promise ? await r : r;
     } catch (err) {
+      // Not a mesh service: perhaps a declared ExternalService by that host (localhost, an intranet name).
+      if (err instanceof MeshError && err.code === MeshErrorCode.unknownService && plan === null)
+        return external(ex, target, `service ${service}: ${err.message}`);
       if (err instanceof MeshError) return meshFailure(err.code, `service ${service}: ${err.message}`);
       return meshFailure(MeshErrorCode.controlPlaneUnavailable, `service ${service}: cannot resolve endpoints (${messageOf(err)})`);
     }
@@ -156,43 +167,21 @@ export function outboundStrategy(d: OutboundStrategyDeps): ForwardStrategy {
     // The destination service's own policy: LB hash key, circuit-breaker and outlier overrides.
     const settings = d.policy?.settings(route.service);
     const svc = d.services.get(route.service, settings?.overrides);
-    ex.metrics = svc.metrics;
-    const limit = svc.breaker.enter();
-    if (limit !== undefined) {
-      svc.metrics.circuitOpen(limit);
-      ex.fields.limit = limit;
-      return meshFailure(MeshErrorCode.circuitOpen, svc.breaker.describe(service, limit));
-    }
-    ex.onFinished = () => svc.breaker.leave();
+    const refused = admit(ex, svc, service);
+    if (refused !== undefined) return refused;
     // A weighted destination may name instance tags: pick within that subset only.
     const candidates = plan && d.policy ? d.policy.subset(route.endpoints, plan.destination, route.picker, route.lb) : route;
     const hashOn = settings?.lb?.hashOn;
     const hashKey = hashOn === undefined ? undefined : hashKeyOf(req.headers, hashOn);
 
-    // A matched rule's request header edits (set / remove) apply to the lines as they are built.
-    const edits = plan?.rule.source.requestHeaders;
-    const head = upstreamRequestLines(req.rawHeaders, {
+    const attempt = outboundAttempt(ex, target, plan, {
       clientAddress: req.remoteAddress,
-      authority: target.authority,
-      requestId: ex.requestId,
-      firstHop: true,
-      set: edits?.set,
-      remove: edits?.remove,
-    });
-    const attempt: Attempt = {
-      method: req.method,
-      path: plan ? plan.path : target.path,
-      head,
-      body: hasBody(req) ? new ReplayableBody(req, d.maxReplayBodyBytes) : null,
-      idempotent: isIdempotentRequest(req.method, req.header(IDEMPOTENCY_KEY_HEADER)),
       serviceSize: candidates.endpoints.length,
       deadline,
-      tryTimeoutMs: 0,
-      perTryCapped: false,
-      clientGone: ex.clientGone,
-    };
+      maxReplayBodyBytes: d.maxReplayBodyBytes,
+    });
     // A try to an instance on this host skips the inbound listener, so its access check runs here, once per request.
-    let refused: MeshFailure | undefined;
+    let denied: MeshFailure | undefined;
     let sendChecked = send;
     if (d.access !== undefined) {
       const gate = d.access;
@@ -201,9 +190,9 @@ export function outboundStrategy(d: OutboundStrategyDeps): ForwardStrategy {
         if (endpoint.agentId === d.agentId) {
           if (!checked) {
             checked = true;
-            refused = gate.check(route.service, ex.source, req.method, a.path, ex.requestId);
+            denied = gate.check(route.service, ex.source, req.method, a.path, ex.requestId);
           }
-          if (refused !== undefined) return settledFailure('refused', new Error(refused.message));
+          if (denied !== undefined) return settledFailure('refused', new Error(denied.message));
         }
         return send(endpoint, a);
       };
@@ -227,11 +216,8 @@ export function outboundStrategy(d: OutboundStrategyDeps): ForwardStrategy {
     if (result.tries > 1) ex.fields.tries = result.tries;
     const what = `service ${service}: ${describeEndpoint(endpoint, d.agentId)}`;
     if (!outcome.ok) {
-      if (outcome.kind === 'aborted') return GONE;
-      if (outcome.kind === 'refused' && refused !== undefined) return refused;
-      // A try cut by the per-try timeout names that timeout; one that had all that was left names the deadline.
-      const waitedMs = outcome.kind === 'timeout' && attempt.perTryCapped ? attempt.tryTimeoutMs : deadline.budgetMs;
-      return meshFailure(failureCode(outcome.kind), failureMessage(outcome.kind, what, waitedMs, outcome.error));
+      if (outcome.kind === 'refused' && denied !== undefined) return denied;
+      return failedTry(outcome, what, attempt);
     }
     if (plan?.rule.source.responseHeaders !== undefined) d.policy?.editResponseHeaders(plan, outcome.response.headers);
     return { kind: 'forwarded', response: outcome.response, target: what, meshCode: believedMeshCode(outcome.response) };

@@ -5,15 +5,24 @@
  *       GET http://orders/path?q HTTP/1.1
  *   - origin-form with the service in Host:
  *       GET /path?q HTTP/1.1  +  Host: orders
- * The service is the host without its port, lowercased, and must be a valid
- * service name; anything else is a bad request naming what was wrong.
+ * The host is lowercased and split from its port. A host that is a valid
+ * service name is a mesh service (or, if the mesh has none by that name, a
+ * declared ExternalService); any other DNS name or IPv4 address can only be
+ * an ExternalService (`service` null); anything else is a bad request naming
+ * what was wrong. The port of a mesh service is ignored; an ExternalService
+ * checks it (outbound-external.ts).
  */
 
-import { Limits, MeshError, MeshErrorCode } from '@weft/shared';
+import { Limits, MeshError, MeshErrorCode, validateExternalHost } from '@weft/shared';
 import type { Http1Request } from '../http1/server-message.js';
 
 export interface RequestTarget {
-  service: string;
+  /** The host when it is a valid service name, else null (it can only be an ExternalService). */
+  service: string | null;
+  /** Lowercase, without port. */
+  host: string;
+  /** The port written in the authority, if any. */
+  port: number | undefined;
   /** Path and query to send upstream (origin-form). */
   path: string;
   /** The authority the app asked for (host[:port]); sent upstream as Host. */
@@ -36,28 +45,47 @@ export function hostOf(authority: string): string {
   return colon < 0 ? authority : authority.slice(0, colon);
 }
 
-/** Services by the authority they were called with: apps call the same few names all day (bounded, cleared when full). */
-const serviceCache = new Map<string, string>();
-const SERVICE_CACHE_MAX = 1024;
-
-export function serviceFromAuthority(authority: string, field: string): string | MeshError {
-  const cached = serviceCache.get(authority);
-  if (cached !== undefined) return cached;
-  const service = parseService(authority, field);
-  if (typeof service === 'string') {
-    if (serviceCache.size >= SERVICE_CACHE_MAX) serviceCache.clear();
-    serviceCache.set(authority, service);
-  }
-  return service;
+/** The parts of an authority: a service name, or an outside host (service null). */
+export interface TargetHost {
+  readonly service: string | null;
+  readonly host: string;
+  readonly port: number | undefined;
 }
 
-function parseService(authority: string, field: string): string | MeshError {
-  const host = hostOf(authority.trim()).toLowerCase();
-  if (host === '') return bad(`${field}: missing host; call a service as http://<service>/... or with Host: <service>`);
-  if (host.length > Limits.serviceName || !SERVICE_NAME.test(host)) {
-    return bad(`${field}: ${JSON.stringify(host)} is not a service name (lowercase letters, digits and '-')`);
+/** Hosts by the authority they were called with: apps call the same few names all day (bounded, cleared when full). */
+const hostCache = new Map<string, TargetHost>();
+const HOST_CACHE_MAX = 1024;
+
+export function hostFromAuthority(authority: string, field: string): TargetHost | MeshError {
+  const cached = hostCache.get(authority);
+  if (cached !== undefined) return cached;
+  const parsed = parseHost(authority, field);
+  if (!(parsed instanceof MeshError)) {
+    if (hostCache.size >= HOST_CACHE_MAX) hostCache.clear();
+    hostCache.set(authority, parsed);
   }
-  return host;
+  return parsed;
+}
+
+function parseHost(authority: string, field: string): TargetHost | MeshError {
+  const trimmed = authority.trim();
+  const host = hostOf(trimmed).toLowerCase();
+  if (host === '') return bad(`${field}: missing host; call a service as http://<service>/... or with Host: <service>`);
+  const portText = trimmed.slice(hostOf(trimmed).length);
+  let port: number | undefined;
+  if (portText !== '' && portText !== ':') {
+    port = /^:[0-9]{1,5}$/.test(portText) ? Number(portText.slice(1)) : 0;
+    if (port < 1 || port > 65535) return bad(`${field}: invalid port in ${JSON.stringify(trimmed.slice(0, 80))}`);
+  }
+  if (host.length <= Limits.serviceName && SERVICE_NAME.test(host)) return Object.freeze({ service: host, host, port });
+  try {
+    validateExternalHost(host, field);
+  } catch {
+    return bad(
+      `${field}: ${JSON.stringify(host.slice(0, 80))} is neither a service name (lowercase letters, digits and '-') nor a host name an ExternalService can declare`,
+    );
+  }
+  return Object.freeze({ service: null, host, port });
 }
 
 /**
@@ -105,16 +133,16 @@ export function parseRequestTarget(req: Http1Request): RequestTarget | MeshError
   if (isAbsoluteForm(raw)) {
     const split = splitAbsolute(raw);
     if (split instanceof MeshError) return split;
-    const service = serviceFromAuthority(split.authority, 'request target host');
-    if (service instanceof MeshError) return service;
-    return { service, path: split.path, authority: split.authority };
+    const t = hostFromAuthority(split.authority, 'request target host');
+    if (t instanceof MeshError) return t;
+    return { service: t.service, host: t.host, port: t.port, path: split.path, authority: split.authority };
   }
   if (!raw.startsWith('/')) return bad(`request target ${JSON.stringify(raw.slice(0, 80))}: expected a path or an http:// URL`);
   const authority = req.host;
   if (authority === undefined || authority.trim() === '') {
     return bad('host: missing; call a service as http://<service>/... or with Host: <service>');
   }
-  const service = serviceFromAuthority(authority, 'host');
-  if (service instanceof MeshError) return service;
-  return { service, path: raw, authority: authority.trim() };
+  const t = hostFromAuthority(authority, 'host');
+  if (t instanceof MeshError) return t;
+  return { service: t.service, host: t.host, port: t.port, path: raw, authority: authority.trim() };
 }

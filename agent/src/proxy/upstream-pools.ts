@@ -12,6 +12,7 @@
  */
 import { isIPv6 } from 'node:net';
 import { ERROR_HEADER } from '@weft/shared';
+import type { TlsOrigination } from '../http1/client-connection.js';
 import { Http1Pool } from '../http1/client-pool.js';
 
 export interface UpstreamPoolOptions {
@@ -49,8 +50,11 @@ export class UpstreamPools {
     this.sweep.unref();
   }
 
-  /** The pool for `origin` (originOf(address, port), the map key); throws after close(). */
-  get(origin: string, address: string, port: number): Http1Pool {
+  /**
+   * The pool for `origin` (originOf(address, port), the map key; with `tls`,
+   * a key of its own such as "https://host:port"); throws after close().
+   */
+  get(origin: string, address: string, port: number, tls?: TlsOrigination): Http1Pool {
     if (this.closed) throw new Error('upstream pools are closed');
     let entry = this.pools.get(origin);
     if (!entry) {
@@ -59,6 +63,7 @@ export class UpstreamPools {
           keepAliveTimeoutMs: this.keepAliveTimeoutMs,
           connectTimeoutMs: this.connectTimeoutMs,
           noteField: ERROR_HEADER,
+          tls,
         }),
         used: true,
         idleSince: Date.now(),

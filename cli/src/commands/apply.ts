@@ -13,7 +13,9 @@ import {
   CONTROL_PLANE_TLS_OPTIONS,
   DocumentError,
   type DocumentProblem,
+  externalResourceName,
   formatDocumentProblem,
+  KIND_EXTERNAL_SERVICE,
   lineDiff,
   loadWeftProto,
   messageOf,
@@ -25,6 +27,7 @@ import {
   validateSourcedDocuments,
 } from '@weft/shared';
 import type { ApplyConfigResponse__Output } from '@weft/shared/generated/weft/v1/ApplyConfigResponse';
+import type { ConfigChange__Output } from '@weft/shared/generated/weft/v1/ConfigChange';
 import type { ConfigHistoryResponse__Output } from '@weft/shared/generated/weft/v1/ConfigHistoryResponse';
 import type { GetConfigResponse__Output } from '@weft/shared/generated/weft/v1/GetConfigResponse';
 import type { ListAgentsResponse__Output } from '@weft/shared/generated/weft/v1/ListAgentsResponse';
@@ -116,13 +119,32 @@ export function printResult(res: ApplyConfigResponse__Output, verb: string): voi
   else console.log(`${verb} as revision ${res.revision}`);
 }
 
+/** The stream resources a set of changes touches: policy/<service>, or external/<host> for an ExternalService. */
+function changedResources(changes: readonly ConfigChange__Output[]): Set<string> {
+  const names = new Set<string>();
+  for (const c of changes) {
+    if (c.action === 'unchanged') continue;
+    if (c.kind !== KIND_EXTERNAL_SERVICE) names.add(policyResourceName(c.service));
+    else
+      for (const json of [c.before_json, c.after_json])
+        if (json) names.add(externalResourceName((JSON.parse(json) as { host: string }).host));
+  }
+  return names;
+}
+
 /**
- * Waits until every agent subscribed to a changed service's policy holds
+ * Waits until every agent subscribed to a resource the changes touch holds
  * `revision` (ACK) or rejected it (NACK). Returns false when any NACKed or
- * the wait timed out.
+ * the wait timed out; true at once when nothing changed.
  */
-export async function waitForAgents(client: ConfigClient, services: string[], revision: string, timeoutMs: number): Promise<boolean> {
-  const names = new Set(services.map(policyResourceName));
+export async function waitForAgents(
+  client: ConfigClient,
+  changes: readonly ConfigChange__Output[],
+  revision: string,
+  timeoutMs: number,
+): Promise<boolean> {
+  const names = changedResources(changes);
+  if (names.size === 0) return true;
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const res = await client.listAgents();
@@ -184,8 +206,7 @@ export function applyCommand(program: Command): void {
         );
         printResult(res, 'applied');
         if (o.wait && !o.dryRun) {
-          const services = [...new Set(res.changes.filter((c) => c.action !== 'unchanged').map((c) => c.service))];
-          if (services.length > 0 && !(await waitForAgents(client, services, res.revision, timeoutMs)))
+          if (!(await waitForAgents(client, res.changes, res.revision, timeoutMs)))
             throw new CliError('not every agent accepted the new config', 1);
         }
       } finally {

@@ -7,8 +7,8 @@ import { controlPlaneOption } from './services.js';
 export function deleteCommand(program: Command): void {
   program
     .command('delete')
-    .description('delete stored traffic policy of a service (routes, policy, access or all)')
-    .argument('<kind>', 'routes | policy | access | all')
+    .description('delete stored traffic policy of a service (routes, policy, access, external or all)')
+    .argument('<kind>', 'routes | policy | access | external | all')
     .argument('<service>')
     .option('--dry-run', 'print what would be deleted')
     .option(...controlPlaneOption)

@@ -1,4 +1,4 @@
-/** `weft get routes|policy|access|all [SERVICE]`: what is stored, as YAML that `weft apply` accepts back unchanged. */
+/** `weft get routes|policy|access|external|all [SERVICE]`: what is stored, as YAML that `weft apply` accepts back unchanged. */
 import type { PolicyDocument } from '@weft/shared';
 import { policyToYaml } from '@weft/shared/policy/policy-yaml';
 import type { Command } from 'commander';
@@ -19,18 +19,22 @@ export function kindOf(word: string): string {
     case 'access':
     case 'AccessPolicy':
       return 'AccessPolicy';
+    case 'external':
+    case 'externals':
+    case 'ExternalService':
+      return 'ExternalService';
     case 'all':
       return '';
     default:
-      throw new CliError(`unknown kind ${JSON.stringify(word)}: use routes, policy, access or all`, 2);
+      throw new CliError(`unknown kind ${JSON.stringify(word)}: use routes, policy, access, external or all`, 2);
   }
 }
 
 export function getCommand(program: Command): void {
   program
     .command('get')
-    .description('print stored traffic policy as YAML (routes, policy, access or all)')
-    .argument('<kind>', 'routes | policy | access | all')
+    .description('print stored traffic policy as YAML (routes, policy, access, external or all)')
+    .argument('<kind>', 'routes | policy | access | external | all')
     .argument('[service]', 'one service (default: every service)')
     .option('-o, --output <format>', 'yaml or json', 'yaml')
     .option(...controlPlaneOption)

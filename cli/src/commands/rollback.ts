@@ -20,8 +20,7 @@ export function rollbackCommand(program: Command): void {
         const res = await client.rollback(revision, o.dryRun === true);
         printResult(res, `rolled back to ${revision}`);
         if (o.wait && !o.dryRun) {
-          const services = [...new Set(res.changes.filter((c) => c.action !== 'unchanged').map((c) => c.service))];
-          if (services.length > 0 && !(await waitForAgents(client, services, res.revision, parseDuration(o.timeout, '--timeout')))) {
+          if (!(await waitForAgents(client, res.changes, res.revision, parseDuration(o.timeout, '--timeout')))) {
             throw new CliError('not every agent accepted the new config', 1);
           }
         }

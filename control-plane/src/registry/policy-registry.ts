@@ -9,10 +9,11 @@
 import {
   crossReferenceWarnings,
   KIND_ACCESS_POLICY,
+  KIND_EXTERNAL_SERVICE,
   KIND_ROUTES,
-  KIND_SERVICE_POLICY,
   type Logger,
   NotFoundError,
+  POLICY_KINDS,
   type PolicyBundle,
   type PolicyDocument,
   type PolicyKind,
@@ -23,6 +24,7 @@ import {
   validateSourcedDocuments,
 } from '@weft/shared';
 import type { PolicyChange, PolicyStore, PolicyWrite, StoredPolicy } from '../store/policy-store.js';
+import { checkExternalHosts, ExternalIndex } from './external-index.js';
 import { type WatchCallback, WatchIndex } from './watch-index.js';
 
 export interface PolicyEntry {
@@ -43,6 +45,8 @@ export interface PolicyResult {
 export class PolicyRegistry {
   private readonly entries = new Map<string, PolicyEntry>();
   private readonly watches = new WatchIndex();
+  /** ExternalService documents by host ("external/<host>"). */
+  readonly externals = new ExternalIndex();
 
   constructor(
     private readonly store: PolicyStore,
@@ -54,6 +58,7 @@ export class PolicyRegistry {
   start(): void {
     const services = new Set(this.store.list().map((p) => p.service));
     for (const s of services) this.rebuild(s);
+    this.externals.rebuild(this.store.list());
     this.log.info('policy loaded', { configRevision: this.store.revision(), services: services.size });
   }
 
@@ -70,8 +75,8 @@ export class PolicyRegistry {
   }
 
   list(service?: string, kind?: string): StoredPolicy[] {
-    if (kind && kind !== KIND_ROUTES && kind !== KIND_SERVICE_POLICY && kind !== KIND_ACCESS_POLICY)
-      throw new ValidationError('kind', `must be ${KIND_ROUTES}, ${KIND_SERVICE_POLICY} or ${KIND_ACCESS_POLICY}`);
+    if (kind && !(POLICY_KINDS as readonly string[]).includes(kind))
+      throw new ValidationError('kind', `must be one of ${POLICY_KINDS.join(', ')}`);
     return this.store.list().filter((p) => (!service || p.service === service) && (!kind || p.kind === kind));
   }
 
@@ -79,7 +84,12 @@ export class PolicyRegistry {
   apply(docs: readonly SourcedDocument[], dryRun: boolean): PolicyResult {
     if (docs.length === 0) throw new ValidationError('documents', 'no documents to apply');
     const valid = validateSourcedDocuments(docs);
-    const warnings = crossReferenceWarnings(valid, this.facts);
+    // An ExternalService (stored or in this batch) is a destination that exists without instances.
+    const externals = new Set(this.list(undefined, KIND_EXTERNAL_SERVICE).map((p) => p.service));
+    for (const { doc } of valid) if (doc.kind === KIND_EXTERNAL_SERVICE) externals.add(doc.metadata.service);
+    const warnings = crossReferenceWarnings(valid, {
+      instanceTags: (s) => this.facts.instanceTags(s) ?? (externals.has(s) ? [] : undefined),
+    });
     const writes: PolicyWrite[] = valid.map(({ doc }) => ({ service: doc.metadata.service, kind: doc.kind, json: JSON.stringify(doc) }));
     return this.write(writes, dryRun, 'apply', warnings);
   }
@@ -108,10 +118,12 @@ export class PolicyRegistry {
   }
 
   private write(writes: PolicyWrite[], dryRun: boolean, description: string, warnings: string[]): PolicyResult {
+    checkExternalHosts(this.store.list(), writes);
     if (dryRun) return { revision: this.store.revision(), changes: this.store.plan(writes), warnings, dryRun };
     const { revision, changes } = this.store.commit(writes, description);
     const changed = [...new Set(changes.filter((c) => c.action !== 'unchanged').map((c) => c.service))].sort();
     for (const s of changed) this.rebuild(s);
+    if (changes.some((c) => c.action !== 'unchanged' && c.kind === KIND_EXTERNAL_SERVICE)) this.externals.rebuild(this.store.list());
     if (changed.length > 0) {
       this.log.info('policy changed', { configRevision: revision, description, services: changed });
       this.watches.notify(changed);
@@ -120,7 +132,8 @@ export class PolicyRegistry {
   }
 
   private rebuild(service: string): void {
-    const stored = this.store.list().filter((p) => p.service === service);
+    // An ExternalService is served by host ("external/<host>", external-index.ts), not in the service's bundle.
+    const stored = this.store.list().filter((p) => p.service === service && p.kind !== KIND_EXTERNAL_SERVICE);
     if (stored.length === 0) {
       this.entries.delete(service);
       return;
@@ -132,7 +145,7 @@ export class PolicyRegistry {
       const doc = JSON.parse(p.json) as PolicyDocument;
       if (doc.kind === KIND_ROUTES) bundle.routes = doc;
       else if (doc.kind === KIND_ACCESS_POLICY) bundle.access = doc;
-      else bundle.policy = doc;
+      else if (doc.kind !== KIND_EXTERNAL_SERVICE) bundle.policy = doc;
     }
     this.entries.set(service, Object.freeze({ service, version: String(version), json: JSON.stringify(bundle) }));
   }

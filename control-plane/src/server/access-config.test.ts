@@ -145,7 +145,7 @@ describe('migration 4', () => {
       assert.throws(() =>
         db.prepare("INSERT INTO policy (service, kind, json, revision) VALUES ('orders', 'AccessPolicy', '{}', 1)").run(),
       );
-      assert.equal(migrate(db), MIGRATIONS.length);
+      assert.equal(migrate(db, MIGRATIONS.slice(0, 4)), 4);
       assert.deepEqual(db.prepare('SELECT service, kind FROM policy').all(), [{ service: 'orders', kind: 'Routes' }]);
       db.prepare("INSERT INTO policy (service, kind, json, revision) VALUES ('orders', 'AccessPolicy', '{}', 2)").run();
       assert.throws(

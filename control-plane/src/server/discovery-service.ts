@@ -12,7 +12,7 @@ import type { DiscoveryResponse } from '@weft/shared/generated/weft/v1/Discovery
 import type { MeshSettingsSource } from '../registry/mesh-settings.js';
 import type { Registry } from '../registry/registry.js';
 import { actingAgent } from './authz.js';
-import { DiscoveryStream, type StreamObserver, type TrustSource } from './discovery-stream.js';
+import { DiscoveryStream, type ExternalSource, type StreamObserver, type TrustSource } from './discovery-stream.js';
 import { parseAgentInfo } from './parse.js';
 import type { PolicySource } from './policy-translate.js';
 import type { RejectedVersions } from './rejected-versions.js';
@@ -30,6 +30,7 @@ export interface DiscoveryServiceDeps {
   settings?: MeshSettingsSource;
   /** "trust/..." resources (deny list, CA bundle). */
   trust?: TrustSource;
+  externals?: ExternalSource;
 }
 
 type DiscoveryCall = grpc.ServerDuplexStream<DiscoveryRequest__Output, DiscoveryResponse>;
@@ -84,6 +85,7 @@ export function createDiscoveryHandlers(deps: DiscoveryServiceDeps): { Stream: (
           policies: deps.policies,
           settings: deps.settings,
           trust: deps.trust,
+          externals: deps.externals,
         });
         const h: StreamHandle = { agentId: agent.agentId, stream, end: (status) => endWith(status, status.details) };
         const previous = deps.streams.add(h);

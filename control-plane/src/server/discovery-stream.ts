@@ -19,6 +19,7 @@
  */
 import type { Logger } from '@weft/shared';
 import {
+  hostOfExternalResource,
   isResourceOfType,
   MESH_SETTINGS_RESOURCE,
   RESOURCE_TYPE_ENDPOINTS,
@@ -31,6 +32,7 @@ import type { DiscoveryResponse } from '@weft/shared/generated/weft/v1/Discovery
 import type { Resource } from '@weft/shared/generated/weft/v1/Resource';
 import type { ResourceError__Output } from '@weft/shared/generated/weft/v1/ResourceError';
 import type { ServiceEntry } from '../registry/endpoint-view.js';
+import type { ExternalEntry } from '../registry/external-index.js';
 import type { MeshSettingsEntry, MeshSettingsSource } from '../registry/mesh-settings.js';
 import type { PolicyEntry } from '../registry/policy-registry.js';
 import type { PolicySource } from './policy-translate.js';
@@ -78,6 +80,14 @@ export interface DiscoveryStreamOptions {
   settings?: MeshSettingsSource;
   /** Serves "trust/..." names (deny list, CA bundle); without it they are always not_found. */
   trust?: TrustSource;
+  /** Serves "external/<host>" names; without it they are always not_found. */
+  externals?: ExternalSource;
+}
+
+/** The ExternalService documents by host (registry/external-index.ts). */
+export interface ExternalSource {
+  entry(host: string): ExternalEntry | undefined;
+  watch(host: string, onChange: (host: string) => void): () => void;
 }
 
 /** Mesh-wide "trust/..." resources: immutable entries, replaced on change. */
@@ -106,6 +116,8 @@ interface Subscription {
   readonly mesh?: boolean;
   /** True for "trust/..." (served by the trust source; `service` holds the whole name). */
   readonly trust?: boolean;
+  /** True for "external/<host>" (`service` holds the host; served by the external source). */
+  readonly external?: boolean;
   readonly cancel: () => void;
   held?: string;
   sent?: string;
@@ -141,6 +153,7 @@ export class DiscoveryStream {
   private readonly policies: PolicySource | undefined;
   private readonly settings: MeshSettingsSource | undefined;
   private readonly trust: TrustSource | undefined;
+  private readonly externals: ExternalSource | undefined;
   private inflight: InFlight | null = null;
   private lastNonce = 0;
   /** The first request is always answered, even with an empty response: it confirms the agent's versions. */
@@ -159,6 +172,7 @@ export class DiscoveryStream {
     this.policies = opts.policies;
     this.settings = opts.settings;
     this.trust = opts.trust;
+    this.externals = opts.externals;
   }
 
   /** Names waiting for the next response: bounded by the subscriptions, whatever the agent does. */
@@ -238,16 +252,23 @@ export class DiscoveryStream {
       return;
     }
     const policyService = serviceOfResource(name, RESOURCE_TYPE_POLICY);
-    const service = policyService ?? serviceOfResource(name, RESOURCE_TYPE_ENDPOINTS);
+    const externalHost = policyService === null ? hostOfExternalResource(name) : null;
+    const service = policyService ?? externalHost ?? serviceOfResource(name, RESOURCE_TYPE_ENDPOINTS);
     const cancel = policyService
       ? (this.policies?.watch(policyService, () => this.onChange(name)) ?? (() => {}))
-      : service
-        ? this.source.watch(service, () => this.onChange(name))
-        : () => {};
-    this.track(name, { service, policy: policyService !== null, cancel }, heldVersion);
+      : externalHost
+        ? (this.externals?.watch(externalHost, () => this.onChange(name)) ?? (() => {}))
+        : service
+          ? this.source.watch(service, () => this.onChange(name))
+          : () => {};
+    this.track(name, { service, policy: policyService !== null, external: externalHost !== null, cancel }, heldVersion);
   }
 
-  private track(name: string, sub: Pick<Subscription, 'service' | 'policy' | 'trust' | 'cancel'>, heldVersion: string | undefined): void {
+  private track(
+    name: string,
+    sub: Pick<Subscription, 'service' | 'policy' | 'trust' | 'external' | 'cancel'>,
+    heldVersion: string | undefined,
+  ): void {
     const rejected = this.rejections?.get(name);
     this.subs.set(name, { ...sub, held: heldVersion || undefined, rejected: rejected?.version, error: rejected?.error });
     this.dirty.add(name);
@@ -322,6 +343,7 @@ export class DiscoveryStream {
     const policies: PolicyEntry[] = [];
     let settings: MeshSettingsEntry | undefined;
     const trust: Resource[] = [];
+    const externals: ExternalEntry[] = [];
     const removed: string[] = [];
     const notFound: string[] = [];
     const versions = new Map<string, string>();
@@ -338,7 +360,9 @@ export class DiscoveryStream {
             ? this.trust?.entry(sub.service)
             : sub.policy
               ? this.policies?.entry(sub.service)
-              : this.source.service(sub.service);
+              : sub.external
+                ? this.externals?.entry(sub.service)
+                : this.source.service(sub.service);
       if (!entry && sub.rejected !== undefined) {
         // The name stopped existing: whatever comes next has a newer version.
         this.rejections?.clear(name);
@@ -350,6 +374,7 @@ export class DiscoveryStream {
         if ('defaultAccess' in entry) settings = entry;
         else if ('resource' in entry) trust.push(entry.resource);
         else if ('json' in entry) policies.push(entry);
+        else if ('externalJson' in entry) externals.push(entry);
         else resources.push(entry);
         versions.set(name, entry.version);
         sub.sent = entry.version;
@@ -368,7 +393,7 @@ export class DiscoveryStream {
     this.changed.clear();
     const forced = this.firstAnswerDue;
     this.firstAnswerDue = false;
-    const sent = resources.length + policies.length + trust.length + (settings ? 1 : 0);
+    const sent = resources.length + policies.length + trust.length + externals.length + (settings ? 1 : 0);
     if (!forced && sent + removed.length + notFound.length === 0) return;
     const nonce = String(++this.lastNonce);
     this.inflight = { nonce, versions, sentAt: now };
@@ -379,6 +404,7 @@ export class DiscoveryStream {
       policies: policies.sort((a, b) => (a.service < b.service ? -1 : 1)),
       settings,
       trust: trust.sort((a, b) => ((a.name ?? '') < (b.name ?? '') ? -1 : 1)),
+      externals: externals.sort((a, b) => (a.host < b.host ? -1 : 1)),
       removed: sorted(removed),
       notFound: sorted(notFound),
     });

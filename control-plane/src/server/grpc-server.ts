@@ -90,6 +90,7 @@ export async function startGrpcServer(opts: GrpcServerOptions): Promise<RunningG
     settings,
     trust: opts.trust?.authority,
     trustStatus: opts.trustStatus,
+    externals: opts.policies.externals,
   };
   const guard = {
     authn: opts.authn ?? insecureAuthenticator(),

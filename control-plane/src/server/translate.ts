@@ -5,11 +5,12 @@
  * the stream (the stream looks down on it); the status the stream reports is
  * rendered by agent-status.ts.
  */
-import { endpointsResourceName, endpointToProto, instanceToProto, MESH_SETTINGS_RESOURCE } from '@weft/shared';
+import { endpointsResourceName, endpointToProto, externalResourceName, instanceToProto, MESH_SETTINGS_RESOURCE } from '@weft/shared';
 import type { DiscoveryResponse } from '@weft/shared/generated/weft/v1/DiscoveryResponse';
 import type { Resource } from '@weft/shared/generated/weft/v1/Resource';
 import type { ServiceSummary } from '@weft/shared/generated/weft/v1/ServiceSummary';
 import type { ServiceEntry } from '../registry/endpoint-view.js';
+import type { ExternalEntry } from '../registry/external-index.js';
 import type { MeshSettingsEntry } from '../registry/mesh-settings.js';
 import type { PolicyEntry } from '../registry/policy-registry.js';
 import { policyResource } from './policy-translate.js';
@@ -33,6 +34,17 @@ export function endpointsResource(entry: ServiceEntry): Resource {
   return r;
 }
 
+const externalCache = new WeakMap<ExternalEntry, Resource>();
+
+export function externalResource(entry: ExternalEntry): Resource {
+  let r = externalCache.get(entry);
+  if (!r) {
+    r = { name: externalResourceName(entry.host), version: entry.version, external: { host: entry.host, json: entry.externalJson } };
+    externalCache.set(entry, r);
+  }
+  return r;
+}
+
 export interface ResponsePlan {
   nonce: string;
   revision: number;
@@ -43,6 +55,8 @@ export interface ResponsePlan {
   settings?: MeshSettingsEntry;
   /** "trust/..." resources (already translated, immutable), sent last. */
   trust?: readonly Resource[];
+  /** "external/<host>" resources, sent last. */
+  externals?: readonly ExternalEntry[];
   removed: readonly string[];
   notFound: readonly string[];
 }
@@ -56,6 +70,7 @@ export function discoveryResponse(plan: ResponsePlan): DiscoveryResponse {
       ...plan.resources.map(endpointsResource),
       ...(plan.policies ?? []).map(policyResource),
       ...(plan.trust ?? []),
+      ...(plan.externals ?? []).map(externalResource),
     ],
     removed: [...plan.removed],
     not_found: [...plan.notFound],

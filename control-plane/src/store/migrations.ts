@@ -162,6 +162,24 @@ export const MIGRATIONS: readonly Migration[] = [
       INSERT INTO meta (key, value) VALUES ('trust_revision', 0);
     `,
   },
+  {
+    version: 6,
+    name: 'policy-kinds',
+    // More kinds of documents (ExternalService, ...): the kind is checked by the shared
+    // validator before anything is stored, so the table no longer lists the kinds.
+    sql: `
+      CREATE TABLE policy_v6 (
+        service  TEXT NOT NULL,
+        kind     TEXT NOT NULL,
+        json     TEXT NOT NULL,
+        revision INTEGER NOT NULL,
+        PRIMARY KEY (service, kind)
+      );
+      INSERT INTO policy_v6 (service, kind, json, revision) SELECT service, kind, json, revision FROM policy;
+      DROP TABLE policy;
+      ALTER TABLE policy_v6 RENAME TO policy;
+    `,
+  },
 ];
 
 /** Applies every migration newer than the database's version; returns the resulting version. */

@@ -21,6 +21,7 @@ import type { DiscoveryRequest as _weft_v1_DiscoveryRequest, DiscoveryRequest__O
 import type { DiscoveryResponse as _weft_v1_DiscoveryResponse, DiscoveryResponse__Output as _weft_v1_DiscoveryResponse__Output } from './weft/v1/DiscoveryResponse.js';
 import type { Endpoint as _weft_v1_Endpoint, Endpoint__Output as _weft_v1_Endpoint__Output } from './weft/v1/Endpoint.js';
 import type { EnrolRequest as _weft_v1_EnrolRequest, EnrolRequest__Output as _weft_v1_EnrolRequest__Output } from './weft/v1/EnrolRequest.js';
+import type { ExternalService as _weft_v1_ExternalService, ExternalService__Output as _weft_v1_ExternalService__Output } from './weft/v1/ExternalService.js';
 import type { GetConfigRequest as _weft_v1_GetConfigRequest, GetConfigRequest__Output as _weft_v1_GetConfigRequest__Output } from './weft/v1/GetConfigRequest.js';
 import type { GetConfigResponse as _weft_v1_GetConfigResponse, GetConfigResponse__Output as _weft_v1_GetConfigResponse__Output } from './weft/v1/GetConfigResponse.js';
 import type { Instance as _weft_v1_Instance, Instance__Output as _weft_v1_Instance__Output } from './weft/v1/Instance.js';
@@ -80,6 +81,7 @@ export interface ProtoGrpcType {
       DiscoveryResponse: MessageTypeDefinition<_weft_v1_DiscoveryResponse, _weft_v1_DiscoveryResponse__Output>
       Endpoint: MessageTypeDefinition<_weft_v1_Endpoint, _weft_v1_Endpoint__Output>
       EnrolRequest: MessageTypeDefinition<_weft_v1_EnrolRequest, _weft_v1_EnrolRequest__Output>
+      ExternalService: MessageTypeDefinition<_weft_v1_ExternalService, _weft_v1_ExternalService__Output>
       GetConfigRequest: MessageTypeDefinition<_weft_v1_GetConfigRequest, _weft_v1_GetConfigRequest__Output>
       GetConfigResponse: MessageTypeDefinition<_weft_v1_GetConfigResponse, _weft_v1_GetConfigResponse__Output>
       Health: EnumTypeDefinition

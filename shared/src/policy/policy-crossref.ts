@@ -14,6 +14,11 @@ export function crossReferenceWarnings(docs: readonly { source: string; doc: Pol
   const out: string[] = [];
   for (const { source, doc } of docs) {
     const self = doc.metadata.service;
+    if (doc.kind === 'ExternalService') {
+      if ((facts.instanceTags(self)?.length ?? 0) > 0)
+        out.push(`${source}: metadata.service: "${self}" is also a mesh service with instances (calls by its host still go outside)`);
+      continue;
+    }
     if (!facts.instanceTags(self)) out.push(`${source}: metadata.service: service "${self}" has no instances yet`);
     if (doc.kind === 'AccessPolicy') {
       doc.rules.forEach((rule, i) => {

@@ -5,12 +5,16 @@
  * the agent compiles them into its matcher (agent/src/policy).
  */
 
+import type { ExternalServiceDocument } from './policy-external.js';
+
 export const POLICY_API_VERSION = 'weft.dev/v1';
 export const KIND_ROUTES = 'Routes';
 export const KIND_SERVICE_POLICY = 'ServicePolicy';
 export const KIND_ACCESS_POLICY = 'AccessPolicy';
-export type PolicyKind = typeof KIND_ROUTES | typeof KIND_SERVICE_POLICY | typeof KIND_ACCESS_POLICY;
-export const POLICY_KINDS: readonly PolicyKind[] = [KIND_ROUTES, KIND_SERVICE_POLICY, KIND_ACCESS_POLICY];
+/** policy-external.ts */
+export const KIND_EXTERNAL_SERVICE = 'ExternalService';
+export type PolicyKind = typeof KIND_ROUTES | typeof KIND_SERVICE_POLICY | typeof KIND_ACCESS_POLICY | typeof KIND_EXTERNAL_SERVICE;
+export const POLICY_KINDS: readonly PolicyKind[] = [KIND_ROUTES, KIND_SERVICE_POLICY, KIND_ACCESS_POLICY, KIND_EXTERNAL_SERVICE];
 
 export interface Metadata {
   service: string;
@@ -176,7 +180,7 @@ export interface AccessPolicyDocument {
   rules: AccessRule[];
 }
 
-export type PolicyDocument = RoutesDocument | ServicePolicyDocument | AccessPolicyDocument;
+export type PolicyDocument = RoutesDocument | ServicePolicyDocument | AccessPolicyDocument | ExternalServiceDocument;
 
 /** What the agent receives for one service on "policy/<service>": the JSON of this object. */
 export interface PolicyBundle {

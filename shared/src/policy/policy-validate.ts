@@ -10,10 +10,12 @@
  */
 import { ValidationError } from '../errors.js';
 import { isObject, validateServiceName } from '../validate.js';
+import { externalServiceDocument } from './policy-external.js';
 import {
   type AccessPolicyDocument,
   type CircuitBreaker,
   KIND_ACCESS_POLICY,
+  KIND_EXTERNAL_SERVICE,
   KIND_ROUTES,
   KIND_SERVICE_POLICY,
   type LoadBalancer,
@@ -164,6 +166,7 @@ export function validatePolicyDocument(raw: unknown): PolicyDocument {
   if (raw.kind === KIND_ROUTES) return routesDocument(c, raw);
   if (raw.kind === KIND_SERVICE_POLICY) return servicePolicyDocument(c, raw);
   if (raw.kind === KIND_ACCESS_POLICY) return accessPolicyDocument(c, raw);
+  if (raw.kind === KIND_EXTERNAL_SERVICE) return externalServiceDocument(c, raw);
   c.add('kind', `must be one of ${POLICY_KINDS.join(', ')}, got ${JSON.stringify(raw.kind ?? null)}`);
   throw new PolicyValidationError(c.list);
 }

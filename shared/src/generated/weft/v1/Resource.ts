@@ -5,6 +5,7 @@ import type { ServicePolicy as _weft_v1_ServicePolicy, ServicePolicy__Output as 
 import type { RevocationList as _weft_v1_RevocationList, RevocationList__Output as _weft_v1_RevocationList__Output } from '../../weft/v1/RevocationList.js';
 import type { TrustBundle as _weft_v1_TrustBundle, TrustBundle__Output as _weft_v1_TrustBundle__Output } from '../../weft/v1/TrustBundle.js';
 import type { MeshSettings as _weft_v1_MeshSettings, MeshSettings__Output as _weft_v1_MeshSettings__Output } from '../../weft/v1/MeshSettings.js';
+import type { ExternalService as _weft_v1_ExternalService, ExternalService__Output as _weft_v1_ExternalService__Output } from '../../weft/v1/ExternalService.js';
 
 export interface Resource {
   'name'?: (string);
@@ -14,7 +15,8 @@ export interface Resource {
   'revocations'?: (_weft_v1_RevocationList | null);
   'bundle'?: (_weft_v1_TrustBundle | null);
   'mesh'?: (_weft_v1_MeshSettings | null);
-  'body'?: "endpoints"|"policy"|"revocations"|"bundle"|"mesh";
+  'external'?: (_weft_v1_ExternalService | null);
+  'body'?: "endpoints"|"policy"|"revocations"|"bundle"|"mesh"|"external";
 }
 
 export interface Resource__Output {
@@ -25,5 +27,6 @@ export interface Resource__Output {
   'revocations'?: (_weft_v1_RevocationList__Output | null);
   'bundle'?: (_weft_v1_TrustBundle__Output | null);
   'mesh'?: (_weft_v1_MeshSettings__Output | null);
-  'body'?: "endpoints"|"policy"|"revocations"|"bundle"|"mesh";
+  'external'?: (_weft_v1_ExternalService__Output | null);
+  'body'?: "endpoints"|"policy"|"revocations"|"bundle"|"mesh"|"external";
 }

@@ -1,0 +1,82 @@
+/**
+ * Steps every outbound call takes whatever its destination (a mesh service,
+ * outbound-strategy.ts; a host outside the mesh, outbound-external.ts):
+ * admission through the destination's circuit breaker, the attempt the
+ * retry loop sends, and the verdict for a last try that produced no response.
+ */
+import { MeshErrorCode } from '@weft/shared';
+import type { Deadline } from './deadline.js';
+import type { Attempt, TryOutcome } from './forward.js';
+import { type Exchange, GONE, type MeshFailure, meshFailure, type Verdict } from './forward-strategy.js';
+import { upstreamRequestLines } from './headers.js';
+import { failureCode, failureMessage } from './mesh-response.js';
+import { hasBody, ReplayableBody } from './replay-body.js';
+import type { RequestTarget } from './request-target.js';
+import { IDEMPOTENCY_KEY_HEADER, isIdempotentRequest } from './retry-policy.js';
+import type { RoutePlan } from './route-policy.js';
+import type { ServiceResilience } from './service-resilience.js';
+
+export interface AttemptOptions {
+  /** Sent as x-forwarded-for; undefined sends none. */
+  clientAddress: string | undefined;
+  /** Endpoints the try may go to (outlier detection's share of the service). */
+  serviceSize: number;
+  deadline: Deadline;
+  maxReplayBodyBytes: number;
+}
+
+/**
+ * The request as the retry loop sends it: the head built once from the
+ * client's raw fields with the matched rule's header edits, the rule's path,
+ * and a body that can be replayed (bounded) while no byte of an answer came.
+ */
+export function outboundAttempt(ex: Exchange, target: RequestTarget, plan: RoutePlan | null, o: AttemptOptions): Attempt {
+  const { req } = ex;
+  const edits = plan?.rule.source.requestHeaders;
+  const head = upstreamRequestLines(req.rawHeaders, {
+    clientAddress: o.clientAddress,
+    authority: target.authority,
+    requestId: ex.requestId,
+    firstHop: true,
+    set: edits?.set,
+    remove: edits?.remove,
+  });
+  return {
+    method: req.method,
+    path: plan ? plan.path : target.path,
+    head,
+    body: hasBody(req) ? new ReplayableBody(req, o.maxReplayBodyBytes) : null,
+    idempotent: isIdempotentRequest(req.method, req.header(IDEMPOTENCY_KEY_HEADER)),
+    serviceSize: o.serviceSize,
+    deadline: o.deadline,
+    tryTimeoutMs: 0,
+    perTryCapped: false,
+    clientGone: ex.clientGone,
+  };
+}
+
+/**
+ * Counts `ex` in `svc`'s metrics and admits it through its circuit breaker;
+ * a refusal is the verdict. Once admitted, the request leaves the breaker
+ * when it is finished, whatever happens.
+ */
+export function admit(ex: Exchange, svc: ServiceResilience, service: string): MeshFailure | undefined {
+  ex.metrics = svc.metrics;
+  const limit = svc.breaker.enter();
+  if (limit !== undefined) {
+    svc.metrics.circuitOpen(limit);
+    ex.fields.limit = limit;
+    return meshFailure(MeshErrorCode.circuitOpen, svc.breaker.describe(service, limit));
+  }
+  ex.onFinished = () => svc.breaker.leave();
+  return undefined;
+}
+
+/** The answer for a last try without a response: nobody (client gone), or the mesh's, naming `what` and how long it waited. */
+export function failedTry(outcome: Extract<TryOutcome, { ok: false }>, what: string, attempt: Attempt): Verdict {
+  if (outcome.kind === 'aborted') return GONE;
+  const { deadline } = attempt;
+  // A try cut by the per-try timeout names that timeout; one that had all that was left names the deadline.
+  const waitedMs = outcome.kind === 'timeout' && attempt.perTryCapped ? attempt.tryTimeoutMs : deadline.budgetMs;
+  return meshFailure(failureCode(outcome.kind), failureMessage(outcome.kind, what, waitedMs, outcome.error));
+}
