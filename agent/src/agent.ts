@@ -16,6 +16,7 @@ import { type AdminServer, startAdminServer } from './local-api/admin-server.js'
 import { interfaceAddresses } from './local-api/host-addresses.js';
 import { LocalRegistry } from './local-api/local-registry.js';
 import { LocalServices } from './local-api/local-services.js';
+import { LocalUpstreams } from './local-api/local-upstreams.js';
 import { explainRequest, parseExplainQuery } from './policy/policy-explain.js';
 import { OutboundPolicy } from './policy/policy-outbound.js';
 import { PolicyView } from './policy/policy-view.js';
@@ -76,6 +77,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
       requestTimeoutMs: opts.requestTimeoutMs,
       resilience,
       metrics: new ProxyMetrics(metricsRegistry),
+      tunnels: opts.tunnels,
     };
     const inbound: Listener = await startInboundListener({
       ...proxyOptions,
@@ -83,13 +85,14 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
       port: opts.inboundPort,
     });
     cleanup.push(() => inbound.close());
-    const outbound: Listener = await startOutboundListener({
+    const outbound = await startOutboundListener({
       ...proxyOptions,
       host: '127.0.0.1',
       port: opts.outboundPort,
       policy: outboundPolicy,
     });
     cleanup.push(() => outbound.close());
+    const upstreams = new LocalUpstreams(opts.dataDir, outbound.upstreams, logger);
 
     const agentInfo: AgentInfo = {
       agentId,
@@ -125,6 +128,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
       allowRemoteRegistrations: opts.allowRemoteRegistrations,
       hostAddresses: () => [advertiseAddress, ...(opts.inboundHost ? [opts.inboundHost] : []), ...interfaceAddresses()],
       metrics: metricsRegistry,
+      upstreams,
       policy: {
         explain: (params) =>
           explainRequest(parseExplainQuery(params), outboundPolicy, view, {
@@ -148,6 +152,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
         }
       }),
     );
+    await upstreams.restore();
     discovery.start();
 
     logger.info('ready', { agentId, adminPort: admin.port, outboundPort: outbound.port, inboundPort: inbound.port, advertiseAddress });

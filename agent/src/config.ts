@@ -11,6 +11,7 @@ import { type Logger, messageOf, ValidationError, validateAddress, validateInsta
 import { readFileIfExists, writeFileAtomic } from './discovery/atomic-file.js';
 import { parseRemoteRegistrations, type RemoteRegistrations } from './local-api/registration-target.js';
 import { type ResilienceOptions, resolveResilience } from './proxy/resilience-options.js';
+import type { TunnelOptions } from './proxy/tunnel-registry.js';
 
 export interface AgentOptions {
   controlPlane: { host: string; port: number };
@@ -40,6 +41,8 @@ export interface AgentOptions {
   allowRemoteRegistrations?: RemoteRegistrations;
   /** Retry, outlier and circuit-breaking settings; unset fields keep the defaults (agent/src/proxy/resilience-options.ts). */
   resilience?: Partial<ResilienceOptions>;
+  /** Upgraded (WebSocket) and TCP connections: idle and absolute timeouts, drain after deregistration (proxy/tunnel-registry.ts). */
+  tunnels?: Partial<TunnelOptions>;
 }
 
 export const AGENT_ID_FILE = 'agent-id';
@@ -64,6 +67,10 @@ export function validateAgentOptions(o: AgentOptions): void {
   if (!(o.subscribeWaitMs > 0)) throw new ValidationError('subscribeWaitMs', 'must be a positive number of milliseconds');
   if (!o.dataDir) throw new ValidationError('dataDir', 'is required');
   if (o.resilience !== undefined) resolveResilience(o.resilience);
+  for (const [k, v] of Object.entries(o.tunnels ?? {})) {
+    if (v !== undefined && !(Number.isFinite(v) && v >= 0))
+      throw new ValidationError(`tunnels.${k}`, 'must be a number of milliseconds >= 0 (0 = never)');
+  }
   if (o.allowRemoteRegistrations !== undefined) parseRemoteRegistrations(o.allowRemoteRegistrations, 'allowRemoteRegistrations');
 }
 

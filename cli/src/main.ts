@@ -16,6 +16,7 @@ import { registerCommands } from './commands/register.js';
 import { rollbackCommand } from './commands/rollback.js';
 import { servicesCommand } from './commands/services.js';
 import { statusCommand } from './commands/status.js';
+import { upstreamCommand } from './commands/upstream.js';
 
 const program = new Command('weft')
   .description('Weft: a service mesh for plain hosts (one control plane, one agent per host)')
@@ -34,6 +35,7 @@ deleteCommand(program);
 historyCommand(program);
 rollbackCommand(program);
 explainCommand(program);
+upstreamCommand(program);
 demoCommand(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {

@@ -22,6 +22,7 @@ import type { Http1Pool } from '../http1/client-pool.js';
 import { ConnectFailedError, RequestNotSendableError, UnexpectedUpgradeError, UpstreamProtocolError } from '../http1/errors.js';
 import { headerMapOf, isField, type ResponseHead } from '../http1/head-parser.js';
 import type { OutgoingHeaders } from '../http1/head-writer.js';
+import type { SocketTunnel } from '../http1/socket-tunnel.js';
 import type { GoneSignal } from './client-link.js';
 import type { Deadline } from './deadline.js';
 import { downstreamResponseHeaders, downstreamResponseLines, type HeaderMap, type HeadLines } from './headers.js';
@@ -83,6 +84,8 @@ export interface UpstreamResponse {
   readonly rawHeaders?: readonly string[] | undefined;
   /** The answer came from a peer agent's inbound listener (its own answer, or an app's relayed), not straight from an app. */
   readonly viaPeer?: boolean;
+  /** A 101 to a request that asked to upgrade: the upstream connection, now carrying the new protocol's bytes. */
+  readonly tunnel?: SocketTunnel | undefined;
 }
 
 /**
@@ -104,6 +107,7 @@ class ReceivedResponse implements UpstreamResponse {
     head: ResponseHead,
     readonly body: ResponseBody,
     readonly viaPeer: boolean,
+    readonly tunnel?: SocketTunnel,
   ) {
     this.statusCode = head.statusCode;
     this.raw = head.rawHeaders;
@@ -121,12 +125,12 @@ class ReceivedResponse implements UpstreamResponse {
   }
 }
 
-function fromApp(head: ResponseHead, body: ResponseBody): TryOutcome & { ok: true } {
-  return { ok: true, response: new ReceivedResponse(head, body, false) };
+function fromApp(head: ResponseHead, body: ResponseBody, tunnel?: SocketTunnel): TryOutcome & { ok: true } {
+  return { ok: true, response: new ReceivedResponse(head, body, false, tunnel) };
 }
 
-function fromPeer(head: ResponseHead, body: ResponseBody): TryOutcome & { ok: true } {
-  return { ok: true, response: new ReceivedResponse(head, body, true) };
+function fromPeer(head: ResponseHead, body: ResponseBody, tunnel?: SocketTunnel): TryOutcome & { ok: true } {
+  return { ok: true, response: new ReceivedResponse(head, body, true, tunnel) };
 }
 
 /** One header of a response (`name` lowercase; the first value), without building a received response's map. */

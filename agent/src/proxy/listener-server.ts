@@ -18,6 +18,7 @@ import { getSystemErrorName } from 'node:util';
 import { type Logger, MeshErrorCode, messageOf } from '@weft/shared';
 import type { Listener } from '../contracts.js';
 import { Http1Server } from '../http1/server.js';
+import type { ConnectRequest } from '../http1/server-connection.js';
 import type { Http1Request, Http1Response } from '../http1/server-message.js';
 import { ClientLink, type GoneSignal } from './client-link.js';
 import { releaseRequestBody, sendMeshError, writeRawMeshError } from './mesh-response.js';
@@ -40,8 +41,8 @@ export interface ListenerServerOptions {
   /** Called after in-flight requests drained (or the drain timed out). `graceful` is false after a timeout. */
   onClosed: (graceful: boolean) => Promise<void>;
   drainTimeoutMs?: number;
-  /** Answers a CONNECT request on its socket (default: 405, the connection is closed). */
-  onConnect?: (socket: Socket, target: string) => void;
+  /** Answers a CONNECT request on its socket (default: 405, the connection is closed); `connect.accept` makes it a tunnel. */
+  onConnect?: (socket: Socket, target: string, connect: ConnectRequest) => void;
   limits?: Partial<ListenerLimits>;
 }
 
@@ -95,8 +96,8 @@ export async function startListenerServer(opts: ListenerServerOptions): Promise<
       const code = err.status === 413 ? MeshErrorCode.bodyTooLarge : MeshErrorCode.badRequest;
       writeRawMeshError(socket, err.status, code, err.message);
     },
-    onConnect(socket, target) {
-      if (opts.onConnect !== undefined) opts.onConnect(socket, target);
+    onConnect(socket, target, connect) {
+      if (opts.onConnect !== undefined) opts.onConnect(socket, target, connect);
       else writeRawMeshError(socket, 405, MeshErrorCode.badRequest, `CONNECT ${target}: not supported on this port`);
     },
     onAcceptError(errno) {

@@ -28,6 +28,10 @@ import { outboundRescue } from './respond.js';
 import type { RoutePolicy } from './route-policy.js';
 import { Router } from './router.js';
 import { ServiceResilienceMap } from './service-resilience.js';
+import { LocalUpstreamPorts } from './tcp-local-upstreams.js';
+import { meshConnect } from './tcp-outbound.js';
+import { TunnelMetrics } from './tunnel-metrics.js';
+import { DEFAULT_TUNNEL_OPTIONS, type TunnelOptions, Tunnels } from './tunnel-registry.js';
 import { UpstreamPools } from './upstream-pools.js';
 
 export { describeEndpoint } from './outbound-strategy.js';
@@ -42,9 +46,19 @@ export type OutboundOptions = ProxyOptions & {
   metrics?: ProxyMetrics;
   /** The traffic policy, consulted once per request before an endpoint is picked. */
   policy?: RoutePolicy;
+  /** Upgraded (WebSocket) and TCP connections: idle and absolute timeouts, drain; defaults in tunnel-registry.ts. */
+  tunnels?: Partial<TunnelOptions>;
 };
 
-export async function startOutboundListener(opts: OutboundOptions): Promise<Listener> {
+/** The outbound listener, and the local ports it opens for TCP upstreams (`weft upstream add`). */
+export interface OutboundListener extends Listener {
+  readonly upstreams: LocalUpstreamPorts;
+}
+
+/** Per try of a TCP connect: the connect, and a peer agent's answer to CONNECT. */
+const TCP_CONNECT_TIMEOUT_MS = 5_000;
+
+export async function startOutboundListener(opts: OutboundOptions): Promise<OutboundListener> {
   const logger = opts.logger.child({ listener: 'outbound' });
   /** Per-request lines, bounded per (message, code, service): request-log.ts. */
   const requestLog = new RequestLog(logger);
@@ -70,6 +84,21 @@ export async function startOutboundListener(opts: OutboundOptions): Promise<List
     policy: opts.policy,
   });
 
+  const tunnels = new Tunnels('outbound', { ...DEFAULT_TUNNEL_OPTIONS, ...opts.tunnels }, TunnelMetrics.of(metrics), logger, opts.local);
+  const tcp = {
+    agentId: opts.agentId,
+    router,
+    tracker,
+    detector,
+    services,
+    metrics: tunnels.tunnelMetrics,
+    connectTimeoutMs: TCP_CONNECT_TIMEOUT_MS,
+    maxRetries: resilience.maxRetries,
+    tunnels,
+    requestLog,
+  };
+  const upstreams = new LocalUpstreamPorts({ ...tcp, logger, host: opts.host });
+
   const rejectConnect = (socket: Socket, target: string): void => {
     requestLog.log('request failed', MeshErrorCode.badRequest, { detail: 'CONNECT refused' });
     writeRawMeshError(
@@ -80,7 +109,7 @@ export async function startOutboundListener(opts: OutboundOptions): Promise<List
     );
   };
 
-  return startListenerServer({
+  const listener = await startListenerServer({
     name: 'outbound',
     host: opts.host,
     port: opts.port,
@@ -91,12 +120,17 @@ export async function startOutboundListener(opts: OutboundOptions): Promise<List
       requestLog,
       unresolved: metrics.service('outbound', '-'),
       requestTimeoutMs: opts.requestTimeoutMs,
+      tunnels,
     }),
     limits: opts.limits,
-    onConnect: rejectConnect,
-    onClosed: (graceful) => {
+    // Mesh services first (TCP through the mesh); anything else is refused.
+    onConnect: meshConnect(tcp, rejectConnect),
+    onClosed: async (graceful) => {
+      await upstreams.closeAll();
+      tunnels.closeAll();
       requestLog.close();
       return pools.close(graceful);
     },
   });
+  return { ...listener, upstreams };
 }

@@ -14,7 +14,7 @@
 import { type Endpoint, INSTANCE_HEADER, type Logger, MeshError, MeshErrorCode, messageOf } from '@weft/shared';
 import { Deadline } from './deadline.js';
 import { type Attempt, sendOnce, settledFailure, type TryOutcome, type TrySend } from './forward.js';
-import { type Exchange, type ForwardStrategy, GONE, meshFailure, type Verdict } from './forward-strategy.js';
+import { answered, type Exchange, type ForwardStrategy, GONE, meshFailure, type Verdict } from './forward-strategy.js';
 import { TIMEOUT_HEADER, upstreamRequestLines } from './headers.js';
 import { hashKeyOf } from './lb-policies.js';
 import { describeHealth } from './lb-policy.js';
@@ -29,6 +29,7 @@ import { type RoutePolicy, RULE_HEADER } from './route-policy.js';
 import type { Route, Router } from './router.js';
 import type { ServiceResilienceMap } from './service-resilience.js';
 import { sleep } from './sleep.js';
+import { upgradeOf, withUpgrade } from './tunnel-upgrade.js';
 import { originOf, type UpstreamPools } from './upstream-pools.js';
 
 export interface OutboundStrategyDeps {
@@ -163,14 +164,18 @@ export function outboundStrategy(d: OutboundStrategyDeps): ForwardStrategy {
 
     // A matched rule's request header edits (set / remove) apply to the lines as they are built.
     const edits = plan?.rule.source.requestHeaders;
-    const head = upstreamRequestLines(req.rawHeaders, {
-      clientAddress: req.remoteAddress,
-      authority: target.authority,
-      requestId: ex.requestId,
-      firstHop: true,
-      set: edits?.set,
-      remove: edits?.remove,
-    });
+    // An upgrade (WebSocket) is asked for again on the next hop; a 101 comes back as an `upgraded` verdict.
+    const head = withUpgrade(
+      upstreamRequestLines(req.rawHeaders, {
+        clientAddress: req.remoteAddress,
+        authority: target.authority,
+        requestId: ex.requestId,
+        firstHop: true,
+        set: edits?.set,
+        remove: edits?.remove,
+      }),
+      upgradeOf(req),
+    );
     const attempt: Attempt = {
       method: req.method,
       path: plan ? plan.path : target.path,
@@ -206,7 +211,11 @@ export function outboundStrategy(d: OutboundStrategyDeps): ForwardStrategy {
       return meshFailure(failureCode(outcome.kind), failureMessage(outcome.kind, what, waitedMs, outcome.error));
     }
     if (plan?.rule.source.responseHeaders !== undefined) d.policy?.editResponseHeaders(plan, outcome.response.headers);
-    return { kind: 'forwarded', response: outcome.response, target: what, meshCode: believedMeshCode(outcome.response) };
+    return answered(outcome.response, what, believedMeshCode(outcome.response), {
+      service: route.service,
+      instanceId: endpoint.instanceId,
+      localInstance: endpoint.agentId === d.agentId,
+    });
   };
   return { forward };
 }

@@ -26,6 +26,8 @@ import { sendPolicyResponse } from './policy-response.js';
 import type { ServiceMetrics } from './proxy-metrics.js';
 import type { RequestLog } from './request-log.js';
 import type { Rescue } from './respond.js';
+import type { Tunnels } from './tunnel-registry.js';
+import { switchingLines, upgradeOf } from './tunnel-upgrade.js';
 
 export interface PipelineOptions {
   strategy: ForwardStrategy;
@@ -35,13 +37,15 @@ export interface PipelineOptions {
   unresolved: ServiceMetrics;
   /** The budget when the caller sends no x-weft-timeout-ms. */
   requestTimeoutMs: number;
+  /** Where upgraded connections are spliced (an `upgraded` verdict); without it they are refused. */
+  tunnels?: Tunnels;
 }
 
 /** The metrics code of a request that ended because the client left. */
 const CLIENT_GONE = 'client_gone';
 
 export function requestPipeline(opts: PipelineOptions): RequestHandler {
-  const { strategy, rescue, requestLog, unresolved } = opts;
+  const { strategy, rescue, requestLog, unresolved, tunnels } = opts;
 
   /** Writes the mesh's own answer and logs it; returns the code for the metrics. */
   const fail = (ex: Exchange, code: MeshErrorCode, message: string): string => {
@@ -64,6 +68,33 @@ export function requestPipeline(opts: PipelineOptions): RequestHandler {
         releaseRequestBody(ex.req, ex.res);
         sendPolicyResponse(ex.res, a, ex.requestId);
         return a.code;
+      }
+      case 'upgraded': {
+        // The 101 is passed on only to a client that asked; the connections are spliced from here on.
+        const upstream = verdict.response.tunnel;
+        const asked = upgradeOf(ex.req);
+        if (ex.clientGone.aborted) {
+          upstream.destroy();
+          return CLIENT_GONE;
+        }
+        if (tunnels === undefined || asked === undefined) {
+          upstream.destroy();
+          return fail(ex, MeshErrorCode.upgradeNotSupported, `${verdict.target}: switched protocols, but upgrades are not carried here`);
+        }
+        let client: ReturnType<typeof ex.res.switchProtocols>;
+        try {
+          client = ex.res.switchProtocols(switchingLines(verdict.response, ex.requestId, asked));
+        } catch (err) {
+          upstream.destroy();
+          return fail(ex, MeshErrorCode.upstreamProtocolError, `${verdict.target}: cannot pass on its 101 (${messageOf(err)})`);
+        }
+        void tunnels.splice(client, upstream, {
+          kind: 'upgrade',
+          service: verdict.service,
+          instanceId: verdict.instanceId,
+          localInstance: verdict.localInstance,
+        });
+        return '';
       }
       case 'forwarded':
         try {

@@ -20,6 +20,13 @@ interface AgentFlags {
   maxRequestsPerService?: string;
   maxPendingPerService?: string;
   allowRemoteRegistrations?: string | true;
+  tunnelIdleTimeout?: string;
+  tunnelMaxDuration?: string;
+  tunnelDrain?: string;
+}
+
+function optionalDuration(value: string | undefined, flag: string): number | undefined {
+  return value === undefined ? undefined : parseDuration(value, flag);
 }
 
 function positiveInt(value: string | undefined, flag: string): number | undefined {
@@ -58,6 +65,12 @@ export function agentCommand(program: Command): void {
     .option('--max-requests-per-service <n>', 'circuit breaking: requests in flight per destination service (default 1024)')
     .option('--max-pending-per-service <n>', 'circuit breaking: requests waiting for a response per destination service (default 1024)')
     .option(
+      '--tunnel-idle-timeout <duration>',
+      'close a WebSocket or TCP tunnel that carried no byte for this long, 0 = never (default 1h)',
+    )
+    .option('--tunnel-max-duration <duration>', 'close a WebSocket or TCP tunnel this long after it opened, 0 = never (default 24h)')
+    .option('--tunnel-drain <duration>', "close a deregistered local instance's tunnels after this long (default 10s)")
+    .option(
       '--allow-remote-registrations [list]',
       'let local registrations point at other hosts: all of them, or only these comma-separated addresses / CIDR blocks (default: this host only)',
     )
@@ -81,6 +94,11 @@ export function agentCommand(program: Command): void {
           perTryTimeoutMs: o.perTryTimeout === undefined ? undefined : parseDuration(o.perTryTimeout, '--per-try-timeout'),
           maxRequestsPerService: positiveInt(o.maxRequestsPerService, '--max-requests-per-service'),
           maxPendingRequestsPerService: positiveInt(o.maxPendingPerService, '--max-pending-per-service'),
+        },
+        tunnels: {
+          idleTimeoutMs: optionalDuration(o.tunnelIdleTimeout, '--tunnel-idle-timeout'),
+          maxDurationMs: optionalDuration(o.tunnelMaxDuration, '--tunnel-max-duration'),
+          drainMs: optionalDuration(o.tunnelDrain, '--tunnel-drain'),
         },
       }));
       const agent = await startAgent(options);
