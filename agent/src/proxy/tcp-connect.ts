@@ -8,6 +8,8 @@
  * or a peer's "not delivered" ejects the endpoint at once, as for HTTP).
  * A connect is retried only before any byte flowed: the client's bytes
  * wait until a connection is established, so a retry can never repeat them.
+ * Only endpoints registered with `protocol: tcp` are used: a raw byte
+ * stream to an HTTP instance would bypass everything the HTTP path does.
  */
 import { type Endpoint, MeshError, MeshErrorCode, messageOf } from '@weft/shared';
 import type { SocketTunnel } from '../http1/socket-tunnel.js';
@@ -34,7 +36,7 @@ export interface TcpConnectDeps {
 
 export type ServiceConnection =
   | { ok: true; tunnel: SocketTunnel; endpoint: Endpoint; tries: number; localInstance: boolean }
-  | { ok: false; code: MeshErrorCode; message: string };
+  | { ok: false; code: MeshErrorCode; message: string; notTcp?: boolean };
 
 /** Resolves `service` and connects to one of its endpoints (retrying connect failures elsewhere). */
 export async function connectService(d: TcpConnectDeps, service: string): Promise<ServiceConnection> {
@@ -50,13 +52,28 @@ export async function connectService(d: TcpConnectDeps, service: string): Promis
       message: `service ${service}: cannot resolve endpoints (${messageOf(err)})`,
     };
   }
+  if (!route.endpoints.some((e) => e.protocol === 'tcp')) {
+    const speaks = route.endpoints[0]?.protocol;
+    return {
+      ok: false,
+      code: MeshErrorCode.badRequest,
+      notTcp: true,
+      message: `service ${route.service}${speaks ? ` speaks ${speaks}` : ' has no endpoints'}, not tcp: only protocol tcp services are reached as TCP connections${speaks === 'http' ? `; call http://${route.service}/ instead` : ''}`,
+    };
+  }
   const svc = d.services.get(route.service);
   const tried = new Set<string>();
+  let skips = 0;
   let last: (TcpConnectOutcome & { ok: false }) | undefined;
   for (let i = 0; i <= d.maxRetries; i++) {
     const endpoint = route.picker.pick({ exclude: tried }) ?? (i > 0 ? route.picker.pick({}) : undefined);
     if (endpoint === undefined) break;
     tried.add(endpoint.instanceId);
+    if (endpoint.protocol !== 'tcp') {
+      // Another protocol's instance of the same service: not a try (bounded: each endpoint is skipped once at most).
+      if (skips++ < route.endpoints.length) i--;
+      continue;
+    }
     const local = endpoint.agentId === d.agentId;
     const done = d.tracker.start(endpoint.instanceId);
     const outcome = local

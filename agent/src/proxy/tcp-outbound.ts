@@ -10,7 +10,8 @@
  *     connection to it is a tunnel to the service.
  * `meshConnect` is consulted first for CONNECT: a target whose host is not a
  * service name, or a service the control plane does not know, goes to the
- * listener's next handler (`fallback`: the egress CONNECT, or the refusal).
+ * listener's next handler (`fallback`: the egress CONNECT, or the refusal),
+ * and so does a mesh service that is not `protocol: tcp`.
  */
 import type { Socket } from 'node:net';
 import { MeshError, MeshErrorCode, meshHttpStatus, validateServiceName } from '@weft/shared';
@@ -59,6 +60,11 @@ export function meshConnect(d: MeshConnectDeps, fallback: ConnectHandler): Conne
         }
       }
       const c = await connectService(d, service);
+      if (!c.ok && c.notTcp) {
+        // An HTTP (or gRPC) service: CONNECT stays refused, as before TCP services existed.
+        fallback(socket, target, connect);
+        return;
+      }
       if (!c.ok) {
         d.requestLog.log('connect failed', c.code, { service, detail: c.message });
         writeRawMeshError(socket, meshHttpStatus(c.code), c.code, c.message);
