@@ -373,7 +373,7 @@ export class ClientConnection {
           }
           this.failExchange(
             new UnexpectedUpgradeError(
-              `upstream switched protocols (101) ${asked ? 'on a request asking to upgrade; upgrades are not supported' : 'although the request did not ask to upgrade'}`,
+              `upstream switched protocols (101) ${asked ? 'on a request asking to upgrade, and this exchange takes no upgrade' : 'although the request did not ask to upgrade'}`,
               asked,
             ),
           );

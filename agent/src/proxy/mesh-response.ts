@@ -97,7 +97,7 @@ export function failureMessage(kind: Exclude<FailureKind, 'aborted'>, target: st
     case 'protocol':
       return `${target}: invalid HTTP/1.1 response (${messageOf(error)}); the connection was closed`;
     case 'upgrade':
-      return `${target}: switched protocols (101) although the request did not ask to upgrade; upgrades are not carried yet`;
+      return `${target}: switched protocols (101) although the request did not ask to upgrade`;
   }
 }
 
