@@ -161,6 +161,35 @@ describe('HTTP/1.1 Upgrade through the outbound and inbound listeners', () => {
     assert.match(r.body.toString(), /^plain POST upgrade=- connection=(-|keep-alive)$/);
   });
 
+  it('goes straight to an instance on this host, and closes its tunnel a drain period after it is deregistered', async () => {
+    const upstreamPort = await upgradingUpstream(echo);
+    const registered = new Map([['up-1', { instanceId: 'up-1', service: 'up', address: '127.0.0.1', port: upstreamPort }]]);
+    const outbound = await startOutboundListener({
+      agentId: 'agent-a',
+      endpoints: staticSource({ up: [endpoint({ service: 'up', instanceId: 'up-1', port: upstreamPort, agentId: 'agent-a' })] }),
+      local: { get: (id) => registered.get(id) },
+      logger: silentLogger,
+      requestTimeoutMs: 5_000,
+      host: '127.0.0.1',
+      port: 0,
+      tunnels: { drainMs: 300 },
+    });
+    cleanup.push(() => outbound.close());
+    const { socket, answer } = await rawUpgrade(outbound.port, UPGRADE);
+    assert.match(answer, /^HTTP\/1\.1 101 /);
+    const all = readUntilEnd(socket);
+    socket.write('before|');
+    await new Promise((r) => setTimeout(r, 100));
+    registered.delete('up-1');
+    const deregisteredAt = Date.now();
+    socket.write('during drain|');
+    const got = (await all).toString();
+    const ms = Date.now() - deregisteredAt;
+    socket.destroy();
+    assert.equal(got, 'before|during drain|');
+    assert.ok(ms >= 250 && ms < 3_000, `closed ${ms} ms after deregistration (drain 300 ms)`);
+  });
+
   it('passes on an app that declines the upgrade with a plain answer', async () => {
     const server = createHttpServer((_req, res) => {
       res.writeHead(426, { 'content-type': 'text/plain' });
