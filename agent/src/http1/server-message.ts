@@ -362,11 +362,12 @@ export class Http1Response {
     if (this.req.hasBody) throw new Error('cannot switch protocols after a request with a body');
     let lines = head.lines;
     if (this.extra !== null) for (const [name, value] of this.extra) if (name !== 'connection') lines += headerLine(name, String(value));
+    const tunnel = this.host.upgrade(`HTTP/1.1 101 Switching Protocols\r\n${lines}\r\n`);
     this.statusCode = 101;
     this.headersSent = true;
     this.writableEnded = true;
     this.writableFinished = true;
-    return this.host.upgrade(`HTTP/1.1 101 Switching Protocols\r\n${lines}\r\n`);
+    return tunnel;
   }
 
   /** Cuts the connection (the client sees a truncated response). */

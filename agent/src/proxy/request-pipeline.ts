@@ -5,7 +5,10 @@
  *   2. asks the direction's strategy to find the upstream and try it
  *      (forward-strategy.ts: failures come back as data);
  *   3. answers: streams the upstream's answer back, or writes the mesh's own
- *      answer through the direction's Rescue (respond.ts), or the policy's;
+ *      answer through the direction's Rescue (respond.ts), or the policy's,
+ *      or, for an `upgraded` verdict (a 101 to a request that asked to
+ *      upgrade), answers 101 and splices the client's connection to the
+ *      upstream's (tunnel-registry.ts: the tunnel outlives the request);
  *   4. logs failures (bounded, request-log.ts) and counts the request in the
  *      metrics of the service the strategy resolved, exactly once, whatever
  *      happened, and runs the strategy's `onFinished` (circuit breaker).
