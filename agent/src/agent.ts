@@ -26,6 +26,7 @@ import { type AdminServer, startAdminServer } from './local-api/admin-server.js'
 import { interfaceAddresses } from './local-api/host-addresses.js';
 import { LocalRegistry } from './local-api/local-registry.js';
 import { LocalServices } from './local-api/local-services.js';
+import { LocalUpstreams } from './local-api/local-upstreams.js';
 import { AccessView } from './policy/policy-access-view.js';
 import { explainRequest, parseExplainQuery } from './policy/policy-explain.js';
 import { OutboundPolicy } from './policy/policy-outbound.js';
@@ -113,6 +114,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
       resilience,
       metrics: new ProxyMetrics(metricsRegistry),
       access: { enforce: enforceAccess, policy: accessView, identify: opts.access?.testIdentify },
+      tunnels: opts.tunnels,
     };
     const inbound: Listener = await startInboundListener({
       ...proxyOptions,
@@ -120,7 +122,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
       port: opts.inboundPort,
     });
     cleanup.push(() => inbound.close());
-    const outbound: Listener = await startOutboundListener({
+    const outbound = await startOutboundListener({
       ...proxyOptions,
       host: '127.0.0.1',
       port: opts.outboundPort,
@@ -128,6 +130,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
       externals,
     });
     cleanup.push(() => outbound.close());
+    const upstreams = new LocalUpstreams(opts.dataDir, outbound.upstreams, logger);
 
     const agentInfo: AgentInfo = {
       agentId,
@@ -187,6 +190,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
       hostAddresses: () => [advertiseAddress, ...(opts.inboundHost ? [opts.inboundHost] : []), ...interfaceAddresses()],
       metrics: metricsRegistry,
       externals,
+      upstreams,
       policy: {
         explain: (params) =>
           explainRequest(
@@ -216,6 +220,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
         }
       }),
     );
+    await upstreams.restore();
     discovery.start();
     renewal?.start();
 

@@ -12,6 +12,7 @@ import { readFileIfExists, writeFileAtomic } from './discovery/atomic-file.js';
 import { parseRemoteRegistrations, type RemoteRegistrations } from './local-api/registration-target.js';
 import type { SourceIdentifier } from './proxy/access-policy.js';
 import { type ResilienceOptions, resolveResilience } from './proxy/resilience-options.js';
+import type { TunnelOptions } from './proxy/tunnel-registry.js';
 
 export interface AgentOptions {
   controlPlane: { host: string; port: number };
@@ -63,6 +64,8 @@ export interface AgentOptions {
   insecure?: boolean;
   /** Fraction of a certificate's life after which it is renewed; default 2/3. */
   renewAt?: number;
+  /** Upgraded (WebSocket) and TCP connections: idle and absolute timeouts, drain after deregistration (proxy/tunnel-registry.ts). */
+  tunnels?: Partial<TunnelOptions>;
 }
 
 export const AGENT_ID_FILE = 'agent-id';
@@ -87,6 +90,10 @@ export function validateAgentOptions(o: AgentOptions): void {
   if (!(o.subscribeWaitMs > 0)) throw new ValidationError('subscribeWaitMs', 'must be a positive number of milliseconds');
   if (!o.dataDir) throw new ValidationError('dataDir', 'is required');
   if (o.resilience !== undefined) resolveResilience(o.resilience);
+  for (const [k, v] of Object.entries(o.tunnels ?? {})) {
+    if (v !== undefined && !(Number.isFinite(v) && v >= 0))
+      throw new ValidationError(`tunnels.${k}`, 'must be a number of milliseconds >= 0 (0 = never)');
+  }
   if (o.allowRemoteRegistrations !== undefined) parseRemoteRegistrations(o.allowRemoteRegistrations, 'allowRemoteRegistrations');
 }
 

@@ -18,6 +18,7 @@ import { rollbackCommand } from './commands/rollback.js';
 import { servicesCommand } from './commands/services.js';
 import { statusCommand } from './commands/status.js';
 import { tokenCommand } from './commands/token.js';
+import { upstreamCommand } from './commands/upstream.js';
 import { setAuthSettings } from './control-plane-auth.js';
 
 const program = new Command('weft')
@@ -52,6 +53,7 @@ deleteCommand(program);
 historyCommand(program);
 rollbackCommand(program);
 explainCommand(program);
+upstreamCommand(program);
 demoCommand(program);
 tokenCommand(program);
 caCommand(program);

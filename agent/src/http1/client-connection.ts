@@ -31,6 +31,7 @@ import {
 } from './errors.js';
 import { type HeaderMap, hasToken, isField, parseResponseHead, type ResponseHead } from './head-parser.js';
 import { headerLines, latin1 } from './head-writer.js';
+import { SocketTunnel } from './socket-tunnel.js';
 
 export interface ClientRequest {
   method: string;
@@ -56,6 +57,13 @@ export interface ClientHandler {
   onData(chunk: Buffer): boolean;
   onComplete(): void;
   onError(err: Error): void;
+  /**
+   * The upstream switched protocols (101) on a request that asked to
+   * upgrade: the connection left the pool and its bytes are the tunnel's
+   * (bytes read after the 101 first). Without this method such a 101 fails
+   * the exchange with UnexpectedUpgradeError, as an unasked one always does.
+   */
+  onUpgrade?(head: ResponseHead, tunnel: SocketTunnel): void;
 }
 
 /**
@@ -133,6 +141,8 @@ export class ClientConnection {
   private bodyChunked = false;
   /** Bumped per exchange: an abort handed to an earlier exchange does nothing to a later one. */
   private exchangeId = 0;
+  /** After an upgrade: where the connection's bytes go (the connection is no longer the pool's). */
+  private tunnel: SocketTunnel | null = null;
 
   constructor(
     host: string,
@@ -329,6 +339,10 @@ export class ClientConnection {
 
   /** `chunk` is a view of READ_BUFFER, valid during this call only. */
   private onData(chunk: Buffer): void {
+    if (this.tunnel !== null) {
+      this.tunnel.push(copyOf(chunk));
+      return;
+    }
     if (this.handler === null) {
       // Bytes nobody asked for: the server is confused about framing; never reuse this connection.
       this.socket.destroy();
@@ -371,9 +385,13 @@ export class ClientConnection {
       if (parsed.statusCode < 200) {
         if (parsed.statusCode === 101) {
           const asked = this.request !== null && asksUpgrade(this.request);
+          if (asked && this.requestSent && this.handler?.onUpgrade !== undefined) {
+            this.switchProtocols(parsed, rest < buf.length ? copyOf(buf.subarray(rest)) : null);
+            return;
+          }
           this.failExchange(
             new UnexpectedUpgradeError(
-              `upstream switched protocols (101) ${asked ? 'on a request asking to upgrade; upgrades are not supported' : 'although the request did not ask to upgrade'}`,
+              `upstream switched protocols (101) ${asked ? 'on a request asking to upgrade, and this exchange takes no upgrade' : 'although the request did not ask to upgrade'}`,
               asked,
             ),
           );
@@ -398,6 +416,18 @@ export class ClientConnection {
       }
       return;
     }
+  }
+
+  /** Hands the connection to a tunnel: it leaves the pool and the exchange ends with the handler's onUpgrade. */
+  private switchProtocols(head: ResponseHead, rest: Buffer | null): void {
+    const h = this.handler!;
+    this.handler = null;
+    this.request = null;
+    this.decoder = null;
+    this.tunnel = new SocketTunnel(this.socket, rest);
+    this.pool.exchangeEnded();
+    this.pool.gone(this);
+    h.onUpgrade!(head, this.tunnel);
   }
 
   private pause(): void {
@@ -454,6 +484,10 @@ export class ClientConnection {
   }
 
   private readonly onEnd = (): void => {
+    if (this.tunnel !== null) {
+      this.tunnel.pushEnd();
+      return;
+    }
     // An until-close body ends here.
     const decoder = this.decoder;
     if (this.handler !== null && decoder?.untilClose) {
@@ -488,7 +522,11 @@ export class ClientConnection {
     this.lastError = err;
   };
 
-  private readonly onClose = (): void => {
+  private readonly onClose = (hadError: boolean): void => {
+    if (this.tunnel !== null) {
+      this.tunnel.pushClose(hadError);
+      return;
+    }
     if (this.connectTimer !== undefined) clearTimeout(this.connectTimer);
     this.connectTimer = undefined;
     this.detachBody();

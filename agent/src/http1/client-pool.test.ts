@@ -431,7 +431,7 @@ describe('Http1Pool: response framing', () => {
     assert.equal(r.body.toString(), 'done');
   });
 
-  it('fails on 101 Switching Protocols (upgrades are not supported)', async (t) => {
+  it('fails on 101 Switching Protocols when the exchange takes no upgrade (no onUpgrade)', async (t) => {
     const up = await rawUpstream(t, (socket) => {
       onText(socket, () => socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: upgrade\r\n\r\n'));
     });

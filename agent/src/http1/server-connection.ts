@@ -17,9 +17,28 @@
 import type { Socket } from 'node:net';
 import { BodyDecoder, chunkSizeLine, LAST_CHUNK } from './body-decoder.js';
 import { ExpectationFailedError, HeadTooLargeError, MalformedBodyError, MalformedHeadError, MessageError } from './errors.js';
-import { Framing, parseRequestHead } from './head-parser.js';
+import { Framing, isField, parseRequestHead } from './head-parser.js';
 import { latin1 } from './head-writer.js';
 import { type ExchangeHost, Http1Request, Http1Response } from './server-message.js';
+import { SocketTunnel } from './socket-tunnel.js';
+
+/**
+ * A CONNECT request, handed to the server's owner with its socket. The owner
+ * answers it: `accept` writes a 2xx head and turns the connection into a
+ * tunnel (bytes the client sent after the request head come first), or it
+ * writes a refusal on the socket and ends it.
+ */
+export interface ConnectRequest {
+  /** The request target as sent (authority-form, `host:port`). */
+  readonly target: string;
+  /** Name, value, name, value... as received. */
+  readonly rawHeaders: readonly string[];
+  readonly remoteAddress: string | undefined;
+  /** The first value of field `name` (lowercase). */
+  header(name: string): string | undefined;
+  /** Writes `head` (a complete 2xx response head, CRLF CRLF included) and hands out the connection's bytes. */
+  accept(head: string): SocketTunnel;
+}
 
 export interface ConnectionOwner {
   readonly maxHeaderBytes: number;
@@ -31,28 +50,23 @@ export interface ConnectionOwner {
   onRequest(req: Http1Request, res: Http1Response): void;
   /** Answers a request refused before the handler saw it (`err.status`); the connection is closed after it. */
   refuse(socket: Socket, err: MessageError): void;
-  /** A CONNECT request (the connection is the caller's to answer and close; `takeover` gives it the client's bytes). */
-  onConnect(socket: Socket, target: string, takeover: ConnectTakeover): void;
+  /** A CONNECT request (the connection is the caller's to answer: `connect.accept`, or a refusal and close). */
+  onConnect(socket: Socket, target: string, connect: ConnectRequest): void;
   connectionClosed(conn: ServerConnection): void;
 }
 
-/** A connection handed over after CONNECT: the parser reads no more of it. */
-export interface ConnectTakeover {
-  /** Bytes the client sent after the CONNECT head (e.g. an eager TLS ClientHello), or null. */
-  readonly early: Buffer | null;
-  /**
-   * From now on every chunk the client sends goes to `onData` (a copy the
-   * callee may keep), and the client's end of stream to `onEnd` instead of
-   * closing the connection. Without a call, later bytes are dropped.
-   */
-  take(onData: (chunk: Buffer) => void, onEnd: () => void): void;
-}
-
+/**
+ *   Wait -- upgrade (101 written) --> Tunnel      Head -- CONNECT --> Connect -- accept --> Tunnel
+ * In Tunnel the connection's bytes go to a SocketTunnel unparsed; Connect
+ * buffers what the client sends until the owner answered.
+ */
 export enum ConnState {
   Head,
   Body,
   Wait,
   Closed,
+  Connect,
+  Tunnel,
 }
 
 /** Bytes of pipelined requests buffered while a response is running, beyond which reading pauses. */
@@ -88,8 +102,8 @@ export class ServerConnection implements ExchangeHost {
   served = 0;
   /** The client's address, read once (each read of socket.remoteAddress asks the OS). */
   private readonly remoteAddress: string | undefined;
-  /** Set after CONNECT when the callee took the connection over. */
-  private tunnel: { onData: (chunk: Buffer) => void; onEnd: () => void } | null = null;
+  /** In Tunnel state: where the connection's bytes go. */
+  private tunnel: SocketTunnel | null = null;
 
   /**
    * `sharedReads`: the socket reads into a buffer shared by every connection
@@ -136,18 +150,20 @@ export class ServerConnection implements ExchangeHost {
   };
 
   private readonly onData = (chunk: Buffer): void => {
+    const tunnel = this.tunnel;
+    if (tunnel !== null) {
+      tunnel.push(this.sharedReads ? Buffer.from(chunk) : chunk);
+      return;
+    }
     try {
       if (this.state === ConnState.Body) {
         const at = this.decoder!.feed(chunk, 0);
         if (this.decoder!.done) this.bodyDone(chunk, at);
         return;
       }
-      if (this.state === ConnState.Closed) {
-        this.tunnel?.onData(Buffer.from(chunk));
-        return;
-      }
+      if (this.state === ConnState.Closed) return;
       this.pending = this.pending === null ? chunk : Buffer.concat([this.pending, chunk]);
-      if (this.state === ConnState.Wait) {
+      if (this.state === ConnState.Wait || this.state === ConnState.Connect) {
         if (this.pending.length > MAX_PIPELINED_BYTES) this.pauseReading();
         return;
       }
@@ -210,15 +226,23 @@ export class ServerConnection implements ExchangeHost {
       throw err;
     }
     if (head.method === 'CONNECT') {
-      this.state = ConnState.Closed;
-      const early = this.pending === null ? null : Buffer.from(this.pending);
-      this.pending = null;
-      this.owner.onConnect(this.socket, head.url, {
-        early,
-        take: (onData, onEnd) => {
-          this.tunnel = { onData, onEnd };
+      this.state = ConnState.Connect;
+      const raw = head.rawHeaders;
+      const connect: ConnectRequest = {
+        target: head.url,
+        rawHeaders: raw,
+        remoteAddress: this.remoteAddress,
+        header(name: string): string | undefined {
+          for (let i = 0; i < raw.length; i += 2) if (isField(raw[i]!, name)) return raw[i + 1];
+          return undefined;
         },
-      });
+        accept: (answer: string) => {
+          if (this.state !== ConnState.Connect) throw new Error('CONNECT already answered');
+          this.socket.write(answer, 'latin1');
+          return this.startTunnel();
+        },
+      };
+      this.owner.onConnect(this.socket, head.url, connect);
       return;
     }
     if (head.unsupportedExpect !== undefined) {
@@ -290,9 +314,11 @@ export class ServerConnection implements ExchangeHost {
   private readonly onEnd = (): void => {
     this.clientEnded = true;
     if (this.tunnel !== null) {
-      this.tunnel.onEnd();
+      this.tunnel.pushEnd();
       return;
     }
+    // Before CONNECT is answered: the tunnel learns of the FIN when it starts.
+    if (this.state === ConnState.Connect) return;
     // As node:http by default: a client that closes its side has gone away (a request in
     // progress is aborted, its upstream try cancelled); between requests we close too.
     if (this.state === ConnState.Head && this.pending === null) this.socket.end();
@@ -303,7 +329,8 @@ export class ServerConnection implements ExchangeHost {
     // 'close' follows; resets and broken pipes are the client's business.
   };
 
-  private readonly onSocketClose = (): void => {
+  private readonly onSocketClose = (hadError: boolean): void => {
+    this.tunnel?.pushClose(hadError);
     this.state = ConnState.Closed;
     this.pending = null;
     this.req?.pushAbort();
@@ -345,6 +372,34 @@ export class ServerConnection implements ExchangeHost {
     const ok = socket.writableLength < socket.writableHighWaterMark;
     socket.uncork();
     return ok;
+  }
+
+  /**
+   * The handler switched protocols (Http1Response.switchProtocols): `head`
+   * (the 101) is written, the exchange is over, and the connection's bytes,
+   * buffered ones first, go to the returned tunnel.
+   */
+  upgrade(head: string): SocketTunnel {
+    if (this.state !== ConnState.Wait) throw new Error('a connection switches protocols only after a complete request without a body');
+    const res = this.res;
+    this.req = null;
+    this.res = null;
+    this.served++;
+    this.socket.write(head, 'latin1');
+    const tunnel = this.startTunnel();
+    res?.closeExchange(true);
+    return tunnel;
+  }
+
+  private startTunnel(): SocketTunnel {
+    const pending = this.pending;
+    this.pending = null;
+    this.state = ConnState.Tunnel;
+    const tunnel = new SocketTunnel(this.socket, pending === null ? null : Buffer.from(pending));
+    this.tunnel = tunnel;
+    this.readPaused = false;
+    if (this.clientEnded) tunnel.pushEnd();
+    return tunnel;
   }
 
   responseDone(keepAlive: boolean): void {

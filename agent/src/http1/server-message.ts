@@ -17,6 +17,7 @@
 import { STATUS_CODES } from 'node:http';
 import { Framing, type HeaderMap, headerMapOf, isField, type RequestHead, type RequestHeaderMap } from './head-parser.js';
 import { headerLine, type OutgoingHeaders } from './head-writer.js';
+import type { SocketTunnel } from './socket-tunnel.js';
 
 /** What the connection does for its current exchange (implemented by ServerConnection). */
 export interface ExchangeHost {
@@ -24,6 +25,8 @@ export interface ExchangeHost {
   send(head: string | null, body: Buffer | string | null, bodyIsChunked: boolean, last: boolean): boolean;
   /** The response was written completely; `keepAlive` false closes the connection after it. */
   responseDone(keepAlive: boolean): void;
+  /** Writes `head` (a 101) and hands the connection's bytes to a tunnel; the exchange is over. */
+  upgrade(head: string): SocketTunnel;
   pauseReading(): void;
   resumeReading(): void;
   destroy(): void;
@@ -346,6 +349,25 @@ export class Http1Response {
     this.host.send(head, body, this.chunked, true);
     this.writableFinished = true;
     this.host.responseDone(this.keepAlive);
+  }
+
+  /**
+   * Answers 101 Switching Protocols with `head` (header lines, Connection and
+   * Upgrade included) plus any setHeader values except Connection, and turns
+   * the connection into a tunnel. Only for a complete request without a body
+   * (the caller checks that the client asked to upgrade).
+   */
+  switchProtocols(head: { lines: string }): SocketTunnel {
+    if (this.headersSent) throw new Error('the response head was already sent');
+    if (this.req.hasBody) throw new Error('cannot switch protocols after a request with a body');
+    let lines = head.lines;
+    if (this.extra !== null) for (const [name, value] of this.extra) if (name !== 'connection') lines += headerLine(name, String(value));
+    const tunnel = this.host.upgrade(`HTTP/1.1 101 Switching Protocols\r\n${lines}\r\n`);
+    this.statusCode = 101;
+    this.headersSent = true;
+    this.writableEnded = true;
+    this.writableFinished = true;
+    return tunnel;
   }
 
   /** Cuts the connection (the client sees a truncated response). */

@@ -828,16 +828,20 @@ describe('Http1Server: refusals before the handler', () => {
       keepAliveTimeoutMs: 10_000,
       onRequest: (_req, res) => res.end('no'),
       refuse: (socket) => socket.destroy(),
-      onConnect(socket, _target, takeover) {
-        if (takeover.early !== null) got.push(takeover.early.toString('latin1'));
-        socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
-        takeover.take(
-          (chunk) => {
+      onConnect(_socket, _target, connect) {
+        const tunnel = connect.accept('HTTP/1.1 200 Connection Established\r\n\r\n');
+        tunnel.start({
+          onData(chunk) {
             got.push(chunk.toString('latin1'));
-            socket.write(chunk.toString('latin1').toUpperCase());
+            tunnel.write(Buffer.from(chunk.toString('latin1').toUpperCase(), 'latin1'));
+            return true;
           },
-          () => socket.end('[end]'),
-        );
+          onEnd: () => {
+            tunnel.write(Buffer.from('[end]'));
+            tunnel.end();
+          },
+          onClose: () => {},
+        });
       },
     });
     const { port } = await server.listen(0, '127.0.0.1');

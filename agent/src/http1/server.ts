@@ -14,7 +14,7 @@
  */
 import { type AddressInfo, createServer, type Server, type Socket } from 'node:net';
 import { type MessageError, RequestTimeoutError } from './errors.js';
-import { type ConnectionOwner, type ConnectTakeover, ConnState, ServerConnection } from './server-connection.js';
+import { type ConnectionOwner, type ConnectRequest, ConnState, ServerConnection } from './server-connection.js';
 import type { Http1Request, Http1Response } from './server-message.js';
 import { installSharedReadAccept } from './shared-read-accept.js';
 
@@ -36,8 +36,8 @@ export interface Http1ServerOptions {
    * names the cause.
    */
   refuse(socket: Socket, err: MessageError): void;
-  /** A CONNECT request: answer on the socket and end it. */
-  onConnect(socket: Socket, target: string, takeover: ConnectTakeover): void;
+  /** A CONNECT request: `connect.accept` turns the connection into a tunnel; else answer on the socket and end it. */
+  onConnect(socket: Socket, target: string, connect: ConnectRequest): void;
   /** accept() failed (e.g. EMFILE: out of file descriptors); the server keeps listening. */
   onAcceptError?(errno: number): void;
 }
@@ -107,8 +107,8 @@ export class Http1Server implements ConnectionOwner {
     this.opts.refuse(socket, err);
   }
 
-  onConnect(socket: Socket, target: string, takeover: ConnectTakeover): void {
-    this.opts.onConnect(socket, target, takeover);
+  onConnect(socket: Socket, target: string, connect: ConnectRequest): void {
+    this.opts.onConnect(socket, target, connect);
   }
 
   connectionClosed(conn: ServerConnection): void {

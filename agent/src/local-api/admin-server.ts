@@ -11,6 +11,8 @@
  *   GET    /metrics            Prometheus text: proxy requests, latency, retries, ejections, circuit breaking
  *   GET    /v1/explain         what this agent does with a request (agent/src/policy/policy-explain.ts)
  *   GET    /v1/policies        the traffic policies held, with versions and rejections
+ *   GET    /v1/upstreams       local upstream ports (TCP services), POST to add one, DELETE /v1/upstreams/{service}
+ *                              to remove it (local-upstreams.ts)
  *
  * Bad input gets a 4xx JSON answer naming the field; nothing a client sends
  * can crash the agent. Before any route runs, admin-guard.ts refuses what a
@@ -27,6 +29,7 @@ import { refuseAdminRequest } from './admin-guard.js';
 import { BodyTooLargeError, MAX_BODY_BYTES, readBody, sendError, sendJson } from './http-json.js';
 import { healthCheckToJson, type LocalRegistration } from './local-registry.js';
 import type { LocalServices } from './local-services.js';
+import { type LocalUpstreams, upstreamHandlers } from './local-upstreams.js';
 import { RegistrationTargets, type RemoteRegistrations } from './registration-target.js';
 
 export interface AdminServerOptions {
@@ -53,6 +56,8 @@ export interface AdminServerOptions {
   allowRemoteRegistrations?: RemoteRegistrations;
   /** This host's addresses besides loopback; default: its interfaces' (os.networkInterfaces()). */
   hostAddresses?: () => readonly string[];
+  /** Local upstream ports for TCP services (`weft upstream`); absent: the routes answer 404. */
+  upstreams?: LocalUpstreams;
 }
 
 export interface AdminServer {
@@ -162,6 +167,7 @@ function makeRoutes(o: AdminServerOptions, targets: RegistrationTargets): Route[
         }
       },
     },
+    ...(o.upstreams === undefined ? [] : upstreamRoutes(o.agentId, o.upstreams)),
     {
       method: 'GET',
       path: '/v1/services/',
@@ -187,6 +193,14 @@ function makeRoutes(o: AdminServerOptions, targets: RegistrationTargets): Route[
         else sendError(res, 404, 'not_found', `instance "${id}" is not registered on this agent`);
       },
     },
+  ];
+}
+
+function upstreamRoutes(agentId: string, u: LocalUpstreams): Route[] {
+  return [
+    { method: 'GET', path: '/v1/upstreams', handler: (_q, res) => upstreamHandlers.list(u, agentId, res) },
+    { method: 'POST', path: '/v1/upstreams', handler: (req, res) => upstreamHandlers.add(u, req, res) },
+    { method: 'DELETE', path: '/v1/upstreams/', handler: (_q, res, service) => upstreamHandlers.remove(u, service, res) },
   ];
 }
 

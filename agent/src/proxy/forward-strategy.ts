@@ -9,6 +9,7 @@
  */
 import type { MeshErrorCode, SourceIdentity } from '@weft/shared';
 import type { Http1Request, Http1Response } from '../http1/server-message.js';
+import type { SocketTunnel } from '../http1/socket-tunnel.js';
 import type { GoneSignal } from './client-link.js';
 import type { UpstreamResponse } from './forward.js';
 import type { ServiceMetrics } from './proxy-metrics.js';
@@ -57,9 +58,26 @@ export interface Forwarded {
   meshCode: string;
 }
 
+/**
+ * The upstream switched protocols (101) on a request that asked to upgrade:
+ * the pipeline answers 101 and splices the client's connection to
+ * `response.tunnel` (tunnel-registry.ts), bytes unchanged both ways.
+ */
+export interface Upgraded {
+  kind: 'upgraded';
+  /** The 101 (its head is passed on); `response.tunnel` is the upstream connection, with any bytes read after the 101 first. */
+  response: UpstreamResponse & { readonly tunnel: SocketTunnel };
+  target: string;
+  /** The tunnel's labels and drain: which service and instance, and whether the instance is on this host. */
+  service: string;
+  instanceId: string;
+  localInstance: boolean;
+}
+
 export type Verdict =
   | MeshFailure
   | Forwarded
+  | Upgraded
   /** The traffic policy answers (rate limit, fault, redirect, direct response). */
   | { kind: 'policy'; answer: PolicyAnswer }
   /** The client went away: nobody is left to answer. */
@@ -80,3 +98,15 @@ export function meshFailure(code: MeshErrorCode, message: string): MeshFailure {
 }
 
 export const GONE: Verdict = { kind: 'gone' };
+
+/** The verdict for an upstream's answer: `upgraded` when it switched protocols, else `forwarded`. */
+export function answered(
+  response: UpstreamResponse,
+  target: string,
+  meshCode: string,
+  tunnel: { service: string; instanceId: string; localInstance: boolean },
+): Forwarded | Upgraded {
+  const t = response.tunnel;
+  if (t === undefined) return { kind: 'forwarded', response, target, meshCode };
+  return { kind: 'upgraded', response: response as UpstreamResponse & { tunnel: SocketTunnel }, target, ...tunnel };
+}

@@ -21,6 +21,7 @@ import { type Endpoint, ERROR_HEADER } from '@weft/shared';
 import type { Http1Pool } from '../http1/client-pool.js';
 import { ConnectFailedError, RequestNotSendableError, UnexpectedUpgradeError, UpstreamProtocolError } from '../http1/errors.js';
 import { headerMapOf, isField, type ResponseHead } from '../http1/head-parser.js';
+import type { SocketTunnel } from '../http1/socket-tunnel.js';
 import type { GoneSignal } from './client-link.js';
 import type { Deadline } from './deadline.js';
 import { downstreamResponseHeaders, downstreamResponseLines, type HeaderMap, type HeadLines } from './headers.js';
@@ -48,6 +49,7 @@ class ReceivedResponse implements UpstreamResponse {
     head: ResponseHead,
     readonly body: ResponseBody,
     readonly viaPeer: boolean,
+    readonly tunnel?: SocketTunnel,
   ) {
     this.statusCode = head.statusCode;
     this.raw = head.rawHeaders;
@@ -65,12 +67,12 @@ class ReceivedResponse implements UpstreamResponse {
   }
 }
 
-function fromApp(head: ResponseHead, body: ResponseBody): TryOutcome & { ok: true } {
-  return { ok: true, response: new ReceivedResponse(head, body, false) };
+function fromApp(head: ResponseHead, body: ResponseBody, tunnel?: SocketTunnel): TryOutcome & { ok: true } {
+  return { ok: true, response: new ReceivedResponse(head, body, false, tunnel) };
 }
 
-function fromPeer(head: ResponseHead, body: ResponseBody): TryOutcome & { ok: true } {
-  return { ok: true, response: new ReceivedResponse(head, body, true) };
+function fromPeer(head: ResponseHead, body: ResponseBody, tunnel?: SocketTunnel): TryOutcome & { ok: true } {
+  return { ok: true, response: new ReceivedResponse(head, body, true, tunnel) };
 }
 
 /** One header of a response (`name` lowercase; the first value), without building a received response's map. */

@@ -16,6 +16,9 @@ import { RequestLog } from './request-log.js';
 import { requestPipeline } from './request-pipeline.js';
 import { DEFAULT_RESILIENCE, type ListenerLimits, type ResilienceOptions } from './resilience-options.js';
 import { inboundRescue } from './respond.js';
+import { inboundConnect } from './tcp-mesh-hop.js';
+import { TunnelMetrics } from './tunnel-metrics.js';
+import { DEFAULT_TUNNEL_OPTIONS, type TunnelOptions, Tunnels } from './tunnel-registry.js';
 import { UpstreamPools } from './upstream-pools.js';
 
 export type InboundOptions = ProxyOptions & {
@@ -25,7 +28,12 @@ export type InboundOptions = ProxyOptions & {
   limits?: Partial<ListenerLimits>;
   /** Shared with the outbound listener and the admin API's /metrics; a private registry when absent. */
   metrics?: ProxyMetrics;
+  /** Upgraded (WebSocket) and TCP connections: idle and absolute timeouts, drain; defaults in tunnel-registry.ts. */
+  tunnels?: Partial<TunnelOptions>;
 };
+
+/** Connecting to a local instance for a peer's CONNECT, at most (the peer may ask for less). */
+const TCP_CONNECT_TIMEOUT_MS = 5_000;
 
 export async function startInboundListener(opts: InboundOptions): Promise<Listener> {
   const logger = opts.logger.child({ listener: 'inbound' });
@@ -42,6 +50,8 @@ export async function startInboundListener(opts: InboundOptions): Promise<Listen
     maxReplayBodyBytes: opts.resilience?.maxReplayBodyBytes ?? DEFAULT_RESILIENCE.maxReplayBodyBytes,
     access,
   });
+  // Tunnels here are to local instances: a deregistered instance's tunnels close after the drain period.
+  const tunnels = new Tunnels('inbound', { ...DEFAULT_TUNNEL_OPTIONS, ...opts.tunnels }, TunnelMetrics.of(metrics), logger, opts.local);
   return startListenerServer({
     name: 'inbound',
     host: opts.host,
@@ -53,10 +63,14 @@ export async function startInboundListener(opts: InboundOptions): Promise<Listen
       requestLog,
       unresolved: metrics.service('inbound', '-'),
       requestTimeoutMs: opts.requestTimeoutMs,
+      tunnels,
     }),
     limits: opts.limits,
     identify: opts.access?.identify,
+    // The mesh hop of TCP connections (tcp-mesh-hop.ts).
+    onConnect: inboundConnect({ agentId: opts.agentId, local: opts.local, tunnels, requestLog, connectTimeoutMs: TCP_CONNECT_TIMEOUT_MS }),
     onClosed: (graceful) => {
+      tunnels.closeAll();
       requestLog.close();
       return pools.close(graceful);
     },

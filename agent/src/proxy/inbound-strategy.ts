@@ -23,13 +23,14 @@ import type { LocalInstance, LocalInstances } from '../contracts.js';
 import type { AccessGate } from './access-gate.js';
 import { Deadline } from './deadline.js';
 import { sendOnce, type TryOutcome } from './forward.js';
-import { type Exchange, type ForwardStrategy, GONE, meshFailure, type Verdict } from './forward-strategy.js';
+import { answered, type Exchange, type ForwardStrategy, GONE, meshFailure, type Verdict } from './forward-strategy.js';
 import { upstreamRequestLines } from './headers.js';
 import { failureCode, failureMessage } from './mesh-response.js';
 import type { ProxyMetrics } from './proxy-metrics.js';
 import { hasBody, ReplayableBody } from './replay-body.js';
 import { inboundPath } from './request-target.js';
 import { IDEMPOTENCY_KEY_HEADER, isIdempotentRequest } from './retry-policy.js';
+import { upgradeOf, withUpgrade } from './tunnel-upgrade.js';
 import { originOf, type UpstreamPools } from './upstream-pools.js';
 
 export interface InboundStrategyDeps {
@@ -90,12 +91,15 @@ export function inboundStrategy(d: InboundStrategyDeps): ForwardStrategy {
       if (refused !== undefined) return refused;
     }
 
-    const head = upstreamRequestLines(req.rawHeaders, {
-      clientAddress: req.remoteAddress,
-      authority: req.host ?? instance.service,
-      requestId: ex.requestId,
-      firstHop: false,
-    });
+    const head = withUpgrade(
+      upstreamRequestLines(req.rawHeaders, {
+        clientAddress: req.remoteAddress,
+        authority: req.host ?? instance.service,
+        requestId: ex.requestId,
+        firstHop: false,
+      }),
+      upgradeOf(req),
+    );
     let pool: ReturnType<UpstreamPools['get']>;
     try {
       pool = poolFor(instance);
@@ -127,7 +131,7 @@ export function inboundStrategy(d: InboundStrategyDeps): ForwardStrategy {
       return meshFailure(failureCode(outcome.kind), failureMessage(outcome.kind, what, ex.budgetMs, outcome.error));
     }
     // The app's own answer: its x-weft-error (if any) is passed on, never taken as the mesh's.
-    return { kind: 'forwarded', response: outcome.response, target: what, meshCode: '' };
+    return answered(outcome.response, what, '', { service: instance.service, instanceId, localInstance: true });
   };
   return { forward };
 }

@@ -18,7 +18,7 @@ import { getSystemErrorName } from 'node:util';
 import { type Logger, MeshErrorCode, messageOf, type SourceIdentity } from '@weft/shared';
 import type { Listener } from '../contracts.js';
 import { Http1Server } from '../http1/server.js';
-import type { ConnectTakeover } from '../http1/server-connection.js';
+import type { ConnectRequest } from '../http1/server-connection.js';
 import type { Http1Request, Http1Response } from '../http1/server-message.js';
 import type { SourceIdentifier } from './access-policy.js';
 import { ClientLink, type GoneSignal } from './client-link.js';
@@ -44,8 +44,8 @@ export interface ListenerServerOptions {
   /** Called after in-flight requests drained (or the drain timed out). `graceful` is false after a timeout. */
   onClosed: (graceful: boolean) => Promise<void>;
   drainTimeoutMs?: number;
-  /** Answers a CONNECT request on its socket (default: 405, the connection is closed). */
-  onConnect?: (socket: Socket, target: string, takeover: ConnectTakeover) => void;
+  /** Answers a CONNECT request on its socket (default: 405, the connection is closed); `connect.accept` makes it a tunnel. */
+  onConnect?: (socket: Socket, target: string, connect: ConnectRequest) => void;
   limits?: Partial<ListenerLimits>;
   /** Establishes the source identity of each request from its connection; without it no source is authenticated. */
   identify?: SourceIdentifier;
@@ -102,8 +102,8 @@ export async function startListenerServer(opts: ListenerServerOptions): Promise<
       const code = err.status === 413 ? MeshErrorCode.bodyTooLarge : MeshErrorCode.badRequest;
       writeRawMeshError(socket, err.status, code, err.message);
     },
-    onConnect(socket, target, takeover) {
-      if (opts.onConnect !== undefined) opts.onConnect(socket, target, takeover);
+    onConnect(socket, target, connect) {
+      if (opts.onConnect !== undefined) opts.onConnect(socket, target, connect);
       else writeRawMeshError(socket, 405, MeshErrorCode.badRequest, `CONNECT ${target}: not supported on this port`);
     },
     onAcceptError(errno) {

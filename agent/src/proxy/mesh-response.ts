@@ -49,11 +49,11 @@ export function sendMeshError(
  * exchange (CONNECT, heads refused by the parser, slow clients). `status` may differ from the code's usual
  * status (CONNECT is a 405 with code bad_request); the connection is closed.
  */
-export function writeRawMeshError(socket: Socket, status: number, code: MeshErrorCode, message: string): void {
+export function writeRawMeshError(socket: Socket, status: number, code: MeshErrorCode, message: string, extraLines = ''): void {
   const body = `${message}\n`;
   const reason = STATUS_CODES[status] ?? 'Error';
   socket.end(
-    `HTTP/1.1 ${status} ${reason}\r\n${ERROR_HEADER}: ${code}\r\ncontent-type: text/plain; charset=utf-8\r\n` +
+    `HTTP/1.1 ${status} ${reason}\r\n${ERROR_HEADER}: ${code}\r\n${extraLines}content-type: text/plain; charset=utf-8\r\n` +
       `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
   );
 }
@@ -101,7 +101,7 @@ export function failureMessage(kind: Exclude<FailureKind, 'aborted'>, target: st
     case 'protocol':
       return `${target}: invalid HTTP/1.1 response (${messageOf(error)}); the connection was closed`;
     case 'upgrade':
-      return `${target}: switched protocols (101) although the request did not ask to upgrade; upgrades are not carried yet`;
+      return `${target}: switched protocols (101) although the request did not ask to upgrade`;
   }
 }
 

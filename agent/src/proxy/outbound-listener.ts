@@ -14,7 +14,7 @@ import type { Socket } from 'node:net';
 import { MeshErrorCode, MetricsRegistry } from '@weft/shared';
 import type { ExternalSource, Listener, ProxyOptions } from '../contracts.js';
 import { AccessGate } from './access-gate.js';
-import { type ConnectHandler, externalConnect } from './external-connect.js';
+import { externalConnect } from './external-connect.js';
 import { LEAST_REQUEST } from './lb-policies.js';
 import { getLbPolicy } from './lb-policy.js';
 import { startListenerServer } from './listener-server.js';
@@ -31,6 +31,10 @@ import { outboundRescue } from './respond.js';
 import type { RoutePolicy } from './route-policy.js';
 import { Router } from './router.js';
 import { ServiceResilienceMap } from './service-resilience.js';
+import { LocalUpstreamPorts } from './tcp-local-upstreams.js';
+import { meshConnect } from './tcp-outbound.js';
+import { TunnelMetrics } from './tunnel-metrics.js';
+import { DEFAULT_TUNNEL_OPTIONS, type TunnelOptions, Tunnels } from './tunnel-registry.js';
 import { UpstreamPools } from './upstream-pools.js';
 
 export { describeEndpoint } from './outbound-strategy.js';
@@ -47,9 +51,19 @@ export type OutboundOptions = ProxyOptions & {
   policy?: RoutePolicy;
   /** Hosts outside the mesh declared by ExternalService documents (outbound-external.ts, external-connect.ts). */
   externals?: ExternalSource;
+  /** Upgraded (WebSocket) and TCP connections: idle and absolute timeouts, drain; defaults in tunnel-registry.ts. */
+  tunnels?: Partial<TunnelOptions>;
 };
 
-export async function startOutboundListener(opts: OutboundOptions): Promise<Listener> {
+/** The outbound listener, and the local ports it opens for TCP upstreams (`weft upstream add`). */
+export interface OutboundListener extends Listener {
+  readonly upstreams: LocalUpstreamPorts;
+}
+
+/** Per try of a TCP connect: the connect, and a peer agent's answer to CONNECT. */
+const TCP_CONNECT_TIMEOUT_MS = 5_000;
+
+export async function startOutboundListener(opts: OutboundOptions): Promise<OutboundListener> {
   const logger = opts.logger.child({ listener: 'outbound' });
   /** Per-request lines, bounded per (message, code, service): request-log.ts. */
   const requestLog = new RequestLog(logger);
@@ -82,7 +96,22 @@ export async function startOutboundListener(opts: OutboundOptions): Promise<List
     isSelf,
   });
 
-  const rejectConnect: ConnectHandler = (socket: Socket, target: string): void => {
+  const tunnels = new Tunnels('outbound', { ...DEFAULT_TUNNEL_OPTIONS, ...opts.tunnels }, TunnelMetrics.of(metrics), logger, opts.local);
+  const tcp = {
+    agentId: opts.agentId,
+    router,
+    tracker,
+    detector,
+    services,
+    metrics: tunnels.tunnelMetrics,
+    connectTimeoutMs: TCP_CONNECT_TIMEOUT_MS,
+    maxRetries: resilience.maxRetries,
+    tunnels,
+    requestLog,
+  };
+  const upstreams = new LocalUpstreamPorts({ ...tcp, logger, host: opts.host });
+
+  const rejectConnect = (socket: Socket, target: string): void => {
     requestLog.log('request failed', MeshErrorCode.badRequest, { detail: 'CONNECT refused' });
     writeRawMeshError(
       socket,
@@ -93,7 +122,7 @@ export async function startOutboundListener(opts: OutboundOptions): Promise<List
   };
   // Declared external hosts are tunnelled; undeclared ones answered unknown_service; the rest falls through.
   const onConnect = externalConnect(
-    { externals: opts.externals, endpoints: opts.endpoints, services, requestLog, logger, connectTimeoutMs: 5_000, isSelf },
+    { externals: opts.externals, endpoints: opts.endpoints, services, requestLog, logger, connectTimeoutMs: 5_000, isSelf, tunnels },
     rejectConnect,
   );
 
@@ -108,15 +137,19 @@ export async function startOutboundListener(opts: OutboundOptions): Promise<List
       requestLog,
       unresolved: metrics.service('outbound', '-'),
       requestTimeoutMs: opts.requestTimeoutMs,
+      tunnels,
     }),
     limits: opts.limits,
     identify: opts.access?.identify,
-    onConnect,
-    onClosed: (graceful) => {
+    // Mesh tcp services first, then declared outside hosts; anything else is refused.
+    onConnect: meshConnect(tcp, onConnect),
+    onClosed: async (graceful) => {
+      await upstreams.closeAll();
+      tunnels.closeAll();
       requestLog.close();
       return pools.close(graceful);
     },
   });
   selfPort = listener.port;
-  return listener;
+  return { ...listener, upstreams };
 }

@@ -15,6 +15,7 @@ import type { RequestTarget } from './request-target.js';
 import { IDEMPOTENCY_KEY_HEADER, isIdempotentRequest } from './retry-policy.js';
 import type { RoutePlan } from './route-policy.js';
 import type { ServiceResilience } from './service-resilience.js';
+import { upgradeOf, withUpgrade } from './tunnel-upgrade.js';
 
 export interface AttemptOptions {
   /** Sent as x-forwarded-for; undefined sends none. */
@@ -33,14 +34,18 @@ export interface AttemptOptions {
 export function outboundAttempt(ex: Exchange, target: RequestTarget, plan: RoutePlan | null, o: AttemptOptions): Attempt {
   const { req } = ex;
   const edits = plan?.rule.source.requestHeaders;
-  const head = upstreamRequestLines(req.rawHeaders, {
-    clientAddress: o.clientAddress,
-    authority: target.authority,
-    requestId: ex.requestId,
-    firstHop: true,
-    set: edits?.set,
-    remove: edits?.remove,
-  });
+  // An upgrade (WebSocket) is asked for again on the next hop; a 101 comes back as an `upgraded` verdict.
+  const head = withUpgrade(
+    upstreamRequestLines(req.rawHeaders, {
+      clientAddress: o.clientAddress,
+      authority: target.authority,
+      requestId: ex.requestId,
+      firstHop: true,
+      set: edits?.set,
+      remove: edits?.remove,
+    }),
+    upgradeOf(req),
+  );
   return {
     method: req.method,
     path: plan ? plan.path : target.path,

@@ -21,7 +21,7 @@ import type { ExternalSource } from '../contracts.js';
 import type { AccessGate } from './access-gate.js';
 import { Deadline } from './deadline.js';
 import { type Attempt, sendOnce, settledFailure, type TryOutcome, type TrySend } from './forward.js';
-import { type Exchange, type ForwardStrategy, GONE, type MeshFailure, meshFailure, type Verdict } from './forward-strategy.js';
+import { answered, type Exchange, type ForwardStrategy, GONE, type MeshFailure, meshFailure, type Verdict } from './forward-strategy.js';
 import { TIMEOUT_HEADER } from './headers.js';
 import { hashKeyOf } from './lb-policies.js';
 import { describeHealth } from './lb-policy.js';
@@ -220,7 +220,11 @@ export function outboundStrategy(d: OutboundStrategyDeps): ForwardStrategy {
       return failedTry(outcome, what, attempt);
     }
     if (plan?.rule.source.responseHeaders !== undefined) d.policy?.editResponseHeaders(plan, outcome.response.headers);
-    return { kind: 'forwarded', response: outcome.response, target: what, meshCode: believedMeshCode(outcome.response) };
+    return answered(outcome.response, what, believedMeshCode(outcome.response), {
+      service: route.service,
+      instanceId: endpoint.instanceId,
+      localInstance: endpoint.agentId === d.agentId,
+    });
   };
   return { forward };
 }

@@ -5,7 +5,10 @@
  *   2. asks the direction's strategy to find the upstream and try it
  *      (forward-strategy.ts: failures come back as data);
  *   3. answers: streams the upstream's answer back, or writes the mesh's own
- *      answer through the direction's Rescue (respond.ts), or the policy's;
+ *      answer through the direction's Rescue (respond.ts), or the policy's,
+ *      or, for an `upgraded` verdict (a 101 to a request that asked to
+ *      upgrade), answers 101 and splices the client's connection to the
+ *      upstream's (tunnel-registry.ts: the tunnel outlives the request);
  *   4. logs failures (bounded, request-log.ts) and counts the request in the
  *      metrics of the service the strategy resolved, exactly once, whatever
  *      happened, and runs the strategy's `onFinished` (circuit breaker).
@@ -26,6 +29,8 @@ import { sendPolicyResponse } from './policy-response.js';
 import type { ServiceMetrics } from './proxy-metrics.js';
 import type { RequestLog } from './request-log.js';
 import type { Rescue } from './respond.js';
+import type { Tunnels } from './tunnel-registry.js';
+import { switchingLines, upgradeOf } from './tunnel-upgrade.js';
 
 export interface PipelineOptions {
   strategy: ForwardStrategy;
@@ -35,13 +40,15 @@ export interface PipelineOptions {
   unresolved: ServiceMetrics;
   /** The budget when the caller sends no x-weft-timeout-ms. */
   requestTimeoutMs: number;
+  /** Where upgraded connections are spliced (an `upgraded` verdict); without it they are refused. */
+  tunnels?: Tunnels;
 }
 
 /** The metrics code of a request that ended because the client left. */
 const CLIENT_GONE = 'client_gone';
 
 export function requestPipeline(opts: PipelineOptions): RequestHandler {
-  const { strategy, rescue, requestLog, unresolved } = opts;
+  const { strategy, rescue, requestLog, unresolved, tunnels } = opts;
 
   /** Writes the mesh's own answer and logs it; returns the code for the metrics. */
   const fail = (ex: Exchange, code: MeshErrorCode, message: string, detail?: string): string => {
@@ -64,6 +71,33 @@ export function requestPipeline(opts: PipelineOptions): RequestHandler {
         releaseRequestBody(ex.req, ex.res);
         sendPolicyResponse(ex.res, a, ex.requestId);
         return a.code;
+      }
+      case 'upgraded': {
+        // The 101 is passed on only to a client that asked; the connections are spliced from here on.
+        const upstream = verdict.response.tunnel;
+        const asked = upgradeOf(ex.req);
+        if (ex.clientGone.aborted) {
+          upstream.destroy();
+          return CLIENT_GONE;
+        }
+        if (tunnels === undefined || asked === undefined) {
+          upstream.destroy();
+          return fail(ex, MeshErrorCode.upgradeNotSupported, `${verdict.target}: switched protocols, but upgrades are not carried here`);
+        }
+        let client: ReturnType<typeof ex.res.switchProtocols>;
+        try {
+          client = ex.res.switchProtocols(switchingLines(verdict.response, ex.requestId, asked));
+        } catch (err) {
+          upstream.destroy();
+          return fail(ex, MeshErrorCode.upstreamProtocolError, `${verdict.target}: cannot pass on its 101 (${messageOf(err)})`);
+        }
+        void tunnels.splice(client, upstream, {
+          kind: 'upgrade',
+          service: verdict.service,
+          instanceId: verdict.instanceId,
+          localInstance: verdict.localInstance,
+        });
+        return '';
       }
       case 'forwarded':
         try {

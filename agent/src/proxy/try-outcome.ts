@@ -4,6 +4,7 @@
  * Failures are data, not throws.
  */
 import type { OutgoingHeaders } from '../http1/head-writer.js';
+import type { SocketTunnel } from '../http1/socket-tunnel.js';
 import type { HeaderMap, HeadLines } from './headers.js';
 
 /**
@@ -62,6 +63,8 @@ export interface UpstreamResponse {
   readonly rawHeaders?: readonly string[] | undefined;
   /** The answer came from a peer agent's inbound listener (its own answer, or an app's relayed), not straight from an app. */
   readonly viaPeer?: boolean;
+  /** A 101 to a request that asked to upgrade: the upstream connection, now carrying the new protocol's bytes. */
+  readonly tunnel?: SocketTunnel | undefined;
 }
 
 export type TryOutcome = { ok: true; response: UpstreamResponse } | { ok: false; kind: FailureKind; error: unknown };

@@ -11,7 +11,10 @@
  *        ▼                   ├──body complete──▶ held-complete ─▶ closed
  *      failed                └──body failed────▶ held-failed ───▶ closed
  *
- * `failed` and `closed` are final. Flow control (the upstream socket paused
+ *   awaiting-head ──101 to an upgrade request──▶ upgraded (final: the
+ *   connection is a tunnel now, handed out with the response)
+ *
+ * `failed`, `upgraded` and `closed` are final. Flow control (the upstream socket paused
  * while the client's socket is full, or while more than HOLD_BYTES wait for
  * the caller's decision) is not a state: it is whether `resume` is owed.
  * The client-gone link stays until the body is done, so a client that leaves
@@ -19,10 +22,20 @@
  */
 import type { ClientHandler } from '../http1/client-connection.js';
 import type { ResponseHead } from '../http1/head-parser.js';
+import type { SocketTunnel } from '../http1/socket-tunnel.js';
 import type { GoneSignal } from './client-link.js';
 import type { FailureKind, ResponseBody, ResponseSink, TryOutcome } from './try-outcome.js';
 
-export type TryState = 'awaiting-head' | 'failed' | 'held' | 'held-complete' | 'held-failed' | 'streaming' | 'draining' | 'closed';
+export type TryState =
+  | 'awaiting-head'
+  | 'failed'
+  | 'upgraded'
+  | 'held'
+  | 'held-complete'
+  | 'held-failed'
+  | 'streaming'
+  | 'draining'
+  | 'closed';
 
 /** Bytes of response body held before the caller decided what to do with it; beyond that the upstream socket pauses. */
 const HOLD_BYTES = 64 * 1024;
@@ -41,7 +54,7 @@ export class TryStateError extends Error {
 }
 
 /** Builds the response handed out with the head (forward.ts's ReceivedResponse). */
-export type ResponseFactory = (head: ResponseHead, body: ResponseBody) => TryOutcome & { ok: true };
+export type ResponseFactory = (head: ResponseHead, body: ResponseBody, tunnel?: SocketTunnel) => TryOutcome & { ok: true };
 
 /** Classifies an error that ended the try before its head (forward.ts). */
 export type Classifier = (err: Error, clientGone: boolean) => FailureKind;
@@ -143,6 +156,17 @@ export class UpstreamTry implements ClientHandler, ResponseBody {
     this.upstreamResume = resume;
     this.settle(this.respond(head, this));
     return true;
+  }
+
+  onUpgrade(head: ResponseHead, tunnel: SocketTunnel): void {
+    if (this.state !== 'awaiting-head') {
+      tunnel.destroy();
+      return;
+    }
+    this.transition(['awaiting-head'], 'upgraded');
+    this.stopWaiting();
+    this.gone.removeEventListener('abort', this.onGone);
+    this.settle(this.respond(head, tunnelBody(tunnel), tunnel));
   }
 
   onData(chunk: Buffer): boolean {
@@ -302,4 +326,28 @@ export class UpstreamTry implements ClientHandler, ResponseBody {
     this.done = undefined;
     done?.(err);
   }
+}
+
+/**
+ * The "body" of a 101: nothing to stream (the tunnel carries the bytes);
+ * dropping the answer (a retry, a client gone) closes the tunnel, and
+ * `whenClosed` waits for the tunnel's end, so load tracking counts an open
+ * tunnel as a request in progress.
+ */
+function tunnelBody(tunnel: SocketTunnel): ResponseBody {
+  return {
+    pipeTo(_res, done) {
+      done(undefined);
+    },
+    discard() {
+      tunnel.destroy();
+    },
+    destroy() {
+      tunnel.destroy();
+    },
+    whenClosed(fn) {
+      if (tunnel.socket.closed) fn();
+      else tunnel.socket.once('close', fn);
+    },
+  };
 }

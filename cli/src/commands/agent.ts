@@ -37,6 +37,13 @@ interface AgentFlags {
   joinTokenFile?: string;
   insecure?: boolean;
   renewAt?: string;
+  tunnelIdleTimeout?: string;
+  tunnelMaxDuration?: string;
+  tunnelDrain?: string;
+}
+
+function optionalDuration(value: string | undefined, flag: string): number | undefined {
+  return value === undefined ? undefined : parseDuration(value, flag);
 }
 
 function positiveInt(value: string | undefined, flag: string): number | undefined {
@@ -75,6 +82,12 @@ export function agentCommand(program: Command): void {
     .option('--max-requests-per-service <n>', 'circuit breaking: requests in flight per destination service (default 1024)')
     .option('--max-pending-per-service <n>', 'circuit breaking: requests waiting for a response per destination service (default 1024)')
     .option(
+      '--tunnel-idle-timeout <duration>',
+      'close a WebSocket or TCP tunnel that carried no byte for this long, 0 = never (default 1h)',
+    )
+    .option('--tunnel-max-duration <duration>', 'close a WebSocket or TCP tunnel this long after it opened, 0 = never (default 24h)')
+    .option('--tunnel-drain <duration>', "close a deregistered local instance's tunnels after this long (default 10s)")
+    .option(
       '--allow-remote-registrations [list]',
       'let local registrations point at other hosts: all of them, or only these comma-separated addresses / CIDR blocks (default: this host only)',
     )
@@ -107,6 +120,11 @@ export function agentCommand(program: Command): void {
         // `--insecure` is also a global option (for the CLI's own calls); either spelling means the agent's flag.
         insecure: o.insecure === true || program.opts().insecure === true,
         renewAt: fraction(o.renewAt ?? '0.667', '--renew-at'),
+        tunnels: {
+          idleTimeoutMs: optionalDuration(o.tunnelIdleTimeout, '--tunnel-idle-timeout'),
+          maxDurationMs: optionalDuration(o.tunnelMaxDuration, '--tunnel-max-duration'),
+          drainMs: optionalDuration(o.tunnelDrain, '--tunnel-drain'),
+        },
       }));
       let agent: Awaited<ReturnType<typeof startAgent>>;
       try {

@@ -87,7 +87,7 @@ function parseMeta(entries: string[]): Record<string, string> {
   return out;
 }
 
-async function callAgent(agent: string, method: string, path: string, body?: unknown): Promise<Record<string, unknown>> {
+export async function callAgent(agent: string, method: string, path: string, body?: unknown): Promise<Record<string, unknown>> {
   const { host, port } = parseFlag(() => parseHostPort(agent, '--agent'));
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}${path}`;
   let res: Response;

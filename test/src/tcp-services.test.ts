@@ -1,0 +1,248 @@
+import assert from 'node:assert/strict';
+import { execFile, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import net, { type AddressInfo } from 'node:net';
+import { after, before, describe, test } from 'node:test';
+import { promisify } from 'node:util';
+import { WEFT_BIN } from '@weft/cli/demo/weft-process';
+import { type AgentProc, type ControlPlaneProc, Mesh, postJson, registerWith, send, sha256, waitFor } from './harness.js';
+
+const run = promisify(execFile);
+
+/** A TCP echo server: echoes bytes; when the client half-closes, answers `<eof>` and closes its side. */
+async function tcpEcho(): Promise<{ port: number; server: net.Server }> {
+  const server = net.createServer({ allowHalfOpen: true }, (s) => {
+    s.on('data', (d) => s.write(d));
+    s.on('end', () => s.end('<eof>'));
+    s.on('error', () => {});
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return { port: (server.address() as AddressInfo).port, server };
+}
+
+async function freePort(): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as AddressInfo).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+/** Opens `CONNECT target` on an agent's outbound listener; resolves with the socket after the answer head, or rejects with the answer. */
+function connectVia(outboundPort: number, target: string): Promise<{ socket: net.Socket; status: number; head: string }> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ host: '127.0.0.1', port: outboundPort, allowHalfOpen: true });
+    let buf = Buffer.alloc(0);
+    const onData = (d: Buffer): void => {
+      buf = Buffer.concat([buf, d]);
+      const end = buf.indexOf('\r\n\r\n');
+      if (end < 0) return;
+      socket.off('data', onData);
+      const head = buf.toString('latin1', 0, end);
+      const rest = buf.subarray(end + 4);
+      if (rest.length > 0) socket.unshift(rest);
+      resolve({ socket, status: Number(head.split(' ')[1]), head: `${head}\r\n\r\n${rest.toString()}` });
+    };
+    socket.on('data', onData);
+    socket.once('error', reject);
+    socket.write(`CONNECT ${target} HTTP/1.1\r\nhost: ${target}\r\n\r\n`);
+  });
+}
+
+/** Writes `data`, half-closes, and collects everything until the other side closes. */
+function exchange(socket: net.Socket, data: Buffer): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    socket.on('data', (d: Buffer) => chunks.push(d));
+    socket.once('end', () => resolve(Buffer.concat(chunks)));
+    socket.once('error', reject);
+    socket.end(data);
+  });
+}
+
+function connectLocal(port: number): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    const s = net.connect({ host: '127.0.0.1', port, allowHalfOpen: true }, () => resolve(s));
+    s.once('error', reject);
+  });
+}
+
+function weft(...args: string[]) {
+  return spawnSync(process.execPath, [WEFT_BIN, ...args], { encoding: 'utf8', timeout: 20_000 });
+}
+
+/** Why PostgreSQL tests cannot run here, or undefined when psql reaches 127.0.0.1:5432 (database `test`). */
+function postgresMissing(): string | undefined {
+  const which = spawnSync('psql', ['--version'], { encoding: 'utf8' });
+  if (which.error !== undefined || which.status !== 0) return 'psql is not installed';
+  const r = spawnSync('psql', ['-h', '127.0.0.1', '-p', '5432', '-d', 'test', '-tAc', 'select 1'], {
+    encoding: 'utf8',
+    timeout: 10_000,
+    env: { ...process.env, PGCONNECT_TIMEOUT: '5' },
+  });
+  if (r.status !== 0 || r.stdout.trim() !== '1') return `PostgreSQL is not reachable at 127.0.0.1:5432 (database test): ${r.stderr.trim()}`;
+  return undefined;
+}
+
+const PSQL_SKIP = postgresMissing();
+
+describe('TCP services through two agents (app -> agent A -> agent B -> tcp server)', () => {
+  const mesh = new Mesh();
+  let a: AgentProc;
+  let b: AgentProc;
+  let echo: Awaited<ReturnType<typeof tcpEcho>>;
+  let echoPort: number;
+  let cp: ControlPlaneProc;
+
+  before(async () => {
+    cp = await mesh.controlPlane();
+    a = await mesh.agent('agent-a', cp.grpcPort, ['--tunnel-idle-timeout', '1500ms']);
+    b = await mesh.agent('agent-b', cp.grpcPort);
+    echo = await tcpEcho();
+    await registerWith(b, { name: 'echo', port: echo.port, id: 'echo-1', protocol: 'tcp', health: { tcp: true, interval: '1s' } });
+    echoPort = await freePort();
+    const added = await postJson(a.adminPort, '/v1/upstreams', { service: 'echo', localPort: echoPort });
+    assert.equal(added.status, 201, JSON.stringify(added.json));
+    await waitFor('echo to be reachable', async () => {
+      const s = await connectLocal(echoPort);
+      return (await exchange(s, Buffer.from('x'))).toString() === 'x<eof>';
+    });
+  });
+  after(async () => {
+    await new Promise<void>((r) => echo.server.close(() => r()));
+    await mesh.close();
+  });
+
+  test('bytes pass unchanged both ways through a local upstream port, and a half-close is passed on', async () => {
+    const s = await connectLocal(echoPort);
+    const data = randomBytes(4 * 1024 * 1024);
+    const back = await exchange(s, data);
+    assert.equal(back.length, data.length + 5);
+    assert.equal(sha256(back.subarray(0, data.length)), sha256(data));
+    assert.equal(back.subarray(data.length).toString(), '<eof>', 'the server saw the FIN and answered after it');
+  });
+
+  test('CONNECT echo:7 on the outbound listener is answered 200 and tunnels to the service', async () => {
+    const { socket, status } = await connectVia(a.outboundPort, 'echo:7');
+    assert.equal(status, 200);
+    const back = await exchange(socket, Buffer.from('through CONNECT'));
+    assert.equal(back.toString(), 'through CONNECT<eof>');
+  });
+
+  test('CONNECT to a name that is neither a mesh tcp service nor a declared outside host is refused with the hint', async () => {
+    for (const target of ['nosuch:5432', 'example.com:443']) {
+      const { socket, status, head } = await connectVia(a.outboundPort, target);
+      socket.destroy();
+      assert.equal(status, 404, head);
+      assert.match(head, /x-weft-error: unknown_service/);
+    }
+  });
+
+  test('a connect failure is retried on another endpoint; the dead one is ejected and counted', async () => {
+    const dead = await freePort();
+    await registerWith(b, { name: 'echo', port: dead, id: 'echo-dead', protocol: 'tcp' });
+    await waitFor('two echo endpoints at agent A', async () => {
+      const cfg = JSON.parse((await send({ port: a.adminPort, path: '/config' })).body.toString());
+      return JSON.stringify(cfg).includes('echo-dead');
+    });
+    for (let i = 0; i < 8; i++) {
+      const s = await connectLocal(echoPort);
+      assert.equal((await exchange(s, Buffer.from(`try ${i}`))).toString(), `try ${i}<eof>`);
+    }
+    const metrics = (await send({ port: a.adminPort, path: '/metrics' })).body.toString();
+    assert.match(metrics, /weft_proxy_tunnel_connect_failures_total\{direction="outbound",service="echo"\} [1-9]/);
+    assert.match(metrics, /weft_proxy_tunnels_total\{direction="outbound",service="echo",kind="tcp"\} [1-9]/);
+    assert.match(metrics, /weft_proxy_tunnel_bytes_total\{direction="outbound",service="echo",kind="tcp",way="in"\} [1-9]\d{6,}/);
+    await send({ port: b.adminPort, path: '/v1/services/echo-dead', method: 'DELETE' });
+  });
+
+  test('a tunnel that carries nothing for the idle timeout is closed', async () => {
+    const s = await connectLocal(echoPort);
+    const openedAt = Date.now();
+    // The agent closes its side: the client sees the end of the stream (it keeps its own side half-open).
+    await new Promise<void>((resolve) => {
+      s.once('end', resolve).once('close', resolve).resume();
+    });
+    s.destroy();
+    const ms = Date.now() - openedAt;
+    assert.ok(ms >= 1_400 && ms < 6_000, `closed after ${ms} ms (idle timeout 1.5 s)`);
+  });
+
+  test('weft upstream add/list/remove manage local ports, and they survive an agent restart', async () => {
+    const port = await freePort();
+    const add = weft('upstream', 'add', 'echo-two', '--local-port', String(port), '--agent', `127.0.0.1:${a.adminPort}`);
+    assert.equal(add.status, 0, add.stderr);
+    assert.match(add.stdout, new RegExp(`upstream echo-two on 127.0.0.1:${port}`));
+    const list = weft('upstream', 'list', '--agent', `127.0.0.1:${a.adminPort}`);
+    assert.equal(list.status, 0, list.stderr);
+    assert.match(list.stdout, /echo-two\s+127\.0\.0\.1:\d+/);
+    assert.match(list.stdout, new RegExp(`echo\\s+127\\.0\\.0\\.1:${echoPort}`));
+    const taken = weft('upstream', 'add', 'other', '--local-port', String(port), '--agent', `127.0.0.1:${a.adminPort}`);
+    assert.equal(taken.status, 2, 'a port already used by another upstream is refused');
+    assert.match(taken.stderr, /localPort/);
+    const rm = weft('upstream', 'remove', 'echo-two', '--agent', `127.0.0.1:${a.adminPort}`);
+    assert.equal(rm.status, 0, rm.stderr);
+    const again = weft('upstream', 'remove', 'echo-two', '--agent', `127.0.0.1:${a.adminPort}`);
+    assert.notEqual(again.status, 0, 'removing an unknown upstream fails');
+    await assert.rejects(connectLocal(port), 'the removed port is closed');
+
+    // The echo upstream is persisted in the data dir: a restarted agent opens its port again.
+    await a.stop('SIGTERM', 5_000);
+    a = await mesh.agent('agent-a', cp.grpcPort, ['--tunnel-idle-timeout', '1500ms']);
+    const s = await waitFor('the restored upstream port', () => connectLocal(echoPort));
+    assert.equal((await exchange(s, Buffer.from('after restart'))).toString(), 'after restart<eof>');
+  });
+
+  describe('PostgreSQL (127.0.0.1:5432, database test) as a tcp service behind agent B', () => {
+    let pgPort = 0;
+
+    before(async () => {
+      if (PSQL_SKIP !== undefined) return;
+      await registerWith(b, { name: 'postgres', port: 5432, id: 'postgres-1', protocol: 'tcp', health: { tcp: true, interval: '1s' } });
+      pgPort = await freePort();
+      const added = await postJson(a.adminPort, '/v1/upstreams', { service: 'postgres', localPort: pgPort });
+      assert.equal(added.status, 201, JSON.stringify(added.json));
+    });
+
+    test('psql runs a query through agent A local upstream port', async (t) => {
+      if (PSQL_SKIP !== undefined) return t.skip(`SKIPPED, not run: ${PSQL_SKIP}`);
+      const out = await waitFor('psql through the upstream port', async () => {
+        const r = await run('psql', ['-h', '127.0.0.1', '-p', String(pgPort), '-d', 'test', '-tAc', 'select 1'], { timeout: 10_000 });
+        return r.stdout.trim();
+      });
+      assert.equal(out, '1');
+    });
+
+    test('psql runs a query through CONNECT postgres:5432 (a small node client in front of psql)', async (t) => {
+      if (PSQL_SKIP !== undefined) return t.skip(`SKIPPED, not run: ${PSQL_SKIP}`);
+      // Each connection psql makes to this port is sent through `CONNECT postgres:5432` on agent A.
+      const front = net.createServer({ allowHalfOpen: true, pauseOnConnect: true }, (client) => {
+        void connectVia(a.outboundPort, 'postgres:5432').then(
+          ({ socket, status }) => {
+            if (status !== 200) {
+              client.destroy();
+              socket.destroy();
+              return;
+            }
+            client.pipe(socket);
+            socket.pipe(client);
+            client.on('error', () => socket.destroy());
+            socket.on('error', () => client.destroy());
+            client.resume();
+          },
+          () => client.destroy(),
+        );
+      });
+      await new Promise<void>((r) => front.listen(0, '127.0.0.1', r));
+      try {
+        const port = (front.address() as AddressInfo).port;
+        const r = await run('psql', ['-h', '127.0.0.1', '-p', String(port), '-d', 'test', '-tAc', "select 'via connect', 6 * 7"], {
+          timeout: 10_000,
+        });
+        assert.equal(r.stdout.trim(), 'via connect|42');
+      } finally {
+        await new Promise<void>((r) => front.close(() => r()));
+      }
+    });
+  });
+});
