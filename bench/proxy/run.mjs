@@ -170,7 +170,7 @@ async function startWeft(o, upstreamPort) {
   if (!weftBuilt()) return note('weft: not built (run `npx tsc -b` first), skipped') ?? {};
   const cp = await startControlPlane(repoRoot, tmp, 1);
   log(`weft control plane ready: grpc ${cp.ready.grpcPort}, http ${cp.ready.httpPort}`);
-  const a = await startAgent(repoRoot, tmp, { id: 'bench-a', cpGrpcPort: cp.ready.grpcPort, cpu: 0 });
+  const a = await startAgent(repoRoot, tmp, { id: 'bench-a', cp, cpu: 0 });
   log(`agent bench-a ready: ${JSON.stringify(a.ready)}`);
   const out = { cp, a };
   if (wantHop) {
@@ -179,7 +179,7 @@ async function startWeft(o, upstreamPort) {
     out.hop = { name: 'weft-hop', port: a.ready.outboundPort, host: 'upstream', pids: [a.proc.pid], procs: [a.proc] };
   }
   if (wantMesh) {
-    const b = await startAgent(repoRoot, tmp, { id: 'bench-b', cpGrpcPort: cp.ready.grpcPort, cpu: 0 });
+    const b = await startAgent(repoRoot, tmp, { id: 'bench-b', cp, cpu: 0 });
     log(`agent bench-b ready: ${JSON.stringify(b.ready)}`);
     out.b = b;
     await register(b, 'upstream-remote', upstreamPort);
@@ -214,7 +214,7 @@ async function profileRuns(o, cp, upstreamPort) {
   };
   const out = {};
   const agentDir = join(base, 'weft-agent');
-  const p = await startAgent(repoRoot, tmp, { id: 'bench-prof', cpGrpcPort: cp.ready.grpcPort, cpu: 0, nodeFlags: flags(agentDir) });
+  const p = await startAgent(repoRoot, tmp, { id: 'bench-prof', cp, cpu: 0, nodeFlags: flags(agentDir) });
   await register(p, 'upstream-prof', upstreamPort);
   await waitRoutable(p, 'upstream-prof');
   if (o.waitIdle > 0) await waitIdle(o.waitIdle, 'profile (weft)');

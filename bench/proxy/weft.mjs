@@ -5,6 +5,7 @@
 //   weft-hop : wrk -> agent A outbound -> upstream (registered on A)
 //   weft-mesh: wrk -> agent A outbound -> agent B inbound -> upstream (registered on B)
 
+import { spawnSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
@@ -50,13 +51,44 @@ export function startControlPlane(repoRoot, tmp, cpu) {
     ],
     { cpu, name: 'weft control-plane' },
   );
-  return waitReady(proc).then((ready) => ({ proc, ready }));
+  return waitReady(proc).then((ready) => ({ proc, ready, dir }));
+}
+
+/**
+ * A join token for one agent, made the way an operator makes one
+ * (`weft token create`, authorised by the control plane's bootstrap token
+ * in its data dir): agents enrol with it and the mesh hop uses their
+ * certificates.
+ */
+function joinToken(repoRoot, cp, agentId) {
+  const r = spawnSync(
+    process.execPath,
+    [
+      join(repoRoot, 'cli/bin/weft.js'),
+      'token',
+      'create',
+      '--kind',
+      'join',
+      '--agent-id',
+      agentId,
+      '--control-plane',
+      `127.0.0.1:${cp.ready.grpcPort}`,
+      '--control-plane-data-dir',
+      cp.dir,
+    ],
+    { encoding: 'utf8', timeout: 30_000 },
+  );
+  const token = r.stdout.trim().split('\n')[0];
+  if (r.status !== 0 || !token.startsWith('weft.join.')) throw new Error(`weft token create failed: ${r.stderr || r.stdout}`);
+  return token;
 }
 
 /** Starts `weft agent`; nodeFlags go before the script (e.g. --cpu-prof). */
-export async function startAgent(repoRoot, tmp, { id, cpGrpcPort, cpu, nodeFlags = [] }) {
+export async function startAgent(repoRoot, tmp, { id, cp, cpu, nodeFlags = [] }) {
   const dir = join(tmp, `agent-${id}`);
   mkdirSync(dir, { recursive: true });
+  const cpGrpcPort = cp.ready.grpcPort;
+  const token = joinToken(repoRoot, cp, id);
   const proc = start(
     [
       process.execPath,
@@ -77,6 +109,8 @@ export async function startAgent(repoRoot, tmp, { id, cpGrpcPort, cpu, nodeFlags
       '0',
       '--inbound-port',
       '0',
+      '--join-token',
+      token,
     ],
     { cpu, name: `weft agent ${id}` },
   );
