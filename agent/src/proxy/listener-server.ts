@@ -19,6 +19,7 @@ import { type Logger, MeshErrorCode, messageOf } from '@weft/shared';
 import type { Listener } from '../contracts.js';
 import { Http1Server } from '../http1/server.js';
 import type { Http1Request, Http1Response } from '../http1/server-message.js';
+import type { H2cServer } from '../http2/h2c-server.js';
 import { ClientLink, type GoneSignal } from './client-link.js';
 import { releaseRequestBody, sendMeshError, writeRawMeshError } from './mesh-response.js';
 import { checkRequestHead } from './request-guard.js';
@@ -43,6 +44,8 @@ export interface ListenerServerOptions {
   /** Answers a CONNECT request on its socket (default: 405, the connection is closed). */
   onConnect?: (socket: Socket, target: string) => void;
   limits?: Partial<ListenerLimits>;
+  /** HTTP/2 (h2c, prior knowledge) on the same port: connections that open with the preface are handed to it. */
+  h2?: H2cServer;
 }
 
 /** Idle keep-alive connections from clients close after this long (longer than the upstream pools' 4 s). */
@@ -99,6 +102,7 @@ export async function startListenerServer(opts: ListenerServerOptions): Promise<
       if (opts.onConnect !== undefined) opts.onConnect(socket, target);
       else writeRawMeshError(socket, 405, MeshErrorCode.badRequest, `CONNECT ${target}: not supported on this port`);
     },
+    onHttp2: opts.h2 === undefined ? undefined : (socket, received) => opts.h2?.accept(socket, received),
     onAcceptError(errno) {
       logger.warn('cannot accept a connection', { listener: opts.name, errno, err: getSystemErrorName(errno) });
     },
@@ -112,6 +116,8 @@ export async function startListenerServer(opts: ListenerServerOptions): Promise<
       const serverClosed = new Promise<void>((resolve) => server.close(resolve));
       server.closeIdleConnections();
       const drainTimeoutMs = opts.drainTimeoutMs ?? DRAIN_TIMEOUT_MS;
+      // HTTP/2 sessions get GOAWAY now and drain alongside; their sockets count for serverClosed too.
+      const h2Closed = opts.h2?.close(drainTimeoutMs);
       let graceful = true;
       if (inFlight > 0) {
         let timer: NodeJS.Timeout | undefined;
@@ -122,6 +128,7 @@ export async function startListenerServer(opts: ListenerServerOptions): Promise<
         clearTimeout(timer);
         if (!graceful) logger.warn('drain timed out, closing remaining requests', { listener: opts.name, inFlight });
       }
+      await h2Closed;
       server.closeAllConnections();
       await serverClosed;
       await opts.onClosed(graceful);

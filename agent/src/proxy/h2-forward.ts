@@ -1,0 +1,186 @@
+/**
+ * One HTTP/2 try: open a stream on the origin's pooled session, send the
+ * request (body streamed with backpressure), and hand back the response
+ * head with its body and trailers still unread, or why there was none, as
+ * a TryOutcome (forward.ts), so the retry loop, the outlier detector and
+ * the load tracker work on HTTP/2 tries as on HTTP/1.1 ones.
+ *
+ * Failure kinds: `connect` = the session could not be established (nothing
+ * was sent); `unsent` = the stream was refused (REFUSED_STREAM, or the
+ * session was going away before it opened: RFC 9113 §8.7 says the server
+ * did not process it); `reset` = the stream or session broke before the
+ * response head; `timeout`; `aborted` = the client went away.
+ */
+import { type ClientHttp2Session, type ClientHttp2Stream, constants, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http2';
+import type { Readable } from 'node:stream';
+import { ANSWERED_BY_HEADER, ERROR_HEADER, MeshErrorCode, meshHttpStatus } from '@weft/shared';
+import { H2ConnectFailedError, type H2SessionPool } from '../http2/session-pool.js';
+import type { GoneSignal } from './client-link.js';
+import {
+  type FailureKind,
+  type ResponseBody,
+  type ResponseSink,
+  settledFailure,
+  type TryOutcome,
+  type UpstreamResponse,
+} from './forward.js';
+import type { HeaderMap } from './headers.js';
+import { ClientGone, DeadlineExceeded } from './upstream-try.js';
+
+const { NGHTTP2_CANCEL, NGHTTP2_REFUSED_STREAM, NGHTTP2_FLAG_END_STREAM } = constants;
+
+/** A response head received on an HTTP/2 stream; the body and trailers are read from `stream`. */
+export class H2Response implements UpstreamResponse {
+  /** The HTTP status, or for a peer agent's own (believed) answer, the HTTP status of its code: see below. */
+  readonly statusCode: number;
+  /** Trailers, once they arrived (listened for from the start: they may come in the same read as the head). */
+  trailers: IncomingHttpHeaders | undefined;
+  readonly body: ResponseBody;
+
+  /** The head's fields (node's map; values are never undefined in what node hands out). */
+  readonly headers: HeaderMap;
+
+  constructor(
+    headers: IncomingHttpHeaders,
+    readonly stream: ClientHttp2Stream,
+    /** The head ended the stream (a trailers-only gRPC answer, or an answer without body). */
+    readonly endStream: boolean,
+    readonly viaPeer: boolean,
+  ) {
+    this.headers = headers as HeaderMap;
+    const status = Number(headers[':status'] ?? 0);
+    // A peer agent's own gRPC answer is trailers-only with :status 200; the retry and outlier
+    // rules read statuses, so such an answer counts as the HTTP status of its x-weft-error code.
+    const code = headers[ERROR_HEADER];
+    this.statusCode =
+      viaPeer && status === 200 && typeof code === 'string' && headers[ANSWERED_BY_HEADER] !== undefined && isMeshCode(code)
+        ? meshHttpStatus(code)
+        : status;
+    stream.once('trailers', (t: IncomingHttpHeaders) => {
+      this.trailers = t;
+    });
+    this.body = h2Body(stream);
+  }
+}
+
+const MESH_CODES = new Set<string>(Object.values(MeshErrorCode));
+function isMeshCode(code: string): code is MeshErrorCode {
+  return MESH_CODES.has(code);
+}
+
+function h2Body(stream: ClientHttp2Stream): ResponseBody {
+  return {
+    pipeTo(res: ResponseSink, done: (err: Error | undefined) => void) {
+      const resume = (): void => {
+        stream.resume();
+      };
+      stream.on('data', (chunk: Buffer) => {
+        if (!res.write(chunk)) {
+          stream.pause();
+          res.on('drain', resume);
+        }
+      });
+      stream.once('end', () => {
+        res.off('drain', resume);
+        res.end();
+        done(undefined);
+      });
+      stream.once('error', (err) => {
+        res.destroy();
+        done(err);
+      });
+    },
+    discard() {
+      if (!stream.closed) stream.close(NGHTTP2_CANCEL);
+    },
+    destroy() {
+      if (!stream.closed) stream.close(NGHTTP2_CANCEL);
+    },
+    whenClosed(fn) {
+      if (stream.closed || stream.destroyed) fn();
+      else stream.once('close', fn);
+    },
+  };
+}
+
+export interface H2SendOnce {
+  pool: H2SessionPool;
+  /** Pool key (host:port), host and port of the origin. */
+  key: string;
+  host: string;
+  port: number;
+  headers: OutgoingHttpHeaders;
+  body: Readable | null;
+  /** No response head within this many ms -> `timeout`. */
+  timeoutMs: number;
+  clientGone: GoneSignal;
+  viaPeer: boolean;
+  onOutcome?: (outcome: TryOutcome) => void;
+}
+
+/** Sends one request; resolves with the response head or the failure. Never rejects. */
+export async function sendH2Once(r: H2SendOnce): Promise<TryOutcome> {
+  if (r.clientGone.aborted) return settledFailure('aborted', new ClientGone('client gone'), r.onOutcome);
+  if (r.timeoutMs <= 0) return settledFailure('timeout', new DeadlineExceeded('deadline exceeded'), r.onOutcome);
+  let session: ClientHttp2Session;
+  try {
+    const s = r.pool.get(r.key, r.host, r.port);
+    session = s instanceof Promise ? await s : s;
+  } catch (err) {
+    return settledFailure(err instanceof H2ConnectFailedError ? 'connect' : 'reset', err, r.onOutcome);
+  }
+  if (r.clientGone.aborted) return settledFailure('aborted', new ClientGone('client gone'), r.onOutcome);
+  let up: ClientHttp2Stream;
+  try {
+    up = session.request(r.headers, { endStream: r.body === null });
+  } catch (err) {
+    // The session closed or is going away: the stream never opened.
+    return settledFailure('unsent', err, r.onOutcome);
+  }
+  // Errors after the outcome (a reset mid-body) are seen by whoever streams the body; never an unhandled 'error'.
+  up.on('error', () => {});
+  return new Promise<TryOutcome>((resolve) => {
+    let settled = false;
+    const finish = (o: TryOutcome): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      r.clientGone.removeEventListener('abort', onGone);
+      r.onOutcome?.(o);
+      resolve(o);
+    };
+    const fail = (kind: FailureKind, error: unknown): void => {
+      if (!up.closed) up.close(NGHTTP2_CANCEL);
+      finish({ ok: false, kind, error });
+    };
+    const timer = setTimeout(() => fail('timeout', new DeadlineExceeded(`no response within ${r.timeoutMs} ms`)), r.timeoutMs);
+    const onGone = (): void => fail('aborted', new ClientGone('client gone'));
+    r.clientGone.addEventListener('abort', onGone);
+    // The END_STREAM flag of the head (a trailers-only answer); node's `endAfterHeaders` is not set on client streams.
+    up.once('response', (headers: IncomingHttpHeaders, flags: number) => {
+      finish({ ok: true, response: new H2Response(headers, up, (flags & NGHTTP2_FLAG_END_STREAM) !== 0, r.viaPeer) });
+    });
+    up.once('error', (err: NodeJS.ErrnoException) => {
+      finish({
+        ok: false,
+        kind: up.rstCode === NGHTTP2_REFUSED_STREAM || err.code === 'ERR_HTTP2_GOAWAY_SESSION' ? 'unsent' : 'reset',
+        error: err,
+      });
+    });
+    up.once('close', () => {
+      const refused = up.rstCode === NGHTTP2_REFUSED_STREAM;
+      finish({
+        ok: false,
+        kind: refused ? 'unsent' : 'reset',
+        error: new Error(`stream closed before a response (RST_STREAM code ${up.rstCode})`),
+      });
+    });
+    if (r.body !== null) {
+      const body = r.body;
+      body.once('error', () => {
+        if (!up.closed) up.close(NGHTTP2_CANCEL);
+      });
+      body.pipe(up);
+    }
+  });
+}

@@ -1,0 +1,261 @@
+/**
+ * The request pipeline for HTTP/2 streams (h2c on the listeners' ports):
+ * the same duties as request-pipeline.ts — request id, budget, metrics,
+ * log lines, the answer for every failure (through the direction's
+ * H2Rescue, grpc-rescue.ts), streaming the upstream's answer back — over
+ * node:http2 streams instead of the HTTP/1.1 codec's exchanges, with the
+ * direction's H2Strategy (h2-outbound-strategy.ts, h2-inbound-strategy.ts)
+ * finding the upstream and trying it.
+ *
+ * Deadlines. The mesh's budget (x-weft-timeout-ms, else the listener's
+ * default, a rule's timeout) bounds the time to the response head, as for
+ * HTTP/1.1. A gRPC call's own deadline (`grpc-timeout`) bounds the whole
+ * call: it also caps the time to the head, goes upstream reduced by the
+ * time spent, and when it passes mid-response the call ends with trailers
+ * grpc-status DEADLINE_EXCEEDED and x-weft-error upstream_timeout, and the
+ * upstream stream is cancelled.
+ *
+ * Cancellation. A client that resets its stream (or goes away) cancels the
+ * try in flight or the upstream stream (RST_STREAM CANCEL), hop by hop to
+ * the app. An upstream that resets mid-response: a gRPC call ends with
+ * trailers UNAVAILABLE / upstream_reset (CANCEL is passed on as CANCEL),
+ * other streams are reset.
+ *
+ * Flow control. The upstream's body is read only while the client's stream
+ * accepts writes (pause on a full write, resume on 'drain'), so a slow
+ * reader holds back the upstream through HTTP/2 windows instead of making
+ * the agent buffer; the request body likewise (h2-body.ts).
+ */
+import { constants, type IncomingHttpHeaders, type OutgoingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
+import { type Logger, MeshError, MeshErrorCode, messageOf, REQUEST_ID_HEADER } from '@weft/shared';
+import type { StreamHandler } from '../http2/h2c-server.js';
+import { ClientLink } from './client-link.js';
+import { Deadline, requestBudgetMs } from './deadline.js';
+import type { MeshFailure } from './forward-strategy.js';
+import { grpcFailureFields, type H2Rescue, sendH2PolicyAnswer } from './grpc-rescue.js';
+import { GRPC_TIMEOUT_HEADER, isGrpcContentType, parseGrpcTimeout } from './grpc-status.js';
+import type { H2Response } from './h2-forward.js';
+import { h2DownstreamResponseHeaders, h2Trailers } from './h2-headers.js';
+import { requestIdOf, TIMEOUT_HEADER } from './headers.js';
+import type { ServiceMetrics } from './proxy-metrics.js';
+import type { RequestLog } from './request-log.js';
+import type { PolicyAnswer } from './route-policy.js';
+
+const { NGHTTP2_CANCEL, NGHTTP2_INTERNAL_ERROR } = constants;
+
+/** One HTTP/2 request as it moves through the pipeline; the strategy fills in what it learns. */
+export interface H2Exchange {
+  readonly stream: ServerHttp2Stream;
+  readonly headers: IncomingHttpHeaders;
+  /** A gRPC call (content-type application/grpc...): answered in gRPC's terms. */
+  readonly grpc: boolean;
+  readonly requestId: string;
+  /** Time allowed until the response head (mesh budget, capped by the gRPC deadline). */
+  readonly budgetMs: number;
+  /** The gRPC call's own deadline (grpc-timeout), covering the whole call; undefined without one. */
+  readonly callDeadline: Deadline | undefined;
+  readonly clientGone: ClientLink;
+  readonly clientAddress: string | undefined;
+  metrics: ServiceMetrics;
+  fields: Record<string, unknown>;
+  onFinished: (() => void) | undefined;
+  /** Fields added to the answer whatever it is (x-weft-rule). */
+  answerFields: Record<string, string> | undefined;
+}
+
+export type H2Verdict =
+  | MeshFailure
+  | { kind: 'forwarded'; response: H2Response; target: string; meshCode: string }
+  | { kind: 'policy'; answer: PolicyAnswer }
+  | { kind: 'gone' };
+
+export interface H2Strategy {
+  /** Finds the upstream and tries it; never writes to the stream, never throws for what the network or caller can cause. */
+  forward(ex: H2Exchange): Promise<H2Verdict>;
+}
+
+export interface H2PipelineOptions {
+  strategy: H2Strategy;
+  rescue: H2Rescue;
+  requestLog: RequestLog;
+  logger: Logger;
+  unresolved: ServiceMetrics;
+  requestTimeoutMs: number;
+}
+
+const CLIENT_GONE = 'client_gone';
+
+export function h2Pipeline(opts: H2PipelineOptions): StreamHandler {
+  const { strategy, rescue, requestLog } = opts;
+
+  const fail = (ex: H2Exchange, code: MeshErrorCode, message: string): string => {
+    requestLog.log('request failed', code, { requestId: ex.requestId, ...ex.fields, detail: message });
+    rescue(ex.stream, ex.grpc, code, message, ex.requestId);
+    return code;
+  };
+
+  const handle = async (stream: ServerHttp2Stream, headers: IncomingHttpHeaders): Promise<void> => {
+    const startedAt = performance.now();
+    // Resets from the client are the client's business; 'close' tells us it left.
+    stream.on('error', () => {});
+    const gone = new ClientLink();
+    stream.once('close', () => {
+      if (stream.rstCode !== constants.NGHTTP2_NO_ERROR || !stream.writableFinished) gone.abort();
+    });
+    const requestId = requestIdOf(headerText(headers[REQUEST_ID_HEADER]));
+    const grpc = isGrpcContentType(headers['content-type']);
+    const budget = requestBudgetMs(headerText(headers[TIMEOUT_HEADER]), opts.requestTimeoutMs);
+    const grpcTimeoutMs = grpc ? parseGrpcTimeout(headers[GRPC_TIMEOUT_HEADER]) : undefined;
+    const callDeadline = grpcTimeoutMs !== undefined && grpcTimeoutMs > 0 ? new Deadline(grpcTimeoutMs) : undefined;
+    const ex: H2Exchange = {
+      stream,
+      headers,
+      grpc,
+      requestId,
+      budgetMs: budget instanceof MeshError ? 0 : Math.min(budget, grpcTimeoutMs ?? budget),
+      callDeadline,
+      clientGone: gone,
+      clientAddress: stream.session?.socket?.remoteAddress,
+      metrics: opts.unresolved,
+      fields: {},
+      onFinished: undefined,
+      answerFields: undefined,
+    };
+    let code = '';
+    try {
+      if (budget instanceof MeshError) code = fail(ex, budget.code, budget.message);
+      else if (grpcTimeoutMs !== undefined && !(grpcTimeoutMs >= 0)) {
+        code = fail(ex, MeshErrorCode.badRequest, `${GRPC_TIMEOUT_HEADER}: must be 1-8 digits and a unit (H M S m u n)`);
+      } else if (grpcTimeoutMs === 0) {
+        code = fail(ex, MeshErrorCode.upstreamTimeout, 'the call arrived with no time left (grpc-timeout 0)');
+      } else {
+        const v = await strategy.forward(ex);
+        code = await answer(ex, v);
+      }
+    } catch (err) {
+      code = MeshErrorCode.internal;
+      opts.logger.error('request handler failed', { requestId, err: messageOf(err), code });
+      rescue(stream, grpc, MeshErrorCode.internal, `internal error handling the request: ${messageOf(err)}`, requestId);
+    } finally {
+      ex.onFinished?.();
+      ex.metrics.request(stream.headersSent ? Number(stream.sentHeaders?.[':status'] ?? 200) : 0, code, startedAt);
+    }
+  };
+
+  const answer = async (ex: H2Exchange, verdict: H2Verdict): Promise<string> => {
+    switch (verdict.kind) {
+      case 'mesh':
+        return fail(ex, verdict.code, verdict.message);
+      case 'gone':
+        return CLIENT_GONE;
+      case 'policy': {
+        const a = verdict.answer;
+        requestLog.log('policy answered', a.code, { ...ex.fields, rule: a.ruleId, status: a.status, requestId: ex.requestId });
+        sendH2PolicyAnswer(ex.stream, ex.grpc, a, ex.requestId);
+        return a.code;
+      }
+      case 'forwarded':
+        return streamAnswer(ex, verdict.response, verdict.meshCode, verdict.target);
+    }
+  };
+
+  /** Streams the upstream's answer (head, body with backpressure, trailers) to the client; resolves with the metrics code. */
+  const streamAnswer = (ex: H2Exchange, response: H2Response, meshCode: string, target: string): Promise<string> => {
+    const { stream } = ex;
+    const up = response.stream;
+    if (stream.destroyed || stream.closed) {
+      response.body.destroy();
+      return Promise.resolve(CLIENT_GONE);
+    }
+    const head = h2DownstreamResponseHeaders(response.headers, ex.requestId, true);
+    if (ex.answerFields !== undefined) Object.assign(head, ex.answerFields);
+    if (response.endStream) {
+      stream.respond(head, { endStream: true });
+      return Promise.resolve(meshCode);
+    }
+    try {
+      stream.respond(head, { waitForTrailers: true });
+    } catch (err) {
+      response.body.destroy();
+      return Promise.resolve(
+        fail(ex, MeshErrorCode.upstreamProtocolError, `${target}: response head cannot be forwarded (${messageOf(err)})`),
+      );
+    }
+    return new Promise<string>((resolve) => {
+      let done = false;
+      let ownTrailers: OutgoingHttpHeaders | undefined;
+      let callTimer: NodeJS.Timeout | undefined;
+      const finish = (code: string): void => {
+        if (done) return;
+        done = true;
+        clearTimeout(callTimer);
+        stream.off('close', onClientClose);
+        resolve(code);
+      };
+      /** Ends the client's stream with our own trailers (a gRPC failure after the head went out). */
+      const endWith = (trailers: OutgoingHttpHeaders): void => {
+        ownTrailers = trailers;
+        if (!stream.destroyed && !stream.writableEnded) stream.end();
+      };
+      stream.on('wantTrailers', () => {
+        try {
+          stream.sendTrailers(ownTrailers ?? h2Trailers(response.trailers, true));
+        } catch {
+          // The client's stream closed meanwhile.
+        }
+      });
+      const resume = (): void => {
+        up.resume();
+      };
+      up.on('data', (chunk: Buffer) => {
+        if (!stream.write(chunk)) {
+          up.pause();
+          stream.once('drain', resume);
+        }
+      });
+      up.once('end', () => {
+        if (!stream.destroyed && !stream.writableEnded) stream.end();
+        finish(meshCode);
+      });
+      up.once('close', () => {
+        if (done || up.readableEnded) return;
+        const rst = up.rstCode ?? NGHTTP2_INTERNAL_ERROR;
+        requestLog.log('response stream ended early', MeshErrorCode.upstreamReset, { ...ex.fields, requestId: ex.requestId, rstCode: rst });
+        if (rst === NGHTTP2_CANCEL) {
+          if (!stream.closed) stream.close(NGHTTP2_CANCEL);
+        } else if (ex.grpc) {
+          endWith(grpcFailureFields(MeshErrorCode.upstreamReset, `${target}: stream reset mid-response (RST_STREAM code ${rst})`));
+        } else if (!stream.closed) stream.close(NGHTTP2_INTERNAL_ERROR);
+        finish(MeshErrorCode.upstreamReset);
+      });
+      const onClientClose = (): void => {
+        if (!up.closed) up.close(NGHTTP2_CANCEL);
+        finish(CLIENT_GONE);
+      };
+      stream.once('close', onClientClose);
+      const deadline = ex.callDeadline;
+      if (deadline !== undefined) {
+        callTimer = setTimeout(() => {
+          if (done) return;
+          if (!up.closed) up.close(NGHTTP2_CANCEL);
+          requestLog.log('request failed', MeshErrorCode.upstreamTimeout, { ...ex.fields, requestId: ex.requestId });
+          endWith(
+            grpcFailureFields(
+              MeshErrorCode.upstreamTimeout,
+              `${target}: the call's deadline (${deadline.budgetMs} ms) passed mid-response`,
+            ),
+          );
+          finish(MeshErrorCode.upstreamTimeout);
+        }, deadline.remainingMs());
+      }
+    });
+  };
+
+  return (stream, headers) => {
+    void handle(stream, headers);
+  };
+}
+
+function headerText(v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? v[0] : v;
+}
