@@ -79,7 +79,7 @@ describe('gRPC through the mesh: app -> agent A (h2c) -> agent B (h2c) -> grpc-j
       for (let i = 0; i < 50; i++) call.write(Buffer.alloc(1000 + i, 1));
       call.end();
     });
-    assert.deepEqual(JSON.parse(res.toString()), { count: 50, bytes: 50 * 1000 + (49 * 50) / 2 });
+    assert.deepEqual(JSON.parse(res.toString()), { count: 50, bytes: 50 * 1000 + (49 * 50) / 2, name: 'echo' });
   });
 
   test('a bidirectional call echoes each message while the client keeps sending', async () => {

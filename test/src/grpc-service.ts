@@ -10,7 +10,10 @@
  *   ClientStream  answers JSON {count, bytes} of what it received.
  *   Bidi          echoes every message as it arrives.
  * Every call is written down (method, cancelled) so tests can see what
- * reached the app and whether a cancel arrived.
+ * reached the app and whether a cancel arrived. Every answer carries
+ * `x-served-by: <name>` (initial metadata, or the status's metadata). A
+ * service started with `failWith` fails every call with that status
+ * before any answer byte (trailers-only), after reading the whole request.
  */
 import grpc from '@grpc/grpc-js';
 
@@ -50,7 +53,11 @@ function meta(call: grpc.ServerUnaryCall<Buffer, Buffer> | grpc.ServerWritableSt
   return v === undefined ? undefined : String(v);
 }
 
-export async function startGrpcService(): Promise<GrpcTestService> {
+export async function startGrpcService(opts: { name?: string; failWith?: number } = {}): Promise<GrpcTestService> {
+  const name = opts.name ?? 'echo';
+  const served = new grpc.Metadata();
+  served.set('x-served-by', name);
+  const failure = (): Partial<grpc.StatusObject> => ({ code: opts.failWith, details: `${name} fails`, metadata: served.clone() });
   const calls: CallRecord[] = [];
   const waiters: { method: string; resolve: () => void }[] = [];
   const record = (method: string, call: { on(e: 'cancelled', f: () => void): unknown }): CallRecord => {
@@ -66,6 +73,8 @@ export async function startGrpcService(): Promise<GrpcTestService> {
   server.addService(ECHO_SERVICE, {
     Unary: (call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => {
       const r = record('Unary', call);
+      if (opts.failWith !== undefined) return cb(failure());
+      call.sendMetadata(served.clone());
       const status = meta(call, 'x-status');
       if (status !== undefined) return cb({ code: Number(status), details: 'as asked' });
       if (meta(call, 'x-deadline') !== undefined) {
@@ -85,6 +94,8 @@ export async function startGrpcService(): Promise<GrpcTestService> {
     },
     ServerStream: (call: grpc.ServerWritableStream<Buffer, Buffer>) => {
       const r = record('ServerStream', call);
+      if (opts.failWith !== undefined) return void call.emit('error', failure());
+      call.sendMetadata(served.clone());
       const { count, size, delayMs } = JSON.parse(call.request.toString()) as { count: number; size: number; delayMs?: number };
       let i = 0;
       const next = (): void => {
@@ -109,7 +120,7 @@ export async function startGrpcService(): Promise<GrpcTestService> {
         count++;
         bytes += m.length;
       });
-      call.on('end', () => cb(null, Buffer.from(JSON.stringify({ count, bytes }))));
+      call.on('end', () => (opts.failWith !== undefined ? cb(failure()) : cb(null, Buffer.from(JSON.stringify({ count, bytes, name })))));
     },
     Bidi: (call: grpc.ServerDuplexStream<Buffer, Buffer>) => {
       record('Bidi', call);

@@ -2,10 +2,13 @@
  * The request body of an HTTP/2 stream, streamed to the first try at once
  * and replayable to a later try, like replay-body.ts for HTTP/1.1: chunks
  * are kept up to `limit` bytes (64 KiB); a body larger than that can no
- * longer be replayed. One more rule for streams: once bytes went to an
- * upstream while the client has not finished its body (a streaming call
- * that sent a message and keeps sending), it is not replayable either, so
- * a retry never re-sends part of a conversation the app may be acting on.
+ * longer be replayed. More rules for streams, so a retry never re-sends
+ * part of a conversation the app may be acting on: once bytes went to an
+ * upstream, the body is replayable only when the client has finished it,
+ * and for gRPC only when it is a single message (a unary or
+ * server-streaming call; a client-streaming or bidirectional call that
+ * sent a message is never replayed: on the wire the two differ only in the
+ * number of messages, and a one-message client stream is a unary call).
  *
  * Backpressure: when the current try's stream is full, the client's stream
  * is paused until it drains, so HTTP/2 flow control holds the client back
@@ -25,11 +28,15 @@ export class H2ReplayBody {
   constructor(
     private readonly source: Readable,
     private readonly limit: number,
+    /** The body is gRPC's length-prefixed messages. */
+    private readonly grpc = false,
   ) {}
 
-  /** True while a later try could still get the whole body. */
+  /** True while a later try could still get the whole body (read at retry decisions only). */
   get replayable(): boolean {
-    return this.kept !== null && !this.gone && (this.ended || this.sent === 0);
+    if (this.kept === null || this.gone) return false;
+    if (this.sent === 0) return true;
+    return this.ended && (!this.grpc || grpcMessageCount(this.kept) <= 1);
   }
 
   /** The stream for the next try (see replay-body.ts), or undefined when the body cannot be replayed. */
@@ -89,4 +96,15 @@ export class H2ReplayBody {
   private readonly onClose = (): void => {
     if (!this.ended) this.onAbort();
   };
+}
+
+/** How many gRPC messages (1-byte flag, 4-byte length, payload) `chunks` hold; a partial one counts. */
+export function grpcMessageCount(chunks: readonly Buffer[]): number {
+  const buf = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+  let n = 0;
+  for (let at = 0; at < buf.length; n++) {
+    if (at + 5 > buf.length) return n + 1;
+    at += 5 + buf.readUInt32BE(at + 1);
+  }
+  return n;
 }

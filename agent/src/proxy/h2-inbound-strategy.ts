@@ -69,7 +69,7 @@ export function h2InboundStrategy(d: H2InboundDeps): H2Strategy {
     });
     const key = originOf(instance.address, instance.port);
     const deadline = new Deadline(ex.budgetMs);
-    const body = ex.stream.endAfterHeaders ? null : new H2ReplayBody(ex.stream, d.maxReplayBodyBytes);
+    const body = ex.stream.endAfterHeaders ? null : new H2ReplayBody(ex.stream, d.maxReplayBodyBytes, ex.grpc);
     let outcome: TryOutcome | undefined;
     for (let i = 0; i <= RESENDS; i++) {
       const stream = body === null ? null : body.nextStream();

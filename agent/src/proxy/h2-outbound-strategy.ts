@@ -120,7 +120,7 @@ export function h2OutboundStrategy(d: H2OutboundDeps): H2Strategy {
       clientAddress: ex.clientAddress,
       edits: plan?.rule.source.requestHeaders,
     });
-    const body = ex.stream.endAfterHeaders ? null : new H2ReplayBody(ex.stream, d.maxReplayBodyBytes);
+    const body = ex.stream.endAfterHeaders ? null : new H2ReplayBody(ex.stream, d.maxReplayBodyBytes, ex.grpc);
     const attempt: Attempt = {
       method,
       path,
