@@ -14,16 +14,17 @@
  * is paused until it drains, so HTTP/2 flow control holds the client back
  * (its window is not re-opened while we do not read).
  */
-import { PassThrough, type Readable } from 'node:stream';
+import { PassThrough, type Readable, type Writable } from 'node:stream';
+import type { ReplaySource } from './forward.js';
 
-export class H2ReplayBody {
+export class H2ReplayBody implements ReplaySource {
   private kept: Buffer[] | null = [];
   private keptBytes = 0;
   private ended = false;
   private gone = false;
   private sent = 0;
-  private current: PassThrough | null = null;
-  private streams = 0;
+  private current: Writable | null = null;
+  private tries = 0;
 
   constructor(
     private readonly source: Readable,
@@ -39,28 +40,35 @@ export class H2ReplayBody {
     return this.ended && (!this.grpc || grpcMessageCount(this.kept) <= 1);
   }
 
-  /** The stream for the next try (see replay-body.ts), or undefined when the body cannot be replayed. */
-  nextStream(): Readable | undefined {
-    const first = this.streams++ === 0;
-    if (!first && !this.replayable) return undefined;
+  /**
+   * Makes `sink` (the next try's upstream stream) the body's destination:
+   * the kept chunks first for a later try, then what the client still
+   * sends, ended when the client ends. False when the body cannot be
+   * replayed to it. Written straight to the sink: no stream in between.
+   */
+  attach(sink: Writable): boolean {
+    const first = this.tries++ === 0;
+    if (!first && !this.replayable) return false;
     const previous = this.current;
-    const s = new PassThrough({ highWaterMark: 64 * 1024 });
-    this.current = s;
-    if (previous !== null) {
-      previous.off('drain', this.resume);
-      if (!previous.destroyed) previous.destroy();
-      for (const chunk of this.kept ?? []) s.write(chunk);
+    if (previous !== null) previous.off('drain', this.resume);
+    this.current = sink;
+    if (!first) {
+      for (const chunk of this.kept ?? []) sink.write(chunk);
       if (this.source.isPaused()) this.source.resume();
-    }
-    if (first) {
+    } else {
       this.source.on('data', this.onData);
       this.source.once('end', this.onEnd);
-      this.source.once('aborted', this.onAbort);
       this.source.once('close', this.onClose);
     }
-    if (this.gone) s.destroy(new Error('client went away before sending the whole body'));
-    else if (this.ended) s.end();
-    return s;
+    if (this.gone) sink.destroy(new Error('client went away before sending the whole body'));
+    else if (this.ended) sink.end();
+    return true;
+  }
+
+  /** ReplaySource for code that wants a Readable per try (the HTTP/2 strategies use attach). */
+  nextStream(): Readable | undefined {
+    const s = new PassThrough();
+    return this.attach(s) ? s : undefined;
   }
 
   private readonly onData = (chunk: Buffer): void => {
@@ -70,7 +78,7 @@ export class H2ReplayBody {
       else this.kept.push(chunk);
     }
     const s = this.current;
-    if (s === null || s.destroyed) return;
+    if (s === null || s.destroyed || s.writableEnded) return;
     this.sent += chunk.length;
     if (!s.write(chunk)) {
       this.source.pause();
@@ -85,16 +93,14 @@ export class H2ReplayBody {
   private readonly onEnd = (): void => {
     this.ended = true;
     const s = this.current;
-    if (s !== null && !s.destroyed) s.end();
-  };
-
-  private readonly onAbort = (): void => {
-    this.gone = true;
-    this.current?.destroy(new Error('client went away before sending the whole body'));
+    if (s !== null && !s.destroyed && !s.writableEnded) s.end();
   };
 
   private readonly onClose = (): void => {
-    if (!this.ended) this.onAbort();
+    if (this.ended) return;
+    this.gone = true;
+    const s = this.current;
+    if (s !== null && !s.destroyed) s.destroy(new Error('client went away before sending the whole body'));
   };
 }
 

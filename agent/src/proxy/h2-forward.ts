@@ -12,7 +12,6 @@
  * response head; `timeout`; `aborted` = the client went away.
  */
 import { type ClientHttp2Session, type ClientHttp2Stream, constants, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http2';
-import type { Readable } from 'node:stream';
 import { ANSWERED_BY_HEADER, ERROR_HEADER, MeshErrorCode, meshHttpStatus } from '@weft/shared';
 import { H2ConnectFailedError, type H2SessionPool } from '../http2/session-pool.js';
 import type { GoneSignal } from './client-link.js';
@@ -24,6 +23,7 @@ import {
   type TryOutcome,
   type UpstreamResponse,
 } from './forward.js';
+import type { H2ReplayBody } from './h2-body.js';
 import type { HeaderMap } from './headers.js';
 import { ClientGone, DeadlineExceeded } from './upstream-try.js';
 
@@ -110,7 +110,8 @@ export interface H2SendOnce {
   host: string;
   port: number;
   headers: OutgoingHttpHeaders;
-  body: Readable | null;
+  /** The request body: attached to the new stream (false = it can no longer be replayed), or null for none. */
+  body: H2ReplayBody | null;
   /** No response head within this many ms -> `timeout`. */
   timeoutMs: number;
   clientGone: GoneSignal;
@@ -175,12 +176,6 @@ export async function sendH2Once(r: H2SendOnce): Promise<TryOutcome> {
         error: new Error(`stream closed before a response (RST_STREAM code ${up.rstCode})`),
       });
     });
-    if (r.body !== null) {
-      const body = r.body;
-      body.once('error', () => {
-        if (!up.closed) up.close(NGHTTP2_CANCEL);
-      });
-      body.pipe(up);
-    }
+    if (r.body !== null && !r.body.attach(up)) fail('aborted', new Error('request body can no longer be replayed'));
   });
 }

@@ -72,8 +72,7 @@ export function h2InboundStrategy(d: H2InboundDeps): H2Strategy {
     const body = ex.stream.endAfterHeaders ? null : new H2ReplayBody(ex.stream, d.maxReplayBodyBytes, ex.grpc);
     let outcome: TryOutcome | undefined;
     for (let i = 0; i <= RESENDS; i++) {
-      const stream = body === null ? null : body.nextStream();
-      if (stream === undefined) break;
+      if (i > 0 && body !== null && !body.replayable) break;
       const headers: OutgoingHttpHeaders = { ...base };
       if (ex.callDeadline !== undefined) headers[GRPC_TIMEOUT_HEADER] = formatGrpcTimeout(ex.callDeadline.remainingMs());
       outcome = await sendH2Once({
@@ -82,7 +81,7 @@ export function h2InboundStrategy(d: H2InboundDeps): H2Strategy {
         host: instance.address,
         port: instance.port,
         headers,
-        body: stream,
+        body,
         timeoutMs: i === 0 ? ex.budgetMs : deadline.remainingMs(),
         clientGone: ex.clientGone,
         viaPeer: false,

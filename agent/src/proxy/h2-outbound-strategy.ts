@@ -87,6 +87,8 @@ export function h2OutboundStrategy(d: H2OutboundDeps): H2Strategy {
     if (plan?.respond) return { kind: 'policy', answer: plan };
     if (plan) ex.answerFields = { [RULE_HEADER]: plan.rule.id };
     const deadline = new Deadline(plan?.rule.timeoutMs ? Math.min(ex.budgetMs, plan.rule.timeoutMs) : ex.budgetMs);
+    // A gRPC call: a deadline the app (x-weft-timeout-ms) or the operator (the rule's timeout) set holds for the whole call (h2-pipeline.ts).
+    if (ex.grpc && (h[TIMEOUT_HEADER] !== undefined || plan?.rule.timeoutMs)) ex.meshCallDeadline = deadline;
     if (plan?.delayMs) await sleep(plan.delayMs, ex.clientGone);
 
     let route: Route;
@@ -159,15 +161,13 @@ export function h2OutboundStrategy(d: H2OutboundDeps): H2Strategy {
         headers[INSTANCE_HEADER] = endpoint.instanceId;
         headers[TIMEOUT_HEADER] = String(Math.ceil(a.tryTimeoutMs));
       }
-      const stream = a.body === null ? null : a.body.nextStream();
-      if (stream === undefined) return settledFailure('aborted', new Error('request body can no longer be replayed'), onOutcome);
       return sendH2Once({
         pool: d.sessions,
         key: o.key,
         host: o.host,
         port: o.port,
         headers,
-        body: stream,
+        body,
         timeoutMs: a.tryTimeoutMs,
         clientGone: ex.clientGone,
         viaPeer: !local,

@@ -10,10 +10,17 @@
  * Deadlines. The mesh's budget (x-weft-timeout-ms, else the listener's
  * default, a rule's timeout) bounds the time to the response head, as for
  * HTTP/1.1. A gRPC call's own deadline (`grpc-timeout`) bounds the whole
- * call: it also caps the time to the head, goes upstream reduced by the
- * time spent, and when it passes mid-response the call ends with trailers
- * grpc-status DEADLINE_EXCEEDED and x-weft-error upstream_timeout, and the
- * upstream stream is cancelled.
+ * call: it also caps the time to the head, and goes upstream reduced by the
+ * time spent. On a gRPC call the outbound agent also holds the whole call
+ * to a deadline the app or the operator set explicitly (x-weft-timeout-ms
+ * from the app, a rule's `timeout`): gRPC servers often send their response
+ * head at once, so a head-only limit would not limit anything; this one is
+ * the mesh's own and is not written into grpc-timeout (as Envoy's route
+ * timeout), so the mesh, not the app, answers when it passes. The
+ * listener's default budget stays head-only, so long-lived streams are not
+ * cut by it. When a call deadline passes mid-response the call ends with
+ * trailers grpc-status DEADLINE_EXCEEDED and x-weft-error upstream_timeout,
+ * and the upstream stream is cancelled.
  *
  * Cancellation. A client that resets its stream (or goes away) cancels the
  * try in flight or the upstream stream (RST_STREAM CANCEL), hop by hop to
@@ -52,8 +59,10 @@ export interface H2Exchange {
   readonly requestId: string;
   /** Time allowed until the response head (mesh budget, capped by the gRPC deadline). */
   readonly budgetMs: number;
-  /** The gRPC call's own deadline (grpc-timeout), covering the whole call; undefined without one. */
+  /** The gRPC call's own deadline (grpc-timeout), covering the whole call, passed on; undefined without one. */
   readonly callDeadline: Deadline | undefined;
+  /** The mesh's deadline for the whole gRPC call (outbound: x-weft-timeout-ms, a rule's timeout), enforced here and not passed on. */
+  meshCallDeadline: Deadline | undefined;
   readonly clientGone: ClientLink;
   readonly clientAddress: string | undefined;
   metrics: ServiceMetrics;
@@ -114,8 +123,9 @@ export function h2Pipeline(opts: H2PipelineOptions): StreamHandler {
       requestId,
       budgetMs: budget instanceof MeshError ? 0 : Math.min(budget, grpcTimeoutMs ?? budget),
       callDeadline,
+      meshCallDeadline: undefined,
       clientGone: gone,
-      clientAddress: stream.session?.socket?.remoteAddress,
+      clientAddress: remoteAddressOf(stream),
       metrics: opts.unresolved,
       fields: {},
       onFinished: undefined,
@@ -233,17 +243,17 @@ export function h2Pipeline(opts: H2PipelineOptions): StreamHandler {
         finish(CLIENT_GONE);
       };
       stream.once('close', onClientClose);
-      const deadline = ex.callDeadline;
+      const mesh = ex.meshCallDeadline;
+      const own = ex.callDeadline;
+      const deadline = mesh !== undefined && (own === undefined || mesh.remainingMs() < own.remainingMs()) ? mesh : own;
       if (deadline !== undefined) {
         callTimer = setTimeout(() => {
           if (done) return;
           if (!up.closed) up.close(NGHTTP2_CANCEL);
           requestLog.log('request failed', MeshErrorCode.upstreamTimeout, { ...ex.fields, requestId: ex.requestId });
+          const which = deadline === mesh ? 'mesh deadline' : "call's deadline";
           endWith(
-            grpcFailureFields(
-              MeshErrorCode.upstreamTimeout,
-              `${target}: the call's deadline (${deadline.budgetMs} ms) passed mid-response`,
-            ),
+            grpcFailureFields(MeshErrorCode.upstreamTimeout, `${target}: no complete answer within the ${deadline.budgetMs} ms ${which}`),
           );
           finish(MeshErrorCode.upstreamTimeout);
         }, deadline.remainingMs());
@@ -254,6 +264,17 @@ export function h2Pipeline(opts: H2PipelineOptions): StreamHandler {
   return (stream, headers) => {
     void handle(stream, headers);
   };
+}
+
+/** The client's address, read once per session (node's session.socket is a proxy object; the OS is asked on each read). */
+const addresses = new WeakMap<object, string | undefined>();
+function remoteAddressOf(stream: ServerHttp2Stream): string | undefined {
+  const session = stream.session;
+  if (session === undefined) return undefined;
+  if (addresses.has(session)) return addresses.get(session);
+  const address = session.socket?.remoteAddress;
+  addresses.set(session, address);
+  return address;
 }
 
 function headerText(v: string | string[] | undefined): string | undefined {
