@@ -139,43 +139,78 @@ export async function sendH2Once(r: H2SendOnce): Promise<TryOutcome> {
     return settledFailure('unsent', err, r.onOutcome);
   }
   // Errors after the outcome (a reset mid-body) are seen by whoever streams the body; never an unhandled 'error'.
-  up.on('error', () => {});
-  return new Promise<TryOutcome>((resolve) => {
-    let settled = false;
-    const finish = (o: TryOutcome): void => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      r.clientGone.removeEventListener('abort', onGone);
-      r.onOutcome?.(o);
-      resolve(o);
-    };
-    const fail = (kind: FailureKind, error: unknown): void => {
-      if (!up.closed) up.close(NGHTTP2_CANCEL);
-      finish({ ok: false, kind, error });
-    };
-    const timer = setTimeout(() => fail('timeout', new DeadlineExceeded(`no response within ${r.timeoutMs} ms`)), r.timeoutMs);
-    const onGone = (): void => fail('aborted', new ClientGone('client gone'));
-    r.clientGone.addEventListener('abort', onGone);
-    // The END_STREAM flag of the head (a trailers-only answer); node's `endAfterHeaders` is not set on client streams.
-    up.once('response', (headers: IncomingHttpHeaders, flags: number) => {
-      finish({ ok: true, response: new H2Response(headers, up, (flags & NGHTTP2_FLAG_END_STREAM) !== 0, r.viaPeer) });
+  up.on('error', ignore);
+  const t = new H2Try(up, r);
+  if (r.body !== null && !r.body.attach(up)) t.fail('aborted', new Error('request body can no longer be replayed'));
+  return t.outcome;
+}
+
+function ignore(): void {}
+
+/** One try's wait for its response head: the outcome once, then its listeners are gone (this runs for every call). */
+class H2Try {
+  readonly outcome: Promise<TryOutcome>;
+  private resolve!: (o: TryOutcome) => void;
+  private settled = false;
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(
+    private readonly up: ClientHttp2Stream,
+    private readonly r: H2SendOnce,
+  ) {
+    this.outcome = new Promise<TryOutcome>((resolve) => {
+      this.resolve = resolve;
     });
-    up.once('error', (err: NodeJS.ErrnoException) => {
-      finish({
-        ok: false,
-        kind: up.rstCode === NGHTTP2_REFUSED_STREAM || err.code === 'ERR_HTTP2_GOAWAY_SESSION' ? 'unsent' : 'reset',
-        error: err,
-      });
+    this.timer = setTimeout(this.onTimeout, r.timeoutMs);
+    r.clientGone.addEventListener('abort', this.onGone);
+    up.once('response', this.onResponse);
+    up.once('error', this.onError);
+    up.once('close', this.onClose);
+  }
+
+  fail(kind: FailureKind, error: unknown): void {
+    if (this.settled) return;
+    if (!this.up.closed) this.up.close(NGHTTP2_CANCEL);
+    this.finish({ ok: false, kind, error });
+  }
+
+  private finish(o: TryOutcome): void {
+    if (this.settled) return;
+    this.settled = true;
+    clearTimeout(this.timer);
+    this.r.clientGone.removeEventListener('abort', this.onGone);
+    this.up.off('response', this.onResponse);
+    this.up.off('error', this.onError);
+    this.up.off('close', this.onClose);
+    this.r.onOutcome?.(o);
+    this.resolve(o);
+  }
+
+  private readonly onTimeout = (): void => {
+    this.fail('timeout', new DeadlineExceeded(`no response within ${this.r.timeoutMs} ms`));
+  };
+
+  private readonly onGone = (): void => {
+    this.fail('aborted', new ClientGone('client gone'));
+  };
+
+  // The END_STREAM flag of the head (a trailers-only answer); node's `endAfterHeaders` is not set on client streams.
+  private readonly onResponse = (headers: IncomingHttpHeaders, flags: number): void => {
+    this.finish({ ok: true, response: new H2Response(headers, this.up, (flags & NGHTTP2_FLAG_END_STREAM) !== 0, this.r.viaPeer) });
+  };
+
+  private readonly onError = (err: NodeJS.ErrnoException): void => {
+    const refused = this.up.rstCode === NGHTTP2_REFUSED_STREAM || err.code === 'ERR_HTTP2_GOAWAY_SESSION';
+    this.finish({ ok: false, kind: refused ? 'unsent' : 'reset', error: err });
+  };
+
+  private readonly onClose = (): void => {
+    if (this.settled) return;
+    const code = this.up.rstCode;
+    this.finish({
+      ok: false,
+      kind: code === NGHTTP2_REFUSED_STREAM ? 'unsent' : 'reset',
+      error: new Error(`stream closed before a response (RST_STREAM code ${code})`),
     });
-    up.once('close', () => {
-      const refused = up.rstCode === NGHTTP2_REFUSED_STREAM;
-      finish({
-        ok: false,
-        kind: refused ? 'unsent' : 'reset',
-        error: new Error(`stream closed before a response (RST_STREAM code ${up.rstCode})`),
-      });
-    });
-    if (r.body !== null && !r.body.attach(up)) fail('aborted', new Error('request body can no longer be replayed'));
-  });
+  };
 }
