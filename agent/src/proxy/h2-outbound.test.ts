@@ -6,6 +6,7 @@ import { type Endpoint, MeshError, MeshErrorCode, silentLogger } from '@weft/sha
 import type { Listener } from '../contracts.js';
 import { encodeGrpcMessage, formatGrpcTimeout, GrpcStatus, grpcStatusOf, parseGrpcTimeout } from './grpc-status.js';
 import { grpcMessageCount } from './h2-body.js';
+import { startInboundListener } from './inbound-listener.js';
 import { startOutboundListener } from './outbound-listener.js';
 import { closedPort, endpoint, localInstances, send, staticSource } from './test-support.js';
 
@@ -44,6 +45,7 @@ function h2request(port: number, headers: Record<string, string>, body?: Buffer)
 describe('HTTP/2 on the outbound listener (h2c, one agent)', () => {
   let upstream: Http2Server;
   let proxy: Listener;
+  let inbound: Listener;
   const services: Record<string, Endpoint[]> = {};
 
   before(async () => {
@@ -54,6 +56,13 @@ describe('HTTP/2 on the outbound listener (h2c, one agent)', () => {
         stream.respond({ ':status': 200, 'x-head': 'h' }, { waitForTrailers: true });
         stream.on('wantTrailers', () => stream.sendTrailers({ 'x-trailer': 't' }));
         stream.end('with trailers');
+        return;
+      }
+      if (path === '/grpc.Echo/Unary') {
+        stream.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
+        stream.on('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0' }));
+        stream.resume();
+        stream.on('end', () => stream.end(Buffer.from([0, 0, 0, 0, 2, 111, 107])));
         return;
       }
       if (path === '/upload') {
@@ -74,6 +83,22 @@ describe('HTTP/2 on the outbound listener (h2c, one agent)', () => {
     services.h2svc = [endpoint({ service: 'h2svc', port, protocol: 'http2' })];
     services.h1svc = [endpoint({ service: 'h1svc', port, protocol: 'http' })];
     services.dead = [endpoint({ service: 'dead', port: dead, protocol: 'grpc' })];
+    // Behind a peer agent (agent-b): one real instance, and one the peer does not know (deregistered).
+    inbound = await startInboundListener({
+      agentId: 'agent-b',
+      endpoints: staticSource({}),
+      local: localInstances([{ instanceId: 'pair-1', service: 'pair', address: '127.0.0.1', port, protocol: 'grpc' }]),
+      logger: silentLogger,
+      requestTimeoutMs: 5000,
+      host: '127.0.0.1',
+      port: 0,
+    });
+    const viaB = { agentId: 'agent-b', agentPort: inbound.port, protocol: 'grpc' as const };
+    services.pair = [
+      endpoint({ service: 'pair', instanceId: 'pair-1', port: 1, ...viaB }),
+      endpoint({ service: 'pair', instanceId: 'pair-ghost', port: 1, ...viaB }),
+    ];
+    services.ghost = [endpoint({ service: 'ghost', instanceId: 'ghost-1', port: 1, ...viaB })];
     proxy = await startOutboundListener({
       agentId: 'agent-a',
       endpoints: staticSource(services, (s) => new MeshError(MeshErrorCode.unknownService, `no service ${s}`)),
@@ -86,6 +111,7 @@ describe('HTTP/2 on the outbound listener (h2c, one agent)', () => {
   });
   after(async () => {
     await proxy.close();
+    await inbound.close();
     await new Promise<void>((r) => upstream.close(() => r()));
   });
 
@@ -117,6 +143,21 @@ describe('HTTP/2 on the outbound listener (h2c, one agent)', () => {
     assert.equal(r.headers[':status'], 502);
     assert.equal(r.headers['x-weft-error'], 'upstream_protocol_error');
     assert.match(r.body.toString(), /speaks http, not HTTP\/2/);
+  });
+
+  it("retries a gRPC call elsewhere when the peer agent's own answer says it did not deliver it", async () => {
+    const grpc = { 'content-type': 'application/grpc', te: 'trailers' };
+    for (let i = 0; i < 10; i++) {
+      const r = await h2request(proxy.port, { ':path': '/grpc.Echo/Unary', ':authority': 'pair', ...grpc }, Buffer.from([0, 0, 0, 0, 1, 120]));
+      assert.equal(r.headers['x-weft-error'], undefined, `call ${i}`);
+      assert.equal(r.trailers?.['grpc-status'], '0', `call ${i}`);
+      assert.ok(r.body.equals(Buffer.from([0, 0, 0, 0, 2, 111, 107])));
+    }
+    // With nowhere else to go, the peer's answer reaches the client as a gRPC status, without the peer's mark.
+    const g = await h2request(proxy.port, { ':path': '/grpc.Echo/Unary', ':authority': 'ghost', ...grpc }, Buffer.from([0, 0, 0, 0, 1, 120]));
+    assert.equal(g.headers['grpc-status'], String(GrpcStatus.UNAVAILABLE));
+    assert.equal(g.headers['x-weft-error'], 'unknown_instance');
+    assert.equal(g.headers['x-weft-answered-by'], undefined);
   });
 
   it('answers a gRPC call it cannot deliver trailers-only with grpc-status, grpc-message and x-weft-error', async () => {
