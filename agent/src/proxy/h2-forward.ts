@@ -29,16 +29,15 @@ import { ClientGone, DeadlineExceeded } from './upstream-try.js';
 
 const { NGHTTP2_CANCEL, NGHTTP2_REFUSED_STREAM, NGHTTP2_FLAG_END_STREAM } = constants;
 
-/** A response head received on an HTTP/2 stream; the body and trailers are read from `stream`. */
-export class H2Response implements UpstreamResponse {
+/** A response head received on an HTTP/2 stream; the body and trailers are read from `stream` (it is its own ResponseBody). */
+export class H2Response implements UpstreamResponse, ResponseBody {
   /** The HTTP status, or for a peer agent's own (believed) answer, the HTTP status of its code: see below. */
   readonly statusCode: number;
   /** Trailers, once they arrived (listened for from the start: they may come in the same read as the head). */
   trailers: IncomingHttpHeaders | undefined;
-  readonly body: ResponseBody;
-
   /** The head's fields (node's map; values are never undefined in what node hands out). */
   readonly headers: HeaderMap;
+  readonly body: ResponseBody = this;
 
   constructor(
     headers: IncomingHttpHeaders,
@@ -56,51 +55,52 @@ export class H2Response implements UpstreamResponse {
       viaPeer && status === 200 && typeof code === 'string' && headers[ANSWERED_BY_HEADER] !== undefined && isMeshCode(code)
         ? meshHttpStatus(code)
         : status;
-    stream.once('trailers', (t: IncomingHttpHeaders) => {
-      this.trailers = t;
+    if (!endStream) stream.once('trailers', this.onTrailers);
+  }
+
+  private readonly onTrailers = (t: IncomingHttpHeaders): void => {
+    this.trailers = t;
+  };
+
+  pipeTo(res: ResponseSink, done: (err: Error | undefined) => void): void {
+    const stream = this.stream;
+    const resume = (): void => {
+      stream.resume();
+    };
+    stream.on('data', (chunk: Buffer) => {
+      if (!res.write(chunk)) {
+        stream.pause();
+        res.on('drain', resume);
+      }
     });
-    this.body = h2Body(stream);
+    stream.once('end', () => {
+      res.off('drain', resume);
+      res.end();
+      done(undefined);
+    });
+    stream.once('error', (err) => {
+      res.destroy();
+      done(err);
+    });
+  }
+
+  discard(): void {
+    if (!this.stream.closed) this.stream.close(NGHTTP2_CANCEL);
+  }
+
+  destroy(): void {
+    if (!this.stream.closed) this.stream.close(NGHTTP2_CANCEL);
+  }
+
+  whenClosed(fn: () => void): void {
+    if (this.stream.closed || this.stream.destroyed) fn();
+    else this.stream.once('close', fn);
   }
 }
 
 const MESH_CODES = new Set<string>(Object.values(MeshErrorCode));
 function isMeshCode(code: string): code is MeshErrorCode {
   return MESH_CODES.has(code);
-}
-
-function h2Body(stream: ClientHttp2Stream): ResponseBody {
-  return {
-    pipeTo(res: ResponseSink, done: (err: Error | undefined) => void) {
-      const resume = (): void => {
-        stream.resume();
-      };
-      stream.on('data', (chunk: Buffer) => {
-        if (!res.write(chunk)) {
-          stream.pause();
-          res.on('drain', resume);
-        }
-      });
-      stream.once('end', () => {
-        res.off('drain', resume);
-        res.end();
-        done(undefined);
-      });
-      stream.once('error', (err) => {
-        res.destroy();
-        done(err);
-      });
-    },
-    discard() {
-      if (!stream.closed) stream.close(NGHTTP2_CANCEL);
-    },
-    destroy() {
-      if (!stream.closed) stream.close(NGHTTP2_CANCEL);
-    },
-    whenClosed(fn) {
-      if (stream.closed || stream.destroyed) fn();
-      else stream.once('close', fn);
-    },
-  };
 }
 
 export interface H2SendOnce {

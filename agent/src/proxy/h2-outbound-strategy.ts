@@ -135,6 +135,7 @@ export function h2OutboundStrategy(d: H2OutboundDeps): H2Strategy {
       clientGone: ex.clientGone,
     };
 
+    let tries = 0;
     const send: TrySend = (endpoint, a) => {
       const done = d.tracker.start(endpoint.instanceId);
       const onOutcome = (outcome: TryOutcome): void => {
@@ -155,11 +156,16 @@ export function h2OutboundStrategy(d: H2OutboundDeps): H2Strategy {
       }
       const local = endpoint.agentId === d.agentId;
       const o = originFor(endpoint, local);
-      const headers: OutgoingHttpHeaders = { ...base };
+      // The first try sends `base` itself (no copy per call); a retry sends a copy with its own mesh fields.
+      const headers: OutgoingHttpHeaders = tries++ === 0 ? base : { ...base };
       if (ex.callDeadline !== undefined) headers[GRPC_TIMEOUT_HEADER] = formatGrpcTimeout(ex.callDeadline.remainingMs());
       if (!local) {
         headers[INSTANCE_HEADER] = endpoint.instanceId;
         headers[TIMEOUT_HEADER] = String(Math.ceil(a.tryTimeoutMs));
+      } else if (headers[INSTANCE_HEADER] !== undefined) {
+        // An earlier try went through a peer agent; this one goes straight to a local instance.
+        delete headers[INSTANCE_HEADER];
+        delete headers[TIMEOUT_HEADER];
       }
       return sendH2Once({
         pool: d.sessions,

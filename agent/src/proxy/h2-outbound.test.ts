@@ -148,13 +148,21 @@ describe('HTTP/2 on the outbound listener (h2c, one agent)', () => {
   it("retries a gRPC call elsewhere when the peer agent's own answer says it did not deliver it", async () => {
     const grpc = { 'content-type': 'application/grpc', te: 'trailers' };
     for (let i = 0; i < 10; i++) {
-      const r = await h2request(proxy.port, { ':path': '/grpc.Echo/Unary', ':authority': 'pair', ...grpc }, Buffer.from([0, 0, 0, 0, 1, 120]));
+      const r = await h2request(
+        proxy.port,
+        { ':path': '/grpc.Echo/Unary', ':authority': 'pair', ...grpc },
+        Buffer.from([0, 0, 0, 0, 1, 120]),
+      );
       assert.equal(r.headers['x-weft-error'], undefined, `call ${i}`);
       assert.equal(r.trailers?.['grpc-status'], '0', `call ${i}`);
       assert.ok(r.body.equals(Buffer.from([0, 0, 0, 0, 2, 111, 107])));
     }
     // With nowhere else to go, the peer's answer reaches the client as a gRPC status, without the peer's mark.
-    const g = await h2request(proxy.port, { ':path': '/grpc.Echo/Unary', ':authority': 'ghost', ...grpc }, Buffer.from([0, 0, 0, 0, 1, 120]));
+    const g = await h2request(
+      proxy.port,
+      { ':path': '/grpc.Echo/Unary', ':authority': 'ghost', ...grpc },
+      Buffer.from([0, 0, 0, 0, 1, 120]),
+    );
     assert.equal(g.headers['grpc-status'], String(GrpcStatus.UNAVAILABLE));
     assert.equal(g.headers['x-weft-error'], 'unknown_instance');
     assert.equal(g.headers['x-weft-answered-by'], undefined);

@@ -33,22 +33,21 @@
  * reader holds back the upstream through HTTP/2 windows instead of making
  * the agent buffer; the request body likewise (h2-body.ts).
  */
-import { constants, type IncomingHttpHeaders, type OutgoingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
+import { constants, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
 import { type Logger, MeshError, MeshErrorCode, messageOf, REQUEST_ID_HEADER } from '@weft/shared';
 import type { StreamHandler } from '../http2/h2c-server.js';
 import { ClientLink } from './client-link.js';
 import { Deadline, requestBudgetMs } from './deadline.js';
 import type { MeshFailure } from './forward-strategy.js';
-import { grpcFailureFields, type H2Rescue, sendH2PolicyAnswer } from './grpc-rescue.js';
+import { type H2Rescue, sendH2PolicyAnswer } from './grpc-rescue.js';
 import { GRPC_TIMEOUT_HEADER, isGrpcContentType, parseGrpcTimeout } from './grpc-status.js';
+import { CLIENT_GONE, H2AnswerStream } from './h2-answer.js';
 import type { H2Response } from './h2-forward.js';
-import { h2DownstreamResponseHeaders, h2Trailers } from './h2-headers.js';
+import { h2DownstreamResponseHeaders } from './h2-headers.js';
 import { requestIdOf, TIMEOUT_HEADER } from './headers.js';
 import type { ServiceMetrics } from './proxy-metrics.js';
 import type { RequestLog } from './request-log.js';
 import type { PolicyAnswer } from './route-policy.js';
-
-const { NGHTTP2_CANCEL, NGHTTP2_INTERNAL_ERROR } = constants;
 
 /** One HTTP/2 request as it moves through the pipeline; the strategy fills in what it learns. */
 export interface H2Exchange {
@@ -92,8 +91,6 @@ export interface H2PipelineOptions {
   requestTimeoutMs: number;
 }
 
-const CLIENT_GONE = 'client_gone';
-
 export function h2Pipeline(opts: H2PipelineOptions): StreamHandler {
   const { strategy, rescue, requestLog } = opts;
 
@@ -106,7 +103,7 @@ export function h2Pipeline(opts: H2PipelineOptions): StreamHandler {
   const handle = async (stream: ServerHttp2Stream, headers: IncomingHttpHeaders): Promise<void> => {
     const startedAt = performance.now();
     // Resets from the client are the client's business; 'close' tells us it left.
-    stream.on('error', () => {});
+    stream.on('error', ignore);
     const gone = new ClientLink();
     stream.once('close', () => {
       if (stream.rstCode !== constants.NGHTTP2_NO_ERROR || !stream.writableFinished) gone.abort();
@@ -172,7 +169,7 @@ export function h2Pipeline(opts: H2PipelineOptions): StreamHandler {
   /** Streams the upstream's answer (head, body with backpressure, trailers) to the client; resolves with the metrics code. */
   const streamAnswer = (ex: H2Exchange, response: H2Response, meshCode: string, target: string): Promise<string> => {
     const { stream } = ex;
-    const up = response.stream;
+    const _up = response.stream;
     if (stream.destroyed || stream.closed) {
       response.body.destroy();
       return Promise.resolve(CLIENT_GONE);
@@ -191,73 +188,19 @@ export function h2Pipeline(opts: H2PipelineOptions): StreamHandler {
         fail(ex, MeshErrorCode.upstreamProtocolError, `${target}: response head cannot be forwarded (${messageOf(err)})`),
       );
     }
+    const mesh = ex.meshCallDeadline;
+    const own = ex.callDeadline;
+    const deadline = mesh !== undefined && (own === undefined || mesh.remainingMs() < own.remainingMs()) ? mesh : own;
     return new Promise<string>((resolve) => {
-      let done = false;
-      let ownTrailers: OutgoingHttpHeaders | undefined;
-      let callTimer: NodeJS.Timeout | undefined;
-      const finish = (code: string): void => {
-        if (done) return;
-        done = true;
-        clearTimeout(callTimer);
-        stream.off('close', onClientClose);
-        resolve(code);
-      };
-      /** Ends the client's stream with our own trailers (a gRPC failure after the head went out). */
-      const endWith = (trailers: OutgoingHttpHeaders): void => {
-        ownTrailers = trailers;
-        if (!stream.destroyed && !stream.writableEnded) stream.end();
-      };
-      stream.on('wantTrailers', () => {
-        try {
-          stream.sendTrailers(ownTrailers ?? h2Trailers(response.trailers, true));
-        } catch {
-          // The client's stream closed meanwhile.
-        }
+      new H2AnswerStream(stream, response, {
+        grpc: ex.grpc,
+        deadline,
+        deadlineIsMesh: deadline !== undefined && deadline === mesh,
+        target,
+        okCode: meshCode,
+        done: resolve,
+        onFailure: (code, detail) => requestLog.log('response stream ended early', code, { ...ex.fields, requestId: ex.requestId, detail }),
       });
-      const resume = (): void => {
-        up.resume();
-      };
-      up.on('data', (chunk: Buffer) => {
-        if (!stream.write(chunk)) {
-          up.pause();
-          stream.once('drain', resume);
-        }
-      });
-      up.once('end', () => {
-        if (!stream.destroyed && !stream.writableEnded) stream.end();
-        finish(meshCode);
-      });
-      up.once('close', () => {
-        if (done || up.readableEnded) return;
-        const rst = up.rstCode ?? NGHTTP2_INTERNAL_ERROR;
-        requestLog.log('response stream ended early', MeshErrorCode.upstreamReset, { ...ex.fields, requestId: ex.requestId, rstCode: rst });
-        if (rst === NGHTTP2_CANCEL) {
-          if (!stream.closed) stream.close(NGHTTP2_CANCEL);
-        } else if (ex.grpc) {
-          endWith(grpcFailureFields(MeshErrorCode.upstreamReset, `${target}: stream reset mid-response (RST_STREAM code ${rst})`));
-        } else if (!stream.closed) stream.close(NGHTTP2_INTERNAL_ERROR);
-        finish(MeshErrorCode.upstreamReset);
-      });
-      const onClientClose = (): void => {
-        if (!up.closed) up.close(NGHTTP2_CANCEL);
-        finish(CLIENT_GONE);
-      };
-      stream.once('close', onClientClose);
-      const mesh = ex.meshCallDeadline;
-      const own = ex.callDeadline;
-      const deadline = mesh !== undefined && (own === undefined || mesh.remainingMs() < own.remainingMs()) ? mesh : own;
-      if (deadline !== undefined) {
-        callTimer = setTimeout(() => {
-          if (done) return;
-          if (!up.closed) up.close(NGHTTP2_CANCEL);
-          requestLog.log('request failed', MeshErrorCode.upstreamTimeout, { ...ex.fields, requestId: ex.requestId });
-          const which = deadline === mesh ? 'mesh deadline' : "call's deadline";
-          endWith(
-            grpcFailureFields(MeshErrorCode.upstreamTimeout, `${target}: no complete answer within the ${deadline.budgetMs} ms ${which}`),
-          );
-          finish(MeshErrorCode.upstreamTimeout);
-        }, deadline.remainingMs());
-      }
     });
   };
 
@@ -276,6 +219,8 @@ function remoteAddressOf(stream: ServerHttp2Stream): string | undefined {
   addresses.set(session, address);
   return address;
 }
+
+function ignore(): void {}
 
 function headerText(v: string | string[] | undefined): string | undefined {
   return Array.isArray(v) ? v[0] : v;
