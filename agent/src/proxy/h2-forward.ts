@@ -19,6 +19,7 @@ import {
   type FailureKind,
   type ResponseBody,
   type ResponseSink,
+  readableBody,
   settledFailure,
   type TryOutcome,
   type UpstreamResponse,
@@ -62,26 +63,9 @@ export class H2Response implements UpstreamResponse, ResponseBody {
     this.trailers = t;
   };
 
+  /** Not used by the HTTP/2 pipeline (h2-answer.ts streams the body and trailers); here for ResponseBody's callers. */
   pipeTo(res: ResponseSink, done: (err: Error | undefined) => void): void {
-    const stream = this.stream;
-    const resume = (): void => {
-      stream.resume();
-    };
-    stream.on('data', (chunk: Buffer) => {
-      if (!res.write(chunk)) {
-        stream.pause();
-        res.on('drain', resume);
-      }
-    });
-    stream.once('end', () => {
-      res.off('drain', resume);
-      res.end();
-      done(undefined);
-    });
-    stream.once('error', (err) => {
-      res.destroy();
-      done(err);
-    });
+    readableBody(this.stream).pipeTo(res, done);
   }
 
   discard(): void {
