@@ -226,3 +226,44 @@ describe('gRPC details', () => {
     assert.equal(grpcMessageCount([]), 0);
   });
 });
+
+describe('closing a listener with HTTP/2 calls in flight', () => {
+  it('lets a call in flight finish (GOAWAY, no new streams) and then closes', async () => {
+    const upstream = createServer();
+    upstream.on('stream', (stream) => {
+      stream.respond({ ':status': 200 });
+      stream.write('first ');
+      setTimeout(() => stream.end('last'), 300);
+    });
+    await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
+    const port = (upstream.address() as AddressInfo).port;
+    const proxy = await startOutboundListener({
+      agentId: 'agent-a',
+      endpoints: staticSource({ slow: [endpoint({ service: 'slow', port, protocol: 'http2' })] }),
+      local: localInstances([]),
+      logger: silentLogger,
+      requestTimeoutMs: 5000,
+      host: '127.0.0.1',
+      port: 0,
+    });
+    const session = connect(`http://127.0.0.1:${proxy.port}`);
+    try {
+      const req = session.request({ ':path': '/', ':authority': 'slow' });
+      let body = '';
+      req.on('data', (c: Buffer) => {
+        body += c.toString();
+      });
+      const ended = new Promise((r) => req.on('end', r));
+      await new Promise((r) => req.once('response', r));
+      const started = Date.now();
+      const closed = proxy.close();
+      await ended;
+      assert.equal(body, 'first last', 'the call in flight completes');
+      await closed;
+      assert.ok(Date.now() - started >= 200, 'close waited for the call');
+    } finally {
+      session.destroy();
+      await new Promise<void>((r) => upstream.close(() => r()));
+    }
+  });
+});
