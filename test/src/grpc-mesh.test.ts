@@ -118,13 +118,16 @@ describe('gRPC through the mesh: app -> agent A (h2c) -> agent B (h2c) -> grpc-j
     assert.equal(err.metadata.get('x-weft-error').length, 0, 'an app answer carries no mesh error');
   });
 
-  test('the mesh budget passing before an answer is DEADLINE_EXCEEDED with x-weft-error upstream_timeout in the trailers', async () => {
+  test('the mesh's deadline passing before the app answers is DEADLINE_EXCEEDED with x-weft-error upstream_timeout in the trailers, and the app's call is cancelled', async () => {
     const started = Date.now();
-    const err = await failureOf(unary(client, Buffer.from('slow'), { 'x-sleep-ms': '5000', 'x-weft-timeout-ms': '300' }));
+    const marker = `slow-${Date.now()}`;
+    const err = await failureOf(unary(client, Buffer.from(marker), { 'x-sleep-ms': '5000', 'x-weft-timeout-ms': '300' }));
     assert.equal(err.code, grpc.status.DEADLINE_EXCEEDED);
     assert.equal(String(err.metadata.get('x-weft-error')[0]), 'upstream_timeout');
     assert.match(err.details, /300 ms/);
     assert.ok(Date.now() - started < 2000);
+    // The mesh cancels the call it gave up on, all the way to the app.
+    await waitFor('the app to see its call cancelled', () => svc.calls.find((c) => c.request === marker)?.cancelled, 3000);
   });
 
   test("the client's grpc-timeout reaches the app reduced by the time spent, and is enforced", async () => {
@@ -139,14 +142,22 @@ describe('gRPC through the mesh: app -> agent A (h2c) -> agent B (h2c) -> grpc-j
     const metadata = new grpc.Metadata();
     metadata.set('x-sleep-ms', '20000');
     const marker = `cancel-${Date.now()}`;
-    const cancelledAtApp = svc.cancelled('Unary');
-    const call = client.Unary(Buffer.from(marker), metadata, () => {}) as grpc.ClientUnaryCall;
-    await waitFor('the call to reach the app', () => svc.calls.some((c) => c.method === 'Unary' && !c.ended && !c.cancelled));
+    const mine = (c: { request?: string }) => c.request === marker;
+    const cancelledAtApp = svc.cancelled(mine);
+    let status: number | undefined;
+    const call = client.Unary(Buffer.from(marker), metadata, (err: grpc.ServiceError | null) => {
+      status = err?.code;
+    }) as grpc.ClientUnaryCall;
+    const record = await waitFor('the call to reach the app', () => svc.calls.find(mine));
+    assert.equal(record.cancelled, false);
     call.cancel();
     await Promise.race([
       cancelledAtApp,
       new Promise((_, reject) => setTimeout(() => reject(new Error('the app never saw the cancel')), 5000)),
     ]);
+    assert.equal(record.cancelled, true);
+    assert.equal(record.ended, false, 'the app did not answer');
+    await waitFor('the client to see CANCELLED', () => status === grpc.status.CANCELLED);
   });
 
   test('a slow reader holds back its own stream only: another call on the same peer session completes, and agent A does not buffer the stream', async () => {

@@ -36,6 +36,8 @@ export const GRPC_OPTIONS = { 'grpc.max_receive_message_length': MAX_MESSAGE, 'g
 
 export interface CallRecord {
   method: string;
+  /** A unary call's request, as text. */
+  request?: string;
   cancelled: boolean;
   ended: boolean;
 }
@@ -43,8 +45,8 @@ export interface CallRecord {
 export interface GrpcTestService {
   port: number;
   calls: CallRecord[];
-  /** Resolves when a call of `method` has been cancelled. */
-  cancelled(method: string): Promise<void>;
+  /** Resolves when a call matching `which` has been cancelled at the app. */
+  cancelled(which: (c: CallRecord) => boolean): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -59,13 +61,13 @@ export async function startGrpcService(opts: { name?: string; failWith?: number 
   served.set('x-served-by', name);
   const failure = (): Partial<grpc.StatusObject> => ({ code: opts.failWith, details: `${name} fails`, metadata: served.clone() });
   const calls: CallRecord[] = [];
-  const waiters: { method: string; resolve: () => void }[] = [];
+  const waiters: { which: (c: CallRecord) => boolean; resolve: () => void }[] = [];
   const record = (method: string, call: { on(e: 'cancelled', f: () => void): unknown }): CallRecord => {
     const r: CallRecord = { method, cancelled: false, ended: false };
     calls.push(r);
     call.on('cancelled', () => {
       r.cancelled = true;
-      for (const w of waiters.filter((x) => x.method === method)) w.resolve();
+      for (const w of waiters.filter((x) => x.which(r))) w.resolve();
     });
     return r;
   };
@@ -73,6 +75,7 @@ export async function startGrpcService(opts: { name?: string; failWith?: number 
   server.addService(ECHO_SERVICE, {
     Unary: (call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => {
       const r = record('Unary', call);
+      r.request = call.request.toString();
       if (opts.failWith !== undefined) return cb(failure());
       call.sendMetadata(served.clone());
       const status = meta(call, 'x-status');
@@ -134,10 +137,10 @@ export async function startGrpcService(opts: { name?: string; failWith?: number 
   return {
     port,
     calls,
-    cancelled: (method) =>
+    cancelled: (which) =>
       new Promise<void>((resolve) => {
-        if (calls.some((c) => c.method === method && c.cancelled)) return resolve();
-        waiters.push({ method, resolve });
+        if (calls.some((c) => c.cancelled && which(c))) return resolve();
+        waiters.push({ which, resolve });
       }),
     close: () =>
       new Promise<void>((resolve) => {
