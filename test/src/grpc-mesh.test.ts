@@ -118,7 +118,7 @@ describe('gRPC through the mesh: app -> agent A (h2c) -> agent B (h2c) -> grpc-j
     assert.equal(err.metadata.get('x-weft-error').length, 0, 'an app answer carries no mesh error');
   });
 
-  test('the mesh's deadline passing before the app answers is DEADLINE_EXCEEDED with x-weft-error upstream_timeout in the trailers, and the app's call is cancelled', async () => {
+  test("the mesh's deadline passing before the app answers is DEADLINE_EXCEEDED with x-weft-error upstream_timeout in the trailers, and the app's call is cancelled", async () => {
     const started = Date.now();
     const marker = `slow-${Date.now()}`;
     const err = await failureOf(unary(client, Buffer.from(marker), { 'x-sleep-ms': '5000', 'x-weft-timeout-ms': '300' }));
