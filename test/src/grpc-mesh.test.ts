@@ -130,6 +130,16 @@ describe('gRPC through the mesh: app -> agent A (h2c) -> agent B (h2c) -> grpc-j
     await waitFor('the app to see its call cancelled', () => svc.calls.find((c) => c.request === marker)?.cancelled, 3000);
   });
 
+  test('the mesh deadline passing before any response head is a trailers-only DEADLINE_EXCEEDED with x-weft-error', async () => {
+    const marker = `headless-${Date.now()}`;
+    const err = await failureOf(unary(client, Buffer.from(marker), { 'x-sleep-ms': '5000', 'x-no-head': '1', 'x-weft-timeout-ms': '300' }));
+    assert.equal(err.code, grpc.status.DEADLINE_EXCEEDED);
+    assert.equal(String(err.metadata.get('x-weft-error')[0]), 'upstream_timeout');
+    assert.equal(err.metadata.get('x-served-by').length, 0, 'nothing of the app reached the client');
+    assert.match(err.details, /no response within 300 ms|300 ms deadline/);
+    await waitFor('the app to see its call cancelled', () => svc.calls.find((c) => c.request === marker)?.cancelled, 3000);
+  });
+
   test("the client's grpc-timeout reaches the app reduced by the time spent, and is enforced", async () => {
     const res = await unary(client, Buffer.from('x'), { 'x-deadline': '1' }, { deadline: Date.now() + 5000 });
     const { left } = JSON.parse(res.toString()) as { left: number };

@@ -4,7 +4,8 @@
  * `test.Echo`:
  *   Unary         answers the request's bytes; metadata `x-sleep-ms` waits
  *                 first (until cancelled), `x-status` fails with that code,
- *                 `x-deadline` answers the ms left of the call's deadline.
+ *                 `x-deadline` answers the ms left of the call's deadline,
+ *                 `x-no-head` sends no response head before the answer.
  *   ServerStream  the request is JSON {count, size, delayMs}: that many
  *                 messages of `size` bytes (value = index % 256).
  *   ClientStream  answers JSON {count, bytes} of what it received.
@@ -77,7 +78,8 @@ export async function startGrpcService(opts: { name?: string; failWith?: number 
       const r = record('Unary', call);
       r.request = call.request.toString();
       if (opts.failWith !== undefined) return cb(failure());
-      call.sendMetadata(served.clone());
+      // `x-no-head`: send nothing before the answer (grpc-js otherwise sends its head with the message).
+      if (meta(call, 'x-no-head') === undefined) call.sendMetadata(served.clone());
       const status = meta(call, 'x-status');
       if (status !== undefined) return cb({ code: Number(status), details: 'as asked' });
       if (meta(call, 'x-deadline') !== undefined) {
