@@ -22,6 +22,18 @@ function failureOf(p: Promise<unknown>): Promise<grpc.ServiceError> {
   );
 }
 
+/** Established TCP connections to 127.0.0.1:port (from /proc/net/tcp: every socket of the host). */
+function connectionsTo(port: number): number {
+  const hex = port.toString(16).toUpperCase().padStart(4, '0');
+  return readFileSync('/proc/net/tcp', 'utf8')
+    .split('\n')
+    .slice(1)
+    .filter((l) => {
+      const f = l.trim().split(/\s+/);
+      return f[2] === `0100007F:${hex}` && f[3] === '01';
+    }).length;
+}
+
 function rssKiB(pid: number): number {
   const m = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return Number(m?.[1] ?? 0);
@@ -170,7 +182,7 @@ describe('gRPC through the mesh: app -> agent A (h2c) -> agent B (h2c) -> grpc-j
     await waitFor('the client to see CANCELLED', () => status === grpc.status.CANCELLED);
   });
 
-  test('a slow reader holds back its own stream only: another call on the same peer session completes, and agent A does not buffer the stream', async () => {
+  test('a slow reader holds back its own stream only: a unary call and a 32 MiB stream on the same peer session complete meanwhile, and agent A does not buffer the stalled stream', async () => {
     const rssBefore = rssKiB(a.pid);
     // 256 MiB offered, the client reads nothing for a while.
     const slow = client.ServerStream(Buffer.from(JSON.stringify({ count: 1024, size: 256 * 1024 }))) as grpc.ClientReadableStream<Buffer>;
@@ -185,6 +197,19 @@ describe('gRPC through the mesh: app -> agent A (h2c) -> agent B (h2c) -> grpc-j
     const res = await unary(client, Buffer.from('not blocked'));
     assert.equal(res.toString(), 'not blocked');
     assert.ok(Date.now() - started < 1000, 'the unary call is not queued behind the stalled stream');
+    // A second stream, on the same peer session, runs to its end while the first one is still stalled.
+    const fast = client.ServerStream(Buffer.from(JSON.stringify({ count: 128, size: 256 * 1024 }))) as grpc.ClientReadableStream<Buffer>;
+    let fastBytes = 0;
+    await new Promise<void>((resolve, reject) => {
+      fast.on('data', (m: Buffer) => {
+        fastBytes += m.length;
+      });
+      fast.on('end', resolve);
+      fast.on('error', reject);
+    });
+    assert.equal(fastBytes, 128 * 256 * 1024);
+    assert.ok(received < 256 * 1024 * 1024, 'the stalled stream is still stalled');
+    assert.equal(connectionsTo(b.inboundPort), 1, 'every call to agent B went over one connection');
     const grown = rssKiB(a.pid) - rssBefore;
     assert.ok(grown < 64 * 1024, `agent A grew by ${grown} KiB while 256 MiB waited behind a stalled reader`);
     slow.resume();
