@@ -3,7 +3,7 @@
  * view -> proxy -> local API). The proxy depends only on these interfaces, so
  * it can be tested with real listeners and a hand-built view.
  */
-import type { Endpoint, Logger } from '@weft/shared';
+import type { Endpoint, Logger, Protocol } from '@weft/shared';
 import type { AccessOptions } from './proxy/access-policy.js';
 
 /** An immutable snapshot of one service's endpoints, as last accepted from the control plane. */
@@ -55,6 +55,8 @@ export interface LocalInstance {
   readonly service: string;
   readonly address: string;
   readonly port: number;
+  /** What the instance speaks (default http): the inbound side talks to it in that protocol. */
+  readonly protocol?: Protocol;
 }
 
 /** Lookup of local instances by id. Implemented by local-api (the registrations of this host). */

@@ -14,6 +14,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { bigBodyTest } from './bigbody.mjs';
 import { clockTicks, cpuTimes, damonNote, faults, ioSyscalls, rssKiB, ticks } from './cpu.mjs';
+import { grpcBench, grpcLines, h2loadBin, startGrpcUpstream, startNginxGrpc } from './grpc.mjs';
 import { loadTool, runLoad } from './load.mjs';
 import { startHaproxy, startNginx, startUndici, startUpstream } from './peers.mjs';
 import { killAllSync, runToEnd, stop, stopAll, which } from './procs.mjs';
@@ -23,7 +24,7 @@ import { register, startAgent, startControlPlane, waitRoutable } from './weft.mj
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repoRoot = join(here, '..', '..');
-const ALL = ['direct', 'nginx', 'haproxy', 'undici', 'weft-hop', 'weft-mesh'];
+const ALL = ['direct', 'nginx', 'haproxy', 'undici', 'weft-hop', 'weft-mesh', 'grpc'];
 
 function parseArgs(argv) {
   const o = { duration: 8, reps: 1, only: ALL, profile: true, profileSeconds: 10, results: true, waitIdle: 30 };
@@ -166,7 +167,7 @@ function weftBuilt() {
 async function startWeft(o, upstreamPort) {
   const wantHop = o.only.includes('weft-hop');
   const wantMesh = o.only.includes('weft-mesh');
-  if (!wantHop && !wantMesh) return {};
+  if (!wantHop && !wantMesh && !o.only.includes('grpc')) return {};
   if (!weftBuilt()) return note('weft: not built (run `npx tsc -b` first), skipped') ?? {};
   const cp = await startControlPlane(repoRoot, tmp, 1);
   log(`weft control plane ready: grpc ${cp.ready.grpcPort}, http ${cp.ready.httpPort}`);
@@ -338,6 +339,33 @@ async function main() {
     }
   }
 
+  // gRPC: unary calls and a server stream through one hop, Weft against nginx grpc_pass (grpc.mjs).
+  let grpc = null;
+  if (o.only.includes('grpc')) {
+    try {
+      const bin = await h2loadBin(note);
+      if (bin) {
+        const gup = await startGrpcUpstream(repoRoot, here);
+        const gtargets = [gup];
+        const ng = await startNginxGrpc(tmp, gup.port, note);
+        if (ng) gtargets.push(ng);
+        if (weft.a) {
+          await register(weft.a, 'grpc-upstream', gup.port, 'grpc');
+          gtargets.push({
+            name: 'weft-grpc',
+            port: weft.a.ready.outboundPort,
+            authority: 'grpc-upstream',
+            pids: [weft.a.proc.pid],
+            procs: [weft.a.proc],
+          });
+        }
+        grpc = await grpcBench({ bin, targets: gtargets, o, tmp, waitIdle: (label) => waitIdle(o.waitIdle, label), log });
+      }
+    } catch (err) {
+      note(`gRPC part failed: ${err.message}`);
+    }
+  }
+
   let profile = null;
   if (o.profile && weft.cp) {
     log(`profile: stopping the bench agents, then one agent under --cpu-prof with c50 load for ${o.profileSeconds} s`);
@@ -361,6 +389,7 @@ async function main() {
     : [];
   for (const l of split) console.log(l);
   for (const l of streamingLines(big)) console.log(l);
+  for (const l of grpcLines(grpc)) console.log(l);
   const pm = profile?.weft && profileSection(profile, o);
   if (pm) console.log(`\n${pm}`);
   const json = {
@@ -375,6 +404,7 @@ async function main() {
     perRepRatios,
     targets: Object.fromEntries(verdicts.map((t) => [t.id, { limit: t.limit, value: t.value, verdict: t.verdict }])),
     streaming: big,
+    grpc,
     profile: profile?.weft && {
       file: profile.weft.file,
       requests: profile.weft.load.requests,
@@ -403,6 +433,7 @@ async function main() {
       ...targetLines(verdicts, perRepRatios).map((l) => `- ${l}`),
       ...split.map((l) => `- ${l}`),
       ...streamingLines(big).map((l) => `- ${l}`),
+      ...(grpc ? ['', ...grpcLines(grpc)] : []),
       ...notes.map((n) => `- note: ${n}`),
       '',
       '```json',

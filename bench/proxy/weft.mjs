@@ -121,9 +121,9 @@ export async function startAgent(repoRoot, tmp, { id, cp, cpu, nodeFlags = [] })
   return { proc, ready };
 }
 
-/** Registers 127.0.0.1:port as `name` on an agent's admin API. */
-export async function register(agent, name, port) {
-  const r = await httpCall({ port: agent.ready.adminPort, method: 'POST', path: '/v1/services', body: { name, port } });
+/** Registers 127.0.0.1:port as `name` on an agent's admin API (`protocol`: what the instance speaks, default http). */
+export async function register(agent, name, port, protocol = 'http') {
+  const r = await httpCall({ port: agent.ready.adminPort, method: 'POST', path: '/v1/services', body: { name, port, protocol } });
   if (r.status < 200 || r.status >= 300) throw new Error(`register ${name} on ${agent.proc.name}: HTTP ${r.status} ${r.body}`);
   return JSON.parse(r.body || '{}');
 }

@@ -17,6 +17,7 @@
 import type { Socket } from 'node:net';
 import { BodyDecoder, chunkSizeLine, LAST_CHUNK } from './body-decoder.js';
 import { ExpectationFailedError, HeadTooLargeError, MalformedBodyError, MalformedHeadError, MessageError } from './errors.js';
+import { matchPreface, PrefaceMatch } from './h2-preface.js';
 import { Framing, isField, parseRequestHead } from './head-parser.js';
 import { latin1 } from './head-writer.js';
 import { type ExchangeHost, Http1Request, Http1Response } from './server-message.js';
@@ -53,6 +54,13 @@ export interface ConnectionOwner {
   /** A CONNECT request (the connection is the caller's to answer: `connect.accept`, or a refusal and close). */
   onConnect(socket: Socket, target: string, connect: ConnectRequest): void;
   connectionClosed(conn: ServerConnection): void;
+  /**
+   * Takes a connection whose first bytes are the HTTP/2 preface (h2c with
+   * prior knowledge): `received` (a copy) is every byte read so far, the
+   * socket reads nothing more for this codec. Undefined: such a connection
+   * is refused as a malformed HTTP/1.1 request.
+   */
+  readonly handOver?: ((socket: Socket, received: Buffer) => void) | undefined;
 }
 
 /**
@@ -104,6 +112,8 @@ export class ServerConnection implements ExchangeHost {
   private readonly remoteAddress: string | undefined;
   /** In Tunnel state: where the connection's bytes go. */
   private tunnel: SocketTunnel | null = null;
+  /** Still reading the connection's first bytes to tell HTTP/2's preface from HTTP/1.1 (only when the owner takes HTTP/2). */
+  private sniffing: boolean;
 
   /**
    * `sharedReads`: the socket reads into a buffer shared by every connection
@@ -116,6 +126,7 @@ export class ServerConnection implements ExchangeHost {
   ) {
     this.since = owner.now;
     this.remoteAddress = socket.remoteAddress;
+    this.sniffing = owner.handOver !== undefined;
     socket.setNoDelay(true);
     if (!sharedReads) socket.on('data', this.onData);
     socket.on('end', this.onEnd);
@@ -149,11 +160,28 @@ export class ServerConnection implements ExchangeHost {
     if (pending !== null && pending.buffer === buf.buffer) this.pending = Buffer.from(pending);
   };
 
-  private readonly onData = (chunk: Buffer): void => {
+  private readonly onData = (received: Buffer): void => {
+    let chunk = received;
     const tunnel = this.tunnel;
     if (tunnel !== null) {
       tunnel.push(this.sharedReads ? Buffer.from(chunk) : chunk);
       return;
+    }
+    if (this.sniffing) {
+      const buf = this.pending === null ? chunk : Buffer.concat([this.pending, chunk]);
+      this.pending = null;
+      const m = matchPreface(buf);
+      if (m === PrefaceMatch.Partial) {
+        // Kept like a partial head (onRead copies it out of the shared buffer); the head timeout applies.
+        this.pending = buf;
+        return;
+      }
+      this.sniffing = false;
+      if (m === PrefaceMatch.Match) {
+        this.handOver(buf);
+        return;
+      }
+      chunk = buf;
     }
     try {
       if (this.state === ConnState.Body) {
@@ -281,6 +309,19 @@ export class ServerConnection implements ExchangeHost {
       this.pending = this.pending === null ? rest : Buffer.concat([this.pending, rest]);
     }
     this.req?.pushEnd();
+  }
+
+  /** Gives the socket and the bytes read so far to the owner's HTTP/2 server; this connection is done. */
+  private handOver(received: Buffer): void {
+    const socket = this.socket;
+    this.state = ConnState.Closed;
+    socket.off('data', this.onData);
+    socket.off('end', this.onEnd);
+    socket.off('error', this.onError);
+    socket.off('close', this.onSocketClose);
+    this.owner.connectionClosed(this);
+    // A copy: `received` may be a view of the shared read buffer.
+    this.owner.handOver?.(socket, Buffer.from(received));
   }
 
   /** Bad input: a refusal when nothing was answered yet, else the connection is cut. */

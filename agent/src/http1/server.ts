@@ -38,6 +38,12 @@ export interface Http1ServerOptions {
   refuse(socket: Socket, err: MessageError): void;
   /** A CONNECT request: `connect.accept` turns the connection into a tunnel; else answer on the socket and end it. */
   onConnect(socket: Socket, target: string, connect: ConnectRequest): void;
+  /**
+   * Takes connections that open with the HTTP/2 preface (h2c, prior
+   * knowledge) on the same port: the socket and the bytes read so far
+   * (ConnectionOwner.handOver). Without it they are refused (400).
+   */
+  onHttp2?(socket: Socket, received: Buffer): void;
   /** accept() failed (e.g. EMFILE: out of file descriptors); the server keeps listening. */
   onAcceptError?(errno: number): void;
 }
@@ -62,11 +68,13 @@ export class Http1Server implements ConnectionOwner {
   private readonly sweep: NodeJS.Timeout;
   /** Accepted sockets read into one shared buffer (shared-read-accept.ts); false: node's Readable path. */
   sharedReads = false;
+  readonly handOver: ((socket: Socket, received: Buffer) => void) | undefined;
 
   constructor(private readonly opts: Http1ServerOptions) {
     this.maxHeaderBytes = opts.maxHeaderBytes;
     this.maxHeaderCount = opts.maxHeaderCount;
     this.maxBodyBytes = opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+    this.handOver = opts.onHttp2 === undefined ? undefined : (socket, received) => opts.onHttp2?.(socket, received);
     // node's accept path: until listen() installed ours, or where ours is not available.
     this.server = createServer(SERVER_OPTIONS, (socket) => this.accept(socket, false));
     this.sweep = setInterval(() => this.checkDeadlines(), opts.checkIntervalMs);

@@ -52,7 +52,9 @@ export class LocalRegistry implements LocalInstances, RegistrationSource {
 
   get(instanceId: string): LocalInstance | undefined {
     const e = this.entries.get(instanceId);
-    return e && { instanceId, service: e.instance.service, address: e.instance.address, port: e.instance.port };
+    return (
+      e && { instanceId, service: e.instance.service, address: e.instance.address, port: e.instance.port, protocol: e.instance.protocol }
+    );
   }
 
   entry(instanceId: string): LocalRegistration | undefined {

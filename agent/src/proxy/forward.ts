@@ -25,7 +25,6 @@ import type { SocketTunnel } from '../http1/socket-tunnel.js';
 import type { GoneSignal } from './client-link.js';
 import type { Deadline } from './deadline.js';
 import { downstreamResponseHeaders, downstreamResponseLines, type HeaderMap, type HeadLines } from './headers.js';
-import type { ReplayableBody } from './replay-body.js';
 import { isKeepAliveRace, neverSent } from './stale-connection.js';
 import type { FailureKind, ResponseBody, ResponseWriter, TryOutcome, UpstreamResponse } from './try-outcome.js';
 import { ClientGone, DeadlineExceeded, UpstreamTry } from './upstream-try.js';
@@ -87,6 +86,14 @@ export function responseHeader(response: UpstreamResponse, name: string): string
   return undefined;
 }
 
+/** A request body each try reads through its own stream (replay-body.ts for HTTP/1.1, h2-body.ts for HTTP/2). */
+export interface ReplaySource {
+  /** True while a later try could still get the whole body. */
+  readonly replayable: boolean;
+  /** The stream for the next try; undefined when the body cannot be replayed. */
+  nextStream(): Readable | undefined;
+}
+
 /** What one try sends; the outbound side fills it once per request. */
 export interface Attempt {
   method: string;
@@ -94,7 +101,7 @@ export interface Attempt {
   /** The request's header lines (built once; each try adds its own mesh headers). */
   head: HeadLines;
   /** The request body (each try takes a stream from it), or null for a request without one. */
-  body: ReplayableBody | null;
+  body: ReplaySource | null;
   /** May run twice without harm (retry-policy.ts isIdempotentRequest): decides which failures are retried. */
   idempotent: boolean;
   /** Time allowed for the next try's response head; the retry loop sets it before each try. */

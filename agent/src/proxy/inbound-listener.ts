@@ -8,7 +8,12 @@
  */
 import { MetricsRegistry } from '@weft/shared';
 import type { Listener, ProxyOptions } from '../contracts.js';
+import { H2cServer } from '../http2/h2c-server.js';
+import { H2SessionPool } from '../http2/session-pool.js';
 import { AccessGate } from './access-gate.js';
+import { h2InboundRescue } from './grpc-rescue.js';
+import { h2InboundStrategy } from './h2-inbound-strategy.js';
+import { h2Pipeline } from './h2-pipeline.js';
 import { inboundStrategy } from './inbound-strategy.js';
 import { startListenerServer } from './listener-server.js';
 import { ProxyMetrics } from './proxy-metrics.js';
@@ -52,6 +57,20 @@ export async function startInboundListener(opts: InboundOptions): Promise<Listen
   });
   // Tunnels here are to local instances: a deregistered instance's tunnels close after the drain period.
   const tunnels = new Tunnels('inbound', { ...DEFAULT_TUNNEL_OPTIONS, ...opts.tunnels }, TunnelMetrics.of(metrics), logger, opts.local);
+  const maxReplayBodyBytes = opts.resilience?.maxReplayBodyBytes ?? DEFAULT_RESILIENCE.maxReplayBodyBytes;
+  // HTTP/2 and gRPC from peer agents (h2c, one session per calling agent) on the same port.
+  const sessions = new H2SessionPool();
+  const h2 = new H2cServer(
+    h2Pipeline({
+      strategy: h2InboundStrategy({ agentId: opts.agentId, local: opts.local, sessions, metrics, maxReplayBodyBytes }),
+      rescue: h2InboundRescue(opts.agentId),
+      requestLog,
+      logger,
+      unresolved: metrics.service('inbound', '-'),
+      requestTimeoutMs: opts.requestTimeoutMs,
+    }),
+    (err) => logger.debug('http2 session error', { err: err.message }),
+  );
   return startListenerServer({
     name: 'inbound',
     host: opts.host,
@@ -69,10 +88,11 @@ export async function startInboundListener(opts: InboundOptions): Promise<Listen
     identify: opts.access?.identify,
     // The mesh hop of TCP connections (tcp-mesh-hop.ts).
     onConnect: inboundConnect({ agentId: opts.agentId, local: opts.local, tunnels, requestLog, connectTimeoutMs: TCP_CONNECT_TIMEOUT_MS }),
-    onClosed: (graceful) => {
+    h2,
+    onClosed: async (graceful) => {
       tunnels.closeAll();
       requestLog.close();
-      return pools.close(graceful);
+      await Promise.all([pools.close(graceful), sessions.close(graceful)]);
     },
   });
 }

@@ -20,6 +20,7 @@ import type { Listener } from '../contracts.js';
 import { Http1Server } from '../http1/server.js';
 import type { ConnectRequest } from '../http1/server-connection.js';
 import type { Http1Request, Http1Response } from '../http1/server-message.js';
+import type { H2cServer } from '../http2/h2c-server.js';
 import type { SourceIdentifier } from './access-policy.js';
 import { ClientLink, type GoneSignal } from './client-link.js';
 import { releaseRequestBody, sendMeshError, writeRawMeshError } from './mesh-response.js';
@@ -49,6 +50,8 @@ export interface ListenerServerOptions {
   limits?: Partial<ListenerLimits>;
   /** Establishes the source identity of each request from its connection; without it no source is authenticated. */
   identify?: SourceIdentifier;
+  /** HTTP/2 (h2c, prior knowledge) on the same port: connections that open with the preface are handed to it. */
+  h2?: H2cServer;
 }
 
 /** Idle keep-alive connections from clients close after this long (longer than the upstream pools' 4 s). */
@@ -106,6 +109,7 @@ export async function startListenerServer(opts: ListenerServerOptions): Promise<
       if (opts.onConnect !== undefined) opts.onConnect(socket, target, connect);
       else writeRawMeshError(socket, 405, MeshErrorCode.badRequest, `CONNECT ${target}: not supported on this port`);
     },
+    onHttp2: opts.h2 === undefined ? undefined : (socket, received) => opts.h2?.accept(socket, received),
     onAcceptError(errno) {
       logger.warn('cannot accept a connection', { listener: opts.name, errno, err: getSystemErrorName(errno) });
     },
@@ -119,6 +123,8 @@ export async function startListenerServer(opts: ListenerServerOptions): Promise<
       const serverClosed = new Promise<void>((resolve) => server.close(resolve));
       server.closeIdleConnections();
       const drainTimeoutMs = opts.drainTimeoutMs ?? DRAIN_TIMEOUT_MS;
+      // HTTP/2 sessions get GOAWAY now and drain alongside; their sockets count for serverClosed too.
+      const h2Closed = opts.h2?.close(drainTimeoutMs);
       let graceful = true;
       if (inFlight > 0) {
         let timer: NodeJS.Timeout | undefined;
@@ -129,6 +135,7 @@ export async function startListenerServer(opts: ListenerServerOptions): Promise<
         clearTimeout(timer);
         if (!graceful) logger.warn('drain timed out, closing remaining requests', { listener: opts.name, inFlight });
       }
+      await h2Closed;
       server.closeAllConnections();
       await serverClosed;
       await opts.onClosed(graceful);

@@ -13,8 +13,13 @@
 import type { Socket } from 'node:net';
 import { MeshErrorCode, MetricsRegistry } from '@weft/shared';
 import type { ExternalSource, Listener, ProxyOptions } from '../contracts.js';
+import { H2cServer } from '../http2/h2c-server.js';
+import { H2SessionPool } from '../http2/session-pool.js';
 import { AccessGate } from './access-gate.js';
 import { externalConnect } from './external-connect.js';
+import { h2OutboundRescue } from './grpc-rescue.js';
+import { h2OutboundStrategy } from './h2-outbound-strategy.js';
+import { h2Pipeline } from './h2-pipeline.js';
 import { LEAST_REQUEST } from './lb-policies.js';
 import { getLbPolicy } from './lb-policy.js';
 import { startListenerServer } from './listener-server.js';
@@ -110,6 +115,29 @@ export async function startOutboundListener(opts: OutboundOptions): Promise<Outb
     requestLog,
   };
   const upstreams = new LocalUpstreamPorts({ ...tcp, logger, host: opts.host });
+  // HTTP/2 and gRPC (h2c) on the same port, with the same router, breakers, detector and policy.
+  const sessions = new H2SessionPool();
+  const h2 = new H2cServer(
+    h2Pipeline({
+      strategy: h2OutboundStrategy({
+        agentId: opts.agentId,
+        logger,
+        router,
+        sessions,
+        tracker,
+        detector,
+        services,
+        maxReplayBodyBytes: resilience.maxReplayBodyBytes,
+        policy: opts.policy,
+      }),
+      rescue: h2OutboundRescue,
+      requestLog,
+      logger,
+      unresolved: metrics.service('outbound', '-'),
+      requestTimeoutMs: opts.requestTimeoutMs,
+    }),
+    (err) => logger.debug('http2 session error', { err: err.message }),
+  );
 
   const rejectConnect = (socket: Socket, target: string): void => {
     requestLog.log('request failed', MeshErrorCode.badRequest, { detail: 'CONNECT refused' });
@@ -143,11 +171,12 @@ export async function startOutboundListener(opts: OutboundOptions): Promise<Outb
     identify: opts.access?.identify,
     // Mesh tcp services first, then declared outside hosts; anything else is refused.
     onConnect: meshConnect(tcp, onConnect),
+    h2,
     onClosed: async (graceful) => {
       await upstreams.closeAll();
       tunnels.closeAll();
       requestLog.close();
-      return pools.close(graceful);
+      await Promise.all([pools.close(graceful), sessions.close(graceful)]);
     },
   });
   selfPort = listener.port;

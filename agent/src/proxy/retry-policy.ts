@@ -31,7 +31,7 @@
  * seen).
  */
 import { type Endpoint, MeshErrorCode } from '@weft/shared';
-import { type Attempt, discard, type TryOutcome, type TrySend } from './forward.js';
+import { type Attempt, discard, responseHeader, type TryOutcome, type TrySend } from './forward.js';
 import { believedMeshCode } from './peer-answer.js';
 import type { RetryBudget } from './retry-budget.js';
 import { sleep } from './sleep.js';
@@ -55,7 +55,15 @@ const PEER_NOT_DELIVERED = new Set<string>([
 const NO_EXCLUSION: ReadonlySet<string> = new Set();
 
 /** Why a try was retried (a metric label: bounded, the status codes are 409 and 5xx only). */
-export type RetryReason = 'connect_failed' | 'not_sent' | 'not_delivered' | 'stale_connection' | 'reset' | 'timeout' | `status_${number}`;
+export type RetryReason =
+  | 'connect_failed'
+  | 'not_sent'
+  | 'not_delivered'
+  | 'stale_connection'
+  | 'reset'
+  | 'timeout'
+  | `status_${number}`
+  | `grpc_${GrpcRetryCondition}`;
 
 /**
  * Retry conditions a route may name (Routes `retry.on`, Envoy's retry_on):
@@ -64,9 +72,26 @@ export type RetryReason = 'connect_failed' | 'not_sent' | 'not_delivered' | 'sta
  *   5xx              any 5xx answer, and connect failure, reset, per-try timeout;
  *   gateway-error    502, 503, 504 answers, and connect failure, per-try timeout;
  *   retriable-4xx    409 answers.
+ *   cancelled, deadline-exceeded, internal, resource-exhausted, unavailable
+ *                    a gRPC answer with that grpc-status before any response
+ *                    byte (trailers-only): the rule names the status, which
+ *                    declares the call safe to repeat on it (gRPC's retry
+ *                    policy), so the method's idempotency is not asked; the
+ *                    body must still be replayable (h2-body.ts: never a
+ *                    streaming call once a message was sent).
  * The keep-alive race (stale_connection, idempotent requests) and a request never sent (not_sent) are retried whatever the conditions.
  */
-export type RetryCondition = 'connect-failure' | 'reset' | '5xx' | 'gateway-error' | 'retriable-4xx';
+export type GrpcRetryCondition = 'cancelled' | 'deadline-exceeded' | 'internal' | 'resource-exhausted' | 'unavailable';
+export type RetryCondition = 'connect-failure' | 'reset' | '5xx' | 'gateway-error' | 'retriable-4xx' | GrpcRetryCondition;
+
+/** grpc-status values by the condition that names them. */
+const GRPC_CONDITION_OF_STATUS: Readonly<Record<string, GrpcRetryCondition>> = {
+  '1': 'cancelled',
+  '4': 'deadline-exceeded',
+  '13': 'internal',
+  '8': 'resource-exhausted',
+  '14': 'unavailable',
+};
 
 /** A route rule's retry settings; each field left out falls back to the service's RetryControl. */
 export interface RouteRetry {
@@ -123,6 +148,12 @@ function routeRetryReason(outcome: TryOutcome, idempotent: boolean, on: Readonly
   const connect = on.has('connect-failure') || on.has('5xx') || on.has('gateway-error');
   if (outcome.ok) {
     if (peerNotDelivered(outcome)) return connect ? 'not_delivered' : undefined;
+    // Only a trailers-only gRPC answer carries grpc-status in its head: nothing of the response was forwarded yet.
+    const grpcStatus = responseHeader(outcome.response, 'grpc-status');
+    if (grpcStatus !== undefined) {
+      const named = GRPC_CONDITION_OF_STATUS[grpcStatus];
+      return named !== undefined && on.has(named) ? `grpc_${named}` : undefined;
+    }
     if (!idempotent) return undefined;
     const status = outcome.response.statusCode;
     if (status >= 500 && status <= 599 && on.has('5xx')) return `status_${status}`;

@@ -39,7 +39,19 @@ import {
   str,
 } from './policy-validate-fields.js';
 
-export const RETRY_CONDITIONS = ['connect-failure', 'reset', '5xx', 'gateway-error', 'retriable-4xx'] as const;
+export const RETRY_CONDITIONS = [
+  'connect-failure',
+  'reset',
+  '5xx',
+  'gateway-error',
+  'retriable-4xx',
+  // gRPC statuses of a trailers-only answer (Envoy's retry_on names).
+  'cancelled',
+  'deadline-exceeded',
+  'internal',
+  'resource-exhausted',
+  'unavailable',
+] as const;
 export const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS', 'TRACE'];
 const REDIRECT_STATUS = [301, 302, 303, 307, 308];
 export const RULE_NAME = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/;

@@ -1,0 +1,28 @@
+/**
+ * HTTP/2 settings both sides of the agent use (accepted sessions and the
+ * upstream session pool). Flow control is what bounds memory: a stream
+ * whose reader is slow stops being read, its window is not re-opened, and
+ * the sender stops after at most STREAM_WINDOW bytes; so a slow reader
+ * costs the agent about one stream window on each side, never the whole
+ * message. The windows are larger than HTTP/2's 64 KiB default so one
+ * stream can move hundreds of MiB/s over a fast link (a 64 KiB window caps
+ * a stream at 64 KiB per round trip, event-loop turns included).
+ */
+import type { Settings } from 'node:http2';
+
+/** Per-stream receive window (SETTINGS_INITIAL_WINDOW_SIZE). */
+export const STREAM_WINDOW = 1024 * 1024;
+/** Receive window of a whole session (all its streams together). */
+export const SESSION_WINDOW = 16 * 1024 * 1024;
+/** Streams a peer may open at once on one session. */
+export const MAX_CONCURRENT_STREAMS = 1000;
+/** node's per-session memory cap, in MB (its default of 10 is smaller than the windows above allow). */
+export const MAX_SESSION_MEMORY_MB = 256;
+
+export const H2_SETTINGS: Settings = {
+  initialWindowSize: STREAM_WINDOW,
+  maxConcurrentStreams: MAX_CONCURRENT_STREAMS,
+  maxFrameSize: 64 * 1024,
+  // No server push through the mesh.
+  enablePush: false,
+};

@@ -1,0 +1,84 @@
+import assert from 'node:assert/strict';
+import { createServer, type Http2Server, type ServerHttp2Session } from 'node:http2';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { H2ConnectFailedError, H2SessionPool } from './session-pool.js';
+
+function get(pool: H2SessionPool, port: number) {
+  const s = pool.get(`127.0.0.1:${port}`, '127.0.0.1', port);
+  return s instanceof Promise ? s : Promise.resolve(s);
+}
+
+describe('the HTTP/2 session pool', () => {
+  let server: Http2Server;
+  let port: number;
+  const sessions: ServerHttp2Session[] = [];
+
+  before(async () => {
+    server = createServer();
+    server.on('session', (s) => sessions.push(s));
+    server.on('stream', (stream) => {
+      stream.respond({ ':status': 200 });
+      stream.end('ok');
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    port = (server.address() as AddressInfo).port;
+  });
+  after(async () => {
+    for (const s of sessions) s.destroy();
+    await new Promise<void>((r) => server.close(() => r()));
+  });
+
+  it('keeps one session per origin and hands it out synchronously once connected', async () => {
+    const pool = new H2SessionPool();
+    const before = sessions.length;
+    const [a, b] = await Promise.all([get(pool, port), get(pool, port)]);
+    assert.equal(a, b, 'calls while connecting share the session');
+    const c = pool.get(`127.0.0.1:${port}`, '127.0.0.1', port);
+    assert.ok(!(c instanceof Promise), 'a connected session is handed out without a promise');
+    assert.equal(c, a);
+    assert.equal(sessions.length - before, 1, 'one TCP connection');
+    await pool.close(true);
+  });
+
+  it('replaces a session the server went away from (GOAWAY or close)', async () => {
+    const pool = new H2SessionPool();
+    const first = await get(pool, port);
+    const closed = new Promise((r) => first.once('close', r));
+    sessions[sessions.length - 1]?.close();
+    await closed;
+    const second = await get(pool, port);
+    assert.notEqual(second, first);
+    assert.equal(pool.size, 1);
+    await pool.close(true);
+  });
+
+  it('fails a connect as H2ConnectFailedError with the system code, so nothing counts as sent', async () => {
+    const pool = new H2SessionPool();
+    const dead = await new Promise<number>((resolve) => {
+      const s = createServer().listen(0, '127.0.0.1', () => {
+        const p = (s.address() as AddressInfo).port;
+        s.close(() => resolve(p));
+      });
+    });
+    await assert.rejects(get(pool, dead), (err: unknown) => err instanceof H2ConnectFailedError && err.code === 'ECONNREFUSED');
+    assert.equal(pool.size, 0, 'a failed session is not kept');
+    await pool.close(true);
+  });
+
+  it('refuses new sessions once closed, and close lets open streams finish when graceful', async () => {
+    const pool = new H2SessionPool();
+    const s = await get(pool, port);
+    const req = s.request({ ':path': '/' });
+    let body = '';
+    req.on('data', (c: Buffer) => {
+      body += c.toString();
+    });
+    const ended = new Promise((r) => req.on('end', r));
+    await new Promise((r) => req.once('response', r));
+    await pool.close(true);
+    await ended;
+    assert.equal(body, 'ok');
+    await assert.rejects(get(pool, port), H2ConnectFailedError);
+  });
+});
