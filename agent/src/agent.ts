@@ -63,6 +63,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     'weft_access_log_dropped_total',
     'Access-log lines dropped: the buffer was full (a slow disk or reader) or a write failed.',
   );
+  accessLogDropped.inc(0); // rendered as 0 from the start, not only after the first drop
   // Opened first: a path that cannot be opened fails the start before a join token is spent.
   const accessLogWriter =
     opts.accessLog &&
