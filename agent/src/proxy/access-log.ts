@@ -25,7 +25,9 @@
  *
  * Sampling (`--access-log-sample`, 0..1) is decided when the request arrives,
  * so an unsampled request costs one Math.random(). With no access log the
- * pipeline pays one branch per request. Lines go to a LineSink
+ * pipeline pays one undefined check on arrival and one boolean check at the
+ * end; the codec's body byte counters (Http1Request.bodyBytesReceived,
+ * Http1Response.bodyBytesSent: an addition per chunk) run either way. Lines go to a LineSink
  * (access-log-writer.ts: bounded, asynchronous, drops when full).
  */
 import type { Http1Request, Http1Response } from '../http1/server-message.js';

@@ -147,7 +147,7 @@ export function requestPipeline(opts: PipelineOptions): RequestHandler {
       onFinished: undefined,
       traceparent: undefined,
     };
-    // Off: this one branch. On: the sampling decision, and the traceparent every try will send.
+    // Off: one check here and one at the end. On: the sampling decision, and the traceparent every try will send.
     const logged = accessLog?.sample() === true;
     if (logged) ex.traceparent = accessLog.traceparentOf(req);
     let code = '';
