@@ -75,7 +75,7 @@ export class AccessLog {
         direction,
         requestId: ex.requestId,
         traceparent: ex.traceparent ?? '',
-        source: ex.source?.spiffeId ?? ex.req.remoteAddress ?? '',
+        source: ex.source?.spiffeId || ex.req.remoteAddress || '',
         service: typeof f.service === 'string' ? f.service : '',
         instance: typeof f.instance === 'string' ? f.instance : '',
         method: ex.req.method,
