@@ -5,7 +5,7 @@
  * plane: the agent serves what it has and keeps reconnecting.
  */
 import os from 'node:os';
-import { type AgentInfo, MetricsRegistry, messageOf } from '@weft/shared';
+import { type AgentInfo, Counter, MetricsRegistry, messageOf } from '@weft/shared';
 import { type AgentOptions, detectAdvertiseAddress, ensureDataDir, loadAgentId, validateAgentOptions } from './config.js';
 import type { Listener } from './contracts.js';
 import { combineCompanions } from './discovery/companions.js';
@@ -31,6 +31,8 @@ import { AccessView } from './policy/policy-access-view.js';
 import { explainRequest, parseExplainQuery } from './policy/policy-explain.js';
 import { OutboundPolicy } from './policy/policy-outbound.js';
 import { PolicyView } from './policy/policy-view.js';
+import { AccessLog } from './proxy/access-log.js';
+import { AccessLogWriter } from './proxy/access-log-writer.js';
 import { startInboundListener, startOutboundListener } from './proxy/index.js';
 import { ProxyMetrics } from './proxy/proxy-metrics.js';
 import { resolveResilience } from './proxy/resilience-options.js';
@@ -51,10 +53,41 @@ export interface Agent {
    * in-flight requests), then the stream and the admin API. Idempotent.
    */
   close(): Promise<void>;
+  /** Opens the access-log file again (after logrotate moved it: the CLI's SIGHUP); no-op without one, or on stdout. */
+  reopenAccessLog(): void;
 }
 
 export async function startAgent(opts: AgentOptions): Promise<Agent> {
   validateAgentOptions(opts);
+  const accessLogDropped = new Counter(
+    'weft_access_log_dropped_total',
+    'Access-log lines dropped: the buffer was full (a slow disk or reader) or a write failed.',
+  );
+  accessLogDropped.inc(0); // rendered as 0 from the start, not only after the first drop
+  // Opened first: a path that cannot be opened fails the start before a join token is spent.
+  const accessLogWriter =
+    opts.accessLog &&
+    new AccessLogWriter({
+      target: opts.accessLog.target,
+      logger: opts.logger,
+      maxBufferBytes: opts.accessLog.maxBufferBytes,
+      onDropped: (n) => accessLogDropped.inc(n),
+    });
+  const accessLog = accessLogWriter && new AccessLog(accessLogWriter, opts.accessLog?.sampleRate ?? 1);
+  try {
+    return await startWithAccessLog(opts, accessLog, accessLogWriter, accessLogDropped);
+  } catch (err) {
+    await accessLogWriter?.close();
+    throw err;
+  }
+}
+
+async function startWithAccessLog(
+  opts: AgentOptions,
+  accessLog: AccessLog | undefined,
+  accessLogWriter: AccessLogWriter | undefined,
+  accessLogDropped: Counter,
+): Promise<Agent> {
   await ensureDataDir(opts.dataDir);
   let agentId = await loadAgentId(opts.dataDir, opts.agentId, opts.logger);
   let identity: AgentIdentity | undefined;
@@ -98,6 +131,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
   try {
     // One registry for the whole agent, served by the admin API at /metrics.
     const metricsRegistry = new MetricsRegistry();
+    metricsRegistry.register(accessLogDropped);
     const resilience = resolveResilience(opts.resilience);
     const accessView = new AccessView(policies, view);
     const enforceAccess = opts.access?.enforce === true;
@@ -115,6 +149,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
       metrics: new ProxyMetrics(metricsRegistry),
       access: { enforce: enforceAccess, policy: accessView, identify: opts.access?.testIdentify },
       tunnels: opts.tunnels,
+      accessLog,
     };
     const inbound: Listener = await startInboundListener({
       ...proxyOptions,
@@ -246,6 +281,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
         [inbound.close(), outbound.close()].map((p) => p.catch((err) => logger.warn('listener close failed', { error: messageOf(err) }))),
       );
       renewal?.close();
+      await accessLogWriter?.close();
       await discovery.close();
       await Promise.all([snapshots.flush(), registry.flush()]);
       await admin.close();
@@ -262,6 +298,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
         closing ??= close();
         return closing;
       },
+      reopenAccessLog: () => accessLogWriter?.reopen(),
     };
   } catch (err) {
     await undo();

@@ -66,6 +66,12 @@ export interface AgentOptions {
   renewAt?: number;
   /** Upgraded (WebSocket) and TCP connections: idle and absolute timeouts, drain after deregistration (proxy/tunnel-registry.ts). */
   tunnels?: Partial<TunnelOptions>;
+  /**
+   * The access log (proxy/access-log.ts): 'stdout' or a file opened for
+   * append (reopened by Agent.reopenAccessLog, the CLI's SIGHUP); `sampleRate`
+   * 0..1, default 1. Off when absent.
+   */
+  accessLog?: { target: string; sampleRate?: number; maxBufferBytes?: number };
 }
 
 export const AGENT_ID_FILE = 'agent-id';
@@ -90,6 +96,11 @@ export function validateAgentOptions(o: AgentOptions): void {
   if (!(o.subscribeWaitMs > 0)) throw new ValidationError('subscribeWaitMs', 'must be a positive number of milliseconds');
   if (!o.dataDir) throw new ValidationError('dataDir', 'is required');
   if (o.resilience !== undefined) resolveResilience(o.resilience);
+  if (o.accessLog !== undefined) {
+    if (!o.accessLog.target) throw new ValidationError('accessLog.target', "must be 'stdout' or a file path");
+    const rate = o.accessLog.sampleRate ?? 1;
+    if (!(rate >= 0 && rate <= 1)) throw new ValidationError('accessLog.sampleRate', 'must be a number from 0 to 1');
+  }
   for (const [k, v] of Object.entries(o.tunnels ?? {})) {
     if (v !== undefined && !(Number.isFinite(v) && v >= 0))
       throw new ValidationError(`tunnels.${k}`, 'must be a number of milliseconds >= 0 (0 = never)');

@@ -4,6 +4,7 @@
  * it can be tested with real listeners and a hand-built view.
  */
 import type { Endpoint, Logger, Protocol } from '@weft/shared';
+import type { AccessLog } from './proxy/access-log.js';
 import type { AccessOptions } from './proxy/access-policy.js';
 
 /** An immutable snapshot of one service's endpoints, as last accepted from the control plane. */
@@ -73,6 +74,8 @@ export interface ProxyOptions {
   requestTimeoutMs: number;
   /** Access policy enforcement (off unless `enforce`); see proxy/access-policy.ts. */
   access?: AccessOptions;
+  /** One JSON line per (sampled) request on both listeners; off when absent (proxy/access-log.ts). */
+  accessLog?: AccessLog;
 }
 
 /** A listening server the agent owns; close() stops accepting and drains in-flight requests. */

@@ -81,6 +81,8 @@ export class Http1Request {
   complete: boolean;
   /** The connection died before the whole body arrived. */
   aborted = false;
+  /** Body bytes received so far (decoded: no chunk framing), read or not. */
+  bodyBytesReceived = 0;
   private map: RequestHeaderMap | undefined;
   private reader: BodyReader | null = null;
   private queue: Buffer[] | null = null;
@@ -166,6 +168,7 @@ export class Http1Request {
 
   /** @internal */
   pushData(chunk: Buffer): void {
+    this.bodyBytesReceived += chunk.length;
     const reader = this.reader;
     if (reader !== null) {
       reader.onData(chunk);
@@ -207,8 +210,10 @@ export class Http1Response {
   private noBody = false;
   /** The declared content-length, or -1 (chunked, close-delimited, or no body). */
   private declared = -1;
-  /** Body bytes handed to the connection so far. */
+  /** Body bytes handed to the connection so far, counted against a declared content-length. */
   private sent = 0;
+  /** Body bytes handed to the connection so far (no head, no chunk framing). */
+  bodyBytesSent = 0;
   private keepAlive: boolean;
   private closed = false;
 
@@ -316,6 +321,7 @@ export class Http1Response {
     this.pendingHead = null;
     if (this.noBody || chunk.length === 0) return head === null ? true : this.host.send(head, null, false, false);
     if (!this.withinDeclared(chunk)) return false;
+    this.bodyBytesSent += typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.length;
     return this.host.send(head, chunk, this.chunked, false);
   }
 
@@ -346,6 +352,7 @@ export class Http1Response {
       this.host.destroy();
       return;
     }
+    if (body !== null) this.bodyBytesSent += typeof body === 'string' ? Buffer.byteLength(body) : body.length;
     this.host.send(head, body, this.chunked, true);
     this.writableFinished = true;
     this.host.responseDone(this.keepAlive);

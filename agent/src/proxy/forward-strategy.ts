@@ -37,6 +37,12 @@ export interface Exchange {
   fields: Record<string, unknown>;
   /** Called once when the request is finished, whatever happened (a circuit breaker's leave). */
   onFinished: (() => void) | undefined;
+  /**
+   * The traceparent every try sends upstream, fixed on arrival for a request
+   * the access log records (access-log.ts); undefined otherwise: each try then
+   * carries the caller's valid one or starts a trace (headers.ts).
+   */
+  traceparent: string | undefined;
 }
 
 /** The mesh answers by itself; the pipeline writes it with x-weft-error and a readable body. */

@@ -148,6 +148,8 @@ export interface ForwardingContext {
   set?: Readonly<Record<string, string>>;
   /** Headers to remove (lowercase names), whoever sent or added them. */
   remove?: readonly string[];
+  /** The traceparent to start when the caller sent no valid one (the access log fixed it: Exchange.traceparent); default: a new one. */
+  traceparent?: string;
 }
 
 /** Dropped from every upstream request besides hop-by-hop ones: `expect: 100-continue` was answered by our own server already. */
@@ -283,7 +285,7 @@ export function upstreamRequestLines(raw: readonly string[], ctx: ForwardingCont
   const tp = traceparent?.trim();
   // A new trace drops any tracestate: it belonged to a trace we cannot continue.
   if (tp !== undefined && isValidTraceparent(tp)) lines += `${TRACEPARENT_HEADER}: ${tp}\r\n${tracestate}`;
-  else lines += `${TRACEPARENT_HEADER}: ${newTraceparent()}\r\n`;
+  else lines += `${TRACEPARENT_HEADER}: ${ctx.traceparent ?? newTraceparent()}\r\n`;
   if (ctx.set !== undefined || ctx.remove !== undefined) return editLines(lines, hasLength, ctx.set, ctx.remove);
   return { lines, hasLength };
 }

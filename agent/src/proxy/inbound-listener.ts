@@ -83,6 +83,7 @@ export async function startInboundListener(opts: InboundOptions): Promise<Listen
       unresolved: metrics.service('inbound', '-'),
       requestTimeoutMs: opts.requestTimeoutMs,
       tunnels,
+      accessLog: opts.accessLog && { log: opts.accessLog, direction: 'inbound' },
     }),
     limits: opts.limits,
     identify: opts.access?.identify,

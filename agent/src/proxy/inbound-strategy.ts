@@ -97,6 +97,7 @@ export function inboundStrategy(d: InboundStrategyDeps): ForwardStrategy {
         authority: req.host ?? instance.service,
         requestId: ex.requestId,
         firstHop: false,
+        traceparent: ex.traceparent,
       }),
       upgradeOf(req),
     );

@@ -166,6 +166,7 @@ export async function startOutboundListener(opts: OutboundOptions): Promise<Outb
       unresolved: metrics.service('outbound', '-'),
       requestTimeoutMs: opts.requestTimeoutMs,
       tunnels,
+      accessLog: opts.accessLog && { log: opts.accessLog, direction: 'outbound' },
     }),
     limits: opts.limits,
     identify: opts.access?.identify,

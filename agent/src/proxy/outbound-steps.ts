@@ -41,6 +41,7 @@ export function outboundAttempt(ex: Exchange, target: RequestTarget, plan: Route
       authority: target.authority,
       requestId: ex.requestId,
       firstHop: true,
+      traceparent: ex.traceparent,
       set: edits?.set,
       remove: edits?.remove,
     }),

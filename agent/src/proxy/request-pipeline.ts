@@ -11,7 +11,9 @@
  *      upstream's (tunnel-registry.ts: the tunnel outlives the request);
  *   4. logs failures (bounded, request-log.ts) and counts the request in the
  *      metrics of the service the strategy resolved, exactly once, whatever
- *      happened, and runs the strategy's `onFinished` (circuit breaker).
+ *      happened, and runs the strategy's `onFinished` (circuit breaker);
+ *   5. writes the request's access-log line when the access log is on and
+ *      sampled it (access-log.ts; off: one branch).
  * A strategy never writes answers and never counts; the pipeline never
  * routes. Inbound, outbound and each later protocol are strategies of this
  * one pipeline, so a rule about answers or accounting is written once.
@@ -19,6 +21,7 @@
 import { MeshError, MeshErrorCode, messageOf, REQUEST_ID_HEADER } from '@weft/shared';
 import { UpstreamProtocolError } from '../http1/errors.js';
 import type { Http1Request, Http1Response } from '../http1/server-message.js';
+import type { AccessLog } from './access-log.js';
 import { requestBudgetMs } from './deadline.js';
 import { streamResponse } from './forward.js';
 import type { Exchange, ForwardStrategy, Verdict } from './forward-strategy.js';
@@ -26,7 +29,7 @@ import { requestIdOf, TIMEOUT_HEADER } from './headers.js';
 import type { RequestContext, RequestHandler } from './listener-server.js';
 import { failureMessage, releaseRequestBody } from './mesh-response.js';
 import { sendPolicyResponse } from './policy-response.js';
-import type { ServiceMetrics } from './proxy-metrics.js';
+import type { Direction, ServiceMetrics } from './proxy-metrics.js';
 import type { RequestLog } from './request-log.js';
 import type { Rescue } from './respond.js';
 import type { Tunnels } from './tunnel-registry.js';
@@ -42,6 +45,8 @@ export interface PipelineOptions {
   requestTimeoutMs: number;
   /** Where upgraded connections are spliced (an `upgraded` verdict); without it they are refused. */
   tunnels?: Tunnels;
+  /** The access log and this listener's direction; off when absent. */
+  accessLog?: { log: AccessLog; direction: Direction };
 }
 
 /** The metrics code of a request that ended because the client left. */
@@ -49,6 +54,8 @@ const CLIENT_GONE = 'client_gone';
 
 export function requestPipeline(opts: PipelineOptions): RequestHandler {
   const { strategy, rescue, requestLog, unresolved, tunnels } = opts;
+  const accessLog = opts.accessLog?.log;
+  const direction = opts.accessLog?.direction ?? 'outbound';
 
   /** Writes the mesh's own answer and logs it; returns the code for the metrics. */
   const fail = (ex: Exchange, code: MeshErrorCode, message: string, detail?: string): string => {
@@ -138,7 +145,11 @@ export function requestPipeline(opts: PipelineOptions): RequestHandler {
       metrics: unresolved,
       fields: {},
       onFinished: undefined,
+      traceparent: undefined,
     };
+    // Off: one check here and one at the end. On: the sampling decision, and the traceparent every try will send.
+    const logged = accessLog?.sample() === true;
+    if (logged) ex.traceparent = accessLog.traceparentOf(req);
     let code = '';
     try {
       if (budget instanceof MeshError) code = fail(ex, budget.code, budget.message);
@@ -153,6 +164,7 @@ export function requestPipeline(opts: PipelineOptions): RequestHandler {
     } finally {
       ex.onFinished?.();
       ex.metrics.request(res.headersSent ? res.statusCode : 0, code, startedAt);
+      if (logged) accessLog.record(direction, ex, res, code, startedAt);
     }
   };
 }

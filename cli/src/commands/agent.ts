@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { parseRemoteRegistrations, startAgent } from '@weft/agent';
+import { AccessLogOpenError, parseRemoteRegistrations, startAgent } from '@weft/agent';
 import { EnrolmentError } from '@weft/agent/identity/index';
 import {
   createLogger,
@@ -40,6 +40,8 @@ interface AgentFlags {
   tunnelIdleTimeout?: string;
   tunnelMaxDuration?: string;
   tunnelDrain?: string;
+  accessLog?: string;
+  accessLogSample: string;
 }
 
 function optionalDuration(value: string | undefined, flag: string): number | undefined {
@@ -91,6 +93,11 @@ export function agentCommand(program: Command): void {
       '--allow-remote-registrations [list]',
       'let local registrations point at other hosts: all of them, or only these comma-separated addresses / CIDR blocks (default: this host only)',
     )
+    .option(
+      '--access-log <stdout|file>',
+      'write one JSON line per proxied request to stdout or append it to this file (reopened on SIGHUP); off by default',
+    )
+    .option('--access-log-sample <rate>', 'fraction of requests written to the access log, 0..1', '1')
     .option('--join-token <token>', 'enrol with this join token when the data dir holds no certificate (weft token create)')
     .option('--join-token-file <file>', 'read the join token from this file')
     .option('--insecure', 'plaintext to the control plane without a certificate (local experiments only)')
@@ -125,15 +132,24 @@ export function agentCommand(program: Command): void {
           maxDurationMs: optionalDuration(o.tunnelMaxDuration, '--tunnel-max-duration'),
           drainMs: optionalDuration(o.tunnelDrain, '--tunnel-drain'),
         },
+        accessLog: o.accessLog === undefined ? undefined : { target: o.accessLog, sampleRate: sampleRate(o.accessLogSample) },
       }));
       let agent: Awaited<ReturnType<typeof startAgent>>;
       try {
         agent = await startAgent(options);
       } catch (err) {
         if (err instanceof EnrolmentError) throw new CliError(err.message);
+        if (err instanceof AccessLogOpenError) throw new CliError(`--access-log: ${err.message}`, 2);
         throw err;
       }
       closeOnSignal(() => agent.close(), logger);
+      // SIGHUP reopens the access-log file (logrotate); without a file it keeps its default (the process ends).
+      if (options.accessLog !== undefined && options.accessLog.target !== 'stdout') {
+        process.on('SIGHUP', () => {
+          logger.info('reopening the access log', { target: options.accessLog?.target });
+          agent.reopenAccessLog();
+        });
+      }
     });
   agent
     .command('revoke <agent-id>')
@@ -161,6 +177,12 @@ function readTokenFile(file: string): string {
   } catch (err) {
     throw new ValidationError('--join-token-file', messageOf(err));
   }
+}
+
+function sampleRate(value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !(n >= 0 && n <= 1)) throw new ValidationError('--access-log-sample', 'must be a number from 0 to 1');
+  return n;
 }
 
 function fraction(value: string, flag: string): number {

@@ -1,0 +1,92 @@
+/**
+ * The opt-in access log (`weft agent --access-log stdout|FILE`): one JSON line
+ * per sampled request on either listener, written by the request pipeline
+ * when the request is finished (for an upgrade: when the 101 was answered).
+ *
+ * Fields, in this order:
+ *   time         when the request arrived (ISO 8601, ms)
+ *   direction    outbound (a local app calling) or inbound (another agent calling a local instance)
+ *   requestId    x-request-id, received or made
+ *   traceparent  the W3C traceparent sent upstream: the caller's when valid, else
+ *                the one this agent started (also logged when no upstream was tried)
+ *   source       the caller's SPIFFE id when the listener authenticated it, else the client's address
+ *   service      destination service ('' until resolved, e.g. a request for an unknown service)
+ *   instance     the instance that answered, or was tried last ('' if none)
+ *   method, path the request line (path as the client sent it: origin- or absolute-form)
+ *   status       the status sent to the client; 0 when nothing was sent (the client left, or the
+ *                response was cut before its head)
+ *   error        the x-weft-error code ('' for the app's own answer; client_gone when the client left)
+ *   durationMs   arrival to end of response, in ms (3 decimals)
+ *   bytesIn      request body bytes the agent received from the client (decoded: no chunk framing;
+ *                bytes of a body the agent discarded unread are counted as they arrive)
+ *   bytesOut     response body bytes the agent handed to the client's connection (no head, no
+ *                chunk framing); for an upgrade 0 (the tunnel's bytes are not request bytes)
+ *   retries      tries - 1
+ *
+ * Sampling (`--access-log-sample`, 0..1) is decided when the request arrives,
+ * so an unsampled request costs one Math.random(). With no access log the
+ * pipeline pays one undefined check on arrival and one boolean check at the
+ * end; the codec's body byte counters (Http1Request.bodyBytesReceived,
+ * Http1Response.bodyBytesSent: an addition per chunk) run either way. Lines go to a LineSink
+ * (access-log-writer.ts: bounded, asynchronous, drops when full).
+ */
+import type { Http1Request, Http1Response } from '../http1/server-message.js';
+import type { Exchange } from './forward-strategy.js';
+import { isValidTraceparent, newTraceparent, TRACEPARENT_HEADER } from './headers.js';
+import type { Direction } from './proxy-metrics.js';
+
+/** Where access lines go; write never blocks and never throws (a full sink drops). */
+export interface LineSink {
+  /** `line` is one JSON object without its newline. */
+  write(line: string): void;
+}
+
+export class AccessLog {
+  /**
+   * @param sampleRate fraction of requests logged, 0..1 (1 = all)
+   */
+  constructor(
+    private readonly sink: LineSink,
+    readonly sampleRate = 1,
+  ) {
+    if (!(sampleRate >= 0 && sampleRate <= 1)) throw new RangeError(`access log sample rate must be 0..1, not ${sampleRate}`);
+  }
+
+  /** True when this request is to be logged (decided once, on arrival). */
+  sample(): boolean {
+    return this.sampleRate >= 1 || (this.sampleRate > 0 && Math.random() < this.sampleRate);
+  }
+
+  /** The traceparent every try of a sampled request sends upstream: the caller's when valid, else a new trace. */
+  traceparentOf(req: Http1Request): string {
+    const received = req.header(TRACEPARENT_HEADER)?.trim();
+    return received !== undefined && isValidTraceparent(received) ? received : newTraceparent();
+  }
+
+  /** Writes the line of a finished request; `code` is its x-weft-error ('' for the app's own answer). */
+  record(direction: Direction, ex: Exchange, res: Http1Response, code: string, startedAt: number): void {
+    const durationMs = performance.now() - startedAt;
+    const f = ex.fields;
+    const retries = typeof f.tries === 'number' && f.tries > 1 ? f.tries - 1 : 0;
+    const upgraded = res.statusCode === 101;
+    this.sink.write(
+      JSON.stringify({
+        time: new Date(Date.now() - durationMs).toISOString(),
+        direction,
+        requestId: ex.requestId,
+        traceparent: ex.traceparent ?? '',
+        source: ex.source?.spiffeId || ex.req.remoteAddress || '',
+        service: typeof f.service === 'string' ? f.service : '',
+        instance: typeof f.instance === 'string' ? f.instance : '',
+        method: ex.req.method,
+        path: ex.req.url,
+        status: res.headersSent ? res.statusCode : 0,
+        error: code,
+        durationMs: Math.round(durationMs * 1000) / 1000,
+        bytesIn: ex.req.bodyBytesReceived,
+        bytesOut: upgraded ? 0 : res.bodyBytesSent,
+        retries,
+      }),
+    );
+  }
+}
