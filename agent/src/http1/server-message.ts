@@ -272,9 +272,14 @@ export class Http1Response {
   }
 
   /** Builds the head from header lines already written out (setHeader values replace same-named lines). */
-  writeHeadLines(statusCode: number, head: { lines: string; hasLength: boolean }): this {
+  writeHeadLines(statusCode: number, head: { lines: string; hasLength: boolean; length?: number }): this {
     if (this.extra === null) {
-      this.finishHead(statusCode, head.lines, head.hasLength, false, head.hasLength ? lengthInLines(head.lines) : -1);
+      const declared = head.hasLength
+        ? head.length !== undefined && Number.isSafeInteger(head.length)
+          ? head.length
+          : lengthInLines(head.lines)
+        : -1;
+      this.finishHead(statusCode, head.lines, head.hasLength, false, declared);
       return this;
     }
     // Rare (a policy rule header, a draining close): rebuild the lines without the names set here.

@@ -171,6 +171,8 @@ export const MESH_REQUEST_HEADERS = [INSTANCE_HEADER, TIMEOUT_HEADER] as const;
 export interface HeadLines {
   lines: string;
   hasLength: boolean;
+  /** The Content-Length value when known while the lines were built (so the writer need not search the lines for it). */
+  length?: number;
 }
 
 /** Lengths of the hop-by-hop names and of x-request-id: any other name needs no string work below. */
@@ -193,17 +195,22 @@ export function downstreamResponseLines(raw: readonly string[], requestId: strin
   const named = conn === undefined || PLAIN_CONNECTION.has(conn) ? undefined : connectionTokens(conn);
   let lines = '';
   let hasLength = false;
+  let length: number | undefined;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
     if (named !== undefined || SKIP_LENGTHS.has(name.length)) {
       const lower = name.toLowerCase();
       if (HOP_BY_HOP.has(lower) || named?.has(lower) || lower === REQUEST_ID_HEADER || lower === ANSWERED_BY_HEADER) continue;
     }
-    if (!hasLength && isField(name, 'content-length')) hasLength = true;
+    if (!hasLength && isField(name, 'content-length')) {
+      hasLength = true;
+      // The parser accepted it, so it is a plain decimal (one value: differing ones are a protocol error).
+      length = Number(raw[i + 1]);
+    }
     lines += `${name}: ${raw[i + 1]}\r\n`;
   }
   lines += `${REQUEST_ID_HEADER}: ${requestId}\r\n`;
-  return { lines, hasLength };
+  return { lines, hasLength, length };
 }
 
 /** Lengths of the names upstreamRequestLines looks at: any other name is copied without string work. */
