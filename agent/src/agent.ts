@@ -27,6 +27,7 @@ import { explainRequest, parseExplainQuery } from './policy/policy-explain.js';
 import { OutboundPolicy } from './policy/policy-outbound.js';
 import { PolicyView } from './policy/policy-view.js';
 import { startInboundListener, startOutboundListener } from './proxy/index.js';
+import { MeshTls } from './proxy/mesh-tls.js';
 import { ProxyMetrics } from './proxy/proxy-metrics.js';
 import { resolveResilience } from './proxy/resilience-options.js';
 
@@ -54,7 +55,10 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
   let agentId = await loadAgentId(opts.dataDir, opts.agentId, opts.logger);
   let identity: AgentIdentity | undefined;
   if (opts.insecure) {
-    opts.logger.warn('INSECURE MODE: plaintext to the control plane, no certificate; local experiments only.', { insecure: true });
+    opts.logger.warn(
+      'INSECURE MODE: plaintext to the control plane and between agents (no mTLS on the mesh hop), no certificate; local experiments only.',
+      { insecure: true },
+    );
   } else {
     identity = await loadOrEnrol({
       dataDir: opts.dataDir,
@@ -92,7 +96,11 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     // One registry for the whole agent, served by the admin API at /metrics.
     const metricsRegistry = new MetricsRegistry();
     const resilience = resolveResilience(opts.resilience);
+    // Agent to agent is mutual TLS, always (docs/security.md); --insecure keeps the plaintext hop for local experiments.
+    const tls = identity && new MeshTls({ identity, logger });
+    cleanup.push(async () => tls?.close());
     const proxyOptions = {
+      tls,
       agentId,
       endpoints: view,
       local: registry,
@@ -191,6 +199,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
       outboundPort: outbound.port,
       inboundPort: inbound.port,
       advertiseAddress,
+      meshHop: tls ? 'mTLS (TLS 1.3)' : 'plaintext (--insecure)',
     });
 
     let closing: Promise<void> | undefined;
@@ -204,6 +213,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
         [inbound.close(), outbound.close()].map((p) => p.catch((err) => logger.warn('listener close failed', { error: messageOf(err) }))),
       );
       renewal?.close();
+      tls?.close();
       await discovery.close();
       await Promise.all([snapshots.flush(), registry.flush()]);
       await admin.close();

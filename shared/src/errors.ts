@@ -28,6 +28,8 @@ export const MeshErrorCode = {
   upgradeNotSupported: 'upgrade_not_supported',
   /** The request body is larger than the agent accepts (its Content-Length, or a chunked body that grew past the limit). */
   bodyTooLarge: 'body_too_large',
+  /** Access policy: the destination's AccessPolicy (or the mesh default) does not let this source call it. */
+  forbidden: 'forbidden',
   /** A bug in the mesh itself; logged with details. */
   internal: 'internal',
 } as const;
@@ -49,6 +51,7 @@ const MESH_HTTP_STATUS: Record<MeshErrorCode, number> = {
   upstream_protocol_error: 502,
   upgrade_not_supported: 502,
   body_too_large: 413,
+  forbidden: 403,
   internal: 500,
 };
 

@@ -8,6 +8,15 @@
  * the whole request was sent and both sides allow keep-alive; otherwise it
  * is closed.
  *
+ * TLS (a peer agent's inbound listener, ClientTls): the options are read per
+ * connect, so a renewed certificate or CA bundle applies to new connections
+ * while open ones carry on; a session ticket the peer sends is handed to the
+ * pool so the next connection resumes. A handshake that fails, or a peer
+ * that refuses our certificate (a TLS alert before one byte of a response),
+ * is a TlsHandshakeError; a peer whose certificate names someone else is the
+ * PeerIdentityError its checkServerIdentity returned, also on a resumed
+ * session (where node does not call it).
+ *
  * The keep-alive race: a reused connection that fails before a single byte of
  * the new response arrived was closed by the server between two requests;
  * the app never saw the request. The error is marked (stale-connection.ts)
@@ -15,8 +24,10 @@
  */
 import { connect, type Socket } from 'node:net';
 import type { Readable } from 'node:stream';
+import { type ConnectionOptions, connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { markStale } from '../proxy/stale-connection.js';
 import { BodyDecoder, chunkSizeLine, LAST_CHUNK } from './body-decoder.js';
+import { Http1ClientError, TlsHandshakeError } from './errors.js';
 import { HeadError, type HeaderMap, parseResponseHead, type ResponseHead } from './head-parser.js';
 import { headerLines, latin1 } from './head-writer.js';
 
@@ -44,6 +55,18 @@ export interface ClientHandler {
   onData(chunk: Buffer): boolean;
   onComplete(): void;
   onError(err: Error): void;
+}
+
+/** How the connections of a pool speak TLS; absent: plaintext. */
+export interface ClientTls {
+  /**
+   * Options for one new connection, read at each connect: key, cert, ca,
+   * checkServerIdentity, minVersion, servername, and `session` to resume.
+   * Must be cheap (a prebuilt secure context, not PEM to parse).
+   */
+  connectOptions(): ConnectionOptions;
+  /** A session ticket the peer sent on a connection: the next connect may resume with it. */
+  onSession(session: Buffer): void;
 }
 
 /** What a connection tells its pool. */
@@ -86,6 +109,8 @@ export class ClientConnection {
   /** How long it may stay idle: the pool's keep-alive timeout, shortened by the server's `Keep-Alive: timeout`. */
   idleLimitMs = Number.POSITIVE_INFINITY;
   private connected = false;
+  /** The checkServerIdentity of a TLS connection (run by hand on a resumed session). */
+  private readonly checkPeer: ConnectionOptions['checkServerIdentity'];
   private connectTimer: NodeJS.Timeout | undefined;
   // The current exchange:
   private handler: ClientHandler | null = null;
@@ -111,21 +136,48 @@ export class ClientConnection {
     private readonly pool: ConnectionPool,
     /** Host header for a request that has none (HTTP/1.1 requires one). */
     private readonly defaultHost: string,
+    tls?: ClientTls,
   ) {
-    const socket = connect({ host, port, noDelay: true, onread: { buffer: READ_BUFFER, callback: this.onRead } });
+    const onread = { buffer: READ_BUFFER, callback: this.onRead };
+    let socket: Socket;
+    if (tls === undefined) {
+      socket = connect({ host, port, noDelay: true, onread });
+      socket.once('connect', this.onConnected);
+    } else {
+      const options = tls.connectOptions();
+      this.checkPeer = options.checkServerIdentity;
+      const secure = tlsConnect({ ...options, host, port, onread } as ConnectionOptions);
+      secure.setNoDelay(true);
+      secure.once('secureConnect', () => this.onSecureConnect(secure, host));
+      secure.on('session', (session: Buffer) => tls.onSession(session));
+      socket = secure;
+    }
     this.socket = socket;
     this.connectTimer = setTimeout(() => {
       this.connectTimer = undefined;
       socket.destroy(socketError(`connect timeout after ${connectTimeoutMs} ms`, 'UND_ERR_CONNECT_TIMEOUT'));
     }, connectTimeoutMs);
-    socket.once('connect', () => {
-      this.connected = true;
-      if (this.connectTimer !== undefined) clearTimeout(this.connectTimer);
-      this.connectTimer = undefined;
-    });
     socket.on('end', this.onEnd);
     socket.on('error', this.onSocketError);
     socket.on('close', this.onClose);
+  }
+
+  private readonly onConnected = (): void => {
+    this.connected = true;
+    if (this.connectTimer !== undefined) clearTimeout(this.connectTimer);
+    this.connectTimer = undefined;
+  };
+
+  /** node skips checkServerIdentity when a session was resumed: the peer's (session-held) certificate is checked here. */
+  private onSecureConnect(socket: TLSSocket, host: string): void {
+    if (socket.isSessionReused() && this.checkPeer !== undefined) {
+      const refused = this.checkPeer(host, socket.getPeerCertificate());
+      if (refused !== undefined) {
+        socket.destroy(refused);
+        return;
+      }
+    }
+    this.onConnected();
   }
 
   get busy(): boolean {
@@ -392,8 +444,27 @@ export class ClientConnection {
   private lastError: Error | undefined;
 
   private readonly onSocketError = (err: Error): void => {
-    this.lastError = err;
+    this.lastError = this.checkPeer === undefined ? err : this.tlsFailure(err);
   };
+
+  /** A TLS error that means "the handshake failed" as a TlsHandshakeError; anything else as it is. */
+  private tlsFailure(err: Error): Error {
+    if (err instanceof Http1ClientError) return err;
+    const code = (err as { code?: unknown }).code;
+    if (typeof code !== 'string') return err;
+    if (!this.connected) {
+      // Before the handshake completed: chain verification, protocol, or an alert from the peer. Plain socket errors stay.
+      if (code.startsWith('E') && !code.startsWith('ERR_')) return err;
+      if (code === 'UND_ERR_CONNECT_TIMEOUT') return err;
+      return new TlsHandshakeError(`TLS handshake failed: ${err.message} (${code})`, code, { cause: err });
+    }
+    // TLS 1.3: the client finishes first, so the server's refusal of our certificate arrives as an alert afterwards.
+    if (!this.reused && !this.gotBytes && /^ERR_SSL_.*ALERT/.test(code)) {
+      const alert = /alert [a-z ]+/i.exec(err.message)?.[0] ?? 'alert';
+      return new TlsHandshakeError(`the peer refused the TLS session after the handshake (TLS ${alert}: our certificate is missing, unknown or refused there)`, code, { cause: err });
+    }
+    return err;
+  }
 
   private readonly onClose = (): void => {
     if (this.connectTimer !== undefined) clearTimeout(this.connectTimer);

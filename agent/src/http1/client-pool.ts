@@ -12,6 +12,7 @@
 import {
   ClientConnection,
   type ClientHandler,
+  type ClientTls,
   type ClientRequest,
   type ClientConnection as Connection,
   type ConnectionPool,
@@ -20,6 +21,8 @@ import {
 export interface Http1PoolOptions {
   keepAliveTimeoutMs: number;
   connectTimeoutMs: number;
+  /** TLS for every connection of the pool (options read per connect); absent: plaintext. */
+  tls?: ClientTls;
 }
 
 /** How often idle connections are checked. */
@@ -78,7 +81,7 @@ export class Http1Pool implements ConnectionPool {
       conn = this.idle.pop();
     }
     if (conn === undefined) {
-      conn = new ClientConnection(this.host, this.port, this.opts.connectTimeoutMs, this, this.authority);
+      conn = new ClientConnection(this.host, this.port, this.opts.connectTimeoutMs, this, this.authority, this.opts.tls);
       this.all.add(conn);
     }
     if (this.idle.length === 0) sweepable.delete(this);

@@ -15,10 +15,11 @@
  * timer for all connections, server.ts), against its coarse clock.
  */
 import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import { BodyDecoder, BodyError, chunkSizeLine, LAST_CHUNK } from './body-decoder.js';
 import { Framing, HeadError, parseRequestHead } from './head-parser.js';
 import { latin1 } from './head-writer.js';
-import { type ExchangeHost, Http1Request, Http1Response } from './server-message.js';
+import { type ExchangeHost, Http1Request, Http1Response, type TlsSessionInfo } from './server-message.js';
 
 export interface ConnectionOwner {
   readonly maxHeaderBytes: number;
@@ -67,6 +68,8 @@ export class ServerConnection implements ExchangeHost {
   served = 0;
   /** The client's address, read once (each read of socket.remoteAddress asks the OS). */
   private readonly remoteAddress: string | undefined;
+  /** The TLS session of a TLS socket (handshake already complete), read once. */
+  readonly tls: TlsSessionInfo | undefined;
 
   /**
    * `sharedReads`: the socket reads into a buffer shared by every connection
@@ -79,6 +82,7 @@ export class ServerConnection implements ExchangeHost {
   ) {
     this.since = owner.now;
     this.remoteAddress = socket.remoteAddress;
+    this.tls = (socket as Partial<TLSSocket>).encrypted === true ? tlsSessionOf(socket as TLSSocket) : undefined;
     socket.setNoDelay(true);
     if (!sharedReads) socket.on('data', this.onData);
     socket.on('end', this.onEnd);
@@ -349,4 +353,12 @@ export class ServerConnection implements ExchangeHost {
   offDrain(fn: () => void): void {
     this.socket.off('drain', fn);
   }
+}
+
+function tlsSessionOf(socket: TLSSocket): TlsSessionInfo {
+  return {
+    protocol: socket.getProtocol() ?? '',
+    resumed: socket.isSessionReused(),
+    peerCertificate: socket.getPeerX509Certificate(),
+  };
 }

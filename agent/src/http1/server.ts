@@ -11,10 +11,18 @@
  * `headersTimeoutMs`, or whose whole request is not within
  * `requestTimeoutMs`; idle keep-alive connections close after
  * `keepAliveTimeoutMs`. No timer per request.
+ *
+ * TLS (`tls` set: the mesh's inbound listener): a tls.Server, whose sockets
+ * reach a ServerConnection after the handshake and read through 'data'
+ * events (node gives no `onread` to the sockets a TLS server wraps). The
+ * handshake must complete within `headersTimeoutMs`; a failed one is only
+ * reported (`onTlsError`). setSecureContext() swaps the key, certificate and
+ * CA for new handshakes; established connections keep theirs.
  */
 import { type AddressInfo, createServer, type Server, type Socket } from 'node:net';
+import { createServer as createTlsServer, type SecureContextOptions, type Server as TlsServer, type TlsOptions } from 'node:tls';
 import { type ConnectionOwner, ConnState, ServerConnection } from './server-connection.js';
-import type { Http1Request, Http1Response } from './server-message.js';
+import type { Http1Request, Http1Response, TlsSessionInfo } from './server-message.js';
 import { installSharedReadAccept } from './shared-read-accept.js';
 
 export interface Http1ServerOptions {
@@ -35,6 +43,12 @@ export interface Http1ServerOptions {
   onConnect(socket: Socket, target: string): void;
   /** accept() failed (e.g. EMFILE: out of file descriptors); the server keeps listening. */
   onAcceptError?(errno: number): void;
+  /** Serve TLS with these options (key, cert, ca, requestCert, minVersion, SNICallback...); absent: plaintext. */
+  tls?: TlsOptions;
+  /** A TLS handshake failed (the connection is closed); `remoteAddress` of the client when known. */
+  onTlsError?(err: Error, remoteAddress: string | undefined): void;
+  /** A TLS connection completed its handshake (before its first request). */
+  onTlsConnection?(tls: TlsSessionInfo): void;
 }
 
 /** net.Server's options; accepted sockets built by shared-read-accept.ts get the same allowHalfOpen. */
@@ -53,8 +67,16 @@ export class Http1Server implements ConnectionOwner {
   constructor(private readonly opts: Http1ServerOptions) {
     this.maxHeaderBytes = opts.maxHeaderBytes;
     this.maxHeaderCount = opts.maxHeaderCount;
-    // node's accept path: until listen() installed ours, or where ours is not available.
-    this.server = createServer(SERVER_OPTIONS, (socket) => this.accept(socket, false));
+    if (opts.tls !== undefined) {
+      const server = createTlsServer({ ...SERVER_OPTIONS, handshakeTimeout: opts.headersTimeoutMs, ...opts.tls }, (socket) =>
+        this.accept(socket, false),
+      );
+      server.on('tlsClientError', (err, socket) => opts.onTlsError?.(err, socket.remoteAddress));
+      this.server = server;
+    } else {
+      // node's accept path: until listen() installed ours, or where ours is not available.
+      this.server = createServer(SERVER_OPTIONS, (socket) => this.accept(socket, false));
+    }
     this.sweep = setInterval(() => this.checkDeadlines(), opts.checkIntervalMs);
     this.sweep.unref();
   }
@@ -64,7 +86,8 @@ export class Http1Server implements ConnectionOwner {
       this.server.once('error', reject);
       this.server.listen(port, host, () => {
         this.server.off('error', reject);
-        this.sharedReads = installSharedReadAccept(
+        if (this.opts.tls === undefined)
+          this.sharedReads = installSharedReadAccept(
           this.server,
           SERVER_OPTIONS.allowHalfOpen,
           (socket) => this.accept(socket, true).onRead,
@@ -78,6 +101,7 @@ export class Http1Server implements ConnectionOwner {
   private accept(socket: Socket, sharedReads: boolean): ServerConnection {
     const conn = new ServerConnection(socket, this, sharedReads);
     this.connections.add(conn);
+    if (conn.tls !== undefined) this.opts.onTlsConnection?.(conn.tls);
     return conn;
   }
 
@@ -129,6 +153,24 @@ export class Http1Server implements ConnectionOwner {
           break;
       }
     }
+  }
+
+  /** New handshakes use these key, certificate and CA (a TLS server only); open connections keep theirs. */
+  setSecureContext(options: SecureContextOptions): void {
+    if (this.opts.tls === undefined) throw new Error('setSecureContext: not a TLS server');
+    (this.server as TlsServer).setSecureContext(options);
+  }
+
+  /** Closes the connections for which `which` is true (at once, running exchanges included). */
+  closeConnectionsWhere(which: (tls: ServerConnection['tls']) => boolean): number {
+    let n = 0;
+    for (const conn of this.connections) {
+      if (which(conn.tls)) {
+        conn.destroy();
+        n++;
+      }
+    }
+    return n;
   }
 
   /** Stops accepting connections; `done` runs once every connection is gone. */

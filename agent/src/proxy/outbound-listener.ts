@@ -17,6 +17,7 @@ import { LEAST_REQUEST } from './lb-policies.js';
 import { getLbPolicy } from './lb-policy.js';
 import { startListenerServer } from './listener-server.js';
 import { LoadTracker } from './load-tracker.js';
+import type { MeshTls } from './mesh-tls.js';
 import { writeRawMeshError } from './mesh-response.js';
 import { outboundStrategy } from './outbound-strategy.js';
 import { OutlierDetector } from './outlier-detector.js';
@@ -42,13 +43,15 @@ export type OutboundOptions = ProxyOptions & {
   metrics?: ProxyMetrics;
   /** The traffic policy, consulted once per request before an endpoint is picked. */
   policy?: RoutePolicy;
+  /** mTLS to peer agents (mesh-tls.ts); absent: plaintext (--insecure). */
+  tls?: MeshTls;
 };
 
 export async function startOutboundListener(opts: OutboundOptions): Promise<Listener> {
   const logger = opts.logger.child({ listener: 'outbound' });
   /** Per-request lines, bounded per (message, code, service): request-log.ts. */
   const requestLog = new RequestLog(logger);
-  const pools = new UpstreamPools();
+  const pools = new UpstreamPools({ tls: opts.tls });
   const tracker = new LoadTracker();
   const resilience = resolveResilience(opts.resilience);
   const metrics = opts.metrics ?? new ProxyMetrics(new MetricsRegistry());
