@@ -14,8 +14,8 @@
  * pool so the next connection resumes. A handshake that fails, or a peer
  * that refuses our certificate (a TLS alert before one byte of a response),
  * is a TlsHandshakeError; a peer whose certificate names someone else is the
- * PeerIdentityError its checkServerIdentity returned, also on a resumed
- * session (where node does not call it).
+ * PeerIdentityError its checkServerIdentity returned (on a resumed session,
+ * where node calls none, ClientTls.checkResumed decides).
  *
  * The keep-alive race: a reused connection that fails before a single byte of
  * the new response arrived was closed by the server between two requests;
@@ -24,7 +24,7 @@
  */
 import { connect, type Socket } from 'node:net';
 import type { Readable } from 'node:stream';
-import { type ConnectionOptions, connect as tlsConnect, type TLSSocket } from 'node:tls';
+import { type ConnectionOptions, type TLSSocket, connect as tlsConnect } from 'node:tls';
 import { markStale } from '../proxy/stale-connection.js';
 import { BodyDecoder, chunkSizeLine, LAST_CHUNK } from './body-decoder.js';
 import { Http1ClientError, TlsHandshakeError } from './errors.js';
@@ -65,8 +65,18 @@ export interface ClientTls {
    * Must be cheap (a prebuilt secure context, not PEM to parse).
    */
   connectOptions(): ConnectionOptions;
-  /** A session ticket the peer sent on a connection: the next connect may resume with it. */
+  /**
+   * A session ticket the peer sent on a connection whose handshake (and
+   * checkServerIdentity) passed: the next connect may resume with it.
+   */
   onSession(session: Buffer): void;
+  /**
+   * A connection resumed a session: node then runs no checkServerIdentity
+   * and knows no peer certificate (the session proves the peer is the one
+   * that issued the ticket, checked when it was). An error refuses the
+   * connection (e.g. the peer was revoked since).
+   */
+  checkResumed?(): Error | undefined;
 }
 
 /** What a connection tells its pool. */
@@ -109,8 +119,8 @@ export class ClientConnection {
   /** How long it may stay idle: the pool's keep-alive timeout, shortened by the server's `Keep-Alive: timeout`. */
   idleLimitMs = Number.POSITIVE_INFINITY;
   private connected = false;
-  /** The checkServerIdentity of a TLS connection (run by hand on a resumed session). */
-  private readonly checkPeer: ConnectionOptions['checkServerIdentity'];
+  /** The TLS of a TLS connection. */
+  private readonly tls: ClientTls | undefined;
   private connectTimer: NodeJS.Timeout | undefined;
   // The current exchange:
   private handler: ClientHandler | null = null;
@@ -144,12 +154,13 @@ export class ClientConnection {
       socket = connect({ host, port, noDelay: true, onread });
       socket.once('connect', this.onConnected);
     } else {
-      const options = tls.connectOptions();
-      this.checkPeer = options.checkServerIdentity;
-      const secure = tlsConnect({ ...options, host, port, onread } as ConnectionOptions);
+      this.tls = tls;
+      const secure = tlsConnect({ ...tls.connectOptions(), host, port, onread } as ConnectionOptions);
       secure.setNoDelay(true);
-      secure.once('secureConnect', () => this.onSecureConnect(secure, host));
-      secure.on('session', (session: Buffer) => tls.onSession(session));
+      secure.once('secureConnect', () => this.onSecureConnect(secure));
+      secure.on('session', (session: Buffer) => {
+        if (this.connected) tls.onSession(session);
+      });
       socket = secure;
     }
     this.socket = socket;
@@ -168,10 +179,9 @@ export class ClientConnection {
     this.connectTimer = undefined;
   };
 
-  /** node skips checkServerIdentity when a session was resumed: the peer's (session-held) certificate is checked here. */
-  private onSecureConnect(socket: TLSSocket, host: string): void {
-    if (socket.isSessionReused() && this.checkPeer !== undefined) {
-      const refused = this.checkPeer(host, socket.getPeerCertificate());
+  private onSecureConnect(socket: TLSSocket): void {
+    if (socket.isSessionReused()) {
+      const refused = this.tls?.checkResumed?.();
       if (refused !== undefined) {
         socket.destroy(refused);
         return;
@@ -444,7 +454,7 @@ export class ClientConnection {
   private lastError: Error | undefined;
 
   private readonly onSocketError = (err: Error): void => {
-    this.lastError = this.checkPeer === undefined ? err : this.tlsFailure(err);
+    this.lastError = this.tls === undefined ? err : this.tlsFailure(err);
   };
 
   /** A TLS error that means "the handshake failed" as a TlsHandshakeError; anything else as it is. */
@@ -461,7 +471,11 @@ export class ClientConnection {
     // TLS 1.3: the client finishes first, so the server's refusal of our certificate arrives as an alert afterwards.
     if (!this.reused && !this.gotBytes && /^ERR_SSL_.*ALERT/.test(code)) {
       const alert = /alert [a-z ]+/i.exec(err.message)?.[0] ?? 'alert';
-      return new TlsHandshakeError(`the peer refused the TLS session after the handshake (TLS ${alert}: our certificate is missing, unknown or refused there)`, code, { cause: err });
+      return new TlsHandshakeError(
+        `the peer refused the TLS session after the handshake (TLS ${alert}: our certificate is missing, unknown or refused there)`,
+        code,
+        { cause: err },
+      );
     }
     return err;
   }

@@ -12,8 +12,8 @@
 import {
   ClientConnection,
   type ClientHandler,
-  type ClientTls,
   type ClientRequest,
+  type ClientTls,
   type ClientConnection as Connection,
   type ConnectionPool,
 } from './client-connection.js';

@@ -11,8 +11,9 @@
  *     framing is chosen here: the sender's content-length, else chunked for
  *     HTTP/1.1, else close-delimited.
  */
-import { STATUS_CODES } from 'node:http';
+
 import type { X509Certificate } from 'node:crypto';
+import { STATUS_CODES } from 'node:http';
 import { Framing, type HeaderMap, headerMapOf, isField, type RequestHead, type RequestHeaderMap } from './head-parser.js';
 import { headerLine, type OutgoingHeaders } from './head-writer.js';
 

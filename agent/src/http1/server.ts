@@ -20,7 +20,7 @@
  * CA for new handshakes; established connections keep theirs.
  */
 import { type AddressInfo, createServer, type Server, type Socket } from 'node:net';
-import { createServer as createTlsServer, type SecureContextOptions, type Server as TlsServer, type TlsOptions } from 'node:tls';
+import { createServer as createTlsServer, type SecureContextOptions, type TlsOptions, type Server as TlsServer } from 'node:tls';
 import { type ConnectionOwner, ConnState, ServerConnection } from './server-connection.js';
 import type { Http1Request, Http1Response, TlsSessionInfo } from './server-message.js';
 import { installSharedReadAccept } from './shared-read-accept.js';
@@ -88,11 +88,11 @@ export class Http1Server implements ConnectionOwner {
         this.server.off('error', reject);
         if (this.opts.tls === undefined)
           this.sharedReads = installSharedReadAccept(
-          this.server,
-          SERVER_OPTIONS.allowHalfOpen,
-          (socket) => this.accept(socket, true).onRead,
-          this.onAcceptError,
-        );
+            this.server,
+            SERVER_OPTIONS.allowHalfOpen,
+            (socket) => this.accept(socket, true).onRead,
+            this.onAcceptError,
+          );
         resolve(this.server.address() as AddressInfo);
       });
     });

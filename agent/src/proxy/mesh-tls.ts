@@ -10,7 +10,10 @@
  * the peer's chain against the CA bundle, then that the peer's URI SAN is
  * `spiffe://<td>/agent/<the agent it meant to reach>` and that the peer is
  * not on the deny list (a PeerIdentityError otherwise). The last session
- * ticket per peer origin is kept, so a new connection resumes.
+ * ticket per peer (origin and agent id, stored only from a connection whose
+ * check passed) is kept, so a new connection resumes; a resumed connection
+ * presents no certificate to the client, so it is checked against the deny
+ * list by agent id only (and tickets are dropped when the deny list changes).
  *
  * Renewal and CA rotation (AgentIdentity.onChange): one new client secure
  * context for every later connect, and the server's context swapped with
@@ -66,6 +69,8 @@ export class MeshTls {
     this.unsubscribe = [
       opts.identity.onChange((s) => this.changed(s)),
       opts.identity.onRevocations(() => {
+        // A session resumed later carries no certificate serial to check: full handshakes until new tickets arrive.
+        this.sessions.clear();
         for (const w of this.revocationWatchers) w();
       }),
     ];
@@ -139,6 +144,15 @@ export class MeshTls {
       onSession: (session) => {
         this.sessions.set(key, session);
       },
+      // A resumed session was made with this peer (sessions are kept per agent id and origin, and only after its check passed).
+      checkResumed: () =>
+        this.isRevoked(agentId)
+          ? new PeerIdentityError(
+              `${agentSpiffeId(this.trustDomain, agentId)} is revoked (deny list)`,
+              agentSpiffeId(this.trustDomain, agentId),
+              '',
+            )
+          : undefined,
     };
   }
 
@@ -163,11 +177,7 @@ export class MeshTls {
           );
         }
         if (this.isRevoked(agentId, cert.serialNumber)) {
-          return new PeerIdentityError(
-            `the peer at ${host} is ${expected}, which is revoked (deny list)`,
-            expected,
-            expected,
-          );
+          return new PeerIdentityError(`the peer at ${host} is ${expected}, which is revoked (deny list)`, expected, expected);
         }
         return undefined;
       };
