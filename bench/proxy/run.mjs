@@ -14,8 +14,9 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { bigBodyTest } from './bigbody.mjs';
 import { clockTicks, cpuTimes, damonNote, faults, ioSyscalls, rssKiB, ticks } from './cpu.mjs';
+import { handshakeRate } from './handshakes.mjs';
 import { loadTool, runLoad } from './load.mjs';
-import { startHaproxy, startNginx, startUndici, startUpstream } from './peers.mjs';
+import { startHaproxy, startNginx, startNginxMtls, startUndici, startUpstream } from './peers.mjs';
 import { killAllSync, runToEnd, stop, stopAll, which } from './procs.mjs';
 import { groupsPerReq, perReq, profileComparison, profileMarkdown, summarise } from './profile.mjs';
 import { analyse, combineReps, markdownTable, streamingLines, targetLines, textTable } from './report.mjs';
@@ -23,7 +24,7 @@ import { register, startAgent, startControlPlane, waitRoutable } from './weft.mj
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repoRoot = join(here, '..', '..');
-const ALL = ['direct', 'nginx', 'haproxy', 'undici', 'weft-hop', 'weft-mesh'];
+const ALL = ['direct', 'nginx', 'haproxy', 'undici', 'nginx-mtls', 'weft-hop', 'weft-mesh'];
 
 function parseArgs(argv) {
   const o = { duration: 8, reps: 1, only: ALL, profile: true, profileSeconds: 10, results: true, waitIdle: 30 };
@@ -170,7 +171,7 @@ async function startWeft(o, upstreamPort) {
   if (!weftBuilt()) return note('weft: not built (run `npx tsc -b` first), skipped') ?? {};
   const cp = await startControlPlane(repoRoot, tmp, 1);
   log(`weft control plane ready: grpc ${cp.ready.grpcPort}, http ${cp.ready.httpPort}`);
-  const a = await startAgent(repoRoot, tmp, { id: 'bench-a', cpGrpcPort: cp.ready.grpcPort, cpu: 0 });
+  const a = await startAgent(repoRoot, tmp, { id: 'bench-a', cp, cpu: 0 });
   log(`agent bench-a ready: ${JSON.stringify(a.ready)}`);
   const out = { cp, a };
   if (wantHop) {
@@ -179,7 +180,7 @@ async function startWeft(o, upstreamPort) {
     out.hop = { name: 'weft-hop', port: a.ready.outboundPort, host: 'upstream', pids: [a.proc.pid], procs: [a.proc] };
   }
   if (wantMesh) {
-    const b = await startAgent(repoRoot, tmp, { id: 'bench-b', cpGrpcPort: cp.ready.grpcPort, cpu: 0 });
+    const b = await startAgent(repoRoot, tmp, { id: 'bench-b', cp, cpu: 0 });
     log(`agent bench-b ready: ${JSON.stringify(b.ready)}`);
     out.b = b;
     await register(b, 'upstream-remote', upstreamPort);
@@ -214,7 +215,7 @@ async function profileRuns(o, cp, upstreamPort) {
   };
   const out = {};
   const agentDir = join(base, 'weft-agent');
-  const p = await startAgent(repoRoot, tmp, { id: 'bench-prof', cpGrpcPort: cp.ready.grpcPort, cpu: 0, nodeFlags: flags(agentDir) });
+  const p = await startAgent(repoRoot, tmp, { id: 'bench-prof', cp, cpu: 0, nodeFlags: flags(agentDir) });
   await register(p, 'upstream-prof', upstreamPort);
   await waitRoutable(p, 'upstream-prof');
   if (o.waitIdle > 0) await waitIdle(o.waitIdle, 'profile (weft)');
@@ -296,6 +297,7 @@ async function main() {
   if (o.only.includes('nginx')) targets.push(await startNginx(tmp, upstream.port, note));
   if (o.only.includes('haproxy')) targets.push(await startHaproxy(tmp, upstream.port, note));
   if (o.only.includes('undici')) targets.push(await startUndici(repoRoot, upstream.port, note));
+  if (o.only.includes('nginx-mtls')) targets.push(await startNginxMtls(tmp, upstream.port, note));
   let weft = {};
   try {
     weft = await startWeft(o, upstream.port);
@@ -338,6 +340,21 @@ async function main() {
     }
   }
 
+  let handshakes = null;
+  if (weft.b && weft.a) {
+    log('handshakes: full mTLS handshakes (openssl s_time -new, 3 in parallel on CPU 1) into agent B on CPU 0');
+    try {
+      if (o.waitIdle > 0) await waitIdle(o.waitIdle, 'handshakes');
+      handshakes = await handshakeRate({ server: weft.b, client: weft.a, seconds: Math.max(3, Math.round(o.duration / 2)), note });
+      if (handshakes)
+        log(
+          `  ${handshakes.handshakes} handshakes in ${handshakes.seconds} s: ${handshakes.perSec}/s at ${handshakes.cpuPct}% of a core, ${handshakes.cpuUsPerHandshake} µs CPU each (${handshakes.perCoreSec}/s per core)`,
+        );
+    } catch (err) {
+      note(`handshakes: failed: ${err.message}`);
+    }
+  }
+
   let profile = null;
   if (o.profile && weft.cp) {
     log(`profile: stopping the bench agents, then one agent under --cpu-prof with c50 load for ${o.profileSeconds} s`);
@@ -361,6 +378,10 @@ async function main() {
     : [];
   for (const l of split) console.log(l);
   for (const l of streamingLines(big)) console.log(l);
+  if (handshakes)
+    console.log(
+      `mTLS handshakes accepted by agent B (one core): ${handshakes.perSec}/s observed at ${handshakes.cpuPct}% CPU; ${handshakes.cpuUsPerHandshake} µs CPU per handshake = ${handshakes.perCoreSec}/s per fully busy core`,
+    );
   const pm = profile?.weft && profileSection(profile, o);
   if (pm) console.log(`\n${pm}`);
   const json = {
@@ -375,6 +396,7 @@ async function main() {
     perRepRatios,
     targets: Object.fromEntries(verdicts.map((t) => [t.id, { limit: t.limit, value: t.value, verdict: t.verdict }])),
     streaming: big,
+    handshakes,
     profile: profile?.weft && {
       file: profile.weft.file,
       requests: profile.weft.load.requests,
@@ -403,6 +425,11 @@ async function main() {
       ...targetLines(verdicts, perRepRatios).map((l) => `- ${l}`),
       ...split.map((l) => `- ${l}`),
       ...streamingLines(big).map((l) => `- ${l}`),
+      ...(handshakes
+        ? [
+            `- mTLS handshakes accepted by agent B (one core): ${handshakes.perSec}/s observed at ${handshakes.cpuPct}% CPU; ${handshakes.cpuUsPerHandshake} µs CPU each (${handshakes.perCoreSec}/s per core)`,
+          ]
+        : []),
       ...notes.map((n) => `- note: ${n}`),
       '',
       '```json',

@@ -3,12 +3,14 @@
 // lines, the upstream registered through an agent's admin API. The proxy
 // paths measured:
 //   weft-hop : wrk -> agent A outbound -> upstream (registered on A)
-//   weft-mesh: wrk -> agent A outbound -> agent B inbound -> upstream (registered on B)
+//   weft-mesh: wrk -> agent A outbound -> mTLS (TLS 1.3) -> agent B inbound -> upstream (registered on B)
+// Agents are enrolled as in the harness and the demo: a join token made with
+// `weft token create` on the control plane's host, so the mesh hop is mTLS.
 
 import { mkdirSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
-import { start, waitReady } from './procs.mjs';
+import { runToEnd, start, waitReady } from './procs.mjs';
 
 /** A tiny HTTP client for setup calls (admin API, readiness probes). */
 export function httpCall({ port, method = 'GET', path = '/', headers = {}, body }) {
@@ -50,13 +52,34 @@ export function startControlPlane(repoRoot, tmp, cpu) {
     ],
     { cpu, name: 'weft control-plane' },
   );
-  return waitReady(proc).then((ready) => ({ proc, ready }));
+  return waitReady(proc).then((ready) => ({ proc, ready, dir }));
+}
+
+/** A join token for agent `id`, made like an operator on the control plane's host (its data dir holds the bootstrap token). */
+async function joinToken(repoRoot, cp, id) {
+  const r = await runToEnd([
+    process.execPath,
+    join(repoRoot, 'cli/bin/weft.js'),
+    '--control-plane-data-dir',
+    cp.dir,
+    'token',
+    'create',
+    '--agent-id',
+    id,
+    '--control-plane',
+    `127.0.0.1:${cp.ready.grpcPort}`,
+  ]);
+  const token = r.stdout.trim().split('\n').pop();
+  if (r.code !== 0 || !token) throw new Error(`weft token create for ${id}: exit ${r.code}: ${r.stderr.trim()}`);
+  return token;
 }
 
 /** Starts `weft agent`; nodeFlags go before the script (e.g. --cpu-prof). */
-export async function startAgent(repoRoot, tmp, { id, cpGrpcPort, cpu, nodeFlags = [] }) {
+export async function startAgent(repoRoot, tmp, { id, cp, cpu, nodeFlags = [] }) {
   const dir = join(tmp, `agent-${id}`);
   mkdirSync(dir, { recursive: true });
+  const cpGrpcPort = cp.ready.grpcPort;
+  const token = await joinToken(repoRoot, cp, id);
   const proc = start(
     [
       process.execPath,
@@ -77,6 +100,8 @@ export async function startAgent(repoRoot, tmp, { id, cpGrpcPort, cpu, nodeFlags
       '0',
       '--inbound-port',
       '0',
+      '--join-token',
+      token,
     ],
     { cpu, name: `weft agent ${id}` },
   );
@@ -84,7 +109,7 @@ export async function startAgent(repoRoot, tmp, { id, cpGrpcPort, cpu, nodeFlags
   for (const k of ['adminPort', 'outboundPort', 'inboundPort']) {
     if (typeof ready[k] !== 'number') throw new Error(`agent ${id}: ready line has no numeric ${k}: ${JSON.stringify(ready)}`);
   }
-  return { proc, ready };
+  return { proc, ready, dir };
 }
 
 /** Registers 127.0.0.1:port as `name` on an agent's admin API. */
