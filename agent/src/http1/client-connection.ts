@@ -106,6 +106,11 @@ function copyOf(view: Buffer): Buffer {
   return out;
 }
 
+function errorCodeOf(err: Error): string | undefined {
+  const code = (err as { code?: unknown }).code;
+  return typeof code === 'string' ? code : undefined;
+}
+
 function socketError(message: string, code: string): Error {
   return Object.assign(new Error(message), { code });
 }
@@ -121,6 +126,12 @@ export class ClientConnection {
   private connected = false;
   /** The TLS of a TLS connection. */
   private readonly tls: ClientTls | undefined;
+  /**
+   * The peer sent a session ticket: a TLS 1.3 server does so once it has
+   * accepted our certificate, so a new connection closed before one arrived
+   * was refused at the handshake (some refusals come without an alert).
+   */
+  private ticketSeen = false;
   private connectTimer: NodeJS.Timeout | undefined;
   // The current exchange:
   private handler: ClientHandler | null = null;
@@ -159,6 +170,7 @@ export class ClientConnection {
       secure.setNoDelay(true);
       secure.once('secureConnect', () => this.onSecureConnect(secure));
       secure.on('session', (session: Buffer) => {
+        this.ticketSeen = true;
         if (this.connected) tls.onSession(session);
       });
       socket = secure;
@@ -487,7 +499,21 @@ export class ClientConnection {
     const h = this.handler;
     if (h !== null) {
       this.handler = null;
-      const err = this.lastError ?? socketError('upstream closed the connection', this.connected ? 'ECONNRESET' : 'ECONNREFUSED');
+      let err = this.lastError ?? socketError('upstream closed the connection', this.connected ? 'ECONNRESET' : 'ECONNREFUSED');
+      if (
+        this.tls !== undefined &&
+        this.connected &&
+        !this.reused &&
+        !this.gotBytes &&
+        !this.ticketSeen &&
+        !(err instanceof Http1ClientError)
+      ) {
+        err = new TlsHandshakeError(
+          'the peer closed the connection at the end of the TLS handshake, before accepting it (our certificate refused there?)',
+          errorCodeOf(err) ?? 'ECONNRESET',
+          { cause: err },
+        );
+      }
       // Reused, our request went out, and not one byte of an answer: the keep-alive race.
       if (this.reused && !this.gotBytes) markStale(err);
       this.pool.exchangeEnded();

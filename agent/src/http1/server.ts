@@ -16,7 +16,9 @@
  * reach a ServerConnection after the handshake and read through 'data'
  * events (node gives no `onread` to the sockets a TLS server wraps). The
  * handshake must complete within `headersTimeoutMs`; a failed one is only
- * reported (`onTlsError`). setSecureContext() swaps the key, certificate and
+ * reported (`onTlsError`). A TLS server is not half-open (a client that
+ * closes its side mid-handshake would otherwise leave ours open; the mesh's
+ * TLS clients never half-close a connection to wait for an answer). setSecureContext() swaps the key, certificate and
  * CA for new handshakes; established connections keep theirs.
  */
 import { type AddressInfo, createServer, type Server, type Socket } from 'node:net';
@@ -68,8 +70,10 @@ export class Http1Server implements ConnectionOwner {
     this.maxHeaderBytes = opts.maxHeaderBytes;
     this.maxHeaderCount = opts.maxHeaderCount;
     if (opts.tls !== undefined) {
-      const server = createTlsServer({ ...SERVER_OPTIONS, handshakeTimeout: opts.headersTimeoutMs, ...opts.tls }, (socket) =>
-        this.accept(socket, false),
+      // Not half-open: a client that gives up mid-handshake (closing its side) must not leave the server's side open.
+      const server = createTlsServer(
+        { noDelay: true, allowHalfOpen: false, handshakeTimeout: opts.headersTimeoutMs, ...opts.tls },
+        (socket) => this.accept(socket, false),
       );
       server.on('tlsClientError', (err, socket) => opts.onTlsError?.(err, socket.remoteAddress));
       this.server = server;
