@@ -475,7 +475,10 @@ export class ClientConnection {
     const code = (err as { code?: unknown }).code;
     if (typeof code !== 'string') return err;
     if (!this.connected) {
-      // Before the handshake completed: chain verification, protocol, or an alert from the peer. Plain socket errors stay.
+      // Before the handshake completed (the request is still held by the TLS socket): chain verification, protocol,
+      // an alert, or the peer closing mid-handshake. Errors of reaching the peer at all (refused, unreachable) stay.
+      if (code === 'ECONNRESET' || code === 'EPIPE')
+        return new TlsHandshakeError(`the peer closed the connection during the TLS handshake (${code})`, code, { cause: err });
       if (code.startsWith('E') && !code.startsWith('ERR_')) return err;
       if (code === 'UND_ERR_CONNECT_TIMEOUT') return err;
       return new TlsHandshakeError(`TLS handshake failed: ${err.message} (${code})`, code, { cause: err });

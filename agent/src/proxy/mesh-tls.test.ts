@@ -194,6 +194,32 @@ describe('mesh TLS over the codec', () => {
     assert.equal(fresh.resumed, false, 'tickets from before the renewal are not used');
   });
 
+  it('a CA rotation: with both roots in the bundles, an agent on the new root and one on the old reach each other', async (t) => {
+    const [oldCa, newCa] = await Promise.all([testCa(), testCa()]);
+    const [a, b] = await Promise.all([identity(oldCa, 'a'), identity(oldCa, 'b')]);
+    const client = new MeshTls({ identity: a, logger: log });
+    const server = new MeshTls({ identity: b, logger: log });
+    const port = await meshServer(t, server);
+    const p = pool(t, client, port, 'b');
+    const before = await get(p);
+    // The new bundle reaches both agents (trust/bundle), then B renews under the new root; A still holds an old-root certificate.
+    const both = oldCa.pem + newCa.pem;
+    a.replace(Object.freeze({ ...a.current(), caBundlePem: both }));
+    b.replace(Object.freeze({ ...b.current(), caBundlePem: both }));
+    const issued = await newCa.issue('b');
+    b.replace(snapshotOf(issued.keyPem, issued.certificatePem, both, 'test'));
+    assert.deepEqual(await get(p), before, 'the open connection carries on');
+    const answers = await Promise.all([get(p), get(p)]);
+    const fresh = answers.find((x) => x.conn !== before.conn);
+    assert.ok(fresh, 'a new connection was opened');
+    assert.equal(fresh.agent, 'a');
+    // And the other way round: A on the new root, calling B.
+    const a2 = await newCa.issue('a');
+    a.replace(snapshotOf(a2.keyPem, a2.certificatePem, both, 'test'));
+    const again = await Promise.all([get(p), get(p), get(p)]);
+    assert.ok(again.some((x) => x.serial === a.current().serial), 'a connection with the new-root certificate was accepted');
+  });
+
   it('the caller refuses a peer that is another agent, a revoked agent, or has no certificate of its CA', async (t) => {
     const ca = await testCa();
     const other = await testCa();
