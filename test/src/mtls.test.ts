@@ -218,9 +218,96 @@ describe('mtls: the caller checks who answers', () => {
   });
 });
 
+/** Requests from A to `orders` by `concurrency` callers until `stop()`; statuses counted ("200 ", "502 upstream_reset", ...). */
+function loadRunner(a: AgentProc, concurrency: number) {
+  const statuses = new Map<string, number>();
+  let running = true;
+  let total = 0;
+  const done = Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (running) {
+        const r = await viaProxy(a.outboundPort, 'http://orders/load', { method: 'POST', body: 'x'.repeat(512) }).then(
+          (res) => `${res.status} ${res.headers['x-weft-error'] ?? ''}`,
+          (err: Error) => `error ${err.message}`,
+        );
+        statuses.set(r, (statuses.get(r) ?? 0) + 1);
+        total++;
+      }
+    }),
+  );
+  return {
+    statuses,
+    get total() {
+      return total;
+    },
+    async stop() {
+      running = false;
+      await done;
+    },
+  };
+}
+
+function weftCli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) =>
+    execFile(process.execPath, [WEFT_BIN, ...args], { timeout: 30_000 }, (err, stdout, stderr) =>
+      resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    ),
+  );
+}
+
 describe('mtls: renewal under load', () => {
   const mesh = new Mesh();
   after(() => mesh.close());
+
+  test('a CA rotation (add, activate, remove) under load: zero failed requests', async () => {
+    const cp = await mesh.controlPlane({ extra: ['--cert-ttl', '3s'], dataDir: join(mesh.dir, 'cp-rotation') });
+    const a = await mesh.agent('rot-a', cp.grpcPort, ['--renew-at', '0.4']);
+    const b = await mesh.agent('rot-b', cp.grpcPort, ['--renew-at', '0.4']);
+    const orders = await mesh.service(echoHandler('orders-1'));
+    await registerWith(b, { name: 'orders', port: orders.port, id: 'orders-1' });
+    await waitFor('orders routable from A', async () => (await viaProxy(a.outboundPort, 'http://orders/x')).status === 200);
+    const cpAddr = ['--control-plane', `127.0.0.1:${cp.grpcPort}`];
+    const roots = async () => {
+      const r = await weftCli(['ca', 'list', ...cpAddr]);
+      assert.equal(r.code, 0, r.stderr);
+      return [...r.stdout.matchAll(/^([0-9a-f]{64})\s+(yes)?/gm)].map((m) => ({ fingerprint: m[1]!, active: m[2] === 'yes' }));
+    };
+    const [old] = await roots();
+    assert.ok(old);
+
+    const load = loadRunner(a, 8);
+    const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    try {
+      const add = await weftCli(['ca', 'add', ...cpAddr]);
+      assert.equal(add.code, 0, add.stderr);
+      const added = (await roots()).find((r) => r.fingerprint !== old.fingerprint);
+      assert.ok(added);
+      await waitFor('both agents to hold the two-root bundle', () =>
+        [a, b].every((p) => p.logLines.some((l) => l.includes('"CA bundle updated"') && l.includes('"roots":2'))),
+      );
+      const activate = await weftCli(['ca', 'activate', added.fingerprint, ...cpAddr]);
+      assert.equal(activate.code, 0, activate.stderr);
+      // More than a certificate lifetime: every agent certificate now comes from the new root.
+      await pause(4_000);
+      const remove = await weftCli(['ca', 'remove', old.fingerprint, ...cpAddr]);
+      assert.equal(remove.code, 0, remove.stderr);
+      await waitFor('both agents to drop the old root', () =>
+        [a, b].every((p) => p.logLines.some((l) => l.includes('"CA bundle updated"') && l.includes('"roots":1'))),
+      );
+      // Idle longer than the pools' keep-alive, then load again: new connections under the new root only.
+      await pause(500);
+    } finally {
+      await load.stop();
+    }
+    await pause(5_000);
+    const again = loadRunner(a, 8);
+    await pause(2_000);
+    await again.stop();
+    const all = new Map([...load.statuses]);
+    for (const [k, v] of again.statuses) all.set(k, (all.get(k) ?? 0) + v);
+    assert.deepEqual([...all.keys()], ['200 '], `every request succeeded: ${JSON.stringify([...all])}`);
+    assert.ok(load.total + again.total > 100, `load ran (${load.total} + ${again.total} requests)`);
+  });
 
   test('3 s certificates renewed on both agents under load: zero failed requests, new connections use the new certificate', async () => {
     const cp = await mesh.controlPlane({ extra: ['--cert-ttl', '3s'] });

@@ -96,6 +96,8 @@ export async function startInboundListener(opts: InboundOptions): Promise<Listen
       return Promise.resolve();
     };
   }
+  // The access seam (ListenerServerOptions.identify, from main): with mesh TLS the caller is
+  // `(req) => sourceFromPeerCertificate(req.tls)`; it belongs in these options when that seam is merged.
   return startListenerServer({
     name: 'inbound',
     host: opts.host,
