@@ -27,7 +27,7 @@ import type { Readable } from 'node:stream';
 import { type ConnectionOptions, type TLSSocket, connect as tlsConnect } from 'node:tls';
 import { markStale } from '../proxy/stale-connection.js';
 import { BodyDecoder, chunkSizeLine, LAST_CHUNK } from './body-decoder.js';
-import { Http1ClientError, TlsHandshakeError } from './errors.js';
+import { isTlsConnectFailure, TlsHandshakeError } from './errors.js';
 import { HeadError, type HeaderMap, parseResponseHead, type ResponseHead } from './head-parser.js';
 import { headerLines, latin1 } from './head-writer.js';
 
@@ -471,7 +471,7 @@ export class ClientConnection {
 
   /** A TLS error that means "the handshake failed" as a TlsHandshakeError; anything else as it is. */
   private tlsFailure(err: Error): Error {
-    if (err instanceof Http1ClientError) return err;
+    if (isTlsConnectFailure(err)) return err;
     const code = (err as { code?: unknown }).code;
     if (typeof code !== 'string') return err;
     if (!this.connected) {
@@ -503,14 +503,7 @@ export class ClientConnection {
     if (h !== null) {
       this.handler = null;
       let err = this.lastError ?? socketError('upstream closed the connection', this.connected ? 'ECONNRESET' : 'ECONNREFUSED');
-      if (
-        this.tls !== undefined &&
-        this.connected &&
-        !this.reused &&
-        !this.gotBytes &&
-        !this.ticketSeen &&
-        !(err instanceof Http1ClientError)
-      ) {
+      if (this.tls !== undefined && this.connected && !this.reused && !this.gotBytes && !this.ticketSeen && !isTlsConnectFailure(err)) {
         err = new TlsHandshakeError(
           'the peer closed the connection at the end of the TLS handshake, before accepting it (our certificate refused there?)',
           errorCodeOf(err) ?? 'ECONNRESET',

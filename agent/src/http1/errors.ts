@@ -1,54 +1,60 @@
 /**
- * Typed failures of the codec's client side (undici's core/errors.js shape:
- * one base class with a stable `code`, one subclass per failure). Socket
- * errors from node keep their own codes (ECONNREFUSED, ...); these are the
- * failures the codec itself names.
+ * Failures the codec itself names, one class each, matched with `instanceof`
+ * (undici's lib/core/errors.js is the model), each with a stable `code`.
+ * Written in the shape of main's http1/errors.ts (Http1Error base, `H1_`
+ * codes): when the branches meet, the TLS classes below join that file.
+ *
+ * The codec reports facts, never mesh decisions: which mesh code a caller
+ * sees is decided by the proxy (a TLS failure before a response is a
+ * connect failure there: the peer's app never saw the request).
  */
 
-export class Http1ClientError extends Error {
-  constructor(
-    message: string,
-    readonly code: string,
-    options?: { cause?: unknown },
-  ) {
+/** The base of every codec error. */
+export abstract class Http1Error extends Error {
+  abstract readonly code: string;
+  override get name(): string {
+    return this.constructor.name;
+  }
+}
+
+// --- TLS to an upstream (the mesh hop) ---
+
+/**
+ * The TLS handshake failed: the peer's chain does not verify against the
+ * trusted CA (self-signed, another CA, expired), the connection closed
+ * during the handshake, or the peer refused ours (a TLS alert, or a close,
+ * before it sent a session ticket or a byte of a response). The request
+ * never reached the peer's app.
+ */
+export class TlsHandshakeError extends Http1Error {
+  readonly code = 'H1_TLS_HANDSHAKE';
+  /** node's / OpenSSL's code for the failure (SELF_SIGNED_CERT_IN_CHAIN, ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED, ECONNRESET...). */
+  readonly tlsCode: string;
+  constructor(message: string, tlsCode: string, options?: { cause?: unknown }) {
     super(message, options);
-    this.name = new.target.name;
+    this.tlsCode = tlsCode;
   }
 }
 
 /**
  * The TLS peer proved it holds a certificate of the trusted CA, but not the
- * identity the caller meant to reach (checkServerIdentity said no), or the
- * caller refuses it (revoked). Raised before a byte of the request left.
+ * identity the caller meant to reach (its checkServerIdentity said no), or
+ * the caller refuses it (revoked). Raised before a byte of the request left.
  */
-export class PeerIdentityError extends Http1ClientError {
-  constructor(
-    message: string,
-    /** What the caller expected (e.g. a SPIFFE ID). */
-    readonly expected: string,
-    /** What the peer's certificate names ('' when nothing usable). */
-    readonly presented: string,
-  ) {
-    super(message, 'WEFT_PEER_IDENTITY');
+export class PeerIdentityError extends Http1Error {
+  readonly code = 'H1_PEER_IDENTITY';
+  /** What the caller expected (a SPIFFE ID). */
+  readonly expected: string;
+  /** What the peer's certificate names ('' when nothing usable). */
+  readonly presented: string;
+  constructor(message: string, expected: string, presented: string) {
+    super(message);
+    this.expected = expected;
+    this.presented = presented;
   }
 }
 
-/**
- * The TLS handshake failed: the peer's chain does not verify against the
- * trusted CA (self-signed, another CA, expired), or the peer refused ours (a
- * TLS alert before one byte of a response: our certificate is missing,
- * unknown or revoked there). The request never reached the peer's app.
- */
-export class TlsHandshakeError extends Http1ClientError {
-  constructor(
-    message: string,
-    /** node's / OpenSSL's code for the failure (SELF_SIGNED_CERT_IN_CHAIN, ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED, ...). */
-    readonly tlsCode: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, 'WEFT_TLS_HANDSHAKE', options);
-  }
+/** A TLS failure of a connection before its response: the request was never sent to an app. */
+export function isTlsConnectFailure(err: unknown): err is TlsHandshakeError | PeerIdentityError {
+  return err instanceof TlsHandshakeError || err instanceof PeerIdentityError;
 }
-
-/** The codes of the codec's connect-time failures: the request was never sent to an app. */
-export const CONNECT_FAILURE_CODES: ReadonlySet<string> = new Set(['WEFT_PEER_IDENTITY', 'WEFT_TLS_HANDSHAKE']);

@@ -19,7 +19,7 @@
 import type { Readable } from 'node:stream';
 import { type Endpoint, ERROR_HEADER } from '@weft/shared';
 import type { Http1Pool } from '../http1/client-pool.js';
-import { CONNECT_FAILURE_CODES } from '../http1/errors.js';
+import { isTlsConnectFailure } from '../http1/errors.js';
 import { headerMapOf, isField, type ResponseHead } from '../http1/head-parser.js';
 import type { OutgoingHeaders } from '../http1/head-writer.js';
 import type { GoneSignal } from './client-link.js';
@@ -184,7 +184,7 @@ export function errorCode(err: unknown): string | undefined {
 function classify(err: unknown, clientGone: boolean): FailureKind {
   if (clientGone) return 'aborted';
   const code = errorCode(err);
-  if (code !== undefined && (CONNECT_CODES.has(code) || CONNECT_FAILURE_CODES.has(code))) return 'connect';
+  if (isTlsConnectFailure(err) || (code !== undefined && CONNECT_CODES.has(code))) return 'connect';
   if (isStaleConnectionError(err)) return 'stale';
   if (code !== undefined && INVALID_CODES.has(code)) return 'invalid';
   return 'reset';

@@ -217,7 +217,10 @@ describe('mesh TLS over the codec', () => {
     const a2 = await newCa.issue('a');
     a.replace(snapshotOf(a2.keyPem, a2.certificatePem, both, 'test'));
     const again = await Promise.all([get(p), get(p), get(p)]);
-    assert.ok(again.some((x) => x.serial === a.current().serial), 'a connection with the new-root certificate was accepted');
+    assert.ok(
+      again.some((x) => x.serial === a.current().serial),
+      'a connection with the new-root certificate was accepted',
+    );
   });
 
   it('the caller refuses a peer that is another agent, a revoked agent, or has no certificate of its CA', async (t) => {
@@ -232,7 +235,7 @@ describe('mesh TLS over the codec', () => {
       (err: unknown) => err,
     );
     assert.ok(wrong instanceof PeerIdentityError);
-    assert.equal(wrong.code, 'WEFT_PEER_IDENTITY');
+    assert.equal(wrong.code, 'H1_PEER_IDENTITY');
     assert.equal(wrong.expected, 'spiffe://weft.local/agent/b');
     assert.equal(wrong.presented, 'spiffe://weft.local/agent/c');
 
@@ -250,7 +253,7 @@ describe('mesh TLS over the codec', () => {
       (err: unknown) => err,
     );
     assert.ok(foreign instanceof TlsHandshakeError);
-    assert.equal(foreign.code, 'WEFT_TLS_HANDSHAKE');
+    assert.equal(foreign.code, 'H1_TLS_HANDSHAKE');
     void b;
   });
 
