@@ -19,13 +19,9 @@ export async function startUpstream() {
   return { name: 'direct', port, pids: [proc.pid], procs: [proc] };
 }
 
-export async function startNginx(tmp, upstreamPort, note) {
-  const bin = which('nginx') ?? (which('/usr/sbin/nginx') ? '/usr/sbin/nginx' : null);
-  if (!bin) return note('nginx: not installed, skipped (apt-get install nginx-light)');
-  const dir = join(tmp, 'nginx');
-  mkdirSync(join(dir, 'tmp'), { recursive: true });
-  const port = await freePort();
-  const conf = `worker_processes 1;
+/** The start of an nginx config: one worker, in the foreground, its files under `dir`. */
+function nginxHead(dir) {
+  return `worker_processes 1;
 daemon off;
 error_log stderr error;
 pid ${dir}/nginx.pid;
@@ -33,7 +29,16 @@ events { worker_connections 4096; }
 http {
   access_log off;
   client_body_temp_path ${dir}/tmp; proxy_temp_path ${dir}/tmp; fastcgi_temp_path ${dir}/tmp; uwsgi_temp_path ${dir}/tmp; scgi_temp_path ${dir}/tmp;
-  upstream up { server 127.0.0.1:${upstreamPort}; keepalive 64; }
+`;
+}
+
+export async function startNginx(tmp, upstreamPort, note) {
+  const bin = which('nginx') ?? (which('/usr/sbin/nginx') ? '/usr/sbin/nginx' : null);
+  if (!bin) return note('nginx: not installed, skipped (apt-get install nginx-light)');
+  const dir = join(tmp, 'nginx');
+  mkdirSync(join(dir, 'tmp'), { recursive: true });
+  const port = await freePort();
+  const conf = `${nginxHead(dir)}  upstream up { server 127.0.0.1:${upstreamPort}; keepalive 64; }
   server {
     listen 127.0.0.1:${port};
     location / { proxy_pass http://up; proxy_http_version 1.1; proxy_set_header Connection ""; }
@@ -80,15 +85,7 @@ export async function startNginxMtls(tmp, upstreamPort, note) {
   await meshCerts(certs);
   const port = await freePort();
   const inner = await freePort();
-  const conf = `worker_processes 1;
-daemon off;
-error_log stderr error;
-pid ${dir}/nginx.pid;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path ${dir}/tmp; proxy_temp_path ${dir}/tmp; fastcgi_temp_path ${dir}/tmp; uwsgi_temp_path ${dir}/tmp; scgi_temp_path ${dir}/tmp;
-  keepalive_requests 10000000;
+  const conf = `${nginxHead(dir)}  keepalive_requests 10000000;
   upstream inbound { server 127.0.0.1:${inner}; keepalive 64; keepalive_requests 10000000; }
   upstream app { server 127.0.0.1:${upstreamPort}; keepalive 64; }
   server {

@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,16 +17,6 @@ import { WEFT_BIN } from '@weft/cli/demo/weft-process';
 import { MeshCa } from '@weft/control-plane/ca/mesh-ca';
 import { createLogger } from '@weft/shared';
 import { type AgentProc, echoHandler, Mesh, registerWith, send, viaProxy, waitFor } from './harness.js';
-
-/** The agent's key and certificate as its data dir holds them. */
-function identityOf(mesh: Mesh, agent: string): { key: string; cert: string; ca: string } {
-  const dir = join(mesh.dir, agent, 'identity');
-  return {
-    key: readFileSync(join(dir, 'agent.key'), 'utf8'),
-    cert: readFileSync(join(dir, 'agent.crt'), 'utf8'),
-    ca: readFileSync(join(dir, 'ca-bundle.crt'), 'utf8'),
-  };
-}
 
 /** A certificate for `spiffeId` from a CA of its own (not the mesh's). */
 async function foreignIdentity(spiffeId: string): Promise<{ key: string; cert: string; ca: string }> {
@@ -103,7 +93,7 @@ describe('mtls: who may reach an inbound listener', () => {
   test('a client without a mesh certificate cannot reach the inbound listener: plain HTTP, TLS without a certificate, TLS 1.2', async () => {
     const cp = await mesh.controlPlane({ dataDir: join(mesh.dir, 'cp-nocert') });
     const b = await mesh.agent('nocert-b', cp.grpcPort);
-    const { ca } = identityOf(mesh, 'nocert-b');
+    const { ca } = mesh.meshTls('nocert-b');
     const plain = await send({ port: b.inboundPort, path: '/', headers: { host: 'x' }, timeoutMs: 3_000 }).then(
       (r) => `status ${r.status}`,
       (err: Error) => err.message,
@@ -112,7 +102,7 @@ describe('mtls: who may reach an inbound listener', () => {
     const noCert = await rawRequest(b.inboundPort, { ca });
     assert.equal(noCert.response, '', 'no byte of HTTP without a client certificate');
     assert.equal(noCert.error, 'ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED');
-    const { key, cert } = identityOf(mesh, 'nocert-b');
+    const { key, cert } = mesh.meshTls('nocert-b');
     const old = await rawRequest(b.inboundPort, { ca, key, cert, minVersion: 'TLSv1.2', maxVersion: 'TLSv1.2' });
     assert.equal(old.response, '');
     assert.equal(old.handshake, 'pending');
@@ -124,7 +114,7 @@ describe('mtls: who may reach an inbound listener', () => {
   test("a certificate from another CA is refused, even one naming a mesh agent's SPIFFE ID", async () => {
     const cp = await mesh.controlPlane({ dataDir: join(mesh.dir, 'cp-foreign') });
     const b = await mesh.agent('foreign-b', cp.grpcPort);
-    const { ca } = identityOf(mesh, 'foreign-b');
+    const { ca } = mesh.meshTls('foreign-b');
     const foreign = await foreignIdentity('spiffe://weft.local/agent/foreign-b');
     const r = await rawRequest(b.inboundPort, { ca, key: foreign.key, cert: foreign.cert });
     assert.equal(r.response, '', 'no byte of HTTP');
@@ -140,7 +130,7 @@ describe('mtls: who may reach an inbound listener', () => {
     const orders = await mesh.service(echoHandler('orders-1'));
     await registerWith(b, { name: 'orders', port: orders.port, id: 'orders-1' });
     await waitFor('orders routable from A', async () => (await viaProxy(a.outboundPort, 'http://orders/x')).status === 200);
-    const revoked = identityOf(mesh, 'rev-a');
+    const revoked = mesh.meshTls('rev-a');
     const before = await rawRequest(b.inboundPort, { ca: revoked.ca, key: revoked.key, cert: revoked.cert });
     assert.match(before.response, /^HTTP\/1\.1 200/, 'accepted before the revocation');
 
@@ -189,7 +179,7 @@ describe('mtls: the caller checks who answers', () => {
       return server;
     };
 
-    const c = identityOf(mesh, 'who-c');
+    const c = mesh.meshTls('who-c');
     let server = await impostor(c);
     try {
       const r = await viaProxy(a.outboundPort, 'http://orders/x');
@@ -319,24 +309,17 @@ describe('mtls: renewal under load', () => {
 
     const statuses = new Map<string, number>();
     let total = 0;
-    const burst = async (ms: number, concurrency: number) => {
-      const until = Date.now() + ms;
-      await Promise.all(
-        Array.from({ length: concurrency }, async () => {
-          while (Date.now() < until) {
-            const r = await viaProxy(a.outboundPort, 'http://orders/load', { method: 'POST', body: 'x'.repeat(512) }).then(
-              (res) => `${res.status} ${res.headers['x-weft-error'] ?? ''}`,
-              (err: Error) => `error ${err.message}`,
-            );
-            statuses.set(r, (statuses.get(r) ?? 0) + 1);
-            total++;
-          }
-        }),
-      );
+    const burst = async (ms: number) => {
+      const load = loadRunner(a, 12);
+      await new Promise((r) => setTimeout(r, ms));
+      await load.stop();
+      for (const [k, v] of load.statuses) statuses.set(k, (statuses.get(k) ?? 0) + v);
+      total += load.total;
     };
-    // Bursts separated by more than the pools' 4 s keep-alive: each burst opens new connections, under newer certificates.
+    // Bursts separated by more than the pools' 4 s keep-alive: each burst opens new connections, which would be
+    // refused if they still used a certificate from before the pause (3 s certificates have expired by then).
     for (let i = 0; i < 3; i++) {
-      await burst(2_500, 12);
+      await burst(2_500);
       if (i < 2) await new Promise((r) => setTimeout(r, 5_500));
     }
     assert.deepEqual([...statuses.keys()], ['200 '], `every request succeeded: ${JSON.stringify([...statuses])}`);

@@ -156,14 +156,16 @@ function pool(t: TestContext, tls: MeshTls, port: number, peer: string): Http1Po
   return p;
 }
 
+/** Agent A (the caller, with a pool to B) and agent B (serving), both certified by `ca`. */
+async function callerAndPeer(t: TestContext, ca: TestCa) {
+  const [a, b] = await Promise.all([identity(ca, 'a'), identity(ca, 'b')]);
+  const port = await meshServer(t, new MeshTls({ identity: b, logger: log }));
+  return { ca, a, b, p: pool(t, new MeshTls({ identity: a, logger: log }), port, 'b') };
+}
+
 describe('mesh TLS over the codec', () => {
   it('carries requests over TLS 1.3; the server reads the caller from its certificate; a second connection resumes', async (t) => {
-    const ca = await testCa();
-    const [a, b] = await Promise.all([identity(ca, 'a'), identity(ca, 'b')]);
-    const client = new MeshTls({ identity: a, logger: log });
-    const server = new MeshTls({ identity: b, logger: log });
-    const port = await meshServer(t, server);
-    const p = pool(t, client, port, 'b');
+    const { a, p } = await callerAndPeer(t, await testCa());
     const first = await get(p);
     assert.deepEqual(first, { agent: 'a', serial: a.current().serial, protocol: 'TLSv1.3', resumed: false, conn: 1 });
     assert.equal((await get(p)).conn, 1, 'the connection is kept');
@@ -175,12 +177,7 @@ describe('mesh TLS over the codec', () => {
   });
 
   it('after a renewal, new connections on both sides use the new certificates and the open one carries on', async (t) => {
-    const ca = await testCa();
-    const [a, b] = await Promise.all([identity(ca, 'a'), identity(ca, 'b')]);
-    const client = new MeshTls({ identity: a, logger: log });
-    const server = new MeshTls({ identity: b, logger: log });
-    const port = await meshServer(t, server);
-    const p = pool(t, client, port, 'b');
+    const { ca, a, b, p } = await callerAndPeer(t, await testCa());
     const before = await get(p);
     const oldSerial = a.current().serial;
     a.replace(await renewed(ca, a));
@@ -196,11 +193,7 @@ describe('mesh TLS over the codec', () => {
 
   it('a CA rotation: with both roots in the bundles, an agent on the new root and one on the old reach each other', async (t) => {
     const [oldCa, newCa] = await Promise.all([testCa(), testCa()]);
-    const [a, b] = await Promise.all([identity(oldCa, 'a'), identity(oldCa, 'b')]);
-    const client = new MeshTls({ identity: a, logger: log });
-    const server = new MeshTls({ identity: b, logger: log });
-    const port = await meshServer(t, server);
-    const p = pool(t, client, port, 'b');
+    const { a, b, p } = await callerAndPeer(t, oldCa);
     const before = await get(p);
     // The new bundle reaches both agents (trust/bundle), then B renews under the new root; A still holds an old-root certificate.
     const both = oldCa.pem + newCa.pem;
