@@ -18,8 +18,9 @@
  * handshake must complete within `headersTimeoutMs`; a failed one is only
  * reported (`onTlsError`). A TLS server is not half-open (a client that
  * closes its side mid-handshake would otherwise leave ours open; the mesh's
- * TLS clients never half-close a connection to wait for an answer). setSecureContext() swaps the key, certificate and
- * CA for new handshakes; established connections keep theirs.
+ * TLS clients never half-close a connection to wait for an answer).
+ * setSecureContext() swaps the key, certificate and CA for new handshakes;
+ * established connections keep theirs.
  */
 import { type AddressInfo, createServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer, type SecureContextOptions, type TlsOptions, type Server as TlsServer } from 'node:tls';
@@ -163,18 +164,6 @@ export class Http1Server implements ConnectionOwner {
   setSecureContext(options: SecureContextOptions): void {
     if (this.opts.tls === undefined) throw new Error('setSecureContext: not a TLS server');
     (this.server as TlsServer).setSecureContext(options);
-  }
-
-  /** Closes the connections for which `which` is true (at once, running exchanges included). */
-  closeConnectionsWhere(which: (tls: ServerConnection['tls']) => boolean): number {
-    let n = 0;
-    for (const conn of this.connections) {
-      if (which(conn.tls)) {
-        conn.destroy();
-        n++;
-      }
-    }
-    return n;
   }
 
   /** Stops accepting connections; `done` runs once every connection is gone. */

@@ -60,7 +60,6 @@ export class MeshTls {
   private readonly sessions = new Map<string, Buffer>();
   private readonly ticketKeys = randomBytes(48);
   private readonly serverWatchers = new Set<(options: SecureContextOptions) => void>();
-  private readonly revocationWatchers = new Set<() => void>();
   private readonly checks = new Map<string, (host: string, cert: PeerCertificate) => Error | undefined>();
   private readonly unsubscribe: (() => void)[];
 
@@ -71,7 +70,6 @@ export class MeshTls {
       opts.identity.onRevocations(() => {
         // A session resumed later carries no certificate serial to check: full handshakes until new tickets arrive.
         this.sessions.clear();
-        for (const w of this.revocationWatchers) w();
       }),
     ];
   }
@@ -118,12 +116,6 @@ export class MeshTls {
   watchServerContext(apply: (options: SecureContextOptions) => void): () => void {
     this.serverWatchers.add(apply);
     return () => this.serverWatchers.delete(apply);
-  }
-
-  /** Calls `fn` when the deny list changes; returns the unsubscribe function. */
-  watchRevocations(fn: () => void): () => void {
-    this.revocationWatchers.add(fn);
-    return () => this.revocationWatchers.delete(fn);
   }
 
   isRevoked(agentId: string, serial?: string): boolean {
@@ -189,7 +181,6 @@ export class MeshTls {
   close(): void {
     for (const u of this.unsubscribe) u();
     this.serverWatchers.clear();
-    this.revocationWatchers.clear();
     this.sessions.clear();
   }
 }
