@@ -12,9 +12,9 @@
  * `requestTimeoutMs`; idle keep-alive connections close after
  * `keepAliveTimeoutMs`. No timer per request.
  *
- * TLS (`tls` set: the mesh's inbound listener): a tls.Server, whose sockets
- * reach a ServerConnection after the handshake and read through 'data'
- * events (node gives no `onread` to the sockets a TLS server wraps). The
+ * TLS (`tls` set: the mesh's inbound listener): accepted sockets are
+ * wrapped in TLS by tls-accept.ts and reach a ServerConnection after the
+ * handshake, reading into a shared buffer as plaintext ones do. The
  * handshake must complete within `headersTimeoutMs`; a failed one is only
  * reported (`onTlsError`). A TLS server is not half-open (a client that
  * closes its side mid-handshake would otherwise leave ours open; the mesh's
@@ -23,10 +23,11 @@
  * established connections keep theirs.
  */
 import { type AddressInfo, createServer, type Server, type Socket } from 'node:net';
-import { createServer as createTlsServer, type SecureContextOptions, type TlsOptions, type Server as TlsServer } from 'node:tls';
+import type { SecureContextOptions, TlsOptions } from 'node:tls';
 import { type ConnectionOwner, ConnState, ServerConnection } from './server-connection.js';
 import type { Http1Request, Http1Response, TlsSessionInfo } from './server-message.js';
 import { installSharedReadAccept } from './shared-read-accept.js';
+import { TlsAccept } from './tls-accept.js';
 
 export interface Http1ServerOptions {
   maxHeaderBytes: number;
@@ -64,20 +65,27 @@ export class Http1Server implements ConnectionOwner {
   private readonly server: Server;
   private readonly connections = new Set<ServerConnection>();
   private readonly sweep: NodeJS.Timeout;
-  /** Accepted sockets read into one shared buffer (shared-read-accept.ts); false: node's Readable path. */
+  /** Accepted sockets read into one shared buffer (shared-read-accept.ts, tls-accept.ts); false: node's Readable path. */
   sharedReads = false;
+  /** The TLS accept path (a TLS server). */
+  private readonly tlsAccept: TlsAccept | undefined;
 
   constructor(private readonly opts: Http1ServerOptions) {
     this.maxHeaderBytes = opts.maxHeaderBytes;
     this.maxHeaderCount = opts.maxHeaderCount;
     if (opts.tls !== undefined) {
       // Not half-open: a client that gives up mid-handshake (closing its side) must not leave the server's side open.
-      const server = createTlsServer(
-        { noDelay: true, allowHalfOpen: false, handshakeTimeout: opts.headersTimeoutMs, ...opts.tls },
-        (socket) => this.accept(socket, false),
-      );
-      server.on('tlsClientError', (err, socket) => opts.onTlsError?.(err, socket.remoteAddress));
-      this.server = server;
+      this.tlsAccept = new TlsAccept({
+        tls: opts.tls,
+        handshakeTimeoutMs: opts.headersTimeoutMs,
+        onSecure: (socket, sharedReads) => {
+          this.sharedReads = sharedReads;
+          const conn = this.accept(socket, sharedReads);
+          return sharedReads ? conn.onRead : undefined;
+        },
+        onError: (err, remoteAddress) => opts.onTlsError?.(err, remoteAddress),
+      });
+      this.server = createServer({ noDelay: true, allowHalfOpen: false }, this.tlsAccept.accept);
     } else {
       // node's accept path: until listen() installed ours, or where ours is not available.
       this.server = createServer(SERVER_OPTIONS, (socket) => this.accept(socket, false));
@@ -162,8 +170,8 @@ export class Http1Server implements ConnectionOwner {
 
   /** New handshakes use these key, certificate and CA (a TLS server only); open connections keep theirs. */
   setSecureContext(options: SecureContextOptions): void {
-    if (this.opts.tls === undefined) throw new Error('setSecureContext: not a TLS server');
-    (this.server as TlsServer).setSecureContext(options);
+    if (this.tlsAccept === undefined) throw new Error('setSecureContext: not a TLS server');
+    this.tlsAccept.setSecureContext(options);
   }
 
   /** Stops accepting connections; `done` runs once every connection is gone. */
