@@ -34,6 +34,7 @@ import { PolicyView } from './policy/policy-view.js';
 import { AccessLog } from './proxy/access-log.js';
 import { AccessLogWriter } from './proxy/access-log-writer.js';
 import { startInboundListener, startOutboundListener } from './proxy/index.js';
+import { MeshTls } from './proxy/mesh-tls.js';
 import { ProxyMetrics } from './proxy/proxy-metrics.js';
 import { resolveResilience } from './proxy/resilience-options.js';
 
@@ -92,7 +93,10 @@ async function startWithAccessLog(
   let agentId = await loadAgentId(opts.dataDir, opts.agentId, opts.logger);
   let identity: AgentIdentity | undefined;
   if (opts.insecure) {
-    opts.logger.warn('INSECURE MODE: plaintext to the control plane, no certificate; local experiments only.', { insecure: true });
+    opts.logger.warn(
+      'INSECURE MODE: plaintext to the control plane and between agents (no mTLS on the mesh hop), no certificate; local experiments only.',
+      { insecure: true },
+    );
   } else {
     identity = await loadOrEnrol({
       dataDir: opts.dataDir,
@@ -133,13 +137,21 @@ async function startWithAccessLog(
     const metricsRegistry = new MetricsRegistry();
     metricsRegistry.register(accessLogDropped);
     const resilience = resolveResilience(opts.resilience);
+    // Agent to agent is mutual TLS, always (docs/security.md); --insecure keeps the plaintext hop for local experiments.
+    const tls = identity && new MeshTls({ identity, logger });
+    cleanup.push(async () => tls?.close());
     const accessView = new AccessView(policies, view);
     const enforceAccess = opts.access?.enforce === true;
     if (enforceAccess)
       logger.warn('access policy enforced', {
-        identities: opts.access?.testIdentify ? 'test hook' : 'none (every source unauthenticated)',
+        identities: opts.access?.testIdentify
+          ? 'test hook'
+          : tls
+            ? 'the calling agent, from its verified certificate (mTLS)'
+            : 'none (--insecure: every source unauthenticated)',
       });
     const proxyOptions = {
+      tls,
       agentId,
       endpoints: view,
       local: registry,
@@ -267,6 +279,7 @@ async function startWithAccessLog(
       outboundPort: outbound.port,
       inboundPort: inbound.port,
       advertiseAddress,
+      meshHop: tls ? 'mTLS (TLS 1.3)' : 'plaintext (--insecure)',
     });
 
     let closing: Promise<void> | undefined;
@@ -281,6 +294,7 @@ async function startWithAccessLog(
         [inbound.close(), outbound.close()].map((p) => p.catch((err) => logger.warn('listener close failed', { error: messageOf(err) }))),
       );
       renewal?.close();
+      tls?.close();
       await accessLogWriter?.close();
       await discovery.close();
       await Promise.all([snapshots.flush(), registry.flush()]);

@@ -52,9 +52,10 @@ export interface AgentOptions {
     enforce: boolean;
     /**
      * TEST ONLY: supplies the source identity of each request on both
-     * listeners, standing in for the certificate / credential the listeners
-     * will read once mTLS lands. Set only by tests that start the agent in
-     * process; no flag, environment variable or header sets it.
+     * listeners (instead of the inbound listener's mTLS certificate), so
+     * tests can name service identities that no certificate carries yet.
+     * Set only by tests that start the agent in process; no flag,
+     * environment variable or header sets it.
      */
     testIdentify?: SourceIdentifier;
   };

@@ -7,7 +7,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { delimiter, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort, start, waitForPort, which } from './procs.mjs';
+import { freePort, runToEnd, start, waitForPort, which } from './procs.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const PROXY_CPU = 0;
@@ -19,13 +19,9 @@ export async function startUpstream() {
   return { name: 'direct', port, pids: [proc.pid], procs: [proc] };
 }
 
-export async function startNginx(tmp, upstreamPort, note) {
-  const bin = which('nginx') ?? (which('/usr/sbin/nginx') ? '/usr/sbin/nginx' : null);
-  if (!bin) return note('nginx: not installed, skipped (apt-get install nginx-light)');
-  const dir = join(tmp, 'nginx');
-  mkdirSync(join(dir, 'tmp'), { recursive: true });
-  const port = await freePort();
-  const conf = `worker_processes 1;
+/** The start of an nginx config: one worker, in the foreground, its files under `dir`. */
+function nginxHead(dir) {
+  return `worker_processes 1;
 daemon off;
 error_log stderr error;
 pid ${dir}/nginx.pid;
@@ -33,7 +29,16 @@ events { worker_connections 4096; }
 http {
   access_log off;
   client_body_temp_path ${dir}/tmp; proxy_temp_path ${dir}/tmp; fastcgi_temp_path ${dir}/tmp; uwsgi_temp_path ${dir}/tmp; scgi_temp_path ${dir}/tmp;
-  upstream up { server 127.0.0.1:${upstreamPort}; keepalive 64; }
+`;
+}
+
+export async function startNginx(tmp, upstreamPort, note) {
+  const bin = which('nginx') ?? (which('/usr/sbin/nginx') ? '/usr/sbin/nginx' : null);
+  if (!bin) return note('nginx: not installed, skipped (apt-get install nginx-light)');
+  const dir = join(tmp, 'nginx');
+  mkdirSync(join(dir, 'tmp'), { recursive: true });
+  const port = await freePort();
+  const conf = `${nginxHead(dir)}  upstream up { server 127.0.0.1:${upstreamPort}; keepalive 64; }
   server {
     listen 127.0.0.1:${port};
     location / { proxy_pass http://up; proxy_http_version 1.1; proxy_set_header Connection ""; }
@@ -45,6 +50,65 @@ http {
   const proc = start([bin, '-e', 'stderr', '-p', dir, '-c', join(dir, 'nginx.conf')], { cpu: PROXY_CPU, name: 'nginx' });
   await waitForPort(port, proc);
   return { name: 'nginx', port, pids: [proc.pid], procs: [proc] };
+}
+
+/** A throwaway ECDSA P-256 CA with a server and a client certificate (as bench-peers/mtls/gen-certs.sh). */
+async function meshCerts(dir) {
+  mkdirSync(dir, { recursive: true });
+  const script = `set -eu; cd "${dir}"
+openssl ecparam -name prime256v1 -genkey -noout -out ca.key
+openssl req -x509 -new -key ca.key -subj /CN=bench-ca -days 2 -out ca.crt 2>/dev/null
+for who in server client; do
+  openssl ecparam -name prime256v1 -genkey -noout -out $who.key
+  san="URI:spiffe://bench.local/svc/up,DNS:up"; [ $who = client ] && san="URI:spiffe://bench.local/svc/web"
+  openssl req -new -key $who.key -subj /CN=$who -out $who.csr 2>/dev/null
+  printf 'subjectAltName=%s\\nextendedKeyUsage=serverAuth,clientAuth\\n' "$san" > $who.ext
+  openssl x509 -req -in $who.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 -extfile $who.ext -out $who.crt 2>/dev/null
+done`;
+  const r = await runToEnd(['bash', '-c', script]);
+  if (r.code !== 0) throw new Error(`making certificates: ${r.stderr.trim()}`);
+}
+
+/**
+ * Two nginx hops with mutual TLS 1.3 between them, the shape of the mesh
+ * path (bench-peers/mtls/nginx-mtls-chain.conf): wrk -> "outbound" server
+ * (plaintext in) -> mTLS, upstream keep-alive, session reuse -> "inbound"
+ * server -> upstream. One worker for both server blocks (one process).
+ */
+export async function startNginxMtls(tmp, upstreamPort, note) {
+  const bin = which('nginx') ?? (which('/usr/sbin/nginx') ? '/usr/sbin/nginx' : null);
+  if (!bin) return note('nginx-mtls: nginx not installed, skipped (apt-get install nginx-light)');
+  if (!which('openssl')) return note('nginx-mtls: openssl not installed, skipped');
+  const dir = join(tmp, 'nginx-mtls');
+  const certs = join(dir, 'certs');
+  mkdirSync(join(dir, 'tmp'), { recursive: true });
+  await meshCerts(certs);
+  const port = await freePort();
+  const inner = await freePort();
+  const conf = `${nginxHead(dir)}  keepalive_requests 10000000;
+  upstream inbound { server 127.0.0.1:${inner}; keepalive 64; keepalive_requests 10000000; }
+  upstream app { server 127.0.0.1:${upstreamPort}; keepalive 64; }
+  server {
+    listen 127.0.0.1:${port};
+    location / {
+      proxy_pass https://inbound; proxy_http_version 1.1; proxy_set_header Connection "";
+      proxy_ssl_certificate ${certs}/client.crt; proxy_ssl_certificate_key ${certs}/client.key;
+      proxy_ssl_trusted_certificate ${certs}/ca.crt; proxy_ssl_verify on; proxy_ssl_name up;
+      proxy_ssl_protocols TLSv1.3; proxy_ssl_session_reuse on;
+    }
+  }
+  server {
+    listen 127.0.0.1:${inner} ssl;
+    ssl_certificate ${certs}/server.crt; ssl_certificate_key ${certs}/server.key;
+    ssl_client_certificate ${certs}/ca.crt; ssl_verify_client on; ssl_protocols TLSv1.3;
+    location / { proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection ""; }
+  }
+}
+`;
+  writeFileSync(join(dir, 'nginx.conf'), conf);
+  const proc = start([bin, '-e', 'stderr', '-p', dir, '-c', join(dir, 'nginx.conf')], { cpu: PROXY_CPU, name: 'nginx-mtls' });
+  await waitForPort(port, proc);
+  return { name: 'nginx-mtls', port, pids: [proc.pid], procs: [proc] };
 }
 
 export async function startHaproxy(tmp, upstreamPort, note) {

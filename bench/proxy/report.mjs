@@ -6,6 +6,8 @@ export const TARGETS = [
   { id: 'hop_rps_vs_nginx', text: 'weft-hop rps@c50 ≥ 0.7× nginx', limit: 0.7, cmp: 'ge' },
   { id: 'hop_p99c1_vs_nginx', text: 'weft-hop p99@c1 ≤ 2× nginx', limit: 2, cmp: 'le' },
   { id: 'mesh_cpu_vs_hop', text: 'weft-mesh CPU/req ≤ 2.2× weft-hop', limit: 2.2, cmp: 'le' },
+  { id: 'mesh_mtls_cpu_vs_nginx_mtls', text: 'weft-mesh (mTLS) CPU/req ≤ 1.5× nginx-mtls (two hops)', limit: 1.5, cmp: 'le' },
+  { id: 'mesh_mtls_p99c1_vs_nginx_mtls', text: 'weft-mesh (mTLS) p99@c1 ≤ 2× nginx-mtls', limit: 2, cmp: 'le' },
 ];
 
 const r2 = (x) => (x === null || x === undefined || !Number.isFinite(x) ? null : Math.round(x * 100) / 100);
@@ -27,7 +29,7 @@ export function combineReps(reps) {
   return out;
 }
 
-/** The four target ratios from one set of figures (by proxy name). */
+/** The target ratios from one set of figures (by proxy name). */
 function targetRatios(by) {
   const ng = by.nginx;
   const hop = by['weft-hop'];
@@ -37,6 +39,8 @@ function targetRatios(by) {
     hop_rps_vs_nginx: ratio(hop?.rps, ng?.rps),
     hop_p99c1_vs_nginx: ratio(hop?.c1P99Us, ng?.c1P99Us),
     mesh_cpu_vs_hop: ratio(mesh?.cpuUsPerReq, hop?.cpuUsPerReq),
+    mesh_mtls_cpu_vs_nginx_mtls: ratio(mesh?.cpuUsPerReq, by['nginx-mtls']?.cpuUsPerReq),
+    mesh_mtls_p99c1_vs_nginx_mtls: ratio(mesh?.c1P99Us, by['nginx-mtls']?.c1P99Us),
   };
 }
 

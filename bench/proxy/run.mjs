@@ -15,8 +15,9 @@ import { fileURLToPath } from 'node:url';
 import { bigBodyTest } from './bigbody.mjs';
 import { clockTicks, cpuTimes, damonNote, faults, ioSyscalls, rssKiB, ticks } from './cpu.mjs';
 import { grpcBench, grpcLines, h2loadBin, startGrpcUpstream, startNginxGrpc } from './grpc.mjs';
+import { handshakeRate } from './handshakes.mjs';
 import { loadTool, runLoad } from './load.mjs';
-import { startHaproxy, startNginx, startUndici, startUpstream } from './peers.mjs';
+import { startHaproxy, startNginx, startNginxMtls, startUndici, startUpstream } from './peers.mjs';
 import { killAllSync, runToEnd, stop, stopAll, which } from './procs.mjs';
 import { groupsPerReq, perReq, profileComparison, profileMarkdown, summarise } from './profile.mjs';
 import { analyse, combineReps, markdownTable, streamingLines, targetLines, textTable } from './report.mjs';
@@ -24,7 +25,7 @@ import { register, startAgent, startControlPlane, waitRoutable } from './weft.mj
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repoRoot = join(here, '..', '..');
-const ALL = ['direct', 'nginx', 'haproxy', 'undici', 'weft-hop', 'weft-mesh', 'grpc'];
+const ALL = ['direct', 'nginx', 'haproxy', 'undici', 'nginx-mtls', 'weft-hop', 'weft-mesh', 'grpc'];
 
 function parseArgs(argv) {
   const o = { duration: 8, reps: 1, only: ALL, profile: true, profileSeconds: 10, results: true, waitIdle: 30 };
@@ -297,6 +298,7 @@ async function main() {
   if (o.only.includes('nginx')) targets.push(await startNginx(tmp, upstream.port, note));
   if (o.only.includes('haproxy')) targets.push(await startHaproxy(tmp, upstream.port, note));
   if (o.only.includes('undici')) targets.push(await startUndici(repoRoot, upstream.port, note));
+  if (o.only.includes('nginx-mtls')) targets.push(await startNginxMtls(tmp, upstream.port, note));
   let weft = {};
   try {
     weft = await startWeft(o, upstream.port);
@@ -366,6 +368,21 @@ async function main() {
     }
   }
 
+  let handshakes = null;
+  if (weft.b && weft.a) {
+    log('handshakes: full mTLS handshakes (openssl s_time -new, 3 in parallel on CPU 1) into agent B on CPU 0');
+    try {
+      if (o.waitIdle > 0) await waitIdle(o.waitIdle, 'handshakes');
+      handshakes = await handshakeRate({ server: weft.b, client: weft.a, seconds: Math.max(3, Math.round(o.duration / 2)), note });
+      if (handshakes)
+        log(
+          `  ${handshakes.handshakes} handshakes in ${handshakes.seconds} s: ${handshakes.perSec}/s at ${handshakes.cpuPct}% of a core, ${handshakes.cpuUsPerHandshake} µs CPU each (${handshakes.perCoreSec}/s per core)`,
+        );
+    } catch (err) {
+      note(`handshakes: failed: ${err.message}`);
+    }
+  }
+
   let profile = null;
   if (o.profile && weft.cp) {
     log(`profile: stopping the bench agents, then one agent under --cpu-prof with c50 load for ${o.profileSeconds} s`);
@@ -390,6 +407,10 @@ async function main() {
   for (const l of split) console.log(l);
   for (const l of streamingLines(big)) console.log(l);
   for (const l of grpcLines(grpc)) console.log(l);
+  if (handshakes)
+    console.log(
+      `mTLS handshakes accepted by agent B (one core): ${handshakes.perSec}/s observed at ${handshakes.cpuPct}% CPU; ${handshakes.cpuUsPerHandshake} µs CPU per handshake = ${handshakes.perCoreSec}/s per fully busy core`,
+    );
   const pm = profile?.weft && profileSection(profile, o);
   if (pm) console.log(`\n${pm}`);
   const json = {
@@ -405,6 +426,7 @@ async function main() {
     targets: Object.fromEntries(verdicts.map((t) => [t.id, { limit: t.limit, value: t.value, verdict: t.verdict }])),
     streaming: big,
     grpc,
+    handshakes,
     profile: profile?.weft && {
       file: profile.weft.file,
       requests: profile.weft.load.requests,
@@ -433,6 +455,11 @@ async function main() {
       ...targetLines(verdicts, perRepRatios).map((l) => `- ${l}`),
       ...split.map((l) => `- ${l}`),
       ...streamingLines(big).map((l) => `- ${l}`),
+      ...(handshakes
+        ? [
+            `- mTLS handshakes accepted by agent B (one core): ${handshakes.perSec}/s observed at ${handshakes.cpuPct}% CPU; ${handshakes.cpuUsPerHandshake} µs CPU each (${handshakes.perCoreSec}/s per core)`,
+          ]
+        : []),
       ...(grpc ? ['', ...grpcLines(grpc)] : []),
       ...notes.map((n) => `- note: ${n}`),
       '',

@@ -3,7 +3,9 @@
 // lines, the upstream registered through an agent's admin API. The proxy
 // paths measured:
 //   weft-hop : wrk -> agent A outbound -> upstream (registered on A)
-//   weft-mesh: wrk -> agent A outbound -> agent B inbound -> upstream (registered on B)
+//   weft-mesh: wrk -> agent A outbound -> mTLS (TLS 1.3) -> agent B inbound -> upstream (registered on B)
+// Agents are enrolled as in the harness and the demo: a join token made with
+// `weft token create` on the control plane's host, so the mesh hop is mTLS.
 
 import { spawnSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
@@ -118,7 +120,7 @@ export async function startAgent(repoRoot, tmp, { id, cp, cpu, nodeFlags = [] })
   for (const k of ['adminPort', 'outboundPort', 'inboundPort']) {
     if (typeof ready[k] !== 'number') throw new Error(`agent ${id}: ready line has no numeric ${k}: ${JSON.stringify(ready)}`);
   }
-  return { proc, ready };
+  return { proc, ready, dir };
 }
 
 /** Registers 127.0.0.1:port as `name` on an agent's admin API (`protocol`: what the instance speaks, default http). */

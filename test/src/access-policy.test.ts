@@ -2,15 +2,18 @@
  * Access policy end to end: a real control plane process started with
  * `--default-access deny`, `weft apply` / get / history / rollback / explain
  * as an operator runs them, and two real agents (started in this process,
- * because the source identity comes from a TEST-ONLY constructor hook until
- * the mTLS hop lands: `access.testIdentify` reads the x-test-source header
- * the app sends; no flag, environment variable or header enables that in a
- * `weft agent`). Agent b hosts orders and decides for requests arriving over
+ * because the source identity comes from a TEST-ONLY constructor hook:
+ * `access.testIdentify` reads the x-test-source header the app sends, standing
+ * in for service identities no certificate carries yet (the mTLS hop
+ * identifies the calling agent only); no flag, environment variable or header
+ * enables that in a `weft agent`). Agent b hosts orders and decides for requests arriving over
  * the mesh hop; agent a hosts stock and decides for its own apps' calls to it.
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
+import type http from 'node:http';
+import https from 'node:https';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { type Agent, startAgent } from '@weft/agent';
@@ -26,7 +29,7 @@ function weft(args: string[]): Promise<{ code: number; stdout: string; stderr: s
   });
 }
 
-/** TEST ONLY: the identity the mTLS listener will take from the certificate, here from a header the test's apps send. */
+/** TEST ONLY: a service identity (not yet in any certificate), here from a header the test's apps send. */
 const TEST_SOURCE = 'x-test-source';
 function testIdentify(req: { header(name: string): string | undefined }): SourceIdentity | undefined {
   const name = req.header(TEST_SOURCE);
@@ -84,6 +87,26 @@ async function inProcessAgent(name: string): Promise<Agent> {
     logger: silentLogger,
     joinToken: await mesh.createToken(cp.grpcPort, { agentId: name }),
     access: { enforce: true, testIdentify },
+  });
+}
+
+/** A GET to an inbound listener over mTLS with an agent's certificate (what a peer agent sends). */
+function meshRequest(
+  port: number,
+  identity: { key: string; cert: string; ca: string },
+  path: string,
+  headers: Record<string, string>,
+): Promise<{ status: number; headers: http.IncomingHttpHeaders }> {
+  return new Promise((resolve, reject) => {
+    const req = https.request(
+      { host: '127.0.0.1', port, path, headers, ...identity, minVersion: 'TLSv1.3', checkServerIdentity: () => undefined, agent: false },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers }));
+      },
+    );
+    req.on('error', reject);
+    req.end();
   });
 }
 
@@ -172,11 +195,15 @@ test('the destination agent decides over the mesh hop: allow, deny by rule, the 
   assert.match(anonymous.body.toString(), /an unauthenticated source may not call service orders/);
   assert.equal(ordersHits(), before + 2, 'no refused request reached the app');
 
-  // The caller cannot skip the check by calling the destination agent's inbound listener itself.
-  const direct = await send({
-    port: b.inboundPort,
-    path: '/admin',
-    headers: { host: 'orders', 'x-weft-instance': 'orders-1', [TEST_SOURCE]: 'web' },
+  // The caller cannot skip the check by calling the destination agent's inbound listener itself: without a mesh
+  // certificate it gets no TLS session at all, and with agent a's certificate the destination still decides.
+  await assert.rejects(
+    send({ port: b.inboundPort, path: '/admin', headers: { host: 'orders', 'x-weft-instance': 'orders-1', [TEST_SOURCE]: 'web' } }),
+  );
+  const direct = await meshRequest(b.inboundPort, mesh.meshTls('a'), '/admin', {
+    host: 'orders',
+    'x-weft-instance': 'orders-1',
+    [TEST_SOURCE]: 'web',
   });
   assert.equal(direct.status, 403);
   assert.equal(direct.headers['x-weft-error'], 'forbidden; policy=orders/1');

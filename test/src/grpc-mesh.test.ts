@@ -39,7 +39,7 @@ function rssKiB(pid: number): number {
   return Number(m?.[1] ?? 0);
 }
 
-describe('gRPC through the mesh: app -> agent A (h2c) -> agent B (h2c) -> grpc-js server', () => {
+describe('gRPC through the mesh: app -> agent A (h2c) -> agent B (h2 over mTLS) -> grpc-js server', () => {
   const mesh = new Mesh();
   let a: AgentProc;
   let b: AgentProc;

@@ -213,6 +213,16 @@ export class Mesh {
     });
   }
 
+  /** TLS client options presenting agent `name`'s mesh identity (its key, certificate and CA bundle from its data dir). */
+  meshTls(name: string): { key: string; cert: string; ca: string } {
+    const dir = join(this.dir, name, 'identity');
+    return {
+      key: readFileSync(join(dir, 'agent.key'), 'utf8'),
+      cert: readFileSync(join(dir, 'agent.crt'), 'utf8'),
+      ca: readFileSync(join(dir, 'ca-bundle.crt'), 'utf8'),
+    };
+  }
+
   /** A real HTTP service on 127.0.0.1:0. */
   async service(handler: http.RequestListener): Promise<TestService> {
     const sockets = new Set<Socket>();

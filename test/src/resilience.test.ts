@@ -157,9 +157,13 @@ describe('resilience against misbehaving upstreams (real agents)', () => {
       'POST / HTTP/1.1\r\nHost: down\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n',
       'POST / HTTP/1.1\r\nHost: down\r\nContent-Length: 4\r\nContent-Length: 5\r\n\r\nabcde',
     ];
-    for (const port of [a.outboundPort, b.inboundPort]) {
+    // The inbound listener is mTLS: the attempts come from a mesh peer (agent A's certificate).
+    for (const [port, tls] of [
+      [a.outboundPort, undefined],
+      [b.inboundPort, mesh.meshTls(a.agentId)],
+    ] as const) {
       for (const head of attempts) {
-        const r = await rawExchange(port, [head]);
+        const r = await rawExchange(port, [head], { tls });
         assert.equal(r.status, 400, r.text);
         assert.equal(r.headers['x-weft-error'], 'bad_request');
       }

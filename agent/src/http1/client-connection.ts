@@ -15,17 +15,32 @@
  * framing (RFC 9112 §6), including bytes after the end of a response on a
  * connection that would be reused, is an UpstreamProtocolError and the
  * connection is destroyed, never pooled.
+ *
+ * Two kinds of TLS. Origination (TlsOrigination, an external host): the
+ * server's certificate is checked against node's CA store, and a failed
+ * handshake is a ConnectFailedError. The mesh hop (ClientTls, a peer agent's
+ * inbound listener): the options are read per connect, so a renewed
+ * certificate or CA bundle applies to new connections while open ones carry
+ * on; a session ticket the peer sends is handed to the pool so the next
+ * connection resumes. A handshake that fails, or a peer that refuses our
+ * certificate (a TLS alert, or a close, before one byte of a response or a
+ * session ticket), is a TlsHandshakeError; a peer whose certificate names
+ * someone else is the PeerIdentityError its checkServerIdentity returned (on
+ * a resumed session, where node calls none, ClientTls.checkResumed decides).
  */
 import { connect, isIP, type Socket } from 'node:net';
 import type { Readable } from 'node:stream';
-import { connect as tlsConnect } from 'node:tls';
+import { type ConnectionOptions, type TLSSocket, connect as tlsConnect } from 'node:tls';
 import { BodyDecoder, chunkSizeLine, LAST_CHUNK } from './body-decoder.js';
 import {
   ConnectFailedError,
   ConnectionClosedError,
+  Http1Error,
+  isTlsConnectFailure,
   RequestBodyError,
   RequestNotSendableError,
   ResponseHeadTooLargeError,
+  TlsHandshakeError,
   UnexpectedUpgradeError,
   UpstreamProtocolError,
 } from './errors.js';
@@ -75,6 +90,28 @@ export interface TlsOrigination {
   servername: string;
 }
 
+/** Mutual TLS to a peer agent (the mesh hop); absent: plaintext. */
+export interface ClientTls {
+  /**
+   * Options for one new connection, read at each connect: key, cert, ca,
+   * checkServerIdentity, minVersion, servername, and `session` to resume.
+   * Must be cheap (a prebuilt secure context, not PEM to parse).
+   */
+  connectOptions(): ConnectionOptions;
+  /**
+   * A session ticket the peer sent on a connection whose handshake (and
+   * checkServerIdentity) passed: the next connect may resume with it.
+   */
+  onSession(session: Buffer): void;
+  /**
+   * A connection resumed a session: node then runs no checkServerIdentity
+   * and knows no peer certificate (the session proves the peer is the one
+   * that issued the ticket, checked when it was). An error refuses the
+   * connection (e.g. the peer was revoked since).
+   */
+  checkResumed?(): Error | undefined;
+}
+
 /** What a connection tells its pool. */
 export interface ConnectionPool {
   /** Once per exchange started, when it completed or failed. */
@@ -121,6 +158,14 @@ export class ClientConnection {
   /** How long it may stay idle: the pool's keep-alive timeout, shortened by the server's `Keep-Alive: timeout`. */
   idleLimitMs = Number.POSITIVE_INFINITY;
   private connected = false;
+  /** The mesh TLS of a connection to a peer agent. */
+  private readonly meshTls: ClientTls | undefined;
+  /**
+   * The peer sent a session ticket: a TLS 1.3 server does so once it has
+   * accepted our certificate, so a new connection closed before one arrived
+   * was refused at the handshake (some refusals come without an alert).
+   */
+  private ticketSeen = false;
   private connectTimer: NodeJS.Timeout | undefined;
   // The current exchange:
   private handler: ClientHandler | null = null;
@@ -154,28 +199,58 @@ export class ClientConnection {
     /** A lowercase field name whose first value each response head records as `noted`. */
     private readonly noteField?: string,
     tls?: TlsOrigination,
+    meshTls?: ClientTls,
   ) {
-    // TLS sockets have no `onread`: their decrypted chunks take the same path through 'data'. The connection counts as
-    // established after the handshake, so a refused certificate is a connect failure (nothing was sent).
-    const socket =
-      tls === undefined
-        ? connect({ host, port, noDelay: true, onread: { buffer: READ_BUFFER, callback: this.onRead } })
-        : tlsConnect({ host, port, servername: isIP(tls.servername) ? undefined : tls.servername, ALPNProtocols: ['http/1.1'] })
-            .setNoDelay(true)
-            .on('data', (chunk: Buffer) => this.onData(chunk));
+    // A TLS connection counts as established after the handshake, so a refused certificate is a connect failure
+    // (nothing reached the app).
+    const onread = { buffer: READ_BUFFER, callback: this.onRead };
+    let socket: Socket;
+    if (meshTls !== undefined) {
+      // A TLSSocket node connects itself takes `onread`: decrypted reads land in READ_BUFFER too.
+      this.meshTls = meshTls;
+      const secure = tlsConnect({ ...meshTls.connectOptions(), host, port, onread } as ConnectionOptions);
+      secure.setNoDelay(true);
+      secure.once('secureConnect', () => this.onSecureConnect(secure));
+      secure.on('session', (session: Buffer) => {
+        this.ticketSeen = true;
+        if (this.connected) meshTls.onSession(session);
+      });
+      socket = secure;
+    } else if (tls !== undefined) {
+      // Origination sockets read through 'data' (their chunks take the same path).
+      socket = tlsConnect({ host, port, servername: isIP(tls.servername) ? undefined : tls.servername, ALPNProtocols: ['http/1.1'] })
+        .setNoDelay(true)
+        .on('data', (chunk: Buffer) => this.onData(chunk));
+      socket.once('secureConnect', this.onConnected);
+    } else {
+      socket = connect({ host, port, noDelay: true, onread });
+      socket.once('connect', this.onConnected);
+    }
     this.socket = socket;
     this.connectTimer = setTimeout(() => {
       this.connectTimer = undefined;
       socket.destroy(new ConnectFailedError(`connect to ${host}:${port}: timeout after ${connectTimeoutMs} ms`, 'ETIMEDOUT'));
     }, connectTimeoutMs);
-    socket.once(tls === undefined ? 'connect' : 'secureConnect', () => {
-      this.connected = true;
-      if (this.connectTimer !== undefined) clearTimeout(this.connectTimer);
-      this.connectTimer = undefined;
-    });
     socket.on('end', this.onEnd);
     socket.on('error', this.onSocketError);
     socket.on('close', this.onClose);
+  }
+
+  private readonly onConnected = (): void => {
+    this.connected = true;
+    if (this.connectTimer !== undefined) clearTimeout(this.connectTimer);
+    this.connectTimer = undefined;
+  };
+
+  private onSecureConnect(socket: TLSSocket): void {
+    if (socket.isSessionReused()) {
+      const refused = this.meshTls?.checkResumed?.();
+      if (refused !== undefined) {
+        socket.destroy(refused);
+        return;
+      }
+    }
+    this.onConnected();
   }
 
   get busy(): boolean {
@@ -503,6 +578,15 @@ export class ClientConnection {
   /** The error for a connection that closed (or was never established) during the current exchange. */
   private closedError(message: string): Error {
     const cause = this.lastError;
+    if (isTlsConnectFailure(cause)) return cause;
+    if (this.meshTls !== undefined && this.connected && !this.reused && !this.gotBytes && !this.ticketSeen) {
+      const code = (cause as { code?: unknown } | undefined)?.code;
+      return new TlsHandshakeError(
+        'the peer closed the connection at the end of the TLS handshake, before accepting it (our certificate refused there?)',
+        typeof code === 'string' ? code : 'ECONNRESET',
+        { cause },
+      );
+    }
     if (!this.connected && cause instanceof ConnectFailedError) return cause;
     if (!this.connected) {
       const code = (cause as { code?: unknown } | undefined)?.code;
@@ -519,8 +603,33 @@ export class ClientConnection {
   }
 
   private readonly onSocketError = (err: Error): void => {
-    this.lastError = err;
+    this.lastError = this.meshTls === undefined ? err : this.tlsFailure(err);
   };
+
+  /** On the mesh hop: a TLS error that means "the handshake failed" as a TlsHandshakeError; anything else as it is. */
+  private tlsFailure(err: Error): Error {
+    if (err instanceof Http1Error) return err;
+    const code = (err as { code?: unknown }).code;
+    if (typeof code !== 'string') return err;
+    if (!this.connected) {
+      // Before the handshake completed (the request is still held by the TLS socket): chain verification, protocol,
+      // an alert, or the peer closing mid-handshake. Errors of reaching the peer at all (refused, unreachable) stay.
+      if (code === 'ECONNRESET' || code === 'EPIPE')
+        return new TlsHandshakeError(`the peer closed the connection during the TLS handshake (${code})`, code, { cause: err });
+      if (code.startsWith('E') && !code.startsWith('ERR_')) return err;
+      return new TlsHandshakeError(`TLS handshake failed: ${err.message} (${code})`, code, { cause: err });
+    }
+    // TLS 1.3: the client finishes first, so the server's refusal of our certificate arrives as an alert afterwards.
+    if (!this.reused && !this.gotBytes && /^ERR_SSL_.*ALERT/.test(code)) {
+      const alert = /alert [a-z ]+/i.exec(err.message)?.[0] ?? 'alert';
+      return new TlsHandshakeError(
+        `the peer refused the TLS session after the handshake (TLS ${alert}: our certificate is missing, unknown or refused there)`,
+        code,
+        { cause: err },
+      );
+    }
+    return err;
+  }
 
   private readonly onClose = (hadError: boolean): void => {
     if (this.tunnel !== null) {

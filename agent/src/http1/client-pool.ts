@@ -13,6 +13,7 @@ import {
   ClientConnection,
   type ClientHandler,
   type ClientRequest,
+  type ClientTls,
   type ClientConnection as Connection,
   type ConnectionPool,
   type TlsOrigination,
@@ -26,6 +27,8 @@ export interface Http1PoolOptions {
   noteField?: string;
   /** Originate TLS to the upstream (an external host); plain TCP without. */
   tls?: TlsOrigination;
+  /** Mutual TLS to a peer agent for every connection of the pool (options read per connect); not with `tls`. */
+  meshTls?: ClientTls;
 }
 
 /** How often idle connections are checked. */
@@ -92,6 +95,7 @@ export class Http1Pool implements ConnectionPool {
         this.authority,
         this.opts.noteField,
         this.opts.tls,
+        this.opts.meshTls,
       );
       this.all.add(conn);
     }

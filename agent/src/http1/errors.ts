@@ -7,13 +7,17 @@
  * may be sent again, which status a caller sees, which mesh code is logged
  * are decided by the proxy from the fields here.
  *
- * Two families:
+ * Three families:
  *   - MessageError: a received message the parser refuses (a request on the
  *     server side, a response head or body on the client side). `status` is
  *     the answer a server gives to a request refused this way.
  *   - the client's exchange failures (ConnectFailedError ... RequestBodyError).
  *     A response the parser refuses reaches the client's caller as an
  *     UpstreamProtocolError whose `cause` is the MessageError.
+ *   - TLS failures of a client connection before its response
+ *     (TlsHandshakeError, PeerIdentityError; isTlsConnectFailure). The
+ *     request never reached the peer's app: the proxy treats them as connect
+ *     failures.
  */
 
 /** The base of every codec error. */
@@ -156,4 +160,46 @@ export class PoolClosedError extends Http1Error {
  */
 export class RequestBodyError extends Http1Error {
   readonly code = 'H1_REQUEST_BODY_FAILED';
+}
+
+// --- TLS to an upstream (the mesh hop) ---
+
+/**
+ * The TLS handshake failed: the peer's chain does not verify against the
+ * trusted CA (self-signed, another CA, expired), the connection closed
+ * during the handshake, or the peer refused ours (a TLS alert, or a close,
+ * before it sent a session ticket or a byte of a response). The request
+ * never reached the peer's app.
+ */
+export class TlsHandshakeError extends Http1Error {
+  readonly code = 'H1_TLS_HANDSHAKE';
+  /** node's / OpenSSL's code for the failure (SELF_SIGNED_CERT_IN_CHAIN, ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED, ECONNRESET...). */
+  readonly tlsCode: string;
+  constructor(message: string, tlsCode: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.tlsCode = tlsCode;
+  }
+}
+
+/**
+ * The TLS peer proved it holds a certificate of the trusted CA, but not the
+ * identity the caller meant to reach (its checkServerIdentity said no), or
+ * the caller refuses it (revoked). Raised before a byte of the request left.
+ */
+export class PeerIdentityError extends Http1Error {
+  readonly code = 'H1_PEER_IDENTITY';
+  /** What the caller expected (a SPIFFE ID). */
+  readonly expected: string;
+  /** What the peer's certificate names ('' when nothing usable). */
+  readonly presented: string;
+  constructor(message: string, expected: string, presented: string) {
+    super(message);
+    this.expected = expected;
+    this.presented = presented;
+  }
+}
+
+/** A TLS failure of a connection before its response: the request was never sent to an app. */
+export function isTlsConnectFailure(err: unknown): err is TlsHandshakeError | PeerIdentityError {
+  return err instanceof TlsHandshakeError || err instanceof PeerIdentityError;
 }

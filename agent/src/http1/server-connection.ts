@@ -15,12 +15,13 @@
  * timer for all connections, server.ts), against its coarse clock.
  */
 import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import { BodyDecoder, chunkSizeLine, LAST_CHUNK } from './body-decoder.js';
 import { ExpectationFailedError, HeadTooLargeError, MalformedBodyError, MalformedHeadError, MessageError } from './errors.js';
 import { matchPreface, PrefaceMatch } from './h2-preface.js';
 import { Framing, isField, parseRequestHead } from './head-parser.js';
 import { latin1 } from './head-writer.js';
-import { type ExchangeHost, Http1Request, Http1Response } from './server-message.js';
+import { type ExchangeHost, Http1Request, Http1Response, type TlsSessionInfo } from './server-message.js';
 import { SocketTunnel } from './socket-tunnel.js';
 
 /**
@@ -35,6 +36,8 @@ export interface ConnectRequest {
   /** Name, value, name, value... as received. */
   readonly rawHeaders: readonly string[];
   readonly remoteAddress: string | undefined;
+  /** The connection's TLS session (a TLS listener); undefined for plaintext. */
+  readonly tls: TlsSessionInfo | undefined;
   /** The first value of field `name` (lowercase). */
   header(name: string): string | undefined;
   /** Writes `head` (a complete 2xx response head, CRLF CRLF included) and hands out the connection's bytes. */
@@ -114,6 +117,8 @@ export class ServerConnection implements ExchangeHost {
   private tunnel: SocketTunnel | null = null;
   /** Still reading the connection's first bytes to tell HTTP/2's preface from HTTP/1.1 (only when the owner takes HTTP/2). */
   private sniffing: boolean;
+  /** The TLS session of a TLS socket (handshake already complete), read once. */
+  readonly tls: TlsSessionInfo | undefined;
 
   /**
    * `sharedReads`: the socket reads into a buffer shared by every connection
@@ -127,6 +132,7 @@ export class ServerConnection implements ExchangeHost {
     this.since = owner.now;
     this.remoteAddress = socket.remoteAddress;
     this.sniffing = owner.handOver !== undefined;
+    this.tls = (socket as Partial<TLSSocket>).encrypted === true ? tlsSessionOf(socket as TLSSocket) : undefined;
     socket.setNoDelay(true);
     if (!sharedReads) socket.on('data', this.onData);
     socket.on('end', this.onEnd);
@@ -260,6 +266,7 @@ export class ServerConnection implements ExchangeHost {
         target: head.url,
         rawHeaders: raw,
         remoteAddress: this.remoteAddress,
+        tls: this.tls,
         header(name: string): string | undefined {
           for (let i = 0; i < raw.length; i += 2) if (isField(raw[i]!, name)) return raw[i + 1];
           return undefined;
@@ -495,4 +502,12 @@ export class ServerConnection implements ExchangeHost {
   offDrain(fn: () => void): void {
     this.socket.off('drain', fn);
   }
+}
+
+function tlsSessionOf(socket: TLSSocket): TlsSessionInfo {
+  return {
+    protocol: socket.getProtocol() ?? '',
+    resumed: socket.isSessionReused(),
+    peerCertificate: socket.getPeerX509Certificate(),
+  };
 }

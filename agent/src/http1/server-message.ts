@@ -14,6 +14,8 @@
  *     destroys the connection (the client sees a cut response, never a
  *     wrongly framed one).
  */
+
+import type { X509Certificate } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
 import { Framing, type HeaderMap, headerMapOf, isField, type RequestHead, type RequestHeaderMap } from './head-parser.js';
 import { headerLine, type OutgoingHeaders } from './head-writer.js';
@@ -35,6 +37,18 @@ export interface ExchangeHost {
   readonly destroyed: boolean;
   /** The client's port (asks the OS: read it only when needed). */
   readonly remotePort: number | undefined;
+  /** The connection's TLS session (a TLS listener), read once per connection; undefined for plaintext. */
+  readonly tls: TlsSessionInfo | undefined;
+}
+
+/** What the codec knows of a TLS connection: the protocol and the peer's verified certificate. */
+export interface TlsSessionInfo {
+  /** "TLSv1.3". */
+  readonly protocol: string;
+  /** The session was resumed from a ticket (no certificate exchanged; the certificate is the one the session was made with). */
+  readonly resumed: boolean;
+  /** The client's certificate, verified against the server's CA when the server requires one; undefined when it sent none. */
+  readonly peerCertificate: X509Certificate | undefined;
 }
 
 export interface BodyReader {
@@ -126,6 +140,11 @@ export class Http1Request {
     const raw = this.rawHeaders;
     for (let i = 0; i < raw.length; i += 2) if (isField(raw[i]!, name)) return raw[i + 1];
     return undefined;
+  }
+
+  /** The connection's TLS session, or undefined for a plaintext connection. */
+  get tls(): TlsSessionInfo | undefined {
+    return this.conn.tls;
   }
 
   /** Starts delivering the body to `reader` (once per request): queued bytes first, synchronously. */

@@ -11,12 +11,24 @@
  * `headersTimeoutMs`, or whose whole request is not within
  * `requestTimeoutMs`; idle keep-alive connections close after
  * `keepAliveTimeoutMs`. No timer per request.
+ *
+ * TLS (`tls` set: the mesh's inbound listener): accepted sockets are
+ * wrapped in TLS by tls-accept.ts and reach a ServerConnection after the
+ * handshake, reading into a shared buffer as plaintext ones do. The
+ * handshake must complete within `headersTimeoutMs`; a failed one is only
+ * reported (`onTlsError`); a client that ends its side mid-handshake is a
+ * failed one. Like the plaintext server it is half-open afterwards (a TCP
+ * tunnel through the mesh hop forwards a half-close).
+ * setSecureContext() swaps the key, certificate and CA for new handshakes;
+ * established connections keep theirs.
  */
 import { type AddressInfo, createServer, type Server, type Socket } from 'node:net';
+import type { SecureContextOptions, TlsOptions } from 'node:tls';
 import { type MessageError, RequestTimeoutError } from './errors.js';
 import { type ConnectionOwner, type ConnectRequest, ConnState, ServerConnection } from './server-connection.js';
-import type { Http1Request, Http1Response } from './server-message.js';
+import type { Http1Request, Http1Response, TlsSessionInfo } from './server-message.js';
 import { installSharedReadAccept } from './shared-read-accept.js';
+import { TlsAccept } from './tls-accept.js';
 
 export interface Http1ServerOptions {
   maxHeaderBytes: number;
@@ -46,6 +58,12 @@ export interface Http1ServerOptions {
   onHttp2?(socket: Socket, received: Buffer): void;
   /** accept() failed (e.g. EMFILE: out of file descriptors); the server keeps listening. */
   onAcceptError?(errno: number): void;
+  /** Serve TLS with these options (key, cert, ca, requestCert, minVersion, SNICallback...); absent: plaintext. */
+  tls?: TlsOptions;
+  /** A TLS handshake failed (the connection is closed); `remoteAddress` of the client when known. */
+  onTlsError?(err: Error, remoteAddress: string | undefined): void;
+  /** A TLS connection completed its handshake (before its first request). */
+  onTlsConnection?(tls: TlsSessionInfo): void;
 }
 
 /**
@@ -66,17 +84,34 @@ export class Http1Server implements ConnectionOwner {
   private readonly server: Server;
   private readonly connections = new Set<ServerConnection>();
   private readonly sweep: NodeJS.Timeout;
-  /** Accepted sockets read into one shared buffer (shared-read-accept.ts); false: node's Readable path. */
+  /** Accepted sockets read into one shared buffer (shared-read-accept.ts, tls-accept.ts); false: node's Readable path. */
   sharedReads = false;
   readonly handOver: ((socket: Socket, received: Buffer) => void) | undefined;
+  /** The TLS accept path (a TLS server). */
+  private readonly tlsAccept: TlsAccept | undefined;
 
   constructor(private readonly opts: Http1ServerOptions) {
     this.maxHeaderBytes = opts.maxHeaderBytes;
     this.maxHeaderCount = opts.maxHeaderCount;
     this.maxBodyBytes = opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
     this.handOver = opts.onHttp2 === undefined ? undefined : (socket, received) => opts.onHttp2?.(socket, received);
-    // node's accept path: until listen() installed ours, or where ours is not available.
-    this.server = createServer(SERVER_OPTIONS, (socket) => this.accept(socket, false));
+    if (opts.tls !== undefined) {
+      // Half-open as the plaintext server (tunnels forward a half-close); tls-accept.ts ends a handshake the client gave up.
+      this.tlsAccept = new TlsAccept({
+        tls: opts.tls,
+        handshakeTimeoutMs: opts.headersTimeoutMs,
+        onSecure: (socket, sharedReads) => {
+          this.sharedReads = sharedReads;
+          const conn = this.accept(socket, sharedReads);
+          return sharedReads ? conn.onRead : undefined;
+        },
+        onError: (err, remoteAddress) => opts.onTlsError?.(err, remoteAddress),
+      });
+      this.server = createServer(SERVER_OPTIONS, this.tlsAccept.accept);
+    } else {
+      // node's accept path: until listen() installed ours, or where ours is not available.
+      this.server = createServer(SERVER_OPTIONS, (socket) => this.accept(socket, false));
+    }
     this.sweep = setInterval(() => this.checkDeadlines(), opts.checkIntervalMs);
     this.sweep.unref();
   }
@@ -86,12 +121,13 @@ export class Http1Server implements ConnectionOwner {
       this.server.once('error', reject);
       this.server.listen(port, host, () => {
         this.server.off('error', reject);
-        this.sharedReads = installSharedReadAccept(
-          this.server,
-          SERVER_OPTIONS.allowHalfOpen,
-          (socket) => this.accept(socket, true).onRead,
-          this.onAcceptError,
-        );
+        if (this.opts.tls === undefined)
+          this.sharedReads = installSharedReadAccept(
+            this.server,
+            SERVER_OPTIONS.allowHalfOpen,
+            (socket) => this.accept(socket, true).onRead,
+            this.onAcceptError,
+          );
         resolve(this.server.address() as AddressInfo);
       });
     });
@@ -100,6 +136,7 @@ export class Http1Server implements ConnectionOwner {
   private accept(socket: Socket, sharedReads: boolean): ServerConnection {
     const conn = new ServerConnection(socket, this, sharedReads);
     this.connections.add(conn);
+    if (conn.tls !== undefined) this.opts.onTlsConnection?.(conn.tls);
     return conn;
   }
 
@@ -153,6 +190,12 @@ export class Http1Server implements ConnectionOwner {
           break;
       }
     }
+  }
+
+  /** New handshakes use these key, certificate and CA (a TLS server only); open connections keep theirs. */
+  setSecureContext(options: SecureContextOptions): void {
+    if (this.tlsAccept === undefined) throw new Error('setSecureContext: not a TLS server');
+    this.tlsAccept.setSecureContext(options);
   }
 
   /** Stops accepting connections; `done` runs once every connection is gone. */

@@ -1,6 +1,8 @@
 /**
- * HTTP/2 without TLS (h2c, prior knowledge) on a port the HTTP/1.1 codec
- * listens on: the codec reads each connection's first bytes, and when they
+ * HTTP/2 with prior knowledge on a port the HTTP/1.1 codec listens on: h2c
+ * on plaintext listeners, and on the mTLS inbound listener the decrypted
+ * connection after the handshake (its socket a TLSSocket that negotiated
+ * ALPN h2). The codec reads each connection's first bytes, and when they
  * are the HTTP/2 preface it hands the socket over with the bytes it read
  * (http1/server-connection.ts `handOver`). Here they are put back in front
  * of the socket's stream (`unshift`) and the socket is given to a

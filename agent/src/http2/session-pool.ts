@@ -11,8 +11,18 @@
  * promise while it connects; a failed connect rejects with
  * H2ConnectFailedError, so the caller can tell "never sent" from a failure
  * after the request went out.
+ *
+ * To a peer agent with mesh TLS (`tls`, the ClientTls of the HTTP/1.1 pools
+ * to that agent): the session runs on a TLS 1.3 connection that presents
+ * the agent's certificate, checks the peer is the agent meant (a failed
+ * check or handshake is an H2ConnectFailedError whose `cause` is the
+ * PeerIdentityError / TLS error: nothing was sent) and offers ALPN h2 (the
+ * inbound listener hands such connections to its HTTP/2 server). Without
+ * it: h2c, prior knowledge (local instances, and peers under --insecure).
  */
 import { type ClientHttp2Session, connect } from 'node:http2';
+import { type TLSSocket, connect as tlsConnect } from 'node:tls';
+import type { ClientTls } from '../http1/client-connection.js';
 import { H2_SETTINGS, MAX_SESSION_MEMORY_MB, SESSION_WINDOW } from './h2-settings.js';
 
 /** The session could not be established: no request was sent on it. */
@@ -20,8 +30,8 @@ export class H2ConnectFailedError extends Error {
   override name = 'H2ConnectFailedError';
   /** The system error code (ECONNREFUSED, ...) when there is one. */
   readonly code: string;
-  constructor(message: string, syscallCode: string | undefined) {
-    super(message);
+  constructor(message: string, syscallCode: string | undefined, options?: { cause?: unknown }) {
+    super(message, options);
     this.code = syscallCode ?? 'H2_CONNECT_FAILED';
   }
 }
@@ -40,24 +50,42 @@ export class H2SessionPool {
   private readonly sessions = new Map<string, Entry>();
   private closed = false;
 
-  /** The session for `key` (host:port), connected, or a promise of it. */
-  get(key: string, host: string, port: number): ClientHttp2Session | Promise<ClientHttp2Session> {
+  /** The session for `key` (host:port; its own key for each `tls`), connected, or a promise of it. */
+  get(key: string, host: string, port: number, tls?: ClientTls): ClientHttp2Session | Promise<ClientHttp2Session> {
     if (this.closed) return Promise.reject(new H2ConnectFailedError('agent shutting down', undefined));
     const e = this.sessions.get(key);
     if (e !== undefined && !e.session.closed && !e.session.destroyed) return e.ready ?? e.session;
-    return this.open(key, host, port);
+    return this.open(key, host, port, tls);
   }
 
-  private open(key: string, host: string, port: number): Promise<ClientHttp2Session> {
-    const authority = host.includes(':') ? `http://[${host}]:${port}` : `http://${host}:${port}`;
-    const session = connect(authority, { settings: H2_SETTINGS, maxSessionMemory: MAX_SESSION_MEMORY_MB });
+  private open(key: string, host: string, port: number, tls: ClientTls | undefined): Promise<ClientHttp2Session> {
+    const hostPort = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+    const what = tls === undefined ? 'h2c' : 'h2 (mTLS)';
+    const session =
+      tls === undefined
+        ? connect(`http://${hostPort}`, { settings: H2_SETTINGS, maxSessionMemory: MAX_SESSION_MEMORY_MB })
+        : connect(`https://${hostPort}`, {
+            settings: H2_SETTINGS,
+            maxSessionMemory: MAX_SESSION_MEMORY_MB,
+            createConnection: () => {
+              const s: TLSSocket = tlsConnect({ ...tls.connectOptions(), host, port, ALPNProtocols: ['h2'] });
+              s.setNoDelay(true);
+              s.on('session', (ticket: Buffer) => tls.onSession(ticket));
+              s.once('secureConnect', () => {
+                // A resumed session runs no checkServerIdentity: ClientTls decides (e.g. the peer was revoked since).
+                const refused = s.isSessionReused() ? tls.checkResumed?.() : undefined;
+                if (refused !== undefined) s.destroy(refused);
+              });
+              return s;
+            },
+          });
     const entry: Entry = { session, ready: undefined };
     const drop = (): void => {
       if (this.sessions.get(key) === entry) this.sessions.delete(key);
     };
     entry.ready = new Promise<ClientHttp2Session>((resolve, reject) => {
       const timer = setTimeout(() => {
-        session.destroy(new H2ConnectFailedError(`h2c connect to ${host}:${port} timed out`, 'ETIMEDOUT'));
+        session.destroy(new H2ConnectFailedError(`${what} connect to ${host}:${port} timed out`, 'ETIMEDOUT'));
       }, CONNECT_TIMEOUT_MS);
       session.once('connect', () => {
         clearTimeout(timer);
@@ -77,7 +105,7 @@ export class H2SessionPool {
           reject(
             err instanceof H2ConnectFailedError
               ? err
-              : new H2ConnectFailedError(`h2c connect to ${host}:${port}: ${err.message}`, err.code),
+              : new H2ConnectFailedError(`${what} connect to ${host}:${port}: ${err.message}`, err.code, { cause: err }),
           );
         }
       });
@@ -86,7 +114,7 @@ export class H2SessionPool {
         drop();
         if (entry.ready !== undefined) {
           entry.ready = undefined;
-          reject(new H2ConnectFailedError(`h2c connect to ${host}:${port}: closed`, undefined));
+          reject(new H2ConnectFailedError(`${what} connect to ${host}:${port}: closed`, undefined));
         }
       });
     });

@@ -38,22 +38,24 @@ export interface AccessPolicy {
 }
 
 /**
- * Establishes who sent a request from its connection. The mTLS inbound
- * listener will read the caller's verified certificate, the outbound
- * listener the local app's proxy credential; until then the agent has none
- * and every source is unauthenticated.
+ * Establishes who sent a request from its connection. The inbound listener
+ * reads the calling agent from the verified mTLS certificate
+ * (peer-source.ts; nothing under --insecure); the outbound listener has no
+ * identity for local apps yet (a proxy credential), so their calls are
+ * unauthenticated.
  */
 export type SourceIdentifier = (req: Http1Request) => SourceIdentity | undefined;
 
 /** Access enforcement of one agent (AgentOptions.access). */
 export interface AccessOptions {
   /**
-   * Decide access at all. Off by default: until the listeners establish
-   * identities (the mTLS hop, proxy credentials), every source is
-   * unauthenticated and the mesh default would refuse every request.
+   * Decide access at all. Off by default: the mTLS hop identifies calling
+   * agents, but not yet their services (per-service certificates) nor local
+   * apps (proxy credentials), so rules naming services would refuse
+   * legitimate callers.
    */
   enforce: boolean;
   policy: AccessPolicy;
-  /** Who sent a request; undefined = nobody is authenticated (the case until mTLS lands). */
+  /** Who sent a request; undefined = nobody is authenticated (the outbound listener, and --insecure). */
   identify?: SourceIdentifier;
 }

@@ -6,6 +6,7 @@
  */
 import { createServer as createHttpServer, type Server } from 'node:http';
 import { type AddressInfo, connect, createServer, type Socket } from 'node:net';
+import { type ConnectionOptions, connect as tlsConnect } from 'node:tls';
 
 export interface FaultServer {
   port: number;
@@ -115,9 +116,17 @@ export interface RawAnswer {
  * Writes `chunks` to 127.0.0.1:port (with `gapMs` between them) and collects
  * what comes back until the server closes or `waitMs` passes.
  */
-export function rawExchange(port: number, chunks: (string | Buffer)[], opts: { gapMs?: number; waitMs?: number } = {}): Promise<RawAnswer> {
+export function rawExchange(
+  port: number,
+  chunks: (string | Buffer)[],
+  opts: { gapMs?: number; waitMs?: number; tls?: ConnectionOptions } = {},
+): Promise<RawAnswer> {
   return new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1');
+    // With `tls` (an mTLS inbound listener: key, cert, ca): the chunks go after the handshake.
+    const socket =
+      opts.tls === undefined
+        ? connect(port, '127.0.0.1')
+        : tlsConnect({ host: '127.0.0.1', port, checkServerIdentity: () => undefined, ...opts.tls });
     const received: Buffer[] = [];
     let closed = false;
     let timer: NodeJS.Timeout | undefined;
@@ -141,7 +150,7 @@ export function rawExchange(port: number, chunks: (string | Buffer)[], opts: { g
       closed = true;
       finish();
     });
-    socket.on('connect', async () => {
+    socket.on(opts.tls === undefined ? 'connect' : 'secureConnect', async () => {
       for (const [i, c] of chunks.entries()) {
         if (i > 0 && opts.gapMs) await new Promise((r) => setTimeout(r, opts.gapMs));
         if (socket.destroyed) return;

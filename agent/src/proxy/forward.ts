@@ -19,7 +19,13 @@
 import type { Readable } from 'node:stream';
 import { type Endpoint, ERROR_HEADER } from '@weft/shared';
 import type { Http1Pool } from '../http1/client-pool.js';
-import { ConnectFailedError, RequestNotSendableError, UnexpectedUpgradeError, UpstreamProtocolError } from '../http1/errors.js';
+import {
+  ConnectFailedError,
+  isTlsConnectFailure,
+  RequestNotSendableError,
+  UnexpectedUpgradeError,
+  UpstreamProtocolError,
+} from '../http1/errors.js';
 import { headerMapOf, isField, type ResponseHead } from '../http1/head-parser.js';
 import type { SocketTunnel } from '../http1/socket-tunnel.js';
 import type { GoneSignal } from './client-link.js';
@@ -126,7 +132,8 @@ export function errorCode(err: unknown): string | undefined {
 
 function classify(err: unknown, clientGone: boolean): FailureKind {
   if (clientGone) return 'aborted';
-  if (err instanceof ConnectFailedError) return 'connect';
+  // A TLS failure before the response (handshake refused, not the peer we meant): the app never saw the request.
+  if (err instanceof ConnectFailedError || isTlsConnectFailure(err)) return 'connect';
   if (neverSent(err)) return 'unsent';
   if (isKeepAliveRace(err)) return 'stale';
   if (err instanceof UpstreamProtocolError) return 'protocol';

@@ -13,6 +13,7 @@
  */
 import { type ClientHttp2Session, type ClientHttp2Stream, constants, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http2';
 import { ANSWERED_BY_HEADER, ERROR_HEADER, MeshErrorCode, meshHttpStatus } from '@weft/shared';
+import type { ClientTls } from '../http1/client-connection.js';
 import { H2ConnectFailedError, type H2SessionPool } from '../http2/session-pool.js';
 import type { GoneSignal } from './client-link.js';
 import {
@@ -93,6 +94,8 @@ export interface H2SendOnce {
   key: string;
   host: string;
   port: number;
+  /** mTLS to a peer agent (mesh-tls.ts); absent: h2c. */
+  tls?: ClientTls;
   headers: OutgoingHttpHeaders;
   /** The request body: attached to the new stream (false = it can no longer be replayed), or null for none. */
   body: H2ReplayBody | null;
@@ -109,7 +112,7 @@ export async function sendH2Once(r: H2SendOnce): Promise<TryOutcome> {
   if (r.timeoutMs <= 0) return settledFailure('timeout', new DeadlineExceeded('deadline exceeded'), r.onOutcome);
   let session: ClientHttp2Session;
   try {
-    const s = r.pool.get(r.key, r.host, r.port);
+    const s = r.pool.get(r.key, r.host, r.port, r.tls);
     session = s instanceof Promise ? await s : s;
   } catch (err) {
     return settledFailure(err instanceof H2ConnectFailedError ? 'connect' : 'reset', err, r.onOutcome);

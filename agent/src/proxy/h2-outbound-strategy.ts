@@ -14,6 +14,7 @@
  */
 import type { OutgoingHttpHeaders } from 'node:http2';
 import { type Endpoint, INSTANCE_HEADER, type Logger, MeshError, MeshErrorCode, messageOf } from '@weft/shared';
+import type { ClientTls } from '../http1/client-connection.js';
 import type { H2SessionPool } from '../http2/session-pool.js';
 import { Deadline } from './deadline.js';
 import { type Attempt, settledFailure, type TryOutcome, type TrySend } from './forward.js';
@@ -28,6 +29,7 @@ import { hashKeyOf } from './lb-policies.js';
 import { describeHealth } from './lb-policy.js';
 import type { LoadTracker } from './load-tracker.js';
 import { failureCode, failureMessage } from './mesh-response.js';
+import type { MeshTls } from './mesh-tls.js';
 import { describeEndpoint } from './outbound-strategy.js';
 import { type OutlierDetector, verdictOf } from './outlier-detector.js';
 import { believedMeshCode } from './peer-answer.js';
@@ -37,7 +39,7 @@ import { type RoutePolicy, RULE_HEADER } from './route-policy.js';
 import type { Route, Router } from './router.js';
 import type { ServiceResilienceMap } from './service-resilience.js';
 import { sleep } from './sleep.js';
-import { originOf } from './upstream-pools.js';
+import { originOf, peerKeyOf } from './upstream-pools.js';
 
 export interface H2OutboundDeps {
   agentId: string;
@@ -49,6 +51,8 @@ export interface H2OutboundDeps {
   services: ServiceResilienceMap;
   maxReplayBodyBytes: number;
   policy: RoutePolicy | undefined;
+  /** mTLS to peer agents, as the HTTP/1.1 pools (mesh-tls.ts); absent: h2c (--insecure). */
+  meshTls?: MeshTls;
 }
 
 /** The endpoint speaks HTTP/1.1 (or raw TCP): an HTTP/2 call cannot be handed to it. */
@@ -63,13 +67,19 @@ export function speaksH2(protocol: string | undefined): boolean {
 const NO_HEAD = { lines: '', hasLength: false };
 
 export function h2OutboundStrategy(d: H2OutboundDeps): H2Strategy {
-  const origins = new WeakMap<Endpoint, { key: string; host: string; port: number }>();
-  const originFor = (endpoint: Endpoint, local: boolean): { key: string; host: string; port: number } => {
+  type Origin = { key: string; host: string; port: number; tls?: ClientTls };
+  const origins = new WeakMap<Endpoint, Origin>();
+  const originFor = (endpoint: Endpoint, local: boolean): Origin => {
     let o = origins.get(endpoint);
     if (o === undefined) {
       const host = local ? endpoint.address : endpoint.agentAddress;
       const port = local ? endpoint.port : endpoint.agentPort;
-      o = { key: originOf(host, port), host, port };
+      if (local || d.meshTls === undefined) o = { key: originOf(host, port), host, port };
+      else {
+        // A peer agent over mTLS: its own session per agent id (as the HTTP/1.1 pools), the agent checked at the handshake.
+        const key = peerKeyOf(originOf(host, port), endpoint.agentId);
+        o = { key, host, port, tls: d.meshTls.clientFor(key, endpoint.agentId) };
+      }
       origins.set(endpoint, o);
     }
     return o;
@@ -181,6 +191,7 @@ export function h2OutboundStrategy(d: H2OutboundDeps): H2Strategy {
         key: o.key,
         host: o.host,
         port: o.port,
+        tls: o.tls,
         headers,
         body,
         timeoutMs: a.tryTimeoutMs,

@@ -5,6 +5,13 @@
  * agent's own answers (respond.ts). With access enforced (opts.access), the
  * strategy decides each request with the source identity `identify` reads
  * from the connection (access-policy.ts).
+ *
+ * With mesh TLS (`tls`, always but under --insecure): TLS 1.3 only, a client
+ * certificate of the mesh CA required at the handshake (mesh-tls.ts), and
+ * each request's caller is the agent its certificate names
+ * (peer-source.ts), never a header: that is the source `identify` gives
+ * access policy. A caller on the deny list is refused on every path of the
+ * hop: HTTP/1.1, CONNECT (the TCP mesh hop) and HTTP/2 (inbound-mesh-tls.ts).
  */
 import { MetricsRegistry } from '@weft/shared';
 import type { Listener, ProxyOptions } from '../contracts.js';
@@ -14,8 +21,10 @@ import { AccessGate } from './access-gate.js';
 import { h2InboundRescue } from './grpc-rescue.js';
 import { h2InboundStrategy } from './h2-inbound-strategy.js';
 import { h2Pipeline } from './h2-pipeline.js';
+import { inboundMeshTls } from './inbound-mesh-tls.js';
 import { inboundStrategy } from './inbound-strategy.js';
 import { startListenerServer } from './listener-server.js';
+import type { MeshTls } from './mesh-tls.js';
 import { ProxyMetrics } from './proxy-metrics.js';
 import { RequestLog } from './request-log.js';
 import { requestPipeline } from './request-pipeline.js';
@@ -35,6 +44,8 @@ export type InboundOptions = ProxyOptions & {
   metrics?: ProxyMetrics;
   /** Upgraded (WebSocket) and TCP connections: idle and absolute timeouts, drain; defaults in tunnel-registry.ts. */
   tunnels?: Partial<TunnelOptions>;
+  /** mTLS (mesh-tls.ts); absent: plaintext (--insecure). */
+  tls?: MeshTls;
 };
 
 /** Connecting to a local instance for a peer's CONNECT, at most (the peer may ask for less). */
@@ -58,37 +69,49 @@ export async function startInboundListener(opts: InboundOptions): Promise<Listen
   // Tunnels here are to local instances: a deregistered instance's tunnels close after the drain period.
   const tunnels = new Tunnels('inbound', { ...DEFAULT_TUNNEL_OPTIONS, ...opts.tunnels }, TunnelMetrics.of(metrics), logger, opts.local);
   const maxReplayBodyBytes = opts.resilience?.maxReplayBodyBytes ?? DEFAULT_RESILIENCE.maxReplayBodyBytes;
-  // HTTP/2 and gRPC from peer agents (h2c, one session per calling agent) on the same port.
+  // The mesh hop's mTLS (absent under --insecure): TLS options, and the deny list checked on every path.
+  const meshTls = opts.tls && inboundMeshTls(opts.tls, opts.agentId, metrics, requestLog);
+  // HTTP/2 and gRPC from peer agents (one session per calling agent; over mTLS, else h2c) on the same port.
   const sessions = new H2SessionPool();
-  const h2 = new H2cServer(
-    h2Pipeline({
-      strategy: h2InboundStrategy({ agentId: opts.agentId, local: opts.local, sessions, metrics, maxReplayBodyBytes }),
-      rescue: h2InboundRescue(opts.agentId),
-      requestLog,
-      logger,
-      unresolved: metrics.service('inbound', '-'),
-      requestTimeoutMs: opts.requestTimeoutMs,
-    }),
-    (err) => logger.debug('http2 session error', { err: err.message }),
+  const onStream = h2Pipeline({
+    strategy: h2InboundStrategy({ agentId: opts.agentId, local: opts.local, sessions, metrics, maxReplayBodyBytes }),
+    rescue: h2InboundRescue(opts.agentId),
+    requestLog,
+    logger,
+    unresolved: metrics.service('inbound', '-'),
+    requestTimeoutMs: opts.requestTimeoutMs,
+  });
+  const h2 = new H2cServer(meshTls ? meshTls.guardStreams(onStream) : onStream, (err) =>
+    logger.debug('http2 session error', { err: err.message }),
   );
+  const pipeline = requestPipeline({
+    strategy,
+    rescue: inboundRescue(opts.agentId),
+    requestLog,
+    unresolved: metrics.service('inbound', '-'),
+    requestTimeoutMs: opts.requestTimeoutMs,
+    tunnels,
+    accessLog: opts.accessLog && { log: opts.accessLog, direction: 'inbound' },
+  });
+  // The mesh hop of TCP connections (tcp-mesh-hop.ts).
+  const connect = inboundConnect({
+    agentId: opts.agentId,
+    local: opts.local,
+    tunnels,
+    requestLog,
+    connectTimeoutMs: TCP_CONNECT_TIMEOUT_MS,
+  });
   return startListenerServer({
     name: 'inbound',
     host: opts.host,
     port: opts.port,
     logger,
-    handler: requestPipeline({
-      strategy,
-      rescue: inboundRescue(opts.agentId),
-      requestLog,
-      unresolved: metrics.service('inbound', '-'),
-      requestTimeoutMs: opts.requestTimeoutMs,
-      tunnels,
-      accessLog: opts.accessLog && { log: opts.accessLog, direction: 'inbound' },
-    }),
+    handler: meshTls ? meshTls.guardRequests(pipeline) : pipeline,
+    tls: meshTls?.tls,
     limits: opts.limits,
-    identify: opts.access?.identify,
-    // The mesh hop of TCP connections (tcp-mesh-hop.ts).
-    onConnect: inboundConnect({ agentId: opts.agentId, local: opts.local, tunnels, requestLog, connectTimeoutMs: TCP_CONNECT_TIMEOUT_MS }),
+    // Who called: the test hook when set, else the agent the mesh TLS certificate names (none under --insecure).
+    identify: opts.access?.identify ?? meshTls?.identify,
+    onConnect: meshTls ? meshTls.guardConnect(connect) : connect,
     h2,
     onClosed: async (graceful) => {
       tunnels.closeAll();

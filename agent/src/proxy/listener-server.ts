@@ -14,12 +14,13 @@
  * a body, including those made before a request exists.
  */
 import type { Socket } from 'node:net';
+import type { SecureContextOptions, TlsOptions } from 'node:tls';
 import { getSystemErrorName } from 'node:util';
 import { type Logger, MeshErrorCode, messageOf, type SourceIdentity } from '@weft/shared';
 import type { Listener } from '../contracts.js';
 import { Http1Server } from '../http1/server.js';
 import type { ConnectRequest } from '../http1/server-connection.js';
-import type { Http1Request, Http1Response } from '../http1/server-message.js';
+import type { Http1Request, Http1Response, TlsSessionInfo } from '../http1/server-message.js';
 import type { H2cServer } from '../http2/h2c-server.js';
 import type { SourceIdentifier } from './access-policy.js';
 import { ClientLink, type GoneSignal } from './client-link.js';
@@ -52,6 +53,19 @@ export interface ListenerServerOptions {
   identify?: SourceIdentifier;
   /** HTTP/2 (h2c, prior knowledge) on the same port: connections that open with the preface are handed to it. */
   h2?: H2cServer;
+  /** Serve TLS (the inbound listener's mTLS); absent: plaintext. */
+  tls?: ListenerTls;
+}
+
+/** TLS of a listener: its server options, and how it learns of a new certificate. */
+export interface ListenerTls {
+  options: TlsOptions;
+  /** Calls `apply` with new context options (renewal, CA rotation); returns the unsubscribe function. */
+  watch(apply: (options: SecureContextOptions) => void): () => void;
+  /** An accepted TLS connection (after its handshake). */
+  onConnection?(tls: TlsSessionInfo): void;
+  /** A refused or failed handshake. */
+  onHandshakeError?(err: Error, remoteAddress: string | undefined): void;
 }
 
 /** Idle keep-alive connections from clients close after this long (longer than the upstream pools' 4 s). */
@@ -113,12 +127,17 @@ export async function startListenerServer(opts: ListenerServerOptions): Promise<
     onAcceptError(errno) {
       logger.warn('cannot accept a connection', { listener: opts.name, errno, err: getSystemErrorName(errno) });
     },
+    tls: opts.tls?.options,
+    onTlsError: opts.tls?.onHandshakeError,
+    onTlsConnection: opts.tls?.onConnection,
   });
   const bound = await server.listen(opts.port, opts.host);
+  const unwatch = opts.tls?.watch((options) => server.setSecureContext(options));
 
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {
     closing ??= (async () => {
+      unwatch?.();
       draining = true;
       const serverClosed = new Promise<void>((resolve) => server.close(resolve));
       server.closeIdleConnections();

@@ -7,6 +7,7 @@
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import { ERROR_HEADER, MeshErrorCode, meshHttpStatus, messageOf, REQUEST_ID_HEADER } from '@weft/shared';
+import { isTlsConnectFailure } from '../http1/errors.js';
 import type { Http1Request, Http1Response } from '../http1/server-message.js';
 import { errorCode, type FailureKind } from './forward.js';
 
@@ -82,7 +83,8 @@ export function failureCode(kind: Exclude<FailureKind, 'aborted'>): MeshErrorCod
 
 /** One readable line for a failed try; `target` names the endpoint ("instance orders-1 at 10.0.0.5:8080"). */
 export function failureMessage(kind: Exclude<FailureKind, 'aborted'>, target: string, budgetMs: number, error: unknown): string {
-  const why = errorCode(error) ?? messageOf(error);
+  // The codec's own failures (a peer that is not the agent we meant, a failed TLS handshake) say more than their code.
+  const why = isTlsConnectFailure(error) ? error.message : (errorCode(error) ?? messageOf(error));
   switch (kind) {
     case 'connect':
       return `${target}: connection failed (${why})`;

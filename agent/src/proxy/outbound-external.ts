@@ -103,7 +103,7 @@ export function externalForwarder(d: ExternalForwardDeps) {
       let pool: ReturnType<UpstreamPools['get']>;
       try {
         pool = t.tls
-          ? d.pools.get(`https://${t.host}:${t.port}`, t.host, t.port, { servername: t.host })
+          ? d.pools.get(`https://${t.host}:${t.port}`, t.host, t.port, { tls: { servername: t.host } })
           : d.pools.get(originOf(t.host, t.port), t.host, t.port);
       } catch (error) {
         return settledFailure('reset', error);

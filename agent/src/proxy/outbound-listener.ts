@@ -25,6 +25,7 @@ import { getLbPolicy } from './lb-policy.js';
 import { startListenerServer } from './listener-server.js';
 import { LoadTracker } from './load-tracker.js';
 import { writeRawMeshError } from './mesh-response.js';
+import type { MeshTls } from './mesh-tls.js';
 import { isLoopbackHost } from './outbound-external.js';
 import { outboundStrategy } from './outbound-strategy.js';
 import { OutlierDetector } from './outlier-detector.js';
@@ -58,6 +59,8 @@ export type OutboundOptions = ProxyOptions & {
   externals?: ExternalSource;
   /** Upgraded (WebSocket) and TCP connections: idle and absolute timeouts, drain; defaults in tunnel-registry.ts. */
   tunnels?: Partial<TunnelOptions>;
+  /** mTLS to peer agents (mesh-tls.ts); absent: plaintext (--insecure). */
+  tls?: MeshTls;
 };
 
 /** The outbound listener, and the local ports it opens for TCP upstreams (`weft upstream add`). */
@@ -72,7 +75,7 @@ export async function startOutboundListener(opts: OutboundOptions): Promise<Outb
   const logger = opts.logger.child({ listener: 'outbound' });
   /** Per-request lines, bounded per (message, code, service): request-log.ts. */
   const requestLog = new RequestLog(logger);
-  const pools = new UpstreamPools();
+  const pools = new UpstreamPools({ tls: opts.tls });
   const tracker = new LoadTracker();
   const resilience = resolveResilience(opts.resilience);
   const metrics = opts.metrics ?? new ProxyMetrics(new MetricsRegistry());
@@ -113,6 +116,7 @@ export async function startOutboundListener(opts: OutboundOptions): Promise<Outb
     maxRetries: resilience.maxRetries,
     tunnels,
     requestLog,
+    meshTls: opts.tls,
   };
   const upstreams = new LocalUpstreamPorts({ ...tcp, logger, host: opts.host });
   // HTTP/2 and gRPC (h2c) on the same port, with the same router, breakers, detector and policy.
@@ -129,6 +133,7 @@ export async function startOutboundListener(opts: OutboundOptions): Promise<Outb
         services,
         maxReplayBodyBytes: resilience.maxReplayBodyBytes,
         policy: opts.policy,
+        meshTls: opts.tls,
       }),
       rescue: h2OutboundRescue,
       requestLog,

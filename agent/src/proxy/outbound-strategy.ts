@@ -36,7 +36,7 @@ import { type RoutePolicy, RULE_HEADER } from './route-policy.js';
 import type { Route, Router } from './router.js';
 import type { ServiceResilienceMap } from './service-resilience.js';
 import { sleep } from './sleep.js';
-import { originOf, type UpstreamPools } from './upstream-pools.js';
+import { originOf, peerKeyOf, type UpstreamPools } from './upstream-pools.js';
 
 export interface OutboundStrategyDeps {
   agentId: string;
@@ -87,14 +87,14 @@ function sendToEndpoint(pools: UpstreamPools, agentId: string) {
     if (origin === undefined) {
       const address = local ? endpoint.address : endpoint.agentAddress;
       const port = local ? endpoint.port : endpoint.agentPort;
-      origin = { key: originOf(address, port), address, port };
+      origin = { key: local ? originOf(address, port) : peerKeyOf(originOf(address, port), endpoint.agentId), address, port };
       origins.set(endpoint, origin);
     }
     // The mesh control headers go to a peer agent only: which instance, and how long the caller waits for this try.
     const extraLines = local ? '' : `${INSTANCE_HEADER}: ${endpoint.instanceId}\r\n${TIMEOUT_HEADER}: ${timeoutText(timeoutMs)}\r\n`;
     let pool: ReturnType<UpstreamPools['get']>;
     try {
-      pool = pools.get(origin.key, origin.address, origin.port);
+      pool = pools.get(origin.key, origin.address, origin.port, local ? undefined : { peer: endpoint.agentId });
     } catch (error) {
       return settledFailure('reset', error, onOutcome);
     }

@@ -10,6 +10,9 @@
  *   weft_proxy_circuit_open_total{service,limit}              requests refused by circuit breaking
  *   weft_access_decisions_total{service,decision,rule}        access decisions (allow, deny, shadow_deny) by the rule
  *                                                             that made them ("orders/default": the mesh default)
+ *   weft_inbound_tls_connections_total{protocol,resumed}      mTLS connections the inbound listener accepted
+ *   weft_inbound_tls_handshake_failures_total{reason}         handshakes it refused (no / unknown certificate, old TLS...)
+ *   weft_inbound_tls_refused_total{reason}                    requests refused on an accepted connection (revoked peer)
  *
  * `direction` is outbound (a local app calling) or inbound (another agent
  * calling a local instance); `error` is the x-weft-error code, empty for an
@@ -33,6 +36,9 @@ export class ProxyMetrics {
   readonly ejected: Gauge;
   readonly circuitOpen: Counter;
   readonly accessDecisions: Counter;
+  readonly tlsConnections: Counter;
+  readonly tlsHandshakeFailures: Counter;
+  readonly tlsRefused: Counter;
   private readonly byService = { inbound: new Map<string, ServiceMetrics>(), outbound: new Map<string, ServiceMetrics>() };
 
   constructor(readonly registry: MetricsRegistry) {
@@ -55,6 +61,16 @@ export class ProxyMetrics {
     this.ejections = registry.counter('weft_proxy_ejections_total', 'Endpoints ejected by outlier detection.', ['service']);
     this.ejected = registry.gauge('weft_proxy_ejected_endpoints', 'Endpoints ejected right now.', ['service']);
     this.circuitOpen = registry.counter('weft_proxy_circuit_open_total', 'Requests refused by circuit breaking.', ['service', 'limit']);
+    this.tlsConnections = registry.counter('weft_inbound_tls_connections_total', 'mTLS connections accepted by the inbound listener.', [
+      'protocol',
+      'resumed',
+    ]);
+    this.tlsHandshakeFailures = registry.counter(
+      'weft_inbound_tls_handshake_failures_total',
+      'TLS handshakes refused by the inbound listener, by OpenSSL reason code.',
+      ['reason'],
+    );
+    this.tlsRefused = registry.counter('weft_inbound_tls_refused_total', 'Requests refused on an accepted mTLS connection.', ['reason']);
     this.accessDecisions = registry.counter(
       'weft_access_decisions_total',
       'Access decisions for requests to local instances, by destination service, decision (allow, deny, shadow_deny) and rule.',

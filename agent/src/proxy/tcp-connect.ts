@@ -15,11 +15,13 @@ import { type Endpoint, MeshError, MeshErrorCode, messageOf } from '@weft/shared
 import type { SocketTunnel } from '../http1/socket-tunnel.js';
 import { describeHealth } from './lb-policy.js';
 import type { LoadTracker } from './load-tracker.js';
+import type { MeshTls } from './mesh-tls.js';
 import type { OutlierDetector, OutlierVerdict } from './outlier-detector.js';
 import type { Route, Router } from './router.js';
 import type { ServiceResilienceMap } from './service-resilience.js';
 import { connectDirect, connectViaPeer, type TcpConnectOutcome } from './tcp-mesh-hop.js';
 import type { TunnelMetrics } from './tunnel-metrics.js';
+import { originOf, peerKeyOf } from './upstream-pools.js';
 
 export interface TcpConnectDeps {
   agentId: string;
@@ -32,6 +34,8 @@ export interface TcpConnectDeps {
   connectTimeoutMs: number;
   /** Tries after the first one (on other endpoints when there are any). */
   maxRetries: number;
+  /** mTLS to peer agents, as the HTTP pools (mesh-tls.ts); absent: plaintext (--insecure). */
+  meshTls?: MeshTls;
 }
 
 export type ServiceConnection =
@@ -83,6 +87,8 @@ export async function connectService(d: TcpConnectDeps, service: string): Promis
           endpoint.agentPort,
           { service: route.service, port: endpoint.port, instanceId: endpoint.instanceId },
           d.connectTimeoutMs,
+          // The same key as the HTTP pool to that peer: one session ticket serves both.
+          d.meshTls?.clientFor(peerKeyOf(originOf(endpoint.agentAddress, endpoint.agentPort), endpoint.agentId), endpoint.agentId),
         );
     const verdict: OutlierVerdict = outcome.ok ? 'success' : outcome.kind === 'refused' ? 'neutral' : 'unreachable';
     if (d.detector.record(verdict, endpoint.instanceId, endpoint.service, route.endpoints.length) > 0) svc.metrics.ejected();

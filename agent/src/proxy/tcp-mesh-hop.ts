@@ -13,8 +13,16 @@
  * the local instance named by x-weft-instance and splices (tunnel-registry.ts);
  * when the instance is not registered (any more) it answers unknown_instance,
  * when the connect fails upstream_connect_failed, as for HTTP requests.
+ *
+ * With mesh TLS (`tls`, the same ClientTls the HTTP pools to that peer use,
+ * mesh-tls.ts) the hop is mutual TLS 1.3: A presents its certificate and
+ * checks that the peer is the agent it meant (a PeerIdentityError
+ * otherwise); CONNECT is written only after the handshake, so a TLS failure
+ * is a connect failure (nothing reached any app). B reads the caller from
+ * the connection's certificate (inbound-listener.ts).
  */
 import { connect as netConnect, type Socket } from 'node:net';
+import { type TLSSocket, connect as tlsConnect } from 'node:tls';
 import {
   ANSWERED_BY_HEADER,
   MeshErrorCode as Codes,
@@ -24,6 +32,8 @@ import {
   meshHttpStatus,
 } from '@weft/shared';
 import type { LocalInstances } from '../contracts.js';
+import type { ClientTls } from '../http1/client-connection.js';
+import { isTlsConnectFailure } from '../http1/errors.js';
 import { isField, parseResponseHead } from '../http1/head-parser.js';
 import type { ConnectRequest } from '../http1/server-connection.js';
 import { SocketTunnel } from '../http1/socket-tunnel.js';
@@ -77,10 +87,22 @@ export function connectViaPeer(
   agentPort: number,
   target: { service: string; port: number; instanceId: string },
   timeoutMs: number,
+  tls?: ClientTls,
 ): Promise<TcpConnectOutcome> {
   return new Promise((resolve) => {
     const where = `agent ${agentAddress}:${agentPort}`;
-    const socket: Socket = netConnect({ host: agentAddress, port: agentPort, noDelay: true, allowHalfOpen: true });
+    let socket: Socket;
+    if (tls === undefined) socket = netConnect({ host: agentAddress, port: agentPort, noDelay: true, allowHalfOpen: true });
+    else {
+      // allowHalfOpen is net's option, which tls.connect passes on (a half-close is forwarded, as on the plaintext hop).
+      const options = { ...tls.connectOptions(), host: agentAddress, port: agentPort, allowHalfOpen: true };
+      const secure: TLSSocket = tlsConnect(options);
+      secure.setNoDelay(true);
+      secure.on('session', (session: Buffer) => {
+        if (connected) tls.onSession(session);
+      });
+      socket = secure;
+    }
     let settled = false;
     let connected = false;
     let head: Buffer | null = null;
@@ -105,11 +127,17 @@ export function connectViaPeer(
       timeoutMs,
     );
     const onError = (err: Error & { code?: string }): void => {
+      // A TLS refusal names its cause (not the peer we meant, a refused certificate); anything else by its code.
+      const why = isTlsConnectFailure(err)
+        ? err.message
+        : !connected && tls !== undefined
+          ? `TLS: ${err.message}`
+          : (err.code ?? err.message);
       settle({
         ok: false,
         kind: 'connect',
         code: Codes.upstreamConnectFailed,
-        message: `${where}: ${connected ? 'connection failed before an answer' : 'connect failed'} (${err.code ?? err.message})`,
+        message: `${where}: ${connected ? 'connection failed before an answer' : 'connect failed'} (${why})`,
       });
     };
     const onClose = (): void => {
@@ -153,14 +181,22 @@ export function connectViaPeer(
     socket.on('data', onData);
     socket.on('error', onError);
     socket.on('close', onClose);
-    socket.once('connect', () => {
+    const onConnected = (): void => {
       connected = true;
       const authority = `${target.service}:${target.port}`;
       socket.write(
         `CONNECT ${authority} HTTP/1.1\r\nhost: ${authority}\r\n${INSTANCE_HEADER}: ${target.instanceId}\r\n${TIMEOUT_HEADER}: ${Math.ceil(timeoutMs)}\r\n\r\n`,
         'latin1',
       );
-    });
+    };
+    if (tls === undefined) socket.once('connect', onConnected);
+    else
+      socket.once('secureConnect', () => {
+        // A resumed session runs no checkServerIdentity: ClientTls decides (e.g. the peer was revoked since).
+        const refused = (socket as TLSSocket).isSessionReused() ? tls.checkResumed?.() : undefined;
+        if (refused !== undefined) onError(refused);
+        else onConnected();
+      });
   });
 }
 

@@ -9,17 +9,26 @@
  * recognises that race (stale-connection.ts) so the request is sent again.
  * Pools nobody used for a while are closed by an unref'd sweep, so endpoint
  * churn does not grow the map forever.
+ *
+ * With mesh TLS (`tls`), the pools to peer agents (get() with the peer's
+ * agent id) speak mTLS and check that the peer is that agent (mesh-tls.ts);
+ * pools to local instances stay plaintext on loopback. Pools to hosts outside
+ * the mesh (egress) may originate TLS instead (`tls`, checked against node's
+ * CA store).
  */
 import { isIPv6 } from 'node:net';
 import { ERROR_HEADER } from '@weft/shared';
 import type { TlsOrigination } from '../http1/client-connection.js';
 import { Http1Pool } from '../http1/client-pool.js';
+import type { MeshTls } from './mesh-tls.js';
 
 export interface UpstreamPoolOptions {
   keepAliveTimeoutMs?: number;
   connectTimeoutMs?: number;
   /** Close a pool after this long without a request and with nothing running. */
   idleCloseMs?: number;
+  /** mTLS for pools to peer agents; absent: plaintext (--insecure). */
+  tls?: MeshTls;
 }
 
 interface Entry {
@@ -28,10 +37,25 @@ interface Entry {
   used: boolean;
   /** The sweep that last found it used (or its creation). */
   idleSince: number;
+  /** The peer agent of an mTLS pool. */
+  peer: string | undefined;
 }
 
 export function originOf(address: string, port: number): string {
   return isIPv6(address) ? `http://[${address}]:${port}` : `http://${address}:${port}`;
+}
+
+/** The pool key of peer agent `agentId` at `origin` (another agent later at the same address gets its own pool). */
+export function peerKeyOf(origin: string, agentId: string): string {
+  return `${origin} ${agentId}`;
+}
+
+/** What a pool connects to, beyond its address (get()'s last argument); absent: plaintext to a local instance or host. */
+export interface UpstreamKind {
+  /** A peer agent's inbound listener: the agent id it must prove to be (mTLS when the pools have TLS). */
+  peer?: string;
+  /** An external host: originate TLS to it (the pool's key must be its own, e.g. "https://host:port"). */
+  tls?: TlsOrigination;
 }
 
 export class UpstreamPools {
@@ -41,8 +65,10 @@ export class UpstreamPools {
   private readonly keepAliveTimeoutMs: number;
   private readonly connectTimeoutMs: number;
   private readonly idleCloseMs: number;
+  private readonly tls: MeshTls | undefined;
 
   constructor(options: UpstreamPoolOptions = {}) {
+    this.tls = options.tls;
     this.keepAliveTimeoutMs = options.keepAliveTimeoutMs ?? 4_000;
     this.connectTimeoutMs = options.connectTimeoutMs ?? 5_000;
     this.idleCloseMs = options.idleCloseMs ?? 60_000;
@@ -51,24 +77,29 @@ export class UpstreamPools {
   }
 
   /**
-   * The pool for `origin` (originOf(address, port), the map key; with `tls`,
-   * a key of its own such as "https://host:port"); throws after close().
+   * The pool for `key` (originOf(address, port); plus the peer's agent id for
+   * a peer: peerKeyOf; a key of its own such as "https://host:port" with
+   * `kind.tls`). Throws after close().
    */
-  get(origin: string, address: string, port: number, tls?: TlsOrigination): Http1Pool {
+  get(key: string, address: string, port: number, kind?: UpstreamKind): Http1Pool {
     if (this.closed) throw new Error('upstream pools are closed');
-    let entry = this.pools.get(origin);
+    let entry = this.pools.get(key);
     if (!entry) {
+      const peer = kind?.peer;
+      const meshTls = peer !== undefined && this.tls !== undefined ? this.tls.clientFor(key, peer) : undefined;
       entry = {
         pool: new Http1Pool(address, port, {
           keepAliveTimeoutMs: this.keepAliveTimeoutMs,
           connectTimeoutMs: this.connectTimeoutMs,
           noteField: ERROR_HEADER,
-          tls,
+          tls: kind?.tls,
+          meshTls,
         }),
         used: true,
         idleSince: Date.now(),
+        peer: meshTls === undefined ? undefined : peer,
       };
-      this.pools.set(origin, entry);
+      this.pools.set(key, entry);
     }
     entry.used = true;
     return entry.pool;
@@ -90,6 +121,7 @@ export class UpstreamPools {
       const { running, pending } = entry.pool.stats;
       if (entry.idleSince <= cutoff && running === 0 && pending === 0) {
         this.pools.delete(origin);
+        if (entry.peer !== undefined) this.tls?.forget(origin, entry.peer);
         void entry.pool.close();
       }
     }

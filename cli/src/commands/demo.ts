@@ -117,7 +117,7 @@ async function runDemo(dir: string, durationMs: number | undefined): Promise<voi
       { ...log('web'), waitReady: false, onStdout: (line) => printStats(++seconds, line) },
     );
     started.push(caller);
-    console.log('  web            calls http://orders/hello through agent a → agent b → orders\n');
+    console.log('  web            calls http://orders/hello through agent a → mTLS (TLS 1.3) → agent b → orders\n');
     console.log('try it yourself (in another terminal):');
     console.log(`  curl -x http://127.0.0.1:${DefaultPorts.agentOutbound} http://orders/hello`);
     console.log(`  curl -H 'Host: orders' http://127.0.0.1:${DefaultPorts.agentOutbound}/hello`);

@@ -1,0 +1,335 @@
+/**
+ * The mesh hop is mutual TLS, across real processes: who may reach an
+ * inbound listener (a mesh certificate, not another CA's, not a revoked
+ * agent's), the caller's check that the peer is the agent it meant, the
+ * hop's protocol as the inbound side counts it, and renewal under load.
+ */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import tls from 'node:tls';
+import { newKeyAndCsr } from '@weft/agent/identity/key-and-csr';
+import { WEFT_BIN } from '@weft/cli/demo/weft-process';
+import { MeshCa } from '@weft/control-plane/ca/mesh-ca';
+import { createLogger } from '@weft/shared';
+import { type AgentProc, echoHandler, Mesh, registerWith, send, viaProxy, waitFor } from './harness.js';
+
+/** A certificate for `spiffeId` from a CA of its own (not the mesh's). */
+async function foreignIdentity(spiffeId: string): Promise<{ key: string; cert: string; ca: string }> {
+  const ca = await MeshCa.open({
+    dataDir: mkdtempSync(join(tmpdir(), 'weft-other-ca-')),
+    trustDomain: 'weft.local',
+    logger: createLogger({}, { level: 'error' }),
+  });
+  const { keyPem, csrPem } = await newKeyAndCsr('intruder');
+  const issued = await ca.issueFromCsr(csrPem, spiffeId, 3_600_000);
+  return { key: keyPem, cert: issued.certificatePem, ca: ca.bundlePem() };
+}
+
+/** Outcome of a raw TLS client sending one HTTP request to an inbound listener. */
+async function rawRequest(
+  port: number,
+  options: tls.ConnectionOptions,
+): Promise<{ handshake: 'ok' | string; response: string; error?: string }> {
+  return new Promise((resolve) => {
+    let handshake = 'pending';
+    let response = '';
+    const s = tls.connect({ host: '127.0.0.1', port, minVersion: 'TLSv1.3', checkServerIdentity: () => undefined, ...options });
+    s.on('secureConnect', () => {
+      handshake = 'ok';
+      s.write('GET / HTTP/1.1\r\nhost: x\r\nx-weft-instance: orders-1\r\n\r\n');
+    });
+    s.on('data', (d: Buffer) => {
+      response += d.toString('latin1');
+    });
+    const done = (error?: string) => resolve({ handshake, response, error });
+    s.on('error', (err: NodeJS.ErrnoException) => done(err.code ?? err.message));
+    s.on('close', () => done());
+    s.setTimeout(5_000, () => s.destroy(new Error('timeout')));
+  });
+}
+
+async function metricsOf(agent: AgentProc): Promise<string> {
+  return (await send({ port: agent.adminPort, path: '/metrics' })).body.toString();
+}
+
+function metric(text: string, name: string, labels: string): number {
+  const line = text.split('\n').find((l) => l.startsWith(`${name}{${labels}}`));
+  return line === undefined ? 0 : Number(line.split(' ').pop());
+}
+
+describe('mtls: who may reach an inbound listener', () => {
+  const mesh = new Mesh();
+  after(() => mesh.close());
+
+  test('requests flow A -> B over TLS 1.3 with client certificates; new connections resume the session', async () => {
+    const cp = await mesh.controlPlane();
+    const a = await mesh.agent('tls-a', cp.grpcPort);
+    const b = await mesh.agent('tls-b', cp.grpcPort);
+    const orders = await mesh.service(echoHandler('orders-1'));
+    await registerWith(b, { name: 'orders', port: orders.port, id: 'orders-1' });
+    await waitFor('orders routable from A', async () => (await viaProxy(a.outboundPort, 'http://orders/x')).status === 200);
+    // Concurrent requests open more connections to B, the later ones with the session ticket of an earlier one.
+    for (let round = 0; round < 3; round++) {
+      const answers = await Promise.all(Array.from({ length: 8 }, () => viaProxy(a.outboundPort, 'http://orders/y')));
+      assert.deepEqual(
+        answers.map((r) => r.status),
+        Array(8).fill(200),
+      );
+    }
+    const m = await metricsOf(b);
+    const full = metric(m, 'weft_inbound_tls_connections_total', 'protocol="TLSv1.3",resumed="false"');
+    const resumed = metric(m, 'weft_inbound_tls_connections_total', 'protocol="TLSv1.3",resumed="true"');
+    assert.ok(full >= 1, `B counted its mTLS connections:\n${m}`);
+    assert.ok(resumed >= 1, `later connections resumed (full ${full}, resumed ${resumed})`);
+    assert.equal(metric(m, 'weft_inbound_tls_connections_total', 'protocol="TLSv1.2",resumed="false"'), 0);
+    assert.ok(b.logLines.some((l) => l.includes('"meshHop":"mTLS (TLS 1.3)"')));
+  });
+
+  test('a client without a mesh certificate cannot reach the inbound listener: plain HTTP, TLS without a certificate, TLS 1.2', async () => {
+    const cp = await mesh.controlPlane({ dataDir: join(mesh.dir, 'cp-nocert') });
+    const b = await mesh.agent('nocert-b', cp.grpcPort);
+    const { ca } = mesh.meshTls('nocert-b');
+    const plain = await send({ port: b.inboundPort, path: '/', headers: { host: 'x' }, timeoutMs: 3_000 }).then(
+      (r) => `status ${r.status}`,
+      (err: Error) => err.message,
+    );
+    assert.doesNotMatch(plain, /^status/, 'plaintext HTTP gets no answer');
+    const noCert = await rawRequest(b.inboundPort, { ca });
+    assert.equal(noCert.response, '', 'no byte of HTTP without a client certificate');
+    assert.equal(noCert.error, 'ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED');
+    const { key, cert } = mesh.meshTls('nocert-b');
+    const old = await rawRequest(b.inboundPort, { ca, key, cert, minVersion: 'TLSv1.2', maxVersion: 'TLSv1.2' });
+    assert.equal(old.response, '');
+    assert.equal(old.handshake, 'pending');
+    const m = await metricsOf(b);
+    assert.ok(metric(m, 'weft_inbound_tls_handshake_failures_total', 'reason="ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE"') >= 1, m);
+    assert.ok(metric(m, 'weft_inbound_tls_handshake_failures_total', 'reason="ERR_SSL_UNSUPPORTED_PROTOCOL"') >= 1, m);
+  });
+
+  test("a certificate from another CA is refused, even one naming a mesh agent's SPIFFE ID", async () => {
+    const cp = await mesh.controlPlane({ dataDir: join(mesh.dir, 'cp-foreign') });
+    const b = await mesh.agent('foreign-b', cp.grpcPort);
+    const { ca } = mesh.meshTls('foreign-b');
+    const foreign = await foreignIdentity('spiffe://weft.local/agent/foreign-b');
+    const r = await rawRequest(b.inboundPort, { ca, key: foreign.key, cert: foreign.cert });
+    assert.equal(r.response, '', 'no byte of HTTP');
+    await waitFor('B to count the refusal', async () =>
+      /weft_inbound_tls_handshake_failures_total\{reason="[^"]+"\} [1-9]/.test(await metricsOf(b)),
+    );
+  });
+
+  test("a revoked agent's certificate is refused by its peers, on new and on open connections", async () => {
+    const cp = await mesh.controlPlane({ leaseTtl: '30s', dataDir: join(mesh.dir, 'cp-revoked') });
+    const a = await mesh.agent('rev-a', cp.grpcPort);
+    const b = await mesh.agent('rev-b', cp.grpcPort);
+    const orders = await mesh.service(echoHandler('orders-1'));
+    await registerWith(b, { name: 'orders', port: orders.port, id: 'orders-1' });
+    await waitFor('orders routable from A', async () => (await viaProxy(a.outboundPort, 'http://orders/x')).status === 200);
+    const revoked = mesh.meshTls('rev-a');
+    const before = await rawRequest(b.inboundPort, { ca: revoked.ca, key: revoked.key, cert: revoked.cert });
+    assert.match(before.response, /^HTTP\/1\.1 200/, 'accepted before the revocation');
+
+    const r = await new Promise<{ code: number; stderr: string }>((resolve) =>
+      execFile(process.execPath, [WEFT_BIN, 'agent', 'revoke', 'rev-a', '--control-plane', `127.0.0.1:${cp.grpcPort}`], (err, _o, stderr) =>
+        resolve({ code: err ? 1 : 0, stderr }),
+      ),
+    );
+    assert.equal(r.code, 0, r.stderr);
+    await waitFor('B to get the deny list', () => b.logLines.some((l) => l.includes('"deny list updated"') && l.includes('"agents":1')));
+    // The revoked agent's own process, on the connection it already holds to B:
+    const viaRevoked = await viaProxy(a.outboundPort, 'http://orders/after');
+    assert.equal(viaRevoked.status, 403);
+    assert.equal(viaRevoked.headers['x-weft-error'], 'forbidden');
+    assert.match(viaRevoked.body.toString(), /spiffe:\/\/weft\.local\/agent\/rev-a \(serial [0-9A-F]+\) is revoked/);
+    // And its certificate on a new connection:
+    const after_ = await rawRequest(b.inboundPort, { ca: revoked.ca, key: revoked.key, cert: revoked.cert });
+    assert.match(after_.response, /^HTTP\/1\.1 403[\s\S]*x-weft-error: forbidden[\s\S]*is revoked/);
+    assert.equal(orders.hits, 2, 'the app saw only the requests made before the revocation');
+  });
+});
+
+describe('mtls: the caller checks who answers', () => {
+  const mesh = new Mesh();
+  after(() => mesh.close());
+
+  test('a peer whose certificate names another agent, or from another CA, is refused with upstream_connect_failed naming the cause', async () => {
+    // B's instance stays listed (long lease) after B is killed; an impostor takes B's inbound port.
+    const cp = await mesh.controlPlane({ leaseTtl: '60s' });
+    const a = await mesh.agent('who-a', cp.grpcPort);
+    const b = await mesh.agent('who-b', cp.grpcPort);
+    await mesh.agent('who-c', cp.grpcPort);
+    const orders = await mesh.service(echoHandler('orders-1'));
+    await registerWith(b, { name: 'orders', port: orders.port, id: 'orders-1' });
+    await waitFor('orders routable from A', async () => (await viaProxy(a.outboundPort, 'http://orders/x')).status === 200);
+    await b.stop('SIGKILL');
+
+    const impostor = async (identity: { key: string; cert: string }) => {
+      const server = tls.createServer({ key: identity.key, cert: identity.cert, minVersion: 'TLSv1.3' }, (s) => {
+        s.on('error', () => {});
+        s.end('HTTP/1.1 200 OK\r\ncontent-length: 6\r\n\r\nforged');
+      });
+      server.on('tlsClientError', () => {});
+      await new Promise<void>((resolve) => server.listen(b.inboundPort, '127.0.0.1', resolve));
+      assert.equal((server.address() as AddressInfo).port, b.inboundPort);
+      return server;
+    };
+
+    const c = mesh.meshTls('who-c');
+    let server = await impostor(c);
+    try {
+      const r = await viaProxy(a.outboundPort, 'http://orders/x');
+      assert.equal(r.status, 502);
+      assert.equal(r.headers['x-weft-error'], 'upstream_connect_failed');
+      assert.match(
+        r.body.toString(),
+        /not spiffe:\/\/weft\.local\/agent\/who-b: its certificate names spiffe:\/\/weft\.local\/agent\/who-c/,
+      );
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
+
+    // Another CA's certificate naming who-b, with that CA's (self-signed) root in the chain it presents.
+    const foreign = await foreignIdentity('spiffe://weft.local/agent/who-b');
+    server = await impostor({ key: foreign.key, cert: foreign.cert + foreign.ca });
+    try {
+      const r = await viaProxy(a.outboundPort, 'http://orders/x');
+      assert.equal(r.status, 502);
+      assert.equal(r.headers['x-weft-error'], 'upstream_connect_failed');
+      assert.match(r.body.toString(), /TLS handshake failed: self[- ]signed certificate in certificate chain/);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
+    assert.equal(orders.hits, 1, 'nothing reached the app after B went away');
+  });
+});
+
+/** Requests from A to `orders` by `concurrency` callers until `stop()`; statuses counted ("200 ", "502 upstream_reset", ...). */
+function loadRunner(a: AgentProc, concurrency: number) {
+  const statuses = new Map<string, number>();
+  let running = true;
+  let total = 0;
+  const done = Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (running) {
+        const r = await viaProxy(a.outboundPort, 'http://orders/load', { method: 'POST', body: 'x'.repeat(512) }).then(
+          (res) => `${res.status} ${res.headers['x-weft-error'] ?? ''}`,
+          (err: Error) => `error ${err.message}`,
+        );
+        statuses.set(r, (statuses.get(r) ?? 0) + 1);
+        total++;
+      }
+    }),
+  );
+  return {
+    statuses,
+    get total() {
+      return total;
+    },
+    async stop() {
+      running = false;
+      await done;
+    },
+  };
+}
+
+function weftCli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) =>
+    execFile(process.execPath, [WEFT_BIN, ...args], { timeout: 30_000 }, (err, stdout, stderr) =>
+      resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    ),
+  );
+}
+
+describe('mtls: renewal under load', () => {
+  const mesh = new Mesh();
+  after(() => mesh.close());
+
+  test('a CA rotation (add, activate, remove) under load: zero failed requests', async () => {
+    const cp = await mesh.controlPlane({ extra: ['--cert-ttl', '3s'], dataDir: join(mesh.dir, 'cp-rotation') });
+    const a = await mesh.agent('rot-a', cp.grpcPort, ['--renew-at', '0.4']);
+    const b = await mesh.agent('rot-b', cp.grpcPort, ['--renew-at', '0.4']);
+    const orders = await mesh.service(echoHandler('orders-1'));
+    await registerWith(b, { name: 'orders', port: orders.port, id: 'orders-1' });
+    await waitFor('orders routable from A', async () => (await viaProxy(a.outboundPort, 'http://orders/x')).status === 200);
+    const cpAddr = ['--control-plane', `127.0.0.1:${cp.grpcPort}`];
+    const roots = async () => {
+      const r = await weftCli(['ca', 'list', ...cpAddr]);
+      assert.equal(r.code, 0, r.stderr);
+      return [...r.stdout.matchAll(/^([0-9a-f]{64})\s+(yes)?/gm)].map((m) => ({ fingerprint: m[1]!, active: m[2] === 'yes' }));
+    };
+    const [old] = await roots();
+    assert.ok(old);
+
+    const load = loadRunner(a, 8);
+    const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    try {
+      const add = await weftCli(['ca', 'add', ...cpAddr]);
+      assert.equal(add.code, 0, add.stderr);
+      const added = (await roots()).find((r) => r.fingerprint !== old.fingerprint);
+      assert.ok(added);
+      await waitFor('both agents to hold the two-root bundle', () =>
+        [a, b].every((p) => p.logLines.some((l) => l.includes('"CA bundle updated"') && l.includes('"roots":2'))),
+      );
+      const activate = await weftCli(['ca', 'activate', added.fingerprint, ...cpAddr]);
+      assert.equal(activate.code, 0, activate.stderr);
+      // More than a certificate lifetime: every agent certificate now comes from the new root.
+      await pause(4_000);
+      const remove = await weftCli(['ca', 'remove', old.fingerprint, ...cpAddr]);
+      assert.equal(remove.code, 0, remove.stderr);
+      await waitFor('both agents to drop the old root', () =>
+        [a, b].every((p) => p.logLines.some((l) => l.includes('"CA bundle updated"') && l.includes('"roots":1'))),
+      );
+      // Idle longer than the pools' keep-alive, then load again: new connections under the new root only.
+      await pause(500);
+    } finally {
+      await load.stop();
+    }
+    await pause(5_000);
+    const again = loadRunner(a, 8);
+    await pause(2_000);
+    await again.stop();
+    const all = new Map([...load.statuses]);
+    for (const [k, v] of again.statuses) all.set(k, (all.get(k) ?? 0) + v);
+    assert.deepEqual([...all.keys()], ['200 '], `every request succeeded: ${JSON.stringify([...all])}`);
+    assert.ok(load.total + again.total > 100, `load ran (${load.total} + ${again.total} requests)`);
+  });
+
+  test('3 s certificates renewed on both agents under load: zero failed requests, new connections use the new certificate', async () => {
+    const cp = await mesh.controlPlane({ extra: ['--cert-ttl', '3s'] });
+    const a = await mesh.agent('load-a', cp.grpcPort, ['--renew-at', '0.4']);
+    const b = await mesh.agent('load-b', cp.grpcPort, ['--renew-at', '0.4']);
+    const orders = await mesh.service(echoHandler('orders-1'));
+    await registerWith(b, { name: 'orders', port: orders.port, id: 'orders-1' });
+    await waitFor('orders routable from A', async () => (await viaProxy(a.outboundPort, 'http://orders/x')).status === 200);
+
+    const statuses = new Map<string, number>();
+    let total = 0;
+    const burst = async (ms: number) => {
+      const load = loadRunner(a, 12);
+      await new Promise((r) => setTimeout(r, ms));
+      await load.stop();
+      for (const [k, v] of load.statuses) statuses.set(k, (statuses.get(k) ?? 0) + v);
+      total += load.total;
+    };
+    // Bursts separated by more than the pools' 4 s keep-alive: each burst opens new connections, which would be
+    // refused if they still used a certificate from before the pause (3 s certificates have expired by then).
+    for (let i = 0; i < 3; i++) {
+      await burst(2_500);
+      if (i < 2) await new Promise((r) => setTimeout(r, 5_500));
+    }
+    assert.deepEqual([...statuses.keys()], ['200 '], `every request succeeded: ${JSON.stringify([...statuses])}`);
+    assert.ok(total > 100, `load ran (${total} requests)`);
+    const renewed = (p: AgentProc) => p.logLines.filter((l) => l.includes('"certificate renewed"')).length;
+    assert.ok(renewed(a) >= 3 && renewed(b) >= 3, `both agents renewed several times (A ${renewed(a)}, B ${renewed(b)})`);
+    const m = await metricsOf(b);
+    const conns =
+      metric(m, 'weft_inbound_tls_connections_total', 'protocol="TLSv1.3",resumed="false"') +
+      metric(m, 'weft_inbound_tls_connections_total', 'protocol="TLSv1.3",resumed="true"');
+    assert.ok(conns >= 13, `later bursts opened new connections (${conns})`);
+  });
+});
