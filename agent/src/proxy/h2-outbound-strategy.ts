@@ -17,7 +17,7 @@ import { type Endpoint, INSTANCE_HEADER, type Logger, MeshError, MeshErrorCode, 
 import type { ClientTls } from '../http1/client-connection.js';
 import type { H2SessionPool } from '../http2/session-pool.js';
 import { Deadline } from './deadline.js';
-import { type Attempt, settledFailure, type TryOutcome, type TrySend } from './forward.js';
+import { type Attempt, settledFailure, type TrySend } from './forward.js';
 import { meshFailure } from './forward-strategy.js';
 import { formatGrpcTimeout, GRPC_TIMEOUT_HEADER } from './grpc-status.js';
 import { H2ReplayBody } from './h2-body.js';
@@ -30,8 +30,9 @@ import { describeHealth } from './lb-policy.js';
 import type { LoadTracker } from './load-tracker.js';
 import { failureCode, failureMessage } from './mesh-response.js';
 import type { MeshTls } from './mesh-tls.js';
+import { admit, trackTry, waitedMs } from './outbound-steps.js';
 import { describeEndpoint } from './outbound-strategy.js';
-import { type OutlierDetector, verdictOf } from './outlier-detector.js';
+import type { OutlierDetector } from './outlier-detector.js';
 import { believedMeshCode } from './peer-answer.js';
 import { hostFromAuthority } from './request-target.js';
 import { IDEMPOTENCY_KEY_HEADER, isIdempotentRequest, runWithRetries } from './retry-policy.js';
@@ -121,13 +122,8 @@ export function h2OutboundStrategy(d: H2OutboundDeps): H2Strategy {
 
     const settings = d.policy?.settings(route.service);
     const svc = d.services.get(route.service, settings?.overrides);
-    ex.metrics = svc.metrics;
-    const limit = svc.breaker.enter();
-    if (limit !== undefined) {
-      svc.metrics.circuitOpen(limit);
-      return meshFailure(MeshErrorCode.circuitOpen, svc.breaker.describe(service, limit));
-    }
-    ex.onFinished = () => svc.breaker.leave();
+    const refused = admit(ex, svc, service);
+    if (refused !== undefined) return refused;
     const candidates = plan && d.policy ? d.policy.subset(route.endpoints, plan.destination, route.picker, route.lb) : route;
     const hashOn = settings?.lb?.hashOn;
     const hashKey = hashOn === undefined ? undefined : hashKeyOf(h, hashOn);
@@ -156,20 +152,7 @@ export function h2OutboundStrategy(d: H2OutboundDeps): H2Strategy {
 
     let tries = 0;
     const send: TrySend = (endpoint, a) => {
-      const done = d.tracker.start(endpoint.instanceId);
-      const onOutcome = (outcome: TryOutcome): void => {
-        try {
-          const ms = d.detector.record(verdictOf(outcome), endpoint.instanceId, endpoint.service, a.serviceSize);
-          if (ms > 0) {
-            d.services.get(endpoint.service).metrics.ejected();
-            d.logger.warn('endpoint ejected', { service: endpoint.service, instance: endpoint.instanceId, ejectMs: ms });
-          }
-        } catch (err) {
-          d.logger.error('outlier bookkeeping failed', { service: endpoint.service, instance: endpoint.instanceId, err: messageOf(err) });
-        }
-        if (outcome.ok) outcome.response.body.whenClosed(done);
-        else done();
-      };
+      const onOutcome = trackTry(d, endpoint, a.serviceSize);
       if (!speaksH2(endpoint.protocol)) {
         return settledFailure('invalid', new ProtocolMismatch(`it speaks ${endpoint.protocol ?? 'http'}, not HTTP/2`), onOutcome);
       }
@@ -223,8 +206,7 @@ export function h2OutboundStrategy(d: H2OutboundDeps): H2Strategy {
       if (outcome.error instanceof ProtocolMismatch) {
         return meshFailure(MeshErrorCode.upstreamProtocolError, `${what}: HTTP/2 call not forwarded (${outcome.error.message})`);
       }
-      const waitedMs = outcome.kind === 'timeout' && !deadline.expired ? attempt.tryTimeoutMs : deadline.budgetMs;
-      return meshFailure(failureCode(outcome.kind), failureMessage(outcome.kind, what, waitedMs, outcome.error));
+      return meshFailure(failureCode(outcome.kind), failureMessage(outcome.kind, what, waitedMs(outcome, attempt), outcome.error));
     }
     const response = outcome.response as H2Response;
     if (plan?.rule.source.responseHeaders !== undefined) d.policy?.editResponseHeaders(plan, response.headers);

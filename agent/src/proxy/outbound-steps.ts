@@ -4,17 +4,19 @@
  * admission through the destination's circuit breaker, the attempt the
  * retry loop sends, and the verdict for a last try that produced no response.
  */
-import { MeshErrorCode } from '@weft/shared';
+import { type Endpoint, type Logger, MeshErrorCode, messageOf } from '@weft/shared';
 import type { Deadline } from './deadline.js';
 import type { Attempt, TryOutcome } from './forward.js';
 import { type Exchange, GONE, type MeshFailure, meshFailure, type Verdict } from './forward-strategy.js';
 import { upstreamRequestLines } from './headers.js';
+import type { LoadTracker } from './load-tracker.js';
 import { failureCode, failureMessage } from './mesh-response.js';
+import { type OutlierDetector, verdictOf } from './outlier-detector.js';
 import { hasBody, ReplayableBody } from './replay-body.js';
 import type { RequestTarget } from './request-target.js';
 import { IDEMPOTENCY_KEY_HEADER, isIdempotentRequest } from './retry-policy.js';
 import type { RoutePlan } from './route-policy.js';
-import type { ServiceResilience } from './service-resilience.js';
+import type { ServiceResilience, ServiceResilienceMap } from './service-resilience.js';
 import { upgradeOf, withUpgrade } from './tunnel-upgrade.js';
 
 export interface AttemptOptions {
@@ -66,7 +68,11 @@ export function outboundAttempt(ex: Exchange, target: RequestTarget, plan: Route
  * a refusal is the verdict. Once admitted, the request leaves the breaker
  * when it is finished, whatever happens.
  */
-export function admit(ex: Exchange, svc: ServiceResilience, service: string): MeshFailure | undefined {
+export function admit(
+  ex: Pick<Exchange, 'metrics' | 'fields' | 'onFinished'>,
+  svc: ServiceResilience,
+  service: string,
+): MeshFailure | undefined {
   ex.metrics = svc.metrics;
   const limit = svc.breaker.enter();
   if (limit !== undefined) {
@@ -81,8 +87,42 @@ export function admit(ex: Exchange, svc: ServiceResilience, service: string): Me
 /** The answer for a last try without a response: nobody (client gone), or the mesh's, naming `what` and how long it waited. */
 export function failedTry(outcome: Extract<TryOutcome, { ok: false }>, what: string, attempt: Attempt): Verdict {
   if (outcome.kind === 'aborted') return GONE;
-  const { deadline } = attempt;
-  // A try cut by the per-try timeout names that timeout; one that had all that was left names the deadline.
-  const waitedMs = outcome.kind === 'timeout' && attempt.perTryCapped ? attempt.tryTimeoutMs : deadline.budgetMs;
-  return meshFailure(failureCode(outcome.kind), failureMessage(outcome.kind, what, waitedMs, outcome.error));
+  return meshFailure(failureCode(outcome.kind), failureMessage(outcome.kind, what, waitedMs(outcome, attempt), outcome.error));
+}
+
+/** How long a last try without a response waited: the per-try timeout when it cut the try, else the whole deadline. */
+export function waitedMs(outcome: Extract<TryOutcome, { ok: false }>, attempt: Attempt): number {
+  return outcome.kind === 'timeout' && attempt.perTryCapped ? attempt.tryTimeoutMs : attempt.deadline.budgetMs;
+}
+
+export interface TryBookkeeping {
+  tracker: LoadTracker;
+  detector: OutlierDetector;
+  services: ServiceResilienceMap;
+  logger: Logger;
+}
+
+/**
+ * Load tracking and outlier detection around one try, folded into the
+ * outcome hook the try calls (a wrapper layer would cost a promise per try):
+ * the endpoint counts as active from now until the answer's body closes,
+ * and its outcome feeds the detector as soon as it is known, before the
+ * retry loop sees it. The hook never throws.
+ */
+export function trackTry(d: TryBookkeeping, endpoint: Endpoint, serviceSize: number): (outcome: TryOutcome) => void {
+  const done = d.tracker.start(endpoint.instanceId);
+  return (outcome) => {
+    try {
+      const ms = d.detector.record(verdictOf(outcome), endpoint.instanceId, endpoint.service, serviceSize);
+      if (ms > 0) {
+        d.services.get(endpoint.service).metrics.ejected();
+        d.logger.warn('endpoint ejected', { service: endpoint.service, instance: endpoint.instanceId, ejectMs: ms });
+      }
+    } catch (err) {
+      // Bookkeeping must never break the try itself (this runs inside the upstream client's callbacks).
+      d.logger.error('outlier bookkeeping failed', { service: endpoint.service, instance: endpoint.instanceId, err: messageOf(err) });
+    }
+    if (outcome.ok) outcome.response.body.whenClosed(done);
+    else done();
+  };
 }

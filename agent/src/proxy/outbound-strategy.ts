@@ -27,8 +27,8 @@ import { hashKeyOf } from './lb-policies.js';
 import { describeHealth } from './lb-policy.js';
 import type { LoadTracker } from './load-tracker.js';
 import { externalForwarder } from './outbound-external.js';
-import { admit, failedTry, outboundAttempt } from './outbound-steps.js';
-import { type OutlierDetector, verdictOf } from './outlier-detector.js';
+import { admit, failedTry, outboundAttempt, trackTry } from './outbound-steps.js';
+import type { OutlierDetector } from './outlier-detector.js';
 import { believedMeshCode } from './peer-answer.js';
 import { parseRequestTarget } from './request-target.js';
 import { runWithRetries } from './retry-policy.js';
@@ -117,23 +117,7 @@ function sendToEndpoint(pools: UpstreamPools, agentId: string) {
 export function outboundStrategy(d: OutboundStrategyDeps): ForwardStrategy {
   const sendDirect = sendToEndpoint(d.pools, d.agentId);
   const external = externalForwarder(d);
-  const send: TrySend = (endpoint, attempt) => {
-    const done = d.tracker.start(endpoint.instanceId);
-    return sendDirect(endpoint, attempt, (outcome) => {
-      try {
-        const ms = d.detector.record(verdictOf(outcome), endpoint.instanceId, endpoint.service, attempt.serviceSize);
-        if (ms > 0) {
-          d.services.get(endpoint.service).metrics.ejected();
-          d.logger.warn('endpoint ejected', { service: endpoint.service, instance: endpoint.instanceId, ejectMs: ms });
-        }
-      } catch (err) {
-        // Bookkeeping must never break the try itself (this runs inside the upstream client's callbacks).
-        d.logger.error('outlier bookkeeping failed', { service: endpoint.service, instance: endpoint.instanceId, err: messageOf(err) });
-      }
-      if (outcome.ok) outcome.response.body.whenClosed(done);
-      else done();
-    });
-  };
+  const send: TrySend = (endpoint, attempt) => sendDirect(endpoint, attempt, trackTry(d, endpoint, attempt.serviceSize));
 
   const forward = async (ex: Exchange): Promise<Verdict> => {
     const { req, res } = ex;
