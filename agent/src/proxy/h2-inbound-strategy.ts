@@ -23,6 +23,7 @@ import { type H2Response, sendH2Once } from './h2-forward.js';
 import { h2UpstreamRequestHeaders } from './h2-headers.js';
 import { speaksH2 } from './h2-outbound-strategy.js';
 import type { H2Exchange, H2Strategy, H2Verdict } from './h2-pipeline.js';
+import { localInstanceOf } from './inbound-strategy.js';
 import { failureCode, failureMessage } from './mesh-response.js';
 import type { ProxyMetrics } from './proxy-metrics.js';
 import { originOf } from './upstream-pools.js';
@@ -41,17 +42,9 @@ export function h2InboundStrategy(d: H2InboundDeps): H2Strategy {
   const forward = async (ex: H2Exchange): Promise<H2Verdict> => {
     const h = ex.headers;
     const raw = h[INSTANCE_HEADER];
-    const instanceId = (Array.isArray(raw) ? raw[0] : raw)?.trim();
-    if (!instanceId) {
-      return meshFailure(MeshErrorCode.badRequest, `${INSTANCE_HEADER}: missing; this port only accepts mesh traffic from Weft agents`);
-    }
-    ex.fields.instance = instanceId;
-    const instance = d.local.get(instanceId);
-    if (instance === undefined) {
-      return meshFailure(MeshErrorCode.unknownInstance, `instance ${instanceId}: not registered on this host (agent ${d.agentId})`);
-    }
-    ex.fields.service = instance.service;
-    ex.metrics = d.metrics.service('inbound', instance.service);
+    const instance = localInstanceOf(d, ex, Array.isArray(raw) ? raw[0] : raw);
+    if (!('instanceId' in instance)) return instance;
+    const instanceId = instance.instanceId;
     const what = `service ${instance.service}: instance ${instanceId} at ${instance.address}:${instance.port}`;
     if (!speaksH2(instance.protocol)) {
       return meshFailure(

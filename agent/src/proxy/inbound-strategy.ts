@@ -23,7 +23,7 @@ import type { LocalInstance, LocalInstances } from '../contracts.js';
 import type { AccessGate } from './access-gate.js';
 import { Deadline } from './deadline.js';
 import { sendOnce, type TryOutcome } from './forward.js';
-import { answered, type Exchange, type ForwardStrategy, GONE, meshFailure, type Verdict } from './forward-strategy.js';
+import { answered, type Exchange, type ForwardStrategy, GONE, type MeshFailure, meshFailure, type Verdict } from './forward-strategy.js';
 import { upstreamRequestLines } from './headers.js';
 import { failureCode, failureMessage } from './mesh-response.js';
 import type { ProxyMetrics } from './proxy-metrics.js';
@@ -55,6 +55,30 @@ interface CachedOrigin {
 /** Bound on the origin cache (instance churn must not grow it forever). */
 const MAX_CACHED_ORIGINS = 4096;
 
+/**
+ * The local instance a peer agent's request names in x-weft-instance (either
+ * protocol), with the request's log fields and metrics bucket set from it,
+ * or the answer when it names none or one not registered here.
+ */
+export function localInstanceOf(
+  d: { agentId: string; local: LocalInstances; metrics: ProxyMetrics },
+  ex: Pick<Exchange, 'fields' | 'metrics'>,
+  header: string | undefined,
+): LocalInstance | MeshFailure {
+  const instanceId = header?.trim();
+  if (!instanceId) {
+    return meshFailure(MeshErrorCode.badRequest, `${INSTANCE_HEADER}: missing; this port only accepts mesh traffic from Weft agents`);
+  }
+  ex.fields.instance = instanceId;
+  const instance = d.local.get(instanceId);
+  if (instance === undefined) {
+    return meshFailure(MeshErrorCode.unknownInstance, `instance ${instanceId}: not registered on this host (agent ${d.agentId})`);
+  }
+  ex.fields.service = instance.service;
+  ex.metrics = d.metrics.service('inbound', instance.service);
+  return instance;
+}
+
 export function inboundStrategy(d: InboundStrategyDeps): ForwardStrategy {
   const origins = new Map<string, CachedOrigin>();
   const poolFor = (instance: LocalInstance): ReturnType<UpstreamPools['get']> => {
@@ -69,17 +93,9 @@ export function inboundStrategy(d: InboundStrategyDeps): ForwardStrategy {
 
   const forward = async (ex: Exchange): Promise<Verdict> => {
     const { req } = ex;
-    const instanceId = req.header(INSTANCE_HEADER)?.trim();
-    if (!instanceId) {
-      return meshFailure(MeshErrorCode.badRequest, `${INSTANCE_HEADER}: missing; this port only accepts mesh traffic from Weft agents`);
-    }
-    ex.fields.instance = instanceId;
-    const instance = d.local.get(instanceId);
-    if (instance === undefined) {
-      return meshFailure(MeshErrorCode.unknownInstance, `instance ${instanceId}: not registered on this host (agent ${d.agentId})`);
-    }
-    ex.fields.service = instance.service;
-    ex.metrics = d.metrics.service('inbound', instance.service);
+    const instance = localInstanceOf(d, ex, req.header(INSTANCE_HEADER));
+    if (!('instanceId' in instance)) return instance;
+    const instanceId = instance.instanceId;
     const path = inboundPath(req);
     if (typeof path !== 'string') return meshFailure(path.code, path.message);
     if (d.access !== undefined) {

@@ -11,7 +11,7 @@ import { parseSpiffePattern } from '../identity/source-identity.js';
 import { validateServiceName } from '../validate.js';
 import type { AccessAction, AccessMatch, AccessMode, AccessRule } from './policy-types.js';
 import { at, defined, list, obj, PolicyLimits, type Problems, str } from './policy-validate-fields.js';
-import { METHODS, method, pathMatch, RULE_NAME } from './policy-validate-routes.js';
+import { METHODS, method, pathMatch, RULE_NAME, uniqueRuleNames } from './policy-validate-routes.js';
 
 export const ACCESS_ACTIONS: readonly AccessAction[] = ['allow', 'deny'];
 export const ACCESS_MODES: readonly AccessMode[] = ['enforce', 'shadow'];
@@ -80,13 +80,6 @@ function accessRule(c: Problems, v: unknown, path: string): AccessRule | undefin
 /** The rules of an AccessPolicy document, including the check that rule names are unique. */
 export function accessRules(c: Problems, v: unknown): AccessRule[] {
   const out = list(c, v, 'rules', PolicyLimits.rules, (r, p) => accessRule(c, r, p)) ?? [];
-  const names = new Map<string, number>();
-  (Array.isArray(v) ? v : []).forEach((r: unknown, i) => {
-    const name = (r as { name?: unknown } | null)?.name;
-    if (typeof name !== 'string') return;
-    const first = names.get(name);
-    if (first !== undefined) c.add(`rules[${i}].name`, `duplicate of rules[${first}].name`);
-    else names.set(name, i);
-  });
+  uniqueRuleNames(c, v);
   return out;
 }

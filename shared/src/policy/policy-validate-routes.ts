@@ -270,6 +270,12 @@ function routeList(c: Problems, v: unknown, path: string): Destination[] | undef
 /** The rules of a Routes document, including the check that rule names are unique. */
 export function rules(c: Problems, v: unknown): Rule[] {
   const out = list(c, v, 'rules', PolicyLimits.rules, (r, p) => rule(c, r, p)) ?? [];
+  uniqueRuleNames(c, v);
+  return out;
+}
+
+/** Reports every rule whose `name` repeats an earlier rule's (Routes and AccessPolicy rules alike). */
+export function uniqueRuleNames(c: Problems, v: unknown): void {
   const names = new Map<string, number>();
   (Array.isArray(v) ? v : []).forEach((r: unknown, i) => {
     const name = (r as { name?: unknown } | null)?.name;
@@ -278,5 +284,4 @@ export function rules(c: Problems, v: unknown): Rule[] {
     if (first !== undefined) c.add(`rules[${i}].name`, `duplicate of rules[${first}].name`);
     else names.set(name, i);
   });
-  return out;
 }
