@@ -29,12 +29,12 @@ import { hashKeyOf } from './lb-policies.js';
 import type { LoadTracker } from './load-tracker.js';
 import { failureCode, failureMessage } from './mesh-response.js';
 import type { MeshTls } from './mesh-tls.js';
-import { admit, pickAndTry, trackTry, waitedMs } from './outbound-steps.js';
+import { admit, noHealthyEndpoint, trackTry, waitedMs } from './outbound-steps.js';
 import { describeEndpoint } from './outbound-strategy.js';
 import type { OutlierDetector } from './outlier-detector.js';
 import { believedMeshCode } from './peer-answer.js';
 import { hostFromAuthority } from './request-target.js';
-import { IDEMPOTENCY_KEY_HEADER, isIdempotentRequest } from './retry-policy.js';
+import { IDEMPOTENCY_KEY_HEADER, isIdempotentRequest, runWithRetries } from './retry-policy.js';
 import { type RoutePolicy, RULE_HEADER } from './route-policy.js';
 import type { Route, Router } from './router.js';
 import type { ServiceResilienceMap } from './service-resilience.js';
@@ -183,13 +183,16 @@ export function h2OutboundStrategy(d: H2OutboundDeps): H2Strategy {
       });
     };
 
-    const result = await pickAndTry(candidates, hashKey, send, attempt, svc, {
-      service: route.service,
-      tags: plan?.destination.tags,
-      retry: plan?.rule.retry,
-    });
-    if ('kind' in result) return result;
+    // Inline, not a helper: one promise less per request on the hot path.
+    let result: Awaited<ReturnType<typeof runWithRetries>>;
+    try {
+      result = await runWithRetries((exclude) => candidates.picker.pick({ exclude, hashKey }), send, attempt, svc, plan?.rule.retry);
+    } finally {
+      svc.breaker.leavePending();
+    }
     const { endpoint, outcome } = result;
+    if (endpoint === undefined || outcome === undefined)
+      return noHealthyEndpoint(route.service, plan?.destination.tags, candidates.endpoints);
     ex.fields.instance = endpoint.instanceId;
     if (result.tries > 1) ex.fields.tries = result.tries;
     const what = `service ${service}: ${describeEndpoint(endpoint, d.agentId)}`;

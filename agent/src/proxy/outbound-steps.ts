@@ -6,16 +6,16 @@
  */
 import { type Endpoint, type Logger, MeshErrorCode, messageOf } from '@weft/shared';
 import type { Deadline } from './deadline.js';
-import type { Attempt, TryOutcome, TrySend } from './forward.js';
+import type { Attempt, TryOutcome } from './forward.js';
 import { type Exchange, GONE, type MeshFailure, meshFailure, type Verdict } from './forward-strategy.js';
 import { upstreamRequestLines } from './headers.js';
-import { describeHealth, type Picker } from './lb-policy.js';
+import { describeHealth } from './lb-policy.js';
 import type { LoadTracker } from './load-tracker.js';
 import { failureCode, failureMessage } from './mesh-response.js';
 import { type OutlierDetector, verdictOf } from './outlier-detector.js';
 import { hasBody, ReplayableBody } from './replay-body.js';
 import type { RequestTarget } from './request-target.js';
-import { IDEMPOTENCY_KEY_HEADER, isIdempotentRequest, type RouteRetry, runWithRetries } from './retry-policy.js';
+import { IDEMPOTENCY_KEY_HEADER, isIdempotentRequest } from './retry-policy.js';
 import type { RoutePlan } from './route-policy.js';
 import type { ServiceResilience, ServiceResilienceMap } from './service-resilience.js';
 import { upgradeOf, withUpgrade } from './tunnel-upgrade.js';
@@ -128,32 +128,8 @@ export function trackTry(d: TryBookkeeping, endpoint: Endpoint, serviceSize: num
   };
 }
 
-/**
- * The retry loop over `candidates` (the request then leaves the breaker's
- * pending count, whatever happened), or the no_healthy_endpoint answer when
- * no endpoint could be picked at all.
- */
-export async function pickAndTry(
-  candidates: { endpoints: readonly Endpoint[]; picker: Picker },
-  hashKey: string | undefined,
-  send: TrySend,
-  attempt: Attempt,
-  svc: ServiceResilience,
-  route: { service: string; tags: readonly string[] | undefined; retry: RouteRetry | undefined },
-): Promise<{ endpoint: Endpoint; outcome: TryOutcome; tries: number } | MeshFailure> {
-  let result: Awaited<ReturnType<typeof runWithRetries>>;
-  try {
-    result = await runWithRetries((exclude) => candidates.picker.pick({ exclude, hashKey }), send, attempt, svc, route.retry);
-  } finally {
-    svc.breaker.leavePending();
-  }
-  const { endpoint, outcome, tries } = result;
-  if (endpoint === undefined || outcome === undefined) {
-    const subset = route.tags?.length ? ` with tags ${route.tags.join(', ')}` : '';
-    return meshFailure(
-      MeshErrorCode.noHealthyEndpoint,
-      `service ${route.service}${subset}: no healthy endpoint (${describeHealth(candidates.endpoints)})`,
-    );
-  }
-  return { endpoint, outcome, tries };
+/** The answer when no endpoint of the service (or of the rule's tag subset) could be picked at all. */
+export function noHealthyEndpoint(service: string, tags: readonly string[] | undefined, endpoints: readonly Endpoint[]): MeshFailure {
+  const subset = tags?.length ? ` with tags ${tags.join(', ')}` : '';
+  return meshFailure(MeshErrorCode.noHealthyEndpoint, `service ${service}${subset}: no healthy endpoint (${describeHealth(endpoints)})`);
 }
