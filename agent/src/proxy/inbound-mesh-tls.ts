@@ -12,7 +12,7 @@
  * (peer-source.ts), never from a header; `identify` hands it to access
  * policy as the request's source.
  */
-import type { Http2Session } from 'node:http2';
+import type { Http2Session, ServerHttp2Stream } from 'node:http2';
 import type { TLSSocket } from 'node:tls';
 import { ERROR_HEADER, MeshErrorCode } from '@weft/shared';
 import type { Http1Request } from '../http1/server-message.js';
@@ -30,8 +30,10 @@ type ConnectHandler = NonNullable<ListenerServerOptions['onConnect']>;
 export interface InboundMeshTls {
   /** The listener's TLS (options, renewal watch, metrics). */
   readonly tls: ListenerTls;
-  /** The source of a request: the agent its connection's certificate names. */
+  /** The source of a request: the identity its connection's certificate names (an agent, or a service of the calling agent). */
   identify(req: Http1Request): SourceIdentity | undefined;
+  /** The same for an HTTP/2 stream (its session's certificate). */
+  identifyStream(stream: ServerHttp2Stream): SourceIdentity | undefined;
   guardRequests(handler: RequestHandler): RequestHandler;
   guardConnect(onConnect: ConnectHandler): ConnectHandler;
   guardStreams(onStream: StreamHandler): StreamHandler;
@@ -58,16 +60,16 @@ export function inboundMeshTls(meshTls: MeshTls, agentId: string, metrics: Proxy
     },
   };
 
-  /** Why the caller is refused (the deny list, or not an agent); undefined: it may call. */
+  /** Why the caller is refused (the deny list, or held by no agent); undefined: it may call. */
   const refusal = (source: PeerSource | undefined): string | undefined => {
-    if (source?.agentId !== undefined && !meshTls.isRevoked(source.agentId, source.serial)) return undefined;
+    if (source?.holder !== undefined && !meshTls.isRevoked(source.holder, source.serial)) return undefined;
     const why =
       source === undefined
         ? 'no client certificate'
-        : source.agentId === undefined
+        : source.holder === undefined
           ? `the client certificate names no agent (${source.spiffeId || 'no SPIFFE ID'})`
-          : `${source.spiffeId} (serial ${source.serial}) is revoked`;
-    metrics.tlsRefused.labels(source?.agentId === undefined ? 'not_an_agent' : 'revoked').inc();
+          : `${source.spiffeId} (serial ${source.serial}, held by agent ${source.holder}) is revoked`;
+    metrics.tlsRefused.labels(source?.holder === undefined ? 'not_an_agent' : 'revoked').inc();
     requestLog.log('request refused', MeshErrorCode.forbidden, { detail: why });
     return why;
   };
@@ -93,6 +95,7 @@ export function inboundMeshTls(meshTls: MeshTls, agentId: string, metrics: Proxy
   return {
     tls,
     identify: (req) => sourceFromPeerCertificate(req.tls),
+    identifyStream: (stream) => (stream.session === undefined ? undefined : sessionSource(stream.session)),
     guardRequests: (handler) => (req, res, ctx) => {
       const why = refusal(sourceFromPeerCertificate(req.tls));
       if (why === undefined) return handler(req, res, ctx);
