@@ -19,8 +19,8 @@ import {
   CertificateRenewal,
   controlPlaneCredentials,
   loadOrEnrol,
-  TRUST_SUBSCRIPTIONS,
   ServiceCertificates,
+  TRUST_SUBSCRIPTIONS,
   trustResourceHandler,
 } from './identity/index.js';
 import { type AdminServer, startAdminServer } from './local-api/admin-server.js';
@@ -154,9 +154,9 @@ async function startWithAccessLog(
     cleanup.push(async () => tls?.close());
     const accessView = new AccessView(policies, view);
     const enforceAccess = opts.access?.enforce ?? true;
-    if (!enforceAccess) logger.warn('access policy NOT enforced here (--no-access-enforcement): AccessPolicy and the mesh default are ignored');
-    else if (!tls)
-      logger.warn('access policy enforced with no authenticated source (--insecure): requests to local instances are refused');
+    if (!enforceAccess)
+      logger.warn('access policy NOT enforced here (--no-access-enforcement): AccessPolicy and the mesh default are ignored');
+    else if (!tls) logger.warn('access policy enforced with no authenticated source (--insecure): requests to local instances are refused');
     const callers = identity && proxyCredentials && new LocalCallers(identity.current().trustDomain, agentId, proxyCredentials);
     const proxyOptions = {
       tls,

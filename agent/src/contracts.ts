@@ -3,10 +3,11 @@
  * view -> proxy -> local API). The proxy depends only on these interfaces, so
  * it can be tested with real listeners and a hand-built view.
  */
-import type { LocalCallers } from './proxy/proxy-auth.js';
+
 import type { Endpoint, Logger, Protocol } from '@weft/shared';
 import type { AccessLog } from './proxy/access-log.js';
 import type { AccessOptions } from './proxy/access-policy.js';
+import type { LocalCallers } from './proxy/proxy-auth.js';
 
 /** An immutable snapshot of one service's endpoints, as last accepted from the control plane. */
 export interface ServiceSnapshot {

@@ -18,22 +18,12 @@ import { writeFileSync } from 'node:fs';
 import type http from 'node:http';
 import https from 'node:https';
 import { join } from 'node:path';
-import tls from 'node:tls';
 import { after, before, test } from 'node:test';
+import tls from 'node:tls';
 import { newKeyAndCsr } from '@weft/agent/identity/key-and-csr';
 import { WEFT_BIN } from '@weft/cli/demo/weft-process';
 import { CONTROL_PLANE_TLS_OPTIONS, loadWeftProto } from '@weft/shared';
-import {
-  type AgentProc,
-  type ControlPlaneProc,
-  echoHandler,
-  getJson,
-  Mesh,
-  postJson,
-  send,
-  viaProxy,
-  waitFor,
-} from './harness.js';
+import { type AgentProc, type ControlPlaneProc, echoHandler, getJson, Mesh, postJson, send, viaProxy, waitFor } from './harness.js';
 
 function weft(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
@@ -186,7 +176,7 @@ test('weft apply validates AccessPolicy with every problem at once, shows the di
   assert.match(got.stdout, /name: web-reads/);
 });
 
-test('the destination agent decides over the mesh hop on the caller\'s certificate: a service by credential, an agent without one', async () => {
+test("the destination agent decides over the mesh hop on the caller's certificate: a service by credential, an agent without one", async () => {
   const before = ordersHits();
   const ok = await call('http://orders/api/items', 'web');
   assert.equal(ok.status, 200, ok.body.toString());
@@ -252,7 +242,9 @@ test('a wrong or malformed proxy credential is answered 407 proxy_auth_invalid; 
   assert.equal(wrong.headers['proxy-authenticate'], 'Basic realm="weft"');
   assert.match(wrong.body.toString(), /no local registration of service "web" has this secret/);
   // Another service's secret under web's name is wrong too (a secret names one service).
-  const swapped = Buffer.from(callers.get('batch')?.slice(6) ?? '', 'base64').toString().split(':')[1];
+  const swapped = Buffer.from(callers.get('batch')?.slice(6) ?? '', 'base64')
+    .toString()
+    .split(':')[1];
   const crossed = await viaProxy(a.outboundPort, 'http://orders/api/items', {
     headers: { 'proxy-authorization': `Basic ${Buffer.from(`web:${swapped}`).toString('base64')}` },
   });

@@ -23,7 +23,6 @@ import type { CredentialCheck } from '../proxy/proxy-auth.js';
 
 export const CREDENTIALS_FILE = 'credentials.json';
 
-
 const sha256 = (text: string): Buffer => createHash('sha256').update(text).digest();
 
 export class ProxyCredentials implements CredentialCheck {

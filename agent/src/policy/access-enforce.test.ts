@@ -227,12 +227,16 @@ describe('access enforcement by the listeners', () => {
     assert.equal(denied.headers['x-weft-error'], 'forbidden; policy=orders/1');
     assert.equal(denied.headers['x-weft-answered-by'], undefined, 'the outbound side answers its own app unmarked');
     assert.equal(hits, before);
-    const allowed = await send({ port: outbound.port, path: 'http://orders/api/x', headers: { host: 'orders', 'proxy-authorization': webAuth() } });
+    const allowed = await send({
+      port: outbound.port,
+      path: 'http://orders/api/x',
+      headers: { host: 'orders', 'proxy-authorization': webAuth() },
+    });
     assert.equal(allowed.status, 200);
     assert.equal(hits, before + 1);
   });
 
-  it('presents web\'s certificate on the mesh hop for a caller with web\'s credential, and passes the 403 back', async () => {
+  it("presents web's certificate on the mesh hop for a caller with web's credential, and passes the 403 back", async () => {
     const res = await send({
       port: outbound.port,
       path: 'http://remote/admin',

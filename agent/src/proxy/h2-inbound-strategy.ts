@@ -12,10 +12,9 @@
  */
 import type { OutgoingHttpHeaders, ServerHttp2Stream } from 'node:http2';
 import { ANSWERED_BY_HEADER, INSTANCE_HEADER, MeshErrorCode, meshHttpStatus, type SourceIdentity } from '@weft/shared';
-import type { AccessGate } from './access-gate.js';
-import { meshAnswer } from './h2-mesh-answer.js';
 import type { LocalInstances } from '../contracts.js';
 import type { H2SessionPool } from '../http2/session-pool.js';
+import type { AccessGate } from './access-gate.js';
 import { Deadline } from './deadline.js';
 import type { TryOutcome } from './forward.js';
 import { meshFailure } from './forward-strategy.js';
@@ -23,6 +22,7 @@ import { formatGrpcTimeout, GRPC_TIMEOUT_HEADER } from './grpc-status.js';
 import { H2ReplayBody } from './h2-body.js';
 import { type H2Response, sendH2Once } from './h2-forward.js';
 import { h2UpstreamRequestHeaders } from './h2-headers.js';
+import { meshAnswer } from './h2-mesh-answer.js';
 import { speaksH2 } from './h2-outbound-strategy.js';
 import type { H2Exchange, H2Strategy, H2Verdict } from './h2-pipeline.js';
 import { localInstanceOf } from './inbound-strategy.js';
@@ -60,7 +60,13 @@ export function h2InboundStrategy(d: H2InboundDeps): H2Strategy {
     }
     const path = String(h[':path'] ?? '/');
     if (d.access !== undefined) {
-      const denied = await d.access.checkWhenReady(instance.service, d.identify?.(ex.stream), String(h[':method'] ?? 'GET'), path, ex.requestId);
+      const denied = await d.access.checkWhenReady(
+        instance.service,
+        d.identify?.(ex.stream),
+        String(h[':method'] ?? 'GET'),
+        path,
+        ex.requestId,
+      );
       if (denied !== undefined) {
         // 403 `forbidden; policy=<rule>` (gRPC: PERMISSION_DENIED), marked as this agent's own answer.
         const value = denied.detail === undefined ? denied.code : `${denied.code}; ${denied.detail}`;

@@ -23,6 +23,7 @@ import { formatGrpcTimeout, GRPC_TIMEOUT_HEADER } from './grpc-status.js';
 import { H2ReplayBody } from './h2-body.js';
 import { type H2Response, sendH2Once } from './h2-forward.js';
 import { h2UpstreamRequestHeaders } from './h2-headers.js';
+import { headerValue, meshAnswer } from './h2-mesh-answer.js';
 import type { H2Exchange, H2Strategy, H2Verdict } from './h2-pipeline.js';
 import { TIMEOUT_HEADER } from './headers.js';
 import { hashKeyOf } from './lb-policies.js';
@@ -33,6 +34,7 @@ import { admit, noHealthyEndpoint, trackTry, waitedMs } from './outbound-steps.j
 import { describeEndpoint } from './outbound-strategy.js';
 import type { OutlierDetector } from './outlier-detector.js';
 import { believedMeshCode } from './peer-answer.js';
+import { type LocalCallers, PROXY_AUTHENTICATE, PROXY_AUTHORIZATION, ProxyAuthError } from './proxy-auth.js';
 import { hostFromAuthority } from './request-target.js';
 import { IDEMPOTENCY_KEY_HEADER, isIdempotentRequest, runWithRetries } from './retry-policy.js';
 import { type RoutePolicy, RULE_HEADER } from './route-policy.js';
@@ -40,8 +42,6 @@ import type { Route, Router } from './router.js';
 import type { ServiceResilienceMap } from './service-resilience.js';
 import { sleep } from './sleep.js';
 import { meshPoolKey, originOf, peerKeyOf } from './upstream-pools.js';
-import { headerValue, meshAnswer } from './h2-mesh-answer.js';
-import { type LocalCallers, PROXY_AUTHENTICATE, PROXY_AUTHORIZATION, ProxyAuthError } from './proxy-auth.js';
 
 export interface H2OutboundDeps {
   agentId: string;

@@ -53,6 +53,21 @@ export function inboundMeshTls(meshTls: MeshTls, agentId: string, metrics: Proxy
       }
       child.inc();
     },
+    // The deny list at the handshake: a revoked agent's certificate (or a service certificate it holds) gets no session,
+    // resumed sessions included (the server reads the certificate from the session).
+    verifyPeer: (cert) => {
+      const source = sourceFromPeerCertificate({ protocol: '', resumed: false, peerCertificate: cert });
+      if (source?.holder !== undefined && !meshTls.isRevoked(source.holder, source.serial)) return undefined;
+      const why =
+        source === undefined
+          ? 'no client certificate'
+          : source.holder === undefined
+            ? `the client certificate names no agent (${source.spiffeId || 'no SPIFFE ID'})`
+            : `${source.spiffeId} (serial ${source.serial}, held by agent ${source.holder}) is revoked (deny list)`;
+      return Object.assign(new Error(`mesh caller refused at the TLS handshake: ${why}`), {
+        code: source?.holder === undefined ? 'ERR_PEER_NOT_AN_AGENT' : 'ERR_PEER_REVOKED',
+      });
+    },
     onHandshakeError: (err, remoteAddress) => {
       const reason = (err as { code?: string }).code ?? 'unknown';
       metrics.tlsHandshakeFailures.labels(reason).inc();

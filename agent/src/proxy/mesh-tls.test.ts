@@ -12,8 +12,8 @@ import { PeerIdentityError, TlsHandshakeError } from '../http1/errors.js';
 import { Http1Server } from '../http1/server.js';
 import { AgentIdentity, type IdentitySnapshot, snapshotOf } from '../identity/agent-identity.js';
 import { MeshTls } from './mesh-tls.js';
-import { heldServices, type TestCa, testCa } from './test-mesh-ca.js';
 import { sourceFromPeerCertificate } from './peer-source.js';
+import { heldServices, type TestCa, testCa } from './test-mesh-ca.js';
 
 const log = createLogger({}, { level: 'error' });
 
@@ -238,7 +238,7 @@ describe('mesh TLS over the codec', () => {
     );
   });
 
-  it('service certificates: the server presents the one named by SNI, the caller presents its source service\'s and checks the holder', async (t) => {
+  it("service certificates: the server presents the one named by SNI, the caller presents its source service's and checks the holder", async (t) => {
     const ca = await testCa();
     const [a, b, c] = await Promise.all([identity(ca, 'a'), identity(ca, 'b'), identity(ca, 'c')]);
     const web = await ca.issueService('web', 'a');
@@ -260,6 +260,9 @@ describe('mesh TLS over the codec', () => {
       (e: unknown) => e,
     );
     assert.ok(err instanceof PeerIdentityError, String(err));
-    assert.match(err.message, /presents service orders's certificate held by spiffe:\/\/weft\.local\/agent\/c, not by spiffe:\/\/weft\.local\/agent\/b/);
+    assert.match(
+      err.message,
+      /presents service orders's certificate held by spiffe:\/\/weft\.local\/agent\/c, not by spiffe:\/\/weft\.local\/agent\/b/,
+    );
   });
 });

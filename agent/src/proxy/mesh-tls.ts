@@ -4,7 +4,10 @@
  *
  * Server (the inbound listener): requires a client certificate that chains
  * to the CA bundle, presents the agent's certificate, and issues session
- * tickets under keys kept across renewals (a renewal does not void them).
+ * tickets under keys kept across renewals (a renewal does not void them)
+ * and replaced when the deny list changes (a ticket never outlives a
+ * revocation; the listener also checks the deny list at every handshake,
+ * inbound-mesh-tls.ts).
  * Client (the outbound side's pools to peer agents only; local instances
  * stay plaintext on loopback): presents the agent's certificate, verifies
  * the peer's chain against the CA bundle, then that the peer's URI SAN is
@@ -66,7 +69,8 @@ export class MeshTls {
   private clientContext: SecureContext;
   /** The last session ticket per peer (origin and expected agent id). */
   private readonly sessions = new Map<string, Buffer>();
-  private readonly ticketKeys = randomBytes(48);
+  /** Session ticket keys of the server; new ones whenever the deny list changes, so no ticket made before outlives it. */
+  private ticketKeys = randomBytes(48);
   private readonly serverWatchers = new Set<(options: SecureContextOptions) => void>();
   private readonly checks = new Map<string, (host: string, cert: PeerCertificate) => Error | undefined>();
   /** Secure contexts of service certificates, by role and service; rebuilt when the certificate (serial) or the agent's bundle changes. */
@@ -80,6 +84,11 @@ export class MeshTls {
       opts.identity.onRevocations(() => {
         // A session resumed later carries no certificate serial to check: full handshakes until new tickets arrive.
         this.sessions.clear();
+        // And as the server: tickets issued before the change are void (every caller does a full handshake once).
+        this.ticketKeys = randomBytes(48);
+        for (const key of [...this.serviceContexts.keys()]) if (key.startsWith('server ')) this.serviceContexts.delete(key);
+        const options = this.serverContextOptions(this.opts.identity.current());
+        for (const w of this.serverWatchers) w(options);
       }),
       ...(opts.services === undefined
         ? []
@@ -229,7 +238,8 @@ export class MeshTls {
         }
         if (!asService && !names.includes(expected)) {
           const presented = names.join(', ');
-          const wanted = service === undefined ? expected : `${serviceSpiffeId(this.trustDomain, service)} (held by ${expected}) or ${expected}`;
+          const wanted =
+            service === undefined ? expected : `${serviceSpiffeId(this.trustDomain, service)} (held by ${expected}) or ${expected}`;
           return new PeerIdentityError(
             `the peer at ${host} is not ${wanted}: its certificate names ${presented || 'no SPIFFE ID'}`,
             expected,

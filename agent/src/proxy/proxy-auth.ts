@@ -17,7 +17,7 @@
  *
  * The header is hop-by-hop: it never leaves this agent (headers.ts).
  */
-import { agentSpiffeId, MeshErrorCode, serviceSpiffeId, type SourceIdentity } from '@weft/shared';
+import { agentSpiffeId, MeshErrorCode, type SourceIdentity, serviceSpiffeId } from '@weft/shared';
 import type { RequestHandler } from './listener-server.js';
 import { releaseRequestBody, sendMeshError } from './mesh-response.js';
 

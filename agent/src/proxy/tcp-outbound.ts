@@ -13,11 +13,12 @@
  * listener's next handler (`fallback`: the egress CONNECT, or the refusal),
  * and so does a mesh service that is not `protocol: tcp`.
  */
-import { PROXY_AUTHENTICATE_LINE, PROXY_AUTHORIZATION, ProxyAuthError, type LocalCallers } from './proxy-auth.js';
+
 import type { Socket } from 'node:net';
 import { MeshError, MeshErrorCode, meshHttpStatus, validateServiceName } from '@weft/shared';
 import type { ConnectRequest } from '../http1/server-connection.js';
 import { writeRawMeshError } from './mesh-response.js';
+import { type LocalCallers, PROXY_AUTHENTICATE_LINE, PROXY_AUTHORIZATION, ProxyAuthError } from './proxy-auth.js';
 import type { RequestLog } from './request-log.js';
 import { connectService, type TcpConnectDeps } from './tcp-connect.js';
 import type { Tunnels } from './tunnel-registry.js';

@@ -38,32 +38,30 @@ export async function testCa(): Promise<TestCa> {
     ],
   });
   const leaf = async (uri: string, subject: string) => {
-      const leafKeys = await webcrypto.subtle.generateKey(EC_ALGORITHM, true, ['sign', 'verify']);
-      const cert = await x509.X509CertificateGenerator.create({
-        serialNumber: `01${randomBytes(8).toString('hex')}`,
-        subject,
-        issuer: root.subject,
-        notBefore: new Date(now - 60_000),
-        notAfter: new Date(now + 3_600_000),
-        signingKey: keys.privateKey,
-        publicKey: leafKeys.publicKey,
-        signingAlgorithm: EC_ALGORITHM,
-        extensions: [
-          new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
-          new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth]),
-          new x509.SubjectAlternativeNameExtension([{ type: 'url', value: uri }], true),
-        ],
-      });
-      return { keyPem: await keyPemOf(leafKeys.privateKey), certificatePem: `${cert.toString('pem')}\n` };
+    const leafKeys = await webcrypto.subtle.generateKey(EC_ALGORITHM, true, ['sign', 'verify']);
+    const cert = await x509.X509CertificateGenerator.create({
+      serialNumber: `01${randomBytes(8).toString('hex')}`,
+      subject,
+      issuer: root.subject,
+      notBefore: new Date(now - 60_000),
+      notAfter: new Date(now + 3_600_000),
+      signingKey: keys.privateKey,
+      publicKey: leafKeys.publicKey,
+      signingAlgorithm: EC_ALGORITHM,
+      extensions: [
+        new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+        new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth]),
+        new x509.SubjectAlternativeNameExtension([{ type: 'url', value: uri }], true),
+      ],
+    });
+    return { keyPem: await keyPemOf(leafKeys.privateKey), certificatePem: `${cert.toString('pem')}\n` };
   };
   return {
     pem: `${root.toString('pem')}\n`,
     issue: (agentId) => leaf(`spiffe://weft.local/agent/${agentId}`, 'O=weft.local'),
-    issueService: (service, holder) =>
-      leaf(`spiffe://weft.local/svc/${service}`, `O=weft.local, CN=spiffe://weft.local/agent/${holder}`),
+    issueService: (service, holder) => leaf(`spiffe://weft.local/svc/${service}`, `O=weft.local, CN=spiffe://weft.local/agent/${holder}`),
   };
 }
-
 
 /** The service certificates an agent holds, fixed for the test (identity/service-certificates.ts fetches them in the agent). */
 export function heldServices(certs: Record<string, Pem>): ServiceCertificateSource {
@@ -81,4 +79,3 @@ export function heldServices(certs: Record<string, Pem>): ServiceCertificateSour
   }
   return { current: (s) => held.get(s), onChange: () => () => {} };
 }
-

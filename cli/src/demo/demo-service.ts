@@ -75,23 +75,20 @@ function call(proxy: Proxy, target: string): Promise<{ instance?: string; error?
     // Absolute-form request target with Proxy-Authorization: exactly what an HTTP_PROXY-aware client sends.
     const headers: Record<string, string> = { host: target };
     if (proxy.authorization !== undefined) headers['proxy-authorization'] = proxy.authorization;
-    const req = http.request(
-      { host: proxy.host, port: proxy.port, path: `http://${target}/hello`, headers, timeout: 5000 },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          const ms = performance.now() - start;
-          if (res.statusCode === 200) {
-            try {
-              resolve({ instance: JSON.parse(Buffer.concat(chunks).toString()).instance, ms });
-            } catch {
-              resolve({ error: 'bad_body', ms });
-            }
-          } else resolve({ error: String(res.headers['x-weft-error'] ?? res.statusCode), ms });
-        });
-      },
-    );
+    const req = http.request({ host: proxy.host, port: proxy.port, path: `http://${target}/hello`, headers, timeout: 5000 }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const ms = performance.now() - start;
+        if (res.statusCode === 200) {
+          try {
+            resolve({ instance: JSON.parse(Buffer.concat(chunks).toString()).instance, ms });
+          } catch {
+            resolve({ error: 'bad_body', ms });
+          }
+        } else resolve({ error: String(res.headers['x-weft-error'] ?? res.statusCode), ms });
+      });
+    });
     req.on('timeout', () => req.destroy(new Error('timeout')));
     req.on('error', (err) => resolve({ error: (err as NodeJS.ErrnoException).code ?? err.message, ms: performance.now() - start }));
     req.end();
