@@ -153,9 +153,12 @@ async function startWithAccessLog(
     const tls = identity && new MeshTls({ identity, logger, services: serviceCerts });
     cleanup.push(async () => tls?.close());
     const accessView = new AccessView(policies, view);
-    const enforceAccess = opts.access?.enforce ?? true;
+    // On by default; --insecure has no identities at all, so there it is off unless asked for (and then refuses everything).
+    const enforceAccess = opts.access?.enforce ?? !opts.insecure;
     if (!enforceAccess)
-      logger.warn('access policy NOT enforced here (--no-access-enforcement): AccessPolicy and the mesh default are ignored');
+      logger.warn('access policy NOT enforced here: AccessPolicy and the mesh default are ignored', {
+        why: opts.insecure ? '--insecure (no identities)' : '--no-access-enforcement',
+      });
     else if (!tls) logger.warn('access policy enforced with no authenticated source (--insecure): requests to local instances are refused');
     const callers = identity && proxyCredentials && new LocalCallers(identity.current().trustDomain, agentId, proxyCredentials);
     const proxyOptions = {

@@ -48,7 +48,8 @@ export interface AgentOptions {
    * caller's certificate (mesh hop) or the local app's proxy credential.
    * `weft agent --no-access-enforcement` turns it off (then nothing is
    * decided or counted). Under --insecure no source is authenticated, so
-   * enforcing refuses every request to a local instance.
+   * the default there is off (enforcing would refuse every request to a
+   * local instance); `enforce: true` does that all the same.
    */
   access?: { enforce: boolean };
   /** Enrols with this join token when the data dir holds no (valid) certificate. */
