@@ -312,6 +312,18 @@ test('a service certificate is issued only to the agent that hosts the service, 
   assert.match(asOrders.subject, /CN=spiffe:\/\/e2e\.test\/agent\/b/);
   assert.equal((await presented('stock')).subjectAltName, 'URI:spiffe://e2e.test/agent/b', 'a service b does not host: its own');
   assert.equal((await presented()).subjectAltName, 'URI:spiffe://e2e.test/agent/b');
+  // A service registered later gets its certificate; deregistered, the agent drops it.
+  const r = await postJson(b.adminPort, '/v1/services', { name: 'ledger', port: 9, id: 'ledger-1' });
+  assert.equal(r.status, 201, JSON.stringify(r.json));
+  await waitFor(
+    "b to hold ledger's certificate",
+    async () => (await presented('ledger')).subjectAltName === 'URI:spiffe://e2e.test/svc/ledger',
+  );
+  assert.equal((await send({ port: b.adminPort, path: '/v1/services/ledger-1', method: 'DELETE' })).status, 200);
+  await waitFor(
+    "b to drop ledger's certificate",
+    async () => (await presented('ledger')).subjectAltName === 'URI:spiffe://e2e.test/agent/b',
+  );
 });
 
 test('the calling agent decides for an instance on its own host, and shadow mode lets requests through but counts them', async () => {
