@@ -108,6 +108,8 @@ export async function startInboundListener(opts: InboundOptions): Promise<Listen
     tunnels,
     requestLog,
     connectTimeoutMs: TCP_CONNECT_TIMEOUT_MS,
+    access,
+    identify: meshTls?.identifyConnect,
   });
   return startListenerServer({
     name: 'inbound',

@@ -15,6 +15,7 @@
 import type { Http2Session, ServerHttp2Stream } from 'node:http2';
 import type { TLSSocket } from 'node:tls';
 import { ERROR_HEADER, MeshErrorCode } from '@weft/shared';
+import type { ConnectRequest } from '../http1/server-connection.js';
 import type { Http1Request } from '../http1/server-message.js';
 import type { StreamHandler } from '../http2/h2c-server.js';
 import type { SourceIdentity } from './access-policy.js';
@@ -34,6 +35,8 @@ export interface InboundMeshTls {
   identify(req: Http1Request): SourceIdentity | undefined;
   /** The same for an HTTP/2 stream (its session's certificate). */
   identifyStream(stream: ServerHttp2Stream): SourceIdentity | undefined;
+  /** The same for a CONNECT of the TCP mesh hop. */
+  identifyConnect(connect: ConnectRequest): SourceIdentity | undefined;
   guardRequests(handler: RequestHandler): RequestHandler;
   guardConnect(onConnect: ConnectHandler): ConnectHandler;
   guardStreams(onStream: StreamHandler): StreamHandler;
@@ -110,6 +113,7 @@ export function inboundMeshTls(meshTls: MeshTls, agentId: string, metrics: Proxy
   return {
     tls,
     identify: (req) => sourceFromPeerCertificate(req.tls),
+    identifyConnect: (connect) => sourceFromPeerCertificate(connect.tls),
     identifyStream: (stream) => (stream.session === undefined ? undefined : sessionSource(stream.session)),
     guardRequests: (handler) => (req, res, ctx) => {
       const why = refusal(sourceFromPeerCertificate(req.tls));
