@@ -131,7 +131,7 @@ describe('TCP services through two agents (app -> agent A -> agent B -> tcp serv
     assert.equal(back.toString(), 'through CONNECT<eof>');
   });
 
-  test('access policy decides the TCP mesh hop on the caller\'s certificate: agent a denied, then allowed again', async () => {
+  test("access policy decides the TCP mesh hop on the caller's certificate: agent a denied, then allowed again", async () => {
     const file = join(mesh.dir, 'echo-access.yaml');
     writeFileSync(
       file,

@@ -13,12 +13,13 @@
  * upstream_protocol_error (no translation between the two yet).
  */
 import type { OutgoingHttpHeaders } from 'node:http2';
-import { type Endpoint, INSTANCE_HEADER, type Logger, MeshError, MeshErrorCode, messageOf } from '@weft/shared';
+import { type Endpoint, INSTANCE_HEADER, type Logger, MeshError, MeshErrorCode, meshHttpStatus, messageOf } from '@weft/shared';
 import type { ClientTls } from '../http1/client-connection.js';
 import type { H2SessionPool } from '../http2/session-pool.js';
+import type { AccessGate } from './access-gate.js';
 import { Deadline } from './deadline.js';
 import { type Attempt, settledFailure, type TrySend } from './forward.js';
-import { meshFailure } from './forward-strategy.js';
+import { type MeshFailure, meshFailure } from './forward-strategy.js';
 import { formatGrpcTimeout, GRPC_TIMEOUT_HEADER } from './grpc-status.js';
 import { H2ReplayBody } from './h2-body.js';
 import { type H2Response, sendH2Once } from './h2-forward.js';
@@ -55,6 +56,8 @@ export interface H2OutboundDeps {
   policy: RoutePolicy | undefined;
   /** Who a local caller is, from its proxy credential on the stream (proxy-auth.ts); absent: not read. */
   callers?: LocalCallers;
+  /** Access enforcement for an instance on this host (the request never crosses an inbound listener then). */
+  access?: AccessGate;
   /** mTLS to peer agents, as the HTTP/1.1 pools (mesh-tls.ts); absent: h2c (--insecure). */
   meshTls?: MeshTls;
 }
@@ -167,12 +170,22 @@ export function h2OutboundStrategy(d: H2OutboundDeps): H2Strategy {
     };
 
     let tries = 0;
+    // A try to an instance on this host skips the inbound listener, so its access check runs here, once per request.
+    let denied: MeshFailure | undefined;
+    let checked = false;
     const send: TrySend = (endpoint, a) => {
       const onOutcome = trackTry(d, endpoint, a.serviceSize);
       if (!speaksH2(endpoint.protocol)) {
         return settledFailure('invalid', new ProtocolMismatch(`it speaks ${endpoint.protocol ?? 'http'}, not HTTP/2`), onOutcome);
       }
       const local = endpoint.agentId === d.agentId;
+      if (local && d.access !== undefined) {
+        if (!checked) {
+          checked = true;
+          denied = d.access.check(route.service, who, method, path, ex.requestId);
+        }
+        if (denied !== undefined) return settledFailure('refused', new Error(denied.message));
+      }
       const o = originFor(endpoint, local, sourceService);
       // The first try sends `base` itself (no copy per call); a retry sends a copy with its own mesh fields.
       const headers: OutgoingHttpHeaders = tries++ === 0 ? base : { ...base };
@@ -215,6 +228,10 @@ export function h2OutboundStrategy(d: H2OutboundDeps): H2Strategy {
     const what = `service ${service}: ${describeEndpoint(endpoint, d.agentId)}`;
     if (!outcome.ok) {
       if (outcome.kind === 'aborted') return { kind: 'gone' };
+      if (outcome.kind === 'refused' && denied !== undefined) {
+        const value = denied.detail === undefined ? denied.code : `${denied.code}; ${denied.detail}`;
+        return { kind: 'policy', answer: meshAnswer(denied.code, meshHttpStatus(denied.code), denied.message, {}, value) };
+      }
       if (outcome.error instanceof ProtocolMismatch) {
         return meshFailure(MeshErrorCode.upstreamProtocolError, `${what}: HTTP/2 call not forwarded (${outcome.error.message})`);
       }

@@ -137,6 +137,7 @@ export async function startOutboundListener(opts: OutboundOptions): Promise<Outb
         policy: opts.policy,
         meshTls: opts.tls,
         callers: opts.callers,
+        access,
       }),
       rescue: h2OutboundRescue,
       requestLog,
