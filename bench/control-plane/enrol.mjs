@@ -87,6 +87,7 @@ try {
   /** Runs N calls at once, each on its own channel; returns timings and what each call answered. */
   const burst = async (name, call) => {
     const cpuBefore = cp.cpuMs();
+    const genBefore = process.cpuUsage();
     const started = performance.now();
     const latencies = [];
     const failures = new Map();
@@ -106,12 +107,15 @@ try {
     );
     const wallMs = performance.now() - started;
     const cpuMs = cp.cpuMs() - cpuBefore;
+    const gen = process.cpuUsage(genBefore);
+    const genMs = (gen.user + gen.system) / 1000;
     latencies.sort((a, b) => a - b);
     const ok = latencies.length;
     say(
       `- ${name}: ${ok}/${N} in ${ms(wallMs)} => ${((ok * 1000) / wallMs).toFixed(0)}/s; per call p50 ${ms(pct(latencies, 0.5))}, ` +
         `p99 ${ms(pct(latencies, 0.99))}, max ${ms(latencies.at(-1) ?? 0)}; control plane CPU ${ms(cpuMs)} ` +
-        `(${((100 * cpuMs) / wallMs).toFixed(0)}% of one core, ${(cpuMs / Math.max(ok, 1)).toFixed(2)} ms per certificate)` +
+        `(${((100 * cpuMs) / wallMs).toFixed(0)}% of one core, ${(cpuMs / Math.max(ok, 1)).toFixed(2)} ms per certificate); ` +
+        `load generator CPU ${ms(genMs)} (${((100 * genMs) / wallMs).toFixed(0)}%); host load average ${os.loadavg()[0].toFixed(1)}` +
         (failures.size ? `; failures: ${JSON.stringify(Object.fromEntries(failures))}` : ''),
     );
     return { answers, wallMs, ok };
