@@ -19,6 +19,7 @@ import {
   CertificateRenewal,
   controlPlaneCredentials,
   loadOrEnrol,
+  ServiceCertificates,
   TRUST_SUBSCRIPTIONS,
   trustResourceHandler,
 } from './identity/index.js';
@@ -27,6 +28,7 @@ import { interfaceAddresses } from './local-api/host-addresses.js';
 import { LocalRegistry } from './local-api/local-registry.js';
 import { LocalServices } from './local-api/local-services.js';
 import { LocalUpstreams } from './local-api/local-upstreams.js';
+import { ProxyCredentials } from './local-api/proxy-credentials.js';
 import { AccessView } from './policy/policy-access-view.js';
 import { explainRequest, parseExplainQuery } from './policy/policy-explain.js';
 import { OutboundPolicy } from './policy/policy-outbound.js';
@@ -35,6 +37,7 @@ import { AccessLog } from './proxy/access-log.js';
 import { AccessLogWriter } from './proxy/access-log-writer.js';
 import { startInboundListener, startOutboundListener } from './proxy/index.js';
 import { MeshTls } from './proxy/mesh-tls.js';
+import { LocalCallers } from './proxy/proxy-auth.js';
 import { ProxyMetrics } from './proxy/proxy-metrics.js';
 import { resolveResilience } from './proxy/resilience-options.js';
 
@@ -126,6 +129,9 @@ async function startWithAccessLog(
 
   const registry = new LocalRegistry(opts.dataDir, logger);
   const persisted = await registry.load();
+  // Local apps' proxy credentials (hashes; docs/security.md "Local apps"); none under --insecure.
+  const proxyCredentials = identity && new ProxyCredentials(opts.dataDir, logger);
+  await proxyCredentials?.load(new Map(persisted.map((spec) => [spec.id, spec.name])));
 
   // Everything started so far, closed in reverse if a later step fails.
   const cleanup: (() => Promise<void>)[] = [];
@@ -137,19 +143,24 @@ async function startWithAccessLog(
     const metricsRegistry = new MetricsRegistry();
     metricsRegistry.register(accessLogDropped);
     const resilience = resolveResilience(opts.resilience);
+    // A certificate per hosted service (spiffe://<td>/svc/<name>), asked for once the control plane holds its registration.
+    const serviceCerts =
+      identity && credentials
+        ? new ServiceCertificates({ controlPlane: opts.controlPlane, credentials, logger, renewAt: opts.renewAt })
+        : undefined;
+    cleanup.push(async () => serviceCerts?.close());
     // Agent to agent is mutual TLS, always (docs/security.md); --insecure keeps the plaintext hop for local experiments.
-    const tls = identity && new MeshTls({ identity, logger });
+    const tls = identity && new MeshTls({ identity, logger, services: serviceCerts });
     cleanup.push(async () => tls?.close());
     const accessView = new AccessView(policies, view);
-    const enforceAccess = opts.access?.enforce === true;
-    if (enforceAccess)
-      logger.warn('access policy enforced', {
-        identities: opts.access?.testIdentify
-          ? 'test hook'
-          : tls
-            ? 'the calling agent, from its verified certificate (mTLS)'
-            : 'none (--insecure: every source unauthenticated)',
+    // On by default; --insecure has no identities at all, so there it is off unless asked for (and then refuses everything).
+    const enforceAccess = opts.access?.enforce ?? !opts.insecure;
+    if (!enforceAccess)
+      logger.warn('access policy NOT enforced here: AccessPolicy and the mesh default are ignored', {
+        why: opts.insecure ? '--insecure (no identities)' : '--no-access-enforcement',
       });
+    else if (!tls) logger.warn('access policy enforced with no authenticated source (--insecure): requests to local instances are refused');
+    const callers = identity && proxyCredentials && new LocalCallers(identity.current().trustDomain, agentId, proxyCredentials);
     const proxyOptions = {
       tls,
       agentId,
@@ -159,7 +170,8 @@ async function startWithAccessLog(
       requestTimeoutMs: opts.requestTimeoutMs,
       resilience,
       metrics: new ProxyMetrics(metricsRegistry),
-      access: { enforce: enforceAccess, policy: accessView, identify: opts.access?.testIdentify },
+      access: { enforce: enforceAccess, policy: accessView },
+      callers,
       tunnels: opts.tunnels,
       accessLog,
     };
@@ -220,7 +232,11 @@ async function startWithAccessLog(
       credentials,
     });
     cleanup.push(() => sync.close(false));
-    const services = new LocalServices({ agentId, zone, registry, sync, logger });
+    const services = new LocalServices({ agentId, zone, registry, sync, logger, credentials: proxyCredentials });
+    if (serviceCerts) {
+      const unwatch = registry.onChange(() => serviceCerts.setServices(registry.hostedServices()));
+      cleanup.push(async () => unwatch());
+    }
     cleanup.push(async () => services.close());
     discovery.onConnect(() => void sync.fullSync().catch(() => {}));
 
@@ -294,10 +310,11 @@ async function startWithAccessLog(
         [inbound.close(), outbound.close()].map((p) => p.catch((err) => logger.warn('listener close failed', { error: messageOf(err) }))),
       );
       renewal?.close();
+      serviceCerts?.close();
       tls?.close();
       await accessLogWriter?.close();
       await discovery.close();
-      await Promise.all([snapshots.flush(), registry.flush()]);
+      await Promise.all([snapshots.flush(), registry.flush(), proxyCredentials?.flush()]);
       await admin.close();
       logger.info('agent stopped');
     };

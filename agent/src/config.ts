@@ -10,7 +10,6 @@ import { join } from 'node:path';
 import { type Logger, messageOf, ValidationError, validateAddress, validateInstanceId, validateZone } from '@weft/shared';
 import { readFileIfExists, writeFileAtomic } from './discovery/atomic-file.js';
 import { parseRemoteRegistrations, type RemoteRegistrations } from './local-api/registration-target.js';
-import type { SourceIdentifier } from './proxy/access-policy.js';
 import { type ResilienceOptions, resolveResilience } from './proxy/resilience-options.js';
 import type { TunnelOptions } from './proxy/tunnel-registry.js';
 
@@ -43,22 +42,16 @@ export interface AgentOptions {
   /** Retry, outlier and circuit-breaking settings; unset fields keep the defaults (agent/src/proxy/resilience-options.ts). */
   resilience?: Partial<ResilienceOptions>;
   /**
-   * Access policy enforcement (docs/access-policy.md). Off by default and
-   * not reachable from the command line: until the mTLS hop and the local
-   * apps' proxy credentials establish who sends a request, every source is
-   * unauthenticated and the mesh default would refuse everything.
+   * Access policy enforcement (docs/access-policy.md). On by default: every
+   * request handed to a local instance is decided by the destination's
+   * AccessPolicy or the mesh default, with the source identity from the
+   * caller's certificate (mesh hop) or the local app's proxy credential.
+   * `weft agent --no-access-enforcement` turns it off (then nothing is
+   * decided or counted). Under --insecure no source is authenticated, so
+   * the default there is off (enforcing would refuse every request to a
+   * local instance); `enforce: true` does that all the same.
    */
-  access?: {
-    enforce: boolean;
-    /**
-     * TEST ONLY: supplies the source identity of each request on both
-     * listeners (instead of the inbound listener's mTLS certificate), so
-     * tests can name service identities that no certificate carries yet.
-     * Set only by tests that start the agent in process; no flag,
-     * environment variable or header sets it.
-     */
-    testIdentify?: SourceIdentifier;
-  };
+  access?: { enforce: boolean };
   /** Enrols with this join token when the data dir holds no (valid) certificate. */
   joinToken?: string;
   /** Plaintext to the control plane, no certificate: local experiments only (logged loudly). */

@@ -3,9 +3,11 @@
  * view -> proxy -> local API). The proxy depends only on these interfaces, so
  * it can be tested with real listeners and a hand-built view.
  */
+
 import type { Endpoint, Logger, Protocol } from '@weft/shared';
 import type { AccessLog } from './proxy/access-log.js';
 import type { AccessOptions } from './proxy/access-policy.js';
+import type { LocalCallers } from './proxy/proxy-auth.js';
 
 /** An immutable snapshot of one service's endpoints, as last accepted from the control plane. */
 export interface ServiceSnapshot {
@@ -74,6 +76,11 @@ export interface ProxyOptions {
   requestTimeoutMs: number;
   /** Access policy enforcement (off unless `enforce`); see proxy/access-policy.ts. */
   access?: AccessOptions;
+  /**
+   * Who a local app is on the outbound listener, from its proxy credential
+   * (proxy-auth.ts); absent: no credential is accepted and every local caller is unauthenticated (--insecure).
+   */
+  callers?: LocalCallers;
   /** One JSON line per (sampled) request on both listeners; off when absent (proxy/access-log.ts). */
   accessLog?: AccessLog;
 }

@@ -28,7 +28,7 @@ const program = new Command('weft')
   .option('--token <token>', 'operator or read token for the control plane (default: $WEFT_TOKEN, else the local bootstrap token)')
   .option('--control-plane-data-dir <dir>', "the control plane's data dir when it runs on this host (bootstrap token, CA bundle)")
   .option('--ca-file <file>', 'trust these mesh CA roots (PEM) instead of pinning the root named in the token (default: $WEFT_CA_FILE)')
-  .option('--insecure', 'talk plaintext to a control plane started with --insecure')
+  .option('--insecure', 'INSECURE, local experiments only: talk plaintext to a control plane started with --insecure')
   .exitOverride()
   .hook('preAction', (_root, action) => {
     // `weft agent --insecure` and `weft control-plane --insecure` are the programs' own flags; the rest use them for their calls.

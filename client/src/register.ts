@@ -42,6 +42,17 @@ export interface Registration {
   readonly id: string;
   /** Whether the agent had the control plane's acknowledgement when it answered. */
   readonly synced: boolean;
+  /**
+   * The app's proxy credential (a new one on each registration; the old one
+   * stops working), or undefined from an --insecure agent.
+   */
+  readonly credential: string | undefined;
+  /**
+   * The proxy URL with the credential, `http://<name>:<secret>@127.0.0.1:<outbound port>`:
+   * use it as HTTP_PROXY (or a client's proxy option) so calls carry this
+   * service's identity. Undefined from an --insecure agent.
+   */
+  readonly proxyUrl: string | undefined;
   deregister(): Promise<void>;
 }
 
@@ -84,7 +95,14 @@ export async function register(options: RegisterOptions): Promise<Registration> 
       delay = Math.min(delay * 2, 2000);
       continue;
     }
-    const answer = (await res.json().catch(() => ({}))) as { id?: string; synced?: boolean; message?: string; field?: string };
+    const answer = (await res.json().catch(() => ({}))) as {
+      id?: string;
+      synced?: boolean;
+      credential?: string;
+      proxyUrl?: string;
+      message?: string;
+      field?: string;
+    };
     if (res.status !== 201 || !answer.id) {
       throw new RegistrationError(answer.message ?? `agent answered ${res.status}`, res.status, answer.field);
     }
@@ -96,7 +114,13 @@ export async function register(options: RegisterOptions): Promise<Registration> 
       await fetch(`${base}/v1/services/${encodeURIComponent(id)}`, { method: 'DELETE', signal: AbortSignal.timeout(2000) }).catch(() => {});
     };
     if (options.deregisterOnSignal !== false) deregisterOnSignals(deregister);
-    return { id, synced: answer.synced === true, deregister };
+    return {
+      id,
+      synced: answer.synced === true,
+      credential: typeof answer.credential === 'string' ? answer.credential : undefined,
+      proxyUrl: typeof answer.proxyUrl === 'string' ? answer.proxyUrl : undefined,
+      deregister,
+    };
   }
 }
 

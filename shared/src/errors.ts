@@ -30,6 +30,8 @@ export const MeshErrorCode = {
   upgradeNotSupported: 'upgrade_not_supported',
   /** Access policy: the destination's AccessPolicy (or the mesh default) does not let this source call it. */
   forbidden: 'forbidden',
+  /** Outbound listener: a Proxy-Authorization credential that is malformed or matches no local service's registration (407). */
+  proxyAuthInvalid: 'proxy_auth_invalid',
   /** A bug in the mesh itself; logged with details. */
   internal: 'internal',
 } as const;
@@ -52,6 +54,7 @@ const MESH_HTTP_STATUS: Record<MeshErrorCode, number> = {
   upgrade_not_supported: 502,
   body_too_large: 413,
   forbidden: 403,
+  proxy_auth_invalid: 407,
   internal: 500,
 };
 

@@ -35,9 +35,27 @@ describe("a real agent's admin API", () => {
       deregisterOnSignal: false,
     });
     assert.equal(reg.id, 'orders-1');
+    // The app's proxy credential, in a proxy URL any HTTP_PROXY-aware client takes as it is.
+    assert.match(reg.credential ?? '', /^[A-Za-z0-9_-]{43}$/);
+    assert.equal(reg.proxyUrl, `http://orders:${reg.credential}@127.0.0.1:${a.outboundPort}`);
     await waitFor('orders at the control plane', async () => (await servicesAtControlPlane(cp)).get('orders')?.includes('orders-1'));
     await reg.deregister();
     assert.deepEqual(await localIds(a), []);
+    // weft register prints it once (registering again makes a new one).
+    const printed = weft(
+      'register',
+      '--name',
+      'orders',
+      '--port',
+      String(svc.port),
+      '--id',
+      'orders-2',
+      '--agent',
+      `127.0.0.1:${a.adminPort}`,
+    );
+    assert.equal(printed.status, 0, printed.stderr);
+    assert.match(printed.stdout, new RegExp(`HTTP_PROXY=http://orders:[A-Za-z0-9_-]{43}@127\\.0\\.0\\.1:${a.outboundPort}`));
+    assert.equal(weft('deregister', 'orders-2', '--agent', `127.0.0.1:${a.adminPort}`).status, 0);
   });
 
   test('the Node helper and weft register report a registration at the agent itself, naming the field', async () => {

@@ -13,7 +13,7 @@ import { after, before, describe, test } from 'node:test';
 import grpc from '@grpc/grpc-js';
 import { WEFT_BIN } from '@weft/cli/demo/weft-process';
 import { echoClient, type GrpcTestService, startGrpcService } from './grpc-service.js';
-import { type AgentProc, Mesh, registerWith, waitFor } from './harness.js';
+import { type AgentProc, Mesh, postJson, registerWith, waitFor } from './harness.js';
 
 type Client = ReturnType<typeof echoClient>;
 
@@ -99,10 +99,14 @@ describe('traffic policy on gRPC calls', () => {
   let echo: Client;
   let quotaClient: Client;
 
+  let cpPort = 0;
+  let b: AgentProc;
+
   before(async () => {
     const cp = await mesh.controlPlane();
+    cpPort = cp.grpcPort;
     a = await mesh.agent('agent-a', cp.grpcPort);
-    const b = await mesh.agent('agent-b', cp.grpcPort);
+    b = await mesh.agent('agent-b', cp.grpcPort);
     good = await startGrpcService({ name: 'good' });
     bad = await startGrpcService({ name: 'bad', failWith: grpc.status.UNAVAILABLE });
     quota = await startGrpcService({ name: 'quota' });
@@ -179,6 +183,49 @@ describe('traffic policy on gRPC calls', () => {
       if (r.ok) continue;
       assert.equal(r.err.code, grpc.status.RESOURCE_EXHAUSTED);
       assert.match(String(r.err.metadata.get('x-weft-error')[0]), /^rate_limited/);
+    }
+  });
+
+  test('access policy on gRPC: PERMISSION_DENIED naming the rule, over the mesh hop and on this host; the proxy credential on the stream is the source', async () => {
+    const vault = await startGrpcService({ name: 'vault' });
+    const local = await startGrpcService({ name: 'lvault' });
+    try {
+      await registerWith(b, { name: 'vault', port: vault.port, id: 'vault-1', protocol: 'grpc' });
+      await registerWith(a, { name: 'lvault', port: local.port, id: 'lvault-1', protocol: 'grpc' });
+      // The caller app on host a: its registration's credential, sent as proxy-authorization metadata on each call.
+      const reg = await postJson(a.adminPort, '/v1/services', { name: 'teller', port: local.port, id: 'teller-1' });
+      assert.equal(reg.status, 201, JSON.stringify(reg.json));
+      const auth = `Basic ${Buffer.from(`teller:${String(reg.json.credential)}`).toString('base64')}`;
+      const policy = (service: string) =>
+        `apiVersion: weft.dev/v1\nkind: AccessPolicy\nmetadata: { service: ${service} }\nrules:\n  - action: allow\n    from: [teller]\n  - action: deny\n    from: ["spiffe://weft.local/agent/agent-a"]\n`;
+      const file = join(mesh.dir, 'grpc-access.yaml');
+      writeFileSync(file, `${policy('vault')}---\n${policy('lvault')}`);
+      const r = await weft(['apply', '-f', file, '--wait', '--control-plane', `127.0.0.1:${cpPort}`]);
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+      for (const [service, app] of [
+        ['vault', vault],
+        ['lvault', local],
+      ] as const) {
+        const client = echoClient(a.outboundPort, service);
+        try {
+          // Agent a's own identity (no credential): denied by rule 1, before the app sees the call.
+          const before = app.calls.length;
+          const denied = await waitFor(`${service} to deny agent-a`, async () => {
+            const s = await settle(unary(client));
+            return !s.ok && s.err.code === grpc.status.PERMISSION_DENIED ? s.err : undefined;
+          });
+          assert.equal(String(denied.metadata.get('x-weft-error')[0]), `forbidden; policy=${service}/1`);
+          assert.equal(app.calls.length, before);
+          // teller's credential: allowed by rule 0 (over the hop, agent a presented teller's certificate).
+          await waitFor(`${service} to let teller in`, async () => (await settle(unary(client, { 'proxy-authorization': auth }))).ok);
+          const wrong = await settle(unary(client, { 'proxy-authorization': `Basic ${Buffer.from('teller:nope').toString('base64')}` }));
+          assert.ok(!wrong.ok && wrong.err.code === grpc.status.UNAUTHENTICATED, 'a wrong credential: UNAUTHENTICATED (407)');
+        } finally {
+          client.close();
+        }
+      }
+    } finally {
+      await Promise.all([vault.close(), local.close()]);
     }
   });
 });

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { execFile, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
 import net, { type AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { WEFT_BIN } from '@weft/cli/demo/weft-process';
@@ -127,6 +129,27 @@ describe('TCP services through two agents (app -> agent A -> agent B -> tcp serv
     assert.equal(status, 200);
     const back = await exchange(socket, Buffer.from('through CONNECT'));
     assert.equal(back.toString(), 'through CONNECT<eof>');
+  });
+
+  test("access policy decides the TCP mesh hop on the caller's certificate: agent a denied, then allowed again", async () => {
+    const file = join(mesh.dir, 'echo-access.yaml');
+    writeFileSync(
+      file,
+      'apiVersion: weft.dev/v1\nkind: AccessPolicy\nmetadata: { service: echo }\nrules:\n  - name: not-a\n    action: deny\n    from: ["spiffe://weft.local/agent/agent-a"]\n',
+    );
+    const applied = weft('apply', '-f', file, '--wait', '--control-plane', `127.0.0.1:${cp.grpcPort}`);
+    assert.equal(applied.status, 0, applied.stdout + applied.stderr);
+    const { socket, status, head } = await connectVia(a.outboundPort, 'echo:7');
+    socket.destroy();
+    assert.equal(status, 403, head);
+    assert.match(head, /x-weft-error: forbidden/);
+    const removed = weft('delete', 'access', 'echo', '--control-plane', `127.0.0.1:${cp.grpcPort}`);
+    assert.equal(removed.status, 0, removed.stdout + removed.stderr);
+    await waitFor('echo allowed again (the mesh default)', async () => {
+      const c = await connectVia(a.outboundPort, 'echo:7');
+      c.socket.destroy();
+      return c.status === 200;
+    });
   });
 
   test('CONNECT to a name that is neither a mesh tcp service nor a declared outside host is refused with the hint', async () => {

@@ -22,6 +22,7 @@
  * setSecureContext() swaps the key, certificate and CA for new handshakes;
  * established connections keep theirs.
  */
+import type { X509Certificate } from 'node:crypto';
 import { type AddressInfo, createServer, type Server, type Socket } from 'node:net';
 import type { SecureContextOptions, TlsOptions } from 'node:tls';
 import { type MessageError, RequestTimeoutError } from './errors.js';
@@ -64,6 +65,8 @@ export interface Http1ServerOptions {
   onTlsError?(err: Error, remoteAddress: string | undefined): void;
   /** A TLS connection completed its handshake (before its first request). */
   onTlsConnection?(tls: TlsSessionInfo): void;
+  /** A further check of each TLS client's certificate at the handshake (TlsAcceptOptions.verifyPeer). */
+  verifyTlsPeer?(cert: X509Certificate | undefined): Error | undefined;
 }
 
 /**
@@ -106,6 +109,7 @@ export class Http1Server implements ConnectionOwner {
           return sharedReads ? conn.onRead : undefined;
         },
         onError: (err, remoteAddress) => opts.onTlsError?.(err, remoteAddress),
+        verifyPeer: opts.verifyTlsPeer,
       });
       this.server = createServer(SERVER_OPTIONS, this.tlsAccept.accept);
     } else {

@@ -22,6 +22,7 @@
  * Session tickets are OpenSSL's, with the keys of the secure context (and
  * a session id context, without which OpenSSL resumes nothing).
  */
+import type { X509Certificate } from 'node:crypto';
 import { Socket } from 'node:net';
 import { createSecureContext, type SecureContext, type SecureContextOptions, TLSSocket, type TlsOptions } from 'node:tls';
 import type { SharedReadCallback } from './shared-read-accept.js';
@@ -67,6 +68,13 @@ export interface TlsAcceptOptions {
    */
   onSecure(socket: TLSSocket, sharedReads: boolean): SharedReadCallback | undefined;
   onError(err: Error, remoteAddress: string | undefined): void;
+  /**
+   * A further check of the client's certificate (chain already verified),
+   * run on every handshake, resumed ones included (the certificate comes
+   * from the session then): an error refuses the connection as a failed
+   * handshake (onError, socket destroyed) before any byte of it is read.
+   */
+  verifyPeer?(cert: X509Certificate | undefined): Error | undefined;
 }
 
 /**
@@ -136,6 +144,11 @@ export class TlsAccept {
       const refused = tls.rejectUnauthorized ? (socket as unknown as Internals)._handle?.verifyError?.() : null;
       if (refused) {
         fail(refused);
+        return;
+      }
+      const denied = this.opts.verifyPeer?.(socket.getPeerX509Certificate());
+      if (denied !== undefined) {
+        fail(denied);
         return;
       }
       settled = true;

@@ -1,7 +1,11 @@
 import assert from 'node:assert/strict';
-import { createServer, type Http2Server, type ServerHttp2Session } from 'node:http2';
+import { createSecureServer, createServer, type Http2Server, type ServerHttp2Session } from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
+import { silentLogger } from '@weft/shared';
+import { AgentIdentity, snapshotOf } from '../identity/agent-identity.js';
+import { MeshTls } from '../proxy/mesh-tls.js';
+import { testCa } from '../proxy/test-mesh-ca.js';
 import { H2ConnectFailedError, H2SessionPool } from './session-pool.js';
 
 function get(pool: H2SessionPool, port: number) {
@@ -80,5 +84,45 @@ describe('the HTTP/2 session pool', () => {
     await ended;
     assert.equal(body, 'ok');
     await assert.rejects(get(pool, port), H2ConnectFailedError);
+  });
+});
+
+describe('the HTTP/2 session pool over mesh TLS', () => {
+  it('reports a peer that refuses our certificate after the TLS 1.3 handshake as a refused connect, not a reset', async () => {
+    const [ours, theirs] = await Promise.all([testCa(), testCa()]);
+    const [me, peer] = await Promise.all([ours.issue('a'), theirs.issue('b')]);
+    // The peer trusts only its own CA, so it refuses our certificate once it has seen it (after our side of the handshake).
+    const server = createSecureServer({
+      key: peer.keyPem,
+      cert: peer.certificatePem,
+      ca: theirs.pem,
+      requestCert: true,
+      rejectUnauthorized: true,
+      minVersion: 'TLSv1.3',
+    });
+    let streams = 0;
+    server.on('stream', () => streams++);
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as AddressInfo).port;
+    const identity = new AgentIdentity(snapshotOf(me.keyPem, me.certificatePem, ours.pem + theirs.pem, 'test'), silentLogger);
+    const tls = new MeshTls({ identity, logger: silentLogger });
+    const pool = new H2SessionPool();
+    try {
+      const key = `https://127.0.0.1:${port} b`;
+      const err = await Promise.resolve(pool.get(key, '127.0.0.1', port, tls.clientFor(key, 'b'))).then(
+        () => assert.fail('expected a refusal'),
+        (e: unknown) => e,
+      );
+      assert.ok(err instanceof H2ConnectFailedError, String(err));
+      assert.match(
+        err.message,
+        /the peer (refused the TLS session after the handshake|closed the connection at the end of the TLS handshake)/,
+      );
+      assert.equal(streams, 0, 'no stream was sent');
+    } finally {
+      await pool.close(false);
+      tls.close();
+      await new Promise<void>((r) => server.close(() => r()));
+    }
   });
 });

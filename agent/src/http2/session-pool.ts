@@ -19,6 +19,13 @@
  * PeerIdentityError / TLS error: nothing was sent) and offers ALPN h2 (the
  * inbound listener hands such connections to its HTTP/2 server). Without
  * it: h2c, prior knowledge (local instances, and peers under --insecure).
+ *
+ * In TLS 1.3 the server checks the client's certificate after the client
+ * considers the handshake done, so a peer that refuses ours (another CA, a
+ * revoked agent) closes the connection or sends an alert just after it. A
+ * TLS session therefore counts as connected only once the peer's first
+ * SETTINGS frame arrived: a refusal before that is an H2ConnectFailedError
+ * naming the refusal (nothing was sent), not a reset of the first streams.
  */
 import { type ClientHttp2Session, connect } from 'node:http2';
 import { type TLSSocket, connect as tlsConnect } from 'node:tls';
@@ -60,6 +67,8 @@ export class H2SessionPool {
 
   private open(key: string, host: string, port: number, tls: ClientTls | undefined): Promise<ClientHttp2Session> {
     const hostPort = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+    /** The TLS handshake completed on our side (a close after it and before the peer's SETTINGS is a refusal). */
+    let secure = false;
     const what = tls === undefined ? 'h2c' : 'h2 (mTLS)';
     const session =
       tls === undefined
@@ -72,6 +81,7 @@ export class H2SessionPool {
               s.setNoDelay(true);
               s.on('session', (ticket: Buffer) => tls.onSession(ticket));
               s.once('secureConnect', () => {
+                secure = true;
                 // A resumed session runs no checkServerIdentity: ClientTls decides (e.g. the peer was revoked since).
                 const refused = s.isSessionReused() ? tls.checkResumed?.() : undefined;
                 if (refused !== undefined) s.destroy(refused);
@@ -87,7 +97,8 @@ export class H2SessionPool {
       const timer = setTimeout(() => {
         session.destroy(new H2ConnectFailedError(`${what} connect to ${host}:${port} timed out`, 'ETIMEDOUT'));
       }, CONNECT_TIMEOUT_MS);
-      session.once('connect', () => {
+      // h2c: connected once the socket is; TLS: once the peer spoke HTTP/2 (it accepted our certificate).
+      session.once(tls === undefined ? 'connect' : 'remoteSettings', () => {
         clearTimeout(timer);
         entry.ready = undefined;
         try {
@@ -102,10 +113,14 @@ export class H2SessionPool {
         drop();
         if (entry.ready !== undefined) {
           entry.ready = undefined;
+          const refusal =
+            tls !== undefined && secure && /alert/i.test(err.message)
+              ? `the peer refused the TLS session after the handshake (${err.message})`
+              : err.message;
           reject(
             err instanceof H2ConnectFailedError
               ? err
-              : new H2ConnectFailedError(`${what} connect to ${host}:${port}: ${err.message}`, err.code, { cause: err }),
+              : new H2ConnectFailedError(`${what} connect to ${host}:${port}: ${refusal}`, err.code, { cause: err }),
           );
         }
       });
@@ -114,7 +129,10 @@ export class H2SessionPool {
         drop();
         if (entry.ready !== undefined) {
           entry.ready = undefined;
-          reject(new H2ConnectFailedError(`${what} connect to ${host}:${port}: closed`, undefined));
+          const why = secure
+            ? 'the peer closed the connection at the end of the TLS handshake (it refused our certificate, e.g. revoked or of another CA)'
+            : 'closed';
+          reject(new H2ConnectFailedError(`${what} connect to ${host}:${port}: ${why}`, undefined));
         }
       });
     });

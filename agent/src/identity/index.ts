@@ -8,4 +8,5 @@ export { controlPlaneCredentials } from './control-plane-credentials.js';
 export { EnrolmentError, type IdentityOptions, loadOrEnrol } from './enrolment.js';
 export { identityDir } from './identity-files.js';
 export { CertificateRenewal, renewDelayMs } from './renewal.js';
+export { type ServiceCertificate, type ServiceCertificateSource, ServiceCertificates } from './service-certificates.js';
 export { TRUST_SUBSCRIPTIONS, trustResourceHandler } from './trust-resources.js';

@@ -1,7 +1,8 @@
 /**
  * The agent's admin/local API (loopback only, node:http):
  *
- *   POST   /v1/services        register or update a local instance (201)
+ *   POST   /v1/services        register or update a local instance (201; with the app's proxy credential
+ *                              and proxyUrl, a new one on each registration: docs/security.md "Local apps")
  *   GET    /v1/services        local registrations with health and sync state
  *   GET    /v1/services/{id}   one registration
  *   DELETE /v1/services/{id}   deregister (200, or 404)
@@ -251,7 +252,13 @@ async function register(o: AdminServerOptions, targets: RegistrationTargets, req
     const spec = parseLocalServiceSpec(raw);
     targets.check(spec);
     const result = await o.services.register(spec);
-    sendJson(res, 201, result);
+    // The app's proxy URL with its credential (docs/security.md "Local apps"): HTTP_PROXY for any proxy-aware client.
+    const outbound = o.proxyPorts?.outbound;
+    const proxyUrl =
+      result.credential === undefined || outbound === undefined
+        ? undefined
+        : `http://${result.service}:${result.credential}@127.0.0.1:${outbound}`;
+    sendJson(res, 201, { ...result, ...(proxyUrl !== undefined && { proxyUrl }) });
   } catch (err) {
     if (err instanceof ValidationError) sendError(res, 400, 'invalid_argument', err.message, { field: err.field });
     else if (err instanceof MeshError) sendError(res, err.httpStatus, err.code, err.message);

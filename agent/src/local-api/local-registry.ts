@@ -37,6 +37,7 @@ const FILE_VERSION = 1;
 
 export class LocalRegistry implements LocalInstances, RegistrationSource {
   private readonly entries = new Map<string, LocalRegistration>();
+  private readonly changeListeners = new Set<() => void>();
   private readonly writer: CoalescingWriter;
 
   constructor(
@@ -69,16 +70,37 @@ export class LocalRegistry implements LocalInstances, RegistrationSource {
     return [...this.entries.values()].map((e) => e.instance);
   }
 
+  /** Calls `listener` after a registration was added, removed or acknowledged by the control plane; returns the unsubscribe function. */
+  onChange(listener: () => void): () => void {
+    this.changeListeners.add(listener);
+    return () => this.changeListeners.delete(listener);
+  }
+
+  /** The services with at least one registration the control plane acknowledged (they are hosted here). */
+  hostedServices(): Set<string> {
+    const out = new Set<string>();
+    for (const e of this.entries.values()) if (e.synced) out.add(e.instance.service);
+    return out;
+  }
+
   /** Adds or replaces a registration and persists the spec list. */
   put(entry: LocalRegistration): void {
     this.entries.set(entry.spec.id, entry);
     void this.writer.save();
+    this.changed();
   }
 
   remove(instanceId: string): boolean {
     const had = this.entries.delete(instanceId);
-    if (had) void this.writer.save();
+    if (had) {
+      void this.writer.save();
+      this.changed();
+    }
     return had;
+  }
+
+  private changed(): void {
+    for (const l of this.changeListeners) l();
   }
 
   /** Returns true when the health changed (and must be reported). */
@@ -95,6 +117,7 @@ export class LocalRegistry implements LocalInstances, RegistrationSource {
       const e = this.entries.get(id);
       if (e) this.entries.set(id, { ...e, synced, syncError: synced ? undefined : error });
     }
+    this.changed();
   }
 
   /** Resolves when the spec list on disk matches memory. */

@@ -7,6 +7,7 @@ import type { Health, InstanceSpec, LocalServiceSpec, Logger } from '@weft/share
 import type { RegistrationSync } from '../discovery/registration-sync.js';
 import { HealthChecker } from './health-checker.js';
 import type { LocalRegistration, LocalRegistry } from './local-registry.js';
+import type { ProxyCredentials } from './proxy-credentials.js';
 
 export interface LocalServicesOptions {
   agentId: string;
@@ -15,6 +16,8 @@ export interface LocalServicesOptions {
   registry: LocalRegistry;
   sync: RegistrationSync;
   logger: Logger;
+  /** Proxy credentials handed to registering apps (proxy-credentials.ts); absent: none (--insecure). */
+  credentials?: ProxyCredentials;
 }
 
 export interface RegisterResult {
@@ -22,6 +25,11 @@ export interface RegisterResult {
   service: string;
   /** True when the control plane acknowledged the registration. */
   synced: boolean;
+  /**
+   * The app's proxy credential secret (username: the service name), new on
+   * every registration of this instance id; absent under --insecure.
+   */
+  credential?: string;
 }
 
 export class LocalServices {
@@ -71,7 +79,9 @@ export class LocalServices {
       if (!keepCheck) this.startCheck(entry);
     });
     this.logger.info('registered local instance', { service: spec.name, instanceId: id, port: spec.port, synced });
-    return { id, service: spec.name, synced };
+    // Registered (kept) even when not yet synced: the credential is this instance's from now on.
+    const credential = this.options.credentials?.issue(spec.name, id);
+    return { id, service: spec.name, synced, ...(credential !== undefined && { credential }) };
   }
 
   /** Removes a local instance; false when it was not registered here. */
@@ -80,6 +90,7 @@ export class LocalServices {
     const synced = await this.options.sync.deregister([id], () => {
       this.checker.unwatch(id);
       this.options.registry.remove(id);
+      this.options.credentials?.drop(id);
     });
     this.logger.info('deregistered local instance', { instanceId: id, synced });
     return { removed: true, synced };

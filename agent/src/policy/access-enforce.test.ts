@@ -1,31 +1,41 @@
 /**
- * Access policy enforced by real listeners in front of a real app, with the
- * source identity supplied by the listeners' `identify` seam (here a test
- * function reading a test header; the mTLS listener will read the caller's
- * certificate): the inbound side answers 403 forbidden naming source and
- * rule before the app sees anything, the outbound side runs the same check
- * for an instance on its own host, shadow mode lets the request through and
- * counts it, and nothing is checked while enforcement is off.
+ * Access policy enforced by real listeners in front of a real app, with
+ * real identities: the inbound listener speaks mTLS and takes the source
+ * from the caller's certificate (a service certificate of web held by agent
+ * a, or an agent certificate; certificates from a throwaway CA), and the
+ * outbound listener takes it from the local app's proxy credential (real
+ * ProxyCredentials). The inbound side answers 403 forbidden naming source
+ * and rule before the app sees anything, the outbound side runs the same
+ * check for an instance on its own host and presents web's certificate on
+ * the hop, shadow mode lets the request through and counts it, and nothing
+ * is checked while enforcement is off.
  */
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import type { IncomingHttpHeaders } from 'node:http';
+import https from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { MetricsRegistry, type SourceIdentity, silentLogger } from '@weft/shared';
+import { MetricsRegistry, silentLogger } from '@weft/shared';
 import type { Listener, ServiceSnapshot } from '../contracts.js';
-import type { Http1Request } from '../http1/server-message.js';
+import { AgentIdentity, snapshotOf } from '../identity/agent-identity.js';
+import { ProxyCredentials } from '../local-api/proxy-credentials.js';
 import type { AccessOptions } from '../proxy/access-policy.js';
 import { startInboundListener } from '../proxy/inbound-listener.js';
+import { MeshTls } from '../proxy/mesh-tls.js';
 import { startOutboundListener } from '../proxy/outbound-listener.js';
+import { LocalCallers } from '../proxy/proxy-auth.js';
 import { ProxyMetrics } from '../proxy/proxy-metrics.js';
+import { heldServices, type Pem, type TestCa, testCa } from '../proxy/test-mesh-ca.js';
 import { endpoint, localInstances, send, startUpstream, staticSource, type Upstream } from '../proxy/test-support.js';
 import { AccessView } from './policy-access-view.js';
 import { PolicyView } from './policy-view.js';
 
-/** TEST ONLY: who sent the request, from a header only this test's listeners read. */
-const TEST_SOURCE = 'x-test-source';
-const identify = (req: Http1Request): SourceIdentity | undefined => {
-  const name = req.header(TEST_SOURCE);
-  return name ? { spiffeId: `spiffe://test/svc/${name}`, service: name, authenticated: true } : undefined;
-};
+async function identityOf(ca: TestCa, agentId: string): Promise<AgentIdentity> {
+  const { keyPem, certificatePem } = await ca.issue(agentId);
+  return new AgentIdentity(snapshotOf(keyPem, certificatePem, ca.pem, 'test'), silentLogger);
+}
 
 function applyAccess(view: PolicyView, service: string, access: Record<string, unknown> | undefined, version: string): void {
   const bundle = { service, access: access && { apiVersion: 'weft.dev/v1', kind: 'AccessPolicy', metadata: { service }, ...access } };
@@ -46,9 +56,15 @@ describe('access enforcement by the listeners', () => {
   let inbound: Listener;
   let outbound: Listener;
   let open: Listener;
+  let ca: TestCa;
+  let webCert: Pem;
+  let agentACert: Pem;
+  let meshA: MeshTls;
+  let meshB: MeshTls;
+  let webSecret = '';
+  const dataDir = mkdtempSync(join(tmpdir(), 'weft-access-enforce-'));
   const access = (enforce: boolean): AccessOptions => ({
     enforce,
-    identify,
     policy: new AccessView(policies, {
       get: (s): ServiceSnapshot | undefined => (held.has(s) ? { service: s, version: '1', endpoints: [] } : undefined),
       resolve: (s) => Promise.reject(new Error(`control plane not connected (asked for ${s})`)),
@@ -78,9 +94,17 @@ describe('access enforcement by the listeners', () => {
       { instanceId: 'stock-1', service: 'stock', address: '127.0.0.1', port: app.port },
       { instanceId: 'fresh-1', service: 'fresh', address: '127.0.0.1', port: app.port },
     ]);
+    ca = await testCa();
+    webCert = await ca.issueService('web', 'agent-a');
+    agentACert = await ca.issue('agent-a');
+    const identityA = await identityOf(ca, 'agent-a');
+    meshA = new MeshTls({ identity: identityA, logger: silentLogger, services: heldServices({ web: webCert }) });
+    meshB = new MeshTls({ identity: await identityOf(ca, 'agent-b'), logger: silentLogger });
+    const credentials = new ProxyCredentials(dataDir, silentLogger);
+    webSecret = credentials.issue('web', 'web-1');
     const common = { agentId: 'agent-b', local, logger: silentLogger, requestTimeoutMs: 5_000, host: '127.0.0.1', port: 0 };
-    inbound = await startInboundListener({ ...common, endpoints: staticSource({}), metrics, access: access(true) });
-    open = await startInboundListener({ ...common, endpoints: staticSource({}), access: access(false) });
+    inbound = await startInboundListener({ ...common, endpoints: staticSource({}), metrics, access: access(true), tls: meshB });
+    open = await startInboundListener({ ...common, endpoints: staticSource({}), access: access(false), tls: meshB });
     const remote = { agentId: 'agent-b', agentAddress: '127.0.0.1', agentPort: inbound.port };
     outbound = await startOutboundListener({
       ...common,
@@ -93,6 +117,8 @@ describe('access enforcement by the listeners', () => {
       local: localInstances([]),
       metrics: new ProxyMetrics(new MetricsRegistry()),
       access: access(true),
+      tls: meshA,
+      callers: new LocalCallers('weft.local', 'agent-a', credentials),
     });
   });
 
@@ -101,15 +127,48 @@ describe('access enforcement by the listeners', () => {
     await inbound.close();
     await open.close();
     await app.close();
+    meshA.close();
+    meshB.close();
+    rmSync(dataDir, { recursive: true, force: true });
   });
 
-  const viaInbound = (instance: string, path: string, source?: string, method = 'GET') =>
-    send({
-      port: inbound.port,
-      path,
-      method,
-      headers: { host: 'orders', 'x-weft-instance': instance, ...(source ? { [TEST_SOURCE]: source } : {}) },
+  /** A request to an mTLS inbound listener presenting `cert` (what a peer agent sends). */
+  const meshSend = (
+    port: number,
+    cert: Pem,
+    path: string,
+    headers: Record<string, string>,
+    method = 'GET',
+  ): Promise<{ status: number; headers: IncomingHttpHeaders; body: Buffer }> =>
+    new Promise((resolve, reject) => {
+      const req = https.request(
+        {
+          host: '127.0.0.1',
+          port,
+          path,
+          method,
+          headers,
+          key: cert.keyPem,
+          cert: cert.certificatePem,
+          ca: ca.pem,
+          minVersion: 'TLSv1.3',
+          checkServerIdentity: () => undefined,
+          agent: false,
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
+        },
+      );
+      req.on('error', reject);
+      req.end();
     });
+  const webAuth = () => `Basic ${Buffer.from(`web:${webSecret}`).toString('base64')}`;
+
+  /** `as`: web (its service certificate, held by agent-a) or agent-a (the agent's own certificate). */
+  const viaInbound = (instance: string, path: string, as: 'web' | 'agent-a' = 'web', method = 'GET') =>
+    meshSend(inbound.port, as === 'web' ? webCert : agentACert, path, { host: 'orders', 'x-weft-instance': instance }, method);
 
   it('answers 403 forbidden naming the rule and the source, before the app sees the request', async () => {
     const before = hits;
@@ -117,7 +176,7 @@ describe('access enforcement by the listeners', () => {
     assert.equal(res.status, 403);
     assert.equal(res.headers['x-weft-error'], 'forbidden; policy=orders/1');
     assert.equal(res.headers['x-weft-answered-by'], 'agent/agent-b');
-    assert.match(res.body.toString(), /spiffe:\/\/test\/svc\/web may not call service orders: rule orders\/1 denies it/);
+    assert.match(res.body.toString(), /spiffe:\/\/weft\.local\/svc\/web may not call service orders: rule orders\/1 denies it/);
     assert.equal(hits, before);
   });
 
@@ -127,12 +186,11 @@ describe('access enforcement by the listeners', () => {
     assert.equal(res.body.toString(), 'app saw GET /api/../api/orders?x=1');
   });
 
-  it('applies the mesh default (all-authenticated) when no rule matches, and refuses an unauthenticated source', async () => {
-    assert.equal((await viaInbound('orders-1', '/x', 'batch')).status, 200);
-    const res = await viaInbound('orders-1', '/api/orders');
-    assert.equal(res.status, 403);
-    assert.equal(res.headers['x-weft-error'], 'forbidden; policy=orders/default');
-    assert.match(res.body.toString(), /an unauthenticated source may not call service orders/);
+  it('applies the mesh default (all-authenticated) when no rule matches, and lets no unauthenticated client in', async () => {
+    // agent-a itself (no rule names it): the default allows any mesh identity.
+    assert.equal((await viaInbound('orders-1', '/x', 'agent-a')).status, 200);
+    // Without a certificate there is no TLS session, so no request at all.
+    await assert.rejects(send({ port: inbound.port, path: '/x', headers: { host: 'orders', 'x-weft-instance': 'orders-1' } }));
   });
 
   it('lets a shadow-mode deny through and counts it as shadow_deny', async () => {
@@ -153,12 +211,7 @@ describe('access enforcement by the listeners', () => {
   });
 
   it('checks nothing while enforcement is off', async () => {
-    const res = await send({
-      port: open.port,
-      path: '/api/orders',
-      method: 'POST',
-      headers: { host: 'orders', 'x-weft-instance': 'orders-1' },
-    });
+    const res = await meshSend(open.port, webCert, '/api/orders', { host: 'orders', 'x-weft-instance': 'orders-1' }, 'POST');
     assert.equal(res.status, 200);
   });
 
@@ -168,25 +221,46 @@ describe('access enforcement by the listeners', () => {
       port: outbound.port,
       path: 'http://orders/admin',
       method: 'POST',
-      headers: { host: 'orders', [TEST_SOURCE]: 'web' },
+      headers: { host: 'orders', 'proxy-authorization': webAuth() },
     });
     assert.equal(denied.status, 403);
     assert.equal(denied.headers['x-weft-error'], 'forbidden; policy=orders/1');
     assert.equal(denied.headers['x-weft-answered-by'], undefined, 'the outbound side answers its own app unmarked');
     assert.equal(hits, before);
-    const allowed = await send({ port: outbound.port, path: 'http://orders/api/x', headers: { host: 'orders', [TEST_SOURCE]: 'web' } });
+    const allowed = await send({
+      port: outbound.port,
+      path: 'http://orders/api/x',
+      headers: { host: 'orders', 'proxy-authorization': webAuth() },
+    });
     assert.equal(allowed.status, 200);
     assert.equal(hits, before + 1);
   });
 
-  it('passes the destination agent’s 403 back to the caller through the mesh hop', async () => {
+  it("presents web's certificate on the mesh hop for a caller with web's credential, and passes the 403 back", async () => {
     const res = await send({
       port: outbound.port,
       path: 'http://remote/admin',
       method: 'PUT',
-      headers: { host: 'remote', [TEST_SOURCE]: 'web' },
+      headers: { host: 'remote', 'proxy-authorization': webAuth() },
     });
     assert.equal(res.status, 403);
     assert.equal(res.headers['x-weft-error'], 'forbidden; policy=orders/1');
+    assert.match(res.body.toString(), /spiffe:\/\/weft\.local\/svc\/web may not call/);
+    // Without a credential the caller is agent-a (the agent's certificate): the mesh default lets it in.
+    const asAgent = await send({ port: outbound.port, path: 'http://remote/admin', method: 'PUT', headers: { host: 'remote' } });
+    assert.equal(asAgent.status, 200, asAgent.body.toString());
+  });
+
+  it('answers a wrong credential 407 proxy_auth_invalid without calling anything', async () => {
+    const before = hits;
+    const res = await send({
+      port: outbound.port,
+      path: 'http://orders/api/x',
+      headers: { host: 'orders', 'proxy-authorization': `Basic ${Buffer.from('web:wrong').toString('base64')}` },
+    });
+    assert.equal(res.status, 407);
+    assert.equal(res.headers['x-weft-error'], 'proxy_auth_invalid');
+    assert.equal(res.headers['proxy-authenticate'], 'Basic realm="weft"');
+    assert.equal(hits, before);
   });
 });

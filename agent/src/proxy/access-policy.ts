@@ -39,23 +39,15 @@ export interface AccessPolicy {
 
 /**
  * Establishes who sent a request from its connection. The inbound listener
- * reads the calling agent from the verified mTLS certificate
- * (peer-source.ts; nothing under --insecure); the outbound listener has no
- * identity for local apps yet (a proxy credential), so their calls are
- * unauthenticated.
+ * reads the caller from the verified mTLS certificate (peer-source.ts: an
+ * agent, or a service of the calling agent; nothing under --insecure); the
+ * outbound listener reads the local app's proxy credential (proxy-auth.ts).
  */
 export type SourceIdentifier = (req: Http1Request) => SourceIdentity | undefined;
 
 /** Access enforcement of one agent (AgentOptions.access). */
 export interface AccessOptions {
-  /**
-   * Decide access at all. Off by default: the mTLS hop identifies calling
-   * agents, but not yet their services (per-service certificates) nor local
-   * apps (proxy credentials), so rules naming services would refuse
-   * legitimate callers.
-   */
+  /** Decide access at all (on by default in the agent; `weft agent --no-access-enforcement` turns it off). */
   enforce: boolean;
   policy: AccessPolicy;
-  /** Who sent a request; undefined = nobody is authenticated (the outbound listener, and --insecure). */
-  identify?: SourceIdentifier;
 }

@@ -119,6 +119,12 @@ export interface Attempt {
   deadline: Deadline;
   /** Aborted when the client disconnects. */
   clientGone: GoneSignal;
+  /**
+   * The local service the request is sent for (the app's proxy credential,
+   * Exchange.source): on the mesh hop the agent presents that service's
+   * certificate. Undefined: the agent's own.
+   */
+  sourceService?: string;
 }
 
 /** One try against one endpoint. */

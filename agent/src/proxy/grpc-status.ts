@@ -66,6 +66,7 @@ const MESH_GRPC_STATUS: Partial<Record<string, GrpcStatus>> = {
   // Access policy (enforced where the request lands).
   forbidden: GrpcStatus.PERMISSION_DENIED,
   unauthenticated: GrpcStatus.UNAUTHENTICATED,
+  [MeshErrorCode.proxyAuthInvalid]: GrpcStatus.UNAUTHENTICATED,
 };
 
 /** The gRPC status for an HTTP status (gRPC's own mapping, doc/http-grpc-status-mapping.md). */

@@ -19,6 +19,8 @@ const CONNECTION_SPECIFIC = new Set([
   'connection',
   'keep-alive',
   'proxy-connection',
+  // The local app's proxy credential (proxy-auth.ts): read by its agent, never passed on.
+  'proxy-authorization',
   'transfer-encoding',
   'upgrade',
   'host',

@@ -10,10 +10,11 @@
  * unknown_instance / upstream_connect_failed / shutting_down as "not
  * delivered" and retries elsewhere.
  */
-import type { OutgoingHttpHeaders } from 'node:http2';
-import { INSTANCE_HEADER, MeshErrorCode } from '@weft/shared';
+import type { OutgoingHttpHeaders, ServerHttp2Stream } from 'node:http2';
+import { ANSWERED_BY_HEADER, INSTANCE_HEADER, MeshErrorCode, meshHttpStatus, type SourceIdentity } from '@weft/shared';
 import type { LocalInstances } from '../contracts.js';
 import type { H2SessionPool } from '../http2/session-pool.js';
+import type { AccessGate } from './access-gate.js';
 import { Deadline } from './deadline.js';
 import type { TryOutcome } from './forward.js';
 import { meshFailure } from './forward-strategy.js';
@@ -21,6 +22,7 @@ import { formatGrpcTimeout, GRPC_TIMEOUT_HEADER } from './grpc-status.js';
 import { H2ReplayBody } from './h2-body.js';
 import { type H2Response, sendH2Once } from './h2-forward.js';
 import { h2UpstreamRequestHeaders } from './h2-headers.js';
+import { meshAnswer } from './h2-mesh-answer.js';
 import { speaksH2 } from './h2-outbound-strategy.js';
 import type { H2Exchange, H2Strategy, H2Verdict } from './h2-pipeline.js';
 import { localInstanceOf } from './inbound-strategy.js';
@@ -34,6 +36,10 @@ export interface H2InboundDeps {
   sessions: H2SessionPool;
   metrics: ProxyMetrics;
   maxReplayBodyBytes: number;
+  /** Access enforcement, as the HTTP/1.1 inbound strategy; absent: not enforced. */
+  access?: AccessGate;
+  /** The caller of a stream (its session's verified certificate, inbound-mesh-tls.ts); absent: unauthenticated. */
+  identify?: (stream: ServerHttp2Stream) => SourceIdentity | undefined;
 }
 
 const RESENDS = 2;
@@ -53,6 +59,21 @@ export function h2InboundStrategy(d: H2InboundDeps): H2Strategy {
       );
     }
     const path = String(h[':path'] ?? '/');
+    if (d.access !== undefined) {
+      const denied = await d.access.checkWhenReady(
+        instance.service,
+        d.identify?.(ex.stream),
+        String(h[':method'] ?? 'GET'),
+        path,
+        ex.requestId,
+      );
+      if (denied !== undefined) {
+        // 403 `forbidden; policy=<rule>` (gRPC: PERMISSION_DENIED), marked as this agent's own answer.
+        const value = denied.detail === undefined ? denied.code : `${denied.code}; ${denied.detail}`;
+        const mark = { [ANSWERED_BY_HEADER]: `agent/${d.agentId}` };
+        return { kind: 'policy', answer: meshAnswer(denied.code, meshHttpStatus(denied.code), denied.message, mark, value) };
+      }
+    }
     const base = h2UpstreamRequestHeaders(h, {
       method: String(h[':method'] ?? 'GET'),
       path,

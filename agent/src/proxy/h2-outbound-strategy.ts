@@ -13,16 +13,18 @@
  * upstream_protocol_error (no translation between the two yet).
  */
 import type { OutgoingHttpHeaders } from 'node:http2';
-import { type Endpoint, INSTANCE_HEADER, type Logger, MeshError, MeshErrorCode, messageOf } from '@weft/shared';
+import { type Endpoint, INSTANCE_HEADER, type Logger, MeshError, MeshErrorCode, meshHttpStatus, messageOf } from '@weft/shared';
 import type { ClientTls } from '../http1/client-connection.js';
 import type { H2SessionPool } from '../http2/session-pool.js';
+import type { AccessGate } from './access-gate.js';
 import { Deadline } from './deadline.js';
 import { type Attempt, settledFailure, type TrySend } from './forward.js';
-import { meshFailure } from './forward-strategy.js';
+import { type MeshFailure, meshFailure } from './forward-strategy.js';
 import { formatGrpcTimeout, GRPC_TIMEOUT_HEADER } from './grpc-status.js';
 import { H2ReplayBody } from './h2-body.js';
 import { type H2Response, sendH2Once } from './h2-forward.js';
 import { h2UpstreamRequestHeaders } from './h2-headers.js';
+import { headerValue, meshAnswer } from './h2-mesh-answer.js';
 import type { H2Exchange, H2Strategy, H2Verdict } from './h2-pipeline.js';
 import { TIMEOUT_HEADER } from './headers.js';
 import { hashKeyOf } from './lb-policies.js';
@@ -33,13 +35,14 @@ import { admit, noHealthyEndpoint, trackTry, waitedMs } from './outbound-steps.j
 import { describeEndpoint } from './outbound-strategy.js';
 import type { OutlierDetector } from './outlier-detector.js';
 import { believedMeshCode } from './peer-answer.js';
+import { type LocalCallers, PROXY_AUTHENTICATE, PROXY_AUTHORIZATION, ProxyAuthError } from './proxy-auth.js';
 import { hostFromAuthority } from './request-target.js';
 import { IDEMPOTENCY_KEY_HEADER, isIdempotentRequest, runWithRetries } from './retry-policy.js';
 import { type RoutePolicy, RULE_HEADER } from './route-policy.js';
 import type { Route, Router } from './router.js';
 import type { ServiceResilienceMap } from './service-resilience.js';
 import { sleep } from './sleep.js';
-import { originOf, peerKeyOf } from './upstream-pools.js';
+import { meshPoolKey, originOf, peerKeyOf } from './upstream-pools.js';
 
 export interface H2OutboundDeps {
   agentId: string;
@@ -51,6 +54,10 @@ export interface H2OutboundDeps {
   services: ServiceResilienceMap;
   maxReplayBodyBytes: number;
   policy: RoutePolicy | undefined;
+  /** Who a local caller is, from its proxy credential on the stream (proxy-auth.ts); absent: not read. */
+  callers?: LocalCallers;
+  /** Access enforcement for an instance on this host (the request never crosses an inbound listener then). */
+  access?: AccessGate;
   /** mTLS to peer agents, as the HTTP/1.1 pools (mesh-tls.ts); absent: h2c (--insecure). */
   meshTls?: MeshTls;
 }
@@ -67,22 +74,31 @@ export function speaksH2(protocol: string | undefined): boolean {
 const NO_HEAD = { lines: '', hasLength: false };
 
 export function h2OutboundStrategy(d: H2OutboundDeps): H2Strategy {
-  type Origin = { key: string; host: string; port: number; tls?: ClientTls };
+  type Origin = { key: string; host: string; port: number; tls?: ClientTls; bySource?: Map<string, Origin> };
   const origins = new WeakMap<Endpoint, Origin>();
-  const originFor = (endpoint: Endpoint, local: boolean): Origin => {
+  const originFor = (endpoint: Endpoint, local: boolean, source: string | undefined): Origin => {
     let o = origins.get(endpoint);
     if (o === undefined) {
       const host = local ? endpoint.address : endpoint.agentAddress;
       const port = local ? endpoint.port : endpoint.agentPort;
       if (local || d.meshTls === undefined) o = { key: originOf(host, port), host, port };
       else {
-        // A peer agent over mTLS: its own session per agent id (as the HTTP/1.1 pools), the agent checked at the handshake.
-        const key = peerKeyOf(originOf(host, port), endpoint.agentId);
-        o = { key, host, port, tls: d.meshTls.clientFor(key, endpoint.agentId) };
+        // A peer agent over mTLS: a session per (agent, destination service) as the HTTP/1.1 pools; the peer checked at the handshake.
+        const key = meshPoolKey(peerKeyOf(originOf(host, port), endpoint.agentId), endpoint.service);
+        o = { key, host, port, tls: d.meshTls.clientFor(key, endpoint.agentId, { service: endpoint.service }) };
       }
       origins.set(endpoint, o);
     }
-    return o;
+    if (source === undefined || o.tls === undefined || d.meshTls === undefined) return o;
+    // A local caller with a proxy credential: its own session, presenting its service's certificate.
+    o.bySource ??= new Map();
+    let s = o.bySource.get(source);
+    if (s === undefined) {
+      const key = meshPoolKey(peerKeyOf(originOf(o.host, o.port), endpoint.agentId), endpoint.service, source);
+      s = { key, host: o.host, port: o.port, tls: d.meshTls.clientFor(key, endpoint.agentId, { service: endpoint.service, source }) };
+      o.bySource.set(source, s);
+    }
+    return s;
   };
 
   const forward = async (ex: H2Exchange): Promise<H2Verdict> => {
@@ -101,6 +117,10 @@ export function h2OutboundStrategy(d: H2OutboundDeps): H2Strategy {
     }
     const service = target.service;
     ex.fields.service = service;
+    // The caller, from its proxy credential (proxy-auth.ts); a wrong one is answered 407 (gRPC: UNAUTHENTICATED).
+    const who = d.callers?.identify(headerValue(h[PROXY_AUTHORIZATION]));
+    if (who instanceof ProxyAuthError) return { kind: 'policy', answer: meshAnswer(who.code, 407, who.message, PROXY_AUTHENTICATE) };
+    const sourceService = who?.service;
     const plan = d.policy?.decide(service, method, path, { headers: h }, authority) ?? null;
     if (plan?.respond) return { kind: 'policy', answer: plan };
     if (plan) ex.answerFields = { [RULE_HEADER]: plan.rule.id };
@@ -150,13 +170,23 @@ export function h2OutboundStrategy(d: H2OutboundDeps): H2Strategy {
     };
 
     let tries = 0;
+    // A try to an instance on this host skips the inbound listener, so its access check runs here, once per request.
+    let denied: MeshFailure | undefined;
+    let checked = false;
     const send: TrySend = (endpoint, a) => {
       const onOutcome = trackTry(d, endpoint, a.serviceSize);
       if (!speaksH2(endpoint.protocol)) {
         return settledFailure('invalid', new ProtocolMismatch(`it speaks ${endpoint.protocol ?? 'http'}, not HTTP/2`), onOutcome);
       }
       const local = endpoint.agentId === d.agentId;
-      const o = originFor(endpoint, local);
+      if (local && d.access !== undefined) {
+        if (!checked) {
+          checked = true;
+          denied = d.access.check(route.service, who, method, path, ex.requestId);
+        }
+        if (denied !== undefined) return settledFailure('refused', new Error(denied.message));
+      }
+      const o = originFor(endpoint, local, sourceService);
       // The first try sends `base` itself (no copy per call); a retry sends a copy with its own mesh fields.
       const headers: OutgoingHttpHeaders = tries++ === 0 ? base : { ...base };
       if (ex.callDeadline !== undefined) headers[GRPC_TIMEOUT_HEADER] = formatGrpcTimeout(ex.callDeadline.remainingMs());
@@ -198,6 +228,10 @@ export function h2OutboundStrategy(d: H2OutboundDeps): H2Strategy {
     const what = `service ${service}: ${describeEndpoint(endpoint, d.agentId)}`;
     if (!outcome.ok) {
       if (outcome.kind === 'aborted') return { kind: 'gone' };
+      if (outcome.kind === 'refused' && denied !== undefined) {
+        const value = denied.detail === undefined ? denied.code : `${denied.code}; ${denied.detail}`;
+        return { kind: 'policy', answer: meshAnswer(denied.code, meshHttpStatus(denied.code), denied.message, {}, value) };
+      }
       if (outcome.error instanceof ProtocolMismatch) {
         return meshFailure(MeshErrorCode.upstreamProtocolError, `${what}: HTTP/2 call not forwarded (${outcome.error.message})`);
       }

@@ -74,7 +74,15 @@ export async function startInboundListener(opts: InboundOptions): Promise<Listen
   // HTTP/2 and gRPC from peer agents (one session per calling agent; over mTLS, else h2c) on the same port.
   const sessions = new H2SessionPool();
   const onStream = h2Pipeline({
-    strategy: h2InboundStrategy({ agentId: opts.agentId, local: opts.local, sessions, metrics, maxReplayBodyBytes }),
+    strategy: h2InboundStrategy({
+      agentId: opts.agentId,
+      local: opts.local,
+      sessions,
+      metrics,
+      maxReplayBodyBytes,
+      access,
+      identify: meshTls?.identifyStream,
+    }),
     rescue: h2InboundRescue(opts.agentId),
     requestLog,
     logger,
@@ -100,6 +108,8 @@ export async function startInboundListener(opts: InboundOptions): Promise<Listen
     tunnels,
     requestLog,
     connectTimeoutMs: TCP_CONNECT_TIMEOUT_MS,
+    access,
+    identify: meshTls?.identifyConnect,
   });
   return startListenerServer({
     name: 'inbound',
@@ -109,8 +119,8 @@ export async function startInboundListener(opts: InboundOptions): Promise<Listen
     handler: meshTls ? meshTls.guardRequests(pipeline) : pipeline,
     tls: meshTls?.tls,
     limits: opts.limits,
-    // Who called: the test hook when set, else the agent the mesh TLS certificate names (none under --insecure).
-    identify: opts.access?.identify ?? meshTls?.identify,
+    // Who called: the identity the verified mesh TLS certificate names (none under --insecure).
+    identify: meshTls?.identify,
     onConnect: meshTls ? meshTls.guardConnect(connect) : connect,
     h2,
     onClosed: async (graceful) => {

@@ -12,9 +12,10 @@
  * (peer-source.ts), never from a header; `identify` hands it to access
  * policy as the request's source.
  */
-import type { Http2Session } from 'node:http2';
+import type { Http2Session, ServerHttp2Stream } from 'node:http2';
 import type { TLSSocket } from 'node:tls';
 import { ERROR_HEADER, MeshErrorCode } from '@weft/shared';
+import type { ConnectRequest } from '../http1/server-connection.js';
 import type { Http1Request } from '../http1/server-message.js';
 import type { StreamHandler } from '../http2/h2c-server.js';
 import type { SourceIdentity } from './access-policy.js';
@@ -30,8 +31,12 @@ type ConnectHandler = NonNullable<ListenerServerOptions['onConnect']>;
 export interface InboundMeshTls {
   /** The listener's TLS (options, renewal watch, metrics). */
   readonly tls: ListenerTls;
-  /** The source of a request: the agent its connection's certificate names. */
+  /** The source of a request: the identity its connection's certificate names (an agent, or a service of the calling agent). */
   identify(req: Http1Request): SourceIdentity | undefined;
+  /** The same for an HTTP/2 stream (its session's certificate). */
+  identifyStream(stream: ServerHttp2Stream): SourceIdentity | undefined;
+  /** The same for a CONNECT of the TCP mesh hop. */
+  identifyConnect(connect: ConnectRequest): SourceIdentity | undefined;
   guardRequests(handler: RequestHandler): RequestHandler;
   guardConnect(onConnect: ConnectHandler): ConnectHandler;
   guardStreams(onStream: StreamHandler): StreamHandler;
@@ -51,6 +56,21 @@ export function inboundMeshTls(meshTls: MeshTls, agentId: string, metrics: Proxy
       }
       child.inc();
     },
+    // The deny list at the handshake: a revoked agent's certificate (or a service certificate it holds) gets no session,
+    // resumed sessions included (the server reads the certificate from the session).
+    verifyPeer: (cert) => {
+      const source = sourceFromPeerCertificate({ protocol: '', resumed: false, peerCertificate: cert });
+      if (source?.holder !== undefined && !meshTls.isRevoked(source.holder, source.serial)) return undefined;
+      const why =
+        source === undefined
+          ? 'no client certificate'
+          : source.holder === undefined
+            ? `the client certificate names no agent (${source.spiffeId || 'no SPIFFE ID'})`
+            : `${source.spiffeId} (serial ${source.serial}, held by agent ${source.holder}) is revoked (deny list)`;
+      return Object.assign(new Error(`mesh caller refused at the TLS handshake: ${why}`), {
+        code: source?.holder === undefined ? 'ERR_PEER_NOT_AN_AGENT' : 'ERR_PEER_REVOKED',
+      });
+    },
     onHandshakeError: (err, remoteAddress) => {
       const reason = (err as { code?: string }).code ?? 'unknown';
       metrics.tlsHandshakeFailures.labels(reason).inc();
@@ -58,16 +78,16 @@ export function inboundMeshTls(meshTls: MeshTls, agentId: string, metrics: Proxy
     },
   };
 
-  /** Why the caller is refused (the deny list, or not an agent); undefined: it may call. */
+  /** Why the caller is refused (the deny list, or held by no agent); undefined: it may call. */
   const refusal = (source: PeerSource | undefined): string | undefined => {
-    if (source?.agentId !== undefined && !meshTls.isRevoked(source.agentId, source.serial)) return undefined;
+    if (source?.holder !== undefined && !meshTls.isRevoked(source.holder, source.serial)) return undefined;
     const why =
       source === undefined
         ? 'no client certificate'
-        : source.agentId === undefined
+        : source.holder === undefined
           ? `the client certificate names no agent (${source.spiffeId || 'no SPIFFE ID'})`
-          : `${source.spiffeId} (serial ${source.serial}) is revoked`;
-    metrics.tlsRefused.labels(source?.agentId === undefined ? 'not_an_agent' : 'revoked').inc();
+          : `${source.spiffeId} (serial ${source.serial}, held by agent ${source.holder}) is revoked`;
+    metrics.tlsRefused.labels(source?.holder === undefined ? 'not_an_agent' : 'revoked').inc();
     requestLog.log('request refused', MeshErrorCode.forbidden, { detail: why });
     return why;
   };
@@ -93,6 +113,8 @@ export function inboundMeshTls(meshTls: MeshTls, agentId: string, metrics: Proxy
   return {
     tls,
     identify: (req) => sourceFromPeerCertificate(req.tls),
+    identifyConnect: (connect) => sourceFromPeerCertificate(connect.tls),
+    identifyStream: (stream) => (stream.session === undefined ? undefined : sessionSource(stream.session)),
     guardRequests: (handler) => (req, res, ctx) => {
       const why = refusal(sourceFromPeerCertificate(req.tls));
       if (why === undefined) return handler(req, res, ctx);

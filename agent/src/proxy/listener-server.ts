@@ -13,6 +13,7 @@
  * the Host checks. Every such refusal carries x-weft-error (bad_request) and
  * a body, including those made before a request exists.
  */
+import type { X509Certificate } from 'node:crypto';
 import type { Socket } from 'node:net';
 import type { SecureContextOptions, TlsOptions } from 'node:tls';
 import { getSystemErrorName } from 'node:util';
@@ -66,6 +67,8 @@ export interface ListenerTls {
   onConnection?(tls: TlsSessionInfo): void;
   /** A refused or failed handshake. */
   onHandshakeError?(err: Error, remoteAddress: string | undefined): void;
+  /** Refuses a client certificate at the handshake (e.g. the deny list); the error is reported as a handshake failure. */
+  verifyPeer?(cert: X509Certificate | undefined): Error | undefined;
 }
 
 /** Idle keep-alive connections from clients close after this long (longer than the upstream pools' 4 s). */
@@ -130,6 +133,7 @@ export async function startListenerServer(opts: ListenerServerOptions): Promise<
     tls: opts.tls?.options,
     onTlsError: opts.tls?.onHandshakeError,
     onTlsConnection: opts.tls?.onConnection,
+    verifyTlsPeer: opts.tls?.verifyPeer,
   });
   const bound = await server.listen(opts.port, opts.host);
   const unwatch = opts.tls?.watch((options) => server.setSecureContext(options));

@@ -4,7 +4,6 @@
  * from a throwaway CA. Renewal, resumption and the caller's identity check.
  */
 import assert from 'node:assert/strict';
-import { createPrivateKey, randomBytes, webcrypto } from 'node:crypto';
 import { describe, it, type TestContext } from 'node:test';
 import { createLogger } from '@weft/shared';
 import type { ClientHandler } from '../http1/client-connection.js';
@@ -12,60 +11,11 @@ import { Http1Pool } from '../http1/client-pool.js';
 import { PeerIdentityError, TlsHandshakeError } from '../http1/errors.js';
 import { Http1Server } from '../http1/server.js';
 import { AgentIdentity, type IdentitySnapshot, snapshotOf } from '../identity/agent-identity.js';
-import { EC_ALGORITHM, x509 } from '../identity/x509-lib.js';
 import { MeshTls } from './mesh-tls.js';
 import { sourceFromPeerCertificate } from './peer-source.js';
+import { heldServices, type TestCa, testCa } from './test-mesh-ca.js';
 
 const log = createLogger({}, { level: 'error' });
-
-interface TestCa {
-  pem: string;
-  issue(agentId: string): Promise<{ keyPem: string; certificatePem: string }>;
-}
-
-async function keyPemOf(key: webcrypto.CryptoKey): Promise<string> {
-  const der = Buffer.from(await webcrypto.subtle.exportKey('pkcs8', key));
-  return createPrivateKey({ key: der, format: 'der', type: 'pkcs8' }).export({ format: 'pem', type: 'pkcs8' }) as string;
-}
-
-async function testCa(): Promise<TestCa> {
-  const keys = await webcrypto.subtle.generateKey(EC_ALGORITHM, true, ['sign', 'verify']);
-  const now = Date.now();
-  const root = await x509.X509CertificateGenerator.createSelfSigned({
-    serialNumber: `01${randomBytes(8).toString('hex')}`,
-    name: `CN=test mesh CA ${randomBytes(3).toString('hex')}`,
-    notBefore: new Date(now - 60_000),
-    notAfter: new Date(now + 3_600_000),
-    keys,
-    signingAlgorithm: EC_ALGORITHM,
-    extensions: [
-      new x509.BasicConstraintsExtension(true, 0, true),
-      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
-    ],
-  });
-  return {
-    pem: `${root.toString('pem')}\n`,
-    async issue(agentId) {
-      const leafKeys = await webcrypto.subtle.generateKey(EC_ALGORITHM, true, ['sign', 'verify']);
-      const cert = await x509.X509CertificateGenerator.create({
-        serialNumber: `01${randomBytes(8).toString('hex')}`,
-        subject: 'O=weft.local',
-        issuer: root.subject,
-        notBefore: new Date(now - 60_000),
-        notAfter: new Date(now + 3_600_000),
-        signingKey: keys.privateKey,
-        publicKey: leafKeys.publicKey,
-        signingAlgorithm: EC_ALGORITHM,
-        extensions: [
-          new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
-          new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth]),
-          new x509.SubjectAlternativeNameExtension([{ type: 'url', value: `spiffe://weft.local/agent/${agentId}` }], true),
-        ],
-      });
-      return { keyPem: await keyPemOf(leafKeys.privateKey), certificatePem: `${cert.toString('pem')}\n` };
-    },
-  };
-}
 
 async function identity(ca: TestCa, agentId: string): Promise<AgentIdentity> {
   const { keyPem, certificatePem } = await ca.issue(agentId);
@@ -97,6 +47,8 @@ async function meshServer(t: TestContext, tls: MeshTls) {
       res.end(
         JSON.stringify({
           agent: source?.agentId,
+          service: source?.service,
+          holder: source?.holder,
           serial: source?.serial,
           protocol: req.tls?.protocol,
           resumed: req.tls?.resumed,
@@ -127,6 +79,8 @@ async function meshServer(t: TestContext, tls: MeshTls) {
 
 interface Answer {
   agent?: string;
+  service?: string;
+  holder?: string;
   serial?: string;
   protocol?: string;
   resumed?: boolean;
@@ -151,9 +105,13 @@ function get(pool: Http1Pool): Promise<Answer> {
   });
 }
 
-function pool(t: TestContext, tls: MeshTls, port: number, peer: string): Http1Pool {
+function pool(t: TestContext, tls: MeshTls, port: number, peer: string, route?: { service?: string; source?: string }): Http1Pool {
   const origin = `http://127.0.0.1:${port}`;
-  const p = new Http1Pool('127.0.0.1', port, { keepAliveTimeoutMs: 4_000, connectTimeoutMs: 2_000, meshTls: tls.clientFor(origin, peer) });
+  const p = new Http1Pool('127.0.0.1', port, {
+    keepAliveTimeoutMs: 4_000,
+    connectTimeoutMs: 2_000,
+    meshTls: tls.clientFor(origin, peer, route),
+  });
   t.after(() => p.close(false));
   return p;
 }
@@ -170,7 +128,15 @@ describe('mesh TLS over the codec', () => {
     const { a, p } = await callerAndPeer(t, await testCa());
     const first = await get(p);
     // sharedReads: decrypted reads land in the shared buffer (tls-accept.ts), not in 'data' events.
-    assert.deepEqual(first, { agent: 'a', serial: a.current().serial, protocol: 'TLSv1.3', resumed: false, conn: 1, sharedReads: true });
+    assert.deepEqual(first, {
+      agent: 'a',
+      holder: 'a',
+      serial: a.current().serial,
+      protocol: 'TLSv1.3',
+      resumed: false,
+      conn: 1,
+      sharedReads: true,
+    });
     assert.equal((await get(p)).conn, 1, 'the connection is kept');
     // Two at once: the second request needs a second connection, which resumes the first one's session.
     const both = await Promise.all([get(p), get(p)]);
@@ -269,6 +235,34 @@ describe('mesh TLS over the codec', () => {
     assert.match(
       err.message,
       /the peer (refused the TLS session after the handshake|closed the connection at the end of the TLS handshake)/,
+    );
+  });
+
+  it("service certificates: the server presents the one named by SNI, the caller presents its source service's and checks the holder", async (t) => {
+    const ca = await testCa();
+    const [a, b, c] = await Promise.all([identity(ca, 'a'), identity(ca, 'b'), identity(ca, 'c')]);
+    const web = await ca.issueService('web', 'a');
+    const ordersOfB = await ca.issueService('orders', 'b');
+    const ordersOfC = await ca.issueService('orders', 'c');
+    const portB = await meshServer(t, new MeshTls({ identity: b, logger: log, services: heldServices({ orders: ordersOfB }) }));
+    const caller = new MeshTls({ identity: a, logger: log, services: heldServices({ web }) });
+    t.after(() => caller.close());
+    // SNI orders: B presents orders' certificate (held by b), A presents web's: B reads service web held by agent a.
+    const asWeb = await get(pool(t, caller, portB, 'b', { service: 'orders', source: 'web' }));
+    assert.deepEqual([asWeb.service, asWeb.holder, asWeb.agent], ['web', 'a', undefined]);
+    // No source: the agent's own certificate; a service B does not hold: B's own certificate (accepted as the fallback).
+    const asAgent = await get(pool(t, caller, portB, 'b', { service: 'stock' }));
+    assert.deepEqual([asAgent.agent, asAgent.service], ['a', undefined]);
+    // C holds a certificate of orders too, but the caller meant agent b's instance: refused before the request is sent.
+    const portC = await meshServer(t, new MeshTls({ identity: c, logger: log, services: heldServices({ orders: ordersOfC }) }));
+    const err = await get(pool(t, caller, portC, 'b', { service: 'orders' })).then(
+      () => assert.fail('expected a refusal'),
+      (e: unknown) => e,
+    );
+    assert.ok(err instanceof PeerIdentityError, String(err));
+    assert.match(
+      err.message,
+      /presents service orders's certificate held by spiffe:\/\/weft\.local\/agent\/c, not by spiffe:\/\/weft\.local\/agent\/b/,
     );
   });
 });

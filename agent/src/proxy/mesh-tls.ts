@@ -4,7 +4,10 @@
  *
  * Server (the inbound listener): requires a client certificate that chains
  * to the CA bundle, presents the agent's certificate, and issues session
- * tickets under keys kept across renewals (a renewal does not void them).
+ * tickets under keys kept across renewals (a renewal does not void them)
+ * and replaced when the deny list changes (a ticket never outlives a
+ * revocation; the listener also checks the deny list at every handshake,
+ * inbound-mesh-tls.ts).
  * Client (the outbound side's pools to peer agents only; local instances
  * stay plaintext on loopback): presents the agent's certificate, verifies
  * the peer's chain against the CA bundle, then that the peer's URI SAN is
@@ -20,18 +23,24 @@
  * setSecureContext; connections already open keep theirs. Session tickets
  * made under the old certificate are dropped.
  *
- * Seam for per-service certificates (not issued yet): `certificateFor(name)`
- * picks the server context by the SNI the caller sends (a service name);
- * unset, every handshake gets the agent's certificate and callers send no
- * service name. See docs/security.md for what remains.
+ * Per-service certificates (`services`, identity/service-certificates.ts):
+ * the server presents the certificate of the service the caller names in
+ * SNI when this agent holds it, else the agent's; the caller sends the
+ * destination service as SNI, presents the certificate of the local service
+ * it calls for (the source, from the app's proxy credential) when held, else
+ * the agent's, and accepts from the peer either the destination service's
+ * certificate held by that very agent (subject CN = the agent's SPIFFE ID)
+ * or the agent's own (the fallback: the peer holds no certificate for the
+ * service yet). docs/security.md, "Service certificates".
  */
 import { randomBytes } from 'node:crypto';
 import type { PeerCertificate, SecureContext, SecureContextOptions, TlsOptions } from 'node:tls';
 import { createSecureContext } from 'node:tls';
-import { agentSpiffeId, type Logger, uriSans } from '@weft/shared';
+import { agentSpiffeId, type Logger, serviceSpiffeId, uriSans } from '@weft/shared';
 import type { ClientTls } from '../http1/client-connection.js';
 import { PeerIdentityError } from '../http1/errors.js';
 import type { IdentitySnapshot, RevocationSnapshot } from '../identity/agent-identity.js';
+import type { ServiceCertificate, ServiceCertificateSource } from '../identity/service-certificates.js';
 
 /** What the mesh TLS reads of the agent's identity (AgentIdentity implements it). */
 export interface MeshIdentity {
@@ -44,12 +53,14 @@ export interface MeshIdentity {
 export interface MeshTlsOptions {
   identity: MeshIdentity;
   logger: Logger;
-  /**
-   * The server context for a TLS server name (SNI) the caller sent: the seam
-   * for per-service certificates. Undefined (or a name it does not know):
-   * the agent's certificate.
-   */
-  certificateFor?: (serverName: string) => SecureContext | undefined;
+  /** The certificates of the services this agent hosts; absent: every handshake uses the agent's. */
+  services?: ServiceCertificateSource;
+}
+
+/** Which pool a client TLS is for: the destination service (sent as SNI) and the local source service (its certificate presented). */
+export interface MeshRoute {
+  readonly service?: string;
+  readonly source?: string;
 }
 
 const MIN_VERSION = 'TLSv1.3';
@@ -58,9 +69,12 @@ export class MeshTls {
   private clientContext: SecureContext;
   /** The last session ticket per peer (origin and expected agent id). */
   private readonly sessions = new Map<string, Buffer>();
-  private readonly ticketKeys = randomBytes(48);
+  /** Session ticket keys of the server; new ones whenever the deny list changes, so no ticket made before outlives it. */
+  private ticketKeys = randomBytes(48);
   private readonly serverWatchers = new Set<(options: SecureContextOptions) => void>();
   private readonly checks = new Map<string, (host: string, cert: PeerCertificate) => Error | undefined>();
+  /** Secure contexts of service certificates, by role and service; rebuilt when the certificate (serial) or the agent's bundle changes. */
+  private readonly serviceContexts = new Map<string, { serial: string; context: SecureContext }>();
   private readonly unsubscribe: (() => void)[];
 
   constructor(private readonly opts: MeshTlsOptions) {
@@ -70,7 +84,22 @@ export class MeshTls {
       opts.identity.onRevocations(() => {
         // A session resumed later carries no certificate serial to check: full handshakes until new tickets arrive.
         this.sessions.clear();
+        // And as the server: tickets issued before the change are void (every caller does a full handshake once).
+        this.ticketKeys = randomBytes(48);
+        for (const key of [...this.serviceContexts.keys()]) if (key.startsWith('server ')) this.serviceContexts.delete(key);
+        const options = this.serverContextOptions(this.opts.identity.current());
+        for (const w of this.serverWatchers) w(options);
       }),
+      ...(opts.services === undefined
+        ? []
+        : [
+            opts.services.onChange((service) => {
+              this.serviceContexts.delete(`server ${service}`);
+              this.serviceContexts.delete(`client ${service}`);
+              // Tickets resumed with the old certificate would keep presenting it.
+              this.sessions.clear();
+            }),
+          ]),
     ];
   }
 
@@ -86,9 +115,34 @@ export class MeshTls {
     return { key: s.keyPem, cert: s.certificatePem, ca: s.caBundlePem, minVersion: MIN_VERSION, ticketKeys: this.ticketKeys };
   }
 
+  /** The secure context of a service certificate this agent holds, as server or as client; undefined when not held. */
+  private serviceContext(role: 'server' | 'client', service: string): SecureContext | undefined {
+    const cert: ServiceCertificate | undefined = this.opts.services?.current(service);
+    if (cert === undefined) return undefined;
+    const key = `${role} ${service}`;
+    const cached = this.serviceContexts.get(key);
+    if (cached?.serial === cert.serial) return cached.context;
+    const ca = this.opts.identity.current().caBundlePem;
+    try {
+      const context = createSecureContext({
+        key: cert.keyPem,
+        cert: cert.certificatePem,
+        ca,
+        minVersion: MIN_VERSION,
+        ...(role === 'server' && { ticketKeys: this.ticketKeys }),
+      });
+      this.serviceContexts.set(key, { serial: cert.serial, context });
+      return context;
+    } catch (err) {
+      this.opts.logger.error('cannot build a TLS context from a service certificate; using the agent certificate', { service, err });
+      return undefined;
+    }
+  }
+
   private changed(s: IdentitySnapshot): void {
     try {
       this.clientContext = this.buildClientContext(s);
+      this.serviceContexts.clear();
       this.sessions.clear();
       const options = this.serverContextOptions(s);
       for (const w of this.serverWatchers) w(options);
@@ -101,15 +155,16 @@ export class MeshTls {
 
   /** Options of the inbound listener's TLS server (TLS 1.3 only, a client certificate of the mesh CA required). */
   serverOptions(): TlsOptions {
-    const certificateFor = this.opts.certificateFor;
+    const services = this.opts.services;
     return {
       ...this.serverContextOptions(this.opts.identity.current()),
       requestCert: true,
       rejectUnauthorized: true,
       // h2: the peers' HTTP/2 sessions (session-pool.ts) on the same port; HTTP/1.1 callers send no ALPN.
       ALPNProtocols: ['h2', 'http/1.1'],
-      ...(certificateFor && {
-        SNICallback: (name: string, cb: (err: Error | null, ctx?: SecureContext) => void) => cb(null, certificateFor(name)),
+      // The destination service's certificate when the caller names a service held here; else (undefined) the agent's.
+      ...(services && {
+        SNICallback: (name: string, cb: (err: Error | null, ctx?: SecureContext) => void) => cb(null, this.serviceContext('server', name)),
       }),
     };
   }
@@ -124,16 +179,22 @@ export class MeshTls {
     return this.opts.identity.isRevoked(agentId, serial);
   }
 
-  /** TLS for the connections of one pool to peer agent `agentId` at `origin`. */
-  clientFor(origin: string, agentId: string): ClientTls {
-    const key = `${agentId} ${origin}`;
-    const checkServerIdentity = this.peerCheck(agentId);
+  /**
+   * TLS for the connections of one pool to peer agent `agentId` at `origin`,
+   * for calls to `route.service` (sent as SNI) made for local service
+   * `route.source` (its certificate presented when held; else the agent's).
+   */
+  clientFor(origin: string, agentId: string, route: MeshRoute = {}): ClientTls {
+    const key = `${agentId} ${origin} ${route.service ?? ''} ${route.source ?? ''}`;
+    const checkServerIdentity = this.peerCheck(agentId, route.service);
+    const source = route.source;
     return {
       connectOptions: () => ({
-        secureContext: this.clientContext,
+        secureContext: (source !== undefined && this.serviceContext('client', source)) || this.clientContext,
         minVersion: MIN_VERSION,
         checkServerIdentity,
         session: this.sessions.get(key),
+        ...(route.service !== undefined && { servername: route.service }),
       }),
       onSession: (session) => {
         this.sessions.set(key, session);
@@ -151,21 +212,36 @@ export class MeshTls {
   }
 
   /** Forgets the session ticket of a pool that was closed. */
-  forget(origin: string, agentId: string): void {
-    this.sessions.delete(`${agentId} ${origin}`);
+  forget(origin: string, agentId: string, route: MeshRoute = {}): void {
+    this.sessions.delete(`${agentId} ${origin} ${route.service ?? ''} ${route.source ?? ''}`);
   }
 
-  /** The check that the peer is agent `agentId` (its chain already verified): one function per agent. */
-  private peerCheck(agentId: string): (host: string, cert: PeerCertificate) => Error | undefined {
-    let check = this.checks.get(agentId);
+  /**
+   * The check that the peer is agent `agentId` (its chain already verified):
+   * its own certificate, or, when `service` is given, that service's
+   * certificate held by that agent (subject CN). One function per pair.
+   */
+  private peerCheck(agentId: string, service?: string): (host: string, cert: PeerCertificate) => Error | undefined {
+    const checkKey = `${agentId} ${service ?? ''}`;
+    let check = this.checks.get(checkKey);
     if (check === undefined) {
       check = (host, cert) => {
         const expected = agentSpiffeId(this.trustDomain, agentId);
         const names = uriSans(cert.subjectaltname);
-        if (!names.includes(expected)) {
-          const presented = names.join(', ');
+        const asService = service !== undefined && names.includes(serviceSpiffeId(this.trustDomain, service));
+        if (asService && cert.subject?.CN !== expected) {
           return new PeerIdentityError(
-            `the peer at ${host} is not ${expected}: its certificate names ${presented || 'no SPIFFE ID'}`,
+            `the peer at ${host} presents service ${service}'s certificate held by ${String(cert.subject?.CN ?? 'no agent')}, not by ${expected}`,
+            expected,
+            String(cert.subject?.CN ?? ''),
+          );
+        }
+        if (!asService && !names.includes(expected)) {
+          const presented = names.join(', ');
+          const wanted =
+            service === undefined ? expected : `${serviceSpiffeId(this.trustDomain, service)} (held by ${expected}) or ${expected}`;
+          return new PeerIdentityError(
+            `the peer at ${host} is not ${wanted}: its certificate names ${presented || 'no SPIFFE ID'}`,
             expected,
             presented,
           );
@@ -175,7 +251,7 @@ export class MeshTls {
         }
         return undefined;
       };
-      this.checks.set(agentId, check);
+      this.checks.set(checkKey, check);
     }
     return check;
   }

@@ -22,13 +22,14 @@ import { h2OutboundStrategy } from './h2-outbound-strategy.js';
 import { h2Pipeline } from './h2-pipeline.js';
 import { LEAST_REQUEST } from './lb-policies.js';
 import { getLbPolicy } from './lb-policy.js';
-import { startListenerServer } from './listener-server.js';
+import { type RequestHandler, startListenerServer } from './listener-server.js';
 import { LoadTracker } from './load-tracker.js';
 import { writeRawMeshError } from './mesh-response.js';
 import type { MeshTls } from './mesh-tls.js';
 import { isLoopbackHost } from './outbound-external.js';
 import { outboundStrategy } from './outbound-strategy.js';
 import { OutlierDetector } from './outlier-detector.js';
+import { withLocalCallers } from './proxy-auth.js';
 import { ProxyMetrics } from './proxy-metrics.js';
 import { RequestLog } from './request-log.js';
 import { requestPipeline } from './request-pipeline.js';
@@ -117,6 +118,7 @@ export async function startOutboundListener(opts: OutboundOptions): Promise<Outb
     tunnels,
     requestLog,
     meshTls: opts.tls,
+    callers: opts.callers,
   };
   const upstreams = new LocalUpstreamPorts({ ...tcp, logger, host: opts.host });
   // HTTP/2 and gRPC (h2c) on the same port, with the same router, breakers, detector and policy.
@@ -134,6 +136,8 @@ export async function startOutboundListener(opts: OutboundOptions): Promise<Outb
         maxReplayBodyBytes: resilience.maxReplayBodyBytes,
         policy: opts.policy,
         meshTls: opts.tls,
+        callers: opts.callers,
+        access,
       }),
       rescue: h2OutboundRescue,
       requestLog,
@@ -143,6 +147,14 @@ export async function startOutboundListener(opts: OutboundOptions): Promise<Outb
     }),
     (err) => logger.debug('http2 session error', { err: err.message }),
   );
+
+  // The caller of each request: its proxy credential (407 when wrong), else this host's agent (proxy-auth.ts).
+  const callersFirst = (handler: RequestHandler): RequestHandler =>
+    opts.callers === undefined
+      ? handler
+      : withLocalCallers(opts.callers, handler, (message) =>
+          requestLog.log('request refused', MeshErrorCode.proxyAuthInvalid, { detail: message }),
+        );
 
   const rejectConnect = (socket: Socket, target: string): void => {
     requestLog.log('request failed', MeshErrorCode.badRequest, { detail: 'CONNECT refused' });
@@ -164,17 +176,19 @@ export async function startOutboundListener(opts: OutboundOptions): Promise<Outb
     host: opts.host,
     port: opts.port,
     logger,
-    handler: requestPipeline({
-      strategy,
-      rescue: outboundRescue,
-      requestLog,
-      unresolved: metrics.service('outbound', '-'),
-      requestTimeoutMs: opts.requestTimeoutMs,
-      tunnels,
-      accessLog: opts.accessLog && { log: opts.accessLog, direction: 'outbound' },
-    }),
+    handler: callersFirst(
+      requestPipeline({
+        strategy,
+        rescue: outboundRescue,
+        requestLog,
+        unresolved: metrics.service('outbound', '-'),
+        requestTimeoutMs: opts.requestTimeoutMs,
+        tunnels,
+        accessLog: opts.accessLog && { log: opts.accessLog, direction: 'outbound' },
+      }),
+    ),
     limits: opts.limits,
-    identify: opts.access?.identify,
+    // The source is set by callersFirst; without proxy credentials (--insecure) local callers are unauthenticated.
     // Mesh tcp services first, then declared outside hosts; anything else is refused.
     onConnect: meshConnect(tcp, onConnect),
     h2,

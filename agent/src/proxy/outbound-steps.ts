@@ -61,6 +61,7 @@ export function outboundAttempt(ex: Exchange, target: RequestTarget, plan: Route
     tryTimeoutMs: 0,
     perTryCapped: false,
     clientGone: ex.clientGone,
+    sourceService: ex.source?.service,
   };
 }
 

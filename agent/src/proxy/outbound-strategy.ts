@@ -35,7 +35,7 @@ import { type RoutePolicy, RULE_HEADER } from './route-policy.js';
 import type { Route, Router } from './router.js';
 import type { ServiceResilienceMap } from './service-resilience.js';
 import { sleep } from './sleep.js';
-import { originOf, peerKeyOf, type UpstreamPools } from './upstream-pools.js';
+import { meshPoolKey, originOf, peerKeyOf, type UpstreamPools } from './upstream-pools.js';
 
 export interface OutboundStrategyDeps {
   agentId: string;
@@ -78,7 +78,7 @@ function timeoutText(ms: number): string {
 /** The innermost try: local instances directly, remote ones through their agent's inbound listener. */
 function sendToEndpoint(pools: UpstreamPools, agentId: string) {
   /** Origins by endpoint object (endpoints are immutable and live as long as their snapshot): built once, not per try. */
-  const origins = new WeakMap<Endpoint, { key: string; address: string; port: number }>();
+  const origins = new WeakMap<Endpoint, { key: string; address: string; port: number; bySource?: Map<string, string> }>();
   return (endpoint: Endpoint, attempt: Attempt, onOutcome: (outcome: TryOutcome) => void): Promise<TryOutcome> => {
     const local = endpoint.agentId === agentId;
     const timeoutMs = attempt.tryTimeoutMs;
@@ -86,14 +86,28 @@ function sendToEndpoint(pools: UpstreamPools, agentId: string) {
     if (origin === undefined) {
       const address = local ? endpoint.address : endpoint.agentAddress;
       const port = local ? endpoint.port : endpoint.agentPort;
-      origin = { key: local ? originOf(address, port) : peerKeyOf(originOf(address, port), endpoint.agentId), address, port };
+      // A peer pool per (agent, destination service): the service is the SNI that picks the certificate the peer presents.
+      const key = local ? originOf(address, port) : meshPoolKey(peerKeyOf(originOf(address, port), endpoint.agentId), endpoint.service);
+      origin = { key, address, port };
       origins.set(endpoint, origin);
+    }
+    // ... and per local source service (the client certificate presented): a caller with a proxy credential gets its own pool.
+    const source = local ? undefined : attempt.sourceService;
+    let key = origin.key;
+    if (source !== undefined) {
+      origin.bySource ??= new Map();
+      let k = origin.bySource.get(source);
+      if (k === undefined) {
+        k = `${origin.key} ${source}`;
+        origin.bySource.set(source, k);
+      }
+      key = k;
     }
     // The mesh control headers go to a peer agent only: which instance, and how long the caller waits for this try.
     const extraLines = local ? '' : `${INSTANCE_HEADER}: ${endpoint.instanceId}\r\n${TIMEOUT_HEADER}: ${timeoutText(timeoutMs)}\r\n`;
     let pool: ReturnType<UpstreamPools['get']>;
     try {
-      pool = pools.get(origin.key, origin.address, origin.port, local ? undefined : { peer: endpoint.agentId });
+      pool = pools.get(key, origin.address, origin.port, local ? undefined : { peer: endpoint.agentId, service: endpoint.service, source });
     } catch (error) {
       return settledFailure('reset', error, onOutcome);
     }

@@ -1,8 +1,10 @@
 /**
  * Who called the inbound listener, read from the connection's verified TLS
  * client certificate, never from a header: the SPIFFE ID in its URI SAN
- * (`spiffe://<td>/agent/<id>` today; `/svc/<name>` once per-service
- * certificates exist). The shape is shared/src/identity.ts's SourceIdentity
+ * (`spiffe://<td>/agent/<id>` for an agent calling for itself or for a local
+ * app without a credential; `spiffe://<td>/svc/<name>` for a local app of the
+ * calling agent that called with its proxy credential: the calling agent
+ * then presented that service's certificate). The shape is shared/src/identity.ts's SourceIdentity
  * (main's access seam): this function is the inbound listener's `identify`.
  *
  * Read once per connection (the certificate object is the connection's, so
@@ -22,6 +24,12 @@ export interface PeerSource {
   readonly authenticated: boolean;
   /** The certificate's serial, upper-case hex (for the deny list). */
   readonly serial: string;
+  /**
+   * The agent that holds the certificate: the agent itself, or for a service
+   * certificate the agent its subject CN names (the CA writes it); checked
+   * against the deny list. Undefined when the certificate names none.
+   */
+  readonly holder?: string;
 }
 
 const sources = new WeakMap<X509Certificate, PeerSource>();
@@ -46,8 +54,15 @@ function sourceOf(cert: X509Certificate): PeerSource {
   const serial = cert.serialNumber.toUpperCase();
   for (const uri of uriSans(cert.subjectAltName)) {
     const id = parseSpiffeId(uri);
-    if (id?.kind === 'agent') return { spiffeId: uri, agentId: id.name, authenticated: true, serial };
-    if (id?.kind === 'svc') return { spiffeId: uri, service: id.name, authenticated: true, serial };
+    if (id?.kind === 'agent') return { spiffeId: uri, agentId: id.name, authenticated: true, serial, holder: id.name };
+    if (id?.kind === 'svc') return { spiffeId: uri, service: id.name, authenticated: true, serial, holder: holderOf(cert, id.trustDomain) };
   }
   return { spiffeId: '', authenticated: false, serial };
+}
+
+/** The agent id in a service certificate's subject CN (spiffe://<td>/agent/<id>, same trust domain), or undefined. */
+function holderOf(cert: X509Certificate, trustDomain: string): string | undefined {
+  const cn = /^CN=(.+)$/m.exec(cert.subject)?.[1];
+  const id = cn === undefined ? null : parseSpiffeId(cn);
+  return id?.kind === 'agent' && id.trustDomain === trustDomain ? id.name : undefined;
 }

@@ -21,7 +21,7 @@ import type { Route, Router } from './router.js';
 import type { ServiceResilienceMap } from './service-resilience.js';
 import { connectDirect, connectViaPeer, type TcpConnectOutcome } from './tcp-mesh-hop.js';
 import type { TunnelMetrics } from './tunnel-metrics.js';
-import { originOf, peerKeyOf } from './upstream-pools.js';
+import { meshPoolKey, originOf, peerKeyOf } from './upstream-pools.js';
 
 export interface TcpConnectDeps {
   agentId: string;
@@ -43,7 +43,8 @@ export type ServiceConnection =
   | { ok: false; code: MeshErrorCode; message: string; notTcp?: boolean };
 
 /** Resolves `service` and connects to one of its endpoints (retrying connect failures elsewhere). */
-export async function connectService(d: TcpConnectDeps, service: string): Promise<ServiceConnection> {
+/** `source`: the local service the connection is made for (its certificate is presented on the mesh hop); undefined: the agent's. */
+export async function connectService(d: TcpConnectDeps, service: string, source?: string): Promise<ServiceConnection> {
   let route: Route;
   try {
     const r = d.router.route(service);
@@ -87,8 +88,12 @@ export async function connectService(d: TcpConnectDeps, service: string): Promis
           endpoint.agentPort,
           { service: route.service, port: endpoint.port, instanceId: endpoint.instanceId },
           d.connectTimeoutMs,
-          // The same key as the HTTP pool to that peer: one session ticket serves both.
-          d.meshTls?.clientFor(peerKeyOf(originOf(endpoint.agentAddress, endpoint.agentPort), endpoint.agentId), endpoint.agentId),
+          // The same key as the HTTP pool to that peer for this service and source: one session ticket serves both.
+          d.meshTls?.clientFor(
+            meshPoolKey(peerKeyOf(originOf(endpoint.agentAddress, endpoint.agentPort), endpoint.agentId), endpoint.service, source),
+            endpoint.agentId,
+            { service: endpoint.service, source },
+          ),
         );
     const verdict: OutlierVerdict = outcome.ok ? 'success' : outcome.kind === 'refused' ? 'neutral' : 'unreachable';
     if (d.detector.record(verdict, endpoint.instanceId, endpoint.service, route.endpoints.length) > 0) svc.metrics.ejected();

@@ -21,6 +21,7 @@
  * is a connect failure (nothing reached any app). B reads the caller from
  * the connection's certificate (inbound-listener.ts).
  */
+
 import { connect as netConnect, type Socket } from 'node:net';
 import { type TLSSocket, connect as tlsConnect } from 'node:tls';
 import {
@@ -30,6 +31,7 @@ import {
   INSTANCE_HEADER,
   type MeshErrorCode,
   meshHttpStatus,
+  type SourceIdentity,
 } from '@weft/shared';
 import type { LocalInstances } from '../contracts.js';
 import type { ClientTls } from '../http1/client-connection.js';
@@ -37,6 +39,7 @@ import { isTlsConnectFailure } from '../http1/errors.js';
 import { isField, parseResponseHead } from '../http1/head-parser.js';
 import type { ConnectRequest } from '../http1/server-connection.js';
 import { SocketTunnel } from '../http1/socket-tunnel.js';
+import type { AccessGate } from './access-gate.js';
 import { TIMEOUT_HEADER } from './headers.js';
 import { writeRawMeshError } from './mesh-response.js';
 import type { RequestLog } from './request-log.js';
@@ -206,6 +209,10 @@ export interface InboundConnectDeps {
   tunnels: Tunnels;
   requestLog: RequestLog;
   connectTimeoutMs: number;
+  /** Access enforcement (method CONNECT, path "/"); absent: not enforced. */
+  access?: AccessGate;
+  /** The caller of a CONNECT: its connection's verified certificate (inbound-mesh-tls.ts). */
+  identify?: (connect: ConnectRequest) => SourceIdentity | undefined;
 }
 
 /** Agent B's side of the mesh hop: the inbound listener's CONNECT handler. */
@@ -235,19 +242,32 @@ export function inboundConnect(d: InboundConnectDeps): (socket: Socket, target: 
     }
     const asked = Number(connect.header(TIMEOUT_HEADER));
     const timeoutMs = asked > 0 ? Math.min(asked, d.connectTimeoutMs) : d.connectTimeoutMs;
-    void connectDirect(instance.address, instance.port, timeoutMs).then((o) => {
-      const fields = { service: instance.service, instance: instanceId };
-      if (!o.ok) {
-        d.tunnels.tunnelMetrics.connectFailed('inbound', instance.service);
-        refuse(socket, o.code, `service ${instance.service}: instance ${instanceId}: ${o.message}`, fields);
-        return;
-      }
-      if (socket.destroyed) {
-        o.tunnel.destroy();
-        return;
-      }
-      const client = connect.accept('HTTP/1.1 200 Connection Established\r\n\r\n');
-      void d.tunnels.splice(client, o.tunnel, { kind: 'tcp', service: instance.service, instanceId, localInstance: true });
+    const decided =
+      d.access === undefined
+        ? Promise.resolve(undefined)
+        : d.access.checkWhenReady(instance.service, d.identify?.(connect), 'CONNECT', '/', '');
+    void decided.then((denied) => {
+      if (denied === undefined) return open();
+      // x-weft-error carries the code alone here (the caller's TCP hop reads it as a code); the body names the rule.
+      refuse(socket, denied.code, `${denied.message}${denied.detail ? ` (${denied.detail})` : ''}`, {
+        service: instance.service,
+        instance: instanceId,
+      });
     });
+    const open = () =>
+      connectDirect(instance.address, instance.port, timeoutMs).then((o) => {
+        const fields = { service: instance.service, instance: instanceId };
+        if (!o.ok) {
+          d.tunnels.tunnelMetrics.connectFailed('inbound', instance.service);
+          refuse(socket, o.code, `service ${instance.service}: instance ${instanceId}: ${o.message}`, fields);
+          return;
+        }
+        if (socket.destroyed) {
+          o.tunnel.destroy();
+          return;
+        }
+        const client = connect.accept('HTTP/1.1 200 Connection Established\r\n\r\n');
+        void d.tunnels.splice(client, o.tunnel, { kind: 'tcp', service: instance.service, instanceId, localInstance: true });
+      });
   };
 }

@@ -13,10 +13,12 @@
  * listener's next handler (`fallback`: the egress CONNECT, or the refusal),
  * and so does a mesh service that is not `protocol: tcp`.
  */
+
 import type { Socket } from 'node:net';
 import { MeshError, MeshErrorCode, meshHttpStatus, validateServiceName } from '@weft/shared';
 import type { ConnectRequest } from '../http1/server-connection.js';
 import { writeRawMeshError } from './mesh-response.js';
+import { type LocalCallers, PROXY_AUTHENTICATE_LINE, PROXY_AUTHORIZATION, ProxyAuthError } from './proxy-auth.js';
 import type { RequestLog } from './request-log.js';
 import { connectService, type TcpConnectDeps } from './tcp-connect.js';
 import type { Tunnels } from './tunnel-registry.js';
@@ -24,6 +26,8 @@ import type { Tunnels } from './tunnel-registry.js';
 export interface MeshConnectDeps extends TcpConnectDeps {
   tunnels: Tunnels;
   requestLog: RequestLog;
+  /** The caller's proxy credential (Proxy-Authorization on the CONNECT); absent: not read. */
+  callers?: LocalCallers;
 }
 
 /** The service a CONNECT target names (`orders:5432` -> orders), or undefined when its host is no service name. */
@@ -43,6 +47,13 @@ export type ConnectHandler = (socket: Socket, target: string, connect: ConnectRe
 /** The outbound listener's CONNECT handler for mesh services; anything else goes to `fallback`. */
 export function meshConnect(d: MeshConnectDeps, fallback: ConnectHandler): ConnectHandler {
   return (socket, target, connect) => {
+    // The caller: its proxy credential picks the certificate presented on the mesh hop; a wrong one is refused here.
+    const who = d.callers?.identify(connect.header(PROXY_AUTHORIZATION));
+    if (who instanceof ProxyAuthError) {
+      d.requestLog.log('request refused', who.code, { detail: who.message });
+      writeRawMeshError(socket, 407, who.code, `CONNECT ${target}: ${who.message}`, PROXY_AUTHENTICATE_LINE);
+      return;
+    }
     const service = connectTargetService(target);
     if (service === undefined) {
       fallback(socket, target, connect);
@@ -59,7 +70,7 @@ export function meshConnect(d: MeshConnectDeps, fallback: ConnectHandler): Conne
           return;
         }
       }
-      const c = await connectService(d, service);
+      const c = await connectService(d, service, who?.service);
       if (!c.ok && c.notTcp) {
         // An HTTP (or gRPC) service: CONNECT stays refused, as before TCP services existed.
         fallback(socket, target, connect);

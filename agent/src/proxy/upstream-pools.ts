@@ -20,7 +20,7 @@ import { isIPv6 } from 'node:net';
 import { ERROR_HEADER } from '@weft/shared';
 import type { TlsOrigination } from '../http1/client-connection.js';
 import { Http1Pool } from '../http1/client-pool.js';
-import type { MeshTls } from './mesh-tls.js';
+import type { MeshRoute, MeshTls } from './mesh-tls.js';
 
 export interface UpstreamPoolOptions {
   keepAliveTimeoutMs?: number;
@@ -37,8 +37,9 @@ interface Entry {
   used: boolean;
   /** The sweep that last found it used (or its creation). */
   idleSince: number;
-  /** The peer agent of an mTLS pool. */
+  /** The peer agent of an mTLS pool, and its route (to forget its session ticket). */
   peer: string | undefined;
+  route: MeshRoute;
 }
 
 export function originOf(address: string, port: number): string {
@@ -50,10 +51,19 @@ export function peerKeyOf(origin: string, agentId: string): string {
   return `${origin} ${agentId}`;
 }
 
+/** The pool key of peer agent pools for calls to `service` (its SNI), optionally for local source service `source`. */
+export function meshPoolKey(peerKey: string, service: string, source?: string): string {
+  return source === undefined ? `${peerKey} ${service}` : `${peerKey} ${service} ${source}`;
+}
+
 /** What a pool connects to, beyond its address (get()'s last argument); absent: plaintext to a local instance or host. */
 export interface UpstreamKind {
   /** A peer agent's inbound listener: the agent id it must prove to be (mTLS when the pools have TLS). */
   peer?: string;
+  /** With `peer`: the destination service (sent as SNI; the peer may present its certificate). */
+  service?: string;
+  /** With `peer`: the local service the calls are made for (its certificate is presented when held). */
+  source?: string;
   /** An external host: originate TLS to it (the pool's key must be its own, e.g. "https://host:port"). */
   tls?: TlsOrigination;
 }
@@ -86,7 +96,8 @@ export class UpstreamPools {
     let entry = this.pools.get(key);
     if (!entry) {
       const peer = kind?.peer;
-      const meshTls = peer !== undefined && this.tls !== undefined ? this.tls.clientFor(key, peer) : undefined;
+      const route: MeshRoute = { service: kind?.service, source: kind?.source };
+      const meshTls = peer !== undefined && this.tls !== undefined ? this.tls.clientFor(key, peer, route) : undefined;
       entry = {
         pool: new Http1Pool(address, port, {
           keepAliveTimeoutMs: this.keepAliveTimeoutMs,
@@ -98,6 +109,7 @@ export class UpstreamPools {
         used: true,
         idleSince: Date.now(),
         peer: meshTls === undefined ? undefined : peer,
+        route,
       };
       this.pools.set(key, entry);
     }
@@ -121,7 +133,7 @@ export class UpstreamPools {
       const { running, pending } = entry.pool.stats;
       if (entry.idleSince <= cutoff && running === 0 && pending === 0) {
         this.pools.delete(origin);
-        if (entry.peer !== undefined) this.tls?.forget(origin, entry.peer);
+        if (entry.peer !== undefined) this.tls?.forget(origin, entry.peer, entry.route);
         void entry.pool.close();
       }
     }

@@ -36,6 +36,8 @@ interface AgentFlags {
   joinToken?: string;
   joinTokenFile?: string;
   insecure?: boolean;
+  /** false with --no-access-enforcement. */
+  accessEnforcement?: boolean;
   renewAt?: string;
   tunnelIdleTimeout?: string;
   tunnelMaxDuration?: string;
@@ -100,7 +102,11 @@ export function agentCommand(program: Command): void {
     .option('--access-log-sample <rate>', 'fraction of requests written to the access log, 0..1', '1')
     .option('--join-token <token>', 'enrol with this join token when the data dir holds no certificate (weft token create)')
     .option('--join-token-file <file>', 'read the join token from this file')
-    .option('--insecure', 'plaintext to the control plane without a certificate (local experiments only)')
+    .option(
+      '--insecure',
+      'INSECURE, local experiments only: plaintext to the control plane and between agents, no certificate, no authenticated caller',
+    )
+    .option('--no-access-enforcement', 'do not decide access policy here (AccessPolicy and the mesh default are then not enforced)')
     .addOption(new Option('--renew-at <fraction>', 'renew the certificate after this fraction of its life').default('0.667').hideHelp())
     .action(async (o: AgentFlags) => {
       const logger = createLogger({ component: 'agent' });
@@ -126,6 +132,7 @@ export function agentCommand(program: Command): void {
         joinToken: o.joinToken ?? (o.joinTokenFile === undefined ? undefined : readTokenFile(o.joinTokenFile)),
         // `--insecure` is also a global option (for the CLI's own calls); either spelling means the agent's flag.
         insecure: o.insecure === true || program.opts().insecure === true,
+        access: { enforce: o.accessEnforcement !== false },
         renewAt: fraction(o.renewAt ?? '0.667', '--renew-at'),
         tunnels: {
           idleTimeoutMs: optionalDuration(o.tunnelIdleTimeout, '--tunnel-idle-timeout'),

@@ -92,7 +92,10 @@ export function controlPlaneCommand(program: Command): void {
     .option('--ca-key <file>', 'the private key of --ca-cert (ECDSA P-256/P-384, PEM)')
     .option('--cert-ttl <duration>', 'lifetime of agent certificates', '24h')
     .option('--tls-san <name...>', 'extra DNS names or IPs for the control plane certificate')
-    .option('--insecure', 'plaintext gRPC without certificates or tokens (local experiments only)')
+    .option(
+      '--insecure',
+      'INSECURE, local experiments only: plaintext gRPC without certificates or tokens; anyone who reaches the port can do anything',
+    )
     .action(async (o: ControlPlaneFlags) => {
       const logger = createLogger({ component: 'control-plane' });
       const options = parseFlag(() => ({

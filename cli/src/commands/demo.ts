@@ -5,7 +5,7 @@
  * through the mesh — with a live view of the traffic.
  */
 import { execFile } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DefaultPorts, parseDuration } from '@weft/shared';
@@ -102,6 +102,11 @@ async function runDemo(dir: string, durationMs: number | undefined): Promise<voi
       );
     }
     console.log('  orders         2 instances behind agent b (orders-1, orders-2)');
+    // Access policy is enforced by default: orders lets web in and keeps /admin from everyone (the mesh default admits the rest).
+    const accessFile = join(dir, 'access.yaml');
+    writeFileSync(accessFile, DEMO_ACCESS);
+    await weft(['--control-plane-data-dir', cpDir, 'apply', '-f', accessFile, '--control-plane', cpAddr]);
+    console.log('  access         AccessPolicy orders: allow web, deny /admin to everyone (enforced by agent b)');
     let seconds = 0;
     const caller = await spawnNode(
       DEMO_SERVICE,
@@ -117,9 +122,13 @@ async function runDemo(dir: string, durationMs: number | undefined): Promise<voi
       { ...log('web'), waitReady: false, onStdout: (line) => printStats(++seconds, line) },
     );
     started.push(caller);
-    console.log('  web            calls http://orders/hello through agent a → mTLS (TLS 1.3) → agent b → orders\n');
+    console.log(
+      '  web            calls http://orders/hello with its proxy credential through agent a → mTLS (TLS 1.3, as svc/web) → agent b → orders\n',
+    );
     console.log('try it yourself (in another terminal):');
-    console.log(`  curl -x http://127.0.0.1:${DefaultPorts.agentOutbound} http://orders/hello`);
+    console.log(`  curl -x http://127.0.0.1:${DefaultPorts.agentOutbound} http://orders/hello        # as agent-a (no credential)`);
+    console.log(`  curl -x http://127.0.0.1:${DefaultPorts.agentOutbound} http://orders/admin        # 403 forbidden; policy=orders/1`);
+    console.log('  npx weft register --name web --port 9 --agent 127.0.0.1:15000   # prints HTTP_PROXY=http://web:<secret>@…');
     console.log(`  curl -H 'Host: orders' http://127.0.0.1:${DefaultPorts.agentOutbound}/hello`);
     console.log(`  export WEFT_CONTROL_PLANE_DATA_DIR=${cpDir}   # bootstrap operator token and CA bundle`);
     console.log('  npx weft services    npx weft status\n');
@@ -133,6 +142,23 @@ async function runDemo(dir: string, durationMs: number | undefined): Promise<voi
     await stopAll(1);
   }
 }
+
+const DEMO_ACCESS = `apiVersion: weft.dev/v1
+kind: AccessPolicy
+metadata:
+  service: orders
+rules:
+  - name: web-calls
+    action: allow
+    from: [web]
+    match:
+      path: { prefix: /hello }
+  - name: no-admin
+    action: deny
+    from: ["*"]
+    match:
+      path: { prefix: /admin }
+`;
 
 /** Runs `weft <args>` to completion and resolves with its stdout (trimmed). */
 function weft(args: string[]): Promise<string> {

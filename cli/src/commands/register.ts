@@ -56,10 +56,13 @@ export function registerCommands(program: Command): void {
       else if (o.healthTcp) body.health = { tcp: true, interval: o.healthInterval };
       const answer = await callAgent(o.agent, 'POST', '/v1/services', body);
       if (o.json) console.log(JSON.stringify(answer));
-      else
+      else {
         console.log(
           `registered ${o.name} as ${answer.id}${answer.synced === false ? ' (control plane not reachable yet; the agent will sync it)' : ''}`,
         );
+        // The credential is shown once (the agent keeps only its hash); registering again makes a new one.
+        if (typeof answer.proxyUrl === 'string') console.log(`proxy (calls as service ${o.name}): HTTP_PROXY=${answer.proxyUrl}`);
+      }
     });
 
   program

@@ -51,27 +51,44 @@ interface Stats {
   latenciesMs: number[];
 }
 
-function call(proxyHost: string, proxyPort: number, target: string): Promise<{ instance?: string; error?: string; ms: number }> {
+/** Where the calls go: the agent's outbound proxy, with the app's proxy credential when it has one. */
+interface Proxy {
+  host: string;
+  port: number;
+  /** `Basic base64(web:<secret>)`: what an HTTP_PROXY=http://web:<secret>@host:port client sends. */
+  authorization: string | undefined;
+}
+
+function proxyOf(proxyUrl: string | undefined, fallback: string): Proxy {
+  if (proxyUrl === undefined) {
+    const [host, port] = fallback.split(':');
+    return { host: host ?? '127.0.0.1', port: Number(port), authorization: undefined };
+  }
+  const u = new URL(proxyUrl);
+  const credential = `${decodeURIComponent(u.username)}:${decodeURIComponent(u.password)}`;
+  return { host: u.hostname, port: Number(u.port), authorization: `Basic ${Buffer.from(credential).toString('base64')}` };
+}
+
+function call(proxy: Proxy, target: string): Promise<{ instance?: string; error?: string; ms: number }> {
   const start = performance.now();
   return new Promise((resolve) => {
-    // Absolute-form request target: exactly what an HTTP_PROXY-aware client sends.
-    const req = http.request(
-      { host: proxyHost, port: proxyPort, path: `http://${target}/hello`, headers: { host: target }, timeout: 5000 },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          const ms = performance.now() - start;
-          if (res.statusCode === 200) {
-            try {
-              resolve({ instance: JSON.parse(Buffer.concat(chunks).toString()).instance, ms });
-            } catch {
-              resolve({ error: 'bad_body', ms });
-            }
-          } else resolve({ error: String(res.headers['x-weft-error'] ?? res.statusCode), ms });
-        });
-      },
-    );
+    // Absolute-form request target with Proxy-Authorization: exactly what an HTTP_PROXY-aware client sends.
+    const headers: Record<string, string> = { host: target };
+    if (proxy.authorization !== undefined) headers['proxy-authorization'] = proxy.authorization;
+    const req = http.request({ host: proxy.host, port: proxy.port, path: `http://${target}/hello`, headers, timeout: 5000 }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const ms = performance.now() - start;
+        if (res.statusCode === 200) {
+          try {
+            resolve({ instance: JSON.parse(Buffer.concat(chunks).toString()).instance, ms });
+          } catch {
+            resolve({ error: 'bad_body', ms });
+          }
+        } else resolve({ error: String(res.headers['x-weft-error'] ?? res.statusCode), ms });
+      });
+    });
     req.on('timeout', () => req.destroy(new Error('timeout')));
     req.on('error', (err) => resolve({ error: (err as NodeJS.ErrnoException).code ?? err.message, ms: performance.now() - start }));
     req.end();
@@ -80,8 +97,9 @@ function call(proxyHost: string, proxyPort: number, target: string): Promise<{ i
 
 async function caller(): Promise<void> {
   const port = await listen((_req, res) => res.end('web'));
-  await register({ name: 'web', port, agent: values.agent });
-  const [proxyHost, proxyPort] = values.proxy!.split(':');
+  // The registration returns web's proxy credential: calls made with it carry web's identity (its certificate on the mTLS hop).
+  const registration = await register({ name: 'web', port, agent: values.agent });
+  const proxy = proxyOf(registration.proxyUrl, values.proxy!);
   const fresh = (): Stats => ({ ok: 0, failed: 0, byInstance: {}, errors: {}, latenciesMs: [] });
   let stats = fresh();
   setInterval(() => {
@@ -92,7 +110,7 @@ async function caller(): Promise<void> {
     stats = fresh();
   }, 1000);
   for (;;) {
-    const r = await call(proxyHost, Number(proxyPort), values.target!);
+    const r = await call(proxy, values.target!);
     stats.latenciesMs.push(r.ms);
     if (r.instance) {
       stats.ok++;

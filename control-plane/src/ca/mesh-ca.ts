@@ -158,7 +158,7 @@ export class MeshCa {
    * Issues a leaf for `spiffeId` to the key of a verified CSR. The CSR's own
    * subject and names are ignored.
    */
-  async issueFromCsr(csrPem: string, spiffeId: string, ttlMs: number, field = 'csr_pem'): Promise<IssuedCert> {
+  async issueFromCsr(csrPem: string, spiffeId: string, ttlMs: number, field = 'csr_pem', holder?: string): Promise<IssuedCert> {
     let csr: x509.Pkcs10CertificateRequest;
     try {
       csr = new x509.Pkcs10CertificateRequest(csrPem);
@@ -170,7 +170,7 @@ export class MeshCa {
       throw new ValidationError(field, 'must hold an ECDSA P-256 or P-384 public key');
     if (!(await csr.verify())) throw new ValidationError(field, 'signature does not verify (the CSR must be signed by its own key)');
     const publicKey = await csr.publicKey.export({ name: 'ECDSA', namedCurve: alg.namedCurve } as EcKeyImportParams, ['verify']);
-    return this.issue(publicKey, { uris: [spiffeId] }, ttlMs);
+    return this.issue(publicKey, { uris: [spiffeId], holder }, ttlMs);
   }
 
   /** A key and certificate for the control plane's own TLS port (leaf followed by the trusted roots). */
@@ -272,7 +272,12 @@ export class MeshCa {
     return root;
   }
 
-  private async issue(publicKey: CryptoKey, names: { uris: string[]; dns?: string[]; ips?: string[] }, ttlMs: number): Promise<IssuedCert> {
+  /** `names.holder`: written as the subject's CN (a service certificate names the agent that holds it; peers check it against the deny list). */
+  private async issue(
+    publicKey: CryptoKey,
+    names: { uris: string[]; dns?: string[]; ips?: string[]; holder?: string },
+    ttlMs: number,
+  ): Promise<IssuedCert> {
     const now = Date.now();
     const root = this.active;
     const notAfter = Math.min(now + ttlMs, root.cert.notAfter.getTime());
@@ -283,7 +288,7 @@ export class MeshCa {
     ];
     const cert = await x509.X509CertificateGenerator.create({
       serialNumber: newSerial(),
-      subject: `O=${this.trustDomain}`,
+      subject: names.holder === undefined ? `O=${this.trustDomain}` : `O=${this.trustDomain}, CN=${names.holder}`,
       issuer: root.cert.subject,
       notBefore: new Date(now - backdateMs(ttlMs)),
       notAfter: new Date(notAfter),

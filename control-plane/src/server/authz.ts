@@ -28,6 +28,7 @@ export const METHOD_REQUIREMENTS: Record<string, Requirement> = {
   'Discovery.Stream': 'agent',
   'Trust.Enrol': 'none',
   'Trust.RenewCertificate': 'agent',
+  'Trust.IssueServiceCertificate': 'agent',
   'Trust.ListRoots': 'read',
   'Trust.CreateToken': 'operator',
   'Trust.RevokeAgent': 'operator',

@@ -4,7 +4,7 @@
  * The auth guard (authz.ts) has run before any of these.
  */
 import type * as grpc from '@grpc/grpc-js';
-import { type Logger, type TokenKindName, ValidationError, validateInstanceId } from '@weft/shared';
+import { type Logger, type TokenKindName, ValidationError, validateInstanceId, validateServiceName } from '@weft/shared';
 import type { IssuedCertificate } from '@weft/shared/generated/weft/v1/IssuedCertificate';
 import type { ListRootsResponse } from '@weft/shared/generated/weft/v1/ListRootsResponse';
 import type { TrustHandlers } from '@weft/shared/generated/weft/v1/Trust';
@@ -53,6 +53,7 @@ function issuedToProto(c: IssuedAgentCertificate): IssuedCertificate {
     serial: c.serial,
     expires_at_ms: String(c.notAfterMs),
     trust_domain: c.trustDomain,
+    service: c.service ?? '',
   };
 }
 
@@ -91,6 +92,14 @@ export function createTrustHandlers(deps: TrustServiceDeps): TrustHandlers {
       const agentId = actingAgent(call, '', 'agent');
       if (!req.csr_pem) throw new ValidationError('csr_pem', 'is required');
       return issuedToProto(await authority.renew(agentId, req.csr_pem));
+    }),
+
+    IssueServiceCertificate: unary('IssueServiceCertificate', log, async (req, call) => {
+      const agentId = actingAgent(call, '', 'agent');
+      const service = validateServiceName(req.service, 'service');
+      if (!req.csr_pem) throw new ValidationError('csr_pem', 'is required');
+      const hosts = (agent: string, name: string) => registry.service(name)?.endpoints.some((e) => e.agentId === agent) === true;
+      return issuedToProto(await authority.certifyService(agentId, service, req.csr_pem, hosts));
     }),
 
     CreateToken: unary('CreateToken', log, (req) => {

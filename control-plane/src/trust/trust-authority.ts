@@ -9,6 +9,7 @@ import {
   agentSpiffeId,
   type Logger,
   PermissionDeniedError,
+  serviceSpiffeId,
   TRUST_BUNDLE_RESOURCE,
   TRUST_REVOCATIONS_RESOURCE,
   validateInstanceId,
@@ -23,6 +24,8 @@ export interface IssuedAgentCertificate extends IssuedCert {
   spiffeId: string;
   caBundlePem: string;
   trustDomain: string;
+  /** Set for a service certificate: the service; agentId is then the agent that holds it. */
+  service?: string;
 }
 
 /** A "trust/..." resource: the version and the proto Resource, both immutable. */
@@ -100,6 +103,31 @@ export class TrustAuthority {
     const issued = await this.certify(agentId, csrPem);
     this.log.info('agent certificate renewed', { agent: agentId, serial: issued.serial, expiresAtMs: issued.notAfterMs });
     return issued;
+  }
+
+  /**
+   * A certificate for service `service`, to agent `agentId` (the caller, from
+   * its certificate), only while `hosts(agentId, service)` says the registry
+   * holds an instance of it owned by that agent. Not recorded in the store:
+   * the certificate names its holder (subject CN = the agent's SPIFFE ID), so
+   * the agent's revocation covers it without a list of its serials.
+   */
+  async certifyService(
+    agentId: string,
+    service: string,
+    csrPem: string,
+    hosts: (agentId: string, service: string) => boolean,
+  ): Promise<IssuedAgentCertificate> {
+    if (this.revoked.has(agentId)) throw new PermissionDeniedError(`agent ${JSON.stringify(agentId)} is revoked`, 'agent_revoked');
+    if (!hosts(agentId, service))
+      throw new PermissionDeniedError(
+        `service: agent ${JSON.stringify(agentId)} hosts no instance of service ${JSON.stringify(service)} (register one first)`,
+      );
+    const spiffeId = serviceSpiffeId(this.ca.trustDomain, service);
+    const holder = agentSpiffeId(this.ca.trustDomain, agentId);
+    const issued = await this.ca.issueFromCsr(csrPem, spiffeId, this.opts.certTtlMs, 'csr_pem', holder);
+    this.log.info('service certificate issued', { agent: agentId, service, serial: issued.serial, expiresAtMs: issued.notAfterMs });
+    return { ...issued, agentId, spiffeId, service, caBundlePem: this.ca.bundlePem(), trustDomain: this.ca.trustDomain };
   }
 
   /** Puts the agent on the deny list (durably) and pushes the new list. Idempotent. */

@@ -25,6 +25,7 @@ import type { ExternalService as _weft_v1_ExternalService, ExternalService__Outp
 import type { GetConfigRequest as _weft_v1_GetConfigRequest, GetConfigRequest__Output as _weft_v1_GetConfigRequest__Output } from './weft/v1/GetConfigRequest.js';
 import type { GetConfigResponse as _weft_v1_GetConfigResponse, GetConfigResponse__Output as _weft_v1_GetConfigResponse__Output } from './weft/v1/GetConfigResponse.js';
 import type { Instance as _weft_v1_Instance, Instance__Output as _weft_v1_Instance__Output } from './weft/v1/Instance.js';
+import type { IssueServiceCertificateRequest as _weft_v1_IssueServiceCertificateRequest, IssueServiceCertificateRequest__Output as _weft_v1_IssueServiceCertificateRequest__Output } from './weft/v1/IssueServiceCertificateRequest.js';
 import type { IssuedCertificate as _weft_v1_IssuedCertificate, IssuedCertificate__Output as _weft_v1_IssuedCertificate__Output } from './weft/v1/IssuedCertificate.js';
 import type { ListAgentsRequest as _weft_v1_ListAgentsRequest, ListAgentsRequest__Output as _weft_v1_ListAgentsRequest__Output } from './weft/v1/ListAgentsRequest.js';
 import type { ListAgentsResponse as _weft_v1_ListAgentsResponse, ListAgentsResponse__Output as _weft_v1_ListAgentsResponse__Output } from './weft/v1/ListAgentsResponse.js';
@@ -86,6 +87,7 @@ export interface ProtoGrpcType {
       GetConfigResponse: MessageTypeDefinition<_weft_v1_GetConfigResponse, _weft_v1_GetConfigResponse__Output>
       Health: EnumTypeDefinition
       Instance: MessageTypeDefinition<_weft_v1_Instance, _weft_v1_Instance__Output>
+      IssueServiceCertificateRequest: MessageTypeDefinition<_weft_v1_IssueServiceCertificateRequest, _weft_v1_IssueServiceCertificateRequest__Output>
       IssuedCertificate: MessageTypeDefinition<_weft_v1_IssuedCertificate, _weft_v1_IssuedCertificate__Output>
       ListAgentsRequest: MessageTypeDefinition<_weft_v1_ListAgentsRequest, _weft_v1_ListAgentsRequest__Output>
       ListAgentsResponse: MessageTypeDefinition<_weft_v1_ListAgentsResponse, _weft_v1_ListAgentsResponse__Output>

@@ -5,6 +5,7 @@ import type { CaRoot as _weft_v1_CaRoot, CaRoot__Output as _weft_v1_CaRoot__Outp
 import type { CreateTokenRequest as _weft_v1_CreateTokenRequest, CreateTokenRequest__Output as _weft_v1_CreateTokenRequest__Output } from './weft/v1/CreateTokenRequest.js';
 import type { CreateTokenResponse as _weft_v1_CreateTokenResponse, CreateTokenResponse__Output as _weft_v1_CreateTokenResponse__Output } from './weft/v1/CreateTokenResponse.js';
 import type { EnrolRequest as _weft_v1_EnrolRequest, EnrolRequest__Output as _weft_v1_EnrolRequest__Output } from './weft/v1/EnrolRequest.js';
+import type { IssueServiceCertificateRequest as _weft_v1_IssueServiceCertificateRequest, IssueServiceCertificateRequest__Output as _weft_v1_IssueServiceCertificateRequest__Output } from './weft/v1/IssueServiceCertificateRequest.js';
 import type { IssuedCertificate as _weft_v1_IssuedCertificate, IssuedCertificate__Output as _weft_v1_IssuedCertificate__Output } from './weft/v1/IssuedCertificate.js';
 import type { ListRootsRequest as _weft_v1_ListRootsRequest, ListRootsRequest__Output as _weft_v1_ListRootsRequest__Output } from './weft/v1/ListRootsRequest.js';
 import type { ListRootsResponse as _weft_v1_ListRootsResponse, ListRootsResponse__Output as _weft_v1_ListRootsResponse__Output } from './weft/v1/ListRootsResponse.js';
@@ -27,6 +28,7 @@ export interface ProtoGrpcType {
       CreateTokenRequest: MessageTypeDefinition<_weft_v1_CreateTokenRequest, _weft_v1_CreateTokenRequest__Output>
       CreateTokenResponse: MessageTypeDefinition<_weft_v1_CreateTokenResponse, _weft_v1_CreateTokenResponse__Output>
       EnrolRequest: MessageTypeDefinition<_weft_v1_EnrolRequest, _weft_v1_EnrolRequest__Output>
+      IssueServiceCertificateRequest: MessageTypeDefinition<_weft_v1_IssueServiceCertificateRequest, _weft_v1_IssueServiceCertificateRequest__Output>
       IssuedCertificate: MessageTypeDefinition<_weft_v1_IssuedCertificate, _weft_v1_IssuedCertificate__Output>
       ListRootsRequest: MessageTypeDefinition<_weft_v1_ListRootsRequest, _weft_v1_ListRootsRequest__Output>
       ListRootsResponse: MessageTypeDefinition<_weft_v1_ListRootsResponse, _weft_v1_ListRootsResponse__Output>

@@ -10,6 +10,7 @@ export interface IssuedCertificate {
   'serial'?: (string);
   'expires_at_ms'?: (number | string | Long);
   'trust_domain'?: (string);
+  'service'?: (string);
 }
 
 export interface IssuedCertificate__Output {
@@ -20,4 +21,5 @@ export interface IssuedCertificate__Output {
   'serial': (string);
   'expires_at_ms': (string);
   'trust_domain': (string);
+  'service': (string);
 }

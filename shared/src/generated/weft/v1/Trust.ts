@@ -5,6 +5,7 @@ import type { MethodDefinition } from '@grpc/proto-loader'
 import type { CreateTokenRequest as _weft_v1_CreateTokenRequest, CreateTokenRequest__Output as _weft_v1_CreateTokenRequest__Output } from '../../weft/v1/CreateTokenRequest.js';
 import type { CreateTokenResponse as _weft_v1_CreateTokenResponse, CreateTokenResponse__Output as _weft_v1_CreateTokenResponse__Output } from '../../weft/v1/CreateTokenResponse.js';
 import type { EnrolRequest as _weft_v1_EnrolRequest, EnrolRequest__Output as _weft_v1_EnrolRequest__Output } from '../../weft/v1/EnrolRequest.js';
+import type { IssueServiceCertificateRequest as _weft_v1_IssueServiceCertificateRequest, IssueServiceCertificateRequest__Output as _weft_v1_IssueServiceCertificateRequest__Output } from '../../weft/v1/IssueServiceCertificateRequest.js';
 import type { IssuedCertificate as _weft_v1_IssuedCertificate, IssuedCertificate__Output as _weft_v1_IssuedCertificate__Output } from '../../weft/v1/IssuedCertificate.js';
 import type { ListRootsRequest as _weft_v1_ListRootsRequest, ListRootsRequest__Output as _weft_v1_ListRootsRequest__Output } from '../../weft/v1/ListRootsRequest.js';
 import type { ListRootsResponse as _weft_v1_ListRootsResponse, ListRootsResponse__Output as _weft_v1_ListRootsResponse__Output } from '../../weft/v1/ListRootsResponse.js';
@@ -31,6 +32,15 @@ export interface TrustClient extends grpc.Client {
   enrol(argument: _weft_v1_EnrolRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_weft_v1_IssuedCertificate__Output>): grpc.ClientUnaryCall;
   enrol(argument: _weft_v1_EnrolRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_weft_v1_IssuedCertificate__Output>): grpc.ClientUnaryCall;
   enrol(argument: _weft_v1_EnrolRequest, callback: grpc.requestCallback<_weft_v1_IssuedCertificate__Output>): grpc.ClientUnaryCall;
+  
+  IssueServiceCertificate(argument: _weft_v1_IssueServiceCertificateRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_weft_v1_IssuedCertificate__Output>): grpc.ClientUnaryCall;
+  IssueServiceCertificate(argument: _weft_v1_IssueServiceCertificateRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_weft_v1_IssuedCertificate__Output>): grpc.ClientUnaryCall;
+  IssueServiceCertificate(argument: _weft_v1_IssueServiceCertificateRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_weft_v1_IssuedCertificate__Output>): grpc.ClientUnaryCall;
+  IssueServiceCertificate(argument: _weft_v1_IssueServiceCertificateRequest, callback: grpc.requestCallback<_weft_v1_IssuedCertificate__Output>): grpc.ClientUnaryCall;
+  issueServiceCertificate(argument: _weft_v1_IssueServiceCertificateRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_weft_v1_IssuedCertificate__Output>): grpc.ClientUnaryCall;
+  issueServiceCertificate(argument: _weft_v1_IssueServiceCertificateRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_weft_v1_IssuedCertificate__Output>): grpc.ClientUnaryCall;
+  issueServiceCertificate(argument: _weft_v1_IssueServiceCertificateRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_weft_v1_IssuedCertificate__Output>): grpc.ClientUnaryCall;
+  issueServiceCertificate(argument: _weft_v1_IssueServiceCertificateRequest, callback: grpc.requestCallback<_weft_v1_IssuedCertificate__Output>): grpc.ClientUnaryCall;
   
   ListRoots(argument: _weft_v1_ListRootsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_weft_v1_ListRootsResponse__Output>): grpc.ClientUnaryCall;
   ListRoots(argument: _weft_v1_ListRootsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_weft_v1_ListRootsResponse__Output>): grpc.ClientUnaryCall;
@@ -75,6 +85,8 @@ export interface TrustHandlers extends grpc.UntypedServiceImplementation {
   
   Enrol: grpc.handleUnaryCall<_weft_v1_EnrolRequest__Output, _weft_v1_IssuedCertificate>;
   
+  IssueServiceCertificate: grpc.handleUnaryCall<_weft_v1_IssueServiceCertificateRequest__Output, _weft_v1_IssuedCertificate>;
+  
   ListRoots: grpc.handleUnaryCall<_weft_v1_ListRootsRequest__Output, _weft_v1_ListRootsResponse>;
   
   RenewCertificate: grpc.handleUnaryCall<_weft_v1_RenewCertificateRequest__Output, _weft_v1_IssuedCertificate>;
@@ -88,6 +100,7 @@ export interface TrustHandlers extends grpc.UntypedServiceImplementation {
 export interface TrustDefinition extends grpc.ServiceDefinition {
   CreateToken: MethodDefinition<_weft_v1_CreateTokenRequest, _weft_v1_CreateTokenResponse, _weft_v1_CreateTokenRequest__Output, _weft_v1_CreateTokenResponse__Output>
   Enrol: MethodDefinition<_weft_v1_EnrolRequest, _weft_v1_IssuedCertificate, _weft_v1_EnrolRequest__Output, _weft_v1_IssuedCertificate__Output>
+  IssueServiceCertificate: MethodDefinition<_weft_v1_IssueServiceCertificateRequest, _weft_v1_IssuedCertificate, _weft_v1_IssueServiceCertificateRequest__Output, _weft_v1_IssuedCertificate__Output>
   ListRoots: MethodDefinition<_weft_v1_ListRootsRequest, _weft_v1_ListRootsResponse, _weft_v1_ListRootsRequest__Output, _weft_v1_ListRootsResponse__Output>
   RenewCertificate: MethodDefinition<_weft_v1_RenewCertificateRequest, _weft_v1_IssuedCertificate, _weft_v1_RenewCertificateRequest__Output, _weft_v1_IssuedCertificate__Output>
   RevokeAgent: MethodDefinition<_weft_v1_RevokeAgentRequest, _weft_v1_RevokeAgentResponse, _weft_v1_RevokeAgentRequest__Output, _weft_v1_RevokeAgentResponse__Output>

@@ -1,0 +1,185 @@
+/**
+ * One certificate per service this agent hosts (docs/security.md, "Service
+ * certificates"): `spiffe://<td>/svc/<service>`, issued by the control plane
+ * only while it holds an instance of the service registered by this agent
+ * (IssueServiceCertificate; the control plane reads the caller from the
+ * agent certificate of the channel).
+ *
+ * Contract:
+ * - setServices(names) says which services are hosted now (registrations the
+ *   control plane acknowledged). A new name is issued at once (a refusal,
+ *   e.g. the registration is not visible yet, is retried with backoff while
+ *   the name is wanted); a name no longer given is dropped at once.
+ * - Each certificate is renewed at about two thirds of its life (±10 %
+ *   jitter), like the agent's; a failed renewal retries with backoff and the
+ *   current certificate stays in use until it expires (then it is dropped).
+ * - Keys are made on this host for each issue and kept in memory only: a
+ *   restarted agent asks again (cheap, and no service key sits on disk).
+ * - Listeners run after the map changed and must not block or throw.
+ */
+import { X509Certificate } from 'node:crypto';
+import type * as grpc from '@grpc/grpc-js';
+import { Backoff, type Logger, loadWeftProto, messageOf, parseSpiffeId, uriSans } from '@weft/shared';
+import type { IssuedCertificate__Output } from '@weft/shared/generated/weft/v1/IssuedCertificate';
+import type { TrustClient } from '@weft/shared/generated/weft/v1/Trust';
+import { CHANNEL_OPTIONS, controlPlaneTarget } from '../discovery/grpc-channel.js';
+import { newKeyAndCsr } from './key-and-csr.js';
+import { renewDelayMs } from './renewal.js';
+
+export interface ServiceCertificate {
+  readonly service: string;
+  /** spiffe://<td>/svc/<service> */
+  readonly spiffeId: string;
+  readonly keyPem: string;
+  readonly certificatePem: string;
+  /** Upper-case hex. */
+  readonly serial: string;
+  readonly notBeforeMs: number;
+  readonly notAfterMs: number;
+}
+
+/** What the mesh TLS reads (ServiceCertificates implements it). */
+export interface ServiceCertificateSource {
+  current(service: string): ServiceCertificate | undefined;
+  /** Called with the service whose certificate changed (issued, renewed, dropped); returns the unsubscribe function. */
+  onChange(listener: (service: string) => void): () => void;
+}
+
+export interface ServiceCertificatesOptions {
+  controlPlane: { host: string; port: number };
+  credentials: grpc.ChannelCredentials;
+  logger: Logger;
+  /** Fraction of the lifetime after which to renew; default 2/3. */
+  renewAt?: number;
+}
+
+interface Slot {
+  cert: ServiceCertificate | undefined;
+  timer: NodeJS.Timeout | undefined;
+  backoff: Backoff;
+  running: boolean;
+}
+
+/** The certificate's service identity, checked against what was asked (the control plane is trusted, the reply is still parsed). */
+export function serviceCertificateOf(service: string, keyPem: string, issued: IssuedCertificate__Output): ServiceCertificate {
+  const cert = new X509Certificate(issued.certificate_pem);
+  const id = uriSans(cert.subjectAltName)
+    .map(parseSpiffeId)
+    .find((i) => i?.kind === 'svc');
+  if (id?.kind !== 'svc' || id.name !== service) throw new Error(`the control plane issued no certificate for service ${service}`);
+  return Object.freeze({
+    service,
+    spiffeId: `spiffe://${id.trustDomain}/svc/${service}`,
+    keyPem,
+    certificatePem: issued.certificate_pem,
+    serial: cert.serialNumber.toUpperCase(),
+    notBeforeMs: Date.parse(cert.validFrom),
+    notAfterMs: Date.parse(cert.validTo),
+  });
+}
+
+export class ServiceCertificates implements ServiceCertificateSource {
+  private readonly client: TrustClient;
+  private readonly log: Logger;
+  private readonly slots = new Map<string, Slot>();
+  private readonly listeners = new Set<(service: string) => void>();
+  private closed = false;
+
+  constructor(private readonly opts: ServiceCertificatesOptions) {
+    this.client = new (loadWeftProto().Trust)(controlPlaneTarget(opts.controlPlane), opts.credentials, CHANNEL_OPTIONS);
+    this.log = opts.logger.child({ component: 'service-certificates' });
+  }
+
+  current(service: string): ServiceCertificate | undefined {
+    const cert = this.slots.get(service)?.cert;
+    return cert !== undefined && cert.notAfterMs > Date.now() ? cert : undefined;
+  }
+
+  onChange(listener: (service: string) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** The services hosted now; starts issuing new ones and drops the others. */
+  setServices(names: Iterable<string>): void {
+    if (this.closed) return;
+    const wanted = new Set(names);
+    for (const [service, slot] of this.slots) {
+      if (wanted.has(service)) continue;
+      clearTimeout(slot.timer);
+      this.slots.delete(service);
+      if (slot.cert !== undefined) {
+        this.log.info('service certificate dropped (no instance left here)', { service });
+        this.emit(service);
+      }
+    }
+    for (const service of wanted) {
+      if (this.slots.has(service)) continue;
+      const slot: Slot = { cert: undefined, timer: undefined, backoff: new Backoff({ baseMs: 250, maxMs: 10_000 }), running: false };
+      this.slots.set(service, slot);
+      void this.issue(service, slot);
+    }
+  }
+
+  /** Issues (or renews) now; used by tests. Resolves when done or failed (a failure reschedules). */
+  async renewNow(service: string): Promise<void> {
+    const slot = this.slots.get(service);
+    if (slot !== undefined) await this.issue(service, slot);
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const slot of this.slots.values()) clearTimeout(slot.timer);
+    this.slots.clear();
+    this.client.close();
+  }
+
+  private async issue(service: string, slot: Slot): Promise<void> {
+    if (slot.running) return;
+    slot.running = true;
+    clearTimeout(slot.timer);
+    try {
+      const { keyPem, csrPem } = await newKeyAndCsr(service);
+      const issued = await new Promise<IssuedCertificate__Output>((resolve, reject) =>
+        this.client.IssueServiceCertificate({ service, csr_pem: csrPem }, { deadline: Date.now() + 10_000 }, (err, res) =>
+          err || !res ? reject(err) : resolve(res),
+        ),
+      );
+      if (this.closed || this.slots.get(service) !== slot) return;
+      slot.cert = serviceCertificateOf(service, keyPem, issued);
+      slot.backoff.reset();
+      this.log.info('service certificate issued', { service, serial: slot.cert.serial, expiresAtMs: slot.cert.notAfterMs });
+      this.emit(service);
+      this.schedule(service, slot, renewDelayMs(slot.cert.notBeforeMs, slot.cert.notAfterMs, Date.now(), this.opts.renewAt));
+    } catch (err) {
+      if (this.closed || this.slots.get(service) !== slot) return;
+      const e = err as grpc.ServiceError;
+      const delay = slot.backoff.next();
+      this.log.warn('service certificate not issued; retrying', { service, error: e.details || messageOf(err), retryInMs: delay });
+      if (slot.cert !== undefined && slot.cert.notAfterMs <= Date.now()) {
+        slot.cert = undefined;
+        this.emit(service);
+      }
+      this.schedule(service, slot, delay);
+    } finally {
+      slot.running = false;
+    }
+  }
+
+  private schedule(service: string, slot: Slot, delayMs: number): void {
+    if (this.closed) return;
+    clearTimeout(slot.timer);
+    slot.timer = setTimeout(() => void this.issue(service, slot), Math.min(delayMs, 2 ** 31 - 1));
+    slot.timer.unref();
+  }
+
+  private emit(service: string): void {
+    for (const l of this.listeners) {
+      try {
+        l(service);
+      } catch (err) {
+        this.log.error('service certificate listener failed', { err });
+      }
+    }
+  }
+}
