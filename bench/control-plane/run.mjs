@@ -95,7 +95,9 @@ async function main() {
     processes.cps.push(cp);
     const ready = await cp.start();
     readies.push(ready);
-    console.log(`control plane ${r} pid ${cp.pid} ready on 127.0.0.1:${ready.grpcPort} in ${ready.startMs} ms${cfg.store ? ' (PostgreSQL store)' : ''}`);
+    console.log(
+      `control plane ${r} pid ${cp.pid} ready on 127.0.0.1:${ready.grpcPort} in ${ready.startMs} ms${cfg.store ? ' (PostgreSQL store)' : ''}`,
+    );
   }
   const ready = readies[0];
   const cp = processes.cps[0];

@@ -12,8 +12,14 @@ export const FLAG_SPECS = {
   duration: { default: 15, help: 'seconds of churn' },
   registrations: { default: 2000, help: 'Register calls in the registration burst' },
   concurrency: { default: 64, help: 'concurrent Register calls (seeding and burst)' },
-  'agents-per-channel': { default: 1, help: 'simulated agents (streams) per gRPC channel / HTTP/2 connection (1 = one connection per agent, as real agents)' },
-  replicas: { default: 1, help: 'control-plane processes; agents are spread over them, changes are written through the first (needs --store when > 1)' },
+  'agents-per-channel': {
+    default: 1,
+    help: 'simulated agents (streams) per gRPC channel / HTTP/2 connection (1 = one connection per agent, as real agents)',
+  },
+  replicas: {
+    default: 1,
+    help: 'control-plane processes; agents are spread over them, changes are written through the first (needs --store when > 1)',
+  },
   'lease-ttl': { default: 120, help: 'control-plane --lease-ttl in seconds (covers seeding until the agents connect)' },
   'settle-ms': { default: 5000, help: 'after churn: how long to wait for late deliveries before counting them missed' },
   'timeout-s': { default: 0, help: 'hard limit for the whole run; 0 = computed from the other flags' },
@@ -74,7 +80,9 @@ export function parseFlags(argv) {
   if (out.subscriptions > out.services) throw new Error(`--subscriptions: must be <= --services (${out.services})`);
   if (out.store && !/^postgres(ql)?:\/\//.test(out.store)) throw new Error('--store: expected a postgres:// URL');
   if (out.replicas > 1 && !out.store)
-    throw new Error('--replicas: more than one control plane needs a shared --store postgres://… (a SQLite data dir is locked by one process)');
+    throw new Error(
+      '--replicas: more than one control plane needs a shared --store postgres://… (a SQLite data dir is locked by one process)',
+    );
   if (out.replicas > out.agents) throw new Error(`--replicas: must be <= --agents (${out.agents})`);
   if (out.duration <= 0) throw new Error('--duration: must be > 0');
   return out;
