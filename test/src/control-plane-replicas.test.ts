@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import net, { type AddressInfo } from 'node:net';
 import { after, describe, test } from 'node:test';
-import { echoHandler, getJson, Mesh, registerWith, viaProxy, waitFor } from './harness.js';
+import { echoHandler, getJson, Mesh, registerWith, servicesAtControlPlane, viaProxy, waitFor } from './harness.js';
 import { SteadyLoad } from './harness-faults.js';
 
 /** A port that accepts TCP and hangs up at once: a replica that is there but broken, until close() frees the port. */
@@ -81,6 +81,9 @@ describe('agents with several control-plane addresses', () => {
       }
       return false;
     });
+    // Leases intact: past the lease TTL, the instance registered before the failover is still there.
+    await new Promise((r) => setTimeout(r, 5_500));
+    assert.deepEqual((await servicesAtControlPlane(second)).get('orders')?.sort(), ['orders-1', 'orders-2']);
     const report = await load.stop();
     assert.deepEqual(report.failures, [], 'proxied requests failed during the failover');
     assert.ok(report.ok > 50, `only ${report.ok} requests were made`);

@@ -118,6 +118,47 @@ describe('change notifier over LISTEN/NOTIFY', { skip: db.skip }, () => {
     assert.equal(one.notices.length, 0);
   });
 
+  test('a notifier whose database does not answer keeps retrying quietly, then listens once it does', async () => {
+    // A TCP proxy that refuses until it is switched on stands for a database that is down, then back.
+    const { createServer, connect } = await import('node:net');
+    const target = new URL(url);
+    let up = false;
+    const proxy = createServer((client) => {
+      if (!up) {
+        client.destroy();
+        return;
+      }
+      const server = connect(Number(target.port || 5432), target.hostname);
+      client.pipe(server).pipe(client);
+      client.on('error', () => server.destroy());
+      server.on('error', () => client.destroy());
+    });
+    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+    const port = (proxy.address() as { port: number }).port;
+    const viaProxy = new URL(url);
+    viaProxy.host = `127.0.0.1:${port}`;
+    const notifier = new ChangeNotifier({
+      connection: { connectionString: viaProxy.href },
+      replicaId: 'r11',
+      channel,
+      logger: silentLogger,
+    });
+    const resyncs: string[] = [];
+    notifier.onResync((r) => resyncs.push(r));
+    notifier.start();
+    try {
+      await new Promise((r) => setTimeout(r, 700));
+      assert.equal(notifier.isListening(), false);
+      assert.deepEqual(resyncs, []);
+      up = true;
+      await eventually('listening once the database answers', () => notifier.isListening() && resyncs.length === 1, 10_000);
+      assert.deepEqual(resyncs, ['connected']);
+    } finally {
+      await notifier.close();
+      await new Promise((r) => proxy.close(r));
+    }
+  });
+
   test('publish while disconnected is refused with the database named', async () => {
     const lonely = new ChangeNotifier({ connection: { connectionString: url }, replicaId: 'r10', channel, logger: silentLogger });
     await assert.rejects(
