@@ -18,6 +18,7 @@ export class ControlPlaneProcess {
    * @param {number} o.leaseTtlS
    * @param {string|null} o.cpuProfDir  when set, run with --cpu-prof into this directory
    * @param {string} [o.store]    postgres://… passed as --store (replicas); default SQLite in dataDir
+   * @param {boolean} [o.tls]     TLS on the gRPC port (the default of `weft control-plane`); else --insecure
    * @param {(line: string) => void} [o.onLog]
    */
   constructor(o) {
@@ -49,8 +50,8 @@ export class ControlPlaneProcess {
       '--lease-ttl',
       `${o.leaseTtlS}s`,
       // The simulated agents speak plaintext gRPC without certificates: this measures the registry, the
-      // store and the streams, not TLS (whose per-connection cost comes on top; see the README).
-      '--insecure',
+      // store and the streams, not TLS (whose per-connection cost comes on top: tls-connections.mjs).
+      ...(o.tls ? [] : ['--insecure']),
       ...(o.store ? ['--store', o.store] : []),
     ];
     this.spawnedAtMs = Date.now();

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { decodeNotice, encodeNotice, MAX_NOTICE_BYTES } from './change-notice.js';
+import { decodeNotice, encodeNotice, MAX_NOTICE_BYTES, mergeChanges } from './change-notice.js';
 
 describe('change notices', () => {
   test('a change round-trips with its services and agents', () => {
@@ -46,5 +46,19 @@ describe('change notices', () => {
       assert.ok('invalid' in r, `accepted ${payload}`);
       assert.match(r.invalid, cause, String(payload));
     }
+  });
+
+  test('the writes of one group commit become one change per kind', () => {
+    assert.deepEqual(
+      mergeChanges([
+        { kind: 'registry', revision: 5, services: ['orders'], agents: ['a1'] },
+        { kind: 'registry', revision: 7, services: ['orders', 'web'] },
+        { kind: 'policy', revision: 2, services: ['web'] },
+      ]),
+      [
+        { kind: 'registry', revision: 7, services: ['orders', 'web'], agents: ['a1'] },
+        { kind: 'policy', revision: 2, services: ['web'], agents: [] },
+      ],
+    );
   });
 });

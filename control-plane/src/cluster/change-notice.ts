@@ -59,6 +59,25 @@ export function validateChange(change: Change): void {
 }
 
 /**
+ * The changes of one transaction that committed several writes (group commit),
+ * as one change per kind: the highest revision, every service and agent once.
+ */
+export function mergeChanges(changes: readonly Change[]): Change[] {
+  const byKind = new Map<string, { revision: number; services: Set<string>; agents: Set<string> }>();
+  for (const c of changes) {
+    let m = byKind.get(c.kind);
+    if (!m) {
+      m = { revision: c.revision, services: new Set(), agents: new Set() };
+      byKind.set(c.kind, m);
+    }
+    m.revision = Math.max(m.revision, c.revision);
+    for (const s of c.services ?? []) m.services.add(s);
+    for (const a of c.agents ?? []) m.agents.add(a);
+  }
+  return [...byKind].map(([kind, m]) => ({ kind, revision: m.revision, services: [...m.services], agents: [...m.agents] }));
+}
+
+/**
  * The payload for `change` sent by `replica`: the full change when it fits in
  * MAX_NOTICE_BYTES, else a reload notice ("everything after revision - 1").
  */
