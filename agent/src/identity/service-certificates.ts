@@ -22,6 +22,7 @@ import type * as grpc from '@grpc/grpc-js';
 import { Backoff, type Logger, loadWeftProto, messageOf, parseSpiffeId, uriSans } from '@weft/shared';
 import type { IssuedCertificate__Output } from '@weft/shared/generated/weft/v1/IssuedCertificate';
 import type { TrustClient } from '@weft/shared/generated/weft/v1/Trust';
+import type { ControlPlaneAddresses } from '../discovery/control-plane-addresses.js';
 import { CHANNEL_OPTIONS, controlPlaneTarget } from '../discovery/grpc-channel.js';
 import { newKeyAndCsr } from './key-and-csr.js';
 import { renewDelayMs } from './renewal.js';
@@ -46,7 +47,7 @@ export interface ServiceCertificateSource {
 }
 
 export interface ServiceCertificatesOptions {
-  controlPlane: { host: string; port: number };
+  controlPlane: ControlPlaneAddresses;
   credentials: grpc.ChannelCredentials;
   logger: Logger;
   /** Fraction of the lifetime after which to renew; default 2/3. */
