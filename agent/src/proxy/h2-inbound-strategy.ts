@@ -59,10 +59,12 @@ export function h2InboundStrategy(d: H2InboundDeps): H2Strategy {
       authority: String(h[':authority'] ?? instance.service),
       requestId: ex.requestId,
       clientAddress: undefined,
+      traceparent: ex.traceparent,
     });
     const key = originOf(instance.address, instance.port);
     const deadline = new Deadline(ex.budgetMs);
     const body = ex.stream.endAfterHeaders ? null : new H2ReplayBody(ex.stream, d.maxReplayBodyBytes, ex.grpc);
+    ex.requestBody = body ?? undefined;
     let outcome: TryOutcome | undefined;
     for (let i = 0; i <= RESENDS; i++) {
       if (i > 0 && body !== null && !body.replayable) break;

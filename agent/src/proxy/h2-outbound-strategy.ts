@@ -133,9 +133,11 @@ export function h2OutboundStrategy(d: H2OutboundDeps): H2Strategy {
       authority,
       requestId: ex.requestId,
       clientAddress: ex.clientAddress,
+      traceparent: ex.traceparent,
       edits: plan?.rule.source.requestHeaders,
     });
     const body = ex.stream.endAfterHeaders ? null : new H2ReplayBody(ex.stream, d.maxReplayBodyBytes, ex.grpc);
+    ex.requestBody = body ?? undefined;
     const attempt: Attempt = {
       method,
       path,

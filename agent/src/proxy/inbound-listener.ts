@@ -80,6 +80,7 @@ export async function startInboundListener(opts: InboundOptions): Promise<Listen
     logger,
     unresolved: metrics.service('inbound', '-'),
     requestTimeoutMs: opts.requestTimeoutMs,
+    accessLog: opts.accessLog && { log: opts.accessLog, direction: 'inbound' },
   });
   const h2 = new H2cServer(meshTls ? meshTls.guardStreams(onStream) : onStream, (err) =>
     logger.debug('http2 session error', { err: err.message }),

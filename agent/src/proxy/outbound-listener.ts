@@ -140,6 +140,7 @@ export async function startOutboundListener(opts: OutboundOptions): Promise<Outb
       logger,
       unresolved: metrics.service('outbound', '-'),
       requestTimeoutMs: opts.requestTimeoutMs,
+      accessLog: opts.accessLog && { log: opts.accessLog, direction: 'outbound' },
     }),
     (err) => logger.debug('http2 session error', { err: err.message }),
   );
