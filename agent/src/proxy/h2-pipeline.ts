@@ -49,6 +49,8 @@ import { requestIdOf, TIMEOUT_HEADER, TRACEPARENT_HEADER } from './headers.js';
 import type { Direction, ServiceMetrics } from './proxy-metrics.js';
 import type { RequestLog } from './request-log.js';
 import type { PolicyAnswer } from './route-policy.js';
+import { streamH1AnswerOnH2 } from './translate-h2-to-h1.js';
+import type { UpstreamResponse } from './try-outcome.js';
 
 /** One HTTP/2 request as it moves through the pipeline; the strategy fills in what it learns. */
 export interface H2Exchange {
@@ -81,6 +83,8 @@ export interface H2Exchange {
 export type H2Verdict =
   | MeshFailure
   | { kind: 'forwarded'; response: H2Response; target: string; meshCode: string }
+  /** An HTTP/1.1 instance's answer to a translated request (translate-h2-to-h1.ts). */
+  | { kind: 'translated'; response: UpstreamResponse; target: string; meshCode: string }
   | { kind: 'policy'; answer: PolicyAnswer }
   | { kind: 'gone' };
 
@@ -181,6 +185,18 @@ export function h2Pipeline(opts: H2PipelineOptions): StreamHandler {
       }
       case 'forwarded':
         return streamAnswer(ex, verdict.response, verdict.meshCode, verdict.target);
+      case 'translated':
+        return streamH1AnswerOnH2(ex.stream, verdict.response, {
+          requestId: ex.requestId,
+          extra: ex.answerFields,
+          okCode: verdict.meshCode,
+          target: verdict.target,
+          onBytes: (n) => {
+            ex.bytesOut = n;
+          },
+          onFailure: (code, detail) =>
+            requestLog.log('response stream ended early', code, { ...ex.fields, requestId: ex.requestId, detail }),
+        });
     }
   };
 

@@ -89,6 +89,8 @@ export async function startOutboundListener(opts: OutboundOptions): Promise<Outb
   /** The bound port, known once listening: a call to it as an outside host would loop. */
   let selfPort = 0;
   const isSelf = (host: string, port: number) => port === selfPort && isLoopbackHost(host);
+  // HTTP/2 sessions (to peer agents and to local HTTP/2 instances), shared by both protocols' strategies.
+  const sessions = new H2SessionPool();
   const strategy = outboundStrategy({
     agentId: opts.agentId,
     logger,
@@ -102,6 +104,7 @@ export async function startOutboundListener(opts: OutboundOptions): Promise<Outb
     access,
     externals: opts.externals,
     isSelf,
+    h2Sessions: sessions,
   });
 
   const tunnels = new Tunnels('outbound', { ...DEFAULT_TUNNEL_OPTIONS, ...opts.tunnels }, TunnelMetrics.of(metrics), logger, opts.local);
@@ -120,7 +123,6 @@ export async function startOutboundListener(opts: OutboundOptions): Promise<Outb
   };
   const upstreams = new LocalUpstreamPorts({ ...tcp, logger, host: opts.host });
   // HTTP/2 and gRPC (h2c) on the same port, with the same router, breakers, detector and policy.
-  const sessions = new H2SessionPool();
   const h2 = new H2cServer(
     h2Pipeline({
       strategy: h2OutboundStrategy({
@@ -134,6 +136,7 @@ export async function startOutboundListener(opts: OutboundOptions): Promise<Outb
         maxReplayBodyBytes: resilience.maxReplayBodyBytes,
         policy: opts.policy,
         meshTls: opts.tls,
+        pools,
       }),
       rescue: h2OutboundRescue,
       requestLog,
