@@ -168,18 +168,19 @@ export function h2OutboundStrategy(d: H2OutboundDeps): H2Strategy {
           } catch (err) {
             return settledFailure('reset', err, onOutcome);
           }
+          h1Head ??= h1HeadOfH2(h, {
+            clientAddress: ex.clientAddress,
+            authority,
+            requestId: ex.requestId,
+            firstHop: true,
+            traceparent: ex.traceparent,
+            set: plan?.rule.source.requestHeaders?.set,
+            remove: plan?.rule.source.requestHeaders?.remove,
+          });
           return sendH2AsH1(pool, {
             method,
             path: plan ? plan.path : path,
-            head: (h1Head ??= h1HeadOfH2(h, {
-              clientAddress: ex.clientAddress,
-              authority,
-              requestId: ex.requestId,
-              firstHop: true,
-              traceparent: ex.traceparent,
-              set: plan?.rule.source.requestHeaders?.set,
-              remove: plan?.rule.source.requestHeaders?.remove,
-            })),
+            head: h1Head,
             body,
             timeoutMs: a.tryTimeoutMs,
             clientGone: ex.clientGone,
