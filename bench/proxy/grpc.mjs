@@ -235,60 +235,92 @@ async function measureStream(bin, target, tmp) {
   };
 }
 
+const median = (xs) => {
+  const v = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+  return v.length ? v[Math.floor((v.length - 1) / 2)] : Number.NaN;
+};
+const ratio = (a, b) => (Number.isFinite(a) && Number.isFinite(b) && b > 0 ? Math.round((a / b) * 100) / 100 : null);
+
+/** Median of each numeric field over the reps' rows of one target. */
+function medianRow(rows) {
+  const out = { ...rows[0] };
+  for (const k of Object.keys(out)) if (typeof out[k] === 'number') out[k] = median(rows.map((r) => r[k]));
+  out.failed = rows.reduce((n, r) => n + (r.failed || 0), 0);
+  return out;
+}
+
 /**
- * Runs the gRPC part for `targets` (grpc-direct, nginx-grpc, weft-grpc); `waitIdle(label)` is the
- * bench's wait for a quiet machine. Returns { unary: rows, stream: rows, ratios }.
+ * Runs the gRPC part `o.reps` times over `targets` (grpc-direct, nginx-grpc, weft-grpc);
+ * `waitIdle(label)` is the bench's wait for a quiet machine. Ratios are taken within each rep
+ * (the machine is shared: compare only what ran close together), and their median reported.
+ * Returns { unary: median rows, stream: median rows, ratios, perRep }.
  */
 export async function grpcBench({ bin, targets, o, tmp, waitIdle, log }) {
-  const unary = [];
-  const stream = [];
-  for (const t of targets) {
-    await waitGrpc(t);
-    if (o.waitIdle > 0) await waitIdle(`${t.name} (gRPC unary)`);
-    log(`gRPC unary: ${t.name}`);
-    const u = await measureUnary(bin, t, o, tmp);
-    log(
-      `  calls/s ${u.callsPerS}, cpu ${u.cpuUsPerCall} µs/call, p99@c1 ${u.c1P99Us} µs, other load on cpu0 ${u.otherCpu0Pct}%, ${u.failed} failed`,
-    );
-    unary.push(u);
-    if (t.name !== 'nginx-grpc') {
-      log(`gRPC server streaming: ${t.name}`);
-      const s = await measureStream(bin, t, tmp);
-      log(`  ${s.mibPerS} MiB/s over ${s.calls} calls, ${s.failed} failed`);
-      stream.push(s);
+  const reps = [];
+  for (const t of targets) await waitGrpc(t);
+  for (let rep = 1; rep <= o.reps; rep++) {
+    const unary = {};
+    const stream = {};
+    for (const t of targets) {
+      if (o.waitIdle > 0) await waitIdle(`${t.name} (gRPC unary) rep ${rep}`);
+      log(`gRPC unary: ${t.name} rep ${rep}`);
+      const u = await measureUnary(bin, t, o, tmp);
+      log(
+        `  calls/s ${u.callsPerS}, cpu ${u.cpuUsPerCall} µs/call, p50@c1 ${u.c1P50Us} µs, p99@c1 ${u.c1P99Us} µs, other load on cpu0 ${u.otherCpu0Pct}%, ${u.failed} failed`,
+      );
+      unary[t.name] = u;
+      if (t.name !== 'nginx-grpc') {
+        log(`gRPC server streaming: ${t.name} rep ${rep}`);
+        const st = await measureStream(bin, t, tmp);
+        log(`  ${st.mibPerS} MiB/s over ${st.calls} calls, ${st.failed} failed`);
+        stream[t.name] = st;
+      }
     }
+    reps.push({
+      unary,
+      stream,
+      cpu: ratio(unary['weft-grpc']?.cpuUsPerCall, unary['nginx-grpc']?.cpuUsPerCall),
+      p99c1: ratio(unary['weft-grpc']?.c1P99Us, unary['nginx-grpc']?.c1P99Us),
+      p50c1: ratio(unary['weft-grpc']?.c1P50Us, unary['nginx-grpc']?.c1P50Us),
+      streamVsDirect: ratio(stream['weft-grpc']?.mibPerS, stream['grpc-direct']?.mibPerS),
+    });
   }
-  const by = (rows, n) => rows.find((r) => r.name === n);
-  const nginx = by(unary, 'nginx-grpc');
-  const weft = by(unary, 'weft-grpc');
-  const ratios =
-    nginx && weft
-      ? {
-          cpu: Math.round((weft.cpuUsPerCall / nginx.cpuUsPerCall) * 100) / 100,
-          p99c1: Math.round((weft.c1P99Us / nginx.c1P99Us) * 100) / 100,
-        }
-      : null;
-  return { unary, stream, ratios };
+  const names = targets.map((t) => t.name);
+  const unary = names.map((n) => medianRow(reps.map((r) => r.unary[n])));
+  const stream = names.filter((n) => n !== 'nginx-grpc').map((n) => medianRow(reps.map((r) => r.stream[n])));
+  const perRep = {
+    cpu: reps.map((r) => r.cpu),
+    p99c1: reps.map((r) => r.p99c1),
+    p50c1: reps.map((r) => r.p50c1),
+    streamVsDirect: reps.map((r) => r.streamVsDirect),
+  };
+  const m = (xs) => (xs.every((x) => x === null) ? null : median(xs));
+  const ratios = { cpu: m(perRep.cpu), p99c1: m(perRep.p99c1), p50c1: m(perRep.p50c1), streamVsDirect: m(perRep.streamVsDirect) };
+  return { reps: o.reps, unary, stream, ratios, perRep };
 }
 
 export function grpcLines(g) {
   if (!g) return [];
-  const lines = ['gRPC unary through one hop (h2load -c 10 -m 10; c1 = -c 1 -m 1):'];
+  const lines = [`gRPC unary through one hop (h2load -c 10 -m 10; c1 = -c 1 -m 1; median of ${g.reps ?? 1} rep(s)):`];
   lines.push('| path | calls/s | CPU µs/call | p50@c1 µs | p99@c1 µs | failed | other load cpu0 |');
   lines.push('| --- | --- | --- | --- | --- | --- | --- |');
   for (const u of g.unary)
     lines.push(
       `| ${u.name} | ${u.callsPerS} | ${u.name === 'grpc-direct' ? '-' : u.cpuUsPerCall} | ${u.c1P50Us} | ${u.c1P99Us} | ${u.failed} | ${u.otherCpu0Pct}% |`,
     );
-  if (g.ratios) {
-    lines.push(
-      `- weft-grpc / nginx-grpc: CPU per call ${g.ratios.cpu}× (target ≤ 2: ${g.ratios.cpu <= 2 ? 'PASS' : 'MISS'}), p99@c1 ${g.ratios.p99c1}× (target ≤ 2: ${g.ratios.p99c1 <= 2 ? 'PASS' : 'MISS'})`,
-    );
+  const r = g.ratios;
+  const per = (k) => (g.perRep ? ` (per rep ${g.perRep[k].join(', ')})` : '');
+  if (r && r.cpu !== null) {
+    lines.push(`- weft-grpc / nginx-grpc CPU per call: ${r.cpu}×${per('cpu')} (target ≤ 2: ${r.cpu <= 2 ? 'PASS' : 'MISS'})`);
+    lines.push(`- weft-grpc / nginx-grpc p99@c1: ${r.p99c1}×${per('p99c1')} (target ≤ 2: ${r.p99c1 <= 2 ? 'PASS' : 'MISS'})`);
+    if (r.p50c1 !== undefined && r.p50c1 !== null) lines.push(`- weft-grpc / nginx-grpc p50@c1: ${r.p50c1}×${per('p50c1')}`);
   }
   for (const s of g.stream) {
     lines.push(
       `- server streaming ${s.name}: ${s.mibPerS} MiB/s (${s.calls} calls of ${(STREAM_COUNT * STREAM_SIZE) / 1048576} MiB, ${s.failed} failed${s.cpuSPerGiB !== null ? `, proxy CPU ${s.cpuSPerGiB} s/GiB` : ''})${s.name === 'weft-grpc' ? ` (target ≥ 200: ${s.mibPerS >= 200 ? 'PASS' : 'MISS'})` : ''}`,
     );
   }
+  if (r && r.streamVsDirect !== null && r.streamVsDirect !== undefined)
+    lines.push(`- server streaming weft-grpc / grpc-direct: ${r.streamVsDirect}×${per('streamVsDirect')}`);
   return lines;
 }

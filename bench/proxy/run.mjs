@@ -22,10 +22,11 @@ import { killAllSync, runToEnd, stop, stopAll, which } from './procs.mjs';
 import { groupsPerReq, perReq, profileComparison, profileMarkdown, summarise } from './profile.mjs';
 import { analyse, combineReps, markdownTable, streamingLines, targetLines, textTable } from './report.mjs';
 import { register, startAgent, startControlPlane, waitRoutable } from './weft.mjs';
+import { startWsUpstream, wsBench, wsLines } from './ws.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repoRoot = join(here, '..', '..');
-const ALL = ['direct', 'nginx', 'haproxy', 'undici', 'nginx-mtls', 'weft-hop', 'weft-mesh', 'grpc'];
+const ALL = ['direct', 'nginx', 'haproxy', 'undici', 'nginx-mtls', 'weft-hop', 'weft-mesh', 'grpc', 'ws'];
 
 function parseArgs(argv) {
   const o = { duration: 8, reps: 1, only: ALL, profile: true, profileSeconds: 10, results: true, waitIdle: 30 };
@@ -168,7 +169,7 @@ function weftBuilt() {
 async function startWeft(o, upstreamPort) {
   const wantHop = o.only.includes('weft-hop');
   const wantMesh = o.only.includes('weft-mesh');
-  if (!wantHop && !wantMesh && !o.only.includes('grpc')) return {};
+  if (!wantHop && !wantMesh && !o.only.includes('grpc') && !o.only.includes('ws')) return {};
   if (!weftBuilt()) return note('weft: not built (run `npx tsc -b` first), skipped') ?? {};
   const cp = await startControlPlane(repoRoot, tmp, 1);
   log(`weft control plane ready: grpc ${cp.ready.grpcPort}, http ${cp.ready.httpPort}`);
@@ -368,6 +369,22 @@ async function main() {
     }
   }
 
+  // WebSocket echo through one hop against the echo server reached directly (ws.mjs).
+  let ws = null;
+  if (o.only.includes('ws')) {
+    try {
+      const wup = await startWsUpstream(repoRoot, here);
+      const wtargets = [wup];
+      if (weft.a) {
+        await register(weft.a, 'ws-echo', wup.port);
+        wtargets.push({ name: 'weft-ws', port: weft.a.ready.outboundPort, host: 'ws-echo', pids: [weft.a.proc.pid], procs: [weft.a.proc] });
+      }
+      ws = await wsBench({ targets: wtargets, o, repoRoot, here, waitIdle: (label) => waitIdle(o.waitIdle, label), log });
+    } catch (err) {
+      note(`WebSocket part failed: ${err.message}`);
+    }
+  }
+
   let handshakes = null;
   if (weft.b && weft.a) {
     log('handshakes: full mTLS handshakes (openssl s_time -new, 3 in parallel on CPU 1) into agent B on CPU 0');
@@ -407,6 +424,7 @@ async function main() {
   for (const l of split) console.log(l);
   for (const l of streamingLines(big)) console.log(l);
   for (const l of grpcLines(grpc)) console.log(l);
+  for (const l of wsLines(ws)) console.log(l);
   if (handshakes)
     console.log(
       `mTLS handshakes accepted by agent B (one core): ${handshakes.perSec}/s observed at ${handshakes.cpuPct}% CPU; ${handshakes.cpuUsPerHandshake} µs CPU per handshake = ${handshakes.perCoreSec}/s per fully busy core`,
@@ -426,6 +444,7 @@ async function main() {
     targets: Object.fromEntries(verdicts.map((t) => [t.id, { limit: t.limit, value: t.value, verdict: t.verdict }])),
     streaming: big,
     grpc,
+    ws,
     handshakes,
     profile: profile?.weft && {
       file: profile.weft.file,
@@ -461,6 +480,7 @@ async function main() {
           ]
         : []),
       ...(grpc ? ['', ...grpcLines(grpc)] : []),
+      ...(ws ? ['', ...wsLines(ws)] : []),
       ...notes.map((n) => `- note: ${n}`),
       '',
       '```json',

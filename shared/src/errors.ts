@@ -26,6 +26,8 @@ export const MeshErrorCode = {
   faultInjected: 'fault_injected',
   /** The upstream's response broke HTTP/1.1 framing (conflicting or invalid lengths, bytes past its end, an oversized head); its connection is closed. */
   upstreamProtocolError: 'upstream_protocol_error',
+  /** The request's protocol cannot be carried faithfully to the instance's (a gRPC call to an HTTP/1.1 instance: gRPC needs HTTP/2 trailers). */
+  protocolNotTranslatable: 'protocol_not_translatable',
   /** The upstream switched protocols (101) to a request that did not ask to upgrade, or upgrades are not carried. */
   upgradeNotSupported: 'upgrade_not_supported',
   /** Access policy: the destination's AccessPolicy (or the mesh default) does not let this source call it. */
@@ -52,6 +54,7 @@ const MESH_HTTP_STATUS: Record<MeshErrorCode, number> = {
   fault_injected: 503,
   upstream_protocol_error: 502,
   upgrade_not_supported: 502,
+  protocol_not_translatable: 502,
   body_too_large: 413,
   forbidden: 403,
   proxy_auth_invalid: 407,

@@ -29,9 +29,16 @@
  * end; the codec's body byte counters (Http1Request.bodyBytesReceived,
  * Http1Response.bodyBytesSent: an addition per chunk) run either way. Lines go to a LineSink
  * (access-log-writer.ts: bounded, asynchronous, drops when full).
+ *
+ * HTTP/2 streams (h2-pipeline.ts) write the same fields: method and path are
+ * :method and :path; bytesIn is counted by the request body reader
+ * (h2-body.ts), bytesOut by whatever streamed the answer's body (the
+ * mesh's own answers: their content-length); source is the client's
+ * address (the HTTP/2 pipeline has no authenticated identity per stream).
  */
 import type { Http1Request, Http1Response } from '../http1/server-message.js';
 import type { Exchange } from './forward-strategy.js';
+import type { H2Exchange } from './h2-pipeline.js';
 import { isValidTraceparent, newTraceparent, TRACEPARENT_HEADER } from './headers.js';
 import type { Direction } from './proxy-metrics.js';
 
@@ -61,6 +68,40 @@ export class AccessLog {
   traceparentOf(req: Http1Request): string {
     const received = req.header(TRACEPARENT_HEADER)?.trim();
     return received !== undefined && isValidTraceparent(received) ? received : newTraceparent();
+  }
+
+  /** The traceparent every try of a sampled HTTP/2 request sends upstream (the same rule as traceparentOf). */
+  traceparentOfField(received: string | string[] | undefined): string {
+    const value = (Array.isArray(received) ? received[0] : received)?.trim();
+    return value !== undefined && isValidTraceparent(value) ? value : newTraceparent();
+  }
+
+  /** Writes the line of a finished HTTP/2 stream; `code` as for record(). */
+  recordH2(direction: Direction, ex: H2Exchange, code: string, startedAt: number): void {
+    const durationMs = performance.now() - startedAt;
+    const f = ex.fields;
+    const retries = typeof f.tries === 'number' && f.tries > 1 ? f.tries - 1 : 0;
+    const sent = ex.stream.headersSent ? ex.stream.sentHeaders : undefined;
+    const bytesOut = ex.bytesOut > 0 ? ex.bytesOut : Number(sent?.['content-length'] ?? 0) || 0;
+    this.sink.write(
+      JSON.stringify({
+        time: new Date(Date.now() - durationMs).toISOString(),
+        direction,
+        requestId: ex.requestId,
+        traceparent: ex.traceparent ?? '',
+        source: ex.clientAddress ?? '',
+        service: typeof f.service === 'string' ? f.service : '',
+        instance: typeof f.instance === 'string' ? f.instance : '',
+        method: String(ex.headers[':method'] ?? ''),
+        path: String(ex.headers[':path'] ?? ''),
+        status: sent === undefined ? 0 : Number(sent[':status'] ?? 200),
+        error: code,
+        durationMs: Math.round(durationMs * 1000) / 1000,
+        bytesIn: ex.requestBody?.bytesReceived ?? 0,
+        bytesOut,
+        retries,
+      }),
+    );
   }
 
   /** Writes the line of a finished request; `code` is its x-weft-error ('' for the app's own answer). */

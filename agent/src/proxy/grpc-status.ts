@@ -62,6 +62,8 @@ const MESH_GRPC_STATUS: Partial<Record<string, GrpcStatus>> = {
   [MeshErrorCode.rateLimited]: GrpcStatus.RESOURCE_EXHAUSTED,
   [MeshErrorCode.upstreamProtocolError]: GrpcStatus.INTERNAL,
   [MeshErrorCode.upgradeNotSupported]: GrpcStatus.INTERNAL,
+  // The instance cannot take a gRPC call at all (it speaks HTTP/1.1): as a server without the service.
+  [MeshErrorCode.protocolNotTranslatable]: GrpcStatus.UNIMPLEMENTED,
   [MeshErrorCode.internal]: GrpcStatus.INTERNAL,
   // Access policy (enforced where the request lands).
   forbidden: GrpcStatus.PERMISSION_DENIED,

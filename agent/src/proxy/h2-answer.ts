@@ -37,6 +37,8 @@ export const CLIENT_GONE = 'client_gone';
 
 export class H2AnswerStream {
   private finished = false;
+  /** Body bytes written to the client (the access log's bytesOut). */
+  bytesSent = 0;
   private ownTrailers: OutgoingHttpHeaders | undefined;
   private readonly timer: NodeJS.Timeout | undefined;
 
@@ -78,6 +80,7 @@ export class H2AnswerStream {
   };
 
   private readonly onData = (chunk: Buffer): void => {
+    this.bytesSent += chunk.length;
     if (!this.client.write(chunk)) {
       this.response.stream.pause();
       this.client.once('drain', this.onDrain);

@@ -25,6 +25,8 @@ export class H2ReplayBody implements ReplaySource {
   private sent = 0;
   private current: Writable | null = null;
   private tries = 0;
+  /** Body bytes received from the client so far (the access log's bytesIn). */
+  bytesReceived = 0;
 
   constructor(
     private readonly source: Readable,
@@ -72,6 +74,7 @@ export class H2ReplayBody implements ReplaySource {
   }
 
   private readonly onData = (chunk: Buffer): void => {
+    this.bytesReceived += chunk.length;
     if (this.kept !== null) {
       this.keptBytes += chunk.length;
       if (this.keptBytes > this.limit) this.kept = null;

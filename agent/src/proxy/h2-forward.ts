@@ -12,6 +12,7 @@
  * response head; `timeout`; `aborted` = the client went away.
  */
 import { type ClientHttp2Session, type ClientHttp2Stream, constants, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http2';
+import type { Writable } from 'node:stream';
 import { ANSWERED_BY_HEADER, ERROR_HEADER, MeshErrorCode, meshHttpStatus } from '@weft/shared';
 import type { ClientTls } from '../http1/client-connection.js';
 import { H2ConnectFailedError, type H2SessionPool } from '../http2/session-pool.js';
@@ -25,7 +26,6 @@ import {
   type TryOutcome,
   type UpstreamResponse,
 } from './forward.js';
-import type { H2ReplayBody } from './h2-body.js';
 import type { HeaderMap } from './headers.js';
 import { ClientGone, DeadlineExceeded } from './upstream-try.js';
 
@@ -88,6 +88,12 @@ function isMeshCode(code: string): code is MeshErrorCode {
   return MESH_CODES.has(code);
 }
 
+/** A request body a try attaches to its stream (h2-body.ts; an HTTP/1.1 body in translate-h1-to-h2.ts). */
+export interface H2BodySource {
+  /** Streams the body into `sink` (the try's stream); false when it can no longer be replayed. */
+  attach(sink: Writable): boolean;
+}
+
 export interface H2SendOnce {
   pool: H2SessionPool;
   /** Pool key (host:port), host and port of the origin. */
@@ -98,7 +104,7 @@ export interface H2SendOnce {
   tls?: ClientTls;
   headers: OutgoingHttpHeaders;
   /** The request body: attached to the new stream (false = it can no longer be replayed), or null for none. */
-  body: H2ReplayBody | null;
+  body: H2BodySource | null;
   /** No response head within this many ms -> `timeout`. */
   timeoutMs: number;
   clientGone: GoneSignal;

@@ -36,6 +36,8 @@ export interface H2RequestShape {
   clientAddress: string | undefined;
   /** First hop (outbound): x-forwarded-for starts here. */
   edits?: HeaderEdits | undefined;
+  /** The traceparent to send (the access log sampled the request: h2-pipeline.ts); absent: the caller's goes on as it is. */
+  traceparent?: string | undefined;
 }
 
 /** The request fields for the upstream (without this try's mesh control fields, which the try adds). */
@@ -56,6 +58,11 @@ export function h2UpstreamRequestHeaders(incoming: IncomingHttpHeaders, shape: H
     out[name] = incoming[name];
   }
   out[REQUEST_ID_HEADER] = shape.requestId;
+  if (shape.traceparent !== undefined && shape.traceparent !== incoming.traceparent) {
+    // A new trace: the caller's tracestate belonged to a trace we do not continue.
+    out.traceparent = shape.traceparent;
+    delete out.tracestate;
+  }
   if (shape.clientAddress !== undefined) {
     const prior = incoming['x-forwarded-for'];
     out['x-forwarded-for'] = prior ? `${prior}, ${shape.clientAddress}` : shape.clientAddress;

@@ -9,10 +9,15 @@
  * marked (grpc-rescue.ts) so the calling agent believes
  * unknown_instance / upstream_connect_failed / shutting_down as "not
  * delivered" and retries elsewhere.
+ *
+ * An instance that speaks HTTP/1.1 gets a plain HTTP/2 request translated
+ * (translate-h2-to-h1.ts) on its HTTP/1.1 pool; a gRPC call to it is refused
+ * (protocol_not_translatable: gRPC UNIMPLEMENTED), as is anything to a `tcp`
+ * instance (not-translatable.ts).
  */
 import type { OutgoingHttpHeaders, ServerHttp2Stream } from 'node:http2';
-import { ANSWERED_BY_HEADER, INSTANCE_HEADER, MeshErrorCode, meshHttpStatus, type SourceIdentity } from '@weft/shared';
-import type { LocalInstances } from '../contracts.js';
+import { ANSWERED_BY_HEADER, INSTANCE_HEADER, MeshErrorCode, meshHttpStatus, messageOf, type SourceIdentity } from '@weft/shared';
+import type { LocalInstance, LocalInstances } from '../contracts.js';
 import type { H2SessionPool } from '../http2/session-pool.js';
 import type { AccessGate } from './access-gate.js';
 import { Deadline } from './deadline.js';
@@ -23,12 +28,13 @@ import { H2ReplayBody } from './h2-body.js';
 import { type H2Response, sendH2Once } from './h2-forward.js';
 import { h2UpstreamRequestHeaders } from './h2-headers.js';
 import { meshAnswer } from './h2-mesh-answer.js';
-import { speaksH2 } from './h2-outbound-strategy.js';
 import type { H2Exchange, H2Strategy, H2Verdict } from './h2-pipeline.js';
 import { localInstanceOf } from './inbound-strategy.js';
 import { failureCode, failureMessage } from './mesh-response.js';
+import { h2Refusal, NotTranslatable, speaksH2 } from './not-translatable.js';
 import type { ProxyMetrics } from './proxy-metrics.js';
-import { originOf } from './upstream-pools.js';
+import { h1HeadOfH2, sendH2AsH1 } from './translate-h2-to-h1.js';
+import { originOf, type UpstreamPools } from './upstream-pools.js';
 
 export interface H2InboundDeps {
   agentId: string;
@@ -40,6 +46,8 @@ export interface H2InboundDeps {
   access?: AccessGate;
   /** The caller of a stream (its session's verified certificate, inbound-mesh-tls.ts); absent: unauthenticated. */
   identify?: (stream: ServerHttp2Stream) => SourceIdentity | undefined;
+  /** HTTP/1.1 pools to local instances, for translated requests; absent: calls to HTTP/1.1 instances are refused. */
+  pools?: UpstreamPools;
 }
 
 const RESENDS = 2;
@@ -52,12 +60,6 @@ export function h2InboundStrategy(d: H2InboundDeps): H2Strategy {
     if (!('instanceId' in instance)) return instance;
     const instanceId = instance.instanceId;
     const what = `service ${instance.service}: instance ${instanceId} at ${instance.address}:${instance.port}`;
-    if (!speaksH2(instance.protocol)) {
-      return meshFailure(
-        MeshErrorCode.upstreamProtocolError,
-        `${what}: HTTP/2 call not forwarded (it speaks ${instance.protocol ?? 'http'}, not HTTP/2)`,
-      );
-    }
     const path = String(h[':path'] ?? '/');
     if (d.access !== undefined) {
       const denied = await d.access.checkWhenReady(
@@ -74,16 +76,23 @@ export function h2InboundStrategy(d: H2InboundDeps): H2Strategy {
         return { kind: 'policy', answer: meshAnswer(denied.code, meshHttpStatus(denied.code), denied.message, mark, value) };
       }
     }
+    if (!speaksH2(instance.protocol)) {
+      const refusal = h2Refusal(instance.protocol, ex.grpc) ?? (d.pools === undefined ? noPools : undefined);
+      if (refusal !== undefined) return meshFailure(refusal.code, `${what}: ${refusal.message}`);
+      return translated(ex, instance, what, path);
+    }
     const base = h2UpstreamRequestHeaders(h, {
       method: String(h[':method'] ?? 'GET'),
       path,
       authority: String(h[':authority'] ?? instance.service),
       requestId: ex.requestId,
       clientAddress: undefined,
+      traceparent: ex.traceparent,
     });
     const key = originOf(instance.address, instance.port);
     const deadline = new Deadline(ex.budgetMs);
     const body = ex.stream.endAfterHeaders ? null : new H2ReplayBody(ex.stream, d.maxReplayBodyBytes, ex.grpc);
+    ex.requestBody = body ?? undefined;
     let outcome: TryOutcome | undefined;
     for (let i = 0; i <= RESENDS; i++) {
       if (i > 0 && body !== null && !body.replayable) break;
@@ -109,5 +118,46 @@ export function h2InboundStrategy(d: H2InboundDeps): H2Strategy {
     }
     return { kind: 'forwarded', response: outcome.response as H2Response, target: what, meshCode: '' };
   };
+  /** A plain HTTP/2 request to an HTTP/1.1 instance, sent as HTTP/1.1 (re-sent, like above, only when it never went out). */
+  const translated = async (ex: H2Exchange, instance: LocalInstance, what: string, path: string): Promise<H2Verdict> => {
+    const h = ex.headers;
+    const head = h1HeadOfH2(h, {
+      clientAddress: undefined,
+      authority: String(h[':authority'] ?? instance.service),
+      requestId: ex.requestId,
+      firstHop: false,
+      traceparent: ex.traceparent,
+    });
+    let pool: ReturnType<UpstreamPools['get']>;
+    try {
+      pool = (d.pools as UpstreamPools).get(originOf(instance.address, instance.port), instance.address, instance.port);
+    } catch (err) {
+      return meshFailure(MeshErrorCode.shuttingDown, `agent ${d.agentId}: shutting down (${messageOf(err)})`);
+    }
+    const deadline = new Deadline(ex.budgetMs);
+    const body = ex.stream.endAfterHeaders ? null : new H2ReplayBody(ex.stream, d.maxReplayBodyBytes, false);
+    ex.requestBody = body ?? undefined;
+    let outcome: TryOutcome | undefined;
+    for (let i = 0; i <= RESENDS; i++) {
+      if (i > 0 && body !== null && !body.replayable) break;
+      outcome = await sendH2AsH1(pool, {
+        method: String(h[':method'] ?? 'GET'),
+        path,
+        head,
+        body,
+        timeoutMs: i === 0 ? ex.budgetMs : deadline.remainingMs(),
+        clientGone: ex.clientGone,
+      });
+      if (outcome.ok || outcome.kind !== 'unsent') break;
+    }
+    if (outcome === undefined) return { kind: 'gone' };
+    if (!outcome.ok) {
+      if (outcome.kind === 'aborted') return { kind: 'gone' };
+      return meshFailure(failureCode(outcome.kind), failureMessage(outcome.kind, what, ex.budgetMs, outcome.error));
+    }
+    return { kind: 'translated', response: outcome.response, target: what, meshCode: '' };
+  };
   return { forward };
 }
+
+const noPools = new NotTranslatable(MeshErrorCode.upstreamProtocolError, 'it speaks HTTP/1.1 and this listener has no HTTP/1.1 pool');

@@ -8,9 +8,12 @@
  * peer agent that owns the picked instance (one session per peer agent,
  * every call multiplexed on it), or of the local instance itself.
  *
- * Instances must speak HTTP/2 (registered `protocol: http2` or `grpc`);
- * an HTTP/2 call to an HTTP/1.1 instance is refused with
- * upstream_protocol_error (no translation between the two yet).
+ * An instance that speaks HTTP/1.1 (`protocol: http`) gets a plain HTTP/2
+ * request translated by the agent that owns it: here for a local instance
+ * (translate-h2-to-h1.ts), else the peer agent (the mesh hop stays HTTP/2).
+ * A gRPC call to it cannot be carried faithfully and is refused
+ * (protocol_not_translatable, gRPC UNIMPLEMENTED); so is any call to a
+ * `tcp` instance (upstream_protocol_error). not-translatable.ts decides.
  */
 import type { OutgoingHttpHeaders } from 'node:http2';
 import { type Endpoint, INSTANCE_HEADER, type Logger, MeshError, MeshErrorCode, meshHttpStatus, messageOf } from '@weft/shared';
@@ -22,15 +25,16 @@ import { type Attempt, settledFailure, type TrySend } from './forward.js';
 import { type MeshFailure, meshFailure } from './forward-strategy.js';
 import { formatGrpcTimeout, GRPC_TIMEOUT_HEADER } from './grpc-status.js';
 import { H2ReplayBody } from './h2-body.js';
-import { type H2Response, sendH2Once } from './h2-forward.js';
+import { H2Response, sendH2Once } from './h2-forward.js';
 import { h2UpstreamRequestHeaders } from './h2-headers.js';
 import { headerValue, meshAnswer } from './h2-mesh-answer.js';
 import type { H2Exchange, H2Strategy, H2Verdict } from './h2-pipeline.js';
-import { TIMEOUT_HEADER } from './headers.js';
+import { type HeadLines, TIMEOUT_HEADER } from './headers.js';
 import { hashKeyOf } from './lb-policies.js';
 import type { LoadTracker } from './load-tracker.js';
 import { failureCode, failureMessage } from './mesh-response.js';
 import type { MeshTls } from './mesh-tls.js';
+import { h2Refusal, NotTranslatable, speaksH2 } from './not-translatable.js';
 import { admit, noHealthyEndpoint, trackTry, waitedMs } from './outbound-steps.js';
 import { describeEndpoint } from './outbound-strategy.js';
 import type { OutlierDetector } from './outlier-detector.js';
@@ -42,7 +46,8 @@ import { type RoutePolicy, RULE_HEADER } from './route-policy.js';
 import type { Route, Router } from './router.js';
 import type { ServiceResilienceMap } from './service-resilience.js';
 import { sleep } from './sleep.js';
-import { meshPoolKey, originOf, peerKeyOf } from './upstream-pools.js';
+import { h1HeadOfH2, sendH2AsH1 } from './translate-h2-to-h1.js';
+import { meshPoolKey, originOf, peerKeyOf, type UpstreamPools } from './upstream-pools.js';
 
 export interface H2OutboundDeps {
   agentId: string;
@@ -60,16 +65,11 @@ export interface H2OutboundDeps {
   access?: AccessGate;
   /** mTLS to peer agents, as the HTTP/1.1 pools (mesh-tls.ts); absent: h2c (--insecure). */
   meshTls?: MeshTls;
+  /** HTTP/1.1 pools, for local instances that speak HTTP/1.1 (translate-h2-to-h1.ts); absent: such calls are refused. */
+  pools?: UpstreamPools;
 }
 
-/** The endpoint speaks HTTP/1.1 (or raw TCP): an HTTP/2 call cannot be handed to it. */
-class ProtocolMismatch extends Error {
-  override name = 'ProtocolMismatch';
-}
-
-export function speaksH2(protocol: string | undefined): boolean {
-  return protocol === 'http2' || protocol === 'grpc';
-}
+export { speaksH2 };
 
 const NO_HEAD = { lines: '', hasLength: false };
 
@@ -153,9 +153,11 @@ export function h2OutboundStrategy(d: H2OutboundDeps): H2Strategy {
       authority,
       requestId: ex.requestId,
       clientAddress: ex.clientAddress,
+      traceparent: ex.traceparent,
       edits: plan?.rule.source.requestHeaders,
     });
     const body = ex.stream.endAfterHeaders ? null : new H2ReplayBody(ex.stream, d.maxReplayBodyBytes, ex.grpc);
+    ex.requestBody = body ?? undefined;
     const attempt: Attempt = {
       method,
       path,
@@ -173,11 +175,9 @@ export function h2OutboundStrategy(d: H2OutboundDeps): H2Strategy {
     // A try to an instance on this host skips the inbound listener, so its access check runs here, once per request.
     let denied: MeshFailure | undefined;
     let checked = false;
+    let h1Head: HeadLines | undefined;
     const send: TrySend = (endpoint, a) => {
       const onOutcome = trackTry(d, endpoint, a.serviceSize);
-      if (!speaksH2(endpoint.protocol)) {
-        return settledFailure('invalid', new ProtocolMismatch(`it speaks ${endpoint.protocol ?? 'http'}, not HTTP/2`), onOutcome);
-      }
       const local = endpoint.agentId === d.agentId;
       if (local && d.access !== undefined) {
         if (!checked) {
@@ -185,6 +185,38 @@ export function h2OutboundStrategy(d: H2OutboundDeps): H2Strategy {
           denied = d.access.check(route.service, who, method, path, ex.requestId);
         }
         if (denied !== undefined) return settledFailure('refused', new Error(denied.message));
+      }
+      if (!speaksH2(endpoint.protocol)) {
+        const refusal = h2Refusal(endpoint.protocol, ex.grpc);
+        if (refusal !== undefined) return settledFailure('invalid', refusal, onOutcome);
+        if (local) {
+          if (d.pools === undefined)
+            return settledFailure('invalid', new NotTranslatable(MeshErrorCode.upstreamProtocolError, 'no HTTP/1.1 pool here'), onOutcome);
+          let pool: ReturnType<UpstreamPools['get']>;
+          try {
+            pool = d.pools.get(originOf(endpoint.address, endpoint.port), endpoint.address, endpoint.port);
+          } catch (err) {
+            return settledFailure('reset', err, onOutcome);
+          }
+          h1Head ??= h1HeadOfH2(h, {
+            clientAddress: ex.clientAddress,
+            authority,
+            requestId: ex.requestId,
+            firstHop: true,
+            traceparent: ex.traceparent,
+            set: plan?.rule.source.requestHeaders?.set,
+            remove: plan?.rule.source.requestHeaders?.remove,
+          });
+          return sendH2AsH1(pool, {
+            method,
+            path: plan ? plan.path : path,
+            head: h1Head,
+            body,
+            timeoutMs: a.tryTimeoutMs,
+            clientGone: ex.clientGone,
+            onOutcome,
+          });
+        }
       }
       const o = originFor(endpoint, local, sourceService);
       // The first try sends `base` itself (no copy per call); a retry sends a copy with its own mesh fields.
@@ -232,13 +264,12 @@ export function h2OutboundStrategy(d: H2OutboundDeps): H2Strategy {
         const value = denied.detail === undefined ? denied.code : `${denied.code}; ${denied.detail}`;
         return { kind: 'policy', answer: meshAnswer(denied.code, meshHttpStatus(denied.code), denied.message, {}, value) };
       }
-      if (outcome.error instanceof ProtocolMismatch) {
-        return meshFailure(MeshErrorCode.upstreamProtocolError, `${what}: HTTP/2 call not forwarded (${outcome.error.message})`);
-      }
+      if (outcome.error instanceof NotTranslatable) return meshFailure(outcome.error.code, `${what}: ${outcome.error.message}`);
       return meshFailure(failureCode(outcome.kind), failureMessage(outcome.kind, what, waitedMs(outcome, attempt), outcome.error));
     }
-    const response = outcome.response as H2Response;
+    const response = outcome.response;
     if (plan?.rule.source.responseHeaders !== undefined) d.policy?.editResponseHeaders(plan, response.headers);
+    if (!(response instanceof H2Response)) return { kind: 'translated', response, target: what, meshCode: '' };
     return { kind: 'forwarded', response, target: what, meshCode: believedMeshCode(response) };
   };
   return { forward };

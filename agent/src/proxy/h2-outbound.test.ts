@@ -138,11 +138,17 @@ describe('HTTP/2 on the outbound listener (h2c, one agent)', () => {
     assert.equal(r.headers['x-weft-error'], 'unknown_service');
   });
 
-  it('refuses an HTTP/2 call to an HTTP/1.1 instance with upstream_protocol_error', async () => {
-    const r = await h2request(proxy.port, { ':path': '/', ':authority': 'h1svc' });
-    assert.equal(r.headers[':status'], 502);
-    assert.equal(r.headers['x-weft-error'], 'upstream_protocol_error');
-    assert.match(r.body.toString(), /speaks http, not HTTP\/2/);
+  it('refuses a gRPC call to an HTTP/1.1 instance: UNIMPLEMENTED, protocol_not_translatable', async () => {
+    const r = await h2request(proxy.port, {
+      ':path': '/grpc.Echo/Unary',
+      ':authority': 'h1svc',
+      'content-type': 'application/grpc',
+      te: 'trailers',
+    });
+    assert.equal(r.headers[':status'], 200);
+    assert.equal(r.headers['grpc-status'], String(GrpcStatus.UNIMPLEMENTED));
+    assert.equal(r.headers['x-weft-error'], 'protocol_not_translatable');
+    assert.match(decodeURIComponent(String(r.headers['grpc-message'])), /gRPC call cannot be carried to an HTTP\/1.1 instance/);
   });
 
   it("retries a gRPC call elsewhere when the peer agent's own answer says it did not deliver it", async () => {

@@ -36,6 +36,7 @@
 import { constants, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
 import { type Logger, MeshError, MeshErrorCode, messageOf, REQUEST_ID_HEADER } from '@weft/shared';
 import type { StreamHandler } from '../http2/h2c-server.js';
+import type { AccessLog } from './access-log.js';
 import { ClientLink } from './client-link.js';
 import { Deadline, requestBudgetMs } from './deadline.js';
 import type { MeshFailure } from './forward-strategy.js';
@@ -44,10 +45,12 @@ import { GRPC_TIMEOUT_HEADER, isGrpcContentType, parseGrpcTimeout } from './grpc
 import { CLIENT_GONE, H2AnswerStream } from './h2-answer.js';
 import type { H2Response } from './h2-forward.js';
 import { h2DownstreamResponseHeaders } from './h2-headers.js';
-import { requestIdOf, TIMEOUT_HEADER } from './headers.js';
-import type { ServiceMetrics } from './proxy-metrics.js';
+import { requestIdOf, TIMEOUT_HEADER, TRACEPARENT_HEADER } from './headers.js';
+import type { Direction, ServiceMetrics } from './proxy-metrics.js';
 import type { RequestLog } from './request-log.js';
 import type { PolicyAnswer } from './route-policy.js';
+import { streamH1AnswerOnH2 } from './translate-h2-to-h1.js';
+import type { UpstreamResponse } from './try-outcome.js';
 
 /** One HTTP/2 request as it moves through the pipeline; the strategy fills in what it learns. */
 export interface H2Exchange {
@@ -69,11 +72,19 @@ export interface H2Exchange {
   onFinished: (() => void) | undefined;
   /** Fields added to the answer whatever it is (x-weft-rule). */
   answerFields: Record<string, string> | undefined;
+  /** The traceparent every try sends (set when the access log samples the request, else the caller's goes on as it is). */
+  traceparent: string | undefined;
+  /** The request body reader, once the strategy made one (its byte count goes to the access log). */
+  requestBody: { readonly bytesReceived: number } | undefined;
+  /** Body bytes of the forwarded answer written to the client (the access log's bytesOut). */
+  bytesOut: number;
 }
 
 export type H2Verdict =
   | MeshFailure
   | { kind: 'forwarded'; response: H2Response; target: string; meshCode: string }
+  /** An HTTP/1.1 instance's answer to a translated request (translate-h2-to-h1.ts). */
+  | { kind: 'translated'; response: UpstreamResponse; target: string; meshCode: string }
   | { kind: 'policy'; answer: PolicyAnswer }
   | { kind: 'gone' };
 
@@ -89,10 +100,14 @@ export interface H2PipelineOptions {
   logger: Logger;
   unresolved: ServiceMetrics;
   requestTimeoutMs: number;
+  /** The access log and this listener's direction; off when absent (access-log.ts). */
+  accessLog?: { log: AccessLog; direction: Direction };
 }
 
 export function h2Pipeline(opts: H2PipelineOptions): StreamHandler {
   const { strategy, rescue, requestLog } = opts;
+  const accessLog = opts.accessLog?.log;
+  const direction = opts.accessLog?.direction ?? 'outbound';
 
   const fail = (ex: H2Exchange, code: MeshErrorCode, message: string): string => {
     requestLog.log('request failed', code, { requestId: ex.requestId, ...ex.fields, detail: message });
@@ -127,7 +142,13 @@ export function h2Pipeline(opts: H2PipelineOptions): StreamHandler {
       fields: {},
       onFinished: undefined,
       answerFields: undefined,
+      traceparent: undefined,
+      requestBody: undefined,
+      bytesOut: 0,
     };
+    // Off: one check here and one at the end, as in request-pipeline.ts.
+    const logged = accessLog?.sample() === true;
+    if (logged) ex.traceparent = accessLog.traceparentOfField(headers[TRACEPARENT_HEADER]);
     let code = '';
     try {
       if (budget instanceof MeshError) code = fail(ex, budget.code, budget.message);
@@ -146,6 +167,7 @@ export function h2Pipeline(opts: H2PipelineOptions): StreamHandler {
     } finally {
       ex.onFinished?.();
       ex.metrics.request(stream.headersSent ? Number(stream.sentHeaders?.[':status'] ?? 200) : 0, code, startedAt);
+      if (logged) accessLog.recordH2(direction, ex, code, startedAt);
     }
   };
 
@@ -163,6 +185,18 @@ export function h2Pipeline(opts: H2PipelineOptions): StreamHandler {
       }
       case 'forwarded':
         return streamAnswer(ex, verdict.response, verdict.meshCode, verdict.target);
+      case 'translated':
+        return streamH1AnswerOnH2(ex.stream, verdict.response, {
+          requestId: ex.requestId,
+          extra: ex.answerFields,
+          okCode: verdict.meshCode,
+          target: verdict.target,
+          onBytes: (n) => {
+            ex.bytesOut = n;
+          },
+          onFailure: (code, detail) =>
+            requestLog.log('response stream ended early', code, { ...ex.fields, requestId: ex.requestId, detail }),
+        });
     }
   };
 
@@ -192,13 +226,16 @@ export function h2Pipeline(opts: H2PipelineOptions): StreamHandler {
     const own = ex.callDeadline;
     const deadline = mesh !== undefined && (own === undefined || mesh.remainingMs() < own.remainingMs()) ? mesh : own;
     return new Promise<string>((resolve) => {
-      new H2AnswerStream(stream, response, {
+      const answer: H2AnswerStream = new H2AnswerStream(stream, response, {
         grpc: ex.grpc,
         deadline,
         deadlineIsMesh: deadline !== undefined && deadline === mesh,
         target,
         okCode: meshCode,
-        done: resolve,
+        done: (code) => {
+          ex.bytesOut = answer.bytesSent;
+          resolve(code);
+        },
         onFailure: (code, detail) => requestLog.log('response stream ended early', code, { ...ex.fields, requestId: ex.requestId, detail }),
       });
     });

@@ -58,6 +58,8 @@ export async function startInboundListener(opts: InboundOptions): Promise<Listen
   const pools = new UpstreamPools();
   const metrics = opts.metrics ?? new ProxyMetrics(new MetricsRegistry());
   const access = opts.access?.enforce ? new AccessGate(opts.access.policy, metrics, requestLog) : undefined;
+  // HTTP/2 sessions to local instances that speak it (HTTP/2 calls, and HTTP/1.1 requests translated for them).
+  const sessions = new H2SessionPool();
   const strategy = inboundStrategy({
     agentId: opts.agentId,
     local: opts.local,
@@ -65,6 +67,7 @@ export async function startInboundListener(opts: InboundOptions): Promise<Listen
     metrics,
     maxReplayBodyBytes: opts.resilience?.maxReplayBodyBytes ?? DEFAULT_RESILIENCE.maxReplayBodyBytes,
     access,
+    h2Sessions: sessions,
   });
   // Tunnels here are to local instances: a deregistered instance's tunnels close after the drain period.
   const tunnels = new Tunnels('inbound', { ...DEFAULT_TUNNEL_OPTIONS, ...opts.tunnels }, TunnelMetrics.of(metrics), logger, opts.local);
@@ -72,7 +75,6 @@ export async function startInboundListener(opts: InboundOptions): Promise<Listen
   // The mesh hop's mTLS (absent under --insecure): TLS options, and the deny list checked on every path.
   const meshTls = opts.tls && inboundMeshTls(opts.tls, opts.agentId, metrics, requestLog);
   // HTTP/2 and gRPC from peer agents (one session per calling agent; over mTLS, else h2c) on the same port.
-  const sessions = new H2SessionPool();
   const onStream = h2Pipeline({
     strategy: h2InboundStrategy({
       agentId: opts.agentId,
@@ -82,12 +84,14 @@ export async function startInboundListener(opts: InboundOptions): Promise<Listen
       maxReplayBodyBytes,
       access,
       identify: meshTls?.identifyStream,
+      pools,
     }),
     rescue: h2InboundRescue(opts.agentId),
     requestLog,
     logger,
     unresolved: metrics.service('inbound', '-'),
     requestTimeoutMs: opts.requestTimeoutMs,
+    accessLog: opts.accessLog && { log: opts.accessLog, direction: 'inbound' },
   });
   const h2 = new H2cServer(meshTls ? meshTls.guardStreams(onStream) : onStream, (err) =>
     logger.debug('http2 session error', { err: err.message }),

@@ -10,6 +10,9 @@
  * was written is re-sent whatever the method; the keep-alive race
  * (stale-connection.ts) only for an idempotent request. At most twice.
  *
+ * An instance that speaks HTTP/2 (`http2`, `grpc`) gets the request
+ * translated (translate-h1-to-h2.ts) on its pooled HTTP/2 session.
+ *
  * Access (when enforced): the destination service's AccessPolicy decides,
  * with the caller's identity from the connection (Exchange.source), before
  * the request is handed to the instance (access-gate.ts).
@@ -20,16 +23,19 @@
  */
 import { INSTANCE_HEADER, MeshErrorCode, messageOf } from '@weft/shared';
 import type { LocalInstance, LocalInstances } from '../contracts.js';
+import type { H2SessionPool } from '../http2/session-pool.js';
 import type { AccessGate } from './access-gate.js';
 import { Deadline } from './deadline.js';
 import { sendOnce, type TryOutcome } from './forward.js';
 import { answered, type Exchange, type ForwardStrategy, GONE, type MeshFailure, meshFailure, type Verdict } from './forward-strategy.js';
-import { upstreamRequestLines } from './headers.js';
+import { type HeadLines, upstreamRequestLines } from './headers.js';
 import { failureCode, failureMessage } from './mesh-response.js';
+import { NotTranslatable, speaksH2 } from './not-translatable.js';
 import type { ProxyMetrics } from './proxy-metrics.js';
 import { hasBody, ReplayableBody } from './replay-body.js';
 import { inboundPath } from './request-target.js';
 import { IDEMPOTENCY_KEY_HEADER, isIdempotentRequest } from './retry-policy.js';
+import { sendH1AsH2 } from './translate-h1-to-h2.js';
 import { upgradeOf, withUpgrade } from './tunnel-upgrade.js';
 import { originOf, type UpstreamPools } from './upstream-pools.js';
 
@@ -41,6 +47,8 @@ export interface InboundStrategyDeps {
   maxReplayBodyBytes: number;
   /** Access enforcement (AccessOptions.enforce); undefined = every request is let in. */
   access?: AccessGate;
+  /** HTTP/2 sessions to local instances that speak HTTP/2 (translated requests); absent: they get HTTP/1.1. */
+  h2Sessions?: H2SessionPool;
 }
 
 /** Sends again after a try that never reached the app, at most this many times. */
@@ -117,6 +125,7 @@ export function inboundStrategy(d: InboundStrategyDeps): ForwardStrategy {
       }),
       upgradeOf(req),
     );
+    if (d.h2Sessions !== undefined && speaksH2(instance.protocol)) return toH2(ex, instance, path, head, d.h2Sessions);
     let pool: ReturnType<UpstreamPools['get']>;
     try {
       pool = poolFor(instance);
@@ -149,6 +158,38 @@ export function inboundStrategy(d: InboundStrategyDeps): ForwardStrategy {
     }
     // The app's own answer: its x-weft-error (if any) is passed on, never taken as the mesh's.
     return answered(outcome.response, what, '', { service: instance.service, instanceId, localInstance: true });
+  };
+
+  /** The request translated to HTTP/2 for an instance that speaks it; re-sent, as above, only when it never went out. */
+  const toH2 = async (ex: Exchange, instance: LocalInstance, path: string, head: HeadLines, sessions: H2SessionPool): Promise<Verdict> => {
+    const { req } = ex;
+    const deadline = new Deadline(ex.budgetMs);
+    const body = hasBody(req) ? new ReplayableBody(req, d.maxReplayBodyBytes) : null;
+    const what = `service ${instance.service}: instance ${instance.instanceId} at ${instance.address}:${instance.port}`;
+    let outcome: TryOutcome | undefined;
+    for (let i = 0; i <= RESENDS; i++) {
+      if (i > 0 && body !== null && !body.replayable) break;
+      outcome = await sendH1AsH2({
+        sessions,
+        key: originOf(instance.address, instance.port),
+        host: instance.address,
+        port: instance.port,
+        method: req.method,
+        path,
+        head,
+        body,
+        timeoutMs: i === 0 ? ex.budgetMs : deadline.remainingMs(),
+        clientGone: ex.clientGone,
+      });
+      if (outcome.ok || outcome.kind !== 'unsent') break;
+    }
+    if (outcome === undefined) return GONE;
+    if (!outcome.ok) {
+      if (outcome.kind === 'aborted') return GONE;
+      if (outcome.error instanceof NotTranslatable) return meshFailure(outcome.error.code, `${what}: ${outcome.error.message}`);
+      return meshFailure(failureCode(outcome.kind), failureMessage(outcome.kind, what, ex.budgetMs, outcome.error));
+    }
+    return answered(outcome.response, what, '', { service: instance.service, instanceId: instance.instanceId, localInstance: true });
   };
   return { forward };
 }

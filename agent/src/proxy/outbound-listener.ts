@@ -90,6 +90,8 @@ export async function startOutboundListener(opts: OutboundOptions): Promise<Outb
   /** The bound port, known once listening: a call to it as an outside host would loop. */
   let selfPort = 0;
   const isSelf = (host: string, port: number) => port === selfPort && isLoopbackHost(host);
+  // HTTP/2 sessions (to peer agents and to local HTTP/2 instances), shared by both protocols' strategies.
+  const sessions = new H2SessionPool();
   const strategy = outboundStrategy({
     agentId: opts.agentId,
     logger,
@@ -103,6 +105,7 @@ export async function startOutboundListener(opts: OutboundOptions): Promise<Outb
     access,
     externals: opts.externals,
     isSelf,
+    h2Sessions: sessions,
   });
 
   const tunnels = new Tunnels('outbound', { ...DEFAULT_TUNNEL_OPTIONS, ...opts.tunnels }, TunnelMetrics.of(metrics), logger, opts.local);
@@ -122,7 +125,6 @@ export async function startOutboundListener(opts: OutboundOptions): Promise<Outb
   };
   const upstreams = new LocalUpstreamPorts({ ...tcp, logger, host: opts.host });
   // HTTP/2 and gRPC (h2c) on the same port, with the same router, breakers, detector and policy.
-  const sessions = new H2SessionPool();
   const h2 = new H2cServer(
     h2Pipeline({
       strategy: h2OutboundStrategy({
@@ -138,12 +140,14 @@ export async function startOutboundListener(opts: OutboundOptions): Promise<Outb
         meshTls: opts.tls,
         callers: opts.callers,
         access,
+        pools,
       }),
       rescue: h2OutboundRescue,
       requestLog,
       logger,
       unresolved: metrics.service('outbound', '-'),
       requestTimeoutMs: opts.requestTimeoutMs,
+      accessLog: opts.accessLog && { log: opts.accessLog, direction: 'outbound' },
     }),
     (err) => logger.debug('http2 session error', { err: err.message }),
   );

@@ -12,6 +12,7 @@ import { upstreamRequestLines } from './headers.js';
 import { describeHealth } from './lb-policy.js';
 import type { LoadTracker } from './load-tracker.js';
 import { failureCode, failureMessage } from './mesh-response.js';
+import { NotTranslatable } from './not-translatable.js';
 import { type OutlierDetector, verdictOf } from './outlier-detector.js';
 import { hasBody, ReplayableBody } from './replay-body.js';
 import type { RequestTarget } from './request-target.js';
@@ -89,6 +90,7 @@ export function admit(
 /** The answer for a last try without a response: nobody (client gone), or the mesh's, naming `what` and how long it waited. */
 export function failedTry(outcome: Extract<TryOutcome, { ok: false }>, what: string, attempt: Attempt): Verdict {
   if (outcome.kind === 'aborted') return GONE;
+  if (outcome.error instanceof NotTranslatable) return meshFailure(outcome.error.code, `${what}: ${outcome.error.message}`);
   return meshFailure(failureCode(outcome.kind), failureMessage(outcome.kind, what, waitedMs(outcome, attempt), outcome.error));
 }
 

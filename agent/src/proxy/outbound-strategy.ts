@@ -11,6 +11,10 @@
  * mesh traffic, is not on that path); a refusal ends the request with
  * 403 forbidden, never a retry elsewhere.
  *
+ * An instance on this host that speaks HTTP/2 (`http2`, `grpc`) gets the
+ * request translated (translate-h1-to-h2.ts); one behind a peer agent gets
+ * it as HTTP/1.1 and that agent translates.
+ *
  * Each try is load tracking ( outlier detection ( send to endpoint ) ),
  * folded into one async step: the try counts as active until its body
  * closes, and its outcome feeds the outlier detector as soon as it is known,
@@ -18,6 +22,7 @@
  */
 import { type Endpoint, INSTANCE_HEADER, type Logger, MeshError, MeshErrorCode, messageOf } from '@weft/shared';
 import type { ExternalSource } from '../contracts.js';
+import type { H2SessionPool } from '../http2/session-pool.js';
 import type { AccessGate } from './access-gate.js';
 import { Deadline } from './deadline.js';
 import { type Attempt, sendOnce, settledFailure, type TryOutcome, type TrySend } from './forward.js';
@@ -25,6 +30,7 @@ import { answered, type Exchange, type ForwardStrategy, GONE, type MeshFailure, 
 import { TIMEOUT_HEADER } from './headers.js';
 import { hashKeyOf } from './lb-policies.js';
 import type { LoadTracker } from './load-tracker.js';
+import { speaksH2 } from './not-translatable.js';
 import { externalForwarder } from './outbound-external.js';
 import { admit, failedTry, noHealthyEndpoint, outboundAttempt, trackTry } from './outbound-steps.js';
 import type { OutlierDetector } from './outlier-detector.js';
@@ -35,6 +41,7 @@ import { type RoutePolicy, RULE_HEADER } from './route-policy.js';
 import type { Route, Router } from './router.js';
 import type { ServiceResilienceMap } from './service-resilience.js';
 import { sleep } from './sleep.js';
+import { sendH1AsH2 } from './translate-h1-to-h2.js';
 import { meshPoolKey, originOf, peerKeyOf, type UpstreamPools } from './upstream-pools.js';
 
 export interface OutboundStrategyDeps {
@@ -53,6 +60,8 @@ export interface OutboundStrategyDeps {
   externals?: ExternalSource;
   /** True for host:port of this listener itself (outbound-external.ts). */
   isSelf?: (host: string, port: number) => boolean;
+  /** HTTP/2 sessions to local instances that speak HTTP/2 (translate-h1-to-h2.ts); absent: such tries are sent as HTTP/1.1. */
+  h2Sessions?: H2SessionPool;
 }
 
 /** "instance orders-1 at 127.0.0.1:8080" or "instance orders-1 via agent b (10.0.0.2:15006)". */
@@ -76,7 +85,7 @@ function timeoutText(ms: number): string {
 }
 
 /** The innermost try: local instances directly, remote ones through their agent's inbound listener. */
-function sendToEndpoint(pools: UpstreamPools, agentId: string) {
+function sendToEndpoint(pools: UpstreamPools, agentId: string, h2Sessions: H2SessionPool | undefined) {
   /** Origins by endpoint object (endpoints are immutable and live as long as their snapshot): built once, not per try. */
   const origins = new WeakMap<Endpoint, { key: string; address: string; port: number; bySource?: Map<string, string> }>();
   return (endpoint: Endpoint, attempt: Attempt, onOutcome: (outcome: TryOutcome) => void): Promise<TryOutcome> => {
@@ -90,6 +99,21 @@ function sendToEndpoint(pools: UpstreamPools, agentId: string) {
       const key = local ? originOf(address, port) : meshPoolKey(peerKeyOf(originOf(address, port), endpoint.agentId), endpoint.service);
       origin = { key, address, port };
       origins.set(endpoint, origin);
+    }
+    if (local && h2Sessions !== undefined && speaksH2(endpoint.protocol)) {
+      return sendH1AsH2({
+        sessions: h2Sessions,
+        key: origin.key,
+        host: origin.address,
+        port: origin.port,
+        method: attempt.method,
+        path: attempt.path,
+        head: attempt.head,
+        body: attempt.body,
+        timeoutMs,
+        clientGone: attempt.clientGone,
+        onOutcome,
+      });
     }
     // ... and per local source service (the client certificate presented): a caller with a proxy credential gets its own pool.
     const source = local ? undefined : attempt.sourceService;
@@ -128,7 +152,7 @@ function sendToEndpoint(pools: UpstreamPools, agentId: string) {
 }
 
 export function outboundStrategy(d: OutboundStrategyDeps): ForwardStrategy {
-  const sendDirect = sendToEndpoint(d.pools, d.agentId);
+  const sendDirect = sendToEndpoint(d.pools, d.agentId, d.h2Sessions);
   const external = externalForwarder(d);
   const send: TrySend = (endpoint, attempt) => sendDirect(endpoint, attempt, trackTry(d, endpoint, attempt.serviceSize));
 
