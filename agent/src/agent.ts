@@ -33,10 +33,12 @@ import { OutboundPolicy } from './policy/policy-outbound.js';
 import { PolicyView } from './policy/policy-view.js';
 import { AccessLog } from './proxy/access-log.js';
 import { AccessLogWriter } from './proxy/access-log-writer.js';
+import { EdgeStatsTable } from './proxy/edge-stats.js';
 import { startInboundListener, startOutboundListener } from './proxy/index.js';
 import { MeshTls } from './proxy/mesh-tls.js';
 import { ProxyMetrics } from './proxy/proxy-metrics.js';
 import { resolveResilience } from './proxy/resilience-options.js';
+import { DEFAULT_STATS_INTERVAL_MS, StatsReporter } from './telemetry/stats-reporter.js';
 
 export const AGENT_VERSION = '0.1.0';
 
@@ -150,6 +152,9 @@ async function startWithAccessLog(
             ? 'the calling agent, from its verified certificate (mTLS)'
             : 'none (--insecure: every source unauthenticated)',
       });
+    // Golden metrics of outbound requests, reported to the control plane (telemetry/stats-reporter.ts); off with interval 0.
+    const statsIntervalMs = opts.statsIntervalMs ?? DEFAULT_STATS_INTERVAL_MS;
+    const edges = statsIntervalMs > 0 ? new EdgeStatsTable() : undefined;
     const proxyOptions = {
       tls,
       agentId,
@@ -158,7 +163,7 @@ async function startWithAccessLog(
       logger,
       requestTimeoutMs: opts.requestTimeoutMs,
       resilience,
-      metrics: new ProxyMetrics(metricsRegistry),
+      metrics: new ProxyMetrics(metricsRegistry, { agentId, edges }),
       access: { enforce: enforceAccess, policy: accessView, identify: opts.access?.testIdentify },
       tunnels: opts.tunnels,
       accessLog,
@@ -199,6 +204,10 @@ async function startWithAccessLog(
     });
     externals.attach(discovery);
     cleanup.push(() => discovery.close());
+    const stats =
+      edges &&
+      new StatsReporter({ table: edges, agentId, controlPlane: opts.controlPlane, credentials, intervalMs: statsIntervalMs, logger });
+    cleanup.push(async () => stats?.close());
     const renewal =
       identity && credentials
         ? new CertificateRenewal({
@@ -270,6 +279,7 @@ async function startWithAccessLog(
     await upstreams.restore();
     discovery.start();
     renewal?.start();
+    stats?.start();
 
     logger.info('ready', {
       spiffeId: identity?.current().spiffeId,
@@ -296,6 +306,8 @@ async function startWithAccessLog(
       renewal?.close();
       tls?.close();
       await accessLogWriter?.close();
+      // After the listeners drained: the last requests are in the last report.
+      await stats?.close();
       await discovery.close();
       await Promise.all([snapshots.flush(), registry.flush()]);
       await admin.close();
