@@ -18,7 +18,7 @@
 // Prints a table and, last, one JSON line; appends a dated section to
 // bench/results/telemetry.md unless --no-results.
 import { appendFileSync, mkdtempSync, rmSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { clockTicks, ticks } from '../proxy/cpu.mjs';
@@ -121,6 +121,9 @@ async function main() {
     const m = await micro();
     const off = median(runs.off.map((r) => r.cpuUsPerReq));
     const on = median(runs.on.map((r) => r.cpuUsPerReq));
+    // Paired per rep (the two runs of a rep are back to back): drift in the machine's load cancels out.
+    const paired = runs.on.map((r, i) => r.cpuUsPerReq / runs.off[i].cpuUsPerReq);
+    const spread = (xs) => `${Math.min(...xs).toFixed(1)}–${Math.max(...xs).toFixed(1)}`;
     const result = {
       date: new Date().toISOString(),
       tool: loadTool(),
@@ -132,6 +135,9 @@ async function main() {
       cpuUsPerReqOff: Number(off.toFixed(3)),
       cpuUsPerReqOn: Number(on.toFixed(3)),
       ratio: Number((on / off).toFixed(4)),
+      pairedRatioMedian: Number(median(paired).toFixed(4)),
+      pairedRatios: paired.map((x) => Number(x.toFixed(4))),
+      loadAverage1m: Number(loadavg()[0].toFixed(2)),
       overheadPct: Number((((on - off) / off) * 100).toFixed(2)),
       hookNsOff: Number(m.offNs.toFixed(1)),
       hookNsOn: Number(m.onNs.toFixed(1)),
@@ -141,12 +147,13 @@ async function main() {
       runs,
     };
     const table = [
-      '| mode | req/s (median) | agent CPU µs/request (median) |',
-      '|---|---:|---:|',
-      `| stats off (--stats-interval 0) | ${result.rpsOff} | ${result.cpuUsPerReqOff} |`,
-      `| stats on (--stats-interval 5s) | ${result.rpsOn} | ${result.cpuUsPerReqOn} |`,
+      '| mode | req/s (median) | agent CPU µs/request (median) | range over reps |',
+      '|---|---:|---:|---:|',
+      `| stats off (--stats-interval 0) | ${result.rpsOff} | ${result.cpuUsPerReqOff} | ${spread(runs.off.map((r) => r.cpuUsPerReq))} |`,
+      `| stats on (--stats-interval 5s) | ${result.rpsOn} | ${result.cpuUsPerReqOn} | ${spread(runs.on.map((r) => r.cpuUsPerReq))} |`,
       '',
-      `- ratio on/off: **${result.ratio}** (${result.overheadPct >= 0 ? '+' : ''}${result.overheadPct}%; run-to-run noise of this figure is ±1-3% on a shared 2-core machine)`,
+      `- ratio of the medians on/off: ${result.ratio} (${result.overheadPct >= 0 ? '+' : ''}${result.overheadPct}%); median of the per-rep paired ratios: **${result.pairedRatioMedian}** (each: ${result.pairedRatios.join(', ')})`,
+      `- 1-minute load average at the end: ${result.loadAverage1m} on ${cpus().length} CPUs: with other work on the machine the end-to-end figure varies far more than 1% from run to run, so it bounds the cost only coarsely; the micro figure below is the precise one`,
       `- the per-request hook alone (micro, in-process): ${result.hookNsOff} ns without aggregation, ${result.hookNsOn} ns with: +${(m.onNs - m.offNs).toFixed(1)} ns = **${result.hookExtraPctOfRequest}%** of the agent's CPU per request`,
       `- the control plane's /v1/stats (15m) counted ${reportedRequests} of the ${sentOn} requests sent through the "on" agent (plus its warm-up request)`,
     ].join('\n');
