@@ -147,6 +147,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
       observer: metrics.streamObserver,
       settings: { entry: () => settings },
       stats,
+      metricsRegistry: metrics.registry,
     });
     metrics.bind(registry, grpcServer.streams);
     httpApi = await startHttpApi({

@@ -252,6 +252,10 @@ describe('golden metrics: agents report, the control plane serves /v1/stats, wef
       assert.equal(billing?.source, 'web');
       assert.equal(countOf(billing!.requestsPerSecond, 60), 4);
       assert.equal(billing?.p50Ms, 1.5, 'four requests in the 1..2 ms bucket: the median interpolates to its middle');
+      const cpMetrics = (await send({ port: cp.httpPort, path: '/metrics' })).body.toString();
+      assert.match(cpMetrics, /^weft_cp_stats_reports_total\{result="refused"\} 2$/m);
+      assert.match(cpMetrics, /^weft_cp_stats_reports_total\{result="accepted"\} [1-9]\d*$/m);
+      assert.match(cpMetrics, /^weft_cp_stats_dropped_rows 0$/m);
     } finally {
       asAgent.close();
       asOperator.close();

@@ -4,7 +4,7 @@
  * connections, so their streams close and their leases start running out.
  */
 import * as grpc from '@grpc/grpc-js';
-import type { Logger } from '@weft/shared';
+import type { Logger, MetricsRegistry } from '@weft/shared';
 import { loadWeftProto } from '@weft/shared';
 import { type MeshSettingsSource, meshSettingsEntry } from '../registry/mesh-settings.js';
 import type { PolicyRegistry } from '../registry/policy-registry.js';
@@ -48,6 +48,8 @@ export interface GrpcServerOptions {
   trustStatus?: () => Map<string, AgentTrustStatus>;
   /** Where Telemetry reports go (the golden metrics); the Telemetry service is not offered without it. */
   stats?: StatsWindow;
+  /** Where the Telemetry service counts reports (the control plane's /metrics). */
+  metricsRegistry?: MetricsRegistry;
 }
 
 export interface RunningGrpcServer {
@@ -110,7 +112,10 @@ export async function startGrpcServer(opts: GrpcServerOptions): Promise<RunningG
     guardService('Discovery', createDiscoveryHandlers(deps), guard),
   );
   if (opts.stats)
-    server.addService(proto.Telemetry.service, guardService('Telemetry', createTelemetryHandlers(opts.stats, opts.logger), guard));
+    server.addService(
+      proto.Telemetry.service,
+      guardService('Telemetry', createTelemetryHandlers(opts.stats, opts.logger, opts.metricsRegistry), guard),
+    );
   if (opts.trust) {
     server.addService(
       proto.Trust.service,

@@ -5,7 +5,7 @@
  * the message's `agent_id` (read only in --insecure mode).
  */
 import type * as grpc from '@grpc/grpc-js';
-import { LATENCY_BUCKETS, LATENCY_LAYOUT, type Logger, OUTCOMES, ValidationError } from '@weft/shared';
+import { LATENCY_BUCKETS, LATENCY_LAYOUT, type Logger, type MetricsRegistry, OUTCOMES, ValidationError } from '@weft/shared';
 import type { EdgeStats__Output } from '@weft/shared/generated/weft/v1/EdgeStats';
 import type { StatsAck } from '@weft/shared/generated/weft/v1/StatsAck';
 import type { StatsReport__Output } from '@weft/shared/generated/weft/v1/StatsReport';
@@ -69,7 +69,24 @@ export function parseStatsReport(req: StatsReport__Output): EdgeSample[] {
   return req.edges.map((e, i) => parseEdgeStats(e, `edges[${i}]`));
 }
 
-export function createTelemetryHandlers(stats: StatsWindow, log: Logger): TelemetryHandlers {
+/**
+ * `metrics` (the control plane's /metrics) gains
+ *   weft_cp_stats_reports_total{result}   reports accepted / refused
+ *   weft_cp_stats_dropped_rows            rows not filed because a slot was full (since start)
+ */
+export function createTelemetryHandlers(stats: StatsWindow, log: Logger, metrics?: MetricsRegistry): TelemetryHandlers {
+  const reports = metrics?.counter('weft_cp_stats_reports_total', 'Telemetry reports from agents, by result (accepted, refused).', [
+    'result',
+  ]);
+  const accepted = reports?.labels('accepted');
+  const refused = reports?.labels('refused');
+  accepted?.inc(0);
+  refused?.inc(0);
+  const dropped = metrics?.gauge(
+    'weft_cp_stats_dropped_rows',
+    'Report rows not kept because their 10 s slot held the most edges it may (since start).',
+  );
+  metrics?.beforeRender(() => dropped?.set(stats.dropped));
   return {
     Report: (call: grpc.ServerUnaryCall<StatsReport__Output, StatsAck>, callback: grpc.sendUnaryData<StatsAck>) => {
       try {
@@ -77,8 +94,10 @@ export function createTelemetryHandlers(stats: StatsWindow, log: Logger): Teleme
         const samples = parseStatsReport(call.request);
         stats.add(samples);
         log.debug('stats report', { agent: agentId, rows: samples.length });
+        accepted?.inc();
         callback(null, {});
       } catch (err) {
+        refused?.inc();
         if (isInternal(err)) log.error('stats report failed', { err });
         else log.info('stats report refused', { err });
         callback(toGrpcError(err));
