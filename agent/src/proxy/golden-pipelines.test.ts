@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { connect, createServer, type Http2Server } from 'node:http2';
+import { connect, constants, createServer, type Http2Server, type Http2Session } from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { MeshError, MeshErrorCode, MetricsRegistry, Outcome, silentLogger } from '@weft/shared';
@@ -8,7 +8,7 @@ import type { Listener } from '../contracts.js';
 import { EdgeStatsTable } from './edge-stats.js';
 import { startOutboundListener } from './outbound-listener.js';
 import { ProxyMetrics } from './proxy-metrics.js';
-import { closedPort, endpoint, localInstances, send, staticSource } from './test-support.js';
+import { endpoint, localInstances, send, staticSource } from './test-support.js';
 
 function h2get(port: number, authority: string, path: string, grpc = false): Promise<number> {
   const session = connect(`http://127.0.0.1:${port}`);
@@ -20,7 +20,12 @@ function h2get(port: number, authority: string, path: string, grpc = false): Pro
     req.on('response', (h) => {
       status = Number(h[':status']);
     });
+    req.setTimeout(10_000, () => req.close(constants.NGHTTP2_CANCEL));
     req.resume();
+    req.on('close', () => {
+      session.close();
+      resolve(status);
+    });
     req.on('end', () => {
       session.close();
       resolve(status);
@@ -36,6 +41,7 @@ describe('golden metrics are counted where both pipelines finish a request', () 
   let upstream: Http2Server;
   let proxy: Listener;
   const edges = new EdgeStatsTable();
+  const sessions = new Set<Http2Session>();
   const http1 = http.createServer((req, res) => {
     req.resume();
     req.on('end', () => res.end('h1 answer'));
@@ -43,7 +49,13 @@ describe('golden metrics are counted where both pipelines finish a request', () 
 
   before(async () => {
     upstream = createServer();
+    upstream.on('session', (s) => {
+      sessions.add(s);
+      s.on('close', () => sessions.delete(s));
+    });
     upstream.on('stream', (stream, headers) => {
+      // The upstream resets the stream before any answer: the mesh answers upstream_reset.
+      if (headers[':path'] === '/reset') return void stream.close(constants.NGHTTP2_INTERNAL_ERROR);
       stream.respond({ ':status': headers[':path'] === '/fail' ? 503 : 200 });
       stream.end('h2 answer');
     });
@@ -53,7 +65,6 @@ describe('golden metrics are counted where both pipelines finish a request', () 
     const services = {
       h2svc: [endpoint({ service: 'h2svc', port, protocol: 'http2' })],
       h1svc: [endpoint({ service: 'h1svc', port: (http1.address() as AddressInfo).port, protocol: 'http' })],
-      dead: [endpoint({ service: 'dead', port: await closedPort(), protocol: 'grpc' })],
     };
     proxy = await startOutboundListener({
       agentId: 'agent-a',
@@ -68,6 +79,7 @@ describe('golden metrics are counted where both pipelines finish a request', () 
   });
   after(async () => {
     await proxy.close();
+    for (const session of sessions) session.destroy();
     await new Promise<void>((r) => upstream.close(() => r()));
     http1.closeAllConnections();
     await new Promise<void>((r) => http1.close(() => r()));
@@ -77,7 +89,7 @@ describe('golden metrics are counted where both pipelines finish a request', () 
     assert.equal(await h2get(proxy.port, 'h2svc', '/ok'), 200);
     assert.equal(await h2get(proxy.port, 'h2svc', '/ok'), 200);
     assert.equal(await h2get(proxy.port, 'h2svc', '/fail'), 503);
-    await h2get(proxy.port, 'dead', '/pkg.Svc/Call', true);
+    assert.equal(await h2get(proxy.port, 'h2svc', '/reset', true), 200, 'a gRPC call: the failure is in its trailers');
     const r = await send({ port: proxy.port, path: '/x', headers: { host: 'h1svc' }, body: 'abcd', method: 'POST' });
     assert.equal(r.status, 200, r.body.toString());
     await send({ port: proxy.port, path: '/x', headers: { host: 'nosuch' } });
@@ -87,10 +99,10 @@ describe('golden metrics are counted where both pipelines finish a request', () 
       .map((x) => `${x.source} ${x.destination} ${x.outcome} ${x.requests} in=${x.bytesIn} out=${x.bytesOut}`)
       .sort();
     assert.deepEqual(rows, [
-      `agent:agent-a dead ${Outcome.meshError} 1 in=0 out=0`,
       `agent:agent-a h1svc ${Outcome.success} 1 in=4 out=${'h1 answer'.length}`,
       `agent:agent-a h2svc ${Outcome.success} 2 in=0 out=0`,
       `agent:agent-a h2svc ${Outcome.appError} 1 in=0 out=0`,
+      `agent:agent-a h2svc ${Outcome.meshError} 1 in=0 out=0`,
     ]);
   });
 });

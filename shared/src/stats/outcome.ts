@@ -28,8 +28,3 @@ export function outcomeOf(status: number, error: string): number {
   // No head and no mesh code: the app's answer never arrived whole.
   return status >= 500 || status === 0 ? Outcome.appError : Outcome.success;
 }
-
-/** True for the outcomes the success rate is computed over (all but cancelled). */
-export function countsForSuccessRate(outcome: number): boolean {
-  return outcome !== Outcome.cancelled;
-}
