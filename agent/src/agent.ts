@@ -35,11 +35,13 @@ import { OutboundPolicy } from './policy/policy-outbound.js';
 import { PolicyView } from './policy/policy-view.js';
 import { AccessLog } from './proxy/access-log.js';
 import { AccessLogWriter } from './proxy/access-log-writer.js';
+import { EdgeStatsTable } from './proxy/edge-stats.js';
 import { startInboundListener, startOutboundListener } from './proxy/index.js';
 import { MeshTls } from './proxy/mesh-tls.js';
 import { LocalCallers } from './proxy/proxy-auth.js';
 import { ProxyMetrics } from './proxy/proxy-metrics.js';
 import { resolveResilience } from './proxy/resilience-options.js';
+import { DEFAULT_STATS_INTERVAL_MS, StatsReporter } from './telemetry/stats-reporter.js';
 
 export const AGENT_VERSION = '0.1.0';
 
@@ -161,6 +163,9 @@ async function startWithAccessLog(
       });
     else if (!tls) logger.warn('access policy enforced with no authenticated source (--insecure): requests to local instances are refused');
     const callers = identity && proxyCredentials && new LocalCallers(identity.current().trustDomain, agentId, proxyCredentials);
+    // Golden metrics of outbound requests, reported to the control plane (telemetry/stats-reporter.ts); off with interval 0.
+    const statsIntervalMs = opts.statsIntervalMs ?? DEFAULT_STATS_INTERVAL_MS;
+    const edges = statsIntervalMs > 0 ? new EdgeStatsTable() : undefined;
     const proxyOptions = {
       tls,
       agentId,
@@ -169,7 +174,7 @@ async function startWithAccessLog(
       logger,
       requestTimeoutMs: opts.requestTimeoutMs,
       resilience,
-      metrics: new ProxyMetrics(metricsRegistry),
+      metrics: new ProxyMetrics(metricsRegistry, { agentId, edges }),
       access: { enforce: enforceAccess, policy: accessView },
       callers,
       tunnels: opts.tunnels,
@@ -211,6 +216,10 @@ async function startWithAccessLog(
     });
     externals.attach(discovery);
     cleanup.push(() => discovery.close());
+    const stats =
+      edges &&
+      new StatsReporter({ table: edges, agentId, controlPlane: opts.controlPlane, credentials, intervalMs: statsIntervalMs, logger });
+    cleanup.push(async () => stats?.close());
     const renewal =
       identity && credentials
         ? new CertificateRenewal({
@@ -286,6 +295,7 @@ async function startWithAccessLog(
     await upstreams.restore();
     discovery.start();
     renewal?.start();
+    stats?.start();
 
     logger.info('ready', {
       spiffeId: identity?.current().spiffeId,
@@ -313,6 +323,8 @@ async function startWithAccessLog(
       serviceCerts?.close();
       tls?.close();
       await accessLogWriter?.close();
+      // After the listeners drained: the last requests are in the last report.
+      await stats?.close();
       await discovery.close();
       await Promise.all([snapshots.flush(), registry.flush(), proxyCredentials?.flush()]);
       await admin.close();

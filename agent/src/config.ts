@@ -68,6 +68,8 @@ export interface AgentOptions {
    * 0..1, default 1. Off when absent.
    */
   accessLog?: { target: string; sampleRate?: number; maxBufferBytes?: number };
+  /** How often the golden metrics are reported to the control plane (telemetry/stats-reporter.ts); default 5 s, 0 = not aggregated, not reported. */
+  statsIntervalMs?: number;
 }
 
 export const AGENT_ID_FILE = 'agent-id';
@@ -101,6 +103,10 @@ export function validateAgentOptions(o: AgentOptions): void {
     const rate = o.accessLog.sampleRate ?? 1;
     if (!(rate >= 0 && rate <= 1)) throw new ValidationError('accessLog.sampleRate', 'must be a number from 0 to 1');
   }
+  if (o.statsIntervalMs !== undefined && !(Number.isFinite(o.statsIntervalMs) && o.statsIntervalMs >= 0))
+    throw new ValidationError('statsIntervalMs', 'must be a number of milliseconds >= 0 (0 = off)');
+  if (o.statsIntervalMs !== undefined && o.statsIntervalMs > 0 && o.statsIntervalMs < 100)
+    throw new ValidationError('statsIntervalMs', 'must be at least 100 ms (or 0 = off)');
   for (const [k, v] of Object.entries(o.tunnels ?? {})) {
     if (v !== undefined && !(Number.isFinite(v) && v >= 0))
       throw new ValidationError(`tunnels.${k}`, 'must be a number of milliseconds >= 0 (0 = never)');

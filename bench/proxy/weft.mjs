@@ -85,8 +85,8 @@ function joinToken(repoRoot, cp, agentId) {
   return token;
 }
 
-/** Starts `weft agent`; nodeFlags go before the script (e.g. --cpu-prof). */
-export async function startAgent(repoRoot, tmp, { id, cp, cpu, nodeFlags = [] }) {
+/** Starts `weft agent`; nodeFlags go before the script (e.g. --cpu-prof), extraArgs after the agent's own flags. */
+export async function startAgent(repoRoot, tmp, { id, cp, cpu, nodeFlags = [], extraArgs = [] }) {
   const dir = join(tmp, `agent-${id}`);
   mkdirSync(dir, { recursive: true });
   const cpGrpcPort = cp.ready.grpcPort;
@@ -113,6 +113,7 @@ export async function startAgent(repoRoot, tmp, { id, cp, cpu, nodeFlags = [] })
       '0',
       '--join-token',
       token,
+      ...extraArgs,
     ],
     { cpu, name: `weft agent ${id}` },
   );

@@ -14,6 +14,7 @@ import { ServerIdentity, serverNames } from './ca/server-identity.js';
 import { meshSettingsEntry } from './registry/mesh-settings.js';
 import { PolicyRegistry } from './registry/policy-registry.js';
 import { Registry } from './registry/registry.js';
+import { StatsWindow } from './registry/stats-window.js';
 import type { AgentTrustStatus } from './server/agent-status.js';
 import { bearerToken, meshAuthenticator } from './server/caller.js';
 import { type RunningGrpcServer, startGrpcServer } from './server/grpc-server.js';
@@ -116,6 +117,8 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
   };
 
   let trust: Awaited<ReturnType<typeof setUpTrust>> | undefined;
+  // Golden metrics reported by agents: memory only, 15 minutes (registry/stats-window.ts).
+  const stats = new StatsWindow();
   try {
     registry.start();
     policies.start();
@@ -143,6 +146,8 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
       rejections,
       observer: metrics.streamObserver,
       settings: { entry: () => settings },
+      stats,
+      metricsRegistry: metrics.registry,
     });
     metrics.bind(registry, grpcServer.streams);
     httpApi = await startHttpApi({
@@ -154,6 +159,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
       rejections,
       metrics: metrics.registry,
       trustStatus: trust && (() => trustStatus(trust!.authority)),
+      stats,
       authorizeRead: trust
         ? (req) => {
             if (isLoopback(req.socket.remoteAddress)) return;

@@ -8,5 +8,6 @@ export * from './metrics.js';
 export * from './policy/index.js';
 export * from './proto.js';
 export * from './resource-name.js';
+export * from './stats/index.js';
 export * from './types.js';
 export * from './validate.js';

@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import type { ProtoGrpcType as DiscoveryProto } from './generated/discovery.js';
+import type { ProtoGrpcType as TelemetryProto } from './generated/telemetry.js';
 import type { AgentInfo__Output } from './generated/weft/v1/AgentInfo.js';
 import type { Endpoint__Output, Endpoint as EndpointMsg } from './generated/weft/v1/Endpoint.js';
 import type { Health as HealthMsg } from './generated/weft/v1/Health.js';
@@ -38,13 +39,14 @@ export const LOADER_OPTIONS: protoLoader.Options = {
   includeDirs: [PROTO_ROOT],
 };
 
-let cached: DiscoveryProto['weft']['v1'] | undefined;
+type WeftV1 = DiscoveryProto['weft']['v1'] & TelemetryProto['weft']['v1'];
+let cached: WeftV1 | undefined;
 
-/** The weft.v1 package: Discovery and Registry service constructors and definitions. */
-export function loadWeftProto(): DiscoveryProto['weft']['v1'] {
+/** The weft.v1 package: Discovery, Registry, Trust and Telemetry service constructors and definitions. */
+export function loadWeftProto(): WeftV1 {
   if (!cached) {
-    const def = protoLoader.loadSync(['weft/v1/discovery.proto', 'weft/v1/registry.proto'], LOADER_OPTIONS);
-    cached = (grpc.loadPackageDefinition(def) as unknown as DiscoveryProto).weft.v1;
+    const def = protoLoader.loadSync(['weft/v1/discovery.proto', 'weft/v1/registry.proto', 'weft/v1/telemetry.proto'], LOADER_OPTIONS);
+    cached = (grpc.loadPackageDefinition(def) as unknown as { weft: { v1: WeftV1 } }).weft.v1;
   }
   return cached;
 }

@@ -275,7 +275,7 @@ tls: "yes"
     const noPort = await viaProxy(agent.outboundPort, 'http://127.0.0.1/no-port');
     assert.equal(noPort.status, 200, 'without a port the declared one is used');
     const m = await agentMetrics(agent);
-    assert.ok(metricValue(m, 'weft_proxy_requests_total', { direction: 'outbound', service: 'outside-http', code: '200' }) >= 2);
+    assert.ok(metricValue(m, 'response_total', { direction: 'outbound', dst_service: 'outside-http', status_code: '200' }) >= 2);
   });
 
   test('a client honouring HTTP_PROXY reaches it: undici EnvHttpProxyAgent, python urllib, curl -x', async (t) => {
@@ -437,7 +437,7 @@ rules:
     await waitFor(
       'the tunnel counted under outside-tls',
       async () =>
-        metricValue(await agentMetrics(agent), 'weft_proxy_requests_total', {
+        metricValue(await agentMetrics(agent), 'response_total', {
           direction: 'outbound',
           service: 'outside-tls',
           code: '200',

@@ -82,7 +82,7 @@ describe('resilience against misbehaving upstreams (real agents)', () => {
     }
     const m = await agentMetrics(a);
     const retries = metricValue(m, 'weft_proxy_retries_total', { service: 'down' });
-    const requests = metricValue(m, 'weft_proxy_requests_total', { direction: 'outbound', service: 'down' });
+    const requests = metricValue(m, 'response_total', { direction: 'outbound', dst_service: 'down' });
     // At most 20% of the requests plus 3 per second of the 10 s window.
     assert.ok(retries <= 0.2 * requests + 30, `retries ${retries} for ${requests} requests (${before} before)`);
     assert.ok(metricValue(m, 'weft_proxy_retry_budget_exhausted_total', { service: 'down' }) >= 1);
@@ -178,11 +178,11 @@ describe('resilience against misbehaving upstreams (real agents)', () => {
 
   test('/metrics reports requests by direction, service, code and error, and latency per service', async () => {
     const m = await agentMetrics(a);
-    assert.ok(metricValue(m, 'weft_proxy_requests_total', { direction: 'outbound', service: 'racy', code: '200' }) >= 30);
-    assert.ok(metricValue(m, 'weft_proxy_requests_total', { direction: 'outbound', service: 'hang', error: 'upstream_timeout' }) >= 1);
-    assert.ok(metricValue(m, 'weft_proxy_request_duration_seconds_count', { direction: 'outbound', service: 'idle' }) >= 100);
+    assert.ok(metricValue(m, 'response_total', { direction: 'outbound', dst_service: 'racy', status_code: '200' }) >= 30);
+    assert.ok(metricValue(m, 'response_total', { direction: 'outbound', dst_service: 'hang', error: 'upstream_timeout' }) >= 1);
+    assert.ok(metricValue(m, 'response_latency_ms_count', { direction: 'outbound', dst_service: 'idle' }) >= 100);
     const mb = await agentMetrics(b);
-    assert.ok(metricValue(mb, 'weft_proxy_requests_total', { direction: 'inbound', service: 'racy', code: '200' }) >= 30);
+    assert.ok(metricValue(mb, 'response_total', { direction: 'inbound', dst_service: 'racy', status_code: '200' }) >= 30);
   });
 });
 

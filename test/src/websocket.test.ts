@@ -136,7 +136,10 @@ describe('WebSocket through two agents (app -> agent A -> agent B -> ws server)'
     const textA = await metricsOf(a);
     assert.match(textA, /weft_proxy_tunnels_total\{direction="outbound",service="chat",kind="upgrade"\} [1-9]/);
     assert.match(textA, /weft_proxy_tunnel_bytes_total\{direction="outbound",service="chat",kind="upgrade",way="in"\} [1-9]\d{6,}/);
-    assert.match(textA, /weft_proxy_requests_total\{direction="outbound",service="chat",code="101",error=""\} [1-9]/);
+    assert.match(
+      textA,
+      /response_total\{direction="outbound",dst_service="chat",src_service="agent:agent-a",status_code="101",classification="success",error=""\} [1-9]/,
+    );
     const textB = await metricsOf(b);
     assert.match(textB, /weft_proxy_tunnels_total\{direction="inbound",service="chat",kind="upgrade"\} [1-9]/);
     assert.match(textB, /weft_proxy_tunnel_bytes_total\{direction="inbound",service="chat",kind="upgrade",way="out"\} [1-9]\d{6,}/);

@@ -200,7 +200,10 @@ describe('access enforcement by the listeners', () => {
     assert.match(text, /weft_access_decisions_total\{service="stock",decision="shadow_deny",rule="stock\/0"\} 1/);
     assert.match(text, /weft_access_decisions_total\{service="orders",decision="deny",rule="orders\/1"\} 1/);
     assert.match(text, /weft_access_decisions_total\{service="orders",decision="allow",rule="orders\/0"\} 1/);
-    assert.match(text, /weft_proxy_requests_total\{direction="inbound",service="orders",code="403",error="forbidden"\} \d/);
+    assert.match(
+      text,
+      /response_total\{direction="inbound",dst_service="orders",src_service="[^"]*",status_code="403",classification="mesh_error",error="forbidden"\} \d/,
+    );
   });
 
   it('refuses a request whose access policy cannot be known yet (fail closed, 503)', async () => {

@@ -60,7 +60,7 @@ export function externalConnect(d: ExternalConnectDeps, fallThrough: ConnectHand
       const upstreamSide = SocketTunnel.attach(upstream);
       void d.tunnels
         .splice(clientSide, upstreamSide, { kind: 'tcp', service: t.service, instanceId: t.host, localInstance: false })
-        .then(() => metrics.request(200, '', startedAt));
+        .then(() => metrics.request(undefined, 200, '', startedAt));
     });
     upstream.once('error', (err: NodeJS.ErrnoException) => {
       clearTimeout(timer);
@@ -68,7 +68,7 @@ export function externalConnect(d: ExternalConnectDeps, fallThrough: ConnectHand
       const message = `CONNECT ${t.host}:${t.port}: ${describeExternal(t)}: connection failed (${err.code ?? messageOf(err)})`;
       d.requestLog.log('request failed', MeshErrorCode.upstreamConnectFailed, { service: t.service, detail: message });
       writeRawMeshError(client, 502, MeshErrorCode.upstreamConnectFailed, message);
-      metrics.request(502, MeshErrorCode.upstreamConnectFailed, startedAt);
+      metrics.request(undefined, 502, MeshErrorCode.upstreamConnectFailed, startedAt);
     });
   };
 

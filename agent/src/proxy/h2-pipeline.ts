@@ -166,7 +166,9 @@ export function h2Pipeline(opts: H2PipelineOptions): StreamHandler {
       rescue(stream, grpc, MeshErrorCode.internal, `internal error handling the request: ${messageOf(err)}`, requestId);
     } finally {
       ex.onFinished?.();
-      ex.metrics.request(stream.headersSent ? Number(stream.sentHeaders?.[':status'] ?? 200) : 0, code, startedAt);
+      // No source identity on HTTP/2 streams yet: labelled as the listener's unattributed caller (source-label.ts).
+      // Body bytes are not counted on HTTP/2 streams (0 in the golden metrics).
+      ex.metrics.request(undefined, stream.headersSent ? Number(stream.sentHeaders?.[':status'] ?? 200) : 0, code, startedAt);
       if (logged) accessLog.recordH2(direction, ex, code, startedAt);
     }
   };

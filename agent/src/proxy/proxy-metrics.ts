@@ -1,8 +1,13 @@
 /**
- * The proxy's Prometheus metrics (served by the admin API at /metrics):
+ * The proxy's Prometheus metrics (served by the admin API at /metrics;
+ * every series is listed in docs/metrics.md). Request metrics follow
+ * Linkerd's proxy names and labels; what Linkerd has no name for keeps the
+ * `weft_` namespace:
  *
- *   weft_proxy_requests_total{direction,service,code,error}   every answered request
- *   weft_proxy_request_duration_seconds{direction,service}    until the response ended
+ *   response_total{direction,dst_service,src_service,status_code,classification,error}
+ *                                                             every answered request
+ *   response_latency_ms{direction,dst_service,src_service}    until the response ended (ms buckets of
+ *                                                             @weft/shared's latency-buckets.ts)
  *   weft_proxy_retries_total{service,reason}                  retries by RetryReason
  *   weft_proxy_retry_budget_exhausted_total{service}          retries refused by the budget
  *   weft_proxy_ejections_total{service}                       outlier ejections
@@ -15,15 +20,32 @@
  *   weft_inbound_tls_refused_total{reason}                    requests refused on an accepted connection (revoked peer)
  *
  * `direction` is outbound (a local app calling) or inbound (another agent
- * calling a local instance); `error` is the x-weft-error code, empty for an
- * app's own answer. Hot path: one ServiceMetrics per (direction, service) is
- * created once and keeps its label children, so counting a request is an
- * array or map lookup and an increment, with no string building for the
- * common case of an app answer.
+ * calling a local instance); `src_service` the caller (source-label.ts);
+ * `classification` the golden-metrics outcome (success, app_error,
+ * mesh_error, cancelled: @weft/shared's outcome.ts); `error` the
+ * x-weft-error code, empty for an app's own answer. Hot path: one
+ * ServiceMetrics per (direction, service) is created once and keeps, per
+ * source label, its label children and its golden-metrics cell
+ * (edge-stats.ts, outbound only), so counting a request is one Map lookup on
+ * the source label, an array lookup by status and a few increments, with no
+ * string building for the common case of an app answer.
  */
-import type { Counter, CounterChild, Gauge, Histogram, HistogramChild, MetricsRegistry } from '@weft/shared';
+import {
+  type Counter,
+  type CounterChild,
+  type Gauge,
+  type Histogram,
+  type HistogramChild,
+  LATENCY_BOUNDS_MS,
+  type MetricsRegistry,
+  OUTCOMES,
+  outcomeOf,
+  type SourceIdentity,
+} from '@weft/shared';
 import type { CircuitLimit } from './circuit-breaker.js';
+import type { EdgeCell, EdgeStatsTable } from './edge-stats.js';
 import type { RetryReason } from './retry-policy.js';
+import { agentSourceLabel, type SourceLabeler, sourceLabeler, UNKNOWN_SOURCE } from './source-label.js';
 
 export type Direction = 'inbound' | 'outbound';
 
@@ -39,19 +61,36 @@ export class ProxyMetrics {
   readonly tlsConnections: Counter;
   readonly tlsHandshakeFailures: Counter;
   readonly tlsRefused: Counter;
+  /** The source label of each direction's requests (source-label.ts). */
+  readonly sources: Record<Direction, SourceLabeler>;
+  /** The golden metrics of outbound requests, reported to the control plane; undefined = not aggregated. */
+  readonly edges: EdgeStatsTable | undefined;
   private readonly byService = { inbound: new Map<string, ServiceMetrics>(), outbound: new Map<string, ServiceMetrics>() };
 
-  constructor(readonly registry: MetricsRegistry) {
-    this.requests = registry.counter('weft_proxy_requests_total', 'Requests answered by the proxy.', [
+  /**
+   * @param opts.agentId this agent: an unattributed local caller is labelled `agent:<agentId>`
+   * @param opts.edges where outbound requests are aggregated for the control plane (telemetry-reporter.ts)
+   */
+  constructor(
+    readonly registry: MetricsRegistry,
+    opts: { agentId?: string; edges?: EdgeStatsTable } = {},
+  ) {
+    this.sources = { outbound: sourceLabeler(agentSourceLabel(opts.agentId ?? 'local')), inbound: sourceLabeler(UNKNOWN_SOURCE) };
+    this.edges = opts.edges;
+    this.requests = registry.counter('response_total', 'Requests answered by the proxy, by outcome (Linkerd names).', [
       'direction',
-      'service',
-      'code',
+      'dst_service',
+      'src_service',
+      'status_code',
+      'classification',
       'error',
     ]);
-    this.duration = registry.histogram('weft_proxy_request_duration_seconds', 'Time from request to end of response.', [
-      'direction',
-      'service',
-    ]);
+    this.duration = registry.histogram(
+      'response_latency_ms',
+      'Time from request to end of response, in ms.',
+      ['direction', 'dst_service', 'src_service'],
+      LATENCY_BOUNDS_MS,
+    );
     this.retries = registry.counter('weft_proxy_retries_total', 'Retries of outbound requests, by reason.', ['service', 'reason']);
     this.budgetExhausted = registry.counter(
       'weft_proxy_retry_budget_exhausted_total',
@@ -103,12 +142,24 @@ export class ProxyMetrics {
   }
 }
 
-export class ServiceMetrics {
+/** What one source's requests to one service count into. */
+class SourceChildren {
   /** Request counters for app answers (no x-weft-error), indexed by status code. */
-  private readonly byStatus: (CounterChild | undefined)[] = [];
+  readonly byStatus: (CounterChild | undefined)[] = [];
   /** Request counters for mesh answers, by `${status} ${code}`. */
-  private readonly byError = new Map<string, CounterChild>();
-  private readonly latency: HistogramChild;
+  readonly byError = new Map<string, CounterChild>();
+  constructor(
+    readonly label: string,
+    readonly latency: HistogramChild,
+    /** The golden-metrics cell (outbound with aggregation on); undefined otherwise. */
+    readonly edge: EdgeCell | undefined,
+  ) {}
+}
+
+export class ServiceMetrics {
+  private readonly bySource = new Map<string, SourceChildren>();
+  private readonly label: SourceLabeler;
+  private readonly edges: EdgeStatsTable | undefined;
   private readonly retryChildren = new Map<RetryReason, CounterChild>();
   private exhausted: CounterChild | undefined;
   private ejection: CounterChild | undefined;
@@ -116,27 +167,43 @@ export class ServiceMetrics {
   constructor(
     private readonly metrics: ProxyMetrics,
     private readonly direction: Direction,
-    private readonly service: string,
+    /** The destination service ('-' for the pipelines' bucket of requests that never resolved one). */
+    readonly service: string,
   ) {
-    this.latency = metrics.duration.labels(direction, service);
+    this.label = metrics.sources[direction];
+    // Requests that resolved no service (unknown service, bad request) are in /metrics only: no destination to report.
+    this.edges = direction === 'outbound' && service !== '-' ? metrics.edges : undefined;
   }
 
-  /** One answered request: its status, its x-weft-error code ('' for the app's own answer), how long it took. */
-  request(status: number, error: string, startedAt: number): void {
-    this.latency.observe((performance.now() - startedAt) / 1_000);
+  /**
+   * One answered request: who sent it (the exchange's source identity), its
+   * status (0 when no head was sent), its x-weft-error code ('' for the
+   * app's own answer), when it started, and its body bytes in and out.
+   */
+  request(source: SourceIdentity | undefined, status: number, error: string, startedAt: number, bytesIn = 0, bytesOut = 0): void {
+    const durationMs = performance.now() - startedAt;
+    const src = this.label(source);
+    let c = this.bySource.get(src);
+    if (c === undefined) {
+      c = new SourceChildren(src, this.metrics.duration.labels(this.direction, this.service, src), this.edges?.cell(src, this.service));
+      this.bySource.set(src, c);
+    }
+    c.latency.observe(durationMs);
+    const outcome = outcomeOf(status, error);
+    c.edge?.record(outcome, durationMs, bytesIn, bytesOut);
     let child: CounterChild | undefined;
     if (error === '' && status >= 0 && status < 1000) {
-      child = this.byStatus[status];
+      child = c.byStatus[status];
       if (child === undefined) {
-        child = this.metrics.requests.labels(this.direction, this.service, String(status), '');
-        this.byStatus[status] = child;
+        child = this.metrics.requests.labels(this.direction, this.service, src, String(status), OUTCOMES[outcome]!, '');
+        c.byStatus[status] = child;
       }
     } else {
       const key = `${status} ${error}`;
-      child = this.byError.get(key);
+      child = c.byError.get(key);
       if (child === undefined) {
-        child = this.metrics.requests.labels(this.direction, this.service, String(status), error);
-        this.byError.set(key, child);
+        child = this.metrics.requests.labels(this.direction, this.service, src, String(status), OUTCOMES[outcome]!, error);
+        c.byError.set(key, child);
       }
     }
     child.inc();

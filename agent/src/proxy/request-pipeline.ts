@@ -11,7 +11,9 @@
  *      upstream's (tunnel-registry.ts: the tunnel outlives the request);
  *   4. logs failures (bounded, request-log.ts) and counts the request in the
  *      metrics of the service the strategy resolved, exactly once, whatever
- *      happened, and runs the strategy's `onFinished` (circuit breaker);
+ *      happened, labelled with its source (source-label.ts) — outbound this
+ *      also feeds the golden metrics reported to the control plane
+ *      (edge-stats.ts) — and runs the strategy's `onFinished` (circuit breaker);
  *   5. writes the request's access-log line when the access log is on and
  *      sampled it (access-log.ts; off: one branch).
  * A strategy never writes answers and never counts; the pipeline never
@@ -163,7 +165,9 @@ export function requestPipeline(opts: PipelineOptions): RequestHandler {
       throw err;
     } finally {
       ex.onFinished?.();
-      ex.metrics.request(res.headersSent ? res.statusCode : 0, code, startedAt);
+      // Counted once, with the caller (ex.source), and into the golden metrics when outbound (edge-stats.ts).
+      const status = res.headersSent ? res.statusCode : 0;
+      ex.metrics.request(ex.source, status, code, startedAt, req.bodyBytesReceived, status === 101 ? 0 : res.bodyBytesSent);
       if (logged) accessLog.record(direction, ex, res, code, startedAt);
     }
   };

@@ -80,7 +80,7 @@ describe('retries', () => {
     assert.equal(metricValue(m, 'weft_proxy_ejections_total', { service: 'posts' }), 1);
     assert.equal(metricValue(m, 'weft_proxy_ejected_endpoints', { service: 'posts' }), 1);
     assert.equal(metricValue(m, 'weft_proxy_retries_total', { service: 'posts' }), 0);
-    assert.equal(metricValue(m, 'weft_proxy_requests_total', { service: 'posts', code: '503' }), 5);
+    assert.equal(metricValue(m, 'response_total', { dst_service: 'posts', status_code: '503' }), 5);
 
     const q = await proxy({
       gets: [endpoint({ service: 'gets', port: bad.port }), endpoint({ service: 'gets', port: good.port })],
@@ -299,7 +299,7 @@ describe('upstream failures mid-response and circuit breaking', () => {
     for (const r of await Promise.all(first)) assert.equal(r.status, 200);
     const m = p.metrics();
     assert.equal(metricValue(m, 'weft_proxy_circuit_open_total', { service: 'gate', limit: 'max_requests' }), 3);
-    assert.equal(metricValue(m, 'weft_proxy_requests_total', { direction: 'outbound', service: 'gate', error: 'circuit_open' }), 3);
+    assert.equal(metricValue(m, 'response_total', { direction: 'outbound', dst_service: 'gate', error: 'circuit_open' }), 3);
     // Limits are released when requests finish.
     const again = send({ port: p.port, path: '/', headers: { host: 'gate' } });
     while (held.length < 3) await new Promise((r) => setTimeout(r, 5));

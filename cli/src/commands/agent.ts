@@ -35,6 +35,7 @@ interface AgentFlags {
   tunnelDrain?: string;
   accessLog?: string;
   accessLogSample: string;
+  statsInterval?: string;
 }
 
 function optionalDuration(value: string | undefined, flag: string): number | undefined {
@@ -95,6 +96,7 @@ export function agentCommand(program: Command): void {
       'write one JSON line per proxied request to stdout or append it to this file (reopened on SIGHUP); off by default',
     )
     .option('--access-log-sample <rate>', 'fraction of requests written to the access log, 0..1', '1')
+    .option('--stats-interval <duration>', 'report golden metrics (weft stat, weft top) to the control plane this often, 0 = off', '5s')
     .option('--join-token <token>', 'enrol with this join token when the data dir holds no certificate (weft token create)')
     .option('--join-token-file <file>', 'read the join token from this file')
     .option(
@@ -135,6 +137,7 @@ export function agentCommand(program: Command): void {
           drainMs: optionalDuration(o.tunnelDrain, '--tunnel-drain'),
         },
         accessLog: o.accessLog === undefined ? undefined : { target: o.accessLog, sampleRate: sampleRate(o.accessLogSample) },
+        statsIntervalMs: optionalDuration(o.statsInterval, '--stats-interval'),
       }));
       let agent: Awaited<ReturnType<typeof startAgent>>;
       try {

@@ -33,6 +33,7 @@ export const METHOD_REQUIREMENTS: Record<string, Requirement> = {
   'Trust.CreateToken': 'operator',
   'Trust.RevokeAgent': 'operator',
   'Trust.RotateRoot': 'operator',
+  'Telemetry.Report': 'agent',
 };
 
 const callers = new WeakMap<object, Caller>();

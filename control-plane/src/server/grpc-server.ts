@@ -1,14 +1,15 @@
 /**
- * The control plane's gRPC server: Registry and Discovery services from
+ * The control plane's gRPC server: Registry, Discovery, Trust and Telemetry services from
  * proto/weft/v1. Keepalive pings find dead agents behind half-open TCP
  * connections, so their streams close and their leases start running out.
  */
 import * as grpc from '@grpc/grpc-js';
-import type { Logger } from '@weft/shared';
+import type { Logger, MetricsRegistry } from '@weft/shared';
 import { loadWeftProto } from '@weft/shared';
 import { type MeshSettingsSource, meshSettingsEntry } from '../registry/mesh-settings.js';
 import type { PolicyRegistry } from '../registry/policy-registry.js';
 import type { Registry } from '../registry/registry.js';
+import type { StatsWindow } from '../registry/stats-window.js';
 import type { AgentTrustStatus } from './agent-status.js';
 import { guardService } from './authz.js';
 import { type Authenticator, insecureAuthenticator } from './caller.js';
@@ -20,6 +21,7 @@ import { createRegistryHandlers } from './registry-service.js';
 import { RejectedVersions } from './rejected-versions.js';
 import { shuttingDownError } from './status.js';
 import { StreamTable } from './stream-table.js';
+import { createTelemetryHandlers } from './telemetry-service.js';
 import { createTrustHandlers, type TrustServiceDeps } from './trust-service.js';
 
 export interface GrpcServerOptions {
@@ -44,6 +46,10 @@ export interface GrpcServerOptions {
   trust?: Omit<TrustServiceDeps, 'registry' | 'streams' | 'logger'>;
   /** Certificate and revocation per agent for ListAgents. */
   trustStatus?: () => Map<string, AgentTrustStatus>;
+  /** Where Telemetry reports go (the golden metrics); the Telemetry service is not offered without it. */
+  stats?: StatsWindow;
+  /** Where the Telemetry service counts reports (the control plane's /metrics). */
+  metricsRegistry?: MetricsRegistry;
 }
 
 export interface RunningGrpcServer {
@@ -105,6 +111,11 @@ export async function startGrpcServer(opts: GrpcServerOptions): Promise<RunningG
     discoveryServiceWithEncodingCache(proto.Discovery.service),
     guardService('Discovery', createDiscoveryHandlers(deps), guard),
   );
+  if (opts.stats)
+    server.addService(
+      proto.Telemetry.service,
+      guardService('Telemetry', createTelemetryHandlers(opts.stats, opts.logger, opts.metricsRegistry), guard),
+    );
   if (opts.trust) {
     server.addService(
       proto.Trust.service,

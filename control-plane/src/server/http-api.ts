@@ -3,6 +3,7 @@
  *   GET /healthz       -> {"status":"ok","revision":"N"}
  *   GET /v1/services   -> services with their instances
  *   GET /v1/agents     -> agents with lease, per-resource stream state and remembered rejections
+ *   GET /v1/stats, /v1/stats/series -> golden metrics per service and edge (stats-routes.ts)
  *   GET /metrics       -> Prometheus text format
  * Anything else is a JSON error with `x-weft-error`; a bad request never
  * crashes the process. Reads from this host (loopback) need no token; from
@@ -14,8 +15,10 @@ import type { AddressInfo } from 'node:net';
 import type { Logger, MetricsRegistry } from '@weft/shared';
 import { ERROR_HEADER, NotFoundError, PROMETHEUS_CONTENT_TYPE } from '@weft/shared';
 import type { Registry } from '../registry/registry.js';
+import type { StatsWindow } from '../registry/stats-window.js';
 import { type AgentTrustStatus, resourceStatuses } from './agent-status.js';
 import type { RejectedVersions } from './rejected-versions.js';
+import { statsRoutes } from './stats-routes.js';
 import { toHttpError } from './status.js';
 import type { StreamTable } from './stream-table.js';
 
@@ -31,6 +34,8 @@ export interface HttpApiOptions {
   trustStatus?: () => Map<string, AgentTrustStatus>;
   /** Throws (UnauthenticatedError, PermissionDeniedError) when a request may not read; /healthz is always open. */
   authorizeRead?: (req: IncomingMessage) => void;
+  /** The golden metrics served at /v1/stats; those paths are 404 without it. */
+  stats?: StatsWindow;
 }
 
 export interface RunningHttpApi {
@@ -38,7 +43,7 @@ export interface RunningHttpApi {
   close(): Promise<void>;
 }
 
-type Route = () => unknown;
+type Route = (url: URL) => unknown;
 
 function routes(
   registry: Registry,
@@ -105,12 +110,16 @@ function sendJson(res: ServerResponse, status: number, body: unknown, errorCode?
 }
 
 export async function startHttpApi(opts: HttpApiOptions): Promise<RunningHttpApi> {
-  const table = routes(opts.registry, opts.streams, opts.rejections, opts.trustStatus);
+  const table = {
+    ...routes(opts.registry, opts.streams, opts.rejections, opts.trustStatus),
+    ...(opts.stats ? statsRoutes(opts.stats) : {}),
+  };
   const log = opts.logger;
 
   const handle = (req: IncomingMessage, res: ServerResponse): void => {
     try {
-      const path = new URL(req.url ?? '/', 'http://control-plane').pathname;
+      const url = new URL(req.url ?? '/', 'http://control-plane');
+      const path = url.pathname;
       if (path !== '/healthz') opts.authorizeRead?.(req);
       if (path === '/metrics' && opts.metrics && (req.method === 'GET' || req.method === 'HEAD')) {
         res.statusCode = 200;
@@ -120,7 +129,8 @@ export async function startHttpApi(opts: HttpApiOptions): Promise<RunningHttpApi
         return;
       }
       const route = Object.hasOwn(table, path) ? table[path] : undefined;
-      if (!route) throw new NotFoundError(`no such endpoint: ${req.method} ${path} (try /healthz, /v1/services, /v1/agents, /metrics)`);
+      if (!route)
+        throw new NotFoundError(`no such endpoint: ${req.method} ${path} (try /healthz, /v1/services, /v1/agents, /v1/stats, /metrics)`);
       if (req.method !== 'GET' && req.method !== 'HEAD') {
         res.setHeader('allow', 'GET, HEAD');
         sendJson(
@@ -131,7 +141,7 @@ export async function startHttpApi(opts: HttpApiOptions): Promise<RunningHttpApi
         );
         return;
       }
-      sendJson(res, 200, route());
+      sendJson(res, 200, route(url));
     } catch (err) {
       const e = toHttpError(err);
       if (e.status >= 500) log.error('http request failed', { url: req.url, err });

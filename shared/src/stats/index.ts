@@ -1,0 +1,2 @@
+export * from './latency-buckets.js';
+export * from './outcome.js';
