@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Builds the dashboard (control-plane/ui) into control-plane/dist/ui, which the
 // control plane serves under /ui/ (control-plane/src/server/ui-assets.ts):
-//   index.html  copied as is (no inline script or style: the CSP forbids both)
+//   index.html  copied as is (no inline script or style: the CSP forbids both), favicon.svg
 //   app.js      src/main.tsx with preact and uPlot, one minified ES module
 //   app.css     styles.css with uPlot's stylesheet
 // The UI's TypeScript is type-checked first (control-plane/ui/tsconfig.json);
@@ -41,4 +41,4 @@ await build({
   legalComments: 'none',
   logLevel: 'warning',
 });
-copyFileSync(join(src, 'index.html'), join(out, 'index.html'));
+for (const file of ['index.html', 'favicon.svg']) copyFileSync(join(src, file), join(out, file));

@@ -78,7 +78,6 @@ export class UiAssets {
     res.setHeader('content-security-policy', UI_CONTENT_SECURITY_POLICY);
     res.setHeader('x-content-type-options', 'nosniff');
     res.setHeader('referrer-policy', 'no-referrer');
-    res.setHeader('cross-origin-opener-policy', 'same-origin');
     res.setHeader('cache-control', 'no-cache');
     res.setHeader('etag', asset.etag);
     if (ifNoneMatch === asset.etag) {

@@ -97,4 +97,7 @@ function App() {
   );
 }
 
-render(<App />, document.getElementById('app')!);
+const root = document.getElementById('app')!;
+// The "loading" text in index.html is for the moments before this script runs; preact would keep it beside the app.
+root.textContent = '';
+render(<App />, root);

@@ -5,10 +5,10 @@ import type { Agent, AgentsResponse, ResourceStatus } from '../types.js';
 import { AgentState, Loading } from './common.js';
 
 function resourceState(r: ResourceStatus): { label: string; cls: string } {
-  if (r.rejectedVersion && r.rejectedVersion !== r.ackedVersion) return { label: `NACK v${r.rejectedVersion}`, cls: 'bad' };
-  if (r.sentVersion && r.sentVersion === r.ackedVersion) return { label: `ACK v${r.ackedVersion}`, cls: 'good' };
-  if (r.sentVersion) return { label: `sent v${r.sentVersion}, waiting`, cls: 'warn' };
-  return { label: r.ackedVersion ? `ACK v${r.ackedVersion}` : 'not sent', cls: '' };
+  if (r.rejectedVersion && r.rejectedVersion !== r.ackedVersion) return { label: `NACK ${r.rejectedVersion}`, cls: 'bad' };
+  if (r.sentVersion && r.sentVersion === r.ackedVersion) return { label: `ACK ${r.ackedVersion}`, cls: 'good' };
+  if (r.sentVersion) return { label: `sent ${r.sentVersion}, waiting`, cls: 'warn' };
+  return { label: r.ackedVersion ? `ACK ${r.ackedVersion}` : 'not sent', cls: '' };
 }
 
 function Certificate({ agent }: { agent: Agent }) {

@@ -1,5 +1,6 @@
 /** Small pieces the views share: load/error states, the "no data yet" notice, health and agent badges. */
 import type { ComponentChildren } from 'preact';
+import { useEffect, useState } from 'preact/hooks';
 import { relative } from '../format.js';
 import type { Resource } from '../live.js';
 import type { Agent } from '../types.js';
@@ -27,8 +28,18 @@ export function Health({ health }: { health: string }) {
   );
 }
 
+/** Re-renders every `everyMs` so relative times ("lease ends in 12s") keep counting between fetches. */
+function useClock(everyMs: number): void {
+  const [, setNow] = useState(0);
+  useEffect(() => {
+    const t = setInterval(() => setNow(Date.now()), everyMs);
+    return () => clearInterval(t);
+  }, [everyMs]);
+}
+
 /** "connected", or "disconnected, lease ends in 12s". */
 export function AgentState({ agent }: { agent: Agent | undefined }) {
+  useClock(1000);
   if (!agent) return <span class="badge bad">unknown agent</span>;
   if (agent.revoked) return <span class="badge bad">revoked</span>;
   if (agent.connected)
