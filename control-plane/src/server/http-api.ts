@@ -21,6 +21,7 @@ import type { PolicyRegistry } from '../registry/policy-registry.js';
 import type { Registry } from '../registry/registry.js';
 import { type AgentTrustStatus, resourceStatuses } from './agent-status.js';
 import { ChangeFeed, type ChangeFeedOptions } from './change-feed.js';
+import { feedSources } from './feed-sources.js';
 import { configRoutes, type QueryRoute } from './http-config.js';
 import { EventStreams } from './http-events.js';
 import type { RejectedVersions } from './rejected-versions.js';
@@ -130,16 +131,7 @@ export async function startHttpApi(opts: HttpApiOptions): Promise<RunningHttpApi
     ...(opts.policies && configRoutes(opts.policies)),
   };
   const log = opts.logger;
-  const noQuery = new URLSearchParams();
-  const feed = new ChangeFeed(
-    {
-      services: () => String(opts.registry.revision()),
-      // The agents view changes without a revision (connect, lease, ACK/NACK): compare what /v1/agents would answer.
-      agents: () => JSON.stringify((table['/v1/agents'](noQuery) as { agents: unknown }).agents),
-      config: () => String(opts.policies?.revision() ?? 0),
-    },
-    opts.feed,
-  );
+  const feed = new ChangeFeed(feedSources(opts), opts.feed);
   const events = new EventStreams(feed);
   const ui = new UiAssets(opts.uiDir);
 

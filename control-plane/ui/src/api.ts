@@ -24,14 +24,16 @@ export function authHeaders(): Record<string, string> {
 
 export class AuthError extends Error {}
 
-/** A 404 `not_found` of the endpoint itself (an older control plane): the view shows "no data yet". */
+/**
+ * A 404: the endpoint does not exist on this control plane (yet), or has
+ * nothing for what was asked (a service without stats). Views show "no data yet".
+ */
 export class MissingEndpointError extends Error {}
 
 export async function getJson<T>(path: string): Promise<T> {
   const res = await fetch(path, { headers: { accept: 'application/json', ...authHeaders() } });
   if (res.status === 401 || res.status === 403) throw new AuthError(await errorText(res));
-  if (res.status === 404 && res.headers.get('x-weft-error') === 'not_found' && /no such endpoint/.test(await res.clone().text()))
-    throw new MissingEndpointError(path);
+  if (res.status === 404) throw new MissingEndpointError(`${path}: ${await errorText(res)}`);
   if (!res.ok) throw new Error(`${path}: ${await errorText(res)}`);
   return (await res.json()) as T;
 }
