@@ -139,8 +139,9 @@ export async function startHttpApi(opts: HttpApiOptions): Promise<RunningHttpApi
     try {
       const url = new URL(req.url ?? '/', 'http://control-plane');
       const path = url.pathname;
-      if (UiAssets.owns(path) && (req.method === 'GET' || req.method === 'HEAD')) {
-        ui.serve(path, req.headers['if-none-match'], res, req.method === 'HEAD');
+      if (UiAssets.owns(path)) {
+        if (req.method === 'GET' || req.method === 'HEAD') ui.serve(path, req.headers['if-none-match'], res, req.method === 'HEAD');
+        else refuseMethod(res, req.method, path, 'GET, HEAD');
         return;
       }
       if (path !== '/healthz') opts.authorizeRead?.(req);

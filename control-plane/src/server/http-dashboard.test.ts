@@ -174,6 +174,10 @@ test('/ui/ serves the built dashboard with its content types and a strict CSP; /
   assert.equal(missing.status, 404);
   assert.equal(missing.headers.get('x-weft-error'), 'not_found');
   await missing.text();
+  const post = await get('/ui/', { method: 'POST', body: 'x' });
+  assert.equal(post.status, 405);
+  assert.equal(post.headers.get('x-weft-error'), 'bad_request');
+  await post.text();
   const traversal = await get('/ui/..%2f..%2fpackage.json');
   assert.equal(traversal.status, 404);
   await traversal.text();
