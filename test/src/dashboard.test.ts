@@ -16,6 +16,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { WEFT_BIN } from '@weft/cli/demo/weft-process';
+import Database from 'better-sqlite3';
 import type { Browser, Page } from 'playwright-core';
 import { ARTIFACTS, browserSkipReason, launchBrowser, remoteAddress } from './browser.js';
 import { type AgentProc, type ControlPlaneProc, echoHandler, Mesh, registerWith, send, viaProxy, waitFor } from './harness.js';
@@ -291,6 +292,35 @@ test('from another host the dashboard loads but the data needs a read token', { 
   // The live stream carries the token too (fetch with authorization, not a query string).
   await page.locator('[data-live="live"]').waitFor();
   await shot(page, '8-remote-with-token');
+  await page.close();
+});
+
+test('an agent that NACKs a config version shows the rejected version and its reason', { skip }, async () => {
+  // A stored document the agent cannot accept (as from a newer or damaged control plane), written behind
+  // the control plane's back as in policy-e2e.test.ts: a path prefix without its leading "/".
+  await cp.stop('SIGTERM', 5000);
+  const db = new Database(join(cp.dataDir, 'control-plane.db'));
+  try {
+    const row = db.prepare("SELECT json, revision FROM policy WHERE service = 'orders' AND kind = 'Routes'").get() as { json: string };
+    const doc = JSON.parse(row.json) as { rules: unknown[] };
+    doc.rules.unshift({ name: 'bad', match: { path: { prefix: 'no-slash' } }, route: [{ tags: ['version=v1'] }] });
+    const revision = Number((db.prepare("SELECT value FROM meta WHERE key = 'config_revision'").get() as { value: string }).value) + 1;
+    db.prepare("UPDATE policy SET json = ?, revision = ? WHERE service = 'orders' AND kind = 'Routes'").run(JSON.stringify(doc), revision);
+    db.prepare("INSERT INTO policy_revisions VALUES (?, '2026-01-01T00:00:00Z', 'manual edit')").run(revision);
+    db.prepare("INSERT INTO policy_history VALUES (?, 'orders', 'Routes', ?, ?)").run(revision, JSON.stringify(doc), row.json);
+    db.prepare("UPDATE meta SET value = ? WHERE key = 'config_revision'").run(String(revision));
+  } finally {
+    db.close();
+  }
+  cp = await mesh.controlPlane({ grpcPort: cp.grpcPort, dataDir: cp.dataDir, extra: remoteIp ? ['--host', '0.0.0.0'] : [] });
+
+  const page = await newPage(`http://127.0.0.1:${cp.httpPort}`);
+  await page.locator('[data-nav="agents"]').click();
+  const reason = page.locator('[data-agent="host-a"] [data-resource="policy/orders"] [data-nack-reason]');
+  await reason.waitFor({ timeout: 30_000 });
+  assert.match((await reason.textContent()) ?? '', /rules\[0\]\.match\.path\.prefix: must start with "\/"/);
+  assert.match(await text(page, '[data-agent="host-a"] [data-resource="policy/orders"] .badge'), /^NACK \d+$/);
+  await shot(page, '9-agents-nack');
   await page.close();
 });
 

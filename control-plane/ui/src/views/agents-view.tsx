@@ -8,7 +8,9 @@ function resourceState(r: ResourceStatus): { label: string; cls: string } {
   if (r.rejectedVersion && r.rejectedVersion !== r.ackedVersion) return { label: `NACK ${r.rejectedVersion}`, cls: 'bad' };
   if (r.sentVersion && r.sentVersion === r.ackedVersion) return { label: `ACK ${r.ackedVersion}`, cls: 'good' };
   if (r.sentVersion) return { label: `sent ${r.sentVersion}, waiting`, cls: 'warn' };
-  return { label: r.ackedVersion ? `ACK ${r.ackedVersion}` : 'not sent', cls: '' };
+  if (r.ackedVersion) return { label: `ACK ${r.ackedVersion}`, cls: 'good' };
+  // Nothing sent on this stream: the agent reconnected holding the current version (the server sends only what differs).
+  return { label: 'held, up to date', cls: 'good' };
 }
 
 function Certificate({ agent }: { agent: Agent }) {
