@@ -158,6 +158,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
       logger: log,
       rejections,
       metrics: metrics.registry,
+      policies,
       trustStatus: trust && (() => trustStatus(trust!.authority)),
       stats,
       authorizeRead: trust

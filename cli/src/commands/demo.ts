@@ -63,6 +63,7 @@ async function runDemo(dir: string, durationMs: number | undefined): Promise<voi
       ),
     );
     console.log(`  control plane  gRPC+TLS ${cpAddr}, HTTP http://127.0.0.1:${DefaultPorts.controlPlaneHttp}/v1/services`);
+    console.log(`  dashboard      http://127.0.0.1:${DefaultPorts.controlPlaneHttp}/ui/   (open it in a browser)`);
     const cpDir = join(dir, 'control-plane');
     // Secure by default: each agent enrols with a join token made by the real `weft token create`.
     const joinToken = (agentId: string) =>

@@ -4,23 +4,33 @@
  *   GET /v1/services   -> services with their instances
  *   GET /v1/agents     -> agents with lease, per-resource stream state and remembered rejections
  *   GET /v1/stats, /v1/stats/series -> golden metrics per service and edge (stats-routes.ts)
+ *   GET /v1/config, /v1/config/history -> traffic policy and its history (http-config.ts)
+ *   GET /v1/events     -> server-sent events naming what changed (http-events.ts)
  *   GET /metrics       -> Prometheus text format
+ *   GET /ui/…          -> the dashboard's static files (ui-assets.ts)
  * Anything else is a JSON error with `x-weft-error`; a bad request never
  * crashes the process. Reads from this host (loopback) need no token; from
  * other hosts they need a read or operator token (`authorization: Bearer`),
- * except /healthz (docs/security.md).
+ * except /healthz and the dashboard's static files, which hold no mesh data
+ * (docs/security.md, docs/dashboard.md).
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger, MetricsRegistry } from '@weft/shared';
 import { ERROR_HEADER, NotFoundError, PROMETHEUS_CONTENT_TYPE } from '@weft/shared';
+import type { PolicyRegistry } from '../registry/policy-registry.js';
 import type { Registry } from '../registry/registry.js';
 import type { StatsWindow } from '../registry/stats-window.js';
 import { type AgentTrustStatus, resourceStatuses } from './agent-status.js';
+import { ChangeFeed, type ChangeFeedOptions } from './change-feed.js';
+import { feedSources } from './feed-sources.js';
+import { configRoutes, type QueryRoute } from './http-config.js';
+import { EventStreams } from './http-events.js';
 import type { RejectedVersions } from './rejected-versions.js';
 import { statsRoutes } from './stats-routes.js';
 import { toHttpError } from './status.js';
 import type { StreamTable } from './stream-table.js';
+import { UiAssets } from './ui-assets.js';
 
 export interface HttpApiOptions {
   host: string;
@@ -36,6 +46,12 @@ export interface HttpApiOptions {
   authorizeRead?: (req: IncomingMessage) => void;
   /** The golden metrics served at /v1/stats; those paths are 404 without it. */
   stats?: StatsWindow;
+  /** Traffic policy for /v1/config and /v1/config/history (absent: those paths are 404). */
+  policies?: PolicyRegistry;
+  /** Where the built dashboard is; default control-plane/dist/ui. */
+  uiDir?: string;
+  /** Timing of /v1/events (tests shorten it). */
+  feed?: ChangeFeedOptions;
 }
 
 export interface RunningHttpApi {
@@ -43,7 +59,7 @@ export interface RunningHttpApi {
   close(): Promise<void>;
 }
 
-type Route = (url: URL) => unknown;
+type Route = QueryRoute;
 
 function routes(
   registry: Registry,
@@ -109,18 +125,37 @@ function sendJson(res: ServerResponse, status: number, body: unknown, errorCode?
   res.end(text);
 }
 
+function refuseMethod(res: ServerResponse, method: string | undefined, path: string, allow: string): void {
+  res.setHeader('allow', allow);
+  sendJson(res, 405, { error: 'bad_request', message: `${method} is not allowed on ${path}: the API is read-only` }, 'bad_request');
+}
+
 export async function startHttpApi(opts: HttpApiOptions): Promise<RunningHttpApi> {
   const table = {
     ...routes(opts.registry, opts.streams, opts.rejections, opts.trustStatus),
     ...(opts.stats ? statsRoutes(opts.stats) : {}),
+    ...(opts.policies && configRoutes(opts.policies)),
   };
   const log = opts.logger;
+  const feed = new ChangeFeed(feedSources(opts), opts.feed);
+  const events = new EventStreams(feed);
+  const ui = new UiAssets(opts.uiDir);
 
   const handle = (req: IncomingMessage, res: ServerResponse): void => {
     try {
       const url = new URL(req.url ?? '/', 'http://control-plane');
       const path = url.pathname;
+      if (UiAssets.owns(path)) {
+        if (req.method === 'GET' || req.method === 'HEAD') ui.serve(path, req.headers['if-none-match'], res, req.method === 'HEAD');
+        else refuseMethod(res, req.method, path, 'GET, HEAD');
+        return;
+      }
       if (path !== '/healthz') opts.authorizeRead?.(req);
+      if (path === '/v1/events') {
+        if (req.method === 'GET') events.handle(req, res);
+        else refuseMethod(res, req.method, path, 'GET');
+        return;
+      }
       if (path === '/metrics' && opts.metrics && (req.method === 'GET' || req.method === 'HEAD')) {
         res.statusCode = 200;
         res.setHeader('content-type', PROMETHEUS_CONTENT_TYPE);
@@ -130,18 +165,14 @@ export async function startHttpApi(opts: HttpApiOptions): Promise<RunningHttpApi
       }
       const route = Object.hasOwn(table, path) ? table[path] : undefined;
       if (!route)
-        throw new NotFoundError(`no such endpoint: ${req.method} ${path} (try /healthz, /v1/services, /v1/agents, /v1/stats, /metrics)`);
-      if (req.method !== 'GET' && req.method !== 'HEAD') {
-        res.setHeader('allow', 'GET, HEAD');
-        sendJson(
-          res,
-          405,
-          { error: 'bad_request', message: `${req.method} is not allowed on ${path}: the API is read-only` },
-          'bad_request',
+        throw new NotFoundError(
+          `no such endpoint: ${req.method} ${path} (try /healthz, /v1/services, /v1/agents, /v1/stats, /v1/config, /v1/config/history, /v1/events, /metrics, /ui/)`,
         );
+      if (req.method !== 'GET' && req.method !== 'HEAD') {
+        refuseMethod(res, req.method, path, 'GET, HEAD');
         return;
       }
-      sendJson(res, 200, route(url));
+      sendJson(res, 200, route(url.searchParams));
     } catch (err) {
       const e = toHttpError(err);
       if (e.status >= 500) log.error('http request failed', { url: req.url, err });
@@ -167,6 +198,7 @@ export async function startHttpApi(opts: HttpApiOptions): Promise<RunningHttpApi
     port,
     close: () =>
       new Promise<void>((resolve) => {
+        feed.close();
         server.close(() => resolve());
         server.closeAllConnections();
       }),

@@ -28,8 +28,8 @@ export function parseWindow(value: string | null, fallbackMs: number): number {
   return ms;
 }
 
-function nameParam(url: URL, name: string, required: boolean): string | undefined {
-  const v = url.searchParams.get(name);
+function nameParam(query: URLSearchParams, name: string, required: boolean): string | undefined {
+  const v = query.get(name);
   if (v === null || v === '') {
     if (required) throw new ValidationError(name, 'is required (a service name)');
     return undefined;
@@ -38,13 +38,13 @@ function nameParam(url: URL, name: string, required: boolean): string | undefine
   return v;
 }
 
-export function statsRoutes(stats: StatsWindow): Record<string, (url: URL) => unknown> {
+export function statsRoutes(stats: StatsWindow): Record<string, (query: URLSearchParams) => unknown> {
   return {
-    '/v1/stats': (url) => stats.snapshot(parseWindow(url.searchParams.get('window'), 60_000)),
-    '/v1/stats/series': (url) => {
-      const service = nameParam(url, 'service', true)!;
-      const source = nameParam(url, 'source', false);
-      return stats.series(parseWindow(url.searchParams.get('window'), MAX_WINDOW_MS), service, source);
+    '/v1/stats': (query) => stats.snapshot(parseWindow(query.get('window'), 60_000)),
+    '/v1/stats/series': (query) => {
+      const service = nameParam(query, 'service', true)!;
+      const source = nameParam(query, 'source', false);
+      return stats.series(parseWindow(query.get('window'), MAX_WINDOW_MS), service, source);
     },
   };
 }
