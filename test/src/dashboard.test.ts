@@ -112,6 +112,20 @@ async function shot(page: Page, name: string): Promise<void> {
 }
 
 const text = async (page: Page, selector: string) => (await page.locator(selector).first().textContent())?.trim() ?? '';
+/**
+ * Polls an element's text from the test side until it matches (a string predicate run in the
+ * page would be eval, which the dashboard's CSP rightly refuses).
+ */
+async function waitForText(page: Page, selector: string, want: RegExp, timeoutMs = 15_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  let last = '';
+  while (Date.now() < until) {
+    last = await text(page, selector).catch(() => '');
+    if (want.test(last)) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.fail(`${selector}: text ${JSON.stringify(last)} never matched ${want}`);
+}
 
 before(async () => {
   if (skip) return;
@@ -151,7 +165,7 @@ test('the services view lists every service with instances, health, protocol and
   assert.match(orders, /host-b/);
   await page.locator('[data-live="live"]').waitFor();
   if (await statsFor('orders')) {
-    await page.waitForFunction(`/\\/s$/.test(document.querySelector('[data-service="orders"] [data-metric="rate"]')?.textContent ?? '')`);
+    await waitForText(page, '[data-service="orders"] [data-metric="rate"]', /\/s$/);
     assert.match(await text(page, '[data-service="orders"] [data-metric="success"]'), /^\d+(\.\d+)?%$/);
   } else {
     await page.locator('[data-no-data]').waitFor();
@@ -217,9 +231,7 @@ test('the agents view shows connection, per-resource ACKs and certificate expiry
     assert.match(await text(page, `[data-agent="${id}"] [data-cert-expiry]`), /^\d{4}-\d\d-\d\d .*\(in \d+h/);
   }
   // host-a calls orders: it subscribed to the endpoints and the policy, and acknowledged both.
-  await page.waitForFunction(
-    `/^ACK \\d+$/.test(document.querySelector('[data-agent="host-a"] [data-resource="endpoints/orders"] .badge')?.textContent ?? '')`,
-  );
+  await waitForText(page, '[data-agent="host-a"] [data-resource="endpoints/orders"] .badge', /^ACK \d+$/);
   assert.match(await text(page, '[data-agent="host-a"] [data-resource="policy/orders"] .badge'), /^ACK 2$/);
   assert.equal(await page.locator('[data-nack-reason]').count(), 0);
   await shot(page, '5-agents');
