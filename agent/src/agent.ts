@@ -268,10 +268,7 @@ async function startWithAccessLog(
       }),
     );
     await upstreams.restore();
-    discovery.start();
-    renewal?.start();
-
-    logger.info('ready', {
+    const started = {
       spiffeId: identity?.current().spiffeId,
       certExpiresAtMs: identity?.current().notAfterMs,
       agentId,
@@ -280,7 +277,21 @@ async function startWithAccessLog(
       inboundPort: inbound.port,
       advertiseAddress,
       meshHop: tls ? 'mTLS (TLS 1.3)' : 'plaintext (--insecure)',
-    });
+    };
+    // `ready` is logged when GET /ready turns 200 (config held: a stream to the control plane, or the persisted
+    // snapshot), never before; until then `listening` carries the same fields (the ports, for scripts and tests).
+    const readyNow = () => view.connection().source === 'snapshot' || view.connection().connected;
+    let readyLogged = false;
+    const logReady = () => {
+      if (readyLogged || !readyNow()) return;
+      readyLogged = true;
+      logger.info('ready', { ...started, source: view.connection().source });
+    };
+    discovery.onConnect(logReady);
+    discovery.start();
+    renewal?.start();
+    if (readyNow()) logReady();
+    else logger.info('listening', { ...started, waitingFor: 'the control plane (GET /ready answers 503 until it connects)' });
 
     let closing: Promise<void> | undefined;
     const close = async () => {

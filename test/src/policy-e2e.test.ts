@@ -136,11 +136,11 @@ test('apply --wait returns once the agent ACKed; 90/10 canary, header routing, d
 
   const down = await viaProxy(agent.outboundPort, 'http://orders/maintenance');
   assert.equal(down.status, 503);
-  assert.equal(down.headers['x-weft-rule'], 'orders/2');
+  assert.equal(down.headers['x-weft-rule'], 'orders/maintenance', 'a named rule is shown by its name');
   assert.equal(down.body.toString(), 'down for maintenance');
 
   const ok = await viaProxy(agent.outboundPort, 'http://orders/items');
-  assert.equal(ok.headers['x-weft-rule'], 'orders/3');
+  assert.equal(ok.headers['x-weft-rule'], 'orders/canary');
 });
 
 test('fault injection: observed abort rate and delay', async () => {
