@@ -5,13 +5,14 @@
  * plane: the agent serves what it has and keeps reconnecting.
  */
 import os from 'node:os';
-import { type AgentInfo, Counter, MetricsRegistry, messageOf } from '@weft/shared';
+import { type AgentInfo, Counter, Defaults, MetricsRegistry, messageOf } from '@weft/shared';
 import { type AgentOptions, detectAdvertiseAddress, ensureDataDir, loadAgentId, validateAgentOptions } from './config.js';
 import type { Listener } from './contracts.js';
 import { combineCompanions } from './discovery/companions.js';
 import { ConfigView } from './discovery/config-view.js';
 import { type CompanionHandler, DiscoveryClient } from './discovery/discovery-client.js';
 import { ExternalView } from './discovery/external-view.js';
+import { IdleSubscriptions } from './discovery/idle-subscriptions.js';
 import { RegistrationSync } from './discovery/registration-sync.js';
 import { SnapshotStore } from './discovery/snapshot-store.js';
 import {
@@ -198,6 +199,14 @@ async function startWithAccessLog(
       alwaysSubscribe: identity ? TRUST_SUBSCRIPTIONS : [],
     });
     externals.attach(discovery);
+    // Pinned: the services of local instances (inbound access decisions) and of local upstream ports.
+    const idle = new IdleSubscriptions(
+      view.idleTarget(),
+      opts.subscriptionIdleTimeoutMs ?? Defaults.subscriptionIdleTimeoutMs,
+      (s) => registry.list().some((e) => e.instance.service === s) || upstreams.list().some((u) => u.service === s),
+    );
+    idle.start();
+    cleanup.push(async () => idle.close());
     cleanup.push(() => discovery.close());
     const renewal =
       identity && credentials
@@ -239,9 +248,10 @@ async function startWithAccessLog(
       externals,
       upstreams,
       policy: {
-        explain: (params) =>
-          explainRequest(
-            parseExplainQuery(params),
+        explain: async (params) => {
+          const query = parseExplainQuery(params);
+          const explained = await explainRequest(
+            query,
             outboundPolicy,
             view,
             {
@@ -250,7 +260,13 @@ async function startWithAccessLog(
               maxRetries: resilience.maxRetries,
             },
             { view: accessView, enforced: enforceAccess },
-          ),
+          );
+          // An explain of a service the mesh does not have leaves no subscription behind, and says so.
+          const service = (explained.request as { service?: string } | undefined)?.service;
+          if (service === undefined || !view.isNotFound(service)) return explained;
+          view.forget([service], 'explained, and unknown to the mesh');
+          return { ...explained, unknownService: service };
+        },
         dump: () => policies.dump(),
       },
     });
