@@ -9,8 +9,8 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { WEFT_BIN } from '@weft/cli/demo/weft-process';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -66,7 +66,8 @@ describe('systemd units', () => {
       assert.ok(exec.includes(`/var/lib/weft/${command}`), 'the data dir is the StateDirectory');
       if (command === 'agent') assert.ok(exec.includes('--join-token-file'));
       const help = execFileSync(process.execPath, [WEFT_BIN, command, '--help'], { encoding: 'utf8' });
-      for (const flag of exec.filter((a) => a.startsWith('--'))) assert.ok(help.includes(`${flag} `), `weft ${command} --help lists ${flag}`);
+      for (const flag of exec.filter((a) => a.startsWith('--')))
+        assert.ok(help.includes(`${flag} `), `weft ${command} --help lists ${flag}`);
     });
   }
 
@@ -77,7 +78,8 @@ describe('systemd units', () => {
       .filter((l) => l.trim() && !l.startsWith('#'))
       .map((l) => l.split('=')[0]);
     assert.deepEqual(vars.sort(), ['WEFT_AGENT_FLAGS', 'WEFT_CONTROL_PLANE_FLAGS', 'WEFT_LOG_LEVEL']);
-    const flags = (name: string) => (/^.*?=(.*)$/m.exec(text.split('\n').find((l) => l.startsWith(`${name}=`)) ?? '')?.[1] ?? '').split(/\s+/);
+    const flags = (name: string) =>
+      (/^.*?=(.*)$/m.exec(text.split('\n').find((l) => l.startsWith(`${name}=`)) ?? '')?.[1] ?? '').split(/\s+/);
     const help = (cmd: string) => execFileSync(process.execPath, [WEFT_BIN, cmd, '--help'], { encoding: 'utf8' });
     for (const f of flags('WEFT_AGENT_FLAGS').filter((a) => a.startsWith('--'))) assert.ok(help('agent').includes(`${f} `), f);
     for (const f of flags('WEFT_CONTROL_PLANE_FLAGS').filter((a) => a.startsWith('--')))
