@@ -119,7 +119,7 @@ describe('the weft command as a newcomer uses it', () => {
     await b.stop('SIGKILL');
     const table = await waitFor('agent-b disconnected in weft services', async () => {
       const out = (await weft('services', ...cpFlag)).stdout;
-      return /stock\s.*agent-b\s+disconnected, removed in \d+s/.test(out) ? out : undefined;
+      return /stock\s.*agent-b\s+disconnected since \S+Z \(\d+s ago\), removed in \d+s/.test(out) ? out : undefined;
     });
     assert.match(table, /AGENT STATE/);
     assert.match(table, /orders\s.*agent-a\s+connected/);

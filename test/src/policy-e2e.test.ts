@@ -180,7 +180,7 @@ test('get prints YAML that apply accepts back unchanged; explain runs the agent 
   assert.match(ex.stdout, /orders-v2 .* health=passing/);
   // The canary rule sets no timeouts or retry: the agent's defaults are shown as numbers.
   assert.match(ex.stdout, /^timeouts: deadline 15s \(agent default\), per try 5s \(agent default\)$/m);
-  assert.match(ex.stdout, /^retry: \{"attempts":2,/m);
+  assert.match(ex.stdout, /^retry: 2 retries after the first try \(agent default\)$/m);
 });
 
 test('a NACKed version leaves the previous config in force and shows in weft status; rollback', async () => {

@@ -87,14 +87,17 @@ describe('admin API', () => {
     const r = await call(env, 'POST', '/v1/services', { name: 'web', port: 8080, tags: ['v1'] });
     assert.equal(r.status, 201);
     // No check given: a TCP check, and nothing listens on 8080, which the answer says.
-    assert.deepEqual({ ...r.json, warning: undefined }, {
-      id: 'web-agent-a-8080',
-      service: 'web',
-      synced: true,
-      replaced: false,
-      changes: [],
-      warning: undefined,
-    });
+    assert.deepEqual(
+      { ...r.json, warning: undefined },
+      {
+        id: 'web-agent-a-8080',
+        service: 'web',
+        synced: true,
+        replaced: false,
+        changes: [],
+        warning: undefined,
+      },
+    );
     assert.match(String(r.json.warning), /^nothing accepts connections on 127\.0\.0\.1:8080 yet/);
     const sent = cp.registerCalls.at(-1)!;
     assert.equal(sent.replace_all, false);

@@ -30,11 +30,21 @@ describe('what the CLI prints', () => {
   });
 
   it('services shows the owning agent as connected, or disconnected with when its instances go', () => {
-    const agent = (id: string, connected: boolean, leaseMs: number, revoked = false) =>
-      ({ agent: { agent_id: id }, connected, lease_expires_at_ms: String(leaseMs), revoked }) as unknown as AgentStatus__Output;
-    const state = agentStates([agent('a', true, 0), agent('b', false, 61_500), agent('c', false, 0, true)], 50_000);
+    const agent = (id: string, connected: boolean, leaseMs: number, revoked = false, sinceMs = 0) =>
+      ({
+        agent: { agent_id: id },
+        connected,
+        lease_expires_at_ms: String(leaseMs),
+        disconnected_at_ms: String(sinceMs),
+        revoked,
+      }) as unknown as AgentStatus__Output;
+    const state = agentStates(
+      [agent('a', true, 0), agent('b', false, 61_500, false, 42_000), agent('c', false, 0, true), agent('d', false, 61_500)],
+      50_000,
+    );
     assert.equal(state('a'), 'connected');
-    assert.equal(state('b'), 'disconnected, removed in 12s');
+    assert.equal(state('b'), 'disconnected since 1970-01-01T00:00:42Z (8s ago), removed in 12s');
+    assert.equal(state('d'), 'disconnected, removed in 12s', 'left before this control plane started: no since');
     assert.equal(state('c'), 'revoked');
     assert.equal(state('gone'), 'unknown');
   });

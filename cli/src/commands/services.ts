@@ -59,8 +59,9 @@ export function servicesCommand(program: Command): void {
 /**
  * The owning agent's state beside its instances: an instance's health is what
  * its agent last reported, so a dead agent's instances stay `passing` until
- * its lease lapses. `connected`, or `disconnected, removed in 12s` (its
- * instances go when the lease ends unless it reconnects).
+ * its lease lapses. `connected`, or `disconnected since <time> (8s ago),
+ * removed in 12s` (its instances go when the lease ends unless it reconnects;
+ * no "since" when it left before this control plane started).
  */
 export function agentStates(agents: readonly AgentStatus__Output[], nowMs: number): (agentId: string) => string {
   const byId = new Map(agents.map((a) => [a.agent?.agent_id ?? '', a]));
@@ -69,7 +70,12 @@ export function agentStates(agents: readonly AgentStatus__Output[], nowMs: numbe
     if (a === undefined) return 'unknown';
     if (a.revoked) return 'revoked';
     if (a.connected) return 'connected';
+    const since = Number(a.disconnected_at_ms);
     const leaseEnds = Number(a.lease_expires_at_ms);
-    return leaseEnds > 0 ? `disconnected, removed in ${Math.max(0, Math.ceil((leaseEnds - nowMs) / 1000))}s` : 'disconnected';
+    const when =
+      since > 0
+        ? ` since ${new Date(since).toISOString().replace(/\.\d+Z$/, 'Z')} (${Math.max(0, Math.round((nowMs - since) / 1000))}s ago)`
+        : '';
+    return `disconnected${when}${leaseEnds > 0 ? `, removed in ${Math.max(0, Math.ceil((leaseEnds - nowMs) / 1000))}s` : ''}`;
   };
 }
