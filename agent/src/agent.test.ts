@@ -66,6 +66,7 @@ describe('startAgent', () => {
     const lines: string[] = [];
     const agent = await startAgent(options(dir, cp.port, lines));
     try {
+      await cp.waitFor(() => lines.some((l) => JSON.parse(l).msg === 'ready') || undefined, 4_000, 'the ready line');
       const ready = lines.map((l) => JSON.parse(l)).find((l) => l.msg === 'ready');
       assert.deepEqual(ready && [ready.agentId, ready.adminPort, ready.outboundPort, ready.inboundPort, ready.advertiseAddress], [
         agent.agentId,
@@ -137,12 +138,26 @@ describe('startAgent', () => {
   it('starts without a control plane, is not ready, and connects and syncs when it appears', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'weft-agent-'));
     const port = await freePort();
-    const agent = await startAgent(options(dir, port, []));
+    const lines: string[] = [];
+    const agent = await startAgent(options(dir, port, lines));
     let cp: TestControlPlane | undefined;
+    const messages = () => lines.map((l) => JSON.parse(l) as { msg: string; level: string });
     try {
       const notReady = await admin(agent, 'GET', '/ready');
       assert.equal(notReady.status, 503);
       assert.equal(notReady.json.reason, 'control plane not connected');
+      // Not ready, so no `ready` line: `listening` carries the ports; and it never connected, so nothing says "disconnected".
+      assert.ok(messages().some((m) => m.msg === 'listening'));
+      assert.ok(!messages().some((m) => m.msg === 'ready'), 'no ready line while /ready answers 503');
+      let firstWarning: { msg: string } | undefined;
+      // The first dial gives up after the discovery client's 5 s connect deadline.
+      for (let i = 0; i < 200 && !firstWarning; i++) {
+        firstWarning = messages().find((m) => m.level === 'warn' && /^control plane/.test(m.msg));
+        if (!firstWarning) await new Promise((r) => setTimeout(r, 50));
+      }
+      assert.ok(firstWarning, 'a warning about the control plane');
+      assert.equal(firstWarning.msg, 'control plane not reachable yet; retrying');
+      assert.ok(!messages().some((m) => /disconnected/.test(m.msg)), 'never says disconnected before it ever connected');
       const reg = await admin(agent, 'POST', '/v1/services', { name: 'web', port: 8080 });
       assert.equal(reg.status, 201);
       assert.equal(reg.json.synced, false);
@@ -157,6 +172,10 @@ describe('startAgent', () => {
         [`web-${agent.agentId}-8080`],
       );
       await server.waitFor(async () => (await admin(agent, 'GET', '/ready')).status === 200 || undefined, 4_000, 'ready');
+      assert.ok(
+        messages().some((m) => m.msg === 'ready'),
+        'the ready line once /ready answers 200',
+      );
       const listed = await admin(agent, 'GET', '/v1/services');
       await server.waitFor(
         async () => ((await admin(agent, 'GET', '/v1/services')).json.services as { synced: boolean }[])[0]?.synced,

@@ -5,13 +5,14 @@
  * plane: the agent serves what it has and keeps reconnecting.
  */
 import os from 'node:os';
-import { type AgentInfo, Counter, MetricsRegistry, messageOf } from '@weft/shared';
+import { type AgentInfo, Counter, Defaults, MetricsRegistry, messageOf } from '@weft/shared';
 import { type AgentOptions, detectAdvertiseAddress, ensureDataDir, loadAgentId, validateAgentOptions } from './config.js';
 import type { Listener } from './contracts.js';
 import { combineCompanions } from './discovery/companions.js';
 import { ConfigView } from './discovery/config-view.js';
 import { type CompanionHandler, DiscoveryClient } from './discovery/discovery-client.js';
 import { ExternalView } from './discovery/external-view.js';
+import { IdleSubscriptions } from './discovery/idle-subscriptions.js';
 import { RegistrationSync } from './discovery/registration-sync.js';
 import { SnapshotStore } from './discovery/snapshot-store.js';
 import {
@@ -215,6 +216,14 @@ async function startWithAccessLog(
       alwaysSubscribe: identity ? TRUST_SUBSCRIPTIONS : [],
     });
     externals.attach(discovery);
+    // Pinned: the services of local instances (inbound access decisions) and of local upstream ports.
+    const idle = new IdleSubscriptions(
+      view.idleTarget(),
+      opts.subscriptionIdleTimeoutMs ?? Defaults.subscriptionIdleTimeoutMs,
+      (s) => registry.list().some((e) => e.instance.service === s) || upstreams.list().some((u) => u.service === s),
+    );
+    idle.start();
+    cleanup.push(async () => idle.close());
     cleanup.push(() => discovery.close());
     const stats =
       edges &&
@@ -264,9 +273,10 @@ async function startWithAccessLog(
       externals,
       upstreams,
       policy: {
-        explain: (params) =>
-          explainRequest(
-            parseExplainQuery(params),
+        explain: async (params) => {
+          const query = parseExplainQuery(params);
+          const explained = await explainRequest(
+            query,
             outboundPolicy,
             view,
             {
@@ -275,7 +285,13 @@ async function startWithAccessLog(
               maxRetries: resilience.maxRetries,
             },
             { view: accessView, enforced: enforceAccess },
-          ),
+          );
+          // An explain of a service the mesh does not have leaves no subscription behind, and says so.
+          const service = (explained.request as { service?: string } | undefined)?.service;
+          if (service === undefined || !view.isNotFound(service)) return explained;
+          view.forget([service], 'explained, and unknown to the mesh');
+          return { ...explained, unknownService: service };
+        },
         dump: () => policies.dump(),
       },
     });
@@ -293,11 +309,7 @@ async function startWithAccessLog(
       }),
     );
     await upstreams.restore();
-    discovery.start();
-    renewal?.start();
-    stats?.start();
-
-    logger.info('ready', {
+    const started = {
       spiffeId: identity?.current().spiffeId,
       certExpiresAtMs: identity?.current().notAfterMs,
       agentId,
@@ -306,7 +318,22 @@ async function startWithAccessLog(
       inboundPort: inbound.port,
       advertiseAddress,
       meshHop: tls ? 'mTLS (TLS 1.3)' : 'plaintext (--insecure)',
-    });
+    };
+    // `ready` is logged when GET /ready turns 200 (config held: a stream to the control plane, or the persisted
+    // snapshot), never before; until then `listening` carries the same fields (the ports, for scripts and tests).
+    const readyNow = () => view.connection().source === 'snapshot' || view.connection().connected;
+    let readyLogged = false;
+    const logReady = () => {
+      if (readyLogged || !readyNow()) return;
+      readyLogged = true;
+      logger.info('ready', { ...started, source: view.connection().source });
+    };
+    discovery.onConnect(logReady);
+    discovery.start();
+    renewal?.start();
+    stats?.start();
+    if (readyNow()) logReady();
+    else logger.info('listening', { ...started, waitingFor: 'the control plane (GET /ready answers 503 until it connects)' });
 
     let closing: Promise<void> | undefined;
     const close = async () => {

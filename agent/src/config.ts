@@ -34,6 +34,11 @@ export interface AgentOptions {
   zone?: string;
   requestTimeoutMs: number;
   subscribeWaitMs: number;
+  /**
+   * Unsubscribe from a service this agent has not called for this long
+   * (discovery/idle-subscriptions.ts); 0 = never. Default 1 h.
+   */
+  subscriptionIdleTimeoutMs?: number;
   logger: Logger;
   /**
    * Addresses other than this host's that local registrations may point at:

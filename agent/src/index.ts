@@ -1,6 +1,6 @@
 /** @weft/agent: one per host; proxies mesh traffic and registers the host's services. */
 export { AGENT_VERSION, type Agent, startAgent } from './agent.js';
-export type { AgentOptions } from './config.js';
+export { type AgentOptions, detectAdvertiseAddress } from './config.js';
 export {
   type ControlPlaneAddress,
   type ControlPlaneAddresses,

@@ -16,6 +16,8 @@ export const Defaults = {
   requestTimeoutMs: 15_000,
   /** How long a first request waits for the control plane to answer a new subscription. */
   subscribeWaitMs: 5_000,
+  /** An agent unsubscribes from a service it has not called for this long. */
+  subscriptionIdleTimeoutMs: 3_600_000,
   healthIntervalMs: 5_000,
   healthTimeoutMs: 2_000,
   dataDir: '.weft',

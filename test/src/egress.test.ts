@@ -346,7 +346,7 @@ rules:
     assert.doesNotMatch(r.stdout + r.stderr, /no instances yet/, 'an ExternalService is a destination without instances');
     const direct = await viaProxy(agent.outboundPort, `http://127.0.0.1:${plain.port}/maintenance`);
     assert.equal(direct.status, 503);
-    assert.equal(direct.headers['x-weft-rule'], 'outside-http/0');
+    assert.equal(direct.headers['x-weft-rule'], 'outside-http/maintenance');
     assert.equal(direct.body.toString(), 'outside is down');
     const edited = await viaProxy(agent.outboundPort, `http://127.0.0.1:${plain.port}/edited`);
     assert.equal(edited.status, 200);

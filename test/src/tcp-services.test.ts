@@ -162,12 +162,18 @@ describe('TCP services through two agents (app -> agent A -> agent B -> tcp serv
   });
 
   test('a connect failure is retried on another endpoint; the dead one is ejected and counted', async () => {
-    const dead = await freePort();
-    await registerWith(b, { name: 'echo', port: dead, id: 'echo-dead', protocol: 'tcp' });
-    await waitFor('two echo endpoints at agent A', async () => {
-      const cfg = JSON.parse((await send({ port: a.adminPort, path: '/config' })).body.toString());
-      return JSON.stringify(cfg).includes('echo-dead');
+    // An instance that crashes between two health checks: it passed its (hourly) TCP check, then stopped listening.
+    const doomed = net.createServer();
+    await new Promise<void>((r) => doomed.listen(0, '127.0.0.1', r));
+    const dead = (doomed.address() as AddressInfo).port;
+    await registerWith(b, { name: 'echo', port: dead, id: 'echo-dead', protocol: 'tcp', health: { tcp: true, interval: '1h' } });
+    await waitFor('echo-dead passing at agent A', async () => {
+      const cfg = JSON.parse((await send({ port: a.adminPort, path: '/config' })).body.toString()) as {
+        services: Record<string, { endpoints: { instanceId: string; health: string }[] }>;
+      };
+      return cfg.services.echo?.endpoints.some((e) => e.instanceId === 'echo-dead' && e.health === 'passing');
     });
+    await new Promise<void>((r) => doomed.close(() => r()));
     for (let i = 0; i < 8; i++) {
       const s = await connectLocal(echoPort);
       assert.equal((await exchange(s, Buffer.from(`try ${i}`))).toString(), `try ${i}<eof>`);

@@ -8,6 +8,7 @@
  */
 import { type Endpoint, endpointsResourceName, type Logger, MeshError, MeshErrorCode, messageOf, validateServiceName } from '@weft/shared';
 import type { EndpointSource, ServiceSnapshot } from '../contracts.js';
+import type { IdleTarget } from './idle-subscriptions.js';
 
 /** The discovery stream as the view sees it. */
 export interface SubscriptionLink {
@@ -91,6 +92,9 @@ export class ConfigView implements EndpointSource {
   /** Insertion-ordered so the cap drops the oldest first. */
   private readonly notFound = new Set<string>();
   private readonly subscribed = new Set<string>();
+  /** Service -> tick of its last use (idle-subscriptions.ts advances the tick). */
+  private readonly used = new Map<string, number>();
+  private useTick = 0;
   private readonly waiters = new Map<string, Waiter>();
   private readonly changeListeners: (() => void)[] = [];
   private link: SubscriptionLink | undefined;
@@ -134,6 +138,7 @@ export class ConfigView implements EndpointSource {
   }
 
   resolve(service: string): ServiceSnapshot | Promise<ServiceSnapshot> {
+    this.used.set(service, this.useTick);
     const known = this.services.get(service);
     if (known) return known;
     if (this.notFound.has(service)) return Promise.reject(unknownService(service));
@@ -158,9 +163,16 @@ export class ConfigView implements EndpointSource {
     return this.subscribeAndWait(service);
   }
 
+  /** True when the control plane said the service does not exist (and the view remembers it). */
+  isNotFound(service: string): boolean {
+    return this.notFound.has(service);
+  }
+
   /** The current snapshot of a service, if held. */
   get(service: string): ServiceSnapshot | undefined {
-    return this.services.get(service);
+    const snap = this.services.get(service);
+    if (snap) this.used.set(service, this.useTick);
+    return snap;
   }
 
   /** Resource names this agent subscribes to (sent as the first request of every stream). */
@@ -262,6 +274,40 @@ export class ConfigView implements EndpointSource {
     };
   }
 
+  /** The view as idle-subscriptions.ts sees it (services subscribed, their last use, dropping them). */
+  idleTarget(): IdleTarget {
+    return {
+      subscribedServices: () => [...this.subscribed],
+      lastUsed: (service) => this.used.get(service),
+      noteUse: (service, tick) => this.used.set(service, tick),
+      setTick: (tick) => {
+        this.useTick = tick;
+      },
+      isConnected: () => this.link?.isConnected() === true,
+      drop: (services) => this.forget(services, 'not used lately'),
+    };
+  }
+
+  /**
+   * Unsubscribes services and forgets what is held for them (no waiter may be
+   * pending: those are in use). A later request subscribes again.
+   */
+  forget(services: readonly string[], reason: string): void {
+    const drop = services.filter((s) => this.subscribed.has(s) && !this.waiters.has(s));
+    if (drop.length === 0) return;
+    const next = new Map(this.services);
+    for (const service of drop) {
+      next.delete(service);
+      this.notFound.delete(service);
+      this.subscribed.delete(service);
+      this.used.delete(service);
+    }
+    this.services = next;
+    this.logger.info('dropped subscriptions', { services: drop, reason });
+    this.link?.unsubscribe(drop.flatMap((s) => this.namesOf(s)));
+    for (const listener of this.changeListeners) listener();
+  }
+
   /** Fails every waiting resolve() with shutting_down and refuses new subscriptions. */
   close(): void {
     this.closed = true;
@@ -316,6 +362,7 @@ export class ConfigView implements EndpointSource {
     for (const service of drop) {
       this.notFound.delete(service);
       this.subscribed.delete(service);
+      this.used.delete(service);
     }
     this.link?.unsubscribe(drop.flatMap((s) => this.namesOf(s)));
   }

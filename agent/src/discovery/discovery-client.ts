@@ -62,6 +62,8 @@ export class DiscoveryClient implements SubscriptionLink {
   private readonly backoff: Backoff;
   private readonly logger: Logger;
   private readonly connectListeners: (() => void)[] = [];
+  /** Whether any stream was ever up (a first failure is "not reachable yet", not "disconnected"). */
+  private everConnected = false;
   private call: Call | undefined;
   /** Bumped per attempt so events of an abandoned stream are ignored. */
   private generation = 0;
@@ -173,6 +175,7 @@ export class DiscoveryClient implements SubscriptionLink {
       initial_versions: view.versions(),
     });
     this.connected = true;
+    this.everConnected = true;
     this.failedAttempts = 0;
     view.markConnected();
     this.logger.info('control plane connected', {
@@ -201,7 +204,13 @@ export class DiscoveryClient implements SubscriptionLink {
     this.setDisconnected(reason);
     this.failedAttempts++;
     const delay = this.backoff.next();
-    if (wasConnected || this.failedAttempts === 1) this.logger.warn('control plane disconnected; retrying', { reason, retryInMs: delay });
+    // "disconnected" only after a stream was up once; before that the control plane is merely not reachable yet.
+    if (wasConnected) this.logger.warn('control plane disconnected; retrying', { reason, retryInMs: delay });
+    else if (this.failedAttempts === 1)
+      this.logger.warn(this.everConnected ? 'control plane still unreachable; retrying' : 'control plane not reachable yet; retrying', {
+        reason,
+        retryInMs: delay,
+      });
     else this.logger.debug('control plane still unreachable', { reason, attempts: this.failedAttempts, retryInMs: delay });
     this.retryTimer = setTimeout(() => this.attempt(), delay);
     this.retryTimer.unref();

@@ -86,24 +86,42 @@ describe('admin API', () => {
   it('POST /v1/services registers with a stable default id and waits for the control plane', async () => {
     const r = await call(env, 'POST', '/v1/services', { name: 'web', port: 8080, tags: ['v1'] });
     assert.equal(r.status, 201);
-    assert.deepEqual(r.json, { id: 'web-agent-a-8080', service: 'web', synced: true });
+    // No check given: a TCP check, and nothing listens on 8080, which the answer says.
+    assert.deepEqual(
+      { ...r.json, warning: undefined },
+      {
+        id: 'web-agent-a-8080',
+        service: 'web',
+        synced: true,
+        replaced: false,
+        changes: [],
+        warning: undefined,
+      },
+    );
+    assert.match(String(r.json.warning), /^nothing accepts connections on 127\.0\.0\.1:8080 yet/);
     const sent = cp.registerCalls.at(-1)!;
     assert.equal(sent.replace_all, false);
     assert.equal(sent.agent?.agent_id, 'agent-a');
     assert.equal(sent.instances[0].instance_id, 'web-agent-a-8080');
     assert.equal(sent.instances[0].address, '127.0.0.1');
     assert.equal(sent.instances[0].zone, 'z1');
-    assert.equal(sent.instances[0].health, 'HEALTH_PASSING');
+    assert.equal(sent.instances[0].health, 'HEALTH_UNKNOWN', 'not passing before its check passed');
     // Re-registering the same service and port updates the same instance.
     const again = await call(env, 'POST', '/v1/services', { name: 'web', port: 8080, tags: ['v2'] });
     assert.equal(again.json.id, 'web-agent-a-8080');
+    assert.equal(again.json.replaced, true);
+    assert.deepEqual(again.json.changes, ['tags: [v1] -> [v2]']);
+    const refused = await call(env, 'POST', '/v1/services?replace=false', { name: 'web', port: 8080, tags: ['v3'] });
+    assert.equal(refused.status, 409);
+    assert.equal(refused.json.error, 'registration_exists');
+    assert.deepEqual(refused.json.changes, ['tags: [v2] -> [v3]']);
     const list = await call(env, 'GET', '/v1/services');
     const services = list.json.services as Record<string, unknown>[];
     assert.equal(services.filter((s) => s.id === 'web-agent-a-8080').length, 1);
     const web = services.find((s) => s.id === 'web-agent-a-8080')!;
     assert.deepEqual(web.tags, ['v2']);
-    assert.equal(web.health, 'passing');
-    assert.equal(web.synced, true);
+    assert.notEqual(web.health, 'passing', 'nothing listens on 8080');
+    assert.deepEqual(web.check, { tcp: true, interval: '5000ms', timeout: '2000ms' });
     assert.equal(env.registry.get('web-agent-a-8080')?.port, 8080);
   });
 

@@ -31,6 +31,7 @@ import { BodyTooLargeError, MAX_BODY_BYTES, readBody, sendError, sendJson } from
 import { healthCheckToJson, type LocalRegistration } from './local-registry.js';
 import type { LocalServices } from './local-services.js';
 import { type LocalUpstreams, upstreamHandlers } from './local-upstreams.js';
+import { RegistrationExistsError } from './registration-changes.js';
 import { RegistrationTargets, type RemoteRegistrations } from './registration-target.js';
 
 export interface AdminServerOptions {
@@ -251,7 +252,9 @@ async function register(o: AdminServerOptions, targets: RegistrationTargets, req
   try {
     const spec = parseLocalServiceSpec(raw);
     targets.check(spec);
-    const result = await o.services.register(spec);
+    // `?replace=false`: refuse (409) a registration that would change one held under the same id.
+    const replace = new URL(req.url ?? '/', 'http://admin').searchParams.get('replace') !== 'false';
+    const result = await o.services.register(spec, { replace });
     // The app's proxy URL with its credential (docs/security.md "Local apps"): HTTP_PROXY for any proxy-aware client.
     const outbound = o.proxyPorts?.outbound;
     const proxyUrl =
@@ -261,6 +264,8 @@ async function register(o: AdminServerOptions, targets: RegistrationTargets, req
     sendJson(res, 201, { ...result, ...(proxyUrl !== undefined && { proxyUrl }) });
   } catch (err) {
     if (err instanceof ValidationError) sendError(res, 400, 'invalid_argument', err.message, { field: err.field });
+    else if (err instanceof RegistrationExistsError)
+      sendError(res, 409, err.code, err.message, { instanceId: err.instanceId, changes: err.changes });
     else if (err instanceof MeshError) sendError(res, err.httpStatus, err.code, err.message);
     else throw err;
   }

@@ -164,7 +164,8 @@ function probeHttp(target: CheckTarget, path: string, timeoutMs: number, signal:
   });
 }
 
-function probeTcp(target: CheckTarget, timeoutMs: number, signal: AbortSignal): Promise<ProbeResult> {
+/** One TCP connect to the target (also the registration-time "is anything listening" probe). */
+export function probeTcp(target: CheckTarget, timeoutMs: number, signal: AbortSignal): Promise<ProbeResult> {
   const where = `${hostForUrl(target.address)}:${target.port}`;
   return new Promise((resolve) => {
     let done = false;

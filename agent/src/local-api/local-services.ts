@@ -5,9 +5,10 @@
  */
 import type { Health, InstanceSpec, LocalServiceSpec, Logger } from '@weft/shared';
 import type { RegistrationSync } from '../discovery/registration-sync.js';
-import { HealthChecker } from './health-checker.js';
+import { HealthChecker, probeTcp } from './health-checker.js';
 import type { LocalRegistration, LocalRegistry } from './local-registry.js';
 import type { ProxyCredentials } from './proxy-credentials.js';
+import { defaultHealthCheck, RegistrationExistsError, registrationChanges } from './registration-changes.js';
 
 export interface LocalServicesOptions {
   agentId: string;
@@ -30,7 +31,16 @@ export interface RegisterResult {
    * every registration of this instance id; absent under --insecure.
    */
   credential?: string;
+  /** True when the id was registered already (the new registration replaced it). */
+  replaced: boolean;
+  /** What the replacement changed (`tags: [v1] -> []`); empty for a new or identical registration. */
+  changes: string[];
+  /** Set when nothing accepted a TCP connection on the instance's address and port at registration. */
+  warning?: string;
 }
+
+/** How long registration waits to learn whether anything listens on the instance's port. */
+const LISTEN_PROBE_MS = 500;
 
 export class LocalServices {
   private readonly checker: HealthChecker;
@@ -52,10 +62,14 @@ export class LocalServices {
    * call deadline) for the control plane. Throws a ValidationError when the
    * control plane rejects it; nothing is kept then.
    */
-  async register(input: LocalServiceSpec): Promise<RegisterResult> {
+  async register(input: LocalServiceSpec, opts: { replace?: boolean } = {}): Promise<RegisterResult> {
     const id = input.id ?? this.defaultInstanceId(input);
-    const spec = { ...input, id };
+    // No check given: a TCP connect check, so an instance whose port has nothing listening never counts as passing.
+    const spec = { ...input, id, health: input.health ?? defaultHealthCheck() };
     const previous = this.options.registry.entry(id);
+    const changes = previous === undefined ? [] : registrationChanges(previous.spec, spec);
+    if (changes.length > 0 && opts.replace === false) throw new RegistrationExistsError(id, changes);
+    const listening = probeTcp({ address: spec.address, port: spec.port }, LISTEN_PROBE_MS, AbortSignal.timeout(LISTEN_PROBE_MS * 2));
     // The running check (and the health it found) survives a re-register that does not change what it probes.
     const keepCheck =
       previous !== undefined &&
@@ -78,10 +92,25 @@ export class LocalServices {
       this.options.registry.put(entry);
       if (!keepCheck) this.startCheck(entry);
     });
+    const probe = await listening;
+    const warning =
+      probe.outcome === 'success'
+        ? undefined
+        : `nothing accepts connections on ${spec.address}:${spec.port} yet (${probe.output}); the instance gets no traffic until its health check passes`;
+    if (changes.length > 0) this.logger.info('replaced local instance', { service: spec.name, instanceId: id, changes });
     this.logger.info('registered local instance', { service: spec.name, instanceId: id, port: spec.port, synced });
+    if (warning !== undefined) this.logger.warn('registered instance is not listening', { service: spec.name, instanceId: id, warning });
     // Registered (kept) even when not yet synced: the credential is this instance's from now on.
     const credential = this.options.credentials?.issue(spec.name, id);
-    return { id, service: spec.name, synced, ...(credential !== undefined && { credential }) };
+    return {
+      id,
+      service: spec.name,
+      synced,
+      replaced: previous !== undefined,
+      changes,
+      ...(warning === undefined ? {} : { warning }),
+      ...(credential !== undefined && { credential }),
+    };
   }
 
   /** Removes a local instance; false when it was not registered here. */
@@ -114,7 +143,8 @@ export class LocalServices {
 
   /** Re-adds registrations persisted by an earlier run; they reach the control plane with the first full sync. */
   restore(specs: readonly (LocalServiceSpec & { id: string })[]): void {
-    for (const spec of specs) {
+    for (const persisted of specs) {
+      const spec = { ...persisted, health: persisted.health ?? defaultHealthCheck() };
       const entry: LocalRegistration = {
         spec,
         instance: this.instanceOf(spec, spec.id, spec.health ? 'unknown' : 'passing'),

@@ -34,6 +34,11 @@ export interface CompiledDestination {
 export interface CompiledRule extends MatchConditions {
   /** "<service>/<index>" — names the rule in x-weft-error and explain. */
   readonly id: string;
+  /**
+   * What `x-weft-rule` says: "<service>/<name>" for a named rule, else the id
+   * ("<service>/<index>"), so an operator reads the name they wrote.
+   */
+  readonly label: string;
   readonly index: number;
   readonly source: Rule;
   readonly destinations: readonly CompiledDestination[];
@@ -89,6 +94,7 @@ function compileRule(service: string, rule: Rule, index: number): CompiledRule {
   const perTryTimeoutMs = rule.perTryTimeout === undefined ? undefined : parseDuration(rule.perTryTimeout, `${at}.perTryTimeout`);
   return {
     id: `${service}/${index}`,
+    label: `${service}/${rule.name ?? index}`,
     index,
     source: rule,
     ...compileConditions(path, rule.match?.methods),

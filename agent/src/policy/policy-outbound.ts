@@ -103,7 +103,7 @@ export class OutboundPolicy implements RoutePolicy {
       return {
         respond: true,
         status: d.status,
-        headers: { 'content-type': 'text/plain; charset=utf-8', ...d.headers, [RULE_HEADER]: rule.id },
+        headers: { 'content-type': 'text/plain; charset=utf-8', ...d.headers, [RULE_HEADER]: rule.label },
         body,
         code: 'direct_response',
         ruleId: rule.id,
@@ -115,7 +115,7 @@ export class OutboundPolicy implements RoutePolicy {
       return {
         respond: true,
         status: r.status ?? 302,
-        headers: { location, [RULE_HEADER]: rule.id },
+        headers: { location, [RULE_HEADER]: rule.label },
         body: '',
         code: 'redirect',
         ruleId: rule.id,

@@ -123,7 +123,7 @@ export function h2OutboundStrategy(d: H2OutboundDeps): H2Strategy {
     const sourceService = who?.service;
     const plan = d.policy?.decide(service, method, path, { headers: h }, authority) ?? null;
     if (plan?.respond) return { kind: 'policy', answer: plan };
-    if (plan) ex.answerFields = { [RULE_HEADER]: plan.rule.id };
+    if (plan) ex.answerFields = { [RULE_HEADER]: plan.rule.label };
     const deadline = new Deadline(plan?.rule.timeoutMs ? Math.min(ex.budgetMs, plan.rule.timeoutMs) : ex.budgetMs);
     // A gRPC call: a deadline the app (x-weft-timeout-ms) or the operator (the rule's timeout) set holds for the whole call (h2-pipeline.ts).
     if (ex.grpc && (h[TIMEOUT_HEADER] !== undefined || plan?.rule.timeoutMs)) ex.meshCallDeadline = deadline;

@@ -143,7 +143,7 @@ export function externalForwarder(d: ExternalForwardDeps) {
 
     const plan = d.policy?.decide(t.service, req.method, target.path, req, target.authority) ?? null;
     if (plan?.respond) return { kind: 'policy', answer: plan };
-    if (plan) res.setHeader(RULE_HEADER, plan.rule.id);
+    if (plan) res.setHeader(RULE_HEADER, plan.rule.label);
     const deadline = new Deadline(plan?.rule.timeoutMs ? Math.min(ex.budgetMs, plan.rule.timeoutMs) : ex.budgetMs);
     if (plan?.delayMs) await sleep(plan.delayMs, ex.clientGone);
     if (ex.clientGone.aborted) return GONE;

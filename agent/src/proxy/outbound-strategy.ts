@@ -167,7 +167,7 @@ export function outboundStrategy(d: OutboundStrategyDeps): ForwardStrategy {
     // Traffic policy: one Map lookup when the service has none; may answer by itself (rate limit, fault, redirect, direct).
     const plan = d.policy?.decide(service, req.method, target.path, req, target.authority) ?? null;
     if (plan?.respond) return { kind: 'policy', answer: plan };
-    if (plan) res.setHeader(RULE_HEADER, plan.rule.id);
+    if (plan) res.setHeader(RULE_HEADER, plan.rule.label);
     const deadline = new Deadline(plan?.rule.timeoutMs ? Math.min(ex.budgetMs, plan.rule.timeoutMs) : ex.budgetMs);
     if (plan?.delayMs) await sleep(plan.delayMs, ex.clientGone);
 

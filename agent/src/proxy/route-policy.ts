@@ -33,6 +33,8 @@ export interface HeaderEdits {
 /** The matched rule, as far as forwarding needs it. */
 export interface RouteRule {
   readonly id: string;
+  /** What `x-weft-rule` carries: "<service>/<name>", or the id for an unnamed rule. */
+  readonly label: string;
   /** The rule's deadline; 0 or undefined = the request's. */
   readonly timeoutMs?: number;
   readonly retry?: RouteRetry;

@@ -1,9 +1,10 @@
 import { readFileSync } from 'node:fs';
-import { AccessLogOpenError, parseControlPlaneAddresses, parseRemoteRegistrations, startAgent } from '@weft/agent';
+import { AccessLogOpenError, detectAdvertiseAddress, parseControlPlaneAddresses, parseRemoteRegistrations, startAgent } from '@weft/agent';
 import { EnrolmentError } from '@weft/agent/identity/index';
 import { createLogger, DefaultPorts, Defaults, messageOf, parseDuration, ValidationError, validateAddress } from '@weft/shared';
 import { type Command, Option } from 'commander';
 import { CliError, parseFlag } from '../cli-error.js';
+import { checkPortsFree } from '../port-check.js';
 import { closeOnSignal } from '../run-until-signal.js';
 import { connectTrust } from '../trust-client.js';
 import { portFlag } from './control-plane.js';
@@ -33,6 +34,7 @@ interface AgentFlags {
   tunnelIdleTimeout?: string;
   tunnelMaxDuration?: string;
   tunnelDrain?: string;
+  subscriptionIdleTimeout?: string;
   accessLog?: string;
   accessLogSample: string;
   statsInterval?: string;
@@ -88,6 +90,10 @@ export function agentCommand(program: Command): void {
     .option('--tunnel-max-duration <duration>', 'close a WebSocket or TCP tunnel this long after it opened, 0 = never (default 24h)')
     .option('--tunnel-drain <duration>', "close a deregistered local instance's tunnels after this long (default 10s)")
     .option(
+      '--subscription-idle-timeout <duration>',
+      'drop the subscription to a service no local app called for this long, 0 = never (default 1h)',
+    )
+    .option(
       '--allow-remote-registrations [list]',
       'let local registrations point at other hosts: all of them, or only these comma-separated addresses / CIDR blocks (default: this host only)',
     )
@@ -120,6 +126,7 @@ export function agentCommand(program: Command): void {
         requestTimeoutMs: parseDuration(o.requestTimeout, '--request-timeout'),
         allowRemoteRegistrations: remoteRegistrations(o.allowRemoteRegistrations),
         subscribeWaitMs: Defaults.subscribeWaitMs,
+        subscriptionIdleTimeoutMs: optionalDuration(o.subscriptionIdleTimeout, '--subscription-idle-timeout'),
         logger,
         resilience: {
           perTryTimeoutMs: o.perTryTimeout === undefined ? undefined : parseDuration(o.perTryTimeout, '--per-try-timeout'),
@@ -139,6 +146,12 @@ export function agentCommand(program: Command): void {
         accessLog: o.accessLog === undefined ? undefined : { target: o.accessLog, sampleRate: sampleRate(o.accessLogSample) },
         statsIntervalMs: optionalDuration(o.statsInterval, '--stats-interval'),
       }));
+      const inboundHost = options.inboundHost ?? options.advertiseAddress ?? detectAdvertiseAddress();
+      await checkPortsFree([
+        { flag: '--admin-port', host: '127.0.0.1', port: options.adminPort },
+        { flag: '--outbound-port', host: '127.0.0.1', port: options.outboundPort },
+        { flag: o.inboundHost ? '--inbound-port (on --inbound-host)' : '--inbound-port', host: inboundHost, port: options.inboundPort },
+      ]);
       let agent: Awaited<ReturnType<typeof startAgent>>;
       try {
         agent = await startAgent(options);

@@ -35,6 +35,7 @@ import { parsePolicyYaml, policyToYaml } from '@weft/shared/policy/policy-yaml';
 import type { Command } from 'commander';
 import { CliError } from '../cli-error.js';
 import { controlPlaneClient } from '../control-plane-auth.js';
+import { requiredOption } from '../required-option.js';
 import { controlPlaneOption } from './services.js';
 
 const CALL_TIMEOUT_MS = 10_000;
@@ -180,10 +181,10 @@ export const waitOptions = [
 ] as const;
 
 export function applyCommand(program: Command): void {
-  program
+  const apply = program
     .command('apply')
-    .description('validate and store traffic-policy documents (YAML, one or more per file, `kind:` per document)')
-    .requiredOption('-f, --file <path>', 'a YAML file or a directory of them')
+    .description('validate and store traffic-policy documents (YAML, one or more per file, `kind:` per document)');
+  requiredOption(apply, '-f, --file <path>', 'a YAML file or a directory of them')
     .option('--dry-run', 'validate and print the diff against what is stored; store nothing')
     .option(...waitOptions[0])
     .option(...waitOptions[1])

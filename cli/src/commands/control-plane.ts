@@ -21,6 +21,7 @@ import {
 } from '@weft/shared';
 import type { Command } from 'commander';
 import { CliError, parseFlag } from '../cli-error.js';
+import { checkPortsFree } from '../port-check.js';
 import { closeOnSignal } from '../run-until-signal.js';
 
 interface ControlPlaneFlags {
@@ -114,6 +115,10 @@ export function controlPlaneCommand(program: Command): void {
         tlsSans: o.tlsSan ?? [],
         insecure: o.insecure === true || program.opts().insecure === true,
       }));
+      await checkPortsFree([
+        { flag: '--grpc-port', host: options.host, port: options.grpcPort },
+        { flag: '--http-port', host: options.host, port: options.httpPort },
+      ]);
       let running: Awaited<ReturnType<typeof startControlPlane>>;
       try {
         running = await startControlPlane(options);

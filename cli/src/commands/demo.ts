@@ -5,12 +5,12 @@
  * through the mesh — with a live view of the traffic.
  */
 import { execFile } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DefaultPorts, parseDuration } from '@weft/shared';
 import type { Command } from 'commander';
-import { parseFlag } from '../cli-error.js';
+import { CliError, parseFlag } from '../cli-error.js';
 import { spawnNode, spawnWeft, WEFT_BIN, type WeftProcess } from '../demo/weft-process.js';
 
 const DEMO_SERVICE = join(dirname(fileURLToPath(import.meta.url)), '../demo/demo-service.js');
@@ -29,16 +29,65 @@ export function demoCommand(program: Command): void {
     .command('demo')
     .description('run a local mesh with demo services and a live view of the traffic (npm start)')
     .option('--duration <duration>', 'stop by itself after this long (default: run until Ctrl-C)')
-    .option('--data-dir <dir>', 'where the demo keeps its databases and logs', '.weft/demo')
-    .action(async (o: { duration?: string; dataDir: string }) => {
+    .option('--data-dir <dir>', 'where the demo keeps its databases and logs (emptied of them at start)', '.weft/demo')
+    .option(
+      '--ports-from <port>',
+      `use 8 consecutive ports from this one instead of the defaults (${DefaultPorts.controlPlaneGrpc}, ${DefaultPorts.controlPlaneHttp}, ${DefaultPorts.agentAdmin}-...)`,
+    )
+    .action(async (o: { duration?: string; dataDir: string; portsFrom?: string }) => {
       const durationMs = o.duration === undefined ? undefined : parseFlag(() => parseDuration(o.duration, '--duration'));
+      const ports = demoPorts(o.portsFrom);
       const dir = resolve(o.dataDir);
-      mkdirSync(dir, { recursive: true });
-      await runDemo(dir, durationMs);
+      freshDemoDir(dir);
+      await runDemo(dir, durationMs, ports);
     });
 }
 
-async function runDemo(dir: string, durationMs: number | undefined): Promise<void> {
+interface DemoPorts {
+  grpc: number;
+  http: number;
+  a: [admin: number, outbound: number, inbound: number];
+  b: [admin: number, outbound: number, inbound: number];
+}
+
+function demoPorts(from: string | undefined): DemoPorts {
+  if (from === undefined)
+    return {
+      grpc: DefaultPorts.controlPlaneGrpc,
+      http: DefaultPorts.controlPlaneHttp,
+      a: [DefaultPorts.agentAdmin, DefaultPorts.agentOutbound, DefaultPorts.agentInbound],
+      b: [15100, 15101, 15106],
+    };
+  const n = Number(from);
+  if (!/^\d+$/.test(from) || n < 1024 || n + 7 > 65535) throw new CliError('--ports-from: expected a port from 1024 to 65528', 2);
+  return { grpc: n, http: n + 1, a: [n + 2, n + 3, n + 4], b: [n + 5, n + 6, n + 7] };
+}
+
+/** What a demo run leaves in its dir; removed at start so no registration, config or log carries over between runs. */
+const DEMO_STATE = /^(control-plane|agent-[ab]|.*\.log)$/;
+
+function freshDemoDir(dir: string): void {
+  mkdirSync(dir, { recursive: true });
+  for (const name of readdirSync(dir)) if (DEMO_STATE.test(name)) rmSync(join(dir, name), { recursive: true, force: true });
+}
+
+/** Resolves once agent b holds every orders instance synced to the control plane and passing its health check. */
+async function waitForOrders(adminPort: number, count: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const res = await fetch(`http://127.0.0.1:${adminPort}/v1/services`);
+      const body = (await res.json()) as { services: { service: string; synced: boolean; health: string }[] };
+      if (body.services.filter((s) => s.service === 'orders' && s.synced && s.health === 'passing').length >= count) return;
+    } catch {
+      // agent b not answering yet
+    }
+    if (Date.now() > deadline) throw new Error(`the orders instances were not registered and passing within ${timeoutMs / 1000}s`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function runDemo(dir: string, durationMs: number | undefined, ports: DemoPorts): Promise<void> {
   const started: WeftProcess[] = [];
   let stopping = false;
   const stopAll = async (code: number) => {
@@ -53,17 +102,29 @@ async function runDemo(dir: string, durationMs: number | undefined): Promise<voi
   process.on('SIGTERM', () => void stopAll(0));
 
   const log = (name: string) => ({ logFile: join(dir, `${name}.log`) });
-  const cpAddr = `127.0.0.1:${DefaultPorts.controlPlaneGrpc}`;
+  const cpAddr = `127.0.0.1:${ports.grpc}`;
   try {
     console.log('starting a local Weft mesh (logs in %s)', dir);
     started.push(
       await spawnWeft(
-        ['control-plane', '--data-dir', join(dir, 'control-plane'), '--host', '127.0.0.1', '--lease-ttl', '10s'],
+        [
+          'control-plane',
+          '--data-dir',
+          join(dir, 'control-plane'),
+          '--host',
+          '127.0.0.1',
+          '--lease-ttl',
+          '10s',
+          '--grpc-port',
+          String(ports.grpc),
+          '--http-port',
+          String(ports.http),
+        ],
         log('control-plane'),
       ),
     );
-    console.log(`  control plane  gRPC+TLS ${cpAddr}, HTTP http://127.0.0.1:${DefaultPorts.controlPlaneHttp}/v1/services`);
-    console.log(`  dashboard      http://127.0.0.1:${DefaultPorts.controlPlaneHttp}/ui/   (open it in a browser)`);
+    console.log(`  control plane  gRPC+TLS ${cpAddr}, HTTP http://127.0.0.1:${ports.http}/v1/services`);
+    console.log(`  dashboard      http://127.0.0.1:${ports.http}/ui/   (open it in a browser)`);
     const cpDir = join(dir, 'control-plane');
     // Secure by default: each agent enrols with a join token made by the real `weft token create`.
     const joinToken = (agentId: string) =>
@@ -88,20 +149,23 @@ async function runDemo(dir: string, durationMs: number | undefined): Promise<voi
       '--join-token',
       tokens[name],
     ];
-    started.push(
-      await spawnWeft(agentArgs('a', DefaultPorts.agentAdmin, DefaultPorts.agentOutbound, DefaultPorts.agentInbound), log('agent-a')),
-    );
-    console.log(`  agent a        outbound 127.0.0.1:${DefaultPorts.agentOutbound}, admin 127.0.0.1:${DefaultPorts.agentAdmin}`);
-    started.push(await spawnWeft(agentArgs('b', 15100, 15101, 15106), log('agent-b')));
-    console.log('  agent b        outbound 127.0.0.1:15101, admin 127.0.0.1:15100, inbound 127.0.0.1:15106');
+    started.push(await spawnWeft(agentArgs('a', ...ports.a), log('agent-a')));
+    console.log(`  agent a        outbound 127.0.0.1:${ports.a[1]}, admin 127.0.0.1:${ports.a[0]}`);
+    started.push(await spawnWeft(agentArgs('b', ...ports.b), log('agent-b')));
+    console.log(`  agent b        outbound 127.0.0.1:${ports.b[1]}, admin 127.0.0.1:${ports.b[0]}, inbound 127.0.0.1:${ports.b[2]}`);
     for (const instance of ['orders-1', 'orders-2']) {
+      // Each callee logs `ready` once it has registered.
       started.push(
-        await spawnNode(DEMO_SERVICE, ['callee', '--name', 'orders', '--instance', instance, '--agent', '127.0.0.1:15100'], {
-          ...log(instance),
-          waitReady: false,
-        }),
+        await spawnNode(
+          DEMO_SERVICE,
+          ['callee', '--name', 'orders', '--instance', instance, '--agent', `127.0.0.1:${ports.b[0]}`],
+          log(instance),
+        ),
       );
     }
+    // The caller starts only once the control plane has orders and its instances pass their checks, so its first
+    // requests do not meet unknown_service or no_healthy_endpoint.
+    await waitForOrders(ports.b[0], 2, 20_000);
     console.log('  orders         2 instances behind agent b (orders-1, orders-2)');
     // Access policy is enforced by default: orders lets web in and keeps /admin from everyone (the mesh default admits the rest).
     const accessFile = join(dir, 'access.yaml');
@@ -111,15 +175,7 @@ async function runDemo(dir: string, durationMs: number | undefined): Promise<voi
     let seconds = 0;
     const caller = await spawnNode(
       DEMO_SERVICE,
-      [
-        'caller',
-        '--target',
-        'orders',
-        '--proxy',
-        `127.0.0.1:${DefaultPorts.agentOutbound}`,
-        '--agent',
-        `127.0.0.1:${DefaultPorts.agentAdmin}`,
-      ],
+      ['caller', '--target', 'orders', '--proxy', `127.0.0.1:${ports.a[1]}`, '--agent', `127.0.0.1:${ports.a[0]}`],
       { ...log('web'), waitReady: false, onStdout: (line) => printStats(++seconds, line) },
     );
     started.push(caller);
@@ -127,19 +183,18 @@ async function runDemo(dir: string, durationMs: number | undefined): Promise<voi
       '  web            calls http://orders/hello with its proxy credential through agent a → mTLS (TLS 1.3, as svc/web) → agent b → orders\n',
     );
     console.log('try it yourself (in another terminal):');
-    console.log(`  curl -x http://127.0.0.1:${DefaultPorts.agentOutbound} http://orders/hello        # as agent-a (no credential)`);
-    console.log(`  curl -x http://127.0.0.1:${DefaultPorts.agentOutbound} http://orders/admin        # 403 forbidden; policy=orders/1`);
-    console.log('  npx weft register --name web --port 9 --agent 127.0.0.1:15000   # prints HTTP_PROXY=http://web:<secret>@…');
-    console.log(`  curl -H 'Host: orders' http://127.0.0.1:${DefaultPorts.agentOutbound}/hello`);
+    console.log(`  curl -x http://127.0.0.1:${ports.a[1]} http://orders/hello        # as agent-a (no credential)`);
+    console.log(`  curl -x http://127.0.0.1:${ports.a[1]} http://orders/admin        # 403 forbidden; policy=orders/1`);
+    console.log(`  weft register --name web --port 9 --agent 127.0.0.1:${ports.a[0]}   # prints HTTP_PROXY=http://web:<secret>@…`);
+    console.log(`  curl -H 'Host: orders' http://127.0.0.1:${ports.a[1]}/hello`);
     console.log(`  export WEFT_CONTROL_PLANE_DATA_DIR=${cpDir}   # bootstrap operator token and CA bundle`);
-    console.log('  npx weft services    npx weft status\n');
+    const cpFlag = ports.grpc === DefaultPorts.controlPlaneGrpc ? '' : ` --control-plane ${cpAddr}`;
+    console.log(`  weft services${cpFlag}    weft status${cpFlag}    (in this checkout: npx weft …)\n`);
     console.log(durationMs === undefined ? 'live traffic (Ctrl-C stops everything):' : `live traffic for ${durationMs / 1000}s:`);
     if (durationMs !== undefined) setTimeout(() => void stopAll(0), durationMs);
   } catch (err) {
     console.error(`weft demo: ${(err as Error).message}`);
-    console.error(
-      `(are ports ${DefaultPorts.controlPlaneGrpc}, ${DefaultPorts.controlPlaneHttp}, 15000-15001, 15006, 15100-15101, 15106 free?)`,
-    );
+    console.error(`(are ports ${[ports.grpc, ports.http, ...ports.a, ...ports.b].join(', ')} free? --ports-from N uses N..N+7)`);
     await stopAll(1);
   }
 }

@@ -39,6 +39,31 @@ interface Explained {
     note?: string;
   } | null;
   message?: string;
+  /** Set when the service asked about does not exist in the mesh. */
+  unknownService?: string;
+}
+
+/** `retry: 2 attempts on …, budget …, (agent default)` instead of the raw JSON. */
+export function formatRetry(retry: unknown): string {
+  if (retry === null || typeof retry !== 'object') return `retry: ${retry === null ? 'none' : String(retry)}`;
+  const r = retry as Record<string, unknown>;
+  const attempts = typeof r.attempts === 'number' ? r.attempts : undefined;
+  if (attempts === 0) return `retry: none${r.source ? ` (${String(r.source)})` : ''}`;
+  const lines = [
+    `retry: ${attempts ?? '?'} retr${attempts === 1 ? 'y' : 'ies'} after the first try${r.source ? ` (${String(r.source)})` : ''}`,
+  ];
+  const known = new Set(['attempts', 'source']);
+  for (const [key, value] of Object.entries(r)) {
+    if (known.has(key) || value === undefined || value === null) continue;
+    const text =
+      typeof value === 'object'
+        ? Object.entries(value as Record<string, unknown>)
+            .map(([k, v]) => `${k} ${String(v)}`)
+            .join(', ')
+        : String(value);
+    lines.push(`  ${key}: ${Array.isArray(value) ? (value as unknown[]).join(', ') : text}`);
+  }
+  return lines.join('\n');
 }
 
 /** The access lines: the decision, the rule (or the mesh default) that made it, and why earlier rules did not match. */
@@ -85,7 +110,11 @@ export function explainCommand(program: Command): void {
         throw new CliError(`cannot reach the agent at ${o.agent} (${messageOf(err)}); set --agent HOST:PORT`);
       }
       if (status !== 200) throw new CliError(body.message ?? `agent answered ${status}`, status === 400 ? 2 : 1);
-      if (o.json) return console.log(JSON.stringify(body, null, 2));
+      if (o.json) {
+        console.log(JSON.stringify(body, null, 2));
+        if (body.unknownService !== undefined) process.exitCode = 1;
+        return;
+      }
       const r = body.request;
       console.log(`${r?.method} http://${r?.service}${r?.path}${o.from ? ` from ${o.from}` : ''}`);
       console.log(`policy version: ${body.policyVersion ?? 'none'}`);
@@ -104,9 +133,11 @@ export function explainCommand(program: Command): void {
         }
       }
       if (body.timeouts) console.log(`timeouts: deadline ${body.timeouts.deadline}, per try ${body.timeouts.perTry}`);
-      if (body.retry !== undefined) console.log(`retry: ${JSON.stringify(body.retry)}`);
+      if (body.retry !== undefined) console.log(formatRetry(body.retry));
       if (body.fault) console.log(`fault: ${JSON.stringify(body.fault)}`);
       if (body.rateLimit) console.log(`rate limit: ${JSON.stringify(body.rateLimit)}`);
       if (body.access) printAccess(body.access);
+      if (body.unknownService !== undefined)
+        throw new CliError(`service "${body.unknownService}" does not exist in the mesh (see weft services)`, 1);
     });
 }

@@ -22,7 +22,7 @@ export function statusCommand(program: Command): void {
         );
         if (res.agents.length === 0) return;
         const rows = res.agents.map((a) => {
-          const acked = a.resources.filter((r) => r.acked_version !== '' && r.acked_version === r.sent_version).length;
+          const acked = a.resources.filter(inSync).length;
           const state = !a.connected
             ? `disconnected, lease ends in ${Math.max(0, Math.round((Number(a.lease_expires_at_ms) - Date.now()) / 1000))}s`
             : a.pending_nonce
@@ -50,7 +50,7 @@ export function statusCommand(program: Command): void {
                 r.agent,
                 r.name,
                 r.sent_version,
-                r.acked_version,
+                isNotFound(r) ? '(not found)' : r.acked_version,
                 r.rejected_version ? `${r.rejected_version}: ${r.error}` : '',
               ]),
             ),
@@ -61,3 +61,18 @@ export function statusCommand(program: Command): void {
       }
     });
 }
+
+interface ResourceRow {
+  sent_version: string;
+  acked_version: string;
+  rejected_version: string;
+}
+
+/**
+ * A name the agent subscribed to that does not exist (a policy nobody wrote,
+ * a service not registered yet): nothing was sent, nothing is owed.
+ */
+const isNotFound = (r: ResourceRow) => r.sent_version === '' && r.acked_version === '' && r.rejected_version === '';
+
+/** In sync: the agent ACKed the version last sent, or there is nothing to hold (not found). */
+export const inSync = (r: ResourceRow) => isNotFound(r) || (r.acked_version !== '' && r.acked_version === r.sent_version);

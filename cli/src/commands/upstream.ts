@@ -7,6 +7,7 @@
 import { DefaultPorts } from '@weft/shared';
 import type { Command } from 'commander';
 import { CliError } from '../cli-error.js';
+import { requiredOption } from '../required-option.js';
 import { formatTable } from '../table.js';
 import { callAgent } from './register.js';
 
@@ -15,11 +16,11 @@ const DEFAULT_AGENT = `127.0.0.1:${DefaultPorts.agentAdmin}`;
 export function upstreamCommand(program: Command): void {
   const upstream = program.command('upstream').description('local ports for TCP services (databases, caches) through the mesh');
 
-  upstream
+  const add = upstream
     .command('add')
     .description('open 127.0.0.1:<local-port> on the local agent; connections to it reach <service>')
-    .argument('<service>', 'service name, e.g. postgres')
-    .requiredOption('--local-port <port>', 'port the agent listens on (127.0.0.1)')
+    .argument('<service>', 'service name, e.g. postgres');
+  requiredOption(add, '--local-port <port>', 'port the agent listens on (127.0.0.1)')
     .option('--agent <host:port>', 'local agent admin API', DEFAULT_AGENT)
     .option('--json', 'print the agent answer as JSON')
     .action(async (service: string, o: { localPort: string; agent: string; json?: boolean }) => {

@@ -72,10 +72,11 @@ export function spawnNode(script: string, args: string[], options: SpawnOptions 
   createInterface({ input: child.stderr! }).on('line', (line) => {
     logLines.push(line);
     log?.write(`${line}\n`);
-    if (!onReady || !line.includes('"ready"')) return;
+    if (!onReady || !(line.includes('"ready"') || line.includes('"listening"'))) return;
     try {
       const rec = JSON.parse(line) as Record<string, unknown>;
-      if (rec.msg !== 'ready') return;
+      // An agent that has no config yet logs `listening` (its ports) first and `ready` once it holds config.
+      if (rec.msg !== 'ready' && rec.msg !== 'listening') return;
       Object.assign(ready, rec);
       onReady();
       onReady = undefined;

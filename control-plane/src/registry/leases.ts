@@ -7,6 +7,8 @@ interface Lease {
   streams: number;
   /** Null while at least one stream is open. */
   expiresAtMs: number | null;
+  /** When its last stream closed; null while connected, or when it was last seen before this process started. */
+  disconnectedAtMs: number | null;
 }
 
 export class LeaseTable {
@@ -15,27 +17,34 @@ export class LeaseTable {
   /** Extends a disconnected agent's lease to at least `expiresAtMs`; no effect while connected. */
   grant(agentId: string, expiresAtMs: number): void {
     const lease = this.leases.get(agentId);
-    if (!lease) this.leases.set(agentId, { streams: 0, expiresAtMs });
+    if (!lease) this.leases.set(agentId, { streams: 0, expiresAtMs, disconnectedAtMs: null });
     else if (lease.streams === 0) lease.expiresAtMs = Math.max(lease.expiresAtMs ?? 0, expiresAtMs);
   }
 
   streamOpened(agentId: string): void {
     const lease = this.leases.get(agentId);
-    if (!lease) this.leases.set(agentId, { streams: 1, expiresAtMs: null });
+    if (!lease) this.leases.set(agentId, { streams: 1, expiresAtMs: null, disconnectedAtMs: null });
     else {
       lease.streams++;
       lease.expiresAtMs = null;
+      lease.disconnectedAtMs = null;
     }
   }
 
   /** Returns the new expiry when this was the agent's last stream, else null. */
-  streamClosed(agentId: string, expiresAtMs: number): number | null {
+  streamClosed(agentId: string, expiresAtMs: number, nowMs: number = Date.now()): number | null {
     const lease = this.leases.get(agentId);
     if (!lease) return null;
     lease.streams = Math.max(0, lease.streams - 1);
     if (lease.streams > 0) return null;
     lease.expiresAtMs = expiresAtMs;
+    lease.disconnectedAtMs = nowMs;
     return expiresAtMs;
+  }
+
+  /** When the agent's last stream closed; null while connected or when not known (see Lease). */
+  disconnectedAt(agentId: string): number | null {
+    return this.leases.get(agentId)?.disconnectedAtMs ?? null;
   }
 
   isConnected(agentId: string): boolean {

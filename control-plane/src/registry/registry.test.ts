@@ -116,6 +116,7 @@ test("removes an agent's instances when its lease lapses, and keeps a connected 
     r.registry.agentDisconnected('b');
     await new Promise((resolve) => setImmediate(resolve)); // the lease bookkeeping is group-committed
     assert.equal(r.registry.agentRecords()[0].leaseExpiresAtMs, clock.now + 1000);
+    assert.equal(r.registry.agentRecords()[0].disconnectedAtMs, clock.now, 'when it disconnected, for weft services');
     clock.now += 1000;
     await r.registry.sweep();
     assert.equal(r.registry.service('orders'), undefined);
@@ -142,6 +143,7 @@ test('a restart grants every known agent the grace period, so the mesh is not em
     await second.registry.sweep();
     assert.equal(second.registry.service('orders')?.version, version, 'same version after restart');
     assert.equal(second.registry.agentRecords()[0].leaseExpiresAtMs, clock.now + 5000);
+    assert.equal(second.registry.agentRecords()[0].disconnectedAtMs, null, 'not known: it left before this process started');
     clock.now += 5000;
     await second.registry.sweep();
     assert.equal(second.registry.service('orders'), undefined);

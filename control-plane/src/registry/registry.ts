@@ -48,6 +48,8 @@ export interface AgentRecord {
   connected: boolean;
   /** Null while connected. */
   leaseExpiresAtMs: number | null;
+  /** When its stream closed; null while connected, or when that was before this control plane started. */
+  disconnectedAtMs: number | null;
   instances: number;
 }
 
@@ -151,7 +153,8 @@ export class Registry {
       const connected = this.leases.isConnected(info.agentId);
       const leaseExpiresAtMs = this.leases.expiresAt(info.agentId);
       if (!connected && leaseExpiresAtMs !== null && leaseExpiresAtMs <= now) continue;
-      out.push({ info, connected, leaseExpiresAtMs, instances: counts.get(info.agentId) ?? 0 });
+      const disconnectedAtMs = connected ? null : this.leases.disconnectedAt(info.agentId);
+      out.push({ info, connected, leaseExpiresAtMs, disconnectedAtMs, instances: counts.get(info.agentId) ?? 0 });
     }
     return out;
   }
@@ -218,7 +221,7 @@ export class Registry {
   /** A discovery stream of the agent closed; after its last one the lease starts running out. */
   agentDisconnected(agentId: string): void {
     if (this.closed) return;
-    const expiresAtMs = this.leases.streamClosed(agentId, this.now() + this.opts.leaseTtlMs);
+    const expiresAtMs = this.leases.streamClosed(agentId, this.now() + this.opts.leaseTtlMs, this.now());
     if (expiresAtMs === null) return;
     this.batcher
       .submit(() => {

@@ -41,6 +41,7 @@ export function agentStatus(
     agent: agentInfoToProto(record.info),
     connected: record.connected,
     lease_expires_at_ms: record.leaseExpiresAtMs === null ? '0' : String(record.leaseExpiresAtMs),
+    disconnected_at_ms: String(record.disconnectedAtMs ?? 0),
     instances: record.instances,
     resources: resourceStatuses(stream, rejections).map((r) => ({
       name: r.name,

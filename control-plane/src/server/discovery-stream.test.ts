@@ -198,6 +198,12 @@ test('on reconnect with initial_versions sends only what differs, and removed fo
     assert.deepEqual(unchanged.removed, []);
     assert.deepEqual(unchanged.not_found, []);
     s2.ack(unchanged.nonce);
+    // What the agent said it holds, and the server did not need to resend, counts as acknowledged in its status.
+    const status = await agentStatus('re-agent');
+    assert.deepEqual(
+      status?.resources.map((r) => [r.name, r.sent_version, r.acked_version]),
+      names.map((n) => [n, held[n], held[n]]).sort(),
+    );
   } finally {
     s2.close();
     await s2.ended();

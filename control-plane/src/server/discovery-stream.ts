@@ -370,7 +370,13 @@ export class DiscoveryStream {
         sub.error = undefined;
       }
       if (entry) {
-        if (entry.version === sub.held || entry.version === sub.rejected) continue;
+        if (entry.version === sub.held) {
+          // The agent said on (re)connect that it holds this version: that is as good as an ACK of it
+          // (weft status would otherwise show a reconnected agent as holding nothing).
+          if (sub.acked === undefined) sub.sent = sub.acked = entry.version;
+          continue;
+        }
+        if (entry.version === sub.rejected) continue;
         if ('defaultAccess' in entry) settings = entry;
         else if ('resource' in entry) trust.push(entry.resource);
         else if ('json' in entry) policies.push(entry);

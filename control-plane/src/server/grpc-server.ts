@@ -123,9 +123,18 @@ export async function startGrpcServer(opts: GrpcServerOptions): Promise<RunningG
     );
   }
 
+  // grpc-js prints its own errors to stderr as raw text ("E No address added out of total 1 resolved");
+  // they go to the structured log at debug level instead, and failures reach the operator as our own errors.
+  grpc.setLogger({
+    error: (...args: unknown[]) => opts.logger.debug('grpc-js', { message: args.map(String).join(' ') }),
+    info: () => {},
+    debug: () => {},
+  } as unknown as Console);
   const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(hostPort(opts.host, opts.port), opts.credentials ?? grpc.ServerCredentials.createInsecure(), (err, bound) => {
-      if (err) reject(err);
+    const address = hostPort(opts.host, opts.port);
+    server.bindAsync(address, opts.credentials ?? grpc.ServerCredentials.createInsecure(), (err, bound) => {
+      // grpc-js says "No address added out of total 1 resolved errors: [listen EADDRINUSE: ...]": keep the cause only.
+      if (err) reject(new Error(`gRPC port: cannot listen on ${address}: ${/errors: \[(.*)\]$/.exec(err.message)?.[1] ?? err.message}`));
       else resolve(bound);
     });
   });

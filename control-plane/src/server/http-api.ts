@@ -102,6 +102,7 @@ function routes(
             ...r.info,
             connected: r.connected,
             leaseExpiresAtMs: r.leaseExpiresAtMs,
+            disconnectedAtMs: r.disconnectedAtMs,
             instances: r.instances,
             stream: stream?.streamId ?? null,
             pendingNonce: stream?.pendingNonce ?? '',

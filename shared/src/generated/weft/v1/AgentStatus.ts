@@ -14,6 +14,7 @@ export interface AgentStatus {
   'cert_expires_at_ms'?: (number | string | Long);
   'cert_serial'?: (string);
   'revoked'?: (boolean);
+  'disconnected_at_ms'?: (number | string | Long);
 }
 
 export interface AgentStatus__Output {
@@ -26,4 +27,5 @@ export interface AgentStatus__Output {
   'cert_expires_at_ms': (string);
   'cert_serial': (string);
   'revoked': (boolean);
+  'disconnected_at_ms': (string);
 }
