@@ -13,8 +13,8 @@
  * in-memory lease state are taken inside the write, at flush time, so they
  * see the same state as the commit that follows in the same tick.
  */
-import type { AgentInfo, Endpoint, Health, InstanceSpec, Logger } from '@weft/shared';
-import type { ChangeResult, SqliteStore } from '../store/sqlite-store.js';
+import type { AgentInfo, Endpoint, Health, Instance, InstanceSpec, Logger } from '@weft/shared';
+import type { ChangeResult, RegistryStore } from '../store/store-contract.js';
 import { WriteBatcher, type WriteBatcherOptions } from '../store/write-batcher.js';
 import { EndpointView, type ServiceEntry, toEndpoint } from './endpoint-view.js';
 import { LeaseTable } from './leases.js';
@@ -75,7 +75,7 @@ export class Registry {
   private closed = false;
 
   constructor(
-    private readonly store: SqliteStore,
+    private readonly store: RegistryStore,
     private readonly opts: RegistryOptions,
   ) {
     this.now = opts.now ?? Date.now;
@@ -84,21 +84,22 @@ export class Registry {
   }
 
   /** Builds the view from the store, grants every known agent the restart grace, starts the lease sweeper. */
-  start(): void {
+  async start(): Promise<void> {
+    const snapshot = await this.store.load();
     const graceUntil = this.now() + this.opts.restartGraceMs;
-    for (const a of this.store.listAgents()) {
+    for (const a of snapshot.agents) {
       this.agents.set(a.agentId, agentInfoOf(a));
       this.leases.grant(a.agentId, graceUntil);
     }
-    const versions = this.store.serviceVersions();
-    const byService = new Map<string, ReturnType<SqliteStore['listInstances']>>();
-    for (const inst of this.store.listInstances()) {
+    const versions = snapshot.serviceVersions;
+    const byService = new Map<string, Instance[]>();
+    for (const inst of snapshot.instances) {
       const list = byService.get(inst.service) ?? [];
       list.push(inst);
       byService.set(inst.service, list);
     }
     for (const [service, instances] of byService) {
-      const version = String(versions.get(service) ?? this.store.revision());
+      const version = String(versions.get(service) ?? snapshot.revision);
       this.view.set(
         service,
         version,
@@ -116,12 +117,12 @@ export class Registry {
     });
   }
 
-  /** Commits queued writes, stops the sweeper; later stream closes no longer touch the store. */
-  close(): void {
-    this.batcher.flushNow();
+  /** Stops the sweeper, commits queued writes; later stream closes no longer touch the store. */
+  async close(): Promise<void> {
     this.closed = true;
     if (this.sweeper) clearInterval(this.sweeper);
     this.sweeper = undefined;
+    await this.batcher.flushNow();
   }
 
   revision(): number {
@@ -145,7 +146,7 @@ export class Registry {
   /** Agents that are connected or still within their lease, sorted by id. */
   agentRecords(): AgentRecord[] {
     const now = this.now();
-    const counts = this.store.instanceCountsByAgent();
+    const counts = this.instanceCountsByAgent();
     const out: AgentRecord[] = [];
     for (const info of [...this.agents.values()].sort((a, b) => (a.agentId < b.agentId ? -1 : 1))) {
       const connected = this.leases.isConnected(info.agentId);
@@ -166,9 +167,10 @@ export class Registry {
         leaseUntil = this.leases.isConnected(agent.agentId)
           ? null
           : Math.max(this.leases.expiresAt(agent.agentId) ?? 0, this.now() + this.opts.leaseTtlMs);
-        return this.store.registerInstances(agent, instances, replaceAll, leaseUntil ?? undefined);
+        return { op: 'register', agent, instances, replaceAll, lease: leaseUntil ?? undefined };
       },
-      (result) => {
+      (r) => {
+        const result = r!;
         this.agents.set(agent.agentId, agentInfoOf(agent));
         if (leaseUntil !== null) this.leases.grant(agent.agentId, leaseUntil);
         this.counters.registrations++;
@@ -180,18 +182,20 @@ export class Registry {
 
   deregister(agentId: string, instanceIds: readonly string[]): Promise<{ revision: number; removed: number }> {
     return this.batcher.submit(
-      () => this.store.deregister(agentId, instanceIds),
-      (result) => {
+      () => ({ op: 'deregister', agentId, instanceIds }),
+      (r) => {
+        const result = r!;
         this.apply(result, { agent: agentId, op: 'deregister' });
-        return { revision: result.revision, removed: result.removed };
+        return { revision: result.revision, removed: result.removed ?? 0 };
       },
     );
   }
 
   setHealth(agentId: string, instanceId: string, health: Health): Promise<{ revision: number }> {
     return this.batcher.submit(
-      () => this.store.setHealth(agentId, instanceId, health),
-      (result) => {
+      () => ({ op: 'setHealth', agentId, instanceId, health }),
+      (r) => {
+        const result = r!;
         this.apply(result, { agent: agentId, op: 'set_health', instance: instanceId, health });
         return { revision: result.revision };
       },
@@ -207,10 +211,10 @@ export class Registry {
   agentConnected(agent: AgentInfo): Promise<void> {
     this.leases.streamOpened(agent.agentId);
     return this.batcher.submit(
-      () => this.store.upsertAgent(agent, null),
+      () => ({ op: 'upsertAgent', agent, lease: null }),
       (result) => {
         this.agents.set(agent.agentId, agentInfoOf(agent));
-        this.apply(result, { agent: agent.agentId, op: 'connect' });
+        this.apply(result!, { agent: agent.agentId, op: 'connect' });
       },
     );
   }
@@ -223,7 +227,7 @@ export class Registry {
     this.batcher
       .submit(() => {
         // Skipped when the agent came back before the flush: its row already says "connected".
-        if (!this.leases.isConnected(agentId)) this.store.setAgentLease(agentId, expiresAtMs);
+        return this.leases.isConnected(agentId) ? null : { op: 'setLease', agentId, leaseExpiresAtMs: expiresAtMs };
       })
       .catch((err) => this.log.warn('cannot record lease expiry', { agent: agentId, err }));
     this.log.info('agent lease running', { agent: agentId, leaseExpiresAtMs: expiresAtMs });
@@ -245,13 +249,14 @@ export class Registry {
   removeAgent(agentId: string): Promise<number> {
     if (this.closed) return Promise.resolve(0);
     return this.batcher.submit(
-      () => this.store.removeAgent(agentId),
-      (result) => {
+      () => ({ op: 'removeAgent', agentId }),
+      (r) => {
+        const result = r!;
         this.leases.forget(agentId);
         this.agents.delete(agentId);
         this.opts.onAgentRemoved?.(agentId);
         this.apply(result, { agent: agentId, op: 'removed' });
-        return result.removed;
+        return result.removed ?? 0;
       },
     );
   }
@@ -267,7 +272,7 @@ export class Registry {
       this.batcher
         .submit(
           // Re-checked at flush time: the agent may have reconnected, or an earlier sweep removed it.
-          () => (lapsed(agentId) ? this.store.removeAgent(agentId) : null),
+          () => (lapsed(agentId) ? { op: 'removeAgent', agentId } : null),
           (result) => {
             if (!result) return;
             this.leases.forget(agentId);
@@ -280,6 +285,37 @@ export class Registry {
         .catch((err) => this.log.error('cannot remove agent after lease lapse', { agent: agentId, err })),
     );
     return Promise.all(removals).then(() => {});
+  }
+
+  /** Instances per agent, counted from the in-memory view. */
+  private instanceCountsByAgent(): Map<string, number> {
+    const counts = new Map<string, number>();
+    for (const entry of this.view.list()) for (const e of entry.endpoints) counts.set(e.agentId, (counts.get(e.agentId) ?? 0) + 1);
+    return counts;
+  }
+
+  /**
+   * Seam for replicas: another process committed changes to `services` at
+   * `revision` (a change notification, or a catch-up read after reconnecting).
+   * Re-reads those services from the store, replaces their entries and
+   * notifies their watchers. A service left without instances is dropped.
+   */
+  async reloadServices(services: readonly string[], revision: number): Promise<void> {
+    const changed: string[] = [];
+    for (const service of services) {
+      const instances = await this.store.instancesOfService(service);
+      for (const agentId of new Set(instances.map((i) => i.agentId))) {
+        const agent = await this.store.agent(agentId);
+        if (agent) this.agents.set(agentId, agentInfoOf(agent));
+      }
+      this.view.set(
+        service,
+        String(revision),
+        instances.map((i) => toEndpoint(i, this.agents.get(i.agentId))),
+      );
+      changed.push(service);
+    }
+    if (changed.length > 0) this.watches.notify(changed);
   }
 
   /** After a commit: patch the changed services' entries, then notify their watchers. */
@@ -301,8 +337,8 @@ export class Registry {
     for (const service of result.changedServices) {
       const p = perService.get(service);
       if (reload.has(service) || !p) {
-        // Rare: every endpoint of an agent moved with it (address, port, zone): rebuild from the store.
-        const endpoints = this.store.instancesOfService(service).map((i) => toEndpoint(i, this.agents.get(i.agentId)));
+        // Rare: every endpoint of an agent moved with it (address, port, zone): the store read them back in the write.
+        const endpoints = (result.reloaded?.[service] ?? []).map((i) => toEndpoint(i, this.agents.get(i.agentId)));
         this.view.set(service, version, endpoints);
       } else {
         this.view.patch(service, version, p.upserts, p.removed);

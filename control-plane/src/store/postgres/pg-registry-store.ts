@@ -1,0 +1,339 @@
+/**
+ * The registry's durable state in PostgreSQL (store-contract.ts RegistryStore).
+ *
+ * Group commit: one transaction per batch, one SAVEPOINT per write, so a write
+ * that fails (a conflict, an unknown instance) is rolled back alone. A
+ * connection failure anywhere aborts the whole batch (UnavailableError): the
+ * batch was not acknowledged, so nothing acknowledged is lost.
+ *
+ * Revisions: every write that changes something takes nextval of the
+ * registry_revision sequence. Each batch first takes a transaction advisory
+ * lock, so batches of all replicas commit one after another and revisions
+ * become visible in increasing order: a reader that has seen revision N has
+ * seen everything at or below N (what a catch-up read "newer than N" needs).
+ * The lock is held for one batch, so its cost is shared by the whole batch.
+ */
+import type { AgentInfo, Health, Instance, InstanceSpec } from '@weft/shared';
+import { NotFoundError, ValidationError } from '@weft/shared';
+import type pg from 'pg';
+import {
+  type AgentRow,
+  agentFromRow,
+  INSTANCE_COLUMNS,
+  type InstanceRow,
+  instanceFromRow,
+  instanceOf,
+  instanceValues,
+  sameInstance,
+} from '../rows.js';
+import type {
+  ChangeResult,
+  LeaseWrite,
+  RegistrySnapshot,
+  RegistryStore,
+  RegistryWrite,
+  StoredAgent,
+  WriteOutcome,
+} from '../store-contract.js';
+import { isUnavailable, type PgDatabase, sequenceValue, xactLock } from './pg-database.js';
+
+/** State of one write being made inside the batch's transaction. */
+class WriteTx {
+  private rev: number | undefined;
+  readonly services = new Set<string>();
+  readonly instances: ChangeResult['instanceChanges'] = [];
+  readonly reload = new Set<string>();
+
+  constructor(readonly c: pg.PoolClient) {}
+
+  get touched(): boolean {
+    return this.rev !== undefined;
+  }
+
+  /** The write's revision, taken from the sequence on first use (a write that changes nothing takes none). */
+  async revision(): Promise<number> {
+    this.rev ??= (await this.c.query<{ v: number }>("SELECT nextval('registry_revision') AS v")).rows[0].v;
+    return this.rev;
+  }
+
+  async rows<R extends pg.QueryResultRow>(sql: string, params: unknown[]): Promise<R[]> {
+    return (await this.c.query<R>(sql, params)).rows;
+  }
+}
+
+const SELECT_INSTANCES = `SELECT ${INSTANCE_COLUMNS} FROM instances`;
+const INSERT_INSTANCE = `INSERT INTO instances (${INSTANCE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`;
+const UPDATE_INSTANCE = `UPDATE instances SET service = $2, agent_id = $3, address = $4, port = $5, zone = $6, weight = $7,
+  tags = $8, metadata = $9, health = $10, protocol = $11, revision = $12 WHERE instance_id = $1`;
+
+function instanceParams(v: ReturnType<typeof instanceValues>, revision: number): unknown[] {
+  return [v.instance_id, v.service, v.agent_id, v.address, v.port, v.zone, v.weight, v.tags, v.metadata, v.health, v.protocol, revision];
+}
+
+export class PgRegistryStore implements RegistryStore {
+  private rev = 0;
+
+  constructor(private readonly db: PgDatabase) {}
+
+  revision(): number {
+    return this.rev;
+  }
+
+  async load(): Promise<RegistrySnapshot> {
+    // One snapshot: every read sees the same committed state.
+    const client = await this.db.connect();
+    let broken: Error | undefined;
+    try {
+      await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+      const revision = (await client.query<{ value: number }>(sequenceValue('registry_revision'))).rows[0].value;
+      const agents = (await client.query<AgentRow>('SELECT * FROM agents ORDER BY agent_id')).rows.map(agentFromRow);
+      const instances = (await client.query<InstanceRow>(`${SELECT_INSTANCES} ORDER BY service, instance_id`)).rows.map(instanceFromRow);
+      const versions = (await client.query<{ service: string; revision: number }>('SELECT service, revision FROM service_versions')).rows;
+      await client.query('COMMIT');
+      this.rev = Math.max(this.rev, revision);
+      return { revision, agents, instances, serviceVersions: new Map(versions.map((r) => [r.service, r.revision])) };
+    } catch (err) {
+      if (isUnavailable(err)) broken = err as Error;
+      else await client.query('ROLLBACK').catch(() => {});
+      throw this.db.wrap(err);
+    } finally {
+      client.release(broken);
+    }
+  }
+
+  async agent(agentId: string): Promise<StoredAgent | undefined> {
+    const rows = await this.db.query<AgentRow>('SELECT * FROM agents WHERE agent_id = $1', [agentId]);
+    return rows[0] && agentFromRow(rows[0]);
+  }
+
+  async instancesOfService(service: string): Promise<Instance[]> {
+    return (await this.db.query<InstanceRow>(`${SELECT_INSTANCES} WHERE service = $1 ORDER BY instance_id`, [service])).map(
+      instanceFromRow,
+    );
+  }
+
+  async commitBatch(writes: readonly RegistryWrite[]): Promise<WriteOutcome[]> {
+    const client = await this.db.connect();
+    let broken: Error | undefined;
+    try {
+      await client.query('BEGIN');
+      await client.query(xactLock('registry-commit'));
+      let batchRev = this.rev;
+      const outcomes: WriteOutcome[] = [];
+      for (const w of writes) {
+        await client.query('SAVEPOINT w');
+        try {
+          const result = await this.run(new WriteTx(client), w, batchRev);
+          await client.query('RELEASE SAVEPOINT w');
+          batchRev = Math.max(batchRev, result.revision);
+          outcomes.push({ ok: true, result });
+        } catch (err) {
+          if (isUnavailable(err)) throw err;
+          await client.query('ROLLBACK TO SAVEPOINT w');
+          outcomes.push({ ok: false, err });
+        }
+      }
+      await client.query('COMMIT');
+      this.rev = Math.max(this.rev, batchRev);
+      return outcomes;
+    } catch (err) {
+      if (isUnavailable(err)) broken = err as Error;
+      else await client.query('ROLLBACK').catch((e: Error) => (broken = e));
+      throw this.db.wrap(err);
+    } finally {
+      client.release(broken);
+    }
+  }
+
+  private async run(tx: WriteTx, w: RegistryWrite, current: number): Promise<ChangeResult> {
+    let removed: number | undefined;
+    switch (w.op) {
+      case 'upsertAgent':
+        await this.upsertAgent(tx, w.agent, w.lease);
+        break;
+      case 'register':
+        await this.register(tx, w.agent, w.instances, w.replaceAll, w.lease);
+        break;
+      case 'deregister':
+        removed = await this.deregister(tx, w.agentId, w.instanceIds);
+        break;
+      case 'setHealth':
+        await this.setHealth(tx, w.agentId, w.instanceId, w.health);
+        break;
+      case 'removeAgent':
+        removed = await this.removeAgent(tx, w.agentId);
+        break;
+      case 'setLease':
+        await tx.rows('UPDATE agents SET lease_expires_at_ms = $1 WHERE agent_id = $2 AND lease_expires_at_ms IS DISTINCT FROM $1', [
+          w.leaseExpiresAtMs,
+          w.agentId,
+        ]);
+        break;
+    }
+    if (!tx.touched) return { revision: current, changedServices: [], instanceChanges: [], reloadServices: [], removed };
+    const revision = await tx.revision();
+    const services = [...tx.services].sort();
+    if (services.length > 0) {
+      await tx.rows(
+        `INSERT INTO service_versions (service, revision)
+         SELECT s, $2 FROM unnest($1::text[]) AS s WHERE EXISTS (SELECT 1 FROM instances i WHERE i.service = s)
+         ON CONFLICT (service) DO UPDATE SET revision = excluded.revision`,
+        [services, revision],
+      );
+      await tx.rows(
+        `DELETE FROM service_versions sv WHERE sv.service = ANY($1::text[])
+         AND NOT EXISTS (SELECT 1 FROM instances i WHERE i.service = sv.service)`,
+        [services],
+      );
+    }
+    const result: ChangeResult = {
+      revision,
+      changedServices: services,
+      instanceChanges: tx.instances,
+      reloadServices: [...tx.reload],
+      removed,
+    };
+    if (tx.reload.size > 0) {
+      result.reloaded = {};
+      for (const s of tx.reload) {
+        result.reloaded[s] = (await tx.rows<InstanceRow>(`${SELECT_INSTANCES} WHERE service = $1 ORDER BY instance_id`, [s])).map(
+          instanceFromRow,
+        );
+      }
+    }
+    return result;
+  }
+
+  private async upsertAgent(tx: WriteTx, agent: AgentInfo, lease: LeaseWrite): Promise<void> {
+    const row = (await tx.rows<AgentRow>('SELECT * FROM agents WHERE agent_id = $1', [agent.agentId]))[0];
+    const values = [agent.agentId, agent.hostname, agent.address, agent.inboundPort, agent.zone, agent.version];
+    if (!row) {
+      const revision = await tx.revision();
+      await tx.rows(
+        `INSERT INTO agents (agent_id, hostname, address, inbound_port, zone, version, lease_expires_at_ms, revision)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+        [...values, lease ?? null, revision],
+      );
+      return;
+    }
+    if (lease !== undefined && row.lease_expires_at_ms !== lease)
+      await tx.rows('UPDATE agents SET lease_expires_at_ms = $1 WHERE agent_id = $2', [lease, agent.agentId]);
+    const routingChanged = row.address !== agent.address || row.inbound_port !== agent.inboundPort || row.zone !== agent.zone;
+    if (!routingChanged && row.hostname === agent.hostname && row.version === agent.version) return;
+    const revision = await tx.revision();
+    await tx.rows(
+      `UPDATE agents SET hostname = $2, address = $3, inbound_port = $4, zone = $5, version = $6, revision = $7 WHERE agent_id = $1`,
+      [...values, revision],
+    );
+    // Endpoints carry the agent's address, port and zone: its services change with it.
+    if (routingChanged) {
+      for (const { service } of await tx.rows<{ service: string }>('SELECT DISTINCT service FROM instances WHERE agent_id = $1', [
+        agent.agentId,
+      ])) {
+        tx.services.add(service);
+        tx.reload.add(service);
+      }
+    }
+  }
+
+  private async register(
+    tx: WriteTx,
+    agent: AgentInfo,
+    instances: readonly InstanceSpec[],
+    replaceAll: boolean,
+    lease: LeaseWrite,
+  ): Promise<void> {
+    const ids = instances.map((i) => i.instanceId);
+    const existing = new Map(
+      (await tx.rows<InstanceRow>(`${SELECT_INSTANCES} WHERE instance_id = ANY($1::text[])`, [ids])).map((r) => [r.instance_id, r]),
+    );
+    // Checked before the first write, as in SQLite: a conflict never leaves a partial change (the savepoint would undo it anyway).
+    instances.forEach((inst, i) => {
+      const owner = existing.get(inst.instanceId)?.agent_id;
+      if (owner !== undefined && owner !== agent.agentId) {
+        throw new ValidationError(
+          `instances[${i}].instance_id`,
+          `instance ${JSON.stringify(inst.instanceId)} is already registered by agent ${JSON.stringify(owner)}`,
+        );
+      }
+    });
+    await this.upsertAgent(tx, agent, lease);
+    const keep = new Set<string>();
+    for (const inst of instances) {
+      keep.add(inst.instanceId);
+      const values = instanceValues(agent.agentId, inst);
+      const row = existing.get(inst.instanceId);
+      if (row && sameInstance(row, values)) continue;
+      const revision = await tx.revision();
+      if (!row) {
+        await tx.rows(INSERT_INSTANCE, instanceParams(values, revision));
+      } else {
+        await tx.rows(UPDATE_INSTANCE, instanceParams(values, revision));
+        tx.services.add(row.service);
+        if (row.service !== inst.service) tx.instances.push({ service: row.service, instanceId: row.instance_id, instance: null });
+      }
+      existing.set(inst.instanceId, { ...values, revision });
+      tx.services.add(inst.service);
+      tx.instances.push({ service: inst.service, instanceId: inst.instanceId, instance: instanceOf(agent.agentId, inst) });
+    }
+    if (replaceAll) {
+      const gone = await tx.rows<{ instance_id: string; service: string }>(
+        'DELETE FROM instances WHERE agent_id = $1 AND NOT (instance_id = ANY($2::text[])) RETURNING instance_id, service',
+        [agent.agentId, [...keep]],
+      );
+      if (gone.length > 0) await tx.revision();
+      for (const row of gone) {
+        tx.services.add(row.service);
+        tx.instances.push({ service: row.service, instanceId: row.instance_id, instance: null });
+      }
+    }
+  }
+
+  private async deregister(tx: WriteTx, agentId: string, instanceIds: readonly string[]): Promise<number> {
+    const ids = [...new Set(instanceIds)];
+    const rows = new Map(
+      (await tx.rows<InstanceRow>(`${SELECT_INSTANCES} WHERE instance_id = ANY($1::text[])`, [ids])).map((r) => [r.instance_id, r]),
+    );
+    ids.forEach((id, i) => {
+      if (rows.get(id)?.agent_id !== agentId) {
+        throw new NotFoundError(`instance_ids[${i}]: instance ${JSON.stringify(id)} is not registered by agent ${JSON.stringify(agentId)}`);
+      }
+    });
+    if (ids.length === 0) return 0;
+    await tx.revision();
+    await tx.rows('DELETE FROM instances WHERE instance_id = ANY($1::text[])', [ids]);
+    for (const id of ids) {
+      const row = rows.get(id)!;
+      tx.services.add(row.service);
+      tx.instances.push({ service: row.service, instanceId: id, instance: null });
+    }
+    return ids.length;
+  }
+
+  private async setHealth(tx: WriteTx, agentId: string, instanceId: string, health: Health): Promise<void> {
+    const row = (await tx.rows<InstanceRow>(`${SELECT_INSTANCES} WHERE instance_id = $1`, [instanceId]))[0];
+    if (!row || row.agent_id !== agentId) {
+      throw new NotFoundError(`instance_id: instance ${JSON.stringify(instanceId)} is not registered by agent ${JSON.stringify(agentId)}`);
+    }
+    if (row.health === health) return;
+    const revision = await tx.revision();
+    await tx.rows('UPDATE instances SET health = $1, revision = $2 WHERE instance_id = $3', [health, revision, instanceId]);
+    tx.services.add(row.service);
+    tx.instances.push({ service: row.service, instanceId, instance: { ...instanceFromRow(row), health } });
+  }
+
+  private async removeAgent(tx: WriteTx, agentId: string): Promise<number> {
+    const gone = await tx.rows<{ instance_id: string; service: string }>(
+      'DELETE FROM instances WHERE agent_id = $1 RETURNING instance_id, service',
+      [agentId],
+    );
+    const agents = await tx.rows('DELETE FROM agents WHERE agent_id = $1 RETURNING agent_id', [agentId]);
+    if (gone.length + agents.length === 0) return 0;
+    await tx.revision();
+    for (const row of gone) {
+      tx.services.add(row.service);
+      tx.instances.push({ service: row.service, instanceId: row.instance_id, instance: null });
+    }
+    return gone.length;
+  }
+}
