@@ -128,16 +128,22 @@ export class WriteBatcher {
       return;
     }
     this.opts.onBatch?.(batch.length, performance.now() - started);
-    batch.forEach((p, i) => {
+    for (const [i, p] of batch.entries()) {
       const slot = slots[i];
-      if (slot instanceof Error) return p.reject(slot);
-      const o: WriteOutcome = slot === null ? { ok: true, result: null as unknown as ChangeResult } : outcomes[slot];
-      if (!o.ok) return p.reject(o.err);
+      if (slot instanceof Error) {
+        p.reject(slot);
+        continue;
+      }
+      const o = slot === null ? undefined : outcomes[slot];
+      if (o && !o.ok) {
+        p.reject(o.err);
+        continue;
+      }
       try {
-        p.resolve(p.committed(slot === null ? null : o.result));
+        p.resolve(p.committed(o ? o.result : null));
       } catch (err) {
         p.reject(err);
       }
-    });
+    }
   }
 }

@@ -123,8 +123,12 @@ export class PgDatabase {
     }
   }
 
+  private closing: Promise<void> | undefined;
+
+  /** Ends the pool once; later calls wait for the same end. */
   close(): Promise<void> {
-    return this.pool.end();
+    this.closing ??= this.pool.end();
+    return this.closing;
   }
 }
 
