@@ -35,7 +35,7 @@ export function postgresSkipReason(): Promise<string | false> {
     } catch (err) {
       const why = `PostgreSQL tests SKIPPED: no PostgreSQL at ${PG_TEST_URL} (${(err as Error).message}); set WEFT_TEST_POSTGRES=required to make this an error`;
       if (mode === 'required') throw new Error(`WEFT_TEST_POSTGRES=required but ${why.replace('PostgreSQL tests SKIPPED: ', '')}`);
-      console.log(`# ${why}`);
+      process.stdout.write(`# ${why}\n`);
       return why;
     } finally {
       await client.end().catch(() => {});
