@@ -9,13 +9,15 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { type Logger, messageOf, ValidationError, validateAddress, validateInstanceId, validateZone } from '@weft/shared';
 import { readFileIfExists, writeFileAtomic } from './discovery/atomic-file.js';
+import { addressList, type ControlPlaneAddresses, MAX_CONTROL_PLANE_ADDRESSES } from './discovery/control-plane-addresses.js';
 import { parseRemoteRegistrations, type RemoteRegistrations } from './local-api/registration-target.js';
 import type { SourceIdentifier } from './proxy/access-policy.js';
 import { type ResilienceOptions, resolveResilience } from './proxy/resilience-options.js';
 import type { TunnelOptions } from './proxy/tunnel-registry.js';
 
 export interface AgentOptions {
-  controlPlane: { host: string; port: number };
+  /** The control plane's gRPC address, or the addresses of its replicas (the agent uses one at a time). */
+  controlPlane: ControlPlaneAddresses;
   /** Created if missing; holds agent-id, services.json and config-snapshot.json. */
   dataDir: string;
   /** Address other agents use for the mesh hop; default: first non-loopback IPv4, else 127.0.0.1. */
@@ -85,10 +87,14 @@ export function validateAgentOptions(o: AgentOptions): void {
   port(o.adminPort, 'adminPort');
   port(o.outboundPort, 'outboundPort');
   port(o.inboundPort, 'inboundPort');
-  if (!Number.isInteger(o.controlPlane.port) || o.controlPlane.port < 1 || o.controlPlane.port > 65535) {
-    throw new ValidationError('controlPlane.port', 'must be 1..65535');
-  }
-  validateAddress(o.controlPlane.host, 'controlPlane.host');
+  const controlPlanes = addressList(o.controlPlane);
+  if (controlPlanes.length === 0 || controlPlanes.length > MAX_CONTROL_PLANE_ADDRESSES)
+    throw new ValidationError('controlPlane', `must list 1..${MAX_CONTROL_PLANE_ADDRESSES} addresses`);
+  controlPlanes.forEach((cp, i) => {
+    const field = Array.isArray(o.controlPlane) ? `controlPlane[${i}]` : 'controlPlane';
+    if (!Number.isInteger(cp.port) || cp.port < 1 || cp.port > 65535) throw new ValidationError(`${field}.port`, 'must be 1..65535');
+    validateAddress(cp.host, `${field}.host`);
+  });
   if (o.advertiseAddress !== undefined) validateAddress(o.advertiseAddress, 'advertiseAddress');
   if (o.inboundHost !== undefined) validateAddress(o.inboundHost, 'inboundHost');
   if (o.agentId !== undefined) validateInstanceId(o.agentId, 'agentId');

@@ -49,17 +49,30 @@ function counter(p) {
 }
 
 async function main() {
-  const { config: cfg, grpcPort } = await start;
-  const target = `127.0.0.1:${grpcPort}`;
+  const { config: cfg, grpcPorts } = await start;
+  const targets = grpcPorts.map((p) => `127.0.0.1:${p}`);
+  const replicas = targets.length;
   const plan = makePlan(cfg);
   const { Discovery, Registry } = loadClients();
-  const registry = new Registry(target, grpc.credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1 });
+  // One registry channel per replica. Seeding and churn write through replica 0, so with several replicas
+  // the agents of the others measure propagation across replicas; the burst is spread over all of them.
+  const registries = targets.map((t) => new Registry(t, grpc.credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1 }));
+  const registry = registries[0];
+  // Agents of one channel group share a channel per replica (own HTTP/2 connection each); with
+  // --agents-per-channel 1 (the default) every agent has its own connection, as real agents do.
   const channelCount = Math.ceil(cfg.agents / cfg.agentsPerChannel);
-  const clients = Array.from(
-    { length: channelCount },
-    () => new Discovery(target, grpc.credentials.createInsecure(), AGENT_CHANNEL_OPTIONS),
-  );
-  const out = { channels: { count: channelCount, agentsPerChannel: cfg.agentsPerChannel, registryChannels: 1 } };
+  const channels = new Map();
+  const clientFor = (group, replica) => {
+    const key = `${group}:${replica}`;
+    if (!channels.has(key)) channels.set(key, new Discovery(targets[replica], grpc.credentials.createInsecure(), AGENT_CHANNEL_OPTIONS));
+    return channels.get(key);
+  };
+  const groupOf = (i) => Math.floor(i / cfg.agentsPerChannel);
+  const firstReplicaOf = (i) => groupOf(i) % replicas;
+  const out = {
+    channels: { count: channelCount, agentsPerChannel: cfg.agentsPerChannel, registryChannels: replicas },
+    replicas,
+  };
   const cpuAt = () => {
     const u = process.cpuUsage();
     return (u.user + u.system) / 1000;
@@ -138,7 +151,9 @@ async function main() {
         idx: i,
         info: plan.infos[i],
         subscriptions: plan.subs[i],
-        client: clients[Math.floor(i / cfg.agentsPerChannel)],
+        replica: firstReplicaOf(i),
+        replicas,
+        clientFor: (r) => clientFor(groupOf(i), r),
         sink,
       }),
     );
@@ -252,7 +267,7 @@ async function main() {
   phase = 'settle';
   const settleStart = performance.now();
   while (tracker.outstanding() > 0 && performance.now() - settleStart < cfg.settleMs) await sleep(20);
-  const tr = tracker.result();
+  const tr = tracker.result((i) => agents[i].replica);
   const churnTraffic = { ...counter('churn') };
   for (const k of Object.keys(churnTraffic)) {
     if (k === 'maxBytes') churnTraffic[k] = Math.max(churnTraffic[k], counter('settle').maxBytes);
@@ -275,6 +290,7 @@ async function main() {
     missed: tr.missed,
     deliveredBeforeAck: tr.beforeAck,
     latencyMs: summarize(tr.latencies),
+    latencyByReplicaMs: Object.fromEntries(Object.entries(tr.byGroup).map(([r, l]) => [r, summarize(l)])),
     latencyFromSendMs: summarize(tr.fromSend),
     cpCpuPct: mChurn0.cpuMs !== null && mChurn1.cpuMs !== null ? round(((mChurn1.cpuMs - mChurn0.cpuMs) / issueMs) * 100, 1) : null,
     loadCpuPct: round((churnCpuMs / issueMs) * 100, 1),
@@ -314,7 +330,7 @@ async function main() {
     };
     const s = performance.now();
     try {
-      await unary(registry, 'Register', { agent: plan.infos[owner], instances: [spec], replace_all: false }, 30_000);
+      await unary(registries[k % replicas], 'Register', { agent: plan.infos[owner], instances: [spec], replace_all: false }, 30_000);
       burstLat.push(performance.now() - s);
     } catch (err) {
       const key = String(err.details ?? err.message).slice(0, 120);
@@ -338,13 +354,17 @@ async function main() {
   log(`registrations: ${burstLat.length}/${cfg.registrations} in ${out.registrations.ms} ms = ${out.registrations.perS}/s`);
   await sleep(500);
 
-  // ---- restart + resync -----------------------------------------------
-  const inSync = agents.filter((a) => a.synced);
+  // ---- restart + resync (one replica), or failover (several) ---------------
+  // One replica: it is restarted and every agent resyncs. Several: the last replica is killed with
+  // SIGKILL and its agents move to the others and resync there.
+  const failover = replicas > 1;
+  const victim = replicas - 1;
+  const inSync = agents.filter((a) => a.synced && (!failover || a.replica === victim));
   for (const a of inSync) {
     a.preHeld = new Map(a.held);
     a.resyncedAt = undefined;
   }
-  resync = { agents: inSync.length, synced: 0, resentUnchanged: 0, resentChanged: 0, removed: 0 };
+  resync = { mode: failover ? 'failover' : 'restart', agents: inSync.length, synced: 0, resentUnchanged: 0, resentChanged: 0, removed: 0 };
   phase = 'resync';
   let tStop = 0;
   let tReady = 0;
@@ -355,7 +375,7 @@ async function main() {
     tReady = performance.now();
   });
   const attemptsBefore = agents.reduce((n, a) => n + a.attempts, 0);
-  const restart = await ask('restart');
+  const restart = await ask(failover ? 'failover' : 'restart');
   if (restart.error) throw new Error(`restart failed: ${restart.error}`);
   if (!tReady) tReady = performance.now();
   mark('resync-start');
@@ -390,10 +410,21 @@ async function main() {
     afterRestartResync: mEnd.rssKiB,
   };
   out.streamEnds = endsByCode;
+  out.perReplica = Array.from({ length: replicas }, (_, r) => {
+    const on = agents.filter((a) => a.synced !== undefined && firstReplicaOf(a.idx) === r).length;
+    const seeded = mSeeded.perReplica[r]?.rssKiB ?? null;
+    const conn = mConnected.perReplica[r]?.rssKiB ?? null;
+    return {
+      agents: on,
+      rssKiB: { seeded, connected: conn },
+      memPerAgentKiB: seeded !== null && conn !== null && on > 0 ? round((conn - seeded) / on, 1) : null,
+      latencyMs: out.churn.latencyByReplicaMs[r] ?? null,
+    };
+  });
   phase = 'done';
   for (const a of agents) a.close();
-  for (const c of clients) c.close();
-  registry.close();
+  for (const c of channels.values()) c.close();
+  for (const r of registries) r.close();
   process.send({ type: 'result', out });
   await sleep(100);
   process.exit(0);

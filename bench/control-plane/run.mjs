@@ -3,11 +3,13 @@
  *
  *   node bench/control-plane/run.mjs [--agents 200] [--services 200] [--endpoints 2000]
  *        [--subscriptions 20] [--churn 100] [--duration 15] [--registrations 2000] [--cp-cpu-prof]
+ *        [--replicas N --store postgres://…]
  *
- * Starts a real control plane (`weft control-plane`) in a temp data dir on
- * loopback, forks the load generator (load.mjs), samples the control plane's
- * RSS/CPU when the load generator asks, restarts the control plane on the same
- * port and data dir when asked, then prints a summary, PASS/MISS per target,
+ * Starts real control planes (`weft control-plane`, one per --replicas) in temp
+ * data dirs on loopback, forks the load generator (load.mjs), samples each
+ * control plane's RSS/CPU when the load generator asks, restarts the control
+ * plane on the same port and data dir when asked (one replica) or kills the
+ * last replica with SIGKILL (several), then prints a summary, PASS/MISS per target,
  * and, as the last stdout line, one JSON object with every figure. Appends a
  * dated section to bench/results/control-plane.md. Everything it starts is
  * stopped by PID (also on error, timeout and Ctrl-C); the temp dir is removed.
@@ -39,12 +41,12 @@ const command = ['node', 'bench/control-plane/run.mjs', ...process.argv.slice(2)
 const tmp = mkdtempSync(join(tmpdir(), 'weft-cp-bench-'));
 const dataDir = join(tmp, 'data');
 const profDir = join(tmp, 'prof');
-const processes = { cp: null, load: null };
+const processes = { cps: [], load: null };
 let finished = false;
 
 function cleanupSync() {
   if (processes.load && processes.load.exitCode === null && processes.load.signalCode === null) processes.load.kill('SIGKILL');
-  processes.cp?.killNow();
+  for (const cp of processes.cps) cp.killNow();
   try {
     rmSync(tmp, { recursive: true, force: true });
   } catch {}
@@ -67,9 +69,10 @@ async function fail(err, code) {
   finished = true;
   clearTimeout(watchdog);
   console.error(`control-plane bench failed: ${err.message}`);
-  if (processes.cp?.tail.length) console.error(`--- control-plane stderr (tail) ---\n${processes.cp.tail.slice(-15).join('\n')}`);
+  for (const cp of processes.cps)
+    if (cp.tail.length) console.error(`--- control-plane pid ${cp.pid} stderr (tail) ---\n${cp.tail.slice(-15).join('\n')}`);
   if (processes.load && processes.load.exitCode === null) processes.load.kill('SIGTERM');
-  await processes.cp?.stop(3000).catch(() => {});
+  await Promise.all(processes.cps.map((cp) => cp.stop(3000).catch(() => {})));
   console.log(JSON.stringify({ bench: 'control-plane', date: new Date().toISOString(), command, error: err.message }));
   process.exit(code);
 }
@@ -78,20 +81,38 @@ async function main() {
   const date = new Date().toISOString();
   console.log(`control-plane bench: ${command}`);
   console.log(`data dir ${dataDir}; hard limit ${timeoutS} s`);
-  const cp = new ControlPlaneProcess({
-    repo: REPO,
-    dataDir,
-    grpcPort: 0,
-    leaseTtlS: cfg.leaseTtl,
-    cpuProfDir: cfg.cpCpuProf ? profDir : null,
-  });
-  processes.cp = cp;
-  const ready = await cp.start();
+  // One after another: each replica's start (migrations included) is timed alone.
+  const readies = [];
+  for (let r = 0; r < cfg.replicas; r++) {
+    const cp = new ControlPlaneProcess({
+      repo: REPO,
+      dataDir: r === 0 ? dataDir : `${dataDir}-${r}`,
+      grpcPort: 0,
+      leaseTtlS: cfg.leaseTtl,
+      cpuProfDir: cfg.cpCpuProf && r === 0 ? profDir : null,
+      store: cfg.store,
+    });
+    processes.cps.push(cp);
+    const ready = await cp.start();
+    readies.push(ready);
+    console.log(
+      `control plane ${r} pid ${cp.pid} ready on 127.0.0.1:${ready.grpcPort} in ${ready.startMs} ms${cfg.store ? ' (PostgreSQL store)' : ''}`,
+    );
+  }
+  const ready = readies[0];
+  const cp = processes.cps[0];
   const firstCp = cp;
-  const cpInfo = { pid: cp.pid, grpcPort: ready.grpcPort, startMs: ready.startMs, spawnedAtMs: cp.spawnedAtMs };
-  console.log(`control plane pid ${cp.pid} ready on 127.0.0.1:${ready.grpcPort} in ${ready.startMs} ms`);
+  const cpInfo = {
+    pid: cp.pid,
+    grpcPort: ready.grpcPort,
+    startMs: ready.startMs,
+    spawnedAtMs: cp.spawnedAtMs,
+    replicas: processes.cps.map((c, r) => ({ pid: c.pid, grpcPort: readies[r].grpcPort, startMs: readies[r].startMs })),
+    store: cfg.store ? 'postgres' : 'sqlite',
+  };
   await sleep(1000);
-  const rssEmpty = cp.rssKiB();
+  const rssEmpty = sumKnown(processes.cps.map((c) => c.rssKiB()));
+  const rssEmptyPerReplica = processes.cps.map((c) => c.rssKiB());
   const marks = {};
 
   const load = fork(join(REPO, 'bench/control-plane/load.mjs'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
@@ -100,12 +121,27 @@ async function main() {
     load.on('message', async (m) => {
       try {
         if (m.type === 'measure') {
-          load.send({ replyTo: m.id, rssKiB: processes.cp.rssKiB(), cpuMs: processes.cp.cpuMs() });
+          const perReplica = processes.cps.map((c) => ({ rssKiB: c.rssKiB(), cpuMs: c.cpuMs() }));
+          load.send({
+            replyTo: m.id,
+            rssKiB: sumKnown(perReplica.map((p) => p.rssKiB)),
+            cpuMs: sumKnown(perReplica.map((p) => p.cpuMs)),
+            perReplica,
+          });
+        } else if (m.type === 'failover') {
+          // A replica crashes: its agents must move to the others and resync.
+          const victim = processes.cps[processes.cps.length - 1];
+          load.send({ type: 'cp-stopping' });
+          const t0 = Date.now();
+          await victim.kill9();
+          console.log(`control plane ${processes.cps.length - 1} (pid ${victim.pid}) killed with SIGKILL`);
+          load.send({ type: 'cp-ready' });
+          load.send({ replyTo: m.id, stopMs: Date.now() - t0, killed: true, startMs: 0 });
         } else if (m.type === 'mark') {
           marks[m.name] = m.wall;
         } else if (m.type === 'restart') {
           load.send({ type: 'cp-stopping' });
-          const stopped = await processes.cp.stop(10_000);
+          const stopped = await processes.cps[0].stop(10_000);
           console.log(
             `control plane stopped with SIGTERM in ${stopped.stopMs} ms (exit code ${stopped.code}, signal ${stopped.signal}${stopped.killed ? ', needed SIGKILL' : ''}); restarting on port ${ready.grpcPort}`,
           );
@@ -115,8 +151,9 @@ async function main() {
             grpcPort: ready.grpcPort,
             leaseTtlS: cfg.leaseTtl,
             cpuProfDir: null,
+            store: cfg.store,
           });
-          processes.cp = next;
+          processes.cps[0] = next;
           try {
             const again = await next.start();
             load.send({ type: 'cp-ready' });
@@ -136,10 +173,11 @@ async function main() {
     });
     load.on('exit', (code, signal) => reject(new Error(`load generator exited (code ${code}, signal ${signal}) without a result`)));
   });
-  load.send({ type: 'start', config: cfg, grpcPort: ready.grpcPort });
+  load.send({ type: 'start', config: cfg, grpcPorts: readies.map((r) => r.grpcPort) });
   const out = await outcome;
   await new Promise((resolve) => (load.exitCode !== null ? resolve() : load.once('exit', resolve)));
-  const finalStop = await processes.cp.stop(10_000);
+  const finalStops = await Promise.all(processes.cps.map((c) => c.stop(10_000)));
+  const finalStop = finalStops[0];
 
   let profiles = null;
   let profilePath = null;
@@ -172,13 +210,14 @@ async function main() {
       finalStopKilled: finalStop.killed,
       logLines: {
         first: { warn: firstCp.warnLines, error: firstCp.errorLines },
-        restarted: processes.cp === firstCp ? null : { warn: processes.cp.warnLines, error: processes.cp.errorLines },
+        restarted: processes.cps[0] === firstCp ? null : { warn: processes.cps[0].warnLines, error: processes.cps[0].errorLines },
       },
     },
     ...out,
     rssKiB,
     memPerAgentKiB:
       rssKiB.connected && rssKiB.seeded && out.connect.synced ? round((rssKiB.connected - rssKiB.seeded) / out.connect.synced, 1) : null,
+    perReplica: out.perReplica.map((p, r) => ({ ...p, rssKiB: { empty: rssEmptyPerReplica[r], ...p.rssKiB } })),
     cpuProfile: profilePath,
   };
   const lines = summaryLines(f);
@@ -210,6 +249,12 @@ async function main() {
   clearTimeout(watchdog);
   rmSync(tmp, { recursive: true, force: true });
   console.log(JSON.stringify(f));
+}
+
+/** Sum of the figures that are known (a killed replica has none). */
+function sumKnown(values) {
+  const known = values.filter((v) => v !== null && v !== undefined);
+  return known.length ? known.reduce((a, b) => a + b, 0) : null;
 }
 
 main().catch((err) => fail(err, 1));

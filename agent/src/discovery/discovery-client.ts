@@ -28,11 +28,12 @@ import type { Resource__Output } from '@weft/shared/generated/weft/v1/Resource';
 import type { ResourceError } from '@weft/shared/generated/weft/v1/ResourceError';
 import type { ServiceSnapshot } from '../contracts.js';
 import type { ConfigUpdate, ConfigView, SubscriptionLink } from './config-view.js';
+import { type ControlPlaneAddresses, describeControlPlane } from './control-plane-addresses.js';
 import { CHANNEL_OPTIONS, controlPlaneTarget } from './grpc-channel.js';
 import { decodeResource } from './resource-decode.js';
 
 export interface DiscoveryClientOptions {
-  controlPlane: { host: string; port: number };
+  controlPlane: ControlPlaneAddresses;
   agent: AgentInfo;
   view: ConfigView;
   logger: Logger;
@@ -141,12 +142,14 @@ export class DiscoveryClient implements SubscriptionLink {
       return;
     }
     if (state === grpc.connectivityState.TRANSIENT_FAILURE) {
-      this.options.view.markDisconnected(`control plane ${controlPlaneTarget(this.options.controlPlane)} unreachable (connection failed)`);
+      this.options.view.markDisconnected(
+        `control plane ${describeControlPlane(this.options.controlPlane)} unreachable (connection failed)`,
+      );
     }
     channel.watchConnectivityState(state, deadline, (err) => {
       if (gen !== this.generation || this.closed) return;
       if (err)
-        this.failed(gen, `control plane ${controlPlaneTarget(this.options.controlPlane)} unreachable: no connection within the deadline`);
+        this.failed(gen, `control plane ${describeControlPlane(this.options.controlPlane)} unreachable: no connection within the deadline`);
       else this.awaitReady(gen, deadline);
     });
   }
@@ -173,7 +176,9 @@ export class DiscoveryClient implements SubscriptionLink {
     this.failedAttempts = 0;
     view.markConnected();
     this.logger.info('control plane connected', {
-      target: controlPlaneTarget(this.options.controlPlane),
+      target: describeControlPlane(this.options.controlPlane),
+      // The replica this stream (and every other call of this agent) went to.
+      peer: peerOf(call),
       subscriptions: view.subscriptions().length,
       held: Object.keys(view.versions()).length,
     });
@@ -269,5 +274,14 @@ export class DiscoveryClient implements SubscriptionLink {
     } catch (err) {
       this.logger.debug('stream write failed', { error: messageOf(err) });
     }
+  }
+}
+
+/** The address of the replica a call went to ("" when grpc-js cannot tell yet). */
+function peerOf(call: Call): string {
+  try {
+    return call.getPeer();
+  } catch {
+    return '';
   }
 }

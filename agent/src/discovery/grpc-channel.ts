@@ -5,11 +5,8 @@
 import type { ChannelOptions } from '@grpc/grpc-js';
 import { CONTROL_PLANE_TLS_OPTIONS } from '@weft/shared';
 
-/** "host:port", with IPv6 literals bracketed as gRPC targets require. */
-export function controlPlaneTarget(cp: { host: string; port: number }): string {
-  const host = cp.host.includes(':') && !cp.host.startsWith('[') ? `[${cp.host}]` : cp.host;
-  return `${host}:${cp.port}`;
-}
+/** The one gRPC target for the control plane's addresses (control-plane-addresses.ts). */
+export { controlPlaneTarget } from './control-plane-addresses.js';
 
 export const CHANNEL_OPTIONS: ChannelOptions = {
   // grpc-js defaults to 1 s .. 120 s between connection attempts; an agent

@@ -27,6 +27,7 @@ import {
   ValidationError,
 } from '@weft/shared';
 import type { RegistryClient } from '@weft/shared/generated/weft/v1/Registry';
+import type { ControlPlaneAddresses } from './control-plane-addresses.js';
 import { CHANNEL_OPTIONS, controlPlaneTarget } from './grpc-channel.js';
 
 /** Where the sync reads the instances that should exist and records their sync state. */
@@ -38,7 +39,7 @@ export interface RegistrationSource {
 }
 
 export interface RegistrationSyncOptions {
-  controlPlane: { host: string; port: number };
+  controlPlane: ControlPlaneAddresses;
   agent: AgentInfo;
   source: RegistrationSource;
   logger: Logger;

@@ -14,6 +14,7 @@ import {
   ValidationError,
 } from '@weft/shared';
 import type { IssuedCertificate__Output } from '@weft/shared/generated/weft/v1/IssuedCertificate';
+import { addressList, type ControlPlaneAddresses, hostPort, preferenceOrder } from '../discovery/control-plane-addresses.js';
 import { CHANNEL_OPTIONS, controlPlaneTarget } from '../discovery/grpc-channel.js';
 import { AgentIdentity, type IdentitySnapshot, snapshotOf } from './agent-identity.js';
 import { identityDir, readIdentityFiles, writeIdentityFiles } from './identity-files.js';
@@ -29,7 +30,7 @@ export class EnrolmentError extends Error {
 
 export interface IdentityOptions {
   dataDir: string;
-  controlPlane: { host: string; port: number };
+  controlPlane: ControlPlaneAddresses;
   /** The agent id to enrol as (ignored when an identity is on disk, except that it must match). */
   agentId: string;
   /** Set when the operator passed --agent-id: a stored identity of another id is an error. */
@@ -75,13 +76,18 @@ async function enrol(opts: IdentityOptions, joinToken: string, log: Logger): Pro
   } catch (err) {
     throw new EnrolmentError(messageOf(err));
   }
-  const { host, port } = opts.controlPlane;
-  let rootPem: string;
-  try {
-    rootPem = await fetchPinnedRoot(host, port, caFingerprint);
-  } catch (err) {
-    throw new EnrolmentError(`cannot verify the control plane at ${host}:${port}: ${messageOf(err)}`);
+  // First contact: any replica that answers and shows the CA the token pins (replicas share one CA).
+  let rootPem: string | undefined;
+  const refusals: string[] = [];
+  for (const address of preferenceOrder(addressList(opts.controlPlane), hostPort)) {
+    try {
+      rootPem = await fetchPinnedRoot(address.host, address.port, caFingerprint);
+      break;
+    } catch (err) {
+      refusals.push(`${hostPort(address)}: ${messageOf(err)}`);
+    }
   }
+  if (rootPem === undefined) throw new EnrolmentError(`cannot verify the control plane at ${refusals.join('; ')}`);
   const { keyPem, csrPem } = await newKeyAndCsr(opts.agentId);
   const proto = loadWeftProto();
   const creds = grpc.credentials.createSsl(Buffer.from(rootPem), null, null, { checkServerIdentity: controlPlaneIdentityCheck() });

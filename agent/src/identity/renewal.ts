@@ -9,6 +9,7 @@ import type * as grpc from '@grpc/grpc-js';
 import { Backoff, type Logger, loadWeftProto } from '@weft/shared';
 import type { IssuedCertificate__Output } from '@weft/shared/generated/weft/v1/IssuedCertificate';
 import type { TrustClient } from '@weft/shared/generated/weft/v1/Trust';
+import type { ControlPlaneAddresses } from '../discovery/control-plane-addresses.js';
 import { CHANNEL_OPTIONS, controlPlaneTarget } from '../discovery/grpc-channel.js';
 import { type AgentIdentity, snapshotOf } from './agent-identity.js';
 import { writeIdentityFiles } from './identity-files.js';
@@ -17,7 +18,7 @@ import { newKeyAndCsr } from './key-and-csr.js';
 export interface RenewalOptions {
   identity: AgentIdentity;
   dataDir: string;
-  controlPlane: { host: string; port: number };
+  controlPlane: ControlPlaneAddresses;
   credentials: grpc.ChannelCredentials;
   logger: Logger;
   /** Fraction of the lifetime after which to renew; default 2/3. */

@@ -41,6 +41,7 @@ export class ChangeTracker {
       pending: new Set(expected),
       expected: expected.length,
       receivedAt: [],
+      receivedBy: [],
       failed: false,
     };
     this.changes.push(change);
@@ -75,6 +76,7 @@ export class ChangeTracker {
       if (ep && ep[change.field] === change.target) {
         change.pending.delete(agentIdx);
         change.receivedAt.push(t);
+        change.receivedBy.push(agentIdx);
         this.settleIfDone(change);
       }
     }
@@ -96,8 +98,12 @@ export class ChangeTracker {
     return n;
   }
 
-  /** Final figures; undelivered expectations of acknowledged changes count as missed. */
-  result() {
+  /**
+   * Final figures; undelivered expectations of acknowledged changes count as missed.
+   * `groupOf(agentIdx)` (optional) splits the latencies by group (the replica an agent is connected to).
+   */
+  result(groupOf = () => 0) {
+    const byGroup = {};
     const latencies = [];
     const fromSend = [];
     const t0 = this.changes[0]?.sentAt ?? 0;
@@ -113,15 +119,18 @@ export class ChangeTracker {
       byKind[c.kind] = (byKind[c.kind] ?? 0) + 1;
       expected += c.expected;
       delivered += c.receivedAt.length;
-      for (const t of c.receivedAt) {
+      c.receivedAt.forEach((t, k) => {
         const l = t - c.ackAt;
+        const g = groupOf(c.receivedBy[k]);
+        if (!byGroup[g]) byGroup[g] = [];
+        byGroup[g].push(Math.max(0, l));
         if (l < 0) beforeAck++;
         latencies.push(Math.max(0, l));
         fromSend.push(t - c.sentAt);
         const b = Math.floor((c.sentAt - t0) / 1000);
         if (!buckets[b]) buckets[b] = [];
         buckets[b].push(Math.max(0, l));
-      }
+      });
     }
     return {
       issued: this.changes.length,
@@ -134,6 +143,7 @@ export class ChangeTracker {
       missed: expected - delivered,
       beforeAck,
       latencies,
+      byGroup,
       fromSend,
       perSecond: Array.from(buckets, (v) => (v ? percentile(v, 99) : null)),
     };

@@ -17,6 +17,7 @@ export class ControlPlaneProcess {
    * @param {number} o.grpcPort   0 = let the OS choose
    * @param {number} o.leaseTtlS
    * @param {string|null} o.cpuProfDir  when set, run with --cpu-prof into this directory
+   * @param {string} [o.store]    postgres://… passed as --store (replicas); default SQLite in dataDir
    * @param {(line: string) => void} [o.onLog]
    */
   constructor(o) {
@@ -47,6 +48,10 @@ export class ControlPlaneProcess {
       '0',
       '--lease-ttl',
       `${o.leaseTtlS}s`,
+      // The simulated agents speak plaintext gRPC without certificates: this measures the registry, the
+      // store and the streams, not TLS (whose per-connection cost comes on top; see the README).
+      '--insecure',
+      ...(o.store ? ['--store', o.store] : []),
     ];
     this.spawnedAtMs = Date.now();
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, WEFT_LOG_LEVEL: 'info' } });
@@ -138,6 +143,14 @@ export class ControlPlaneProcess {
       result = await this.exited;
     }
     return { stopMs: Date.now() - t0, killed, ...result };
+  }
+
+  /** SIGKILL (a crashed replica); resolves when it is gone. */
+  async kill9() {
+    const child = this.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    child.kill('SIGKILL');
+    await this.exited;
   }
 
   /** Last-resort synchronous kill (process exit handlers). */

@@ -12,10 +12,21 @@ export const FLAG_SPECS = {
   duration: { default: 15, help: 'seconds of churn' },
   registrations: { default: 2000, help: 'Register calls in the registration burst' },
   concurrency: { default: 64, help: 'concurrent Register calls (seeding and burst)' },
-  'agents-per-channel': { default: 50, help: 'simulated agents (streams) per gRPC channel / HTTP/2 connection' },
+  'agents-per-channel': {
+    default: 1,
+    help: 'simulated agents (streams) per gRPC channel / HTTP/2 connection (1 = one connection per agent, as real agents)',
+  },
+  replicas: {
+    default: 1,
+    help: 'control-plane processes; agents are spread over them, changes are written through the first (needs --store when > 1)',
+  },
   'lease-ttl': { default: 120, help: 'control-plane --lease-ttl in seconds (covers seeding until the agents connect)' },
   'settle-ms': { default: 5000, help: 'after churn: how long to wait for late deliveries before counting them missed' },
   'timeout-s': { default: 0, help: 'hard limit for the whole run; 0 = computed from the other flags' },
+};
+
+export const STRING_FLAGS = {
+  store: { default: '', help: 'postgres://… store shared by the replicas (weft control-plane --store); default: SQLite in the data dir' },
 };
 
 export const BOOLEAN_FLAGS = {
@@ -28,6 +39,7 @@ export function usage() {
   const lines = ['usage: node bench/control-plane/run.mjs [flags]', ''];
   for (const [name, spec] of Object.entries(FLAG_SPECS))
     lines.push(`  --${name} <n>`.padEnd(30) + `${spec.help} (default ${spec.default})`);
+  for (const [name, spec] of Object.entries(STRING_FLAGS)) lines.push(`  --${name} <url>`.padEnd(30) + spec.help);
   for (const [name, help] of Object.entries(BOOLEAN_FLAGS)) lines.push(`  --${name}`.padEnd(30) + help);
   return lines.join('\n');
 }
@@ -37,6 +49,7 @@ export function parseFlags(argv) {
   const out = {};
   for (const [name, spec] of Object.entries(FLAG_SPECS)) out[camel(name)] = spec.default;
   for (const name of Object.keys(BOOLEAN_FLAGS)) out[camel(name)] = false;
+  for (const [name, spec] of Object.entries(STRING_FLAGS)) out[camel(name)] = spec.default;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (!arg.startsWith('--')) throw new Error(`unexpected argument ${JSON.stringify(arg)} (flags start with --)`);
@@ -47,6 +60,12 @@ export function parseFlags(argv) {
       out[camel(name)] = true;
       continue;
     }
+    if (name in STRING_FLAGS) {
+      const raw = eq >= 0 ? arg.slice(eq + 1) : argv[++i];
+      if (raw === undefined || raw === '') throw new Error(`--${name}: needs a value`);
+      out[camel(name)] = raw;
+      continue;
+    }
     if (!(name in FLAG_SPECS)) throw new Error(`unknown flag --${name}\n\n${usage()}`);
     const raw = eq >= 0 ? arg.slice(eq + 1) : argv[++i];
     const n = Number(raw);
@@ -54,11 +73,17 @@ export function parseFlags(argv) {
       throw new Error(`--${name}: must be a non-negative number, got ${JSON.stringify(raw)}`);
     out[camel(name)] = n;
   }
-  for (const k of ['agents', 'services', 'endpoints', 'subscriptions', 'agentsPerChannel', 'concurrency']) {
+  for (const k of ['agents', 'services', 'endpoints', 'subscriptions', 'agentsPerChannel', 'concurrency', 'replicas']) {
     if (!Number.isInteger(out[k]) || out[k] < 1) throw new Error(`--${kebab(k)}: must be a whole number >= 1, got ${out[k]}`);
   }
   if (out.endpoints < out.services) throw new Error(`--endpoints: must be >= --services (${out.services}) so every service exists`);
   if (out.subscriptions > out.services) throw new Error(`--subscriptions: must be <= --services (${out.services})`);
+  if (out.store && !/^postgres(ql)?:\/\//.test(out.store)) throw new Error('--store: expected a postgres:// URL');
+  if (out.replicas > 1 && !out.store)
+    throw new Error(
+      '--replicas: more than one control plane needs a shared --store postgres://… (a SQLite data dir is locked by one process)',
+    );
+  if (out.replicas > out.agents) throw new Error(`--replicas: must be <= --agents (${out.agents})`);
   if (out.duration <= 0) throw new Error('--duration: must be > 0');
   return out;
 }

@@ -31,7 +31,7 @@ export function evaluateTargets(f) {
       pass: !!f.registrations && f.registrations.perS >= 2000,
     },
     {
-      name: 'resync after restart',
+      name: r.mode === 'failover' ? 'failover resync' : 'resync after restart',
       target: '<= 10 s, all agents, 0 unchanged resent',
       value: r.resyncMs === undefined ? null : `${r.resyncMs} ms, ${r.synced}/${r.agents} agents, ${r.resentUnchanged} unchanged resent`,
       pass: r.resyncMs !== null && r.resyncMs !== undefined && r.resyncMs <= 10_000 && r.synced === r.agents && r.resentUnchanged === 0,
@@ -48,7 +48,12 @@ export function summaryLines(f) {
   const c = f.churn ?? {};
   const lines = [
     `control plane: pid ${f.cp?.pid}, ready in ${f.cp?.startMs} ms; restarted ready in ${f.resync?.cpStartMs} ms (stop took ${f.resync?.cpStopMs} ms${f.resync?.cpKilled ? ', needed SIGKILL' : ''})`,
-    `channels: ${f.channels?.count} gRPC channels (own HTTP/2 connection each), ${f.channels?.agentsPerChannel} agent streams multiplexed per channel`,
+    `control planes: ${f.cp?.replicas?.length ?? 1} (${f.cp?.store ?? 'sqlite'} store, plaintext gRPC: --insecure); changes written through replica 0`,
+    `channels: ${f.channels?.count} agent channel groups (own HTTP/2 connection per replica each), ${f.channels?.agentsPerChannel} agent stream(s) per connection`,
+    ...(f.perReplica ?? []).map(
+      (p, r) =>
+        `replica ${r}: ${p.agents} agents, RSS KiB seeded ${p.rssKiB?.seeded} connected ${p.rssKiB?.connected} => ${p.memPerAgentKiB} KiB per agent; propagation p50 ${p.latencyMs?.p50} ms, p99 ${p.latencyMs?.p99} ms (${p.latencyMs?.count} deliveries)`,
+    ),
     `seed: ${f.seed?.endpoints} endpoints via ${f.seed?.registerCalls} Register calls in ${f.seed?.ms} ms`,
     `connect: ${f.connect?.synced}/${f.connect?.agents} agents synced in ${f.connect?.ms} ms (per agent p50 ${f.connect?.timeToSyncMs?.p50} ms, p99 ${f.connect?.timeToSyncMs?.p99} ms)`,
     `RSS KiB: empty ${f.rssKiB?.empty}, seeded ${f.rssKiB?.seeded}, connected ${f.rssKiB?.connected}, after churn ${f.rssKiB?.churnEnd}, after burst ${f.rssKiB?.afterBurst}, after restart+resync ${f.rssKiB?.afterRestartResync} => ${f.memPerAgentKiB} KiB per connected agent`,
@@ -58,7 +63,9 @@ export function summaryLines(f) {
     `CPU during churn: control plane ${c.cpCpuPct}% of one core, load generator ${c.loadCpuPct}% (its event-loop delay p99 ${c.loadEventLoopDelayMs?.p99} ms, max ${c.loadEventLoopDelayMs?.max} ms)`,
     `propagation p99 per churn second (ms): ${(c.p99ByChurnSecondMs ?? []).join(' ')}`,
     `registrations: ${f.registrations?.ok}/${f.registrations?.calls} at concurrency ${f.registrations?.concurrency} in ${f.registrations?.ms} ms => ${f.registrations?.perS}/s (p50 ${f.registrations?.latencyMs?.p50} ms, p99 ${f.registrations?.latencyMs?.p99} ms; CP CPU ${f.registrations?.cpCpuPct}%)`,
-    `resync: ${f.resync?.synced}/${f.resync?.agents} agents in ${f.resync?.resyncMs} ms after ready (${f.resync?.resyncFromStopMs} ms after SIGTERM; per agent p50 ${f.resync?.agentSyncAfterReadyMs?.p50} ms), resent unchanged ${f.resync?.resentUnchanged}, changed ${f.resync?.resentChanged}, removed ${f.resync?.removed}, ${f.resync?.reconnectAttempts} reconnect attempts`,
+    f.resync?.mode === 'failover'
+      ? `failover: last replica killed with SIGKILL; ${f.resync?.synced}/${f.resync?.agents} of its agents resynced on the other replicas ${f.resync?.resyncFromStopMs} ms after the kill (per agent p50 ${f.resync?.agentSyncAfterReadyMs?.p50} ms), resent unchanged ${f.resync?.resentUnchanged}, changed ${f.resync?.resentChanged}, removed ${f.resync?.removed}, ${f.resync?.reconnectAttempts} reconnect attempts`
+      : `resync: ${f.resync?.synced}/${f.resync?.agents} agents in ${f.resync?.resyncMs} ms after ready (${f.resync?.resyncFromStopMs} ms after SIGTERM; per agent p50 ${f.resync?.agentSyncAfterReadyMs?.p50} ms), resent unchanged ${f.resync?.resentUnchanged}, changed ${f.resync?.resentChanged}, removed ${f.resync?.removed}, ${f.resync?.reconnectAttempts} reconnect attempts`,
   ];
   return lines;
 }

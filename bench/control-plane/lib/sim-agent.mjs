@@ -34,14 +34,18 @@ export class SimAgent {
    * @param {number} o.idx
    * @param {object} o.info           AgentInfo (proto field names)
    * @param {string[]} o.subscriptions resource names
-   * @param {object} o.client         Discovery client (shared by the agents of one channel)
+   * @param {number} o.replica        index of the control-plane replica it connects to first
+   * @param {number} o.replicas       how many replicas there are
+   * @param {(replica: number) => object} o.clientFor  the Discovery client (channel) this agent uses for a replica
    * @param {object} o.sink           { response(agent, res, t), synced(agent, t), streamEnded(agent, status) }
    */
   constructor(o) {
     this.idx = o.idx;
     this.info = o.info;
     this.subscriptions = o.subscriptions;
-    this.client = o.client;
+    this.replica = o.replica;
+    this.replicas = o.replicas;
+    this.clientFor = o.clientFor;
     this.sink = o.sink;
     /** name -> version held (acknowledged). */
     this.held = new Map();
@@ -65,7 +69,7 @@ export class SimAgent {
     if (this.closed) return;
     const gen = ++this.gen;
     this.attempts++;
-    this.client.waitForReady(Date.now() + 5_000, (err) => {
+    this.clientFor(this.replica).waitForReady(Date.now() + 5_000, (err) => {
       if (gen !== this.gen || this.closed) return;
       if (err) this.failed(gen, { code: grpc.status.UNAVAILABLE, details: err.message });
       else this.open(gen);
@@ -73,7 +77,7 @@ export class SimAgent {
   }
 
   open(gen) {
-    const call = this.client.Stream();
+    const call = this.clientFor(this.replica).Stream();
     this.call = call;
     this.answered = false;
     this.synced = false;
@@ -118,6 +122,8 @@ export class SimAgent {
     call?.cancel();
     this.synced = false;
     this.sink.streamEnded(this, status);
+    // Several replicas: like the real agent, try another one (the next in this agent's list) after the backoff.
+    if (this.replicas > 1) this.replica = (this.replica + 1) % this.replicas;
     this.timer = setTimeout(() => this.attempt(), this.backoff.next());
   }
 

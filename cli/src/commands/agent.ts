@@ -1,16 +1,7 @@
 import { readFileSync } from 'node:fs';
-import { AccessLogOpenError, parseRemoteRegistrations, startAgent } from '@weft/agent';
+import { AccessLogOpenError, parseControlPlaneAddresses, parseRemoteRegistrations, startAgent } from '@weft/agent';
 import { EnrolmentError } from '@weft/agent/identity/index';
-import {
-  createLogger,
-  DefaultPorts,
-  Defaults,
-  messageOf,
-  parseDuration,
-  parseHostPort,
-  ValidationError,
-  validateAddress,
-} from '@weft/shared';
+import { createLogger, DefaultPorts, Defaults, messageOf, parseDuration, ValidationError, validateAddress } from '@weft/shared';
 import { type Command, Option } from 'commander';
 import { CliError, parseFlag } from '../cli-error.js';
 import { closeOnSignal } from '../run-until-signal.js';
@@ -70,7 +61,11 @@ export function agentCommand(program: Command): void {
   const agent = program
     .command('agent')
     .description("run this host's agent: local registration API, outbound and inbound proxy")
-    .option('--control-plane <host:port>', 'control plane gRPC address', `127.0.0.1:${DefaultPorts.controlPlaneGrpc}`)
+    .option(
+      '--control-plane <host:port,...>',
+      "control plane gRPC address, or its replicas' addresses separated by commas (the agent uses one, and moves to another when it goes)",
+      `127.0.0.1:${DefaultPorts.controlPlaneGrpc}`,
+    )
     .option('--data-dir <dir>', 'where the agent keeps its id and local registrations', `${Defaults.dataDir}/agent`)
     .option('--advertise-address <ip>', 'address other agents use to reach this host (default: first non-loopback interface)')
     .option('--inbound-host <ip>', 'address the inbound listener binds (default: the advertise address)')
@@ -105,7 +100,7 @@ export function agentCommand(program: Command): void {
     .action(async (o: AgentFlags) => {
       const logger = createLogger({ component: 'agent' });
       const options = parseFlag(() => ({
-        controlPlane: parseHostPort(o.controlPlane, '--control-plane'),
+        controlPlane: parseControlPlaneAddresses(o.controlPlane, '--control-plane'),
         dataDir: o.dataDir,
         advertiseAddress: o.advertiseAddress === undefined ? undefined : validateAddress(o.advertiseAddress, '--advertise-address'),
         inboundHost: o.inboundHost === undefined ? undefined : validateAddress(o.inboundHost, '--inbound-host'),
