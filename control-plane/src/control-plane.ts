@@ -13,6 +13,7 @@ import { ServerIdentity, serverNames } from './ca/server-identity.js';
 import { meshSettingsEntry } from './registry/mesh-settings.js';
 import { PolicyRegistry } from './registry/policy-registry.js';
 import { Registry } from './registry/registry.js';
+import { ReplicaSync } from './replica-sync.js';
 import type { AgentTrustStatus } from './server/agent-status.js';
 import { bearerToken, meshAuthenticator } from './server/caller.js';
 import { type RunningGrpcServer, startGrpcServer } from './server/grpc-server.js';
@@ -21,6 +22,7 @@ import { ControlPlaneMetrics } from './server/metrics.js';
 import { RejectedVersions } from './server/rejected-versions.js';
 import { lockDataDir } from './store/data-dir-lock.js';
 import { openStore } from './store/open-store.js';
+import type { PostgresStore } from './store/postgres/pg-backend.js';
 import type { ControlPlaneStore } from './store/store-contract.js';
 import { Tokens } from './trust/tokens.js';
 import { TrustAuthority } from './trust/trust-authority.js';
@@ -103,6 +105,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     logger: log,
     batching: { windowMs: opts.writeBatchWindowMs, onBatch: metrics.onBatch },
     onAgentRemoved: (agentId) => rejections.forgetAgent(agentId),
+    sharedStore: store.kind === 'postgres' ? {} : undefined,
   });
   const settings = meshSettingsEntry({ defaultAccess: opts.defaultAccess });
   const policies = new PolicyRegistry(store.policy, { instanceTags: (s) => registry.service(s)?.endpoints.map((e) => e.tags) }, log);
@@ -110,10 +113,12 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
   let httpApi: RunningHttpApi | undefined;
   let serverIdentity: ServerIdentity | undefined;
   let tokenRefresh: NodeJS.Timeout | undefined;
+  let replicas: ReplicaSync | undefined;
 
   const shutdown = async (): Promise<void> => {
     serverIdentity?.close();
     if (tokenRefresh) clearInterval(tokenRefresh);
+    await replicas?.close().catch((err) => log.warn('cannot close the replica channel', { err }));
     await registry.close().catch((err) => log.error('cannot commit the last registry writes', { err }));
     await Promise.all([grpcServer?.close(), httpApi?.close()]);
     await store.close();
@@ -141,6 +146,17 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
         }, opts.tokenRefreshMs ?? 2000);
         tokenRefresh.unref();
       }
+    }
+    if (store.kind === 'postgres' && opts.store) {
+      replicas = new ReplicaSync({
+        store: store as PostgresStore,
+        url: opts.store,
+        registry,
+        policies,
+        trust: trust && { authority: trust.authority, tokens: trust.tokens },
+        logger: log,
+      });
+      replicas.start();
     }
     grpcServer = await startGrpcServer({
       credentials: trust?.credentials,
@@ -190,6 +206,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     httpPort,
     dataDir: opts.dataDir,
     store: `${store.kind} ${store.location}`,
+    replica: replicas?.replicaId,
     tls: !opts.insecure,
     trustDomain: trust?.ca.trustDomain,
     caFingerprint,

@@ -34,6 +34,15 @@ export interface RegistryOptions {
   batching?: WriteBatcherOptions;
   /** Called when an agent is forgotten after its lease lapsed (drop per-agent server state). */
   onAgentRemoved?: (agentId: string) => void;
+  /**
+   * Several replicas share the store (PostgreSQL). Then the stored lease is
+   * the truth: the replica holding an agent's stream renews it in the store
+   * (every renewIntervalMs, default min(5 s, leaseTtl / 3)), and only the
+   * replica told to sweep (setSweeping, the leader) removes agents whose
+   * stored lease lapsed. Without it (SQLite, one process) leases live in
+   * memory and this process sweeps.
+   */
+  sharedStore?: { renewIntervalMs?: number };
 }
 
 /** Counters the registry keeps for /metrics. */
@@ -72,6 +81,9 @@ export class Registry {
   private readonly now: () => number;
   private readonly log: Logger;
   private sweeper: NodeJS.Timeout | undefined;
+  private renewer: NodeJS.Timeout | undefined;
+  /** Whether this process removes lapsed agents: always alone, only as the leader with a shared store. */
+  private sweeping: boolean;
   private closed = false;
 
   constructor(
@@ -81,6 +93,12 @@ export class Registry {
     this.now = opts.now ?? Date.now;
     this.log = opts.logger;
     this.batcher = new WriteBatcher(store, opts.batching);
+    this.sweeping = !opts.sharedStore;
+  }
+
+  /** Shared store: this replica became (true) or stopped being (false) the one that sweeps lapsed leases. */
+  setSweeping(on: boolean): void {
+    this.sweeping = on;
   }
 
   /** Builds the view from the store, grants every known agent the restart grace, starts the lease sweeper. */
@@ -109,6 +127,11 @@ export class Registry {
     const interval = this.opts.sweepIntervalMs ?? Math.max(10, Math.min(1000, Math.floor(this.opts.leaseTtlMs / 4)));
     this.sweeper = setInterval(() => this.sweep(), interval);
     this.sweeper.unref();
+    if (this.opts.sharedStore) {
+      const every = this.opts.sharedStore.renewIntervalMs ?? Math.max(10, Math.min(5000, Math.floor(this.opts.leaseTtlMs / 3)));
+      this.renewer = setInterval(() => this.renewLeases(), every);
+      this.renewer.unref();
+    }
     this.log.info('registry loaded', {
       revision: this.store.revision(),
       agents: this.agents.size,
@@ -121,7 +144,9 @@ export class Registry {
   async close(): Promise<void> {
     this.closed = true;
     if (this.sweeper) clearInterval(this.sweeper);
+    if (this.renewer) clearInterval(this.renewer);
     this.sweeper = undefined;
+    this.renewer = undefined;
     await this.batcher.flushNow();
   }
 
@@ -210,8 +235,10 @@ export class Registry {
    */
   agentConnected(agent: AgentInfo): Promise<void> {
     this.leases.streamOpened(agent.agentId);
+    // Shared store: the stored lease runs while this replica renews it, so it lapses if this replica dies.
+    const lease = this.opts.sharedStore ? this.now() + this.opts.leaseTtlMs : null;
     return this.batcher.submit(
-      () => ({ op: 'upsertAgent', agent, lease: null }),
+      () => ({ op: 'upsertAgent', agent, lease }),
       (result) => {
         this.agents.set(agent.agentId, agentInfoOf(agent));
         this.apply(result!, { agent: agent.agentId, op: 'connect' });
@@ -261,9 +288,42 @@ export class Registry {
     );
   }
 
+  /** Shared store: extends the stored leases of the agents whose streams this replica holds. */
+  private renewLeases(): void {
+    const agentIds = this.leases.connected();
+    if (this.closed || agentIds.length === 0) return;
+    this.batcher
+      .submit(() => ({ op: 'renewLeases', agentIds, leaseExpiresAtMs: this.now() + this.opts.leaseTtlMs }))
+      .catch((err) => this.log.warn('cannot renew agent leases', { agents: agentIds.length, err }));
+  }
+
+  /** Shared store, leader only: removes agents whose stored lease lapsed (re-checked in the write). */
+  private async sweepStored(): Promise<void> {
+    const now = this.now();
+    const lapsed = (await this.store.lapsedAgents(now)).filter((id) => !this.leases.isConnected(id));
+    await Promise.all(
+      lapsed.map((agentId) =>
+        this.batcher
+          .submit(
+            () => ({ op: 'removeLapsedAgent', agentId, nowMs: now }),
+            (result) => {
+              if (!result || result.removed === undefined) return;
+              this.leases.forget(agentId);
+              this.agents.delete(agentId);
+              this.opts.onAgentRemoved?.(agentId);
+              this.apply(result, { agent: agentId, op: 'lease_lapsed' });
+              this.log.info('agent lease lapsed', { agent: agentId, instancesRemoved: result.removed, services: result.changedServices });
+            },
+          )
+          .catch((err) => this.log.error('cannot remove agent after lease lapse', { agent: agentId, err })),
+      ),
+    );
+  }
+
   /** Removes every agent whose lease lapsed, with all its instances (one savepoint per agent, one commit). */
   sweep(): Promise<void> {
-    if (this.closed) return Promise.resolve();
+    if (this.closed || !this.sweeping) return Promise.resolve();
+    if (this.opts.sharedStore) return this.sweepStored().catch((err) => this.log.warn('cannot sweep leases', { err }));
     const lapsed = (agentId: string): boolean => {
       const expires = this.leases.expiresAt(agentId);
       return !this.leases.isConnected(agentId) && expires !== null && expires <= this.now();
@@ -295,27 +355,52 @@ export class Registry {
   }
 
   /**
-   * Seam for replicas: another process committed changes to `services` at
-   * `revision` (a change notification, or a catch-up read after reconnecting).
-   * Re-reads those services from the store, replaces their entries and
-   * notifies their watchers. A service left without instances is dropped.
+   * Replicas: another replica committed changes to `services` (a change
+   * notice). Re-reads each service's version, then its instances, from the
+   * store, replaces its entry and notifies its watchers. An entry this
+   * process already holds at the same or a newer version is kept (its own
+   * commit may have overtaken the read).
    */
-  async reloadServices(services: readonly string[], revision: number): Promise<void> {
+  async reloadServices(services: readonly string[], agentsChanged: readonly string[] = []): Promise<void> {
+    if (services.length === 0) return;
+    const versions = await this.store.serviceVersions();
+    for (const agentId of agentsChanged) await this.refreshAgent(agentId);
     const changed: string[] = [];
-    for (const service of services) {
+    for (const service of new Set(services)) {
+      const version = versions.get(service);
       const instances = await this.store.instancesOfService(service);
-      for (const agentId of new Set(instances.map((i) => i.agentId))) {
-        const agent = await this.store.agent(agentId);
-        if (agent) this.agents.set(agentId, agentInfoOf(agent));
-      }
+      for (const agentId of new Set(instances.map((i) => i.agentId))) if (!this.agents.has(agentId)) await this.refreshAgent(agentId);
+      const held = this.view.get(service);
+      if (held && version !== undefined && Number(held.version) >= version) continue;
       this.view.set(
         service,
-        String(revision),
+        String(version ?? this.store.revision()),
         instances.map((i) => toEndpoint(i, this.agents.get(i.agentId))),
       );
       changed.push(service);
     }
-    if (changed.length > 0) this.watches.notify(changed);
+    if (changed.length > 0) {
+      this.log.debug('services changed on another replica', { services: changed });
+      this.watches.notify(changed);
+    }
+  }
+
+  /**
+   * Replicas: a catch-up read after (re)connecting to the change channel or
+   * a missed notice: every service whose stored version differs from the
+   * one held here (or that is gone from the store) is reloaded.
+   */
+  async catchUp(): Promise<void> {
+    const versions = await this.store.serviceVersions();
+    const stale: string[] = [];
+    for (const [service, version] of versions) if (this.view.get(service)?.version !== String(version)) stale.push(service);
+    for (const entry of this.view.list()) if (!versions.has(entry.service)) stale.push(entry.service);
+    await this.reloadServices(stale);
+  }
+
+  private async refreshAgent(agentId: string): Promise<void> {
+    const agent = await this.store.agent(agentId);
+    if (agent) this.agents.set(agentId, agentInfoOf(agent));
   }
 
   /** After a commit: patch the changed services' entries, then notify their watchers. */

@@ -50,6 +50,17 @@ export class SqliteRegistryStore implements RegistryStore {
     return this.sync.instancesOfService(service);
   }
 
+  async serviceVersions() {
+    return this.sync.serviceVersions();
+  }
+
+  async lapsedAgents(nowMs: number) {
+    return this.sync
+      .listAgents()
+      .filter((a) => a.leaseExpiresAtMs !== null && a.leaseExpiresAtMs <= nowMs)
+      .map((a) => a.agentId);
+  }
+
   async commitBatch(writes: readonly RegistryWrite[]): Promise<WriteOutcome[]> {
     const outcomes: WriteOutcome[] = [];
     // One transaction; each store change inside it is a savepoint (better-sqlite3 nests them).
@@ -85,13 +96,26 @@ export class SqliteRegistryStore implements RegistryStore {
         break;
       case 'setLease':
         this.sync.setAgentLease(w.agentId, w.leaseExpiresAtMs);
-        return { revision: this.sync.revision(), changedServices: [], instanceChanges: [], reloadServices: [] };
+        return this.nothing();
+      case 'renewLeases':
+        for (const id of w.agentIds) this.sync.setAgentLease(id, w.leaseExpiresAtMs);
+        return this.nothing();
+      case 'removeLapsedAgent': {
+        const lease = this.sync.getAgent(w.agentId)?.leaseExpiresAtMs ?? null;
+        if (lease === null || lease > w.nowMs) return this.nothing();
+        result = this.sync.removeAgent(w.agentId);
+        break;
+      }
     }
     // Still inside the write's savepoint: what the rebuilt services hold as of this write.
     if (result.reloadServices.length > 0) {
       result.reloaded = Object.fromEntries(result.reloadServices.map((s) => [s, this.sync.instancesOfService(s)]));
     }
     return result;
+  }
+
+  private nothing(): ChangeResult {
+    return { revision: this.sync.revision(), changedServices: [], instanceChanges: [], reloadServices: [] };
   }
 }
 

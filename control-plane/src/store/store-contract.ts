@@ -71,7 +71,11 @@ export type RegistryWrite =
   /** Removes an agent and every instance it owned. */
   | { op: 'removeAgent'; agentId: string }
   /** Records a lease expiry for operators; not a registry change (the revision stays). */
-  | { op: 'setLease'; agentId: string; leaseExpiresAtMs: number | null };
+  | { op: 'setLease'; agentId: string; leaseExpiresAtMs: number | null }
+  /** Replicas: the replica holding these agents' streams extends their leases (no revision). */
+  | { op: 'renewLeases'; agentIds: readonly string[]; leaseExpiresAtMs: number }
+  /** Replicas: removes the agent like removeAgent, only if its stored lease lapsed at or before `nowMs` (else changes nothing). */
+  | { op: 'removeLapsedAgent'; agentId: string; nowMs: number };
 
 export type WriteOutcome = { ok: true; result: ChangeResult } | { ok: false; err: unknown };
 
@@ -92,6 +96,10 @@ export interface RegistryStore {
   agent(agentId: string): Promise<StoredAgent | undefined>;
   /** Current instances of one service (catch-up after another replica's change). */
   instancesOfService(service: string): Promise<Instance[]>;
+  /** service -> revision at which its endpoints last changed (services with instances only). */
+  serviceVersions(): Promise<Map<string, number>>;
+  /** Agents whose stored lease lapsed at or before `nowMs` (replicas: what the sweeping leader removes). */
+  lapsedAgents(nowMs: number): Promise<string[]>;
   /** One transaction for all `writes`, in order; one outcome per write (see the rules above). */
   commitBatch(writes: readonly RegistryWrite[]): Promise<WriteOutcome[]>;
 }

@@ -66,6 +66,12 @@ export class TrustAuthority {
     });
   }
 
+  /** Replicas: another replica revoked an agent; re-reads the trust state and pushes the new deny list. */
+  async reload(): Promise<void> {
+    await this.load();
+    this.notify(TRUST_REVOCATIONS_RESOURCE);
+  }
+
   /** Reads revocations and certificates from the store and builds the trust resources (start; replicas: after another's change). */
   async load(): Promise<void> {
     this.revoked = new Set((await this.store.revokedAgents()).map((r) => r.agentId));

@@ -61,8 +61,33 @@ export function describeUrl(url: string): string {
   }
 }
 
+/** A committed change as the stores describe it to other replicas (cluster/change-notice.ts Change). */
+export interface StoreChange {
+  kind: 'registry' | 'policy' | 'trust';
+  revision: number;
+  services?: string[];
+  agents?: string[];
+}
+
+/** The statement that tells other replicas about a change; run inside the committing transaction. */
+export type ChangeStatement = (change: StoreChange) => { text: string; values: unknown[] };
+
 export class PgDatabase {
   readonly pool: pg.Pool;
+  /**
+   * Set by the replica wiring (control-plane.ts): every store runs it before
+   * COMMIT of a transaction that changed something, so the notice is sent
+   * if and only if the change commits, after its rows are visible.
+   */
+  changeStatement: ChangeStatement | undefined;
+
+  /** Runs the change statement (if any) on `client`, inside its open transaction. */
+  async announce(client: pg.PoolClient, change: StoreChange): Promise<void> {
+    if (!this.changeStatement) return;
+    const s = this.changeStatement(change);
+    await client.query(s.text, s.values);
+  }
+
   /** Where the data is, without the password. */
   readonly location: string;
 

@@ -97,6 +97,7 @@ export class PgPolicyStore implements PolicyStoreContract {
           ch.beforeJson || null,
         ]);
       }
+      await this.db.announce(c, { kind: 'policy', revision: next, services: [...new Set(effective.map((ch) => ch.service))] });
       return { revision: next, changes };
     });
     this.rev = Math.max(this.rev, out.revision);

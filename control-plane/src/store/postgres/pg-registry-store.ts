@@ -106,6 +106,19 @@ export class PgRegistryStore implements RegistryStore {
     return rows[0] && agentFromRow(rows[0]);
   }
 
+  async serviceVersions(): Promise<Map<string, number>> {
+    const rows = await this.db.query<{ service: string; revision: number }>('SELECT service, revision FROM service_versions');
+    return new Map(rows.map((r) => [r.service, r.revision]));
+  }
+
+  async lapsedAgents(nowMs: number): Promise<string[]> {
+    const rows = await this.db.query<{ agent_id: string }>(
+      'SELECT agent_id FROM agents WHERE lease_expires_at_ms IS NOT NULL AND lease_expires_at_ms <= $1 ORDER BY agent_id',
+      [nowMs],
+    );
+    return rows.map((r) => r.agent_id);
+  }
+
   async instancesOfService(service: string): Promise<Instance[]> {
     return (await this.db.query<InstanceRow>(`${SELECT_INSTANCES} WHERE service = $1 ORDER BY instance_id`, [service])).map(
       instanceFromRow,
@@ -120,19 +133,30 @@ export class PgRegistryStore implements RegistryStore {
       await client.query(xactLock('registry-commit'));
       let batchRev = this.rev;
       const outcomes: WriteOutcome[] = [];
+      const services = new Set<string>();
+      const agents = new Set<string>();
+      let changed = false;
       for (const w of writes) {
         await client.query('SAVEPOINT w');
         try {
           const result = await this.run(new WriteTx(client), w, batchRev);
           await client.query('RELEASE SAVEPOINT w');
+          const before = batchRev;
           batchRev = Math.max(batchRev, result.revision);
           outcomes.push({ ok: true, result });
+          if (result.revision > before) {
+            changed = true;
+            for (const svc of result.changedServices) services.add(svc);
+            const agentId = 'agent' in w ? w.agent.agentId : 'agentId' in w ? w.agentId : undefined;
+            if (agentId) agents.add(agentId);
+          }
         } catch (err) {
           if (isUnavailable(err)) throw err;
           await client.query('ROLLBACK TO SAVEPOINT w');
           outcomes.push({ ok: false, err });
         }
       }
+      if (changed) await this.db.announce(client, { kind: 'registry', revision: batchRev, services: [...services], agents: [...agents] });
       await client.query('COMMIT');
       this.rev = Math.max(this.rev, batchRev);
       return outcomes;
@@ -162,6 +186,18 @@ export class PgRegistryStore implements RegistryStore {
         break;
       case 'removeAgent':
         removed = await this.removeAgent(tx, w.agentId);
+        break;
+      case 'removeLapsedAgent': {
+        // Re-checked in the transaction: the agent may have reconnected (to any replica) since it was listed.
+        const [row] = await tx.rows<{ lease_expires_at_ms: number | null }>(
+          'SELECT lease_expires_at_ms FROM agents WHERE agent_id = $1 FOR UPDATE',
+          [w.agentId],
+        );
+        if (row && row.lease_expires_at_ms !== null && row.lease_expires_at_ms <= w.nowMs) removed = await this.removeAgent(tx, w.agentId);
+        break;
+      }
+      case 'renewLeases':
+        await tx.rows('UPDATE agents SET lease_expires_at_ms = $1 WHERE agent_id = ANY($2::text[])', [w.leaseExpiresAtMs, w.agentIds]);
         break;
       case 'setLease':
         await tx.rows('UPDATE agents SET lease_expires_at_ms = $1 WHERE agent_id = $2 AND lease_expires_at_ms IS DISTINCT FROM $1', [

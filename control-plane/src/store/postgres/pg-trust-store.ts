@@ -98,7 +98,10 @@ export function pgTrustStore(db: PgDatabase): TrustStoreContract {
           [agentId, nowMs, reason],
         );
         const newlyRevoked = inserted.rowCount === 1;
-        if (newlyRevoked) await c.query("SELECT nextval('trust_revision')");
+        if (newlyRevoked) {
+          const { rows } = await c.query<{ v: number }>("SELECT nextval('trust_revision') AS v");
+          await db.announce(c, { kind: 'trust', revision: rows[0].v, agents: [agentId] });
+        }
         const serials = await c.query<{ serial: string }>(
           'SELECT serial FROM agent_certificates WHERE agent_id = $1 AND expires_at_ms > $2 ORDER BY serial',
           [agentId, nowMs],
