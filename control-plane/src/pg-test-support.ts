@@ -2,11 +2,12 @@
  * PostgreSQL for tests (this package's and test/'s): whether to run the
  * PostgreSQL tests, and a fresh schema per test.
  *
- * WEFT_TEST_POSTGRES:
+ * WEFT_TEST_POSTGRES (same meaning as in cluster/postgres-for-tests.ts):
  * - unset: run them when the server at WEFT_TEST_POSTGRES_URL answers, else
  *   skip them with a reason that names the URL (node:test prints it as SKIP);
  * - `required` (CI): a missing server fails the run;
- * - `off`: skip them.
+ * - a postgres:// URL: that server, required;
+ * - `skip` or `off`: skip them.
  * WEFT_TEST_POSTGRES_URL: default postgres://postgres@127.0.0.1:5432/test.
  *
  * Each test gets its own schema with a random name (tables, sequences and
@@ -15,7 +16,10 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 
-export const PG_TEST_URL = process.env.WEFT_TEST_POSTGRES_URL || 'postgres://postgres@127.0.0.1:5432/test';
+const SETTING = process.env.WEFT_TEST_POSTGRES?.trim() ?? '';
+export const PG_TEST_URL = /^postgres(ql)?:\/\//.test(SETTING)
+  ? SETTING
+  : process.env.WEFT_TEST_POSTGRES_URL || 'postgres://postgres@127.0.0.1:5432/test';
 
 let probe: Promise<string | false> | undefined;
 
@@ -25,8 +29,8 @@ let probe: Promise<string | false> | undefined;
  */
 export function postgresSkipReason(): Promise<string | false> {
   probe ??= (async () => {
-    const mode = process.env.WEFT_TEST_POSTGRES ?? '';
-    if (mode === 'off') return 'PostgreSQL tests SKIPPED (WEFT_TEST_POSTGRES=off)';
+    const mode = SETTING.startsWith('postgres') ? 'required' : SETTING;
+    if (mode === 'off' || mode === 'skip') return `PostgreSQL tests SKIPPED (WEFT_TEST_POSTGRES=${mode})`;
     const client = new pg.Client({ connectionString: PG_TEST_URL, connectionTimeoutMillis: 3000 });
     try {
       await client.connect();
