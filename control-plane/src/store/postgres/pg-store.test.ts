@@ -163,6 +163,18 @@ describe('PostgreSQL store', { skip }, () => {
         ['orders'],
       );
       assert.equal(watcher.status, undefined);
+      // An agent (re)connecting meanwhile is served from memory too.
+      const late = new TestStream(h.discovery).send({ agent: agentInfo('late-agent'), subscribe: ['endpoints/orders'] });
+      try {
+        const first = await late.next();
+        assert.deepEqual(
+          first.resources[0].endpoints?.endpoints.map((e) => e.instance_id),
+          ['o1'],
+        );
+        assert.equal(late.status, undefined);
+      } finally {
+        late.close();
+      }
 
       await db.allowConnections(true);
       const resumed = await h.call<RegisterResponse__Output>('Register', {
