@@ -118,8 +118,9 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
   const shutdown = async (): Promise<void> => {
     serverIdentity?.close();
     if (tokenRefresh) clearInterval(tokenRefresh);
-    await replicas?.close().catch((err) => log.warn('cannot close the replica channel', { err }));
+    // The last writes still announce themselves to the other replicas; then the channel closes.
     await registry.close().catch((err) => log.error('cannot commit the last registry writes', { err }));
+    await replicas?.close().catch((err) => log.warn('cannot close the replica channel', { err }));
     await Promise.all([grpcServer?.close(), httpApi?.close()]);
     await store.close();
     lock.release();

@@ -97,6 +97,8 @@ export class WriteBatcher {
   }
 
   private flushOne(): Promise<void> {
+    // One batch at a time: commit order is answer order.
+    if (this.inFlight) return this.inFlight;
     const batch = this.queue.splice(0, this.maxBatch);
     if (batch.length === 0) return Promise.resolve();
     const done = this.commit(batch).finally(() => {
