@@ -37,6 +37,21 @@ import type {
 } from '../store-contract.js';
 import { isUnavailable, type PgDatabase, sequenceValue, xactLock } from './pg-database.js';
 
+/**
+ * The batch's revision counter: read from the registry_revision sequence once
+ * the batch holds the commit lock, handed out in order to the writes that
+ * change something, and written back to the sequence before COMMIT. Under
+ * the lock no other process takes values from the sequence, so this is the
+ * sequence itself, one round trip per batch instead of one per write.
+ */
+class BatchRevisions {
+  constructor(public last: number) {}
+  next(): number {
+    this.last += 1;
+    return this.last;
+  }
+}
+
 /** State of one write being made inside the batch's transaction. */
 class WriteTx {
   private rev: number | undefined;
@@ -44,15 +59,18 @@ class WriteTx {
   readonly instances: ChangeResult['instanceChanges'] = [];
   readonly reload = new Set<string>();
 
-  constructor(readonly c: pg.PoolClient) {}
+  constructor(
+    readonly c: pg.PoolClient,
+    private readonly counter: BatchRevisions,
+  ) {}
 
   get touched(): boolean {
     return this.rev !== undefined;
   }
 
-  /** The write's revision, taken from the sequence on first use (a write that changes nothing takes none). */
+  /** The write's revision, taken on first use (a write that changes nothing takes none). */
   async revision(): Promise<number> {
-    this.rev ??= (await this.c.query<{ v: number }>("SELECT nextval('registry_revision') AS v")).rows[0].v;
+    this.rev ??= this.counter.next();
     return this.rev;
   }
 
@@ -129,24 +147,31 @@ export class PgRegistryStore implements RegistryStore {
     const client = await this.db.connect();
     let broken: Error | undefined;
     try {
-      await client.query('BEGIN');
-      await client.query(xactLock('registry-commit'));
-      let batchRev = this.rev;
+      // One round trip: begin, take the commit lock (batches of all replicas commit in revision order), read the sequence.
+      const opened = (await client.query(
+        `BEGIN; ${xactLock('registry-commit')}; ${sequenceValue('registry_revision')}`,
+      )) as unknown as pg.QueryResult<{ value: number }>[];
+      const counter = new BatchRevisions(opened[2].rows[0].value);
+      const first = counter.last;
+      let batchRev = Math.max(this.rev, first);
       const outcomes: WriteOutcome[] = [];
       const services = new Set<string>();
       const agents = new Set<string>();
-      let changed = false;
-      for (const w of writes) {
-        await client.query('SAVEPOINT w');
+      /** service -> revision of the last write in this batch that changed it. */
+      const versions = new Map<string, number>();
+      for (const [i, w] of writes.entries()) {
+        // The previous write's savepoint is released in the same round trip as this one's is set.
+        await client.query(i === 0 ? 'SAVEPOINT w' : 'RELEASE SAVEPOINT w; SAVEPOINT w');
         try {
-          const result = await this.run(new WriteTx(client), w, batchRev);
-          await client.query('RELEASE SAVEPOINT w');
+          const result = await this.run(new WriteTx(client, counter), w, batchRev);
           const before = batchRev;
           batchRev = Math.max(batchRev, result.revision);
           outcomes.push({ ok: true, result });
           if (result.revision > before) {
-            changed = true;
-            for (const svc of result.changedServices) services.add(svc);
+            for (const svc of result.changedServices) {
+              services.add(svc);
+              versions.set(svc, result.revision);
+            }
             const agentId = 'agent' in w ? w.agent.agentId : 'agentId' in w ? w.agentId : undefined;
             if (agentId) agents.add(agentId);
           }
@@ -156,7 +181,11 @@ export class PgRegistryStore implements RegistryStore {
           outcomes.push({ ok: false, err });
         }
       }
-      if (changed) await this.db.announce(client, { kind: 'registry', revision: batchRev, services: [...services], agents: [...agents] });
+      if (counter.last > first) {
+        await client.query(`SELECT setval('registry_revision', $1, true)`, [counter.last]);
+        if (versions.size > 0) await this.writeServiceVersions(client, versions);
+        await this.db.announce(client, { kind: 'registry', revision: batchRev, services: [...services], agents: [...agents] });
+      }
       await client.query('COMMIT');
       this.rev = Math.max(this.rev, batchRev);
       return outcomes;
@@ -167,6 +196,22 @@ export class PgRegistryStore implements RegistryStore {
     } finally {
       client.release(broken);
     }
+  }
+
+  /** One statement for the batch: a service with instances gets its last revision, one without loses its row. */
+  private async writeServiceVersions(client: pg.PoolClient, versions: Map<string, number>): Promise<void> {
+    await client.query(
+      `WITH v AS (SELECT * FROM unnest($1::text[], $2::bigint[]) AS t(service, revision)),
+       up AS (
+         INSERT INTO service_versions (service, revision)
+         SELECT v.service, v.revision FROM v WHERE EXISTS (SELECT 1 FROM instances i WHERE i.service = v.service)
+         ON CONFLICT (service) DO UPDATE SET revision = excluded.revision
+         RETURNING 1
+       )
+       DELETE FROM service_versions sv USING v
+       WHERE sv.service = v.service AND NOT EXISTS (SELECT 1 FROM instances i WHERE i.service = sv.service)`,
+      [[...versions.keys()], [...versions.values()]],
+    );
   }
 
   private async run(tx: WriteTx, w: RegistryWrite, current: number): Promise<ChangeResult> {
@@ -209,19 +254,6 @@ export class PgRegistryStore implements RegistryStore {
     if (!tx.touched) return { revision: current, changedServices: [], instanceChanges: [], reloadServices: [], removed };
     const revision = await tx.revision();
     const services = [...tx.services].sort();
-    if (services.length > 0) {
-      await tx.rows(
-        `INSERT INTO service_versions (service, revision)
-         SELECT s, $2 FROM unnest($1::text[]) AS s WHERE EXISTS (SELECT 1 FROM instances i WHERE i.service = s)
-         ON CONFLICT (service) DO UPDATE SET revision = excluded.revision`,
-        [services, revision],
-      );
-      await tx.rows(
-        `DELETE FROM service_versions sv WHERE sv.service = ANY($1::text[])
-         AND NOT EXISTS (SELECT 1 FROM instances i WHERE i.service = sv.service)`,
-        [services],
-      );
-    }
     const result: ChangeResult = {
       revision,
       changedServices: services,
@@ -240,8 +272,9 @@ export class PgRegistryStore implements RegistryStore {
     return result;
   }
 
-  private async upsertAgent(tx: WriteTx, agent: AgentInfo, lease: LeaseWrite): Promise<void> {
-    const row = (await tx.rows<AgentRow>('SELECT * FROM agents WHERE agent_id = $1', [agent.agentId]))[0];
+  /** `known`: the agent's row when the caller read it already (null: there is none). */
+  private async upsertAgent(tx: WriteTx, agent: AgentInfo, lease: LeaseWrite, known?: AgentRow | null): Promise<void> {
+    const row = known === undefined ? (await tx.rows<AgentRow>('SELECT * FROM agents WHERE agent_id = $1', [agent.agentId]))[0] : known;
     const values = [agent.agentId, agent.hostname, agent.address, agent.inboundPort, agent.zone, agent.version];
     if (!row) {
       const revision = await tx.revision();
@@ -280,9 +313,21 @@ export class PgRegistryStore implements RegistryStore {
     lease: LeaseWrite,
   ): Promise<void> {
     const ids = instances.map((i) => i.instanceId);
-    const existing = new Map(
-      (await tx.rows<InstanceRow>(`${SELECT_INSTANCES} WHERE instance_id = ANY($1::text[])`, [ids])).map((r) => [r.instance_id, r]),
+    // The instances and the agent in one round trip.
+    const found = await tx.rows<{ t: string; j: string }>(
+      `SELECT 'i' AS t, row_to_json(i)::text AS j FROM (${SELECT_INSTANCES} WHERE instance_id = ANY($1::text[])) i
+       UNION ALL SELECT 'a', row_to_json(a)::text FROM agents a WHERE agent_id = $2`,
+      [ids, agent.agentId],
     );
+    const existing = new Map<string, InstanceRow>();
+    let agentRow: AgentRow | null = null;
+    for (const r of found) {
+      if (r.t === 'a') agentRow = JSON.parse(r.j) as AgentRow;
+      else {
+        const row = JSON.parse(r.j) as InstanceRow;
+        existing.set(row.instance_id, row);
+      }
+    }
     // Checked before the first write, as in SQLite: a conflict never leaves a partial change (the savepoint would undo it anyway).
     instances.forEach((inst, i) => {
       const owner = existing.get(inst.instanceId)?.agent_id;
@@ -293,7 +338,7 @@ export class PgRegistryStore implements RegistryStore {
         );
       }
     });
-    await this.upsertAgent(tx, agent, lease);
+    await this.upsertAgent(tx, agent, lease, agentRow);
     const keep = new Set<string>();
     for (const inst of instances) {
       keep.add(inst.instanceId);
