@@ -3,7 +3,7 @@
  * PostgreSQL; tags and metadata as JSON text) and their mapping to domain
  * types. No SQL runs here.
  */
-import type { AgentInfo, Health, Instance, InstanceSpec, Protocol } from '@weft/shared';
+import type { Health, Instance, InstanceSpec, Protocol } from '@weft/shared';
 import type { StoredAgent } from './store-contract.js';
 
 export interface AgentRow {
