@@ -113,7 +113,8 @@ export async function freshDatabase(base = PG_TEST_URL): Promise<TestDatabase> {
       try {
         await admin.query(`ALTER DATABASE ${name} ALLOW_CONNECTIONS true`);
         await terminate();
-        await admin.query(`DROP DATABASE IF EXISTS ${name}`);
+        // FORCE: ends connections a control plane may still be opening again (its pool retries).
+        await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
       } finally {
         await admin.end();
       }
