@@ -7,7 +7,6 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { DEFAULT_TRUST_DOMAIN, type DefaultAccess, type Logger, UnauthenticatedError } from '@weft/shared';
-import type Database from 'better-sqlite3';
 import { writePrivate } from './ca/ca-files.js';
 import { MeshCa } from './ca/mesh-ca.js';
 import { ServerIdentity, serverNames } from './ca/server-identity.js';
@@ -15,6 +14,7 @@ import { meshSettingsEntry } from './registry/mesh-settings.js';
 import { PolicyRegistry } from './registry/policy-registry.js';
 import { Registry } from './registry/registry.js';
 import { StatsWindow } from './registry/stats-window.js';
+import { ReplicaSync } from './replica-sync.js';
 import type { AgentTrustStatus } from './server/agent-status.js';
 import { bearerToken, meshAuthenticator } from './server/caller.js';
 import { type RunningGrpcServer, startGrpcServer } from './server/grpc-server.js';
@@ -22,16 +22,23 @@ import { type RunningHttpApi, startHttpApi } from './server/http-api.js';
 import { ControlPlaneMetrics } from './server/metrics.js';
 import { RejectedVersions } from './server/rejected-versions.js';
 import { lockDataDir } from './store/data-dir-lock.js';
-import { openDatabase } from './store/database.js';
-import { PolicyStore } from './store/policy-store.js';
-import { SqliteStore } from './store/sqlite-store.js';
-import { TrustStore } from './store/trust-store.js';
+import { openStore } from './store/open-store.js';
+import type { PostgresStore } from './store/postgres/pg-backend.js';
+import type { ControlPlaneStore } from './store/store-contract.js';
 import { Tokens } from './trust/tokens.js';
 import { TrustAuthority } from './trust/trust-authority.js';
 
 export interface ControlPlaneOptions {
-  /** The SQLite file lives here (created if missing): <dataDir>/control-plane.db */
+  /**
+   * Created if missing; holds the CA files and the bootstrap token, and the
+   * SQLite file (<dataDir>/control-plane.db) unless `store` names PostgreSQL.
+   * Locked by one process at a time.
+   */
   dataDir: string;
+  /** 'postgres://…' to keep the mesh in PostgreSQL (replicas share it); default: the SQLite file in dataDir. */
+  store?: string;
+  /** With PostgreSQL: how often token records are re-read (tokens made on other replicas); default 2000 ms. */
+  tokenRefreshMs?: number;
   /** Bind address for gRPC and HTTP; default '0.0.0.0'. */
   host?: string;
   /** 0 = the OS picks. */
@@ -84,35 +91,39 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
   const log = opts.logger;
   mkdirSync(opts.dataDir, { recursive: true });
   const lock = lockDataDir(opts.dataDir);
-  let db: ReturnType<typeof openDatabase>;
+  let store: ControlPlaneStore;
   try {
-    db = openDatabase(join(opts.dataDir, DB_FILE_NAME));
+    store = await openStore({ spec: opts.store, sqliteFile: join(opts.dataDir, DB_FILE_NAME), logger: log });
   } catch (err) {
     lock.release();
     throw err;
   }
-  const store = SqliteStore.on(db);
   const metrics = new ControlPlaneMetrics();
   const rejections = new RejectedVersions();
-  const registry = new Registry(store, {
+  const registry = new Registry(store.registry, {
     leaseTtlMs: opts.leaseTtlMs,
     restartGraceMs: opts.restartGraceMs,
     logger: log,
     batching: { windowMs: opts.writeBatchWindowMs, onBatch: metrics.onBatch },
     onAgentRemoved: (agentId) => rejections.forgetAgent(agentId),
+    sharedStore: store.kind === 'postgres' ? {} : undefined,
   });
   const settings = meshSettingsEntry({ defaultAccess: opts.defaultAccess });
-  const policyStore = PolicyStore.on(db);
-  const policies = new PolicyRegistry(policyStore, { instanceTags: (s) => registry.service(s)?.endpoints.map((e) => e.tags) }, log);
+  const policies = new PolicyRegistry(store.policy, { instanceTags: (s) => registry.service(s)?.endpoints.map((e) => e.tags) }, log);
   let grpcServer: RunningGrpcServer | undefined;
   let httpApi: RunningHttpApi | undefined;
   let serverIdentity: ServerIdentity | undefined;
+  let tokenRefresh: NodeJS.Timeout | undefined;
+  let replicas: ReplicaSync | undefined;
 
   const shutdown = async (): Promise<void> => {
     serverIdentity?.close();
-    registry.close();
+    if (tokenRefresh) clearInterval(tokenRefresh);
+    // The last writes still announce themselves to the other replicas; then the channel closes.
+    await registry.close().catch((err) => log.error('cannot commit the last registry writes', { err }));
+    await replicas?.close().catch((err) => log.warn('cannot close the replica channel', { err }));
     await Promise.all([grpcServer?.close(), httpApi?.close()]);
-    db.close();
+    await store.close();
     lock.release();
   };
 
@@ -120,8 +131,8 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
   // Golden metrics reported by agents: memory only, 15 minutes (registry/stats-window.ts).
   const stats = new StatsWindow();
   try {
-    registry.start();
-    policies.start();
+    await registry.start();
+    await policies.start();
     if (opts.insecure) {
       log.warn(
         'INSECURE MODE: plaintext gRPC, no certificates, no tokens; anyone who reaches the port can do anything. Local experiments only.',
@@ -130,8 +141,26 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
         },
       );
     } else {
-      trust = await setUpTrust(opts, db, host, log);
+      trust = await setUpTrust(opts, store, host, log);
       serverIdentity = trust.serverIdentity;
+      if (store.kind === 'postgres') {
+        const tokens = trust.tokens;
+        tokenRefresh = setInterval(() => {
+          tokens.refresh().catch((err) => log.warn('cannot re-read tokens', { err }));
+        }, opts.tokenRefreshMs ?? 2000);
+        tokenRefresh.unref();
+      }
+    }
+    if (store.kind === 'postgres' && opts.store) {
+      replicas = new ReplicaSync({
+        store: store as PostgresStore,
+        url: opts.store,
+        registry,
+        policies,
+        trust: trust && { authority: trust.authority, tokens: trust.tokens },
+        logger: log,
+      });
+      replicas.start();
     }
     grpcServer = await startGrpcServer({
       credentials: trust?.credentials,
@@ -184,6 +213,8 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     grpcPort,
     httpPort,
     dataDir: opts.dataDir,
+    store: `${store.kind} ${store.location}`,
+    replica: replicas?.replicaId,
     tls: !opts.insecure,
     trustDomain: trust?.ca.trustDomain,
     caFingerprint,
@@ -205,7 +236,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
 }
 
 /** The CA, tokens, the bootstrap operator token, the server's TLS identity and the authenticator. */
-async function setUpTrust(opts: ControlPlaneOptions, db: Database.Database, host: string, log: Logger) {
+async function setUpTrust(opts: ControlPlaneOptions, cpStore: ControlPlaneStore, host: string, log: Logger) {
   const ca = await MeshCa.open({
     dataDir: opts.dataDir,
     trustDomain: opts.trustDomain ?? DEFAULT_TRUST_DOMAIN,
@@ -213,11 +244,13 @@ async function setUpTrust(opts: ControlPlaneOptions, db: Database.Database, host
     caKeyFile: opts.caKeyFile,
     logger: log,
   });
-  const store = TrustStore.on(db);
+  const store = cpStore.trust;
   const tokens = new Tokens(store, () => ca.activeFingerprint());
+  await tokens.refresh();
   const authority = new TrustAuthority({ ca, store, tokens, certTtlMs: opts.certTtlMs ?? DEFAULT_CERT_TTL_MS, logger: log });
-  if (tokens.needsBootstrap()) {
-    const { token, record } = tokens.create({ kind: 'operator', ttlMs: 0, description: 'bootstrap' });
+  await authority.load();
+  if (await tokens.needsBootstrap()) {
+    const { token, record } = await tokens.create({ kind: 'operator', ttlMs: 0, description: 'bootstrap' });
     const file = join(opts.dataDir, BOOTSTRAP_TOKEN_FILE);
     writePrivate(file, `${token}\n`);
     log.warn('bootstrap operator token written; keep it secret, make narrower tokens with weft token create', {

@@ -31,11 +31,20 @@ export interface Harness {
 }
 
 export async function startHarness(
-  opts: { dataDir?: string; leaseTtlMs?: number; restartGraceMs?: number; logger?: Logger; defaultAccess?: DefaultAccess } = {},
+  opts: {
+    dataDir?: string;
+    /** A postgres:// URL (see pg-test-support.ts); default the SQLite file in the data dir. */
+    store?: string;
+    leaseTtlMs?: number;
+    restartGraceMs?: number;
+    logger?: Logger;
+    defaultAccess?: DefaultAccess;
+  } = {},
 ): Promise<Harness> {
   const dir = opts.dataDir ? { path: opts.dataDir, remove: () => {} } : tempDir();
   const cp = await startControlPlane({
     dataDir: dir.path,
+    store: opts.store,
     host: '127.0.0.1',
     grpcPort: 0,
     httpPort: 0,

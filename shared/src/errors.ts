@@ -129,6 +129,19 @@ export class PermissionDeniedError extends Error {
   }
 }
 
+/**
+ * A dependency the control plane needs for this call is down (its PostgreSQL
+ * store): nothing was written, the caller may retry later. The message names
+ * the dependency.
+ */
+export class UnavailableError extends Error {
+  readonly code = 'store_unavailable';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'UnavailableError';
+  }
+}
+
 /** gRPC status codes used at the edge (values from the gRPC spec). */
 export const GrpcStatus = {
   OK: 0,
@@ -145,6 +158,7 @@ export function grpcStatusOf(err: unknown): number {
   if (err instanceof NotFoundError) return GrpcStatus.NOT_FOUND;
   if (err instanceof UnauthenticatedError) return GrpcStatus.UNAUTHENTICATED;
   if (err instanceof PermissionDeniedError) return GrpcStatus.PERMISSION_DENIED;
+  if (err instanceof UnavailableError) return GrpcStatus.UNAVAILABLE;
   return GrpcStatus.INTERNAL;
 }
 
@@ -153,6 +167,7 @@ export function httpStatusOf(err: unknown): number {
   if (err instanceof NotFoundError) return 404;
   if (err instanceof UnauthenticatedError) return 401;
   if (err instanceof PermissionDeniedError) return 403;
+  if (err instanceof UnavailableError) return 503;
   if (err instanceof MeshError) return err.httpStatus;
   return 500;
 }

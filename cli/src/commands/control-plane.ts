@@ -1,9 +1,12 @@
 import { join } from 'node:path';
 import {
   backupDatabase,
+  copySqliteToPostgres,
   type DatabaseSummary,
   DataDirLockedError,
   DB_FILE_NAME,
+  isPostgresUrl,
+  lockDataDir,
   restoreDatabase,
   startControlPlane,
 } from '@weft/control-plane';
@@ -14,7 +17,10 @@ import {
   DEFAULT_TRUST_DOMAIN,
   DefaultPorts,
   Defaults,
+  messageOf,
   parseDuration,
+  UnavailableError,
+  ValidationError,
   validateDefaultAccess,
   validatePort,
   validateTrustDomain,
@@ -26,6 +32,7 @@ import { closeOnSignal } from '../run-until-signal.js';
 
 interface ControlPlaneFlags {
   dataDir: string;
+  store?: string;
   host: string;
   grpcPort: string;
   httpPort: string;
@@ -73,11 +80,60 @@ function backupCommands(cp: Command): void {
     });
 }
 
+/** The --store value, else WEFT_STORE; checked to be a postgres:// URL when given. */
+function storeFlag(value: string | undefined, field: string): string | undefined {
+  const spec = (value ?? process.env.WEFT_STORE ?? '').trim();
+  if (spec === '') return undefined;
+  if (!isPostgresUrl(spec)) throw new ValidationError(field, 'must be a postgres:// or postgresql:// URL');
+  return spec;
+}
+
+/** `weft control-plane migrate --to postgres://…` (copy a SQLite mesh into PostgreSQL). */
+function migrateCommand(cp: Command): void {
+  cp.command('migrate')
+    .description(
+      'copy the mesh of a stopped control plane (SQLite in --data-dir) into an empty PostgreSQL database; --data-dir as for control-plane',
+    )
+    .requiredOption('--to <url>', 'the PostgreSQL database (postgres://user@host:5432/db)')
+    .action(async (o: { to: string }, cmd: Command) => {
+      const dataDir = (cmd.optsWithGlobals() as { dataDir: string }).dataDir;
+      const logger = createLogger({ component: 'control-plane' });
+      const to = parseFlag(() => storeFlag(o.to, '--to') as string);
+      let lock: { release(): void } | undefined;
+      try {
+        // The copy is of a mesh at rest: a running control plane would keep writing to SQLite.
+        lock = lockDataDir(dataDir);
+        const s = await copySqliteToPostgres(join(dataDir, DB_FILE_NAME), to, logger);
+        const rows = Object.entries(s.rows)
+          .map(([t, n]) => `${t} ${n}`)
+          .join(', ');
+        console.log(
+          `copied ${dataDir} to PostgreSQL (schema version ${s.schemaVersion}; revision ${s.revisions.revision}, config revision ${s.revisions.config_revision}): ${rows}`,
+        );
+        console.log('start the control plane with --store <url> (and the same CA: --ca-cert/--ca-key, or this data dir)');
+      } catch (err) {
+        const why = err instanceof DataDirLockedError ? `${err.message} (migrate needs the control plane stopped)` : messageOf(err);
+        throw new CliError(`migrate: ${why}`);
+      } finally {
+        lock?.release();
+      }
+    });
+}
+
 export function controlPlaneCommand(program: Command): void {
   const cp = program.command('control-plane');
   backupCommands(cp);
-  cp.description('run the control plane: registry in SQLite, config stream to agents over gRPC')
-    .option('--data-dir <dir>', 'where the SQLite database lives', `${Defaults.dataDir}/control-plane`)
+  migrateCommand(cp);
+  cp.description('run the control plane: registry in SQLite (or PostgreSQL with --store), config stream to agents over gRPC')
+    .option(
+      '--data-dir <dir>',
+      'where the SQLite database (unless --store), the CA files and the bootstrap token live',
+      `${Defaults.dataDir}/control-plane`,
+    )
+    .option(
+      '--store <url>',
+      'keep the mesh in PostgreSQL (postgres://user@host:5432/db) so replicas can share it; default WEFT_STORE, else SQLite in --data-dir',
+    )
     .option('--host <ip>', 'address to listen on', '0.0.0.0')
     .option('--grpc-port <port>', 'gRPC port (agents and the weft command)', String(DefaultPorts.controlPlaneGrpc))
     .option('--http-port <port>', 'HTTP port (/healthz, /v1/services, /v1/agents)', String(DefaultPorts.controlPlaneHttp))
@@ -101,6 +157,7 @@ export function controlPlaneCommand(program: Command): void {
       const logger = createLogger({ component: 'control-plane' });
       const options = parseFlag(() => ({
         dataDir: o.dataDir,
+        store: storeFlag(o.store, '--store'),
         host: o.host,
         grpcPort: portFlag(o.grpcPort, '--grpc-port'),
         httpPort: portFlag(o.httpPort, '--http-port'),
@@ -123,7 +180,7 @@ export function controlPlaneCommand(program: Command): void {
       try {
         running = await startControlPlane(options);
       } catch (err) {
-        if (err instanceof DataDirLockedError) throw new CliError(err.message);
+        if (err instanceof DataDirLockedError || err instanceof UnavailableError) throw new CliError(err.message);
         throw err;
       }
       closeOnSignal(() => running.close(), logger);

@@ -65,6 +65,13 @@ export class LeaseTable {
     return out;
   }
 
+  /** Agents with at least one open stream here. */
+  connected(): string[] {
+    const out: string[] = [];
+    for (const [agentId, lease] of this.leases) if (lease.streams > 0) out.push(agentId);
+    return out;
+  }
+
   forget(agentId: string): void {
     this.leases.delete(agentId);
   }

@@ -23,7 +23,7 @@ import {
   validateServiceName,
   validateSourcedDocuments,
 } from '@weft/shared';
-import type { PolicyChange, PolicyStore, PolicyWrite, StoredPolicy } from '../store/policy-store.js';
+import type { PolicyChange, PolicyStoreContract, PolicyWrite, StoredPolicy } from '../store/store-contract.js';
 import { checkExternalHosts, ExternalIndex } from './external-index.js';
 import { type WatchCallback, WatchIndex } from './watch-index.js';
 
@@ -47,19 +47,43 @@ export class PolicyRegistry {
   private readonly watches = new WatchIndex();
   /** ExternalService documents by host ("external/<host>"). */
   readonly externals = new ExternalIndex();
+  /** What is in force, as last read from the store (start, after each commit, on reload). */
+  private stored: StoredPolicy[] = [];
 
   constructor(
-    private readonly store: PolicyStore,
+    private readonly store: PolicyStoreContract,
     private readonly facts: RegistryFacts,
     private readonly log: Logger,
   ) {}
 
   /** Builds every entry from the store. */
-  start(): void {
-    const services = new Set(this.store.list().map((p) => p.service));
+  async start(): Promise<void> {
+    await this.store.refreshRevision();
+    this.stored = await this.store.list();
+    const services = new Set(this.stored.map((p) => p.service));
     for (const s of services) this.rebuild(s);
-    this.externals.rebuild(this.store.list());
+    this.externals.rebuild(this.stored);
     this.log.info('policy loaded', { configRevision: this.store.revision(), services: services.size });
+  }
+
+  /**
+   * Seam for replicas: another process committed a config change. Re-reads
+   * what is in force, rebuilds the entries that differ and notifies their
+   * watchers.
+   */
+  async reload(): Promise<string[]> {
+    await this.store.refreshRevision();
+    const before = new Map(this.stored.map((p) => [`${p.service}\u0000${p.kind}`, p.json]));
+    this.stored = await this.store.list();
+    const after = new Map(this.stored.map((p) => [`${p.service}\u0000${p.kind}`, p.json]));
+    const changed = new Set<string>();
+    for (const [k, json] of after) if (before.get(k) !== json) changed.add(k.split('\u0000')[0]);
+    for (const k of before.keys()) if (!after.has(k)) changed.add(k.split('\u0000')[0]);
+    const services = [...changed].sort();
+    for (const s of services) this.rebuild(s);
+    this.externals.rebuild(this.stored);
+    if (services.length > 0) this.watches.notify(services);
+    return services;
   }
 
   revision(): number {
@@ -77,11 +101,11 @@ export class PolicyRegistry {
   list(service?: string, kind?: string): StoredPolicy[] {
     if (kind && !(POLICY_KINDS as readonly string[]).includes(kind))
       throw new ValidationError('kind', `must be one of ${POLICY_KINDS.join(', ')}`);
-    return this.store.list().filter((p) => (!service || p.service === service) && (!kind || p.kind === kind));
+    return this.stored.filter((p) => (!service || p.service === service) && (!kind || p.kind === kind));
   }
 
   /** Validates every document (one error listing every problem, each naming source and field), then stores them all or nothing. */
-  apply(docs: readonly SourcedDocument[], dryRun: boolean): PolicyResult {
+  async apply(docs: readonly SourcedDocument[], dryRun: boolean): Promise<PolicyResult> {
     if (docs.length === 0) throw new ValidationError('documents', 'no documents to apply');
     const valid = validateSourcedDocuments(docs);
     // An ExternalService (stored or in this batch) is a destination that exists without instances.
@@ -94,7 +118,7 @@ export class PolicyRegistry {
     return this.write(writes, dryRun, 'apply', warnings);
   }
 
-  delete(service: string, kind: string, dryRun: boolean): PolicyResult {
+  async delete(service: string, kind: string, dryRun: boolean): Promise<PolicyResult> {
     validateServiceName(service, 'service');
     const stored = this.list(service, kind || undefined);
     if (stored.length === 0) throw new NotFoundError(`service: no ${kind || 'policy'} stored for "${service}"`);
@@ -106,24 +130,26 @@ export class PolicyRegistry {
     );
   }
 
-  rollback(revision: number, dryRun: boolean): PolicyResult {
-    if (!Number.isInteger(revision) || revision < 0 || revision > this.store.revision() || !this.store.hasRevision(revision)) {
-      throw new ValidationError('revision', `no config revision ${revision} (current is ${this.store.revision()})`);
+  async rollback(revision: number, dryRun: boolean): Promise<PolicyResult> {
+    const current = await this.store.refreshRevision();
+    if (!Number.isInteger(revision) || revision < 0 || revision > current || !(await this.store.hasRevision(revision))) {
+      throw new ValidationError('revision', `no config revision ${revision} (current is ${current})`);
     }
-    return this.write(this.store.writesToRestore(revision), dryRun, `rollback to ${revision}`, []);
+    return this.write(await this.store.writesToRestore(revision), dryRun, `rollback to ${revision}`, []);
   }
 
   history(service: string | undefined, limit: number) {
     return this.store.history(service || undefined, limit > 0 ? Math.min(limit, 1000) : 50);
   }
 
-  private write(writes: PolicyWrite[], dryRun: boolean, description: string, warnings: string[]): PolicyResult {
-    checkExternalHosts(this.store.list(), writes);
-    if (dryRun) return { revision: this.store.revision(), changes: this.store.plan(writes), warnings, dryRun };
-    const { revision, changes } = this.store.commit(writes, description);
+  private async write(writes: PolicyWrite[], dryRun: boolean, description: string, warnings: string[]): Promise<PolicyResult> {
+    checkExternalHosts(this.stored, writes);
+    if (dryRun) return { revision: this.store.revision(), changes: await this.store.plan(writes), warnings, dryRun };
+    const { revision, changes } = await this.store.commit(writes, description);
+    this.stored = await this.store.list();
     const changed = [...new Set(changes.filter((c) => c.action !== 'unchanged').map((c) => c.service))].sort();
     for (const s of changed) this.rebuild(s);
-    if (changes.some((c) => c.action !== 'unchanged' && c.kind === KIND_EXTERNAL_SERVICE)) this.externals.rebuild(this.store.list());
+    if (changes.some((c) => c.action !== 'unchanged' && c.kind === KIND_EXTERNAL_SERVICE)) this.externals.rebuild(this.stored);
     if (changed.length > 0) {
       this.log.info('policy changed', { configRevision: revision, description, services: changed });
       this.watches.notify(changed);
@@ -133,7 +159,7 @@ export class PolicyRegistry {
 
   private rebuild(service: string): void {
     // An ExternalService is served by host ("external/<host>", external-index.ts), not in the service's bundle.
-    const stored = this.store.list().filter((p) => p.service === service && p.kind !== KIND_EXTERNAL_SERVICE);
+    const stored = this.stored.filter((p) => p.service === service && p.kind !== KIND_EXTERNAL_SERVICE);
     if (stored.length === 0) {
       this.entries.delete(service);
       return;

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import type { AgentInfo, InstanceSpec } from '@weft/shared';
 import { silentLogger } from '@weft/shared';
+import { SqliteRegistryStore } from '../store/sqlite-backend.js';
 import { SqliteStore } from '../store/sqlite-store.js';
 import { tempDir } from '../test-support.js';
 import { Registry } from './registry.js';
@@ -26,21 +27,21 @@ function spec(service: string, instanceId: string): InstanceSpec {
 }
 
 /** A registry with a hand-driven clock; sweep() is called by the test, not a timer. */
-function open(file: string, clock: { now: number }, ttl = 1000, grace = 5000) {
+async function open(file: string, clock: { now: number }, ttl = 1000, grace = 5000) {
   const store = SqliteStore.open(file);
-  const registry = new Registry(store, {
+  const registry = new Registry(new SqliteRegistryStore(store), {
     leaseTtlMs: ttl,
     restartGraceMs: grace,
     logger: silentLogger,
     now: () => clock.now,
     sweepIntervalMs: 3_600_000,
   });
-  registry.start();
+  await registry.start();
   return {
     store,
     registry,
-    close() {
-      registry.close();
+    async close() {
+      await registry.close();
       store.close();
     },
   };
@@ -48,7 +49,7 @@ function open(file: string, clock: { now: number }, ttl = 1000, grace = 5000) {
 
 test('joins endpoints with their agent and keeps them sorted by instance id', async () => {
   const dir = tempDir();
-  const r = open(join(dir.path, 'db'), { now: 0 });
+  const r = await open(join(dir.path, 'db'), { now: 0 });
   try {
     await r.registry.register(agentB, [spec('orders', 'o2')], false);
     await r.registry.register(agentA, [spec('orders', 'o1')], false);
@@ -62,14 +63,14 @@ test('joins endpoints with their agent and keeps them sorted by instance id', as
       ],
     );
   } finally {
-    r.close();
+    await r.close();
     dir.remove();
   }
 });
 
 test('a change notifies only the watchers of the changed services', async () => {
   const dir = tempDir();
-  const r = open(join(dir.path, 'db'), { now: 0 });
+  const r = await open(join(dir.path, 'db'), { now: 0 });
   try {
     const seen: string[] = [];
     const cancelOrders = r.registry.watch('orders', (s) => seen.push(`w1:${s}`));
@@ -80,7 +81,7 @@ test('a change notifies only the watchers of the changed services', async () => 
     await r.registry.register(agentA, [spec('orders', 'o1'), spec('users', 'u1')], false);
     assert.deepEqual(seen, ['w1:orders', 'w2:users']);
   } finally {
-    r.close();
+    await r.close();
     dir.remove();
   }
 });
@@ -88,7 +89,7 @@ test('a change notifies only the watchers of the changed services', async () => 
 test("removes an agent's instances when its lease lapses, and keeps a connected agent's", async () => {
   const dir = tempDir();
   const clock = { now: 1_000 };
-  const r = open(join(dir.path, 'db'), clock, 1000);
+  const r = await open(join(dir.path, 'db'), clock, 1000);
   try {
     await r.registry.register(agentA, [spec('orders', 'o1')], false); // no stream: lease = now + ttl
     await r.registry.agentConnected(agentB);
@@ -123,7 +124,7 @@ test("removes an agent's instances when its lease lapses, and keeps a connected 
     assert.deepEqual(r.store.listInstances(), []);
     assert.deepEqual(r.store.listAgents(), []);
   } finally {
-    r.close();
+    await r.close();
     dir.remove();
   }
 });
@@ -132,13 +133,13 @@ test('a restart grants every known agent the grace period, so the mesh is not em
   const dir = tempDir();
   const file = join(dir.path, 'db');
   const clock = { now: 1_000 };
-  const first = open(file, clock, 1000, 5000);
+  const first = await open(file, clock, 1000, 5000);
   await first.registry.register(agentA, [spec('orders', 'o1')], false);
   const version = first.registry.service('orders')!.version;
-  first.close();
+  await first.close();
 
   clock.now += 60_000; // long past the old lease
-  const second = open(file, clock, 1000, 5000);
+  const second = await open(file, clock, 1000, 5000);
   try {
     await second.registry.sweep();
     assert.equal(second.registry.service('orders')?.version, version, 'same version after restart');
@@ -148,14 +149,14 @@ test('a restart grants every known agent the grace period, so the mesh is not em
     await second.registry.sweep();
     assert.equal(second.registry.service('orders'), undefined);
   } finally {
-    second.close();
+    await second.close();
     dir.remove();
   }
 });
 
 test('writes of one event-loop turn commit together; a failing one does not fail the others', async () => {
   const dir = tempDir();
-  const r = open(join(dir.path, 'db'), { now: 0 });
+  const r = await open(join(dir.path, 'db'), { now: 0 });
   try {
     await r.registry.register(agentA, [spec('orders', 'o1')], false);
     const before = r.registry.revision();
@@ -189,7 +190,7 @@ test('writes of one event-loop turn commit together; a failing one does not fail
       ],
     );
   } finally {
-    r.close();
+    await r.close();
     dir.remove();
   }
 });
@@ -197,7 +198,7 @@ test('writes of one event-loop turn commit together; a failing one does not fail
 test("an agent's lease is written with its identity, and unchanged leases are not rewritten", async () => {
   const dir = tempDir();
   const clock = { now: 1_000 };
-  const r = open(join(dir.path, 'db'), clock, 1000);
+  const r = await open(join(dir.path, 'db'), clock, 1000);
   try {
     await r.registry.register(agentA, [spec('orders', 'o1')], false);
     assert.equal(r.store.getAgent('a')?.leaseExpiresAtMs, 2_000);
@@ -207,7 +208,7 @@ test("an agent's lease is written with its identity, and unchanged leases are no
     await r.registry.agentConnected(agentA); // same identity, lease already "connected": nothing written
     assert.equal(r.registry.revision(), rev);
   } finally {
-    r.close();
+    await r.close();
     dir.remove();
   }
 });

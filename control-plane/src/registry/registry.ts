@@ -13,8 +13,8 @@
  * in-memory lease state are taken inside the write, at flush time, so they
  * see the same state as the commit that follows in the same tick.
  */
-import type { AgentInfo, Endpoint, Health, InstanceSpec, Logger } from '@weft/shared';
-import type { ChangeResult, SqliteStore } from '../store/sqlite-store.js';
+import type { AgentInfo, Endpoint, Health, Instance, InstanceSpec, Logger } from '@weft/shared';
+import type { ChangeResult, RegistryStore } from '../store/store-contract.js';
 import { WriteBatcher, type WriteBatcherOptions } from '../store/write-batcher.js';
 import { EndpointView, type ServiceEntry, toEndpoint } from './endpoint-view.js';
 import { LeaseTable } from './leases.js';
@@ -34,6 +34,15 @@ export interface RegistryOptions {
   batching?: WriteBatcherOptions;
   /** Called when an agent is forgotten after its lease lapsed (drop per-agent server state). */
   onAgentRemoved?: (agentId: string) => void;
+  /**
+   * Several replicas share the store (PostgreSQL). Then the stored lease is
+   * the truth: the replica holding an agent's stream renews it in the store
+   * (every renewIntervalMs, default min(5 s, leaseTtl / 3)), and only the
+   * replica told to sweep (setSweeping, the leader) removes agents whose
+   * stored lease lapsed. Without it (SQLite, one process) leases live in
+   * memory and this process sweeps.
+   */
+  sharedStore?: { renewIntervalMs?: number };
 }
 
 /** Counters the registry keeps for /metrics. */
@@ -74,33 +83,43 @@ export class Registry {
   private readonly now: () => number;
   private readonly log: Logger;
   private sweeper: NodeJS.Timeout | undefined;
+  private renewer: NodeJS.Timeout | undefined;
+  /** Whether this process removes lapsed agents: always alone, only as the leader with a shared store. */
+  private sweeping: boolean;
   private closed = false;
 
   constructor(
-    private readonly store: SqliteStore,
+    private readonly store: RegistryStore,
     private readonly opts: RegistryOptions,
   ) {
     this.now = opts.now ?? Date.now;
     this.log = opts.logger;
     this.batcher = new WriteBatcher(store, opts.batching);
+    this.sweeping = !opts.sharedStore;
+  }
+
+  /** Shared store: this replica became (true) or stopped being (false) the one that sweeps lapsed leases. */
+  setSweeping(on: boolean): void {
+    this.sweeping = on;
   }
 
   /** Builds the view from the store, grants every known agent the restart grace, starts the lease sweeper. */
-  start(): void {
+  async start(): Promise<void> {
+    const snapshot = await this.store.load();
     const graceUntil = this.now() + this.opts.restartGraceMs;
-    for (const a of this.store.listAgents()) {
+    for (const a of snapshot.agents) {
       this.agents.set(a.agentId, agentInfoOf(a));
       this.leases.grant(a.agentId, graceUntil);
     }
-    const versions = this.store.serviceVersions();
-    const byService = new Map<string, ReturnType<SqliteStore['listInstances']>>();
-    for (const inst of this.store.listInstances()) {
+    const versions = snapshot.serviceVersions;
+    const byService = new Map<string, Instance[]>();
+    for (const inst of snapshot.instances) {
       const list = byService.get(inst.service) ?? [];
       list.push(inst);
       byService.set(inst.service, list);
     }
     for (const [service, instances] of byService) {
-      const version = String(versions.get(service) ?? this.store.revision());
+      const version = String(versions.get(service) ?? snapshot.revision);
       this.view.set(
         service,
         version,
@@ -110,6 +129,11 @@ export class Registry {
     const interval = this.opts.sweepIntervalMs ?? Math.max(10, Math.min(1000, Math.floor(this.opts.leaseTtlMs / 4)));
     this.sweeper = setInterval(() => this.sweep(), interval);
     this.sweeper.unref();
+    if (this.opts.sharedStore) {
+      const every = this.opts.sharedStore.renewIntervalMs ?? Math.max(10, Math.min(5000, Math.floor(this.opts.leaseTtlMs / 3)));
+      this.renewer = setInterval(() => this.renewLeases(), every);
+      this.renewer.unref();
+    }
     this.log.info('registry loaded', {
       revision: this.store.revision(),
       agents: this.agents.size,
@@ -118,12 +142,14 @@ export class Registry {
     });
   }
 
-  /** Commits queued writes, stops the sweeper; later stream closes no longer touch the store. */
-  close(): void {
-    this.batcher.flushNow();
+  /** Stops the sweeper, commits queued writes; later stream closes no longer touch the store. */
+  async close(): Promise<void> {
     this.closed = true;
     if (this.sweeper) clearInterval(this.sweeper);
+    if (this.renewer) clearInterval(this.renewer);
     this.sweeper = undefined;
+    this.renewer = undefined;
+    await this.batcher.flushNow();
   }
 
   revision(): number {
@@ -147,7 +173,7 @@ export class Registry {
   /** Agents that are connected or still within their lease, sorted by id. */
   agentRecords(): AgentRecord[] {
     const now = this.now();
-    const counts = this.store.instanceCountsByAgent();
+    const counts = this.instanceCountsByAgent();
     const out: AgentRecord[] = [];
     for (const info of [...this.agents.values()].sort((a, b) => (a.agentId < b.agentId ? -1 : 1))) {
       const connected = this.leases.isConnected(info.agentId);
@@ -169,9 +195,10 @@ export class Registry {
         leaseUntil = this.leases.isConnected(agent.agentId)
           ? null
           : Math.max(this.leases.expiresAt(agent.agentId) ?? 0, this.now() + this.opts.leaseTtlMs);
-        return this.store.registerInstances(agent, instances, replaceAll, leaseUntil ?? undefined);
+        return { op: 'register', agent, instances, replaceAll, lease: leaseUntil ?? undefined };
       },
-      (result) => {
+      (r) => {
+        const result = r!;
         this.agents.set(agent.agentId, agentInfoOf(agent));
         if (leaseUntil !== null) this.leases.grant(agent.agentId, leaseUntil);
         this.counters.registrations++;
@@ -183,18 +210,20 @@ export class Registry {
 
   deregister(agentId: string, instanceIds: readonly string[]): Promise<{ revision: number; removed: number }> {
     return this.batcher.submit(
-      () => this.store.deregister(agentId, instanceIds),
-      (result) => {
+      () => ({ op: 'deregister', agentId, instanceIds }),
+      (r) => {
+        const result = r!;
         this.apply(result, { agent: agentId, op: 'deregister' });
-        return { revision: result.revision, removed: result.removed };
+        return { revision: result.revision, removed: result.removed ?? 0 };
       },
     );
   }
 
   setHealth(agentId: string, instanceId: string, health: Health): Promise<{ revision: number }> {
     return this.batcher.submit(
-      () => this.store.setHealth(agentId, instanceId, health),
-      (result) => {
+      () => ({ op: 'setHealth', agentId, instanceId, health }),
+      (r) => {
+        const result = r!;
         this.apply(result, { agent: agentId, op: 'set_health', instance: instanceId, health });
         return { revision: result.revision };
       },
@@ -209,11 +238,13 @@ export class Registry {
    */
   agentConnected(agent: AgentInfo): Promise<void> {
     this.leases.streamOpened(agent.agentId);
+    // Shared store: the stored lease runs while this replica renews it, so it lapses if this replica dies.
+    const lease = this.opts.sharedStore ? this.now() + this.opts.leaseTtlMs : null;
     return this.batcher.submit(
-      () => this.store.upsertAgent(agent, null),
+      () => ({ op: 'upsertAgent', agent, lease }),
       (result) => {
         this.agents.set(agent.agentId, agentInfoOf(agent));
-        this.apply(result, { agent: agent.agentId, op: 'connect' });
+        this.apply(result!, { agent: agent.agentId, op: 'connect' });
       },
     );
   }
@@ -226,7 +257,7 @@ export class Registry {
     this.batcher
       .submit(() => {
         // Skipped when the agent came back before the flush: its row already says "connected".
-        if (!this.leases.isConnected(agentId)) this.store.setAgentLease(agentId, expiresAtMs);
+        return this.leases.isConnected(agentId) ? null : { op: 'setLease', agentId, leaseExpiresAtMs: expiresAtMs };
       })
       .catch((err) => this.log.warn('cannot record lease expiry', { agent: agentId, err }));
     this.log.info('agent lease running', { agent: agentId, leaseExpiresAtMs: expiresAtMs });
@@ -248,20 +279,54 @@ export class Registry {
   removeAgent(agentId: string): Promise<number> {
     if (this.closed) return Promise.resolve(0);
     return this.batcher.submit(
-      () => this.store.removeAgent(agentId),
-      (result) => {
+      () => ({ op: 'removeAgent', agentId }),
+      (r) => {
+        const result = r!;
         this.leases.forget(agentId);
         this.agents.delete(agentId);
         this.opts.onAgentRemoved?.(agentId);
         this.apply(result, { agent: agentId, op: 'removed' });
-        return result.removed;
+        return result.removed ?? 0;
       },
+    );
+  }
+
+  /** Shared store: extends the stored leases of the agents whose streams this replica holds. */
+  private renewLeases(): void {
+    const agentIds = this.leases.connected();
+    if (this.closed || agentIds.length === 0) return;
+    this.batcher
+      .submit(() => ({ op: 'renewLeases', agentIds, leaseExpiresAtMs: this.now() + this.opts.leaseTtlMs }))
+      .catch((err) => this.log.warn('cannot renew agent leases', { agents: agentIds.length, err }));
+  }
+
+  /** Shared store, leader only: removes agents whose stored lease lapsed (re-checked in the write). */
+  private async sweepStored(): Promise<void> {
+    const now = this.now();
+    const lapsed = (await this.store.lapsedAgents(now)).filter((id) => !this.leases.isConnected(id));
+    await Promise.all(
+      lapsed.map((agentId) =>
+        this.batcher
+          .submit(
+            () => ({ op: 'removeLapsedAgent', agentId, nowMs: now }),
+            (result) => {
+              if (!result || result.removed === undefined) return;
+              this.leases.forget(agentId);
+              this.agents.delete(agentId);
+              this.opts.onAgentRemoved?.(agentId);
+              this.apply(result, { agent: agentId, op: 'lease_lapsed' });
+              this.log.info('agent lease lapsed', { agent: agentId, instancesRemoved: result.removed, services: result.changedServices });
+            },
+          )
+          .catch((err) => this.log.error('cannot remove agent after lease lapse', { agent: agentId, err })),
+      ),
     );
   }
 
   /** Removes every agent whose lease lapsed, with all its instances (one savepoint per agent, one commit). */
   sweep(): Promise<void> {
-    if (this.closed) return Promise.resolve();
+    if (this.closed || !this.sweeping) return Promise.resolve();
+    if (this.opts.sharedStore) return this.sweepStored().catch((err) => this.log.warn('cannot sweep leases', { err }));
     const lapsed = (agentId: string): boolean => {
       const expires = this.leases.expiresAt(agentId);
       return !this.leases.isConnected(agentId) && expires !== null && expires <= this.now();
@@ -270,7 +335,7 @@ export class Registry {
       this.batcher
         .submit(
           // Re-checked at flush time: the agent may have reconnected, or an earlier sweep removed it.
-          () => (lapsed(agentId) ? this.store.removeAgent(agentId) : null),
+          () => (lapsed(agentId) ? { op: 'removeAgent', agentId } : null),
           (result) => {
             if (!result) return;
             this.leases.forget(agentId);
@@ -283,6 +348,62 @@ export class Registry {
         .catch((err) => this.log.error('cannot remove agent after lease lapse', { agent: agentId, err })),
     );
     return Promise.all(removals).then(() => {});
+  }
+
+  /** Instances per agent, counted from the in-memory view. */
+  private instanceCountsByAgent(): Map<string, number> {
+    const counts = new Map<string, number>();
+    for (const entry of this.view.list()) for (const e of entry.endpoints) counts.set(e.agentId, (counts.get(e.agentId) ?? 0) + 1);
+    return counts;
+  }
+
+  /**
+   * Replicas: another replica committed changes to `services` (a change
+   * notice). Re-reads each service's version, then its instances, from the
+   * store, replaces its entry and notifies its watchers. An entry this
+   * process already holds at the same or a newer version is kept (its own
+   * commit may have overtaken the read).
+   */
+  async reloadServices(services: readonly string[], agentsChanged: readonly string[] = []): Promise<void> {
+    if (services.length === 0) return;
+    const versions = await this.store.serviceVersions();
+    for (const agentId of agentsChanged) await this.refreshAgent(agentId);
+    const changed: string[] = [];
+    for (const service of new Set(services)) {
+      const version = versions.get(service);
+      const instances = await this.store.instancesOfService(service);
+      for (const agentId of new Set(instances.map((i) => i.agentId))) if (!this.agents.has(agentId)) await this.refreshAgent(agentId);
+      const held = this.view.get(service);
+      if (held && version !== undefined && Number(held.version) >= version) continue;
+      this.view.set(
+        service,
+        String(version ?? this.store.revision()),
+        instances.map((i) => toEndpoint(i, this.agents.get(i.agentId))),
+      );
+      changed.push(service);
+    }
+    if (changed.length > 0) {
+      this.log.debug('services changed on another replica', { services: changed });
+      this.watches.notify(changed);
+    }
+  }
+
+  /**
+   * Replicas: a catch-up read after (re)connecting to the change channel or
+   * a missed notice: every service whose stored version differs from the
+   * one held here (or that is gone from the store) is reloaded.
+   */
+  async catchUp(): Promise<void> {
+    const versions = await this.store.serviceVersions();
+    const stale: string[] = [];
+    for (const [service, version] of versions) if (this.view.get(service)?.version !== String(version)) stale.push(service);
+    for (const entry of this.view.list()) if (!versions.has(entry.service)) stale.push(entry.service);
+    await this.reloadServices(stale);
+  }
+
+  private async refreshAgent(agentId: string): Promise<void> {
+    const agent = await this.store.agent(agentId);
+    if (agent) this.agents.set(agentId, agentInfoOf(agent));
   }
 
   /** After a commit: patch the changed services' entries, then notify their watchers. */
@@ -304,8 +425,8 @@ export class Registry {
     for (const service of result.changedServices) {
       const p = perService.get(service);
       if (reload.has(service) || !p) {
-        // Rare: every endpoint of an agent moved with it (address, port, zone): rebuild from the store.
-        const endpoints = this.store.instancesOfService(service).map((i) => toEndpoint(i, this.agents.get(i.agentId)));
+        // Rare: every endpoint of an agent moved with it (address, port, zone): the store read them back in the write.
+        const endpoints = (result.reloaded?.[service] ?? []).map((i) => toEndpoint(i, this.agents.get(i.agentId)));
         this.view.set(service, version, endpoints);
       } else {
         this.view.patch(service, version, p.upserts, p.removed);

@@ -11,6 +11,7 @@ import type { AgentInfo, Health, InstanceSpec } from '@weft/shared';
 import { silentLogger } from '@weft/shared';
 import type { DiscoveryRequest__Output } from '@weft/shared/generated/weft/v1/DiscoveryRequest';
 import { Registry } from '../registry/registry.js';
+import { SqliteRegistryStore } from '../store/sqlite-backend.js';
 import { SqliteStore } from '../store/sqlite-store.js';
 import { CheckedAgent, type CheckedStream, tempDir } from '../test-support.js';
 import { DiscoveryStream } from './discovery-stream.js';
@@ -33,24 +34,29 @@ let registry: Registry;
 let rejections: RejectedVersions;
 let seq = 0;
 
-function openRegistry(): void {
+async function openRegistry(): Promise<void> {
   store = SqliteStore.open(join(dir.path, 'cp.db'));
-  registry = new Registry(store, { leaseTtlMs: 60_000, restartGraceMs: 60_000, logger: silentLogger, sweepIntervalMs: 3_600_000 });
-  registry.start();
+  registry = new Registry(new SqliteRegistryStore(store), {
+    leaseTtlMs: 60_000,
+    restartGraceMs: 60_000,
+    logger: silentLogger,
+    sweepIntervalMs: 3_600_000,
+  });
+  await registry.start();
 }
 
-function closeRegistry(): void {
-  registry.close();
+async function closeRegistry(): Promise<void> {
+  await registry.close();
   store.close();
 }
 
-beforeEach(() => {
+beforeEach(async () => {
   dir = tempDir();
   rejections = new RejectedVersions();
-  openRegistry();
+  await openRegistry();
 });
-afterEach(() => {
-  closeRegistry();
+afterEach(async () => {
+  await closeRegistry();
   dir.remove();
 });
 
@@ -209,8 +215,8 @@ test('a reconnect (also after a control-plane restart) resends no unchanged reso
   b.s.close();
 
   // Same after the control plane restarts on the same database: versions are persisted.
-  closeRegistry();
-  openRegistry();
+  await closeRegistry();
+  await openRegistry();
   const c = open(agent);
   c.req(c.t.resume(), true);
   assert.equal(c.t.resourcesSent, 0, 'unchanged resources resent after a restart');

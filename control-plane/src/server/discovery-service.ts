@@ -6,7 +6,7 @@
  */
 import type * as grpc from '@grpc/grpc-js';
 import type { Logger } from '@weft/shared';
-import { ValidationError } from '@weft/shared';
+import { UnavailableError, ValidationError } from '@weft/shared';
 import type { DiscoveryRequest__Output } from '@weft/shared/generated/weft/v1/DiscoveryRequest';
 import type { DiscoveryResponse } from '@weft/shared/generated/weft/v1/DiscoveryResponse';
 import type { MeshSettingsSource } from '../registry/mesh-settings.js';
@@ -67,8 +67,14 @@ export function createDiscoveryHandlers(deps: DiscoveryServiceDeps): { Stream: (
         const agentId = actingAgent(call, req.agent.agent_id, 'agent.agent_id');
         const agent = parseAgentInfo({ ...req.agent, agent_id: agentId }, 'agent');
         log = log.child({ agent: agent.agentId });
-        // The lease is held at once; the identity write is group-committed. If it fails, the stream ends.
+        // The lease is held at once; the identity write is group-committed. If it fails, the stream ends,
+        // unless the store is only unavailable (PostgreSQL down): then the stream is served from memory
+        // and the lease is written by the next renewal once the store is back.
         deps.registry.agentConnected(agent).catch((err: unknown) => {
+          if (err instanceof UnavailableError) {
+            log.warn('store unavailable; serving the stream from memory', { err: err.message });
+            return;
+          }
           log.error('cannot record connected agent', { err });
           endWith(toGrpcError(err), 'cannot record agent');
         });

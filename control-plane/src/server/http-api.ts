@@ -173,8 +173,14 @@ export async function startHttpApi(opts: HttpApiOptions): Promise<RunningHttpApi
         refuseMethod(res, req.method, path, 'GET, HEAD');
         return;
       }
-      sendJson(res, 200, route(url.searchParams));
+      const body = route(url.searchParams);
+      // A route that reads the store (the config history) answers later; the rest answer now.
+      if (body instanceof Promise) body.then((b) => sendJson(res, 200, b), fail);
+      else sendJson(res, 200, body);
     } catch (err) {
+      fail(err);
+    }
+    function fail(err: unknown): void {
       const e = toHttpError(err);
       if (e.status >= 500) log.error('http request failed', { url: req.url, err });
       if (!res.headersSent) sendJson(res, e.status, e.body, e.code);

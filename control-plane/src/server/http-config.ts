@@ -52,9 +52,9 @@ export function configRoutes(policies: PolicyRegistry): Record<string, QueryRout
         document: JSON.parse(p.json) as unknown,
       })),
     }),
-    '/v1/config/history': (query) => ({
+    '/v1/config/history': async (query) => ({
       revision: String(policies.revision()),
-      revisions: policies.history(serviceParam(query), limitParam(query)).map((r) => ({
+      revisions: (await policies.history(serviceParam(query), limitParam(query))).map((r) => ({
         revision: String(r.revision),
         appliedAt: r.appliedAt,
         description: r.description,

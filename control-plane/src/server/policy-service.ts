@@ -9,20 +9,23 @@ import type { Logger } from '@weft/shared';
 import { ValidationError } from '@weft/shared';
 import type { RegistryHandlers } from '@weft/shared/generated/weft/v1/Registry';
 import { type PolicyRegistry, type PolicyResult, parseConfigDocuments } from '../registry/policy-registry.js';
-import type { PolicyChange } from '../store/policy-store.js';
+import type { PolicyChange } from '../store/store-contract.js';
 import { isInternal, toGrpcError } from './status.js';
 
 export type PolicyHandlers = Pick<RegistryHandlers, 'ApplyConfig' | 'GetConfig' | 'DeleteConfig' | 'ConfigHistory' | 'RollbackConfig'>;
 
-function unary<Req, Res>(method: string, log: Logger, fn: (req: Req) => Res): grpc.handleUnaryCall<Req, Res> {
+function unary<Req, Res>(method: string, log: Logger, fn: (req: Req) => Res | Promise<Res>): grpc.handleUnaryCall<Req, Res> {
   return (call, callback) => {
-    try {
-      callback(null, fn(call.request));
-    } catch (err) {
-      if (isInternal(err)) log.error('config call failed', { method, err });
-      else log.info('config call refused', { method, err });
-      callback(toGrpcError(err));
-    }
+    Promise.resolve()
+      .then(() => fn(call.request))
+      .then(
+        (res) => callback(null, res),
+        (err) => {
+          if (isInternal(err)) log.error('config call failed', { method, err });
+          else log.info('config call refused', { method, err });
+          callback(toGrpcError(err));
+        },
+      );
   };
 }
 
@@ -36,8 +39,8 @@ function resultToProto(r: PolicyResult) {
 
 export function createPolicyHandlers(policies: PolicyRegistry, log: Logger): PolicyHandlers {
   return {
-    ApplyConfig: unary('ApplyConfig', log, (req) =>
-      resultToProto(policies.apply(parseConfigDocuments(req.documents ?? []), req.dry_run === true)),
+    ApplyConfig: unary('ApplyConfig', log, async (req) =>
+      resultToProto(await policies.apply(parseConfigDocuments(req.documents ?? []), req.dry_run === true)),
     ),
     GetConfig: unary('GetConfig', log, (req) => ({
       revision: String(policies.revision()),
@@ -48,21 +51,23 @@ export function createPolicyHandlers(policies: PolicyRegistry, log: Logger): Pol
         revision: String(p.revision),
       })),
     })),
-    DeleteConfig: unary('DeleteConfig', log, (req) => resultToProto(policies.delete(req.service, req.kind ?? '', req.dry_run === true))),
-    ConfigHistory: unary('ConfigHistory', log, (req) => ({
+    DeleteConfig: unary('DeleteConfig', log, async (req) =>
+      resultToProto(await policies.delete(req.service, req.kind ?? '', req.dry_run === true)),
+    ),
+    ConfigHistory: unary('ConfigHistory', log, async (req) => ({
       revision: String(policies.revision()),
-      revisions: policies.history(req.service || undefined, req.limit ?? 0).map((r) => ({
+      revisions: (await policies.history(req.service || undefined, req.limit ?? 0)).map((r) => ({
         revision: String(r.revision),
         applied_at: r.appliedAt,
         description: r.description,
         changes: r.changes.map(changeToProto),
       })),
     })),
-    RollbackConfig: unary('RollbackConfig', log, (req) => {
+    RollbackConfig: unary('RollbackConfig', log, async (req) => {
       const n = Number(req.revision);
       if (req.revision === '' || !Number.isInteger(n))
         throw new ValidationError('revision', `must be a revision number, got ${JSON.stringify(req.revision)}`);
-      return resultToProto(policies.rollback(n, req.dry_run === true));
+      return resultToProto(await policies.rollback(n, req.dry_run === true));
     }),
   };
 }

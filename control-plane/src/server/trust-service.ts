@@ -102,10 +102,10 @@ export function createTrustHandlers(deps: TrustServiceDeps): TrustHandlers {
       return issuedToProto(await authority.certifyService(agentId, service, req.csr_pem, hosts));
     }),
 
-    CreateToken: unary('CreateToken', log, (req) => {
+    CreateToken: unary('CreateToken', log, async (req) => {
       const kind = TOKEN_KINDS[String(req.kind)];
       if (!kind) throw new ValidationError('kind', 'must be join, operator or read');
-      const { token, record } = tokens.create({
+      const { token, record } = await tokens.create({
         kind,
         ttlMs: ms(req.ttl_ms, 'ttl_ms'),
         uses: kind === 'join' && req.uses ? req.uses : undefined,
@@ -124,7 +124,7 @@ export function createTrustHandlers(deps: TrustServiceDeps): TrustHandlers {
 
     RevokeAgent: unary('RevokeAgent', log, async (req) => {
       const agentId = validateInstanceId(req.agent_id, 'agent_id');
-      const { serials } = authority.revoke(agentId, (req.reason ?? '').slice(0, 200));
+      const { serials } = await authority.revoke(agentId, (req.reason ?? '').slice(0, 200));
       const stream = streams.get(agentId);
       stream?.end(agentRevokedError(agentId));
       const removed = await registry.removeAgent(agentId);

@@ -20,38 +20,9 @@
 import type { PolicyKind } from '@weft/shared';
 import type Database from 'better-sqlite3';
 import { openDatabase } from './database.js';
+import type { ChangeAction, PolicyChange, PolicyRevision, PolicyWrite, StoredPolicy } from './store-contract.js';
 
-export interface StoredPolicy {
-  service: string;
-  kind: PolicyKind;
-  /** Canonical JSON of the validated document. */
-  json: string;
-  revision: number;
-}
-
-/** One (service, kind) to write: json null deletes it. */
-export interface PolicyWrite {
-  service: string;
-  kind: PolicyKind;
-  json: string | null;
-}
-
-export type ChangeAction = 'create' | 'update' | 'delete' | 'unchanged';
-
-export interface PolicyChange {
-  service: string;
-  kind: PolicyKind;
-  action: ChangeAction;
-  beforeJson: string;
-  afterJson: string;
-}
-
-export interface PolicyRevision {
-  revision: number;
-  appliedAt: string;
-  description: string;
-  changes: PolicyChange[];
-}
+export type { ChangeAction, PolicyChange, PolicyRevision, PolicyWrite, StoredPolicy };
 
 interface HistoryRow {
   revision: number;

@@ -17,63 +17,23 @@
  * endpoints after reconnecting. In WAL mode FULL costs one append-only fsync
  * per change, which the registry's write rate easily affords.
  */
-import type { AgentInfo, Health, Instance, InstanceSpec, Protocol } from '@weft/shared';
+import type { AgentInfo, Health, Instance, InstanceSpec } from '@weft/shared';
 import { NotFoundError, ValidationError } from '@weft/shared';
 import type Database from 'better-sqlite3';
 import { openDatabase } from './database.js';
+import {
+  type AgentRow,
+  agentFromRow,
+  INSTANCE_COLUMNS,
+  type InstanceRow,
+  instanceFromRow,
+  instanceOf,
+  instanceValues,
+  sameInstance,
+} from './rows.js';
+import type { ChangeResult, InstanceChange, LeaseWrite, StoredAgent } from './store-contract.js';
 
-/** One instance row a change wrote: `instance` is the new content, null when removed from `service`. */
-export interface InstanceChange {
-  service: string;
-  instanceId: string;
-  instance: Instance | null;
-}
-
-/**
- * What a committed change did: the revision after it, the services whose
- * endpoints changed, and exactly which instance rows changed (so the registry
- * can patch its view without re-reading whole services). `reloadServices` are
- * services whose every endpoint changed through their agent (address, port or
- * zone): the registry rebuilds those from the store.
- */
-export interface ChangeResult {
-  revision: number;
-  changedServices: string[];
-  instanceChanges: InstanceChange[];
-  reloadServices: string[];
-}
-
-export interface StoredAgent extends AgentInfo {
-  /** Lease expiry last written for operators; null while connected or never set. */
-  leaseExpiresAtMs: number | null;
-  revision: number;
-}
-
-interface AgentRow {
-  agent_id: string;
-  hostname: string;
-  address: string;
-  inbound_port: number;
-  zone: string;
-  version: string;
-  lease_expires_at_ms: number | null;
-  revision: number;
-}
-
-interface InstanceRow {
-  instance_id: string;
-  service: string;
-  agent_id: string;
-  address: string;
-  port: number;
-  zone: string;
-  weight: number;
-  tags: string;
-  metadata: string;
-  health: string;
-  protocol: string;
-  revision: number;
-}
+export type { ChangeResult, InstanceChange, LeaseWrite, StoredAgent };
 
 /** State of the change being built inside one transaction. */
 interface Tx {
@@ -82,76 +42,6 @@ interface Tx {
   readonly instances: InstanceChange[];
   readonly reload: Set<string>;
   touched: boolean;
-}
-
-/** Lease bookkeeping to write with an agent upsert: undefined leaves the stored value as it is. */
-export type LeaseWrite = number | null | undefined;
-
-const INSTANCE_COLUMNS = 'instance_id, service, agent_id, address, port, zone, weight, tags, metadata, health, protocol, revision';
-
-function agentFromRow(r: AgentRow): StoredAgent {
-  return {
-    agentId: r.agent_id,
-    hostname: r.hostname,
-    address: r.address,
-    inboundPort: r.inbound_port,
-    zone: r.zone,
-    version: r.version,
-    leaseExpiresAtMs: r.lease_expires_at_ms,
-    revision: r.revision,
-  };
-}
-
-function instanceFromRow(r: InstanceRow): Instance {
-  return {
-    service: r.service,
-    instanceId: r.instance_id,
-    agentId: r.agent_id,
-    address: r.address,
-    port: r.port,
-    zone: r.zone,
-    weight: r.weight,
-    tags: JSON.parse(r.tags) as string[],
-    metadata: JSON.parse(r.metadata) as Record<string, string>,
-    health: r.health as Health,
-    protocol: r.protocol as Protocol,
-  };
-}
-
-function instanceOf(agentId: string, i: InstanceSpec): Instance {
-  return { ...i, agentId };
-}
-
-/** The columns that define an instance's content, in a comparable form. */
-function instanceValues(agentId: string, i: InstanceSpec) {
-  return {
-    instance_id: i.instanceId,
-    service: i.service,
-    agent_id: agentId,
-    address: i.address,
-    port: i.port,
-    zone: i.zone,
-    weight: i.weight,
-    tags: JSON.stringify(i.tags),
-    metadata: JSON.stringify(i.metadata),
-    health: i.health,
-    protocol: i.protocol,
-  };
-}
-
-function sameInstance(row: InstanceRow, v: ReturnType<typeof instanceValues>): boolean {
-  return (
-    row.service === v.service &&
-    row.agent_id === v.agent_id &&
-    row.address === v.address &&
-    row.port === v.port &&
-    row.zone === v.zone &&
-    row.weight === v.weight &&
-    row.tags === v.tags &&
-    row.metadata === v.metadata &&
-    row.health === v.health &&
-    row.protocol === v.protocol
-  );
 }
 
 export class SqliteStore {

@@ -6,17 +6,7 @@
  */
 import type { TokenKindName } from '@weft/shared';
 import type Database from 'better-sqlite3';
-
-export interface StoredToken {
-  tokenId: string;
-  kind: TokenKindName;
-  secretSha256: string;
-  createdAtMs: number;
-  expiresAtMs: number | null;
-  usesLeft: number | null;
-  agentId: string | null;
-  description: string;
-}
+import type { CertificateRecord, RevokedAgent, StoredToken } from './store-contract.js';
 
 interface TokenRow {
   token_id: string;
@@ -29,18 +19,7 @@ interface TokenRow {
   description: string;
 }
 
-export interface CertificateRecord {
-  agentId: string;
-  serial: string;
-  issuedAtMs: number;
-  expiresAtMs: number;
-}
-
-export interface RevokedAgent {
-  agentId: string;
-  revokedAtMs: number;
-  reason: string;
-}
+export type { CertificateRecord, RevokedAgent, StoredToken };
 
 const toToken = (r: TokenRow): StoredToken => ({
   tokenId: r.token_id,
@@ -63,6 +42,7 @@ export class TrustStore {
          VALUES (@tokenId, @kind, @secretSha256, @createdAtMs, @expiresAtMs, @usesLeft, @agentId, @description)`,
       ),
       token: db.prepare<[string], TokenRow>('SELECT * FROM tokens WHERE token_id = ?'),
+      tokens: db.prepare<[], TokenRow>('SELECT * FROM tokens ORDER BY token_id'),
       countKind: db.prepare<[string], { n: number }>('SELECT COUNT(*) AS n FROM tokens WHERE kind = ?'),
       useToken: db.prepare<[string]>('UPDATE tokens SET uses_left = uses_left - 1 WHERE token_id = ? AND uses_left > 0'),
       insertCert: db.prepare(
@@ -99,6 +79,10 @@ export class TrustStore {
 
   insertToken(t: StoredToken): void {
     this.q.insertToken.run(t);
+  }
+
+  listTokens(): StoredToken[] {
+    return this.q.tokens.all().map(toToken);
   }
 
   token(tokenId: string): StoredToken | undefined {

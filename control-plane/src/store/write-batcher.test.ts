@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import type { AgentInfo, InstanceSpec } from '@weft/shared';
 import Database from 'better-sqlite3';
 import { tempDir } from '../test-support.js';
+import { SqliteRegistryStore } from './sqlite-backend.js';
 import { SqliteStore } from './sqlite-store.js';
 import { WriteBatcher } from './write-batcher.js';
 
@@ -38,14 +39,14 @@ function withStore(fn: (store: SqliteStore, file: string) => Promise<void>): Pro
 test('writes submitted in one turn share one transaction and are answered after it committed', async () => {
   await withStore(async (store, file) => {
     const batches: number[] = [];
-    const batcher = new WriteBatcher(store, { onBatch: (n) => batches.push(n) });
+    const batcher = new WriteBatcher(new SqliteRegistryStore(store), { onBatch: (n) => batches.push(n) });
     const order: string[] = [];
     const all = Array.from({ length: 50 }, (_, i) =>
       batcher.submit(
-        () => store.registerInstances(agentA, [spec('orders', `o${i}`)], false),
+        () => ({ op: 'register', agent: agentA, instances: [spec('orders', `o${i}`)], replaceAll: false }),
         (r) => {
           order.push(`committed ${i}`);
-          return r.revision;
+          return r?.revision;
         },
       ),
     );
@@ -72,13 +73,13 @@ test('writes submitted in one turn share one transaction and are answered after 
 
 test('a write that throws is rolled back alone; the rest of its batch commits', async () => {
   await withStore(async (store) => {
-    const batcher = new WriteBatcher(store);
-    await batcher.submit(() => store.registerInstances(agentA, [spec('orders', 'o1')], false));
+    const batcher = new WriteBatcher(new SqliteRegistryStore(store));
+    await batcher.submit(() => ({ op: 'register', agent: agentA, instances: [spec('orders', 'o1')], replaceAll: false }));
     const results = await Promise.allSettled([
-      batcher.submit(() => store.registerInstances(agentA, [spec('orders', 'o2')], false)),
+      batcher.submit(() => ({ op: 'register', agent: agentA, instances: [spec('orders', 'o2')], replaceAll: false })),
       // Writes o3 and then fails on o1 (owned by a): o3 must not survive.
-      batcher.submit(() => store.registerInstances(agentB, [spec('orders', 'o3'), spec('orders', 'o1')], false)),
-      batcher.submit(() => store.setHealth('a', 'o1', 'passing')),
+      batcher.submit(() => ({ op: 'register', agent: agentB, instances: [spec('orders', 'o3'), spec('orders', 'o1')], replaceAll: false })),
+      batcher.submit(() => ({ op: 'setHealth', agentId: 'a', instanceId: 'o1', health: 'passing' })),
     ]);
     assert.deepEqual(
       results.map((r) => r.status),
@@ -98,8 +99,8 @@ test('a write that throws is rolled back alone; the rest of its batch commits', 
 
 test('a failed commit rejects every write of the batch and restores the revision', async () => {
   await withStore(async (store) => {
-    const batcher = new WriteBatcher(store);
-    await batcher.submit(() => store.registerInstances(agentA, [spec('orders', 'o1')], false));
+    const batcher = new WriteBatcher(new SqliteRegistryStore(store));
+    await batcher.submit(() => ({ op: 'register', agent: agentA, instances: [spec('orders', 'o1')], replaceAll: false }));
     const realGroup = store.group.bind(store);
     // Simulate a COMMIT failure after the writes ran (e.g. disk full).
     store.group = <T>(fn: () => T): T =>
@@ -108,8 +109,8 @@ test('a failed commit rejects every write of the batch and restores the revision
         throw new Error('disk I/O error');
       });
     const results = await Promise.allSettled([
-      batcher.submit(() => store.registerInstances(agentA, [spec('orders', 'o2')], false)),
-      batcher.submit(() => store.setHealth('a', 'o1', 'passing')),
+      batcher.submit(() => ({ op: 'register', agent: agentA, instances: [spec('orders', 'o2')], replaceAll: false })),
+      batcher.submit(() => ({ op: 'setHealth', agentId: 'a', instanceId: 'o1', health: 'passing' })),
     ]);
     assert.deepEqual(
       results.map((r) => r.status),

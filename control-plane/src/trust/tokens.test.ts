@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { parseToken } from '@weft/shared';
 import { openDatabase } from '../store/database.js';
+import { sqliteTrustStore } from '../store/sqlite-backend.js';
 import { TrustStore } from '../store/trust-store.js';
 import { tempDir } from '../test-support.js';
 import { Tokens } from './tokens.js';
@@ -13,12 +14,12 @@ function tokens(now: () => number) {
     db.close();
     dir.remove();
   });
-  return new Tokens(TrustStore.on(db), () => 'ab'.repeat(32), now);
+  return new Tokens(sqliteTrustStore(TrustStore.on(db)), () => 'ab'.repeat(32), now);
 }
 
-test('a token carries the CA fingerprint; only the hash of its secret is stored', () => {
+test('a token carries the CA fingerprint; only the hash of its secret is stored', async () => {
   const t = tokens(Date.now);
-  const { token, record } = t.create({ kind: 'operator', ttlMs: 0 });
+  const { token, record } = await t.create({ kind: 'operator', ttlMs: 0 });
   const parsed = parseToken(token, 'token');
   assert.equal(parsed.caFingerprint, 'ab'.repeat(32));
   assert.equal(parsed.kind, 'operator');
@@ -28,14 +29,14 @@ test('a token carries the CA fingerprint; only the hash of its secret is stored'
   assert.throws(() => t.check(`${token.slice(0, 30)}x${token.slice(31)}`, ['operator'], 'authorization'), /unknown token|not a Weft token/);
 });
 
-test('a join token is refused once expired or used up, naming the token', () => {
+test('a join token is refused once expired or used up, naming the token', async () => {
   let now = 1_000_000;
   const t = tokens(() => now);
-  const { token } = t.create({ kind: 'join', ttlMs: 60_000, uses: 2 });
-  for (let i = 0; i < 2; i++) t.use(t.check(token, ['join'], 'join_token'), 'join_token');
+  const { token } = await t.create({ kind: 'join', ttlMs: 60_000, uses: 2 });
+  for (let i = 0; i < 2; i++) await t.use(t.check(token, ['join'], 'join_token'), 'join_token');
   assert.throws(() => t.check(token, ['join'], 'join_token'), /join_token: token [0-9a-f]{16} is used up/);
-  const { token: short } = t.create({ kind: 'join', ttlMs: 1000 });
+  const { token: short } = await t.create({ kind: 'join', ttlMs: 1000 });
   now += 1000;
   assert.throws(() => t.check(short, ['join'], 'join_token'), /expired at/);
-  assert.throws(() => t.create({ kind: 'read', ttlMs: 0, uses: 3 }), /join tokens only/);
+  await assert.rejects(() => t.create({ kind: 'read', ttlMs: 0, uses: 3 }), /join tokens only/);
 });

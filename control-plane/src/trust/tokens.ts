@@ -15,7 +15,7 @@ import {
   UnauthenticatedError,
   ValidationError,
 } from '@weft/shared';
-import type { StoredToken, TrustStore } from '../store/trust-store.js';
+import type { StoredToken, TrustStoreContract } from '../store/store-contract.js';
 
 export const DEFAULT_JOIN_TOKEN_TTL_MS = 3600_000;
 
@@ -30,15 +30,29 @@ export interface NewToken {
   description?: string;
 }
 
+/**
+ * Token records are read from the store into memory (load(), refresh()) so
+ * that checking a token on every call needs no database round trip; a use of
+ * a join token is taken in the store itself, atomically, so uses are counted
+ * right across replicas. A token made on another replica is known here after
+ * the next refresh (checkFresh reads the store at once on a miss).
+ */
 export class Tokens {
+  private cache = new Map<string, StoredToken>();
+
   constructor(
-    private readonly store: TrustStore,
+    private readonly store: TrustStoreContract,
     /** The active CA root's fingerprint, carried in every token for pinning. */
     private readonly caFingerprint: () => string,
     private readonly now: () => number = Date.now,
   ) {}
 
-  create(t: NewToken): { token: string; record: StoredToken } {
+  /** Reads every token record from the store (start, and periodically with replicas). */
+  async refresh(): Promise<void> {
+    this.cache = new Map((await this.store.listTokens()).map((t) => [t.tokenId, t]));
+  }
+
+  async create(t: NewToken): Promise<{ token: string; record: StoredToken }> {
     if (t.ttlMs < 0) throw new ValidationError('ttl', 'must not be negative');
     if (t.kind !== 'join' && (t.uses !== undefined || t.agentId !== undefined))
       throw new ValidationError('uses', 'and agent id apply to join tokens only');
@@ -56,24 +70,42 @@ export class Tokens {
       agentId: t.agentId ?? null,
       description: t.description ?? '',
     };
-    this.store.insertToken(record);
+    await this.store.insertToken(record);
+    this.cache.set(record.tokenId, record);
     return { token: formatToken({ kind: t.kind, id, secret, caFingerprint: this.caFingerprint() }), record };
   }
 
   /** True when no operator token exists yet (first start: make the bootstrap token). */
-  needsBootstrap(): boolean {
-    return this.store.countTokens('operator') === 0;
+  async needsBootstrap(): Promise<boolean> {
+    return (await this.store.countTokens('operator')) === 0;
   }
 
-  /** The record of a valid token of one of `kinds`; throws UnauthenticatedError otherwise. */
+  /** The record of a valid token of one of `kinds` (from memory); throws UnauthenticatedError otherwise. */
   check(text: string, kinds: readonly TokenKindName[], field: string): StoredToken {
-    let parsed: ParsedToken;
+    const parsed = this.parse(text, field);
+    return this.verify(parsed, this.cache.get(parsed.id), kinds, field);
+  }
+
+  /** As check(), reading the store when the token is not in memory yet (made on another replica). */
+  async checkFresh(text: string, kinds: readonly TokenKindName[], field: string): Promise<StoredToken> {
+    const parsed = this.parse(text, field);
+    let record = this.cache.get(parsed.id);
+    if (!record) {
+      record = await this.store.token(parsed.id);
+      if (record) this.cache.set(record.tokenId, record);
+    }
+    return this.verify(parsed, record, kinds, field);
+  }
+
+  private parse(text: string, field: string): ParsedToken {
     try {
-      parsed = parseToken(text, field);
+      return parseToken(text, field);
     } catch (err) {
       throw new UnauthenticatedError((err as Error).message);
     }
-    const record = this.store.token(parsed.id);
+  }
+
+  private verify(parsed: ParsedToken, record: StoredToken | undefined, kinds: readonly TokenKindName[], field: string): StoredToken {
     if (!record || !secretMatches(parsed.secret, record.secretSha256))
       throw new UnauthenticatedError(`${field}: unknown token ${parsed.id}`);
     if (!kinds.includes(record.kind))
@@ -85,8 +117,12 @@ export class Tokens {
   }
 
   /** Takes one use of a checked join token; throws when another call took the last one meanwhile. */
-  use(record: StoredToken, field: string): void {
+  async use(record: StoredToken, field: string): Promise<void> {
     if (record.usesLeft === null) return;
-    if (!this.store.useToken(record.tokenId)) throw new UnauthenticatedError(`${field}: token ${record.tokenId} is used up`);
+    const ok = await this.store.useToken(record.tokenId);
+    // Memory follows the store: the next check sees the use (or that none is left).
+    const fresh = await this.store.token(record.tokenId);
+    if (fresh) this.cache.set(fresh.tokenId, fresh);
+    if (!ok) throw new UnauthenticatedError(`${field}: token ${record.tokenId} is used up`);
   }
 }

@@ -16,7 +16,7 @@ import {
 } from '@weft/shared';
 import type { Resource } from '@weft/shared/generated/weft/v1/Resource';
 import type { IssuedCert, MeshCa } from '../ca/mesh-ca.js';
-import type { CertificateRecord, TrustStore } from '../store/trust-store.js';
+import type { CertificateRecord, TrustStoreContract } from '../store/store-contract.js';
 import type { Tokens } from './tokens.js';
 
 export interface IssuedAgentCertificate extends IssuedCert {
@@ -36,7 +36,7 @@ export interface TrustEntry {
 
 export interface TrustAuthorityOptions {
   ca: MeshCa;
-  store: TrustStore;
+  store: TrustStoreContract;
   tokens: Tokens;
   /** Lifetime of agent certificates. */
   certTtlMs: number;
@@ -46,11 +46,13 @@ export interface TrustAuthorityOptions {
 
 export class TrustAuthority {
   private readonly ca: MeshCa;
-  private readonly store: TrustStore;
+  private readonly store: TrustStoreContract;
   private readonly tokens: Tokens;
   private readonly log: Logger;
   private readonly now: () => number;
-  private revoked: Set<string>;
+  private revoked = new Set<string>();
+  /** Latest certificate per agent, read at start and kept as this process issues more. */
+  private certs = new Map<string, CertificateRecord>();
   private entries = new Map<string, TrustEntry>();
   private readonly watchers = new Map<string, Set<() => void>>();
 
@@ -60,12 +62,24 @@ export class TrustAuthority {
     this.tokens = opts.tokens;
     this.log = opts.logger.child({ component: 'trust' });
     this.now = opts.now ?? Date.now;
-    this.revoked = new Set(this.store.revokedAgents().map((r) => r.agentId));
-    this.rebuild();
     this.ca.onChange(() => {
-      this.rebuild();
-      this.notify(TRUST_BUNDLE_RESOURCE);
+      this.rebuild()
+        .then(() => this.notify(TRUST_BUNDLE_RESOURCE))
+        .catch((err) => this.log.error('cannot rebuild the trust resources', { err }));
     });
+  }
+
+  /** Replicas: another replica revoked an agent; re-reads the trust state and pushes the new deny list. */
+  async reload(): Promise<void> {
+    await this.load();
+    this.notify(TRUST_REVOCATIONS_RESOURCE);
+  }
+
+  /** Reads revocations and certificates from the store and builds the trust resources (start; replicas: after another's change). */
+  async load(): Promise<void> {
+    this.revoked = new Set((await this.store.revokedAgents()).map((r) => r.agentId));
+    this.certs = await this.store.latestCertificates();
+    await this.rebuild();
   }
 
   get trustDomain(): string {
@@ -78,20 +92,20 @@ export class TrustAuthority {
 
   /** Enrolment: checks and takes one use of the join token, then certifies the agent's key. */
   async enrol(joinToken: string, requestedAgentId: string, csrPem: string): Promise<IssuedAgentCertificate> {
-    const token = this.tokens.check(joinToken, ['join'], 'join_token');
+    const token = await this.tokens.checkFresh(joinToken, ['join'], 'join_token');
     const agentId = validateInstanceId(requestedAgentId || token.agentId || '', 'agent_id');
     if (token.agentId && token.agentId !== agentId)
       throw new PermissionDeniedError(
         `join token ${token.tokenId} enrols agent ${JSON.stringify(token.agentId)}, not ${JSON.stringify(agentId)}`,
       );
     if (this.revoked.has(agentId)) throw new PermissionDeniedError(`agent ${JSON.stringify(agentId)} is revoked`, 'agent_revoked');
-    const current = this.store.latestCertificate(agentId);
+    const current = await this.store.latestCertificate(agentId);
     if (!token.agentId && current && current.expiresAtMs > this.now())
       throw new PermissionDeniedError(
         `agent ${JSON.stringify(agentId)} is already enrolled (certificate valid until ${new Date(current.expiresAtMs).toISOString()}); ` +
           `to enrol it again, use a token made with --agent-id ${agentId}`,
       );
-    this.tokens.use(token, 'join_token');
+    await this.tokens.use(token, 'join_token');
     const issued = await this.certify(agentId, csrPem);
     this.log.info('agent enrolled', { agent: agentId, token: token.tokenId, serial: issued.serial, expiresAtMs: issued.notAfterMs });
     return issued;
@@ -131,11 +145,11 @@ export class TrustAuthority {
   }
 
   /** Puts the agent on the deny list (durably) and pushes the new list. Idempotent. */
-  revoke(agentId: string, reason: string): { serials: string[] } {
-    const { serials, newlyRevoked } = this.store.revokeAgent(agentId, this.now(), reason);
+  async revoke(agentId: string, reason: string): Promise<{ serials: string[] }> {
+    const { serials, newlyRevoked } = await this.store.revokeAgent(agentId, this.now(), reason);
     this.revoked.add(agentId);
     if (newlyRevoked) {
-      this.rebuild();
+      await this.rebuild();
       this.notify(TRUST_REVOCATIONS_RESOURCE);
       this.log.warn('agent revoked', { agent: agentId, reason, serials });
     }
@@ -144,7 +158,7 @@ export class TrustAuthority {
 
   /** The latest certificate of each agent (weft status). */
   certificates(): Map<string, CertificateRecord> {
-    return this.store.latestCertificates();
+    return this.certs;
   }
 
   entry(name: string): TrustEntry | undefined {
@@ -165,22 +179,25 @@ export class TrustAuthority {
   private async certify(agentId: string, csrPem: string): Promise<IssuedAgentCertificate> {
     const spiffeId = agentSpiffeId(this.ca.trustDomain, agentId);
     const issued = await this.ca.issueFromCsr(csrPem, spiffeId, this.opts.certTtlMs);
-    this.store.recordCertificate({ agentId, serial: issued.serial, issuedAtMs: this.now(), expiresAtMs: issued.notAfterMs });
+    const record = { agentId, serial: issued.serial, issuedAtMs: this.now(), expiresAtMs: issued.notAfterMs };
+    await this.store.recordCertificate(record);
+    this.certs.set(agentId, record);
     return { ...issued, agentId, spiffeId, caBundlePem: this.ca.bundlePem(), trustDomain: this.ca.trustDomain };
   }
 
-  private rebuild(): void {
+  private async rebuild(): Promise<void> {
     const agentIds = [...this.revoked].sort();
-    const serials = this.store.revokedSerials(this.now());
+    const serials = await this.store.revokedSerials(this.now());
+    const trustRevision = String(await this.store.trustRevision());
     const bundle = this.ca.bundlePem();
     this.entries = new Map<string, TrustEntry>([
       [
         TRUST_REVOCATIONS_RESOURCE,
         {
-          version: String(this.store.trustRevision()),
+          version: trustRevision,
           resource: {
             name: TRUST_REVOCATIONS_RESOURCE,
-            version: String(this.store.trustRevision()),
+            version: trustRevision,
             revocations: { agent_ids: agentIds, serials },
           },
         },

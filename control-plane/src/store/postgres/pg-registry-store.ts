@@ -1,0 +1,420 @@
+/**
+ * The registry's durable state in PostgreSQL (store-contract.ts RegistryStore).
+ *
+ * Group commit: one transaction per batch, one SAVEPOINT per write, so a write
+ * that fails (a conflict, an unknown instance) is rolled back alone. A
+ * connection failure anywhere aborts the whole batch (UnavailableError): the
+ * batch was not acknowledged, so nothing acknowledged is lost.
+ *
+ * Revisions: every write that changes something takes nextval of the
+ * registry_revision sequence. Each batch first takes a transaction advisory
+ * lock, so batches of all replicas commit one after another and revisions
+ * become visible in increasing order: a reader that has seen revision N has
+ * seen everything at or below N (what a catch-up read "newer than N" needs).
+ * The lock is held for one batch, so its cost is shared by the whole batch.
+ */
+import type { AgentInfo, Health, Instance, InstanceSpec } from '@weft/shared';
+import { NotFoundError, ValidationError } from '@weft/shared';
+import type pg from 'pg';
+import {
+  type AgentRow,
+  agentFromRow,
+  INSTANCE_COLUMNS,
+  type InstanceRow,
+  instanceFromRow,
+  instanceOf,
+  instanceValues,
+  sameInstance,
+} from '../rows.js';
+import type {
+  ChangeResult,
+  LeaseWrite,
+  RegistrySnapshot,
+  RegistryStore,
+  RegistryWrite,
+  StoredAgent,
+  WriteOutcome,
+} from '../store-contract.js';
+import { isUnavailable, type PgDatabase, sequenceValue, xactLock } from './pg-database.js';
+
+/**
+ * The batch's revision counter: read from the registry_revision sequence once
+ * the batch holds the commit lock, handed out in order to the writes that
+ * change something, and written back to the sequence before COMMIT. Under
+ * the lock no other process takes values from the sequence, so this is the
+ * sequence itself, one round trip per batch instead of one per write.
+ */
+class BatchRevisions {
+  constructor(public last: number) {}
+  next(): number {
+    this.last += 1;
+    return this.last;
+  }
+}
+
+/** State of one write being made inside the batch's transaction. */
+class WriteTx {
+  private rev: number | undefined;
+  readonly services = new Set<string>();
+  readonly instances: ChangeResult['instanceChanges'] = [];
+  readonly reload = new Set<string>();
+
+  constructor(
+    readonly c: pg.PoolClient,
+    private readonly counter: BatchRevisions,
+  ) {}
+
+  get touched(): boolean {
+    return this.rev !== undefined;
+  }
+
+  /** The write's revision, taken on first use (a write that changes nothing takes none). */
+  async revision(): Promise<number> {
+    this.rev ??= this.counter.next();
+    return this.rev;
+  }
+
+  async rows<R extends pg.QueryResultRow>(sql: string, params: unknown[]): Promise<R[]> {
+    return (await this.c.query<R>(sql, params)).rows;
+  }
+}
+
+const SELECT_INSTANCES = `SELECT ${INSTANCE_COLUMNS} FROM instances`;
+const INSERT_INSTANCE = `INSERT INTO instances (${INSTANCE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`;
+const UPDATE_INSTANCE = `UPDATE instances SET service = $2, agent_id = $3, address = $4, port = $5, zone = $6, weight = $7,
+  tags = $8, metadata = $9, health = $10, protocol = $11, revision = $12 WHERE instance_id = $1`;
+
+function instanceParams(v: ReturnType<typeof instanceValues>, revision: number): unknown[] {
+  return [v.instance_id, v.service, v.agent_id, v.address, v.port, v.zone, v.weight, v.tags, v.metadata, v.health, v.protocol, revision];
+}
+
+export class PgRegistryStore implements RegistryStore {
+  private rev = 0;
+
+  constructor(private readonly db: PgDatabase) {}
+
+  revision(): number {
+    return this.rev;
+  }
+
+  async load(): Promise<RegistrySnapshot> {
+    // One snapshot: every read sees the same committed state.
+    const client = await this.db.connect();
+    let broken: Error | undefined;
+    try {
+      await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+      const revision = (await client.query<{ value: number }>(sequenceValue('registry_revision'))).rows[0].value;
+      const agents = (await client.query<AgentRow>('SELECT * FROM agents ORDER BY agent_id')).rows.map(agentFromRow);
+      const instances = (await client.query<InstanceRow>(`${SELECT_INSTANCES} ORDER BY service, instance_id`)).rows.map(instanceFromRow);
+      const versions = (await client.query<{ service: string; revision: number }>('SELECT service, revision FROM service_versions')).rows;
+      await client.query('COMMIT');
+      this.rev = Math.max(this.rev, revision);
+      return { revision, agents, instances, serviceVersions: new Map(versions.map((r) => [r.service, r.revision])) };
+    } catch (err) {
+      if (isUnavailable(err)) broken = err as Error;
+      else await client.query('ROLLBACK').catch(() => {});
+      throw this.db.wrap(err);
+    } finally {
+      client.release(broken);
+    }
+  }
+
+  async agent(agentId: string): Promise<StoredAgent | undefined> {
+    const rows = await this.db.query<AgentRow>('SELECT * FROM agents WHERE agent_id = $1', [agentId]);
+    return rows[0] && agentFromRow(rows[0]);
+  }
+
+  async serviceVersions(): Promise<Map<string, number>> {
+    const rows = await this.db.query<{ service: string; revision: number }>('SELECT service, revision FROM service_versions');
+    return new Map(rows.map((r) => [r.service, r.revision]));
+  }
+
+  async lapsedAgents(nowMs: number): Promise<string[]> {
+    const rows = await this.db.query<{ agent_id: string }>(
+      'SELECT agent_id FROM agents WHERE lease_expires_at_ms IS NOT NULL AND lease_expires_at_ms <= $1 ORDER BY agent_id',
+      [nowMs],
+    );
+    return rows.map((r) => r.agent_id);
+  }
+
+  async instancesOfService(service: string): Promise<Instance[]> {
+    return (await this.db.query<InstanceRow>(`${SELECT_INSTANCES} WHERE service = $1 ORDER BY instance_id`, [service])).map(
+      instanceFromRow,
+    );
+  }
+
+  async commitBatch(writes: readonly RegistryWrite[]): Promise<WriteOutcome[]> {
+    const client = await this.db.connect();
+    let broken: Error | undefined;
+    try {
+      // One round trip: begin, take the commit lock (batches of all replicas commit in revision order), read the sequence.
+      const opened = (await client.query(
+        `BEGIN; ${xactLock('registry-commit')}; ${sequenceValue('registry_revision')}`,
+      )) as unknown as pg.QueryResult<{ value: number }>[];
+      const counter = new BatchRevisions(opened[2].rows[0].value);
+      const first = counter.last;
+      let batchRev = Math.max(this.rev, first);
+      const outcomes: WriteOutcome[] = [];
+      const services = new Set<string>();
+      const agents = new Set<string>();
+      /** service -> revision of the last write in this batch that changed it. */
+      const versions = new Map<string, number>();
+      for (const [i, w] of writes.entries()) {
+        // The previous write's savepoint is released in the same round trip as this one's is set.
+        await client.query(i === 0 ? 'SAVEPOINT w' : 'RELEASE SAVEPOINT w; SAVEPOINT w');
+        try {
+          const result = await this.run(new WriteTx(client, counter), w, batchRev);
+          const before = batchRev;
+          batchRev = Math.max(batchRev, result.revision);
+          outcomes.push({ ok: true, result });
+          if (result.revision > before) {
+            for (const svc of result.changedServices) {
+              services.add(svc);
+              versions.set(svc, result.revision);
+            }
+            const agentId = 'agent' in w ? w.agent.agentId : 'agentId' in w ? w.agentId : undefined;
+            if (agentId) agents.add(agentId);
+          }
+        } catch (err) {
+          if (isUnavailable(err)) throw err;
+          await client.query('ROLLBACK TO SAVEPOINT w');
+          outcomes.push({ ok: false, err });
+        }
+      }
+      if (counter.last > first) {
+        await client.query(`SELECT setval('registry_revision', $1, true)`, [counter.last]);
+        if (versions.size > 0) await this.writeServiceVersions(client, versions);
+        await this.db.announce(client, { kind: 'registry', revision: batchRev, services: [...services], agents: [...agents] });
+      }
+      await client.query('COMMIT');
+      this.rev = Math.max(this.rev, batchRev);
+      return outcomes;
+    } catch (err) {
+      if (isUnavailable(err)) broken = err as Error;
+      else await client.query('ROLLBACK').catch((e: Error) => (broken = e));
+      throw this.db.wrap(err);
+    } finally {
+      client.release(broken);
+    }
+  }
+
+  /** One statement for the batch: a service with instances gets its last revision, one without loses its row. */
+  private async writeServiceVersions(client: pg.PoolClient, versions: Map<string, number>): Promise<void> {
+    await client.query(
+      `WITH v AS (SELECT * FROM unnest($1::text[], $2::bigint[]) AS t(service, revision)),
+       up AS (
+         INSERT INTO service_versions (service, revision)
+         SELECT v.service, v.revision FROM v WHERE EXISTS (SELECT 1 FROM instances i WHERE i.service = v.service)
+         ON CONFLICT (service) DO UPDATE SET revision = excluded.revision
+         RETURNING 1
+       )
+       DELETE FROM service_versions sv USING v
+       WHERE sv.service = v.service AND NOT EXISTS (SELECT 1 FROM instances i WHERE i.service = sv.service)`,
+      [[...versions.keys()], [...versions.values()]],
+    );
+  }
+
+  private async run(tx: WriteTx, w: RegistryWrite, current: number): Promise<ChangeResult> {
+    let removed: number | undefined;
+    switch (w.op) {
+      case 'upsertAgent':
+        await this.upsertAgent(tx, w.agent, w.lease);
+        break;
+      case 'register':
+        await this.register(tx, w.agent, w.instances, w.replaceAll, w.lease);
+        break;
+      case 'deregister':
+        removed = await this.deregister(tx, w.agentId, w.instanceIds);
+        break;
+      case 'setHealth':
+        await this.setHealth(tx, w.agentId, w.instanceId, w.health);
+        break;
+      case 'removeAgent':
+        removed = await this.removeAgent(tx, w.agentId);
+        break;
+      case 'removeLapsedAgent': {
+        // Re-checked in the transaction: the agent may have reconnected (to any replica) since it was listed.
+        const [row] = await tx.rows<{ lease_expires_at_ms: number | null }>(
+          'SELECT lease_expires_at_ms FROM agents WHERE agent_id = $1 FOR UPDATE',
+          [w.agentId],
+        );
+        if (row && row.lease_expires_at_ms !== null && row.lease_expires_at_ms <= w.nowMs) removed = await this.removeAgent(tx, w.agentId);
+        break;
+      }
+      case 'renewLeases':
+        await tx.rows('UPDATE agents SET lease_expires_at_ms = $1 WHERE agent_id = ANY($2::text[])', [w.leaseExpiresAtMs, w.agentIds]);
+        break;
+      case 'setLease':
+        await tx.rows('UPDATE agents SET lease_expires_at_ms = $1 WHERE agent_id = $2 AND lease_expires_at_ms IS DISTINCT FROM $1', [
+          w.leaseExpiresAtMs,
+          w.agentId,
+        ]);
+        break;
+    }
+    if (!tx.touched) return { revision: current, changedServices: [], instanceChanges: [], reloadServices: [], removed };
+    const revision = await tx.revision();
+    const services = [...tx.services].sort();
+    const result: ChangeResult = {
+      revision,
+      changedServices: services,
+      instanceChanges: tx.instances,
+      reloadServices: [...tx.reload],
+      removed,
+    };
+    if (tx.reload.size > 0) {
+      result.reloaded = {};
+      for (const s of tx.reload) {
+        result.reloaded[s] = (await tx.rows<InstanceRow>(`${SELECT_INSTANCES} WHERE service = $1 ORDER BY instance_id`, [s])).map(
+          instanceFromRow,
+        );
+      }
+    }
+    return result;
+  }
+
+  /** `known`: the agent's row when the caller read it already (null: there is none). */
+  private async upsertAgent(tx: WriteTx, agent: AgentInfo, lease: LeaseWrite, known?: AgentRow | null): Promise<void> {
+    const row = known === undefined ? (await tx.rows<AgentRow>('SELECT * FROM agents WHERE agent_id = $1', [agent.agentId]))[0] : known;
+    const values = [agent.agentId, agent.hostname, agent.address, agent.inboundPort, agent.zone, agent.version];
+    if (!row) {
+      const revision = await tx.revision();
+      await tx.rows(
+        `INSERT INTO agents (agent_id, hostname, address, inbound_port, zone, version, lease_expires_at_ms, revision)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+        [...values, lease ?? null, revision],
+      );
+      return;
+    }
+    if (lease !== undefined && row.lease_expires_at_ms !== lease)
+      await tx.rows('UPDATE agents SET lease_expires_at_ms = $1 WHERE agent_id = $2', [lease, agent.agentId]);
+    const routingChanged = row.address !== agent.address || row.inbound_port !== agent.inboundPort || row.zone !== agent.zone;
+    if (!routingChanged && row.hostname === agent.hostname && row.version === agent.version) return;
+    const revision = await tx.revision();
+    await tx.rows(
+      `UPDATE agents SET hostname = $2, address = $3, inbound_port = $4, zone = $5, version = $6, revision = $7 WHERE agent_id = $1`,
+      [...values, revision],
+    );
+    // Endpoints carry the agent's address, port and zone: its services change with it.
+    if (routingChanged) {
+      for (const { service } of await tx.rows<{ service: string }>('SELECT DISTINCT service FROM instances WHERE agent_id = $1', [
+        agent.agentId,
+      ])) {
+        tx.services.add(service);
+        tx.reload.add(service);
+      }
+    }
+  }
+
+  private async register(
+    tx: WriteTx,
+    agent: AgentInfo,
+    instances: readonly InstanceSpec[],
+    replaceAll: boolean,
+    lease: LeaseWrite,
+  ): Promise<void> {
+    const ids = instances.map((i) => i.instanceId);
+    // The instances and the agent in one round trip.
+    const found = await tx.rows<{ t: string; j: string }>(
+      `SELECT 'i' AS t, row_to_json(i)::text AS j FROM (${SELECT_INSTANCES} WHERE instance_id = ANY($1::text[])) i
+       UNION ALL SELECT 'a', row_to_json(a)::text FROM agents a WHERE agent_id = $2`,
+      [ids, agent.agentId],
+    );
+    const existing = new Map<string, InstanceRow>();
+    let agentRow: AgentRow | null = null;
+    for (const r of found) {
+      if (r.t === 'a') agentRow = JSON.parse(r.j) as AgentRow;
+      else {
+        const row = JSON.parse(r.j) as InstanceRow;
+        existing.set(row.instance_id, row);
+      }
+    }
+    // Checked before the first write, as in SQLite: a conflict never leaves a partial change (the savepoint would undo it anyway).
+    instances.forEach((inst, i) => {
+      const owner = existing.get(inst.instanceId)?.agent_id;
+      if (owner !== undefined && owner !== agent.agentId) {
+        throw new ValidationError(
+          `instances[${i}].instance_id`,
+          `instance ${JSON.stringify(inst.instanceId)} is already registered by agent ${JSON.stringify(owner)}`,
+        );
+      }
+    });
+    await this.upsertAgent(tx, agent, lease, agentRow);
+    const keep = new Set<string>();
+    for (const inst of instances) {
+      keep.add(inst.instanceId);
+      const values = instanceValues(agent.agentId, inst);
+      const row = existing.get(inst.instanceId);
+      if (row && sameInstance(row, values)) continue;
+      const revision = await tx.revision();
+      if (!row) {
+        await tx.rows(INSERT_INSTANCE, instanceParams(values, revision));
+      } else {
+        await tx.rows(UPDATE_INSTANCE, instanceParams(values, revision));
+        tx.services.add(row.service);
+        if (row.service !== inst.service) tx.instances.push({ service: row.service, instanceId: row.instance_id, instance: null });
+      }
+      existing.set(inst.instanceId, { ...values, revision });
+      tx.services.add(inst.service);
+      tx.instances.push({ service: inst.service, instanceId: inst.instanceId, instance: instanceOf(agent.agentId, inst) });
+    }
+    if (replaceAll) {
+      const gone = await tx.rows<{ instance_id: string; service: string }>(
+        'DELETE FROM instances WHERE agent_id = $1 AND NOT (instance_id = ANY($2::text[])) RETURNING instance_id, service',
+        [agent.agentId, [...keep]],
+      );
+      if (gone.length > 0) await tx.revision();
+      for (const row of gone) {
+        tx.services.add(row.service);
+        tx.instances.push({ service: row.service, instanceId: row.instance_id, instance: null });
+      }
+    }
+  }
+
+  private async deregister(tx: WriteTx, agentId: string, instanceIds: readonly string[]): Promise<number> {
+    const ids = [...new Set(instanceIds)];
+    const rows = new Map(
+      (await tx.rows<InstanceRow>(`${SELECT_INSTANCES} WHERE instance_id = ANY($1::text[])`, [ids])).map((r) => [r.instance_id, r]),
+    );
+    ids.forEach((id, i) => {
+      if (rows.get(id)?.agent_id !== agentId) {
+        throw new NotFoundError(`instance_ids[${i}]: instance ${JSON.stringify(id)} is not registered by agent ${JSON.stringify(agentId)}`);
+      }
+    });
+    if (ids.length === 0) return 0;
+    await tx.revision();
+    await tx.rows('DELETE FROM instances WHERE instance_id = ANY($1::text[])', [ids]);
+    for (const id of ids) {
+      const row = rows.get(id)!;
+      tx.services.add(row.service);
+      tx.instances.push({ service: row.service, instanceId: id, instance: null });
+    }
+    return ids.length;
+  }
+
+  private async setHealth(tx: WriteTx, agentId: string, instanceId: string, health: Health): Promise<void> {
+    const row = (await tx.rows<InstanceRow>(`${SELECT_INSTANCES} WHERE instance_id = $1`, [instanceId]))[0];
+    if (!row || row.agent_id !== agentId) {
+      throw new NotFoundError(`instance_id: instance ${JSON.stringify(instanceId)} is not registered by agent ${JSON.stringify(agentId)}`);
+    }
+    if (row.health === health) return;
+    const revision = await tx.revision();
+    await tx.rows('UPDATE instances SET health = $1, revision = $2 WHERE instance_id = $3', [health, revision, instanceId]);
+    tx.services.add(row.service);
+    tx.instances.push({ service: row.service, instanceId, instance: { ...instanceFromRow(row), health } });
+  }
+
+  private async removeAgent(tx: WriteTx, agentId: string): Promise<number> {
+    const gone = await tx.rows<{ instance_id: string; service: string }>(
+      'DELETE FROM instances WHERE agent_id = $1 RETURNING instance_id, service',
+      [agentId],
+    );
+    const agents = await tx.rows('DELETE FROM agents WHERE agent_id = $1 RETURNING agent_id', [agentId]);
+    if (gone.length + agents.length === 0) return 0;
+    await tx.revision();
+    for (const row of gone) {
+      tx.services.add(row.service);
+      tx.instances.push({ service: row.service, instanceId: row.instance_id, instance: null });
+    }
+    return gone.length;
+  }
+}

@@ -1,0 +1,56 @@
+/**
+ * Three control-plane replicas (real processes) on one PostgreSQL schema: a
+ * service registered through an agent on replica 1 reaches, and is served
+ * through, an agent on replica 3; an operator token works on every replica.
+ * Skipped with the reason printed when no PostgreSQL answers (see
+ * control-plane/src/pg-test-support.ts).
+ */
+import assert from 'node:assert/strict';
+import { cpSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import { freshSchema, postgresSkipReason } from '@weft/control-plane/pg-test-support';
+import { echoHandler, getJson, Mesh, registerWith, servicesAtControlPlane, viaProxy, waitFor } from './harness.js';
+
+const skip = await postgresSkipReason();
+
+describe('control-plane replicas on PostgreSQL (real processes)', { skip }, () => {
+  test('a change through replica 1 reaches an agent on replica 3', async () => {
+    const schema = await freshSchema();
+    after(() => schema.drop());
+    const mesh = new Mesh();
+    after(() => mesh.close());
+    const store = ['--store', schema.url];
+    const first = await mesh.controlPlane({ extra: store });
+    // Replicas share the mesh CA and the operator's bootstrap token: copied from the first one's data dir.
+    const replicaDir = (n: number) => {
+      const dir = join(mesh.dir, `replica-${n}`);
+      mkdirSync(dir, { recursive: true });
+      cpSync(join(first.dataDir, 'ca'), join(dir, 'ca'), { recursive: true });
+      cpSync(join(first.dataDir, 'bootstrap-token'), join(dir, 'bootstrap-token'));
+      return dir;
+    };
+    const [, third] = await Promise.all([
+      mesh.controlPlane({ dataDir: replicaDir(2), extra: store }),
+      mesh.controlPlane({ dataDir: replicaDir(3), extra: store }),
+    ]);
+
+    const provider = await mesh.agent('provider', first.grpcPort);
+    const consumer = await mesh.agent('consumer', third.grpcPort);
+    const orders = await mesh.service(echoHandler('orders-1'));
+    await registerWith(provider, { name: 'orders', port: orders.port, id: 'orders-1' });
+
+    await waitFor(
+      'replica 3 to know orders',
+      async () => (await servicesAtControlPlane(third)).get('orders')?.includes('orders-1'),
+      10_000,
+    );
+    await waitFor('orders to be served through the agent on replica 3', async () => {
+      const r = await viaProxy(consumer.outboundPort, 'http://orders/');
+      return r.status === 200 && r.headers['x-served-by'] === 'orders-1';
+    });
+    // Each replica lists the agents whose streams it holds as connected.
+    const onThird = await getJson<{ agents: { agentId: string; connected: boolean }[] }>(third.httpPort, '/v1/agents');
+    assert.ok(onThird.agents.some((a) => a.agentId === 'consumer' && a.connected));
+  });
+});
