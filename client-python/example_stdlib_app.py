@@ -16,6 +16,7 @@ deregisters on SIGTERM. The end-to-end test of the helper runs it
 
 import argparse
 import json
+import re
 import sys
 import urllib.error
 import urllib.request
@@ -58,7 +59,7 @@ class Handler(BaseHTTPRequestHandler):
 server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
 port = server.server_address[1]
 reg = weft_register.register(args.name, port, health_tcp=True, interval="1s", agent=args.agent, outbound=args.outbound)
-print(json.dumps({"msg": "ready", "port": port, "id": reg.id, "proxy": reg.proxy_url.split("@")[-1]}), file=sys.stderr, flush=True)
+print(json.dumps({"msg": "ready", "port": port, "id": reg.id, "proxy": re.sub(r":[^:@/]+@", ":***@", reg.proxy_url)}), file=sys.stderr, flush=True)
 try:
     server.serve_forever()
 finally:

@@ -76,7 +76,11 @@ describe('the Python registration helper', { skip: python ? false : 'python3 is 
       children,
     );
     const id = String(ready.id);
-    assert.equal(ready.proxy, `http://127.0.0.1:${a.outboundPort}`, 'HTTP_PROXY points at the agent outbound listener');
+    assert.equal(
+      ready.proxy,
+      `http://py-web:***@127.0.0.1:${a.outboundPort}`,
+      'HTTP_PROXY points at the agent outbound listener, with the credential its registration returned (masked in the log)',
+    );
     assert.ok((await services()).some((s) => s.id === id && s.service === 'py-web'));
 
     const called = await send({ port: Number(ready.port), path: '/call' });
@@ -120,7 +124,8 @@ describe('the Python registration helper', { skip: python ? false : 'python3 is 
     assert.equal(r.status, 0, r.stderr);
     const [proxy, noProxy, ...rest] = r.stdout.split('\n');
     const listed = JSON.parse(rest.join('\n')) as { services: { service: string }[] };
-    assert.equal(proxy, `http://127.0.0.1:${a.outboundPort}`);
+    // The service's proxy credential rides in the URL, so any HTTP_PROXY-aware client calls as py-wrapped.
+    assert.match(proxy ?? '', new RegExp(`^http://py-wrapped:[A-Za-z0-9_%-]+@127\\.0\\.0\\.1:${a.outboundPort}$`));
     assert.match(noProxy, /(^|,)127\.0\.0\.1(,|$)/);
     assert.ok(
       listed.services.some((x) => x.service === 'py-wrapped'),

@@ -33,8 +33,8 @@
  * HTTP/2 streams (h2-pipeline.ts) write the same fields: method and path are
  * :method and :path; bytesIn is counted by the request body reader
  * (h2-body.ts), bytesOut by whatever streamed the answer's body (the
- * mesh's own answers: their content-length); source is the client's
- * address (the HTTP/2 pipeline has no authenticated identity per stream).
+ * mesh's own answers: their content-length); source is the caller's SPIFFE
+ * id when the strategy authenticated it (H2Exchange.source), else the client's address.
  */
 import type { Http1Request, Http1Response } from '../http1/server-message.js';
 import type { Exchange } from './forward-strategy.js';
@@ -89,7 +89,7 @@ export class AccessLog {
         direction,
         requestId: ex.requestId,
         traceparent: ex.traceparent ?? '',
-        source: ex.clientAddress ?? '',
+        source: ex.source?.spiffeId || ex.clientAddress || '',
         service: typeof f.service === 'string' ? f.service : '',
         instance: typeof f.instance === 'string' ? f.instance : '',
         method: String(ex.headers[':method'] ?? ''),

@@ -61,14 +61,9 @@ export function h2InboundStrategy(d: H2InboundDeps): H2Strategy {
     const instanceId = instance.instanceId;
     const what = `service ${instance.service}: instance ${instanceId} at ${instance.address}:${instance.port}`;
     const path = String(h[':path'] ?? '/');
+    ex.source = d.identify?.(ex.stream);
     if (d.access !== undefined) {
-      const denied = await d.access.checkWhenReady(
-        instance.service,
-        d.identify?.(ex.stream),
-        String(h[':method'] ?? 'GET'),
-        path,
-        ex.requestId,
-      );
+      const denied = await d.access.checkWhenReady(instance.service, ex.source, String(h[':method'] ?? 'GET'), path, ex.requestId);
       if (denied !== undefined) {
         // 403 `forbidden; policy=<rule>` (gRPC: PERMISSION_DENIED), marked as this agent's own answer.
         const value = denied.detail === undefined ? denied.code : `${denied.code}; ${denied.detail}`;

@@ -120,6 +120,7 @@ export function h2OutboundStrategy(d: H2OutboundDeps): H2Strategy {
     // The caller, from its proxy credential (proxy-auth.ts); a wrong one is answered 407 (gRPC: UNAUTHENTICATED).
     const who = d.callers?.identify(headerValue(h[PROXY_AUTHORIZATION]));
     if (who instanceof ProxyAuthError) return { kind: 'policy', answer: meshAnswer(who.code, 407, who.message, PROXY_AUTHENTICATE) };
+    ex.source = who;
     const sourceService = who?.service;
     const plan = d.policy?.decide(service, method, path, { headers: h }, authority) ?? null;
     if (plan?.respond) return { kind: 'policy', answer: plan };

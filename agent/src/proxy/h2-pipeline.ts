@@ -34,7 +34,7 @@
  * the agent buffer; the request body likewise (h2-body.ts).
  */
 import { constants, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
-import { type Logger, MeshError, MeshErrorCode, messageOf, REQUEST_ID_HEADER } from '@weft/shared';
+import { type Logger, MeshError, MeshErrorCode, messageOf, REQUEST_ID_HEADER, type SourceIdentity } from '@weft/shared';
 import type { StreamHandler } from '../http2/h2c-server.js';
 import type { AccessLog } from './access-log.js';
 import { ClientLink } from './client-link.js';
@@ -78,6 +78,11 @@ export interface H2Exchange {
   requestBody: { readonly bytesReceived: number } | undefined;
   /** Body bytes of the forwarded answer written to the client (the access log's bytesOut). */
   bytesOut: number;
+  /**
+   * Who is calling, as the strategy established it (never from a header the caller sets): outbound, the
+   * local app's proxy credential (proxy-auth.ts); inbound, the peer's verified certificate. Undefined: unattributed.
+   */
+  source: SourceIdentity | undefined;
 }
 
 export type H2Verdict =
@@ -145,6 +150,7 @@ export function h2Pipeline(opts: H2PipelineOptions): StreamHandler {
       traceparent: undefined,
       requestBody: undefined,
       bytesOut: 0,
+      source: undefined,
     };
     // Off: one check here and one at the end, as in request-pipeline.ts.
     const logged = accessLog?.sample() === true;
@@ -166,9 +172,15 @@ export function h2Pipeline(opts: H2PipelineOptions): StreamHandler {
       rescue(stream, grpc, MeshErrorCode.internal, `internal error handling the request: ${messageOf(err)}`, requestId);
     } finally {
       ex.onFinished?.();
-      // No source identity on HTTP/2 streams yet: labelled as the listener's unattributed caller (source-label.ts).
-      // Body bytes are not counted on HTTP/2 streams (0 in the golden metrics).
-      ex.metrics.request(undefined, stream.headersSent ? Number(stream.sentHeaders?.[':status'] ?? 200) : 0, code, startedAt);
+      // Counted once, with the caller (ex.source) and the body bytes both ways, as the HTTP/1.1 pipeline does.
+      ex.metrics.request(
+        ex.source,
+        stream.headersSent ? Number(stream.sentHeaders?.[':status'] ?? 200) : 0,
+        code,
+        startedAt,
+        ex.requestBody?.bytesReceived ?? 0,
+        ex.bytesOut,
+      );
       if (logged) accessLog.recordH2(direction, ex, code, startedAt);
     }
   };
