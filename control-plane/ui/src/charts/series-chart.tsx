@@ -8,7 +8,20 @@ export interface Line {
   values: (number | null)[];
 }
 
-export function SeriesChart({ title, times, lines, unit }: { title: string; times: number[]; lines: Line[]; unit: string }) {
+/** `range`: a fixed y range (a percentage is 0..100 whatever the data; uPlot's auto range pads a flat 100 up to 200). */
+export function SeriesChart({
+  title,
+  times,
+  lines,
+  unit,
+  range,
+}: {
+  title: string;
+  times: number[];
+  lines: Line[];
+  unit: string;
+  range?: [number, number];
+}) {
   const box = useRef<HTMLDivElement>(null);
   useEffect(() => {
     const el = box.current;
@@ -17,7 +30,7 @@ export function SeriesChart({ title, times, lines, unit }: { title: string; time
       {
         width: Math.max(320, Math.min(el.clientWidth || 560, 560)),
         height: 180,
-        scales: { x: { time: true } },
+        scales: range ? { x: { time: true }, y: { range } } : { x: { time: true } },
         series: [{}, ...lines.map((l) => ({ label: l.label, stroke: l.color, width: 2, spanGaps: false }))],
         axes: [{}, { label: unit, size: 60 }],
         legend: { show: true },
@@ -26,7 +39,7 @@ export function SeriesChart({ title, times, lines, unit }: { title: string; time
       el,
     );
     return () => plot.destroy();
-  }, [times, lines, unit]);
+  }, [times, lines, unit, range]);
   return (
     <figure class="chart" data-chart={title}>
       <figcaption>{title}</figcaption>

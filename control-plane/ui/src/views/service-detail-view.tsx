@@ -29,11 +29,13 @@ function Charts({ series }: { series: Resource<SeriesResponse> }) {
   return (
     <div class="charts">
       <SeriesChart title="Request rate" unit="req/s" times={charts.times} lines={charts.rate} />
-      <SeriesChart title="Success rate" unit="%" times={charts.times} lines={charts.success} />
+      <SeriesChart title="Success rate" unit="%" times={charts.times} lines={charts.success} range={PERCENT} />
       <SeriesChart title="Latency p50 / p99" unit="ms" times={charts.times} lines={charts.latency} />
     </div>
   );
 }
+
+const PERCENT: [number, number] = [0, 100];
 
 export function ServiceDetailView({ name }: { name: string }) {
   const services = useResource<ServicesResponse>('/v1/services', ['services']);
