@@ -56,7 +56,14 @@ const pct = (sorted, p) => (sorted.length ? sorted[Math.min(sorted.length - 1, M
 const ms = (n) => `${n.toFixed(0)} ms`;
 
 const dataDir = mkdtempSync(join(os.tmpdir(), 'weft-bench-enrol-'));
-const cp = new ControlPlaneProcess({ repo: REPO, dataDir, grpcPort: 0, leaseTtlS: 30, cpuProfDir: null });
+const cp = new ControlPlaneProcess({
+  repo: REPO,
+  dataDir,
+  grpcPort: 0,
+  leaseTtlS: 30,
+  cpuProfDir: process.env.WEFT_BENCH_CPU_PROF_DIR ?? null,
+  tls: true,
+});
 const lines = [];
 const say = (l) => {
   console.log(l);

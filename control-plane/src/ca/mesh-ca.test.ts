@@ -44,6 +44,15 @@ test('a certificate names the identity the CA chose, never the names in the CSR'
   assert.equal(cert.subjectAltName, 'URI:spiffe://weft.local/agent/a1');
   assert.ok(cert.verify(new X509Certificate(ca.bundlePem()).publicKey));
   assert.ok(Date.parse(cert.validTo) <= Date.now() + 61_000);
+  // The serial recorded (and revoked) is the certificate's own, as node spells it; the shared extensions are all there.
+  for (let i = 0; i < 20; i++) {
+    const more = await ca.issueFromCsr(await csr(`a${i}`), `spiffe://weft.local/agent/a${i}`, 60_000);
+    const c = new X509Certificate(more.certificatePem);
+    assert.equal(more.serial, c.serialNumber);
+    assert.equal(c.ca, false);
+    assert.deepEqual(c.keyUsage, ['1.3.6.1.5.5.7.3.1', '1.3.6.1.5.5.7.3.2']);
+    assert.ok(c.checkIssued(new X509Certificate(ca.bundlePem())));
+  }
   await assert.rejects(ca.issueFromCsr('not a csr', 'spiffe://weft.local/agent/a1', 1000), /csr_pem: is not a PEM PKCS#10/);
 });
 

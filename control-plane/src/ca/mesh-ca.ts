@@ -27,7 +27,6 @@ import { importEcKeyPair, privateKeyToPem } from './key-pem.js';
 import { EC_ALGORITHM, x509 } from './x509-lib.js';
 
 type CryptoKey = webcrypto.CryptoKey;
-type EcKeyImportParams = webcrypto.EcKeyImportParams;
 
 export interface MeshCaOptions {
   dataDir: string;
@@ -69,6 +68,28 @@ const TEN_YEARS_MS = 10 * 365 * 24 * 3600 * 1000;
  */
 const BACKDATE_MS = 5 * 60 * 1000;
 const backdateMs = (ttlMs: number) => Math.min(BACKDATE_MS, Math.floor(ttlMs / 10));
+
+/**
+ * Extensions every agent/service/server leaf carries, built once (issue #11:
+ * building them per certificate was a visible share of the CPU per
+ * enrolment); x509 extensions are immutable values, safe to share.
+ */
+const LEAF_EXTENSIONS: readonly x509.Extension[] = [
+  new x509.BasicConstraintsExtension(false, undefined, true),
+  new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyAgreement, true),
+  new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth]),
+];
+
+/** Authority key identifier of each root, computed once per root (it hashes the root's public key). */
+const authorityKeyIds = new WeakMap<x509.X509Certificate, Promise<x509.AuthorityKeyIdentifierExtension>>();
+function authorityKeyIdOf(root: x509.X509Certificate): Promise<x509.AuthorityKeyIdentifierExtension> {
+  let aki = authorityKeyIds.get(root);
+  if (!aki) {
+    aki = x509.AuthorityKeyIdentifierExtension.create(root);
+    authorityKeyIds.set(root, aki);
+  }
+  return aki;
+}
 
 function newSerial(): string {
   const b = randomBytes(16);
@@ -169,8 +190,9 @@ export class MeshCa {
     if (alg.name !== 'ECDSA' || (alg.namedCurve !== 'P-256' && alg.namedCurve !== 'P-384'))
       throw new ValidationError(field, 'must hold an ECDSA P-256 or P-384 public key');
     if (!(await csr.verify())) throw new ValidationError(field, 'signature does not verify (the CSR must be signed by its own key)');
-    const publicKey = await csr.publicKey.export({ name: 'ECDSA', namedCurve: alg.namedCurve } as EcKeyImportParams, ['verify']);
-    return this.issue(publicKey, { uris: [spiffeId], holder }, ttlMs);
+    // The CSR's SubjectPublicKeyInfo goes into the certificate as it is (verify() above imported it, so it is a valid
+    // P-256/P-384 key): importing it to a CryptoKey and exporting it back cost a share of the CPU per enrolment (issue #11).
+    return this.issue(csr.publicKey, { uris: [spiffeId], holder }, ttlMs);
   }
 
   /** A key and certificate for the control plane's own TLS port (leaf followed by the trusted roots). */
@@ -274,7 +296,7 @@ export class MeshCa {
 
   /** `names.holder`: written as the subject's CN (a service certificate names the agent that holds it; peers check it against the deny list). */
   private async issue(
-    publicKey: CryptoKey,
+    publicKey: CryptoKey | x509.PublicKey,
     names: { uris: string[]; dns?: string[]; ips?: string[]; holder?: string },
     ttlMs: number,
   ): Promise<IssuedCert> {
@@ -286,8 +308,9 @@ export class MeshCa {
       ...(names.dns ?? []).map((value) => ({ type: 'dns' as const, value })),
       ...(names.ips ?? []).map((value) => ({ type: 'ip' as const, value })),
     ];
+    const serialNumber = newSerial();
     const cert = await x509.X509CertificateGenerator.create({
-      serialNumber: newSerial(),
+      serialNumber,
       subject: names.holder === undefined ? `O=${this.trustDomain}` : `O=${this.trustDomain}, CN=${names.holder}`,
       issuer: root.cert.subject,
       notBefore: new Date(now - backdateMs(ttlMs)),
@@ -295,16 +318,12 @@ export class MeshCa {
       signingKey: root.privateKey,
       publicKey,
       signingAlgorithm: EC_ALGORITHM,
-      extensions: [
-        new x509.BasicConstraintsExtension(false, undefined, true),
-        new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyAgreement, true),
-        new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth]),
-        new x509.SubjectAlternativeNameExtension(sans, true),
-        await x509.AuthorityKeyIdentifierExtension.create(root.cert),
-      ],
+      extensions: [...LEAF_EXTENSIONS, new x509.SubjectAlternativeNameExtension(sans, true), await authorityKeyIdOf(root.cert)],
     });
     const certificatePem = `${cert.toString('pem')}\n`;
-    return { certificatePem, serial: new X509Certificate(certificatePem).serialNumber, notAfterMs: notAfter };
+    // The serial as node's X509Certificate.serialNumber spells it (upper-case hex; newSerial never has a leading zero byte),
+    // without parsing the certificate back.
+    return { certificatePem, serial: serialNumber.toUpperCase(), notAfterMs: notAfter };
   }
 }
 

@@ -156,6 +156,7 @@ export function sqliteTrustStore(sync: TrustStore): TrustStoreContract {
     countTokens: async (kind) => sync.countTokens(kind),
     useToken: async (id) => sync.useToken(id),
     recordCertificate: async (c) => sync.recordCertificate(c),
+    recordCertificates: async (writes) => sync.recordCertificates(writes),
     latestCertificates: async () => sync.latestCertificates(),
     latestCertificate: async (agentId) => sync.latestCertificate(agentId),
     revokeAgent: async (agentId, nowMs, reason) => sync.revokeAgent(agentId, nowMs, reason),

@@ -293,5 +293,42 @@ for (const b of BACKENDS) {
         );
       });
     });
+
+    test('trust: recordCertificates takes each token use with its certificate, never more uses than left', async () => {
+      await withStore(b, async (store) => {
+        const t = store.trust;
+        await t.insertToken({
+          tokenId: 'tok3',
+          kind: 'join',
+          secretSha256: 'ab',
+          createdAtMs: 1,
+          expiresAtMs: 2_000_000_000_000,
+          usesLeft: 3,
+          agentId: null,
+          description: 'd',
+        });
+        const cert = (n: number) => ({ agentId: `ag${n}`, serial: `s${n}`, issuedAtMs: 10, expiresAtMs: 1000 });
+        // Two batches at once, 8 enrolments on a 3-use token, a renewal (no token) and a duplicate serial.
+        const [first, second] = await Promise.all([
+          t.recordCertificates([1, 2, 3, 4].map((n) => ({ cert: cert(n), useTokenId: 'tok3' }))),
+          t.recordCertificates([
+            ...[5, 6, 7, 8].map((n) => ({ cert: cert(n), useTokenId: 'tok3' })),
+            { cert: cert(9) },
+            { cert: { ...cert(9), agentId: 'other' } },
+          ]),
+        ]);
+        const all = [...first, ...second.slice(0, 4)];
+        assert.equal(all.filter((o) => o === 'recorded').length, 3);
+        assert.equal(all.filter((o) => o === 'token-used-up').length, 5);
+        assert.equal(second[4], 'recorded');
+        assert.ok(typeof second[5] === 'object' && second[5].err instanceof Error, 'the duplicate serial fails alone');
+        assert.equal((await t.token('tok3'))?.usesLeft, 0);
+        const certs = await t.latestCertificates();
+        // Exactly the recorded enrolments and the renewal hold certificate records; the used-up ones none.
+        const recorded = [1, 2, 3, 4, 5, 6, 7, 8].filter((n) => all[n - 1] === 'recorded').map((n) => `ag${n}`);
+        assert.deepEqual([...certs.keys()].sort(), [...recorded, 'ag9'].sort());
+        assert.equal(certs.has('other'), false);
+      });
+    });
   });
 }

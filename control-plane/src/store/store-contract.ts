@@ -181,6 +181,22 @@ export interface RevokedAgent {
   reason: string;
 }
 
+/**
+ * One issued certificate to record (recordCertificates), with the join-token
+ * use it depends on for an enrolment (`useTokenId`), none for a renewal.
+ */
+export interface CertificateWrite {
+  cert: CertificateRecord;
+  useTokenId?: string;
+}
+
+/**
+ * Outcome of one CertificateWrite: 'recorded' (the use, if any, and the
+ * certificate are both written), 'token-used-up' (the token had no use left:
+ * nothing of this write is written), or the error that rolled it back alone.
+ */
+export type CertificateOutcome = 'recorded' | 'token-used-up' | { err: unknown };
+
 export interface TrustStoreContract {
   insertToken(t: StoredToken): Promise<void>;
   token(tokenId: string): Promise<StoredToken | undefined>;
@@ -189,6 +205,17 @@ export interface TrustStoreContract {
   /** Takes one use of a join token atomically; false when none is left. */
   useToken(tokenId: string): Promise<boolean>;
   recordCertificate(c: CertificateRecord): Promise<void>;
+  /**
+   * Group commit of issued certificates: ONE transaction (one fsync) for all
+   * `writes`, each in its own savepoint so its token use and its certificate
+   * are written together or not at all, and a failed write is rolled back
+   * alone. A token use never takes a use that is not left (uses_left > 0 in
+   * the same statement), so concurrent batches cannot over-use a token.
+   * Resolves only after COMMIT returned (the records are durable), with one
+   * outcome per write in order; rejects, acknowledging nothing, when the
+   * transaction itself fails.
+   */
+  recordCertificates(writes: readonly CertificateWrite[]): Promise<CertificateOutcome[]>;
   /** The latest certificate of every agent that ever had one. */
   latestCertificates(): Promise<Map<string, CertificateRecord>>;
   latestCertificate(agentId: string): Promise<CertificateRecord | undefined>;

@@ -6,7 +6,7 @@
  */
 import type { TokenKindName } from '@weft/shared';
 import type Database from 'better-sqlite3';
-import type { CertificateRecord, RevokedAgent, StoredToken } from './store-contract.js';
+import type { CertificateOutcome, CertificateRecord, CertificateWrite, RevokedAgent, StoredToken } from './store-contract.js';
 
 interface TokenRow {
   token_id: string;
@@ -101,6 +101,25 @@ export class TrustStore {
 
   recordCertificate(c: CertificateRecord): void {
     this.q.insertCert.run(c);
+  }
+
+  /** store-contract.ts recordCertificates: one transaction, a savepoint per write. */
+  recordCertificates(writes: readonly CertificateWrite[]): CertificateOutcome[] {
+    const one = this.db.transaction((w: CertificateWrite): CertificateOutcome => {
+      if (w.useTokenId !== undefined && this.q.useToken.run(w.useTokenId).changes !== 1) return 'token-used-up';
+      this.q.insertCert.run(w.cert);
+      return 'recorded';
+    });
+    return this.db.transaction(() =>
+      writes.map((w): CertificateOutcome => {
+        try {
+          // Called inside the outer transaction, `one` is a savepoint: a throw rolls back this write alone.
+          return one(w);
+        } catch (err) {
+          return { err };
+        }
+      }),
+    )();
   }
 
   /** The latest certificate of every agent that ever had one. */

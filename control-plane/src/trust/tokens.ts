@@ -125,4 +125,14 @@ export class Tokens {
     if (fresh) this.cache.set(fresh.tokenId, fresh);
     if (!ok) throw new UnauthenticatedError(`${field}: token ${record.tokenId} is used up`);
   }
+  /**
+   * After a certificate write that took (or failed to take) a use of
+   * `tokenId` committed: memory follows the store, so the next check sees the
+   * use (or that none is left). Throws when none was left.
+   */
+  async afterUse(tokenId: string, ok: boolean, field: string): Promise<void> {
+    const fresh = await this.store.token(tokenId);
+    if (fresh) this.cache.set(fresh.tokenId, fresh);
+    if (!ok) throw new UnauthenticatedError(`${field}: token ${tokenId} is used up`);
+  }
 }

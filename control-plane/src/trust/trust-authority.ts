@@ -17,6 +17,7 @@ import {
 import type { Resource } from '@weft/shared/generated/weft/v1/Resource';
 import type { IssuedCert, MeshCa } from '../ca/mesh-ca.js';
 import type { CertificateRecord, TrustStoreContract } from '../store/store-contract.js';
+import { CertificateBatcher } from './certificate-batcher.js';
 import type { Tokens } from './tokens.js';
 
 export interface IssuedAgentCertificate extends IssuedCert {
@@ -55,6 +56,8 @@ export class TrustAuthority {
   private certs = new Map<string, CertificateRecord>();
   private entries = new Map<string, TrustEntry>();
   private readonly watchers = new Map<string, Set<() => void>>();
+  /** Certificate records (and enrolments' token uses) share commits: one fsync per batch, not two per call. */
+  private readonly batcher: CertificateBatcher;
 
   constructor(private readonly opts: TrustAuthorityOptions) {
     this.ca = opts.ca;
@@ -62,6 +65,7 @@ export class TrustAuthority {
     this.tokens = opts.tokens;
     this.log = opts.logger.child({ component: 'trust' });
     this.now = opts.now ?? Date.now;
+    this.batcher = new CertificateBatcher(this.store);
     this.ca.onChange(() => {
       this.rebuild()
         .then(() => this.notify(TRUST_BUNDLE_RESOURCE))
@@ -90,7 +94,13 @@ export class TrustAuthority {
     return this.revoked.has(agentId);
   }
 
-  /** Enrolment: checks and takes one use of the join token, then certifies the agent's key. */
+  /**
+   * Enrolment: checks the join token, certifies the agent's key, then takes
+   * one use of the token and records the certificate in ONE store write
+   * (batched with concurrent calls); the certificate is returned only once
+   * that write committed, and not at all when the token had no use left
+   * (a concurrent call took the last one after the check).
+   */
   async enrol(joinToken: string, requestedAgentId: string, csrPem: string): Promise<IssuedAgentCertificate> {
     const token = await this.tokens.checkFresh(joinToken, ['join'], 'join_token');
     const agentId = validateInstanceId(requestedAgentId || token.agentId || '', 'agent_id');
@@ -105,8 +115,7 @@ export class TrustAuthority {
         `agent ${JSON.stringify(agentId)} is already enrolled (certificate valid until ${new Date(current.expiresAtMs).toISOString()}); ` +
           `to enrol it again, use a token made with --agent-id ${agentId}`,
       );
-    await this.tokens.use(token, 'join_token');
-    const issued = await this.certify(agentId, csrPem);
+    const issued = await this.certify(agentId, csrPem, token.usesLeft === null ? undefined : token.tokenId);
     this.log.info('agent enrolled', { agent: agentId, token: token.tokenId, serial: issued.serial, expiresAtMs: issued.notAfterMs });
     return issued;
   }
@@ -176,11 +185,14 @@ export class TrustAuthority {
     return () => set.delete(onChange);
   }
 
-  private async certify(agentId: string, csrPem: string): Promise<IssuedAgentCertificate> {
+  /** Issues, then records durably (with the token use `useTokenId`, for an enrolment) before returning. */
+  private async certify(agentId: string, csrPem: string, useTokenId?: string): Promise<IssuedAgentCertificate> {
     const spiffeId = agentSpiffeId(this.ca.trustDomain, agentId);
     const issued = await this.ca.issueFromCsr(csrPem, spiffeId, this.opts.certTtlMs);
     const record = { agentId, serial: issued.serial, issuedAtMs: this.now(), expiresAtMs: issued.notAfterMs };
-    await this.store.recordCertificate(record);
+    const outcome = await this.batcher.record({ cert: record, useTokenId });
+    if (typeof outcome === 'object') throw outcome.err;
+    if (useTokenId !== undefined) await this.tokens.afterUse(useTokenId, outcome === 'recorded', 'join_token');
     this.certs.set(agentId, record);
     return { ...issued, agentId, spiffeId, caBundlePem: this.ca.bundlePem(), trustDomain: this.ca.trustDomain };
   }

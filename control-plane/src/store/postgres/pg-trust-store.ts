@@ -5,8 +5,8 @@
  * "trust/revocations" resource) is the trust_revision sequence.
  */
 import type { TokenKindName } from '@weft/shared';
-import type { CertificateRecord, StoredToken, TrustStoreContract } from '../store-contract.js';
-import { type PgDatabase, sequenceValue } from './pg-database.js';
+import type { CertificateOutcome, CertificateRecord, StoredToken, TrustStoreContract } from '../store-contract.js';
+import { isUnavailable, type PgDatabase, sequenceValue } from './pg-database.js';
 
 interface TokenRow {
   token_id: string;
@@ -76,6 +76,39 @@ export function pgTrustStore(db: PgDatabase): TrustStoreContract {
         c.issuedAtMs,
         c.expiresAtMs,
       ]);
+    },
+    async recordCertificates(writes) {
+      return db.transaction(async (client) => {
+        const outcomes: CertificateOutcome[] = [];
+        for (const [i, w] of writes.entries()) {
+          // The previous write's savepoint is released in the same round trip as this one's is set.
+          await client.query(i === 0 ? 'SAVEPOINT w' : 'RELEASE SAVEPOINT w; SAVEPOINT w');
+          try {
+            if (w.useTokenId !== undefined) {
+              const used = await client.query(
+                'UPDATE tokens SET uses_left = uses_left - 1 WHERE token_id = $1 AND uses_left > 0 RETURNING token_id',
+                [w.useTokenId],
+              );
+              if (used.rowCount !== 1) {
+                outcomes.push('token-used-up');
+                continue;
+              }
+            }
+            await client.query('INSERT INTO agent_certificates (serial, agent_id, issued_at_ms, expires_at_ms) VALUES ($1, $2, $3, $4)', [
+              w.cert.serial,
+              w.cert.agentId,
+              w.cert.issuedAtMs,
+              w.cert.expiresAtMs,
+            ]);
+            outcomes.push('recorded');
+          } catch (err) {
+            if (isUnavailable(err)) throw err;
+            await client.query('ROLLBACK TO SAVEPOINT w');
+            outcomes.push({ err });
+          }
+        }
+        return outcomes;
+      });
     },
     async latestCertificates() {
       const rows = await db.query<CertRow>(
