@@ -36,6 +36,7 @@ import type {
   WriteOutcome,
 } from '../store-contract.js';
 import { isUnavailable, type PgDatabase, sequenceValue, xactLock } from './pg-database.js';
+import { applyRegisterPlan, isRegisterBatch, planRegisterBatch } from './pg-register-batch.js';
 
 /**
  * The batch's revision counter: read from the registry_revision sequence once
@@ -87,6 +88,9 @@ const UPDATE_INSTANCE = `UPDATE instances SET service = $2, agent_id = $3, addre
 function instanceParams(v: ReturnType<typeof instanceValues>, revision: number): unknown[] {
   return [v.instance_id, v.service, v.agent_id, v.address, v.port, v.zone, v.weight, v.tags, v.metadata, v.health, v.protocol, revision];
 }
+
+/** The fast path's statements failed and the transaction was rolled back: make the batch write by write. */
+class FastPathFailed extends Error {}
 
 export class PgRegistryStore implements RegistryStore {
   private rev = 0;
@@ -143,9 +147,25 @@ export class PgRegistryStore implements RegistryStore {
     );
   }
 
+  /**
+   * A batch of only `register` writes goes the fast path (pg-register-batch.ts:
+   * a constant number of round trips per batch); if one of its statements
+   * fails (a constraint the plan did not foresee), the batch is rolled back and
+   * made again write by write, so each write still fails alone.
+   */
   async commitBatch(writes: readonly RegistryWrite[]): Promise<WriteOutcome[]> {
+    try {
+      return await this.commitOnce(writes, true);
+    } catch (err) {
+      if (err instanceof FastPathFailed) return this.commitOnce(writes, false);
+      throw err;
+    }
+  }
+
+  private async commitOnce(writes: readonly RegistryWrite[], fast: boolean): Promise<WriteOutcome[]> {
     const client = await this.db.connect();
     let broken: Error | undefined;
+    let applying = false;
     try {
       // One round trip: begin, take the commit lock (batches of all replicas commit in revision order), read the sequence.
       const opened = (await client.query(
@@ -159,26 +179,41 @@ export class PgRegistryStore implements RegistryStore {
       const agents = new Set<string>();
       /** service -> revision of the last write in this batch that changed it. */
       const versions = new Map<string, number>();
-      for (const [i, w] of writes.entries()) {
-        // The previous write's savepoint is released in the same round trip as this one's is set.
-        await client.query(i === 0 ? 'SAVEPOINT w' : 'RELEASE SAVEPOINT w; SAVEPOINT w');
-        try {
-          const result = await this.run(new WriteTx(client, counter), w, batchRev);
-          const before = batchRev;
-          batchRev = Math.max(batchRev, result.revision);
-          outcomes.push({ ok: true, result });
-          if (result.revision > before) {
-            for (const svc of result.changedServices) {
-              services.add(svc);
-              versions.set(svc, result.revision);
-            }
-            const agentId = 'agent' in w ? w.agent.agentId : 'agentId' in w ? w.agentId : undefined;
-            if (agentId) agents.add(agentId);
+      const record = (w: RegistryWrite, result: ChangeResult) => {
+        const before = batchRev;
+        batchRev = Math.max(batchRev, result.revision);
+        outcomes.push({ ok: true, result });
+        if (result.revision > before) {
+          for (const svc of result.changedServices) {
+            services.add(svc);
+            versions.set(svc, result.revision);
           }
-        } catch (err) {
-          if (isUnavailable(err)) throw err;
-          await client.query('ROLLBACK TO SAVEPOINT w');
-          outcomes.push({ ok: false, err });
+          const agentId = 'agent' in w ? w.agent.agentId : 'agentId' in w ? w.agentId : undefined;
+          if (agentId) agents.add(agentId);
+        }
+      };
+      const plan = fast && isRegisterBatch(writes) ? await planRegisterBatch(client, writes, () => counter.next(), batchRev) : null;
+      if (plan) {
+        applying = true;
+        await applyRegisterPlan(client, plan);
+        applying = false;
+        for (const [i, o] of plan.outcomes.entries()) {
+          if (o.ok) record(writes[i], o.result);
+          else outcomes.push(o);
+        }
+      } else {
+        // The plan (if one was tried) wrote nothing; the revisions it counted are given back.
+        counter.last = first;
+        for (const [i, w] of writes.entries()) {
+          // The previous write's savepoint is released in the same round trip as this one's is set.
+          await client.query(i === 0 ? 'SAVEPOINT w' : 'RELEASE SAVEPOINT w; SAVEPOINT w');
+          try {
+            record(w, await this.run(new WriteTx(client, counter), w, batchRev));
+          } catch (err) {
+            if (isUnavailable(err)) throw err;
+            await client.query('ROLLBACK TO SAVEPOINT w');
+            outcomes.push({ ok: false, err });
+          }
         }
       }
       if (counter.last > first) {
@@ -192,6 +227,7 @@ export class PgRegistryStore implements RegistryStore {
     } catch (err) {
       if (isUnavailable(err)) broken = err as Error;
       else await client.query('ROLLBACK').catch((e: Error) => (broken = e));
+      if (applying && !broken) throw new FastPathFailed();
       throw this.db.wrap(err);
     } finally {
       client.release(broken);
