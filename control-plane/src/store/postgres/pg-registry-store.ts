@@ -147,6 +147,28 @@ export class PgRegistryStore implements RegistryStore {
     );
   }
 
+  async agentsAndInstances(
+    agentIds: readonly string[],
+    services: readonly string[],
+  ): Promise<{ agents: StoredAgent[]; instances: Map<string, Instance[]> }> {
+    const rows = await this.db.query<{ t: string; j: string }>(
+      `SELECT 'a' AS t, row_to_json(a)::text AS j FROM agents a WHERE agent_id = ANY($1::text[])
+       UNION ALL SELECT 'i', row_to_json(i)::text FROM (${SELECT_INSTANCES} WHERE service = ANY($2::text[])) i`,
+      [[...new Set(agentIds)], [...new Set(services)]],
+    );
+    const agents: StoredAgent[] = [];
+    const instances = new Map<string, Instance[]>(services.map((s) => [s, []]));
+    for (const r of rows) {
+      if (r.t === 'a') agents.push(agentFromRow(JSON.parse(r.j) as AgentRow));
+      else {
+        const i = instanceFromRow(JSON.parse(r.j) as InstanceRow);
+        instances.get(i.service)?.push(i);
+      }
+    }
+    for (const list of instances.values()) list.sort((a, b) => (a.instanceId < b.instanceId ? -1 : a.instanceId > b.instanceId ? 1 : 0));
+    return { agents, instances };
+  }
+
   /**
    * A batch of only `register` writes goes the fast path (pg-register-batch.ts:
    * a constant number of round trips per batch); if one of its statements
