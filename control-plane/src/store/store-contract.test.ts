@@ -150,7 +150,8 @@ for (const b of BACKENDS) {
           reg(agentA, [spec('orders', 'o2')]),
           reg(agentA, [spec('orders', 'o1'), spec('carts', 'c1')], true),
           reg(agentA, [spec('orders', 'o1'), spec('carts', 'c1')], true),
-          reg(agentB, [spec('orders', 'o2', { health: 'passing' })]),
+          // Quotes, a backslash and non-ASCII text come back as written.
+          reg(agentB, [spec('orders', 'o2', { health: 'passing', metadata: { q: `it's \\ "x" ü $1` } })]),
         ]);
         assert.deepEqual(
           outcomes.map((o) => (o.ok ? [o.result.revision, o.result.changedServices] : 'failed')),
@@ -170,6 +171,7 @@ for (const b of BACKENDS) {
             ['o2', 'b', 'passing'],
           ],
         );
+        assert.deepEqual(snap.instances.find((i) => i.instanceId === 'o2')?.metadata, { q: `it's \\ "x" ü $1` });
         assert.deepEqual([...snap.serviceVersions].sort(), [
           ['carts', 3],
           ['orders', 4],
@@ -186,7 +188,8 @@ for (const b of BACKENDS) {
         // An agent that moves inside a batch of registrations: its services are reloaded as committed.
         const [moved, other] = await store.registry.commitBatch([
           reg({ ...agentA, address: '10.9.9.9' }, [spec('orders', 'o1'), spec('carts', 'c1')]),
-          reg(agentB, [spec('users', 'u3')]),
+          // Quotes, a backslash and non-ASCII text come back as written.
+          reg(agentB, [spec('users', 'u3', { metadata: { q: `it's \\ "x" ü $1` } })]),
         ]);
         assert.ok(moved.ok && other.ok);
         assert.deepEqual(moved.result.reloadServices.sort(), ['carts', 'orders']);
@@ -196,6 +199,7 @@ for (const b of BACKENDS) {
           snap.instances.map((i) => i.instanceId),
           ['c1', 'o1', 'o2', 'u2', 'u3'],
         );
+        assert.deepEqual(snap.instances.find((i) => i.instanceId === 'u3')?.metadata, { q: `it's \\ "x" ü $1` });
         // Not a fixed number: on PostgreSQL the write the schema rejected may have used up a revision (a gap, never a repeat).
         assert.equal(snap.revision, other.result.revision);
       });

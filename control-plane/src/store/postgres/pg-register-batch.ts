@@ -4,19 +4,23 @@
  * of round trips per batch, whatever its size.
  *
  * Contract: the caller holds the registry commit lock and the batch's
- * revision counter. `planRegisterBatch` reads every row the batch can touch
- * in ONE query, then replays the writes in order against that state in
+ * revision counter. The rows the batch can touch are read in ONE query
+ * (`readStateSql`, sent in the round trip that takes the lock); then
+ * `planRegisterBatch` replays the writes in order against that state in
  * memory, deciding each write's outcome exactly as the per-write path does
  * (an instance id owned by another agent fails that write alone, before it
  * changes anything, so no savepoint is needed). It returns null, having
  * written nothing, when a write needs what only the per-write path does (an
  * agent whose address, port or zone changes: its services must be reloaded
  * from the database); the caller then runs the per-write path in the same
- * transaction. `applyRegisterPlan` writes the final state in three
- * statements (agents upsert, instances delete, instances upsert).
+ * transaction. `applyPlanSql` gives the final state as at most three
+ * statements (agents upsert, instances delete, instances upsert), which the
+ * caller sends with COMMIT in one round trip: the lock is held for two round
+ * trips whatever the batch size. The statements carry their data as JSON
+ * literals escaped by the driver (escapeLiteral), as a multi-statement
+ * message cannot take bind parameters.
  */
 import { ValidationError } from '@weft/shared';
-import type pg from 'pg';
 import { type AgentRow, INSTANCE_COLUMNS, type InstanceRow, instanceOf, instanceValues, sameInstance } from '../rows.js';
 import type { ChangeResult, RegistryWrite, WriteOutcome } from '../store-contract.js';
 
@@ -36,19 +40,29 @@ export function isRegisterBatch(writes: readonly RegistryWrite[]): writes is rea
   return writes.every((w) => w.op === 'register');
 }
 
-/** The batch's rows as committed: the agents it names, their instances and every instance id it names. */
-async function readState(c: pg.PoolClient, writes: readonly RegisterWrite[]) {
+/** Quotes a value for SQL text: its JSON as a string literal, escaped by the driver. */
+export type JsonLiteral = (value: unknown) => string;
+
+/** The query reading the batch's rows as committed: the agents it names, their instances and every instance id it names. */
+export function readStateSql(writes: readonly RegisterWrite[], lit: JsonLiteral): string {
   const agentIds = [...new Set(writes.map((w) => w.agent.agentId))];
   const ids = [...new Set(writes.flatMap((w) => w.instances.map((i) => i.instanceId)))];
-  const found = await c.query<{ t: string; j: string }>(
-    `SELECT 'i' AS t, row_to_json(i)::text AS j FROM (SELECT ${INSTANCE_COLUMNS} FROM instances
-       WHERE instance_id = ANY($1::text[]) OR agent_id = ANY($2::text[])) i
-     UNION ALL SELECT 'a', row_to_json(a)::text FROM agents a WHERE agent_id = ANY($2::text[])`,
-    [ids, agentIds],
-  );
+  const a = `ARRAY(SELECT json_array_elements_text(${lit(agentIds)}::json))`;
+  const i = `ARRAY(SELECT json_array_elements_text(${lit(ids)}::json))`;
+  return `SELECT 'i' AS t, row_to_json(i)::text AS j FROM (SELECT ${INSTANCE_COLUMNS} FROM instances
+       WHERE instance_id = ANY(${i}) OR agent_id = ANY(${a})) i
+     UNION ALL SELECT 'a', row_to_json(a)::text FROM agents a WHERE agent_id = ANY(${a})`;
+}
+
+export interface BatchState {
+  agents: Map<string, AgentRow>;
+  instances: Map<string, InstanceRow | null>;
+}
+
+export function parseState(rows: readonly { t: string; j: string }[]): BatchState {
   const agents = new Map<string, AgentRow>();
   const instances = new Map<string, InstanceRow | null>();
-  for (const r of found.rows) {
+  for (const r of rows) {
     if (r.t === 'a') {
       const a = JSON.parse(r.j) as AgentRow;
       agents.set(a.agent_id, a);
@@ -60,13 +74,12 @@ async function readState(c: pg.PoolClient, writes: readonly RegisterWrite[]) {
   return { agents, instances };
 }
 
-export async function planRegisterBatch(
-  c: pg.PoolClient,
+export function planRegisterBatch(
+  { agents, instances }: BatchState,
   writes: readonly RegisterWrite[],
   nextRevision: () => number,
   current: number,
-): Promise<RegisterPlan | null> {
-  const { agents, instances } = await readState(c, writes);
+): RegisterPlan | null {
   const dirtyAgents = new Set<string>();
   const dirtyInstances = new Set<string>();
   const outcomes: WriteOutcome[] = [];
@@ -163,53 +176,52 @@ export async function planRegisterBatch(
   return { outcomes, agents: [...dirtyAgents].map((id) => agents.get(id)!), upserts, deletes };
 }
 
-/** Writes the plan: at most three statements, each one for all rows of the batch. */
-export async function applyRegisterPlan(c: pg.PoolClient, plan: RegisterPlan): Promise<void> {
+const AGENT_COLUMNS = 'agent_id, hostname, address, inbound_port, zone, version, lease_expires_at_ms, revision';
+
+/** The plan's writes: at most three statements, each one for all rows of the batch. */
+export function applyPlanSql(plan: RegisterPlan, lit: JsonLiteral): string[] {
+  const sql: string[] = [];
   if (plan.agents.length > 0) {
-    const col = <K extends keyof AgentRow>(k: K) => plan.agents.map((a) => a[k]);
-    await c.query(
-      `INSERT INTO agents (agent_id, hostname, address, inbound_port, zone, version, lease_expires_at_ms, revision)
-       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::text[], $6::text[], $7::bigint[], $8::bigint[])
+    sql.push(`INSERT INTO agents (${AGENT_COLUMNS})
+       SELECT ${AGENT_COLUMNS} FROM json_populate_recordset(NULL::agents, ${lit(plan.agents)}::json)
        ON CONFLICT (agent_id) DO UPDATE SET hostname = excluded.hostname, address = excluded.address,
          inbound_port = excluded.inbound_port, zone = excluded.zone, version = excluded.version,
-         lease_expires_at_ms = excluded.lease_expires_at_ms, revision = excluded.revision`,
-      [
-        col('agent_id'),
-        col('hostname'),
-        col('address'),
-        col('inbound_port'),
-        col('zone'),
-        col('version'),
-        col('lease_expires_at_ms'),
-        col('revision'),
-      ],
-    );
+         lease_expires_at_ms = excluded.lease_expires_at_ms, revision = excluded.revision`);
   }
-  if (plan.deletes.length > 0) await c.query('DELETE FROM instances WHERE instance_id = ANY($1::text[])', [plan.deletes]);
+  if (plan.deletes.length > 0) {
+    sql.push(`DELETE FROM instances WHERE instance_id IN (SELECT json_array_elements_text(${lit(plan.deletes)}::json))`);
+  }
   if (plan.upserts.length > 0) {
-    const col = <K extends keyof InstanceRow>(k: K) => plan.upserts.map((r) => r[k]);
-    await c.query(
-      `INSERT INTO instances (${INSTANCE_COLUMNS})
-       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[], $6::text[], $7::int[], $8::text[],
-         $9::text[], $10::text[], $11::text[], $12::bigint[])
+    sql.push(`INSERT INTO instances (${INSTANCE_COLUMNS})
+       SELECT ${INSTANCE_COLUMNS} FROM json_populate_recordset(NULL::instances, ${lit(plan.upserts)}::json)
        ON CONFLICT (instance_id) DO UPDATE SET service = excluded.service, agent_id = excluded.agent_id,
          address = excluded.address, port = excluded.port, zone = excluded.zone, weight = excluded.weight,
          tags = excluded.tags, metadata = excluded.metadata, health = excluded.health, protocol = excluded.protocol,
-         revision = excluded.revision`,
-      [
-        col('instance_id'),
-        col('service'),
-        col('agent_id'),
-        col('address'),
-        col('port'),
-        col('zone'),
-        col('weight'),
-        col('tags'),
-        col('metadata'),
-        col('health'),
-        col('protocol'),
-        col('revision'),
-      ],
-    );
+         revision = excluded.revision`);
   }
+  return sql;
+}
+
+/** service_versions for the batch, as PgRegistryStore.writeServiceVersions, as SQL text. */
+export function serviceVersionsSql(versions: Map<string, number>, lit: JsonLiteral): string {
+  const rows = [...versions].map(([service, revision]) => ({ service, revision }));
+  return `WITH v AS (SELECT * FROM json_to_recordset(${lit(rows)}::json) AS t(service text, revision bigint)),
+       up AS (
+         INSERT INTO service_versions (service, revision)
+         SELECT v.service, v.revision FROM v WHERE EXISTS (SELECT 1 FROM instances i WHERE i.service = v.service)
+         ON CONFLICT (service) DO UPDATE SET revision = excluded.revision
+         RETURNING 1
+       )
+       DELETE FROM service_versions sv USING v
+       WHERE sv.service = v.service AND NOT EXISTS (SELECT 1 FROM instances i WHERE i.service = sv.service)`;
+}
+
+/** A parameterised statement as text: each $n replaced by its value quoted by the driver (strings and numbers only). */
+export function inlineParams(text: string, values: readonly unknown[], quote: (s: string) => string): string {
+  return text.replace(/\$(\d+)/g, (_, n: string) => {
+    const v = values[Number(n) - 1];
+    if (typeof v === 'number' && Number.isFinite(v)) return String(v);
+    if (typeof v === 'string') return quote(v);
+    throw new Error(`inlineParams: $${n} is neither a string nor a finite number`);
+  });
 }

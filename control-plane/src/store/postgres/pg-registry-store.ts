@@ -36,7 +36,15 @@ import type {
   WriteOutcome,
 } from '../store-contract.js';
 import { isUnavailable, type PgDatabase, sequenceValue, xactLock } from './pg-database.js';
-import { applyRegisterPlan, isRegisterBatch, planRegisterBatch } from './pg-register-batch.js';
+import {
+  applyPlanSql,
+  inlineParams,
+  isRegisterBatch,
+  parseState,
+  planRegisterBatch,
+  readStateSql,
+  serviceVersionsSql,
+} from './pg-register-batch.js';
 
 /**
  * The batch's revision counter: read from the registry_revision sequence once
@@ -189,9 +197,12 @@ export class PgRegistryStore implements RegistryStore {
     let broken: Error | undefined;
     let applying = false;
     try {
-      // One round trip: begin, take the commit lock (batches of all replicas commit in revision order), read the sequence.
+      const lit = (v: unknown) => client.escapeLiteral(JSON.stringify(v));
+      const register = fast && isRegisterBatch(writes) ? writes : undefined;
+      // One round trip: begin, take the commit lock (batches of all replicas commit in revision order), read the sequence
+      // (and, for a batch of registrations, every row it can touch).
       const opened = (await client.query(
-        `BEGIN; ${xactLock('registry-commit')}; ${sequenceValue('registry_revision')}`,
+        `BEGIN; ${xactLock('registry-commit')}; ${sequenceValue('registry_revision')}${register ? `; ${readStateSql(register, lit)}` : ''}`,
       )) as unknown as pg.QueryResult<{ value: number }>[];
       const counter = new BatchRevisions(opened[2].rows[0].value);
       const first = counter.last;
@@ -214,15 +225,28 @@ export class PgRegistryStore implements RegistryStore {
           if (agentId) agents.add(agentId);
         }
       };
-      const plan = fast && isRegisterBatch(writes) ? await planRegisterBatch(client, writes, () => counter.next(), batchRev) : null;
+      const plan = register
+        ? planRegisterBatch(parseState(opened[3].rows as unknown as { t: string; j: string }[]), register, () => counter.next(), batchRev)
+        : null;
       if (plan) {
-        applying = true;
-        await applyRegisterPlan(client, plan);
-        applying = false;
         for (const [i, o] of plan.outcomes.entries()) {
           if (o.ok) record(writes[i], o.result);
           else outcomes.push(o);
         }
+        // The second and last round trip under the lock: every write, the revision, the versions, the notice, COMMIT.
+        const sql = applyPlanSql(plan, lit);
+        if (counter.last > first) {
+          sql.push(`SELECT setval('registry_revision', ${counter.last}, true)`);
+          if (versions.size > 0) sql.push(serviceVersionsSql(versions, lit));
+          const notice = this.db.changeStatement?.({ kind: 'registry', revision: batchRev, services: [...services], agents: [...agents] });
+          if (notice) sql.push(inlineParams(notice.text, notice.values, (v) => client.escapeLiteral(v)));
+        }
+        sql.push('COMMIT');
+        applying = true;
+        await client.query(sql.join(';\n'));
+        applying = false;
+        this.rev = Math.max(this.rev, batchRev);
+        return outcomes;
       } else {
         // The plan (if one was tried) wrote nothing; the revisions it counted are given back.
         counter.last = first;
