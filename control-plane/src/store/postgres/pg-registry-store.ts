@@ -12,6 +12,8 @@
  * become visible in increasing order: a reader that has seen revision N has
  * seen everything at or below N (what a catch-up read "newer than N" needs).
  * The lock is held for one batch, so its cost is shared by the whole batch.
+ * A batch of only registrations holds it for two round trips
+ * (pg-register-batch.ts); any other batch for one or more per write.
  */
 import type { AgentInfo, Health, Instance, InstanceSpec } from '@weft/shared';
 import { NotFoundError, ValidationError } from '@weft/shared';
