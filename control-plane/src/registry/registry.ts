@@ -366,13 +366,18 @@ export class Registry {
    */
   async reloadServices(services: readonly string[], agentsChanged: readonly string[] = []): Promise<void> {
     if (services.length === 0) return;
+    // A constant number of reads per notice, whatever it names (a notice covers a whole batch of another replica).
     const versions = await this.store.serviceVersions();
-    for (const agentId of agentsChanged) await this.refreshAgent(agentId);
+    const read = await this.store.agentsAndInstances(agentsChanged, [...new Set(services)]);
+    for (const a of read.agents) this.agents.set(a.agentId, agentInfoOf(a));
+    const unknown = new Set<string>();
+    for (const list of read.instances.values()) for (const i of list) if (!this.agents.has(i.agentId)) unknown.add(i.agentId);
+    if (unknown.size > 0)
+      for (const a of (await this.store.agentsAndInstances([...unknown], [])).agents) this.agents.set(a.agentId, agentInfoOf(a));
     const changed: string[] = [];
     for (const service of new Set(services)) {
       const version = versions.get(service);
-      const instances = await this.store.instancesOfService(service);
-      for (const agentId of new Set(instances.map((i) => i.agentId))) if (!this.agents.has(agentId)) await this.refreshAgent(agentId);
+      const instances = read.instances.get(service) ?? [];
       const held = this.view.get(service);
       if (held && version !== undefined && Number(held.version) >= version) continue;
       this.view.set(
@@ -399,11 +404,6 @@ export class Registry {
     for (const [service, version] of versions) if (this.view.get(service)?.version !== String(version)) stale.push(service);
     for (const entry of this.view.list()) if (!versions.has(entry.service)) stale.push(entry.service);
     await this.reloadServices(stale);
-  }
-
-  private async refreshAgent(agentId: string): Promise<void> {
-    const agent = await this.store.agent(agentId);
-    if (agent) this.agents.set(agentId, agentInfoOf(agent));
   }
 
   /** After a commit: patch the changed services' entries, then notify their watchers. */

@@ -50,6 +50,11 @@ export class SqliteRegistryStore implements RegistryStore {
     return this.sync.instancesOfService(service);
   }
 
+  async agentsAndInstances(agentIds: readonly string[], services: readonly string[]) {
+    const agents = [...new Set(agentIds)].flatMap((id) => this.sync.getAgent(id) ?? []);
+    return { agents, instances: new Map(services.map((s) => [s, this.sync.instancesOfService(s)])) };
+  }
+
   async serviceVersions() {
     return this.sync.serviceVersions();
   }

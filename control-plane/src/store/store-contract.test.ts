@@ -141,6 +141,70 @@ for (const b of BACKENDS) {
       });
     });
 
+    test('a batch of registrations: each write sees the ones before it; a failing write, even one the schema rejects, fails alone', async () => {
+      await withStore(b, async (store) => {
+        await one(store, reg(agentA, [spec('orders', 'o1'), spec('users', 'u1')]));
+        const outcomes = await store.registry.commitBatch([
+          reg(agentB, [spec('orders', 'o2')]),
+          // o2 was registered by b earlier in this batch.
+          reg(agentA, [spec('orders', 'o2')]),
+          reg(agentA, [spec('orders', 'o1'), spec('carts', 'c1')], true),
+          reg(agentA, [spec('orders', 'o1'), spec('carts', 'c1')], true),
+          // Quotes, a backslash and non-ASCII text come back as written.
+          reg(agentB, [spec('orders', 'o2', { health: 'passing', metadata: { q: `it's \\ "x" ü $1` } })]),
+        ]);
+        assert.deepEqual(
+          outcomes.map((o) => (o.ok ? [o.result.revision, o.result.changedServices] : 'failed')),
+          [[2, ['orders']], 'failed', [3, ['carts', 'users']], [3, []], [4, ['orders']]],
+        );
+        assert.match(
+          String((outcomes[1] as { err: unknown }).err),
+          /instances\[0\]\.instance_id: instance "o2" is already registered by agent "b"/,
+        );
+        let snap = await store.registry.load();
+        assert.equal(snap.revision, 4);
+        assert.deepEqual(
+          snap.instances.map((i) => [i.instanceId, i.agentId, i.health]),
+          [
+            ['c1', 'a', 'unknown'],
+            ['o1', 'a', 'unknown'],
+            ['o2', 'b', 'passing'],
+          ],
+        );
+        assert.deepEqual(snap.instances.find((i) => i.instanceId === 'o2')?.metadata, { q: `it's \\ "x" ü $1` });
+        assert.deepEqual([...snap.serviceVersions].sort(), [
+          ['carts', 3],
+          ['orders', 4],
+        ]);
+        // A port the schema's CHECK rejects: that write fails, the other commits.
+        const checked = await store.registry.commitBatch([
+          reg(agentB, [spec('users', 'u2')]),
+          reg(agentA, [spec('orders', 'o9', { port: 70000 })]),
+        ]);
+        assert.deepEqual(
+          checked.map((o) => o.ok),
+          [true, false],
+        );
+        // An agent that moves inside a batch of registrations: its services are reloaded as committed.
+        const [moved, other] = await store.registry.commitBatch([
+          reg({ ...agentA, address: '10.9.9.9' }, [spec('orders', 'o1'), spec('carts', 'c1')]),
+          // Quotes, a backslash and non-ASCII text come back as written.
+          reg(agentB, [spec('users', 'u3', { metadata: { q: `it's \\ "x" ü $1` } })]),
+        ]);
+        assert.ok(moved.ok && other.ok);
+        assert.deepEqual(moved.result.reloadServices.sort(), ['carts', 'orders']);
+        assert.equal(other.result.revision, moved.result.revision + 1);
+        snap = await store.registry.load();
+        assert.deepEqual(
+          snap.instances.map((i) => i.instanceId),
+          ['c1', 'o1', 'o2', 'u2', 'u3'],
+        );
+        assert.deepEqual(snap.instances.find((i) => i.instanceId === 'u3')?.metadata, { q: `it's \\ "x" ü $1` });
+        // Not a fixed number: on PostgreSQL the write the schema rejected may have used up a revision (a gap, never a repeat).
+        assert.equal(snap.revision, other.result.revision);
+      });
+    });
+
     test('replaceAll removes the agent’s other instances; removeAgent removes all of them and the agent', async () => {
       await withStore(b, async (store) => {
         await one(store, reg(agentA, [spec('orders', 'o1'), spec('users', 'u1')]));

@@ -96,6 +96,15 @@ export interface RegistryStore {
   agent(agentId: string): Promise<StoredAgent | undefined>;
   /** Current instances of one service (catch-up after another replica's change). */
   instancesOfService(service: string): Promise<Instance[]>;
+  /**
+   * Replicas' catch-up in one read whatever the count: the stored agents among
+   * `agentIds` (absent ones left out), and the current instances of each of
+   * `services` by instance id (a service without instances maps to []).
+   */
+  agentsAndInstances(
+    agentIds: readonly string[],
+    services: readonly string[],
+  ): Promise<{ agents: StoredAgent[]; instances: Map<string, Instance[]> }>;
   /** service -> revision at which its endpoints last changed (services with instances only). */
   serviceVersions(): Promise<Map<string, number>>;
   /** Agents whose stored lease lapsed at or before `nowMs` (replicas: what the sweeping leader removes). */

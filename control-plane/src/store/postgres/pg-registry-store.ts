@@ -12,6 +12,8 @@
  * become visible in increasing order: a reader that has seen revision N has
  * seen everything at or below N (what a catch-up read "newer than N" needs).
  * The lock is held for one batch, so its cost is shared by the whole batch.
+ * A batch of only registrations holds it for two round trips
+ * (pg-register-batch.ts); any other batch for one or more per write.
  */
 import type { AgentInfo, Health, Instance, InstanceSpec } from '@weft/shared';
 import { NotFoundError, ValidationError } from '@weft/shared';
@@ -36,6 +38,15 @@ import type {
   WriteOutcome,
 } from '../store-contract.js';
 import { isUnavailable, type PgDatabase, sequenceValue, xactLock } from './pg-database.js';
+import {
+  applyPlanSql,
+  inlineParams,
+  isRegisterBatch,
+  parseState,
+  planRegisterBatch,
+  readStateSql,
+  serviceVersionsSql,
+} from './pg-register-batch.js';
 
 /**
  * The batch's revision counter: read from the registry_revision sequence once
@@ -87,6 +98,9 @@ const UPDATE_INSTANCE = `UPDATE instances SET service = $2, agent_id = $3, addre
 function instanceParams(v: ReturnType<typeof instanceValues>, revision: number): unknown[] {
   return [v.instance_id, v.service, v.agent_id, v.address, v.port, v.zone, v.weight, v.tags, v.metadata, v.health, v.protocol, revision];
 }
+
+/** The fast path's statements failed and the transaction was rolled back: make the batch write by write. */
+class FastPathFailed extends Error {}
 
 export class PgRegistryStore implements RegistryStore {
   private rev = 0;
@@ -143,13 +157,54 @@ export class PgRegistryStore implements RegistryStore {
     );
   }
 
+  async agentsAndInstances(
+    agentIds: readonly string[],
+    services: readonly string[],
+  ): Promise<{ agents: StoredAgent[]; instances: Map<string, Instance[]> }> {
+    const rows = await this.db.query<{ t: string; j: string }>(
+      `SELECT 'a' AS t, row_to_json(a)::text AS j FROM agents a WHERE agent_id = ANY($1::text[])
+       UNION ALL SELECT 'i', row_to_json(i)::text FROM (${SELECT_INSTANCES} WHERE service = ANY($2::text[])) i`,
+      [[...new Set(agentIds)], [...new Set(services)]],
+    );
+    const agents: StoredAgent[] = [];
+    const instances = new Map<string, Instance[]>(services.map((s) => [s, []]));
+    for (const r of rows) {
+      if (r.t === 'a') agents.push(agentFromRow(JSON.parse(r.j) as AgentRow));
+      else {
+        const i = instanceFromRow(JSON.parse(r.j) as InstanceRow);
+        instances.get(i.service)?.push(i);
+      }
+    }
+    for (const list of instances.values()) list.sort((a, b) => (a.instanceId < b.instanceId ? -1 : a.instanceId > b.instanceId ? 1 : 0));
+    return { agents, instances };
+  }
+
+  /**
+   * A batch of only `register` writes goes the fast path (pg-register-batch.ts:
+   * a constant number of round trips per batch); if one of its statements
+   * fails (a constraint the plan did not foresee), the batch is rolled back and
+   * made again write by write, so each write still fails alone.
+   */
   async commitBatch(writes: readonly RegistryWrite[]): Promise<WriteOutcome[]> {
+    try {
+      return await this.commitOnce(writes, true);
+    } catch (err) {
+      if (err instanceof FastPathFailed) return this.commitOnce(writes, false);
+      throw err;
+    }
+  }
+
+  private async commitOnce(writes: readonly RegistryWrite[], fast: boolean): Promise<WriteOutcome[]> {
     const client = await this.db.connect();
     let broken: Error | undefined;
+    let applying = false;
     try {
-      // One round trip: begin, take the commit lock (batches of all replicas commit in revision order), read the sequence.
+      const lit = (v: unknown) => client.escapeLiteral(JSON.stringify(v));
+      const register = fast && isRegisterBatch(writes) ? writes : undefined;
+      // One round trip: begin, take the commit lock (batches of all replicas commit in revision order), read the sequence
+      // (and, for a batch of registrations, every row it can touch).
       const opened = (await client.query(
-        `BEGIN; ${xactLock('registry-commit')}; ${sequenceValue('registry_revision')}`,
+        `BEGIN; ${xactLock('registry-commit')}; ${sequenceValue('registry_revision')}${register ? `; ${readStateSql(register, lit)}` : ''}`,
       )) as unknown as pg.QueryResult<{ value: number }>[];
       const counter = new BatchRevisions(opened[2].rows[0].value);
       const first = counter.last;
@@ -159,26 +214,54 @@ export class PgRegistryStore implements RegistryStore {
       const agents = new Set<string>();
       /** service -> revision of the last write in this batch that changed it. */
       const versions = new Map<string, number>();
-      for (const [i, w] of writes.entries()) {
-        // The previous write's savepoint is released in the same round trip as this one's is set.
-        await client.query(i === 0 ? 'SAVEPOINT w' : 'RELEASE SAVEPOINT w; SAVEPOINT w');
-        try {
-          const result = await this.run(new WriteTx(client, counter), w, batchRev);
-          const before = batchRev;
-          batchRev = Math.max(batchRev, result.revision);
-          outcomes.push({ ok: true, result });
-          if (result.revision > before) {
-            for (const svc of result.changedServices) {
-              services.add(svc);
-              versions.set(svc, result.revision);
-            }
-            const agentId = 'agent' in w ? w.agent.agentId : 'agentId' in w ? w.agentId : undefined;
-            if (agentId) agents.add(agentId);
+      const record = (w: RegistryWrite, result: ChangeResult) => {
+        const before = batchRev;
+        batchRev = Math.max(batchRev, result.revision);
+        outcomes.push({ ok: true, result });
+        if (result.revision > before) {
+          for (const svc of result.changedServices) {
+            services.add(svc);
+            versions.set(svc, result.revision);
           }
-        } catch (err) {
-          if (isUnavailable(err)) throw err;
-          await client.query('ROLLBACK TO SAVEPOINT w');
-          outcomes.push({ ok: false, err });
+          const agentId = 'agent' in w ? w.agent.agentId : 'agentId' in w ? w.agentId : undefined;
+          if (agentId) agents.add(agentId);
+        }
+      };
+      const plan = register
+        ? planRegisterBatch(parseState(opened[3].rows as unknown as { t: string; j: string }[]), register, () => counter.next(), batchRev)
+        : null;
+      if (plan) {
+        for (const [i, o] of plan.outcomes.entries()) {
+          if (o.ok) record(writes[i], o.result);
+          else outcomes.push(o);
+        }
+        // The second and last round trip under the lock: every write, the revision, the versions, the notice, COMMIT.
+        const sql = applyPlanSql(plan, lit);
+        if (counter.last > first) {
+          sql.push(`SELECT setval('registry_revision', ${counter.last}, true)`);
+          if (versions.size > 0) sql.push(serviceVersionsSql(versions, lit));
+          const notice = this.db.changeStatement?.({ kind: 'registry', revision: batchRev, services: [...services], agents: [...agents] });
+          if (notice) sql.push(inlineParams(notice.text, notice.values, (v) => client.escapeLiteral(v)));
+        }
+        sql.push('COMMIT');
+        applying = true;
+        await client.query(sql.join(';\n'));
+        applying = false;
+        this.rev = Math.max(this.rev, batchRev);
+        return outcomes;
+      } else {
+        // The plan (if one was tried) wrote nothing; the revisions it counted are given back.
+        counter.last = first;
+        for (const [i, w] of writes.entries()) {
+          // The previous write's savepoint is released in the same round trip as this one's is set.
+          await client.query(i === 0 ? 'SAVEPOINT w' : 'RELEASE SAVEPOINT w; SAVEPOINT w');
+          try {
+            record(w, await this.run(new WriteTx(client, counter), w, batchRev));
+          } catch (err) {
+            if (isUnavailable(err)) throw err;
+            await client.query('ROLLBACK TO SAVEPOINT w');
+            outcomes.push({ ok: false, err });
+          }
         }
       }
       if (counter.last > first) {
@@ -192,6 +275,7 @@ export class PgRegistryStore implements RegistryStore {
     } catch (err) {
       if (isUnavailable(err)) broken = err as Error;
       else await client.query('ROLLBACK').catch((e: Error) => (broken = e));
+      if (applying && !broken) throw new FastPathFailed();
       throw this.db.wrap(err);
     } finally {
       client.release(broken);
