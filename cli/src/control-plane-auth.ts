@@ -12,7 +12,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import { controlPlaneIdentityCheck, Defaults, fetchPinnedRoot, messageOf, parseHostPort, parseToken } from '@weft/shared';
+import { controlPlaneIdentityCheck, Defaults, ERROR_HEADER, fetchPinnedRoot, messageOf, parseHostPort, parseToken } from '@weft/shared';
 import { CliError } from './cli-error.js';
 
 export interface AuthSettings {
@@ -91,6 +91,12 @@ export async function connectControlPlane(address: string): Promise<Connection> 
 
 /** One-line message for a failed call. */
 export function describeCallError(err: grpc.ServiceError, address: string, method: string): CliError {
+  // UNAVAILABLE from a control plane that answered but cannot reach its database (x-weft-error: store_unavailable)
+  // is not "cannot reach the control plane": say so, so the operator looks at the database, not the address.
+  if (err.code === grpc.status.UNAVAILABLE && err.metadata?.get(ERROR_HEADER)[0] === 'store_unavailable')
+    return new CliError(
+      `${method} refused by the control plane at ${address}, its store is unavailable (retry once it is back): ${err.details}`,
+    );
   if (err.code === grpc.status.UNAVAILABLE || err.code === grpc.status.DEADLINE_EXCEEDED)
     return new CliError(`cannot reach the control plane at ${address} (is it running? set --control-plane HOST:PORT): ${err.details}`);
   if (err.code === grpc.status.UNAUTHENTICATED) return new CliError(`${method} refused: ${err.details} (pass --token or set WEFT_TOKEN)`);
