@@ -6,6 +6,7 @@
  * bootstrap token) is sent as `authorization: Bearer`.
  */
 import http from 'node:http';
+import type { StatsSnapshot } from '@weft/shared';
 import { DefaultPorts, messageOf, parseHostPort } from '@weft/shared';
 import { CliError } from './cli-error.js';
 import { resolveToken } from './control-plane-auth.js';
@@ -15,23 +16,6 @@ export const apiOption = [
   "control plane's HTTP API address (weft control-plane --http-port)",
   `127.0.0.1:${DefaultPorts.controlPlaneHttp}`,
 ] as const;
-
-export interface GoldenMetrics {
-  requestsPerSecond: number;
-  successRate: number | null;
-  p50Ms: number | null;
-  p99Ms: number | null;
-  bytesInPerSecond: number;
-  bytesOutPerSecond: number;
-}
-
-export interface StatsSnapshot {
-  windowSeconds: number;
-  resolutionSeconds: number;
-  generatedAtMs: number;
-  services: ({ service: string } & GoldenMetrics)[];
-  edges: ({ source: string; destination: string } & GoldenMetrics)[];
-}
 
 const TIMEOUT_MS = 5_000;
 

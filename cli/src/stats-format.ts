@@ -3,7 +3,7 @@
  * one service its inbound and outbound edges, with request rate, success
  * rate and p50/p99 (as `linkerd viz stat`).
  */
-import type { GoldenMetrics, StatsSnapshot } from './stats-client.js';
+import type { GoldenMetrics, StatsSnapshot } from '@weft/shared';
 import { formatTable } from './table.js';
 
 export function rate(v: number): string {

@@ -22,6 +22,8 @@
  * Memory is bounded: at most MAX_EDGES_PER_SLOT edges per slot (a report
  * beyond that is filed without its new edges, and counted as dropped).
  */
+
+import type { GoldenMetrics, StatsSnapshot } from '@weft/shared';
 import { LATENCY_BUCKETS, latencyQuantile, OUTCOMES, Outcome } from '@weft/shared';
 
 export const RESOLUTION_MS = 10_000;
@@ -84,24 +86,6 @@ interface Slot {
   /** By destination, then source. */
   edges: Map<string, Map<string, EdgeTotals>>;
   size: number;
-}
-
-/** The golden metrics of one service or edge over a window (the /v1/stats fields). */
-export interface GoldenMetrics {
-  requestsPerSecond: number;
-  successRate: number | null;
-  p50Ms: number | null;
-  p99Ms: number | null;
-  bytesInPerSecond: number;
-  bytesOutPerSecond: number;
-}
-
-export interface StatsSnapshot {
-  windowSeconds: number;
-  resolutionSeconds: number;
-  generatedAtMs: number;
-  services: ({ service: string } & GoldenMetrics)[];
-  edges: ({ source: string; destination: string } & GoldenMetrics)[];
 }
 
 export interface SeriesPoint {

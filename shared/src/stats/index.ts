@@ -1,2 +1,3 @@
 export * from './latency-buckets.js';
 export * from './outcome.js';
+export * from './stats-api.js';
