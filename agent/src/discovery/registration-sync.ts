@@ -95,7 +95,7 @@ export class RegistrationSync {
     return this.enqueue(async () => {
       if (this.needsFullSync) {
         commit();
-        return this.fullSyncIfConnected();
+        return this.fullSyncIfConnected([instance.instanceId]);
       }
       const outcome = await this.rpc(this.client.Register, {
         agent: agentInfoToProto(this.options.agent),
@@ -123,7 +123,7 @@ export class RegistrationSync {
   /** Reports a health change; the caller has already stored it locally. */
   setHealth(instanceId: string, health: Health, output: string): Promise<boolean> {
     return this.enqueue(async () => {
-      if (this.needsFullSync) return this.fullSyncIfConnected();
+      if (this.needsFullSync) return this.fullSyncIfConnected([instanceId]);
       const outcome = await this.rpc(this.client.SetHealth, {
         agent_id: this.options.agent.agentId,
         instance_id: instanceId,
@@ -162,8 +162,14 @@ export class RegistrationSync {
    * While the stream is down the control plane is unreachable: answer at
    * once and leave the change to the full sync that follows the reconnect.
    */
-  private fullSyncIfConnected(): Promise<boolean> {
-    return this.options.isConnected() ? this.doFullSync() : Promise.resolve(false);
+  private fullSyncIfConnected(pending: readonly string[] = []): Promise<boolean> {
+    if (this.options.isConnected()) return this.doFullSync();
+    // Say why these are not synced yet (an operator reading `weft services` on this host would otherwise see
+    // "not synced" with no reason).
+    if (pending.length > 0) {
+      this.options.source.markSynced(pending, false, 'no stream to the control plane; sent when it reconnects');
+    }
+    return Promise.resolve(false);
   }
 
   private async doFullSync(): Promise<boolean> {

@@ -91,7 +91,11 @@ export class PgDatabase {
   /** Where the data is, without the password. */
   readonly location: string;
 
-  constructor(url: string, log: Logger, opts: { max?: number } = {}) {
+  constructor(
+    url: string,
+    private readonly log: Logger,
+    opts: { max?: number } = {},
+  ) {
     this.location = describeUrl(url);
     this.pool = new pg.Pool({
       connectionString: url,
@@ -111,13 +115,29 @@ export class PgDatabase {
     return new UnavailableError(`PostgreSQL ${this.location} is unavailable: ${(err as Error).message}`, { cause: err });
   }
 
+  /**
+   * A connection checked out of the pool. pg-pool listens for a connection's
+   * 'error' only while it is idle; one the server drops while it is checked
+   * out (pg_terminate_backend, a restart, a network cut) would emit 'error'
+   * with no listener and end the process. Each connection gets one permanent
+   * listener that logs; the query that was running fails on its own, and the
+   * transaction that held the connection destroys it instead of returning it.
+   */
   async connect(): Promise<pg.PoolClient> {
+    let client: pg.PoolClient;
     try {
-      return await this.pool.connect();
+      client = await this.pool.connect();
     } catch (err) {
       throw this.wrap(err);
     }
+    if (!this.guarded.has(client)) {
+      this.guarded.add(client);
+      client.on('error', (err) => this.log.warn('PostgreSQL connection lost while in use', { database: this.location, err: err.message }));
+    }
+    return client;
   }
+
+  private readonly guarded = new WeakSet<pg.PoolClient>();
 
   async query<R extends pg.QueryResultRow>(sql: string, params: unknown[] = []): Promise<R[]> {
     try {
