@@ -70,10 +70,14 @@ async function selfSigned() {
 function connect(kind, port) {
   return new Promise((resolve, reject) => {
     if (kind === 'tcp' || kind === 'tls') {
+      const ready = () => {
+        s.write('hi');
+        resolve(s);
+      };
       const s =
         kind === 'tcp'
-          ? net.connect({ port, host: '127.0.0.1' }, () => (s.write('hi'), resolve(s)))
-          : tls.connect({ port, host: '127.0.0.1', rejectUnauthorized: false }, () => (s.write('hi'), resolve(s)));
+          ? net.connect({ port, host: '127.0.0.1' }, ready)
+          : tls.connect({ port, host: '127.0.0.1', rejectUnauthorized: false }, ready);
       s.on('error', reject);
       return;
     }
