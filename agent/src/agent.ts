@@ -18,6 +18,7 @@ import { SnapshotStore } from './discovery/snapshot-store.js';
 import {
   type AgentIdentity,
   CertificateRenewal,
+  certificatesStatus,
   controlPlaneCredentials,
   loadOrEnrol,
   ServiceCertificates,
@@ -272,6 +273,7 @@ async function startWithAccessLog(
       metrics: metricsRegistry,
       externals,
       upstreams,
+      certificates: () => certificatesStatus(identity?.current(), serviceCerts?.list() ?? []),
       policy: {
         explain: async (params) => {
           const query = parseExplainQuery(params);

@@ -14,7 +14,10 @@
  *   jitter), like the agent's; a failed renewal retries with backoff and the
  *   current certificate stays in use until it expires (then it is dropped).
  * - Keys are made on this host for each issue and kept in memory only: a
- *   restarted agent asks again (cheap, and no service key sits on disk).
+ *   restarted agent asks again (cheap, and no service key sits on disk;
+ *   docs/security.md "Service certificates" gives the choice and its cost).
+ * - list() reports every wanted service, issued or not, for operators
+ *   (the admin API's /v1/certificates, `weft status --agent`).
  * - Listeners run after the map changed and must not block or throw.
  */
 import { X509Certificate } from 'node:crypto';
@@ -35,8 +38,20 @@ export interface ServiceCertificate {
   readonly certificatePem: string;
   /** Upper-case hex. */
   readonly serial: string;
+  /** The issuing CA's subject ("CN=Weft mesh CA ..."). */
+  readonly issuer: string;
   readonly notBeforeMs: number;
   readonly notAfterMs: number;
+}
+
+/** One hosted service's certificate as operators see it: `certificate` absent while it is not issued (yet). */
+export interface ServiceCertificateState {
+  readonly service: string;
+  readonly certificate?: ServiceCertificate;
+  /** When the next issue or renewal is due (Unix ms); absent while one runs. */
+  readonly nextRenewalAtMs?: number;
+  /** Why the last try failed, until one succeeds. */
+  readonly lastError?: string;
 }
 
 /** What the mesh TLS reads (ServiceCertificates implements it). */
@@ -57,6 +72,8 @@ export interface ServiceCertificatesOptions {
 interface Slot {
   cert: ServiceCertificate | undefined;
   timer: NodeJS.Timeout | undefined;
+  dueAtMs: number | undefined;
+  lastError: string | undefined;
   backoff: Backoff;
   running: boolean;
 }
@@ -74,6 +91,7 @@ export function serviceCertificateOf(service: string, keyPem: string, issued: Is
     keyPem,
     certificatePem: issued.certificate_pem,
     serial: cert.serialNumber.toUpperCase(),
+    issuer: cert.issuer.replaceAll('\n', ', '),
     notBeforeMs: Date.parse(cert.validFrom),
     notAfterMs: Date.parse(cert.validTo),
   });
@@ -96,6 +114,19 @@ export class ServiceCertificates implements ServiceCertificateSource {
     return cert !== undefined && cert.notAfterMs > Date.now() ? cert : undefined;
   }
 
+  /** Every wanted service, by name (an expired certificate shows as absent, as current() treats it). */
+  list(): ServiceCertificateState[] {
+    const now = Date.now();
+    return [...this.slots]
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([service, slot]) => ({
+        service,
+        ...(slot.cert !== undefined && slot.cert.notAfterMs > now ? { certificate: slot.cert } : {}),
+        ...(slot.dueAtMs !== undefined ? { nextRenewalAtMs: slot.dueAtMs } : {}),
+        ...(slot.lastError !== undefined ? { lastError: slot.lastError } : {}),
+      }));
+  }
+
   onChange(listener: (service: string) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
@@ -116,7 +147,14 @@ export class ServiceCertificates implements ServiceCertificateSource {
     }
     for (const service of wanted) {
       if (this.slots.has(service)) continue;
-      const slot: Slot = { cert: undefined, timer: undefined, backoff: new Backoff({ baseMs: 250, maxMs: 10_000 }), running: false };
+      const slot: Slot = {
+        cert: undefined,
+        timer: undefined,
+        dueAtMs: undefined,
+        lastError: undefined,
+        backoff: new Backoff({ baseMs: 250, maxMs: 10_000 }),
+        running: false,
+      };
       this.slots.set(service, slot);
       void this.issue(service, slot);
     }
@@ -139,6 +177,7 @@ export class ServiceCertificates implements ServiceCertificateSource {
     if (slot.running) return;
     slot.running = true;
     clearTimeout(slot.timer);
+    slot.dueAtMs = undefined;
     try {
       const { keyPem, csrPem } = await newKeyAndCsr(service);
       const issued = await new Promise<IssuedCertificate__Output>((resolve, reject) =>
@@ -149,6 +188,7 @@ export class ServiceCertificates implements ServiceCertificateSource {
       if (this.closed || this.slots.get(service) !== slot) return;
       slot.cert = serviceCertificateOf(service, keyPem, issued);
       slot.backoff.reset();
+      slot.lastError = undefined;
       this.log.info('service certificate issued', { service, serial: slot.cert.serial, expiresAtMs: slot.cert.notAfterMs });
       this.emit(service);
       this.schedule(service, slot, renewDelayMs(slot.cert.notBeforeMs, slot.cert.notAfterMs, Date.now(), this.opts.renewAt));
@@ -156,6 +196,7 @@ export class ServiceCertificates implements ServiceCertificateSource {
       if (this.closed || this.slots.get(service) !== slot) return;
       const e = err as grpc.ServiceError;
       const delay = slot.backoff.next();
+      slot.lastError = e.details || messageOf(err);
       this.log.warn('service certificate not issued; retrying', { service, error: e.details || messageOf(err), retryInMs: delay });
       if (slot.cert !== undefined && slot.cert.notAfterMs <= Date.now()) {
         slot.cert = undefined;
@@ -170,6 +211,7 @@ export class ServiceCertificates implements ServiceCertificateSource {
   private schedule(service: string, slot: Slot, delayMs: number): void {
     if (this.closed) return;
     clearTimeout(slot.timer);
+    slot.dueAtMs = Date.now() + delayMs;
     slot.timer = setTimeout(() => void this.issue(service, slot), Math.min(delayMs, 2 ** 31 - 1));
     slot.timer.unref();
   }
