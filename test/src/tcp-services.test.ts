@@ -189,9 +189,14 @@ describe('TCP services through two agents (app -> agent A -> agent B -> tcp serv
       assert.equal(denied.status, 403, denied.head);
       assert.match(denied.head, /\r\nx-weft-error: forbidden; policy=till\/1\r\n/);
       assert.match(denied.head, /spiffe:\/\/weft\.local\/agent\/agent-a may not call service till: rule till\/1 \(nobody-else\) denies it/);
-      // The local port carries no credential either: closed without a byte, the instance not reached.
+      // The local port carries no credential either: closed without a byte (a reset when the client's bytes were
+      // still unread, as TCP closes then), the instance not reached.
       const s = await connectLocal(tillPort);
-      assert.equal((await exchange(s, Buffer.from('let me in'))).length, 0);
+      const answer = await exchange(s, Buffer.from('let me in')).catch((err: NodeJS.ErrnoException) => {
+        if (err.code === 'ECONNRESET') return Buffer.alloc(0);
+        throw err;
+      });
+      assert.equal(answer.length, 0);
       // (Its TCP health checks connect and send nothing: bytes, not connections, tell whether a caller reached it.)
       assert.doesNotMatch(till.heard(), /let me in/, 'no denied connection reached the instance');
 
