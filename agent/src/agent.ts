@@ -18,6 +18,7 @@ import { SnapshotStore } from './discovery/snapshot-store.js';
 import {
   type AgentIdentity,
   CertificateRenewal,
+  certificatesStatus,
   controlPlaneCredentials,
   loadOrEnrol,
   ServiceCertificates,
@@ -149,9 +150,15 @@ async function startWithAccessLog(
     // A certificate per hosted service (spiffe://<td>/svc/<name>), asked for once the control plane holds its registration.
     const serviceCerts =
       identity && credentials
-        ? new ServiceCertificates({ controlPlane: opts.controlPlane, credentials, logger, renewAt: opts.renewAt })
+        ? new ServiceCertificates({ controlPlane: opts.controlPlane, credentials, logger, renewAt: opts.renewAt, dataDir: opts.dataDir })
         : undefined;
     cleanup.push(async () => serviceCerts?.close());
+    // The certificates of the persisted registrations' services, held from the start (static stability, docs/security.md).
+    if (identity && serviceCerts)
+      await serviceCerts.restore(
+        identity.current().trustDomain,
+        persisted.map((spec) => spec.name),
+      );
     // Agent to agent is mutual TLS, always (docs/security.md); --insecure keeps the plaintext hop for local experiments.
     const tls = identity && new MeshTls({ identity, logger, services: serviceCerts });
     cleanup.push(async () => tls?.close());
@@ -252,7 +259,12 @@ async function startWithAccessLog(
     cleanup.push(() => sync.close(false));
     const services = new LocalServices({ agentId, zone, registry, sync, logger, credentials: proxyCredentials });
     if (serviceCerts) {
-      const unwatch = registry.onChange(() => serviceCerts.setServices(registry.hostedServices()));
+      const unwatch = registry.onChange(() =>
+        serviceCerts.setServices(
+          registry.hostedServices(),
+          registry.list().map((e) => e.instance.service),
+        ),
+      );
       cleanup.push(async () => unwatch());
     }
     cleanup.push(async () => services.close());
@@ -272,6 +284,7 @@ async function startWithAccessLog(
       metrics: metricsRegistry,
       externals,
       upstreams,
+      certificates: () => certificatesStatus(identity?.current(), serviceCerts?.list() ?? []),
       policy: {
         explain: async (params) => {
           const query = parseExplainQuery(params);

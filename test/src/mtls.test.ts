@@ -16,7 +16,7 @@ import { newKeyAndCsr } from '@weft/agent/identity/key-and-csr';
 import { WEFT_BIN } from '@weft/cli/demo/weft-process';
 import { MeshCa } from '@weft/control-plane/ca/mesh-ca';
 import { createLogger } from '@weft/shared';
-import { type AgentProc, echoHandler, Mesh, registerWith, send, viaProxy, waitFor } from './harness.js';
+import { type AgentProc, echoHandler, Mesh, postJson, registerWith, send, viaProxy, waitFor } from './harness.js';
 
 /** A certificate for `spiffeId` from a CA of its own (not the mesh's). */
 async function foreignIdentity(spiffeId: string): Promise<{ key: string; cert: string; ca: string }> {
@@ -218,14 +218,14 @@ describe('mtls: the caller checks who answers', () => {
 });
 
 /** Requests from A to `orders` by `concurrency` callers until `stop()`; statuses counted ("200 ", "502 upstream_reset", ...). */
-function loadRunner(a: AgentProc, concurrency: number) {
+function loadRunner(a: AgentProc, concurrency: number, headers: Record<string, string> = {}) {
   const statuses = new Map<string, number>();
   let running = true;
   let total = 0;
   const done = Promise.all(
     Array.from({ length: concurrency }, async () => {
       while (running) {
-        const r = await viaProxy(a.outboundPort, 'http://orders/load', { method: 'POST', body: 'x'.repeat(512) }).then(
+        const r = await viaProxy(a.outboundPort, 'http://orders/load', { method: 'POST', body: 'x'.repeat(512), headers }).then(
           (res) => `${res.status} ${res.headers['x-weft-error'] ?? ''}`,
           (err: Error) => `error ${err.message}`,
         );
@@ -254,9 +254,95 @@ function weftCli(args: string[]): Promise<{ code: number; stdout: string; stderr
   );
 }
 
+/** An agent's GET /v1/certificates: serial of its own certificate and of each hosted service's (upper-case hex). */
+async function heldSerials(agent: AgentProc): Promise<{ agent: string; services: Map<string, string> }> {
+  const r = await send({ port: agent.adminPort, path: '/v1/certificates' });
+  assert.equal(r.status, 200, r.body.toString());
+  const j = JSON.parse(r.body.toString()) as {
+    agent: { serial: string };
+    services: { service: string; certificate?: { serial: string; spiffeId: string } }[];
+  };
+  const services = new Map<string, string>();
+  for (const s of j.services) if (s.certificate !== undefined) services.set(s.service, s.certificate.serial.toUpperCase());
+  return { agent: j.agent.serial.toUpperCase(), services };
+}
+
+/** The serial of the certificate an inbound listener presents for SNI `service` (what a peer agent sees on the wire). */
+function presentedSerial(port: number, identity: { key: string; cert: string; ca: string }, service: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const s = tls.connect({
+      host: '127.0.0.1',
+      port,
+      servername: service,
+      ...identity,
+      minVersion: 'TLSv1.3',
+      checkServerIdentity: () => undefined,
+    });
+    s.once('secureConnect', () => {
+      resolve(s.getPeerCertificate().serialNumber.toUpperCase());
+      s.destroy();
+    });
+    s.once('error', reject);
+  });
+}
+
 describe('mtls: renewal under load', () => {
   const mesh = new Mesh();
   after(() => mesh.close());
+
+  test('agent and service certificates (3 s) renew under load on the service-to-service hop: zero failed requests, new serials on the wire', async () => {
+    const cp = await mesh.controlPlane({ extra: ['--cert-ttl', '3s'], dataDir: join(mesh.dir, 'cp-svc-renewal') });
+    const a = await mesh.agent('svc-a', cp.grpcPort, ['--renew-at', '0.4']);
+    const b = await mesh.agent('svc-b', cp.grpcPort, ['--renew-at', '0.4']);
+    const orders = await mesh.service(echoHandler('orders-1'));
+    const idle = await mesh.service(echoHandler('web-1'));
+    await registerWith(b, { name: 'orders', port: orders.port, id: 'orders-1' });
+    // web, a local app of A with its proxy credential: A presents web's certificate, B presents orders' (by SNI).
+    const web = await postJson(a.adminPort, '/v1/services', { name: 'web', port: idle.port, id: 'web-1' });
+    assert.equal(web.status, 201, JSON.stringify(web.json));
+    const asWeb = { 'proxy-authorization': `Basic ${Buffer.from(`web:${String(web.json.credential)}`).toString('base64')}` };
+    await waitFor(
+      'orders routable from A as web',
+      async () => (await viaProxy(a.outboundPort, 'http://orders/x', { headers: asWeb })).status === 200,
+    );
+    const first = await waitFor('both service certificates issued', async () => {
+      const [ha, hb] = [await heldSerials(a), await heldSerials(b)];
+      return ha.services.has('web') && hb.services.has('orders') ? { a: ha, b: hb } : undefined;
+    });
+    const firstOnWire = await presentedSerial(b.inboundPort, mesh.meshTls('svc-a'), 'orders');
+
+    const load = loadRunner(a, 8, asWeb);
+    try {
+      // Long enough for several renewals of every 3 s certificate (each renewed after ~1.2 s).
+      await new Promise((r) => setTimeout(r, 4_000));
+    } finally {
+      await load.stop();
+    }
+    assert.deepEqual([...load.statuses.keys()], ['200 '], `every request succeeded: ${JSON.stringify([...load.statuses])}`);
+    assert.ok(load.total > 50, `load ran (${load.total} requests)`);
+    // B's access log of the hop would show the source; here the proof is that the service certificates changed under it.
+    const [ha, hb] = [await heldSerials(a), await heldSerials(b)];
+    assert.notEqual(ha.agent, first.a.agent, 'agent A renewed its certificate');
+    assert.notEqual(hb.agent, first.b.agent, 'agent B renewed its certificate');
+    assert.notEqual(ha.services.get('web'), first.a.services.get('web'), "A renewed web's certificate");
+    assert.notEqual(hb.services.get('orders'), first.b.services.get('orders'), "B renewed orders' certificate");
+    const renewals = (p: AgentProc, service: string) =>
+      p.logLines.filter((l) => l.includes('"service certificate issued"') && l.includes(`"service":"${service}"`)).length;
+    assert.ok(renewals(a, 'web') >= 2 && renewals(b, 'orders') >= 2, `issued web ${renewals(a, 'web')}, orders ${renewals(b, 'orders')}`);
+    // The new certificate is the one on the wire: a new connection with SNI orders gets a serial B now lists, not the first.
+    const onWire = await presentedSerial(b.inboundPort, mesh.meshTls('svc-a'), 'orders');
+    assert.equal(firstOnWire, first.b.services.get('orders'));
+    assert.notEqual(onWire, firstOnWire);
+    const listed = (await heldSerials(b)).services.get('orders');
+    assert.ok(onWire === listed || onWire === hb.services.get('orders'), `on the wire ${onWire}, listed ${listed}`);
+
+    // Operators see the same through the CLI.
+    const status = await weftCli(['status', '--agent', `127.0.0.1:${b.adminPort}`]);
+    assert.equal(status.code, 0, status.stderr);
+    assert.match(status.stdout, /agent svc-b .*1 service certificate/);
+    assert.match(status.stdout, /^orders\s+spiffe:\/\/weft\.local\/svc\/orders\s+[0-9A-F]+\s+\d{4}-\d\d-\d\dT[\d:]+Z/m);
+    assert.match(status.stdout, /^\(agent\)\s+spiffe:\/\/weft\.local\/agent\/svc-b\s/m);
+  });
 
   test('a CA rotation (add, activate, remove) under load: zero failed requests', async () => {
     const cp = await mesh.controlPlane({ extra: ['--cert-ttl', '3s'], dataDir: join(mesh.dir, 'cp-rotation') });

@@ -11,15 +11,19 @@ import { type AgentProc, type ControlPlaneProc, Mesh, postJson, registerWith, se
 
 const run = promisify(execFile);
 
-/** A TCP echo server: echoes bytes; when the client half-closes, answers `<eof>` and closes its side. */
-async function tcpEcho(): Promise<{ port: number; server: net.Server }> {
+/** A TCP echo server: echoes bytes; when the client half-closes, answers `<eof>` and closes its side. `heard`: every byte received. */
+async function tcpEcho(): Promise<{ port: number; server: net.Server; heard: () => string }> {
+  let heard = '';
   const server = net.createServer({ allowHalfOpen: true }, (s) => {
-    s.on('data', (d) => s.write(d));
+    s.on('data', (d) => {
+      if (heard.length < 1024) heard += d.toString('latin1');
+      s.write(d);
+    });
     s.on('end', () => s.end('<eof>'));
     s.on('error', () => {});
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return { port: (server.address() as AddressInfo).port, server };
+  return { port: (server.address() as AddressInfo).port, server, heard: () => heard };
 }
 
 async function freePort(): Promise<number> {
@@ -31,7 +35,7 @@ async function freePort(): Promise<number> {
 }
 
 /** Opens `CONNECT target` on an agent's outbound listener; resolves with the socket after the answer head, or rejects with the answer. */
-function connectVia(outboundPort: number, target: string): Promise<{ socket: net.Socket; status: number; head: string }> {
+function connectVia(outboundPort: number, target: string, extraLines = ''): Promise<{ socket: net.Socket; status: number; head: string }> {
   return new Promise((resolve, reject) => {
     const socket = net.connect({ host: '127.0.0.1', port: outboundPort, allowHalfOpen: true });
     let buf = Buffer.alloc(0);
@@ -47,7 +51,7 @@ function connectVia(outboundPort: number, target: string): Promise<{ socket: net
     };
     socket.on('data', onData);
     socket.once('error', reject);
-    socket.write(`CONNECT ${target} HTTP/1.1\r\nhost: ${target}\r\n\r\n`);
+    socket.write(`CONNECT ${target} HTTP/1.1\r\nhost: ${target}\r\n${extraLines}\r\n`);
   });
 }
 
@@ -142,7 +146,9 @@ describe('TCP services through two agents (app -> agent A -> agent B -> tcp serv
     const { socket, status, head } = await connectVia(a.outboundPort, 'echo:7');
     socket.destroy();
     assert.equal(status, 403, head);
-    assert.match(head, /x-weft-error: forbidden/);
+    // As an HTTP denial: the code, then the rule that decided (agent B's answer, passed on by agent A).
+    assert.match(head, /\r\nx-weft-error: forbidden; policy=echo\/0\r\n/);
+    assert.match(head, /spiffe:\/\/weft\.local\/agent\/agent-a may not call service echo: rule echo\/0 \(not-a\) denies it/);
     const removed = weft('delete', 'access', 'echo', '--control-plane', `127.0.0.1:${cp.grpcPort}`);
     assert.equal(removed.status, 0, removed.stdout + removed.stderr);
     await waitFor('echo allowed again (the mesh default)', async () => {
@@ -150,6 +156,65 @@ describe('TCP services through two agents (app -> agent A -> agent B -> tcp serv
       c.socket.destroy();
       return c.status === 200;
     });
+  });
+
+  test('a TCP connection to an instance on the same host is access-checked as over the mesh hop: by credential, else as the agent', async () => {
+    // Service till lives on agent A itself: A's own apps reach it without any inbound listener in between.
+    const till = await tcpEcho();
+    const tillPort = await freePort();
+    try {
+      await registerWith(a, { name: 'till', port: till.port, id: 'till-1', protocol: 'tcp', health: { tcp: true, interval: '1s' } });
+      const web = await postJson(a.adminPort, '/v1/services', { name: 'web', port: till.port, id: 'web-1' });
+      assert.equal(web.status, 201, JSON.stringify(web.json));
+      const auth = `proxy-authorization: Basic ${Buffer.from(`web:${String(web.json.credential)}`).toString('base64')}\r\n`;
+      const added = await postJson(a.adminPort, '/v1/upstreams', { service: 'till', localPort: tillPort });
+      assert.equal(added.status, 201, JSON.stringify(added.json));
+      await waitFor('till reachable through the local port', async () => {
+        const s = await connectLocal(tillPort);
+        return (await exchange(s, Buffer.from('x'))).toString() === 'x<eof>';
+      });
+      const file = join(mesh.dir, 'till-access.yaml');
+      writeFileSync(
+        file,
+        'apiVersion: weft.dev/v1\nkind: AccessPolicy\nmetadata: { service: till }\nrules:\n' +
+          '  - name: web-only\n    action: allow\n    from: [web]\n' +
+          '  - name: nobody-else\n    action: deny\n    from: ["*"]\n',
+      );
+      const applied = weft('apply', '-f', file, '--wait', '--control-plane', `127.0.0.1:${cp.grpcPort}`);
+      assert.equal(applied.status, 0, applied.stdout + applied.stderr);
+
+      // No credential: the caller is agent A, which rule 1 denies; the instance is never connected to.
+      const denied = await connectVia(a.outboundPort, 'till:9');
+      denied.socket.destroy();
+      assert.equal(denied.status, 403, denied.head);
+      assert.match(denied.head, /\r\nx-weft-error: forbidden; policy=till\/1\r\n/);
+      assert.match(denied.head, /spiffe:\/\/weft\.local\/agent\/agent-a may not call service till: rule till\/1 \(nobody-else\) denies it/);
+      // The local port carries no credential either: closed without a byte (a reset when the client's bytes were
+      // still unread, as TCP closes then), the instance not reached.
+      const s = await connectLocal(tillPort);
+      const answer = await exchange(s, Buffer.from('let me in')).catch((err: NodeJS.ErrnoException) => {
+        if (err.code === 'ECONNRESET') return Buffer.alloc(0);
+        throw err;
+      });
+      assert.equal(answer.length, 0);
+      // (Its TCP health checks connect and send nothing: bytes, not connections, tell whether a caller reached it.)
+      assert.doesNotMatch(till.heard(), /let me in/, 'no denied connection reached the instance');
+
+      // With web's credential (as HTTP_PROXY=http://web:<secret>@... sends it) rule 0 allows it.
+      const allowed = await connectVia(a.outboundPort, 'till:9', auth);
+      assert.equal(allowed.status, 200, allowed.head);
+      assert.equal((await exchange(allowed.socket, Buffer.from('as web'))).toString(), 'as web<eof>');
+      assert.match(till.heard(), /as web/);
+
+      const metrics = (await send({ port: a.adminPort, path: '/metrics' })).body.toString();
+      assert.match(metrics, /weft_access_decisions_total\{service="till",decision="deny",rule="till\/1"\} 2/);
+      assert.match(metrics, /weft_access_decisions_total\{service="till",decision="allow",rule="till\/0"\} 1/);
+    } finally {
+      weft('delete', 'access', 'till', '--control-plane', `127.0.0.1:${cp.grpcPort}`);
+      for (const path of ['/v1/upstreams/till', '/v1/services/till-1', '/v1/services/web-1'])
+        await send({ port: a.adminPort, path, method: 'DELETE' });
+      await new Promise<void>((r) => till.server.close(() => r()));
+    }
   });
 
   test('CONNECT to a name that is neither a mesh tcp service nor a declared outside host is refused with the hint', async () => {

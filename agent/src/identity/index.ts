@@ -4,6 +4,7 @@
  * (onChange on renewal / CA rotation) and the deny list (onRevocations).
  */
 export { AgentIdentity, type IdentitySnapshot, type RevocationSnapshot, snapshotOf } from './agent-identity.js';
+export { type CertificatesStatus, certificatesStatus } from './certificate-status.js';
 export { controlPlaneCredentials } from './control-plane-credentials.js';
 export { EnrolmentError, type IdentityOptions, loadOrEnrol } from './enrolment.js';
 export { identityDir } from './identity-files.js';

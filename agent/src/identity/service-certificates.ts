@@ -13,8 +13,15 @@
  * - Each certificate is renewed at about two thirds of its life (±10 %
  *   jitter), like the agent's; a failed renewal retries with backoff and the
  *   current certificate stays in use until it expires (then it is dropped).
- * - Keys are made on this host for each issue and kept in memory only: a
- *   restarted agent asks again (cheap, and no service key sits on disk).
+ * - Keys are made on this host for each issue. With a data dir, each
+ *   certificate and its key are stored next to the agent's
+ *   (service-certificate-files.ts) and restore() reads them back at start:
+ *   a restarted agent presents the same identities before the control plane
+ *   answers (docs/security.md "Service certificates" gives the reasons).
+ *   A restored certificate of a service registered here but not yet
+ *   acknowledged is held (used, not renewed) until setServices() names it.
+ * - list() reports every wanted service, issued or not, for operators
+ *   (the admin API's /v1/certificates, `weft status --agent`).
  * - Listeners run after the map changed and must not block or throw.
  */
 import { X509Certificate } from 'node:crypto';
@@ -26,6 +33,7 @@ import type { ControlPlaneAddresses } from '../discovery/control-plane-addresses
 import { CHANNEL_OPTIONS, controlPlaneTarget } from '../discovery/grpc-channel.js';
 import { newKeyAndCsr } from './key-and-csr.js';
 import { renewDelayMs } from './renewal.js';
+import { readServiceCertificates, removeServiceCertificate, writeServiceCertificate } from './service-certificate-files.js';
 
 export interface ServiceCertificate {
   readonly service: string;
@@ -35,8 +43,20 @@ export interface ServiceCertificate {
   readonly certificatePem: string;
   /** Upper-case hex. */
   readonly serial: string;
+  /** The issuing CA's subject ("CN=Weft mesh CA ..."). */
+  readonly issuer: string;
   readonly notBeforeMs: number;
   readonly notAfterMs: number;
+}
+
+/** One hosted service's certificate as operators see it: `certificate` absent while it is not issued (yet). */
+export interface ServiceCertificateState {
+  readonly service: string;
+  readonly certificate?: ServiceCertificate;
+  /** When the next issue or renewal is due (Unix ms); absent while one runs. */
+  readonly nextRenewalAtMs?: number;
+  /** Why the last try failed, until one succeeds. */
+  readonly lastError?: string;
 }
 
 /** What the mesh TLS reads (ServiceCertificates implements it). */
@@ -52,13 +72,19 @@ export interface ServiceCertificatesOptions {
   logger: Logger;
   /** Fraction of the lifetime after which to renew; default 2/3. */
   renewAt?: number;
+  /** Where certificates are stored (service-certificate-files.ts); absent: memory only. */
+  dataDir?: string;
 }
 
 interface Slot {
   cert: ServiceCertificate | undefined;
   timer: NodeJS.Timeout | undefined;
+  dueAtMs: number | undefined;
+  lastError: string | undefined;
   backoff: Backoff;
   running: boolean;
+  /** Restored from disk and not yet asked for by setServices() (no renewal runs). */
+  held: boolean;
 }
 
 /** The certificate's service identity, checked against what was asked (the control plane is trusted, the reply is still parsed). */
@@ -74,9 +100,22 @@ export function serviceCertificateOf(service: string, keyPem: string, issued: Is
     keyPem,
     certificatePem: issued.certificate_pem,
     serial: cert.serialNumber.toUpperCase(),
+    issuer: cert.issuer.replaceAll('\n', ', '),
     notBeforeMs: Date.parse(cert.validFrom),
     notAfterMs: Date.parse(cert.validTo),
   });
+}
+
+function newSlot(): Slot {
+  return {
+    cert: undefined,
+    timer: undefined,
+    dueAtMs: undefined,
+    lastError: undefined,
+    backoff: new Backoff({ baseMs: 250, maxMs: 10_000 }),
+    running: false,
+    held: false,
+  };
 }
 
 export class ServiceCertificates implements ServiceCertificateSource {
@@ -96,27 +135,76 @@ export class ServiceCertificates implements ServiceCertificateSource {
     return cert !== undefined && cert.notAfterMs > Date.now() ? cert : undefined;
   }
 
+  /** Every wanted service, by name (an expired certificate shows as absent, as current() treats it). */
+  list(): ServiceCertificateState[] {
+    const now = Date.now();
+    return [...this.slots]
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([service, slot]) => ({
+        service,
+        ...(slot.cert !== undefined && slot.cert.notAfterMs > now ? { certificate: slot.cert } : {}),
+        ...(slot.dueAtMs !== undefined ? { nextRenewalAtMs: slot.dueAtMs } : {}),
+        ...(slot.lastError !== undefined ? { lastError: slot.lastError } : {}),
+      }));
+  }
+
   onChange(listener: (service: string) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
   }
 
-  /** The services hosted now; starts issuing new ones and drops the others. */
-  setServices(names: Iterable<string>): void {
+  /**
+   * Reads the stored certificates of `registered` (the services of the local
+   * registrations, acknowledged or not) and holds the usable ones; removes
+   * the others. Call once, before setServices().
+   */
+  async restore(trustDomain: string, registered: Iterable<string>): Promise<void> {
+    const dataDir = this.opts.dataDir;
+    if (dataDir === undefined || this.closed) return;
+    const { usable, refused } = await readServiceCertificates(dataDir, trustDomain, new Set(registered));
+    for (const [service, why] of refused) this.log.warn('stored service certificate not used', { service, why });
+    for (const [service, cert] of usable) {
+      if (this.slots.has(service)) continue;
+      this.slots.set(service, { ...newSlot(), cert, held: true });
+      this.log.info('service certificate restored', { service, serial: cert.serial, expiresAtMs: cert.notAfterMs });
+      this.emit(service);
+    }
+  }
+
+  /**
+   * The services hosted now (acknowledged registrations): starts issuing new
+   * ones and drops the others, except restored certificates of `registered`
+   * services (a registration the control plane has not acknowledged yet).
+   */
+  setServices(names: Iterable<string>, registered: Iterable<string> = []): void {
     if (this.closed) return;
     const wanted = new Set(names);
+    const keep = new Set(registered);
     for (const [service, slot] of this.slots) {
-      if (wanted.has(service)) continue;
+      if (wanted.has(service) || (slot.held && keep.has(service))) continue;
       clearTimeout(slot.timer);
       this.slots.delete(service);
+      if (this.opts.dataDir !== undefined)
+        removeServiceCertificate(this.opts.dataDir, service).catch((err) =>
+          this.log.warn('stored service certificate not removed', { service, error: messageOf(err) }),
+        );
       if (slot.cert !== undefined) {
         this.log.info('service certificate dropped (no instance left here)', { service });
         this.emit(service);
       }
     }
     for (const service of wanted) {
-      if (this.slots.has(service)) continue;
-      const slot: Slot = { cert: undefined, timer: undefined, backoff: new Backoff({ baseMs: 250, maxMs: 10_000 }), running: false };
+      const existing = this.slots.get(service);
+      if (existing?.held === true) {
+        // Restored, now hosted: renewed from here on as if it had been issued in this run.
+        existing.held = false;
+        const cert = existing.cert;
+        if (cert === undefined) void this.issue(service, existing);
+        else this.schedule(service, existing, renewDelayMs(cert.notBeforeMs, cert.notAfterMs, Date.now(), this.opts.renewAt));
+        continue;
+      }
+      if (existing !== undefined) continue;
+      const slot = newSlot();
       this.slots.set(service, slot);
       void this.issue(service, slot);
     }
@@ -139,6 +227,7 @@ export class ServiceCertificates implements ServiceCertificateSource {
     if (slot.running) return;
     slot.running = true;
     clearTimeout(slot.timer);
+    slot.dueAtMs = undefined;
     try {
       const { keyPem, csrPem } = await newKeyAndCsr(service);
       const issued = await new Promise<IssuedCertificate__Output>((resolve, reject) =>
@@ -147,8 +236,12 @@ export class ServiceCertificates implements ServiceCertificateSource {
         ),
       );
       if (this.closed || this.slots.get(service) !== slot) return;
-      slot.cert = serviceCertificateOf(service, keyPem, issued);
+      const cert = serviceCertificateOf(service, keyPem, issued);
+      if (this.opts.dataDir !== undefined) await this.store(this.opts.dataDir, cert);
+      if (this.closed || this.slots.get(service) !== slot) return;
+      slot.cert = cert;
       slot.backoff.reset();
+      slot.lastError = undefined;
       this.log.info('service certificate issued', { service, serial: slot.cert.serial, expiresAtMs: slot.cert.notAfterMs });
       this.emit(service);
       this.schedule(service, slot, renewDelayMs(slot.cert.notBeforeMs, slot.cert.notAfterMs, Date.now(), this.opts.renewAt));
@@ -156,6 +249,7 @@ export class ServiceCertificates implements ServiceCertificateSource {
       if (this.closed || this.slots.get(service) !== slot) return;
       const e = err as grpc.ServiceError;
       const delay = slot.backoff.next();
+      slot.lastError = e.details || messageOf(err);
       this.log.warn('service certificate not issued; retrying', { service, error: e.details || messageOf(err), retryInMs: delay });
       if (slot.cert !== undefined && slot.cert.notAfterMs <= Date.now()) {
         slot.cert = undefined;
@@ -167,9 +261,19 @@ export class ServiceCertificates implements ServiceCertificateSource {
     }
   }
 
+  /** A failed write costs the restart case only: logged, the certificate is used all the same. */
+  private async store(dataDir: string, cert: ServiceCertificate): Promise<void> {
+    try {
+      await writeServiceCertificate(dataDir, cert);
+    } catch (err) {
+      this.log.warn('service certificate not stored', { service: cert.service, error: messageOf(err) });
+    }
+  }
+
   private schedule(service: string, slot: Slot, delayMs: number): void {
     if (this.closed) return;
     clearTimeout(slot.timer);
+    slot.dueAtMs = Date.now() + delayMs;
     slot.timer = setTimeout(() => void this.issue(service, slot), Math.min(delayMs, 2 ** 31 - 1));
     slot.timer.unref();
   }

@@ -12,6 +12,8 @@
  *   GET    /metrics            Prometheus text: proxy requests, latency, retries, ejections, circuit breaking
  *   GET    /v1/explain         what this agent does with a request (agent/src/policy/policy-explain.ts)
  *   GET    /v1/policies        the traffic policies held, with versions and rejections
+ *   GET    /v1/certificates    the agent's certificate and each hosted service's (SPIFFE ID, serial, issuer,
+ *                              validity; identity/certificate-status.ts); never a key
  *   GET    /v1/upstreams       local upstream ports (TCP services), POST to add one, DELETE /v1/upstreams/{service}
  *                              to remove it (local-upstreams.ts)
  *
@@ -58,6 +60,8 @@ export interface AdminServerOptions {
   allowRemoteRegistrations?: RemoteRegistrations;
   /** This host's addresses besides loopback; default: its interfaces' (os.networkInterfaces()). */
   hostAddresses?: () => readonly string[];
+  /** The certificates the agent holds (identity/certificate-status.ts); absent: the route answers 404. */
+  certificates?: () => object;
   /** Local upstream ports for TCP services (`weft upstream`); absent: the routes answer 404. */
   upstreams?: LocalUpstreams;
 }
@@ -167,6 +171,14 @@ function makeRoutes(o: AdminServerOptions, targets: RegistrationTargets): Route[
           if (err instanceof ValidationError) sendError(res, 400, 'invalid_argument', err.message, { field: err.field });
           else throw err;
         }
+      },
+    },
+    {
+      method: 'GET',
+      path: '/v1/certificates',
+      handler: (_q, res) => {
+        if (!o.certificates) return sendError(res, 404, 'not_found', 'certificates are not available on this agent');
+        sendJson(res, 200, { agentId: o.agentId, ...o.certificates() });
       },
     },
     ...(o.upstreams === undefined ? [] : upstreamRoutes(o.agentId, o.upstreams)),

@@ -43,8 +43,10 @@ export class AccessView implements AccessPolicy {
   }
 
   decide(service: string, source: SourceIdentity | undefined, method: string, pathAndQuery: string): AccessDecision {
-    const { path } = matchTarget(pathAndQuery);
-    return decideAccess(this.policies.get(service)?.access, service, this.policies.defaultAccess(), source, { method, path });
+    const access = this.policies.get(service)?.access;
+    // Only rules read the path: without a policy (the mesh default decides) it is not normalised.
+    const path = access === undefined ? '' : matchTarget(pathAndQuery).path;
+    return decideAccess(access, service, this.policies.defaultAccess(), source, { method, path });
   }
 
   explain(service: string, source: SourceIdentity | undefined, method: string, pathAndQuery: string): AccessExplanation {

@@ -88,8 +88,47 @@ export function sourceMatches(from: CompiledSources, source: SourceIdentity | un
   return false;
 }
 
+/** Rule ids of the default, one string per service (the same string each request: metrics look it up by value). */
+const defaultRuleIds = new Map<string, string>();
+const MAX_DEFAULT_RULE_IDS = 10_000;
+
 /** The rule id of a decision no rule made. */
-export const defaultRuleId = (service: string) => `${service}/default`;
+export function defaultRuleId(service: string): string {
+  let id = defaultRuleIds.get(service);
+  if (id === undefined) {
+    id = `${service}/default`;
+    if (defaultRuleIds.size >= MAX_DEFAULT_RULE_IDS) defaultRuleIds.clear();
+    defaultRuleIds.set(service, id);
+  }
+  return id;
+}
+
+/**
+ * A decision whose sentence is written only when read (a denial's answer, a
+ * shadow deny's log line, explain): an allowed request, the usual case,
+ * builds no string.
+ */
+class Decision implements AccessDecision {
+  constructor(
+    readonly decision: AccessDecision['decision'],
+    readonly ruleId: string,
+    private readonly service: string,
+    private readonly source: SourceIdentity | undefined,
+    /** The rule that decided; null: the mesh default. */
+    private readonly rule: CompiledAccessRule | null,
+    private readonly defaultAccess: DefaultAccess,
+  ) {}
+
+  get reason(): string {
+    const allowed = this.decision === 'allow';
+    const head = `${describeSource(this.source)} ${allowed ? 'may' : 'may not'} call service ${this.service}`;
+    const rule = this.rule;
+    if (rule !== null)
+      return `${head}: rule ${rule.id}${rule.source.name ? ` (${rule.source.name})` : ''} ${allowed ? 'allows' : 'denies'} it`;
+    if (this.source?.authenticated !== true) return `${head}: the mesh never lets an unauthenticated source in`;
+    return `${head}: no rule matched; mesh default ${this.defaultAccess === 'all-authenticated' && allowed ? 'all-authenticated' : 'deny'}`;
+  }
+}
 
 /** The request as access rules see it: method and normalised path (no headers, no query: a caller chooses those). */
 export type AccessRequest = Pick<MatchRequest, 'method' | 'path'>;
@@ -101,29 +140,21 @@ function asMatchRequest(req: AccessRequest): MatchRequest {
 }
 
 function byDefault(service: string, defaultAccess: DefaultAccess, source: SourceIdentity | undefined, mode: string): AccessDecision {
-  const who = describeSource(source);
   const authenticated = source?.authenticated === true;
   const allowed = defaultAccess === 'all-authenticated' && authenticated;
-  const why = !authenticated
-    ? 'the mesh never lets an unauthenticated source in'
-    : allowed
-      ? 'no rule matched; mesh default all-authenticated'
-      : 'no rule matched; mesh default deny';
-  return {
-    decision: allowed ? 'allow' : mode === 'shadow' && authenticated ? 'shadow_deny' : 'deny',
-    ruleId: defaultRuleId(service),
-    reason: `${who} ${allowed ? 'may' : 'may not'} call service ${service}: ${why}`,
-  };
+  const decision = allowed ? 'allow' : mode === 'shadow' && authenticated ? 'shadow_deny' : 'deny';
+  return new Decision(decision, defaultRuleId(service), service, source, null, defaultAccess);
 }
 
-function byRule(service: string, rule: CompiledAccessRule, source: SourceIdentity | undefined, mode: string): AccessDecision {
-  const named = rule.source.name ? ` (${rule.source.name})` : '';
-  const allowed = rule.action === 'allow';
-  return {
-    decision: allowed ? 'allow' : mode === 'shadow' ? 'shadow_deny' : 'deny',
-    ruleId: rule.id,
-    reason: `${describeSource(source)} ${allowed ? 'may' : 'may not'} call service ${service}: rule ${rule.id}${named} ${allowed ? 'allows' : 'denies'} it`,
-  };
+function byRule(
+  service: string,
+  rule: CompiledAccessRule,
+  source: SourceIdentity | undefined,
+  mode: string,
+  defaultAccess: DefaultAccess,
+): AccessDecision {
+  const decision = rule.action === 'allow' ? 'allow' : mode === 'shadow' ? 'shadow_deny' : 'deny';
+  return new Decision(decision, rule.id, service, source, rule, defaultAccess);
 }
 
 /** The access decision for one request to `service` (the hot path: no strings built until the decision). */
@@ -139,7 +170,7 @@ export function decideAccess(
   const m = asMatchRequest(req);
   const qc = {};
   for (const rule of access.rules) {
-    if (sourceMatches(rule.from, source) && ruleMatches(rule, m, qc)) return byRule(service, rule, source, mode);
+    if (sourceMatches(rule.from, source) && ruleMatches(rule, m, qc)) return byRule(service, rule, source, mode, defaultAccess);
   }
   return byDefault(service, defaultAccess, source, mode);
 }
@@ -175,5 +206,14 @@ export function explainAccess(
       skipped.push({ id: rule.id, name: rule.source.name, reason: why });
     }
   }
-  return { ...decision, mode: access?.mode ?? 'enforce', defaultAccess, matched, skipped };
+  // Spelled out: the reason is a getter (Decision), which a spread would not copy.
+  return {
+    decision: decision.decision,
+    ruleId: decision.ruleId,
+    reason: decision.reason,
+    mode: access?.mode ?? 'enforce',
+    defaultAccess,
+    matched,
+    skipped,
+  };
 }

@@ -48,15 +48,35 @@ export function sendMeshError(
 /**
  * The same answer written raw on a socket, for requests that never become an
  * exchange (CONNECT, heads refused by the parser, slow clients). `status` may differ from the code's usual
- * status (CONNECT is a 405 with code bad_request); the connection is closed.
+ * status (CONNECT is a 405 with code bad_request); the connection is closed. `detail` follows the code in
+ * x-weft-error as on HTTP answers (respond.ts): "forbidden; policy=orders/1".
  */
-export function writeRawMeshError(socket: Socket, status: number, code: MeshErrorCode, message: string, extraLines = ''): void {
+export function writeRawMeshError(
+  socket: Socket,
+  status: number,
+  code: MeshErrorCode,
+  message: string,
+  extraLines = '',
+  detail?: string,
+): void {
   const body = `${message}\n`;
   const reason = STATUS_CODES[status] ?? 'Error';
+  const noted = detail === undefined ? code : `${code}; ${detail}`;
   socket.end(
-    `HTTP/1.1 ${status} ${reason}\r\n${ERROR_HEADER}: ${code}\r\n${extraLines}content-type: text/plain; charset=utf-8\r\n` +
+    `HTTP/1.1 ${status} ${reason}\r\n${ERROR_HEADER}: ${noted}\r\n${extraLines}content-type: text/plain; charset=utf-8\r\n` +
       `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
   );
+}
+
+/**
+ * Splits an x-weft-error value into its code and the detail after "; "
+ * ("forbidden; policy=orders/1" -> forbidden, policy=orders/1).
+ */
+export function splitErrorField(value: string): { code: string; detail?: string } {
+  const semi = value.indexOf(';');
+  if (semi < 0) return { code: value.trim() };
+  const detail = value.slice(semi + 1).trim();
+  return detail === '' ? { code: value.slice(0, semi).trim() } : { code: value.slice(0, semi).trim(), detail };
 }
 
 /** The mesh code for a try that produced no response (`aborted` has none: nobody is left to answer). */

@@ -122,8 +122,9 @@ export async function startOutboundListener(opts: OutboundOptions): Promise<Outb
     requestLog,
     meshTls: opts.tls,
     callers: opts.callers,
+    access,
   };
-  const upstreams = new LocalUpstreamPorts({ ...tcp, logger, host: opts.host });
+  const upstreams = new LocalUpstreamPorts({ ...tcp, logger, host: opts.host, caller: opts.callers?.agent });
   // HTTP/2 and gRPC (h2c) on the same port, with the same router, breakers, detector and policy.
   const h2 = new H2cServer(
     h2Pipeline({

@@ -74,7 +74,8 @@ export function withLocalCallers(callers: LocalCallers, handler: RequestHandler,
 
 /** Identifies local callers of one agent from their Proxy-Authorization value. */
 export class LocalCallers {
-  private readonly agent: SourceIdentity;
+  /** A caller without a credential: this host's agent. */
+  readonly agent: SourceIdentity;
   private readonly services = new Map<string, SourceIdentity>();
 
   constructor(

@@ -58,6 +58,7 @@ export class ProxyMetrics {
   readonly ejected: Gauge;
   readonly circuitOpen: Counter;
   readonly accessDecisions: Counter;
+  private readonly accessChildren = new Map<string, Map<string, CounterChild>>();
   readonly tlsConnections: Counter;
   readonly tlsHandshakeFailures: Counter;
   readonly tlsRefused: Counter;
@@ -119,7 +120,18 @@ export class ProxyMetrics {
 
   /** One access decision (labels are bounded by the services' rules). */
   access(service: string, decision: string, rule: string): void {
-    this.accessDecisions.labels(service, decision, rule).inc();
+    // Per request: the child is looked up by rule id (unique per service) and decision, without building a key.
+    let byDecision = this.accessChildren.get(rule);
+    if (byDecision === undefined) {
+      byDecision = new Map();
+      this.accessChildren.set(rule, byDecision);
+    }
+    let child = byDecision.get(decision);
+    if (child === undefined) {
+      child = this.accessDecisions.labels(service, decision, rule);
+      byDecision.set(decision, child);
+    }
+    child.inc();
   }
 
   /** The metrics of one destination service in one direction (created once, then cached). */

@@ -10,9 +10,18 @@
  * wait until a connection is established, so a retry can never repeat them.
  * Only endpoints registered with `protocol: tcp` are used: a raw byte
  * stream to an HTTP instance would bypass everything the HTTP path does.
+ *
+ * Access: a connection to an instance on another host is decided by that
+ * host's agent on the caller's certificate (tcp-mesh-hop.ts); one to an
+ * instance on this host never crosses an inbound listener, so it is decided
+ * here, on the same source the mesh hop would have presented (the caller's
+ * proxy credential, else this host's agent: proxy-auth.ts), exactly as the
+ * HTTP outbound path does for local instances. A denial is the answer
+ * (`forbidden; policy=<rule>`), never a reason to try another endpoint.
  */
-import { type Endpoint, MeshError, MeshErrorCode, messageOf } from '@weft/shared';
+import { type Endpoint, MeshError, MeshErrorCode, messageOf, type SourceIdentity } from '@weft/shared';
 import type { SocketTunnel } from '../http1/socket-tunnel.js';
+import type { AccessGate } from './access-gate.js';
 import { describeHealth } from './lb-policy.js';
 import type { LoadTracker } from './load-tracker.js';
 import type { MeshTls } from './mesh-tls.js';
@@ -36,15 +45,22 @@ export interface TcpConnectDeps {
   maxRetries: number;
   /** mTLS to peer agents, as the HTTP pools (mesh-tls.ts); absent: plaintext (--insecure). */
   meshTls?: MeshTls;
+  /** Access enforcement for instances on this host (method CONNECT, path "/", as the inbound side); absent: not enforced. */
+  access?: AccessGate;
 }
 
 export type ServiceConnection =
   | { ok: true; tunnel: SocketTunnel; endpoint: Endpoint; tries: number; localInstance: boolean }
-  | { ok: false; code: MeshErrorCode; message: string; notTcp?: boolean };
+  | { ok: false; code: MeshErrorCode; message: string; notTcp?: boolean; detail?: string };
 
-/** Resolves `service` and connects to one of its endpoints (retrying connect failures elsewhere). */
-/** `source`: the local service the connection is made for (its certificate is presented on the mesh hop); undefined: the agent's. */
-export async function connectService(d: TcpConnectDeps, service: string, source?: string): Promise<ServiceConnection> {
+/**
+ * Resolves `service` and connects to one of its endpoints (retrying connect
+ * failures elsewhere). `who`: the local caller (a service by its proxy
+ * credential, whose certificate is presented on the mesh hop, or this host's
+ * agent); undefined only without proxy credentials (--insecure).
+ */
+export async function connectService(d: TcpConnectDeps, service: string, who?: SourceIdentity): Promise<ServiceConnection> {
+  const source = who?.service;
   let route: Route;
   try {
     const r = d.router.route(service);
@@ -70,6 +86,7 @@ export async function connectService(d: TcpConnectDeps, service: string, source?
   const tried = new Set<string>();
   let skips = 0;
   let last: (TcpConnectOutcome & { ok: false }) | undefined;
+  let checked = false;
   for (let i = 0; i <= d.maxRetries; i++) {
     const endpoint = route.picker.pick({ exclude: tried }) ?? (i > 0 ? route.picker.pick({}) : undefined);
     if (endpoint === undefined) break;
@@ -80,6 +97,20 @@ export async function connectService(d: TcpConnectDeps, service: string, source?
       continue;
     }
     const local = endpoint.agentId === d.agentId;
+    if (local && d.access !== undefined && !checked) {
+      // Once per connection, as the HTTP path decides once per request.
+      checked = true;
+      const denied = await d.access.checkWhenReady(route.service, who, 'CONNECT', '/', '');
+      if (denied !== undefined) {
+        d.metrics.connectFailed('outbound', route.service);
+        return {
+          ok: false,
+          code: denied.code,
+          message: `service ${route.service}: instance ${endpoint.instanceId}: ${denied.message}`,
+          detail: denied.detail,
+        };
+      }
+    }
     const done = d.tracker.start(endpoint.instanceId);
     const outcome = local
       ? await connectDirect(endpoint.address, endpoint.port, d.connectTimeoutMs)
@@ -118,5 +149,6 @@ export async function connectService(d: TcpConnectDeps, service: string, source?
     ok: false,
     code: last.code,
     message: `service ${route.service}: ${last.message}${tried.size > 1 ? ` (${tried.size} endpoints tried)` : ''}`,
+    ...(last.detail !== undefined ? { detail: last.detail } : {}),
   };
 }

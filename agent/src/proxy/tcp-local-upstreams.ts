@@ -4,14 +4,20 @@
  * 127.0.0.1:<localPort>, and every connection accepted there is spliced to
  * a connection to the service (tcp-connect.ts: endpoint choice, retries of
  * connect failures, outlier ejection). Plain TCP has no way to say why a
- * connection failed: when no endpoint can be reached the accepted
- * connection is closed (logged, counted in weft_proxy_tunnel_connect_failures_total).
+ * connection failed: when no endpoint can be reached, or access policy
+ * denies the connection, the accepted connection is closed (logged with the
+ * rule, counted in weft_proxy_tunnel_connect_failures_total).
+ *
+ * A local port carries no credential, so its caller is this host's agent,
+ * as an HTTP call without a proxy credential (proxy-auth.ts): that identity
+ * is presented on the mesh hop and decides access to a local instance.
  */
 import { createServer, type Server, type Socket } from 'node:net';
-import type { Logger } from '@weft/shared';
+import type { Logger, SourceIdentity } from '@weft/shared';
 import { SocketTunnel } from '../http1/socket-tunnel.js';
 import type { RequestLog } from './request-log.js';
 import { connectService, type TcpConnectDeps } from './tcp-connect.js';
+import { detailFields } from './tcp-mesh-hop.js';
 import type { Tunnels } from './tunnel-registry.js';
 
 export interface LocalUpstream {
@@ -25,6 +31,8 @@ export interface LocalUpstreamDeps extends TcpConnectDeps {
   logger: Logger;
   /** Where local upstream ports listen (loopback). */
   host: string;
+  /** This host's agent as a caller (LocalCallers.agent); undefined without proxy credentials (--insecure). */
+  caller?: SourceIdentity;
 }
 
 interface Bound {
@@ -80,9 +88,9 @@ export class LocalUpstreamPorts {
   private accept(service: string, socket: Socket): void {
     socket.on('error', () => {});
     const client = SocketTunnel.attach(socket);
-    void connectService(this.d, service).then((c) => {
+    void connectService(this.d, service, this.d.caller).then((c) => {
       if (!c.ok) {
-        this.d.requestLog.log('connect failed', c.code, { service, detail: c.message });
+        this.d.requestLog.log('connect failed', c.code, { service, ...detailFields(c.detail), detail: c.message });
         socket.destroy();
         return;
       }

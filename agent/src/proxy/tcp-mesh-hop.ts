@@ -41,7 +41,7 @@ import type { ConnectRequest } from '../http1/server-connection.js';
 import { SocketTunnel } from '../http1/socket-tunnel.js';
 import type { AccessGate } from './access-gate.js';
 import { TIMEOUT_HEADER } from './headers.js';
-import { writeRawMeshError } from './mesh-response.js';
+import { splitErrorField, writeRawMeshError } from './mesh-response.js';
 import type { RequestLog } from './request-log.js';
 import type { Tunnels } from './tunnel-registry.js';
 
@@ -50,7 +50,7 @@ export type TcpFailureKind = 'connect' | 'not_delivered' | 'refused';
 
 export type TcpConnectOutcome =
   | { ok: true; tunnel: SocketTunnel }
-  | { ok: false; kind: TcpFailureKind; code: MeshErrorCode; message: string };
+  | { ok: false; kind: TcpFailureKind; code: MeshErrorCode; message: string; detail?: string };
 
 /** Codes a peer agent answers when it could not hand the connection to the app: retried elsewhere. */
 const NOT_DELIVERED = new Set<string>([Codes.unknownInstance, Codes.upstreamConnectFailed, Codes.shuttingDown]);
@@ -166,7 +166,9 @@ export function connectViaPeer(
         settle({ ok: true, tunnel: SocketTunnel.attach(socket, rest.length > 0 ? rest : null) });
         return;
       }
-      const code = answer.noted;
+      // "forbidden; policy=echo/1": the code decides, the detail is passed on to whoever asked (tcp-outbound.ts).
+      const noted = answer.noted === undefined ? undefined : splitErrorField(answer.noted);
+      const code = noted?.code;
       const marked = answer.rawHeaders.some((v, i) => i % 2 === 0 && isField(v, ANSWERED_BY_HEADER));
       const detail = rest.toString('utf8', 0, Math.min(rest.length, 300)).trim();
       const message = `${where}: ${answer.statusCode}${code ? ` ${code}` : ''}${detail ? ` (${detail})` : ''}`;
@@ -178,6 +180,7 @@ export function connectViaPeer(
           kind: 'refused',
           code: marked && code !== undefined ? (code as MeshErrorCode) : Codes.upstreamConnectFailed,
           message,
+          ...(marked && noted?.detail !== undefined ? { detail: noted.detail } : {}),
         });
       }
     };
@@ -215,12 +218,19 @@ export interface InboundConnectDeps {
   identify?: (connect: ConnectRequest) => SourceIdentity | undefined;
 }
 
+/** The log fields of an answer's detail: `policy=echo/1` -> { policy: 'echo/1' } (what the access log and metrics call the rule). */
+export function detailFields(detail: string | undefined): Record<string, string> {
+  if (detail === undefined) return {};
+  const eq = detail.indexOf('=');
+  return eq > 0 ? { [detail.slice(0, eq)]: detail.slice(eq + 1) } : { note: detail };
+}
+
 /** Agent B's side of the mesh hop: the inbound listener's CONNECT handler. */
 export function inboundConnect(d: InboundConnectDeps): (socket: Socket, target: string, connect: ConnectRequest) => void {
   const mark = `${ANSWERED_BY_HEADER}: agent/${d.agentId}\r\n`;
-  const refuse = (socket: Socket, code: MeshErrorCode, message: string, fields: Record<string, unknown>): void => {
-    d.requestLog.log('connect refused', code, { ...fields, detail: message });
-    writeRawMeshError(socket, meshHttpStatus(code), code, message, mark);
+  const refuse = (socket: Socket, code: MeshErrorCode, message: string, fields: Record<string, unknown>, detail?: string): void => {
+    d.requestLog.log('connect refused', code, { ...fields, ...detailFields(detail), detail: message });
+    writeRawMeshError(socket, meshHttpStatus(code), code, message, mark, detail);
   };
   return (socket, target, connect) => {
     const instanceId = connect.header(INSTANCE_HEADER)?.trim();
@@ -248,11 +258,8 @@ export function inboundConnect(d: InboundConnectDeps): (socket: Socket, target: 
         : d.access.checkWhenReady(instance.service, d.identify?.(connect), 'CONNECT', '/', '');
     void decided.then((denied) => {
       if (denied === undefined) return open();
-      // x-weft-error carries the code alone here (the caller's TCP hop reads it as a code); the body names the rule.
-      refuse(socket, denied.code, `${denied.message}${denied.detail ? ` (${denied.detail})` : ''}`, {
-        service: instance.service,
-        instance: instanceId,
-      });
+      // As an HTTP denial: `x-weft-error: forbidden; policy=echo/1`, the body names the source and the rule.
+      refuse(socket, denied.code, denied.message, { service: instance.service, instance: instanceId }, denied.detail);
     });
     const open = () =>
       connectDirect(instance.address, instance.port, timeoutMs).then((o) => {

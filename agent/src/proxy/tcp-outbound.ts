@@ -21,6 +21,7 @@ import { writeRawMeshError } from './mesh-response.js';
 import { type LocalCallers, PROXY_AUTHENTICATE_LINE, PROXY_AUTHORIZATION, ProxyAuthError } from './proxy-auth.js';
 import type { RequestLog } from './request-log.js';
 import { connectService, type TcpConnectDeps } from './tcp-connect.js';
+import { detailFields } from './tcp-mesh-hop.js';
 import type { Tunnels } from './tunnel-registry.js';
 
 export interface MeshConnectDeps extends TcpConnectDeps {
@@ -70,15 +71,15 @@ export function meshConnect(d: MeshConnectDeps, fallback: ConnectHandler): Conne
           return;
         }
       }
-      const c = await connectService(d, service, who?.service);
+      const c = await connectService(d, service, who);
       if (!c.ok && c.notTcp) {
         // An HTTP (or gRPC) service: CONNECT stays refused, as before TCP services existed.
         fallback(socket, target, connect);
         return;
       }
       if (!c.ok) {
-        d.requestLog.log('connect failed', c.code, { service, detail: c.message });
-        writeRawMeshError(socket, meshHttpStatus(c.code), c.code, c.message);
+        d.requestLog.log('connect failed', c.code, { service, ...detailFields(c.detail), detail: c.message });
+        writeRawMeshError(socket, meshHttpStatus(c.code), c.code, c.message, '', c.detail);
         return;
       }
       if (socket.destroyed) {

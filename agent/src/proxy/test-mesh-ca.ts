@@ -73,6 +73,7 @@ export function heldServices(certs: Record<string, Pem>): ServiceCertificateSour
       spiffeId: `spiffe://weft.local/svc/${service}`,
       ...pem,
       serial: x.serialNumber,
+      issuer: x.issuer,
       notBeforeMs: Date.parse(x.validFrom),
       notAfterMs: Date.parse(x.validTo),
     });

@@ -1,15 +1,71 @@
 import type { Command } from 'commander';
 import { connectRegistry } from '../registry-client.js';
 import { formatTable } from '../table.js';
+import { callAgent } from './register.js';
 import { controlPlaneOption } from './services.js';
+
+/** One certificate as the agent's GET /v1/certificates describes it (agent/src/identity/certificate-status.ts). */
+interface CertificateView {
+  spiffeId: string;
+  serial: string;
+  issuer: string;
+  notAfter: string;
+}
+
+/**
+ * `weft status --agent HOST:PORT`: the certificates one agent holds, read
+ * from its admin API (service certificates live on the agent, in memory:
+ * the control plane does not record them, docs/security.md).
+ */
+async function agentCertificates(agent: string, json: boolean): Promise<void> {
+  const answer = await callAgent(agent, 'GET', '/v1/certificates');
+  if (json) {
+    console.log(JSON.stringify(answer, null, 2));
+    return;
+  }
+  if (answer.mode === 'insecure') {
+    console.log(`agent ${String(answer.agentId)}: --insecure, no certificates (the mesh hop is plaintext)`);
+    return;
+  }
+  const own = answer.agent as CertificateView;
+  const services = (answer.services ?? []) as {
+    service: string;
+    state: string;
+    certificate?: CertificateView;
+    nextRenewal?: string;
+    lastError?: string;
+  }[];
+  const short = (iso: string | undefined) => (iso ? iso.replace(/\.\d+Z$/, 'Z') : '-');
+  const rows = [
+    ['(agent)', own.spiffeId, own.serial, short(own.notAfter), '-', own.issuer],
+    ...services.map((s) =>
+      s.certificate === undefined
+        ? [s.service, 'PENDING', '-', '-', short(s.nextRenewal), s.lastError ?? 'not issued yet']
+        : [
+            s.service,
+            s.certificate.spiffeId,
+            s.certificate.serial,
+            short(s.certificate.notAfter),
+            short(s.nextRenewal),
+            s.certificate.issuer,
+          ],
+    ),
+  ];
+  console.log(`agent ${String(answer.agentId)} (${agent}): ${services.length} service certificate(s)`);
+  console.log(formatTable(['SERVICE', 'SPIFFE ID', 'SERIAL', 'NOT AFTER', 'RENEWS', 'ISSUER'], rows));
+}
 
 export function statusCommand(program: Command): void {
   program
     .command('status')
-    .description('connected agents, the config version each holds, and whether they ACKed it')
+    .description(
+      'connected agents, the config version each holds, and whether they ACKed it; with --agent, the certificates one agent holds',
+    )
     .option(...controlPlaneOption)
+    .option('--agent <host:port>', "show this agent's own and its hosted services' certificates (its admin API) instead")
     .option('--json', 'print JSON')
-    .action(async (o: { controlPlane: string; json?: boolean }) => {
+    .action(async (o: { controlPlane: string; agent?: string; json?: boolean }) => {
+      if (o.agent !== undefined) return agentCertificates(o.agent, o.json === true);
       const registry = connectRegistry(o.controlPlane);
       try {
         const res = await registry.listAgents();
