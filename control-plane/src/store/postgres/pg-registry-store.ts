@@ -12,8 +12,11 @@
  * become visible in increasing order: a reader that has seen revision N has
  * seen everything at or below N (what a catch-up read "newer than N" needs).
  * The lock is held for one batch, so its cost is shared by the whole batch.
- * A batch of only registrations holds it for two round trips
- * (pg-register-batch.ts); any other batch for one or more per write.
+ * A batch of only registrations is made in one statement that takes the lock
+ * inside the database (pg-register-function.ts), so the lock is never held
+ * across a client round trip; if that statement fails for another reason than
+ * the database being unavailable, the batch takes the older paths: two round
+ * trips under the lock (pg-register-batch.ts), or one or more per write.
  */
 import type { AgentInfo, Health, Instance, InstanceSpec } from '@weft/shared';
 import { NotFoundError, ValidationError } from '@weft/shared';
@@ -47,6 +50,7 @@ import {
   readStateSql,
   serviceVersionsSql,
 } from './pg-register-batch.js';
+import { commitRegisterBatchInDatabase } from './pg-register-function.js';
 
 /**
  * The batch's revision counter: read from the registry_revision sequence once
@@ -98,6 +102,8 @@ const UPDATE_INSTANCE = `UPDATE instances SET service = $2, agent_id = $3, addre
 function instanceParams(v: ReturnType<typeof instanceValues>, revision: number): unknown[] {
   return [v.instance_id, v.service, v.agent_id, v.address, v.port, v.zone, v.weight, v.tags, v.metadata, v.health, v.protocol, revision];
 }
+
+type RegisterWrite = Extract<RegistryWrite, { op: 'register' }>;
 
 /** The fast path's statements failed and the transaction was rolled back: make the batch write by write. */
 class FastPathFailed extends Error {}
@@ -186,11 +192,40 @@ export class PgRegistryStore implements RegistryStore {
    * made again write by write, so each write still fails alone.
    */
   async commitBatch(writes: readonly RegistryWrite[]): Promise<WriteOutcome[]> {
+    if (isRegisterBatch(writes)) {
+      const done = await this.commitInDatabase(writes);
+      if (done === 'per-write') return this.commitOnce(writes, false);
+      if (done) return done;
+    }
     try {
       return await this.commitOnce(writes, true);
     } catch (err) {
       if (err instanceof FastPathFailed) return this.commitOnce(writes, false);
       throw err;
+    }
+  }
+
+  /**
+   * A batch of registrations in one statement (pg-register-function.ts). Returns the outcomes once committed;
+   * 'per-write' when a write needs the per-write path; undefined when the statement failed otherwise (nothing was
+   * written: the caller takes the older paths, where each write fails alone).
+   */
+  private async commitInDatabase(writes: readonly RegisterWrite[]): Promise<WriteOutcome[] | 'per-write' | undefined> {
+    const client = await this.db.connect();
+    let broken: Error | undefined;
+    try {
+      const done = await commitRegisterBatchInDatabase(client, writes, this.rev, this.db.changeStatement);
+      if (!done) return 'per-write';
+      this.rev = Math.max(this.rev, done.revision);
+      return done.outcomes;
+    } catch (err) {
+      if (isUnavailable(err)) {
+        broken = err as Error;
+        throw this.db.wrap(err);
+      }
+      return undefined;
+    } finally {
+      client.release(broken);
     }
   }
 
