@@ -166,23 +166,29 @@ export class PgRegistryStore implements RegistryStore {
   async agentsAndInstances(
     agentIds: readonly string[],
     services: readonly string[],
-  ): Promise<{ agents: StoredAgent[]; instances: Map<string, Instance[]> }> {
+  ): Promise<{ agents: StoredAgent[]; instances: Map<string, Instance[]>; versions: Map<string, number> }> {
+    // One statement, so one snapshot: the versions label exactly the instances read.
     const rows = await this.db.query<{ t: string; j: string }>(
       `SELECT 'a' AS t, row_to_json(a)::text AS j FROM agents a WHERE agent_id = ANY($1::text[])
-       UNION ALL SELECT 'i', row_to_json(i)::text FROM (${SELECT_INSTANCES} WHERE service = ANY($2::text[])) i`,
+       UNION ALL SELECT 'i', row_to_json(i)::text FROM (${SELECT_INSTANCES} WHERE service = ANY($2::text[])) i
+       UNION ALL SELECT 'v', row_to_json(v)::text FROM service_versions v WHERE service = ANY($2::text[])`,
       [[...new Set(agentIds)], [...new Set(services)]],
     );
     const agents: StoredAgent[] = [];
     const instances = new Map<string, Instance[]>(services.map((s) => [s, []]));
+    const versions = new Map<string, number>();
     for (const r of rows) {
       if (r.t === 'a') agents.push(agentFromRow(JSON.parse(r.j) as AgentRow));
-      else {
+      else if (r.t === 'v') {
+        const v = JSON.parse(r.j) as { service: string; revision: number };
+        versions.set(v.service, v.revision);
+      } else {
         const i = instanceFromRow(JSON.parse(r.j) as InstanceRow);
         instances.get(i.service)?.push(i);
       }
     }
     for (const list of instances.values()) list.sort((a, b) => (a.instanceId < b.instanceId ? -1 : a.instanceId > b.instanceId ? 1 : 0));
-    return { agents, instances };
+    return { agents, instances, versions };
   }
 
   /**
