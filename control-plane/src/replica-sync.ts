@@ -13,12 +13,15 @@
  *   disconnected loses nothing;
  * - one replica at a time (the leader lease) sweeps lapsed agent leases.
  *
- * Reloads run one at a time, in arrival order, so a later notice is never
- * overtaken by an earlier one's read.
+ * Reads run one at a time (cluster/catch-up.ts), so a later notice is never
+ * overtaken by an earlier one's read; the notices that arrive while a read
+ * runs are folded into the next one (the union of what they name, read once:
+ * under a burst of commits on the other replicas, reads do not queue up one
+ * per notice), and a read that fails is retried, folded with what came since.
  */
 import { hostname } from 'node:os';
 import type { Logger } from '@weft/shared';
-import { type ChangeNotice, ChangeNotifier, DEFAULT_CHANNEL, LeaderLease, lockKeyOf } from './cluster/index.js';
+import { CatchUp, type CatchUpRequest, ChangeNotifier, DEFAULT_CHANNEL, LeaderLease, lockKeyOf } from './cluster/index.js';
 import type { PolicyRegistry } from './registry/policy-registry.js';
 import type { Registry } from './registry/registry.js';
 import type { PostgresStore } from './store/postgres/pg-backend.js';
@@ -50,7 +53,9 @@ export class ReplicaSync {
   private readonly notifier: ChangeNotifier;
   private readonly sweeper: LeaderLease;
   private readonly log: Logger;
-  private chain: Promise<void> = Promise.resolve();
+  private readonly catchUp: CatchUp;
+  /** The read running now, awaited by close(). */
+  private reading: Promise<void> = Promise.resolve();
 
   constructor(private readonly o: ReplicaSyncOptions) {
     this.log = o.logger.child({ component: 'replica-sync' });
@@ -63,6 +68,7 @@ export class ReplicaSync {
       channel: schema ? `${DEFAULT_CHANNEL}_${schema}`.slice(0, 63) : DEFAULT_CHANNEL,
       logger: o.logger,
     });
+    this.catchUp = new CatchUp((request) => this.read(request), o.logger.child({ component: 'replica-sync' }));
     this.sweeper = new LeaderLease({
       connection,
       replicaId: this.replicaId,
@@ -82,8 +88,11 @@ export class ReplicaSync {
 
   start(): void {
     this.o.store.db.changeStatement = (change) => this.notifier.notifyStatement(change);
-    this.notifier.subscribe((notice) => this.enqueue(() => this.apply(notice)));
-    this.notifier.onResync((reason) => this.enqueue(() => this.catchUp(reason)));
+    this.notifier.subscribe((notice) => this.catchUp.notice(notice));
+    this.notifier.onResync((reason) => {
+      this.log.debug('catching up with the store', { reason });
+      this.catchUp.everything();
+    });
     this.notifier.start();
     this.sweeper.start();
   }
@@ -92,25 +101,24 @@ export class ReplicaSync {
     this.o.store.db.changeStatement = undefined;
     this.o.registry.setSweeping(false);
     await Promise.all([this.sweeper.close(), this.notifier.close()]);
-    await this.chain;
+    this.catchUp.close();
+    await this.reading.catch(() => {});
   }
 
-  private enqueue(step: () => Promise<void>): void {
-    this.chain = this.chain.then(step).catch((err) => this.log.warn('cannot apply a change of another replica yet', { err }));
-  }
-
-  private async apply(notice: ChangeNotice): Promise<void> {
-    if (notice.form === 'reload') return this.catchUp(`reload notice from ${notice.replica}`);
-    if (notice.kind === 'registry') await this.o.registry.reloadServices(notice.services, notice.agents);
-    else if (notice.kind === 'policy') await this.o.policies.reload();
-    else if (notice.kind === 'trust') await this.reloadTrust();
-  }
-
-  private async catchUp(reason: string): Promise<void> {
-    this.log.debug('catching up with the store', { reason });
-    await this.o.registry.catchUp();
-    await this.o.policies.reload();
-    await this.reloadTrust();
+  /** One catch-up read: everything newer than what is held, or what the folded notices name. */
+  private read(request: CatchUpRequest): Promise<void> {
+    this.reading = (async () => {
+      if (request.everything) {
+        await this.o.registry.catchUp();
+        await this.o.policies.reload();
+        await this.reloadTrust();
+        return;
+      }
+      if (request.kinds.has('registry')) await this.o.registry.reloadServices([...request.services], [...request.agents]);
+      if (request.kinds.has('policy')) await this.o.policies.reload();
+      if (request.kinds.has('trust')) await this.reloadTrust();
+    })();
+    return this.reading;
   }
 
   private async reloadTrust(): Promise<void> {

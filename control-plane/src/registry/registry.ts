@@ -366,9 +366,9 @@ export class Registry {
    */
   async reloadServices(services: readonly string[], agentsChanged: readonly string[] = []): Promise<void> {
     if (services.length === 0) return;
-    // A constant number of reads per notice, whatever it names (a notice covers a whole batch of another replica).
-    const versions = await this.store.serviceVersions();
+    // One read per notice, whatever it names (a notice covers a whole batch of another replica, or several notices).
     const read = await this.store.agentsAndInstances(agentsChanged, [...new Set(services)]);
+    const versions = read.versions;
     for (const a of read.agents) this.agents.set(a.agentId, agentInfoOf(a));
     const unknown = new Set<string>();
     for (const list of read.instances.values()) for (const i of list) if (!this.agents.has(i.agentId)) unknown.add(i.agentId);

@@ -180,6 +180,13 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE policy_v6 RENAME TO policy;
     `,
   },
+  {
+    version: 7,
+    name: 'register-batch-function',
+    // PostgreSQL only (a server-side function applying a batch of registrations, see
+    // postgres/pg-migrations.ts); numbered here too so one version means one schema on both.
+    sql: 'SELECT 1;',
+  },
 ];
 
 /** Applies every migration newer than the database's version; returns the resulting version. */

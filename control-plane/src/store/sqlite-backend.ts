@@ -52,7 +52,9 @@ export class SqliteRegistryStore implements RegistryStore {
 
   async agentsAndInstances(agentIds: readonly string[], services: readonly string[]) {
     const agents = [...new Set(agentIds)].flatMap((id) => this.sync.getAgent(id) ?? []);
-    return { agents, instances: new Map(services.map((s) => [s, this.sync.instancesOfService(s)])) };
+    const stored = this.sync.serviceVersions();
+    const versions = new Map(services.flatMap((s) => (stored.has(s) ? [[s, stored.get(s)!] as const] : [])));
+    return { agents, instances: new Map(services.map((s) => [s, this.sync.instancesOfService(s)])), versions };
   }
 
   async serviceVersions() {

@@ -98,13 +98,15 @@ export interface RegistryStore {
   instancesOfService(service: string): Promise<Instance[]>;
   /**
    * Replicas' catch-up in one read whatever the count: the stored agents among
-   * `agentIds` (absent ones left out), and the current instances of each of
-   * `services` by instance id (a service without instances maps to []).
+   * `agentIds` (absent ones left out), the current instances of each of
+   * `services` by instance id (a service without instances maps to []), and
+   * the stored version of each of `services` that has one; all as of one
+   * committed state (the version labels exactly the instances read).
    */
   agentsAndInstances(
     agentIds: readonly string[],
     services: readonly string[],
-  ): Promise<{ agents: StoredAgent[]; instances: Map<string, Instance[]> }>;
+  ): Promise<{ agents: StoredAgent[]; instances: Map<string, Instance[]>; versions: Map<string, number> }>;
   /** service -> revision at which its endpoints last changed (services with instances only). */
   serviceVersions(): Promise<Map<string, number>>;
   /** Agents whose stored lease lapsed at or before `nowMs` (replicas: what the sweeping leader removes). */

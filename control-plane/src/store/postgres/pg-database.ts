@@ -69,8 +69,12 @@ export interface StoreChange {
   agents?: string[];
 }
 
-/** The statement that tells other replicas about a change; run inside the committing transaction. */
-export type ChangeStatement = (change: StoreChange) => { text: string; values: unknown[] };
+/**
+ * The statement that tells other replicas about a change; run inside the committing transaction.
+ * It is `SELECT pg_notify($1, $2)` with `values` [channel, payload] (pg-register-optimistic.ts
+ * sends the same NOTIFY from inside a server-side function).
+ */
+export type ChangeStatement = (change: StoreChange) => { text: string; values: [channel: string, payload: string] };
 
 export class PgDatabase {
   readonly pool: pg.Pool;

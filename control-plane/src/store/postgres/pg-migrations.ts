@@ -108,6 +108,182 @@ export const PG_MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 7,
+    name: 'register-batch-function',
+    // weft_register_batch: a batch made only of registrations in ONE statement
+    // (pg-register-function.ts). It takes the registry commit lock, replays the writes in
+    // order exactly as the per-write path does (pg-registry-store.ts register/upsertAgent),
+    // takes revisions from the sequence, writes service versions and sends the change notice;
+    // the statement commits on its own. So the commit lock is held inside the database only,
+    // never across a client round trip.
+    //
+    // writes: [{agent: {agent_id, hostname, address, inbound_port, zone, version},
+    //           has_lease, lease, replace_all, instances: [instances row without revision]}]
+    // floor: the highest revision the calling replica reported (a write that changes nothing
+    //   reports at least it). notice_channel NULL: no notice. notice_template: the change
+    //   notice as encodeNotice writes it for revision 9007199254740991 without services or
+    //   agents; the function puts in the revision and the names, or the reload form
+    //   ("after") when they would not fit in 7,900 bytes (cluster/change-notice.ts).
+    // Returns one JSON object per write, in order:
+    //   {"ok": false, "conflict": <index of the instance>, "owner": <agent holding it>}, or
+    //   {"ok": true, "revision": n, "services": [each once], "changes": [[service, instance_id, "u"|"d"], ...]}
+    //   ("u": the write's instance, "d": removed from that service; "changes" empty when the
+    //   write changed nothing, and "revision" is then the batch's revision so far).
+    // Raises SQLSTATE WFRTE (nothing written) when an agent's address, port or zone changes:
+    // its services must be read back, which the per-write path does.
+    sql: `
+      CREATE FUNCTION weft_register_batch(writes json, floor bigint, notice_channel text, notice_template text)
+      RETURNS SETOF json LANGUAGE plpgsql AS $$
+      DECLARE
+        w json;
+        inst json;
+        aid text;
+        row_agent agents%ROWTYPE;
+        old instances%ROWTYPE;
+        gone record;
+        existed boolean;
+        owner text;
+        conflict int;
+        base bigint;
+        counter bigint;
+        current_rev bigint;
+        rev bigint;
+        svc text[];
+        changes json[];
+        keep text[];
+        out json[] := '{}';
+        all_services text[] := '{}';
+        all_agents text[] := '{}';
+        versions jsonb := '{}';
+        payload text;
+      BEGIN
+        PERFORM pg_advisory_xact_lock(hashtext(coalesce(current_schema(), '') || ':weft-registry-commit'));
+        -- New statements from here on: each sees every batch committed before the lock was ours.
+        SELECT CASE WHEN is_called THEN last_value ELSE 0 END INTO base FROM registry_revision;
+        counter := base;
+        current_rev := greatest(floor, base);
+        FOR w IN SELECT value FROM json_array_elements(writes) LOOP
+          aid := w->'agent'->>'agent_id';
+          -- An instance id owned by another agent fails this write alone, before it changes anything.
+          SELECT (t.ord - 1)::int, i.agent_id INTO conflict, owner
+            FROM json_array_elements(w->'instances') WITH ORDINALITY AS t(v, ord)
+            JOIN instances i ON i.instance_id = t.v->>'instance_id'
+            WHERE i.agent_id <> aid ORDER BY t.ord LIMIT 1;
+          IF FOUND THEN
+            out := out || json_build_object('ok', false, 'conflict', conflict, 'owner', owner);
+            CONTINUE;
+          END IF;
+          rev := NULL;
+          svc := '{}';
+          changes := '{}';
+          SELECT * INTO row_agent FROM agents WHERE agent_id = aid;
+          IF NOT FOUND THEN
+            counter := counter + 1;
+            rev := counter;
+            INSERT INTO agents (agent_id, hostname, address, inbound_port, zone, version, lease_expires_at_ms, revision)
+              VALUES (aid, w->'agent'->>'hostname', w->'agent'->>'address', (w->'agent'->>'inbound_port')::int,
+                w->'agent'->>'zone', w->'agent'->>'version',
+                CASE WHEN (w->>'has_lease')::boolean THEN (w->>'lease')::bigint END, rev);
+          ELSE
+            IF row_agent.address IS DISTINCT FROM w->'agent'->>'address'
+              OR row_agent.inbound_port IS DISTINCT FROM (w->'agent'->>'inbound_port')::int
+              OR row_agent.zone IS DISTINCT FROM w->'agent'->>'zone' THEN
+              RAISE EXCEPTION 'agent % moved: its services must be read back', aid USING ERRCODE = 'WFRTE';
+            END IF;
+            IF (w->>'has_lease')::boolean AND row_agent.lease_expires_at_ms IS DISTINCT FROM (w->>'lease')::bigint THEN
+              UPDATE agents SET lease_expires_at_ms = (w->>'lease')::bigint WHERE agent_id = aid;
+            END IF;
+            IF row_agent.hostname IS DISTINCT FROM w->'agent'->>'hostname' OR row_agent.version IS DISTINCT FROM w->'agent'->>'version' THEN
+              counter := counter + 1;
+              rev := counter;
+              UPDATE agents SET hostname = w->'agent'->>'hostname', version = w->'agent'->>'version', revision = rev
+                WHERE agent_id = aid;
+            END IF;
+          END IF;
+          keep := '{}';
+          FOR inst IN SELECT value FROM json_array_elements(w->'instances') LOOP
+            keep := keep || (inst->>'instance_id');
+            SELECT * INTO old FROM instances WHERE instance_id = inst->>'instance_id';
+            existed := FOUND;
+            IF existed AND old.service = inst->>'service' AND old.agent_id = aid AND old.address = inst->>'address'
+              AND old.port = (inst->>'port')::int AND old.zone = inst->>'zone' AND old.weight = (inst->>'weight')::int
+              AND old.tags = inst->>'tags' AND old.metadata = inst->>'metadata' AND old.health = inst->>'health'
+              AND old.protocol = inst->>'protocol' THEN
+              CONTINUE;
+            END IF;
+            IF rev IS NULL THEN
+              counter := counter + 1;
+              rev := counter;
+            END IF;
+            INSERT INTO instances (instance_id, service, agent_id, address, port, zone, weight, tags, metadata, health, protocol, revision)
+              VALUES (inst->>'instance_id', inst->>'service', aid, inst->>'address', (inst->>'port')::int, inst->>'zone',
+                (inst->>'weight')::int, inst->>'tags', inst->>'metadata', inst->>'health', inst->>'protocol', rev)
+              ON CONFLICT (instance_id) DO UPDATE SET service = excluded.service, agent_id = excluded.agent_id,
+                address = excluded.address, port = excluded.port, zone = excluded.zone, weight = excluded.weight,
+                tags = excluded.tags, metadata = excluded.metadata, health = excluded.health, protocol = excluded.protocol,
+                revision = excluded.revision;
+            IF existed THEN
+              svc := svc || old.service;
+              IF old.service <> inst->>'service' THEN
+                changes := changes || json_build_array(old.service, old.instance_id, 'd');
+              END IF;
+            END IF;
+            svc := svc || (inst->>'service');
+            changes := changes || json_build_array(inst->>'service', inst->>'instance_id', 'u');
+          END LOOP;
+          IF (w->>'replace_all')::boolean THEN
+            FOR gone IN DELETE FROM instances WHERE agent_id = aid AND NOT (instance_id = ANY(keep))
+                RETURNING instance_id, service LOOP
+              IF rev IS NULL THEN
+                counter := counter + 1;
+                rev := counter;
+              END IF;
+              svc := svc || gone.service;
+              changes := changes || json_build_array(gone.service, gone.instance_id, 'd');
+            END LOOP;
+          END IF;
+          IF rev IS NULL THEN
+            out := out || json_build_object('ok', true, 'revision', current_rev, 'services', '[]'::json, 'changes', '[]'::json);
+            CONTINUE;
+          END IF;
+          current_rev := greatest(current_rev, rev);
+          svc := ARRAY(SELECT DISTINCT s FROM unnest(svc) AS s);
+          out := out || json_build_object('ok', true, 'revision', rev, 'services', to_json(svc), 'changes', to_json(changes));
+          all_services := all_services || svc;
+          all_agents := all_agents || aid;
+          SELECT versions || coalesce(jsonb_object_agg(s, rev), '{}') INTO versions FROM unnest(svc) AS s;
+        END LOOP;
+        IF counter > base THEN
+          PERFORM setval('registry_revision', counter, true);
+          -- service_versions: a service with instances gets its last revision, one without loses its row.
+          WITH v AS (SELECT key AS service, value::text::bigint AS revision FROM jsonb_each(versions)),
+            up AS (
+              INSERT INTO service_versions (service, revision)
+              SELECT v.service, v.revision FROM v WHERE EXISTS (SELECT 1 FROM instances i WHERE i.service = v.service)
+              ON CONFLICT (service) DO UPDATE SET revision = excluded.revision
+              RETURNING 1
+            )
+          DELETE FROM service_versions sv USING v
+            WHERE sv.service = v.service AND NOT EXISTS (SELECT 1 FROM instances i WHERE i.service = sv.service);
+          IF notice_channel IS NOT NULL THEN
+            all_services := ARRAY(SELECT DISTINCT s FROM unnest(all_services) AS s);
+            all_agents := ARRAY(SELECT DISTINCT a FROM unnest(all_agents) AS a);
+            payload := replace(notice_template, '"rev":9007199254740991}', '"rev":' || current_rev
+              || CASE WHEN cardinality(all_services) > 0 THEN ',"s":' || to_json(all_services)::text ELSE '' END
+              || CASE WHEN cardinality(all_agents) > 0 THEN ',"a":' || to_json(all_agents)::text ELSE '' END || '}');
+            IF octet_length(payload) > 7900 THEN
+              payload := replace(notice_template, '"rev":9007199254740991}',
+                '"rev":' || current_rev || ',"after":' || (current_rev - 1) || '}');
+            END IF;
+            PERFORM pg_notify(notice_channel, payload);
+          END IF;
+        END IF;
+        RETURN QUERY SELECT unnest(out);
+      END
+      $$;
+    `,
+  },
 ];
 
 /** The newest schema version the PostgreSQL migrations reach. */

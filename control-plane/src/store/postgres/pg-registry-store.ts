@@ -12,8 +12,11 @@
  * become visible in increasing order: a reader that has seen revision N has
  * seen everything at or below N (what a catch-up read "newer than N" needs).
  * The lock is held for one batch, so its cost is shared by the whole batch.
- * A batch of only registrations holds it for two round trips
- * (pg-register-batch.ts); any other batch for one or more per write.
+ * A batch of only registrations is made in one statement that takes the lock
+ * inside the database (pg-register-function.ts), so the lock is never held
+ * across a client round trip; if that statement fails for another reason than
+ * the database being unavailable, the batch takes the older paths: two round
+ * trips under the lock (pg-register-batch.ts), or one or more per write.
  */
 import type { AgentInfo, Health, Instance, InstanceSpec } from '@weft/shared';
 import { NotFoundError, ValidationError } from '@weft/shared';
@@ -47,6 +50,7 @@ import {
   readStateSql,
   serviceVersionsSql,
 } from './pg-register-batch.js';
+import { commitRegisterBatchInDatabase } from './pg-register-function.js';
 
 /**
  * The batch's revision counter: read from the registry_revision sequence once
@@ -98,6 +102,8 @@ const UPDATE_INSTANCE = `UPDATE instances SET service = $2, agent_id = $3, addre
 function instanceParams(v: ReturnType<typeof instanceValues>, revision: number): unknown[] {
   return [v.instance_id, v.service, v.agent_id, v.address, v.port, v.zone, v.weight, v.tags, v.metadata, v.health, v.protocol, revision];
 }
+
+type RegisterWrite = Extract<RegistryWrite, { op: 'register' }>;
 
 /** The fast path's statements failed and the transaction was rolled back: make the batch write by write. */
 class FastPathFailed extends Error {}
@@ -160,23 +166,29 @@ export class PgRegistryStore implements RegistryStore {
   async agentsAndInstances(
     agentIds: readonly string[],
     services: readonly string[],
-  ): Promise<{ agents: StoredAgent[]; instances: Map<string, Instance[]> }> {
+  ): Promise<{ agents: StoredAgent[]; instances: Map<string, Instance[]>; versions: Map<string, number> }> {
+    // One statement, so one snapshot: the versions label exactly the instances read.
     const rows = await this.db.query<{ t: string; j: string }>(
       `SELECT 'a' AS t, row_to_json(a)::text AS j FROM agents a WHERE agent_id = ANY($1::text[])
-       UNION ALL SELECT 'i', row_to_json(i)::text FROM (${SELECT_INSTANCES} WHERE service = ANY($2::text[])) i`,
+       UNION ALL SELECT 'i', row_to_json(i)::text FROM (${SELECT_INSTANCES} WHERE service = ANY($2::text[])) i
+       UNION ALL SELECT 'v', row_to_json(v)::text FROM service_versions v WHERE service = ANY($2::text[])`,
       [[...new Set(agentIds)], [...new Set(services)]],
     );
     const agents: StoredAgent[] = [];
     const instances = new Map<string, Instance[]>(services.map((s) => [s, []]));
+    const versions = new Map<string, number>();
     for (const r of rows) {
       if (r.t === 'a') agents.push(agentFromRow(JSON.parse(r.j) as AgentRow));
-      else {
+      else if (r.t === 'v') {
+        const v = JSON.parse(r.j) as { service: string; revision: number };
+        versions.set(v.service, v.revision);
+      } else {
         const i = instanceFromRow(JSON.parse(r.j) as InstanceRow);
         instances.get(i.service)?.push(i);
       }
     }
     for (const list of instances.values()) list.sort((a, b) => (a.instanceId < b.instanceId ? -1 : a.instanceId > b.instanceId ? 1 : 0));
-    return { agents, instances };
+    return { agents, instances, versions };
   }
 
   /**
@@ -186,11 +198,40 @@ export class PgRegistryStore implements RegistryStore {
    * made again write by write, so each write still fails alone.
    */
   async commitBatch(writes: readonly RegistryWrite[]): Promise<WriteOutcome[]> {
+    if (isRegisterBatch(writes)) {
+      const done = await this.commitInDatabase(writes);
+      if (done === 'per-write') return this.commitOnce(writes, false);
+      if (done) return done;
+    }
     try {
       return await this.commitOnce(writes, true);
     } catch (err) {
       if (err instanceof FastPathFailed) return this.commitOnce(writes, false);
       throw err;
+    }
+  }
+
+  /**
+   * A batch of registrations in one statement (pg-register-function.ts). Returns the outcomes once committed;
+   * 'per-write' when a write needs the per-write path; undefined when the statement failed otherwise (nothing was
+   * written: the caller takes the older paths, where each write fails alone).
+   */
+  private async commitInDatabase(writes: readonly RegisterWrite[]): Promise<WriteOutcome[] | 'per-write' | undefined> {
+    const client = await this.db.connect();
+    let broken: Error | undefined;
+    try {
+      const done = await commitRegisterBatchInDatabase(client, writes, this.rev, this.db.changeStatement);
+      if (!done) return 'per-write';
+      this.rev = Math.max(this.rev, done.revision);
+      return done.outcomes;
+    } catch (err) {
+      if (isUnavailable(err)) {
+        broken = err as Error;
+        throw this.db.wrap(err);
+      }
+      return undefined;
+    } finally {
+      client.release(broken);
     }
   }
 

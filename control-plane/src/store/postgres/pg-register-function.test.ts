@@ -1,0 +1,178 @@
+/**
+ * weft_register_batch (schema migration 7, pg-register-function.ts): a batch
+ * of registrations made in one statement inside PostgreSQL must give exactly
+ * what the SQLite store (the reference) gives for the same batches: the same
+ * outcome per write (conflicts fail that write alone), the same revisions,
+ * changed services, instance changes and final rows. And it must send the
+ * change notice with the committed revision. Real PostgreSQL, fresh schemas.
+ */
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import type { AgentInfo, InstanceSpec } from '@weft/shared';
+import { silentLogger } from '@weft/shared';
+import pg from 'pg';
+import { decodeNotice, encodeNotice } from '../../cluster/change-notice.js';
+import { freshSchema, postgresSkipReason } from '../../pg-test-support.js';
+import { tempDir } from '../../test-support.js';
+import { openSqliteStore } from '../sqlite-backend.js';
+import type { ControlPlaneStore, RegistryWrite, WriteOutcome } from '../store-contract.js';
+import { openPostgresStore } from './pg-backend.js';
+import { commitRegisterBatchInDatabase } from './pg-register-function.js';
+
+const skip = await postgresSkipReason();
+
+const agent = (id: string, extra: Partial<AgentInfo> = {}): AgentInfo => ({
+  agentId: id,
+  hostname: `${id}.local`,
+  address: '10.0.0.1',
+  inboundPort: 15006,
+  zone: 'z1',
+  version: '1',
+  ...extra,
+});
+const spec = (service: string, instanceId: string, extra: Partial<InstanceSpec> = {}): InstanceSpec => ({
+  service,
+  instanceId,
+  address: '127.0.0.1',
+  port: 8080,
+  zone: '',
+  weight: 1,
+  tags: ['t'],
+  metadata: { k: 'v' },
+  health: 'passing',
+  protocol: 'http',
+  ...extra,
+});
+const reg = (a: AgentInfo, instances: InstanceSpec[], replaceAll = false, lease?: number | null): RegistryWrite => ({
+  op: 'register',
+  agent: a,
+  instances,
+  replaceAll,
+  lease,
+});
+
+/** Batches covering every branch of the function: new agents, no-ops, conflicts, moves between services, replaceAll, leases. */
+const BATCHES: RegistryWrite[][] = [
+  [reg(agent('a'), [spec('web', 'w1'), spec('web', 'w2')], false, 1000), reg(agent('b'), [spec('api', 'p1')])],
+  // Same content again (no change), a conflict (w1 is a's), and a lease-only change.
+  [
+    reg(agent('a'), [spec('web', 'w1')]),
+    reg(agent('b'), [spec('api', 'p2'), spec('web', 'w1')]),
+    reg(agent('a'), [], false, 2000),
+    reg(agent('b'), [spec('api', 'p2')]),
+  ],
+  // A moves w2 to another service, changes health of w1, and a hostname change of b; then a no-op after changes.
+  [
+    reg(agent('a'), [spec('web', 'w1', { health: 'critical' }), spec('admin', 'w2')]),
+    reg(agent('b', { hostname: 'b2.local' }), []),
+    reg(agent('a'), [spec('admin', 'w2')]),
+  ],
+  // replaceAll keeps only w3 (w1 and w2 are removed); an agent registered twice in one batch; lease set to null.
+  [
+    reg(agent('a'), [spec('web', 'w3')], true, null),
+    reg(agent('c'), [spec('web', 'c1')]),
+    reg(agent('c'), [spec('web', 'c1', { weight: 5 }), spec('db', 'c2')], true),
+    reg(agent('b'), [spec('web', 'w3')]),
+  ],
+  // Only conflicts and no-ops: nothing changes.
+  [reg(agent('b'), [spec('web', 'c1')]), reg(agent('c'), [spec('db', 'c2')])],
+  // An agent whose address changes: the per-write path (its services are read back).
+  [reg(agent('c', { address: '10.0.0.9' }), [spec('db', 'c2')]), reg(agent('a'), [spec('web', 'w4')])],
+];
+
+/**
+ * An outcome comparable across backends: the error reduced to its class and message, no undefined fields, and
+ * reloadServices (a set; the per-write path lists it in the database's order) sorted.
+ */
+function comparable(o: WriteOutcome) {
+  if (!o.ok) return { ok: false, err: `${o.err?.constructor?.name}: ${(o.err as Error).message}` };
+  return { ok: true, result: JSON.parse(JSON.stringify({ ...o.result, reloadServices: [...o.result.reloadServices].sort() })) };
+}
+
+async function snapshot(store: ControlPlaneStore) {
+  const s = await store.registry.load();
+  return { revision: s.revision, agents: s.agents, instances: s.instances, versions: [...s.serviceVersions].sort() };
+}
+
+describe('weft_register_batch (PostgreSQL)', { skip }, () => {
+  test('gives the same outcomes, revisions and rows as the SQLite store, batch after batch', async () => {
+    const dir = tempDir();
+    const s = await freshSchema();
+    const sqlite = openSqliteStore(join(dir.path, 'cp.db'));
+    const postgres = await openPostgresStore(s.url, silentLogger);
+    const client = await postgres.db.connect();
+    try {
+      for (const [i, batch] of BATCHES.entries()) {
+        const want = (await sqlite.registry.commitBatch(batch)).map(comparable);
+        // The function itself (the store would fall back to its other paths if the function failed).
+        const made = await commitRegisterBatchInDatabase(client, batch as never, 0, undefined);
+        // Only the last batch (an agent that moved) is declined, and then the store makes it on the per-write path.
+        assert.equal(made === null, i === BATCHES.length - 1, `batch ${i} declined`);
+        const got = (made?.outcomes ?? (await postgres.registry.commitBatch(batch))).map(comparable);
+        assert.deepEqual(got, want, `batch ${i}`);
+        assert.deepEqual(await snapshot(postgres), await snapshot(sqlite), `rows after batch ${i}`);
+      }
+    } finally {
+      client.release();
+      await postgres.close();
+      sqlite.close();
+      await s.drop();
+      dir.remove();
+    }
+  });
+
+  test('commits in one statement, sends the notice with the committed revision, and declines an agent that moved', async () => {
+    const s = await freshSchema();
+    const store = await openPostgresStore(s.url, silentLogger);
+    const listener = new pg.Client({ connectionString: s.url });
+    const client = await store.db.connect();
+    try {
+      await listener.connect();
+      const payloads: string[] = [];
+      listener.on('notification', (m) => payloads.push(m.payload ?? ''));
+      await listener.query('LISTEN weft_test_changes');
+      const statement = (change: Parameters<typeof encodeNotice>[1]) => ({
+        text: 'SELECT pg_notify($1, $2)',
+        values: ['weft_test_changes', encodeNotice('replica-1', change)] as [string, string],
+      });
+
+      const first = await commitRegisterBatchInDatabase(client, BATCHES[0] as never, 0, statement);
+      assert.ok(first, 'the batch was made by the function, not declined');
+      assert.equal(first.revision, 2);
+      assert.deepEqual(
+        first.outcomes.map((o) => o.ok && o.result.revision),
+        [1, 2],
+      );
+      const [{ v }] = (await client.query<{ v: number }>('SELECT last_value AS v FROM registry_revision')).rows;
+      assert.equal(v, 2);
+
+      // Many services: the names do not fit in a notice, so it is sent in its reload form.
+      const many = Array.from({ length: 400 }, (_, i) => spec(`service-with-a-long-name-${i}`, `m${i}`));
+      const second = await commitRegisterBatchInDatabase(client, [reg(agent('m'), many)] as never, 0, statement);
+      assert.equal(second?.revision, 3);
+
+      const moved = await commitRegisterBatchInDatabase(client, [reg(agent('a', { zone: 'z9' }), [])] as never, 0, statement);
+      assert.equal(moved, null);
+
+      const deadline = Date.now() + 5000;
+      while (payloads.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      // Names in any order (a set).
+      const sorted = (n: ReturnType<typeof decodeNotice>) =>
+        'form' in n && n.form === 'change' ? { ...n, services: n.services.sort(), agents: n.agents.sort() } : n;
+      assert.deepEqual(
+        payloads.map((p) => sorted(decodeNotice(p))),
+        [
+          { form: 'change', replica: 'replica-1', kind: 'registry', revision: 2, services: ['api', 'web'], agents: ['a', 'b'] },
+          { form: 'reload', replica: 'replica-1', kind: 'registry', revision: 3, reloadAfter: 2 },
+        ],
+      );
+      assert.ok(payloads.every((p) => Buffer.byteLength(p) < 8000));
+    } finally {
+      client.release();
+      await listener.end();
+      await store.close();
+      await s.drop();
+    }
+  });
+});

@@ -1,0 +1,110 @@
+/**
+ * A batch made only of `register` writes (what agents' Register calls
+ * produce) in ONE round trip: the statement `weft_register_batch` (schema
+ * migration 7, pg-migrations.ts) takes the registry commit lock, replays the
+ * writes in order with the outcomes the per-write path gives, takes revisions
+ * from the sequence, writes service versions and sends the change notice, and
+ * commits on its own (autocommit). The commit lock is therefore held inside
+ * the database for one statement, never across a client round trip; batches
+ * of all replicas still commit one after another, so revisions are strictly
+ * increasing and visible in order.
+ *
+ * Contract of `commitRegisterBatchInDatabase`: resolves with one outcome per
+ * write once the batch committed (durable), or with null, having written
+ * nothing, when a write needs the per-write path (an agent whose address, port
+ * or zone changes: its services must be read back). Any other failure rejects
+ * with the database's error and nothing was written... unless the connection
+ * broke after COMMIT, which the caller reports as unavailable without
+ * acknowledging anything (as for every batch).
+ */
+import { ValidationError } from '@weft/shared';
+import type pg from 'pg';
+import { instanceOf, instanceValues } from '../rows.js';
+import type { ChangeResult, RegistryWrite, WriteOutcome } from '../store-contract.js';
+import type { ChangeStatement } from './pg-database.js';
+
+type RegisterWrite = Extract<RegistryWrite, { op: 'register' }>;
+
+/** The revision the notice template is encoded with; weft_register_batch replaces `"rev":<it>}` by the real revision and names. */
+const NOTICE_REVISION_PLACEHOLDER = Number.MAX_SAFE_INTEGER;
+
+/** SQLSTATE weft_register_batch raises when an agent's address, port or zone changes (nothing written). */
+export const NEEDS_PER_WRITE_PATH = 'WFRTE';
+
+type Answer =
+  | { ok: false; conflict: number; owner: string }
+  | { ok: true; revision: number; services: string[]; changes: [service: string, instanceId: string, kind: 'u' | 'd'][] };
+
+/** The writes as the function reads them (see the comment of migration 7). */
+function wireWrites(writes: readonly RegisterWrite[]): string {
+  return JSON.stringify(
+    writes.map((w) => ({
+      agent: {
+        agent_id: w.agent.agentId,
+        hostname: w.agent.hostname,
+        address: w.agent.address,
+        inbound_port: w.agent.inboundPort,
+        zone: w.agent.zone,
+        version: w.agent.version,
+      },
+      has_lease: w.lease !== undefined,
+      lease: w.lease ?? null,
+      replace_all: w.replaceAll,
+      instances: w.instances.map((i) => instanceValues(w.agent.agentId, i)),
+    })),
+  );
+}
+
+/**
+ * `floor`: the highest revision this process reported (a write that changes
+ * nothing reports at least it). `changeStatement`: the replica wiring's
+ * notice (undefined: none is sent).
+ */
+export async function commitRegisterBatchInDatabase(
+  client: pg.ClientBase,
+  writes: readonly RegisterWrite[],
+  floor: number,
+  changeStatement: ChangeStatement | undefined,
+): Promise<{ outcomes: WriteOutcome[]; revision: number } | null> {
+  const notice = changeStatement?.({ kind: 'registry', revision: NOTICE_REVISION_PLACEHOLDER });
+  let rows: { r: Answer }[];
+  try {
+    rows = (
+      await client.query<{ r: Answer }>('SELECT r FROM weft_register_batch($1::json, $2, $3, $4) AS r', [
+        wireWrites(writes),
+        floor,
+        notice?.values[0] ?? null,
+        notice?.values[1] ?? null,
+      ])
+    ).rows;
+  } catch (err) {
+    if ((err as { code?: unknown }).code === NEEDS_PER_WRITE_PATH) return null;
+    throw err;
+  }
+  if (rows.length !== writes.length) throw new Error(`weft_register_batch answered ${rows.length} outcomes for ${writes.length} writes`);
+  let revision = floor;
+  const outcomes = rows.map(({ r }, i): WriteOutcome => {
+    const w = writes[i];
+    if (!r.ok) {
+      return {
+        ok: false,
+        err: new ValidationError(
+          `instances[${r.conflict}].instance_id`,
+          `instance ${JSON.stringify(w.instances[r.conflict].instanceId)} is already registered by agent ${JSON.stringify(r.owner)}`,
+        ),
+      };
+    }
+    revision = Math.max(revision, r.revision);
+    const specs = new Map(w.instances.map((s) => [s.instanceId, s]));
+    const instanceChanges: ChangeResult['instanceChanges'] = r.changes.map(([service, instanceId, kind]) => ({
+      service,
+      instanceId,
+      instance: kind === 'u' ? instanceOf(w.agent.agentId, specs.get(instanceId)!) : null,
+    }));
+    return {
+      ok: true,
+      result: { revision: r.revision, changedServices: [...r.services].sort(), instanceChanges, reloadServices: [], removed: undefined },
+    };
+  });
+  return { outcomes, revision };
+}
