@@ -18,6 +18,7 @@ import { grpcFailureFields } from './grpc-rescue.js';
 import type { H2Response } from './h2-forward.js';
 import { h2Trailers } from './h2-headers.js';
 import { HeldChunks } from './h2-held-chunks.js';
+import { CLIENT_GONE } from './pipeline.js';
 
 const { NGHTTP2_CANCEL, NGHTTP2_INTERNAL_ERROR } = constants;
 
@@ -35,8 +36,6 @@ export interface H2AnswerOptions {
   /** The code of a normal end. */
   okCode: string;
 }
-
-export const CLIENT_GONE = 'client_gone';
 
 export class H2AnswerStream {
   private finished = false;
