@@ -30,17 +30,30 @@
  * Http1Response.bodyBytesSent: an addition per chunk) run either way. Lines go to a LineSink
  * (access-log-writer.ts: bounded, asynchronous, drops when full).
  *
- * HTTP/2 streams (h2-pipeline.ts) write the same fields: method and path are
+ * One writer for both protocols: the pipeline (pipeline.ts) calls record()
+ * with the facts its protocol saw. HTTP/1.1 (pipeline-h1.ts) reads them from
+ * the codec's exchange. HTTP/2 streams (pipeline-h2.ts): method and path are
  * :method and :path; bytesIn is counted by the request body reader
  * (h2-body.ts), bytesOut by whatever streamed the answer's body (the
  * mesh's own answers: their content-length); source is the caller's SPIFFE
  * id when the strategy authenticated it (H2Exchange.source), else the client's address.
  */
-import type { Http1Request, Http1Response } from '../http1/server-message.js';
-import type { Exchange } from './forward-strategy.js';
-import type { H2Exchange } from './h2-pipeline.js';
+import type { Http1Request } from '../http1/server-message.js';
 import { isValidTraceparent, newTraceparent, TRACEPARENT_HEADER } from './headers.js';
+import type { PipelineExchange } from './pipeline.js';
 import type { Direction } from './proxy-metrics.js';
+
+/** What a protocol saw of a finished request, for its line. */
+export interface AccessFacts {
+  /** The client's address: the line's source when the request has no authenticated identity. */
+  clientAddress: string | undefined;
+  method: string;
+  path: string;
+  /** The status sent (0: none). */
+  status: number;
+  bytesIn: number;
+  bytesOut: number;
+}
 
 /** Where access lines go; write never blocks and never throws (a full sink drops). */
 export interface LineSink {
@@ -76,56 +89,31 @@ export class AccessLog {
     return value !== undefined && isValidTraceparent(value) ? value : newTraceparent();
   }
 
-  /** Writes the line of a finished HTTP/2 stream; `code` as for record(). */
-  recordH2(direction: Direction, ex: H2Exchange, code: string, startedAt: number): void {
+  /**
+   * Writes the line of a finished request, whatever its protocol: `facts` is
+   * what the protocol saw (pipeline-h1.ts, pipeline-h2.ts), `code` its
+   * x-weft-error ('' for the app's own answer).
+   */
+  record(direction: Direction, ex: PipelineExchange, facts: AccessFacts, code: string, startedAt: number): void {
     const durationMs = performance.now() - startedAt;
     const f = ex.fields;
     const retries = typeof f.tries === 'number' && f.tries > 1 ? f.tries - 1 : 0;
-    const sent = ex.stream.headersSent ? ex.stream.sentHeaders : undefined;
-    const bytesOut = ex.bytesOut > 0 ? ex.bytesOut : Number(sent?.['content-length'] ?? 0) || 0;
     this.sink.write(
       JSON.stringify({
         time: new Date(Date.now() - durationMs).toISOString(),
         direction,
         requestId: ex.requestId,
         traceparent: ex.traceparent ?? '',
-        source: ex.source?.spiffeId || ex.clientAddress || '',
+        source: ex.source?.spiffeId || facts.clientAddress || '',
         service: typeof f.service === 'string' ? f.service : '',
         instance: typeof f.instance === 'string' ? f.instance : '',
-        method: String(ex.headers[':method'] ?? ''),
-        path: String(ex.headers[':path'] ?? ''),
-        status: sent === undefined ? 0 : Number(sent[':status'] ?? 200),
+        method: facts.method,
+        path: facts.path,
+        status: facts.status,
         error: code,
         durationMs: Math.round(durationMs * 1000) / 1000,
-        bytesIn: ex.requestBody?.bytesReceived ?? 0,
-        bytesOut,
-        retries,
-      }),
-    );
-  }
-
-  /** Writes the line of a finished request; `code` is its x-weft-error ('' for the app's own answer). */
-  record(direction: Direction, ex: Exchange, res: Http1Response, code: string, startedAt: number): void {
-    const durationMs = performance.now() - startedAt;
-    const f = ex.fields;
-    const retries = typeof f.tries === 'number' && f.tries > 1 ? f.tries - 1 : 0;
-    const upgraded = res.statusCode === 101;
-    this.sink.write(
-      JSON.stringify({
-        time: new Date(Date.now() - durationMs).toISOString(),
-        direction,
-        requestId: ex.requestId,
-        traceparent: ex.traceparent ?? '',
-        source: ex.source?.spiffeId || ex.req.remoteAddress || '',
-        service: typeof f.service === 'string' ? f.service : '',
-        instance: typeof f.instance === 'string' ? f.instance : '',
-        method: ex.req.method,
-        path: ex.req.url,
-        status: res.headersSent ? res.statusCode : 0,
-        error: code,
-        durationMs: Math.round(durationMs * 1000) / 1000,
-        bytesIn: ex.req.bodyBytesReceived,
-        bytesOut: upgraded ? 0 : res.bodyBytesSent,
+        bytesIn: facts.bytesIn,
+        bytesOut: facts.bytesOut,
         retries,
       }),
     );

@@ -1,5 +1,5 @@
 /**
- * The seam between the request pipeline (request-pipeline.ts) and a
+ * The seam between the request pipeline (pipeline.ts) and a
  * direction or protocol. The pipeline owns everything every request has:
  * its id, its budget, its metrics, its log lines, the answer for every
  * failure, and streaming the upstream's answer back. A strategy only says
@@ -12,11 +12,12 @@ import type { Http1Request, Http1Response } from '../http1/server-message.js';
 import type { SocketTunnel } from '../http1/socket-tunnel.js';
 import type { GoneSignal } from './client-link.js';
 import type { UpstreamResponse } from './forward.js';
+import type { PipelineExchange } from './pipeline.js';
 import type { ServiceMetrics } from './proxy-metrics.js';
 import type { PolicyAnswer } from './route-policy.js';
 
-/** One request as it moves through the pipeline; the strategy fills in what it learns. */
-export interface Exchange {
+/** One HTTP/1.1 request as it moves through the pipeline (pipeline-h1.ts); the strategy fills in what it learns. */
+export interface Exchange extends PipelineExchange {
   readonly req: Http1Request;
   readonly res: Http1Response;
   readonly requestId: string;
@@ -103,7 +104,7 @@ export function meshFailure(code: MeshErrorCode, message: string): MeshFailure {
   return { kind: 'mesh', code, message };
 }
 
-export const GONE: Verdict = { kind: 'gone' };
+export const GONE: { readonly kind: 'gone' } = { kind: 'gone' };
 
 /** The verdict for an upstream's answer: `upgraded` when it switched protocols, else `forwarded`. */
 export function answered(

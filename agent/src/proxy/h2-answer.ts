@@ -7,7 +7,9 @@
  * call deadline: DEADLINE_EXCEEDED / upstream_timeout). A client that goes
  * away cancels the upstream stream; an upstream CANCEL is passed on as
  * CANCEL. One object per answer, its handlers as methods (this runs for
- * every call).
+ * every call). Body chunks are held to the end of the read that brought
+ * them (h2-held-chunks.ts), so a unary answer's DATA and trailers leave in
+ * one write.
  */
 import { constants, type OutgoingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
 import { MeshErrorCode } from '@weft/shared';
@@ -15,6 +17,8 @@ import type { Deadline } from './deadline.js';
 import { grpcFailureFields } from './grpc-rescue.js';
 import type { H2Response } from './h2-forward.js';
 import { h2Trailers } from './h2-headers.js';
+import { HeldChunks } from './h2-held-chunks.js';
+import { CLIENT_GONE } from './pipeline.js';
 
 const { NGHTTP2_CANCEL, NGHTTP2_INTERNAL_ERROR } = constants;
 
@@ -33,14 +37,14 @@ export interface H2AnswerOptions {
   okCode: string;
 }
 
-export const CLIENT_GONE = 'client_gone';
-
 export class H2AnswerStream {
   private finished = false;
   /** Body bytes written to the client (the access log's bytesOut). */
   bytesSent = 0;
   private ownTrailers: OutgoingHttpHeaders | undefined;
   private readonly timer: NodeJS.Timeout | undefined;
+  private waitingForDrain = false;
+  private readonly held = new HeldChunks((chunk) => this.writeChunk(chunk));
 
   constructor(
     private readonly client: ServerHttp2Stream,
@@ -64,9 +68,10 @@ export class H2AnswerStream {
     this.o.done(code);
   }
 
-  /** Ends the client's stream with our own trailers (a gRPC failure after the head went out). */
+  /** Ends the client's stream with our own trailers (a gRPC failure after the head went out), after what was received. */
   private endWith(trailers: OutgoingHttpHeaders): void {
     this.ownTrailers = trailers;
+    this.held.release();
     const c = this.client;
     if (!c.destroyed && !c.writableEnded) c.end();
   }
@@ -81,17 +86,27 @@ export class H2AnswerStream {
 
   private readonly onData = (chunk: Buffer): void => {
     this.bytesSent += chunk.length;
-    if (!this.client.write(chunk)) {
-      this.response.stream.pause();
-      this.client.once('drain', this.onDrain);
-    }
+    this.held.hold(chunk);
   };
 
+  private writeChunk(chunk: Buffer): void {
+    const c = this.client;
+    if (c.destroyed || c.writableEnded) return;
+    if (!c.write(chunk) && !this.waitingForDrain) {
+      this.waitingForDrain = true;
+      this.response.stream.pause();
+      c.once('drain', this.onDrain);
+    }
+  }
+
   private readonly onDrain = (): void => {
+    this.waitingForDrain = false;
     this.response.stream.resume();
   };
 
   private readonly onEnd = (): void => {
+    // The last chunk and the end in the same tick: one write for DATA and trailers.
+    this.held.release();
     const c = this.client;
     if (!c.destroyed && !c.writableEnded) c.end();
     this.finish(this.o.okCode);
@@ -103,14 +118,19 @@ export class H2AnswerStream {
     const rst = up.rstCode ?? NGHTTP2_INTERNAL_ERROR;
     this.o.onFailure(MeshErrorCode.upstreamReset, `stream reset mid-response (RST_STREAM code ${rst})`);
     if (rst === NGHTTP2_CANCEL) {
+      this.held.drop();
       if (!this.client.closed) this.client.close(NGHTTP2_CANCEL);
     } else if (this.o.grpc) {
       this.endWith(grpcFailureFields(MeshErrorCode.upstreamReset, `${this.o.target}: stream reset mid-response (RST_STREAM code ${rst})`));
-    } else if (!this.client.closed) this.client.close(NGHTTP2_INTERNAL_ERROR);
+    } else {
+      this.held.drop();
+      if (!this.client.closed) this.client.close(NGHTTP2_INTERNAL_ERROR);
+    }
     this.finish(MeshErrorCode.upstreamReset);
   };
 
   private readonly onClientClose = (): void => {
+    this.held.drop();
     const up = this.response.stream;
     if (!up.closed) up.close(NGHTTP2_CANCEL);
     this.finish(CLIENT_GONE);

@@ -13,9 +13,15 @@
  * Backpressure: when the current try's stream is full, the client's stream
  * is paused until it drains, so HTTP/2 flow control holds the client back
  * (its window is not re-opened while we do not read).
+ *
+ * Chunks are held to the end of the read that brought them
+ * (h2-held-chunks.ts): a body that ends in that read (a unary call's one
+ * message) goes upstream as one DATA frame with END_STREAM, in one write
+ * with the request's HEADERS.
  */
 import { PassThrough, type Readable, type Writable } from 'node:stream';
 import type { ReplaySource } from './forward.js';
+import { HeldChunks } from './h2-held-chunks.js';
 
 export class H2ReplayBody implements ReplaySource {
   private kept: Buffer[] | null = [];
@@ -24,6 +30,8 @@ export class H2ReplayBody implements ReplaySource {
   private gone = false;
   private sent = 0;
   private current: Writable | null = null;
+  private waitingForDrain = false;
+  private readonly held = new HeldChunks((chunk) => this.writeChunk(chunk));
   private tries = 0;
   /** Body bytes received from the client so far (the access log's bytesIn). */
   bytesReceived = 0;
@@ -53,6 +61,9 @@ export class H2ReplayBody implements ReplaySource {
     if (!first && !this.replayable) return false;
     const previous = this.current;
     if (previous !== null) previous.off('drain', this.resume);
+    // What was held for the previous try is in `kept` too: written below from there.
+    this.held.drop();
+    this.waitingForDrain = false;
     this.current = sink;
     if (!first) {
       for (const chunk of this.kept ?? []) sink.write(chunk);
@@ -83,18 +94,28 @@ export class H2ReplayBody implements ReplaySource {
     const s = this.current;
     if (s === null || s.destroyed || s.writableEnded) return;
     this.sent += chunk.length;
-    if (!s.write(chunk)) {
+    this.held.hold(chunk);
+  };
+
+  private writeChunk(chunk: Buffer): void {
+    const s = this.current;
+    if (s === null || s.destroyed || s.writableEnded) return;
+    if (!s.write(chunk) && !this.waitingForDrain) {
+      this.waitingForDrain = true;
       this.source.pause();
       s.once('drain', this.resume);
     }
-  };
+  }
 
   private readonly resume = (): void => {
+    this.waitingForDrain = false;
     this.source.resume();
   };
 
   private readonly onEnd = (): void => {
     this.ended = true;
+    // The last chunk and the end in the same tick: one DATA frame with END_STREAM.
+    this.held.release();
     const s = this.current;
     if (s !== null && !s.destroyed && !s.writableEnded) s.end();
   };
@@ -102,6 +123,7 @@ export class H2ReplayBody implements ReplaySource {
   private readonly onClose = (): void => {
     if (this.ended) return;
     this.gone = true;
+    this.held.drop();
     const s = this.current;
     if (s !== null && !s.destroyed) s.destroy(new Error('client went away before sending the whole body'));
   };

@@ -36,7 +36,7 @@ export interface H2RequestShape {
   clientAddress: string | undefined;
   /** First hop (outbound): x-forwarded-for starts here. */
   edits?: HeaderEdits | undefined;
-  /** The traceparent to send (the access log sampled the request: h2-pipeline.ts); absent: the caller's goes on as it is. */
+  /** The traceparent to send (the access log sampled the request: pipeline-h2.ts); absent: the caller's goes on as it is. */
   traceparent?: string | undefined;
 }
 

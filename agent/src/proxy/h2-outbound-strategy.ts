@@ -16,29 +16,26 @@
  * `tcp` instance (upstream_protocol_error). not-translatable.ts decides.
  */
 import type { OutgoingHttpHeaders } from 'node:http2';
-import { type Endpoint, INSTANCE_HEADER, type Logger, MeshError, MeshErrorCode, meshHttpStatus, messageOf } from '@weft/shared';
+import { type Endpoint, INSTANCE_HEADER, type Logger, MeshError, MeshErrorCode, meshHttpStatus } from '@weft/shared';
 import type { ClientTls } from '../http1/client-connection.js';
 import type { H2SessionPool } from '../http2/session-pool.js';
 import type { AccessGate } from './access-gate.js';
-import { Deadline } from './deadline.js';
 import { type Attempt, settledFailure, type TrySend } from './forward.js';
-import { type MeshFailure, meshFailure } from './forward-strategy.js';
+import { meshFailure } from './forward-strategy.js';
 import { formatGrpcTimeout, GRPC_TIMEOUT_HEADER } from './grpc-status.js';
 import { H2ReplayBody } from './h2-body.js';
 import { H2Response, sendH2Once } from './h2-forward.js';
 import { h2UpstreamRequestHeaders } from './h2-headers.js';
 import { headerValue, meshAnswer } from './h2-mesh-answer.js';
-import type { H2Exchange, H2Strategy, H2Verdict } from './h2-pipeline.js';
 import { type HeadLines, TIMEOUT_HEADER } from './headers.js';
-import { hashKeyOf } from './lb-policies.js';
 import type { LoadTracker } from './load-tracker.js';
-import { failureCode, failureMessage } from './mesh-response.js';
 import type { MeshTls } from './mesh-tls.js';
 import { h2Refusal, NotTranslatable, speaksH2 } from './not-translatable.js';
-import { admit, noHealthyEndpoint, trackTry, waitedMs } from './outbound-steps.js';
+import { callDeadline, destinationOf, failedTry, LocalAccessCheck, noHealthyEndpoint, trackTry, unresolved } from './outbound-steps.js';
 import { describeEndpoint } from './outbound-strategy.js';
 import type { OutlierDetector } from './outlier-detector.js';
 import { believedMeshCode } from './peer-answer.js';
+import type { H2Exchange, H2Strategy, H2Verdict } from './pipeline-h2.js';
 import { type LocalCallers, PROXY_AUTHENTICATE, PROXY_AUTHORIZATION, ProxyAuthError } from './proxy-auth.js';
 import { hostFromAuthority } from './request-target.js';
 import { IDEMPOTENCY_KEY_HEADER, isIdempotentRequest, runWithRetries } from './retry-policy.js';
@@ -125,8 +122,8 @@ export function h2OutboundStrategy(d: H2OutboundDeps): H2Strategy {
     const plan = d.policy?.decide(service, method, path, { headers: h }, authority) ?? null;
     if (plan?.respond) return { kind: 'policy', answer: plan };
     if (plan) ex.answerFields = { [RULE_HEADER]: plan.rule.label };
-    const deadline = new Deadline(plan?.rule.timeoutMs ? Math.min(ex.budgetMs, plan.rule.timeoutMs) : ex.budgetMs);
-    // A gRPC call: a deadline the app (x-weft-timeout-ms) or the operator (the rule's timeout) set holds for the whole call (h2-pipeline.ts).
+    const deadline = callDeadline(ex.budgetMs, plan);
+    // A gRPC call: a deadline the app (x-weft-timeout-ms) or the operator (the rule's timeout) set holds for the whole call (pipeline-h2.ts).
     if (ex.grpc && (h[TIMEOUT_HEADER] !== undefined || plan?.rule.timeoutMs)) ex.meshCallDeadline = deadline;
     if (plan?.delayMs) await sleep(plan.delayMs, ex.clientGone);
 
@@ -135,22 +132,18 @@ export function h2OutboundStrategy(d: H2OutboundDeps): H2Strategy {
       const r = d.router.route(plan ? plan.destination.service : service);
       route = r instanceof Promise ? await r : r;
     } catch (err) {
-      if (err instanceof MeshError) return meshFailure(err.code, `service ${service}: ${err.message}`);
-      return meshFailure(MeshErrorCode.controlPlaneUnavailable, `service ${service}: cannot resolve endpoints (${messageOf(err)})`);
+      return unresolved(service, err);
     }
     if (ex.clientGone.aborted) return { kind: 'gone' };
 
-    const settings = d.policy?.settings(route.service);
-    const svc = d.services.get(route.service, settings?.overrides);
-    const refused = admit(ex, svc, service);
-    if (refused !== undefined) return refused;
-    const candidates = plan && d.policy ? d.policy.subset(route.endpoints, plan.destination, route.picker, route.lb) : route;
-    const hashOn = settings?.lb?.hashOn;
-    const hashKey = hashOn === undefined ? undefined : hashKeyOf(h, hashOn);
+    const dest = destinationOf(d, ex, route, plan, ex, service);
+    if ('kind' in dest) return dest;
+    const { svc, candidates, hashKey } = dest;
+    const sentPath = plan ? plan.path : path;
 
     const base = h2UpstreamRequestHeaders(h, {
       method,
-      path: plan ? plan.path : path,
+      path: sentPath,
       authority,
       requestId: ex.requestId,
       clientAddress: ex.clientAddress,
@@ -174,19 +167,12 @@ export function h2OutboundStrategy(d: H2OutboundDeps): H2Strategy {
 
     let tries = 0;
     // A try to an instance on this host skips the inbound listener, so its access check runs here, once per request.
-    let denied: MeshFailure | undefined;
-    let checked = false;
+    const access = d.access && new LocalAccessCheck(d.access, d.agentId, route.service, who, method, ex.requestId);
     let h1Head: HeadLines | undefined;
     const send: TrySend = (endpoint, a) => {
+      if (access?.refuses(endpoint, sentPath)) return settledFailure('refused', new Error(access.denied?.message));
       const onOutcome = trackTry(d, endpoint, a.serviceSize);
       const local = endpoint.agentId === d.agentId;
-      if (local && d.access !== undefined) {
-        if (!checked) {
-          checked = true;
-          denied = d.access.check(route.service, who, method, path, ex.requestId);
-        }
-        if (denied !== undefined) return settledFailure('refused', new Error(denied.message));
-      }
       if (!speaksH2(endpoint.protocol)) {
         const refusal = h2Refusal(endpoint.protocol, ex.grpc);
         if (refusal !== undefined) return settledFailure('invalid', refusal, onOutcome);
@@ -210,7 +196,7 @@ export function h2OutboundStrategy(d: H2OutboundDeps): H2Strategy {
           });
           return sendH2AsH1(pool, {
             method,
-            path: plan ? plan.path : path,
+            path: sentPath,
             head: h1Head,
             body,
             timeoutMs: a.tryTimeoutMs,
@@ -260,13 +246,13 @@ export function h2OutboundStrategy(d: H2OutboundDeps): H2Strategy {
     if (result.tries > 1) ex.fields.tries = result.tries;
     const what = `service ${service}: ${describeEndpoint(endpoint, d.agentId)}`;
     if (!outcome.ok) {
-      if (outcome.kind === 'aborted') return { kind: 'gone' };
+      const denied = access?.denied;
       if (outcome.kind === 'refused' && denied !== undefined) {
+        // As a policy answer: its x-weft-error carries the rule (`forbidden; policy=...`), which a mesh failure's rescue drops here.
         const value = denied.detail === undefined ? denied.code : `${denied.code}; ${denied.detail}`;
         return { kind: 'policy', answer: meshAnswer(denied.code, meshHttpStatus(denied.code), denied.message, {}, value) };
       }
-      if (outcome.error instanceof NotTranslatable) return meshFailure(outcome.error.code, `${what}: ${outcome.error.message}`);
-      return meshFailure(failureCode(outcome.kind), failureMessage(outcome.kind, what, waitedMs(outcome, attempt), outcome.error));
+      return failedTry(outcome, what, attempt);
     }
     const response = outcome.response;
     if (plan?.rule.source.responseHeaders !== undefined) d.policy?.editResponseHeaders(plan, response.headers);

@@ -1,6 +1,6 @@
 /**
  * The inbound listener (host address): mesh traffic from other agents, on
- * the one request pipeline (request-pipeline.ts) with the inbound strategy
+ * the one request pipeline (pipeline.ts) with the inbound strategy
  * (inbound-strategy.ts) and the inbound error mapping, which marks the
  * agent's own answers (respond.ts). With access enforced (opts.access), the
  * strategy decides each request with the source identity `identify` reads
@@ -20,14 +20,14 @@ import { H2SessionPool } from '../http2/session-pool.js';
 import { AccessGate } from './access-gate.js';
 import { h2InboundRescue } from './grpc-rescue.js';
 import { h2InboundStrategy } from './h2-inbound-strategy.js';
-import { h2Pipeline } from './h2-pipeline.js';
 import { inboundMeshTls } from './inbound-mesh-tls.js';
 import { inboundStrategy } from './inbound-strategy.js';
 import { startListenerServer } from './listener-server.js';
 import type { MeshTls } from './mesh-tls.js';
+import { requestPipeline } from './pipeline-h1.js';
+import { h2Pipeline } from './pipeline-h2.js';
 import { ProxyMetrics } from './proxy-metrics.js';
 import { RequestLog } from './request-log.js';
-import { requestPipeline } from './request-pipeline.js';
 import { DEFAULT_RESILIENCE, type ListenerLimits, type ResilienceOptions } from './resilience-options.js';
 import { inboundRescue } from './respond.js';
 import { inboundConnect } from './tcp-mesh-hop.js';

@@ -1,7 +1,7 @@
 /**
  * The outbound listener (loopback): local apps call services through it,
  * either as an HTTP forward proxy or with `Host: <service>`, on the one
- * request pipeline (request-pipeline.ts) with the outbound strategy
+ * request pipeline (pipeline.ts) with the outbound strategy
  * (outbound-strategy.ts). Per destination service (service-resilience.ts):
  * circuit breaking on admission, a retry budget and per-try timeouts in the
  * retry loop, and metrics. The traffic policy (route-policy.ts, implemented
@@ -19,7 +19,6 @@ import { AccessGate } from './access-gate.js';
 import { externalConnect } from './external-connect.js';
 import { h2OutboundRescue } from './grpc-rescue.js';
 import { h2OutboundStrategy } from './h2-outbound-strategy.js';
-import { h2Pipeline } from './h2-pipeline.js';
 import { LEAST_REQUEST } from './lb-policies.js';
 import { getLbPolicy } from './lb-policy.js';
 import { type RequestHandler, startListenerServer } from './listener-server.js';
@@ -29,10 +28,11 @@ import type { MeshTls } from './mesh-tls.js';
 import { isLoopbackHost } from './outbound-external.js';
 import { outboundStrategy } from './outbound-strategy.js';
 import { OutlierDetector } from './outlier-detector.js';
+import { requestPipeline } from './pipeline-h1.js';
+import { h2Pipeline } from './pipeline-h2.js';
 import { withLocalCallers } from './proxy-auth.js';
 import { ProxyMetrics } from './proxy-metrics.js';
 import { RequestLog } from './request-log.js';
-import { requestPipeline } from './request-pipeline.js';
 import { type ListenerLimits, type ResilienceOptions, resolveResilience } from './resilience-options.js';
 import { outboundRescue } from './respond.js';
 import type { RoutePolicy } from './route-policy.js';

@@ -1,23 +1,35 @@
 /**
- * Steps every outbound call takes whatever its destination (a mesh service,
- * outbound-strategy.ts; a host outside the mesh, outbound-external.ts):
- * admission through the destination's circuit breaker, the attempt the
- * retry loop sends, and the verdict for a last try that produced no response.
+ * Steps every outbound call takes whatever its protocol (HTTP/1.1,
+ * outbound-strategy.ts; HTTP/2 and gRPC, h2-outbound-strategy.ts) and its
+ * destination (a mesh service; a host outside the mesh,
+ * outbound-external.ts): the deadline a matched rule sets, the verdict for
+ * a service the router cannot resolve, the destination's policy (admission
+ * through its circuit breaker, the rule's tag subset, the LB hash key), the
+ * access check of tries to instances on this host, the attempt the retry
+ * loop sends, load tracking and outlier detection around each try, and the
+ * verdict for a last try that produced no response. Written once, so the
+ * two protocols cannot drift apart.
  */
-import { type Endpoint, type Logger, MeshErrorCode, messageOf } from '@weft/shared';
-import type { Deadline } from './deadline.js';
+import type { IncomingHttpHeaders } from 'node:http2';
+import { type Endpoint, type Logger, MeshError, MeshErrorCode, messageOf, type SourceIdentity } from '@weft/shared';
+import type { AccessGate } from './access-gate.js';
+import { Deadline } from './deadline.js';
 import type { Attempt, TryOutcome } from './forward.js';
-import { type Exchange, GONE, type MeshFailure, meshFailure, type Verdict } from './forward-strategy.js';
+import { type Exchange, GONE, type MeshFailure, meshFailure } from './forward-strategy.js';
 import { upstreamRequestLines } from './headers.js';
+import { hashKeyOf } from './lb-policies.js';
+import type { Picker } from './lb-policy.js';
 import { describeHealth } from './lb-policy.js';
 import type { LoadTracker } from './load-tracker.js';
 import { failureCode, failureMessage } from './mesh-response.js';
 import { NotTranslatable } from './not-translatable.js';
 import { type OutlierDetector, verdictOf } from './outlier-detector.js';
+import type { PipelineExchange } from './pipeline.js';
 import { hasBody, ReplayableBody } from './replay-body.js';
 import type { RequestTarget } from './request-target.js';
 import { IDEMPOTENCY_KEY_HEADER, isIdempotentRequest } from './retry-policy.js';
-import type { RoutePlan } from './route-policy.js';
+import type { RoutePlan, RoutePolicy } from './route-policy.js';
+import type { Route } from './router.js';
 import type { ServiceResilience, ServiceResilienceMap } from './service-resilience.js';
 import { upgradeOf, withUpgrade } from './tunnel-upgrade.js';
 
@@ -72,7 +84,7 @@ export function outboundAttempt(ex: Exchange, target: RequestTarget, plan: Route
  * when it is finished, whatever happens.
  */
 export function admit(
-  ex: Pick<Exchange, 'metrics' | 'fields' | 'onFinished'>,
+  ex: Pick<PipelineExchange, 'metrics' | 'fields' | 'onFinished'>,
   svc: ServiceResilience,
   service: string,
 ): MeshFailure | undefined {
@@ -88,7 +100,7 @@ export function admit(
 }
 
 /** The answer for a last try without a response: nobody (client gone), or the mesh's, naming `what` and how long it waited. */
-export function failedTry(outcome: Extract<TryOutcome, { ok: false }>, what: string, attempt: Attempt): Verdict {
+export function failedTry(outcome: Extract<TryOutcome, { ok: false }>, what: string, attempt: Attempt): MeshFailure | { kind: 'gone' } {
   if (outcome.kind === 'aborted') return GONE;
   if (outcome.error instanceof NotTranslatable) return meshFailure(outcome.error.code, `${what}: ${outcome.error.message}`);
   return meshFailure(failureCode(outcome.kind), failureMessage(outcome.kind, what, waitedMs(outcome, attempt), outcome.error));
@@ -135,4 +147,81 @@ export function trackTry(d: TryBookkeeping, endpoint: Endpoint, serviceSize: num
 export function noHealthyEndpoint(service: string, tags: readonly string[] | undefined, endpoints: readonly Endpoint[]): MeshFailure {
   const subset = tags?.length ? ` with tags ${tags.join(', ')}` : '';
   return meshFailure(MeshErrorCode.noHealthyEndpoint, `service ${service}${subset}: no healthy endpoint (${describeHealth(endpoints)})`);
+}
+
+/** The deadline of a call: the caller's budget, capped by the matched rule's timeout. */
+export function callDeadline(budgetMs: number, plan: RoutePlan | null): Deadline {
+  return new Deadline(plan?.rule.timeoutMs ? Math.min(budgetMs, plan.rule.timeoutMs) : budgetMs);
+}
+
+/** The answer when the router cannot resolve `service`: its own error (unknown service, ...), else the control plane's absence. */
+export function unresolved(service: string, err: unknown): MeshFailure {
+  if (err instanceof MeshError) return meshFailure(err.code, `service ${service}: ${err.message}`);
+  return meshFailure(MeshErrorCode.controlPlaneUnavailable, `service ${service}: cannot resolve endpoints (${messageOf(err)})`);
+}
+
+/** Where the tries of an admitted call may go. */
+export interface Destination {
+  /** The destination service's resilience (breaker, metrics, retry budget), with its ServicePolicy's overrides. */
+  svc: ServiceResilience;
+  /** The endpoints and picker of the rule's tag subset (all endpoints without one). */
+  candidates: { readonly endpoints: readonly Endpoint[]; readonly picker: Picker };
+  /** The request's consistent-hash key when the service's LB hashes on something. */
+  hashKey: string | undefined;
+}
+
+/**
+ * The destination service's policy applied to a call: its resilience and
+ * overrides, admission through its circuit breaker (a refusal is the
+ * verdict; `ex` counts in its metrics from here), the matched rule's tag
+ * subset, and the LB hash key from the request's fields (read only when
+ * the LB hashes: an HTTP/1.1 request builds its field map on first use).
+ */
+export function destinationOf(
+  d: { policy: RoutePolicy | undefined; services: ServiceResilienceMap },
+  ex: Pick<PipelineExchange, 'metrics' | 'fields' | 'onFinished'>,
+  route: Route,
+  plan: RoutePlan | null,
+  request: { readonly headers: IncomingHttpHeaders },
+  service: string,
+): Destination | MeshFailure {
+  const settings = d.policy?.settings(route.service);
+  const svc = d.services.get(route.service, settings?.overrides);
+  const refused = admit(ex, svc, service);
+  if (refused !== undefined) return refused;
+  // A weighted destination may name instance tags: pick within that subset only.
+  const candidates = plan && d.policy ? d.policy.subset(route.endpoints, plan.destination, route.picker, route.lb) : route;
+  const hashOn = settings?.lb?.hashOn;
+  return { svc, candidates, hashKey: hashOn === undefined ? undefined : hashKeyOf(request.headers, hashOn) };
+}
+
+/**
+ * The access check of a call's tries to instances on this host: they skip
+ * the inbound listener, which checks mesh traffic, so the destination's
+ * AccessPolicy is decided here, once per call, at the first such try. A
+ * refusal ends the call (`denied`), never a retry elsewhere.
+ */
+export class LocalAccessCheck {
+  /** The refusal, once a try to a local instance was refused. */
+  denied: MeshFailure | undefined;
+  private checked = false;
+
+  constructor(
+    private readonly gate: AccessGate,
+    private readonly agentId: string,
+    private readonly service: string,
+    private readonly source: SourceIdentity | undefined,
+    private readonly method: string,
+    private readonly requestId: string,
+  ) {}
+
+  /** True when a try to `endpoint` must not be sent (it is on this host and the caller is not allowed). */
+  refuses(endpoint: Endpoint, path: string): boolean {
+    if (endpoint.agentId !== this.agentId) return false;
+    if (!this.checked) {
+      this.checked = true;
+      this.denied = this.gate.check(this.service, this.source, this.method, path, this.requestId);
+    }
+    return this.denied !== undefined;
+  }
 }

@@ -4,7 +4,7 @@
  * by itself), resolve the service, admit it through the circuit breaker,
  * then pick-and-try with retries on a different endpoint; each try goes
  * straight to an instance on this host or to the owning agent's inbound
- * listener with x-weft-instance. The pipeline (request-pipeline.ts) answers.
+ * listener with x-weft-instance. The pipeline (pipeline.ts) answers.
  *
  * With access enforced, a try to an instance on this host runs the
  * destination's access check first (the inbound listener, which checks
@@ -20,19 +20,26 @@
  * closes, and its outcome feeds the outlier detector as soon as it is known,
  * before the retry loop sees it.
  */
-import { type Endpoint, INSTANCE_HEADER, type Logger, MeshError, MeshErrorCode, messageOf } from '@weft/shared';
+import { type Endpoint, INSTANCE_HEADER, type Logger, MeshError, MeshErrorCode } from '@weft/shared';
 import type { ExternalSource } from '../contracts.js';
 import type { H2SessionPool } from '../http2/session-pool.js';
 import type { AccessGate } from './access-gate.js';
-import { Deadline } from './deadline.js';
 import { type Attempt, sendOnce, settledFailure, type TryOutcome, type TrySend } from './forward.js';
-import { answered, type Exchange, type ForwardStrategy, GONE, type MeshFailure, meshFailure, type Verdict } from './forward-strategy.js';
+import { answered, type Exchange, type ForwardStrategy, GONE, meshFailure, type Verdict } from './forward-strategy.js';
 import { TIMEOUT_HEADER } from './headers.js';
-import { hashKeyOf } from './lb-policies.js';
 import type { LoadTracker } from './load-tracker.js';
 import { speaksH2 } from './not-translatable.js';
 import { externalForwarder } from './outbound-external.js';
-import { admit, failedTry, noHealthyEndpoint, outboundAttempt, trackTry } from './outbound-steps.js';
+import {
+  callDeadline,
+  destinationOf,
+  failedTry,
+  LocalAccessCheck,
+  noHealthyEndpoint,
+  outboundAttempt,
+  trackTry,
+  unresolved,
+} from './outbound-steps.js';
 import type { OutlierDetector } from './outlier-detector.js';
 import { believedMeshCode } from './peer-answer.js';
 import { parseRequestTarget } from './request-target.js';
@@ -168,7 +175,7 @@ export function outboundStrategy(d: OutboundStrategyDeps): ForwardStrategy {
     const plan = d.policy?.decide(service, req.method, target.path, req, target.authority) ?? null;
     if (plan?.respond) return { kind: 'policy', answer: plan };
     if (plan) res.setHeader(RULE_HEADER, plan.rule.label);
-    const deadline = new Deadline(plan?.rule.timeoutMs ? Math.min(ex.budgetMs, plan.rule.timeoutMs) : ex.budgetMs);
+    const deadline = callDeadline(ex.budgetMs, plan);
     if (plan?.delayMs) await sleep(plan.delayMs, ex.clientGone);
 
     let route: Route;
@@ -180,21 +187,13 @@ export function outboundStrategy(d: OutboundStrategyDeps): ForwardStrategy {
       // Not a mesh service: perhaps a declared ExternalService by that host (localhost, an intranet name).
       if (err instanceof MeshError && err.code === MeshErrorCode.unknownService && plan === null)
         return external(ex, target, `service ${service}: ${err.message}`);
-      if (err instanceof MeshError) return meshFailure(err.code, `service ${service}: ${err.message}`);
-      return meshFailure(MeshErrorCode.controlPlaneUnavailable, `service ${service}: cannot resolve endpoints (${messageOf(err)})`);
+      return unresolved(service, err);
     }
     if (ex.clientGone.aborted) return GONE;
 
-    // The destination service's own policy: LB hash key, circuit-breaker and outlier overrides.
-    const settings = d.policy?.settings(route.service);
-    const svc = d.services.get(route.service, settings?.overrides);
-    const refused = admit(ex, svc, service);
-    if (refused !== undefined) return refused;
-    // A weighted destination may name instance tags: pick within that subset only.
-    const candidates = plan && d.policy ? d.policy.subset(route.endpoints, plan.destination, route.picker, route.lb) : route;
-    const hashOn = settings?.lb?.hashOn;
-    const hashKey = hashOn === undefined ? undefined : hashKeyOf(req.headers, hashOn);
-
+    const dest = destinationOf(d, ex, route, plan, req, service);
+    if ('kind' in dest) return dest;
+    const { svc, candidates, hashKey } = dest;
     const attempt = outboundAttempt(ex, target, plan, {
       clientAddress: req.remoteAddress,
       serviceSize: candidates.endpoints.length,
@@ -202,22 +201,12 @@ export function outboundStrategy(d: OutboundStrategyDeps): ForwardStrategy {
       maxReplayBodyBytes: d.maxReplayBodyBytes,
     });
     // A try to an instance on this host skips the inbound listener, so its access check runs here, once per request.
-    let denied: MeshFailure | undefined;
-    let sendChecked = send;
-    if (d.access !== undefined) {
-      const gate = d.access;
-      let checked = false;
-      sendChecked = (endpoint, a) => {
-        if (endpoint.agentId === d.agentId) {
-          if (!checked) {
-            checked = true;
-            denied = gate.check(route.service, ex.source, req.method, a.path, ex.requestId);
-          }
-          if (denied !== undefined) return settledFailure('refused', new Error(denied.message));
-        }
-        return send(endpoint, a);
-      };
-    }
+    const local = d.access && new LocalAccessCheck(d.access, d.agentId, route.service, ex.source, req.method, ex.requestId);
+    const sendChecked: TrySend =
+      local === undefined
+        ? send
+        : (endpoint, a) =>
+            local.refuses(endpoint, a.path) ? settledFailure('refused', new Error(local.denied?.message)) : send(endpoint, a);
     // Inline, not a helper: one promise less per request on the hot path.
     let result: Awaited<ReturnType<typeof runWithRetries>>;
     try {
@@ -232,7 +221,7 @@ export function outboundStrategy(d: OutboundStrategyDeps): ForwardStrategy {
     if (result.tries > 1) ex.fields.tries = result.tries;
     const what = `service ${service}: ${describeEndpoint(endpoint, d.agentId)}`;
     if (!outcome.ok) {
-      if (outcome.kind === 'refused' && denied !== undefined) return denied;
+      if (outcome.kind === 'refused' && local?.denied !== undefined) return local.denied;
       return failedTry(outcome, what, attempt);
     }
     if (plan?.rule.source.responseHeaders !== undefined) d.policy?.editResponseHeaders(plan, outcome.response.headers);

@@ -1,11 +1,15 @@
 /**
- * The request pipeline for HTTP/2 streams (h2c on the listeners' ports):
- * the same duties as request-pipeline.ts — request id, budget, metrics,
- * log lines, the answer for every failure (through the direction's
- * H2Rescue, grpc-rescue.ts), streaming the upstream's answer back — over
- * node:http2 streams instead of the HTTP/1.1 codec's exchanges, with the
- * direction's H2Strategy (h2-outbound-strategy.ts, h2-inbound-strategy.ts)
- * finding the upstream and trying it.
+ * HTTP/2 and gRPC (h2c on the listeners' ports, h2 over the mesh's mTLS) on
+ * the one request pipeline (pipeline.ts), over node:http2 streams: per
+ * stream it reads the request id, the budget and a gRPC call's deadline
+ * into an H2Exchange, and says how this protocol answers: the mesh's own
+ * answers through the direction's H2Rescue (grpc-rescue.ts: a gRPC status in
+ * trailers on a gRPC call), the policy's, an upstream's HTTP/2 answer
+ * streamed back (h2-answer.ts) or an HTTP/1.1 instance's translated
+ * (translate-h2-to-h1.ts). The direction's H2Strategy
+ * (h2-outbound-strategy.ts, h2-inbound-strategy.ts) finds the upstream and
+ * tries it. A throw (a bug) is logged and answered `internal` here (no
+ * listener below a stream would answer it).
  *
  * Deadlines. The mesh's budget (x-weft-timeout-ms, else the listener's
  * default, a rule's timeout) bounds the time to the response head, as for
@@ -36,24 +40,24 @@
 import { constants, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
 import { type Logger, MeshError, MeshErrorCode, messageOf, REQUEST_ID_HEADER, type SourceIdentity } from '@weft/shared';
 import type { StreamHandler } from '../http2/h2c-server.js';
-import type { AccessLog } from './access-log.js';
 import { ClientLink } from './client-link.js';
 import { Deadline, requestBudgetMs } from './deadline.js';
-import type { MeshFailure } from './forward-strategy.js';
+import { type MeshFailure, meshFailure } from './forward-strategy.js';
 import { type H2Rescue, sendH2PolicyAnswer } from './grpc-rescue.js';
 import { GRPC_TIMEOUT_HEADER, isGrpcContentType, parseGrpcTimeout } from './grpc-status.js';
-import { CLIENT_GONE, H2AnswerStream } from './h2-answer.js';
+import { H2AnswerStream } from './h2-answer.js';
 import type { H2Response } from './h2-forward.js';
 import { h2DownstreamResponseHeaders } from './h2-headers.js';
 import { requestIdOf, TIMEOUT_HEADER, TRACEPARENT_HEADER } from './headers.js';
-import type { Direction, ServiceMetrics } from './proxy-metrics.js';
+import { CLIENT_GONE, type ExchangeProtocol, type Fail, type PipelineExchange, type PipelineOptions, pipeline } from './pipeline.js';
+import type { ServiceMetrics } from './proxy-metrics.js';
 import type { RequestLog } from './request-log.js';
 import type { PolicyAnswer } from './route-policy.js';
 import { streamH1AnswerOnH2 } from './translate-h2-to-h1.js';
 import type { UpstreamResponse } from './try-outcome.js';
 
 /** One HTTP/2 request as it moves through the pipeline; the strategy fills in what it learns. */
-export interface H2Exchange {
+export interface H2Exchange extends PipelineExchange {
   readonly stream: ServerHttp2Stream;
   readonly headers: IncomingHttpHeaders;
   /** A gRPC call (content-type application/grpc...): answered in gRPC's terms. */
@@ -67,13 +71,8 @@ export interface H2Exchange {
   meshCallDeadline: Deadline | undefined;
   readonly clientGone: ClientLink;
   readonly clientAddress: string | undefined;
-  metrics: ServiceMetrics;
-  fields: Record<string, unknown>;
-  onFinished: (() => void) | undefined;
   /** Fields added to the answer whatever it is (x-weft-rule). */
   answerFields: Record<string, string> | undefined;
-  /** The traceparent every try sends (set when the access log samples the request, else the caller's goes on as it is). */
-  traceparent: string | undefined;
   /** The request body reader, once the strategy made one (its byte count goes to the access log). */
   requestBody: { readonly bytesReceived: number } | undefined;
   /** Body bytes of the forwarded answer written to the client (the access log's bytesOut). */
@@ -105,22 +104,109 @@ export interface H2PipelineOptions {
   logger: Logger;
   unresolved: ServiceMetrics;
   requestTimeoutMs: number;
-  /** The access log and this listener's direction; off when absent (access-log.ts). */
-  accessLog?: { log: AccessLog; direction: Direction };
+  accessLog?: PipelineOptions<H2Exchange, H2Verdict>['accessLog'];
+}
+
+/** How HTTP/2 streams are answered and accounted. */
+function h2Protocol(rescue: H2Rescue, requestLog: RequestLog, logger: Logger): ExchangeProtocol<H2Exchange, H2Verdict> {
+  return {
+    rescue: (ex, code, message) => rescue(ex.stream, ex.grpc, code, message, ex.requestId),
+    policy: (ex, answer) => sendH2PolicyAnswer(ex.stream, ex.grpc, answer, ex.requestId),
+    answer(ex, verdict, fail) {
+      if (verdict.kind === 'forwarded') return streamAnswer(ex, verdict.response, verdict.meshCode, verdict.target, fail, requestLog);
+      return streamH1AnswerOnH2(ex.stream, verdict.response, {
+        requestId: ex.requestId,
+        extra: ex.answerFields,
+        okCode: verdict.meshCode,
+        target: verdict.target,
+        onBytes: (n) => {
+          ex.bytesOut = n;
+        },
+        onFailure: (code, detail) => requestLog.log('response stream ended early', code, { ...ex.fields, requestId: ex.requestId, detail }),
+      });
+    },
+    traceparentOf: (log, ex) => log.traceparentOfField(ex.headers[TRACEPARENT_HEADER]),
+    status: (ex) => (ex.stream.headersSent ? Number(ex.stream.sentHeaders?.[':status'] ?? 200) : 0),
+    bytesIn: (ex) => ex.requestBody?.bytesReceived ?? 0,
+    bytesOut: (ex) => ex.bytesOut,
+    record(log, direction, ex, code, startedAt) {
+      const sent = ex.stream.headersSent ? ex.stream.sentHeaders : undefined;
+      log.record(
+        direction,
+        ex,
+        {
+          clientAddress: ex.clientAddress,
+          method: String(ex.headers[':method'] ?? ''),
+          path: String(ex.headers[':path'] ?? ''),
+          status: sent === undefined ? 0 : Number(sent[':status'] ?? 200),
+          bytesIn: ex.requestBody?.bytesReceived ?? 0,
+          // The mesh's own answers are not streamed: their content-length.
+          bytesOut: ex.bytesOut > 0 ? ex.bytesOut : Number(sent?.['content-length'] ?? 0) || 0,
+        },
+        code,
+        startedAt,
+      );
+    },
+    bug(ex, err) {
+      logger.error('request handler failed', { requestId: ex.requestId, err: messageOf(err), code: MeshErrorCode.internal });
+      rescue(ex.stream, ex.grpc, MeshErrorCode.internal, `internal error handling the request: ${messageOf(err)}`, ex.requestId);
+    },
+  };
+}
+
+/** Streams the upstream's answer (head, body with backpressure, trailers) to the client; resolves with the metrics code. */
+function streamAnswer(
+  ex: H2Exchange,
+  response: H2Response,
+  meshCode: string,
+  target: string,
+  fail: Fail<H2Exchange>,
+  requestLog: RequestLog,
+): Promise<string> | string {
+  const { stream } = ex;
+  if (stream.destroyed || stream.closed) {
+    response.body.destroy();
+    return CLIENT_GONE;
+  }
+  const head = h2DownstreamResponseHeaders(response.headers, ex.requestId, true);
+  if (ex.answerFields !== undefined) Object.assign(head, ex.answerFields);
+  if (response.endStream) {
+    stream.respond(head, { endStream: true });
+    return meshCode;
+  }
+  try {
+    stream.respond(head, { waitForTrailers: true });
+  } catch (err) {
+    response.body.destroy();
+    return fail(ex, MeshErrorCode.upstreamProtocolError, `${target}: response head cannot be forwarded (${messageOf(err)})`);
+  }
+  const mesh = ex.meshCallDeadline;
+  const own = ex.callDeadline;
+  const deadline = mesh !== undefined && (own === undefined || mesh.remainingMs() < own.remainingMs()) ? mesh : own;
+  return new Promise<string>((resolve) => {
+    const answer: H2AnswerStream = new H2AnswerStream(stream, response, {
+      grpc: ex.grpc,
+      deadline,
+      deadlineIsMesh: deadline !== undefined && deadline === mesh,
+      target,
+      okCode: meshCode,
+      done: (code) => {
+        ex.bytesOut = answer.bytesSent;
+        resolve(code);
+      },
+      onFailure: (code, detail) => requestLog.log('response stream ended early', code, { ...ex.fields, requestId: ex.requestId, detail }),
+    });
+  });
 }
 
 export function h2Pipeline(opts: H2PipelineOptions): StreamHandler {
-  const { strategy, rescue, requestLog } = opts;
-  const accessLog = opts.accessLog?.log;
-  const direction = opts.accessLog?.direction ?? 'outbound';
-
-  const fail = (ex: H2Exchange, code: MeshErrorCode, message: string): string => {
-    requestLog.log('request failed', code, { requestId: ex.requestId, ...ex.fields, detail: message });
-    rescue(ex.stream, ex.grpc, code, message, ex.requestId);
-    return code;
-  };
-
-  const handle = async (stream: ServerHttp2Stream, headers: IncomingHttpHeaders): Promise<void> => {
+  const run = pipeline<H2Exchange, H2Verdict>({
+    strategy: opts.strategy,
+    protocol: h2Protocol(opts.rescue, opts.requestLog, opts.logger),
+    requestLog: opts.requestLog,
+    accessLog: opts.accessLog,
+  });
+  return (stream, headers) => {
     const startedAt = performance.now();
     // Resets from the client are the client's business; 'close' tells us it left.
     stream.on('error', ignore);
@@ -152,112 +238,18 @@ export function h2Pipeline(opts: H2PipelineOptions): StreamHandler {
       bytesOut: 0,
       source: undefined,
     };
-    // Off: one check here and one at the end, as in request-pipeline.ts.
-    const logged = accessLog?.sample() === true;
-    if (logged) ex.traceparent = accessLog.traceparentOfField(headers[TRACEPARENT_HEADER]);
-    let code = '';
-    try {
-      if (budget instanceof MeshError) code = fail(ex, budget.code, budget.message);
-      else if (grpcTimeoutMs !== undefined && !(grpcTimeoutMs >= 0)) {
-        code = fail(ex, MeshErrorCode.badRequest, `${GRPC_TIMEOUT_HEADER}: must be 1-8 digits and a unit (H M S m u n)`);
-      } else if (grpcTimeoutMs === 0) {
-        code = fail(ex, MeshErrorCode.upstreamTimeout, 'the call arrived with no time left (grpc-timeout 0)');
-      } else {
-        const v = await strategy.forward(ex);
-        code = await answer(ex, v);
-      }
-    } catch (err) {
-      code = MeshErrorCode.internal;
-      opts.logger.error('request handler failed', { requestId, err: messageOf(err), code });
-      rescue(stream, grpc, MeshErrorCode.internal, `internal error handling the request: ${messageOf(err)}`, requestId);
-    } finally {
-      ex.onFinished?.();
-      // Counted once, with the caller (ex.source) and the body bytes both ways, as the HTTP/1.1 pipeline does.
-      ex.metrics.request(
-        ex.source,
-        stream.headersSent ? Number(stream.sentHeaders?.[':status'] ?? 200) : 0,
-        code,
-        startedAt,
-        ex.requestBody?.bytesReceived ?? 0,
-        ex.bytesOut,
-      );
-      if (logged) accessLog.recordH2(direction, ex, code, startedAt);
-    }
+    void run(ex, startedAt, refusalOf(budget, grpcTimeoutMs));
   };
+}
 
-  const answer = async (ex: H2Exchange, verdict: H2Verdict): Promise<string> => {
-    switch (verdict.kind) {
-      case 'mesh':
-        return fail(ex, verdict.code, verdict.message);
-      case 'gone':
-        return CLIENT_GONE;
-      case 'policy': {
-        const a = verdict.answer;
-        requestLog.log('policy answered', a.code, { ...ex.fields, rule: a.ruleId, status: a.status, requestId: ex.requestId });
-        sendH2PolicyAnswer(ex.stream, ex.grpc, a, ex.requestId);
-        return a.code;
-      }
-      case 'forwarded':
-        return streamAnswer(ex, verdict.response, verdict.meshCode, verdict.target);
-      case 'translated':
-        return streamH1AnswerOnH2(ex.stream, verdict.response, {
-          requestId: ex.requestId,
-          extra: ex.answerFields,
-          okCode: verdict.meshCode,
-          target: verdict.target,
-          onBytes: (n) => {
-            ex.bytesOut = n;
-          },
-          onFailure: (code, detail) =>
-            requestLog.log('response stream ended early', code, { ...ex.fields, requestId: ex.requestId, detail }),
-        });
-    }
-  };
-
-  /** Streams the upstream's answer (head, body with backpressure, trailers) to the client; resolves with the metrics code. */
-  const streamAnswer = (ex: H2Exchange, response: H2Response, meshCode: string, target: string): Promise<string> => {
-    const { stream } = ex;
-    const _up = response.stream;
-    if (stream.destroyed || stream.closed) {
-      response.body.destroy();
-      return Promise.resolve(CLIENT_GONE);
-    }
-    const head = h2DownstreamResponseHeaders(response.headers, ex.requestId, true);
-    if (ex.answerFields !== undefined) Object.assign(head, ex.answerFields);
-    if (response.endStream) {
-      stream.respond(head, { endStream: true });
-      return Promise.resolve(meshCode);
-    }
-    try {
-      stream.respond(head, { waitForTrailers: true });
-    } catch (err) {
-      response.body.destroy();
-      return Promise.resolve(
-        fail(ex, MeshErrorCode.upstreamProtocolError, `${target}: response head cannot be forwarded (${messageOf(err)})`),
-      );
-    }
-    const mesh = ex.meshCallDeadline;
-    const own = ex.callDeadline;
-    const deadline = mesh !== undefined && (own === undefined || mesh.remainingMs() < own.remainingMs()) ? mesh : own;
-    return new Promise<string>((resolve) => {
-      const answer: H2AnswerStream = new H2AnswerStream(stream, response, {
-        grpc: ex.grpc,
-        deadline,
-        deadlineIsMesh: deadline !== undefined && deadline === mesh,
-        target,
-        okCode: meshCode,
-        done: (code) => {
-          ex.bytesOut = answer.bytesSent;
-          resolve(code);
-        },
-        onFailure: (code, detail) => requestLog.log('response stream ended early', code, { ...ex.fields, requestId: ex.requestId, detail }),
-      });
-    });
-  };
-
-  return (stream, headers) => {
-    void handle(stream, headers);
-  };
+/** The answer to a request whose budget or gRPC deadline is unusable, before any routing; undefined when both are fine. */
+function refusalOf(budget: number | MeshError, grpcTimeoutMs: number | undefined): MeshFailure | undefined {
+  if (budget instanceof MeshError) return meshFailure(budget.code, budget.message);
+  if (grpcTimeoutMs === undefined) return undefined;
+  if (!(grpcTimeoutMs >= 0))
+    return meshFailure(MeshErrorCode.badRequest, `${GRPC_TIMEOUT_HEADER}: must be 1-8 digits and a unit (H M S m u n)`);
+  if (grpcTimeoutMs === 0) return meshFailure(MeshErrorCode.upstreamTimeout, 'the call arrived with no time left (grpc-timeout 0)');
+  return undefined;
 }
 
 /** The client's address, read once per session (node's session.socket is a proxy object; the OS is asked on each read). */
