@@ -4,7 +4,7 @@ import { type AddressInfo, createServer, type Server, Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { type Endpoint, MeshError, MeshErrorCode, silentLogger } from '@weft/shared';
 import type { Listener } from '../contracts.js';
-import { HeldChunks } from './h2-held-chunks.js';
+import { HeldChunks, HOLD_BYTES } from './h2-held-chunks.js';
 import { startOutboundListener } from './outbound-listener.js';
 import { endpoint, localInstances, staticSource } from './test-support.js';
 
@@ -168,6 +168,18 @@ describe('HeldChunks', () => {
     assert.deepEqual(written, [], 'not on the next tick');
     await new Promise((r) => setImmediate(r));
     assert.deepEqual(written, ['x']);
+  });
+
+  it('writes at once, with what it held before, once HOLD_BYTES are held (a stream of large chunks is not delayed)', () => {
+    const written: number[] = [];
+    const held = new HeldChunks((c) => written.push(c.length));
+    held.hold(Buffer.alloc(10));
+    assert.deepEqual(written, []);
+    held.hold(Buffer.alloc(HOLD_BYTES));
+    assert.deepEqual(written, [10, HOLD_BYTES]);
+    held.hold(Buffer.alloc(1));
+    assert.deepEqual(written, [10, HOLD_BYTES], 'counting starts again after a release');
+    held.drop();
   });
 
   it('forgets what it holds when dropped', async () => {

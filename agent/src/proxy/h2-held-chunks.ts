@@ -14,22 +14,29 @@
  * the last chunk is written together with end(), and node puts DATA and
  * END_STREAM (or DATA and the trailers) into one frame batch and one write.
  *
- * Contract: `hold` never writes; the chunks go to `write`, in order, either
- * when `release` is called (the source ended: the caller writes the end
- * right after, in the same tick) or in the check phase of the current turn
- * (setImmediate), so a streaming body is delayed by at most one loop turn
- * and never accumulates more than one read's worth. `drop` forgets what is
- * held (the destination is gone).
+ * Contract: the chunks go to `write`, in order, either when `release` is
+ * called (the source ended: the caller writes the end right after, in the
+ * same tick), or in the check phase of the current turn (setImmediate), or
+ * at once when HOLD_BYTES are held: only small bodies are held (a unary
+ * call's message), a stream of large chunks is written as it comes, as
+ * before, where one more frame for END_STREAM costs nothing. `drop` forgets
+ * what is held (the destination is gone).
  */
+/** Held bytes beyond which chunks are written at once. */
+export const HOLD_BYTES = 16 * 1024;
+
 export class HeldChunks {
   private chunks: Buffer[] = [];
+  private bytes = 0;
   private immediate: NodeJS.Immediate | undefined;
 
   constructor(private readonly write: (chunk: Buffer) => void) {}
 
   hold(chunk: Buffer): void {
     this.chunks.push(chunk);
-    this.immediate ??= setImmediate(this.release);
+    this.bytes += chunk.length;
+    if (this.bytes >= HOLD_BYTES) this.release();
+    else this.immediate ??= setImmediate(this.release);
   }
 
   /** Writes what is held, in order, now. */
@@ -41,6 +48,7 @@ export class HeldChunks {
     const held = this.chunks;
     if (held.length === 0) return;
     this.chunks = [];
+    this.bytes = 0;
     for (const chunk of held) this.write(chunk);
   };
 
@@ -50,5 +58,6 @@ export class HeldChunks {
       this.immediate = undefined;
     }
     this.chunks = [];
+    this.bytes = 0;
   }
 }

@@ -49,7 +49,7 @@ import type { Route, Router } from './router.js';
 import type { ServiceResilienceMap } from './service-resilience.js';
 import { sleep } from './sleep.js';
 import { sendH1AsH2 } from './translate-h1-to-h2.js';
-import { meshPoolKey, originOf, peerKeyOf, type UpstreamPools } from './upstream-pools.js';
+import { meshPoolKey, originOf, peerKeyOf, type UpstreamKind, type UpstreamPools } from './upstream-pools.js';
 
 export interface OutboundStrategyDeps {
   agentId: string;
@@ -94,7 +94,19 @@ function timeoutText(ms: number): string {
 /** The innermost try: local instances directly, remote ones through their agent's inbound listener. */
 function sendToEndpoint(pools: UpstreamPools, agentId: string, h2Sessions: H2SessionPool | undefined) {
   /** Origins by endpoint object (endpoints are immutable and live as long as their snapshot): built once, not per try. */
-  const origins = new WeakMap<Endpoint, { key: string; address: string; port: number; bySource?: Map<string, string> }>();
+  const origins = new WeakMap<
+    Endpoint,
+    {
+      key: string;
+      address: string;
+      port: number;
+      bySource?: Map<string, string>;
+      /** A peer's: the instance line and the timeout field's name, the start of the try's mesh lines. */
+      meshLines: string;
+      /** A peer's pool kind for calls without a source service (get()'s last argument, one object per endpoint). */
+      kind?: UpstreamKind;
+    }
+  >();
   return (endpoint: Endpoint, attempt: Attempt, onOutcome: (outcome: TryOutcome) => void): Promise<TryOutcome> => {
     const local = endpoint.agentId === agentId;
     const timeoutMs = attempt.tryTimeoutMs;
@@ -104,7 +116,13 @@ function sendToEndpoint(pools: UpstreamPools, agentId: string, h2Sessions: H2Ses
       const port = local ? endpoint.port : endpoint.agentPort;
       // A peer pool per (agent, destination service): the service is the SNI that picks the certificate the peer presents.
       const key = local ? originOf(address, port) : meshPoolKey(peerKeyOf(originOf(address, port), endpoint.agentId), endpoint.service);
-      origin = { key, address, port };
+      origin = {
+        key,
+        address,
+        port,
+        meshLines: local ? '' : `${INSTANCE_HEADER}: ${endpoint.instanceId}\r\n${TIMEOUT_HEADER}: `,
+        kind: local ? undefined : { peer: endpoint.agentId, service: endpoint.service },
+      };
       origins.set(endpoint, origin);
     }
     if (local && h2Sessions !== undefined && speaksH2(endpoint.protocol)) {
@@ -135,10 +153,15 @@ function sendToEndpoint(pools: UpstreamPools, agentId: string, h2Sessions: H2Ses
       key = k;
     }
     // The mesh control headers go to a peer agent only: which instance, and how long the caller waits for this try.
-    const extraLines = local ? '' : `${INSTANCE_HEADER}: ${endpoint.instanceId}\r\n${TIMEOUT_HEADER}: ${timeoutText(timeoutMs)}\r\n`;
+    const extraLines = local ? '' : `${origin.meshLines}${timeoutText(timeoutMs)}\r\n`;
     let pool: ReturnType<UpstreamPools['get']>;
     try {
-      pool = pools.get(key, origin.address, origin.port, local ? undefined : { peer: endpoint.agentId, service: endpoint.service, source });
+      pool = pools.get(
+        key,
+        origin.address,
+        origin.port,
+        local ? undefined : source === undefined ? origin.kind : { peer: endpoint.agentId, service: endpoint.service, source },
+      );
     } catch (error) {
       return settledFailure('reset', error, onOutcome);
     }
