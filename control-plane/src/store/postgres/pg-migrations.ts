@@ -142,6 +142,8 @@ export const PG_MIGRATIONS: readonly Migration[] = [
         row_agent agents%ROWTYPE;
         old instances%ROWTYPE;
         gone record;
+        pos int;
+        vs record;
         existed boolean;
         owner text;
         conflict int;
@@ -166,11 +168,17 @@ export const PG_MIGRATIONS: readonly Migration[] = [
         FOR w IN SELECT value FROM json_array_elements(writes) LOOP
           aid := w->'agent'->>'agent_id';
           -- An instance id owned by another agent fails this write alone, before it changes anything.
-          SELECT (t.ord - 1)::int, i.agent_id INTO conflict, owner
-            FROM json_array_elements(w->'instances') WITH ORDINALITY AS t(v, ord)
-            JOIN instances i ON i.instance_id = t.v->>'instance_id'
-            WHERE i.agent_id <> aid ORDER BY t.ord LIMIT 1;
-          IF FOUND THEN
+          -- (Lookups one by one by primary key, here and below: a plan the function caches must
+          -- never scan the table, whatever its size.)
+          conflict := NULL;
+          FOR inst, pos IN SELECT t.v, (t.ord - 1)::int FROM json_array_elements(w->'instances') WITH ORDINALITY AS t(v, ord) LOOP
+            SELECT agent_id INTO owner FROM instances WHERE instance_id = inst->>'instance_id';
+            IF FOUND AND owner <> aid THEN
+              conflict := pos;
+              EXIT;
+            END IF;
+          END LOOP;
+          IF conflict IS NOT NULL THEN
             out := out || json_build_object('ok', false, 'conflict', conflict, 'owner', owner);
             CONTINUE;
           END IF;
@@ -257,15 +265,14 @@ export const PG_MIGRATIONS: readonly Migration[] = [
         IF counter > base THEN
           PERFORM setval('registry_revision', counter, true);
           -- service_versions: a service with instances gets its last revision, one without loses its row.
-          WITH v AS (SELECT key AS service, value::text::bigint AS revision FROM jsonb_each(versions)),
-            up AS (
-              INSERT INTO service_versions (service, revision)
-              SELECT v.service, v.revision FROM v WHERE EXISTS (SELECT 1 FROM instances i WHERE i.service = v.service)
-              ON CONFLICT (service) DO UPDATE SET revision = excluded.revision
-              RETURNING 1
-            )
-          DELETE FROM service_versions sv USING v
-            WHERE sv.service = v.service AND NOT EXISTS (SELECT 1 FROM instances i WHERE i.service = sv.service);
+          FOR vs IN SELECT key AS service, value::text::bigint AS revision FROM jsonb_each(versions) LOOP
+            IF EXISTS (SELECT 1 FROM instances WHERE service = vs.service) THEN
+              INSERT INTO service_versions (service, revision) VALUES (vs.service, vs.revision)
+                ON CONFLICT (service) DO UPDATE SET revision = excluded.revision;
+            ELSE
+              DELETE FROM service_versions WHERE service = vs.service;
+            END IF;
+          END LOOP;
           IF notice_channel IS NOT NULL THEN
             all_services := ARRAY(SELECT DISTINCT s FROM unnest(all_services) AS s);
             all_agents := ARRAY(SELECT DISTINCT a FROM unnest(all_agents) AS a);
