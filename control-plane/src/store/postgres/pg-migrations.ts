@@ -119,7 +119,8 @@ export const PG_MIGRATIONS: readonly Migration[] = [
     // never across a client round trip.
     //
     // writes: [{agent: {agent_id, hostname, address, inbound_port, zone, version},
-    //           has_lease, lease, replace_all, instances: [instances row without revision]}]
+    //           has_lease, lease, replace_all, instances: [instances row without revision]}
+    //          or {op: "set_health", agent_id, instance_id, health}]
     // floor: the highest revision the calling replica reported (a write that changes nothing
     //   reports at least it). notice_channel NULL: no notice. notice_template: the change
     //   notice as encodeNotice writes it for revision 9007199254740991 without services or
@@ -129,7 +130,9 @@ export const PG_MIGRATIONS: readonly Migration[] = [
     //   {"ok": false, "conflict": <index of the instance>, "owner": <agent holding it>}, or
     //   {"ok": true, "revision": n, "services": [each once], "changes": [[service, instance_id, "u"|"d"], ...]}
     //   ("u": the write's instance, "d": removed from that service; "changes" empty when the
-    //   write changed nothing, and "revision" is then the batch's revision so far).
+    //   write changed nothing, and "revision" is then the batch's revision so far);
+    //   set_health: {"ok": false, "not_found": true} when the instance is not the agent's, or
+    //   "changes" [[service, instance_id, "h"]] and "row": the instance as it was before.
     // Raises SQLSTATE WFRTE (nothing written) when an agent's address, port or zone changes:
     // its services must be read back, which the per-write path does.
     sql: `
@@ -166,6 +169,29 @@ export const PG_MIGRATIONS: readonly Migration[] = [
         counter := base;
         current_rev := greatest(floor, base);
         FOR w IN SELECT value FROM json_array_elements(writes) LOOP
+          IF w->>'op' = 'set_health' THEN
+            -- As the per-write path's setHealth: the instance must be the agent's; the same health changes nothing.
+            aid := w->>'agent_id';
+            SELECT * INTO old FROM instances WHERE instance_id = w->>'instance_id';
+            IF NOT FOUND OR old.agent_id <> aid THEN
+              out := out || json_build_object('ok', false, 'not_found', true);
+              CONTINUE;
+            END IF;
+            IF old.health = w->>'health' THEN
+              out := out || json_build_object('ok', true, 'revision', current_rev, 'services', '[]'::json, 'changes', '[]'::json);
+              CONTINUE;
+            END IF;
+            counter := counter + 1;
+            rev := counter;
+            UPDATE instances SET health = w->>'health', revision = rev WHERE instance_id = old.instance_id;
+            current_rev := greatest(current_rev, rev);
+            out := out || json_build_object('ok', true, 'revision', rev, 'services', json_build_array(old.service),
+              'changes', json_build_array(json_build_array(old.service, old.instance_id, 'h')), 'row', row_to_json(old));
+            all_services := all_services || old.service;
+            all_agents := all_agents || aid;
+            versions := versions || jsonb_build_object(old.service, rev);
+            CONTINUE;
+          END IF;
           aid := w->'agent'->>'agent_id';
           -- An instance id owned by another agent fails this write alone, before it changes anything.
           -- (Lookups one by one by primary key, here and below: a plan the function caches must
