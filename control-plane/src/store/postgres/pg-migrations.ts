@@ -119,7 +119,8 @@ export const PG_MIGRATIONS: readonly Migration[] = [
     // never across a client round trip.
     //
     // writes: [{agent: {agent_id, hostname, address, inbound_port, zone, version},
-    //           has_lease, lease, replace_all, instances: [instances row without revision]}]
+    //           has_lease, lease, replace_all, instances: [instances row without revision]}
+    //          or {op: "set_health", agent_id, instance_id, health}]
     // floor: the highest revision the calling replica reported (a write that changes nothing
     //   reports at least it). notice_channel NULL: no notice. notice_template: the change
     //   notice as encodeNotice writes it for revision 9007199254740991 without services or
@@ -129,7 +130,9 @@ export const PG_MIGRATIONS: readonly Migration[] = [
     //   {"ok": false, "conflict": <index of the instance>, "owner": <agent holding it>}, or
     //   {"ok": true, "revision": n, "services": [each once], "changes": [[service, instance_id, "u"|"d"], ...]}
     //   ("u": the write's instance, "d": removed from that service; "changes" empty when the
-    //   write changed nothing, and "revision" is then the batch's revision so far).
+    //   write changed nothing, and "revision" is then the batch's revision so far);
+    //   set_health: {"ok": false, "not_found": true} when the instance is not the agent's, or
+    //   "changes" [[service, instance_id, "h"]] and "row": the instance as it was before.
     // Raises SQLSTATE WFRTE (nothing written) when an agent's address, port or zone changes:
     // its services must be read back, which the per-write path does.
     sql: `
@@ -142,6 +145,8 @@ export const PG_MIGRATIONS: readonly Migration[] = [
         row_agent agents%ROWTYPE;
         old instances%ROWTYPE;
         gone record;
+        pos int;
+        vs record;
         existed boolean;
         owner text;
         conflict int;
@@ -164,13 +169,42 @@ export const PG_MIGRATIONS: readonly Migration[] = [
         counter := base;
         current_rev := greatest(floor, base);
         FOR w IN SELECT value FROM json_array_elements(writes) LOOP
+          IF w->>'op' = 'set_health' THEN
+            -- As the per-write path's setHealth: the instance must be the agent's; the same health changes nothing.
+            aid := w->>'agent_id';
+            SELECT * INTO old FROM instances WHERE instance_id = w->>'instance_id';
+            IF NOT FOUND OR old.agent_id <> aid THEN
+              out := out || json_build_object('ok', false, 'not_found', true);
+              CONTINUE;
+            END IF;
+            IF old.health = w->>'health' THEN
+              out := out || json_build_object('ok', true, 'revision', current_rev, 'services', '[]'::json, 'changes', '[]'::json);
+              CONTINUE;
+            END IF;
+            counter := counter + 1;
+            rev := counter;
+            UPDATE instances SET health = w->>'health', revision = rev WHERE instance_id = old.instance_id;
+            current_rev := greatest(current_rev, rev);
+            out := out || json_build_object('ok', true, 'revision', rev, 'services', json_build_array(old.service),
+              'changes', json_build_array(json_build_array(old.service, old.instance_id, 'h')), 'row', row_to_json(old));
+            all_services := all_services || old.service;
+            all_agents := all_agents || aid;
+            versions := versions || jsonb_build_object(old.service, rev);
+            CONTINUE;
+          END IF;
           aid := w->'agent'->>'agent_id';
           -- An instance id owned by another agent fails this write alone, before it changes anything.
-          SELECT (t.ord - 1)::int, i.agent_id INTO conflict, owner
-            FROM json_array_elements(w->'instances') WITH ORDINALITY AS t(v, ord)
-            JOIN instances i ON i.instance_id = t.v->>'instance_id'
-            WHERE i.agent_id <> aid ORDER BY t.ord LIMIT 1;
-          IF FOUND THEN
+          -- (Lookups one by one by primary key, here and below: a plan the function caches must
+          -- never scan the table, whatever its size.)
+          conflict := NULL;
+          FOR inst, pos IN SELECT t.v, (t.ord - 1)::int FROM json_array_elements(w->'instances') WITH ORDINALITY AS t(v, ord) LOOP
+            SELECT agent_id INTO owner FROM instances WHERE instance_id = inst->>'instance_id';
+            IF FOUND AND owner <> aid THEN
+              conflict := pos;
+              EXIT;
+            END IF;
+          END LOOP;
+          IF conflict IS NOT NULL THEN
             out := out || json_build_object('ok', false, 'conflict', conflict, 'owner', owner);
             CONTINUE;
           END IF;
@@ -257,15 +291,14 @@ export const PG_MIGRATIONS: readonly Migration[] = [
         IF counter > base THEN
           PERFORM setval('registry_revision', counter, true);
           -- service_versions: a service with instances gets its last revision, one without loses its row.
-          WITH v AS (SELECT key AS service, value::text::bigint AS revision FROM jsonb_each(versions)),
-            up AS (
-              INSERT INTO service_versions (service, revision)
-              SELECT v.service, v.revision FROM v WHERE EXISTS (SELECT 1 FROM instances i WHERE i.service = v.service)
-              ON CONFLICT (service) DO UPDATE SET revision = excluded.revision
-              RETURNING 1
-            )
-          DELETE FROM service_versions sv USING v
-            WHERE sv.service = v.service AND NOT EXISTS (SELECT 1 FROM instances i WHERE i.service = sv.service);
+          FOR vs IN SELECT key AS service, value::text::bigint AS revision FROM jsonb_each(versions) LOOP
+            IF EXISTS (SELECT 1 FROM instances WHERE service = vs.service) THEN
+              INSERT INTO service_versions (service, revision) VALUES (vs.service, vs.revision)
+                ON CONFLICT (service) DO UPDATE SET revision = excluded.revision;
+            ELSE
+              DELETE FROM service_versions WHERE service = vs.service;
+            END IF;
+          END LOOP;
           IF notice_channel IS NOT NULL THEN
             all_services := ARRAY(SELECT DISTINCT s FROM unnest(all_services) AS s);
             all_agents := ARRAY(SELECT DISTINCT a FROM unnest(all_agents) AS a);

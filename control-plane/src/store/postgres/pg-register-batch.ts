@@ -1,7 +1,9 @@
 /**
- * Fast path of PgRegistryStore.commitBatch for a batch made only of
- * `register` writes (what agents' Register calls produce): a constant number
- * of round trips per batch, whatever its size.
+ * Second path of PgRegistryStore.commitBatch for a batch made only of
+ * `register` writes (what agents' Register calls produce), taken when the
+ * one-statement path (pg-register-function.ts) failed for another reason than
+ * an unavailable database: a constant number of round trips per batch,
+ * whatever its size.
  *
  * Contract: the caller holds the registry commit lock and the batch's
  * revision counter. The rows the batch can touch are read in ONE query

@@ -1,6 +1,6 @@
 /**
  * weft_register_batch (schema migration 7, pg-register-function.ts): a batch
- * of registrations made in one statement inside PostgreSQL must give exactly
+ * of registrations and health changes made in one statement inside PostgreSQL must give exactly
  * what the SQLite store (the reference) gives for the same batches: the same
  * outcome per write (conflicts fail that write alone), the same revisions,
  * changed services, instance changes and final rows. And it must send the
@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import type { AgentInfo, InstanceSpec } from '@weft/shared';
+import type { AgentInfo, Health, InstanceSpec } from '@weft/shared';
 import { silentLogger } from '@weft/shared';
 import pg from 'pg';
 import { decodeNotice, encodeNotice } from '../../cluster/change-notice.js';
@@ -52,6 +52,8 @@ const reg = (a: AgentInfo, instances: InstanceSpec[], replaceAll = false, lease?
   lease,
 });
 
+const health = (agentId: string, instanceId: string, h: Health): RegistryWrite => ({ op: 'setHealth', agentId, instanceId, health: h });
+
 /** Batches covering every branch of the function: new agents, no-ops, conflicts, moves between services, replaceAll, leases. */
 const BATCHES: RegistryWrite[][] = [
   [reg(agent('a'), [spec('web', 'w1'), spec('web', 'w2')], false, 1000), reg(agent('b'), [spec('api', 'p1')])],
@@ -77,6 +79,16 @@ const BATCHES: RegistryWrite[][] = [
   ],
   // Only conflicts and no-ops: nothing changes.
   [reg(agent('b'), [spec('web', 'c1')]), reg(agent('c'), [spec('db', 'c2')])],
+  // Health changes mixed with registrations: a change, the same health again (no change), another agent's instance
+  // and an unknown one (both fail alone), then an instance registered and its health changed in the same batch.
+  [
+    health('a', 'w3', 'critical'),
+    health('a', 'w3', 'critical'),
+    health('b', 'w3', 'passing'),
+    health('a', 'nope', 'passing'),
+    reg(agent('c'), [spec('db', 'c3')]),
+    health('c', 'c3', 'warning'),
+  ],
   // An agent whose address changes: the per-write path (its services are read back).
   [reg(agent('c', { address: '10.0.0.9' }), [spec('db', 'c2')]), reg(agent('a'), [spec('web', 'w4')])],
 ];

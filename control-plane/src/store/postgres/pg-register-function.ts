@@ -1,6 +1,6 @@
 /**
- * A batch made only of `register` writes (what agents' Register calls
- * produce) in ONE round trip: the statement `weft_register_batch` (schema
+ * A batch made only of `register` and `setHealth` writes (what agents'
+ * Register and health calls produce) in ONE round trip: the statement `weft_register_batch` (schema
  * migration 7, pg-migrations.ts) takes the registry commit lock, replays the
  * writes in order with the outcomes the per-write path gives, takes revisions
  * from the sequence, writes service versions and sends the change notice, and
@@ -17,13 +17,21 @@
  * broke after COMMIT, which the caller reports as unavailable without
  * acknowledging anything (as for every batch).
  */
-import { ValidationError } from '@weft/shared';
+
+import { NotFoundError, ValidationError } from '@weft/shared';
 import type pg from 'pg';
-import { instanceOf, instanceValues } from '../rows.js';
+import { type InstanceRow, instanceFromRow, instanceOf, instanceValues } from '../rows.js';
 import type { ChangeResult, RegistryWrite, WriteOutcome } from '../store-contract.js';
 import type { ChangeStatement } from './pg-database.js';
 
 type RegisterWrite = Extract<RegistryWrite, { op: 'register' }>;
+type SetHealthWrite = Extract<RegistryWrite, { op: 'setHealth' }>;
+/** The writes weft_register_batch makes. */
+export type FunctionWrite = RegisterWrite | SetHealthWrite;
+
+export function isFunctionBatch(writes: readonly RegistryWrite[]): writes is readonly FunctionWrite[] {
+  return writes.every((w) => w.op === 'register' || w.op === 'setHealth');
+}
 
 /** The revision the notice template is encoded with; weft_register_batch replaces `"rev":<it>}` by the real revision and names. */
 const NOTICE_REVISION_PLACEHOLDER = Number.MAX_SAFE_INTEGER;
@@ -32,26 +40,38 @@ const NOTICE_REVISION_PLACEHOLDER = Number.MAX_SAFE_INTEGER;
 export const NEEDS_PER_WRITE_PATH = 'WFRTE';
 
 type Answer =
-  | { ok: false; conflict: number; owner: string }
-  | { ok: true; revision: number; services: string[]; changes: [service: string, instanceId: string, kind: 'u' | 'd'][] };
+  | { ok: false; conflict: number; owner: string; not_found?: undefined }
+  | { ok: false; not_found: true }
+  | {
+      ok: true;
+      revision: number;
+      services: string[];
+      changes: [service: string, instanceId: string, kind: 'u' | 'd' | 'h'][];
+      /** set_health: the instance before the change. */
+      row?: InstanceRow;
+    };
 
 /** The writes as the function reads them (see the comment of migration 7). */
-function wireWrites(writes: readonly RegisterWrite[]): string {
+function wireWrites(writes: readonly FunctionWrite[]): string {
   return JSON.stringify(
-    writes.map((w) => ({
-      agent: {
-        agent_id: w.agent.agentId,
-        hostname: w.agent.hostname,
-        address: w.agent.address,
-        inbound_port: w.agent.inboundPort,
-        zone: w.agent.zone,
-        version: w.agent.version,
-      },
-      has_lease: w.lease !== undefined,
-      lease: w.lease ?? null,
-      replace_all: w.replaceAll,
-      instances: w.instances.map((i) => instanceValues(w.agent.agentId, i)),
-    })),
+    writes.map((w) =>
+      w.op === 'setHealth'
+        ? { op: 'set_health', agent_id: w.agentId, instance_id: w.instanceId, health: w.health }
+        : {
+            agent: {
+              agent_id: w.agent.agentId,
+              hostname: w.agent.hostname,
+              address: w.agent.address,
+              inbound_port: w.agent.inboundPort,
+              zone: w.agent.zone,
+              version: w.agent.version,
+            },
+            has_lease: w.lease !== undefined,
+            lease: w.lease ?? null,
+            replace_all: w.replaceAll,
+            instances: w.instances.map((i) => instanceValues(w.agent.agentId, i)),
+          },
+    ),
   );
 }
 
@@ -62,7 +82,7 @@ function wireWrites(writes: readonly RegisterWrite[]): string {
  */
 export async function commitRegisterBatchInDatabase(
   client: pg.ClientBase,
-  writes: readonly RegisterWrite[],
+  writes: readonly FunctionWrite[],
   floor: number,
   changeStatement: ChangeStatement | undefined,
 ): Promise<{ outcomes: WriteOutcome[]; revision: number } | null> {
@@ -85,7 +105,15 @@ export async function commitRegisterBatchInDatabase(
   let revision = floor;
   const outcomes = rows.map(({ r }, i): WriteOutcome => {
     const w = writes[i];
-    if (!r.ok) {
+    if (!r.ok && w.op === 'setHealth') {
+      return {
+        ok: false,
+        err: new NotFoundError(
+          `instance_id: instance ${JSON.stringify(w.instanceId)} is not registered by agent ${JSON.stringify(w.agentId)}`,
+        ),
+      };
+    }
+    if (!r.ok && w.op === 'register' && !r.not_found) {
       return {
         ok: false,
         err: new ValidationError(
@@ -94,7 +122,23 @@ export async function commitRegisterBatchInDatabase(
         ),
       };
     }
+    if (!r.ok) throw new Error(`weft_register_batch: an answer for write ${i} that does not fit it`);
     revision = Math.max(revision, r.revision);
+    if (w.op === 'setHealth') {
+      const changed = r.changes.length > 0 && r.row;
+      return {
+        ok: true,
+        result: {
+          revision: r.revision,
+          changedServices: changed ? [r.row!.service] : [],
+          instanceChanges: changed
+            ? [{ service: r.row!.service, instanceId: w.instanceId, instance: { ...instanceFromRow(r.row!), health: w.health } }]
+            : [],
+          reloadServices: [],
+          removed: undefined,
+        },
+      };
+    }
     const specs = new Map(w.instances.map((s) => [s.instanceId, s]));
     const instanceChanges: ChangeResult['instanceChanges'] = r.changes.map(([service, instanceId, kind]) => ({
       service,

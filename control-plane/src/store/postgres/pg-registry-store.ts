@@ -12,8 +12,8 @@
  * become visible in increasing order: a reader that has seen revision N has
  * seen everything at or below N (what a catch-up read "newer than N" needs).
  * The lock is held for one batch, so its cost is shared by the whole batch.
- * A batch of only registrations is made in one statement that takes the lock
- * inside the database (pg-register-function.ts), so the lock is never held
+ * A batch of only registrations and health changes is made in one statement
+ * that takes the lock inside the database (pg-register-function.ts), so the lock is never held
  * across a client round trip; if that statement fails for another reason than
  * the database being unavailable, the batch takes the older paths: two round
  * trips under the lock (pg-register-batch.ts), or one or more per write.
@@ -50,7 +50,7 @@ import {
   readStateSql,
   serviceVersionsSql,
 } from './pg-register-batch.js';
-import { commitRegisterBatchInDatabase } from './pg-register-function.js';
+import { commitRegisterBatchInDatabase, type FunctionWrite, isFunctionBatch } from './pg-register-function.js';
 
 /**
  * The batch's revision counter: read from the registry_revision sequence once
@@ -102,8 +102,6 @@ const UPDATE_INSTANCE = `UPDATE instances SET service = $2, agent_id = $3, addre
 function instanceParams(v: ReturnType<typeof instanceValues>, revision: number): unknown[] {
   return [v.instance_id, v.service, v.agent_id, v.address, v.port, v.zone, v.weight, v.tags, v.metadata, v.health, v.protocol, revision];
 }
-
-type RegisterWrite = Extract<RegistryWrite, { op: 'register' }>;
 
 /** The fast path's statements failed and the transaction was rolled back: make the batch write by write. */
 class FastPathFailed extends Error {}
@@ -192,13 +190,15 @@ export class PgRegistryStore implements RegistryStore {
   }
 
   /**
-   * A batch of only `register` writes goes the fast path (pg-register-batch.ts:
-   * a constant number of round trips per batch); if one of its statements
-   * fails (a constraint the plan did not foresee), the batch is rolled back and
-   * made again write by write, so each write still fails alone.
+   * A batch of only `register` and `setHealth` writes is first one statement
+   * (pg-register-function.ts). Then, or for any other batch: a batch of only
+   * `register` writes goes the two-round-trip path (pg-register-batch.ts); if
+   * one of its statements fails (a constraint the plan did not foresee), the
+   * batch is rolled back and made again write by write, so each write still
+   * fails alone.
    */
   async commitBatch(writes: readonly RegistryWrite[]): Promise<WriteOutcome[]> {
-    if (isRegisterBatch(writes)) {
+    if (isFunctionBatch(writes)) {
       const done = await this.commitInDatabase(writes);
       if (done === 'per-write') return this.commitOnce(writes, false);
       if (done) return done;
@@ -212,11 +212,11 @@ export class PgRegistryStore implements RegistryStore {
   }
 
   /**
-   * A batch of registrations in one statement (pg-register-function.ts). Returns the outcomes once committed;
+   * A batch of registrations and health changes in one statement (pg-register-function.ts). Returns the outcomes once committed;
    * 'per-write' when a write needs the per-write path; undefined when the statement failed otherwise (nothing was
    * written: the caller takes the older paths, where each write fails alone).
    */
-  private async commitInDatabase(writes: readonly RegisterWrite[]): Promise<WriteOutcome[] | 'per-write' | undefined> {
+  private async commitInDatabase(writes: readonly FunctionWrite[]): Promise<WriteOutcome[] | 'per-write' | undefined> {
     const client = await this.db.connect();
     let broken: Error | undefined;
     try {
