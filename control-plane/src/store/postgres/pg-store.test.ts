@@ -18,6 +18,7 @@ import { agentInfo, instance, startHarness, TestStream, tempDir } from '../../te
 import { copySqliteToPostgres } from '../migrate-to-postgres.js';
 import type { RegistryWrite } from '../store-contract.js';
 import { openPostgresStore } from './pg-backend.js';
+import { describeUrl } from './pg-database.js';
 import { PG_MIGRATIONS } from './pg-migrations.js';
 
 const skip = await postgresSkipReason();
@@ -149,7 +150,7 @@ describe('PostgreSQL store', { skip }, () => {
         (err: grpc.ServiceError) => err,
       );
       assert.equal(refused?.code, 14, refused?.details); // UNAVAILABLE
-      assert.match(refused?.details ?? '', new RegExp(`PostgreSQL postgres://postgres@127\\.0\\.0\\.1:5432/${db.name} is unavailable`));
+      assert.match(refused?.details ?? '', new RegExp(`PostgreSQL ${escapeRegExp(describeUrl(db.url))} is unavailable`));
       assert.equal(refused?.metadata.get('x-weft-error')[0], 'store_unavailable');
       const policyRefused = await h.call('ApplyConfig', { documents: [{ source: 'r.json', json: ACCESS('orders') }] }).then(
         () => undefined,
@@ -270,3 +271,7 @@ describe('PostgreSQL store', { skip }, () => {
     }
   });
 });
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
