@@ -113,6 +113,34 @@ export class StoreOutageMesh {
     return view.syncError as string;
   }
 
+  /**
+   * Once the store is back: a registration made now is acknowledged and comes
+   * to be synced. Each try registers one more and gives it `perTryMs` to sync
+   * (the agent acknowledges at once and syncs in the background, so a view read
+   * right after the 201 may not say synced yet). On timeout the message carries
+   * the agent's last sync error and both processes' last log lines.
+   */
+  async expectSyncedAgain(t: TestContext, timeoutMs = 45_000, perTryMs = 5_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    let last: SyncView = {};
+    while (Date.now() < deadline) {
+      if ((await this.register())?.status === 201) {
+        const id = this.lastId;
+        const tryEnds = Math.min(deadline, Date.now() + perTryMs);
+        while (Date.now() < tryEnds) {
+          last = await this.syncView(id).catch(() => ({}));
+          if (last.synced === true) return;
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      } else {
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    }
+    t.diagnostic(`control plane's last log lines:\n${this.cp.logLines.slice(-30).join('\n')}`);
+    t.diagnostic(`agent's last log lines:\n${this.agent.logLines.slice(-30).join('\n')}`);
+    assert.fail(`no registration synced within ${timeoutMs} ms of the store's return; the agent's last sync error: ${last.syncError}`);
+  }
+
   /** Writes a Routes document for `orders` and applies it with the CLI. */
   apply(): Promise<{ code: number; stdout: string; stderr: string }> {
     const file = join(this.mesh.dir, 'routes.yaml');

@@ -42,15 +42,7 @@ describe('PostgreSQL stopped and started under a real control plane', { skip }, 
 
     // 2. The server back: writes resume without a restart, the ones made meanwhile are synced.
     await server.start();
-    await waitFor(
-      'registrations to be acknowledged and synced again',
-      async () => {
-        await m.register();
-        return (await m.syncView()).synced === true;
-      },
-      30_000,
-      500,
-    );
+    await m.expectSyncedAgain(t);
     assert.equal((await m.apply()).code, 0, 'weft apply accepted again');
     for (let i = 0; i < 5; i++) await m.register();
     const report = await m.expectTrafficUnbroken();
