@@ -109,16 +109,23 @@ export class ReplicaSync {
   private read(request: CatchUpRequest): Promise<void> {
     this.reading = (async () => {
       if (request.everything) {
-        await this.o.registry.catchUp();
+        this.readAgain(await this.o.registry.catchUp());
         await this.o.policies.reload();
         await this.reloadTrust();
         return;
       }
-      if (request.kinds.has('registry')) await this.o.registry.reloadServices([...request.services], [...request.agents]);
+      if (request.kinds.has('registry')) this.readAgain(await this.o.registry.reloadServices([...request.services], [...request.agents]));
       if (request.kinds.has('policy')) await this.o.policies.reload();
       if (request.kinds.has('trust')) await this.reloadTrust();
     })();
     return this.reading;
+  }
+
+  /** Services a read could not settle (this replica committed to them after its snapshot): read in the next one. */
+  private readAgain(services: string[]): void {
+    if (services.length === 0) return;
+    this.log.debug('services read again: this replica committed to them after the read', { services });
+    this.catchUp.services(services);
   }
 
   private async reloadTrust(): Promise<void> {

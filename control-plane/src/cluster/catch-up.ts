@@ -53,6 +53,14 @@ export class CatchUp {
     this.kick();
   }
 
+  /** Registry services to read (again) in the next read, as if a notice had named them. */
+  services(names: readonly string[]): void {
+    const p = this.take();
+    p.kinds.add('registry');
+    for (const s of names) p.services.add(s);
+    this.kick();
+  }
+
   /** After a (re)connection or an unreadable notice: read everything newer than what was applied. */
   everything(): void {
     this.take().everything = true;

@@ -8,8 +8,24 @@ import type { AgentInfo, Endpoint, Instance } from '@weft/shared';
 
 export interface ServiceEntry {
   readonly service: string;
-  /** The global revision at which this service last changed, as an opaque string. */
+  /**
+   * The resource version the streams send, an opaque string: the revision,
+   * or `<revision>.1` when a read replaced an entry of the same revision with
+   * other content (replicas, see `completeAt`), so no version is ever sent
+   * for two different contents.
+   */
   readonly version: string;
+  /** The global revision at which this service last changed. */
+  readonly revision: number;
+  /**
+   * Every committed change to this service up to this revision is in the
+   * entry: an entry read from the store is complete at its revision. An entry
+   * patched with this process's own commit keeps its base's value, because on
+   * a shared store another replica may have committed to the service between
+   * the base and the patch (its notice not read yet); a later read settles it
+   * (Registry.reloadServices).
+   */
+  readonly completeAt: number;
   /** Sorted by instance id. */
   readonly endpoints: readonly Endpoint[];
   /** performance.now() when this entry was made (right after its change committed): push-latency metrics. */
@@ -43,6 +59,27 @@ function indexOf(list: readonly Endpoint[], id: string): number {
   return lo;
 }
 
+/** JSON with object keys sorted, so two equal endpoints built in different orders compare equal. */
+function canonical(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
+  if (v && typeof v === 'object') {
+    const o = v as Record<string, unknown>;
+    return `{${Object.keys(o)
+      .filter((k) => o[k] !== undefined)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonical(o[k])}`)
+      .join(',')}}`;
+  }
+  return JSON.stringify(v) ?? 'null';
+}
+
+/** True when both lists (sorted by instance id) hold the same endpoints, field for field. */
+export function sameEndpoints(a: readonly Endpoint[], b: readonly Endpoint[]): boolean {
+  if (a.length !== b.length) return false;
+  const sorted = [...b].sort(byInstanceId);
+  return a.every((e, i) => canonical(e) === canonical(sorted[i]));
+}
+
 export class EndpointView {
   private readonly entries = new Map<string, ServiceEntry>();
 
@@ -50,25 +87,45 @@ export class EndpointView {
     return this.entries.get(service);
   }
 
-  /** Replaces a service's entry; a service without endpoints is dropped (it "does not exist"). */
-  set(service: string, version: string, endpoints: readonly Endpoint[]): void {
+  /**
+   * Replaces a service's entry with one read whole (complete at `revision`,
+   * published as `version`); a service without endpoints is dropped (it
+   * "does not exist").
+   */
+  set(service: string, revision: number, endpoints: readonly Endpoint[], version = String(revision)): void {
     if (endpoints.length === 0) {
       this.entries.delete(service);
       return;
     }
     this.entries.set(
       service,
-      Object.freeze({ service, version, endpoints: Object.freeze([...endpoints].sort(byInstanceId)), madeAt: performance.now() }),
+      Object.freeze({
+        service,
+        version,
+        revision,
+        completeAt: revision,
+        endpoints: Object.freeze([...endpoints].sort(byInstanceId)),
+        madeAt: performance.now(),
+      }),
     );
   }
 
+  /** Marks a held entry complete at its revision (a read found the same content), keeping its version. */
+  confirm(service: string): void {
+    const e = this.entries.get(service);
+    if (e && e.completeAt < e.revision) this.entries.set(service, Object.freeze({ ...e, completeAt: e.revision }));
+  }
+
   /**
-   * Applies per-instance changes to a service's entry without re-sorting it:
-   * `upserts` replace or insert by instance id, `removedIds` drop. The entry
-   * is copied once (entries stay immutable); cost O(n + k log n).
+   * Applies this process's own commit at `revision` to a service's entry
+   * without re-sorting it: `upserts` replace or insert by instance id,
+   * `removedIds` drop. The entry is copied once (entries stay immutable);
+   * cost O(n + k log n). `completeAt` stays the base's unless `complete`
+   * (the store has a single writer, so nothing can have come in between).
    */
-  patch(service: string, version: string, upserts: readonly Endpoint[], removedIds: readonly string[]): void {
-    const list = [...(this.entries.get(service)?.endpoints ?? [])];
+  patch(service: string, revision: number, upserts: readonly Endpoint[], removedIds: readonly string[], complete: boolean): void {
+    const base = this.entries.get(service);
+    const list = [...(base?.endpoints ?? [])];
     for (const id of removedIds) {
       const i = indexOf(list, id);
       if (i < list.length && list[i].instanceId === id) list.splice(i, 1);
@@ -82,7 +139,17 @@ export class EndpointView {
       this.entries.delete(service);
       return;
     }
-    this.entries.set(service, Object.freeze({ service, version, endpoints: Object.freeze(list), madeAt: performance.now() }));
+    this.entries.set(
+      service,
+      Object.freeze({
+        service,
+        version: String(revision),
+        revision,
+        completeAt: complete ? revision : (base?.completeAt ?? 0),
+        endpoints: Object.freeze(list),
+        madeAt: performance.now(),
+      }),
+    );
   }
 
   /** Every service, sorted by name. */

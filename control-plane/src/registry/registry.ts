@@ -16,7 +16,7 @@
 import type { AgentInfo, Endpoint, Health, Instance, InstanceSpec, Logger } from '@weft/shared';
 import type { ChangeResult, RegistryStore } from '../store/store-contract.js';
 import { WriteBatcher, type WriteBatcherOptions } from '../store/write-batcher.js';
-import { EndpointView, type ServiceEntry, toEndpoint } from './endpoint-view.js';
+import { EndpointView, type ServiceEntry, sameEndpoints, toEndpoint } from './endpoint-view.js';
 import { LeaseTable } from './leases.js';
 import { type WatchCallback, WatchIndex } from './watch-index.js';
 
@@ -119,10 +119,9 @@ export class Registry {
       byService.set(inst.service, list);
     }
     for (const [service, instances] of byService) {
-      const version = String(versions.get(service) ?? snapshot.revision);
       this.view.set(
         service,
-        version,
+        versions.get(service) ?? snapshot.revision,
         instances.map((i) => toEndpoint(i, this.agents.get(i.agentId))),
       );
     }
@@ -359,13 +358,24 @@ export class Registry {
 
   /**
    * Replicas: another replica committed changes to `services` (a change
-   * notice). Re-reads each service's version, then its instances, from the
-   * store, replaces its entry and notifies its watchers. An entry this
-   * process already holds at the same or a newer version is kept (its own
-   * commit may have overtaken the read).
+   * notice). Reads those services (instances and versions, one snapshot)
+   * and, per service, compares the read (complete at its stored revision X)
+   * with the entry held (revision H, complete at C):
+   * - C >= X: the entry already holds everything read; kept;
+   * - H < X: the read is newer; it replaces the entry;
+   * - H = X: the last change was this replica's own commit, patched onto a
+   *   base that may have missed another replica's change: the read is the
+   *   truth. Same content: the entry is confirmed complete; other content:
+   *   replaced under version `X.1`, so agents holding the patched version
+   *   take the new content (a version never names two contents);
+   * - H > X: this replica committed again after the read's snapshot; neither
+   *   is whole, so the service is returned to be read again (that read sees
+   *   this replica's commit, so it settles on one of the cases above).
    */
-  async reloadServices(services: readonly string[], agentsChanged: readonly string[] = []): Promise<void> {
-    if (services.length === 0) return;
+  async reloadServices(services: readonly string[], agentsChanged: readonly string[] = []): Promise<string[]> {
+    if (services.length === 0) return [];
+    // This replica's commits up to here are in the read's snapshot; a later one may not be.
+    const committedBefore = this.store.revision();
     // One read per notice, whatever it names (a notice covers a whole batch of another replica, or several notices).
     const read = await this.store.agentsAndInstances(agentsChanged, [...new Set(services)]);
     const versions = read.versions;
@@ -375,41 +385,59 @@ export class Registry {
     if (unknown.size > 0)
       for (const a of (await this.store.agentsAndInstances([...unknown], [])).agents) this.agents.set(a.agentId, agentInfoOf(a));
     const changed: string[] = [];
+    const again: string[] = [];
     for (const service of new Set(services)) {
-      const version = versions.get(service);
-      const instances = read.instances.get(service) ?? [];
+      const stored = versions.get(service);
+      const endpoints = (read.instances.get(service) ?? []).map((i) => toEndpoint(i, this.agents.get(i.agentId)));
       const held = this.view.get(service);
-      if (held && version !== undefined && Number(held.version) >= version) continue;
-      this.view.set(
-        service,
-        String(version ?? this.store.revision()),
-        instances.map((i) => toEndpoint(i, this.agents.get(i.agentId))),
-      );
-      changed.push(service);
+      if (stored === undefined) {
+        // No instances at the snapshot: the service was emptied (its version row goes with its last instance).
+        if (held && held.revision > committedBefore) again.push(service);
+        else if (held) {
+          this.view.set(service, this.store.revision(), []);
+          changed.push(service);
+        }
+        continue;
+      }
+      if (held && held.completeAt >= stored) continue;
+      if (!held || held.revision < stored) {
+        this.view.set(service, stored, endpoints);
+        changed.push(service);
+      } else if (held.revision === stored) {
+        if (sameEndpoints(held.endpoints, endpoints)) this.view.confirm(service);
+        else {
+          this.log.info('a change of another replica was missing here; replaced', { service, revision: stored });
+          this.view.set(service, stored, endpoints, `${stored}.1`);
+          changed.push(service);
+        }
+      } else {
+        again.push(service);
+      }
     }
     if (changed.length > 0) {
       this.log.debug('services changed on another replica', { services: changed });
       this.watches.notify(changed);
     }
+    return again;
   }
 
   /**
    * Replicas: a catch-up read after (re)connecting to the change channel or
-   * a missed notice: every service whose stored version differs from the
-   * one held here (or that is gone from the store) is reloaded.
+   * a missed notice: every service whose stored version is not one the entry
+   * held here is complete at (or that is gone from the store) is reloaded.
    */
-  async catchUp(): Promise<void> {
+  async catchUp(): Promise<string[]> {
     const versions = await this.store.serviceVersions();
     const stale: string[] = [];
-    for (const [service, version] of versions) if (this.view.get(service)?.version !== String(version)) stale.push(service);
+    for (const [service, version] of versions) if (this.view.get(service)?.completeAt !== version) stale.push(service);
     for (const entry of this.view.list()) if (!versions.has(entry.service)) stale.push(entry.service);
-    await this.reloadServices(stale);
+    return this.reloadServices(stale);
   }
 
   /** After a commit: patch the changed services' entries, then notify their watchers. */
   private apply(result: ChangeResult, fields: Record<string, unknown>): void {
     if (result.changedServices.length === 0) return;
-    const version = String(result.revision);
+    const revision = result.revision;
     const reload = new Set(result.reloadServices);
     const perService = new Map<string, { upserts: Endpoint[]; removed: string[] }>();
     for (const change of result.instanceChanges) {
@@ -424,12 +452,15 @@ export class Registry {
     }
     for (const service of result.changedServices) {
       const p = perService.get(service);
+      // Replicas: a read of another replica's later change, which includes this commit, already replaced the entry.
+      if ((this.view.get(service)?.revision ?? -1) >= revision) continue;
       if (reload.has(service) || !p) {
-        // Rare: every endpoint of an agent moved with it (address, port, zone): the store read them back in the write.
+        // Rare: every endpoint of an agent moved with it (address, port, zone): the store read them back in the write,
+        // under the commit lock, so the entry is complete.
         const endpoints = (result.reloaded?.[service] ?? []).map((i) => toEndpoint(i, this.agents.get(i.agentId)));
-        this.view.set(service, version, endpoints);
+        this.view.set(service, revision, endpoints);
       } else {
-        this.view.patch(service, version, p.upserts, p.removed);
+        this.view.patch(service, revision, p.upserts, p.removed, !this.opts.sharedStore);
       }
     }
     this.log.debug('services changed', { ...fields, revision: result.revision, services: result.changedServices });
