@@ -16,6 +16,14 @@ export const STREAM_WINDOW = 1024 * 1024;
 export const SESSION_WINDOW = 16 * 1024 * 1024;
 /** Streams a peer may open at once on one session. */
 export const MAX_CONCURRENT_STREAMS = 1000;
+/**
+ * Bytes a stream the agent writes to may hold buffered before the stream
+ * that feeds it is paused. node's default (a stream's highWaterMark, 16 KiB)
+ * is less than one 64 KiB DATA frame, so every frame of a large body paused
+ * and resumed its source; the flow-control windows above are what bound a
+ * slow reader's cost, this only adds at most this much per stream.
+ */
+export const STREAM_WRITE_BUFFER = 256 * 1024;
 /** node's per-session memory cap, in MB (its default of 10 is smaller than the windows above allow). */
 export const MAX_SESSION_MEMORY_MB = 256;
 

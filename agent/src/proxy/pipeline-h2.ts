@@ -33,7 +33,8 @@
  * other streams are reset.
  *
  * Flow control. The upstream's body is read only while the client's stream
- * accepts writes (pause on a full write, resume on 'drain'), so a slow
+ * accepts writes (paused once it holds STREAM_WRITE_BUFFER bytes,
+ * http2/h2-settings.ts; resumed on 'drain'), so a slow
  * reader holds back the upstream through HTTP/2 windows instead of making
  * the agent buffer; the request body likewise (h2-body.ts).
  */
