@@ -77,6 +77,21 @@ http {
   return { name: 'nginx-grpc', port, authority: `127.0.0.1:${port}`, pids: [proc.pid], procs: [proc] };
 }
 
+/**
+ * The bare node:http2 proxy (node-h2-proxy.mjs) on the proxy core: what a
+ * proxy on node:http2 costs before any of the mesh, so the report can say how
+ * much of Weft's figure is the platform.
+ */
+export async function startNodeH2Proxy(here, upstreamPort) {
+  const port = await freePort();
+  const proc = start([process.execPath, join(here, 'node-h2-proxy.mjs'), String(port), String(upstreamPort)], {
+    cpu: PROXY_CPU,
+    name: 'node-h2-grpc',
+  });
+  await waitForPort(port, proc);
+  return { name: 'node-h2-grpc', port, authority: `127.0.0.1:${port}`, pids: [proc.pid], procs: [proc] };
+}
+
 /** One unary call over h2c; resolves with grpc-status (from trailers or a trailers-only head) and x-weft-error. */
 export function grpcCall(port, authority, path, body) {
   return new Promise((resolve, reject) => {
@@ -269,7 +284,7 @@ export async function grpcBench({ bin, targets, o, tmp, waitIdle, log }) {
         `  calls/s ${u.callsPerS}, cpu ${u.cpuUsPerCall} µs/call, p50@c1 ${u.c1P50Us} µs, p99@c1 ${u.c1P99Us} µs, other load on cpu0 ${u.otherCpu0Pct}%, ${u.failed} failed`,
       );
       unary[t.name] = u;
-      if (t.name !== 'nginx-grpc') {
+      if (t.name !== 'nginx-grpc' && t.name !== 'node-h2-grpc') {
         log(`gRPC server streaming: ${t.name} rep ${rep}`);
         const st = await measureStream(bin, t, tmp);
         log(`  ${st.mibPerS} MiB/s over ${st.calls} calls, ${st.failed} failed`);
@@ -282,20 +297,31 @@ export async function grpcBench({ bin, targets, o, tmp, waitIdle, log }) {
       cpu: ratio(unary['weft-grpc']?.cpuUsPerCall, unary['nginx-grpc']?.cpuUsPerCall),
       p99c1: ratio(unary['weft-grpc']?.c1P99Us, unary['nginx-grpc']?.c1P99Us),
       p50c1: ratio(unary['weft-grpc']?.c1P50Us, unary['nginx-grpc']?.c1P50Us),
+      bareCpu: ratio(unary['node-h2-grpc']?.cpuUsPerCall, unary['nginx-grpc']?.cpuUsPerCall),
+      bareP99c1: ratio(unary['node-h2-grpc']?.c1P99Us, unary['nginx-grpc']?.c1P99Us),
       streamVsDirect: ratio(stream['weft-grpc']?.mibPerS, stream['grpc-direct']?.mibPerS),
     });
   }
   const names = targets.map((t) => t.name);
   const unary = names.map((n) => medianRow(reps.map((r) => r.unary[n])));
-  const stream = names.filter((n) => n !== 'nginx-grpc').map((n) => medianRow(reps.map((r) => r.stream[n])));
+  const stream = names.filter((n) => n !== 'nginx-grpc' && n !== 'node-h2-grpc').map((n) => medianRow(reps.map((r) => r.stream[n])));
   const perRep = {
+    bareCpu: reps.map((r) => r.bareCpu),
+    bareP99c1: reps.map((r) => r.bareP99c1),
     cpu: reps.map((r) => r.cpu),
     p99c1: reps.map((r) => r.p99c1),
     p50c1: reps.map((r) => r.p50c1),
     streamVsDirect: reps.map((r) => r.streamVsDirect),
   };
   const m = (xs) => (xs.every((x) => x === null) ? null : median(xs));
-  const ratios = { cpu: m(perRep.cpu), p99c1: m(perRep.p99c1), p50c1: m(perRep.p50c1), streamVsDirect: m(perRep.streamVsDirect) };
+  const ratios = {
+    cpu: m(perRep.cpu),
+    p99c1: m(perRep.p99c1),
+    p50c1: m(perRep.p50c1),
+    streamVsDirect: m(perRep.streamVsDirect),
+    bareCpu: m(perRep.bareCpu),
+    bareP99c1: m(perRep.bareP99c1),
+  };
   return { reps: o.reps, unary, stream, ratios, perRep };
 }
 
@@ -314,6 +340,11 @@ export function grpcLines(g) {
     lines.push(`- weft-grpc / nginx-grpc CPU per call: ${r.cpu}×${per('cpu')} (target ≤ 2: ${r.cpu <= 2 ? 'PASS' : 'MISS'})`);
     lines.push(`- weft-grpc / nginx-grpc p99@c1: ${r.p99c1}×${per('p99c1')} (target ≤ 2: ${r.p99c1 <= 2 ? 'PASS' : 'MISS'})`);
     if (r.p50c1 !== undefined && r.p50c1 !== null) lines.push(`- weft-grpc / nginx-grpc p50@c1: ${r.p50c1}×${per('p50c1')}`);
+  }
+  if (r && r.bareCpu !== null && r.bareCpu !== undefined) {
+    lines.push(
+      `- the floor of node:http2 (node-h2-grpc, a bare proxy with none of the mesh) / nginx-grpc: CPU per call ${r.bareCpu}×${per('bareCpu')}, p99@c1 ${r.bareP99c1}×${per('bareP99c1')}`,
+    );
   }
   for (const s of g.stream) {
     lines.push(
