@@ -1,19 +1,11 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { existsSync, readFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { after, before, describe, test } from 'node:test';
-import { WEFT_BIN } from '@weft/cli/demo/weft-process';
-import { type AgentProc, echoHandler, Mesh, registerWith, send, viaProxy, waitFor } from './harness.js';
+import { type AgentProc, echoHandler, Mesh, registerWith, runWeft, send, viaProxy, waitFor } from './harness.js';
 
-function weft(...args: string[]): Promise<{ code: number; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [WEFT_BIN, ...args], { timeout: 20_000 }, (err, _stdout, stderr) => {
-      resolve({ code: err === null ? 0 : typeof err.code === 'number' ? err.code : -1, stderr });
-    });
-  });
-}
+const weft = (...args: string[]) => runWeft(args);
 
 const lines = (file: string): Record<string, unknown>[] =>
   existsSync(file)

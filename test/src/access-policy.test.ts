@@ -12,7 +12,6 @@
  * calls to stock.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import type http from 'node:http';
@@ -21,17 +20,21 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import tls from 'node:tls';
 import { newKeyAndCsr } from '@weft/agent/identity/key-and-csr';
-import { WEFT_BIN } from '@weft/cli/demo/weft-process';
 import { CONTROL_PLANE_TLS_OPTIONS, loadWeftProto } from '@weft/shared';
-import { type AgentProc, type ControlPlaneProc, echoHandler, getJson, Mesh, postJson, send, viaProxy, waitFor } from './harness.js';
+import {
+  type AgentProc,
+  type ControlPlaneProc,
+  echoHandler,
+  getJson,
+  Mesh,
+  postJson,
+  runWeft,
+  send,
+  viaProxy,
+  waitFor,
+} from './harness.js';
 
-function weft(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [WEFT_BIN, ...args], { timeout: 30_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
-  });
-}
+const weft = runWeft;
 
 const ACCESS = `apiVersion: weft.dev/v1
 kind: AccessPolicy

@@ -11,15 +11,13 @@
  * test asserts the numbers and the topology edge instead.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { WEFT_BIN } from '@weft/cli/demo/weft-process';
 import Database from 'better-sqlite3';
 import type { Browser, Page } from 'playwright-core';
 import { ARTIFACTS, browserSkipReason, launchBrowser, remoteAddress } from './browser.js';
-import { type AgentProc, type ControlPlaneProc, echoHandler, Mesh, registerWith, send, viaProxy, waitFor } from './harness.js';
+import { type AgentProc, type ControlPlaneProc, echoHandler, Mesh, registerWith, runWeft, send, viaProxy, waitFor } from './harness.js';
 
 const skip = browserSkipReason();
 
@@ -62,12 +60,9 @@ let remoteIp: string | undefined;
 let traffic: NodeJS.Timeout | undefined;
 const pageErrors: string[] = [];
 
-function weft(args: string[]): Promise<{ code: number; out: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [WEFT_BIN, ...args], { timeout: 30_000 }, (err, stdout, stderr) =>
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, out: stdout + stderr }),
-    );
-  });
+async function weft(args: string[]): Promise<{ code: number; out: string }> {
+  const r = await runWeft(args);
+  return { code: r.code, out: r.stdout + r.stderr };
 }
 
 async function apply(yaml: string, name: string): Promise<void> {

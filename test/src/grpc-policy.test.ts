@@ -6,14 +6,12 @@
  * answer byte, but never a streaming call that already sent messages.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import grpc from '@grpc/grpc-js';
-import { WEFT_BIN } from '@weft/cli/demo/weft-process';
 import { echoClient, type GrpcTestService, startGrpcService } from './grpc-service.js';
-import { type AgentProc, Mesh, postJson, registerWith, waitFor } from './harness.js';
+import { type AgentProc, Mesh, postJson, registerWith, runWeft, waitFor } from './harness.js';
 
 type Client = ReturnType<typeof echoClient>;
 
@@ -55,13 +53,7 @@ rateLimit:
   burst: 2
 `;
 
-function weft(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [WEFT_BIN, ...args], { timeout: 30_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
-  });
-}
+const weft = runWeft;
 
 function unary(client: Client, md: Record<string, string> = {}): Promise<Buffer> {
   const metadata = new grpc.Metadata();

@@ -7,11 +7,9 @@
  * How the store goes away and comes back is each test's own.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
-import { WEFT_BIN } from '@weft/cli/demo/weft-process';
 import {
   type AgentProc,
   type ControlPlaneProc,
@@ -19,20 +17,12 @@ import {
   getJson,
   Mesh,
   postJson,
+  runWeft,
   servicesAtControlPlane,
   viaProxy,
   waitFor,
 } from './harness.js';
 import { type LoadReport, SteadyLoad } from './harness-faults.js';
-
-/** Runs the weft CLI; resolves with its exit code and output (never rejects). */
-export function runWeft(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [WEFT_BIN, ...args], { timeout: 30_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
-  });
-}
 
 interface SyncView {
   synced?: boolean;

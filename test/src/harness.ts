@@ -3,6 +3,7 @@
  * programs as processes on OS-chosen ports, real HTTP services in the test
  * process, and tears every one of them down after the test.
  */
+import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
@@ -11,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { newKeyAndCsr } from '@weft/agent/identity/key-and-csr';
-import { spawnWeft, type WeftProcess } from '@weft/cli/demo/weft-process';
+import { spawnWeft, WEFT_BIN, type WeftProcess } from '@weft/cli/demo/weft-process';
 import { CONTROL_PLANE_TLS_OPTIONS, controlPlaneIdentityCheck, loadWeftProto } from '@weft/shared';
 import type { DiscoveryClient } from '@weft/shared/generated/weft/v1/Discovery';
 import type { RegistryClient } from '@weft/shared/generated/weft/v1/Registry';
@@ -376,4 +377,13 @@ export function echoHandler(instance: string): http.RequestListener {
       res.end(JSON.stringify({ instance, method: req.method, url: req.url, headers: req.headers, bytes, sha256: hash.digest('hex') }));
     });
   };
+}
+
+/** Runs the weft CLI; resolves with its exit code and output (never rejects). */
+export function runWeft(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [WEFT_BIN, ...args], { timeout: 30_000 }, (err, stdout, stderr) => {
+      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
+    });
+  });
 }

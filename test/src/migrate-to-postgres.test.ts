@@ -8,23 +8,15 @@
  * the reason printed when no PostgreSQL answers.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { WEFT_BIN } from '@weft/cli/demo/weft-process';
 import { freshSchema, postgresSkipReason } from '@weft/control-plane/pg-test-support';
-import { type ControlPlaneProc, echoHandler, getJson, Mesh, registerWith, viaProxy, waitFor } from './harness.js';
+import { type ControlPlaneProc, echoHandler, getJson, Mesh, registerWith, runWeft, viaProxy, waitFor } from './harness.js';
 
 const skip = await postgresSkipReason();
 
-function weft(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [WEFT_BIN, ...args], { timeout: 30_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
-  });
-}
+const weft = runWeft;
 
 const ROUTES = `apiVersion: weft.dev/v1
 kind: Routes

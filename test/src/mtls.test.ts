@@ -16,7 +16,7 @@ import { newKeyAndCsr } from '@weft/agent/identity/key-and-csr';
 import { WEFT_BIN } from '@weft/cli/demo/weft-process';
 import { MeshCa } from '@weft/control-plane/ca/mesh-ca';
 import { createLogger } from '@weft/shared';
-import { type AgentProc, echoHandler, Mesh, postJson, registerWith, send, viaProxy, waitFor } from './harness.js';
+import { type AgentProc, echoHandler, Mesh, postJson, registerWith, runWeft, send, viaProxy, waitFor } from './harness.js';
 
 /** A certificate for `spiffeId` from a CA of its own (not the mesh's). */
 async function foreignIdentity(spiffeId: string): Promise<{ key: string; cert: string; ca: string }> {
@@ -246,13 +246,7 @@ function loadRunner(a: AgentProc, concurrency: number, headers: Record<string, s
   };
 }
 
-function weftCli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) =>
-    execFile(process.execPath, [WEFT_BIN, ...args], { timeout: 30_000 }, (err, stdout, stderr) =>
-      resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    ),
-  );
-}
+const weftCli = runWeft;
 
 /** An agent's GET /v1/certificates: serial of its own certificate and of each hosted service's (upper-case hex). */
 async function heldSerials(agent: AgentProc): Promise<{ agent: string; services: Map<string, string> }> {

@@ -4,12 +4,10 @@
  * used to catch people (issue #14, "the rough edges a newcomer hit").
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import net from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { WEFT_BIN } from '@weft/cli/demo/weft-process';
-import { type AgentProc, type ControlPlaneProc, echoHandler, getJson, Mesh, viaProxy, waitFor } from './harness.js';
+import { type AgentProc, type ControlPlaneProc, echoHandler, getJson, Mesh, runWeft, viaProxy, waitFor } from './harness.js';
 
 interface Run {
   code: number;
@@ -18,14 +16,7 @@ interface Run {
 }
 
 /** Runs `weft <args>` without blocking the test process (its in-process services keep answering). */
-function weft(...args: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [WEFT_BIN, ...args], { timeout: 30_000 }, (err, stdout, stderr) => {
-      const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+const weft = (...args: string[]): Promise<Run> => runWeft(args);
 
 async function listening(): Promise<net.Server> {
   const server = net.createServer();

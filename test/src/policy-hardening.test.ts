@@ -6,22 +6,14 @@
  * client's path.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { connectConfig } from '@weft/cli/commands/apply';
-import { WEFT_BIN } from '@weft/cli/demo/weft-process';
 import { parseAllDocuments } from 'yaml';
-import { type AgentProc, type ControlPlaneProc, echoHandler, Mesh, registerWith, send, viaProxy, waitFor } from './harness.js';
+import { type AgentProc, type ControlPlaneProc, echoHandler, Mesh, registerWith, runWeft, send, viaProxy, waitFor } from './harness.js';
 
-function weft(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [WEFT_BIN, ...args], { timeout: 30_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
-  });
-}
+const weft = runWeft;
 
 const ROUTES = `apiVersion: weft.dev/v1
 kind: Routes
