@@ -67,12 +67,13 @@ export class ChangeTracker {
 
   /** Called for every resource an agent receives. */
   onResource(agentIdx, resource, t) {
-    const set = this.active.get(resource.endpoints?.service ?? resource.name.slice(resource.name.indexOf('/') + 1));
+    const set = this.active.get(resource.name.slice(resource.name.indexOf('/') + 1));
     if (!set || set.size === 0) return;
-    const endpoints = resource.endpoints?.endpoints ?? [];
+    const endpoints = resource.endpoints;
     for (const change of set) {
       if (!change.pending.has(agentIdx)) continue;
-      const ep = endpoints.find((e) => e.instance_id === change.instanceId);
+      // lazy-response.mjs: reads the one endpoint asked for.
+      const ep = endpoints?.find(change.instanceId);
       if (ep && ep[change.field] === change.target) {
         change.pending.delete(agentIdx);
         change.receivedAt.push(t);
