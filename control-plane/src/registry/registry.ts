@@ -368,9 +368,11 @@ export class Registry {
    *   truth. Same content: the entry is confirmed complete; other content:
    *   replaced under version `X.1`, so agents holding the patched version
    *   take the new content (a version never names two contents);
-   * - H > X: this replica committed again after the read's snapshot; neither
-   *   is whole, so the service is returned to be read again (that read sees
-   *   this replica's commit, so it settles on one of the cases above).
+   * - H > X: this replica committed again after the read began; neither is
+   *   whole, so the service is returned to be read again (that read sees
+   *   this replica's commit, so it settles on one of the cases above). An
+   *   entry newer than the read from before it began cannot happen; should
+   *   it, the read replaces it, so no service is read again and again.
    */
   async reloadServices(services: readonly string[], agentsChanged: readonly string[] = []): Promise<string[]> {
     if (services.length === 0) return [];
@@ -410,8 +412,13 @@ export class Registry {
           this.view.set(service, stored, endpoints, `${stored}.1`);
           changed.push(service);
         }
-      } else {
+      } else if (held.revision > committedBefore) {
         again.push(service);
+      } else {
+        // Not expected (a commit of this replica from before the read is in its snapshot); the read wins, so
+        // a service can never be read again and again.
+        this.view.set(service, stored, endpoints, `${stored}.1`);
+        changed.push(service);
       }
     }
     if (changed.length > 0) {
