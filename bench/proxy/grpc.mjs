@@ -250,6 +250,9 @@ async function measureStream(bin, target, tmp) {
   };
 }
 
+/** Peers measured on unary calls only (the stream part compares Weft with the server reached directly). */
+const NO_STREAM_PART = new Set(['nginx-grpc', 'node-h2-grpc']);
+
 const median = (xs) => {
   const v = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
   return v.length ? v[Math.floor((v.length - 1) / 2)] : Number.NaN;
@@ -284,7 +287,7 @@ export async function grpcBench({ bin, targets, o, tmp, waitIdle, log }) {
         `  calls/s ${u.callsPerS}, cpu ${u.cpuUsPerCall} µs/call, p50@c1 ${u.c1P50Us} µs, p99@c1 ${u.c1P99Us} µs, other load on cpu0 ${u.otherCpu0Pct}%, ${u.failed} failed`,
       );
       unary[t.name] = u;
-      if (t.name !== 'nginx-grpc' && t.name !== 'node-h2-grpc') {
+      if (!NO_STREAM_PART.has(t.name)) {
         log(`gRPC server streaming: ${t.name} rep ${rep}`);
         const st = await measureStream(bin, t, tmp);
         log(`  ${st.mibPerS} MiB/s over ${st.calls} calls, ${st.failed} failed`);
@@ -304,7 +307,7 @@ export async function grpcBench({ bin, targets, o, tmp, waitIdle, log }) {
   }
   const names = targets.map((t) => t.name);
   const unary = names.map((n) => medianRow(reps.map((r) => r.unary[n])));
-  const stream = names.filter((n) => n !== 'nginx-grpc' && n !== 'node-h2-grpc').map((n) => medianRow(reps.map((r) => r.stream[n])));
+  const stream = names.filter((n) => !NO_STREAM_PART.has(n)).map((n) => medianRow(reps.map((r) => r.stream[n])));
   const perRep = {
     bareCpu: reps.map((r) => r.bareCpu),
     bareP99c1: reps.map((r) => r.bareP99c1),

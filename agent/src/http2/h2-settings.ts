@@ -9,6 +9,7 @@
  * a stream at 64 KiB per round trip, event-loop turns included).
  */
 import type { Settings } from 'node:http2';
+import type { Writable } from 'node:stream';
 
 /** Per-stream receive window (SETTINGS_INITIAL_WINDOW_SIZE). */
 export const STREAM_WINDOW = 1024 * 1024;
@@ -24,6 +25,12 @@ export const MAX_CONCURRENT_STREAMS = 1000;
  * slow reader's cost, this only adds at most this much per stream.
  */
 export const STREAM_WRITE_BUFFER = 256 * 1024;
+
+/** Writes `chunk` to `stream`; false once the stream holds more than STREAM_WRITE_BUFFER bytes (pause the source until 'drain'). */
+export function writeWithinBuffer(stream: Writable, chunk: Buffer): boolean {
+  stream.write(chunk);
+  return stream.writableLength <= STREAM_WRITE_BUFFER;
+}
 /** node's per-session memory cap, in MB (its default of 10 is smaller than the windows above allow). */
 export const MAX_SESSION_MEMORY_MB = 256;
 

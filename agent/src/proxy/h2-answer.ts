@@ -13,7 +13,7 @@
  */
 import { constants, type OutgoingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
 import { MeshErrorCode } from '@weft/shared';
-import { STREAM_WRITE_BUFFER } from '../http2/h2-settings.js';
+import { writeWithinBuffer } from '../http2/h2-settings.js';
 import type { Deadline } from './deadline.js';
 import { grpcFailureFields } from './grpc-rescue.js';
 import type { H2Response } from './h2-forward.js';
@@ -93,9 +93,7 @@ export class H2AnswerStream {
   private writeChunk(chunk: Buffer): void {
     const c = this.client;
     if (c.destroyed || c.writableEnded) return;
-    c.write(chunk);
-    // Paused past STREAM_WRITE_BUFFER, not at the first write that returns false (see h2-settings.ts).
-    if (c.writableLength > STREAM_WRITE_BUFFER && !this.waitingForDrain) {
+    if (!writeWithinBuffer(c, chunk) && !this.waitingForDrain) {
       this.waitingForDrain = true;
       this.response.stream.pause();
       c.once('drain', this.onDrain);

@@ -20,7 +20,7 @@
  * with the request's HEADERS.
  */
 import { PassThrough, type Readable, type Writable } from 'node:stream';
-import { STREAM_WRITE_BUFFER } from '../http2/h2-settings.js';
+import { writeWithinBuffer } from '../http2/h2-settings.js';
 import type { ReplaySource } from './forward.js';
 import { HeldChunks } from './h2-held-chunks.js';
 
@@ -101,9 +101,7 @@ export class H2ReplayBody implements ReplaySource {
   private writeChunk(chunk: Buffer): void {
     const s = this.current;
     if (s === null || s.destroyed || s.writableEnded) return;
-    s.write(chunk);
-    // Paused past STREAM_WRITE_BUFFER, not at the first write that returns false (see h2-settings.ts).
-    if (s.writableLength > STREAM_WRITE_BUFFER && !this.waitingForDrain) {
+    if (!writeWithinBuffer(s, chunk) && !this.waitingForDrain) {
       this.waitingForDrain = true;
       this.source.pause();
       s.once('drain', this.resume);

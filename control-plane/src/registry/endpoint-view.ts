@@ -4,6 +4,7 @@
  * replaced whole on change, so a reader (or a translation cache keyed by the
  * entry object) never sees a half-updated list.
  */
+import { isDeepStrictEqual } from 'node:util';
 import type { AgentInfo, Endpoint, Instance } from '@weft/shared';
 
 export interface ServiceEntry {
@@ -59,25 +60,30 @@ function indexOf(list: readonly Endpoint[], id: string): number {
   return lo;
 }
 
-/** JSON with object keys sorted, so two equal endpoints built in different orders compare equal. */
-function canonical(v: unknown): string {
-  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
-  if (v && typeof v === 'object') {
-    const o = v as Record<string, unknown>;
-    return `{${Object.keys(o)
-      .filter((k) => o[k] !== undefined)
-      .sort()
-      .map((k) => `${JSON.stringify(k)}:${canonical(o[k])}`)
-      .join(',')}}`;
-  }
-  return JSON.stringify(v) ?? 'null';
+/** True when two endpoints say the same to an agent: every field the streams send. */
+function sameEndpoint(a: Endpoint, b: Endpoint): boolean {
+  return (
+    a.instanceId === b.instanceId &&
+    a.service === b.service &&
+    a.agentId === b.agentId &&
+    a.agentAddress === b.agentAddress &&
+    a.agentPort === b.agentPort &&
+    a.address === b.address &&
+    a.port === b.port &&
+    a.zone === b.zone &&
+    a.weight === b.weight &&
+    a.health === b.health &&
+    a.protocol === b.protocol &&
+    isDeepStrictEqual(a.tags, b.tags) &&
+    isDeepStrictEqual(a.metadata, b.metadata)
+  );
 }
 
-/** True when both lists (sorted by instance id) hold the same endpoints, field for field. */
+/** True when both lists hold the same endpoints, field for field (`a` sorted by instance id; `b` in any order). */
 export function sameEndpoints(a: readonly Endpoint[], b: readonly Endpoint[]): boolean {
   if (a.length !== b.length) return false;
   const sorted = [...b].sort(byInstanceId);
-  return a.every((e, i) => canonical(e) === canonical(sorted[i]));
+  return a.every((e, i) => sameEndpoint(e, sorted[i]));
 }
 
 export class EndpointView {
