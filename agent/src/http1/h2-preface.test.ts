@@ -4,7 +4,7 @@ import { describe, it } from 'node:test';
 import { H2_PREFACE, matchPreface, PrefaceMatch } from './h2-preface.js';
 import { Http1Server } from './server.js';
 
-function server(onHttp2?: (socket: Socket, received: Buffer) => void): Http1Server {
+function server(onHttp2?: (socket: Socket, received: Buffer, sharedReads: boolean) => ((chunk: Buffer) => void) | undefined): Http1Server {
   return new Http1Server({
     maxHeaderBytes: 16 * 1024,
     maxHeaderCount: 100,
@@ -63,6 +63,7 @@ describe('HTTP/2 preface detection on the HTTP/1.1 port', () => {
     const s = server((socket, received) => {
       handed.push(received);
       socket.end('handed over');
+      return undefined;
     });
     const { port } = await s.listen(0, '127.0.0.1');
     try {
@@ -80,8 +81,40 @@ describe('HTTP/2 preface detection on the HTTP/1.1 port', () => {
     }
   });
 
+  it('passes the later reads of a handed-over connection to its new owner, whether or not the socket reads into the shared buffer', async () => {
+    const later: Buffer[] = [];
+    let first: Buffer | undefined;
+    let done: () => void = () => {};
+    const all = new Promise<void>((r) => {
+      done = r;
+    });
+    const expected = Buffer.concat([H2_PREFACE, Buffer.alloc(70_000, 7), Buffer.from('end')]);
+    const s = server((socket, received, sharedReads) => {
+      first = received;
+      const take = (chunk: Buffer): void => {
+        // A copy: with shared reads the chunk is a view of a buffer reused after this returns.
+        later.push(Buffer.from(chunk));
+        if (Buffer.concat([first ?? Buffer.alloc(0), ...later]).length >= expected.length) {
+          socket.end();
+          done();
+        }
+      };
+      if (sharedReads) return take;
+      socket.on('data', take);
+      return undefined;
+    });
+    const { port } = await s.listen(0, '127.0.0.1');
+    try {
+      await exchange(port, [expected.subarray(0, 30), expected.subarray(30, 40_000), expected.subarray(40_000)], 50);
+      await all;
+      assert.ok(Buffer.concat([first ?? Buffer.alloc(0), ...later]).equals(expected));
+    } finally {
+      await new Promise<void>((r) => s.close(r));
+    }
+  });
+
   it('keeps serving HTTP/1.1 (including a request starting like the preface) when it takes HTTP/2', async () => {
-    const s = server(() => assert.fail('not HTTP/2'));
+    const s = server(() => assert.fail('not HTTP/2') as undefined);
     const { port } = await s.listen(0, '127.0.0.1');
     try {
       const ok = await exchange(port, [Buffer.from('GET / HTTP/1.1\r\nhost: a\r\nconnection: close\r\n\r\n')]);

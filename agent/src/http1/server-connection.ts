@@ -60,10 +60,12 @@ export interface ConnectionOwner {
   /**
    * Takes a connection whose first bytes are the HTTP/2 preface (h2c with
    * prior knowledge): `received` (a copy) is every byte read so far, the
-   * socket reads nothing more for this codec. Undefined: such a connection
-   * is refused as a malformed HTTP/1.1 request.
+   * socket reads nothing more for this codec. A socket that reads into the
+   * shared buffer (`sharedReads`) keeps calling this connection's onRead:
+   * the returned function is given those reads. Undefined: such a
+   * connection is refused as a malformed HTTP/1.1 request.
    */
-  readonly handOver?: ((socket: Socket, received: Buffer) => void) | undefined;
+  readonly handOver?: ((socket: Socket, received: Buffer, sharedReads: boolean) => ((chunk: Buffer) => void) | undefined) | undefined;
 }
 
 /**
@@ -158,8 +160,15 @@ export class ServerConnection implements ExchangeHost {
     return this.res?.headersSent === true;
   }
 
+  /** After a hand-over (HTTP/2) of a socket with shared reads: where its reads go. */
+  private handedOverReads: ((chunk: Buffer) => void) | undefined = undefined;
+
   /** The shared-read callback: `buf` is the shared buffer, valid until this returns. */
   readonly onRead = (nread: number, buf: Buffer): void => {
+    if (this.handedOverReads !== undefined) {
+      this.handedOverReads(buf.subarray(0, nread));
+      return;
+    }
     this.onData(buf.subarray(0, nread));
     // Bytes kept for later (a partial head, pipelined requests) must not stay a view of the shared buffer.
     const pending = this.pending;
@@ -328,7 +337,7 @@ export class ServerConnection implements ExchangeHost {
     socket.off('close', this.onSocketClose);
     this.owner.connectionClosed(this);
     // A copy: `received` may be a view of the shared read buffer.
-    this.owner.handOver?.(socket, Buffer.from(received));
+    this.handedOverReads = this.owner.handOver?.(socket, Buffer.from(received), this.sharedReads);
   }
 
   /** Bad input: a refusal when nothing was answered yet, else the connection is cut. */

@@ -55,8 +55,10 @@ export interface Http1ServerOptions {
    * Takes connections that open with the HTTP/2 preface (h2c, prior
    * knowledge) on the same port: the socket and the bytes read so far
    * (ConnectionOwner.handOver). Without it they are refused (400).
+   * `sharedReads`: the socket reads into a shared buffer; the returned
+   * function is given its later reads (views, valid until it returns).
    */
-  onHttp2?(socket: Socket, received: Buffer): void;
+  onHttp2?(socket: Socket, received: Buffer, sharedReads: boolean): ((chunk: Buffer) => void) | undefined;
   /** accept() failed (e.g. EMFILE: out of file descriptors); the server keeps listening. */
   onAcceptError?(errno: number): void;
   /** Serve TLS with these options (key, cert, ca, requestCert, minVersion, SNICallback...); absent: plaintext. */
@@ -89,7 +91,7 @@ export class Http1Server implements ConnectionOwner {
   private readonly sweep: NodeJS.Timeout;
   /** Accepted sockets read into one shared buffer (shared-read-accept.ts, tls-accept.ts); false: node's Readable path. */
   sharedReads = false;
-  readonly handOver: ((socket: Socket, received: Buffer) => void) | undefined;
+  readonly handOver: ((socket: Socket, received: Buffer, sharedReads: boolean) => ((chunk: Buffer) => void) | undefined) | undefined;
   /** The TLS accept path (a TLS server). */
   private readonly tlsAccept: TlsAccept | undefined;
 
@@ -97,7 +99,8 @@ export class Http1Server implements ConnectionOwner {
     this.maxHeaderBytes = opts.maxHeaderBytes;
     this.maxHeaderCount = opts.maxHeaderCount;
     this.maxBodyBytes = opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
-    this.handOver = opts.onHttp2 === undefined ? undefined : (socket, received) => opts.onHttp2?.(socket, received);
+    this.handOver =
+      opts.onHttp2 === undefined ? undefined : (socket, received, sharedReads) => opts.onHttp2?.(socket, received, sharedReads);
     if (opts.tls !== undefined) {
       // Half-open as the plaintext server (tunnels forward a half-close); tls-accept.ts ends a handshake the client gave up.
       this.tlsAccept = new TlsAccept({

@@ -8,8 +8,8 @@
  * stream can move hundreds of MiB/s over a fast link (a 64 KiB window caps
  * a stream at 64 KiB per round trip, event-loop turns included).
  */
-import type { Settings } from 'node:http2';
 import type { Writable } from 'node:stream';
+import type { H2ConnectionSettings } from './codec/connection.js';
 
 /** Per-stream receive window (SETTINGS_INITIAL_WINDOW_SIZE). */
 export const STREAM_WINDOW = 1024 * 1024;
@@ -31,13 +31,15 @@ export function writeWithinBuffer(stream: Writable, chunk: Buffer): boolean {
   stream.write(chunk);
   return stream.writableLength <= STREAM_WRITE_BUFFER;
 }
-/** node's per-session memory cap, in MB (its default of 10 is smaller than the windows above allow). */
-export const MAX_SESSION_MEMORY_MB = 256;
+/** Largest decoded header block accepted (SETTINGS_MAX_HEADER_LIST_SIZE). */
+export const MAX_HEADER_LIST_SIZE = 64 * 1024;
 
-export const H2_SETTINGS: Settings = {
+/** The settings of every connection of the agent's HTTP/2 codec, both sides. */
+export const CODEC_SETTINGS: H2ConnectionSettings = {
   initialWindowSize: STREAM_WINDOW,
+  connectionWindowSize: SESSION_WINDOW,
   maxConcurrentStreams: MAX_CONCURRENT_STREAMS,
   maxFrameSize: 64 * 1024,
-  // No server push through the mesh.
-  enablePush: false,
+  maxHeaderListSize: MAX_HEADER_LIST_SIZE,
+  streamWriteBuffer: STREAM_WRITE_BUFFER,
 };

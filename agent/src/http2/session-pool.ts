@@ -27,10 +27,11 @@
  * SETTINGS frame arrived: a refusal before that is an H2ConnectFailedError
  * naming the refusal (nothing was sent), not a reset of the first streams.
  */
-import { type ClientHttp2Session, connect } from 'node:http2';
+import { connect as netConnect, type Socket } from 'node:net';
 import { type TLSSocket, connect as tlsConnect } from 'node:tls';
 import type { ClientTls } from '../http1/client-connection.js';
-import { H2_SETTINGS, MAX_SESSION_MEMORY_MB, SESSION_WINDOW } from './h2-settings.js';
+import { H2Connection } from './codec/connection.js';
+import { CODEC_SETTINGS } from './h2-settings.js';
 
 /** The session could not be established: no request was sent on it. */
 export class H2ConnectFailedError extends Error {
@@ -49,8 +50,8 @@ const IDLE_MS = 30_000;
 const CONNECT_TIMEOUT_MS = 5_000;
 
 interface Entry {
-  session: ClientHttp2Session;
-  ready: Promise<ClientHttp2Session> | undefined;
+  session: H2Connection;
+  ready: Promise<H2Connection> | undefined;
 }
 
 export class H2SessionPool {
@@ -58,42 +59,39 @@ export class H2SessionPool {
   private closed = false;
 
   /** The session for `key` (host:port; its own key for each `tls`), connected, or a promise of it. */
-  get(key: string, host: string, port: number, tls?: ClientTls): ClientHttp2Session | Promise<ClientHttp2Session> {
+  get(key: string, host: string, port: number, tls?: ClientTls): H2Connection | Promise<H2Connection> {
     if (this.closed) return Promise.reject(new H2ConnectFailedError('agent shutting down', undefined));
     const e = this.sessions.get(key);
     if (e !== undefined && !e.session.closed && !e.session.destroyed) return e.ready ?? e.session;
     return this.open(key, host, port, tls);
   }
 
-  private open(key: string, host: string, port: number, tls: ClientTls | undefined): Promise<ClientHttp2Session> {
+  private open(key: string, host: string, port: number, tls: ClientTls | undefined): Promise<H2Connection> {
     const hostPort = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
     /** The TLS handshake completed on our side (a close after it and before the peer's SETTINGS is a refusal). */
     let secure = false;
     const what = tls === undefined ? 'h2c' : 'h2 (mTLS)';
-    const session =
-      tls === undefined
-        ? connect(`http://${hostPort}`, { settings: H2_SETTINGS, maxSessionMemory: MAX_SESSION_MEMORY_MB })
-        : connect(`https://${hostPort}`, {
-            settings: H2_SETTINGS,
-            maxSessionMemory: MAX_SESSION_MEMORY_MB,
-            createConnection: () => {
-              const s: TLSSocket = tlsConnect({ ...tls.connectOptions(), host, port, ALPNProtocols: ['h2'] });
-              s.setNoDelay(true);
-              s.on('session', (ticket: Buffer) => tls.onSession(ticket));
-              s.once('secureConnect', () => {
-                secure = true;
-                // A resumed session runs no checkServerIdentity: ClientTls decides (e.g. the peer was revoked since).
-                const refused = s.isSessionReused() ? tls.checkResumed?.() : undefined;
-                if (refused !== undefined) s.destroy(refused);
-              });
-              return s;
-            },
-          });
+    let socket: Socket;
+    if (tls === undefined) {
+      socket = netConnect({ host, port });
+    } else {
+      const s: TLSSocket = tlsConnect({ ...tls.connectOptions(), host, port, ALPNProtocols: ['h2'] });
+      s.on('session', (ticket: Buffer) => tls.onSession(ticket));
+      s.once('secureConnect', () => {
+        secure = true;
+        // A resumed session runs no checkServerIdentity: ClientTls decides (e.g. the peer was revoked since).
+        const refused = s.isSessionReused() ? tls.checkResumed?.() : undefined;
+        if (refused !== undefined) s.destroy(refused);
+      });
+      socket = s;
+    }
+    socket.setNoDelay(true);
+    const session = new H2Connection({ role: 'client', socket, settings: CODEC_SETTINGS, authority: hostPort });
     const entry: Entry = { session, ready: undefined };
     const drop = (): void => {
       if (this.sessions.get(key) === entry) this.sessions.delete(key);
     };
-    entry.ready = new Promise<ClientHttp2Session>((resolve, reject) => {
+    entry.ready = new Promise<H2Connection>((resolve, reject) => {
       const timer = setTimeout(() => {
         session.destroy(new H2ConnectFailedError(`${what} connect to ${host}:${port} timed out`, 'ETIMEDOUT'));
       }, CONNECT_TIMEOUT_MS);
@@ -101,11 +99,6 @@ export class H2SessionPool {
       session.once(tls === undefined ? 'connect' : 'remoteSettings', () => {
         clearTimeout(timer);
         entry.ready = undefined;
-        try {
-          session.setLocalWindowSize(SESSION_WINDOW);
-        } catch {
-          // Closed meanwhile: the next get() opens another.
-        }
         resolve(session);
       });
       session.on('error', (err: NodeJS.ErrnoException) => {

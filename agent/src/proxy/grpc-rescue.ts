@@ -9,13 +9,15 @@
  * HTTP/1.1 answer's shape: the code's status, x-weft-error, a text body.
  * Inbound marks its own answers with x-weft-answered-by (respond.ts says why).
  */
-import { constants, type OutgoingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
+import type { OutgoingHttpHeaders } from 'node:http2';
 import { ANSWERED_BY_HEADER, ERROR_HEADER, type MeshErrorCode, meshHttpStatus, REQUEST_ID_HEADER } from '@weft/shared';
+import { H2Error } from '../http2/codec/frames.js';
+import type { H2ServerStream } from '../http2/codec/stream.js';
 import { encodeGrpcMessage, GRPC_MESSAGE_HEADER, GRPC_STATUS_HEADER, grpcStatusOf } from './grpc-status.js';
 import type { PolicyAnswer } from './route-policy.js';
 
 /** Writes the mesh's own answer for `code` on `stream`, or resets the stream when the answer has started. */
-export type H2Rescue = (stream: ServerHttp2Stream, grpc: boolean, code: MeshErrorCode, message: string, requestId: string) => void;
+export type H2Rescue = (stream: H2ServerStream, grpc: boolean, code: MeshErrorCode, message: string, requestId: string) => void;
 
 /** The trailers that end a gRPC call with a mesh failure (trailers-only when nothing was sent yet, else real trailers). */
 export function grpcFailureFields(code: string, message: string, httpStatus?: number): OutgoingHttpHeaders {
@@ -27,7 +29,7 @@ export function grpcFailureFields(code: string, message: string, httpStatus?: nu
 }
 
 function writeAnswer(
-  stream: ServerHttp2Stream,
+  stream: H2ServerStream,
   grpc: boolean,
   code: string,
   message: string,
@@ -37,7 +39,7 @@ function writeAnswer(
 ): void {
   if (stream.destroyed || stream.closed) return;
   if (stream.headersSent) {
-    stream.close(constants.NGHTTP2_INTERNAL_ERROR);
+    stream.close(H2Error.INTERNAL_ERROR);
     return;
   }
   if (grpc) {
@@ -78,7 +80,7 @@ export function h2InboundRescue(agentId: string): H2Rescue {
 const NOT_FORWARDED = new Set(['content-length', 'connection', 'transfer-encoding', 'keep-alive', ERROR_HEADER]);
 
 /** The traffic policy's own answer (rate limit, fault, redirect, direct response); on gRPC, its status mapped (429 -> RESOURCE_EXHAUSTED by its code). */
-export function sendH2PolicyAnswer(stream: ServerHttp2Stream, grpc: boolean, answer: PolicyAnswer, requestId: string): void {
+export function sendH2PolicyAnswer(stream: H2ServerStream, grpc: boolean, answer: PolicyAnswer, requestId: string): void {
   if (stream.destroyed || stream.closed || stream.headersSent) return;
   const extra: OutgoingHttpHeaders = {};
   for (const [k, v] of Object.entries(answer.headers)) if (!NOT_FORWARDED.has(k.toLowerCase())) extra[k.toLowerCase()] = v;

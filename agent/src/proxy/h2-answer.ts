@@ -11,8 +11,10 @@
  * them (h2-held-chunks.ts), so a unary answer's DATA and trailers leave in
  * one write.
  */
-import { constants, type OutgoingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
+import type { OutgoingHttpHeaders } from 'node:http2';
 import { MeshErrorCode } from '@weft/shared';
+import { H2Error } from '../http2/codec/frames.js';
+import type { H2ServerStream } from '../http2/codec/stream.js';
 import { writeWithinBuffer } from '../http2/h2-settings.js';
 import type { Deadline } from './deadline.js';
 import { grpcFailureFields } from './grpc-rescue.js';
@@ -21,7 +23,7 @@ import { h2Trailers } from './h2-headers.js';
 import { HeldChunks } from './h2-held-chunks.js';
 import { CLIENT_GONE } from './pipeline.js';
 
-const { NGHTTP2_CANCEL, NGHTTP2_INTERNAL_ERROR } = constants;
+const { CANCEL: NGHTTP2_CANCEL, INTERNAL_ERROR: NGHTTP2_INTERNAL_ERROR } = H2Error;
 
 export interface H2AnswerOptions {
   grpc: boolean;
@@ -48,7 +50,7 @@ export class H2AnswerStream {
   private readonly held = new HeldChunks((chunk) => this.writeChunk(chunk));
 
   constructor(
-    private readonly client: ServerHttp2Stream,
+    private readonly client: H2ServerStream,
     private readonly response: H2Response,
     private readonly o: H2AnswerOptions,
   ) {

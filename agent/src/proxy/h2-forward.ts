@@ -11,10 +11,13 @@
  * did not process it); `reset` = the stream or session broke before the
  * response head; `timeout`; `aborted` = the client went away.
  */
-import { type ClientHttp2Session, type ClientHttp2Stream, constants, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http2';
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http2';
 import type { Writable } from 'node:stream';
 import { ANSWERED_BY_HEADER, ERROR_HEADER, MeshErrorCode, meshHttpStatus } from '@weft/shared';
 import type { ClientTls } from '../http1/client-connection.js';
+import type { H2Connection } from '../http2/codec/connection.js';
+import { H2Error } from '../http2/codec/frames.js';
+import type { H2ClientStream } from '../http2/codec/stream.js';
 import { H2ConnectFailedError, type H2SessionPool } from '../http2/session-pool.js';
 import type { GoneSignal } from './client-link.js';
 import {
@@ -29,7 +32,8 @@ import {
 import type { HeaderMap } from './headers.js';
 import { ClientGone, DeadlineExceeded } from './upstream-try.js';
 
-const { NGHTTP2_CANCEL, NGHTTP2_REFUSED_STREAM, NGHTTP2_FLAG_END_STREAM } = constants;
+const { CANCEL: NGHTTP2_CANCEL, REFUSED_STREAM: NGHTTP2_REFUSED_STREAM } = H2Error;
+const END_STREAM_FLAG = 0x1;
 
 /** A response head received on an HTTP/2 stream; the body and trailers are read from `stream` (it is its own ResponseBody). */
 export class H2Response implements UpstreamResponse, ResponseBody {
@@ -43,7 +47,7 @@ export class H2Response implements UpstreamResponse, ResponseBody {
 
   constructor(
     headers: IncomingHttpHeaders,
-    readonly stream: ClientHttp2Stream,
+    readonly stream: H2ClientStream,
     /** The head ended the stream (a trailers-only gRPC answer, or an answer without body). */
     readonly endStream: boolean,
     readonly viaPeer: boolean,
@@ -116,7 +120,7 @@ export interface H2SendOnce {
 export async function sendH2Once(r: H2SendOnce): Promise<TryOutcome> {
   if (r.clientGone.aborted) return settledFailure('aborted', new ClientGone('client gone'), r.onOutcome);
   if (r.timeoutMs <= 0) return settledFailure('timeout', new DeadlineExceeded('deadline exceeded'), r.onOutcome);
-  let session: ClientHttp2Session;
+  let session: H2Connection;
   try {
     const s = r.pool.get(r.key, r.host, r.port, r.tls);
     session = s instanceof Promise ? await s : s;
@@ -124,7 +128,7 @@ export async function sendH2Once(r: H2SendOnce): Promise<TryOutcome> {
     return settledFailure(err instanceof H2ConnectFailedError ? 'connect' : 'reset', err, r.onOutcome);
   }
   if (r.clientGone.aborted) return settledFailure('aborted', new ClientGone('client gone'), r.onOutcome);
-  let up: ClientHttp2Stream;
+  let up: H2ClientStream;
   try {
     up = session.request(r.headers, { endStream: r.body === null });
   } catch (err) {
@@ -148,7 +152,7 @@ class H2Try {
   private readonly timer: NodeJS.Timeout;
 
   constructor(
-    private readonly up: ClientHttp2Stream,
+    private readonly up: H2ClientStream,
     private readonly r: H2SendOnce,
   ) {
     this.outcome = new Promise<TryOutcome>((resolve) => {
@@ -189,7 +193,7 @@ class H2Try {
 
   // The END_STREAM flag of the head (a trailers-only answer); node's `endAfterHeaders` is not set on client streams.
   private readonly onResponse = (headers: IncomingHttpHeaders, flags: number): void => {
-    this.finish({ ok: true, response: new H2Response(headers, this.up, (flags & NGHTTP2_FLAG_END_STREAM) !== 0, this.r.viaPeer) });
+    this.finish({ ok: true, response: new H2Response(headers, this.up, (flags & END_STREAM_FLAG) !== 0, this.r.viaPeer) });
   };
 
   private readonly onError = (err: NodeJS.ErrnoException): void => {

@@ -15,9 +15,10 @@
  * (protocol_not_translatable: gRPC UNIMPLEMENTED), as is anything to a `tcp`
  * instance (not-translatable.ts).
  */
-import type { OutgoingHttpHeaders, ServerHttp2Stream } from 'node:http2';
+import type { OutgoingHttpHeaders } from 'node:http2';
 import { ANSWERED_BY_HEADER, INSTANCE_HEADER, MeshErrorCode, meshHttpStatus, messageOf, type SourceIdentity } from '@weft/shared';
 import type { LocalInstance, LocalInstances } from '../contracts.js';
+import type { H2ServerStream } from '../http2/codec/stream.js';
 import type { H2SessionPool } from '../http2/session-pool.js';
 import type { AccessGate } from './access-gate.js';
 import { Deadline } from './deadline.js';
@@ -45,7 +46,7 @@ export interface H2InboundDeps {
   /** Access enforcement, as the HTTP/1.1 inbound strategy; absent: not enforced. */
   access?: AccessGate;
   /** The caller of a stream (its session's verified certificate, inbound-mesh-tls.ts); absent: unauthenticated. */
-  identify?: (stream: ServerHttp2Stream) => SourceIdentity | undefined;
+  identify?: (stream: H2ServerStream) => SourceIdentity | undefined;
   /** HTTP/1.1 pools to local instances, for translated requests; absent: calls to HTTP/1.1 instances are refused. */
   pools?: UpstreamPools;
 }

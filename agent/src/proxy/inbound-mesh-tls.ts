@@ -12,11 +12,13 @@
  * (peer-source.ts), never from a header; `identify` hands it to access
  * policy as the request's source.
  */
-import type { Http2Session, ServerHttp2Stream } from 'node:http2';
+
 import type { TLSSocket } from 'node:tls';
 import { ERROR_HEADER, MeshErrorCode } from '@weft/shared';
 import type { ConnectRequest } from '../http1/server-connection.js';
 import type { Http1Request } from '../http1/server-message.js';
+import type { H2Connection } from '../http2/codec/connection.js';
+import type { H2ServerStream } from '../http2/codec/stream.js';
 import type { StreamHandler } from '../http2/h2c-server.js';
 import type { SourceIdentity } from './access-policy.js';
 import type { ListenerServerOptions, ListenerTls, RequestHandler } from './listener-server.js';
@@ -34,7 +36,7 @@ export interface InboundMeshTls {
   /** The source of a request: the identity its connection's certificate names (an agent, or a service of the calling agent). */
   identify(req: Http1Request): SourceIdentity | undefined;
   /** The same for an HTTP/2 stream (its session's certificate). */
-  identifyStream(stream: ServerHttp2Stream): SourceIdentity | undefined;
+  identifyStream(stream: H2ServerStream): SourceIdentity | undefined;
   /** The same for a CONNECT of the TCP mesh hop. */
   identifyConnect(connect: ConnectRequest): SourceIdentity | undefined;
   guardRequests(handler: RequestHandler): RequestHandler;
@@ -94,8 +96,8 @@ export function inboundMeshTls(meshTls: MeshTls, agentId: string, metrics: Proxy
   const refusedMessage = (why: string): string => `agent ${agentId}: mesh caller refused: ${why}`;
 
   /** The caller of an HTTP/2 session, read once per session (its socket is the TLS connection). */
-  const sessionSources = new WeakMap<Http2Session, PeerSource | undefined>();
-  const sessionSource = (session: Http2Session): PeerSource | undefined => {
+  const sessionSources = new WeakMap<H2Connection, PeerSource | undefined>();
+  const sessionSource = (session: H2Connection): PeerSource | undefined => {
     if (sessionSources.has(session)) return sessionSources.get(session);
     const socket = session.socket as TLSSocket;
     const source =

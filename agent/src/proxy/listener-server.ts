@@ -126,7 +126,7 @@ export async function startListenerServer(opts: ListenerServerOptions): Promise<
       if (opts.onConnect !== undefined) opts.onConnect(socket, target, connect);
       else writeRawMeshError(socket, 405, MeshErrorCode.badRequest, `CONNECT ${target}: not supported on this port`);
     },
-    onHttp2: opts.h2 === undefined ? undefined : (socket, received) => opts.h2?.accept(socket, received),
+    onHttp2: opts.h2 === undefined ? undefined : (socket, received, sharedReads) => opts.h2?.accept(socket, received, sharedReads),
     onAcceptError(errno) {
       logger.warn('cannot accept a connection', { listener: opts.name, errno, err: getSystemErrorName(errno) });
     },

@@ -38,8 +38,10 @@
  * reader holds back the upstream through HTTP/2 windows instead of making
  * the agent buffer; the request body likewise (h2-body.ts).
  */
-import { constants, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
+import type { IncomingHttpHeaders } from 'node:http2';
 import { type Logger, MeshError, MeshErrorCode, messageOf, REQUEST_ID_HEADER, type SourceIdentity } from '@weft/shared';
+import { H2Error } from '../http2/codec/frames.js';
+import type { H2ServerStream } from '../http2/codec/stream.js';
 import type { StreamHandler } from '../http2/h2c-server.js';
 import { ClientLink } from './client-link.js';
 import { Deadline, requestBudgetMs } from './deadline.js';
@@ -59,7 +61,7 @@ import type { UpstreamResponse } from './try-outcome.js';
 
 /** One HTTP/2 request as it moves through the pipeline; the strategy fills in what it learns. */
 export interface H2Exchange extends PipelineExchange {
-  readonly stream: ServerHttp2Stream;
+  readonly stream: H2ServerStream;
   readonly headers: IncomingHttpHeaders;
   /** A gRPC call (content-type application/grpc...): answered in gRPC's terms. */
   readonly grpc: boolean;
@@ -213,7 +215,7 @@ export function h2Pipeline(opts: H2PipelineOptions): StreamHandler {
     stream.on('error', ignore);
     const gone = new ClientLink();
     stream.once('close', () => {
-      if (stream.rstCode !== constants.NGHTTP2_NO_ERROR || !stream.writableFinished) gone.abort();
+      if (stream.rstCode !== H2Error.NO_ERROR || !stream.writableFinished) gone.abort();
     });
     const requestId = requestIdOf(headerText(headers[REQUEST_ID_HEADER]));
     const grpc = isGrpcContentType(headers['content-type']);
@@ -255,7 +257,7 @@ function refusalOf(budget: number | MeshError, grpcTimeoutMs: number | undefined
 
 /** The client's address, read once per session (node's session.socket is a proxy object; the OS is asked on each read). */
 const addresses = new WeakMap<object, string | undefined>();
-function remoteAddressOf(stream: ServerHttp2Stream): string | undefined {
+function remoteAddressOf(stream: H2ServerStream): string | undefined {
   const session = stream.session;
   if (session === undefined) return undefined;
   if (addresses.has(session)) return addresses.get(session);

@@ -18,9 +18,11 @@
  * then the body with backpressure (the upstream socket is paused while the
  * client's stream is full). An HTTP/1.1 answer has no trailers to carry.
  */
-import { constants, type IncomingHttpHeaders, type OutgoingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http2';
 import { MeshErrorCode, messageOf } from '@weft/shared';
 import type { Http1Pool } from '../http1/client-pool.js';
+import { H2Error } from '../http2/codec/frames.js';
+import type { H2ServerStream } from '../http2/codec/stream.js';
 import { type Attempt, sendOnce, type TryOutcome, type UpstreamResponse } from './forward.js';
 import type { H2ReplayBody } from './h2-body.js';
 import { downstreamResponseHeaders, type ForwardingContext, type HeadLines, upstreamRequestLines } from './headers.js';
@@ -87,7 +89,7 @@ export interface H1AnswerOptions {
  * upstream broke mid-body: the client's stream is then reset with
  * INTERNAL_ERROR, so it cannot take a cut body for a whole one).
  */
-export function streamH1AnswerOnH2(stream: ServerHttp2Stream, response: UpstreamResponse, o: H1AnswerOptions): Promise<string> {
+export function streamH1AnswerOnH2(stream: H2ServerStream, response: UpstreamResponse, o: H1AnswerOptions): Promise<string> {
   if (stream.destroyed || stream.closed) {
     response.body.destroy();
     return Promise.resolve(CLIENT_GONE);
@@ -100,7 +102,7 @@ export function streamH1AnswerOnH2(stream: ServerHttp2Stream, response: Upstream
   } catch (err) {
     response.body.destroy();
     o.onFailure(MeshErrorCode.upstreamProtocolError, `${o.target}: response head cannot be forwarded over HTTP/2 (${messageOf(err)})`);
-    if (!stream.closed) stream.close(constants.NGHTTP2_INTERNAL_ERROR);
+    if (!stream.closed) stream.close(H2Error.INTERNAL_ERROR);
     return Promise.resolve(MeshErrorCode.upstreamProtocolError);
   }
   return new Promise<string>((resolve) => {
@@ -122,7 +124,7 @@ export function streamH1AnswerOnH2(stream: ServerHttp2Stream, response: Upstream
         stream.end(chunk);
       },
       destroy: (): void => {
-        if (!stream.closed) stream.close(constants.NGHTTP2_INTERNAL_ERROR);
+        if (!stream.closed) stream.close(H2Error.INTERNAL_ERROR);
       },
       on: (event: 'drain', fn: () => void) => stream.on(event, fn),
       off: (event: 'drain', fn: () => void) => stream.off(event, fn),
