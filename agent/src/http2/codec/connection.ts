@@ -140,6 +140,8 @@ export class H2Connection extends EventEmitter {
   private readonly blocked = new Set<H2Stream>();
 
   private goawaySent = false;
+  /** The peer ended its side of the socket (a closed connection without GOAWAY). */
+  private peerEnded = false;
   private goawayReceived = false;
   private goawayLastStreamId = MAX_STREAM_ID;
   private isDestroyed = false;
@@ -183,7 +185,7 @@ export class H2Connection extends EventEmitter {
 
   /** No new streams (GOAWAY sent or received) or gone. */
   get closed(): boolean {
-    return this.goawaySent || this.goawayReceived || this.isDestroyed;
+    return this.goawaySent || this.goawayReceived || this.peerEnded || this.isDestroyed;
   }
 
   get destroyed(): boolean {
@@ -192,7 +194,9 @@ export class H2Connection extends EventEmitter {
 
   /** Open streams. */
   get streamCount(): number {
-    return this.streams.size + this.waiting.length;
+    // Streams waiting for the peer's concurrency limit are in `streams` already (request() adds every stream there);
+    // adding `waiting` counted them twice.
+    return this.streams.size;
   }
 
   /** Closes the connection after the socket is idle for `ms` (any traffic restarts the clock). */
@@ -539,9 +543,12 @@ export class H2Connection extends EventEmitter {
         return;
       }
       s.endAfterHeaders = true;
+      // The request is complete before the handler sees it (as node ends the readable side before 'stream'): a handler
+      // that answers synchronously must find the remote side ended, or its end looked like "answered before the
+      // request ended" and sent a spurious RST_STREAM NO_ERROR after every such response.
+      s.onRemoteEnd();
     }
     this.onStream?.(s, head);
-    if (endStream && !s.destroyed) s.onRemoteEnd();
   }
 
   private onRstStream(streamId: number, payload: Buffer): void {
@@ -837,7 +844,8 @@ export class H2Connection extends EventEmitter {
   };
 
   private readonly onSocketEnd = (): void => {
-    // The peer will send nothing more: streams still waiting for it cannot complete.
+    // The peer will send nothing more: no new stream, and streams still waiting for it cannot complete.
+    this.peerEnded = true;
     if (this.streams.size > 0) this.destroy();
     else this.socket.end();
   };
