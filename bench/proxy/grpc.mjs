@@ -92,6 +92,20 @@ export async function startNodeH2Proxy(here, upstreamPort) {
   return { name: 'node-h2-grpc', port, authority: `127.0.0.1:${port}`, pids: [proc.pid], procs: [proc] };
 }
 
+/**
+ * The bare proxy on the agent's own HTTP/2 codec (codec-h2-proxy.mjs): what
+ * the codec costs before any of the mesh, beside node:http2's floor.
+ */
+export async function startCodecH2Proxy(here, upstreamPort) {
+  const port = await freePort();
+  const proc = start([process.execPath, join(here, 'codec-h2-proxy.mjs'), String(port), String(upstreamPort)], {
+    cpu: PROXY_CPU,
+    name: 'codec-h2-grpc',
+  });
+  await waitForPort(port, proc);
+  return { name: 'codec-h2-grpc', port, authority: `127.0.0.1:${port}`, pids: [proc.pid], procs: [proc] };
+}
+
 /** One unary call over h2c; resolves with grpc-status (from trailers or a trailers-only head) and x-weft-error. */
 export function grpcCall(port, authority, path, body) {
   return new Promise((resolve, reject) => {
@@ -251,7 +265,7 @@ async function measureStream(bin, target, tmp) {
 }
 
 /** Peers measured on unary calls only (the stream part compares Weft with the server reached directly). */
-const NO_STREAM_PART = new Set(['nginx-grpc', 'node-h2-grpc']);
+const NO_STREAM_PART = new Set(['nginx-grpc', 'node-h2-grpc', 'codec-h2-grpc']);
 
 const median = (xs) => {
   const v = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
@@ -302,6 +316,8 @@ export async function grpcBench({ bin, targets, o, tmp, waitIdle, log }) {
       p50c1: ratio(unary['weft-grpc']?.c1P50Us, unary['nginx-grpc']?.c1P50Us),
       bareCpu: ratio(unary['node-h2-grpc']?.cpuUsPerCall, unary['nginx-grpc']?.cpuUsPerCall),
       bareP99c1: ratio(unary['node-h2-grpc']?.c1P99Us, unary['nginx-grpc']?.c1P99Us),
+      codecCpu: ratio(unary['codec-h2-grpc']?.cpuUsPerCall, unary['nginx-grpc']?.cpuUsPerCall),
+      codecP99c1: ratio(unary['codec-h2-grpc']?.c1P99Us, unary['nginx-grpc']?.c1P99Us),
       streamVsDirect: ratio(stream['weft-grpc']?.mibPerS, stream['grpc-direct']?.mibPerS),
     });
   }
@@ -311,6 +327,8 @@ export async function grpcBench({ bin, targets, o, tmp, waitIdle, log }) {
   const perRep = {
     bareCpu: reps.map((r) => r.bareCpu),
     bareP99c1: reps.map((r) => r.bareP99c1),
+    codecCpu: reps.map((r) => r.codecCpu),
+    codecP99c1: reps.map((r) => r.codecP99c1),
     cpu: reps.map((r) => r.cpu),
     p99c1: reps.map((r) => r.p99c1),
     p50c1: reps.map((r) => r.p50c1),
@@ -324,6 +342,8 @@ export async function grpcBench({ bin, targets, o, tmp, waitIdle, log }) {
     streamVsDirect: m(perRep.streamVsDirect),
     bareCpu: m(perRep.bareCpu),
     bareP99c1: m(perRep.bareP99c1),
+    codecCpu: m(perRep.codecCpu),
+    codecP99c1: m(perRep.codecP99c1),
   };
   return { reps: o.reps, unary, stream, ratios, perRep };
 }
@@ -347,6 +367,11 @@ export function grpcLines(g) {
   if (r && r.bareCpu !== null && r.bareCpu !== undefined) {
     lines.push(
       `- the floor of node:http2 (node-h2-grpc, a bare proxy with none of the mesh) / nginx-grpc: CPU per call ${r.bareCpu}×${per('bareCpu')}, p99@c1 ${r.bareP99c1}×${per('bareP99c1')}`,
+    );
+  }
+  if (r && r.codecCpu !== null && r.codecCpu !== undefined) {
+    lines.push(
+      `- the floor of the agent's HTTP/2 codec (codec-h2-grpc, the same bare proxy on agent/dist/http2/codec) / nginx-grpc: CPU per call ${r.codecCpu}×${per('codecCpu')}, p99@c1 ${r.codecP99c1}×${per('codecP99c1')}`,
     );
   }
   for (const s of g.stream) {

@@ -14,7 +14,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { bigBodyTest } from './bigbody.mjs';
 import { clockTicks, cpuTimes, damonNote, faults, ioSyscalls, rssKiB, ticks } from './cpu.mjs';
-import { grpcBench, grpcLines, h2loadBin, startGrpcUpstream, startNginxGrpc, startNodeH2Proxy } from './grpc.mjs';
+import { grpcBench, grpcLines, h2loadBin, startCodecH2Proxy, startGrpcUpstream, startNginxGrpc, startNodeH2Proxy } from './grpc.mjs';
 import { handshakeRate } from './handshakes.mjs';
 import { loadTool, runLoad } from './load.mjs';
 import { startHaproxy, startNginx, startNginxMtls, startUndici, startUpstream } from './peers.mjs';
@@ -353,6 +353,7 @@ async function main() {
         const ng = await startNginxGrpc(tmp, gup.port, note);
         if (ng) gtargets.push(ng);
         gtargets.push(await startNodeH2Proxy(here, gup.port));
+        if (weftBuilt()) gtargets.push(await startCodecH2Proxy(here, gup.port));
         if (weft.a) {
           await register(weft.a, 'grpc-upstream', gup.port, 'grpc');
           gtargets.push({
