@@ -868,4 +868,39 @@ describe('hostile raw peers against the H2Connection server', () => {
       assert.equal(await peer.goaway(), H2Error.PROTOCOL_ERROR);
     });
   });
+
+  it('rapid reset: a client that opens and resets more than 1000 requests in 10 s before they are answered gets GOAWAY ENHANCE_YOUR_CALM', async () => {
+    await withPeer(async (peer, calls) => {
+      const burst = (from: number, count: number): Buffer => {
+        const frames: Buffer[] = [];
+        for (let i = from; i < from + count; i++) {
+          const id = 2 * i + 1;
+          frames.push(peer.headers(id, request('/body'), false), rawFrame(FrameType.RST_STREAM, 0, id, [0, 0, 0, H2Error.CANCEL]));
+        }
+        return Buffer.concat(frames);
+      };
+      peer.write(CLIENT_START, burst(0, 600));
+      await delay(100);
+      assert.equal(peer.closed, false, '600 resets are allowed');
+      assert.equal(calls.length, 600);
+      peer.write(burst(600, 500));
+      assert.equal(await peer.goaway(), H2Error.ENHANCE_YOUR_CALM);
+    });
+  });
+
+  it('a client that floods PINGs and does not read the answers is cut off', async () => {
+    await withPeer(async (peer) => {
+      peer.socket.pause();
+      const ping = rawFrame(FrameType.PING, 0, 0, [1, 2, 3, 4, 5, 6, 7, 8]);
+      // 1.5 M PINGs: 25 MB of answers, more than the socket buffers on both sides and the 4 MiB allowed beyond them.
+      const flood = Buffer.concat(new Array<Buffer>(100_000).fill(ping));
+      peer.write(CLIENT_START);
+      for (let i = 0; i < 15 && !peer.closed; i++) {
+        peer.socket.write(flood);
+        await delay(20);
+      }
+      peer.socket.resume();
+      await peer.waitClosed(5000);
+    });
+  });
 });

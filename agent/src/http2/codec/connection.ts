@@ -93,7 +93,13 @@ export class H2ConnectionError extends Error {
   }
 }
 
-/** Above this, reads kept between frames are copied out of a shared read buffer, and headers too large are refused. */
+/** Requests reset by the client before an answer, allowed per window (rapid-reset guard). */
+const RESETS_ALLOWED = 1000;
+const RESET_WINDOW_MS = 10_000;
+/** Bytes of our replies the peer may leave unread before it is cut off (PING / SETTINGS flood guard). */
+const REPLY_BACKLOG_LIMIT = 4 * 1024 * 1024;
+
+/** A header block gathered over CONTINUATION frames may be this many times SETTINGS_MAX_HEADER_LIST_SIZE before the connection is cut. */
 const CONTINUATION_LIMIT_FACTOR = 2;
 
 /**
@@ -139,6 +145,8 @@ export class H2Connection extends EventEmitter {
   /** Streams with DATA waiting for a window or the socket. */
   private readonly blocked = new Set<H2Stream>();
 
+  private peerResets = 0;
+  private resetWindowStart = 0;
   private goawaySent = false;
   /** The peer ended its side of the socket (a closed connection without GOAWAY). */
   private peerEnded = false;
@@ -330,7 +338,10 @@ export class H2Connection extends EventEmitter {
       case FrameType.PING:
         if (streamId !== 0) throw new H2ConnectionError('PING on a stream', H2Error.PROTOCOL_ERROR);
         if (payload.length !== 8) throw new H2ConnectionError('PING payload is not 8 bytes', H2Error.FRAME_SIZE_ERROR);
-        if ((flags & Flag.ACK) === 0) this.queue(frame(FrameType.PING, Flag.ACK, 0, payload));
+        if ((flags & Flag.ACK) === 0) {
+          this.checkReplyBacklog();
+          this.queue(frame(FrameType.PING, Flag.ACK, 0, payload));
+        }
         return;
       case FrameType.GOAWAY:
         this.onGoaway(streamId, payload);
@@ -559,8 +570,33 @@ export class H2Connection extends EventEmitter {
       if (this.isIdle(streamId)) throw new H2ConnectionError(`RST_STREAM on idle stream ${streamId}`, H2Error.PROTOCOL_ERROR);
       return;
     }
+    if (this.role === 'server' && !s.headersSent) this.countPeerReset();
     s.onReset(payload.readUInt32BE(0));
     this.endIfIdle();
+  }
+
+  /**
+   * Requests the peer opens and resets before they were answered cost the agent their routing and the upstream
+   * try, and do not count against the concurrency limit once reset ("rapid reset", CVE-2023-44487): more than
+   * RESETS_ALLOWED in RESET_WINDOW_MS ends the connection with ENHANCE_YOUR_CALM.
+   */
+  private countPeerReset(): void {
+    const now = Date.now();
+    if (now - this.resetWindowStart > RESET_WINDOW_MS) {
+      this.resetWindowStart = now;
+      this.peerResets = 0;
+    }
+    if (++this.peerResets > RESETS_ALLOWED)
+      throw new H2ConnectionError(
+        `more than ${RESETS_ALLOWED} requests reset by the client in ${RESET_WINDOW_MS / 1000} s`,
+        H2Error.ENHANCE_YOUR_CALM,
+      );
+  }
+
+  /** A peer that makes us answer (PING, SETTINGS, frames on closed streams) but does not read the answers is cut off. */
+  private checkReplyBacklog(): void {
+    if (this.socket.writableLength + this.outBytes > REPLY_BACKLOG_LIMIT)
+      throw new H2ConnectionError('the peer does not read what it asks for (PING / SETTINGS flood)', H2Error.ENHANCE_YOUR_CALM);
   }
 
   private onSettings(flags: number, streamId: number, payload: Buffer): void {
@@ -601,6 +637,7 @@ export class H2Connection extends EventEmitter {
           break;
       }
     }
+    this.checkReplyBacklog();
     this.queue(frame(FrameType.SETTINGS, Flag.ACK, 0));
     this.startWaiting();
     if (!this.gotSettings) {
@@ -660,6 +697,7 @@ export class H2Connection extends EventEmitter {
   private unknownStream(streamId: number, what: string): void {
     if (this.isIdle(streamId)) throw new H2ConnectionError(`${what} on idle stream ${streamId}`, H2Error.PROTOCOL_ERROR);
     // A stream we reset or finished: the peer may not have seen it yet (RFC 9113 §5.1, "closed").
+    this.checkReplyBacklog();
     this.queue(rstStreamFrame(streamId, H2Error.STREAM_CLOSED));
   }
 
