@@ -274,40 +274,60 @@ export class H2Connection extends EventEmitter {
   /** Bytes from the socket. `shared`: `chunk` is a view of a buffer reused after this returns (copy what is kept). */
   receive(chunk: Buffer, shared: boolean): void {
     if (this.isDestroyed) return;
-    const buf = this.pending === null ? chunk : Buffer.concat([this.pending, chunk]);
-    const owned = !shared || this.pending !== null;
-    this.pending = null;
-    let pos = 0;
+    let rest = chunk;
     try {
-      if (this.prefaceNeeded) {
-        if (buf.length < PREFACE.length) {
-          if (!PREFACE.subarray(0, buf.length).equals(buf)) throw new H2ConnectionError('not the HTTP/2 preface', H2Error.PROTOCOL_ERROR);
-          this.pending = owned ? buf : Buffer.from(buf);
-          return;
-        }
-        if (!buf.subarray(0, PREFACE.length).equals(PREFACE)) throw new H2ConnectionError('not the HTTP/2 preface', H2Error.PROTOCOL_ERROR);
-        this.prefaceNeeded = false;
-        pos = PREFACE.length;
-      }
-      while (buf.length - pos >= FRAME_HEADER) {
-        const length = (buf[pos]! << 16) | (buf[pos + 1]! << 8) | buf[pos + 2]!;
-        if (length > this.local.maxFrameSize)
-          throw new H2ConnectionError(`frame of ${length} bytes is over SETTINGS_MAX_FRAME_SIZE`, H2Error.FRAME_SIZE_ERROR);
-        if (buf.length - pos < FRAME_HEADER + length) break;
-        const type = buf[pos + 3]!;
-        const flags = buf[pos + 4]!;
-        const streamId = buf.readUInt32BE(pos + 5) & 0x7fffffff;
-        const payload = buf.subarray(pos + FRAME_HEADER, pos + FRAME_HEADER + length);
-        pos += FRAME_HEADER + length;
-        this.onFrame(type, flags, streamId, payload, owned);
+      // A unit (the preface, a frame header, a frame) begun in an earlier read is completed with only the bytes it
+      // lacks: the rest of the read is parsed where it lies (copying whole reads onto a partial frame doubled the
+      // buffers allocated per read, and V8 answers external memory growth with full collections).
+      while (this.pending !== null && rest.length > 0) {
+        const p = this.pending;
+        const want = this.prefaceNeeded
+          ? PREFACE.length - p.length
+          : p.length < FRAME_HEADER
+            ? FRAME_HEADER - p.length
+            : FRAME_HEADER + ((p[0]! << 16) | (p[1]! << 8) | p[2]!) - p.length;
+        const take = Math.min(want, rest.length);
+        const joined = Buffer.concat([p, rest.subarray(0, take)]);
+        rest = rest.subarray(take);
+        this.pending = null;
+        this.parse(joined, true);
         if (this.isDestroyed) return;
       }
-      if (pos < buf.length) {
-        const rest = buf.subarray(pos);
-        this.pending = owned ? rest : Buffer.from(rest);
-      }
+      if (rest.length > 0) this.parse(rest, !shared);
     } catch (err) {
       this.fail(err);
+    }
+  }
+
+  /** Parses the preface (server) and every complete frame of `buf`; keeps what is left as `pending` (a copy unless `owned`). */
+  private parse(buf: Buffer, owned: boolean): void {
+    let pos = 0;
+    if (this.prefaceNeeded) {
+      if (buf.length < PREFACE.length) {
+        if (!PREFACE.subarray(0, buf.length).equals(buf)) throw new H2ConnectionError('not the HTTP/2 preface', H2Error.PROTOCOL_ERROR);
+        this.pending = owned ? buf : Buffer.from(buf);
+        return;
+      }
+      if (!buf.subarray(0, PREFACE.length).equals(PREFACE)) throw new H2ConnectionError('not the HTTP/2 preface', H2Error.PROTOCOL_ERROR);
+      this.prefaceNeeded = false;
+      pos = PREFACE.length;
+    }
+    while (buf.length - pos >= FRAME_HEADER) {
+      const length = (buf[pos]! << 16) | (buf[pos + 1]! << 8) | buf[pos + 2]!;
+      if (length > this.local.maxFrameSize)
+        throw new H2ConnectionError(`frame of ${length} bytes is over SETTINGS_MAX_FRAME_SIZE`, H2Error.FRAME_SIZE_ERROR);
+      if (buf.length - pos < FRAME_HEADER + length) break;
+      const type = buf[pos + 3]!;
+      const flags = buf[pos + 4]!;
+      const streamId = buf.readUInt32BE(pos + 5) & 0x7fffffff;
+      const payload = buf.subarray(pos + FRAME_HEADER, pos + FRAME_HEADER + length);
+      pos += FRAME_HEADER + length;
+      this.onFrame(type, flags, streamId, payload, owned);
+      if (this.isDestroyed) return;
+    }
+    if (pos < buf.length) {
+      const rest = buf.subarray(pos);
+      this.pending = owned ? rest : Buffer.from(rest);
     }
   }
 
