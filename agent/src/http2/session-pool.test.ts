@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createSecureServer, createServer, type Http2Server, type ServerHttp2Session } from 'node:http2';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, createServer as createNetServer, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { silentLogger } from '@weft/shared';
 import { AgentIdentity, snapshotOf } from '../identity/agent-identity.js';
@@ -122,6 +122,73 @@ describe('the HTTP/2 session pool over mesh TLS', () => {
     } finally {
       await pool.close(false);
       tls.close();
+      await new Promise<void>((r) => server.close(() => r()));
+    }
+  });
+});
+
+describe('the HTTP/2 session pool keep-alive', () => {
+  it('destroys a session whose peer stops answering PINGs while a stream is open, failing the stream at once', async () => {
+    // A peer that completes the HTTP/2 handshake (its SETTINGS) and then goes silent: no PING ACK, no answer.
+    const sockets = new Set<Socket>();
+    const silent = createNetServer((socket) => {
+      sockets.add(socket);
+      socket.on('error', () => {});
+      socket.write(Buffer.from([0, 0, 0, 4, 0, 0, 0, 0, 0]));
+      socket.on('data', () => {});
+    });
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    const silentPort = (silent.address() as AddressInfo).port;
+    const pool = new H2SessionPool({ keepaliveMs: 50, keepaliveTimeoutMs: 100 });
+    try {
+      const session = await get(pool, silentPort);
+      const started = Date.now();
+      const stream = session.request({ ':path': '/never' }, { endStream: true });
+      const closed = new Promise<void>((r) => stream.once('close', () => r()));
+      const sessionClosed = new Promise<void>((r) => session.once('close', () => r()));
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error('the dead peer was not noticed within 3 s')), 3000);
+      });
+      await Promise.race([Promise.all([closed, sessionClosed]), late]).finally(() => clearTimeout(timer));
+      const tookMs = Date.now() - started;
+      assert.ok(tookMs < 2000, `the dead peer is noticed by the keep-alive (${tookMs} ms)`);
+      assert.notEqual(stream.rstCode, 0, 'the stream did not complete');
+      assert.equal(pool.size, 0, 'the dead session left the pool');
+    } finally {
+      await pool.close(false);
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((r) => silent.close(() => r()));
+    }
+  });
+
+  it('keeps a session whose peer answers PINGs, through a response slower than several keep-alive rounds', async () => {
+    const server = createServer();
+    const serverSessions: ServerHttp2Session[] = [];
+    server.on('session', (s) => serverSessions.push(s));
+    server.on('stream', (stream) => {
+      setTimeout(() => {
+        stream.respond({ ':status': 200 });
+        stream.end('late');
+      }, 500);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const serverPort = (server.address() as AddressInfo).port;
+    const pool = new H2SessionPool({ keepaliveMs: 50, keepaliveTimeoutMs: 100 });
+    try {
+      const session = await get(pool, serverPort);
+      const stream = session.request({ ':path': '/slow' }, { endStream: true });
+      let body = '';
+      stream.on('data', (c: Buffer) => {
+        body += c.toString();
+      });
+      await new Promise<void>((r) => stream.once('end', () => r()));
+      assert.equal(body, 'late');
+      assert.equal(session.destroyed, false);
+      assert.equal(pool.size, 1);
+    } finally {
+      await pool.close(false);
+      for (const s of serverSessions) s.destroy();
       await new Promise<void>((r) => server.close(() => r()));
     }
   });

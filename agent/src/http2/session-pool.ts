@@ -44,6 +44,17 @@ export class H2ConnectFailedError extends Error {
   }
 }
 
+/**
+ * Keep-alive: a session with open streams is PINGed every `keepaliveMs`; a peer that does not answer within
+ * `keepaliveTimeoutMs` is taken as gone (a host that vanished without a FIN, a partition) and the session is
+ * destroyed, failing its streams at once instead of at their deadlines, and the next call opens a new one.
+ */
+export interface H2SessionPoolOptions {
+  keepaliveMs: number;
+  keepaliveTimeoutMs: number;
+}
+const DEFAULT_POOL_OPTIONS: H2SessionPoolOptions = { keepaliveMs: 10_000, keepaliveTimeoutMs: 5_000 };
+
 /** Sessions idle (no open stream) this long are closed. */
 const IDLE_MS = 30_000;
 /** A connect that takes longer fails. */
@@ -56,6 +67,8 @@ interface Entry {
 
 export class H2SessionPool {
   private readonly sessions = new Map<string, Entry>();
+
+  constructor(private readonly options: H2SessionPoolOptions = DEFAULT_POOL_OPTIONS) {}
   private closed = false;
 
   /** The session for `key` (host:port; its own key for each `tls`), connected, or a promise of it. */
@@ -132,12 +145,30 @@ export class H2SessionPool {
     // A promise nobody awaits must not become an unhandled rejection.
     entry.ready.catch(() => {});
     session.once('goaway', drop);
+    this.keepAlive(session, host, port, drop);
     session.setTimeout(IDLE_MS, () => {
       drop();
       session.close();
     });
     this.sessions.set(key, entry);
     return entry.ready;
+  }
+
+  private keepAlive(session: H2Connection, host: string, port: number, drop: () => void): void {
+    const { keepaliveMs, keepaliveTimeoutMs } = this.options;
+    let pinging = false;
+    const timer = setInterval(() => {
+      if (pinging || session.destroyed || session.streamCount === 0) return;
+      pinging = true;
+      void session.ping(keepaliveTimeoutMs).then((answered) => {
+        pinging = false;
+        if (answered || session.destroyed) return;
+        drop();
+        session.destroy(new Error(`HTTP/2 peer ${host}:${port} did not answer a PING within ${keepaliveTimeoutMs} ms`));
+      });
+    }, keepaliveMs);
+    timer.unref();
+    session.once('close', () => clearInterval(timer));
   }
 
   /** Open sessions (for tests and metrics). */

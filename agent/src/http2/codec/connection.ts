@@ -25,6 +25,7 @@
  * until 'drain'); its write callbacks wait with it, which is the stream's
  * backpressure.
  */
+import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http2';
 import type { Socket } from 'node:net';
@@ -114,6 +115,8 @@ export class H2Connection extends EventEmitter {
   private readonly decoder: HpackDecoder;
   private readonly encoder = new HpackEncoder();
   private readonly streams = new Map<number, H2Stream>();
+  /** PINGs we sent, by their opaque data, waiting for the ACK. */
+  private readonly pingsInFlight = new Map<string, (answered: boolean) => void>();
   private readonly authority: string | undefined;
 
   // What the peer allows us.
@@ -211,6 +214,26 @@ export class H2Connection extends EventEmitter {
   setTimeout(ms: number, onTimeout: () => void): void {
     this.socket.setTimeout(ms);
     this.socket.on('timeout', onTimeout);
+  }
+
+  /** Sends a PING; resolves true when the peer acknowledges it within `timeoutMs`, false otherwise (or if the connection ends). */
+  ping(timeoutMs: number): Promise<boolean> {
+    if (this.isDestroyed) return Promise.resolve(false);
+    const opaque = randomBytes(8);
+    const key = opaque.toString('hex');
+    return new Promise<boolean>((resolve) => {
+      const done = (answered: boolean): void => {
+        clearTimeout(timer);
+        this.pingsInFlight.delete(key);
+        this.off('close', gone);
+        resolve(answered);
+      };
+      const gone = (): void => done(false);
+      const timer = setTimeout(() => done(false), timeoutMs);
+      this.pingsInFlight.set(key, done);
+      this.once('close', gone);
+      this.queue(frame(FrameType.PING, 0, 0, opaque));
+    });
   }
 
   /** Opens a request stream (client side). Throws when the connection takes no new streams. */
@@ -361,7 +384,7 @@ export class H2Connection extends EventEmitter {
         if ((flags & Flag.ACK) === 0) {
           this.checkReplyBacklog();
           this.queue(frame(FrameType.PING, Flag.ACK, 0, payload));
-        }
+        } else this.pingsInFlight.get(payload.toString('hex'))?.(true);
         return;
       case FrameType.GOAWAY:
         this.onGoaway(streamId, payload);
