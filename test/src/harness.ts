@@ -4,7 +4,7 @@
  * process, and tears every one of them down after the test.
  */
 import { execFile } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { createHash, createPrivateKey, X509Certificate } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
@@ -217,11 +217,20 @@ export class Mesh {
   /** TLS client options presenting agent `name`'s mesh identity (its key, certificate and CA bundle from its data dir). */
   meshTls(name: string): { key: string; cert: string; ca: string } {
     const dir = join(this.dir, name, 'identity');
-    return {
-      key: readFileSync(join(dir, 'agent.key'), 'utf8'),
-      cert: readFileSync(join(dir, 'agent.crt'), 'utf8'),
-      ca: readFileSync(join(dir, 'ca-bundle.crt'), 'utf8'),
-    };
+    // The agent may renew (a new key, then its certificate) between two reads: read again until the pair matches.
+    const pause = new Int32Array(new SharedArrayBuffer(4));
+    for (let attempt = 0; ; attempt++) {
+      const key = readFileSync(join(dir, 'agent.key'), 'utf8');
+      const cert = readFileSync(join(dir, 'agent.crt'), 'utf8');
+      let matches = false;
+      try {
+        matches = new X509Certificate(cert).checkPrivateKey(createPrivateKey(key));
+      } catch {
+        // A file caught half-written: read again.
+      }
+      if (matches || attempt >= 100) return { key, cert, ca: readFileSync(join(dir, 'ca-bundle.crt'), 'utf8') };
+      Atomics.wait(pause, 0, 0, 20);
+    }
   }
 
   /** A real HTTP service on 127.0.0.1:0. */
