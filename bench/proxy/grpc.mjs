@@ -78,33 +78,20 @@ http {
 }
 
 /**
- * The bare node:http2 proxy (node-h2-proxy.mjs) on the proxy core: what a
- * proxy on node:http2 costs before any of the mesh, so the report can say how
- * much of Weft's figure is the platform.
+ * A bare reverse proxy with none of the mesh on the proxy core, to show what
+ * the platform costs before any of Weft: `node-h2-proxy.mjs` on node:http2
+ * (`node-h2-grpc`) and `codec-h2-proxy.mjs` on the agent's own HTTP/2 codec
+ * (`codec-h2-grpc`).
  */
-export async function startNodeH2Proxy(here, upstreamPort) {
+async function startBareProxy(here, script, name, upstreamPort) {
   const port = await freePort();
-  const proc = start([process.execPath, join(here, 'node-h2-proxy.mjs'), String(port), String(upstreamPort)], {
-    cpu: PROXY_CPU,
-    name: 'node-h2-grpc',
-  });
+  const proc = start([process.execPath, join(here, script), String(port), String(upstreamPort)], { cpu: PROXY_CPU, name });
   await waitForPort(port, proc);
-  return { name: 'node-h2-grpc', port, authority: `127.0.0.1:${port}`, pids: [proc.pid], procs: [proc] };
+  return { name, port, authority: `127.0.0.1:${port}`, pids: [proc.pid], procs: [proc] };
 }
 
-/**
- * The bare proxy on the agent's own HTTP/2 codec (codec-h2-proxy.mjs): what
- * the codec costs before any of the mesh, beside node:http2's floor.
- */
-export async function startCodecH2Proxy(here, upstreamPort) {
-  const port = await freePort();
-  const proc = start([process.execPath, join(here, 'codec-h2-proxy.mjs'), String(port), String(upstreamPort)], {
-    cpu: PROXY_CPU,
-    name: 'codec-h2-grpc',
-  });
-  await waitForPort(port, proc);
-  return { name: 'codec-h2-grpc', port, authority: `127.0.0.1:${port}`, pids: [proc.pid], procs: [proc] };
-}
+export const startNodeH2Proxy = (here, upstreamPort) => startBareProxy(here, 'node-h2-proxy.mjs', 'node-h2-grpc', upstreamPort);
+export const startCodecH2Proxy = (here, upstreamPort) => startBareProxy(here, 'codec-h2-proxy.mjs', 'codec-h2-grpc', upstreamPort);
 
 /** One unary call over h2c; resolves with grpc-status (from trailers or a trailers-only head) and x-weft-error. */
 export function grpcCall(port, authority, path, body) {

@@ -29,7 +29,7 @@ import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http2';
 import type { Socket } from 'node:net';
-import { contentLengthOf, fieldsOf, headersOf, MalformedError } from './fields.js';
+import { contentLengthOf, fieldsOf, headersOf, MalformedError, type MessageKind } from './fields.js';
 import {
   DEFAULT_MAX_FRAME,
   DEFAULT_WINDOW,
@@ -50,7 +50,7 @@ import {
   settingsFrame,
   windowUpdateFrame,
 } from './frames.js';
-import { HpackDecoder, HpackEncoder, HpackError } from './hpack.js';
+import { type HeaderField, HpackDecoder, HpackEncoder, HpackError } from './hpack.js';
 import { H2ClientStream, H2ServerStream, type H2Stream } from './stream.js';
 
 export interface H2ConnectionSettings {
@@ -513,15 +513,10 @@ export class H2Connection extends EventEmitter {
       return;
     }
     if (existing instanceof H2ClientStream && !existing.responded) {
-      let head: IncomingHttpHeaders;
-      try {
-        head = headersOf(fields, 'response');
-      } catch (err) {
-        if (err instanceof MalformedError) {
-          this.streamError(existing, H2Error.PROTOCOL_ERROR);
-          return;
-        }
-        throw err;
+      const head = wellFormed(fields, 'response');
+      if (head === undefined) {
+        this.streamError(existing, H2Error.PROTOCOL_ERROR);
+        return;
       }
       const status = Number(head[':status']);
       if (status >= 100 && status < 200) {
@@ -545,15 +540,10 @@ export class H2Connection extends EventEmitter {
       this.streamError(existing, H2Error.PROTOCOL_ERROR);
       return;
     }
-    let trailers: IncomingHttpHeaders;
-    try {
-      trailers = headersOf(fields, 'trailers');
-    } catch (err) {
-      if (err instanceof MalformedError) {
-        this.streamError(existing, H2Error.PROTOCOL_ERROR);
-        return;
-      }
-      throw err;
+    const trailers = wellFormed(fields, 'trailers');
+    if (trailers === undefined) {
+      this.streamError(existing, H2Error.PROTOCOL_ERROR);
+      return;
     }
     if (existing.expectedLength >= 0 && existing.receivedLength !== existing.expectedLength) {
       this.streamError(existing, H2Error.PROTOCOL_ERROR);
@@ -577,15 +567,10 @@ export class H2Connection extends EventEmitter {
       this.queue(rstStreamFrame(streamId, tooLarge ? H2Error.PROTOCOL_ERROR : H2Error.REFUSED_STREAM));
       return;
     }
-    let head: IncomingHttpHeaders;
-    try {
-      head = headersOf(fields, 'request');
-    } catch (err) {
-      if (err instanceof MalformedError) {
-        this.queue(rstStreamFrame(streamId, H2Error.PROTOCOL_ERROR));
-        return;
-      }
-      throw err;
+    const head = wellFormed(fields, 'request');
+    if (head === undefined) {
+      this.queue(rstStreamFrame(streamId, H2Error.PROTOCOL_ERROR));
+      return;
     }
     const s = new H2ServerStream(streamId, this, this.peerInitialWindow, this.local.initialWindowSize, this.local.streamWriteBuffer);
     s.expectedLength = contentLengthOf(head);
@@ -932,14 +917,9 @@ export class H2Connection extends EventEmitter {
   };
 
   private readonly onSocketClose = (): void => {
-    if (!this.isDestroyed) {
-      this.isDestroyed = true;
-      for (const s of [...this.streams.values()]) s.onConnectionGone(undefined);
-      this.streams.clear();
-    } else {
-      for (const s of [...this.streams.values()]) s.onConnectionGone(undefined);
-      this.streams.clear();
-    }
+    this.isDestroyed = true;
+    for (const s of [...this.streams.values()]) s.onConnectionGone(undefined);
+    this.streams.clear();
     this.emitClose();
   };
 
@@ -948,6 +928,16 @@ export class H2Connection extends EventEmitter {
     this.closeEmitted = true;
     // After the socket's own events: listeners see a finished connection.
     process.nextTick(() => this.emit('close'));
+  }
+}
+
+/** The fields as one header object when they make a well-formed `kind`; undefined when the message is malformed. */
+function wellFormed(fields: readonly HeaderField[], kind: MessageKind): IncomingHttpHeaders | undefined {
+  try {
+    return headersOf(fields, kind);
+  } catch (err) {
+    if (err instanceof MalformedError) return undefined;
+    throw err;
   }
 }
 

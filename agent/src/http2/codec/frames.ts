@@ -67,14 +67,19 @@ export const DEFAULT_MAX_FRAME = 16_384;
 export const MAX_WINDOW = 2 ** 31 - 1;
 export const MAX_STREAM_ID = 2 ** 31 - 1;
 
+/** Writes a frame's 9-byte header at the start of `target`. */
+function writeFrameHeader(target: Buffer, length: number, type: FrameType, flags: number, streamId: number): void {
+  target[0] = (length >>> 16) & 0xff;
+  target[1] = (length >>> 8) & 0xff;
+  target[2] = length & 0xff;
+  target[3] = type;
+  target[4] = flags;
+  target.writeUInt32BE(streamId, 5);
+}
+
 export function frameHeader(length: number, type: FrameType, flags: number, streamId: number): Buffer {
   const h = Buffer.allocUnsafe(FRAME_HEADER);
-  h[0] = (length >>> 16) & 0xff;
-  h[1] = (length >>> 8) & 0xff;
-  h[2] = length & 0xff;
-  h[3] = type;
-  h[4] = flags;
-  h.writeUInt32BE(streamId, 5);
+  writeFrameHeader(h, length, type, flags, streamId);
   return h;
 }
 
@@ -82,12 +87,7 @@ export function frameHeader(length: number, type: FrameType, flags: number, stre
 export function frame(type: FrameType, flags: number, streamId: number, payload?: Buffer): Buffer {
   const length = payload?.length ?? 0;
   const f = Buffer.allocUnsafe(FRAME_HEADER + length);
-  f[0] = (length >>> 16) & 0xff;
-  f[1] = (length >>> 8) & 0xff;
-  f[2] = length & 0xff;
-  f[3] = type;
-  f[4] = flags;
-  f.writeUInt32BE(streamId, 5);
+  writeFrameHeader(f, length, type, flags, streamId);
   if (payload !== undefined) payload.copy(f, FRAME_HEADER);
   return f;
 }
