@@ -1,10 +1,10 @@
 // The floor of a proxy on the agent's own HTTP/2 codec: a bare h2c reverse proxy
-// on agent/dist/http2/codec with none of the mesh (as node-h2-proxy.mjs is for
+// on shared/dist/http2-codec with none of the mesh (as node-h2-proxy.mjs is for
 // node:http2): one upstream connection, bodies piped, trailers passed on.
 // node codec-h2-proxy.mjs LISTEN_PORT UPSTREAM_PORT
 import { connect, createServer } from 'node:net';
-import { H2Connection } from '../../agent/dist/http2/codec/connection.js';
 import { CODEC_SETTINGS } from '../../agent/dist/http2/h2-settings.js';
+import { H2Connection } from '../../shared/dist/http2-codec/connection.js';
 
 const [listenPort, upstreamPort] = process.argv.slice(2).map(Number);
 const HOP = new Set([':status', ':method', ':path', ':scheme', ':authority', 'connection', 'keep-alive', 'transfer-encoding', 'upgrade']);

@@ -358,7 +358,7 @@ export function grpcLines(g) {
   }
   if (r && r.codecCpu !== null && r.codecCpu !== undefined) {
     lines.push(
-      `- the floor of the agent's HTTP/2 codec (codec-h2-grpc, the same bare proxy on agent/dist/http2/codec) / nginx-grpc: CPU per call ${r.codecCpu}×${per('codecCpu')}, p99@c1 ${r.codecP99c1}×${per('codecP99c1')}`,
+      `- the floor of the agent's HTTP/2 codec (codec-h2-grpc, the same bare proxy on shared/dist/http2-codec) / nginx-grpc: CPU per call ${r.codecCpu}×${per('codecCpu')}, p99@c1 ${r.codecP99c1}×${per('codecP99c1')}`,
     );
   }
   for (const s of g.stream) {

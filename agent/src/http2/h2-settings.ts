@@ -9,7 +9,7 @@
  * a stream at 64 KiB per round trip, event-loop turns included).
  */
 import type { Writable } from 'node:stream';
-import type { H2ConnectionSettings } from './codec/connection.js';
+import type { H2ConnectionSettings } from '@weft/shared/http2-codec/connection';
 
 /** Per-stream receive window (SETTINGS_INITIAL_WINDOW_SIZE). */
 export const STREAM_WINDOW = 1024 * 1024;

@@ -15,8 +15,8 @@
  */
 import type { IncomingHttpHeaders } from 'node:http2';
 import type { Socket } from 'node:net';
-import { H2Connection } from './codec/connection.js';
-import type { H2ServerStream } from './codec/stream.js';
+import { H2Connection } from '@weft/shared/http2-codec/connection';
+import type { H2ServerStream } from '@weft/shared/http2-codec/stream';
 import { CODEC_SETTINGS } from './h2-settings.js';
 
 export type StreamHandler = (stream: H2ServerStream, headers: IncomingHttpHeaders) => void;

@@ -29,8 +29,8 @@
  */
 import { connect as netConnect, type Socket } from 'node:net';
 import { type TLSSocket, connect as tlsConnect } from 'node:tls';
+import { H2Connection } from '@weft/shared/http2-codec/connection';
 import type { ClientTls } from '../http1/client-connection.js';
-import { H2Connection } from './codec/connection.js';
 import { CODEC_SETTINGS } from './h2-settings.js';
 
 /** The session could not be established: no request was sent on it. */

@@ -11,8 +11,8 @@
  */
 import type { OutgoingHttpHeaders } from 'node:http2';
 import { ANSWERED_BY_HEADER, ERROR_HEADER, type MeshErrorCode, meshHttpStatus, REQUEST_ID_HEADER } from '@weft/shared';
-import { H2Error } from '../http2/codec/frames.js';
-import type { H2ServerStream } from '../http2/codec/stream.js';
+import { H2Error } from '@weft/shared/http2-codec/frames';
+import type { H2ServerStream } from '@weft/shared/http2-codec/stream';
 import { encodeGrpcMessage, GRPC_MESSAGE_HEADER, GRPC_STATUS_HEADER, grpcStatusOf } from './grpc-status.js';
 import type { PolicyAnswer } from './route-policy.js';
 

@@ -13,8 +13,8 @@
  */
 import type { OutgoingHttpHeaders } from 'node:http2';
 import { MeshErrorCode } from '@weft/shared';
-import { H2Error } from '../http2/codec/frames.js';
-import type { H2ServerStream } from '../http2/codec/stream.js';
+import { H2Error } from '@weft/shared/http2-codec/frames';
+import type { H2ServerStream } from '@weft/shared/http2-codec/stream';
 import { writeWithinBuffer } from '../http2/h2-settings.js';
 import type { Deadline } from './deadline.js';
 import { grpcFailureFields } from './grpc-rescue.js';

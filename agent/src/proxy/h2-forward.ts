@@ -14,10 +14,10 @@
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http2';
 import type { Writable } from 'node:stream';
 import { ANSWERED_BY_HEADER, ERROR_HEADER, MeshErrorCode, meshHttpStatus } from '@weft/shared';
+import type { H2Connection } from '@weft/shared/http2-codec/connection';
+import { H2Error } from '@weft/shared/http2-codec/frames';
+import type { H2ClientStream } from '@weft/shared/http2-codec/stream';
 import type { ClientTls } from '../http1/client-connection.js';
-import type { H2Connection } from '../http2/codec/connection.js';
-import { H2Error } from '../http2/codec/frames.js';
-import type { H2ClientStream } from '../http2/codec/stream.js';
 import { H2ConnectFailedError, type H2SessionPool } from '../http2/session-pool.js';
 import type { GoneSignal } from './client-link.js';
 import {

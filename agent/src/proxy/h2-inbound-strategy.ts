@@ -17,8 +17,8 @@
  */
 import type { OutgoingHttpHeaders } from 'node:http2';
 import { ANSWERED_BY_HEADER, INSTANCE_HEADER, MeshErrorCode, meshHttpStatus, messageOf, type SourceIdentity } from '@weft/shared';
+import type { H2ServerStream } from '@weft/shared/http2-codec/stream';
 import type { LocalInstance, LocalInstances } from '../contracts.js';
-import type { H2ServerStream } from '../http2/codec/stream.js';
 import type { H2SessionPool } from '../http2/session-pool.js';
 import type { AccessGate } from './access-gate.js';
 import { Deadline } from './deadline.js';

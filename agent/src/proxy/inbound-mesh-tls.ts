@@ -15,10 +15,10 @@
 
 import type { TLSSocket } from 'node:tls';
 import { ERROR_HEADER, MeshErrorCode } from '@weft/shared';
+import type { H2Connection } from '@weft/shared/http2-codec/connection';
+import type { H2ServerStream } from '@weft/shared/http2-codec/stream';
 import type { ConnectRequest } from '../http1/server-connection.js';
 import type { Http1Request } from '../http1/server-message.js';
-import type { H2Connection } from '../http2/codec/connection.js';
-import type { H2ServerStream } from '../http2/codec/stream.js';
 import type { StreamHandler } from '../http2/h2c-server.js';
 import type { SourceIdentity } from './access-policy.js';
 import type { ListenerServerOptions, ListenerTls, RequestHandler } from './listener-server.js';

@@ -40,8 +40,8 @@
  */
 import type { IncomingHttpHeaders } from 'node:http2';
 import { type Logger, MeshError, MeshErrorCode, messageOf, REQUEST_ID_HEADER, type SourceIdentity } from '@weft/shared';
-import { H2Error } from '../http2/codec/frames.js';
-import type { H2ServerStream } from '../http2/codec/stream.js';
+import { H2Error } from '@weft/shared/http2-codec/frames';
+import type { H2ServerStream } from '@weft/shared/http2-codec/stream';
 import type { StreamHandler } from '../http2/h2c-server.js';
 import { ClientLink } from './client-link.js';
 import { Deadline, requestBudgetMs } from './deadline.js';

@@ -20,9 +20,9 @@
  */
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http2';
 import { MeshErrorCode, messageOf } from '@weft/shared';
+import { H2Error } from '@weft/shared/http2-codec/frames';
+import type { H2ServerStream } from '@weft/shared/http2-codec/stream';
 import type { Http1Pool } from '../http1/client-pool.js';
-import { H2Error } from '../http2/codec/frames.js';
-import type { H2ServerStream } from '../http2/codec/stream.js';
 import { type Attempt, sendOnce, type TryOutcome, type UpstreamResponse } from './forward.js';
 import type { H2ReplayBody } from './h2-body.js';
 import { downstreamResponseHeaders, type ForwardingContext, type HeadLines, upstreamRequestLines } from './headers.js';

@@ -14,11 +14,11 @@ import {
 import { type AddressInfo, connect as netConnect, createServer as netCreateServer, type Server, type Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import { describe, it } from 'node:test';
-import { CODEC_SETTINGS, STREAM_WINDOW } from '../h2-settings.js';
-import { H2Connection } from './connection.js';
-import { Flag, FrameType, H2Error, PREFACE } from './frames.js';
-import { HpackDecoder, HpackEncoder } from './hpack.js';
-import type { H2ClientStream, H2ServerStream } from './stream.js';
+import { H2Connection } from '@weft/shared/http2-codec/connection';
+import { Flag, FrameType, H2Error, PREFACE } from '@weft/shared/http2-codec/frames';
+import { HpackDecoder, HpackEncoder } from '@weft/shared/http2-codec/hpack';
+import type { H2ClientStream, H2ServerStream } from '@weft/shared/http2-codec/stream';
+import { CODEC_SETTINGS, STREAM_WINDOW } from './h2-settings.js';
 
 // ---- helpers ----
 
