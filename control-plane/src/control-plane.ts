@@ -5,7 +5,6 @@
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import * as grpc from '@grpc/grpc-js';
 import { DEFAULT_TRUST_DOMAIN, type DefaultAccess, type Logger, UnauthenticatedError } from '@weft/shared';
 import { writePrivate } from './ca/ca-files.js';
 import { MeshCa } from './ca/mesh-ca.js';
@@ -163,7 +162,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
       replicas.start();
     }
     grpcServer = await startGrpcServer({
-      credentials: trust?.credentials,
+      identity: trust?.serverIdentity,
       authn: trust?.authn,
       trust: trust && { authority: trust.authority, tokens: trust.tokens, ca: trust.ca },
       trustStatus: trust && (() => trustStatus(trust!.authority)),
@@ -259,10 +258,8 @@ async function setUpTrust(opts: ControlPlaneOptions, cpStore: ControlPlaneStore,
     });
   }
   const serverIdentity = await ServerIdentity.start(ca, serverNames(host, opts.tlsSans ?? []), log);
-  // Client certificates are requested but optional: Enrol is the one call allowed without one (authz.ts).
-  const credentials = grpc.experimental.createCertificateProviderServerCredentials(serverIdentity, serverIdentity, false);
   const authn = meshAuthenticator(ca.trustDomain, tokens, log);
-  return { ca, tokens, authority, serverIdentity, credentials, authn };
+  return { ca, tokens, authority, serverIdentity, authn };
 }
 
 function trustStatus(authority: TrustAuthority): Map<string, AgentTrustStatus> {

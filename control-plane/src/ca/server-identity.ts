@@ -1,8 +1,9 @@
 /**
  * The control plane's own TLS identity on its gRPC port: a key and a
  * certificate from the mesh CA (spiffe://<td>/control-plane, plus DNS/IP
- * names of this host), served to grpc-js as a CertificateProvider so a new
- * certificate or CA bundle applies to new connections without a restart.
+ * names of this host), handed to the gRPC server's TLS listener, which
+ * applies a new certificate or CA bundle to new connections without a
+ * restart (onUpdate).
  * Re-issued at two thirds of its life and whenever the CA's roots change.
  *
  * The chain sent in the handshake is the leaf followed by every trusted
@@ -10,13 +11,15 @@
  * (shared/src/identity/pinned-root.ts).
  */
 import os from 'node:os';
-import type { experimental } from '@grpc/grpc-js';
 import type { Logger } from '@weft/shared';
 import type { MeshCa } from './mesh-ca.js';
 
-type CertificateProvider = experimental.CertificateProvider;
-type CaListener = experimental.CaCertificateUpdateListener;
-type IdentityListener = experimental.IdentityCertificateUpdateListener;
+/** What a TLS server needs of the identity: its chain and key, and the CA bundle it verifies clients against. */
+export interface ServerTlsMaterial {
+  cert: Buffer;
+  key: Buffer;
+  ca: Buffer;
+}
 
 export const SERVER_CERT_TTL_MS = 30 * 24 * 3600 * 1000;
 
@@ -29,11 +32,9 @@ export function serverNames(bindHost: string, extra: readonly string[]): string[
   return [...names];
 }
 
-export class ServerIdentity implements CertificateProvider {
-  private ca: { caCertificate: Buffer } | null = null;
-  private identity: { certificate: Buffer; privateKey: Buffer } | null = null;
-  private readonly caListeners = new Set<CaListener>();
-  private readonly identityListeners = new Set<IdentityListener>();
+export class ServerIdentity {
+  private material: ServerTlsMaterial | null = null;
+  private readonly listeners = new Set<(m: ServerTlsMaterial) => void>();
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
 
@@ -56,30 +57,24 @@ export class ServerIdentity implements CertificateProvider {
     clearTimeout(this.timer);
   }
 
-  // First updates are delivered on the next tick: grpc-js registers its server watcher only after
-  // adding these listeners, so an update delivered synchronously would never reach the server.
-  addCaCertificateListener(l: CaListener): void {
-    this.caListeners.add(l);
-    setImmediate(() => this.caListeners.has(l) && this.ca && l(this.ca));
+  /** The current chain, key and CA bundle (set once start() resolved). */
+  current(): ServerTlsMaterial {
+    if (!this.material) throw new Error('ServerIdentity: no certificate yet');
+    return this.material;
   }
-  removeCaCertificateListener(l: CaListener): void {
-    this.caListeners.delete(l);
-  }
-  addIdentityCertificateListener(l: IdentityListener): void {
-    this.identityListeners.add(l);
-    setImmediate(() => this.identityListeners.has(l) && this.identity && l(this.identity));
-  }
-  removeIdentityCertificateListener(l: IdentityListener): void {
-    this.identityListeners.delete(l);
+
+  /** Calls `listener` with every later re-issue (renewal, CA roots changed); returns the unsubscribe. */
+  onUpdate(listener: (m: ServerTlsMaterial) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
   }
 
   private async refresh(): Promise<void> {
     if (this.closed) return;
     const issued = await this.meshCa.issueServerCertificate(this.names, this.ttlMs);
-    this.ca = { caCertificate: Buffer.from(this.meshCa.bundlePem()) };
-    this.identity = { certificate: Buffer.from(issued.chainPem), privateKey: Buffer.from(issued.keyPem) };
-    for (const l of this.caListeners) l(this.ca);
-    for (const l of this.identityListeners) l(this.identity);
+    const material = { cert: Buffer.from(issued.chainPem), key: Buffer.from(issued.keyPem), ca: Buffer.from(this.meshCa.bundlePem()) };
+    this.material = material;
+    for (const l of this.listeners) l(material);
     clearTimeout(this.timer);
     const renewIn = Math.max(60_000, ((issued.notAfterMs - Date.now()) * 2) / 3);
     this.timer = setTimeout(

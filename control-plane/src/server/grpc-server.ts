@@ -1,11 +1,13 @@
 /**
  * The control plane's gRPC server: Registry, Discovery, Trust and Telemetry services from
- * proto/weft/v1. Keepalive pings find dead agents behind half-open TCP
- * connections, so their streams close and their leases start running out.
+ * proto/weft/v1, served on Weft's own HTTP/2 codec (grpc/codec-server.ts says why).
+ * Keepalive pings find dead agents behind half-open TCP connections, so their
+ * streams close and their leases start running out.
  */
-import * as grpc from '@grpc/grpc-js';
+import type * as grpc from '@grpc/grpc-js';
 import type { Logger, MetricsRegistry } from '@weft/shared';
 import { loadWeftProto } from '@weft/shared';
+import type { ServerIdentity } from '../ca/server-identity.js';
 import { type MeshSettingsSource, meshSettingsEntry } from '../registry/mesh-settings.js';
 import type { PolicyRegistry } from '../registry/policy-registry.js';
 import type { Registry } from '../registry/registry.js';
@@ -16,6 +18,7 @@ import { type Authenticator, insecureAuthenticator } from './caller.js';
 import { createDiscoveryHandlers } from './discovery-service.js';
 import type { StreamObserver } from './discovery-stream.js';
 import { cachingResponseSerializer } from './encoded-response.js';
+import { GrpcCodecServer } from './grpc/codec-server.js';
 import { createPolicyHandlers } from './policy-service.js';
 import { createRegistryHandlers } from './registry-service.js';
 import { RejectedVersions } from './rejected-versions.js';
@@ -38,8 +41,8 @@ export interface GrpcServerOptions {
   policies: PolicyRegistry;
   /** "mesh/settings" (the default access decision); default: the defaults of mesh-settings.ts. */
   settings?: MeshSettingsSource;
-  /** TLS for the port; plaintext when omitted (--insecure and unit tests). */
-  credentials?: grpc.ServerCredentials;
+  /** TLS for the port (its certificate follows renewals and CA rotation); plaintext when omitted (--insecure and unit tests). */
+  identity?: ServerIdentity;
   /** Who is calling (authz.ts enforces it per method); everyone is allowed when omitted. */
   authn?: Authenticator;
   /** The Trust service and the "trust/..." resources; absent with --insecure. */
@@ -78,12 +81,7 @@ export function hostPort(host: string, port: number): string {
 export async function startGrpcServer(opts: GrpcServerOptions): Promise<RunningGrpcServer> {
   const proto = loadWeftProto();
   const streams = new StreamTable();
-  const server = new grpc.Server({
-    'grpc.keepalive_time_ms': 20_000,
-    'grpc.keepalive_timeout_ms': 10_000,
-    // Agents may ping an idle stream every 10 s without being told to go away.
-    'grpc.http2.min_ping_interval_without_data_ms': 10_000,
-  });
+  const server = new GrpcCodecServer({ logger: opts.logger, tls: opts.identity?.current() });
   const rejections = opts.rejections ?? new RejectedVersions();
   const settings = opts.settings ?? { entry: constant(meshSettingsEntry()) };
   const deps = {
@@ -123,36 +121,20 @@ export async function startGrpcServer(opts: GrpcServerOptions): Promise<RunningG
     );
   }
 
-  // grpc-js prints its own errors to stderr as raw text ("E No address added out of total 1 resolved");
-  // they go to the structured log at debug level instead, and failures reach the operator as our own errors.
-  grpc.setLogger({
-    error: (...args: unknown[]) => opts.logger.debug('grpc-js', { message: args.map(String).join(' ') }),
-    info: () => {},
-    debug: () => {},
-  } as unknown as Console);
-  const port = await new Promise<number>((resolve, reject) => {
-    const address = hostPort(opts.host, opts.port);
-    server.bindAsync(address, opts.credentials ?? grpc.ServerCredentials.createInsecure(), (err, bound) => {
-      // grpc-js says "No address added out of total 1 resolved errors: [listen EADDRINUSE: ...]": keep the cause only.
-      if (err) reject(new Error(`gRPC port: cannot listen on ${address}: ${/errors: \[(.*)\]$/.exec(err.message)?.[1] ?? err.message}`));
-      else resolve(bound);
-    });
+  const address = hostPort(opts.host, opts.port);
+  const port = await server.listen(opts.host, opts.port).catch((err: Error) => {
+    throw new Error(`gRPC port: cannot listen on ${address}: ${err.message}`);
   });
+  const stopTlsUpdates = opts.identity?.onUpdate((material) => server.setTls(material));
 
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {
-    closing ??= new Promise<void>((resolve) => {
+    if (!closing) {
       // Streams never end by themselves: end them first so a graceful shutdown can complete.
       for (const handle of streams.all()) handle.end(shuttingDownError());
-      const timer = setTimeout(() => {
-        server.forceShutdown();
-        resolve();
-      }, opts.shutdownGraceMs ?? 2000);
-      server.tryShutdown(() => {
-        clearTimeout(timer);
-        resolve();
-      });
-    });
+      stopTlsUpdates?.();
+      closing = server.close(opts.shutdownGraceMs ?? 2000);
+    }
     return closing;
   };
   return { port, streams, rejections, close };
