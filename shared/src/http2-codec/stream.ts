@@ -217,6 +217,22 @@ export abstract class H2Stream extends Duplex {
     this.session.queueEnd(this, headers);
   }
 
+  /**
+   * Writes `chunk` and ends the stream with `trailers`, both queued now so they leave in the same flush
+   * as the head (a unary gRPC answer in one socket write, where write() + end() + 'wantTrailers' took
+   * two event-loop turns). Only for a stream with nothing waiting in its writable buffer; false otherwise
+   * (the caller then ends it the usual way).
+   */
+  finishWith(chunk: Buffer, trailers: OutgoingHttpHeaders): boolean {
+    if (this.rstCode !== undefined || this.destroyed) return true;
+    if (this.writableLength > 0 || this.writableEnded || this.localEnded) return false;
+    this.beforeData();
+    this.session.queueData(this, chunk, undefined);
+    this.session.queueEnd(this, trailers);
+    this.end();
+    return true;
+  }
+
   /** Hook before the first DATA (a server stream that never responded answers 200 first, as node does). */
   protected beforeData(): void {}
 }

@@ -124,11 +124,15 @@ export class ServerCall extends EventEmitter {
     this.stream.write(frameMessage(this.method.responseSerialize(value as never)));
   }
 
+  protected clearDeadline(): void {
+    clearTimeout(this.deadline);
+  }
+
   /** Ends the call with `status`: trailers after a head, or a trailers-only answer. */
   sendStatus(status: CallStatus): void {
     if (this.finished) return;
     this.finished = true;
-    clearTimeout(this.deadline);
+    this.clearDeadline();
     const fields = statusFields(status);
     if (!this.stream.headersSent) {
       this.stream.respond({ ...RESPONSE_HEAD, ...fields }, { endStream: true });
@@ -193,11 +197,24 @@ export class UnaryCall extends ServerCall {
     }
     this.handler(this, (err, value) => {
       if (err) this.sendStatus(err);
-      else {
-        this.sendMessage(value);
-        this.sendStatus({ code: grpc.status.OK });
-      }
+      else this.sendAnswer(value);
     });
+  }
+
+  /** Head, message and OK trailers queued together: they leave in one write (stream.ts finishWith). */
+  private sendAnswer(value: unknown): void {
+    if (this.finished) return;
+    let message: Buffer;
+    try {
+      message = frameMessage(this.method.responseSerialize(value as never));
+    } catch (err) {
+      this.sendStatus({ code: grpc.status.INTERNAL, details: `cannot encode the response: ${(err as Error).message}` });
+      return;
+    }
+    this.finished = true;
+    this.clearDeadline();
+    this.stream.respond(RESPONSE_HEAD);
+    this.stream.finishWith(message, statusFields({ code: grpc.status.OK }));
   }
 }
 
