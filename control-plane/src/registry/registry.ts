@@ -78,6 +78,8 @@ export class Registry {
   private readonly watches = new WatchIndex();
   private readonly leases = new LeaseTable();
   private readonly agents = new Map<string, AgentInfo>();
+  /** Replicas: services whose next catch-up read must be whole (a partial read did not match what is held). */
+  private readonly readWhole = new Set<string>();
   private readonly batcher: WriteBatcher;
   readonly counters: RegistryCounters = { registrations: 0 };
   private readonly now: () => number;
@@ -379,7 +381,14 @@ export class Registry {
     // This replica's commits up to here are in the read's snapshot; a later one may not be.
     const committedBefore = this.store.revision();
     // One read per notice, whatever it names (a notice covers a whole batch of another replica, or several notices).
-    const read = await this.store.agentsAndInstances(agentsChanged, [...new Set(services)]);
+    // A service held here is read from what it is complete at: only rows written since, and its ids (partial).
+    const unique = [...new Set(services)];
+    const held = new Map<string, number>();
+    for (const service of unique) {
+      const entry = this.view.get(service);
+      if (entry && !this.readWhole.delete(service)) held.set(service, entry.completeAt);
+    }
+    const read = await this.store.agentsAndInstances(agentsChanged, unique, held);
     const versions = read.versions;
     for (const a of read.agents) this.agents.set(a.agentId, agentInfoOf(a));
     const unknown = new Set<string>();
@@ -388,9 +397,15 @@ export class Registry {
       for (const a of (await this.store.agentsAndInstances([...unknown], [])).agents) this.agents.set(a.agentId, agentInfoOf(a));
     const changed: string[] = [];
     const again: string[] = [];
-    for (const service of new Set(services)) {
+    for (const service of unique) {
       const stored = versions.get(service);
-      const endpoints = (read.instances.get(service) ?? []).map((i) => toEndpoint(i, this.agents.get(i.agentId)));
+      const endpoints = this.endpointsRead(service, read);
+      if (endpoints === undefined) {
+        // The partial read named an instance this replica does not hold: read the service whole, next.
+        this.readWhole.add(service);
+        again.push(service);
+        continue;
+      }
       const held = this.view.get(service);
       if (stored === undefined) {
         // No instances at the snapshot: the service was emptied (its version row goes with its last instance).
@@ -426,6 +441,30 @@ export class Registry {
       this.watches.notify(changed);
     }
     return again;
+  }
+
+  /**
+   * The endpoints of `service` as `read` found them: the rows read, or for a partial read (ids plus the rows
+   * written since the entry held here was complete) the rows read and the held endpoints of the other ids.
+   * Undefined when an id is neither read nor held (the held entry is not what the read assumed).
+   */
+  private endpointsRead(
+    service: string,
+    read: { instances: Map<string, Instance[]>; partial?: Map<string, string[]> },
+  ): Endpoint[] | undefined {
+    const rows = read.instances.get(service) ?? [];
+    const ids = read.partial?.get(service);
+    if (ids === undefined) return rows.map((i) => toEndpoint(i, this.agents.get(i.agentId)));
+    const fresh = new Map(rows.map((i) => [i.instanceId, i]));
+    const kept = new Map((this.view.get(service)?.endpoints ?? []).map((e) => [e.instanceId, e]));
+    const out: Endpoint[] = [];
+    for (const id of ids) {
+      const row = fresh.get(id);
+      const endpoint = row ? toEndpoint(row, this.agents.get(row.agentId)) : kept.get(id);
+      if (endpoint === undefined) return undefined;
+      out.push(endpoint);
+    }
+    return out;
   }
 
   /**

@@ -93,6 +93,60 @@ describe('replica views on a shared store', { skip }, () => {
     }
   });
 
+  test('a catch-up read takes only what changed since the entry was complete, and still sees removals and health', async () => {
+    const s = await freshSchema();
+    const [storeA, storeB] = await Promise.all([openPostgresStore(s.url, silentLogger), openPostgresStore(s.url, silentLogger)]);
+    const opts = { leaseTtlMs: 60_000, restartGraceMs: 60_000, logger: silentLogger, sharedStore: {} };
+    const a = new Registry(storeA.registry, opts);
+    const b = new Registry(storeB.registry, opts);
+    const contentOf = (r: Registry) => (r.service('orders')?.endpoints ?? []).map((e) => `${e.instanceId}:${e.port}:${e.health}`);
+    try {
+      await Promise.all([a.start(), b.start()]);
+      await a.agentConnected(agent('host-a'));
+      await a.register(
+        agent('host-a'),
+        [1, 2, 3, 4, 5].map((n) => instance(`o-${n}`, 8000 + n)),
+        false,
+      );
+      assert.deepEqual(await b.reloadServices(['orders'], ['host-a']), []);
+      const complete = b.service('orders')!.completeAt;
+
+      // What a partial read returns: the rows written after what B holds, and every id.
+      await a.register(agent('host-a'), [instance('o-6', 8006)], false);
+      const read = await storeB.registry.agentsAndInstances([], ['orders'], new Map([['orders', complete]]));
+      assert.deepEqual(
+        read.instances.get('orders')?.map((i) => i.instanceId),
+        ['o-6'],
+      );
+      assert.deepEqual(read.partial?.get('orders'), ['o-1', 'o-2', 'o-3', 'o-4', 'o-5', 'o-6']);
+      // Without `held` the service comes whole, as before.
+      const whole = await storeB.registry.agentsAndInstances([], ['orders']);
+      assert.equal(whole.instances.get('orders')?.length, 6);
+      assert.equal(whole.partial?.has('orders') ?? false, false);
+
+      // A health change, a removal and a new instance by A: B's partial read ends equal to A's view.
+      await a.setHealth('host-a', 'o-2', 'critical');
+      await a.deregister('host-a', ['o-4']);
+      await a.register(agent('host-a'), [instance('o-7', 8007)], false);
+      assert.deepEqual(await b.reloadServices(['orders']), []);
+      assert.deepEqual(contentOf(b), contentOf(a));
+      assert.deepEqual(contentOf(b), [
+        'o-1:8001:passing',
+        'o-2:8002:critical',
+        'o-3:8003:passing',
+        'o-5:8005:passing',
+        'o-6:8006:passing',
+        'o-7:8007:passing',
+      ]);
+      assert.deepEqual(await b.catchUp(), []);
+    } finally {
+      await a.close();
+      await b.close();
+      await Promise.all([storeA.close(), storeB.close()]);
+      await s.drop();
+    }
+  });
+
   test('registrations through two replicas to one service at once: both views end equal to the store', async () => {
     const s = await freshSchema();
     const stores = await Promise.all([openPostgresStore(s.url, silentLogger), openPostgresStore(s.url, silentLogger)]);

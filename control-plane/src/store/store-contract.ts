@@ -102,11 +102,20 @@ export interface RegistryStore {
    * `services` by instance id (a service without instances maps to []), and
    * the stored version of each of `services` that has one; all as of one
    * committed state (the version labels exactly the instances read).
+   *
+   * `held` (optional): per service, a revision up to which the caller holds
+   * the service exactly (every instance last written at or before it, with
+   * that content). For such a service a backend may return in `instances`
+   * only what was written after it or belongs to one of `agentIds`, and then
+   * lists every current instance id of the service in `partial` (a catch-up
+   * then costs what changed, not the whole service). A service missing from
+   * `partial` is returned whole.
    */
   agentsAndInstances(
     agentIds: readonly string[],
     services: readonly string[],
-  ): Promise<{ agents: StoredAgent[]; instances: Map<string, Instance[]>; versions: Map<string, number> }>;
+    held?: ReadonlyMap<string, number>,
+  ): Promise<{ agents: StoredAgent[]; instances: Map<string, Instance[]>; versions: Map<string, number>; partial?: Map<string, string[]> }>;
   /** service -> revision at which its endpoints last changed (services with instances only). */
   serviceVersions(): Promise<Map<string, number>>;
   /** Agents whose stored lease lapsed at or before `nowMs` (replicas: what the sweeping leader removes). */

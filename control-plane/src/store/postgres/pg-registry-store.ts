@@ -95,6 +95,14 @@ class WriteTx {
 }
 
 const SELECT_INSTANCES = `SELECT ${INSTANCE_COLUMNS} FROM instances`;
+const QUALIFIED_INSTANCE_COLUMNS = INSTANCE_COLUMNS.split(', ')
+  .map((c) => `x.${c}`)
+  .join(', ');
+
+/** Instance ids in the order the registry keeps them (UTF-16 code units, not the database's collation). */
+function byCodeUnits(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
 const INSERT_INSTANCE = `INSERT INTO instances (${INSTANCE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`;
 const UPDATE_INSTANCE = `UPDATE instances SET service = $2, agent_id = $3, address = $4, port = $5, zone = $6, weight = $7,
   tags = $8, metadata = $9, health = $10, protocol = $11, revision = $12 WHERE instance_id = $1`;
@@ -164,29 +172,42 @@ export class PgRegistryStore implements RegistryStore {
   async agentsAndInstances(
     agentIds: readonly string[],
     services: readonly string[],
-  ): Promise<{ agents: StoredAgent[]; instances: Map<string, Instance[]>; versions: Map<string, number> }> {
-    // One statement, so one snapshot: the versions label exactly the instances read.
+    held?: ReadonlyMap<string, number>,
+  ): Promise<{ agents: StoredAgent[]; instances: Map<string, Instance[]>; versions: Map<string, number>; partial: Map<string, string[]> }> {
+    const wanted = [...new Set(services)];
+    const heldAt = wanted.map((s) => held?.get(s) ?? null);
+    // One statement, so one snapshot: the versions label exactly the instances and ids read. A service the
+    // caller holds up to revision H gets its rows written after H (or of a changed agent) and its id list.
     const rows = await this.db.query<{ t: string; j: string }>(
-      `SELECT 'a' AS t, row_to_json(a)::text AS j FROM agents a WHERE agent_id = ANY($1::text[])
-       UNION ALL SELECT 'i', row_to_json(i)::text FROM (${SELECT_INSTANCES} WHERE service = ANY($2::text[])) i
+      `WITH want AS (SELECT w.service, w.held FROM unnest($2::text[], $3::bigint[]) AS w(service, held))
+       SELECT 'a' AS t, row_to_json(a)::text AS j FROM agents a WHERE agent_id = ANY($1::text[])
+       UNION ALL SELECT 'i', row_to_json(i)::text FROM (
+         SELECT ${QUALIFIED_INSTANCE_COLUMNS} FROM instances x JOIN want w ON x.service = w.service
+         WHERE w.held IS NULL OR x.revision > w.held OR x.agent_id = ANY($1::text[])) i
+       UNION ALL SELECT 'd', json_build_object('service', x.service, 'ids', json_agg(x.instance_id))::text
+         FROM instances x JOIN want w ON x.service = w.service WHERE w.held IS NOT NULL GROUP BY x.service
        UNION ALL SELECT 'v', row_to_json(v)::text FROM service_versions v WHERE service = ANY($2::text[])`,
-      [[...new Set(agentIds)], [...new Set(services)]],
+      [[...new Set(agentIds)], wanted, heldAt],
     );
     const agents: StoredAgent[] = [];
-    const instances = new Map<string, Instance[]>(services.map((s) => [s, []]));
+    const instances = new Map<string, Instance[]>(wanted.map((s) => [s, []]));
     const versions = new Map<string, number>();
+    const partial = new Map<string, string[]>();
     for (const r of rows) {
       if (r.t === 'a') agents.push(agentFromRow(JSON.parse(r.j) as AgentRow));
       else if (r.t === 'v') {
         const v = JSON.parse(r.j) as { service: string; revision: number };
         versions.set(v.service, v.revision);
+      } else if (r.t === 'd') {
+        const d = JSON.parse(r.j) as { service: string; ids: string[] };
+        partial.set(d.service, d.ids.sort(byCodeUnits));
       } else {
         const i = instanceFromRow(JSON.parse(r.j) as InstanceRow);
         instances.get(i.service)?.push(i);
       }
     }
-    for (const list of instances.values()) list.sort((a, b) => (a.instanceId < b.instanceId ? -1 : a.instanceId > b.instanceId ? 1 : 0));
-    return { agents, instances, versions };
+    for (const list of instances.values()) list.sort((a, b) => byCodeUnits(a.instanceId, b.instanceId));
+    return { agents, instances, versions, partial };
   }
 
   /**
