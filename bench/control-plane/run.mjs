@@ -173,7 +173,7 @@ async function main() {
     });
     load.on('exit', (code, signal) => reject(new Error(`load generator exited (code ${code}, signal ${signal}) without a result`)));
   });
-  load.send({ type: 'start', config: cfg, grpcPorts: readies.map((r) => r.grpcPort) });
+  load.send({ type: 'start', config: cfg, grpcPorts: readies.map((r) => r.grpcPort), httpPorts: readies.map((r) => r.httpPort) });
   const out = await outcome;
   await new Promise((resolve) => (load.exitCode !== null ? resolve() : load.once('exit', resolve)));
   const finalStops = await Promise.all(processes.cps.map((c) => c.stop(10_000)));

@@ -78,6 +78,8 @@ export class Registry {
   private readonly watches = new WatchIndex();
   private readonly leases = new LeaseTable();
   private readonly agents = new Map<string, AgentInfo>();
+  /** Replicas: the newest service version read of other replicas' commits. */
+  private readRevision = 0;
   /** Replicas: services whose next catch-up read must be whole (a partial read did not match what is held). */
   private readonly readWhole = new Set<string>();
   private readonly batcher: WriteBatcher;
@@ -153,8 +155,13 @@ export class Registry {
     await this.batcher.flushNow();
   }
 
+  /**
+   * The registry revision this control plane holds: its own last commit, or on a replica the newest
+   * service version it has read of the others' commits, whichever is higher (what /healthz, the
+   * revision gauge and discovery responses show; replicas that caught up show the same number).
+   */
   revision(): number {
-    return this.store.revision();
+    return Math.max(this.store.revision(), this.readRevision);
   }
 
   service(name: string): ServiceEntry | undefined {
@@ -390,6 +397,7 @@ export class Registry {
     }
     const read = await this.store.agentsAndInstances(agentsChanged, unique, held);
     const versions = read.versions;
+    for (const v of versions.values()) if (v > this.readRevision) this.readRevision = v;
     for (const a of read.agents) this.agents.set(a.agentId, agentInfoOf(a));
     const unknown = new Set<string>();
     for (const list of read.instances.values()) for (const i of list) if (!this.agents.has(i.agentId)) unknown.add(i.agentId);

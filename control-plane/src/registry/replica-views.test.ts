@@ -139,6 +139,8 @@ describe('replica views on a shared store', { skip }, () => {
         'o-7:8007:passing',
       ]);
       assert.deepEqual(await b.catchUp(), []);
+      // B committed nothing itself, yet it shows the revision it caught up to (what /healthz says).
+      assert.equal(b.revision(), a.revision());
     } finally {
       await a.close();
       await b.close();
