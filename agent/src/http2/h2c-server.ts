@@ -15,6 +15,7 @@
  */
 import type { IncomingHttpHeaders } from 'node:http2';
 import type { Socket } from 'node:net';
+import { closeConnections } from '@weft/shared/http2-codec/close-connections';
 import { H2Connection } from '@weft/shared/http2-codec/connection';
 import type { H2ServerStream } from '@weft/shared/http2-codec/stream';
 import { CODEC_SETTINGS } from './h2-settings.js';
@@ -61,18 +62,6 @@ export class H2cServer {
   /** GOAWAY to every connection; resolves when all are closed, destroying those still open after `drainMs`. */
   async close(drainMs: number): Promise<void> {
     this.closing = true;
-    if (this.sessions.size === 0) return;
-    const all = [...this.sessions].map((s) => new Promise<void>((resolve) => s.once('close', () => resolve())));
-    for (const s of this.sessions) s.close();
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<boolean>((resolve) => {
-      timer = setTimeout(() => resolve(true), drainMs);
-    });
-    const late = await Promise.race([Promise.all(all).then(() => false), timedOut]);
-    clearTimeout(timer);
-    if (late) {
-      for (const s of this.sessions) s.destroy();
-      await Promise.all(all);
-    }
+    await closeConnections(this.sessions, drainMs);
   }
 }

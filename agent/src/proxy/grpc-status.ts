@@ -1,10 +1,21 @@
 /**
- * gRPC facts the proxy needs: which requests are gRPC, the status codes,
- * what each mesh failure is as a gRPC status (the one table), and the
- * `grpc-timeout` header (the caller's deadline) read and written.
+ * gRPC facts the proxy needs: the status codes and what each mesh failure
+ * is as a gRPC status (the one table). The header facts (content type,
+ * grpc-message, grpc-timeout) are shared with the control plane's gRPC
+ * server (shared/src/grpc-wire.ts) and re-exported here.
  * https://github.com/grpc/grpc/blob/master/doc/PROTOCOL-HTTP2.md
  */
 import { MeshErrorCode, meshHttpStatus } from '@weft/shared';
+
+export {
+  encodeGrpcMessage,
+  formatGrpcTimeout,
+  GRPC_MESSAGE_HEADER,
+  GRPC_STATUS_HEADER,
+  GRPC_TIMEOUT_HEADER,
+  isGrpcContentType,
+  parseGrpcTimeout,
+} from '@weft/shared/grpc-wire';
 
 export const GrpcStatus = {
   OK: 0,
@@ -26,17 +37,6 @@ export const GrpcStatus = {
   UNAUTHENTICATED: 16,
 } as const;
 export type GrpcStatus = (typeof GrpcStatus)[keyof typeof GrpcStatus];
-
-export const GRPC_STATUS_HEADER = 'grpc-status';
-export const GRPC_MESSAGE_HEADER = 'grpc-message';
-export const GRPC_TIMEOUT_HEADER = 'grpc-timeout';
-
-/** True for a gRPC request or response (`application/grpc`, `application/grpc+proto`, ...). */
-export function isGrpcContentType(value: string | string[] | undefined): boolean {
-  return (
-    typeof value === 'string' && value.startsWith('application/grpc') && (value.length === 16 || value[16] === '+' || value[16] === ';')
-  );
-}
 
 /**
  * The gRPC status of each mesh answer. Chosen so a gRPC client's own retry
@@ -99,29 +99,4 @@ export function grpcStatusOf(code: string, httpStatus?: number): GrpcStatus {
   if (httpStatus !== undefined) return grpcStatusOfHttp(httpStatus);
   const known = Object.values(MeshErrorCode) as string[];
   return known.includes(code) ? grpcStatusOfHttp(meshHttpStatus(code as MeshErrorCode)) : GrpcStatus.UNKNOWN;
-}
-
-/** grpc-message is percent-encoded (spec: bytes outside 0x20-0x7E, and '%'). */
-export function encodeGrpcMessage(message: string): string {
-  let out = '';
-  for (const byte of Buffer.from(message, 'utf8')) {
-    out +=
-      byte >= 0x20 && byte <= 0x7e && byte !== 0x25 ? String.fromCharCode(byte) : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
-  }
-  return out;
-}
-
-const UNIT_MS: Record<string, number> = { H: 3_600_000, M: 60_000, S: 1000, m: 1, u: 0.001, n: 0.000_001 };
-
-/** `grpc-timeout` in ms: 1-8 digits and a unit; undefined when absent, NaN when malformed. */
-export function parseGrpcTimeout(value: string | string[] | undefined): number | undefined {
-  if (value === undefined) return undefined;
-  if (typeof value !== 'string' || !/^\d{1,8}[HMSmun]$/.test(value)) return Number.NaN;
-  return Number(value.slice(0, -1)) * (UNIT_MS[value[value.length - 1]!] ?? Number.NaN);
-}
-
-/** `ms` as a `grpc-timeout` value (whole milliseconds, at least 1; seconds once ms would need more than 8 digits). */
-export function formatGrpcTimeout(ms: number): string {
-  const whole = Math.max(1, Math.ceil(ms));
-  return whole <= 99_999_999 ? `${whole}m` : `${Math.min(99_999_999, Math.ceil(whole / 1000))}S`;
 }

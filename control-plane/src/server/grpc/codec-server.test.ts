@@ -5,12 +5,13 @@ import { connect as netConnect, type Socket } from 'node:net';
 import { describe, it } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import { createLogger, loadWeftProto } from '@weft/shared';
+import { encodeGrpcMessage } from '@weft/shared/grpc-wire';
 import { H2Connection } from '@weft/shared/http2-codec/connection';
 import { Flag, FrameType, frame, H2Error, PREFACE, settingsFrame } from '@weft/shared/http2-codec/frames';
 import type { H2ClientStream } from '@weft/shared/http2-codec/stream';
 import type { DuplexCall, UnaryCall } from './calls.js';
 import { GrpcCodecServer, type GrpcCodecServerOptions } from './codec-server.js';
-import { encodeGrpcMessage, frameMessage, parseGrpcTimeout } from './wire.js';
+import { frameMessage, grpcDeadlineMs } from './wire.js';
 
 const proto = loadWeftProto();
 const log = createLogger({ component: 'grpc-test' }, { level: 'error' });
@@ -312,10 +313,10 @@ describe('gRPC server on the HTTP/2 codec', () => {
         c.close();
       }
     });
-    assert.equal(parseGrpcTimeout('2S'), 2000);
-    assert.equal(parseGrpcTimeout('1500u'), 1.5);
-    assert.throws(() => parseGrpcTimeout('12'), /grpc-timeout/);
-    assert.throws(() => parseGrpcTimeout('123456789S'), /grpc-timeout/);
+    assert.equal(grpcDeadlineMs('2S'), 2000);
+    assert.equal(grpcDeadlineMs('1500u'), 1.5);
+    assert.throws(() => grpcDeadlineMs('12'), /grpc-timeout/);
+    assert.throws(() => grpcDeadlineMs('123456789S'), /grpc-timeout/);
   });
 
   it('refuses what breaks the framing, each with a status that names the cause, and serves the next call', async () => {

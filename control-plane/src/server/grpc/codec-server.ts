@@ -25,10 +25,12 @@ import { createServer as createNetServer, type Server, type Socket } from 'node:
 import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from '@weft/shared';
+import { GRPC_TIMEOUT_HEADER, isGrpcContentType } from '@weft/shared/grpc-wire';
+import { closeConnections } from '@weft/shared/http2-codec/close-connections';
 import { H2Connection, type H2ConnectionSettings } from '@weft/shared/http2-codec/connection';
 import type { H2ServerStream } from '@weft/shared/http2-codec/stream';
 import { DuplexCall, type MethodCodec, UnaryCall } from './calls.js';
-import { type CallStatus, GRPC_CONTENT_TYPE, type GrpcWireError, parseGrpcTimeout, statusFields } from './wire.js';
+import { type CallStatus, GRPC_CONTENT_TYPE, type GrpcWireError, grpcDeadlineMs, statusFields } from './wire.js';
 
 /** Windows sized for small control messages; a stream may still carry a 4 MiB request without stalling on credit. */
 const SETTINGS: H2ConnectionSettings = {
@@ -157,8 +159,7 @@ export class GrpcCodecServer {
   private onStream(stream: H2ServerStream, headers: IncomingHttpHeaders): void {
     const refuse = (status: CallStatus) =>
       stream.respond({ ':status': 200, 'content-type': GRPC_CONTENT_TYPE, ...statusFields(status) }, { endStream: true });
-    const contentType = headers['content-type'] ?? '';
-    if (headers[':method'] !== 'POST' || !contentType.startsWith(GRPC_CONTENT_TYPE)) {
+    if (headers[':method'] !== 'POST' || !isGrpcContentType(headers['content-type'])) {
       stream.respond({ ':status': 415, 'content-type': 'text/plain' }, { endStream: false });
       stream.end(`this port speaks gRPC only (POST with content-type ${GRPC_CONTENT_TYPE})\n`);
       return;
@@ -171,7 +172,7 @@ export class GrpcCodecServer {
     }
     let timeoutMs: number | undefined;
     try {
-      timeoutMs = parseGrpcTimeout(headers['grpc-timeout']);
+      timeoutMs = grpcDeadlineMs(headers[GRPC_TIMEOUT_HEADER]);
     } catch (err) {
       refuse({ code: (err as GrpcWireError).code, details: (err as Error).message });
       return;
@@ -204,20 +205,7 @@ export class GrpcCodecServer {
     this.closing = true;
     const listener = this.server;
     const stopped = new Promise<void>((resolve) => (listener ? listener.close(() => resolve()) : resolve()));
-    const all = [...this.connections].map(
-      (c) => new Promise<void>((resolve) => (c.destroyed ? resolve() : c.once('close', () => resolve()))),
-    );
-    for (const c of this.connections) c.close();
-    let timer: NodeJS.Timeout | undefined;
-    const late = await Promise.race([
-      Promise.all(all).then(() => false),
-      new Promise<boolean>((resolve) => {
-        timer = setTimeout(() => resolve(true), graceMs);
-      }),
-    ]);
-    clearTimeout(timer);
-    if (late) for (const c of this.connections) c.destroy();
-    await Promise.all(all);
+    await closeConnections(this.connections, graceMs);
     await stopped;
   }
 }

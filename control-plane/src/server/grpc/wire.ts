@@ -5,7 +5,8 @@
  * Nothing here knows about calls or services.
  */
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http2';
-import type * as grpc from '@grpc/grpc-js';
+import * as grpc from '@grpc/grpc-js';
+import { encodeGrpcMessage, GRPC_MESSAGE_HEADER, GRPC_STATUS_HEADER, parseGrpcTimeout } from '@weft/shared/grpc-wire';
 
 export const GRPC_CONTENT_TYPE = 'application/grpc';
 /** Largest request message accepted (grpc-js's default receive limit). */
@@ -63,10 +64,13 @@ export class MessageReader {
     while (this.buffered >= 5) {
       const head = this.peek(5);
       if (head[0] !== 0)
-        throw new GrpcWireError(12 /* UNIMPLEMENTED */, 'compressed messages are not accepted: send with grpc-encoding identity');
+        throw new GrpcWireError(grpc.status.UNIMPLEMENTED, 'compressed messages are not accepted: send with grpc-encoding identity');
       const length = head.readUInt32BE(1);
       if (length > this.maxMessage)
-        throw new GrpcWireError(8 /* RESOURCE_EXHAUSTED */, `request message of ${length} bytes is over the limit of ${this.maxMessage}`);
+        throw new GrpcWireError(
+          grpc.status.RESOURCE_EXHAUSTED,
+          `request message of ${length} bytes is over the limit of ${this.maxMessage}`,
+        );
       if (this.buffered < 5 + length) return;
       const whole = this.take(5 + length);
       this.onMessage(whole.subarray(5));
@@ -90,24 +94,12 @@ export class MessageReader {
   }
 }
 
-const TIMEOUT_UNITS: Record<string, number> = { H: 3_600_000, M: 60_000, S: 1000, m: 1, u: 0.001, n: 0.000_001 };
-
-/** `grpc-timeout` in milliseconds; undefined when absent. Throws GrpcWireError when malformed. */
-export function parseGrpcTimeout(value: string | string[] | undefined): number | undefined {
-  if (value === undefined) return undefined;
-  const m = /^(\d{1,8})([HMSmun])$/.exec(Array.isArray(value) ? (value[0] ?? '') : value);
-  if (!m) throw new GrpcWireError(13 /* INTERNAL */, `grpc-timeout: ${JSON.stringify(value)} is not 1-8 digits and a unit (H M S m u n)`);
-  return Number(m[1]) * TIMEOUT_UNITS[m[2]!]!;
-}
-
-/** gRPC's percent-encoding of grpc-message: printable ASCII except '%' stays, every other UTF-8 byte is %XX. */
-export function encodeGrpcMessage(text: string): string {
-  let out = '';
-  for (const byte of Buffer.from(text, 'utf8')) {
-    if (byte >= 0x20 && byte <= 0x7e && byte !== 0x25) out += String.fromCharCode(byte);
-    else out += `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
-  }
-  return out;
+/** The request's `grpc-timeout` in milliseconds; undefined when absent. Throws GrpcWireError when malformed. */
+export function grpcDeadlineMs(value: string | string[] | undefined): number | undefined {
+  const ms = parseGrpcTimeout(Array.isArray(value) ? value[0] : value);
+  if (ms !== undefined && Number.isNaN(ms))
+    throw new GrpcWireError(grpc.status.INTERNAL, `grpc-timeout: ${JSON.stringify(value)} is not 1-8 digits and a unit (H M S m u n)`);
+  return ms;
 }
 
 /** Request headers that are transport, not metadata. */
@@ -134,7 +126,7 @@ export function statusFields(status: CallStatus): OutgoingHttpHeaders {
       out[name] = Buffer.isBuffer(value) ? value.toString('base64') : value;
     }
   }
-  out['grpc-status'] = String(status.code);
-  if (status.details) out['grpc-message'] = encodeGrpcMessage(status.details);
+  out[GRPC_STATUS_HEADER] = String(status.code);
+  if (status.details) out[GRPC_MESSAGE_HEADER] = encodeGrpcMessage(status.details);
   return out;
 }
