@@ -101,8 +101,11 @@ export interface ClientTls {
   /**
    * A session ticket the peer sent on a connection whose handshake (and
    * checkServerIdentity) passed: the next connect may resume with it.
+   * `generation`: the connection's (read when it connected); a ticket of an
+   * earlier generation is not kept (resuming it would present the identity
+   * of that handshake).
    */
-  onSession(session: Buffer): void;
+  onSession(session: Buffer, generation: number | undefined): void;
   /**
    * A connection resumed a session: node then runs no checkServerIdentity
    * and knows no peer certificate (the session proves the peer is the one
@@ -110,6 +113,15 @@ export interface ClientTls {
    * connection (e.g. the peer was revoked since).
    */
   checkResumed?(): Error | undefined;
+  /**
+   * Changes when the identity new connections present changes (the local
+   * source service's certificate issued, renewed or dropped). A pool does
+   * not reuse a connection made under another generation: it would go on
+   * presenting the identity the connection was made with (for as long as
+   * the peer keeps it open) instead of the one the caller now has.
+   * Absent: the identity never changes what a peer decides (the agent's).
+   */
+  readonly generation?: number;
 }
 
 /** What a connection tells its pool. */
@@ -158,6 +170,8 @@ export class ClientConnection {
   /** How long it may stay idle: the pool's keep-alive timeout, shortened by the server's `Keep-Alive: timeout`. */
   idleLimitMs = Number.POSITIVE_INFINITY;
   private connected = false;
+  /** ClientTls.generation when this connection was made (undefined without mesh TLS). */
+  readonly tlsGeneration: number | undefined;
   /** The mesh TLS of a connection to a peer agent. */
   private readonly meshTls: ClientTls | undefined;
   /**
@@ -208,12 +222,13 @@ export class ClientConnection {
     if (meshTls !== undefined) {
       // A TLSSocket node connects itself takes `onread`: decrypted reads land in READ_BUFFER too.
       this.meshTls = meshTls;
+      this.tlsGeneration = meshTls.generation;
       const secure = tlsConnect({ ...meshTls.connectOptions(), host, port, onread } as ConnectionOptions);
       secure.setNoDelay(true);
       secure.once('secureConnect', () => this.onSecureConnect(secure));
       secure.on('session', (session: Buffer) => {
         this.ticketSeen = true;
-        if (this.connected) meshTls.onSession(session);
+        if (this.connected) meshTls.onSession(session, this.tlsGeneration);
       });
       socket = secure;
     } else if (tls !== undefined) {

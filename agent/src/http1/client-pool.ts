@@ -7,7 +7,9 @@
  * `keepAliveTimeoutMs` (shorter than the usual server's 5 s, so we close
  * first), or a second before the idle timeout a server announces
  * (`Keep-Alive: timeout=N`, as node servers send), checked by one sweep for
- * all pools.
+ * all pools. With mesh TLS, a connection made under an earlier
+ * ClientTls.generation (another identity presented) is closed instead of
+ * reused, when it is taken or given back.
  */
 import {
   ClientConnection,
@@ -81,9 +83,11 @@ export class Http1Pool implements ConnectionPool {
       handler.onError(new PoolClosedError(`upstream pool for ${this.authority} is closed`));
       return;
     }
+    const generation = this.opts.meshTls?.generation;
     let conn = this.idle.pop();
-    while (conn !== undefined && !conn.usable) {
+    while (conn !== undefined && (!conn.usable || conn.tlsGeneration !== generation)) {
       this.all.delete(conn);
+      if (conn.usable) conn.socket.destroy();
       conn = this.idle.pop();
     }
     if (conn === undefined) {
@@ -110,7 +114,7 @@ export class Http1Pool implements ConnectionPool {
   }
 
   release(conn: Connection): void {
-    if (this.closed || !conn.usable) {
+    if (this.closed || !conn.usable || conn.tlsGeneration !== this.opts.meshTls?.generation) {
       conn.socket.destroy();
       return;
     }

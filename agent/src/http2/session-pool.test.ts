@@ -5,7 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import { silentLogger } from '@weft/shared';
 import { AgentIdentity, snapshotOf } from '../identity/agent-identity.js';
 import { MeshTls } from '../proxy/mesh-tls.js';
-import { testCa } from '../proxy/test-mesh-ca.js';
+import { heldServices, testCa } from '../proxy/test-mesh-ca.js';
 import { H2ConnectFailedError, H2SessionPool } from './session-pool.js';
 
 function get(pool: H2SessionPool, port: number) {
@@ -119,6 +119,45 @@ describe('the HTTP/2 session pool over mesh TLS', () => {
         /the peer (refused the TLS session after the handshake|closed the connection at the end of the TLS handshake)/,
       );
       assert.equal(streams, 0, 'no stream was sent');
+    } finally {
+      await pool.close(false);
+      tls.close();
+      await new Promise<void>((r) => server.close(() => r()));
+    }
+  });
+});
+
+describe('the HTTP/2 session pool and the identity it presents', () => {
+  it("replaces a session made before the source service's certificate arrived; the old one ends with GOAWAY", async () => {
+    const ca = await testCa();
+    const [me, peer] = await Promise.all([ca.issue('a'), ca.issue('b')]);
+    const server = createSecureServer({
+      key: peer.keyPem,
+      cert: peer.certificatePem,
+      ca: ca.pem,
+      requestCert: true,
+      rejectUnauthorized: true,
+      minVersion: 'TLSv1.3',
+    });
+    const presented: string[] = [];
+    server.on('secureConnection', (socket) => presented.push(String(socket.getPeerCertificate().subjectaltname)));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as AddressInfo).port;
+    const identity = new AgentIdentity(snapshotOf(me.keyPem, me.certificatePem, ca.pem, 'test'), silentLogger);
+    const held = heldServices({});
+    const tls = new MeshTls({ identity, logger: silentLogger, services: held });
+    const pool = new H2SessionPool();
+    try {
+      const key = `https://127.0.0.1:${port} b orders web`;
+      const client = tls.clientFor(key, 'b', { source: 'web' });
+      const first = await pool.get(key, '127.0.0.1', port, client);
+      assert.equal(pool.get(key, '127.0.0.1', port, client), first, 'kept while the identity is unchanged');
+      const firstClosed = new Promise((r) => first.once('close', r));
+      held.hold('web', await ca.issueService('web', 'a'));
+      const second = await pool.get(key, '127.0.0.1', port, client);
+      assert.notEqual(second, first);
+      await firstClosed;
+      assert.deepEqual(presented, ['URI:spiffe://weft.local/agent/a', 'URI:spiffe://weft.local/svc/web']);
     } finally {
       await pool.close(false);
       tls.close();

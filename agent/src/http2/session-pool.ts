@@ -6,7 +6,9 @@
  * the streams in order.
  *
  * A session is replaced when it closes, fails, or receives GOAWAY (streams
- * already on it finish); idle sessions close after IDLE_MS. `get` answers
+ * already on it finish), or when its ClientTls.generation changed (the
+ * identity it presents is no longer the caller's: it is closed with GOAWAY,
+ * its streams finish); idle sessions close after IDLE_MS. `get` answers
  * synchronously once a session is connected (the usual case) and with a
  * promise while it connects; a failed connect rejects with
  * H2ConnectFailedError, so the caller can tell "never sent" from a failure
@@ -63,6 +65,8 @@ const CONNECT_TIMEOUT_MS = 5_000;
 interface Entry {
   session: H2Connection;
   ready: Promise<H2Connection> | undefined;
+  /** ClientTls.generation when it was opened. */
+  generation: number | undefined;
 }
 
 export class H2SessionPool {
@@ -75,7 +79,12 @@ export class H2SessionPool {
   get(key: string, host: string, port: number, tls?: ClientTls): H2Connection | Promise<H2Connection> {
     if (this.closed) return Promise.reject(new H2ConnectFailedError('agent shutting down', undefined));
     const e = this.sessions.get(key);
-    if (e !== undefined && !e.session.closed && !e.session.destroyed) return e.ready ?? e.session;
+    if (e !== undefined && !e.session.closed && !e.session.destroyed) {
+      if (e.generation === tls?.generation || e.ready !== undefined) return e.ready ?? e.session;
+      // Made under another identity: no new streams on it (GOAWAY; its open streams finish).
+      this.sessions.delete(key);
+      e.session.close();
+    }
     return this.open(key, host, port, tls);
   }
 
@@ -85,11 +94,12 @@ export class H2SessionPool {
     let secure = false;
     const what = tls === undefined ? 'h2c' : 'h2 (mTLS)';
     let socket: Socket;
+    const generation = tls?.generation;
     if (tls === undefined) {
       socket = netConnect({ host, port });
     } else {
       const s: TLSSocket = tlsConnect({ ...tls.connectOptions(), host, port, ALPNProtocols: ['h2'] });
-      s.on('session', (ticket: Buffer) => tls.onSession(ticket));
+      s.on('session', (ticket: Buffer) => tls.onSession(ticket, generation));
       s.once('secureConnect', () => {
         secure = true;
         // A resumed session runs no checkServerIdentity: ClientTls decides (e.g. the peer was revoked since).
@@ -100,7 +110,7 @@ export class H2SessionPool {
     }
     socket.setNoDelay(true);
     const session = new H2Connection({ role: 'client', socket, settings: CODEC_SETTINGS, authority: hostPort });
-    const entry: Entry = { session, ready: undefined };
+    const entry: Entry = { session, ready: undefined, generation };
     const drop = (): void => {
       if (this.sessions.get(key) === entry) this.sessions.delete(key);
     };

@@ -265,4 +265,40 @@ describe('mesh TLS over the codec', () => {
       /presents service orders's certificate held by spiffe:\/\/weft\.local\/agent\/c, not by spiffe:\/\/weft\.local\/agent\/b/,
     );
   });
+
+  it("a source service's certificate issued after its first call: the pool's warm connection (made as the agent) is not reused", async (t) => {
+    const ca = await testCa();
+    const [a, b] = await Promise.all([identity(ca, 'a'), identity(ca, 'b')]);
+    const portB = await meshServer(t, new MeshTls({ identity: b, logger: log }));
+    const held = heldServices({});
+    const caller = new MeshTls({ identity: a, logger: log, services: held });
+    t.after(() => caller.close());
+    const p = pool(t, caller, portB, 'b', { service: 'orders', source: 'web' });
+    // No certificate for web yet: the agent's own identity, on one kept-alive connection.
+    const first = await get(p);
+    assert.deepEqual([first.agent, first.service], ['a', undefined]);
+    assert.equal((await get(p)).conn, first.conn, 'the connection is reused while the identity is unchanged');
+    held.hold('web', await ca.issueService('web', 'a'));
+    const after = await get(p);
+    assert.deepEqual([after.service, after.holder, after.agent], ['web', 'a', undefined]);
+    assert.notEqual(after.conn, first.conn, 'a new connection presents the new identity');
+    assert.equal(p.stats.connections, 1, 'the old connection was closed, not kept idle');
+  });
+
+  it('a session ticket from a handshake made before the source certificate changed is not kept (it would resume as the old identity)', async (t) => {
+    const ca = await testCa();
+    const a = await identity(ca, 'a');
+    const held = heldServices({});
+    const caller = new MeshTls({ identity: a, logger: log, services: held });
+    t.after(() => caller.close());
+    const client = caller.clientFor('http://127.0.0.1:1', 'b', { service: 'orders', source: 'web' });
+    const before = client.generation;
+    held.hold('web', await ca.issueService('web', 'a'));
+    assert.notEqual(client.generation, before);
+    client.onSession(Buffer.from('ticket of the agent identity'), before);
+    assert.equal(client.connectOptions().session, undefined);
+    const current = Buffer.from('ticket of the web identity');
+    client.onSession(current, client.generation);
+    assert.equal(client.connectOptions().session, current);
+  });
 });

@@ -31,7 +31,12 @@
  * the agent's, and accepts from the peer either the destination service's
  * certificate held by that very agent (subject CN = the agent's SPIFFE ID)
  * or the agent's own (the fallback: the peer holds no certificate for the
- * service yet). docs/security.md, "Service certificates".
+ * service yet). docs/security.md, "Service certificates". When a source
+ * service's certificate changes (issued, renewed, dropped), the ClientTls of
+ * its pools changes generation, so pooled connections made with the old
+ * identity are not reused (a caller whose certificate arrived after its first
+ * call would otherwise stay the agent at the peer for as long as the
+ * connection lives).
  */
 import { randomBytes } from 'node:crypto';
 import type { PeerCertificate, SecureContext, SecureContextOptions, TlsOptions } from 'node:tls';
@@ -75,6 +80,8 @@ export class MeshTls {
   private readonly checks = new Map<string, (host: string, cert: PeerCertificate) => Error | undefined>();
   /** Secure contexts of service certificates, by role and service; rebuilt when the certificate (serial) or the agent's bundle changes. */
   private readonly serviceContexts = new Map<string, { serial: string; context: SecureContext }>();
+  /** The generation of each source service's client identity (ClientTls.generation), bumped when its certificate changes. */
+  private readonly generations = new Map<string, { value: number }>();
   private readonly unsubscribe: (() => void)[];
 
   constructor(private readonly opts: MeshTlsOptions) {
@@ -96,6 +103,8 @@ export class MeshTls {
             opts.services.onChange((service) => {
               this.serviceContexts.delete(`server ${service}`);
               this.serviceContexts.delete(`client ${service}`);
+              const generation = this.generations.get(service);
+              if (generation !== undefined) generation.value++;
               // Tickets resumed with the old certificate would keep presenting it.
               this.sessions.clear();
             }),
@@ -188,7 +197,18 @@ export class MeshTls {
     const key = `${agentId} ${origin} ${route.service ?? ''} ${route.source ?? ''}`;
     const checkServerIdentity = this.peerCheck(agentId, route.service);
     const source = route.source;
+    let cell: { value: number } | undefined;
+    if (source !== undefined) {
+      cell = this.generations.get(source);
+      if (cell === undefined) {
+        cell = { value: 0 };
+        this.generations.set(source, cell);
+      }
+    }
     return {
+      get generation() {
+        return cell?.value;
+      },
       connectOptions: () => ({
         secureContext: (source !== undefined && this.serviceContext('client', source)) || this.clientContext,
         minVersion: MIN_VERSION,
@@ -196,8 +216,9 @@ export class MeshTls {
         session: this.sessions.get(key),
         ...(route.service !== undefined && { servername: route.service }),
       }),
-      onSession: (session) => {
-        this.sessions.set(key, session);
+      onSession: (session, generation) => {
+        // A ticket of a handshake made under an earlier identity would resume as that identity.
+        if (generation === cell?.value) this.sessions.set(key, session);
       },
       // A resumed session was made with this peer (sessions are kept per agent id and origin, and only after its check passed).
       checkResumed: () =>

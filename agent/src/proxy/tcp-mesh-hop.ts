@@ -98,11 +98,12 @@ export function connectViaPeer(
     if (tls === undefined) socket = netConnect({ host: agentAddress, port: agentPort, noDelay: true, allowHalfOpen: true });
     else {
       // allowHalfOpen is net's option, which tls.connect passes on (a half-close is forwarded, as on the plaintext hop).
+      const generation = tls.generation;
       const options = { ...tls.connectOptions(), host: agentAddress, port: agentPort, allowHalfOpen: true };
       const secure: TLSSocket = tlsConnect(options);
       secure.setNoDelay(true);
       secure.on('session', (session: Buffer) => {
-        if (connected) tls.onSession(session);
+        if (connected) tls.onSession(session, generation);
       });
       socket = secure;
     }

@@ -64,9 +64,10 @@ export async function testCa(): Promise<TestCa> {
 }
 
 /** The service certificates an agent holds, fixed for the test (identity/service-certificates.ts fetches them in the agent). */
-export function heldServices(certs: Record<string, Pem>): ServiceCertificateSource {
+export function heldServices(certs: Record<string, Pem>): ServiceCertificateSource & { hold(service: string, pem: Pem): void } {
   const held = new Map<string, ServiceCertificate>();
-  for (const [service, pem] of Object.entries(certs)) {
+  const listeners = new Set<(service: string) => void>();
+  const hold = (service: string, pem: Pem): void => {
     const x = new X509Certificate(pem.certificatePem);
     held.set(service, {
       service,
@@ -77,6 +78,16 @@ export function heldServices(certs: Record<string, Pem>): ServiceCertificateSour
       notBeforeMs: Date.parse(x.validFrom),
       notAfterMs: Date.parse(x.validTo),
     });
-  }
-  return { current: (s) => held.get(s), onChange: () => () => {} };
+    for (const l of listeners) l(service);
+  };
+  for (const [service, pem] of Object.entries(certs)) hold(service, pem);
+  return {
+    current: (s) => held.get(s),
+    onChange: (listener) => {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    /** Holds (or replaces) a service's certificate and tells the listeners, as ServiceCertificates does on an issue. */
+    hold,
+  };
 }
