@@ -46,7 +46,8 @@ export function toEndpoint(instance: Instance, agent: AgentInfo | undefined): En
   };
 }
 
-const byInstanceId = (a: Endpoint, b: Endpoint) => (a.instanceId < b.instanceId ? -1 : a.instanceId > b.instanceId ? 1 : 0);
+/** Endpoints in the order entries keep them: by instance id, in UTF-16 code units. */
+export const byInstanceId = (a: Endpoint, b: Endpoint) => (a.instanceId < b.instanceId ? -1 : a.instanceId > b.instanceId ? 1 : 0);
 
 /** Index of the first endpoint whose id is >= `id` (binary search; `list` is sorted by id). */
 function indexOf(list: readonly Endpoint[], id: string): number {

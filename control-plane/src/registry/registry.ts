@@ -16,7 +16,7 @@
 import type { AgentInfo, Endpoint, Health, Instance, InstanceSpec, Logger } from '@weft/shared';
 import type { ChangeResult, RegistryStore } from '../store/store-contract.js';
 import { WriteBatcher, type WriteBatcherOptions } from '../store/write-batcher.js';
-import { EndpointView, type ServiceEntry, sameEndpoints, toEndpoint } from './endpoint-view.js';
+import { byInstanceId, EndpointView, type ServiceEntry, sameEndpoints, toEndpoint } from './endpoint-view.js';
 import { LeaseTable } from './leases.js';
 import { type WatchCallback, WatchIndex } from './watch-index.js';
 
@@ -388,7 +388,7 @@ export class Registry {
     // This replica's commits up to here are in the read's snapshot; a later one may not be.
     const committedBefore = this.store.revision();
     // One read per notice, whatever it names (a notice covers a whole batch of another replica, or several notices).
-    // A service held here is read from what it is complete at: only rows written since, and its ids (partial).
+    // A service held here is read from what it is complete at: only rows written since, and its count.
     const unique = [...new Set(services)];
     const held = new Map<string, number>();
     for (const service of unique) {
@@ -398,20 +398,28 @@ export class Registry {
     const read = await this.store.agentsAndInstances(agentsChanged, unique, held);
     const versions = read.versions;
     for (const v of versions.values()) if (v > this.readRevision) this.readRevision = v;
-    for (const a of read.agents) this.agents.set(a.agentId, agentInfoOf(a));
+    // Agents whose endpoint fields (address, port, zone) changed: their held endpoints are stale.
+    const moved = new Set<string>();
+    for (const a of read.agents) {
+      const before = this.agents.get(a.agentId);
+      if (before === undefined || before.address !== a.address || before.inboundPort !== a.inboundPort || before.zone !== a.zone)
+        moved.add(a.agentId);
+      this.agents.set(a.agentId, agentInfoOf(a));
+    }
     const unknown = new Set<string>();
     for (const list of read.instances.values()) for (const i of list) if (!this.agents.has(i.agentId)) unknown.add(i.agentId);
     if (unknown.size > 0)
       for (const a of (await this.store.agentsAndInstances([...unknown], [])).agents) this.agents.set(a.agentId, agentInfoOf(a));
     const changed: string[] = [];
     const again: string[] = [];
+    const whole: string[] = [];
     for (const service of unique) {
       const stored = versions.get(service);
-      const endpoints = this.endpointsRead(service, read);
+      const endpoints = this.endpointsRead(service, read, moved);
       if (endpoints === undefined) {
-        // The partial read named an instance this replica does not hold: read the service whole, next.
+        // What is held plus what was read is not the service (a removal, a moved agent): read it whole, now.
         this.readWhole.add(service);
-        again.push(service);
+        whole.push(service);
         continue;
       }
       const held = this.view.get(service);
@@ -448,31 +456,35 @@ export class Registry {
       this.log.debug('services changed on another replica', { services: changed });
       this.watches.notify(changed);
     }
+    // A whole read takes no `held`, so it settles (it cannot come back here as `whole`).
+    if (whole.length > 0) again.push(...(await this.reloadServices(whole, agentsChanged)));
     return again;
   }
 
   /**
-   * The endpoints of `service` as `read` found them: the rows read, or for a partial read (ids plus the rows
-   * written since the entry held here was complete) the rows read and the held endpoints of the other ids.
-   * Undefined when an id is neither read nor held (the held entry is not what the read assumed).
+   * The endpoints of `service` as `read` found them: the rows read, or for a partial read (the rows written
+   * since the entry held here was complete, and the service's count) the rows read and the held endpoints of
+   * the other ids. Undefined when that is not the service: the held and read ids are more than the count
+   * (something held was removed; store-contract.ts says why equal counts mean equal sets), or a held
+   * endpoint's agent moved (`moved`: its address, port or zone changed, which the endpoint carries).
    */
   private endpointsRead(
     service: string,
-    read: { instances: Map<string, Instance[]>; partial?: Map<string, string[]> },
+    read: { instances: Map<string, Instance[]>; counts?: Map<string, number> },
+    moved: ReadonlySet<string>,
   ): Endpoint[] | undefined {
     const rows = read.instances.get(service) ?? [];
-    const ids = read.partial?.get(service);
-    if (ids === undefined) return rows.map((i) => toEndpoint(i, this.agents.get(i.agentId)));
+    const count = read.counts?.get(service);
+    if (count === undefined) return rows.map((i) => toEndpoint(i, this.agents.get(i.agentId)));
     const fresh = new Map(rows.map((i) => [i.instanceId, i]));
-    const kept = new Map((this.view.get(service)?.endpoints ?? []).map((e) => [e.instanceId, e]));
-    const out: Endpoint[] = [];
-    for (const id of ids) {
-      const row = fresh.get(id);
-      const endpoint = row ? toEndpoint(row, this.agents.get(row.agentId)) : kept.get(id);
-      if (endpoint === undefined) return undefined;
-      out.push(endpoint);
+    const out: Endpoint[] = rows.map((i) => toEndpoint(i, this.agents.get(i.agentId)));
+    for (const e of this.view.get(service)?.endpoints ?? []) {
+      if (fresh.has(e.instanceId)) continue;
+      if (moved.has(e.agentId)) return undefined;
+      out.push(e);
     }
-    return out;
+    if (out.length !== count) return undefined;
+    return out.sort(byInstanceId);
   }
 
   /**

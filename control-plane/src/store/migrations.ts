@@ -187,6 +187,16 @@ export const MIGRATIONS: readonly Migration[] = [
     // postgres/pg-migrations.ts); numbered here too so one version means one schema on both.
     sql: 'SELECT 1;',
   },
+  {
+    version: 8,
+    name: 'instances-by-service-revision',
+    // As PostgreSQL's (postgres/pg-migrations.ts, where replicas' catch-up reads use it); the same
+    // schema on both, and lookups by service use its prefix.
+    sql: `
+      CREATE INDEX instances_by_service_revision ON instances (service, revision);
+      DROP INDEX instances_by_service;
+    `,
+  },
 ];
 
 /** Applies every migration newer than the database's version; returns the resulting version. */

@@ -106,16 +106,20 @@ export interface RegistryStore {
    * `held` (optional): per service, a revision up to which the caller holds
    * the service exactly (every instance last written at or before it, with
    * that content). For such a service a backend may return in `instances`
-   * only what was written after it or belongs to one of `agentIds`, and then
-   * lists every current instance id of the service in `partial` (a catch-up
-   * then costs what changed, not the whole service). A service missing from
-   * `partial` is returned whole.
+   * only what was written after it, and then gives the service's current
+   * number of instances in `counts` (a catch-up then costs what changed, not
+   * the whole service). Every current instance is then either returned or
+   * held (one written at or before the revision was in the held state), so
+   * the held ids plus the returned ones are the current ids exactly when
+   * their number is the count; otherwise something was removed and the
+   * caller reads the service whole. A service missing from `counts` is
+   * returned whole.
    */
   agentsAndInstances(
     agentIds: readonly string[],
     services: readonly string[],
     held?: ReadonlyMap<string, number>,
-  ): Promise<{ agents: StoredAgent[]; instances: Map<string, Instance[]>; versions: Map<string, number>; partial?: Map<string, string[]> }>;
+  ): Promise<{ agents: StoredAgent[]; instances: Map<string, Instance[]>; versions: Map<string, number>; counts?: Map<string, number> }>;
   /** service -> revision at which its endpoints last changed (services with instances only). */
   serviceVersions(): Promise<Map<string, number>>;
   /** Agents whose stored lease lapsed at or before `nowMs` (replicas: what the sweeping leader removes). */

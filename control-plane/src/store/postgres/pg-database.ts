@@ -152,6 +152,20 @@ export class PgDatabase {
   }
 
   /**
+   * As query(), as a prepared statement named `name` on each connection: parsed once per connection, and
+   * planned once when PostgreSQL finds its generic plan as good as custom ones. For the statements run
+   * per batch or per change notice, where planning a statement of several parts costs more than running it
+   * (measured: 2.1 ms to plan the catch-up read against 2.8 ms to run it). One name, one text.
+   */
+  async queryPrepared<R extends pg.QueryResultRow>(name: string, sql: string, params: unknown[]): Promise<R[]> {
+    try {
+      return (await this.pool.query<R>({ name, text: sql, values: params })).rows;
+    } catch (err) {
+      throw this.wrap(err);
+    }
+  }
+
+  /**
    * Runs `fn` in one transaction on one connection. A failure rolls back;
    * a connection that failed is destroyed rather than returned to the pool.
    */

@@ -317,6 +317,17 @@ export const PG_MIGRATIONS: readonly Migration[] = [
       $$;
     `,
   },
+  {
+    version: 8,
+    name: 'instances-by-service-revision',
+    // A replica's catch-up read of a service it holds up to revision H reads the rows written
+    // after H (a range of this index) and counts the rest (pg-registry-store.ts
+    // agentsAndInstances); the index replaces instances_by_service, whose lookups it serves too.
+    sql: `
+      CREATE INDEX instances_by_service_revision ON instances (service, revision);
+      DROP INDEX instances_by_service;
+    `,
+  },
 ];
 
 /** The newest schema version the PostgreSQL migrations reach. */

@@ -90,12 +90,12 @@ export async function commitRegisterBatchInDatabase(
   let rows: { r: Answer }[];
   try {
     rows = (
-      await client.query<{ r: Answer }>('SELECT r FROM weft_register_batch($1::json, $2, $3, $4) AS r', [
-        wireWrites(writes),
-        floor,
-        notice?.values[0] ?? null,
-        notice?.values[1] ?? null,
-      ])
+      // Prepared (parsed and planned once per connection): it runs once per batch.
+      await client.query<{ r: Answer }>({
+        name: 'weft_register_batch',
+        text: 'SELECT r FROM weft_register_batch($1::json, $2, $3, $4) AS r',
+        values: [wireWrites(writes), floor, notice?.values[0] ?? null, notice?.values[1] ?? null],
+      })
     ).rows;
   } catch (err) {
     if ((err as { code?: unknown }).code === NEEDS_PER_WRITE_PATH) return null;

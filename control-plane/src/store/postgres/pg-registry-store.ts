@@ -173,41 +173,44 @@ export class PgRegistryStore implements RegistryStore {
     agentIds: readonly string[],
     services: readonly string[],
     held?: ReadonlyMap<string, number>,
-  ): Promise<{ agents: StoredAgent[]; instances: Map<string, Instance[]>; versions: Map<string, number>; partial: Map<string, string[]> }> {
+  ): Promise<{ agents: StoredAgent[]; instances: Map<string, Instance[]>; versions: Map<string, number>; counts: Map<string, number> }> {
     const wanted = [...new Set(services)];
     const heldAt = wanted.map((s) => held?.get(s) ?? null);
-    // One statement, so one snapshot: the versions label exactly the instances and ids read. A service the
-    // caller holds up to revision H gets its rows written after H (or of a changed agent) and its id list.
-    const rows = await this.db.query<{ t: string; j: string }>(
+    // One statement, so one snapshot: the versions label exactly the instances read and counted. A service the
+    // caller holds up to revision H gets its rows written after H (a range of instances_by_service_revision) and
+    // its count (an index scan, no rows sent); one not held comes whole.
+    const rows = await this.db.queryPrepared<{ t: string; j: string }>(
+      'weft_catch_up_read',
       `WITH want AS (SELECT w.service, w.held FROM unnest($2::text[], $3::bigint[]) AS w(service, held))
        SELECT 'a' AS t, row_to_json(a)::text AS j FROM agents a WHERE agent_id = ANY($1::text[])
        UNION ALL SELECT 'i', row_to_json(i)::text FROM (
-         SELECT ${QUALIFIED_INSTANCE_COLUMNS} FROM instances x JOIN want w ON x.service = w.service
-         WHERE w.held IS NULL OR x.revision > w.held OR x.agent_id = ANY($1::text[])) i
-       UNION ALL SELECT 'd', json_build_object('service', x.service, 'ids', json_agg(x.instance_id))::text
-         FROM instances x JOIN want w ON x.service = w.service WHERE w.held IS NOT NULL GROUP BY x.service
+         SELECT ${QUALIFIED_INSTANCE_COLUMNS} FROM instances x JOIN want w ON x.service = w.service WHERE w.held IS NULL
+         UNION ALL
+         SELECT ${QUALIFIED_INSTANCE_COLUMNS} FROM instances x JOIN want w ON x.service = w.service AND x.revision > w.held) i
+       UNION ALL SELECT 'n', json_build_array(w.service, (SELECT count(*) FROM instances x WHERE x.service = w.service))::text
+         FROM want w WHERE w.held IS NOT NULL
        UNION ALL SELECT 'v', row_to_json(v)::text FROM service_versions v WHERE service = ANY($2::text[])`,
       [[...new Set(agentIds)], wanted, heldAt],
     );
     const agents: StoredAgent[] = [];
     const instances = new Map<string, Instance[]>(wanted.map((s) => [s, []]));
     const versions = new Map<string, number>();
-    const partial = new Map<string, string[]>();
+    const counts = new Map<string, number>();
     for (const r of rows) {
       if (r.t === 'a') agents.push(agentFromRow(JSON.parse(r.j) as AgentRow));
       else if (r.t === 'v') {
         const v = JSON.parse(r.j) as { service: string; revision: number };
         versions.set(v.service, v.revision);
-      } else if (r.t === 'd') {
-        const d = JSON.parse(r.j) as { service: string; ids: string[] };
-        partial.set(d.service, d.ids.sort(byCodeUnits));
+      } else if (r.t === 'n') {
+        const [service, n] = JSON.parse(r.j) as [string, number];
+        counts.set(service, n);
       } else {
         const i = instanceFromRow(JSON.parse(r.j) as InstanceRow);
         instances.get(i.service)?.push(i);
       }
     }
     for (const list of instances.values()) list.sort((a, b) => byCodeUnits(a.instanceId, b.instanceId));
-    return { agents, instances, versions, partial };
+    return { agents, instances, versions, counts };
   }
 
   /**
