@@ -46,8 +46,7 @@ export function toEndpoint(instance: Instance, agent: AgentInfo | undefined): En
   };
 }
 
-/** Endpoints in the order entries keep them: by instance id, in UTF-16 code units. */
-export const byInstanceId = (a: Endpoint, b: Endpoint) => (a.instanceId < b.instanceId ? -1 : a.instanceId > b.instanceId ? 1 : 0);
+const byInstanceId = (a: Endpoint, b: Endpoint) => (a.instanceId < b.instanceId ? -1 : a.instanceId > b.instanceId ? 1 : 0);
 
 /** Index of the first endpoint whose id is >= `id` (binary search; `list` is sorted by id). */
 function indexOf(list: readonly Endpoint[], id: string): number {

@@ -16,7 +16,7 @@
 import type { AgentInfo, Endpoint, Health, Instance, InstanceSpec, Logger } from '@weft/shared';
 import type { ChangeResult, RegistryStore } from '../store/store-contract.js';
 import { WriteBatcher, type WriteBatcherOptions } from '../store/write-batcher.js';
-import { byInstanceId, EndpointView, type ServiceEntry, sameEndpoints, toEndpoint } from './endpoint-view.js';
+import { EndpointView, type ServiceEntry, sameEndpoints, toEndpoint } from './endpoint-view.js';
 import { LeaseTable } from './leases.js';
 import { type WatchCallback, WatchIndex } from './watch-index.js';
 
@@ -476,15 +476,21 @@ export class Registry {
     const rows = read.instances.get(service) ?? [];
     const count = read.counts?.get(service);
     if (count === undefined) return rows.map((i) => toEndpoint(i, this.agents.get(i.agentId)));
-    const fresh = new Map(rows.map((i) => [i.instanceId, i]));
-    const out: Endpoint[] = rows.map((i) => toEndpoint(i, this.agents.get(i.agentId)));
-    for (const e of this.view.get(service)?.endpoints ?? []) {
-      if (fresh.has(e.instanceId)) continue;
-      if (moved.has(e.agentId)) return undefined;
-      out.push(e);
+    // Both lists are sorted by instance id (the contract's order, and the entry's): one merge, a read row wins.
+    const held = this.view.get(service)?.endpoints ?? [];
+    const out: Endpoint[] = [];
+    let h = 0;
+    for (let r = 0; r <= rows.length; r++) {
+      const row = rows[r];
+      while (h < held.length && (row === undefined || held[h].instanceId < row.instanceId)) {
+        if (moved.has(held[h].agentId)) return undefined;
+        out.push(held[h++]);
+      }
+      if (row === undefined) break;
+      if (h < held.length && held[h].instanceId === row.instanceId) h++;
+      out.push(toEndpoint(row, this.agents.get(row.agentId)));
     }
-    if (out.length !== count) return undefined;
-    return out.sort(byInstanceId);
+    return out.length === count ? out : undefined;
   }
 
   /**
