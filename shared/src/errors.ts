@@ -4,6 +4,7 @@
  * validation errors become gRPC INVALID_ARGUMENT / HTTP 400 at the edge.
  * Mapping codes to HTTP and gRPC status happens here and nowhere else.
  */
+import { GrpcStatus } from './grpc-wire.js';
 
 /** Codes of responses the mesh generates itself (never a bare 502/503). */
 export const MeshErrorCode = {
@@ -142,18 +143,9 @@ export class UnavailableError extends Error {
   }
 }
 
-/** gRPC status codes used at the edge (values from the gRPC spec). */
-export const GrpcStatus = {
-  OK: 0,
-  INVALID_ARGUMENT: 3,
-  NOT_FOUND: 5,
-  PERMISSION_DENIED: 7,
-  INTERNAL: 13,
-  UNAVAILABLE: 14,
-  UNAUTHENTICATED: 16,
-} as const;
+export { GrpcStatus };
 
-export function grpcStatusOf(err: unknown): number {
+export function grpcStatusOf(err: unknown): GrpcStatus {
   if (err instanceof ValidationError) return GrpcStatus.INVALID_ARGUMENT;
   if (err instanceof NotFoundError) return GrpcStatus.NOT_FOUND;
   if (err instanceof UnauthenticatedError) return GrpcStatus.UNAUTHENTICATED;

@@ -1,9 +1,32 @@
 /**
- * gRPC over HTTP/2 header facts both the agent's proxy and the control plane's
- * gRPC server need: which requests are gRPC, `grpc-message`'s percent-encoding
- * and the `grpc-timeout` deadline, read and written.
+ * gRPC over HTTP/2 facts both the agent's proxy and the control plane's
+ * gRPC server need: the status codes, which requests are gRPC,
+ * `grpc-message`'s percent-encoding and the `grpc-timeout` deadline, read and
+ * written. (Also exported by the package's index, through errors.ts.)
  * https://github.com/grpc/grpc/blob/master/doc/PROTOCOL-HTTP2.md
  */
+
+/** The gRPC status codes (values from the gRPC spec). */
+export const GrpcStatus = {
+  OK: 0,
+  CANCELLED: 1,
+  UNKNOWN: 2,
+  INVALID_ARGUMENT: 3,
+  DEADLINE_EXCEEDED: 4,
+  NOT_FOUND: 5,
+  ALREADY_EXISTS: 6,
+  PERMISSION_DENIED: 7,
+  RESOURCE_EXHAUSTED: 8,
+  FAILED_PRECONDITION: 9,
+  ABORTED: 10,
+  OUT_OF_RANGE: 11,
+  UNIMPLEMENTED: 12,
+  INTERNAL: 13,
+  UNAVAILABLE: 14,
+  DATA_LOSS: 15,
+  UNAUTHENTICATED: 16,
+} as const;
+export type GrpcStatus = (typeof GrpcStatus)[keyof typeof GrpcStatus];
 
 export const GRPC_STATUS_HEADER = 'grpc-status';
 export const GRPC_MESSAGE_HEADER = 'grpc-message';

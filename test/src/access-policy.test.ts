@@ -141,7 +141,8 @@ before(async () => {
   // Without any AccessPolicy the mesh default (deny, from the control plane's flag) decides; agent a holds web's certificate by then.
   await waitFor('orders registered and refused by the default', async () => {
     const r = await call('http://orders/api/x', 'web');
-    if (r.status === 403 && r.headers['x-weft-error'] === 'forbidden; policy=orders/default' && /svc\/web/.test(r.body.toString())) return true;
+    if (r.status === 403 && r.headers['x-weft-error'] === 'forbidden; policy=orders/default' && /svc\/web/.test(r.body.toString()))
+      return true;
     // Thrown, so a timeout names what was answered last (waitFor keeps polling).
     throw new Error(`answered ${r.status} ${String(r.headers['x-weft-error'])}: ${r.body.toString().slice(0, 200)}`);
   });

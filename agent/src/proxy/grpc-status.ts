@@ -7,36 +7,18 @@
  */
 import { MeshErrorCode, meshHttpStatus } from '@weft/shared';
 
+import { GrpcStatus } from '@weft/shared/grpc-wire';
+
 export {
   encodeGrpcMessage,
   formatGrpcTimeout,
   GRPC_MESSAGE_HEADER,
   GRPC_STATUS_HEADER,
   GRPC_TIMEOUT_HEADER,
+  GrpcStatus,
   isGrpcContentType,
   parseGrpcTimeout,
 } from '@weft/shared/grpc-wire';
-
-export const GrpcStatus = {
-  OK: 0,
-  CANCELLED: 1,
-  UNKNOWN: 2,
-  INVALID_ARGUMENT: 3,
-  DEADLINE_EXCEEDED: 4,
-  NOT_FOUND: 5,
-  ALREADY_EXISTS: 6,
-  PERMISSION_DENIED: 7,
-  RESOURCE_EXHAUSTED: 8,
-  FAILED_PRECONDITION: 9,
-  ABORTED: 10,
-  OUT_OF_RANGE: 11,
-  UNIMPLEMENTED: 12,
-  INTERNAL: 13,
-  UNAVAILABLE: 14,
-  DATA_LOSS: 15,
-  UNAUTHENTICATED: 16,
-} as const;
-export type GrpcStatus = (typeof GrpcStatus)[keyof typeof GrpcStatus];
 
 /**
  * The gRPC status of each mesh answer. Chosen so a gRPC client's own retry
