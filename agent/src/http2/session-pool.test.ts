@@ -87,23 +87,28 @@ describe('the HTTP/2 session pool', () => {
   });
 });
 
+/** A peer agent's TLS 1.3 HTTP/2 listener that requires a client certificate of `caPem`, on a port of the OS's choosing. */
+async function peerServer(peer: { keyPem: string; certificatePem: string }, caPem: string) {
+  const server = createSecureServer({
+    key: peer.keyPem,
+    cert: peer.certificatePem,
+    ca: caPem,
+    requestCert: true,
+    rejectUnauthorized: true,
+    minVersion: 'TLSv1.3',
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return { server, port: (server.address() as AddressInfo).port };
+}
+
 describe('the HTTP/2 session pool over mesh TLS', () => {
   it('reports a peer that refuses our certificate after the TLS 1.3 handshake as a refused connect, not a reset', async () => {
     const [ours, theirs] = await Promise.all([testCa(), testCa()]);
     const [me, peer] = await Promise.all([ours.issue('a'), theirs.issue('b')]);
     // The peer trusts only its own CA, so it refuses our certificate once it has seen it (after our side of the handshake).
-    const server = createSecureServer({
-      key: peer.keyPem,
-      cert: peer.certificatePem,
-      ca: theirs.pem,
-      requestCert: true,
-      rejectUnauthorized: true,
-      minVersion: 'TLSv1.3',
-    });
+    const { server, port } = await peerServer(peer, theirs.pem);
     let streams = 0;
     server.on('stream', () => streams++);
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    const port = (server.address() as AddressInfo).port;
     const identity = new AgentIdentity(snapshotOf(me.keyPem, me.certificatePem, ours.pem + theirs.pem, 'test'), silentLogger);
     const tls = new MeshTls({ identity, logger: silentLogger });
     const pool = new H2SessionPool();
@@ -131,18 +136,9 @@ describe('the HTTP/2 session pool and the identity it presents', () => {
   it("replaces a session made before the source service's certificate arrived; the old one ends with GOAWAY", async () => {
     const ca = await testCa();
     const [me, peer] = await Promise.all([ca.issue('a'), ca.issue('b')]);
-    const server = createSecureServer({
-      key: peer.keyPem,
-      cert: peer.certificatePem,
-      ca: ca.pem,
-      requestCert: true,
-      rejectUnauthorized: true,
-      minVersion: 'TLSv1.3',
-    });
+    const { server, port } = await peerServer(peer, ca.pem);
     const presented: string[] = [];
     server.on('secureConnection', (socket) => presented.push(String(socket.getPeerCertificate().subjectaltname)));
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    const port = (server.address() as AddressInfo).port;
     const identity = new AgentIdentity(snapshotOf(me.keyPem, me.certificatePem, ca.pem, 'test'), silentLogger);
     const held = heldServices({});
     const tls = new MeshTls({ identity, logger: silentLogger, services: held });

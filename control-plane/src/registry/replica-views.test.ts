@@ -41,13 +41,25 @@ function instance(id: string, port: number): InstanceSpec {
 
 const idsOf = (r: Registry) => (r.service('orders')?.endpoints ?? []).map((e) => e.instanceId);
 
+/** Two registries as two replicas on one fresh schema; close() ends both and drops the schema. */
+async function twoReplicas() {
+  const s = await freshSchema();
+  const [storeA, storeB] = await Promise.all([openPostgresStore(s.url, silentLogger), openPostgresStore(s.url, silentLogger)]);
+  const opts = { leaseTtlMs: 60_000, restartGraceMs: 60_000, logger: silentLogger, sharedStore: {} };
+  const a = new Registry(storeA.registry, opts);
+  const b = new Registry(storeB.registry, opts);
+  const close = async () => {
+    await a.close();
+    await b.close();
+    await Promise.all([storeA.close(), storeB.close()]);
+    await s.drop();
+  };
+  return { a, b, storeB, close };
+}
+
 describe('replica views on a shared store', { skip }, () => {
   test('a replica whose own commit overtook another replica’s change repairs its view when it reads, under a new version', async () => {
-    const s = await freshSchema();
-    const [storeA, storeB] = await Promise.all([openPostgresStore(s.url, silentLogger), openPostgresStore(s.url, silentLogger)]);
-    const opts = { leaseTtlMs: 60_000, restartGraceMs: 60_000, logger: silentLogger, sharedStore: {} };
-    const a = new Registry(storeA.registry, opts);
-    const b = new Registry(storeB.registry, opts);
+    const { a, b, close } = await twoReplicas();
     try {
       await Promise.all([a.start(), b.start()]);
       await a.agentConnected(agent('host-a'));
@@ -86,19 +98,12 @@ describe('replica views on a shared store', { skip }, () => {
       assert.deepEqual(await b.catchUp(), []);
       assert.deepEqual(idsOf(a), idsOf(b));
     } finally {
-      await a.close();
-      await b.close();
-      await Promise.all([storeA.close(), storeB.close()]);
-      await s.drop();
+      await close();
     }
   });
 
   test('a catch-up read takes only what changed since the entry was complete, and still sees removals and health', async () => {
-    const s = await freshSchema();
-    const [storeA, storeB] = await Promise.all([openPostgresStore(s.url, silentLogger), openPostgresStore(s.url, silentLogger)]);
-    const opts = { leaseTtlMs: 60_000, restartGraceMs: 60_000, logger: silentLogger, sharedStore: {} };
-    const a = new Registry(storeA.registry, opts);
-    const b = new Registry(storeB.registry, opts);
+    const { a, b, storeB, close } = await twoReplicas();
     const contentOf = (r: Registry) => (r.service('orders')?.endpoints ?? []).map((e) => `${e.instanceId}:${e.port}:${e.health}`);
     try {
       await Promise.all([a.start(), b.start()]);
@@ -153,10 +158,7 @@ describe('replica views on a shared store', { skip }, () => {
       );
       assert.ok((b.service('orders')?.endpoints ?? []).every((e) => e.agentAddress === '127.0.0.2'));
     } finally {
-      await a.close();
-      await b.close();
-      await Promise.all([storeA.close(), storeB.close()]);
-      await s.drop();
+      await close();
     }
   });
 

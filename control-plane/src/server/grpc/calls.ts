@@ -214,6 +214,7 @@ export class UnaryCall extends ServerCall {
     this.finished = true;
     this.clearDeadline();
     this.stream.respond(RESPONSE_HEAD);
+    // Never false here (the fallback finishWith leaves to its caller): a unary call wrote nothing before its answer.
     this.stream.finishWith(message, statusFields({ code: grpc.status.OK }));
   }
 }

@@ -29,6 +29,7 @@ import { GRPC_TIMEOUT_HEADER, isGrpcContentType } from '@weft/shared/grpc-wire';
 import { closeConnections } from '@weft/shared/http2-codec/close-connections';
 import { H2Connection, type H2ConnectionSettings } from '@weft/shared/http2-codec/connection';
 import type { H2ServerStream } from '@weft/shared/http2-codec/stream';
+import type { ServerTlsMaterial } from '../../ca/server-identity.js';
 import { DuplexCall, type MethodCodec, UnaryCall } from './calls.js';
 import { type CallStatus, GRPC_CONTENT_TYPE, type GrpcWireError, grpcDeadlineMs, statusFields } from './wire.js';
 
@@ -42,17 +43,10 @@ const SETTINGS: H2ConnectionSettings = {
   streamWriteBuffer: 256 * 1024,
 };
 
-export interface TlsMaterial {
-  cert: Buffer;
-  key: Buffer;
-  /** CA bundle client certificates are verified against (a client certificate is requested, not required). */
-  ca: Buffer;
-}
-
 export interface GrpcCodecServerOptions {
   logger: Logger;
-  /** TLS on the port; plaintext when omitted. */
-  tls?: TlsMaterial;
+  /** TLS on the port (`ca`: what client certificates are verified against; one is requested, not required); plaintext when omitted. */
+  tls?: ServerTlsMaterial;
   /** Keep-alive: every connection is PINGed this often (default 20 s)... */
   keepaliveMs?: number;
   /** ...and closed when the PING is not answered within this (default 10 s). */
@@ -112,7 +106,7 @@ export class GrpcCodecServer {
   }
 
   /** New certificate or CA bundle for connections made from now on (renewal, CA rotation). */
-  setTls(tls: TlsMaterial): void {
+  setTls(tls: ServerTlsMaterial): void {
     (this.server as ReturnType<typeof createTlsServer> | undefined)?.setSecureContext?.({ ...tls });
   }
 
