@@ -89,7 +89,7 @@ async function main() {
       dataDir: r === 0 ? dataDir : `${dataDir}-${r}`,
       grpcPort: 0,
       leaseTtlS: cfg.leaseTtl,
-      cpuProfDir: cfg.cpCpuProf && r === 0 ? profDir : null,
+      cpuProfDir: cfg.cpCpuProf && r === cfg.cpCpuProfReplica ? profDir : null,
       store: cfg.store,
     });
     processes.cps.push(cp);
@@ -229,7 +229,9 @@ async function main() {
   for (const l of lines) console.log(l);
   if (profiles) {
     for (const [ph, p] of Object.entries(profiles)) {
-      console.log(`\ncontrol-plane CPU profile, ${ph} phase (${p.sampledMs} ms sampled in window ${p.windowMs.join('..')} ms):`);
+      console.log(
+        `\ncontrol-plane CPU profile (replica ${cfg.cpCpuProfReplica}), ${ph} phase (${p.sampledMs} ms sampled in window ${p.windowMs.join('..')} ms):`,
+      );
       console.log('  self time:');
       for (const s of p.self) console.log(`    ${String(s.pct).padStart(5)}%  ${String(s.ms).padStart(6)} ms  ${s.fn}`);
       console.log('  inclusive:');

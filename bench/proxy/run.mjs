@@ -6,6 +6,10 @@
 //
 // Usage (from the repo root): node bench/proxy/run.mjs [--duration 8] [--reps 1]
 //   [--only nginx,weft-hop,...] [--no-profile] [--profile-seconds 10] [--no-results]
+//   [--agent-node-flags "--max-semi-space-size=64 ..."]
+// --agent-node-flags: node/V8 flags for every Weft agent the bench starts (split on
+// spaces, put before the script), to measure a runtime setting an operator might
+// choose; the results say which flags ran. Default: none, the agents run as installed.
 // Last line of stdout: one JSON object with every figure. A dated section is
 // appended to bench/results/proxy.md (unless --no-results).
 import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
@@ -29,7 +33,7 @@ const repoRoot = join(here, '..', '..');
 const ALL = ['direct', 'nginx', 'haproxy', 'undici', 'nginx-mtls', 'weft-hop', 'weft-mesh', 'grpc', 'ws'];
 
 function parseArgs(argv) {
-  const o = { duration: 8, reps: 1, only: ALL, profile: true, profileSeconds: 10, results: true, waitIdle: 30 };
+  const o = { duration: 8, reps: 1, only: ALL, profile: true, profileSeconds: 10, results: true, waitIdle: 30, agentNodeFlags: [] };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const val = () => {
@@ -44,8 +48,11 @@ function parseArgs(argv) {
     else if (a === '--profile-seconds') o.profileSeconds = Number(val());
     else if (a === '--no-results') o.results = false;
     else if (a === '--wait-idle') o.waitIdle = Number(val());
+    else if (a === '--agent-node-flags') o.agentNodeFlags = val().split(' ').filter(Boolean);
     else if (a === '-h' || a === '--help') {
-      console.log('node bench/proxy/run.mjs [--duration 8] [--reps 1] [--only a,b] [--no-profile] [--profile-seconds 10] [--no-results]');
+      console.log(
+        'node bench/proxy/run.mjs [--duration 8] [--reps 1] [--only a,b] [--no-profile] [--profile-seconds 10] [--no-results] [--agent-node-flags "FLAGS"]',
+      );
       process.exit(0);
     } else throw new Error(`unknown argument ${a}`);
   }
@@ -53,6 +60,8 @@ function parseArgs(argv) {
     if (!Number.isInteger(o[k]) || o[k] < 1) throw new Error(`--${k}: expected a positive integer, got ${o[k]}`);
   }
   if (!Number.isInteger(o.waitIdle) || o.waitIdle < 0) throw new Error(`--wait-idle: expected seconds >= 0, got ${o.waitIdle}`);
+  for (const f of o.agentNodeFlags)
+    if (!f.startsWith('--')) throw new Error(`--agent-node-flags: each flag starts with --, got ${JSON.stringify(f)}`);
   for (const n of o.only) if (!ALL.includes(n)) throw new Error(`--only: unknown proxy ${n} (known: ${ALL.join(', ')})`);
   return o;
 }
@@ -173,7 +182,7 @@ async function startWeft(o, upstreamPort) {
   if (!weftBuilt()) return note('weft: not built (run `npx tsc -b` first), skipped') ?? {};
   const cp = await startControlPlane(repoRoot, tmp, 1);
   log(`weft control plane ready: grpc ${cp.ready.grpcPort}, http ${cp.ready.httpPort}`);
-  const a = await startAgent(repoRoot, tmp, { id: 'bench-a', cp, cpu: 0 });
+  const a = await startAgent(repoRoot, tmp, { id: 'bench-a', cp, cpu: 0, nodeFlags: o.agentNodeFlags });
   log(`agent bench-a ready: ${JSON.stringify(a.ready)}`);
   const out = { cp, a };
   if (wantHop) {
@@ -182,7 +191,7 @@ async function startWeft(o, upstreamPort) {
     out.hop = { name: 'weft-hop', port: a.ready.outboundPort, host: 'upstream', pids: [a.proc.pid], procs: [a.proc] };
   }
   if (wantMesh) {
-    const b = await startAgent(repoRoot, tmp, { id: 'bench-b', cp, cpu: 0 });
+    const b = await startAgent(repoRoot, tmp, { id: 'bench-b', cp, cpu: 0, nodeFlags: o.agentNodeFlags });
     log(`agent bench-b ready: ${JSON.stringify(b.ready)}`);
     out.b = b;
     await register(b, 'upstream-remote', upstreamPort);
@@ -213,7 +222,7 @@ async function profileRuns(o, cp, upstreamPort) {
   const base = join('/tmp/weft-prof', new Date().toISOString().replace(/[:.]/g, '-'));
   const flags = (dir) => {
     mkdirSync(dir, { recursive: true });
-    return ['--cpu-prof', `--cpu-prof-dir=${dir}`];
+    return [...o.agentNodeFlags, '--cpu-prof', `--cpu-prof-dir=${dir}`];
   };
   const out = {};
   const agentDir = join(base, 'weft-agent');
@@ -438,6 +447,7 @@ async function main() {
     command,
     duration: o.duration,
     reps: o.reps,
+    agentNodeFlags: o.agentNodeFlags,
     loadTool: tool,
     env,
     proxies: Object.fromEntries(rows.map((r) => [r.name, r])),

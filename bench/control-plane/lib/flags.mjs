@@ -23,6 +23,10 @@ export const FLAG_SPECS = {
   'lease-ttl': { default: 120, help: 'control-plane --lease-ttl in seconds (covers seeding until the agents connect)' },
   'settle-ms': { default: 5000, help: 'after churn: how long to wait for late deliveries before counting them missed' },
   'timeout-s': { default: 0, help: 'hard limit for the whole run; 0 = computed from the other flags' },
+  'cp-cpu-prof-replica': {
+    default: 0,
+    help: 'with --cp-cpu-prof: the replica to profile (0 writes the changes; the others apply them from notices and catch-up reads)',
+  },
 };
 
 export const STRING_FLAGS = {
@@ -30,7 +34,7 @@ export const STRING_FLAGS = {
 };
 
 export const BOOLEAN_FLAGS = {
-  'cp-cpu-prof': 'profile the (first) control-plane process with --cpu-prof and print the hottest functions per phase',
+  'cp-cpu-prof': 'profile one control-plane process (--cp-cpu-prof-replica) with --cpu-prof and print the hottest functions per phase',
   'no-results': 'do not append to bench/results/control-plane.md',
   help: 'print this help',
 };
@@ -84,6 +88,8 @@ export function parseFlags(argv) {
       '--replicas: more than one control plane needs a shared --store postgres://… (a SQLite data dir is locked by one process)',
     );
   if (out.replicas > out.agents) throw new Error(`--replicas: must be <= --agents (${out.agents})`);
+  if (!Number.isInteger(out.cpCpuProfReplica) || out.cpCpuProfReplica >= out.replicas)
+    throw new Error(`--cp-cpu-prof-replica: must be a replica number 0..${out.replicas - 1}, got ${out.cpCpuProfReplica}`);
   if (out.duration <= 0) throw new Error('--duration: must be > 0');
   return out;
 }
