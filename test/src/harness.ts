@@ -56,6 +56,8 @@ export class Mesh {
   private readonly procs: WeftProcess[] = [];
   /** Data dir of the control plane on each gRPC port (for tokens and the CA bundle). */
   private readonly cpDirs = new Map<number, string>();
+  /** Control planes started with --insecure: their agents enrol with no token. */
+  private readonly insecureCps = new Set<number>();
   private readonly services: TestService[] = [];
   readonly dir = mkdtempSync(join(tmpdir(), 'weft-e2e-'));
 
@@ -83,6 +85,7 @@ export class Mesh {
     this.procs.push(p);
     const grpcPort = Number(p.ready.grpcPort);
     this.cpDirs.set(grpcPort, dataDir);
+    if (options.extra?.includes('--insecure')) this.insecureCps.add(grpcPort);
     // `weft` commands run by tests find the bootstrap token and CA bundle like an operator on the control plane's host.
     process.env.WEFT_CONTROL_PLANE_DATA_DIR = dataDir;
     return Object.assign(p, { grpcPort, httpPort: Number(p.ready.httpPort), dataDir });
@@ -182,7 +185,10 @@ export class Mesh {
   async agent(name: string, cpGrpcPort: number, extra: string[] = [], env?: NodeJS.ProcessEnv): Promise<AgentProc> {
     // Each agent enrols with its own join token, made for its id (so a restarted agent with a fresh data dir may enrol again).
     const enrolled = existsSync(join(this.dir, name, 'identity', 'agent.crt'));
-    const joinToken = !enrolled && this.cpDirs.has(cpGrpcPort) ? await this.createToken(cpGrpcPort, { agentId: name }) : undefined;
+    const joinToken =
+      !enrolled && this.cpDirs.has(cpGrpcPort) && !this.insecureCps.has(cpGrpcPort)
+        ? await this.createToken(cpGrpcPort, { agentId: name })
+        : undefined;
     const p = await spawnWeft(
       [
         'agent',

@@ -226,3 +226,40 @@ describe('weft status after a control-plane restart', () => {
     assert.doesNotMatch(after, /\b0\/\d+ acked/);
   });
 });
+
+describe('who decides access: --insecure and --no-access-enforcement', () => {
+  const mesh = new Mesh();
+  after(() => mesh.close());
+
+  test('two insecure agents carry a call between them: with no identities, access is not enforced (and each agent says so)', async () => {
+    const cp = await mesh.controlPlane({ extra: ['--insecure'] });
+    const a = await mesh.agent('agent-a', cp.grpcPort, ['--insecure']);
+    const b = await mesh.agent('agent-b', cp.grpcPort, ['--insecure']);
+    const svc = await mesh.service(echoHandler('orders-1'));
+    assert.equal((await weft('register', '--name', 'orders', '--port', String(svc.port), '--agent', `127.0.0.1:${b.adminPort}`)).code, 0);
+    // Through agent a (the plaintext mesh hop) and through agent b itself (its own instance).
+    for (const via of [a, b]) {
+      const last = await waitFor(`orders through ${via.agentId}`, async () => {
+        const r = await viaProxy(via.outboundPort, 'http://orders/hello');
+        return r.status === 200 ? r : undefined;
+      });
+      assert.equal(JSON.parse(last.body.toString()).instance, 'orders-1');
+      assert.equal(last.headers['x-weft-error'], undefined);
+    }
+    for (const agent of [a, b])
+      assert.ok(
+        agent.logLines.some((l) => l.includes('access policy NOT enforced here') && l.includes('--insecure')),
+        `${agent.agentId} says access is not enforced under --insecure`,
+      );
+  });
+
+  test('an enrolled agent enforces access unless started with --no-access-enforcement', async () => {
+    const cp = await mesh.controlPlane();
+    const on = await mesh.agent('agent-on', cp.grpcPort);
+    const off = await mesh.agent('agent-off', cp.grpcPort, ['--no-access-enforcement']);
+    const notEnforced = (agent: AgentProc) => agent.logLines.filter((l) => l.includes('access policy NOT enforced here'));
+    assert.deepEqual(notEnforced(on), []);
+    assert.equal(notEnforced(off).length, 1);
+    assert.match(notEnforced(off)[0] ?? '', /--no-access-enforcement/);
+  });
+});

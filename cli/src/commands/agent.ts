@@ -136,7 +136,9 @@ export function agentCommand(program: Command): void {
         joinToken: o.joinToken ?? (o.joinTokenFile === undefined ? undefined : readTokenFile(o.joinTokenFile)),
         // `--insecure` is also a global option (for the CLI's own calls); either spelling means the agent's flag.
         insecure: o.insecure === true || program.opts().insecure === true,
-        access: { enforce: o.accessEnforcement !== false },
+        // Only --no-access-enforcement decides here; otherwise the agent's default holds (on, but off
+        // under --insecure, where no source is authenticated and enforcing would refuse every call).
+        access: o.accessEnforcement === false ? { enforce: false } : undefined,
         renewAt: fraction(o.renewAt ?? '0.667', '--renew-at'),
         tunnels: {
           idleTimeoutMs: optionalDuration(o.tunnelIdleTimeout, '--tunnel-idle-timeout'),
