@@ -89,15 +89,13 @@ export async function commitRegisterBatchInDatabase(
   const notice = changeStatement?.({ kind: 'registry', revision: NOTICE_REVISION_PLACEHOLDER });
   let rows: { r: Answer }[];
   try {
-    rows =
-      // Prepared (parsed and planned once per connection): it runs once per batch.
-      (
-        await client.query<{ r: Answer }>({
-          name: 'weft_register_batch',
-          text: 'SELECT r FROM weft_register_batch($1::json, $2, $3, $4) AS r',
-          values: [wireWrites(writes), floor, notice?.values[0] ?? null, notice?.values[1] ?? null],
-        })
-      ).rows;
+    // Prepared (parsed and planned once per connection): it runs once per batch.
+    const result = await client.query<{ r: Answer }>({
+      name: 'weft_register_batch',
+      text: 'SELECT r FROM weft_register_batch($1::json, $2, $3, $4) AS r',
+      values: [wireWrites(writes), floor, notice?.values[0] ?? null, notice?.values[1] ?? null],
+    });
+    rows = result.rows;
   } catch (err) {
     if ((err as { code?: unknown }).code === NEEDS_PER_WRITE_PATH) return null;
     throw err;
