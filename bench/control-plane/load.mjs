@@ -10,6 +10,7 @@
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { ChangeTracker } from './lib/change-tracker.mjs';
+import { H2UnaryClient } from './lib/h2-unary.mjs';
 import { makePlan } from './lib/plan.mjs';
 import { AGENT_CHANNEL_OPTIONS, grpc, loadClients, unary } from './lib/proto.mjs';
 import { SimAgent } from './lib/sim-agent.mjs';
@@ -54,6 +55,17 @@ async function revisionAt(httpPort) {
   return Number((await res.json()).revision);
 }
 
+/** A replica's group-commit counters (GET /metrics): batches, writes in them, seconds spent committing them. */
+async function batchCounters(httpPort) {
+  const text = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
+  const value = (name) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? Number.NaN);
+  return {
+    batches: value('weft_cp_write_batch_size_count'),
+    writes: value('weft_cp_write_batch_size_sum'),
+    seconds: value('weft_cp_write_batch_seconds_sum'),
+  };
+}
+
 /** Waits (up to 30 s) until every replica holds the first one's revision; resolves with the time it took. */
 async function replicasAtRevisionOfFirst(httpPorts) {
   if (httpPorts.length < 2) return 0;
@@ -72,7 +84,7 @@ async function main() {
   const targets = grpcPorts.map((p) => `127.0.0.1:${p}`);
   const replicas = targets.length;
   const plan = makePlan(cfg);
-  const { Discovery, Registry } = loadClients();
+  const { Discovery, Registry, registryMethods } = loadClients();
   // One registry channel per replica. Seeding and churn write through replica 0, so with several replicas
   // the agents of the others measure propagation across replicas; the burst is spread over all of them.
   const registries = targets.map((t) => new Registry(t, grpc.credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1 }));
@@ -336,7 +348,15 @@ async function main() {
   mark('burst-start');
   const burstLat = [];
   const burstErrors = new Map();
+  // The burst's calls: the lean client by default (lib/h2-unary.mjs says why), one connection per replica either way.
+  const burstClients = cfg.burstClient === 'h2' ? targets.map((t) => new H2UnaryClient(t, registryMethods)) : null;
+  const register = (k, request) =>
+    burstClients
+      ? burstClients[k % replicas].call('Register', request, 30_000)
+      : unary(registries[k % replicas], 'Register', request, 30_000);
   const mBurst0 = await measure('burst-start');
+  const batches0 = await Promise.all(httpPorts.map(batchCounters));
+  const burstCpu0 = cpuAt();
   t0 = performance.now();
   await pool(cfg.registrations, cfg.concurrency, async (k) => {
     const owner = k % cfg.agents;
@@ -353,7 +373,7 @@ async function main() {
     };
     const s = performance.now();
     try {
-      await unary(registries[k % replicas], 'Register', { agent: plan.infos[owner], instances: [spec], replace_all: false }, 30_000);
+      await register(k, { agent: plan.infos[owner], instances: [spec], replace_all: false });
       burstLat.push(performance.now() - s);
     } catch (err) {
       const key = String(err.details ?? err.message).slice(0, 120);
@@ -361,11 +381,23 @@ async function main() {
     }
   });
   const burstMs = performance.now() - t0;
+  const burstLoadCpuMs = cpuAt() - burstCpu0;
+  for (const c of burstClients ?? []) c.close();
+  // What each replica committed during the burst (lease renewals included): batches, writes per batch, ms per commit.
+  const batchesByReplica = (await Promise.all(httpPorts.map(batchCounters))).map((b, r) => {
+    const n = b.batches - batches0[r].batches;
+    return {
+      batches: n,
+      writesPerBatch: n > 0 ? round((b.writes - batches0[r].writes) / n, 1) : null,
+      commitMsMean: n > 0 ? round(((b.seconds - batches0[r].seconds) / n) * 1000, 2) : null,
+    };
+  });
   const mBurst1 = await measure('burst-end');
   mark('burst-end');
   out.registrations = {
     calls: cfg.registrations,
     concurrency: cfg.concurrency,
+    client: cfg.burstClient,
     ok: burstLat.length,
     failed: cfg.registrations - burstLat.length,
     errors: Object.fromEntries(burstErrors),
@@ -373,8 +405,13 @@ async function main() {
     perS: round((burstLat.length / burstMs) * 1000, 1),
     latencyMs: summarize(burstLat),
     cpCpuPct: mBurst0.cpuMs !== null && mBurst1.cpuMs !== null ? round(((mBurst1.cpuMs - mBurst0.cpuMs) / burstMs) * 100, 1) : null,
+    loadCpuPct: round((burstLoadCpuMs / burstMs) * 100, 1),
+    batchesByReplica,
   };
   log(`registrations: ${burstLat.length}/${cfg.registrations} in ${out.registrations.ms} ms = ${out.registrations.perS}/s`);
+  log(
+    `registration batches per replica: ${batchesByReplica.map((b, r) => `${r}: ${b.batches} of ${b.writesPerBatch} writes, ${b.commitMsMean} ms each`).join('; ')}`,
+  );
   await sleep(500);
 
   // ---- restart + resync (one replica), or failover (several) ---------------

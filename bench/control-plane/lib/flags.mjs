@@ -31,6 +31,11 @@ export const FLAG_SPECS = {
 
 export const STRING_FLAGS = {
   store: { default: '', help: 'postgres://… store shared by the replicas (weft control-plane --store); default: SQLite in the data dir' },
+  'burst-client': {
+    default: 'h2',
+    value: 'name',
+    help: 'client of the registration burst: h2 (lean node:http2 gRPC calls, lib/h2-unary.mjs) or grpc-js (the client real agents use)',
+  },
 };
 
 export const BOOLEAN_FLAGS = {
@@ -43,7 +48,8 @@ export function usage() {
   const lines = ['usage: node bench/control-plane/run.mjs [flags]', ''];
   for (const [name, spec] of Object.entries(FLAG_SPECS))
     lines.push(`  --${name} <n>`.padEnd(30) + `${spec.help} (default ${spec.default})`);
-  for (const [name, spec] of Object.entries(STRING_FLAGS)) lines.push(`  --${name} <url>`.padEnd(30) + spec.help);
+  for (const [name, spec] of Object.entries(STRING_FLAGS))
+    lines.push(`  --${name} <${spec.value ?? 'url'}>`.padEnd(30) + `${spec.help}${spec.default ? ` (default ${spec.default})` : ''}`);
   for (const [name, help] of Object.entries(BOOLEAN_FLAGS)) lines.push(`  --${name}`.padEnd(30) + help);
   return lines.join('\n');
 }
@@ -83,6 +89,8 @@ export function parseFlags(argv) {
   if (out.endpoints < out.services) throw new Error(`--endpoints: must be >= --services (${out.services}) so every service exists`);
   if (out.subscriptions > out.services) throw new Error(`--subscriptions: must be <= --services (${out.services})`);
   if (out.store && !/^postgres(ql)?:\/\//.test(out.store)) throw new Error('--store: expected a postgres:// URL');
+  if (!['h2', 'grpc-js'].includes(out.burstClient))
+    throw new Error(`--burst-client: h2 or grpc-js, got ${JSON.stringify(out.burstClient)}`);
   if (out.replicas > 1 && !out.store)
     throw new Error(
       '--replicas: more than one control plane needs a shared --store postgres://… (a SQLite data dir is locked by one process)',

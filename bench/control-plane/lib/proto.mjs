@@ -55,7 +55,8 @@ export function loadClients() {
   };
   const Discovery = grpc.makeGenericClientConstructor({ Stream: counted }, 'weft.v1.Discovery');
   const Registry = grpc.loadPackageDefinition(def).weft.v1.Registry;
-  return { Discovery, Registry };
+  // proto-loader's method definitions (path, serializers): what h2-unary.mjs calls with.
+  return { Discovery, Registry, registryMethods: def['weft.v1.Registry'] };
 }
 
 const CHECKED_RESPONSES = 200;

@@ -36,7 +36,7 @@ export class ControlPlaneMetrics {
     this.batchSize = r
       .histogram(
         'weft_cp_write_batch_size',
-        'Registry writes committed together in one SQLite transaction (group commit).',
+        'Registry writes committed together in one transaction of the store, SQLite or PostgreSQL (group commit).',
         [],
         BATCH_SIZE_BUCKETS,
       )
