@@ -38,6 +38,7 @@ if (cfg.help) {
 }
 
 const command = ['node', 'bench/control-plane/run.mjs', ...process.argv.slice(2)].join(' ');
+const cpNodeFlags = cfg.cpNodeFlags.split(' ').filter(Boolean);
 const tmp = mkdtempSync(join(tmpdir(), 'weft-cp-bench-'));
 const dataDir = join(tmp, 'data');
 const profDir = join(tmp, 'prof');
@@ -91,6 +92,7 @@ async function main() {
       leaseTtlS: cfg.leaseTtl,
       cpuProfDir: cfg.cpCpuProf && r === cfg.cpCpuProfReplica ? profDir : null,
       store: cfg.store,
+      nodeFlags: cpNodeFlags,
     });
     processes.cps.push(cp);
     const ready = await cp.start();
@@ -152,6 +154,7 @@ async function main() {
             leaseTtlS: cfg.leaseTtl,
             cpuProfDir: null,
             store: cfg.store,
+            nodeFlags: cpNodeFlags,
           });
           processes.cps[0] = next;
           try {

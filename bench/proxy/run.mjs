@@ -6,16 +6,19 @@
 //
 // Usage (from the repo root): node bench/proxy/run.mjs [--duration 8] [--reps 1]
 //   [--only nginx,weft-hop,...] [--no-profile] [--profile-seconds 10] [--no-results]
-//   [--agent-node-flags "--max-semi-space-size=64 ..."]
+//   [--agent-node-flags "--max-semi-space-size=64 ..." | none]
 // --agent-node-flags: node/V8 flags for every Weft agent the bench starts (split on
 // spaces, put before the script), to measure a runtime setting an operator might
-// choose; the results say which flags ran. Default: none, the agents run as installed.
+// choose; `none` runs node without flags; the results say which flags ran. Default:
+// AGENT_NODE_FLAGS (agent/src/node-flags.ts), the flags the agent runs under when
+// installed (deploy/systemd/weft-agent.service) and in `weft demo`.
 // Last line of stdout: one JSON object with every figure. A dated section is
 // appended to bench/results/proxy.md (unless --no-results).
 import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { AGENT_NODE_FLAGS } from '../../agent/dist/node-flags.js';
 import { bigBodyTest } from './bigbody.mjs';
 import { clockTicks, cpuTimes, damonNote, faults, ioSyscalls, rssKiB, ticks } from './cpu.mjs';
 import { grpcBench, grpcLines, h2loadBin, startCodecH2Proxy, startGrpcUpstream, startNginxGrpc, startNodeH2Proxy } from './grpc.mjs';
@@ -33,7 +36,16 @@ const repoRoot = join(here, '..', '..');
 const ALL = ['direct', 'nginx', 'haproxy', 'undici', 'nginx-mtls', 'weft-hop', 'weft-mesh', 'grpc', 'ws'];
 
 function parseArgs(argv) {
-  const o = { duration: 8, reps: 1, only: ALL, profile: true, profileSeconds: 10, results: true, waitIdle: 30, agentNodeFlags: [] };
+  const o = {
+    duration: 8,
+    reps: 1,
+    only: ALL,
+    profile: true,
+    profileSeconds: 10,
+    results: true,
+    waitIdle: 30,
+    agentNodeFlags: [...AGENT_NODE_FLAGS],
+  };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const val = () => {
@@ -48,10 +60,12 @@ function parseArgs(argv) {
     else if (a === '--profile-seconds') o.profileSeconds = Number(val());
     else if (a === '--no-results') o.results = false;
     else if (a === '--wait-idle') o.waitIdle = Number(val());
-    else if (a === '--agent-node-flags') o.agentNodeFlags = val().split(' ').filter(Boolean);
-    else if (a === '-h' || a === '--help') {
+    else if (a === '--agent-node-flags') {
+      const v = val();
+      o.agentNodeFlags = v === 'none' ? [] : v.split(' ').filter(Boolean);
+    } else if (a === '-h' || a === '--help') {
       console.log(
-        'node bench/proxy/run.mjs [--duration 8] [--reps 1] [--only a,b] [--no-profile] [--profile-seconds 10] [--no-results] [--agent-node-flags "FLAGS"]',
+        'node bench/proxy/run.mjs [--duration 8] [--reps 1] [--only a,b] [--no-profile] [--profile-seconds 10] [--no-results] [--agent-node-flags "FLAGS" | none]',
       );
       process.exit(0);
     } else throw new Error(`unknown argument ${a}`);

@@ -62,6 +62,8 @@ describe('the demo (npm start)', () => {
     assert.doesNotMatch(agentLog, /restored local registrations/, 'no registration carried over from the first run');
     assert.doesNotMatch(agentLog, /loaded persisted config/, 'no config carried over from the first run');
     assert.equal(agentLog.match(/"msg":"agent stopped"/g)?.length, 1, 'the log is of this run only');
+    // The demo starts its agents as the systemd unit does, under AGENT_NODE_FLAGS (an agent without them says so).
+    assert.doesNotMatch(agentLog, /without the flags it is tuned for/, 'the agents run under AGENT_NODE_FLAGS');
   });
 });
 

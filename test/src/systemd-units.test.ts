@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { AGENT_NODE_FLAGS } from '@weft/agent';
 import { WEFT_BIN } from '@weft/cli/demo/weft-process';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -61,7 +62,11 @@ describe('systemd units', () => {
         assert.equal(one(key), value, key);
       assert.equal(unit.get('Install')?.get('WantedBy')?.[0], 'multi-user.target');
 
-      const exec = one('ExecStart')?.split(/\s+/) ?? [];
+      const words = one('ExecStart')?.split(/\s+/) ?? [];
+      // The agent's unit runs weft through node with the V8 flags the agent is tuned for (agent/src/node-flags.ts).
+      const node = command === 'agent' ? ['/usr/bin/env', 'node', ...AGENT_NODE_FLAGS] : [];
+      assert.deepEqual(words.slice(0, node.length), node, 'node and its flags');
+      const exec = words.slice(node.length);
       assert.deepEqual(exec.slice(0, 2), [INSTALLED_BIN, command]);
       assert.ok(exec.includes(`/var/lib/weft/${command}`), 'the data dir is the StateDirectory');
       if (command === 'agent') assert.ok(exec.includes('--join-token-file'));
@@ -88,13 +93,20 @@ describe('systemd units', () => {
 
   const analyze = spawnSync('systemd-analyze', ['--version']).status === 0;
   test('systemd-analyze verify accepts both units', { skip: analyze ? false : 'systemd-analyze is not installed' }, () => {
-    // ExecStart must name an executable that exists: this checkout's weft, behind a small wrapper.
+    // ExecStart must name an executable that exists: this checkout's weft, behind a small wrapper (run directly),
+    // or the script itself (the agent's unit runs it through node).
     const bin = join(dir, 'weft');
     writeFileSync(bin, `#!/bin/sh\nexec "${process.execPath}" "${WEFT_BIN}" "$@"\n`);
     chmodSync(bin, 0o755);
     const files = Object.keys(UNITS).map((file) => {
       const copy = join(dir, file);
-      writeFileSync(copy, readFileSync(join(root, 'deploy/systemd', file), 'utf8').replaceAll(INSTALLED_BIN, bin));
+      const text = readFileSync(join(root, 'deploy/systemd', file), 'utf8');
+      writeFileSync(
+        copy,
+        text
+          .replaceAll(` node ${AGENT_NODE_FLAGS.join(' ')} ${INSTALLED_BIN}`, ` node ${AGENT_NODE_FLAGS.join(' ')} ${WEFT_BIN}`)
+          .replaceAll(INSTALLED_BIN, bin),
+      );
       return copy;
     });
     const r = spawnSync('systemd-analyze', ['verify', '--man=no', ...files], { encoding: 'utf8' });

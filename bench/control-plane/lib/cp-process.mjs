@@ -34,7 +34,7 @@ export class ControlPlaneProcess {
   /** Starts the process and resolves with { grpcPort, httpPort, startMs } once it logged `ready`. */
   start(timeoutMs = 20_000) {
     const o = this.o;
-    const nodeArgs = o.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${o.cpuProfDir}`] : [];
+    const nodeArgs = [...(o.nodeFlags ?? []), ...(o.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${o.cpuProfDir}`] : [])];
     const args = [
       ...nodeArgs,
       join(o.repo, 'cli/bin/weft.js'),

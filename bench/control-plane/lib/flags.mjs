@@ -31,6 +31,11 @@ export const FLAG_SPECS = {
 
 export const STRING_FLAGS = {
   store: { default: '', help: 'postgres://… store shared by the replicas (weft control-plane --store); default: SQLite in the data dir' },
+  'cp-node-flags': {
+    default: '',
+    value: 'flags',
+    help: 'node/V8 flags for every control-plane process, split on spaces (e.g. --min-semi-space-size=16); default none',
+  },
   'burst-client': {
     default: 'h2',
     value: 'name',
@@ -89,6 +94,8 @@ export function parseFlags(argv) {
   if (out.endpoints < out.services) throw new Error(`--endpoints: must be >= --services (${out.services}) so every service exists`);
   if (out.subscriptions > out.services) throw new Error(`--subscriptions: must be <= --services (${out.services})`);
   if (out.store && !/^postgres(ql)?:\/\//.test(out.store)) throw new Error('--store: expected a postgres:// URL');
+  for (const f of out.cpNodeFlags.split(' ').filter(Boolean))
+    if (!f.startsWith('--')) throw new Error(`--cp-node-flags: each flag starts with --, got ${JSON.stringify(f)}`);
   if (!['h2', 'grpc-js'].includes(out.burstClient))
     throw new Error(`--burst-client: h2 or grpc-js, got ${JSON.stringify(out.burstClient)}`);
   if (out.replicas > 1 && !out.store)

@@ -1,5 +1,13 @@
 import { readFileSync } from 'node:fs';
-import { AccessLogOpenError, detectAdvertiseAddress, parseControlPlaneAddresses, parseRemoteRegistrations, startAgent } from '@weft/agent';
+import {
+  AccessLogOpenError,
+  AGENT_NODE_FLAGS,
+  detectAdvertiseAddress,
+  parseControlPlaneAddresses,
+  parseRemoteRegistrations,
+  startAgent,
+  startedWithAgentNodeFlags,
+} from '@weft/agent';
 import { EnrolmentError } from '@weft/agent/identity/index';
 import { createLogger, DefaultPorts, Defaults, messageOf, parseDuration, ValidationError, validateAddress } from '@weft/shared';
 import { type Command, Option } from 'commander';
@@ -113,6 +121,11 @@ export function agentCommand(program: Command): void {
     .addOption(new Option('--renew-at <fraction>', 'renew the certificate after this fraction of its life').default('0.667').hideHelp())
     .action(async (o: AgentFlags) => {
       const logger = createLogger({ component: 'agent' });
+      if (!startedWithAgentNodeFlags())
+        logger.info('node runs this agent without the flags it is tuned for: expect more garbage-collector pauses under load', {
+          nodeFlags: AGENT_NODE_FLAGS.join(' '),
+          how: `node ${AGENT_NODE_FLAGS.join(' ')} "$(command -v weft)" agent … (as deploy/systemd/weft-agent.service does)`,
+        });
       const options = parseFlag(() => ({
         controlPlane: parseControlPlaneAddresses(o.controlPlane, '--control-plane'),
         dataDir: o.dataDir,

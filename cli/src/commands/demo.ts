@@ -8,6 +8,7 @@ import { execFile } from 'node:child_process';
 import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { AGENT_NODE_FLAGS } from '@weft/agent';
 import { DefaultPorts, parseDuration } from '@weft/shared';
 import type { Command } from 'commander';
 import { CliError, parseFlag } from '../cli-error.js';
@@ -149,9 +150,11 @@ async function runDemo(dir: string, durationMs: number | undefined, ports: DemoP
       '--join-token',
       tokens[name],
     ];
-    started.push(await spawnWeft(agentArgs('a', ...ports.a), log('agent-a')));
+    // Under the node flags the agent is tuned for, as the systemd unit starts it.
+    const agentProcess = (name: 'a' | 'b') => ({ ...log(`agent-${name}`), nodeFlags: AGENT_NODE_FLAGS });
+    started.push(await spawnWeft(agentArgs('a', ...ports.a), agentProcess('a')));
     console.log(`  agent a        outbound 127.0.0.1:${ports.a[1]}, admin 127.0.0.1:${ports.a[0]}`);
-    started.push(await spawnWeft(agentArgs('b', ...ports.b), log('agent-b')));
+    started.push(await spawnWeft(agentArgs('b', ...ports.b), agentProcess('b')));
     console.log(`  agent b        outbound 127.0.0.1:${ports.b[1]}, admin 127.0.0.1:${ports.b[0]}, inbound 127.0.0.1:${ports.b[2]}`);
     for (const instance of ['orders-1', 'orders-2']) {
       // Each callee logs `ready` once it has registered.

@@ -35,10 +35,12 @@ export interface SpawnOptions {
   env?: NodeJS.ProcessEnv;
   /** Called with each stdout line. */
   onStdout?: (line: string) => void;
+  /** node's own flags, before the script (the agent's AGENT_NODE_FLAGS). */
+  nodeFlags?: readonly string[];
 }
 
 export function spawnNode(script: string, args: string[], options: SpawnOptions = {}): Promise<WeftProcess> {
-  const child = spawn(process.execPath, [script, ...args], {
+  const child = spawn(process.execPath, [...(options.nodeFlags ?? []), script, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, ...options.env },
   });
