@@ -4,11 +4,12 @@
  * with the 5-byte gRPC prefix, the reply's message and its trailers).
  *
  * Why not grpc-js: the load generator shares the machine's two cores with the
- * replicas and PostgreSQL, and grpc-js spends ~0.3 ms of CPU per unary call on
- * the client side (its call stack, interceptors, metadata objects, deadline
- * timers). The burst measures what the control plane can acknowledge, so the
- * harness should leave it the CPU; `--burst-client grpc-js` keeps the old
- * client to compare. Every call is still a real gRPC call over a real
+ * replicas and PostgreSQL. Measured through 3 replicas (2026-12-02,
+ * bench/results/control-plane-replicas.md), the load generator spent 36-48 %
+ * of a core during the burst with grpc-js (its call objects, interceptors,
+ * metadata, deadline timers) and 25-32 % with this client. The burst measures
+ * what the control plane can acknowledge, so the harness should leave it the
+ * CPU; `--burst-client grpc-js` keeps the old client to compare. Every call is still a real gRPC call over a real
  * HTTP/2 connection, its reply decoded and its `grpc-status` checked: a
  * registration counts only when the control plane acknowledged it.
  *
@@ -76,7 +77,7 @@ export class H2UnaryClient {
       stream.on('close', () => {
         const status = Number(headers['grpc-status'] ?? (stream.rstCode ? 14 : 2));
         if (status !== 0) {
-          const details = decodeURIComponent(String(headers['grpc-message'] ?? `grpc-status ${status}`));
+          const details = percentDecoded(String(headers['grpc-message'] ?? `grpc-status ${status}`));
           finish(Object.assign(new Error(details), { code: status, details }));
           return;
         }
@@ -97,5 +98,14 @@ export class H2UnaryClient {
 
   close() {
     this.session.close();
+  }
+}
+
+/** grpc-message is percent-encoded; a malformed one is shown as it came rather than failing the call's report. */
+function percentDecoded(text) {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
   }
 }
