@@ -9,6 +9,8 @@
  * message with every figure, then exits.
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+// The project's Prometheus text reader (the agent's test support), not a second one.
+import { metricValue } from '../../agent/dist/proxy/fault-upstreams.js';
 import { ChangeTracker } from './lib/change-tracker.mjs';
 import { H2UnaryClient } from './lib/h2-unary.mjs';
 import { makePlan } from './lib/plan.mjs';
@@ -58,11 +60,10 @@ async function revisionAt(httpPort) {
 /** A replica's group-commit counters (GET /metrics): batches, writes in them, seconds spent committing them. */
 async function batchCounters(httpPort) {
   const text = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
-  const value = (name) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? Number.NaN);
   return {
-    batches: value('weft_cp_write_batch_size_count'),
-    writes: value('weft_cp_write_batch_size_sum'),
-    seconds: value('weft_cp_write_batch_seconds_sum'),
+    batches: metricValue(text, 'weft_cp_write_batch_size_count'),
+    writes: metricValue(text, 'weft_cp_write_batch_size_sum'),
+    seconds: metricValue(text, 'weft_cp_write_batch_seconds_sum'),
   };
 }
 

@@ -38,7 +38,6 @@ if (cfg.help) {
 }
 
 const command = ['node', 'bench/control-plane/run.mjs', ...process.argv.slice(2)].join(' ');
-const cpNodeFlags = cfg.cpNodeFlags.split(' ').filter(Boolean);
 const tmp = mkdtempSync(join(tmpdir(), 'weft-cp-bench-'));
 const dataDir = join(tmp, 'data');
 const profDir = join(tmp, 'prof');
@@ -92,7 +91,7 @@ async function main() {
       leaseTtlS: cfg.leaseTtl,
       cpuProfDir: cfg.cpCpuProf && r === cfg.cpCpuProfReplica ? profDir : null,
       store: cfg.store,
-      nodeFlags: cpNodeFlags,
+      nodeFlags: cfg.cpNodeFlags,
     });
     processes.cps.push(cp);
     const ready = await cp.start();
@@ -154,7 +153,7 @@ async function main() {
             leaseTtlS: cfg.leaseTtl,
             cpuProfDir: null,
             store: cfg.store,
-            nodeFlags: cpNodeFlags,
+            nodeFlags: cfg.cpNodeFlags,
           });
           processes.cps[0] = next;
           try {

@@ -94,7 +94,8 @@ export function parseFlags(argv) {
   if (out.endpoints < out.services) throw new Error(`--endpoints: must be >= --services (${out.services}) so every service exists`);
   if (out.subscriptions > out.services) throw new Error(`--subscriptions: must be <= --services (${out.services})`);
   if (out.store && !/^postgres(ql)?:\/\//.test(out.store)) throw new Error('--store: expected a postgres:// URL');
-  for (const f of out.cpNodeFlags.split(' ').filter(Boolean))
+  out.cpNodeFlags = out.cpNodeFlags.split(' ').filter(Boolean);
+  for (const f of out.cpNodeFlags)
     if (!f.startsWith('--')) throw new Error(`--cp-node-flags: each flag starts with --, got ${JSON.stringify(f)}`);
   if (!['h2', 'grpc-js'].includes(out.burstClient))
     throw new Error(`--burst-client: h2 or grpc-js, got ${JSON.stringify(out.burstClient)}`);

@@ -25,20 +25,22 @@ export class H2UnaryClient {
    */
   constructor(target, methods) {
     this.methods = methods;
-    this.session = http2.connect(`http://${target}`);
-    // A lost session fails its calls (their streams error); the next call opens a new one.
-    this.session.on('error', () => {});
     this.target = target;
+    this.session = this.connect();
+  }
+
+  /** A new session; a lost one fails its calls (their streams error) and the next call opens another. */
+  connect() {
+    const session = http2.connect(`http://${this.target}`);
+    session.on('error', () => {});
+    return session;
   }
 
   /** Resolves with the decoded reply; rejects with an Error carrying `code` and `details` for a non-OK status. */
   call(method, request, timeoutMs = 15_000) {
     const def = this.methods[method];
     if (!def) return Promise.reject(new Error(`no method ${method}`));
-    if (this.session.closed || this.session.destroyed) {
-      this.session = http2.connect(`http://${this.target}`);
-      this.session.on('error', () => {});
-    }
+    if (this.session.closed || this.session.destroyed) this.session = this.connect();
     const message = def.requestSerialize(request);
     const frame = Buffer.allocUnsafe(5 + message.length);
     frame[0] = 0;
