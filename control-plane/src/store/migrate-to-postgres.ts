@@ -62,6 +62,10 @@ export async function copySqliteToPostgres(sqliteFile: string, url: string, log:
         // One snapshot of the source for every table.
         const read = src.transaction(() => TABLES.map((t) => src.prepare(`SELECT * FROM ${t}`).all() as Record<string, unknown>[]));
         const data = read();
+        // PostgreSQL's service_versions also carries each service's number of instances (schema migration 9).
+        const perService = new Map<unknown, number>();
+        for (const row of data[TABLES.indexOf('instances')]) perService.set(row.service, (perService.get(row.service) ?? 0) + 1);
+        for (const row of data[TABLES.indexOf('service_versions')]) row.instance_count = perService.get(row.service) ?? 0;
         for (const [i, table] of TABLES.entries()) {
           const rows = data[i];
           summary.rows[table] = rows.length;

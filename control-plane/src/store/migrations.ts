@@ -197,6 +197,13 @@ export const MIGRATIONS: readonly Migration[] = [
       DROP INDEX instances_by_service;
     `,
   },
+  {
+    version: 9,
+    name: 'service-instance-count',
+    // PostgreSQL only (service_versions.instance_count, read by replicas' catch-up reads, see
+    // postgres/pg-migrations.ts); numbered here too so one version means one schema on both.
+    sql: 'SELECT 1;',
+  },
 ];
 
 /** Applies every migration newer than the database's version; returns the resulting version. */

@@ -18,6 +18,7 @@
 import type { Logger } from '@weft/shared';
 import type { Migration } from '../migrations.js';
 import type { PgDatabase } from './pg-database.js';
+import { REGISTER_BATCH_FUNCTION_V9 } from './pg-register-function-sql.js';
 
 export const PG_MIGRATIONS: readonly Migration[] = [
   {
@@ -326,6 +327,22 @@ export const PG_MIGRATIONS: readonly Migration[] = [
     sql: `
       CREATE INDEX instances_by_service_revision ON instances (service, revision);
       DROP INDEX instances_by_service;
+    `,
+  },
+  {
+    version: 9,
+    name: 'service-instance-count',
+    // service_versions carries each service's number of instances, kept by every registry write
+    // in the same transaction (weft_register_batch version 9 and pg-register-batch.ts
+    // serviceVersionsSql), so a replica's catch-up read takes it from the row instead of counting
+    // the service's instances at every read. weft_register_batch is replaced by version 9
+    // (pg-register-function-sql.ts: jsonb, and the counts).
+    sql: `
+      ALTER TABLE service_versions ADD COLUMN instance_count BIGINT;
+      UPDATE service_versions sv SET instance_count = (SELECT count(*) FROM instances i WHERE i.service = sv.service);
+      DELETE FROM service_versions WHERE instance_count = 0;
+      ALTER TABLE service_versions ALTER COLUMN instance_count SET NOT NULL;
+      ${REGISTER_BATCH_FUNCTION_V9}
     `,
   },
 ];

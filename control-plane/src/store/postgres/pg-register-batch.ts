@@ -204,18 +204,23 @@ export function applyPlanSql(plan: RegisterPlan, lit: JsonLiteral): string[] {
   return sql;
 }
 
-/** service_versions for the batch, as PgRegistryStore.writeServiceVersions, as SQL text. */
+/**
+ * service_versions after a batch's writes, as ONE statement (the per-write and
+ * the two-round-trip paths; weft_register_batch keeps them itself): each
+ * service the batch changed gets the revision of its last change and its
+ * number of instances, counted here; one left without instances loses its row.
+ */
 export function serviceVersionsSql(versions: Map<string, number>, lit: JsonLiteral): string {
   const rows = [...versions].map(([service, revision]) => ({ service, revision }));
   return `WITH v AS (SELECT * FROM json_to_recordset(${lit(rows)}::json) AS t(service text, revision bigint)),
+       c AS (SELECT v.service, v.revision, (SELECT count(*) FROM instances i WHERE i.service = v.service) AS n FROM v),
        up AS (
-         INSERT INTO service_versions (service, revision)
-         SELECT v.service, v.revision FROM v WHERE EXISTS (SELECT 1 FROM instances i WHERE i.service = v.service)
-         ON CONFLICT (service) DO UPDATE SET revision = excluded.revision
+         INSERT INTO service_versions (service, revision, instance_count)
+         SELECT c.service, c.revision, c.n FROM c WHERE c.n > 0
+         ON CONFLICT (service) DO UPDATE SET revision = excluded.revision, instance_count = excluded.instance_count
          RETURNING 1
        )
-       DELETE FROM service_versions sv USING v
-       WHERE sv.service = v.service AND NOT EXISTS (SELECT 1 FROM instances i WHERE i.service = sv.service)`;
+       DELETE FROM service_versions sv USING c WHERE sv.service = c.service AND c.n = 0`;
 }
 
 /** A parameterised statement as text: each $n replaced by its value quoted by the driver (strings and numbers only). */

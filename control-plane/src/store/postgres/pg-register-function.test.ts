@@ -1,5 +1,5 @@
 /**
- * weft_register_batch (schema migration 7, pg-register-function.ts): a batch
+ * weft_register_batch (schema migrations 7 and 9, pg-register-function.ts): a batch
  * of registrations and health changes made in one statement inside PostgreSQL must give exactly
  * what the SQLite store (the reference) gives for the same batches: the same
  * outcome per write (conflicts fail that write alone), the same revisions,
@@ -102,6 +102,17 @@ function comparable(o: WriteOutcome) {
   return { ok: true, result: JSON.parse(JSON.stringify({ ...o.result, reloadServices: [...o.result.reloadServices].sort() })) };
 }
 
+/** service_versions.instance_count (schema migration 9) against the rows: [service, count] of both, by service. */
+async function instanceCounts(client: pg.ClientBase) {
+  const kept = await client.query<{ service: string; n: string }>(
+    'SELECT service, instance_count AS n FROM service_versions ORDER BY service',
+  );
+  const counted = await client.query<{ service: string; n: string }>(
+    'SELECT service, count(*) AS n FROM instances GROUP BY service ORDER BY service',
+  );
+  return { kept: kept.rows.map((r) => [r.service, Number(r.n)]), counted: counted.rows.map((r) => [r.service, Number(r.n)]) };
+}
+
 async function snapshot(store: ControlPlaneStore) {
   const s = await store.registry.load();
   return { revision: s.revision, agents: s.agents, instances: s.instances, versions: [...s.serviceVersions].sort() };
@@ -124,6 +135,8 @@ describe('weft_register_batch (PostgreSQL)', { skip }, () => {
         const got = (made?.outcomes ?? (await postgres.registry.commitBatch(batch))).map(comparable);
         assert.deepEqual(got, want, `batch ${i}`);
         assert.deepEqual(await snapshot(postgres), await snapshot(sqlite), `rows after batch ${i}`);
+        const counts = await instanceCounts(client);
+        assert.deepEqual(counts.kept, counts.counted, `service_versions.instance_count after batch ${i}`);
       }
     } finally {
       client.release();
@@ -131,6 +144,40 @@ describe('weft_register_batch (PostgreSQL)', { skip }, () => {
       sqlite.close();
       await s.drop();
       dir.remove();
+    }
+  });
+
+  test('every write path keeps service_versions.instance_count equal to the rows, as the catch-up read reports it', async () => {
+    const s = await freshSchema();
+    const store = await openPostgresStore(s.url, silentLogger);
+    const client = await store.db.connect();
+    try {
+      const writes: RegistryWrite[][] = [
+        ...BATCHES,
+        // The per-write path: removals by id and of a whole agent, mixed with registrations.
+        [{ op: 'deregister', agentId: 'c', instanceIds: ['c3'] }, reg(agent('d'), [spec('web', 'd1'), spec('db', 'd2')])],
+        [{ op: 'removeAgent', agentId: 'a' }, reg(agent('d'), [spec('api', 'd1')])],
+        // Back on the function: a service emptied and then created again in one batch.
+        [reg(agent('d'), [spec('db', 'd2')], true), reg(agent('e'), [spec('api', 'e1')])],
+      ];
+      for (const [i, batch] of writes.entries()) {
+        await store.registry.commitBatch(batch);
+        const counts = await instanceCounts(client);
+        assert.deepEqual(counts.kept, counts.counted, `after batch ${i}`);
+        // The catch-up read of a held service reports the kept count; an emptied one counts 0 and has no version.
+        const services = ['web', 'api', 'db', 'admin'];
+        const read = await store.registry.agentsAndInstances([], services, new Map(services.map((x) => [x, 0])));
+        const want = new Map(counts.counted as [string, number][]);
+        for (const x of services) {
+          assert.equal(read.counts?.get(x), want.get(x) ?? 0, `count of ${x} after batch ${i}`);
+          assert.equal(read.versions.has(x), want.has(x), `version of ${x} after batch ${i}`);
+          assert.equal(read.instances.get(x)?.length ?? 0, want.get(x) ?? 0, `rows of ${x} after batch ${i}`);
+        }
+      }
+    } finally {
+      client.release();
+      await store.close();
+      await s.drop();
     }
   });
 

@@ -95,9 +95,6 @@ class WriteTx {
 }
 
 const SELECT_INSTANCES = `SELECT ${INSTANCE_COLUMNS} FROM instances`;
-const QUALIFIED_INSTANCE_COLUMNS = INSTANCE_COLUMNS.split(', ')
-  .map((c) => `x.${c}`)
-  .join(', ');
 
 /** Instance ids in the order the registry keeps them (UTF-16 code units, not the database's collation). */
 function byCodeUnits(a: string, b: string): number {
@@ -178,18 +175,20 @@ export class PgRegistryStore implements RegistryStore {
     const heldAt = wanted.map((s) => held?.get(s) ?? null);
     // One statement, so one snapshot: the versions label exactly the instances read and counted. A service the
     // caller holds up to revision H gets its rows written after H (a range of instances_by_service_revision) and
-    // its count (an index scan, no rows sent); one not held comes whole.
+    // its count (service_versions.instance_count, kept by every write: no rows counted here); one not held comes
+    // whole. Each lateral subquery is fenced (OFFSET 0) so the statement's cached generic plan, made without
+    // the arrays' sizes, is index lookups per wanted service: unfenced, PostgreSQL flattens them into a hash
+    // join over the whole instances table (measured: 7 ms per read at 16,000 instances; 0.5 ms fenced).
     const rows = await this.db.queryPrepared<{ t: string; j: string }>(
       'weft_catch_up_read',
       `WITH want AS (SELECT w.service, w.held FROM unnest($2::text[], $3::bigint[]) AS w(service, held))
        SELECT 'a' AS t, row_to_json(a)::text AS j FROM agents a WHERE agent_id = ANY($1::text[])
-       UNION ALL SELECT 'i', row_to_json(i)::text FROM (
-         SELECT ${QUALIFIED_INSTANCE_COLUMNS} FROM instances x JOIN want w ON x.service = w.service WHERE w.held IS NULL
-         UNION ALL
-         SELECT ${QUALIFIED_INSTANCE_COLUMNS} FROM instances x JOIN want w ON x.service = w.service AND x.revision > w.held) i
-       UNION ALL SELECT 'n', json_build_array(w.service, (SELECT count(*) FROM instances x WHERE x.service = w.service))::text
-         FROM want w WHERE w.held IS NOT NULL
-       UNION ALL SELECT 'v', row_to_json(v)::text FROM service_versions v WHERE service = ANY($2::text[])`,
+       UNION ALL SELECT 'i', row_to_json(i)::text FROM want w CROSS JOIN LATERAL (
+         SELECT ${INSTANCE_COLUMNS} FROM instances x
+         WHERE x.service = w.service AND x.revision > coalesce(w.held, -1) OFFSET 0) i
+       UNION ALL SELECT 'v', json_build_array(w.service, v.revision, v.instance_count, w.held IS NOT NULL)::text
+         FROM want w LEFT JOIN LATERAL (
+           SELECT revision, instance_count FROM service_versions sv WHERE sv.service = w.service OFFSET 0) v ON true`,
       [[...new Set(agentIds)], wanted, heldAt],
     );
     const agents: StoredAgent[] = [];
@@ -199,11 +198,10 @@ export class PgRegistryStore implements RegistryStore {
     for (const r of rows) {
       if (r.t === 'a') agents.push(agentFromRow(JSON.parse(r.j) as AgentRow));
       else if (r.t === 'v') {
-        const v = JSON.parse(r.j) as { service: string; revision: number };
-        versions.set(v.service, v.revision);
-      } else if (r.t === 'n') {
-        const [service, n] = JSON.parse(r.j) as [string, number];
-        counts.set(service, n);
+        // A service without instances has no version row: no version, and a count of 0 when held.
+        const [service, revision, count, held] = JSON.parse(r.j) as [string, number | null, number | null, boolean];
+        if (revision !== null) versions.set(service, revision);
+        if (held) counts.set(service, count ?? 0);
       } else {
         const i = instanceFromRow(JSON.parse(r.j) as InstanceRow);
         instances.get(i.service)?.push(i);
@@ -331,7 +329,7 @@ export class PgRegistryStore implements RegistryStore {
       }
       if (counter.last > first) {
         await client.query(`SELECT setval('registry_revision', $1, true)`, [counter.last]);
-        if (versions.size > 0) await this.writeServiceVersions(client, versions);
+        if (versions.size > 0) await client.query(serviceVersionsSql(versions, lit));
         await this.db.announce(client, { kind: 'registry', revision: batchRev, services: [...services], agents: [...agents] });
       }
       await client.query('COMMIT');
@@ -345,22 +343,6 @@ export class PgRegistryStore implements RegistryStore {
     } finally {
       client.release(broken);
     }
-  }
-
-  /** One statement for the batch: a service with instances gets its last revision, one without loses its row. */
-  private async writeServiceVersions(client: pg.PoolClient, versions: Map<string, number>): Promise<void> {
-    await client.query(
-      `WITH v AS (SELECT * FROM unnest($1::text[], $2::bigint[]) AS t(service, revision)),
-       up AS (
-         INSERT INTO service_versions (service, revision)
-         SELECT v.service, v.revision FROM v WHERE EXISTS (SELECT 1 FROM instances i WHERE i.service = v.service)
-         ON CONFLICT (service) DO UPDATE SET revision = excluded.revision
-         RETURNING 1
-       )
-       DELETE FROM service_versions sv USING v
-       WHERE sv.service = v.service AND NOT EXISTS (SELECT 1 FROM instances i WHERE i.service = sv.service)`,
-      [[...versions.keys()], [...versions.values()]],
-    );
   }
 
   private async run(tx: WriteTx, w: RegistryWrite, current: number): Promise<ChangeResult> {
