@@ -38,9 +38,21 @@ export interface ServiceEntry {
  * address and inbound port. An instance without its own zone is in its host's zone.
  */
 export function toEndpoint(instance: Instance, agent: AgentInfo | undefined): Endpoint {
+  // Every field named, in one order: every endpoint then has the same hidden class, whichever path made the
+  // instance (a row read, a registration), so the code reading endpoints (sorting, comparing, encoding) stays
+  // monomorphic. Spreading the instance gave endpoints of several shapes and megamorphic loads.
   return {
-    ...instance,
+    service: instance.service,
+    instanceId: instance.instanceId,
+    agentId: instance.agentId,
+    address: instance.address,
+    port: instance.port,
     zone: instance.zone || agent?.zone || '',
+    weight: instance.weight,
+    tags: instance.tags,
+    metadata: instance.metadata,
+    health: instance.health,
+    protocol: instance.protocol,
     agentAddress: agent?.address ?? '',
     agentPort: agent?.inboundPort ?? 0,
   };
@@ -48,8 +60,14 @@ export function toEndpoint(instance: Instance, agent: AgentInfo | undefined): En
 
 const byInstanceId = (a: Endpoint, b: Endpoint) => (a.instanceId < b.instanceId ? -1 : a.instanceId > b.instanceId ? 1 : 0);
 
+/** `list` sorted by instance id, in place; a list already in order (what merges and reads give) is only checked. */
+function sortInPlace(list: Endpoint[]): Endpoint[] {
+  for (let i = 1; i < list.length; i++) if (list[i - 1].instanceId > list[i].instanceId) return list.sort(byInstanceId);
+  return list;
+}
+
 /** Index of the first endpoint whose id is >= `id` (binary search; `list` is sorted by id). */
-function indexOf(list: readonly Endpoint[], id: string): number {
+export function indexOf(list: readonly Endpoint[], id: string): number {
   let lo = 0;
   let hi = list.length;
   while (lo < hi) {
@@ -96,9 +114,11 @@ export class EndpointView {
   /**
    * Replaces a service's entry with one read whole (complete at `revision`,
    * published as `version`); a service without endpoints is dropped (it
-   * "does not exist").
+   * "does not exist"). The entry takes `endpoints` itself (sorted and frozen
+   * in place, not copied): callers pass a list made for it and keep no
+   * reference.
    */
-  set(service: string, revision: number, endpoints: readonly Endpoint[], version = String(revision)): void {
+  set(service: string, revision: number, endpoints: Endpoint[], version = String(revision)): void {
     if (endpoints.length === 0) {
       this.entries.delete(service);
       return;
@@ -110,7 +130,7 @@ export class EndpointView {
         version,
         revision,
         completeAt: revision,
-        endpoints: Object.freeze([...endpoints].sort(byInstanceId)),
+        endpoints: Object.freeze(sortInPlace(endpoints)),
         madeAt: performance.now(),
       }),
     );

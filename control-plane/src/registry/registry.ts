@@ -16,7 +16,7 @@
 import type { AgentInfo, Endpoint, Health, Instance, InstanceSpec, Logger } from '@weft/shared';
 import type { ChangeResult, RegistryStore } from '../store/store-contract.js';
 import { WriteBatcher, type WriteBatcherOptions } from '../store/write-batcher.js';
-import { EndpointView, type ServiceEntry, sameEndpoints, toEndpoint } from './endpoint-view.js';
+import { EndpointView, indexOf, type ServiceEntry, sameEndpoints, toEndpoint } from './endpoint-view.js';
 import { LeaseTable } from './leases.js';
 import { type WatchCallback, WatchIndex } from './watch-index.js';
 
@@ -476,6 +476,17 @@ export class Registry {
     const rows = read.instances.get(service) ?? [];
     const count = read.counts?.get(service);
     if (count === undefined) return rows.map((i) => toEndpoint(i, this.agents.get(i.agentId)));
+    if (moved.size === 0) {
+      // No agent moved (the rule): the held list, copied at once, with each read row put in by binary search.
+      const out = [...(this.view.get(service)?.endpoints ?? [])];
+      for (const row of rows) {
+        const at = indexOf(out, row.instanceId);
+        const ep = toEndpoint(row, this.agents.get(row.agentId));
+        if (at < out.length && out[at].instanceId === row.instanceId) out[at] = ep;
+        else out.splice(at, 0, ep);
+      }
+      return out.length === count ? out : undefined;
+    }
     // Both lists are sorted by instance id (the contract's order, and the entry's): one merge, a read row wins.
     const held = this.view.get(service)?.endpoints ?? [];
     const out: Endpoint[] = [];
