@@ -61,7 +61,15 @@ for (const sig of ['SIGINT', 'SIGTERM']) {
 
 const timeoutS =
   cfg.timeoutS ||
-  Math.ceil(120 + cfg.endpoints / 500 + cfg.agents * 0.06 + cfg.duration + cfg.settleMs / 1000 + cfg.registrations / 200 + 90);
+  Math.ceil(
+    120 +
+      cfg.endpoints / 500 +
+      cfg.agents * 0.06 +
+      cfg.duration +
+      cfg.settleMs / 1000 +
+      (cfg.registrations + cfg.warmupRegistrations) / 200 +
+      90,
+  );
 const watchdog = setTimeout(() => fail(new Error(`run exceeded its ${timeoutS} s limit (--timeout-s)`), 1), timeoutS * 1000);
 
 async function fail(err, code) {

@@ -11,6 +11,10 @@ export const FLAG_SPECS = {
   churn: { default: 100, help: 'endpoint changes per second during the churn phase' },
   duration: { default: 15, help: 'seconds of churn' },
   registrations: { default: 2000, help: 'Register calls in the registration burst' },
+  'warmup-registrations': {
+    default: 0,
+    help: 'Register calls made before the burst and not counted (the JIT optimises the registration path first)',
+  },
   concurrency: { default: 64, help: 'concurrent Register calls (seeding and burst)' },
   'agents-per-channel': {
     default: 1,
@@ -37,9 +41,9 @@ export const STRING_FLAGS = {
     help: 'node/V8 flags for every control-plane process, split on spaces (e.g. --min-semi-space-size=16); default none',
   },
   'burst-client': {
-    default: 'h2',
+    default: 'codec',
     value: 'name',
-    help: 'client of the registration burst: h2 (lean node:http2 gRPC calls, lib/h2-unary.mjs) or grpc-js (the client real agents use)',
+    help: "client of the registration burst: codec (lean gRPC calls on the project's HTTP/2 codec, lib/h2-unary.mjs), h2 (the same calls on node:http2) or grpc-js (the client real agents use)",
   },
 };
 
@@ -91,14 +95,15 @@ export function parseFlags(argv) {
   for (const k of ['agents', 'services', 'endpoints', 'subscriptions', 'agentsPerChannel', 'concurrency', 'replicas']) {
     if (!Number.isInteger(out[k]) || out[k] < 1) throw new Error(`--${kebab(k)}: must be a whole number >= 1, got ${out[k]}`);
   }
+  if (!Number.isInteger(out.warmupRegistrations)) throw new Error('--warmup-registrations: must be a whole number');
   if (out.endpoints < out.services) throw new Error(`--endpoints: must be >= --services (${out.services}) so every service exists`);
   if (out.subscriptions > out.services) throw new Error(`--subscriptions: must be <= --services (${out.services})`);
   if (out.store && !/^postgres(ql)?:\/\//.test(out.store)) throw new Error('--store: expected a postgres:// URL');
   out.cpNodeFlags = out.cpNodeFlags.split(' ').filter(Boolean);
   for (const f of out.cpNodeFlags)
     if (!f.startsWith('--')) throw new Error(`--cp-node-flags: each flag starts with --, got ${JSON.stringify(f)}`);
-  if (!['h2', 'grpc-js'].includes(out.burstClient))
-    throw new Error(`--burst-client: h2 or grpc-js, got ${JSON.stringify(out.burstClient)}`);
+  if (!['codec', 'h2', 'grpc-js'].includes(out.burstClient))
+    throw new Error(`--burst-client: codec, h2 or grpc-js, got ${JSON.stringify(out.burstClient)}`);
   if (out.replicas > 1 && !out.store)
     throw new Error(
       '--replicas: more than one control plane needs a shared --store postgres://… (a SQLite data dir is locked by one process)',

@@ -17,21 +17,45 @@
  * grpc-js clients use, so both clients send the same bytes.
  */
 import http2 from 'node:http2';
+import net from 'node:net';
+import { H2Connection } from '../../../shared/dist/http2-codec/connection.js';
+import { H2Error } from '../../../shared/dist/http2-codec/frames.js';
+
+/** The codec's client connection: windows as the agents' pool uses them (large, so a burst never waits on credit). */
+const CODEC_SETTINGS = {
+  initialWindowSize: 1 << 20,
+  connectionWindowSize: 16 << 20,
+  maxConcurrentStreams: 1000,
+  maxFrameSize: 16_384,
+  maxHeaderListSize: 65_536,
+  streamWriteBuffer: 65_536,
+};
 
 export class H2UnaryClient {
   /**
    * @param target host:port of a plaintext control plane
    * @param methods proto-loader's service definition ({ Register: { requestSerialize, responseDeserialize, path } })
+   * @param transport 'codec' (the project's HTTP/2 codec, shared/src/http2-codec, as the agents' upstream
+   *   pool uses it) or 'node' (node:http2, whose per-stream cost in its C++ and JS layers is the larger)
    */
-  constructor(target, methods) {
+  constructor(target, methods, transport = 'codec') {
     this.methods = methods;
     this.target = target;
+    this.transport = transport;
     this.session = this.connect();
   }
 
   /** A new session; a lost one fails its calls (their streams error) and the next call opens another. */
   connect() {
-    const session = http2.connect(`http://${this.target}`);
+    if (this.transport === 'node') {
+      const session = http2.connect(`http://${this.target}`);
+      session.on('error', () => {});
+      return session;
+    }
+    const at = this.target.lastIndexOf(':');
+    const socket = net.connect(Number(this.target.slice(at + 1)), this.target.slice(0, at));
+    socket.setNoDelay(true);
+    const session = new H2Connection({ role: 'client', socket, authority: this.target, settings: CODEC_SETTINGS });
     session.on('error', () => {});
     return session;
   }
@@ -65,7 +89,7 @@ export class H2UnaryClient {
         else resolve(value);
       };
       const timer = setTimeout(() => {
-        stream.close(http2.constants.NGHTTP2_CANCEL);
+        stream.close(H2Error.CANCEL);
         finish(Object.assign(new Error('deadline exceeded'), { code: 4, details: 'deadline exceeded (client)' }));
       }, timeoutMs);
       stream.on('response', (h) => {
