@@ -206,16 +206,20 @@ describe('weft_register_batch (PostgreSQL)', { skip }, () => {
       const [{ v }] = (await client.query<{ v: number }>('SELECT last_value AS v FROM registry_revision')).rows;
       assert.equal(v, 2);
 
+      // A known agent's new instance and lease: the notice names the service, not the agent (its row is as it was).
+      const known = await commitRegisterBatchInDatabase(client, [reg(agent('a'), [spec('web', 'w9')], false, 5000)] as never, 0, statement);
+      assert.equal(known?.revision, 3);
+
       // Many services: the names do not fit in a notice, so it is sent in its reload form.
       const many = Array.from({ length: 400 }, (_, i) => spec(`service-with-a-long-name-${i}`, `m${i}`));
       const second = await commitRegisterBatchInDatabase(client, [reg(agent('m'), many)] as never, 0, statement);
-      assert.equal(second?.revision, 3);
+      assert.equal(second?.revision, 4);
 
       const moved = await commitRegisterBatchInDatabase(client, [reg(agent('a', { zone: 'z9' }), [])] as never, 0, statement);
       assert.equal(moved, null);
 
       const deadline = Date.now() + 5000;
-      while (payloads.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      while (payloads.length < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
       // Names in any order (a set).
       const sorted = (n: ReturnType<typeof decodeNotice>) =>
         'form' in n && n.form === 'change' ? { ...n, services: n.services.sort(), agents: n.agents.sort() } : n;
@@ -223,7 +227,8 @@ describe('weft_register_batch (PostgreSQL)', { skip }, () => {
         payloads.map((p) => sorted(decodeNotice(p))),
         [
           { form: 'change', replica: 'replica-1', kind: 'registry', revision: 2, services: ['api', 'web'], agents: ['a', 'b'] },
-          { form: 'reload', replica: 'replica-1', kind: 'registry', revision: 3, reloadAfter: 2 },
+          { form: 'change', replica: 'replica-1', kind: 'registry', revision: 3, services: ['web'], agents: [] },
+          { form: 'reload', replica: 'replica-1', kind: 'registry', revision: 4, reloadAfter: 3 },
         ],
       );
       assert.ok(payloads.every((p) => Buffer.byteLength(p) < 8000));
