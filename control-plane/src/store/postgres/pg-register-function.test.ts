@@ -94,6 +94,33 @@ const BATCHES: RegistryWrite[][] = [
 ];
 
 /**
+ * Batches of independent registrations (weft_register_independent: known agents, unchanged; no instance id twice;
+ * no replaceAll, no health change), after a first batch that is not (new agents). Conflicts, no-ops, lease-only
+ * writes, an agent twice in one batch, instances moving between services, content changes.
+ */
+const INDEPENDENT: RegistryWrite[][] = [
+  [
+    reg(agent('a'), [spec('web', 'w1'), spec('web', 'w2')], false, 1000),
+    reg(agent('b'), [spec('api', 'p1')]),
+    reg(agent('c'), [spec('db', 'c1')]),
+  ],
+  [
+    reg(agent('a'), [spec('web', 'w1')]),
+    reg(agent('b'), [spec('api', 'p3'), spec('web', 'w2')]),
+    reg(agent('a'), [], false, 2000),
+    reg(agent('b'), [spec('api', 'p2')], false, 1500),
+    reg(agent('c'), [spec('db', 'c2'), spec('admin', 'c1')]),
+  ],
+  [
+    reg(agent('a'), [spec('web', 'w1', { health: 'critical' })], false, 3000),
+    reg(agent('b'), [spec('api', 'p2', { weight: 5, tags: ['x', 'y'] })], false, 3000),
+    reg(agent('c'), [spec('admin', 'c1')]),
+    reg(agent('a'), [spec('db', 'w2')], false, 4000),
+  ],
+  [reg(agent('c'), [spec('admin', 'c2')]), reg(agent('b'), [spec('web', 'c1')])],
+];
+
+/**
  * An outcome comparable across backends: the error reduced to its class and message, no undefined fields, and
  * reloadServices (a set; the per-write path lists it in the database's order) sorted.
  */
@@ -137,6 +164,59 @@ describe('weft_register_batch (PostgreSQL)', { skip }, () => {
         assert.deepEqual(await snapshot(postgres), await snapshot(sqlite), `rows after batch ${i}`);
         const counts = await instanceCounts(client);
         assert.deepEqual(counts.kept, counts.counted, `service_versions.instance_count after batch ${i}`);
+      }
+    } finally {
+      client.release();
+      await postgres.close();
+      sqlite.close();
+      await s.drop();
+      dir.remove();
+    }
+  });
+
+  test('an independent batch is decided as a whole with the outcomes, revisions and rows of the SQLite store', async () => {
+    const dir = tempDir();
+    const s = await freshSchema();
+    const sqlite = openSqliteStore(join(dir.path, 'cp.db'));
+    const postgres = await openPostgresStore(s.url, silentLogger);
+    const client = await postgres.db.connect();
+    try {
+      for (const [i, batch] of INDEPENDENT.entries()) {
+        // The path: only the first batch (new agents) is decided write by write.
+        const wire = JSON.stringify(
+          (batch as Extract<RegistryWrite, { op: 'register' }>[]).map((w) => ({
+            agent: {
+              agent_id: w.agent.agentId,
+              hostname: w.agent.hostname,
+              address: w.agent.address,
+              inbound_port: w.agent.inboundPort,
+              zone: w.agent.zone,
+              version: w.agent.version,
+            },
+            replace_all: w.replaceAll,
+            instances: w.instances.map((x) => ({ instance_id: x.instanceId })),
+          })),
+        );
+        const [{ independent }] = (
+          await client.query<{ independent: boolean }>('SELECT weft_registrations_independent($1::jsonb) AS independent', [wire])
+        ).rows;
+        assert.equal(independent, i > 0, `batch ${i} independent`);
+        const want = (await sqlite.registry.commitBatch(batch)).map(comparable);
+        const made = await commitRegisterBatchInDatabase(client, batch as never, 0, undefined);
+        assert.ok(made, `batch ${i} made by the function`);
+        assert.deepEqual(made.outcomes.map(comparable), want, `batch ${i}`);
+        assert.deepEqual(await snapshot(postgres), await snapshot(sqlite), `rows after batch ${i}`);
+        const counts = await instanceCounts(client);
+        assert.deepEqual(counts.kept, counts.counted, `service_versions.instance_count after batch ${i}`);
+        const leases = await client.query<{ agent_id: string; l: string | null }>(
+          'SELECT agent_id, lease_expires_at_ms AS l FROM agents ORDER BY agent_id',
+        );
+        const sqliteLeases = (await sqlite.registry.load()).agents.map((a) => [a.agentId, a.leaseExpiresAtMs ?? null]);
+        assert.deepEqual(
+          leases.rows.map((r) => [r.agent_id, r.l === null ? null : Number(r.l)]),
+          sqliteLeases,
+          `leases after batch ${i}`,
+        );
       }
     } finally {
       client.release();
