@@ -1,8 +1,9 @@
 /**
  * A batch made only of `register` and `setHealth` writes (what agents'
  * Register and health calls produce) in ONE round trip: the statement `weft_register_batch` (schema
- * migration 7, pg-migrations.ts) takes the registry commit lock, replays the
- * writes in order with the outcomes the per-write path gives, takes revisions
+ * migration 7, replaced by migration 9: pg-register-function-sql.ts) takes the registry commit lock, replays the
+ * writes in order with the outcomes the per-write path gives (a batch of
+ * independent registrations, the rule under a burst, decided as a whole), takes revisions
  * from the sequence, writes service versions and sends the change notice, and
  * commits on its own (autocommit). The commit lock is therefore held inside
  * the database for one statement, never across a client round trip; batches
