@@ -18,25 +18,16 @@
  */
 import http2 from 'node:http2';
 import net from 'node:net';
+import { CODEC_SETTINGS } from '../../../agent/dist/http2/h2-settings.js';
 import { H2Connection } from '../../../shared/dist/http2-codec/connection.js';
 import { H2Error } from '../../../shared/dist/http2-codec/frames.js';
-
-/** The codec's client connection: windows as the agents' pool uses them (large, so a burst never waits on credit). */
-const CODEC_SETTINGS = {
-  initialWindowSize: 1 << 20,
-  connectionWindowSize: 16 << 20,
-  maxConcurrentStreams: 1000,
-  maxFrameSize: 16_384,
-  maxHeaderListSize: 65_536,
-  streamWriteBuffer: 65_536,
-};
 
 export class H2UnaryClient {
   /**
    * @param target host:port of a plaintext control plane
    * @param methods proto-loader's service definition ({ Register: { requestSerialize, responseDeserialize, path } })
-   * @param transport 'codec' (the project's HTTP/2 codec, shared/src/http2-codec, as the agents' upstream
-   *   pool uses it) or 'node' (node:http2, whose per-stream cost in its C++ and JS layers is the larger)
+   * @param transport 'codec' (the project's HTTP/2 codec, shared/src/http2-codec, with the settings of the
+   *   agents' upstream pool) or 'node' (node:http2, whose per-stream cost in its C++ and JS layers is the larger)
    */
   constructor(target, methods, transport = 'codec') {
     this.methods = methods;

@@ -476,30 +476,19 @@ export class Registry {
     const rows = read.instances.get(service) ?? [];
     const count = read.counts?.get(service);
     if (count === undefined) return rows.map((i) => toEndpoint(i, this.agents.get(i.agentId)));
-    if (moved.size === 0) {
-      // No agent moved (the rule): the held list, copied at once, with each read row put in by binary search.
-      const out = [...(this.view.get(service)?.endpoints ?? [])];
-      for (const row of rows) {
-        const at = indexOf(out, row.instanceId);
-        const ep = toEndpoint(row, this.agents.get(row.agentId));
-        if (at < out.length && out[at].instanceId === row.instanceId) out[at] = ep;
-        else out.splice(at, 0, ep);
-      }
-      return out.length === count ? out : undefined;
-    }
-    // Both lists are sorted by instance id (the contract's order, and the entry's): one merge, a read row wins.
     const held = this.view.get(service)?.endpoints ?? [];
-    const out: Endpoint[] = [];
-    let h = 0;
-    for (let r = 0; r <= rows.length; r++) {
-      const row = rows[r];
-      while (h < held.length && (row === undefined || held[h].instanceId < row.instanceId)) {
-        if (moved.has(held[h].agentId)) return undefined;
-        out.push(held[h++]);
-      }
-      if (row === undefined) break;
-      if (h < held.length && held[h].instanceId === row.instanceId) h++;
-      out.push(toEndpoint(row, this.agents.get(row.agentId)));
+    if (moved.size > 0) {
+      // A held endpoint whose agent moved and that no read row replaces is stale: not the service.
+      const readIds = new Set(rows.map((r) => r.instanceId));
+      if (held.some((e) => moved.has(e.agentId) && !readIds.has(e.instanceId))) return undefined;
+    }
+    // The held list, copied at once, with each read row put in by binary search (a read row wins).
+    const out = [...held];
+    for (const row of rows) {
+      const at = indexOf(out, row.instanceId);
+      const ep = toEndpoint(row, this.agents.get(row.agentId));
+      if (at < out.length && out[at].instanceId === row.instanceId) out[at] = ep;
+      else out.splice(at, 0, ep);
     }
     return out.length === count ? out : undefined;
   }

@@ -33,13 +33,21 @@
  *   catch-up reads take the count from there instead of counting the
  *   service's rows at every read (pg-registry-store.ts agentsAndInstances).
  */
+/**
+ * How the three functions below are planned. Their statements' plans are made
+ * once per connection, at the first call, whatever the tables then held (the
+ * planner would otherwise plan the ones taking an array again at every call);
+ * no hash or merge joins, since their joins are a few rows of the batch
+ * against a large table, and a plan made on an empty schema would hash the
+ * large side; no JIT: the statements are microseconds each, compiling them
+ * costs milliseconds.
+ */
+const PLANNED_ONCE = 'SET plan_cache_mode = force_generic_plan SET jit = off SET enable_hashjoin = off SET enable_mergejoin = off';
+
 export const REGISTER_BATCH_FUNCTION_V9 = `
   -- Whether a batch is independent (see weft_register_independent), against the rows as committed now.
   CREATE FUNCTION weft_registrations_independent(ws jsonb) RETURNS boolean LANGUAGE plpgsql
-  SET plan_cache_mode = force_generic_plan
-  SET jit = off
-  SET enable_hashjoin = off
-  SET enable_mergejoin = off
+  ${PLANNED_ONCE}
   AS $$
   BEGIN
     IF EXISTS (SELECT 1 FROM jsonb_array_elements(ws) AS t(v) WHERE t.v->>'op' = 'set_health' OR (t.v->>'replace_all')::boolean) THEN
@@ -73,10 +81,7 @@ export const REGISTER_BATCH_FUNCTION_V9 = `
   CREATE FUNCTION weft_register_independent(ws jsonb, floor bigint, base bigint,
     OUT o_outs json[], OUT o_versions jsonb, OUT o_deltas jsonb, OUT o_last bigint)
   LANGUAGE plpgsql
-  SET plan_cache_mode = force_generic_plan
-  SET jit = off
-  SET enable_hashjoin = off
-  SET enable_mergejoin = off
+  ${PLANNED_ONCE}
   AS $$
   BEGIN
     WITH w AS (
@@ -162,12 +167,9 @@ export const REGISTER_BATCH_FUNCTION_V9 = `
 
   CREATE OR REPLACE FUNCTION weft_register_batch(writes json, floor bigint, notice_channel text, notice_template text)
   RETURNS SETOF json LANGUAGE plpgsql
-  -- Its statements' plans are made once per connection, at its first call, whatever the tables then held:
-  -- so every lookup is by one key of a unique index (a plan made on an empty schema picks an index for
-  -- that, and stays right when the tables grow; an '= ANY(array)' plan made then scans the table). No JIT:
-  -- these statements are microseconds each, compiling them costs milliseconds.
-  SET plan_cache_mode = force_generic_plan
-  SET jit = off
+  -- Every lookup is by one key of a unique index (a plan made on an empty schema picks an index for that, and
+  -- stays right when the tables grow; an '= ANY(array)' plan made then scans the table).
+  ${PLANNED_ONCE}
   AS $$
   DECLARE
     ws jsonb := writes::jsonb;

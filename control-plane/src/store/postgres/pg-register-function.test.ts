@@ -17,8 +17,8 @@ import { freshSchema, postgresSkipReason } from '../../pg-test-support.js';
 import { tempDir } from '../../test-support.js';
 import { openSqliteStore } from '../sqlite-backend.js';
 import type { ControlPlaneStore, RegistryWrite, WriteOutcome } from '../store-contract.js';
-import { openPostgresStore } from './pg-backend.js';
-import { commitRegisterBatchInDatabase } from './pg-register-function.js';
+import { openPostgresStore, type PostgresStore } from './pg-backend.js';
+import { commitRegisterBatchInDatabase, wireWrites } from './pg-register-function.js';
 
 const skip = await postgresSkipReason();
 
@@ -145,14 +145,29 @@ async function snapshot(store: ControlPlaneStore) {
   return { revision: s.revision, agents: s.agents, instances: s.instances, versions: [...s.serviceVersions].sort() };
 }
 
+/** The reference SQLite store and a PostgreSQL store on a fresh schema (with one of its connections), closed after `run`. */
+async function withBothStores(
+  run: (stores: { sqlite: ControlPlaneStore; postgres: PostgresStore; client: pg.PoolClient }) => Promise<void>,
+): Promise<void> {
+  const dir = tempDir();
+  const s = await freshSchema();
+  const sqlite = openSqliteStore(join(dir.path, 'cp.db'));
+  const postgres = await openPostgresStore(s.url, silentLogger);
+  const client = await postgres.db.connect();
+  try {
+    await run({ sqlite, postgres, client });
+  } finally {
+    client.release();
+    await postgres.close();
+    sqlite.close();
+    await s.drop();
+    dir.remove();
+  }
+}
+
 describe('weft_register_batch (PostgreSQL)', { skip }, () => {
   test('gives the same outcomes, revisions and rows as the SQLite store, batch after batch', async () => {
-    const dir = tempDir();
-    const s = await freshSchema();
-    const sqlite = openSqliteStore(join(dir.path, 'cp.db'));
-    const postgres = await openPostgresStore(s.url, silentLogger);
-    const client = await postgres.db.connect();
-    try {
+    await withBothStores(async ({ sqlite, postgres, client }) => {
       for (const [i, batch] of BATCHES.entries()) {
         const want = (await sqlite.registry.commitBatch(batch)).map(comparable);
         // The function itself (the store would fall back to its other paths if the function failed).
@@ -165,40 +180,17 @@ describe('weft_register_batch (PostgreSQL)', { skip }, () => {
         const counts = await instanceCounts(client);
         assert.deepEqual(counts.kept, counts.counted, `service_versions.instance_count after batch ${i}`);
       }
-    } finally {
-      client.release();
-      await postgres.close();
-      sqlite.close();
-      await s.drop();
-      dir.remove();
-    }
+    });
   });
 
   test('an independent batch is decided as a whole with the outcomes, revisions and rows of the SQLite store', async () => {
-    const dir = tempDir();
-    const s = await freshSchema();
-    const sqlite = openSqliteStore(join(dir.path, 'cp.db'));
-    const postgres = await openPostgresStore(s.url, silentLogger);
-    const client = await postgres.db.connect();
-    try {
+    await withBothStores(async ({ sqlite, postgres, client }) => {
       for (const [i, batch] of INDEPENDENT.entries()) {
         // The path: only the first batch (new agents) is decided write by write.
-        const wire = JSON.stringify(
-          (batch as Extract<RegistryWrite, { op: 'register' }>[]).map((w) => ({
-            agent: {
-              agent_id: w.agent.agentId,
-              hostname: w.agent.hostname,
-              address: w.agent.address,
-              inbound_port: w.agent.inboundPort,
-              zone: w.agent.zone,
-              version: w.agent.version,
-            },
-            replace_all: w.replaceAll,
-            instances: w.instances.map((x) => ({ instance_id: x.instanceId })),
-          })),
-        );
         const [{ independent }] = (
-          await client.query<{ independent: boolean }>('SELECT weft_registrations_independent($1::jsonb) AS independent', [wire])
+          await client.query<{ independent: boolean }>('SELECT weft_registrations_independent($1::jsonb) AS independent', [
+            wireWrites(batch as never),
+          ])
         ).rows;
         assert.equal(independent, i > 0, `batch ${i} independent`);
         const want = (await sqlite.registry.commitBatch(batch)).map(comparable);
@@ -218,13 +210,7 @@ describe('weft_register_batch (PostgreSQL)', { skip }, () => {
           `leases after batch ${i}`,
         );
       }
-    } finally {
-      client.release();
-      await postgres.close();
-      sqlite.close();
-      await s.drop();
-      dir.remove();
-    }
+    });
   });
 
   test('every write path keeps service_versions.instance_count equal to the rows, as the catch-up read reports it', async () => {

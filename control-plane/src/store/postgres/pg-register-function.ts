@@ -53,7 +53,7 @@ type Answer =
     };
 
 /** The writes as the function reads them (see the comment of migration 7). */
-function wireWrites(writes: readonly FunctionWrite[]): string {
+export function wireWrites(writes: readonly FunctionWrite[]): string {
   return JSON.stringify(
     writes.map((w) =>
       w.op === 'setHealth'
