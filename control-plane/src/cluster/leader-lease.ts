@@ -10,7 +10,10 @@
  * next poll of another replica takes it: a handover within about one poll
  * interval after the server notices. The holder checks on every poll that
  * its backend still holds the lock, and is demoted at once when its
- * connection reports an error or ends.
+ * connection reports an error or ends. A demoted replica sits out two poll
+ * intervals before competing again, so a replica that kept polling takes
+ * over rather than the one whose connection just failed winning the race
+ * back on its reconnect (it reconnects within the backoff's first 200 ms).
  *
  * Contract: onElected / onDemoted alternate, starting with onElected. A
  * demoted replica must stop the leader's work at once. The lease is not a
@@ -58,6 +61,8 @@ export class LeaderLease {
   private pollTimer: NodeJS.Timeout | undefined;
   private polling = false;
   private closed = false;
+  /** After a demotion: no lock attempt before this time (Date.now() ms). */
+  private sitOutUntil = 0;
 
   constructor(private readonly options: LeaderLeaseOptions) {
     this.key = options.key ?? lockKeyOf(options.name);
@@ -98,6 +103,8 @@ export class LeaderLease {
   private async poll(): Promise<void> {
     const client = this.session.current();
     if (!client || this.polling || this.closed) return;
+    const wait = this.leader ? 0 : this.sitOutUntil - Date.now();
+    if (wait > 0) return this.schedule(wait);
     this.polling = true;
     try {
       if (this.leader) {
@@ -112,7 +119,11 @@ export class LeaderLease {
     } finally {
       this.polling = false;
     }
-    this.schedule(this.options.pollIntervalMs ?? 1_000);
+    this.schedule(this.pollIntervalMs());
+  }
+
+  private pollIntervalMs(): number {
+    return this.options.pollIntervalMs ?? 1_000;
   }
 
   private async tryLock(client: pg.Client): Promise<boolean> {
@@ -143,6 +154,7 @@ export class LeaderLease {
   private demote(reason: string): void {
     if (!this.leader) return;
     this.leader = false;
+    this.sitOutUntil = Date.now() + 2 * this.pollIntervalMs();
     this.logger.warn('no longer leader', { reason });
     try {
       this.options.onDemoted?.(reason);
