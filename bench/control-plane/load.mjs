@@ -116,10 +116,17 @@ async function main() {
   let t0 = performance.now();
   const seedErrors = [];
   const owners = plan.byOwner.map((eps, i) => ({ i, eps })).filter((o) => o.eps.length > 0);
+  // Each owner registers through the replica its stream will use, as a real agent registers with its own
+  // control plane: every replica does a share of the seeding (and grows its heap for it) before "seeded".
   await pool(owners.length, cfg.concurrency, async (k) => {
     const { i, eps } = owners[k];
     try {
-      await unary(registry, 'Register', { agent: plan.infos[i], instances: eps.map((e) => e.spec), replace_all: false }, 30_000);
+      await unary(
+        registries[firstReplicaOf(i)],
+        'Register',
+        { agent: plan.infos[i], instances: eps.map((e) => e.spec), replace_all: false },
+        30_000,
+      );
     } catch (err) {
       seedErrors.push(err.details ?? err.message);
     }
@@ -194,24 +201,38 @@ async function main() {
       }),
     );
   }
-  t0 = performance.now();
   const connectTimeoutMs = 60_000 + cfg.agents * 20;
   const syncTimes = [];
-  // At most 200 agents are between "stream opened" and "first sync" at once: a fleet that starts up, not a stampede.
-  await pool(cfg.agents, 200, (i) => {
-    const opened = performance.now();
-    return new Promise((resolve) => {
-      const timer = setTimeout(resolve, Math.max(1000, connectTimeoutMs - (opened - t0)));
-      syncWaiters.set(i, (t) => {
-        clearTimeout(timer);
-        syncTimes.push(t - opened);
-        resolve();
+  let connectMs = 0;
+  /** Connects agents [from, to) and waits until each is synced (or timed out); adds to connectMs. */
+  const connectRange = async (from, to) => {
+    t0 = performance.now();
+    // At most 200 agents are between "stream opened" and "first sync" at once: a fleet that starts up, not a stampede.
+    await pool(to - from, 200, (k) => {
+      const i = from + k;
+      const opened = performance.now();
+      return new Promise((resolve) => {
+        const timer = setTimeout(resolve, Math.max(1000, connectTimeoutMs - (opened - t0)));
+        syncWaiters.set(i, (t) => {
+          clearTimeout(timer);
+          syncTimes.push(t - opened);
+          resolve();
+        });
+        agents[i].start();
       });
-      agents[i].start();
     });
-  });
+    connectMs += performance.now() - t0;
+  };
+  // Two halves with a memory sample between them: the second half's growth is what one more connected
+  // agent costs (the marginal figure), without what the first agents cost once (a heap grown to its
+  // working size, code compiled for streams), which the seeded-to-connected figure includes.
+  const half = Math.floor(cfg.agents / 2);
+  await connectRange(0, half);
+  await sleep(2000);
+  const mHalf = await measure('half-connected');
+  await connectRange(half, cfg.agents);
   const connected = agents.filter((a) => a.synced).length;
-  out.connect = { agents: cfg.agents, synced: connected, ms: round(performance.now() - t0), timeToSyncMs: summarize(syncTimes) };
+  out.connect = { agents: cfg.agents, synced: connected, ms: round(connectMs), timeToSyncMs: summarize(syncTimes) };
   out.connect.agentsPerS = round((connected / out.connect.ms) * 1000);
   log(`${connected}/${cfg.agents} agents connected and synced in ${out.connect.ms} ms over ${channelCount} channels`);
   mark('connect-end');
@@ -491,6 +512,7 @@ async function main() {
 
   out.rssKiB = {
     seeded: mSeeded.rssKiB,
+    halfConnected: mHalf.rssKiB,
     connected: mConnected.rssKiB,
     churnStart: mChurn0.rssKiB,
     churnEnd: mChurn1.rssKiB,
@@ -500,12 +522,16 @@ async function main() {
   out.streamEnds = endsByCode;
   out.perReplica = Array.from({ length: replicas }, (_, r) => {
     const on = agents.filter((a) => a.synced !== undefined && firstReplicaOf(a.idx) === r).length;
+    const secondHalf = agents.filter((a) => a.synced !== undefined && firstReplicaOf(a.idx) === r && a.idx >= half).length;
     const seeded = mSeeded.perReplica[r]?.rssKiB ?? null;
+    const halfConnected = mHalf.perReplica[r]?.rssKiB ?? null;
     const conn = mConnected.perReplica[r]?.rssKiB ?? null;
     return {
       agents: on,
-      rssKiB: { seeded, connected: conn },
+      secondHalfAgents: secondHalf,
+      rssKiB: { seeded, halfConnected, connected: conn },
       memPerAgentKiB: seeded !== null && conn !== null && on > 0 ? round((conn - seeded) / on, 1) : null,
+      marginalPerAgentKiB: halfConnected !== null && conn !== null && secondHalf > 0 ? round((conn - halfConnected) / secondHalf, 1) : null,
       latencyMs: out.churn.latencyByReplicaMs[r] ?? null,
     };
   });

@@ -227,6 +227,7 @@ async function main() {
     rssKiB,
     memPerAgentKiB:
       rssKiB.connected && rssKiB.seeded && out.connect.synced ? round((rssKiB.connected - rssKiB.seeded) / out.connect.synced, 1) : null,
+    marginalPerAgentKiB: marginalPerAgent(rssKiB, out.perReplica),
     perReplica: out.perReplica.map((p, r) => ({ ...p, rssKiB: { empty: rssEmptyPerReplica[r], ...p.rssKiB } })),
     cpuProfile: profilePath,
   };
@@ -270,3 +271,10 @@ function sumKnown(values) {
 }
 
 main().catch((err) => fail(err, 1));
+
+/** RSS growth over the second half of the connecting agents, per agent of that half (load.mjs says why). */
+function marginalPerAgent(rssKiB, perReplica) {
+  const agents = perReplica.reduce((n, p) => n + (p.secondHalfAgents ?? 0), 0);
+  if (!rssKiB.connected || !rssKiB.halfConnected || agents === 0) return null;
+  return round((rssKiB.connected - rssKiB.halfConnected) / agents, 1);
+}

@@ -57,11 +57,11 @@ export function summaryLines(f) {
     `channels: ${f.channels?.count} agent channel groups (own HTTP/2 connection per replica each), ${f.channels?.agentsPerChannel} agent stream(s) per connection`,
     ...(f.perReplica ?? []).map(
       (p, r) =>
-        `replica ${r}: ${p.agents} agents, RSS KiB seeded ${p.rssKiB?.seeded} connected ${p.rssKiB?.connected} => ${p.memPerAgentKiB} KiB per agent; propagation p50 ${p.latencyMs?.p50} ms, p99 ${p.latencyMs?.p99} ms (${p.latencyMs?.count} deliveries)`,
+        `replica ${r}: ${p.agents} agents, RSS KiB seeded ${p.rssKiB?.seeded} half connected ${p.rssKiB?.halfConnected} connected ${p.rssKiB?.connected} => ${p.memPerAgentKiB} KiB per agent, ${p.marginalPerAgentKiB} KiB per agent of the second half; propagation p50 ${p.latencyMs?.p50} ms, p99 ${p.latencyMs?.p99} ms (${p.latencyMs?.count} deliveries)`,
     ),
     `seed: ${f.seed?.endpoints} endpoints via ${f.seed?.registerCalls} Register calls in ${f.seed?.ms} ms`,
     `connect: ${f.connect?.synced}/${f.connect?.agents} agents synced in ${f.connect?.ms} ms (per agent p50 ${f.connect?.timeToSyncMs?.p50} ms, p99 ${f.connect?.timeToSyncMs?.p99} ms)`,
-    `RSS KiB: empty ${f.rssKiB?.empty}, seeded ${f.rssKiB?.seeded}, connected ${f.rssKiB?.connected}, after churn ${f.rssKiB?.churnEnd}, after burst ${f.rssKiB?.afterBurst}, after restart+resync ${f.rssKiB?.afterRestartResync} => ${f.memPerAgentKiB} KiB per connected agent`,
+    `RSS KiB: empty ${f.rssKiB?.empty}, seeded ${f.rssKiB?.seeded}, half connected ${f.rssKiB?.halfConnected}, connected ${f.rssKiB?.connected}, after churn ${f.rssKiB?.churnEnd}, after burst ${f.rssKiB?.afterBurst}, after restart+resync ${f.rssKiB?.afterRestartResync} => ${f.memPerAgentKiB} KiB per connected agent (seeded to connected), ${f.marginalPerAgentKiB} KiB per agent of the second half (half connected to connected)`,
     `churn: ${c.acked} changes acked at ${c.achievedPerS}/s (target ${c.targetPerS}/s) ${JSON.stringify(c.byKind)}, failed calls ${c.failedCalls}`,
     `propagation: ${c.delivered}/${c.expectedDeliveries} deliveries, missed ${c.missed}, p50 ${c.latencyMs?.p50} ms, p90 ${c.latencyMs?.p90} ms, p99 ${c.latencyMs?.p99} ms, max ${c.latencyMs?.max} ms (${c.deliveredBeforeAck} read before the call's reply); from the call's send: p50 ${c.latencyFromSendMs?.p50} ms, p99 ${c.latencyFromSendMs?.p99} ms`,
     `bytes: ${c.traffic?.bytes} B in ${c.traffic?.responses} responses => ${c.bytesPerChange} B per change, ${c.bytesPerResponse} B per response (largest ${c.traffic?.maxBytes} B)`,
