@@ -12,6 +12,7 @@
 import type * as grpc from '@grpc/grpc-js';
 import { type Logger, parseSpiffeId, uriSans } from '@weft/shared';
 import type { Tokens } from '../trust/tokens.js';
+import type { PeerIdentity } from './grpc/calls.js';
 
 export type Caller =
   | { kind: 'agent'; agentId: string; serial: string }
@@ -24,7 +25,11 @@ export interface Authenticator {
   identify(call: CallWithAuth): Caller;
 }
 
-export type CallWithAuth = Pick<grpc.ServerUnaryCall<unknown, unknown>, 'getAuthContext' | 'metadata'>;
+/** What identify() reads of a call: its metadata, and of a verified client certificate only its SANs and serial (calls.ts keeps no more). */
+export interface CallWithAuth {
+  metadata: grpc.Metadata;
+  getAuthContext(): { sslPeerCertificate?: PeerIdentity } | undefined;
+}
 
 /** The token in `authorization: Bearer <token>`, if any. */
 export function bearerToken(value: string | undefined): string | undefined {

@@ -32,16 +32,24 @@ export interface MethodCodec {
 
 const RESPONSE_HEAD = { ':status': 200, 'content-type': GRPC_CONTENT_TYPE };
 
-type AuthContext = { transportSecurityType?: string; sslPeerCertificate?: PeerCertificate };
+/** What the control plane reads of a client certificate (caller.ts): its SANs and serial. */
+export type PeerIdentity = Pick<PeerCertificate, 'subjectaltname' | 'serialNumber'>;
+export type AuthContext = { transportSecurityType?: string; sslPeerCertificate?: PeerIdentity };
 
 /** A connection's certificate does not change (renegotiation is off in TLS 1.3), so it is read once per connection. */
 const authContexts = new WeakMap<object, AuthContext>();
 
+/**
+ * Keeps only the fields the control plane reads: node's certificate object
+ * (raw DER, public key, fingerprints, issuer and subject maps) would stay
+ * as long as the agent's connection, a few KiB per agent.
+ */
 function authContextOf(socket: Partial<TLSSocket>): AuthContext {
   if (typeof socket.getPeerCertificate !== 'function') return {};
   if (!socket.authorized) return { transportSecurityType: 'ssl' };
   const cert = socket.getPeerCertificate();
-  return { transportSecurityType: 'ssl', sslPeerCertificate: cert && Object.keys(cert).length > 0 ? cert : undefined };
+  if (!cert || Object.keys(cert).length === 0) return { transportSecurityType: 'ssl' };
+  return { transportSecurityType: 'ssl', sslPeerCertificate: { subjectaltname: cert.subjectaltname, serialNumber: cert.serialNumber } };
 }
 
 export class ServerCall extends EventEmitter {
