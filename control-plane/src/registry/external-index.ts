@@ -7,7 +7,7 @@
  */
 import { type ExternalServiceDocument, KIND_EXTERNAL_SERVICE, ValidationError } from '@weft/shared';
 import type { PolicyWrite, StoredPolicy } from '../store/policy-store.js';
-import { type WatchCallback, WatchIndex } from './watch-index.js';
+import { type Watcher, WatchIndex } from './watch-index.js';
 
 export interface ExternalEntry {
   readonly host: string;
@@ -26,8 +26,12 @@ export class ExternalIndex {
     return this.byHost.get(host);
   }
 
-  watch(host: string, onChange: WatchCallback): () => void {
-    return this.watches.watch(host, onChange);
+  addWatcher(host: string, watcher: Watcher): void {
+    this.watches.addWatcher(host, watcher);
+  }
+
+  removeWatcher(host: string, watcher: Watcher): void {
+    this.watches.removeWatcher(host, watcher);
   }
 
   /** Replaces the index with what `stored` holds; returns the hosts whose entry changed, after notifying their watchers. */

@@ -25,7 +25,7 @@ import {
 } from '@weft/shared';
 import type { PolicyChange, PolicyStoreContract, PolicyWrite, StoredPolicy } from '../store/store-contract.js';
 import { checkExternalHosts, ExternalIndex } from './external-index.js';
-import { type WatchCallback, WatchIndex } from './watch-index.js';
+import { type Watcher, WatchIndex } from './watch-index.js';
 
 export interface PolicyEntry {
   readonly service: string;
@@ -94,8 +94,12 @@ export class PolicyRegistry {
     return this.entries.get(service);
   }
 
-  watch(service: string, onChange: WatchCallback): () => void {
-    return this.watches.watch(service, onChange);
+  addWatcher(service: string, watcher: Watcher): void {
+    this.watches.addWatcher(service, watcher);
+  }
+
+  removeWatcher(service: string, watcher: Watcher): void {
+    this.watches.removeWatcher(service, watcher);
   }
 
   list(service?: string, kind?: string): StoredPolicy[] {

@@ -18,7 +18,7 @@ import type { ChangeResult, RegistryStore } from '../store/store-contract.js';
 import { WriteBatcher, type WriteBatcherOptions } from '../store/write-batcher.js';
 import { EndpointView, indexOf, type ServiceEntry, sameEndpoints, toEndpoint } from './endpoint-view.js';
 import { LeaseTable } from './leases.js';
-import { type WatchCallback, WatchIndex } from './watch-index.js';
+import { type WatchCallback, type Watcher, WatchIndex } from './watch-index.js';
 
 export interface RegistryOptions {
   /** How long an agent's instances outlive its last stream. */
@@ -176,6 +176,14 @@ export class Registry {
   /** Watches one service's entry; returns the cancel function. */
   watch(service: string, onChange: WatchCallback): () => void {
     return this.watches.watch(service, onChange);
+  }
+
+  addWatcher(service: string, watcher: Watcher): void {
+    this.watches.addWatcher(service, watcher);
+  }
+
+  removeWatcher(service: string, watcher: Watcher): void {
+    this.watches.removeWatcher(service, watcher);
   }
 
   /** Agents that are connected or still within their lease, sorted by id. */

@@ -3,25 +3,24 @@ import { test } from 'node:test';
 import { silentLogger, TRUST_REVOCATIONS_RESOURCE } from '@weft/shared';
 import type { DiscoveryResponse } from '@weft/shared/generated/weft/v1/DiscoveryResponse';
 import type { Resource } from '@weft/shared/generated/weft/v1/Resource';
+import type { Watcher } from '../registry/watch-index.js';
 import { DiscoveryStream, type TrustSource } from './discovery-stream.js';
 
 /** A trust source holding one deny list whose version the test bumps. */
 function fakeTrust() {
   let entry: { version: string; resource: Resource } | undefined;
-  const watchers = new Set<() => void>();
+  const watchers = new Set<Watcher>();
   const source: TrustSource = {
     entry: (name) => (name === TRUST_REVOCATIONS_RESOURCE ? entry : undefined),
-    watch: (_name, onChange) => {
-      watchers.add(onChange);
-      return () => watchers.delete(onChange);
-    },
+    addWatcher: (_name, w) => watchers.add(w),
+    removeWatcher: (_name, w) => watchers.delete(w),
   };
   return {
     source,
     watchers,
     set(version: string, agentIds: string[]) {
       entry = { version, resource: { name: TRUST_REVOCATIONS_RESOURCE, version, revocations: { agent_ids: agentIds, serials: [] } } };
-      for (const w of watchers) w();
+      for (const w of watchers) w.changed(TRUST_REVOCATIONS_RESOURCE);
     },
   };
 }
@@ -30,7 +29,7 @@ function stream(trust: TrustSource, sent: DiscoveryResponse[]) {
   return new DiscoveryStream({
     streamId: '1',
     agentId: 'a',
-    source: { service: () => undefined, watch: () => () => {}, revision: () => 7 },
+    source: { service: () => undefined, addWatcher: () => {}, removeWatcher: () => {}, revision: () => 7 },
     send: (r) => sent.push(r),
     logger: silentLogger,
     trust,
@@ -70,7 +69,7 @@ test('without a trust source, trust names are not_found', () => {
   const s = new DiscoveryStream({
     streamId: '1',
     agentId: 'a',
-    source: { service: () => undefined, watch: () => () => {}, revision: () => 1 },
+    source: { service: () => undefined, addWatcher: () => {}, removeWatcher: () => {}, revision: () => 1 },
     send: (r) => sent.push(r),
     logger: silentLogger,
   });

@@ -35,15 +35,14 @@ import type { ServiceEntry } from '../registry/endpoint-view.js';
 import type { ExternalEntry } from '../registry/external-index.js';
 import type { MeshSettingsEntry, MeshSettingsSource } from '../registry/mesh-settings.js';
 import type { PolicyEntry } from '../registry/policy-registry.js';
+import type { Watchable, Watcher } from '../registry/watch-index.js';
 import type { PolicySource } from './policy-translate.js';
 import type { AgentRejections } from './rejected-versions.js';
 import { discoveryResponse } from './translate.js';
 
 /** What a stream needs from the registry. */
-export interface DiscoverySource {
+export interface DiscoverySource extends Watchable {
   service(name: string): ServiceEntry | undefined;
-  /** Calls `onChange` after each committed change to `service`; returns the cancel function. */
-  watch(service: string, onChange: (service: string) => void): () => void;
   revision(): number;
 }
 
@@ -85,15 +84,13 @@ export interface DiscoveryStreamOptions {
 }
 
 /** The ExternalService documents by host (registry/external-index.ts). */
-export interface ExternalSource {
+export interface ExternalSource extends Watchable {
   entry(host: string): ExternalEntry | undefined;
-  watch(host: string, onChange: (host: string) => void): () => void;
 }
 
 /** Mesh-wide "trust/..." resources: immutable entries, replaced on change. */
-export interface TrustSource {
+export interface TrustSource extends Watchable {
   entry(name: string): { version: string; resource: Resource } | undefined;
-  watch(name: string, onChange: () => void): () => void;
 }
 
 /** What a stream reports for /metrics. */
@@ -108,13 +105,16 @@ export interface StreamObserver {
 }
 
 /**
- * One resource an agent subscribed to. A class, so every subscription has
- * one hidden class with every field from the start: built as object literals
- * (spread, then fields added as the stream went on), each of an agent's ~20
- * subscriptions had a V8 map of its own, ~6 KiB of maps per agent.
+ * One resource an agent subscribed to, and the watcher of what serves it. A
+ * class, so every subscription has one hidden class with every field from
+ * the start: built as object literals (spread, then fields added as the
+ * stream went on), each of an agent's ~20 subscriptions had a V8 map of its
+ * own (~6 KiB of maps per agent). Being the watcher itself, it holds no
+ * closures (a callback and a cancel function per subscription were ~4 KiB
+ * per agent).
  */
-class Subscription {
-  /** Null when the name is not a valid "endpoints/<service>": it never exists. */
+class Subscription implements Watcher {
+  /** The watched key: the service, the external host, or for trust the whole name; null when the name never exists. */
   readonly service: string | null;
   /** True for "policy/<service>" (served by the policy source). */
   readonly policy: boolean;
@@ -124,34 +124,48 @@ class Subscription {
   readonly trust: boolean;
   /** True for "external/<host>" (`service` holds the host; served by the external source). */
   readonly external: boolean;
-  readonly cancel: () => void;
   held: string | undefined;
   sent: string | undefined = undefined;
   acked: string | undefined = undefined;
   rejected: string | undefined;
   error: string | undefined;
 
-  constructor(kind: SubscriptionKind, held: string | undefined, rejection: { version: string; error: string } | undefined) {
+  constructor(
+    readonly name: string,
+    private readonly stream: DiscoveryStream,
+    kind: SubscriptionKind,
+    /** What serves it and is watched under `service`; undefined: nothing to watch. */
+    private readonly from: Watchable | undefined,
+    held: string | undefined,
+    rejection: { version: string; error: string } | undefined,
+  ) {
     this.service = kind.service;
     this.policy = kind.policy === true;
     this.mesh = kind.mesh === true;
     this.trust = kind.trust === true;
     this.external = kind.external === true;
-    this.cancel = kind.cancel;
     this.held = held || undefined;
     this.rejected = rejection?.version;
     this.error = rejection?.error;
+    if (from !== undefined && this.service !== null) from.addWatcher(this.service, this);
+  }
+
+  changed(): void {
+    this.stream.onWatchedChange(this.name);
+  }
+
+  stopWatching(): void {
+    if (this.from !== undefined && this.service !== null) this.from.removeWatcher(this.service, this);
   }
 }
 
-/** What a subscription is for and how to stop watching it. */
+/** What a subscription is for. */
 interface SubscriptionKind {
   service: string | null;
   policy?: boolean;
   mesh?: boolean;
   trust?: boolean;
   external?: boolean;
-  cancel: () => void;
 }
 
 interface InFlight {
@@ -235,7 +249,7 @@ export class DiscoveryStream {
     this.closed = true;
     if (this.scheduled) clearImmediate(this.scheduled);
     this.scheduled = undefined;
-    for (const sub of this.subs.values()) sub.cancel();
+    for (const sub of this.subs.values()) sub.stopWatching();
     this.dirty.clear();
     this.unanswered.clear();
     this.changed.clear();
@@ -258,32 +272,22 @@ export class DiscoveryStream {
     if (this.subs.has(name)) return;
     if (name === MESH_SETTINGS_RESOURCE) {
       // Fixed for the life of the control plane: nothing to watch.
-      this.track(name, { service: null, mesh: true, cancel: () => {} }, heldVersion);
+      this.track(name, { service: null, mesh: true }, undefined, heldVersion);
       return;
     }
     if (isResourceOfType(name, RESOURCE_TYPE_TRUST)) {
-      this.track(
-        name,
-        { service: name, trust: true, cancel: this.trust?.watch(name, () => this.onChange(name)) ?? (() => {}) },
-        heldVersion,
-      );
+      this.track(name, { service: name, trust: true }, this.trust, heldVersion);
       return;
     }
     const policyService = serviceOfResource(name, RESOURCE_TYPE_POLICY);
     const externalHost = policyService === null ? hostOfExternalResource(name) : null;
     const service = policyService ?? externalHost ?? serviceOfResource(name, RESOURCE_TYPE_ENDPOINTS);
-    const cancel = policyService
-      ? (this.policies?.watch(policyService, () => this.onChange(name)) ?? (() => {}))
-      : externalHost
-        ? (this.externals?.watch(externalHost, () => this.onChange(name)) ?? (() => {}))
-        : service
-          ? this.source.watch(service, () => this.onChange(name))
-          : () => {};
-    this.track(name, { service, policy: policyService !== null, external: externalHost !== null, cancel }, heldVersion);
+    const from = policyService ? this.policies : externalHost ? this.externals : this.source;
+    this.track(name, { service, policy: policyService !== null, external: externalHost !== null }, from, heldVersion);
   }
 
-  private track(name: string, kind: SubscriptionKind, heldVersion: string | undefined): void {
-    this.subs.set(name, new Subscription(kind, heldVersion, this.rejections?.get(name)));
+  private track(name: string, kind: SubscriptionKind, from: Watchable | undefined, heldVersion: string | undefined): void {
+    this.subs.set(name, new Subscription(name, this, kind, from, heldVersion, this.rejections?.get(name)));
     this.dirty.add(name);
     this.unanswered.add(name);
   }
@@ -291,14 +295,15 @@ export class DiscoveryStream {
   private unsubscribe(name: string): void {
     const sub = this.subs.get(name);
     if (!sub) return;
-    sub.cancel();
+    sub.stopWatching();
     this.subs.delete(name);
     this.dirty.delete(name);
     this.unanswered.delete(name);
     this.changed.delete(name);
   }
 
-  private onChange(name: string): void {
+  /** A watched resource changed (called by its Subscription). */
+  onWatchedChange(name: string): void {
     if (this.closed || !this.subs.has(name)) return;
     this.dirty.add(name);
     this.changed.add(name);

@@ -5,6 +5,7 @@
 import { policyResourceName } from '@weft/shared';
 import type { Resource } from '@weft/shared/generated/weft/v1/Resource';
 import type { PolicyEntry } from '../registry/policy-registry.js';
+import type { Watchable } from '../registry/watch-index.js';
 
 const cache = new WeakMap<PolicyEntry, Resource>();
 
@@ -22,7 +23,6 @@ export function isPolicyEntry(e: object): e is PolicyEntry {
 }
 
 /** What a discovery stream needs from the policy registry. */
-export interface PolicySource {
+export interface PolicySource extends Watchable {
   entry(service: string): PolicyEntry | undefined;
-  watch(service: string, onChange: (service: string) => void): () => void;
 }

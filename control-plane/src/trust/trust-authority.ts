@@ -16,6 +16,7 @@ import {
 } from '@weft/shared';
 import type { Resource } from '@weft/shared/generated/weft/v1/Resource';
 import type { IssuedCert, MeshCa } from '../ca/mesh-ca.js';
+import { type Watcher, WatchIndex } from '../registry/watch-index.js';
 import type { CertificateRecord, TrustStoreContract } from '../store/store-contract.js';
 import { CertificateBatcher } from './certificate-batcher.js';
 import type { Tokens } from './tokens.js';
@@ -55,7 +56,7 @@ export class TrustAuthority {
   /** Latest certificate per agent, read at start and kept as this process issues more. */
   private certs = new Map<string, CertificateRecord>();
   private entries = new Map<string, TrustEntry>();
-  private readonly watchers = new Map<string, Set<() => void>>();
+  private readonly watches = new WatchIndex();
   /** Certificate records (and enrolments' token uses) share commits: one fsync per batch, not two per call. */
   private readonly batcher: CertificateBatcher;
 
@@ -174,15 +175,13 @@ export class TrustAuthority {
     return this.entries.get(name);
   }
 
-  /** Calls `onChange` when the named trust resource changes; returns the cancel function. */
-  watch(name: string, onChange: () => void): () => void {
-    let set = this.watchers.get(name);
-    if (!set) {
-      set = new Set();
-      this.watchers.set(name, set);
-    }
-    set.add(onChange);
-    return () => set.delete(onChange);
+  /** Tells `watcher` when the named trust resource changes (a discovery stream's subscription). */
+  addWatcher(name: string, watcher: Watcher): void {
+    this.watches.addWatcher(name, watcher);
+  }
+
+  removeWatcher(name: string, watcher: Watcher): void {
+    this.watches.removeWatcher(name, watcher);
   }
 
   /** Issues, then records durably (with the token use `useTokenId`, for an enrolment) before returning. */
@@ -225,6 +224,6 @@ export class TrustAuthority {
   }
 
   private notify(name: string): void {
-    for (const w of this.watchers.get(name) ?? []) w();
+    this.watches.notify([name]);
   }
 }
