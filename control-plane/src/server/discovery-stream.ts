@@ -90,7 +90,13 @@ export interface ExternalSource extends Watchable {
 
 /** Mesh-wide "trust/..." resources: immutable entries, replaced on change. */
 export interface TrustSource extends Watchable {
-  entry(name: string): { version: string; resource: Resource } | undefined;
+  entry(name: string): TrustEntry | undefined;
+}
+
+/** One "trust/..." resource as its source holds it. */
+export interface TrustEntry {
+  version: string;
+  resource: Resource;
 }
 
 /** What a stream reports for /metrics. */
@@ -114,16 +120,6 @@ export interface StreamObserver {
  * per agent).
  */
 class Subscription implements Watcher {
-  /** The watched key: the service, the external host, or for trust the whole name; null when the name never exists. */
-  readonly service: string | null;
-  /** True for "policy/<service>" (served by the policy source). */
-  readonly policy: boolean;
-  /** True for "mesh/settings" (served by the settings source). */
-  readonly mesh: boolean;
-  /** True for "trust/..." (served by the trust source; `service` holds the whole name). */
-  readonly trust: boolean;
-  /** True for "external/<host>" (`service` holds the host; served by the external source). */
-  readonly external: boolean;
   held: string | undefined;
   sent: string | undefined = undefined;
   acked: string | undefined = undefined;
@@ -133,17 +129,15 @@ class Subscription implements Watcher {
   constructor(
     readonly name: string,
     private readonly stream: DiscoveryStream,
-    kind: SubscriptionKind,
+    /** Which source serves it. */
+    readonly kind: SubscriptionKind,
+    /** The watched key: the service, the external host, or for trust the whole name; null when the name never exists. */
+    readonly service: string | null,
     /** What serves it and is watched under `service`; undefined: nothing to watch. */
     private readonly from: Watchable | undefined,
     held: string | undefined,
     rejection: { version: string; error: string } | undefined,
   ) {
-    this.service = kind.service;
-    this.policy = kind.policy === true;
-    this.mesh = kind.mesh === true;
-    this.trust = kind.trust === true;
-    this.external = kind.external === true;
     this.held = held || undefined;
     this.rejected = rejection?.version;
     this.error = rejection?.error;
@@ -159,14 +153,13 @@ class Subscription implements Watcher {
   }
 }
 
-/** What a subscription is for. */
-interface SubscriptionKind {
-  service: string | null;
-  policy?: boolean;
-  mesh?: boolean;
-  trust?: boolean;
-  external?: boolean;
-}
+/**
+ * Which source serves a subscription: "endpoints/<service>" the registry,
+ * "policy/<service>" the policy source, "mesh/settings" the settings source
+ * (fixed for the life of the control plane), "trust/..." the trust source,
+ * "external/<host>" the external source.
+ */
+type SubscriptionKind = 'endpoints' | 'policy' | 'mesh' | 'trust' | 'external';
 
 interface InFlight {
   nonce: string;
@@ -272,22 +265,34 @@ export class DiscoveryStream {
     if (this.subs.has(name)) return;
     if (name === MESH_SETTINGS_RESOURCE) {
       // Fixed for the life of the control plane: nothing to watch.
-      this.track(name, { service: null, mesh: true }, undefined, heldVersion);
+      this.track(name, 'mesh', null, undefined, heldVersion);
       return;
     }
     if (isResourceOfType(name, RESOURCE_TYPE_TRUST)) {
-      this.track(name, { service: name, trust: true }, this.trust, heldVersion);
+      this.track(name, 'trust', name, this.trust, heldVersion);
       return;
     }
     const policyService = serviceOfResource(name, RESOURCE_TYPE_POLICY);
-    const externalHost = policyService === null ? hostOfExternalResource(name) : null;
-    const service = policyService ?? externalHost ?? serviceOfResource(name, RESOURCE_TYPE_ENDPOINTS);
-    const from = policyService ? this.policies : externalHost ? this.externals : this.source;
-    this.track(name, { service, policy: policyService !== null, external: externalHost !== null }, from, heldVersion);
+    if (policyService !== null) {
+      this.track(name, 'policy', policyService, this.policies, heldVersion);
+      return;
+    }
+    const externalHost = hostOfExternalResource(name);
+    if (externalHost !== null) {
+      this.track(name, 'external', externalHost, this.externals, heldVersion);
+      return;
+    }
+    this.track(name, 'endpoints', serviceOfResource(name, RESOURCE_TYPE_ENDPOINTS), this.source, heldVersion);
   }
 
-  private track(name: string, kind: SubscriptionKind, from: Watchable | undefined, heldVersion: string | undefined): void {
-    this.subs.set(name, new Subscription(name, this, kind, from, heldVersion, this.rejections?.get(name)));
+  private track(
+    name: string,
+    kind: SubscriptionKind,
+    service: string | null,
+    from: Watchable | undefined,
+    heldVersion: string | undefined,
+  ): void {
+    this.subs.set(name, new Subscription(name, this, kind, service, from, heldVersion, this.rejections?.get(name)));
     this.dirty.add(name);
     this.unanswered.add(name);
   }
@@ -353,6 +358,22 @@ export class DiscoveryStream {
     }
   }
 
+  /** What the subscription's source holds now; undefined when the name does not exist. */
+  private entryOf(sub: Subscription): ServiceEntry | PolicyEntry | MeshSettingsEntry | TrustEntry | ExternalEntry | undefined {
+    if (sub.kind === 'mesh') return this.settings?.entry();
+    if (sub.service === null) return undefined;
+    switch (sub.kind) {
+      case 'trust':
+        return this.trust?.entry(sub.service);
+      case 'policy':
+        return this.policies?.entry(sub.service);
+      case 'external':
+        return this.externals?.entry(sub.service);
+      case 'endpoints':
+        return this.source.service(sub.service);
+    }
+  }
+
   /** Sends one response if nothing is in flight and something is due. */
   private flush(): void {
     if (this.closed || this.inflight) return;
@@ -370,17 +391,7 @@ export class DiscoveryStream {
     for (const name of this.dirty) {
       const sub = this.subs.get(name);
       if (!sub) continue;
-      const entry = sub.mesh
-        ? this.settings?.entry()
-        : sub.service === null
-          ? undefined
-          : sub.trust
-            ? this.trust?.entry(sub.service)
-            : sub.policy
-              ? this.policies?.entry(sub.service)
-              : sub.external
-                ? this.externals?.entry(sub.service)
-                : this.source.service(sub.service);
+      const entry = this.entryOf(sub);
       if (!entry && sub.rejected !== undefined) {
         // The name stopped existing: whatever comes next has a newer version.
         this.rejections?.clear(name);
