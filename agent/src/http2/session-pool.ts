@@ -30,10 +30,20 @@
  * naming the refusal (nothing was sent), not a reset of the first streams.
  */
 import { connect as netConnect, type Socket } from 'node:net';
-import { type TLSSocket, connect as tlsConnect } from 'node:tls';
+import { type ConnectionOptions, type TLSSocket, connect as tlsConnect } from 'node:tls';
 import { H2Connection } from '@weft/shared/http2-codec/connection';
 import type { ClientTls } from '../http1/client-connection.js';
 import { CODEC_SETTINGS } from './h2-settings.js';
+
+/**
+ * Every session's socket reads into this one buffer (net's `onread`, as the
+ * HTTP/1.1 upstream sockets do, client-connection.ts): no Readable stream,
+ * no new Buffer, no 'data' event and no nextTick per read. Reads are handled
+ * synchronously; the codec copies what outlives a read (`receive(chunk,
+ * true)`). A TLSSocket node connects itself takes `onread` too: decrypted
+ * reads land here.
+ */
+const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
 
 /** The session could not be established: no request was sent on it. */
 export class H2ConnectFailedError extends Error {
@@ -95,10 +105,19 @@ export class H2SessionPool {
     const what = tls === undefined ? 'h2c' : 'h2 (mTLS)';
     let socket: Socket;
     const generation = tls?.generation;
+    // Set once the session exists (below); a socket reads nothing before it connects.
+    let reader: H2Connection | undefined;
+    const onread = {
+      buffer: READ_BUFFER,
+      callback: (nread: number, buf: Uint8Array): boolean => {
+        reader?.receive((buf as Buffer).subarray(0, nread), true);
+        return true;
+      },
+    };
     if (tls === undefined) {
-      socket = netConnect({ host, port });
+      socket = netConnect({ host, port, onread });
     } else {
-      const s: TLSSocket = tlsConnect({ ...tls.connectOptions(), host, port, ALPNProtocols: ['h2'] });
+      const s: TLSSocket = tlsConnect({ ...tls.connectOptions(), host, port, ALPNProtocols: ['h2'], onread } as ConnectionOptions);
       s.on('session', (ticket: Buffer) => tls.onSession(ticket, generation));
       s.once('secureConnect', () => {
         secure = true;
@@ -109,7 +128,8 @@ export class H2SessionPool {
       socket = s;
     }
     socket.setNoDelay(true);
-    const session = new H2Connection({ role: 'client', socket, settings: CODEC_SETTINGS, authority: hostPort });
+    const session = new H2Connection({ role: 'client', socket, settings: CODEC_SETTINGS, authority: hostPort, externalReads: true });
+    reader = session;
     const entry: Entry = { session, ready: undefined, generation };
     const drop = (): void => {
       if (this.sessions.get(key) === entry) this.sessions.delete(key);
