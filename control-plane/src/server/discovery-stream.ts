@@ -36,6 +36,7 @@ import type { ExternalEntry } from '../registry/external-index.js';
 import type { MeshSettingsEntry, MeshSettingsSource } from '../registry/mesh-settings.js';
 import type { PolicyEntry } from '../registry/policy-registry.js';
 import type { Watchable, Watcher } from '../registry/watch-index.js';
+import type { TrustEntry } from '../trust/trust-authority.js';
 import type { PolicySource } from './policy-translate.js';
 import type { AgentRejections } from './rejected-versions.js';
 import { discoveryResponse } from './translate.js';
@@ -91,12 +92,6 @@ export interface ExternalSource extends Watchable {
 /** Mesh-wide "trust/..." resources: immutable entries, replaced on change. */
 export interface TrustSource extends Watchable {
   entry(name: string): TrustEntry | undefined;
-}
-
-/** One "trust/..." resource as its source holds it. */
-export interface TrustEntry {
-  version: string;
-  resource: Resource;
 }
 
 /** What a stream reports for /metrics. */
