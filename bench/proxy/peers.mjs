@@ -111,6 +111,81 @@ export async function startNginxMtls(tmp, upstreamPort, note) {
   return { name: 'nginx-mtls', port, pids: [proc.pid], procs: [proc] };
 }
 
+/**
+ * The same two nginx hops with mTLS as nginx-mtls, but each hop its own nginx
+ * process (one worker each, both on the proxy CPU): the shape of two agents,
+ * where every request wakes both processes. Context for the mesh row, not a
+ * target (the issue's peer is nginx-mtls).
+ */
+export async function startNginxMtlsTwoProcesses(tmp, upstreamPort, note) {
+  const bin = which('nginx') ?? (which('/usr/sbin/nginx') ? '/usr/sbin/nginx' : null);
+  if (!bin) return note('nginx-mtls-2p: nginx not installed, skipped (apt-get install nginx-light)');
+  if (!which('openssl')) return note('nginx-mtls-2p: openssl not installed, skipped');
+  const certs = join(tmp, 'nginx-mtls-2p', 'certs');
+  await meshCerts(certs);
+  const port = await freePort();
+  const inner = await freePort();
+  const outerDir = join(tmp, 'nginx-mtls-2p', 'outer');
+  const innerDir = join(tmp, 'nginx-mtls-2p', 'inner');
+  for (const d of [outerDir, innerDir]) mkdirSync(join(d, 'tmp'), { recursive: true });
+  const outerConf = `${nginxHead(outerDir)}  keepalive_requests 10000000;
+  upstream inbound { server 127.0.0.1:${inner}; keepalive 64; keepalive_requests 10000000; }
+  server {
+    listen 127.0.0.1:${port};
+    location / {
+      proxy_pass https://inbound; proxy_http_version 1.1; proxy_set_header Connection "";
+      proxy_ssl_certificate ${certs}/client.crt; proxy_ssl_certificate_key ${certs}/client.key;
+      proxy_ssl_trusted_certificate ${certs}/ca.crt; proxy_ssl_verify on; proxy_ssl_name up;
+      proxy_ssl_protocols TLSv1.3; proxy_ssl_session_reuse on;
+    }
+  }
+}
+`;
+  const innerConf = `${nginxHead(innerDir)}  keepalive_requests 10000000;
+  upstream app { server 127.0.0.1:${upstreamPort}; keepalive 64; }
+  server {
+    listen 127.0.0.1:${inner} ssl;
+    ssl_certificate ${certs}/server.crt; ssl_certificate_key ${certs}/server.key;
+    ssl_client_certificate ${certs}/ca.crt; ssl_verify_client on; ssl_protocols TLSv1.3;
+    location / { proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection ""; }
+  }
+}
+`;
+  writeFileSync(join(outerDir, 'nginx.conf'), outerConf);
+  writeFileSync(join(innerDir, 'nginx.conf'), innerConf);
+  const run = (dir, name) => start([bin, '-e', 'stderr', '-p', dir, '-c', join(dir, 'nginx.conf')], { cpu: PROXY_CPU, name });
+  const innerProc = run(innerDir, 'nginx-mtls-2p inner');
+  await waitForPort(inner, innerProc);
+  const outerProc = run(outerDir, 'nginx-mtls-2p outer');
+  await waitForPort(port, outerProc);
+  return { name: 'nginx-mtls-2p', port, pids: [outerProc.pid, innerProc.pid], procs: [outerProc, innerProc] };
+}
+
+/**
+ * The floor of two Node processes joined by mTLS (mtls-relay.mjs: bytes
+ * relayed one connection to one connection, no HTTP): what the mesh row's two
+ * agents would cost with none of the mesh. Context, not a target.
+ */
+export async function startNodeMtlsRelay(tmp, upstreamPort, note) {
+  if (!which('openssl')) return note('node-mtls-relay: openssl not installed, skipped');
+  const certs = join(tmp, 'node-mtls-relay', 'certs');
+  await meshCerts(certs);
+  const port = await freePort();
+  const inner = await freePort();
+  const script = join(here, 'mtls-relay.mjs');
+  const innerProc = start([process.execPath, script, 'inner', String(inner), String(upstreamPort), certs], {
+    cpu: PROXY_CPU,
+    name: 'node-mtls-relay inner',
+  });
+  await waitForPort(inner, innerProc);
+  const outerProc = start([process.execPath, script, 'outer', String(port), String(inner), certs], {
+    cpu: PROXY_CPU,
+    name: 'node-mtls-relay outer',
+  });
+  await waitForPort(port, outerProc);
+  return { name: 'node-mtls-relay', port, pids: [outerProc.pid, innerProc.pid], procs: [outerProc, innerProc] };
+}
+
 export async function startHaproxy(tmp, upstreamPort, note) {
   const bin = which('haproxy') ?? (which('/usr/sbin/haproxy') ? '/usr/sbin/haproxy' : null);
   if (!bin) return note('haproxy: not installed, skipped (apt-get install haproxy)');

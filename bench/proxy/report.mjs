@@ -41,7 +41,28 @@ function targetRatios(by) {
     mesh_cpu_vs_hop: ratio(mesh?.cpuUsPerReq, hop?.cpuUsPerReq),
     mesh_mtls_cpu_vs_nginx_mtls: ratio(mesh?.cpuUsPerReq, by['nginx-mtls']?.cpuUsPerReq),
     mesh_mtls_p99c1_vs_nginx_mtls: ratio(mesh?.c1P99Us, by['nginx-mtls']?.c1P99Us),
+    // Context for the mesh row, not targets: the floor of two Node processes joined by mTLS, and nginx's
+    // same two hops in two processes (each request wakes both, as it wakes both agents).
+    relay_cpu_vs_nginx_mtls: ratio(by['node-mtls-relay']?.cpuUsPerReq, by['nginx-mtls']?.cpuUsPerReq),
+    mesh_cpu_vs_relay: ratio(mesh?.cpuUsPerReq, by['node-mtls-relay']?.cpuUsPerReq),
+    nginx_2p_cpu_vs_nginx_mtls: ratio(by['nginx-mtls-2p']?.cpuUsPerReq, by['nginx-mtls']?.cpuUsPerReq),
+    mesh_cpu_vs_nginx_2p: ratio(mesh?.cpuUsPerReq, by['nginx-mtls-2p']?.cpuUsPerReq),
   };
+}
+
+const CONTEXT = [
+  ['relay_cpu_vs_nginx_mtls', 'floor: node-mtls-relay (two Node processes relaying bytes over mTLS) / nginx-mtls CPU per request'],
+  ['mesh_cpu_vs_relay', 'weft-mesh / node-mtls-relay CPU per request (what the mesh costs above that floor)'],
+  ['nginx_2p_cpu_vs_nginx_mtls', 'nginx-mtls-2p (the two hops in two nginx processes) / nginx-mtls (one process) CPU per request'],
+  ['mesh_cpu_vs_nginx_2p', 'weft-mesh / nginx-mtls-2p CPU per request'],
+];
+
+/** The mesh row's context ratios (not targets), with per-rep values; none when their rows were not run. */
+export function contextLines(ratios, perRepRatios) {
+  return CONTEXT.filter(([id]) => ratios[id] !== null && ratios[id] !== undefined).map(([id, text]) => {
+    const reps = perRepRatios[id];
+    return `- ${text}: ${ratios[id]}×${reps?.length > 1 ? ` (per rep ${reps.join(', ')})` : ''}`;
+  });
 }
 
 /**

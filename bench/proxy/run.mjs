@@ -24,16 +24,36 @@ import { clockTicks, cpuTimes, damonNote, faults, ioSyscalls, rssKiB, ticks } fr
 import { grpcBench, grpcLines, h2loadBin, startCodecH2Proxy, startGrpcUpstream, startNginxGrpc, startNodeH2Proxy } from './grpc.mjs';
 import { handshakeRate } from './handshakes.mjs';
 import { loadTool, runLoad } from './load.mjs';
-import { startHaproxy, startNginx, startNginxMtls, startUndici, startUpstream } from './peers.mjs';
+import {
+  startHaproxy,
+  startNginx,
+  startNginxMtls,
+  startNginxMtlsTwoProcesses,
+  startNodeMtlsRelay,
+  startUndici,
+  startUpstream,
+} from './peers.mjs';
 import { killAllSync, runToEnd, stop, stopAll, which } from './procs.mjs';
 import { groupsPerReq, perReq, profileComparison, profileMarkdown, summarise } from './profile.mjs';
-import { analyse, combineReps, markdownTable, streamingLines, targetLines, textTable } from './report.mjs';
+import { analyse, combineReps, contextLines, markdownTable, streamingLines, targetLines, textTable } from './report.mjs';
 import { register, startAgent, startControlPlane, waitRoutable } from './weft.mjs';
 import { startWsUpstream, wsBench, wsLines } from './ws.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repoRoot = join(here, '..', '..');
-const ALL = ['direct', 'nginx', 'haproxy', 'undici', 'nginx-mtls', 'weft-hop', 'weft-mesh', 'grpc', 'ws'];
+const ALL = [
+  'direct',
+  'nginx',
+  'haproxy',
+  'undici',
+  'nginx-mtls',
+  'nginx-mtls-2p',
+  'node-mtls-relay',
+  'weft-hop',
+  'weft-mesh',
+  'grpc',
+  'ws',
+];
 
 function parseArgs(argv) {
   const o = {
@@ -323,6 +343,8 @@ async function main() {
   if (o.only.includes('haproxy')) targets.push(await startHaproxy(tmp, upstream.port, note));
   if (o.only.includes('undici')) targets.push(await startUndici(repoRoot, upstream.port, note));
   if (o.only.includes('nginx-mtls')) targets.push(await startNginxMtls(tmp, upstream.port, note));
+  if (o.only.includes('nginx-mtls-2p')) targets.push(await startNginxMtlsTwoProcesses(tmp, upstream.port, note));
+  if (o.only.includes('node-mtls-relay')) targets.push(await startNodeMtlsRelay(tmp, upstream.port, note));
   let weft = {};
   try {
     weft = await startWeft(o, upstream.port);
@@ -447,6 +469,7 @@ async function main() {
     ? [`weft-mesh CPU µs/req by process (first rep): agent A ${mesh.cpuUsPerReqEach[0]} + agent B ${mesh.cpuUsPerReqEach[1]}`]
     : [];
   for (const l of split) console.log(l);
+  for (const l of contextLines(ratios, perRepRatios)) console.log(l);
   for (const l of streamingLines(big)) console.log(l);
   for (const l of grpcLines(grpc)) console.log(l);
   for (const l of wsLines(ws)) console.log(l);
@@ -499,6 +522,7 @@ async function main() {
       '',
       ...targetLines(verdicts, perRepRatios).map((l) => `- ${l}`),
       ...split.map((l) => `- ${l}`),
+      ...contextLines(ratios, perRepRatios),
       ...streamingLines(big).map((l) => `- ${l}`),
       ...(handshakes
         ? [
