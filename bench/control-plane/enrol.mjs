@@ -31,11 +31,29 @@ import * as protoLoader from '@grpc/proto-loader';
 import { ControlPlaneProcess } from './lib/cp-process.mjs';
 import { REPO } from './lib/proto.mjs';
 
-const { values } = parseArgs({
-  options: { agents: { type: 'string', default: '1000' }, record: { type: 'boolean', default: false } },
-});
+const USAGE = 'usage: node bench/control-plane/enrol.mjs [--agents 1000] [--record]';
+let values;
+try {
+  ({ values } = parseArgs({
+    options: {
+      agents: { type: 'string', default: '1000' },
+      record: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  }));
+} catch (err) {
+  console.error(`${err.message}\n${USAGE}`);
+  process.exit(2);
+}
+if (values.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
 const N = Number(values.agents);
-if (!Number.isInteger(N) || N < 1 || N > 5000) throw new Error('--agents: a whole number from 1 to 5000');
+if (!Number.isInteger(N) || N < 1 || N > 5000) {
+  console.error(`--agents: a whole number from 1 to 5000, got ${JSON.stringify(values.agents)}\n${USAGE}`);
+  process.exit(2);
+}
 
 const { newKeyAndCsr } = await import(join(REPO, 'agent/dist/identity/key-and-csr.js'));
 const def = protoLoader.loadSync(['weft/v1/trust.proto'], {
