@@ -10,6 +10,7 @@ import { connect } from 'node:http2';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { clockTicks, cpuTimes, ticks } from './cpu.mjs';
+import { nginxBin, nginxHead, runNginx } from './peers.mjs';
 import { freePort, runToEnd, start, waitForPort, which } from './procs.mjs';
 
 const PROXY_CPU = 0;
@@ -49,21 +50,13 @@ export async function startGrpcUpstream(repoRoot, here) {
 }
 
 export async function startNginxGrpc(tmp, upstreamPort, note) {
-  const bin = which('nginx') ?? (which('/usr/sbin/nginx') ? '/usr/sbin/nginx' : null);
+  const bin = nginxBin();
   if (!bin) return note('nginx: not installed, gRPC peer skipped');
   const dir = join(tmp, 'nginx-grpc');
   await runToEnd(['mkdir', '-p', join(dir, 'tmp')]);
   const port = await freePort();
   // As /work/shared/bench-peers/mtls/nginx-grpc.conf.
-  const conf = `worker_processes 1;
-daemon off;
-error_log stderr error;
-pid ${dir}/nginx.pid;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path ${dir}/tmp; proxy_temp_path ${dir}/tmp; fastcgi_temp_path ${dir}/tmp; uwsgi_temp_path ${dir}/tmp; scgi_temp_path ${dir}/tmp;
-  keepalive_requests 10000000;
+  const conf = `${nginxHead(dir)}  keepalive_requests 10000000;
   upstream grpcup { server 127.0.0.1:${upstreamPort}; keepalive 64; keepalive_requests 10000000; }
   server {
     listen 127.0.0.1:${port} http2;
@@ -72,7 +65,7 @@ http {
 }
 `;
   writeFileSync(join(dir, 'nginx.conf'), conf);
-  const proc = start([bin, '-e', 'stderr', '-p', dir, '-c', join(dir, 'nginx.conf')], { cpu: PROXY_CPU, name: 'nginx-grpc' });
+  const proc = runNginx(bin, dir, 'nginx-grpc');
   await waitForPort(port, proc);
   return { name: 'nginx-grpc', port, authority: `127.0.0.1:${port}`, pids: [proc.pid], procs: [proc] };
 }

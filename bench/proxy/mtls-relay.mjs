@@ -39,7 +39,8 @@ function relay(accepted, open) {
   }
 }
 
-const session = { sessionCache: undefined };
+/** The last TLS session the inner side gave us: new connections resume it, as the agents' pools do. */
+let session;
 const openInner = (accepted) =>
   tlsConnect({
     host: '127.0.0.1',
@@ -49,12 +50,12 @@ const openInner = (accepted) =>
     key: file('client.key'),
     servername: 'up',
     minVersion: 'TLSv1.3',
-    session: session.sessionCache,
+    session,
     onread: onreadTo(accepted),
   })
     .setNoDelay(true)
     .on('session', (s) => {
-      session.sessionCache = s;
+      session = s;
     });
 const openUpstream = (accepted) => connect({ host: '127.0.0.1', port: Number(nextPort), noDelay: true, onread: onreadTo(accepted) });
 

@@ -20,7 +20,7 @@ export async function startUpstream() {
 }
 
 /** The start of an nginx config: one worker, in the foreground, its files under `dir`. */
-function nginxHead(dir) {
+export function nginxHead(dir) {
   return `worker_processes 1;
 daemon off;
 error_log stderr error;
@@ -32,8 +32,19 @@ http {
 `;
 }
 
+/** The nginx binary (PATH, else Debian's /usr/sbin), or null when nginx is not installed. */
+export function nginxBin() {
+  return which('nginx') ?? (which('/usr/sbin/nginx') ? '/usr/sbin/nginx' : null);
+}
+
+/** Runs nginx in the foreground with the config `dir`/nginx.conf, pinned to the proxy CPU. */
+export function runNginx(bin, dir, name) {
+  // -e: nginx 1.19.5+ opens its default error log before reading the config; send it to stderr.
+  return start([bin, '-e', 'stderr', '-p', dir, '-c', join(dir, 'nginx.conf')], { cpu: PROXY_CPU, name });
+}
+
 export async function startNginx(tmp, upstreamPort, note) {
-  const bin = which('nginx') ?? (which('/usr/sbin/nginx') ? '/usr/sbin/nginx' : null);
+  const bin = nginxBin();
   if (!bin) return note('nginx: not installed, skipped (apt-get install nginx-light)');
   const dir = join(tmp, 'nginx');
   mkdirSync(join(dir, 'tmp'), { recursive: true });
@@ -46,8 +57,7 @@ export async function startNginx(tmp, upstreamPort, note) {
 }
 `;
   writeFileSync(join(dir, 'nginx.conf'), conf);
-  // -e: nginx 1.19.5+ opens its default error log before reading the config; send it to stderr.
-  const proc = start([bin, '-e', 'stderr', '-p', dir, '-c', join(dir, 'nginx.conf')], { cpu: PROXY_CPU, name: 'nginx' });
+  const proc = runNginx(bin, dir, 'nginx');
   await waitForPort(port, proc);
   return { name: 'nginx', port, pids: [proc.pid], procs: [proc] };
 }
@@ -70,24 +80,11 @@ done`;
 }
 
 /**
- * Two nginx hops with mutual TLS 1.3 between them, the shape of the mesh
- * path (bench-peers/mtls/nginx-mtls-chain.conf): wrk -> "outbound" server
- * (plaintext in) -> mTLS, upstream keep-alive, session reuse -> "inbound"
- * server -> upstream. One worker for both server blocks (one process).
+ * The mesh path's first nginx hop: plaintext in on `port`, out over mTLS 1.3 (client
+ * certificate, server verified, upstream keep-alive, session reuse) to the second hop on `inner`.
  */
-export async function startNginxMtls(tmp, upstreamPort, note) {
-  const bin = which('nginx') ?? (which('/usr/sbin/nginx') ? '/usr/sbin/nginx' : null);
-  if (!bin) return note('nginx-mtls: nginx not installed, skipped (apt-get install nginx-light)');
-  if (!which('openssl')) return note('nginx-mtls: openssl not installed, skipped');
-  const dir = join(tmp, 'nginx-mtls');
-  const certs = join(dir, 'certs');
-  mkdirSync(join(dir, 'tmp'), { recursive: true });
-  await meshCerts(certs);
-  const port = await freePort();
-  const inner = await freePort();
-  const conf = `${nginxHead(dir)}  keepalive_requests 10000000;
-  upstream inbound { server 127.0.0.1:${inner}; keepalive 64; keepalive_requests 10000000; }
-  upstream app { server 127.0.0.1:${upstreamPort}; keepalive 64; }
+function outerHopConf(port, inner, certs) {
+  return `  upstream inbound { server 127.0.0.1:${inner}; keepalive 64; keepalive_requests 10000000; }
   server {
     listen 127.0.0.1:${port};
     location / {
@@ -97,16 +94,44 @@ export async function startNginxMtls(tmp, upstreamPort, note) {
       proxy_ssl_protocols TLSv1.3; proxy_ssl_session_reuse on;
     }
   }
+`;
+}
+
+/** The mesh path's second nginx hop: mTLS 1.3 in on `inner` (client certificate required), plaintext keep-alive to the app. */
+function innerHopConf(inner, upstreamPort, certs) {
+  return `  upstream app { server 127.0.0.1:${upstreamPort}; keepalive 64; }
   server {
     listen 127.0.0.1:${inner} ssl;
     ssl_certificate ${certs}/server.crt; ssl_certificate_key ${certs}/server.key;
     ssl_client_certificate ${certs}/ca.crt; ssl_verify_client on; ssl_protocols TLSv1.3;
     location / { proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection ""; }
   }
-}
 `;
-  writeFileSync(join(dir, 'nginx.conf'), conf);
-  const proc = start([bin, '-e', 'stderr', '-p', dir, '-c', join(dir, 'nginx.conf')], { cpu: PROXY_CPU, name: 'nginx-mtls' });
+}
+
+/** A config for one nginx worker serving `blocks` (each hop's upstream and server). */
+function mtlsConf(dir, ...blocks) {
+  return `${nginxHead(dir)}  keepalive_requests 10000000;\n${blocks.join('')}}\n`;
+}
+
+/**
+ * Two nginx hops with mutual TLS 1.3 between them, the shape of the mesh
+ * path (bench-peers/mtls/nginx-mtls-chain.conf): wrk -> "outbound" server
+ * (plaintext in) -> mTLS, upstream keep-alive, session reuse -> "inbound"
+ * server -> upstream. One worker for both server blocks (one process).
+ */
+export async function startNginxMtls(tmp, upstreamPort, note) {
+  const bin = nginxBin();
+  if (!bin) return note('nginx-mtls: nginx not installed, skipped (apt-get install nginx-light)');
+  if (!which('openssl')) return note('nginx-mtls: openssl not installed, skipped');
+  const dir = join(tmp, 'nginx-mtls');
+  const certs = join(dir, 'certs');
+  mkdirSync(join(dir, 'tmp'), { recursive: true });
+  await meshCerts(certs);
+  const port = await freePort();
+  const inner = await freePort();
+  writeFileSync(join(dir, 'nginx.conf'), mtlsConf(dir, outerHopConf(port, inner, certs), innerHopConf(inner, upstreamPort, certs)));
+  const proc = runNginx(bin, dir, 'nginx-mtls');
   await waitForPort(port, proc);
   return { name: 'nginx-mtls', port, pids: [proc.pid], procs: [proc] };
 }
@@ -118,7 +143,7 @@ export async function startNginxMtls(tmp, upstreamPort, note) {
  * target (the issue's peer is nginx-mtls).
  */
 export async function startNginxMtlsTwoProcesses(tmp, upstreamPort, note) {
-  const bin = which('nginx') ?? (which('/usr/sbin/nginx') ? '/usr/sbin/nginx' : null);
+  const bin = nginxBin();
   if (!bin) return note('nginx-mtls-2p: nginx not installed, skipped (apt-get install nginx-light)');
   if (!which('openssl')) return note('nginx-mtls-2p: openssl not installed, skipped');
   const certs = join(tmp, 'nginx-mtls-2p', 'certs');
@@ -128,35 +153,11 @@ export async function startNginxMtlsTwoProcesses(tmp, upstreamPort, note) {
   const outerDir = join(tmp, 'nginx-mtls-2p', 'outer');
   const innerDir = join(tmp, 'nginx-mtls-2p', 'inner');
   for (const d of [outerDir, innerDir]) mkdirSync(join(d, 'tmp'), { recursive: true });
-  const outerConf = `${nginxHead(outerDir)}  keepalive_requests 10000000;
-  upstream inbound { server 127.0.0.1:${inner}; keepalive 64; keepalive_requests 10000000; }
-  server {
-    listen 127.0.0.1:${port};
-    location / {
-      proxy_pass https://inbound; proxy_http_version 1.1; proxy_set_header Connection "";
-      proxy_ssl_certificate ${certs}/client.crt; proxy_ssl_certificate_key ${certs}/client.key;
-      proxy_ssl_trusted_certificate ${certs}/ca.crt; proxy_ssl_verify on; proxy_ssl_name up;
-      proxy_ssl_protocols TLSv1.3; proxy_ssl_session_reuse on;
-    }
-  }
-}
-`;
-  const innerConf = `${nginxHead(innerDir)}  keepalive_requests 10000000;
-  upstream app { server 127.0.0.1:${upstreamPort}; keepalive 64; }
-  server {
-    listen 127.0.0.1:${inner} ssl;
-    ssl_certificate ${certs}/server.crt; ssl_certificate_key ${certs}/server.key;
-    ssl_client_certificate ${certs}/ca.crt; ssl_verify_client on; ssl_protocols TLSv1.3;
-    location / { proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection ""; }
-  }
-}
-`;
-  writeFileSync(join(outerDir, 'nginx.conf'), outerConf);
-  writeFileSync(join(innerDir, 'nginx.conf'), innerConf);
-  const run = (dir, name) => start([bin, '-e', 'stderr', '-p', dir, '-c', join(dir, 'nginx.conf')], { cpu: PROXY_CPU, name });
-  const innerProc = run(innerDir, 'nginx-mtls-2p inner');
+  writeFileSync(join(outerDir, 'nginx.conf'), mtlsConf(outerDir, outerHopConf(port, inner, certs)));
+  writeFileSync(join(innerDir, 'nginx.conf'), mtlsConf(innerDir, innerHopConf(inner, upstreamPort, certs)));
+  const innerProc = runNginx(bin, innerDir, 'nginx-mtls-2p inner');
   await waitForPort(inner, innerProc);
-  const outerProc = run(outerDir, 'nginx-mtls-2p outer');
+  const outerProc = runNginx(bin, outerDir, 'nginx-mtls-2p outer');
   await waitForPort(port, outerProc);
   return { name: 'nginx-mtls-2p', port, pids: [outerProc.pid, innerProc.pid], procs: [outerProc, innerProc] };
 }

@@ -61,7 +61,7 @@ const CONTEXT = [
 export function contextLines(ratios, perRepRatios) {
   return CONTEXT.filter(([id]) => ratios[id] !== null && ratios[id] !== undefined).map(([id, text]) => {
     const reps = perRepRatios[id];
-    return `- ${text}: ${ratios[id]}×${reps?.length > 1 ? ` (per rep ${reps.join(', ')})` : ''}`;
+    return `${text}: ${ratios[id]}×${reps?.length > 1 ? ` (per rep ${reps.join(', ')})` : ''}`;
   });
 }
 

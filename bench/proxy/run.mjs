@@ -522,7 +522,7 @@ async function main() {
       '',
       ...targetLines(verdicts, perRepRatios).map((l) => `- ${l}`),
       ...split.map((l) => `- ${l}`),
-      ...contextLines(ratios, perRepRatios),
+      ...contextLines(ratios, perRepRatios).map((l) => `- ${l}`),
       ...streamingLines(big).map((l) => `- ${l}`),
       ...(handshakes
         ? [
