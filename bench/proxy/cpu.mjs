@@ -34,25 +34,40 @@ export function childPids(pid) {
   return [...out];
 }
 
-function ownTicks(pid) {
+/** [utime, stime] of one process in clock ticks (0, 0 once it is gone). */
+function ownTicksSplit(pid) {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // comm (field 2) may contain spaces: split after its closing parenthesis.
     const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return Number(f[11]) + Number(f[12]); // fields 14, 15 counted from 1, minus pid and comm
+    return [Number(f[11]), Number(f[12])]; // fields 14, 15 counted from 1, minus pid and comm
   } catch {
-    return 0;
+    return [0, 0];
   }
+}
+
+/**
+ * utime and stime ticks of each pid and its direct children, summed: { user, kernel }.
+ * Kernel time includes, on loopback, the receiving side's TCP processing run in the
+ * sender's write (softirq) and the wake-up of the reader.
+ */
+export function ticksSplit(pids) {
+  let user = 0;
+  let kernel = 0;
+  for (const pid of pids) {
+    for (const p of [pid, ...childPids(pid)]) {
+      const [u, k] = ownTicksSplit(p);
+      user += u;
+      kernel += k;
+    }
+  }
+  return { user, kernel };
 }
 
 /** utime+stime ticks of each pid and its direct children, summed. */
 export function ticks(pids) {
-  let t = 0;
-  for (const pid of pids) {
-    t += ownTicks(pid);
-    for (const c of childPids(pid)) t += ownTicks(c);
-  }
-  return t;
+  const t = ticksSplit(pids);
+  return t.user + t.kernel;
 }
 
 function ownRssKiB(pid) {

@@ -20,7 +20,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AGENT_NODE_FLAGS } from '../../agent/dist/node-flags.js';
 import { bigBodyTest } from './bigbody.mjs';
-import { clockTicks, cpuTimes, damonNote, faults, ioSyscalls, rssKiB, ticks } from './cpu.mjs';
+import { clockTicks, cpuTimes, damonNote, faults, ioSyscalls, rssKiB, ticks, ticksSplit } from './cpu.mjs';
 import { grpcBench, grpcLines, h2loadBin, startCodecH2Proxy, startGrpcUpstream, startNginxGrpc, startNodeH2Proxy } from './grpc.mjs';
 import { handshakeRate } from './handshakes.mjs';
 import { loadTool, runLoad } from './load.mjs';
@@ -35,7 +35,7 @@ import {
 } from './peers.mjs';
 import { killAllSync, runToEnd, stop, stopAll, which } from './procs.mjs';
 import { groupsPerReq, perReq, profileComparison, profileMarkdown, summarise } from './profile.mjs';
-import { analyse, combineReps, contextLines, markdownTable, streamingLines, targetLines, textTable } from './report.mjs';
+import { analyse, combineReps, contextLines, kernelLines, markdownTable, streamingLines, targetLines, textTable } from './report.mjs';
 import { register, startAgent, startControlPlane, waitRoutable } from './weft.mjs';
 import { startWsUpstream, wsBench, wsLines } from './ws.mjs';
 
@@ -51,6 +51,7 @@ const ALL = [
   'node-mtls-relay',
   'weft-hop',
   'weft-mesh',
+  'weft-mesh-plain',
   'grpc',
   'ws',
 ];
@@ -159,13 +160,15 @@ async function measure(target, o) {
   await runLoad({ ...load, connections: 50, seconds: Math.min(2, o.duration) });
   const lines0 = target.procs.reduce((a, p) => a + (p.lineCount ?? 0), 0);
   const s0 = cpuTimes();
-  const t0 = ticks(target.pids);
+  const k0 = ticksSplit(target.pids);
+  const t0 = k0.user + k0.kernel;
   const each0 = target.pids.map((pid) => ticks([pid]));
   const io0 = ioSyscalls(target.pids);
   const f0 = faults(target.pids);
   const c50 = await runLoad({ ...load, connections: 50, seconds: o.duration });
   const f1 = faults(target.pids);
-  const t1 = ticks(target.pids);
+  const k1 = ticksSplit(target.pids);
+  const t1 = k1.user + k1.kernel;
   const each1 = target.pids.map((pid) => ticks([pid]));
   const io1 = ioSyscalls(target.pids);
   const s1 = cpuTimes();
@@ -185,6 +188,8 @@ async function measure(target, o) {
     c1P99Us: c1.p99Us,
     c1Rps: Math.round(c1.rps),
     cpuUsPerReq: Math.round((((t1 - t0) * 1e6) / clockTicks() / c50.requests) * 10) / 10,
+    // the kernel's part of cpuUsPerReq (stime): system calls, and on loopback the peer's receive path and wake-up
+    kernelUsPerReq: Math.round((((k1.kernel - k0.kernel) * 1e6) / clockTicks() / c50.requests) * 10) / 10,
     rssMiB: Math.round((rss / 1024) * 10) / 10,
     requests: c50.requests,
     // per process when several share the path (weft-mesh: [agent A, agent B])
@@ -239,6 +244,31 @@ async function startWeft(o, upstreamPort) {
     };
   }
   return out;
+}
+
+/**
+ * The mesh path in plaintext, for context (not a target): an `--insecure` control plane and
+ * two `--insecure` agents, the upstream registered as `upstream-plain` on the second. Same
+ * path and code as weft-mesh but for TLS, identities and access policy, so the two rows
+ * side by side show what mTLS costs the agents (and weft-mesh-plain against weft-hop what
+ * a second agent costs).
+ */
+async function startWeftPlain(o, upstreamPort) {
+  if (!o.only.includes('weft-mesh-plain')) return null;
+  if (!weftBuilt()) return note('weft-mesh-plain: not built (run `npx tsc -b` first), skipped') ?? null;
+  const cp = await startControlPlane(repoRoot, tmp, 1, { insecure: true });
+  const a = await startAgent(repoRoot, tmp, { id: 'plain-a', cp, cpu: 0, nodeFlags: o.agentNodeFlags });
+  const b = await startAgent(repoRoot, tmp, { id: 'plain-b', cp, cpu: 0, nodeFlags: o.agentNodeFlags });
+  log(`insecure control plane and agents plain-a, plain-b ready (mesh hop: ${b.ready.meshHop})`);
+  await register(b, 'upstream-plain', upstreamPort);
+  await waitRoutable(a, 'upstream-plain');
+  return {
+    name: 'weft-mesh-plain',
+    port: a.ready.outboundPort,
+    host: 'upstream-plain',
+    pids: [a.proc.pid, b.proc.pid],
+    procs: [a.proc, b.proc],
+  };
 }
 
 /** Waits for the .cpuprofile a process wrote into `dir` on exit. */
@@ -352,6 +382,11 @@ async function main() {
     note(`weft: could not start: ${err.message}`);
   }
   targets.push(weft.hop ?? null, weft.mesh ?? null);
+  try {
+    targets.push(await startWeftPlain(o, upstream.port));
+  } catch (err) {
+    note(`weft-mesh-plain: could not start: ${err.message}`);
+  }
   const live = targets.filter(Boolean);
 
   const perRep = new Map(live.map((t) => [t.name, []]));
@@ -364,7 +399,7 @@ async function main() {
         r.rep = rep;
         perRep.get(t.name).push(r);
         log(
-          `  rps ${r.rps}, cpu ${r.cpuUsPerReq} µs/req, faults/1k req ${r.faultsPerKReq.join('/')}${r.cpuUsPerReqEach.length > 1 ? ` (${r.cpuUsPerReqEach.join(' + ')})` : ''}, p99@c1 ${Math.round(r.c1P99Us)} µs, other load on cpu0 ${r.otherCpu0Pct}%, ${r.non2xx} non-2xx, ${r.errors} socket errors`,
+          `  rps ${r.rps}, cpu ${r.cpuUsPerReq} µs/req (kernel ${r.kernelUsPerReq}), faults/1k req ${r.faultsPerKReq.join('/')}${r.cpuUsPerReqEach.length > 1 ? ` (${r.cpuUsPerReqEach.join(' + ')})` : ''}, p99@c1 ${Math.round(r.c1P99Us)} µs, other load on cpu0 ${r.otherCpu0Pct}%, ${r.non2xx} non-2xx, ${r.errors} socket errors`,
         );
       } catch (err) {
         note(`${t.name}: run failed: ${err.message}`);
@@ -469,6 +504,7 @@ async function main() {
     ? [`weft-mesh CPU µs/req by process (first rep): agent A ${mesh.cpuUsPerReqEach[0]} + agent B ${mesh.cpuUsPerReqEach[1]}`]
     : [];
   for (const l of split) console.log(l);
+  for (const l of kernelLines(rows)) console.log(l);
   for (const l of contextLines(ratios, perRepRatios)) console.log(l);
   for (const l of streamingLines(big)) console.log(l);
   for (const l of grpcLines(grpc)) console.log(l);
@@ -522,6 +558,7 @@ async function main() {
       '',
       ...targetLines(verdicts, perRepRatios).map((l) => `- ${l}`),
       ...split.map((l) => `- ${l}`),
+      ...kernelLines(rows).map((l) => `- ${l}`),
       ...contextLines(ratios, perRepRatios).map((l) => `- ${l}`),
       ...streamingLines(big).map((l) => `- ${l}`),
       ...(handshakes

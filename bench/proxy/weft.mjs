@@ -4,6 +4,8 @@
 // paths measured:
 //   weft-hop : wrk -> agent A outbound -> upstream (registered on A)
 //   weft-mesh: wrk -> agent A outbound -> mTLS (TLS 1.3) -> agent B inbound -> upstream (registered on B)
+//   weft-mesh-plain: the same path between two `--insecure` agents of an `--insecure`
+//     control plane (plaintext hop, no identities, no access policy): context, not a target
 // Agents are enrolled as in the harness and the demo: a join token made with
 // `weft token create` on the control plane's host, so the mesh hop is mTLS.
 
@@ -34,8 +36,12 @@ export function httpCall({ port, method = 'GET', path = '/', headers = {}, body 
   });
 }
 
-export function startControlPlane(repoRoot, tmp, cpu) {
-  const dir = join(tmp, 'cp');
+/**
+ * Starts `weft control-plane` on loopback; `insecure`: plaintext gRPC with no
+ * authentication (`--insecure`, for the plaintext context row only), in its own dir.
+ */
+export function startControlPlane(repoRoot, tmp, cpu, { insecure = false } = {}) {
+  const dir = join(tmp, insecure ? 'cp-insecure' : 'cp');
   mkdirSync(dir, { recursive: true });
   const proc = start(
     [
@@ -50,10 +56,11 @@ export function startControlPlane(repoRoot, tmp, cpu) {
       '0',
       '--host',
       '127.0.0.1',
+      ...(insecure ? ['--insecure'] : []),
     ],
-    { cpu, name: 'weft control-plane' },
+    { cpu, name: insecure ? 'weft control-plane (insecure)' : 'weft control-plane' },
   );
-  return waitReady(proc).then((ready) => ({ proc, ready, dir }));
+  return waitReady(proc).then((ready) => ({ proc, ready, dir, insecure }));
 }
 
 /**
@@ -85,12 +92,16 @@ function joinToken(repoRoot, cp, agentId) {
   return token;
 }
 
-/** Starts `weft agent`; nodeFlags go before the script (e.g. --cpu-prof), extraArgs after the agent's own flags. */
+/**
+ * Starts `weft agent`; nodeFlags go before the script (e.g. --cpu-prof), extraArgs after the
+ * agent's own flags. An agent of an insecure control plane runs `--insecure` (no enrolment,
+ * plaintext mesh hop); any other enrols with a join token.
+ */
 export async function startAgent(repoRoot, tmp, { id, cp, cpu, nodeFlags = [], extraArgs = [] }) {
   const dir = join(tmp, `agent-${id}`);
   mkdirSync(dir, { recursive: true });
   const cpGrpcPort = cp.ready.grpcPort;
-  const token = joinToken(repoRoot, cp, id);
+  const identity = cp.insecure ? ['--insecure'] : ['--join-token', joinToken(repoRoot, cp, id)];
   const proc = start(
     [
       process.execPath,
@@ -111,8 +122,7 @@ export async function startAgent(repoRoot, tmp, { id, cp, cpu, nodeFlags = [], e
       '0',
       '--inbound-port',
       '0',
-      '--join-token',
-      token,
+      ...identity,
       ...extraArgs,
     ],
     { cpu, name: `weft agent ${id}` },
