@@ -91,7 +91,7 @@ try {
   const { grpcPort } = await cp.start();
   const target = `127.0.0.1:${grpcPort}`;
   const bundle = readFileSync(join(dataDir, 'ca', 'bundle.crt'));
-  const operator = readFileSync(join(dataDir, 'bootstrap-token'), 'utf8').trim();
+  const operator = readFileSync(join(dataDir, 'operator.token'), 'utf8').trim();
   const noIdentityCheck = { checkServerIdentity: () => undefined };
   const anon = () => grpc.credentials.createSsl(bundle, null, null, noIdentityCheck);
 

@@ -84,12 +84,12 @@ async function measure(kind) {
   const metadata = new grpc.Metadata();
   let credsOf = () => grpc.credentials.createInsecure();
   if (kind === 'tls') {
-    metadata.set('authorization', `Bearer ${readFileSync(join(dataDir, 'bootstrap-token'), 'utf8').trim()}`);
+    metadata.set('authorization', `Bearer ${readFileSync(join(dataDir, 'operator.token'), 'utf8').trim()}`);
     const creds = grpc.credentials.createSsl(readFileSync(join(dataDir, 'ca', 'bundle.crt')), null, null, { checkServerIdentity: anyName });
     credsOf = () => creds;
   } else if (kind === 'mtls') {
     const bundle = readFileSync(join(dataDir, 'ca', 'bundle.crt'));
-    const operator = readFileSync(join(dataDir, 'bootstrap-token'), 'utf8').trim();
+    const operator = readFileSync(join(dataDir, 'operator.token'), 'utf8').trim();
     const agents = await enrolAgents(target, bundle, operator, connections);
     credsOf = (i) => agents[i];
   }

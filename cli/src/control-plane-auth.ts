@@ -1,8 +1,9 @@
 /**
  * How the CLI authenticates to the control plane's gRPC port (docs/security.md):
- * - token: --token, else $WEFT_TOKEN, else the bootstrap operator token in the
- *   control plane's data dir when it is on this host
- *   (--control-plane-data-dir, default .weft/control-plane);
+ * - token: --token, else --token-file, else $WEFT_TOKEN, else the bootstrap
+ *   operator token in the control plane's data dir when it is on this host
+ *   (operator.token, or bootstrap-token in a data dir made before it had that
+ *   name; --control-plane-data-dir, default .weft/control-plane);
  * - server: --ca-file (or $WEFT_CA_FILE), else the CA bundle in that data dir
  *   when present, else the root whose fingerprint the token carries (pinned
  *   on first contact); the server must present spiffe://<td>/control-plane;
@@ -17,6 +18,8 @@ import { CliError } from './cli-error.js';
 
 export interface AuthSettings {
   token?: string;
+  /** A file holding the token (first line), so it stays out of the process list and shell history. */
+  tokenFile?: string;
   controlPlaneDataDir?: string;
   /** PEM bundle of the mesh roots to trust (after a CA rotation, tokens pin a root that may no longer issue). */
   caFile?: string;
@@ -35,12 +38,28 @@ function dataDir(): string {
   return settings.controlPlaneDataDir ?? process.env.WEFT_CONTROL_PLANE_DATA_DIR ?? DEFAULT_CP_DATA_DIR;
 }
 
+/** The bootstrap token's file in the control plane's data dir; the older name in data dirs made before the rename. */
+const BOOTSTRAP_FILES = ['operator.token', 'bootstrap-token'];
+
 /** The token to send, or undefined (then only an --insecure control plane answers). */
 export function resolveToken(): string | undefined {
   if (settings.token) return settings.token.trim();
+  if (settings.tokenFile) {
+    let text: string;
+    try {
+      text = readFileSync(settings.tokenFile, 'utf8');
+    } catch (err) {
+      throw new CliError(`--token-file: ${messageOf(err)}`, 2);
+    }
+    const token = text.split('\n')[0].trim();
+    if (!token) throw new CliError(`--token-file: ${settings.tokenFile} is empty`, 2);
+    return token;
+  }
   if (process.env.WEFT_TOKEN) return process.env.WEFT_TOKEN.trim();
-  const file = join(dataDir(), 'bootstrap-token');
-  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  for (const name of BOOTSTRAP_FILES) {
+    const file = join(dataDir(), name);
+    if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  }
   return undefined;
 }
 
@@ -56,7 +75,7 @@ export async function connectControlPlane(address: string): Promise<Connection> 
   const token = resolveToken();
   if (!token)
     throw new CliError(
-      `no token: pass --token, set WEFT_TOKEN, or run on the control plane's host (bootstrap token in ${join(dataDir(), 'bootstrap-token')}; --control-plane-data-dir DIR)`,
+      `no token: pass --token or --token-file, set WEFT_TOKEN, or run on the control plane's host (bootstrap token in ${join(dataDir(), BOOTSTRAP_FILES[0])}; --control-plane-data-dir DIR)`,
     );
   metadata.set('authorization', `Bearer ${token}`);
   const caFile = settings.caFile ?? process.env.WEFT_CA_FILE;
@@ -99,7 +118,8 @@ export function describeCallError(err: grpc.ServiceError, address: string, metho
     );
   if (err.code === grpc.status.UNAVAILABLE || err.code === grpc.status.DEADLINE_EXCEEDED)
     return new CliError(`cannot reach the control plane at ${address} (is it running? set --control-plane HOST:PORT): ${err.details}`);
-  if (err.code === grpc.status.UNAUTHENTICATED) return new CliError(`${method} refused: ${err.details} (pass --token or set WEFT_TOKEN)`);
+  if (err.code === grpc.status.UNAUTHENTICATED)
+    return new CliError(`${method} refused: ${err.details} (pass --token or --token-file, or set WEFT_TOKEN)`);
   if (err.code === grpc.status.PERMISSION_DENIED) return new CliError(`${method} refused: ${err.details}`);
   if (err.code === grpc.status.INVALID_ARGUMENT) return new CliError(err.details, 2);
   return new CliError(`${method} failed: ${err.details || err.message}`);

@@ -28,16 +28,18 @@ const program = new Command('weft')
   .version('0.1.0')
   .showHelpAfterError('(run with --help for usage)')
   .option('--token <token>', 'operator or read token for the control plane (default: $WEFT_TOKEN, else the local bootstrap token)')
+  .option('--token-file <file>', 'read the token from this file (keeps it out of the process list and shell history)')
   .option('--control-plane-data-dir <dir>', "the control plane's data dir when it runs on this host (bootstrap token, CA bundle)")
   .option('--ca-file <file>', 'trust these mesh CA roots (PEM) instead of pinning the root named in the token (default: $WEFT_CA_FILE)')
   .option('--insecure', 'INSECURE, local experiments only: talk plaintext to a control plane started with --insecure')
   .exitOverride()
   .hook('preAction', (_root, action) => {
     // `weft agent --insecure` and `weft control-plane --insecure` are the programs' own flags; the rest use them for their calls.
-    const o = program.opts<{ token?: string; controlPlaneDataDir?: string; caFile?: string; insecure?: boolean }>();
+    const o = program.opts<{ token?: string; tokenFile?: string; controlPlaneDataDir?: string; caFile?: string; insecure?: boolean }>();
     const own = action.opts<{ insecure?: boolean }>();
     setAuthSettings({
       token: o.token,
+      tokenFile: o.tokenFile,
       controlPlaneDataDir: o.controlPlaneDataDir,
       caFile: o.caFile,
       insecure: o.insecure === true || own.insecure === true,

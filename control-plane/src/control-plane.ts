@@ -76,7 +76,8 @@ export interface ControlPlane {
 }
 
 export const DB_FILE_NAME = 'control-plane.db';
-export const BOOTSTRAP_TOKEN_FILE = 'bootstrap-token';
+/** Where the first start writes the bootstrap operator token (0600). */
+export const BOOTSTRAP_TOKEN_FILE = 'operator.token';
 export const DEFAULT_CERT_TTL_MS = 24 * 3600 * 1000;
 
 /** Requests from this host (127.0.0.0/8, ::1) may read the HTTP API without a token. */

@@ -27,7 +27,7 @@ describe('control-plane replicas on PostgreSQL (real processes)', { skip }, () =
       const dir = join(mesh.dir, `replica-${n}`);
       mkdirSync(dir, { recursive: true });
       cpSync(join(first.dataDir, 'ca'), join(dir, 'ca'), { recursive: true });
-      cpSync(join(first.dataDir, 'bootstrap-token'), join(dir, 'bootstrap-token'));
+      cpSync(join(first.dataDir, 'operator.token'), join(dir, 'operator.token'));
       return dir;
     };
     const [, third] = await Promise.all([

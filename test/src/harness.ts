@@ -95,7 +95,7 @@ export class Mesh {
   operator(cpGrpcPort: number): { credentials: grpc.ChannelCredentials; metadata: grpc.Metadata; token: string } {
     const dir = this.cpDirs.get(cpGrpcPort);
     if (!dir) throw new Error(`no control plane of this mesh on port ${cpGrpcPort}`);
-    const token = readFileSync(join(dir, 'bootstrap-token'), 'utf8').trim();
+    const token = readFileSync(join(dir, 'operator.token'), 'utf8').trim();
     const metadata = new grpc.Metadata();
     metadata.set('authorization', `Bearer ${token}`);
     return { credentials: this.tlsTo(cpGrpcPort), metadata, token };

@@ -38,7 +38,7 @@ describe('control-plane replica killed under load (real processes, PostgreSQL)',
       const dir = join(mesh.dir, `replica-${n}`);
       mkdirSync(dir, { recursive: true });
       cpSync(join(r1.dataDir, 'ca'), join(dir, 'ca'), { recursive: true });
-      cpSync(join(r1.dataDir, 'bootstrap-token'), join(dir, 'bootstrap-token'));
+      cpSync(join(r1.dataDir, 'operator.token'), join(dir, 'operator.token'));
       return dir;
     };
     const [r2, r3] = await Promise.all([

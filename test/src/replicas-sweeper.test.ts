@@ -30,7 +30,7 @@ describe('lease sweeper on PostgreSQL replicas (real processes)', { skip }, () =
       const dir = join(mesh.dir, `replica-${n}`);
       mkdirSync(dir, { recursive: true });
       cpSync(join(r1.dataDir, 'ca'), join(dir, 'ca'), { recursive: true });
-      cpSync(join(r1.dataDir, 'bootstrap-token'), join(dir, 'bootstrap-token'));
+      cpSync(join(r1.dataDir, 'operator.token'), join(dir, 'operator.token'));
       return dir;
     };
     const replicas = [r1, ...(await Promise.all([2, 3].map((n) => mesh.controlPlane({ ...opts, dataDir: replicaDir(n) }))))];

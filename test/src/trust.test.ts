@@ -6,7 +6,8 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import { WEFT_BIN } from '@weft/cli/demo/weft-process';
@@ -140,6 +141,68 @@ describe('trust: who may call the control plane', () => {
     const op = await weft(['--token', mesh.operator(cp.grpcPort).token, 'token', 'create', '--kind', 'read', ...addr], noLocal);
     assert.equal(op.code, 0, op.stderr);
     assert.match(op.stdout, /^weft\.read\./);
+  });
+
+  test('tokens are listed and revoked: a revoked token is refused at once, the last operator token cannot be revoked', async () => {
+    const cp = await mesh.controlPlane();
+    const addr = ['--control-plane', `127.0.0.1:${cp.grpcPort}`];
+    const noLocal = { WEFT_CONTROL_PLANE_DATA_DIR: '/nonexistent' };
+    // The bootstrap token: <data-dir>/operator.token, 0600.
+    const bootstrapFile = join(cp.dataDir, 'operator.token');
+    assert.equal(statSync(bootstrapFile).mode & 0o777, 0o600);
+    const operator = mesh.operator(cp.grpcPort).token;
+    // `--operator --scope read` makes a read token; kept in a file and sent with --token-file.
+    const made = await weft(
+      ['--token-file', bootstrapFile, 'token', 'create', '--operator', '--scope', 'read', '--description', 'ci reader', ...addr],
+      noLocal,
+    );
+    assert.equal(made.code, 0, made.stderr);
+    const reader = made.stdout.trim();
+    assert.match(reader, /^weft\.read\./);
+    const readerFile = join(mesh.dir, 'reader.token');
+    writeFileSync(readerFile, `${reader}\n`, { mode: 0o600 });
+    const reads = await weft(['--token-file', readerFile, 'services', ...addr], noLocal);
+    assert.equal(reads.code, 0, reads.stderr);
+    const listByReader = await weft(['--token-file', readerFile, 'token', 'list', ...addr], noLocal);
+    assert.notEqual(listByReader.code, 0);
+    assert.match(listByReader.stderr, /ListTokens refused: .*needs an operator token/);
+
+    const list = await weft(['--token', operator, 'token', 'list', '--json', ...addr], noLocal);
+    assert.equal(list.code, 0, list.stderr);
+    const [, , readerId, readerSecret] = reader.split('.');
+    const listed = JSON.parse(list.stdout) as { token_id: string; kind: string; description: string }[];
+    assert.deepEqual(
+      listed.map((t) => [t.kind, t.description]),
+      [
+        ['TOKEN_KIND_OPERATOR', 'bootstrap'],
+        ['TOKEN_KIND_READ', 'ci reader'],
+      ],
+    );
+    assert.equal(listed[1].token_id, readerId);
+    assert.ok(!list.stdout.includes(readerSecret), 'a listed token carries no secret');
+
+    const revoked = await weft(['--token', operator, 'token', 'revoke', readerId, ...addr], noLocal);
+    assert.equal(revoked.code, 0, revoked.stderr);
+    assert.match(revoked.stdout, new RegExp(`revoked read token ${readerId}`));
+    const refused = await weft(['--token-file', readerFile, 'services', ...addr], noLocal);
+    assert.notEqual(refused.code, 0);
+    assert.match(refused.stderr, new RegExp(`unknown token ${readerId} \\(never made here, or revoked\\)`));
+
+    // The bootstrap token is the only operator token left: revoking it would lock the operators out.
+    const last = await weft(['--token', operator, 'token', 'revoke', operator.split('.')[2], ...addr], noLocal);
+    assert.notEqual(last.code, 0);
+    assert.match(last.stderr, /token_id: token [0-9a-f]{16} is the last valid operator token; make another first/);
+    const unknown = await weft(['--token', operator, 'token', 'revoke', '0123456789abcdef', ...addr], noLocal);
+    assert.notEqual(unknown.code, 0);
+    assert.match(unknown.stderr, /no token 0123456789abcdef/);
+    // With a second operator token the first may go, and calls with it fail from then on.
+    const second = await weft(['--token', operator, 'token', 'create', '--operator', ...addr], noLocal);
+    assert.equal(second.code, 0, second.stderr);
+    const gone = await weft(['--token', second.stdout.trim(), 'token', 'revoke', operator.split('.')[2], ...addr], noLocal);
+    assert.equal(gone.code, 0, gone.stderr);
+    const old = await weft(['--token', operator, 'token', 'list', ...addr], noLocal);
+    assert.notEqual(old.code, 0);
+    assert.match(old.stderr, /unknown token/);
   });
 
   test('expired and used-up join tokens are refused with a clear error; no token and no certificate is an error', async () => {

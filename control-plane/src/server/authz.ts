@@ -31,6 +31,8 @@ export const METHOD_REQUIREMENTS: Record<string, Requirement> = {
   'Trust.IssueServiceCertificate': 'agent',
   'Trust.ListRoots': 'read',
   'Trust.CreateToken': 'operator',
+  'Trust.ListTokens': 'operator',
+  'Trust.RevokeToken': 'operator',
   'Trust.RevokeAgent': 'operator',
   'Trust.RotateRoot': 'operator',
   'Telemetry.Report': 'agent',

@@ -7,9 +7,11 @@ import type * as grpc from '@grpc/grpc-js';
 import { type Logger, type TokenKindName, ValidationError, validateInstanceId, validateServiceName } from '@weft/shared';
 import type { IssuedCertificate } from '@weft/shared/generated/weft/v1/IssuedCertificate';
 import type { ListRootsResponse } from '@weft/shared/generated/weft/v1/ListRootsResponse';
+import type { TokenInfo } from '@weft/shared/generated/weft/v1/TokenInfo';
 import type { TrustHandlers } from '@weft/shared/generated/weft/v1/Trust';
 import type { MeshCa } from '../ca/mesh-ca.js';
 import type { Registry } from '../registry/registry.js';
+import type { StoredToken } from '../store/store-contract.js';
 import type { Tokens } from '../trust/tokens.js';
 import type { IssuedAgentCertificate, TrustAuthority } from '../trust/trust-authority.js';
 import { actingAgent } from './authz.js';
@@ -62,6 +64,21 @@ const TOKEN_KINDS: Record<string, TokenKindName> = {
   TOKEN_KIND_OPERATOR: 'operator',
   TOKEN_KIND_READ: 'read',
 };
+
+const PROTO_TOKEN_KINDS = { join: 'TOKEN_KIND_JOIN', operator: 'TOKEN_KIND_OPERATOR', read: 'TOKEN_KIND_READ' } as const;
+
+/** A token's record for `weft token list`: never the secret's hash. */
+function tokenInfo(t: StoredToken): TokenInfo {
+  return {
+    token_id: t.tokenId,
+    kind: PROTO_TOKEN_KINDS[t.kind],
+    created_at_ms: String(t.createdAtMs),
+    expires_at_ms: String(t.expiresAtMs ?? 0),
+    uses_left: t.usesLeft ?? -1,
+    agent_id: t.agentId ?? '',
+    description: t.description,
+  };
+}
 
 function ms(v: string | number | null | undefined, field: string): number {
   const n = Number(v ?? 0);
@@ -120,6 +137,14 @@ export function createTrustHandlers(deps: TrustServiceDeps): TrustHandlers {
         agent: record.agentId,
       });
       return { token, token_id: record.tokenId, expires_at_ms: String(record.expiresAtMs ?? 0) };
+    }),
+
+    ListTokens: unary('ListTokens', log, async () => ({ tokens: (await tokens.list()).map(tokenInfo) })),
+
+    RevokeToken: unary('RevokeToken', log, async (req) => {
+      const record = await tokens.revoke(req.token_id ?? '', 'token_id');
+      log.warn('token revoked', { token: record.tokenId, kind: record.kind });
+      return { token: tokenInfo(record) };
     }),
 
     RevokeAgent: unary('RevokeAgent', log, async (req) => {

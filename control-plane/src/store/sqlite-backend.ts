@@ -162,6 +162,7 @@ export function sqliteTrustStore(sync: TrustStore): TrustStoreContract {
     listTokens: async () => sync.listTokens(),
     countTokens: async (kind) => sync.countTokens(kind),
     useToken: async (id) => sync.useToken(id),
+    revokeToken: async (id, nowMs) => sync.revokeToken(id, nowMs),
     recordCertificate: async (c) => sync.recordCertificate(c),
     recordCertificates: async (writes) => sync.recordCertificates(writes),
     latestCertificates: async () => sync.latestCertificates(),

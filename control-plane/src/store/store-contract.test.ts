@@ -342,6 +342,27 @@ for (const b of BACKENDS) {
         const uses = await Promise.all([t.useToken('tok1'), t.useToken('tok1'), t.useToken('tok1')]);
         assert.deepEqual(uses.sort(), [false, true, true]);
         assert.equal((await t.listTokens())[0].usesLeft, 0);
+        // Revocation deletes a token, but never the last operator token valid now.
+        const op = (id: string, expiresAtMs: number | null) => ({
+          ...token,
+          tokenId: id,
+          kind: 'operator' as const,
+          expiresAtMs,
+          usesLeft: null,
+        });
+        await t.insertToken(op('op1', null));
+        await t.insertToken(op('op-old', 5));
+        assert.equal(await t.revokeToken('op1', 10), 'last-operator');
+        assert.equal(await t.revokeToken('nope', 10), 'unknown');
+        assert.deepEqual(await t.revokeToken('op-old', 10), op('op-old', 5));
+        await t.insertToken(op('op2', null));
+        // Two revocations at once of the last two: one wins, the other is refused (PostgreSQL: two transactions).
+        const both = await Promise.all([t.revokeToken('op1', 10), t.revokeToken('op2', 10)]);
+        assert.deepEqual(both.map((r) => (typeof r === 'string' ? r : 'revoked')).sort(), ['last-operator', 'revoked']);
+        assert.equal(await t.countTokens('operator'), 1);
+        const tok1 = await t.token('tok1');
+        assert.deepEqual(await t.revokeToken('tok1', 10), tok1);
+        assert.equal(await t.token('tok1'), undefined);
         await t.recordCertificate({ agentId: 'a', serial: 's1', issuedAtMs: 10, expiresAtMs: 1000 });
         await t.recordCertificate({ agentId: 'a', serial: 's2', issuedAtMs: 20, expiresAtMs: 3000 });
         assert.equal((await t.latestCertificate('a'))?.serial, 's2');

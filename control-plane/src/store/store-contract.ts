@@ -192,6 +192,12 @@ export interface StoredToken {
   description: string;
 }
 
+/** True when revoking `t` would leave no operator token valid at `nowMs` (`validOperators`: how many are valid now). */
+export function isLastValidOperator(t: StoredToken, nowMs: number, validOperators: number): boolean {
+  const valid = t.kind === 'operator' && (t.expiresAtMs === null || t.expiresAtMs > nowMs);
+  return valid && validOperators <= 1;
+}
+
 export interface CertificateRecord {
   agentId: string;
   serial: string;
@@ -228,6 +234,13 @@ export interface TrustStoreContract {
   countTokens(kind: TokenKindName): Promise<number>;
   /** Takes one use of a join token atomically; false when none is left. */
   useToken(tokenId: string): Promise<boolean>;
+  /**
+   * Deletes a token, in one transaction with the check that it is not the
+   * last valid operator token (unexpired at `nowMs`; concurrent revocations
+   * on other replicas cannot both take the last two). The record as it was, or
+   * why not: 'unknown' (no such token), 'last-operator'.
+   */
+  revokeToken(tokenId: string, nowMs: number): Promise<StoredToken | 'unknown' | 'last-operator'>;
   recordCertificate(c: CertificateRecord): Promise<void>;
   /**
    * Group commit of issued certificates: ONE transaction (one fsync) for all

@@ -6,7 +6,14 @@
  */
 import type { TokenKindName } from '@weft/shared';
 import type Database from 'better-sqlite3';
-import type { CertificateOutcome, CertificateRecord, CertificateWrite, RevokedAgent, StoredToken } from './store-contract.js';
+import {
+  type CertificateOutcome,
+  type CertificateRecord,
+  type CertificateWrite,
+  isLastValidOperator,
+  type RevokedAgent,
+  type StoredToken,
+} from './store-contract.js';
 
 interface TokenRow {
   token_id: string;
@@ -45,6 +52,10 @@ export class TrustStore {
       tokens: db.prepare<[], TokenRow>('SELECT * FROM tokens ORDER BY token_id'),
       countKind: db.prepare<[string], { n: number }>('SELECT COUNT(*) AS n FROM tokens WHERE kind = ?'),
       useToken: db.prepare<[string]>('UPDATE tokens SET uses_left = uses_left - 1 WHERE token_id = ? AND uses_left > 0'),
+      validOperators: db.prepare<[number], { n: number }>(
+        "SELECT COUNT(*) AS n FROM tokens WHERE kind = 'operator' AND (expires_at_ms IS NULL OR expires_at_ms > ?)",
+      ),
+      deleteToken: db.prepare<[string]>('DELETE FROM tokens WHERE token_id = ?'),
       insertCert: db.prepare(
         'INSERT INTO agent_certificates (serial, agent_id, issued_at_ms, expires_at_ms) VALUES (@serial, @agentId, @issuedAtMs, @expiresAtMs)',
       ),
@@ -97,6 +108,17 @@ export class TrustStore {
   /** Takes one use of a join token; false when none is left. */
   useToken(tokenId: string): boolean {
     return this.q.useToken.run(tokenId).changes === 1;
+  }
+
+  /** Deletes a token unless it is the last valid operator token (one transaction: SQLite has one writer). */
+  revokeToken(tokenId: string, nowMs: number): StoredToken | 'unknown' | 'last-operator' {
+    return this.db.transaction((): StoredToken | 'unknown' | 'last-operator' => {
+      const t = this.token(tokenId);
+      if (!t) return 'unknown';
+      if (isLastValidOperator(t, nowMs, this.q.validOperators.get(nowMs)?.n ?? 0)) return 'last-operator';
+      this.q.deleteToken.run(tokenId);
+      return t;
+    })();
   }
 
   recordCertificate(c: CertificateRecord): void {

@@ -7,6 +7,7 @@
 import {
   formatToken,
   hashSecret,
+  NotFoundError,
   newTokenParts,
   type ParsedToken,
   parseToken,
@@ -75,6 +76,30 @@ export class Tokens {
     return { token: formatToken({ kind: t.kind, id, secret, caFingerprint: this.caFingerprint() }), record };
   }
 
+  /** Every token record, read from the store (memory follows it), oldest first. */
+  async list(): Promise<StoredToken[]> {
+    await this.refresh();
+    return [...this.cache.values()].sort((a, b) => a.createdAtMs - b.createdAtMs || a.tokenId.localeCompare(b.tokenId));
+  }
+
+  /**
+   * Deletes a token from the store and from memory: calls with it fail at
+   * once here, and on other replicas after their next refresh. Refuses the
+   * last valid operator token (the mesh would have no one left to manage it).
+   */
+  async revoke(tokenId: string, field: string): Promise<StoredToken> {
+    if (!/^[0-9a-f]{16}$/.test(tokenId)) throw new ValidationError(field, 'must be a token id (16 hex digits, as weft token list shows)');
+    const out = await this.store.revokeToken(tokenId, this.now());
+    if (out === 'unknown') throw new NotFoundError(`${field}: no token ${tokenId}`);
+    if (out === 'last-operator')
+      throw new ValidationError(
+        field,
+        `token ${tokenId} is the last valid operator token; make another first (weft token create --kind operator)`,
+      );
+    this.cache.delete(tokenId);
+    return out;
+  }
+
   /** True when no operator token exists yet (first start: make the bootstrap token). */
   async needsBootstrap(): Promise<boolean> {
     return (await this.store.countTokens('operator')) === 0;
@@ -107,7 +132,7 @@ export class Tokens {
 
   private verify(parsed: ParsedToken, record: StoredToken | undefined, kinds: readonly TokenKindName[], field: string): StoredToken {
     if (!record || !secretMatches(parsed.secret, record.secretSha256))
-      throw new UnauthenticatedError(`${field}: unknown token ${parsed.id}`);
+      throw new UnauthenticatedError(`${field}: unknown token ${parsed.id} (never made here, or revoked)`);
     if (!kinds.includes(record.kind))
       throw new UnauthenticatedError(`${field}: token ${parsed.id} is a ${record.kind} token, not ${kinds.join(' or ')}`);
     if (record.expiresAtMs !== null && record.expiresAtMs <= this.now())

@@ -33,6 +33,8 @@ import type { ListRootsRequest as _weft_v1_ListRootsRequest, ListRootsRequest__O
 import type { ListRootsResponse as _weft_v1_ListRootsResponse, ListRootsResponse__Output as _weft_v1_ListRootsResponse__Output } from './weft/v1/ListRootsResponse.js';
 import type { ListServicesRequest as _weft_v1_ListServicesRequest, ListServicesRequest__Output as _weft_v1_ListServicesRequest__Output } from './weft/v1/ListServicesRequest.js';
 import type { ListServicesResponse as _weft_v1_ListServicesResponse, ListServicesResponse__Output as _weft_v1_ListServicesResponse__Output } from './weft/v1/ListServicesResponse.js';
+import type { ListTokensRequest as _weft_v1_ListTokensRequest, ListTokensRequest__Output as _weft_v1_ListTokensRequest__Output } from './weft/v1/ListTokensRequest.js';
+import type { ListTokensResponse as _weft_v1_ListTokensResponse, ListTokensResponse__Output as _weft_v1_ListTokensResponse__Output } from './weft/v1/ListTokensResponse.js';
 import type { MeshSettings as _weft_v1_MeshSettings, MeshSettings__Output as _weft_v1_MeshSettings__Output } from './weft/v1/MeshSettings.js';
 import type { RegisterRequest as _weft_v1_RegisterRequest, RegisterRequest__Output as _weft_v1_RegisterRequest__Output } from './weft/v1/RegisterRequest.js';
 import type { RegisterResponse as _weft_v1_RegisterResponse, RegisterResponse__Output as _weft_v1_RegisterResponse__Output } from './weft/v1/RegisterResponse.js';
@@ -44,6 +46,8 @@ import type { ResourceState as _weft_v1_ResourceState, ResourceState__Output as 
 import type { RevocationList as _weft_v1_RevocationList, RevocationList__Output as _weft_v1_RevocationList__Output } from './weft/v1/RevocationList.js';
 import type { RevokeAgentRequest as _weft_v1_RevokeAgentRequest, RevokeAgentRequest__Output as _weft_v1_RevokeAgentRequest__Output } from './weft/v1/RevokeAgentRequest.js';
 import type { RevokeAgentResponse as _weft_v1_RevokeAgentResponse, RevokeAgentResponse__Output as _weft_v1_RevokeAgentResponse__Output } from './weft/v1/RevokeAgentResponse.js';
+import type { RevokeTokenRequest as _weft_v1_RevokeTokenRequest, RevokeTokenRequest__Output as _weft_v1_RevokeTokenRequest__Output } from './weft/v1/RevokeTokenRequest.js';
+import type { RevokeTokenResponse as _weft_v1_RevokeTokenResponse, RevokeTokenResponse__Output as _weft_v1_RevokeTokenResponse__Output } from './weft/v1/RevokeTokenResponse.js';
 import type { RollbackConfigRequest as _weft_v1_RollbackConfigRequest, RollbackConfigRequest__Output as _weft_v1_RollbackConfigRequest__Output } from './weft/v1/RollbackConfigRequest.js';
 import type { RotateRootRequest as _weft_v1_RotateRootRequest, RotateRootRequest__Output as _weft_v1_RotateRootRequest__Output } from './weft/v1/RotateRootRequest.js';
 import type { ServiceEndpoints as _weft_v1_ServiceEndpoints, ServiceEndpoints__Output as _weft_v1_ServiceEndpoints__Output } from './weft/v1/ServiceEndpoints.js';
@@ -52,6 +56,7 @@ import type { ServiceSummary as _weft_v1_ServiceSummary, ServiceSummary__Output 
 import type { SetHealthRequest as _weft_v1_SetHealthRequest, SetHealthRequest__Output as _weft_v1_SetHealthRequest__Output } from './weft/v1/SetHealthRequest.js';
 import type { SetHealthResponse as _weft_v1_SetHealthResponse, SetHealthResponse__Output as _weft_v1_SetHealthResponse__Output } from './weft/v1/SetHealthResponse.js';
 import type { StoredConfig as _weft_v1_StoredConfig, StoredConfig__Output as _weft_v1_StoredConfig__Output } from './weft/v1/StoredConfig.js';
+import type { TokenInfo as _weft_v1_TokenInfo, TokenInfo__Output as _weft_v1_TokenInfo__Output } from './weft/v1/TokenInfo.js';
 import type { TrustClient as _weft_v1_TrustClient, TrustDefinition as _weft_v1_TrustDefinition } from './weft/v1/Trust.js';
 import type { TrustBundle as _weft_v1_TrustBundle, TrustBundle__Output as _weft_v1_TrustBundle__Output } from './weft/v1/TrustBundle.js';
 
@@ -95,6 +100,8 @@ export interface ProtoGrpcType {
       ListRootsResponse: MessageTypeDefinition<_weft_v1_ListRootsResponse, _weft_v1_ListRootsResponse__Output>
       ListServicesRequest: MessageTypeDefinition<_weft_v1_ListServicesRequest, _weft_v1_ListServicesRequest__Output>
       ListServicesResponse: MessageTypeDefinition<_weft_v1_ListServicesResponse, _weft_v1_ListServicesResponse__Output>
+      ListTokensRequest: MessageTypeDefinition<_weft_v1_ListTokensRequest, _weft_v1_ListTokensRequest__Output>
+      ListTokensResponse: MessageTypeDefinition<_weft_v1_ListTokensResponse, _weft_v1_ListTokensResponse__Output>
       MeshSettings: MessageTypeDefinition<_weft_v1_MeshSettings, _weft_v1_MeshSettings__Output>
       RegisterRequest: MessageTypeDefinition<_weft_v1_RegisterRequest, _weft_v1_RegisterRequest__Output>
       RegisterResponse: MessageTypeDefinition<_weft_v1_RegisterResponse, _weft_v1_RegisterResponse__Output>
@@ -106,6 +113,8 @@ export interface ProtoGrpcType {
       RevocationList: MessageTypeDefinition<_weft_v1_RevocationList, _weft_v1_RevocationList__Output>
       RevokeAgentRequest: MessageTypeDefinition<_weft_v1_RevokeAgentRequest, _weft_v1_RevokeAgentRequest__Output>
       RevokeAgentResponse: MessageTypeDefinition<_weft_v1_RevokeAgentResponse, _weft_v1_RevokeAgentResponse__Output>
+      RevokeTokenRequest: MessageTypeDefinition<_weft_v1_RevokeTokenRequest, _weft_v1_RevokeTokenRequest__Output>
+      RevokeTokenResponse: MessageTypeDefinition<_weft_v1_RevokeTokenResponse, _weft_v1_RevokeTokenResponse__Output>
       RollbackConfigRequest: MessageTypeDefinition<_weft_v1_RollbackConfigRequest, _weft_v1_RollbackConfigRequest__Output>
       RotateRootRequest: MessageTypeDefinition<_weft_v1_RotateRootRequest, _weft_v1_RotateRootRequest__Output>
       ServiceEndpoints: MessageTypeDefinition<_weft_v1_ServiceEndpoints, _weft_v1_ServiceEndpoints__Output>
@@ -114,6 +123,7 @@ export interface ProtoGrpcType {
       SetHealthRequest: MessageTypeDefinition<_weft_v1_SetHealthRequest, _weft_v1_SetHealthRequest__Output>
       SetHealthResponse: MessageTypeDefinition<_weft_v1_SetHealthResponse, _weft_v1_SetHealthResponse__Output>
       StoredConfig: MessageTypeDefinition<_weft_v1_StoredConfig, _weft_v1_StoredConfig__Output>
+      TokenInfo: MessageTypeDefinition<_weft_v1_TokenInfo, _weft_v1_TokenInfo__Output>
       TokenKind: EnumTypeDefinition
       Trust: SubtypeConstructor<typeof grpc.Client, _weft_v1_TrustClient> & { service: _weft_v1_TrustDefinition }
       TrustBundle: MessageTypeDefinition<_weft_v1_TrustBundle, _weft_v1_TrustBundle__Output>

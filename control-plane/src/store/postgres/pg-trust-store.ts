@@ -5,7 +5,13 @@
  * "trust/revocations" resource) is the trust_revision sequence.
  */
 import type { TokenKindName } from '@weft/shared';
-import type { CertificateOutcome, CertificateRecord, StoredToken, TrustStoreContract } from '../store-contract.js';
+import {
+  type CertificateOutcome,
+  type CertificateRecord,
+  isLastValidOperator,
+  type StoredToken,
+  type TrustStoreContract,
+} from '../store-contract.js';
 import { isUnavailable, type PgDatabase, sequenceValue } from './pg-database.js';
 
 interface TokenRow {
@@ -68,6 +74,19 @@ export function pgTrustStore(db: PgDatabase): TrustStoreContract {
         tokenId,
       ]);
       return rows.length === 1;
+    },
+    async revokeToken(tokenId, nowMs) {
+      return db.transaction(async (c) => {
+        // Locks every operator token row first: a concurrent revocation waits here, then counts what is left.
+        const ops = await c.query<TokenRow>("SELECT * FROM tokens WHERE kind = 'operator' FOR UPDATE");
+        const rows = await c.query<TokenRow>('SELECT * FROM tokens WHERE token_id = $1 FOR UPDATE', [tokenId]);
+        if (rows.rows.length === 0) return 'unknown';
+        const t = toToken(rows.rows[0]);
+        const validOperators = ops.rows.map(toToken).filter((o) => o.expiresAtMs === null || o.expiresAtMs > nowMs).length;
+        if (isLastValidOperator(t, nowMs, validOperators)) return 'last-operator';
+        await c.query('DELETE FROM tokens WHERE token_id = $1', [tokenId]);
+        return t;
+      });
     },
     async recordCertificate(c) {
       await db.query('INSERT INTO agent_certificates (serial, agent_id, issued_at_ms, expires_at_ms) VALUES ($1, $2, $3, $4)', [

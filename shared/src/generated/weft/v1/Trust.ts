@@ -9,9 +9,13 @@ import type { IssueServiceCertificateRequest as _weft_v1_IssueServiceCertificate
 import type { IssuedCertificate as _weft_v1_IssuedCertificate, IssuedCertificate__Output as _weft_v1_IssuedCertificate__Output } from '../../weft/v1/IssuedCertificate.js';
 import type { ListRootsRequest as _weft_v1_ListRootsRequest, ListRootsRequest__Output as _weft_v1_ListRootsRequest__Output } from '../../weft/v1/ListRootsRequest.js';
 import type { ListRootsResponse as _weft_v1_ListRootsResponse, ListRootsResponse__Output as _weft_v1_ListRootsResponse__Output } from '../../weft/v1/ListRootsResponse.js';
+import type { ListTokensRequest as _weft_v1_ListTokensRequest, ListTokensRequest__Output as _weft_v1_ListTokensRequest__Output } from '../../weft/v1/ListTokensRequest.js';
+import type { ListTokensResponse as _weft_v1_ListTokensResponse, ListTokensResponse__Output as _weft_v1_ListTokensResponse__Output } from '../../weft/v1/ListTokensResponse.js';
 import type { RenewCertificateRequest as _weft_v1_RenewCertificateRequest, RenewCertificateRequest__Output as _weft_v1_RenewCertificateRequest__Output } from '../../weft/v1/RenewCertificateRequest.js';
 import type { RevokeAgentRequest as _weft_v1_RevokeAgentRequest, RevokeAgentRequest__Output as _weft_v1_RevokeAgentRequest__Output } from '../../weft/v1/RevokeAgentRequest.js';
 import type { RevokeAgentResponse as _weft_v1_RevokeAgentResponse, RevokeAgentResponse__Output as _weft_v1_RevokeAgentResponse__Output } from '../../weft/v1/RevokeAgentResponse.js';
+import type { RevokeTokenRequest as _weft_v1_RevokeTokenRequest, RevokeTokenRequest__Output as _weft_v1_RevokeTokenRequest__Output } from '../../weft/v1/RevokeTokenRequest.js';
+import type { RevokeTokenResponse as _weft_v1_RevokeTokenResponse, RevokeTokenResponse__Output as _weft_v1_RevokeTokenResponse__Output } from '../../weft/v1/RevokeTokenResponse.js';
 import type { RotateRootRequest as _weft_v1_RotateRootRequest, RotateRootRequest__Output as _weft_v1_RotateRootRequest__Output } from '../../weft/v1/RotateRootRequest.js';
 
 export interface TrustClient extends grpc.Client {
@@ -51,6 +55,15 @@ export interface TrustClient extends grpc.Client {
   listRoots(argument: _weft_v1_ListRootsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_weft_v1_ListRootsResponse__Output>): grpc.ClientUnaryCall;
   listRoots(argument: _weft_v1_ListRootsRequest, callback: grpc.requestCallback<_weft_v1_ListRootsResponse__Output>): grpc.ClientUnaryCall;
   
+  ListTokens(argument: _weft_v1_ListTokensRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_weft_v1_ListTokensResponse__Output>): grpc.ClientUnaryCall;
+  ListTokens(argument: _weft_v1_ListTokensRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_weft_v1_ListTokensResponse__Output>): grpc.ClientUnaryCall;
+  ListTokens(argument: _weft_v1_ListTokensRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_weft_v1_ListTokensResponse__Output>): grpc.ClientUnaryCall;
+  ListTokens(argument: _weft_v1_ListTokensRequest, callback: grpc.requestCallback<_weft_v1_ListTokensResponse__Output>): grpc.ClientUnaryCall;
+  listTokens(argument: _weft_v1_ListTokensRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_weft_v1_ListTokensResponse__Output>): grpc.ClientUnaryCall;
+  listTokens(argument: _weft_v1_ListTokensRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_weft_v1_ListTokensResponse__Output>): grpc.ClientUnaryCall;
+  listTokens(argument: _weft_v1_ListTokensRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_weft_v1_ListTokensResponse__Output>): grpc.ClientUnaryCall;
+  listTokens(argument: _weft_v1_ListTokensRequest, callback: grpc.requestCallback<_weft_v1_ListTokensResponse__Output>): grpc.ClientUnaryCall;
+  
   RenewCertificate(argument: _weft_v1_RenewCertificateRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_weft_v1_IssuedCertificate__Output>): grpc.ClientUnaryCall;
   RenewCertificate(argument: _weft_v1_RenewCertificateRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_weft_v1_IssuedCertificate__Output>): grpc.ClientUnaryCall;
   RenewCertificate(argument: _weft_v1_RenewCertificateRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_weft_v1_IssuedCertificate__Output>): grpc.ClientUnaryCall;
@@ -68,6 +81,15 @@ export interface TrustClient extends grpc.Client {
   revokeAgent(argument: _weft_v1_RevokeAgentRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_weft_v1_RevokeAgentResponse__Output>): grpc.ClientUnaryCall;
   revokeAgent(argument: _weft_v1_RevokeAgentRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_weft_v1_RevokeAgentResponse__Output>): grpc.ClientUnaryCall;
   revokeAgent(argument: _weft_v1_RevokeAgentRequest, callback: grpc.requestCallback<_weft_v1_RevokeAgentResponse__Output>): grpc.ClientUnaryCall;
+  
+  RevokeToken(argument: _weft_v1_RevokeTokenRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_weft_v1_RevokeTokenResponse__Output>): grpc.ClientUnaryCall;
+  RevokeToken(argument: _weft_v1_RevokeTokenRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_weft_v1_RevokeTokenResponse__Output>): grpc.ClientUnaryCall;
+  RevokeToken(argument: _weft_v1_RevokeTokenRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_weft_v1_RevokeTokenResponse__Output>): grpc.ClientUnaryCall;
+  RevokeToken(argument: _weft_v1_RevokeTokenRequest, callback: grpc.requestCallback<_weft_v1_RevokeTokenResponse__Output>): grpc.ClientUnaryCall;
+  revokeToken(argument: _weft_v1_RevokeTokenRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_weft_v1_RevokeTokenResponse__Output>): grpc.ClientUnaryCall;
+  revokeToken(argument: _weft_v1_RevokeTokenRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_weft_v1_RevokeTokenResponse__Output>): grpc.ClientUnaryCall;
+  revokeToken(argument: _weft_v1_RevokeTokenRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_weft_v1_RevokeTokenResponse__Output>): grpc.ClientUnaryCall;
+  revokeToken(argument: _weft_v1_RevokeTokenRequest, callback: grpc.requestCallback<_weft_v1_RevokeTokenResponse__Output>): grpc.ClientUnaryCall;
   
   RotateRoot(argument: _weft_v1_RotateRootRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_weft_v1_ListRootsResponse__Output>): grpc.ClientUnaryCall;
   RotateRoot(argument: _weft_v1_RotateRootRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_weft_v1_ListRootsResponse__Output>): grpc.ClientUnaryCall;
@@ -89,9 +111,13 @@ export interface TrustHandlers extends grpc.UntypedServiceImplementation {
   
   ListRoots: grpc.handleUnaryCall<_weft_v1_ListRootsRequest__Output, _weft_v1_ListRootsResponse>;
   
+  ListTokens: grpc.handleUnaryCall<_weft_v1_ListTokensRequest__Output, _weft_v1_ListTokensResponse>;
+  
   RenewCertificate: grpc.handleUnaryCall<_weft_v1_RenewCertificateRequest__Output, _weft_v1_IssuedCertificate>;
   
   RevokeAgent: grpc.handleUnaryCall<_weft_v1_RevokeAgentRequest__Output, _weft_v1_RevokeAgentResponse>;
+  
+  RevokeToken: grpc.handleUnaryCall<_weft_v1_RevokeTokenRequest__Output, _weft_v1_RevokeTokenResponse>;
   
   RotateRoot: grpc.handleUnaryCall<_weft_v1_RotateRootRequest__Output, _weft_v1_ListRootsResponse>;
   
@@ -102,7 +128,9 @@ export interface TrustDefinition extends grpc.ServiceDefinition {
   Enrol: MethodDefinition<_weft_v1_EnrolRequest, _weft_v1_IssuedCertificate, _weft_v1_EnrolRequest__Output, _weft_v1_IssuedCertificate__Output>
   IssueServiceCertificate: MethodDefinition<_weft_v1_IssueServiceCertificateRequest, _weft_v1_IssuedCertificate, _weft_v1_IssueServiceCertificateRequest__Output, _weft_v1_IssuedCertificate__Output>
   ListRoots: MethodDefinition<_weft_v1_ListRootsRequest, _weft_v1_ListRootsResponse, _weft_v1_ListRootsRequest__Output, _weft_v1_ListRootsResponse__Output>
+  ListTokens: MethodDefinition<_weft_v1_ListTokensRequest, _weft_v1_ListTokensResponse, _weft_v1_ListTokensRequest__Output, _weft_v1_ListTokensResponse__Output>
   RenewCertificate: MethodDefinition<_weft_v1_RenewCertificateRequest, _weft_v1_IssuedCertificate, _weft_v1_RenewCertificateRequest__Output, _weft_v1_IssuedCertificate__Output>
   RevokeAgent: MethodDefinition<_weft_v1_RevokeAgentRequest, _weft_v1_RevokeAgentResponse, _weft_v1_RevokeAgentRequest__Output, _weft_v1_RevokeAgentResponse__Output>
+  RevokeToken: MethodDefinition<_weft_v1_RevokeTokenRequest, _weft_v1_RevokeTokenResponse, _weft_v1_RevokeTokenRequest__Output, _weft_v1_RevokeTokenResponse__Output>
   RotateRoot: MethodDefinition<_weft_v1_RotateRootRequest, _weft_v1_ListRootsResponse, _weft_v1_RotateRootRequest__Output, _weft_v1_ListRootsResponse__Output>
 }
