@@ -17,7 +17,7 @@
 //   node bench/telemetry/run.mjs [--duration 8] [--reps 3] [--connections 50] [--no-results]
 // Prints a table and, last, one JSON line; appends a dated section to
 // bench/results/telemetry.md unless --no-results.
-import { appendFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -114,7 +114,11 @@ async function main() {
         );
       }
     }
-    const stats = await fetch(`http://127.0.0.1:${cp.ready.httpPort}/v1/stats?window=15m`).then((r) => r.json());
+    // The control plane's reads need a token (from this host too): its bootstrap operator token.
+    const authorization = `Bearer ${readFileSync(join(cp.dir, 'operator.token'), 'utf8').trim()}`;
+    const stats = await fetch(`http://127.0.0.1:${cp.ready.httpPort}/v1/stats?window=15m`, { headers: { authorization } }).then((r) =>
+      r.json(),
+    );
     const reported = stats.services.find((s) => s.service === 'up-on');
     const reportedRequests = reported ? Math.round(reported.requestsPerSecond * 900) : 0;
     const sentOn = runs.on.reduce((n, r) => n + r.requests, 0);

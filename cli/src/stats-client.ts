@@ -1,9 +1,10 @@
 /**
  * Reads the golden metrics from the control plane's HTTP read API
  * (/v1/stats, /v1/stats/series; control-plane/src/server/stats-routes.ts)
- * for `weft stat` and `weft top`. From the control plane's host no token is
- * needed; from elsewhere the CLI's token (--token, $WEFT_TOKEN, the local
- * bootstrap token) is sent as `authorization: Bearer`.
+ * for `weft stat` and `weft top`. The CLI's token (--token, --token-file,
+ * $WEFT_TOKEN, the local bootstrap token) is sent as `authorization: Bearer`:
+ * the control plane's reads need one from its own host too (unless it runs
+ * with --loopback-reads open).
  */
 import http from 'node:http';
 import type { StatsSnapshot } from '@weft/shared';

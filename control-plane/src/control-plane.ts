@@ -53,6 +53,12 @@ export interface ControlPlaneOptions {
   defaultAccess?: DefaultAccess;
   /** Plaintext gRPC, no certificates, no tokens: local experiments only (logged loudly). */
   insecure?: boolean;
+  /**
+   * HTTP reads from this host (loopback): 'token' (default) needs a read or
+   * operator token as from anywhere else; 'open' needs none (Kuma's
+   * `localhostIsAdmin`, for reads only: any process on the host can read).
+   */
+  loopbackReads?: LoopbackReads;
   /** Default 'weft.local'. */
   trustDomain?: string;
   /** Operator-provided CA root (both or neither); default: a root made in <dataDir>/ca on first start. */
@@ -80,7 +86,10 @@ export const DB_FILE_NAME = 'control-plane.db';
 export const BOOTSTRAP_TOKEN_FILE = 'operator.token';
 export const DEFAULT_CERT_TTL_MS = 24 * 3600 * 1000;
 
-/** Requests from this host (127.0.0.0/8, ::1) may read the HTTP API without a token. */
+export type LoopbackReads = 'token' | 'open';
+export const LOOPBACK_READS: readonly LoopbackReads[] = ['token', 'open'];
+
+/** 127.0.0.0/8 and ::1: this host (a read from it is free of a token only with loopbackReads 'open'). */
 function isLoopback(address: string | undefined): boolean {
   const a = (address ?? '').replace(/^::ffff:/, '');
   return a === '::1' || a.startsWith('127.');
@@ -192,10 +201,9 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
       stats,
       authorizeRead: trust
         ? (req) => {
-            if (isLoopback(req.socket.remoteAddress)) return;
+            if (opts.loopbackReads === 'open' && isLoopback(req.socket.remoteAddress)) return;
             const token = bearerToken(req.headers.authorization);
-            if (!token)
-              throw new UnauthenticatedError('a read or operator token is required (authorization: Bearer <token>) from other hosts');
+            if (!token) throw new UnauthenticatedError('a read or operator token is required (authorization: Bearer <token>)');
             trust!.tokens.check(token, ['read', 'operator'], 'authorization');
           }
         : undefined,

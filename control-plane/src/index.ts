@@ -1,5 +1,12 @@
 /** @weft/control-plane: the registry in SQLite or PostgreSQL, streamed to agents over gRPC. */
-export { type ControlPlane, type ControlPlaneOptions, DB_FILE_NAME, startControlPlane } from './control-plane.js';
+export {
+  type ControlPlane,
+  type ControlPlaneOptions,
+  DB_FILE_NAME,
+  LOOPBACK_READS,
+  type LoopbackReads,
+  startControlPlane,
+} from './control-plane.js';
 export type { ServiceEntry } from './registry/endpoint-view.js';
 export { type AgentRecord, Registry, type RegistryOptions } from './registry/registry.js';
 export { backupDatabase, type DatabaseSummary, inspectDatabase, restoreDatabase } from './store/backup.js';

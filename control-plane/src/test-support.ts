@@ -3,7 +3,7 @@
  * and gRPC clients built from loadWeftProto() the way agents build them.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import type { DefaultAccess, Logger } from '@weft/shared';
@@ -13,11 +13,32 @@ import type { DiscoveryRequest } from '@weft/shared/generated/weft/v1/DiscoveryR
 import type { DiscoveryResponse, DiscoveryResponse__Output } from '@weft/shared/generated/weft/v1/DiscoveryResponse';
 import type { Instance } from '@weft/shared/generated/weft/v1/Instance';
 import type { RegistryClient } from '@weft/shared/generated/weft/v1/Registry';
-import { type ControlPlane, startControlPlane } from './control-plane.js';
+import { type ControlPlane, type ControlPlaneOptions, startControlPlane } from './control-plane.js';
 
 export function tempDir(prefix = 'weft-cp-'): { path: string; remove(): void } {
   const path = mkdtempSync(join(tmpdir(), prefix));
   return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
+}
+
+/** A non-loopback IPv4 address of this host (to call a control plane as another host would), if it has one. */
+export function nonLoopbackAddress(): string | undefined {
+  for (const addrs of Object.values(networkInterfaces()))
+    for (const a of addrs ?? []) if (a.family === 'IPv4' && !a.internal) return a.address;
+  return undefined;
+}
+
+/** A control plane with trust on (its CA, bootstrap token, TLS gRPC), listening on every interface, in `dataDir`. */
+export function startOnAllInterfaces(dataDir: string, extra: Partial<ControlPlaneOptions> = {}): Promise<ControlPlane> {
+  return startControlPlane({
+    dataDir,
+    host: '0.0.0.0',
+    grpcPort: 0,
+    httpPort: 0,
+    leaseTtlMs: 60_000,
+    restartGraceMs: 60_000,
+    logger: silentLogger,
+    ...extra,
+  });
 }
 
 export interface Harness {

@@ -90,8 +90,18 @@ async function statsFor(service: string): Promise<boolean> {
   );
 }
 
-async function newPage(base: string): Promise<Page> {
+/**
+ * A page of the dashboard at `base`. On this host the page starts with a read
+ * token in its sessionStorage, as if one had been typed into the login form
+ * (the control plane's reads need a token from loopback too); from another
+ * host (`loggedIn` false) it starts without one.
+ */
+async function newPage(base: string, loggedIn = true): Promise<Page> {
   const page = await browser!.newPage({ viewport: { width: 1280, height: 900 } });
+  if (loggedIn) {
+    const token = await mesh.createToken(cp.grpcPort, { kind: 'read' });
+    await page.addInitScript({ content: `sessionStorage.setItem('weft.token', ${JSON.stringify(token)});` });
+  }
   page.on('pageerror', (err) => pageErrors.push(`pageerror: ${err.message}`));
   page.on('console', (msg) => {
     // A 404 from /v1/stats is the "no data yet" case before golden metrics land; a 401 is the remote login case.
@@ -286,7 +296,7 @@ test('from another host the dashboard loads but the data needs a read token', { 
   }
   assert.equal((await fetch(`${base}/ui/`)).status, 200);
 
-  const page = await newPage(base);
+  const page = await newPage(base, false);
   await page.locator('form.login').waitFor();
   await shot(page, '7-remote-login');
   await page.fill('input[name="token"]', 'not-a-token');

@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { cpSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { WEFT_BIN } from '@weft/cli/demo/weft-process';
@@ -74,6 +74,8 @@ describe('the control plane data dir (real processes)', () => {
     assert.match(bad.stderr, /not a Weft control-plane database|not an SQLite database/);
     const r = weft('control-plane', 'restore', backup, '--data-dir', restoredDir);
     assert.equal(r.status, 0, r.stderr);
+    // The tokens are in the database; the operator keeps using the one they hold (reads need a token).
+    cpSync(join(dataDir, 'operator.token'), join(restoredDir, 'operator.token'));
     const restored = await mesh.controlPlane({ dataDir: restoredDir, restartGrace: '60s', leaseTtl: '60s' });
     const services = await getJson<ServicesAnswer>(restored.httpPort, '/v1/services');
     assert.equal(services.services.find((x) => x.name === 'ledger')?.instances.length, 1);

@@ -85,6 +85,7 @@ export class Mesh {
     this.procs.push(p);
     const grpcPort = Number(p.ready.grpcPort);
     this.cpDirs.set(grpcPort, dataDir);
+    controlPlaneHttp.set(Number(p.ready.httpPort), join(dataDir, 'operator.token'));
     if (options.extra?.includes('--insecure')) this.insecureCps.add(grpcPort);
     // `weft` commands run by tests find the bootstrap token and CA bundle like an operator on the control plane's host.
     process.env.WEFT_CONTROL_PLANE_DATA_DIR = dataDir;
@@ -296,6 +297,21 @@ export function viaProxy(
 }
 
 /** Sends a plain request to 127.0.0.1:port. */
+/**
+ * The HTTP ports of the control planes tests started, with the file of the
+ * bootstrap token their reads send (a control plane's HTTP reads need a token,
+ * from this host too). Files, not tokens: a test may revoke or replace one.
+ */
+const controlPlaneHttp = new Map<number, string>();
+
+/** The authorization header a read of `port` sends: the bootstrap token of the control plane there, if it is one. */
+export function controlPlaneReadHeaders(port: number): Record<string, string> {
+  const file = controlPlaneHttp.get(port);
+  if (file === undefined || !existsSync(file)) return {};
+  return { authorization: `Bearer ${readFileSync(file, 'utf8').trim()}` };
+}
+
+/** An HTTP request to 127.0.0.1:port; to a control plane of these tests it carries its bootstrap token unless `headers` has one. */
 export function send(options: {
   port: number;
   path: string;
@@ -304,6 +320,8 @@ export function send(options: {
   body?: Buffer | string;
   timeoutMs?: number;
 }): Promise<HttpAnswer> {
+  const headers =
+    options.headers?.authorization !== undefined ? options.headers : { ...controlPlaneReadHeaders(options.port), ...options.headers };
   return new Promise((resolve, reject) => {
     const req = http.request(
       {
@@ -311,7 +329,7 @@ export function send(options: {
         port: options.port,
         path: options.path,
         method: options.method ?? 'GET',
-        headers: options.headers,
+        headers,
         agent: false,
       },
       (res) => {

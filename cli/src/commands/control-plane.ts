@@ -6,6 +6,8 @@ import {
   DataDirLockedError,
   DB_FILE_NAME,
   isPostgresUrl,
+  LOOPBACK_READS,
+  type LoopbackReads,
   lockDataDir,
   restoreDatabase,
   startControlPlane,
@@ -44,7 +46,14 @@ interface ControlPlaneFlags {
   caKey?: string;
   certTtl: string;
   tlsSan?: string[];
+  loopbackReads: string;
   insecure?: boolean;
+}
+
+function loopbackReadsFlag(v: string): LoopbackReads {
+  if (!(LOOPBACK_READS as readonly string[]).includes(v))
+    throw new ValidationError('--loopback-reads', `must be ${LOOPBACK_READS.join(' or ')}`);
+  return v as LoopbackReads;
 }
 
 function describeDb(s: DatabaseSummary): string {
@@ -150,6 +159,11 @@ export function controlPlaneCommand(program: Command): void {
     .option('--cert-ttl <duration>', 'lifetime of agent certificates', '24h')
     .option('--tls-san <name...>', 'extra DNS names or IPs for the control plane certificate')
     .option(
+      '--loopback-reads <mode>',
+      'HTTP reads from this host: token (a read or operator token, as from anywhere) | open (none: any local process can read the mesh)',
+      'token',
+    )
+    .option(
       '--insecure',
       'INSECURE, local experiments only: plaintext gRPC without certificates or tokens; anyone who reaches the port can do anything',
     )
@@ -170,6 +184,7 @@ export function controlPlaneCommand(program: Command): void {
         caKeyFile: o.caKey,
         certTtlMs: parseDuration(o.certTtl, '--cert-ttl'),
         tlsSans: o.tlsSan ?? [],
+        loopbackReads: loopbackReadsFlag(o.loopbackReads),
         insecure: o.insecure === true || program.opts().insecure === true,
       }));
       await checkPortsFree([

@@ -65,7 +65,7 @@ function demoPorts(from: string | undefined): DemoPorts {
 }
 
 /** What a demo run leaves in its dir; removed at start so no registration, config or log carries over between runs. */
-const DEMO_STATE = /^(control-plane|agent-[ab]|.*\.log)$/;
+const DEMO_STATE = /^(control-plane|agent-[ab]|.*\.log|dashboard\.token)$/;
 
 function freshDemoDir(dir: string): void {
   mkdirSync(dir, { recursive: true });
@@ -124,13 +124,29 @@ async function runDemo(dir: string, durationMs: number | undefined, ports: DemoP
         log('control-plane'),
       ),
     );
-    console.log(`  control plane  gRPC+TLS ${cpAddr}, HTTP http://127.0.0.1:${ports.http}/v1/services`);
-    console.log(`  dashboard      http://127.0.0.1:${ports.http}/ui/   (open it in a browser)`);
     const cpDir = join(dir, 'control-plane');
     // Secure by default: each agent enrols with a join token made by the real `weft token create`.
     const joinToken = (agentId: string) =>
       weft(['--control-plane-data-dir', cpDir, 'token', 'create', '--agent-id', agentId, '--control-plane', cpAddr]);
     const tokens = { a: await joinToken('agent-a'), b: await joinToken('agent-b') };
+    // The control plane's HTTP reads need a token, from this host too: a read token for the dashboard and curl.
+    const readTokenFile = join(dir, 'dashboard.token');
+    const readToken = await weft([
+      '--control-plane-data-dir',
+      cpDir,
+      'token',
+      'create',
+      '--kind',
+      'read',
+      '--description',
+      'demo dashboard',
+      '--control-plane',
+      cpAddr,
+    ]);
+    writeFileSync(readTokenFile, `${readToken}\n`, { mode: 0o600 });
+    console.log(`  control plane  gRPC+TLS ${cpAddr}, HTTP http://127.0.0.1:${ports.http}/v1/services (reads need a token)`);
+    console.log(`  dashboard      http://127.0.0.1:${ports.http}/ui/   (open it in a browser, sign in with the read token below)`);
+    console.log(`  read token     ${readToken}   (also in ${readTokenFile})`);
     const agentArgs = (name: 'a' | 'b', admin: number, outbound: number, inbound: number) => [
       'agent',
       '--control-plane',
@@ -190,6 +206,7 @@ async function runDemo(dir: string, durationMs: number | undefined, ports: DemoP
     console.log(`  curl -x http://127.0.0.1:${ports.a[1]} http://orders/admin        # 403 forbidden; policy=orders/1`);
     console.log(`  weft register --name web --port 9 --agent 127.0.0.1:${ports.a[0]}   # prints HTTP_PROXY=http://web:<secret>@…`);
     console.log(`  curl -H 'Host: orders' http://127.0.0.1:${ports.a[1]}/hello`);
+    console.log(`  curl -H "authorization: Bearer $(cat ${readTokenFile})" http://127.0.0.1:${ports.http}/v1/services`);
     console.log(`  export WEFT_CONTROL_PLANE_DATA_DIR=${cpDir}   # bootstrap operator token and CA bundle`);
     const cpFlag = ports.grpc === DefaultPorts.controlPlaneGrpc ? '' : ` --control-plane ${cpAddr}`;
     console.log(`  weft services${cpFlag}    weft status${cpFlag}    (in this checkout: npx weft …)\n`);

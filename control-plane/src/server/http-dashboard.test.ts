@@ -6,12 +6,9 @@
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { silentLogger } from '@weft/shared';
-import { startControlPlane } from '../control-plane.js';
-import { agentInfo, type Harness, instance, startHarness, tempDir } from '../test-support.js';
+import { agentInfo, type Harness, instance, nonLoopbackAddress, startHarness, startOnAllInterfaces, tempDir } from '../test-support.js';
 import { UI_CONTENT_SECURITY_POLICY, UiAssets } from './ui-assets.js';
 
 let h: Harness;
@@ -197,12 +194,6 @@ test('an unbuilt dashboard answers 404 saying how to build it', () => {
   }
 });
 
-function nonLoopbackAddress(): string | undefined {
-  for (const addrs of Object.values(networkInterfaces()))
-    for (const a of addrs ?? []) if (a.family === 'IPv4' && !a.internal) return a.address;
-  return undefined;
-}
-
 test('from another host the data routes need a read or operator token; the static files do not', async (t) => {
   const address = nonLoopbackAddress();
   if (!address) {
@@ -210,15 +201,7 @@ test('from another host the data routes need a read or operator token; the stati
     return;
   }
   const dir = tempDir();
-  const cp = await startControlPlane({
-    dataDir: dir.path,
-    host: '0.0.0.0',
-    grpcPort: 0,
-    httpPort: 0,
-    leaseTtlMs: 60_000,
-    restartGraceMs: 60_000,
-    logger: silentLogger,
-  });
+  const cp = await startOnAllInterfaces(dir.path);
   try {
     const base = `http://${address}:${cp.httpPort}`;
     for (const path of ['/v1/config', '/v1/config/history', '/v1/events', '/v1/services']) {
