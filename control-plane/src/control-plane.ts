@@ -5,7 +5,14 @@
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { DEFAULT_TRUST_DOMAIN, type DefaultAccess, type Logger, UnauthenticatedError } from '@weft/shared';
+import {
+  type AddressAllowance,
+  DEFAULT_TRUST_DOMAIN,
+  type DefaultAccess,
+  type Logger,
+  parseAddressAllowance,
+  UnauthenticatedError,
+} from '@weft/shared';
 import { writePrivate } from './ca/ca-files.js';
 import { MeshCa } from './ca/mesh-ca.js';
 import { ServerIdentity, serverNames } from './ca/server-identity.js';
@@ -59,6 +66,12 @@ export interface ControlPlaneOptions {
    * `localhostIsAdmin`, for reads only: any process on the host can read).
    */
   loopbackReads?: LoopbackReads;
+  /**
+   * Addresses beyond an agent's own host (loopback, localhost, its advertised
+   * address) where enrolled agents may register instances: 'any', or IP
+   * addresses and CIDR blocks; default none (server/instance-addresses.ts).
+   */
+  remoteInstances?: AddressAllowance;
   /** Default 'weft.local'. */
   trustDomain?: string;
   /** Operator-provided CA root (both or neither); default: a root made in <dataDir>/ca on first start. */
@@ -176,6 +189,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
       authn: trust?.authn,
       trust: trust && { authority: trust.authority, tokens: trust.tokens, ca: trust.ca },
       trustStatus: trust && (() => trustStatus(trust!.authority)),
+      remoteInstances: opts.remoteInstances === undefined ? undefined : parseAddressAllowance(opts.remoteInstances, 'remoteInstances'),
       policies,
       host,
       port: opts.grpcPort,

@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import type { DefaultAccess, Logger } from '@weft/shared';
+import type { DefaultAccess, InstanceSpec, Logger } from '@weft/shared';
 import { loadWeftProto, silentLogger } from '@weft/shared';
 import type { DiscoveryClient } from '@weft/shared/generated/weft/v1/Discovery';
 import type { DiscoveryRequest } from '@weft/shared/generated/weft/v1/DiscoveryRequest';
@@ -105,6 +105,23 @@ export function agentInfo(agentId: string, inboundPort = 15006, address = '10.0.
 
 export function instance(service: string, instanceId: string, extra: Partial<Instance> = {}): Instance {
   return { service, instance_id: instanceId, address: '127.0.0.1', port: 8080, ...extra };
+}
+
+/** An instance as the registry takes it (domain form): health unknown, http, on 127.0.0.1:8080 unless `extra` says otherwise. */
+export function instanceSpec(service: string, instanceId: string, extra: Partial<InstanceSpec> = {}): InstanceSpec {
+  return {
+    service,
+    instanceId,
+    address: '127.0.0.1',
+    port: 8080,
+    zone: '',
+    weight: 1,
+    tags: [],
+    metadata: {},
+    health: 'unknown',
+    protocol: 'http',
+    ...extra,
+  };
 }
 
 /** One client discovery stream with a queue of received responses. */

@@ -3,6 +3,7 @@ export * from './defaults.js';
 export * from './duration.js';
 export * from './errors.js';
 export * from './identity/index.js';
+export * from './ip-address.js';
 export * from './log.js';
 export * from './metrics.js';
 export * from './policy/index.js';

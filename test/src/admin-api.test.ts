@@ -97,22 +97,20 @@ describe("a real agent's admin API", () => {
     assert.deepEqual(await localIds(a), []);
   });
 
-  test('--allow-remote-registrations lets registrations point at the listed blocks only', async () => {
-    const b = await mesh.agent('agent-b', cp.grpcPort, ['--allow-remote-registrations', '198.51.100.0/24']);
-    const ok = weft(
-      'register',
-      '--name',
-      'db',
-      '--port',
-      '5432',
-      '--address',
-      '198.51.100.7',
-      '--agent',
-      `127.0.0.1:${b.adminPort}`,
-      '--json',
-    );
+  test('--allow-remote-registrations lets registrations point at the listed blocks only, if the control plane allows them too', async () => {
+    // The agent's allowance alone is not enough: this control plane keeps instances on their agents' hosts.
+    const strict = await mesh.agent('agent-strict', cp.grpcPort, ['--allow-remote-registrations', '198.51.100.0/24']);
+    /** `weft register` of db at `address`:5432 through the admin API on `adminPort`. */
+    const registerDb = (adminPort: number, address: string, ...extra: string[]) =>
+      weft('register', '--name', 'db', '--port', '5432', '--address', address, '--agent', `127.0.0.1:${adminPort}`, ...extra);
+    const refused = registerDb(strict.adminPort, '198.51.100.7');
+    assert.notEqual(refused.status, 0);
+    assert.match(refused.stderr, /address: "198\.51\.100\.7" is not on agent "agent-strict"'s host .*--allow-remote-instances/);
+    const open = await mesh.controlPlane({ extra: ['--allow-remote-instances', '198.51.100.0/24'] });
+    const b = await mesh.agent('agent-b', open.grpcPort, ['--allow-remote-registrations', '198.51.100.0/24']);
+    const ok = registerDb(b.adminPort, '198.51.100.7', '--json');
     assert.equal(ok.status, 0, ok.stderr);
-    const no = weft('register', '--name', 'db', '--port', '5432', '--address', '203.0.113.7', '--agent', `127.0.0.1:${b.adminPort}`);
+    const no = registerDb(b.adminPort, '203.0.113.7');
     assert.equal(no.status, 2);
     assert.match(no.stderr, /address: .*--allow-remote-registrations list/);
     const bad = weft('agent', '--allow-remote-registrations', '10.0.0.0/8,db.internal', '--admin-port', '0');

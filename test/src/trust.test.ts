@@ -119,6 +119,13 @@ describe('trust: who may call the control plane', () => {
     assert.equal(health.err?.code, grpc.status.PERMISSION_DENIED);
     const status = await streamEnd(y.discovery, 'agent-x');
     assert.equal(status.code, grpc.status.PERMISSION_DENIED);
+    // Only addresses of its own host: loopback or the address it advertises (its admin API's check, skipped here).
+    const elsewhere = { service: 'payments', instance_id: 'payments-y', address: '192.0.2.7', port: 443 };
+    const relay = await unary((cb) => y.registry.Register({ agent: agent('agent-y'), instances: [elsewhere] }, cb));
+    assert.equal(relay.err?.code, grpc.status.PERMISSION_DENIED);
+    assert.match(relay.err?.details ?? '', /^instances\[0\]\.address: "192\.0\.2\.7" is not on agent "agent-y"'s host/);
+    const advertised = { agent_id: 'agent-y', address: '192.0.2.7', inbound_port: 15006 };
+    assert.equal((await unary((cb) => y.registry.Register({ agent: advertised, instances: [elsewhere] }, cb))).err, null);
     assert.deepEqual((await servicesAtControlPlane(cp)).get('orders'), ['orders-x']);
     // An agent certificate is not an operator credential.
     const apply = await unary((cb) => x.registry.ApplyConfig({ documents: [], dry_run: true }, cb));

@@ -102,7 +102,7 @@ export class RegistrationSync {
         instances: [instanceToProto(instance)],
         replace_all: false,
       });
-      if (outcome.code === GrpcStatus.INVALID_ARGUMENT) throw localValidationError(outcome.message);
+      if (refusesInstance(outcome)) throw localValidationError(outcome.message);
       commit();
       return this.settle([instance.instanceId], outcome, 'register');
     });
@@ -181,7 +181,7 @@ export class RegistrationSync {
         instances: instances.map((i) => instanceToProto(i)),
         replace_all: true,
       });
-      if (outcome.code === GrpcStatus.INVALID_ARGUMENT) {
+      if (refusesInstance(outcome)) {
         const index = /^instances\[(\d+)\]/.exec(outcome.message);
         const bad = index ? instances[Number(index[1])] : undefined;
         this.logger.error('control plane rejected a local instance', { instanceId: bad?.instanceId, error: outcome.message });
@@ -260,6 +260,18 @@ export class RegistrationSync {
 const PROTO_TO_LOCAL_FIELD: Record<string, string> = { service: 'name', instance_id: 'id' };
 
 /** `instances[0].port: must be 1..65535` -> ValidationError('port', 'must be 1..65535'), the admin API's field names. */
+/**
+ * The control plane refused an instance itself (so re-sending it can never
+ * succeed): it is invalid (INVALID_ARGUMENT), or not this agent's to register
+ * there (PERMISSION_DENIED naming `instances[i]`, e.g. an address beyond this
+ * host the control plane does not allow). Other refusals (a revoked agent, a
+ * store outage) are about the call, and the sync retries.
+ */
+function refusesInstance(outcome: { code: number; message: string }): boolean {
+  if (outcome.code === GrpcStatus.INVALID_ARGUMENT) return true;
+  return outcome.code === GrpcStatus.PERMISSION_DENIED && /^instances\[\d+\]/.test(outcome.message);
+}
+
 function localValidationError(message: string): ValidationError {
   const m = /^instances\[\d+\]\.([A-Za-z_]+)([^:]*): (.*)$/s.exec(message);
   if (!m) return new ValidationError('', message);

@@ -20,7 +20,7 @@
  * body would only break `curl -X DELETE`.
  */
 import type { IncomingMessage } from 'node:http';
-import { isLoopbackIp, isLoopbackName } from './host-addresses.js';
+import { isLoopbackIp, isLoopbackName } from '@weft/shared';
 
 /** The admin API's refusal codes (also in `x-weft-error`), with their one HTTP status. */
 export const AdminRefusalCode = {

@@ -15,12 +15,24 @@
  * - 0.0.0.0 and :: are refused outright: they name no host a service can be
  *   reached on, and connect to this one.
  */
-import { BlockList, isIP } from 'node:net';
-import { ValidationError } from '@weft/shared';
-import { canonicalIp, interfaceAddresses, isLoopbackIp, isLoopbackName, isUnspecifiedIp } from './host-addresses.js';
+import type { BlockList } from 'node:net';
+import {
+  type AddressAllowance,
+  addressAllowed,
+  canonicalIp,
+  isLoopbackIp,
+  isLoopbackName,
+  isUnspecifiedIp,
+  parseAddressAllowance,
+  ValidationError,
+} from '@weft/shared';
+import { interfaceAddresses } from './host-addresses.js';
 
 /** `'any'`, or IP addresses and CIDR blocks (`10.0.0.0/8`, `fd00::/8`). */
-export type RemoteRegistrations = 'any' | readonly string[];
+export type RemoteRegistrations = AddressAllowance;
+
+/** Validates an allowance (`'any'` or addresses / CIDR blocks), naming `field` on error. */
+export const parseRemoteRegistrations = parseAddressAllowance;
 
 export interface RegistrationTargetOptions {
   /** The agent's listener ports by name (`admin`, `outbound`, `inbound`), read at each check. */
@@ -78,26 +90,6 @@ export class RegistrationTargets {
   }
 
   private remoteAllowed(ip: string | undefined): boolean {
-    if (this.remote === 'any') return true;
-    if (this.remote === undefined || ip === undefined) return false;
-    return this.remote.check(ip, isIP(ip) === 6 ? 'ipv6' : 'ipv4');
+    return ip !== undefined ? addressAllowed(this.remote, ip) : this.remote === 'any';
   }
-}
-
-/** Validates an allowance (`'any'` or addresses / CIDR blocks), naming `field` on error. */
-export function parseRemoteRegistrations(allow: RemoteRegistrations, field: string): BlockList | 'any' {
-  if (allow === 'any') return 'any';
-  const list = new BlockList();
-  allow.forEach((entry, i) => {
-    const [addr, bits, extra] = entry.trim().split('/');
-    const ip = canonicalIp(addr);
-    const family = ip === undefined ? 0 : isIP(ip);
-    const max = family === 6 ? 128 : 32;
-    const prefix = bits === undefined ? max : /^\d{1,3}$/.test(bits) ? Number(bits) : Number.NaN;
-    if (ip === undefined || extra !== undefined || !(prefix >= 0 && prefix <= max)) {
-      throw new ValidationError(`${field}[${i}]`, `expected an IP address or CIDR block (10.0.0.0/8), got ${JSON.stringify(entry)}`);
-    }
-    list.addSubnet(ip, prefix, family === 6 ? 'ipv6' : 'ipv4');
-  });
-  return list;
 }

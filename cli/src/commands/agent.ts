@@ -4,13 +4,13 @@ import {
   AGENT_NODE_FLAGS,
   detectAdvertiseAddress,
   parseControlPlaneAddresses,
-  parseRemoteRegistrations,
   startAgent,
   startedWithAgentNodeFlags,
 } from '@weft/agent';
 import { EnrolmentError } from '@weft/agent/identity/index';
 import { createLogger, DefaultPorts, Defaults, messageOf, parseDuration, ValidationError, validateAddress } from '@weft/shared';
 import { type Command, Option } from 'commander';
+import { addressAllowanceFlag } from '../address-allowance-flag.js';
 import { CliError, parseFlag } from '../cli-error.js';
 import { checkPortsFree } from '../port-check.js';
 import { closeOnSignal } from '../run-until-signal.js';
@@ -57,17 +57,6 @@ function positiveInt(value: string | undefined, flag: string): number | undefine
   const n = Number(value);
   if (!/^\d+$/.test(value.trim()) || !(n > 0)) throw new ValidationError(flag, 'must be a positive integer');
   return n;
-}
-
-/** `--allow-remote-registrations` alone allows any address; with a value, only the listed addresses and CIDR blocks. */
-function remoteRegistrations(value: string | true | undefined): 'any' | string[] | undefined {
-  if (value === undefined) return undefined;
-  if (value === true) return 'any';
-  const list = value.split(',').map((s) => s.trim());
-  if (list.some((s) => s === ''))
-    throw new ValidationError('--allow-remote-registrations', 'expected addresses or CIDR blocks separated by commas');
-  parseRemoteRegistrations(list, '--allow-remote-registrations');
-  return list;
 }
 
 export function agentCommand(program: Command): void {
@@ -137,7 +126,7 @@ export function agentCommand(program: Command): void {
         agentId: o.agentId,
         zone: o.zone,
         requestTimeoutMs: parseDuration(o.requestTimeout, '--request-timeout'),
-        allowRemoteRegistrations: remoteRegistrations(o.allowRemoteRegistrations),
+        allowRemoteRegistrations: addressAllowanceFlag(o.allowRemoteRegistrations, '--allow-remote-registrations'),
         subscribeWaitMs: Defaults.subscribeWaitMs,
         subscriptionIdleTimeoutMs: optionalDuration(o.subscriptionIdleTimeout, '--subscription-idle-timeout'),
         logger,

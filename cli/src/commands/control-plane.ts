@@ -28,6 +28,7 @@ import {
   validateTrustDomain,
 } from '@weft/shared';
 import type { Command } from 'commander';
+import { addressAllowanceFlag } from '../address-allowance-flag.js';
 import { CliError, parseFlag } from '../cli-error.js';
 import { checkPortsFree } from '../port-check.js';
 import { closeOnSignal } from '../run-until-signal.js';
@@ -47,6 +48,7 @@ interface ControlPlaneFlags {
   certTtl: string;
   tlsSan?: string[];
   loopbackReads: string;
+  allowRemoteInstances?: string | true;
   insecure?: boolean;
 }
 
@@ -159,6 +161,10 @@ export function controlPlaneCommand(program: Command): void {
     .option('--cert-ttl <duration>', 'lifetime of agent certificates', '24h')
     .option('--tls-san <name...>', 'extra DNS names or IPs for the control plane certificate')
     .option(
+      '--allow-remote-instances [list]',
+      'let enrolled agents register instances beyond their own host (loopback, localhost, their advertised address): at any address, or only these comma-separated addresses / CIDR blocks (default: none)',
+    )
+    .option(
       '--loopback-reads <mode>',
       'HTTP reads from this host: token (a read or operator token, as from anywhere) | open (none: any local process can read the mesh)',
       'token',
@@ -185,6 +191,7 @@ export function controlPlaneCommand(program: Command): void {
         certTtlMs: parseDuration(o.certTtl, '--cert-ttl'),
         tlsSans: o.tlsSan ?? [],
         loopbackReads: loopbackReadsFlag(o.loopbackReads),
+        remoteInstances: addressAllowanceFlag(o.allowRemoteInstances, '--allow-remote-instances'),
         insecure: o.insecure === true || program.opts().insecure === true,
       }));
       await checkPortsFree([

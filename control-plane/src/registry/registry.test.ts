@@ -5,26 +5,13 @@ import type { AgentInfo, InstanceSpec } from '@weft/shared';
 import { silentLogger } from '@weft/shared';
 import { SqliteRegistryStore } from '../store/sqlite-backend.js';
 import { SqliteStore } from '../store/sqlite-store.js';
-import { tempDir } from '../test-support.js';
+import { instanceSpec, tempDir } from '../test-support.js';
 import { Registry } from './registry.js';
 
 const agentA: AgentInfo = { agentId: 'a', hostname: 'a.local', address: '10.0.0.1', inboundPort: 15006, zone: 'z1', version: '1' };
 const agentB: AgentInfo = { ...agentA, agentId: 'b', address: '10.0.0.2', zone: 'z2' };
 
-function spec(service: string, instanceId: string): InstanceSpec {
-  return {
-    service,
-    instanceId,
-    address: '127.0.0.1',
-    port: 8080,
-    zone: '',
-    weight: 1,
-    tags: [],
-    metadata: {},
-    health: 'unknown',
-    protocol: 'http',
-  };
-}
+const spec = (service: string, instanceId: string): InstanceSpec => instanceSpec(service, instanceId);
 
 /** A registry with a hand-driven clock; sweep() is called by the test, not a timer. */
 async function open(file: string, clock: { now: number }, ttl = 1000, grace = 5000) {

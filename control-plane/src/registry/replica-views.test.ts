@@ -14,6 +14,7 @@ import { silentLogger } from '@weft/shared';
 import { freshSchema, postgresSkipReason } from '../pg-test-support.js';
 import { ReplicaSync } from '../replica-sync.js';
 import { openPostgresStore } from '../store/postgres/pg-backend.js';
+import { instanceSpec } from '../test-support.js';
 import { PolicyRegistry } from './policy-registry.js';
 import { Registry } from './registry.js';
 
@@ -24,20 +25,7 @@ function agent(id: string): AgentInfo {
   return { agentId: id, hostname: id, address: '127.0.0.1', inboundPort: 15006, zone: '', version: '1' };
 }
 
-function instance(id: string, port: number): InstanceSpec {
-  return {
-    service: 'orders',
-    instanceId: id,
-    address: '127.0.0.1',
-    port,
-    zone: '',
-    weight: 1,
-    tags: [],
-    metadata: {},
-    health: 'passing',
-    protocol: 'http',
-  };
-}
+const instance = (id: string, port: number): InstanceSpec => instanceSpec('orders', id, { port, health: 'passing' });
 
 const idsOf = (r: Registry) => (r.service('orders')?.endpoints ?? []).map((e) => e.instanceId);
 

@@ -4,6 +4,7 @@
  * Keepalive pings find dead agents behind half-open TCP connections, so their
  * streams close and their leases start running out.
  */
+import type { BlockList } from 'node:net';
 import type * as grpc from '@grpc/grpc-js';
 import type { Logger, MetricsRegistry } from '@weft/shared';
 import { loadWeftProto } from '@weft/shared';
@@ -28,6 +29,8 @@ import { createTelemetryHandlers } from './telemetry-service.js';
 import { createTrustHandlers, type TrustServiceDeps } from './trust-service.js';
 
 export interface GrpcServerOptions {
+  /** Addresses beyond an agent's own host its instances may have (registry-service.ts); default none. */
+  remoteInstances?: BlockList | 'any';
   host: string;
   port: number;
   registry: Registry;
@@ -94,6 +97,7 @@ export async function startGrpcServer(opts: GrpcServerOptions): Promise<RunningG
     settings,
     trust: opts.trust?.authority,
     trustStatus: opts.trustStatus,
+    remoteInstances: opts.remoteInstances,
     externals: opts.policies.externals,
   };
   const guard = {

@@ -4,13 +4,15 @@
  * statuses in status.ts only. Callers passed the auth guard (authz.ts);
  * the agent a write acts for is the caller's certificate identity.
  */
+import type { BlockList } from 'node:net';
 import type * as grpc from '@grpc/grpc-js';
 import type { Logger } from '@weft/shared';
 import { healthFromProto, validateInstanceId } from '@weft/shared';
 import type { RegistryHandlers } from '@weft/shared/generated/weft/v1/Registry';
 import type { Registry } from '../registry/registry.js';
 import { type AgentTrustStatus, agentStatus } from './agent-status.js';
-import { actingAgent } from './authz.js';
+import { actingAgent, callerOf } from './authz.js';
+import { checkInstanceAddresses } from './instance-addresses.js';
 import { parseAgentInfo, parseInstanceIds, parseInstances } from './parse.js';
 import type { PolicyHandlers } from './policy-service.js';
 import type { RejectedVersions } from './rejected-versions.js';
@@ -26,6 +28,11 @@ export interface RegistryServiceDeps {
   rejections?: RejectedVersions;
   /** Certificate and revocation per agent, shown in ListAgents. */
   trustStatus?: () => Map<string, AgentTrustStatus>;
+  /**
+   * Addresses beyond an agent's own host its instances may have (instance-addresses.ts);
+   * undefined: none. Not checked for an --insecure control plane (no identities).
+   */
+  remoteInstances?: BlockList | 'any';
 }
 
 /**
@@ -65,6 +72,7 @@ export function createRegistryHandlers(deps: RegistryServiceDeps): Omit<Registry
       const agentId = actingAgent(call, req.agent?.agent_id, 'agent.agent_id');
       const agent = parseAgentInfo(req.agent && { ...req.agent, agent_id: agentId }, 'agent');
       const instances = parseInstances(req.instances, 'instances');
+      if (callerOf(call).kind === 'agent') checkInstanceAddresses(agent, instances, deps.remoteInstances);
       const { revision } = await registry.register(agent, instances, req.replace_all === true);
       log.debug('registered', {
         agent: agent.agentId,

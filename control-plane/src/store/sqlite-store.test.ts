@@ -1,31 +1,17 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import type { AgentInfo, InstanceSpec } from '@weft/shared';
+import type { AgentInfo } from '@weft/shared';
 import { NotFoundError, ValidationError } from '@weft/shared';
 import Database from 'better-sqlite3';
-import { tempDir } from '../test-support.js';
+import { instanceSpec, tempDir } from '../test-support.js';
 import { MIGRATIONS, migrate } from './migrations.js';
 import { type ChangeResult, SqliteStore } from './sqlite-store.js';
 
 const agentA: AgentInfo = { agentId: 'a', hostname: 'a.local', address: '10.0.0.1', inboundPort: 15006, zone: 'z1', version: '1' };
 const agentB: AgentInfo = { ...agentA, agentId: 'b', address: '10.0.0.2' };
 
-function spec(service: string, instanceId: string, extra: Partial<InstanceSpec> = {}): InstanceSpec {
-  return {
-    service,
-    instanceId,
-    address: '127.0.0.1',
-    port: 8080,
-    zone: '',
-    weight: 1,
-    tags: [],
-    metadata: {},
-    health: 'unknown',
-    protocol: 'http',
-    ...extra,
-  };
-}
+const spec = instanceSpec;
 
 function withStore(fn: (store: SqliteStore, file: string) => void): void {
   const dir = tempDir();

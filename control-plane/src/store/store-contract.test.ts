@@ -9,7 +9,7 @@ import { describe, test } from 'node:test';
 import type { AgentInfo, InstanceSpec } from '@weft/shared';
 import { NotFoundError, silentLogger, ValidationError } from '@weft/shared';
 import { freshSchema, postgresSkipReason } from '../pg-test-support.js';
-import { tempDir } from '../test-support.js';
+import { instanceSpec, tempDir } from '../test-support.js';
 import { openPostgresStore } from './postgres/pg-backend.js';
 import { openSqliteStore } from './sqlite-backend.js';
 import type { ChangeResult, ControlPlaneStore, RegistryWrite, WriteOutcome } from './store-contract.js';
@@ -18,19 +18,7 @@ const agentA: AgentInfo = { agentId: 'a', hostname: 'a.local', address: '10.0.0.
 const agentB: AgentInfo = { ...agentA, agentId: 'b', address: '10.0.0.2' };
 
 function spec(service: string, instanceId: string, extra: Partial<InstanceSpec> = {}): InstanceSpec {
-  return {
-    service,
-    instanceId,
-    address: '127.0.0.1',
-    port: 8080,
-    zone: '',
-    weight: 1,
-    tags: ['t1'],
-    metadata: { k: 'v' },
-    health: 'unknown',
-    protocol: 'http',
-    ...extra,
-  };
+  return instanceSpec(service, instanceId, { tags: ['t1'], metadata: { k: 'v' }, ...extra });
 }
 
 /** A backend under test: `open` may be called again after `close` and must find the same data. */

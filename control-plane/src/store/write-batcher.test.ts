@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import type { AgentInfo, InstanceSpec } from '@weft/shared';
 import Database from 'better-sqlite3';
-import { tempDir } from '../test-support.js';
+import { instanceSpec, tempDir } from '../test-support.js';
 import { SqliteRegistryStore } from './sqlite-backend.js';
 import { SqliteStore } from './sqlite-store.js';
 import { WriteBatcher } from './write-batcher.js';
@@ -11,20 +11,7 @@ import { WriteBatcher } from './write-batcher.js';
 const agentA: AgentInfo = { agentId: 'a', hostname: 'a.local', address: '10.0.0.1', inboundPort: 15006, zone: 'z1', version: '1' };
 const agentB: AgentInfo = { ...agentA, agentId: 'b' };
 
-function spec(service: string, instanceId: string): InstanceSpec {
-  return {
-    service,
-    instanceId,
-    address: '127.0.0.1',
-    port: 8080,
-    zone: '',
-    weight: 1,
-    tags: [],
-    metadata: {},
-    health: 'unknown',
-    protocol: 'http',
-  };
-}
+const spec = (service: string, instanceId: string): InstanceSpec => instanceSpec(service, instanceId);
 
 function withStore(fn: (store: SqliteStore, file: string) => Promise<void>): Promise<void> {
   const dir = tempDir();

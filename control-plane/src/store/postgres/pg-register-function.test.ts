@@ -14,7 +14,7 @@ import { silentLogger } from '@weft/shared';
 import pg from 'pg';
 import { decodeNotice, encodeNotice } from '../../cluster/change-notice.js';
 import { freshSchema, postgresSkipReason } from '../../pg-test-support.js';
-import { tempDir } from '../../test-support.js';
+import { instanceSpec, tempDir } from '../../test-support.js';
 import { openSqliteStore } from '../sqlite-backend.js';
 import type { ControlPlaneStore, RegistryWrite, WriteOutcome } from '../store-contract.js';
 import { openPostgresStore, type PostgresStore } from './pg-backend.js';
@@ -31,19 +31,8 @@ const agent = (id: string, extra: Partial<AgentInfo> = {}): AgentInfo => ({
   version: '1',
   ...extra,
 });
-const spec = (service: string, instanceId: string, extra: Partial<InstanceSpec> = {}): InstanceSpec => ({
-  service,
-  instanceId,
-  address: '127.0.0.1',
-  port: 8080,
-  zone: '',
-  weight: 1,
-  tags: ['t'],
-  metadata: { k: 'v' },
-  health: 'passing',
-  protocol: 'http',
-  ...extra,
-});
+const spec = (service: string, instanceId: string, extra: Partial<InstanceSpec> = {}): InstanceSpec =>
+  instanceSpec(service, instanceId, { tags: ['t'], metadata: { k: 'v' }, health: 'passing', ...extra });
 const reg = (a: AgentInfo, instances: InstanceSpec[], replaceAll = false, lease?: number | null): RegistryWrite => ({
   op: 'register',
   agent: a,

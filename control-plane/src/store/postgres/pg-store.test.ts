@@ -14,7 +14,7 @@ import type { GetConfigResponse__Output } from '@weft/shared/generated/weft/v1/G
 import type { ListServicesResponse__Output } from '@weft/shared/generated/weft/v1/ListServicesResponse';
 import type { RegisterResponse__Output } from '@weft/shared/generated/weft/v1/RegisterResponse';
 import { freshDatabase, freshSchema, postgresSkipReason } from '../../pg-test-support.js';
-import { agentInfo, instance, startHarness, TestStream, tempDir } from '../../test-support.js';
+import { agentInfo, instance, instanceSpec, startHarness, TestStream, tempDir } from '../../test-support.js';
 import { copySqliteToPostgres } from '../migrate-to-postgres.js';
 import type { RegistryWrite } from '../store-contract.js';
 import { openPostgresStore } from './pg-backend.js';
@@ -31,18 +31,7 @@ const agent = (id: string): AgentInfo => ({
   zone: '',
   version: '1',
 });
-const spec = (service: string, instanceId: string): InstanceSpec => ({
-  service,
-  instanceId,
-  address: '127.0.0.1',
-  port: 8080,
-  zone: '',
-  weight: 1,
-  tags: [],
-  metadata: {},
-  health: 'unknown',
-  protocol: 'http',
-});
+const spec = (service: string, instanceId: string): InstanceSpec => instanceSpec(service, instanceId);
 
 /** A valid document for ApplyConfig. */
 const ACCESS = (service: string) => JSON.stringify({ apiVersion: 'weft.dev/v1', kind: 'AccessPolicy', metadata: { service }, rules: [] });
