@@ -1,7 +1,8 @@
 /**
  * Three control-plane replicas (real processes) on one PostgreSQL schema: a
  * service registered through an agent on replica 1 reaches, and is served
- * through, an agent on replica 3; an operator token works on every replica.
+ * through, an agent on replica 3; an operator token works on every replica,
+ * and a token revoked through one replica is refused by the others.
  * Skipped with the reason printed when no PostgreSQL answers (see
  * control-plane/src/pg-test-support.ts).
  */
@@ -10,7 +11,7 @@ import { cpSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { freshSchema, postgresSkipReason } from '@weft/control-plane/pg-test-support';
-import { echoHandler, getJson, Mesh, registerWith, servicesAtControlPlane, viaProxy, waitFor } from './harness.js';
+import { echoHandler, getJson, Mesh, registerWith, runWeft, send, servicesAtControlPlane, viaProxy, waitFor } from './harness.js';
 
 const skip = await postgresSkipReason();
 
@@ -52,5 +53,15 @@ describe('control-plane replicas on PostgreSQL (real processes)', { skip }, () =
     // Each replica lists the agents whose streams it holds as connected.
     const onThird = await getJson<{ agents: { agentId: string; connected: boolean }[] }>(third.httpPort, '/v1/agents');
     assert.ok(onThird.agents.some((a) => a.agentId === 'consumer' && a.connected));
+
+    // A token made and revoked through replica 1 is taken, then refused, by replica 3 (which re-reads tokens on a timer).
+    const reader = await mesh.createToken(first.grpcPort, { kind: 'read' });
+    const readAt = async (port: number) =>
+      (await send({ port, path: '/v1/services', headers: { authorization: `Bearer ${reader}` } })).status;
+    assert.equal(await readAt(third.httpPort), 200);
+    const revoked = await runWeft(['token', 'revoke', reader.split('.')[2], '--control-plane', `127.0.0.1:${first.grpcPort}`]);
+    assert.equal(revoked.code, 0, revoked.stderr);
+    assert.equal(await readAt(first.httpPort), 401, 'refused at once on the replica that revoked it');
+    await waitFor('replica 3 to refuse the revoked token', async () => (await readAt(third.httpPort)) === 401, 10_000);
   });
 });

@@ -42,8 +42,11 @@ export interface HttpApiOptions {
   metrics?: MetricsRegistry;
   /** Certificate and revocation per agent, shown in /v1/agents. */
   trustStatus?: () => Map<string, AgentTrustStatus>;
-  /** Throws (UnauthenticatedError, PermissionDeniedError) when a request may not read; /healthz is always open. */
-  authorizeRead?: (req: IncomingMessage) => void;
+  /**
+   * Throws or rejects (UnauthenticatedError, PermissionDeniedError) when a request may
+   * not read; /healthz is always open.
+   */
+  authorizeRead?: (req: IncomingMessage) => void | Promise<void>;
   /** The golden metrics served at /v1/stats; those paths are 404 without it. */
   stats?: StatsWindow;
   /** Traffic policy for /v1/config and /v1/config/history (absent: those paths are 404). */
@@ -143,6 +146,12 @@ export async function startHttpApi(opts: HttpApiOptions): Promise<RunningHttpApi
   const ui = new UiAssets(opts.uiDir);
 
   const handle = (req: IncomingMessage, res: ServerResponse): void => {
+    const fail = (err: unknown): void => {
+      const e = toHttpError(err);
+      if (e.status >= 500) log.error('http request failed', { url: req.url, err });
+      if (!res.headersSent) sendJson(res, e.status, e.body, e.code);
+      else res.destroy();
+    };
     try {
       const url = new URL(req.url ?? '/', 'http://control-plane');
       const path = url.pathname;
@@ -151,41 +160,42 @@ export async function startHttpApi(opts: HttpApiOptions): Promise<RunningHttpApi
         else refuseMethod(res, req.method, path, 'GET, HEAD');
         return;
       }
-      if (path !== '/healthz') opts.authorizeRead?.(req);
-      if (path === '/v1/events') {
-        if (req.method === 'GET') events.handle(req, res);
-        else refuseMethod(res, req.method, path, 'GET');
-        return;
-      }
-      if (path === '/metrics' && opts.metrics && (req.method === 'GET' || req.method === 'HEAD')) {
-        res.statusCode = 200;
-        res.setHeader('content-type', PROMETHEUS_CONTENT_TYPE);
-        res.setHeader('cache-control', 'no-store');
-        res.end(opts.metrics.render());
-        return;
-      }
-      const route = Object.hasOwn(table, path) ? table[path] : undefined;
-      if (!route)
-        throw new NotFoundError(
-          `no such endpoint: ${req.method} ${path} (try /healthz, /v1/services, /v1/agents, /v1/stats, /v1/config, /v1/config/history, /v1/events, /metrics, /ui/)`,
-        );
-      if (req.method !== 'GET' && req.method !== 'HEAD') {
-        refuseMethod(res, req.method, path, 'GET, HEAD');
-        return;
-      }
-      const body = route(url.searchParams);
-      // A route that reads the store (the config history) answers later; the rest answer now.
-      if (body instanceof Promise) body.then((b) => sendJson(res, 200, b), fail);
-      else sendJson(res, 200, body);
+      // The token check may read the store (a token made on another replica): then it answers later.
+      const allowed = path === '/healthz' ? undefined : opts.authorizeRead?.(req);
+      if (allowed instanceof Promise) allowed.then(() => serve(req, res, url, path, fail)).catch(fail);
+      else serve(req, res, url, path, fail);
     } catch (err) {
       fail(err);
     }
-    function fail(err: unknown): void {
-      const e = toHttpError(err);
-      if (e.status >= 500) log.error('http request failed', { url: req.url, err });
-      if (!res.headersSent) sendJson(res, e.status, e.body, e.code);
-      else res.destroy();
+  };
+
+  /** Answers a request that may read; a throw is the caller's to answer as an error. */
+  const serve = (req: IncomingMessage, res: ServerResponse, url: URL, path: string, fail: (err: unknown) => void): void => {
+    if (path === '/v1/events') {
+      if (req.method === 'GET') events.handle(req, res);
+      else refuseMethod(res, req.method, path, 'GET');
+      return;
     }
+    if (path === '/metrics' && opts.metrics && (req.method === 'GET' || req.method === 'HEAD')) {
+      res.statusCode = 200;
+      res.setHeader('content-type', PROMETHEUS_CONTENT_TYPE);
+      res.setHeader('cache-control', 'no-store');
+      res.end(opts.metrics.render());
+      return;
+    }
+    const route = Object.hasOwn(table, path) ? table[path] : undefined;
+    if (!route)
+      throw new NotFoundError(
+        `no such endpoint: ${req.method} ${path} (try /healthz, /v1/services, /v1/agents, /v1/stats, /v1/config, /v1/config/history, /v1/events, /metrics, /ui/)`,
+      );
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      refuseMethod(res, req.method, path, 'GET, HEAD');
+      return;
+    }
+    const body = route(url.searchParams);
+    // A route that reads the store (the config history) answers later; the rest answer now.
+    if (body instanceof Promise) body.then((b) => sendJson(res, 200, b), fail);
+    else sendJson(res, 200, body);
   };
 
   const server = createServer(handle);
