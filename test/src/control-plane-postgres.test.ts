@@ -59,6 +59,10 @@ describe('control-plane replicas on PostgreSQL (real processes)', { skip }, () =
     const readAt = async (port: number) =>
       (await send({ port, path: '/v1/services', headers: { authorization: `Bearer ${reader}` } })).status;
     assert.equal(await readAt(third.httpPort), 200);
+    // Over gRPC too, at once (the CLI's ListServices on replica 3 with the new token).
+    const listed = await runWeft(['--token', reader, 'services', '--control-plane', `127.0.0.1:${third.grpcPort}`]);
+    assert.equal(listed.code, 0, listed.stderr);
+    assert.match(listed.stdout, /orders/);
     const revoked = await runWeft(['token', 'revoke', reader.split('.')[2], '--control-plane', `127.0.0.1:${first.grpcPort}`]);
     assert.equal(revoked.code, 0, revoked.stderr);
     assert.equal(await readAt(first.httpPort), 401, 'refused at once on the replica that revoked it');

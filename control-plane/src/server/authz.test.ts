@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { loadWeftProto, PermissionDeniedError, UnauthenticatedError } from '@weft/shared';
-import { authorize, METHOD_REQUIREMENTS } from './authz.js';
+import * as grpc from '@grpc/grpc-js';
+import { loadWeftProto, PermissionDeniedError, silentLogger, UnauthenticatedError } from '@weft/shared';
+import { authorize, guardService, METHOD_REQUIREMENTS } from './authz.js';
+import type { Caller } from './caller.js';
 
 test('every method of every service has an access rule, and only Enrol needs none', () => {
   const proto = loadWeftProto();
@@ -38,4 +40,27 @@ test('who may do what: anonymous, agents, read and operator tokens, revoked agen
   assert.doesNotThrow(() => authorize(read, 'read', notRevoked));
   assert.doesNotThrow(() => authorize(op, 'read', notRevoked));
   assert.doesNotThrow(() => authorize(op, 'operator', notRevoked));
+});
+
+test('a caller identified later (a token looked up in the store) is authorized then, and refused as it would be at once', async () => {
+  const ran: string[] = [];
+  const statuses: unknown[] = [];
+  const handlers = { ListServices: (_call: unknown, cb?: (err: unknown) => void) => ran.push(`ran ${typeof cb}`) };
+  const guard = (caller: Promise<Caller>) =>
+    guardService('Registry', handlers, {
+      authn: { identify: () => caller },
+      isRevoked: () => false,
+      logger: silentLogger,
+    });
+  const call = () => ({ metadata: new grpc.Metadata(), getAuthContext: () => undefined });
+  guard(Promise.resolve({ kind: 'read', tokenId: 't' })).ListServices(call(), (err) => statuses.push(err));
+  guard(Promise.reject(new UnauthenticatedError('authorization: unknown token t'))).ListServices(call(), (err) => statuses.push(err));
+  guard(Promise.resolve({ kind: 'agent', agentId: 'a', serial: '01' })).ListServices(call(), (err) => statuses.push(err));
+  assert.deepEqual(ran, [], 'nothing runs before the caller is known');
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(ran, ['ran function']);
+  assert.deepEqual(
+    statuses.map((s) => (s as { code: number }).code),
+    [grpc.status.UNAUTHENTICATED, grpc.status.PERMISSION_DENIED],
+  );
 });

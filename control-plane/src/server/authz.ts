@@ -91,19 +91,38 @@ export function guardService<H extends object>(service: string, handlers: H, opt
   for (const [method, handler] of Object.entries(handlers)) {
     const need = METHOD_REQUIREMENTS[`${service}.${method}`];
     out[method] = (call: CallWithAuth & { emit?: (e: string, v: unknown) => void }, callback?: (err: unknown) => void) => {
-      try {
-        if (need === undefined) throw new PermissionDeniedError(`${service}.${method} has no access rule`);
-        const caller = opts.authn.identify(call);
-        authorize(caller, need, opts.isRevoked);
-        callers.set(call, caller);
-      } catch (err) {
+      const refuse = (err: unknown): void => {
         opts.logger.info('call refused', { method: `${service}.${method}`, err });
         const status = toGrpcError(err);
         if (callback) callback(status);
         else (call as unknown as grpc.ServerDuplexStream<unknown, unknown>).emit('error', status);
+      };
+      /** Authorizes the caller, then runs the handler (outside the try: its own errors are its own). */
+      const admit = (caller: Caller): void => {
+        try {
+          authorize(caller, need!, opts.isRevoked);
+          callers.set(call, caller);
+        } catch (err) {
+          refuse(err);
+          return;
+        }
+        (handler as (c: unknown, cb?: unknown) => void)(call, callback);
+      };
+      let caller: Caller | Promise<Caller>;
+      try {
+        if (need === undefined) throw new PermissionDeniedError(`${service}.${method} has no access rule`);
+        caller = opts.authn.identify(call);
+      } catch (err) {
+        refuse(err);
         return;
       }
-      (handler as (c: unknown, cb?: unknown) => void)(call, callback);
+      // A token looked up in the store (made on another replica) admits the call a little later; only unary
+      // calls carry tokens (agents' streams authenticate with certificates, which are checked in place).
+      if (caller instanceof Promise)
+        caller
+          .then(admit, refuse)
+          .catch((err: unknown) => opts.logger.error('call handler threw', { method: `${service}.${method}`, err }));
+      else admit(caller);
     };
   }
   return out as H;

@@ -11,6 +11,7 @@
  */
 import type * as grpc from '@grpc/grpc-js';
 import { type Logger, parseSpiffeId, uriSans } from '@weft/shared';
+import type { StoredToken } from '../store/store-contract.js';
 import type { Tokens } from '../trust/tokens.js';
 import type { PeerIdentity } from './grpc/calls.js';
 
@@ -22,7 +23,8 @@ export type Caller =
   | { kind: 'anonymous'; why: string };
 
 export interface Authenticator {
-  identify(call: CallWithAuth): Caller;
+  /** The caller; a promise only when a token is not in memory yet and is looked up in the store (made on another replica). */
+  identify(call: CallWithAuth): Caller | Promise<Caller>;
 }
 
 /** What identify() reads of a call: its metadata, and of a verified client certificate only its SANs and serial (calls.ts keeps no more). */
@@ -48,8 +50,9 @@ export function meshAuthenticator(trustDomain: string, tokens: Tokens, log: Logg
       const token = bearerToken(typeof header === 'string' ? header : header?.toString());
       if (token) {
         // A bad token is an error even when a certificate is also presented: the caller meant the token.
-        const record = tokens.check(token, ['operator', 'read'], 'authorization');
-        return { kind: record.kind as 'operator' | 'read', tokenId: record.tokenId };
+        const toCaller = (record: StoredToken): Caller => ({ kind: record.kind as 'operator' | 'read', tokenId: record.tokenId });
+        const record = tokens.checkCachedOrFresh(token, ['operator', 'read'], 'authorization');
+        return record instanceof Promise ? record.then(toCaller) : toCaller(record);
       }
       const cert = call.getAuthContext()?.sslPeerCertificate;
       if (!cert) return { kind: 'anonymous', why: 'no client certificate and no token' };

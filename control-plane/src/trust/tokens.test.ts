@@ -40,3 +40,30 @@ test('a join token is refused once expired or used up, naming the token', async 
   assert.throws(() => t.check(short, ['join'], 'join_token'), /expired at/);
   await assert.rejects(() => t.create({ kind: 'read', ttlMs: 0, uses: 3 }), /join tokens only/);
 });
+
+test('a token made on another replica (in the store, not yet in memory) is checked against the store; a revoked one is refused', async () => {
+  const dir = tempDir();
+  const db = openDatabase(`${dir.path}/cp.db`);
+  after(() => {
+    db.close();
+    dir.remove();
+  });
+  // Two Tokens over one store: two replicas of one mesh.
+  const store = sqliteTrustStore(TrustStore.on(db));
+  const here = new Tokens(store, () => 'ab'.repeat(32));
+  const there = new Tokens(store, () => 'ab'.repeat(32));
+  await here.refresh();
+  const { token, record } = await there.create({ kind: 'read', ttlMs: 0 });
+  assert.throws(() => here.check(token, ['read'], 'authorization'), /unknown token/, 'memory alone does not know it yet');
+  const fresh = here.checkCachedOrFresh(token, ['read'], 'authorization');
+  assert.ok(fresh instanceof Promise, 'a miss reads the store');
+  assert.equal((await fresh).tokenId, record.tokenId);
+  const cached = here.checkCachedOrFresh(token, ['read'], 'authorization');
+  assert.ok(!(cached instanceof Promise), 'then it is in memory');
+  // Revoked on the other replica: refused here after the next refresh (the replicas' timer), at once there.
+  await there.create({ kind: 'operator', ttlMs: 0 });
+  await there.revoke(record.tokenId, 'token_id');
+  assert.throws(() => there.check(token, ['read'], 'authorization'), /unknown token .* \(never made here, or revoked\)/);
+  await here.refresh();
+  await assert.rejects(async () => here.checkCachedOrFresh(token, ['read'], 'authorization'), /unknown token/);
+});

@@ -111,6 +111,17 @@ export class Tokens {
     return this.verify(parsed, this.cache.get(parsed.id), kinds, field);
   }
 
+  /**
+   * As check() when the token is in memory (no promise, no store read: the
+   * common case), else as checkFresh(). A token made on another replica is
+   * then usable at once, not after this replica's next refresh.
+   */
+  checkCachedOrFresh(text: string, kinds: readonly TokenKindName[], field: string): StoredToken | Promise<StoredToken> {
+    const parsed = this.parse(text, field);
+    const record = this.cache.get(parsed.id);
+    return record ? this.verify(parsed, record, kinds, field) : this.checkFresh(text, kinds, field);
+  }
+
   /** As check(), reading the store when the token is not in memory yet (made on another replica). */
   async checkFresh(text: string, kinds: readonly TokenKindName[], field: string): Promise<StoredToken> {
     const parsed = this.parse(text, field);
