@@ -67,3 +67,43 @@ test('a token made on another replica (in the store, not yet in memory) is check
   await here.refresh();
   await assert.rejects(async () => here.checkCachedOrFresh(token, ['read'], 'authorization'), /unknown token/);
 });
+
+test('an id the store did not know is not looked up again for a second', async () => {
+  const dir = tempDir();
+  const db = openDatabase(`${dir.path}/cp.db`);
+  after(() => {
+    db.close();
+    dir.remove();
+  });
+  const trust = sqliteTrustStore(TrustStore.on(db));
+  let reads = 0;
+  const counted = {
+    ...trust,
+    token: (id: string) => {
+      reads++;
+      return trust.token(id);
+    },
+  };
+  let now = 1_000_000;
+  const here = new Tokens(
+    counted,
+    () => 'ab'.repeat(32),
+    () => now,
+  );
+  const there = new Tokens(
+    trust,
+    () => 'ab'.repeat(32),
+    () => now,
+  );
+  const { token: made } = await there.create({ kind: 'read', ttlMs: 0 });
+  const madeUp = made
+    .split('.')
+    .map((part, k) => (k === 2 ? '0'.repeat(16) : part))
+    .join('.');
+  for (let i = 0; i < 3; i++) await assert.rejects(here.checkFresh(madeUp, ['read'], 'authorization'), /unknown token 0{16}/);
+  assert.equal(reads, 1);
+  now += 1000;
+  await assert.rejects(here.checkFresh(madeUp, ['read'], 'authorization'), /unknown token/);
+  assert.equal(reads, 2, 'looked up again after a second');
+  assert.equal((await here.checkFresh(made, ['read'], 'authorization')).kind, 'read', 'a real token is still read from the store');
+});

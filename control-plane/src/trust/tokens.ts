@@ -19,6 +19,10 @@ import {
 import type { StoredToken, TrustStoreContract } from '../store/store-contract.js';
 
 export const DEFAULT_JOIN_TOKEN_TTL_MS = 3600_000;
+/** How long an id the store did not know is answered from memory (checkFresh). */
+const MISS_TTL_MS = 1000;
+/** Bound on remembered misses (made-up ids are unbounded; the memory is not). */
+const MAX_MISSES = 10_000;
 
 export interface NewToken {
   kind: TokenKindName;
@@ -40,6 +44,8 @@ export interface NewToken {
  */
 export class Tokens {
   private cache = new Map<string, StoredToken>();
+  /** Token ids the store did not know, and when it said so (checkFresh). */
+  private readonly misses = new Map<string, number>();
 
   constructor(
     private readonly store: TrustStoreContract,
@@ -122,15 +128,31 @@ export class Tokens {
     return record ? this.verify(parsed, record, kinds, field) : this.checkFresh(text, kinds, field);
   }
 
-  /** As check(), reading the store when the token is not in memory yet (made on another replica). */
+  /**
+   * As check(), reading the store when the token is not in memory yet (made
+   * on another replica). An id the store did not know is not looked up again
+   * for MISS_TTL_MS: a caller sending made-up tokens costs one store read per
+   * id and second, not one per call.
+   */
   async checkFresh(text: string, kinds: readonly TokenKindName[], field: string): Promise<StoredToken> {
     const parsed = this.parse(text, field);
     let record = this.cache.get(parsed.id);
-    if (!record) {
+    if (!record && !this.recentlyMissed(parsed.id)) {
       record = await this.store.token(parsed.id);
       if (record) this.cache.set(record.tokenId, record);
+      else this.missed(parsed.id);
     }
     return this.verify(parsed, record, kinds, field);
+  }
+
+  private recentlyMissed(id: string): boolean {
+    const at = this.misses.get(id);
+    return at !== undefined && this.now() - at < MISS_TTL_MS;
+  }
+
+  private missed(id: string): void {
+    if (this.misses.size >= MAX_MISSES) this.misses.clear();
+    this.misses.set(id, this.now());
   }
 
   private parse(text: string, field: string): ParsedToken {
