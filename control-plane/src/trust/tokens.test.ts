@@ -7,14 +7,19 @@ import { TrustStore } from '../store/trust-store.js';
 import { tempDir } from '../test-support.js';
 import { Tokens } from './tokens.js';
 
-function tokens(now: () => number) {
+/** A trust store in a fresh SQLite file, removed after the test. */
+function trustStore() {
   const dir = tempDir();
   const db = openDatabase(`${dir.path}/cp.db`);
   after(() => {
     db.close();
     dir.remove();
   });
-  return new Tokens(sqliteTrustStore(TrustStore.on(db)), () => 'ab'.repeat(32), now);
+  return sqliteTrustStore(TrustStore.on(db));
+}
+
+function tokens(now: () => number) {
+  return new Tokens(trustStore(), () => 'ab'.repeat(32), now);
 }
 
 test('a token carries the CA fingerprint; only the hash of its secret is stored', async () => {
@@ -42,14 +47,8 @@ test('a join token is refused once expired or used up, naming the token', async 
 });
 
 test('a token made on another replica (in the store, not yet in memory) is checked against the store; a revoked one is refused', async () => {
-  const dir = tempDir();
-  const db = openDatabase(`${dir.path}/cp.db`);
-  after(() => {
-    db.close();
-    dir.remove();
-  });
   // Two Tokens over one store: two replicas of one mesh.
-  const store = sqliteTrustStore(TrustStore.on(db));
+  const store = trustStore();
   const here = new Tokens(store, () => 'ab'.repeat(32));
   const there = new Tokens(store, () => 'ab'.repeat(32));
   await here.refresh();
@@ -69,13 +68,7 @@ test('a token made on another replica (in the store, not yet in memory) is check
 });
 
 test('an id the store did not know is not looked up again for a second', async () => {
-  const dir = tempDir();
-  const db = openDatabase(`${dir.path}/cp.db`);
-  after(() => {
-    db.close();
-    dir.remove();
-  });
-  const trust = sqliteTrustStore(TrustStore.on(db));
+  const trust = trustStore();
   let reads = 0;
   const counted = {
     ...trust,
