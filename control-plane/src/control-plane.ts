@@ -9,6 +9,7 @@ import {
   type AddressAllowance,
   DEFAULT_TRUST_DOMAIN,
   type DefaultAccess,
+  isLoopbackIp,
   type Logger,
   parseAddressAllowance,
   UnauthenticatedError,
@@ -101,12 +102,6 @@ export const DEFAULT_CERT_TTL_MS = 24 * 3600 * 1000;
 
 export type LoopbackReads = 'token' | 'open';
 export const LOOPBACK_READS: readonly LoopbackReads[] = ['token', 'open'];
-
-/** 127.0.0.0/8 and ::1: this host (a read from it is free of a token only with loopbackReads 'open'). */
-function isLoopback(address: string | undefined): boolean {
-  const a = (address ?? '').replace(/^::ffff:/, '');
-  return a === '::1' || a.startsWith('127.');
-}
 
 export async function startControlPlane(opts: ControlPlaneOptions): Promise<ControlPlane> {
   const host = opts.host ?? '0.0.0.0';
@@ -215,11 +210,13 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
       stats,
       authorizeRead: trust
         ? (req) => {
-            if (opts.loopbackReads === 'open' && isLoopback(req.socket.remoteAddress)) return;
+            // A read from this host (127.0.0.0/8, ::1) is free of a token only with loopbackReads 'open'.
+            if (opts.loopbackReads === 'open' && isLoopbackIp(req.socket.remoteAddress ?? '')) return;
             const token = bearerToken(req.headers.authorization);
             if (!token) throw new UnauthenticatedError('a read or operator token is required (authorization: Bearer <token>)');
-            // checkFresh: a token made on another replica is read from the store on a miss.
-            return trust!.tokens.checkFresh(token, ['read', 'operator'], 'authorization').then(() => undefined);
+            // A token made on another replica is read from the store on a miss (then the answer is a promise).
+            const checked = trust!.tokens.checkCachedOrFresh(token, ['read', 'operator'], 'authorization');
+            return checked instanceof Promise ? checked.then(() => undefined) : undefined;
           }
         : undefined,
     });

@@ -14,6 +14,8 @@ import type { AgentInfo__Output } from './generated/weft/v1/AgentInfo.js';
 import type { Endpoint__Output, Endpoint as EndpointMsg } from './generated/weft/v1/Endpoint.js';
 import type { Health as HealthMsg } from './generated/weft/v1/Health.js';
 import type { Instance__Output } from './generated/weft/v1/Instance.js';
+import type { TokenKind as TokenKindMsg } from './generated/weft/v1/TokenKind.js';
+import type { TokenKindName } from './identity/token-format.js';
 import type { AgentInfo, Endpoint, Health, InstanceSpec } from './types.js';
 import { validateProtocol } from './validate.js';
 
@@ -57,6 +59,21 @@ const HEALTH_TO_PROTO: Record<Health, HealthMsg> = {
   warning: 'HEALTH_WARNING',
   critical: 'HEALTH_CRITICAL',
 };
+
+const TOKEN_KIND_TO_PROTO = { join: 'TOKEN_KIND_JOIN', operator: 'TOKEN_KIND_OPERATOR', read: 'TOKEN_KIND_READ' } as const satisfies Record<
+  TokenKindName,
+  TokenKindMsg
+>;
+
+export function tokenKindToProto(k: TokenKindName): (typeof TOKEN_KIND_TO_PROTO)[TokenKindName] {
+  return TOKEN_KIND_TO_PROTO[k];
+}
+
+/** A token kind from the wire (enum name), or undefined for UNSPECIFIED and anything unknown. */
+export function tokenKindFromProto(v: unknown): TokenKindName | undefined {
+  for (const [name, msg] of Object.entries(TOKEN_KIND_TO_PROTO)) if (v === msg) return name as TokenKindName;
+  return undefined;
+}
 
 export function healthToProto(h: Health): HealthMsg {
   return HEALTH_TO_PROTO[h];

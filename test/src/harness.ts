@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { newKeyAndCsr } from '@weft/agent/identity/key-and-csr';
 import { spawnWeft, WEFT_BIN, type WeftProcess } from '@weft/cli/demo/weft-process';
-import { CONTROL_PLANE_TLS_OPTIONS, controlPlaneIdentityCheck, loadWeftProto } from '@weft/shared';
+import { CONTROL_PLANE_TLS_OPTIONS, controlPlaneIdentityCheck, loadWeftProto, tokenKindToProto } from '@weft/shared';
 import type { DiscoveryClient } from '@weft/shared/generated/weft/v1/Discovery';
 import type { RegistryClient } from '@weft/shared/generated/weft/v1/Registry';
 import type { TrustClient } from '@weft/shared/generated/weft/v1/Trust';
@@ -139,7 +139,7 @@ export class Mesh {
       const res = await new Promise<{ token: string }>((resolve, reject) =>
         client.CreateToken(
           {
-            kind: kind === 'join' ? 'TOKEN_KIND_JOIN' : kind === 'operator' ? 'TOKEN_KIND_OPERATOR' : 'TOKEN_KIND_READ',
+            kind: tokenKindToProto(kind),
             ttl_ms: req.ttlMs ?? 0,
             uses: req.uses ?? 0,
             agent_id: req.agentId ?? '',

@@ -1,14 +1,10 @@
-import { parseDuration, ValidationError } from '@weft/shared';
+import { parseDuration, TOKEN_KINDS, type TokenKindName, tokenKindFromProto, tokenKindToProto, ValidationError } from '@weft/shared';
 import type { TokenInfo__Output } from '@weft/shared/generated/weft/v1/TokenInfo';
 import type { Command } from 'commander';
 import { parseFlag } from '../cli-error.js';
 import { formatTable } from '../table.js';
 import { connectTrust } from '../trust-client.js';
 import { controlPlaneOption } from './services.js';
-
-const KINDS = { join: 'TOKEN_KIND_JOIN', operator: 'TOKEN_KIND_OPERATOR', read: 'TOKEN_KIND_READ' } as const;
-type KindName = keyof typeof KINDS;
-const KIND_NAMES: Record<string, KindName> = { TOKEN_KIND_JOIN: 'join', TOKEN_KIND_OPERATOR: 'operator', TOKEN_KIND_READ: 'read' };
 
 interface CreateFlags {
   kind?: string;
@@ -26,7 +22,7 @@ interface CreateFlags {
  * `--operator [--scope write|read]` (write: an operator token, read: a read
  * token); both at once is an error, neither is a join token.
  */
-export function tokenKindOf(o: Pick<CreateFlags, 'kind' | 'operator' | 'scope'>): KindName {
+export function tokenKindOf(o: Pick<CreateFlags, 'kind' | 'operator' | 'scope'>): TokenKindName {
   if (o.scope !== undefined && !o.operator) throw new ValidationError('--scope', 'goes with --operator (--operator --scope read|write)');
   if (o.operator) {
     if (o.kind !== undefined) throw new ValidationError('--kind', 'cannot be combined with --operator (use one or the other)');
@@ -35,8 +31,8 @@ export function tokenKindOf(o: Pick<CreateFlags, 'kind' | 'operator' | 'scope'>)
     return scope === 'write' ? 'operator' : 'read';
   }
   const kind = o.kind ?? 'join';
-  if (!Object.hasOwn(KINDS, kind)) throw new ValidationError('--kind', 'must be join, operator or read');
-  return kind as KindName;
+  if (!(TOKEN_KINDS as readonly string[]).includes(kind)) throw new ValidationError('--kind', 'must be join, operator or read');
+  return kind as TokenKindName;
 }
 
 const when = (msText: string): string => {
@@ -55,7 +51,7 @@ function tokenState(t: TokenInfo__Output, nowMs: number): string {
 export function formatTokens(tokens: TokenInfo__Output[], nowMs: number): string {
   const rows = tokens.map((t) => [
     t.token_id,
-    KIND_NAMES[String(t.kind)] ?? String(t.kind),
+    tokenKindFromProto(t.kind) ?? String(t.kind),
     tokenState(t, nowMs),
     when(t.created_at_ms),
     when(t.expires_at_ms),
@@ -87,7 +83,7 @@ export function tokenCommand(program: Command): void {
         return {
           kind,
           req: {
-            kind: KINDS[kind],
+            kind: tokenKindToProto(kind),
             ttl_ms: o.ttl === undefined ? 0 : parseDuration(o.ttl, '--ttl'),
             uses: kind === 'join' ? uses : 0,
             agent_id: kind === 'join' ? (o.agentId ?? '') : '',
@@ -132,7 +128,7 @@ export function tokenCommand(program: Command): void {
       try {
         const res = await trust.revokeToken(tokenId);
         const t = res.token;
-        console.log(`revoked ${KIND_NAMES[String(t?.kind)] ?? 'token'} token ${t?.token_id ?? tokenId}`);
+        console.log(`revoked ${tokenKindFromProto(t?.kind) ?? 'token'} token ${t?.token_id ?? tokenId}`);
       } finally {
         trust.close();
       }

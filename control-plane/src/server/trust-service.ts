@@ -4,7 +4,7 @@
  * The auth guard (authz.ts) has run before any of these.
  */
 import type * as grpc from '@grpc/grpc-js';
-import { type Logger, type TokenKindName, ValidationError, validateInstanceId, validateServiceName } from '@weft/shared';
+import { type Logger, tokenKindFromProto, tokenKindToProto, ValidationError, validateInstanceId, validateServiceName } from '@weft/shared';
 import type { IssuedCertificate } from '@weft/shared/generated/weft/v1/IssuedCertificate';
 import type { ListRootsResponse } from '@weft/shared/generated/weft/v1/ListRootsResponse';
 import type { TokenInfo } from '@weft/shared/generated/weft/v1/TokenInfo';
@@ -59,19 +59,11 @@ function issuedToProto(c: IssuedAgentCertificate): IssuedCertificate {
   };
 }
 
-const TOKEN_KINDS: Record<string, TokenKindName> = {
-  TOKEN_KIND_JOIN: 'join',
-  TOKEN_KIND_OPERATOR: 'operator',
-  TOKEN_KIND_READ: 'read',
-};
-
-const PROTO_TOKEN_KINDS = { join: 'TOKEN_KIND_JOIN', operator: 'TOKEN_KIND_OPERATOR', read: 'TOKEN_KIND_READ' } as const;
-
 /** A token's record for `weft token list`: never the secret's hash. */
 function tokenInfo(t: StoredToken): TokenInfo {
   return {
     token_id: t.tokenId,
-    kind: PROTO_TOKEN_KINDS[t.kind],
+    kind: tokenKindToProto(t.kind),
     created_at_ms: String(t.createdAtMs),
     expires_at_ms: String(t.expiresAtMs ?? 0),
     uses_left: t.usesLeft ?? -1,
@@ -120,7 +112,7 @@ export function createTrustHandlers(deps: TrustServiceDeps): TrustHandlers {
     }),
 
     CreateToken: unary('CreateToken', log, async (req) => {
-      const kind = TOKEN_KINDS[String(req.kind)];
+      const kind = tokenKindFromProto(req.kind);
       if (!kind) throw new ValidationError('kind', 'must be join, operator or read');
       const { token, record } = await tokens.create({
         kind,

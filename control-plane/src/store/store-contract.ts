@@ -192,10 +192,14 @@ export interface StoredToken {
   description: string;
 }
 
+/** An operator token that has not expired at `nowMs`. */
+export function isValidOperator(t: StoredToken, nowMs: number): boolean {
+  return t.kind === 'operator' && (t.expiresAtMs === null || t.expiresAtMs > nowMs);
+}
+
 /** True when revoking `t` would leave no operator token valid at `nowMs` (`validOperators`: how many are valid now). */
 export function isLastValidOperator(t: StoredToken, nowMs: number, validOperators: number): boolean {
-  const valid = t.kind === 'operator' && (t.expiresAtMs === null || t.expiresAtMs > nowMs);
-  return valid && validOperators <= 1;
+  return isValidOperator(t, nowMs) && validOperators <= 1;
 }
 
 export interface CertificateRecord {

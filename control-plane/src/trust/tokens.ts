@@ -125,24 +125,25 @@ export class Tokens {
   checkCachedOrFresh(text: string, kinds: readonly TokenKindName[], field: string): StoredToken | Promise<StoredToken> {
     const parsed = this.parse(text, field);
     const record = this.cache.get(parsed.id);
-    return record ? this.verify(parsed, record, kinds, field) : this.checkFresh(text, kinds, field);
+    if (record || this.recentlyMissed(parsed.id)) return this.verify(parsed, record, kinds, field);
+    return this.readStore(parsed.id).then((stored) => this.verify(parsed, stored, kinds, field));
+  }
+
+  /** As check(), reading the store when the token is not in memory yet (made on another replica). */
+  async checkFresh(text: string, kinds: readonly TokenKindName[], field: string): Promise<StoredToken> {
+    return this.checkCachedOrFresh(text, kinds, field);
   }
 
   /**
-   * As check(), reading the store when the token is not in memory yet (made
-   * on another replica). An id the store did not know is not looked up again
-   * for MISS_TTL_MS: a caller sending made-up tokens costs one store read per
-   * id and second, not one per call.
+   * A token record from the store, kept in memory when found. An id the store
+   * did not know is not looked up again for MISS_TTL_MS: a caller sending
+   * made-up tokens costs one store read per id and second, not one per call.
    */
-  async checkFresh(text: string, kinds: readonly TokenKindName[], field: string): Promise<StoredToken> {
-    const parsed = this.parse(text, field);
-    let record = this.cache.get(parsed.id);
-    if (!record && !this.recentlyMissed(parsed.id)) {
-      record = await this.store.token(parsed.id);
-      if (record) this.cache.set(record.tokenId, record);
-      else this.missed(parsed.id);
-    }
-    return this.verify(parsed, record, kinds, field);
+  private async readStore(id: string): Promise<StoredToken | undefined> {
+    const record = await this.store.token(id);
+    if (record) this.cache.set(record.tokenId, record);
+    else this.missed(id);
+    return record;
   }
 
   private recentlyMissed(id: string): boolean {

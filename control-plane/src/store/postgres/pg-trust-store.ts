@@ -9,6 +9,7 @@ import {
   type CertificateOutcome,
   type CertificateRecord,
   isLastValidOperator,
+  isValidOperator,
   type StoredToken,
   type TrustStoreContract,
 } from '../store-contract.js';
@@ -82,7 +83,7 @@ export function pgTrustStore(db: PgDatabase): TrustStoreContract {
         const rows = await c.query<TokenRow>('SELECT * FROM tokens WHERE token_id = $1 FOR UPDATE', [tokenId]);
         if (rows.rows.length === 0) return 'unknown';
         const t = toToken(rows.rows[0]);
-        const validOperators = ops.rows.map(toToken).filter((o) => o.expiresAtMs === null || o.expiresAtMs > nowMs).length;
+        const validOperators = ops.rows.map(toToken).filter((o) => isValidOperator(o, nowMs)).length;
         if (isLastValidOperator(t, nowMs, validOperators)) return 'last-operator';
         await c.query('DELETE FROM tokens WHERE token_id = $1', [tokenId]);
         return t;
