@@ -7,10 +7,18 @@ import { randomBytes } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
-import { type Logger, messageOf, ValidationError, validateAddress, validateInstanceId, validateZone } from '@weft/shared';
+import {
+  type Logger,
+  messageOf,
+  parseAddressAllowance,
+  ValidationError,
+  validateAddress,
+  validateInstanceId,
+  validateZone,
+} from '@weft/shared';
 import { readFileIfExists, writeFileAtomic } from './discovery/atomic-file.js';
 import { addressList, type ControlPlaneAddresses, MAX_CONTROL_PLANE_ADDRESSES } from './discovery/control-plane-addresses.js';
-import { parseRemoteRegistrations, type RemoteRegistrations } from './local-api/registration-target.js';
+import type { RemoteRegistrations } from './local-api/registration-target.js';
 import { type ResilienceOptions, resolveResilience } from './proxy/resilience-options.js';
 import type { TunnelOptions } from './proxy/tunnel-registry.js';
 
@@ -116,7 +124,7 @@ export function validateAgentOptions(o: AgentOptions): void {
     if (v !== undefined && !(Number.isFinite(v) && v >= 0))
       throw new ValidationError(`tunnels.${k}`, 'must be a number of milliseconds >= 0 (0 = never)');
   }
-  if (o.allowRemoteRegistrations !== undefined) parseRemoteRegistrations(o.allowRemoteRegistrations, 'allowRemoteRegistrations');
+  if (o.allowRemoteRegistrations !== undefined) parseAddressAllowance(o.allowRemoteRegistrations, 'allowRemoteRegistrations');
 }
 
 /** The first non-internal IPv4 address of this host, else 127.0.0.1. */

@@ -8,6 +8,6 @@ export {
   parseControlPlaneAddresses,
 } from './discovery/control-plane-addresses.js';
 export { AgentIdentity, type IdentitySnapshot, type RevocationSnapshot } from './identity/index.js';
-export { parseRemoteRegistrations, type RemoteRegistrations } from './local-api/registration-target.js';
+export type { RemoteRegistrations } from './local-api/registration-target.js';
 export { AGENT_NODE_FLAGS, startedWithAgentNodeFlags } from './node-flags.js';
 export { AccessLogOpenError } from './proxy/access-log-writer.js';

@@ -296,7 +296,6 @@ export function viaProxy(
   });
 }
 
-/** Sends a plain request to 127.0.0.1:port. */
 /**
  * The HTTP ports of the control planes tests started, with the file of the
  * bootstrap token their reads send (a control plane's HTTP reads need a token,

@@ -259,7 +259,6 @@ export class RegistrationSync {
 
 const PROTO_TO_LOCAL_FIELD: Record<string, string> = { service: 'name', instance_id: 'id' };
 
-/** `instances[0].port: must be 1..65535` -> ValidationError('port', 'must be 1..65535'), the admin API's field names. */
 /**
  * The control plane refused an instance itself (so re-sending it can never
  * succeed): it is invalid (INVALID_ARGUMENT), or not this agent's to register
@@ -272,6 +271,7 @@ function refusesInstance(outcome: { code: number; message: string }): boolean {
   return outcome.code === GrpcStatus.PERMISSION_DENIED && /^instances\[\d+\]/.test(outcome.message);
 }
 
+/** `instances[0].port: must be 1..65535` -> ValidationError('port', 'must be 1..65535'), the admin API's field names. */
 function localValidationError(message: string): ValidationError {
   const m = /^instances\[\d+\]\.([A-Za-z_]+)([^:]*): (.*)$/s.exec(message);
   if (!m) return new ValidationError('', message);

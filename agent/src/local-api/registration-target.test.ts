@@ -3,14 +3,14 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { type AgentInfo, canonicalIp, silentLogger, ValidationError } from '@weft/shared';
+import { type AgentInfo, canonicalIp, parseAddressAllowance, silentLogger, ValidationError } from '@weft/shared';
 import { ConfigView } from '../discovery/config-view.js';
 import { RegistrationSync } from '../discovery/registration-sync.js';
 import { TestControlPlane } from '../discovery/test-control-plane.js';
 import { type AdminServer, type AdminServerOptions, startAdminServer } from './admin-server.js';
 import { LocalRegistry } from './local-registry.js';
 import { LocalServices } from './local-services.js';
-import { parseRemoteRegistrations, RegistrationTargets } from './registration-target.js';
+import { RegistrationTargets } from './registration-target.js';
 
 const AGENT: AgentInfo = { agentId: 'agent-r', hostname: 'host-r', address: '192.0.2.10', inboundPort: 15006, zone: '', version: 'test' };
 /** This host's addresses in these tests (besides loopback): injected, so the tests do not depend on the machine's interfaces. */
@@ -181,11 +181,11 @@ describe('RegistrationTargets', () => {
   });
 
   it('rejects allowance entries that are not addresses or CIDR blocks, naming the entry', () => {
-    assert.equal(parseRemoteRegistrations('any', 'f'), 'any');
-    parseRemoteRegistrations(['10.0.0.0/8', '::/0', '192.0.2.1'], 'f');
+    assert.equal(parseAddressAllowance('any', 'f'), 'any');
+    parseAddressAllowance(['10.0.0.0/8', '::/0', '192.0.2.1'], 'f');
     for (const [i, bad] of ['db.internal', '10.0.0.0/33', 'fd00::/129', '10.0.0.0/8/8', '10.0.0.0/x', ''].entries()) {
       assert.throws(
-        () => parseRemoteRegistrations(['10.0.0.0/8', bad], '--allow-remote-registrations'),
+        () => parseAddressAllowance(['10.0.0.0/8', bad], '--allow-remote-registrations'),
         (e: unknown) => e instanceof ValidationError && e.field === '--allow-remote-registrations[1]',
         `${i}: ${bad}`,
       );

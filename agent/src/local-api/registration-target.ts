@@ -31,9 +31,6 @@ import { interfaceAddresses } from './host-addresses.js';
 /** `'any'`, or IP addresses and CIDR blocks (`10.0.0.0/8`, `fd00::/8`). */
 export type RemoteRegistrations = AddressAllowance;
 
-/** Validates an allowance (`'any'` or addresses / CIDR blocks), naming `field` on error. */
-export const parseRemoteRegistrations = parseAddressAllowance;
-
 export interface RegistrationTargetOptions {
   /** The agent's listener ports by name (`admin`, `outbound`, `inbound`), read at each check. */
   ownPorts: () => Readonly<Record<string, number | undefined>>;
@@ -48,7 +45,7 @@ export class RegistrationTargets {
   private readonly hostAddresses: () => readonly string[];
 
   constructor(private readonly options: RegistrationTargetOptions) {
-    this.remote = options.allowRemote === undefined ? undefined : parseRemoteRegistrations(options.allowRemote, 'allowRemoteRegistrations');
+    this.remote = options.allowRemote === undefined ? undefined : parseAddressAllowance(options.allowRemote, 'allowRemoteRegistrations');
     this.hostAddresses = options.hostAddresses ?? interfaceAddresses;
   }
 
